@@ -1,0 +1,18 @@
+"""The command line (Typer): ``yibao calc``, ``yibao synth`` and the batch commands."""
+
+from __future__ import annotations
+
+import typer
+
+from yibao.calc.cli import app as calc_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao: basic medical insurance")
+app.add_typer(calc_app, name="calc")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
