@@ -1,7 +1,50 @@
-"""``yibao calc``: the offline calculator (placeholder until the kernel lands)."""
+"""``yibao calc``: the offline calculator. Scenario in (YAML/JSON, path or ``-``), JSON out.
+
+A bad scenario exits with status 2 and one line on standard error naming the field and the reason.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
+from yibao.calc.incentives import incentives_scenario
+from yibao.calc.scenario import ScenarioError, read_scenario
+from yibao.calc.settle import settle_scenario
+from yibao.calc.waiting import waiting_scenario
+
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
+
+SCENARIO = typer.Argument(..., help="scenario file (YAML or JSON), or - for standard input")
+
+
+def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    try:
+        result = compute(read_scenario(source))
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+@app.command()
+def settle(scenario: str = SCENARIO) -> None:
+    """Settle one person's claims of one coverage year through every layer."""
+    _run(scenario, settle_scenario)
+
+
+@app.command()
+def waiting(scenario: str = SCENARIO) -> None:
+    """The waiting period of an enrolment."""
+    _run(scenario, waiting_scenario)
+
+
+@app.command()
+def incentives(scenario: str = SCENARIO) -> None:
+    """The critical illness cap of a year with the incentive raises earned before it."""
+    _run(scenario, incentives_scenario)

@@ -1,0 +1,336 @@
+"""The settlement kernel (一站式结算): every layer of a batch of claims in one vectorised pass.
+
+Claims are sorted by (person, date); person k's claims form segment k. Every layer's payment is
+the growth of a cumulative function of the person's year-to-date base, so the batch needs only
+grouped cumulative sums, grouped running maxima and piecewise-linear schedules. A single claim is
+the same call with a batch of one and the person's stored year-to-date state.
+
+Layers, in order: basic pooling fund (hifp) → critical illness (hifmi, residents) or large-amount
+insurance (hifob, employees) → medical assistance (maf, by tier) → personal account (acct) →
+family mutual aid (acct_mulaid) → cash. Rule names follow rules.md section 6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from yibao.kernel.segments import I64, Segments, round_div
+from yibao.kernel.tables import (
+    ADMISSION,
+    AID_CLASSES,
+    EXCESS,
+    MED_TYPES,
+    SCALE,
+    SCHEMES,
+    Tables,
+)
+
+B = npt.NDArray[np.bool_]
+
+RESIDENT = SCHEMES.index("resident")
+INPATIENT_LIKE = (MED_TYPES.index("inpatient"), MED_TYPES.index("maternity"))
+
+# reason flags (see REASONS)
+WAITING = 1
+BASIC_DEDUCTIBLE = 2
+BASIC_CAP = 4
+CI_DEDUCTIBLE = 8
+CI_CAP = 16
+LA_CAP = 32
+NOT_AID_RECIPIENT = 64
+MA_CAP = 128
+REASONS = {
+    WAITING: "waiting period: insured but not yet entitled, all self-paid",
+    BASIC_DEDUCTIBLE: "basic fund: within the deductible",
+    BASIC_CAP: "basic fund: annual cap reached",
+    CI_DEDUCTIBLE: "critical illness: year-to-date base below its deductible",
+    CI_CAP: "critical illness: annual cap reached",
+    LA_CAP: "large-amount insurance: annual cap reached",
+    NOT_AID_RECIPIENT: "medical assistance: not an aid recipient",
+    MA_CAP: "medical assistance: annual limit reached",
+}
+
+
+@dataclass
+class Claims:
+    """Claim columns, sorted by (person, date); ``person`` is the segment key."""
+
+    person: I64
+    date: I64  # days since 1970-01-01
+    med_type: I64  # index into MED_TYPES
+    level: I64  # 0..2 for levels 1..3
+    cross_region: I64  # index into CROSS_REGION
+    total: I64
+    fully_self_paid: I64
+    over_limit: I64
+    category_b: I64
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+
+@dataclass
+class Persons:
+    """One row per segment, in segment order."""
+
+    scheme: I64  # index into SCHEMES
+    aid_class: I64  # index into AID_CLASSES (0: none)
+    account_balance: I64
+    use_account: B
+    mutual_aid_balance: I64
+    incentive_raise: I64
+    entitled_from: I64  # days since epoch; claims before it are self-paid
+
+
+def state_keys(tables: Tables) -> list[str]:
+    """Names of the year-to-date accumulators: ``<layer>.raw`` is the uncapped running total of
+    a capped layer's payments, ``<layer>.paid`` what it paid, ``<schedule>.base`` a running base."""
+    layers = [f"cap:{g}" for g in tables.cap_groups] + ["ci", "la", "acct", "mulaid"]
+    layers += [f"ma:{t}" for t in range(tables.n_tiers)]
+    keys = ["admissions", "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
+    keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
+    return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+
+
+@dataclass
+class State:
+    """Each person's year-to-date accumulators (fen, counts), one row per person."""
+
+    values: dict[str, I64] = field(default_factory=dict)
+
+    @classmethod
+    def zeros(cls, tables: Tables, n: int) -> State:
+        return cls({k: np.zeros(n, dtype=np.int64) for k in state_keys(tables)})
+
+    def get(self, key: str, n: int) -> I64:
+        if key not in self.values:
+            self.values[key] = np.zeros(n, dtype=np.int64)
+        return self.values[key]
+
+    def row(self, i: int) -> dict[str, int]:
+        return {k: int(v[i]) for k, v in self.values.items()}
+
+    @classmethod
+    def from_rows(cls, tables: Tables, rows: list[dict[str, int]]) -> State:
+        return cls(
+            {k: np.array([r.get(k, 0) for r in rows], dtype=np.int64) for k in state_keys(tables)}
+        )
+
+
+@dataclass
+class Result:
+    """Output columns (fen) in claim order, and the persons' new state."""
+
+    columns: dict[str, I64]
+    state: State
+
+
+def _band_sum(edges: I64, ratios: I64, lo: I64, hi: I64) -> I64:
+    """Σ_k ratio_k × |[lo, hi] ∩ band k| (scaled by SCALE); band k spans (edge_{k-1}, edge_k]."""
+    total = np.zeros(len(lo), dtype=np.int64)
+    bottom = np.zeros(len(lo), dtype=np.int64)
+    for k in range(edges.shape[1]):
+        top = edges[:, k]
+        width = np.minimum(hi, top) - np.maximum(lo, bottom)
+        total += ratios[:, k] * np.maximum(width, 0)
+        bottom = top
+    return total
+
+
+def _schedule(edges: I64, ratios: I64, basis: I64, deductible: I64, amount: I64) -> I64:
+    """The cumulative payment function of a banded schedule above a deductible (scaled)."""
+    excess = np.maximum(amount - deductible, 0)
+    on_amount = _band_sum(edges, ratios, np.minimum(deductible, amount), amount)
+    if not (basis == EXCESS).any():
+        return on_amount
+    on_excess = _band_sum(edges, ratios, np.zeros_like(excess), excess)
+    return np.where(basis == EXCESS, on_excess, on_amount)
+
+
+def _clamp(
+    segs: Segments, raw: I64, member: B, cap: I64, state: State, key: str, n_persons: int
+) -> tuple[I64, I64]:
+    """Cap a layer for the year: paid = running max of min(Σ raw, cap). Returns (pay, paid before)."""
+    s0, p0 = state.get(f"{key}.raw", n_persons), state.get(f"{key}.paid", n_persons)
+    running = segs.cumsum(np.where(member, raw, 0), s0)
+    paid = segs.cummax(np.where(member, np.minimum(running, cap), 0), p0)
+    before = segs.previous(paid, p0)
+    state.values[f"{key}.raw"] = segs.last(running, s0)
+    state.values[f"{key}.paid"] = segs.last(paid, p0)
+    return paid - before, before
+
+
+def _deductible_schedule(
+    segs: Segments, base: I64, member: B, deductible: I64, state: State, key: str, n: int
+) -> tuple[I64, I64]:
+    """Annual deductible on a year-to-date base: (excess growth, deductible applied in claim)."""
+    b0 = state.get(key, n)
+    ytd = segs.cumsum(np.where(member, base, 0), b0)
+    state.values[key] = segs.last(ytd, b0)
+    grown = np.maximum(ytd - deductible, 0) - np.maximum(ytd - base - deductible, 0)
+    grown = np.where(member, grown, 0)
+    return grown, np.where(member, base - grown, 0)
+
+
+def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None = None) -> Result:
+    """Settle a batch of claims of many persons (rules.md §6), carrying year-to-date state."""
+    n = len(claims)
+    segs = Segments.from_sorted_keys(claims.person)
+    npers = segs.n_segments
+    state = State(dict(state.values)) if state is not None else State()
+    seg = segs.seg
+    v = tables.version_of(claims.date)
+    scheme = persons.scheme[seg]
+    aid = persons.aid_class[seg]
+    med, lvl = claims.med_type, claims.level
+    entitled = claims.date >= persons.entitled_from[seg]
+    reasons = np.where(entitled, 0, WAITING).astype(np.int64)
+
+    # policy scope amount (政策范围内费用) and category-B pre-payment (乙类先行自付)
+    preselfpay = round_div(claims.category_b * tables.prepay_b[v], SCALE)
+    inscp = claims.total - claims.fully_self_paid - claims.over_limit - preselfpay
+    cross_prepay = round_div(inscp * tables.cross_prepay[v, claims.cross_region], SCALE)
+    base = np.where(entitled, inscp - cross_prepay, 0)
+
+    # basic layer (基本统筹): deductible per admission or per year, then banded ratios
+    style = tables.style[v, scheme, med]
+    deductible = tables.deductible[v, scheme, med, lvl]
+    edges = tables.band_edges[v, scheme, med, lvl]
+    ratios = tables.band_ratios[v, scheme, med, lvl]
+    admission = (style == ADMISSION) & entitled
+    a0 = state.get("admissions", npers)
+    nth = segs.cumsum(admission.astype(np.int64), a0)
+    state.values["admissions"] = segs.last(nth, a0)
+    factor = tables.repeat[v, scheme, med, np.clip(nth - 1, 0, 2)]
+    adm_ded = np.minimum(round_div(deductible * factor, SCALE), base)
+    adm_raw = round_div(
+        _schedule(edges, ratios, tables.band_basis[v, scheme, med], adm_ded, base), SCALE
+    )
+    act_ded = np.where(admission, adm_ded, 0)
+    raw = np.where(admission, adm_raw, 0)
+    eligible = np.where(admission, base - adm_ded, 0)
+    annual = (style != ADMISSION) & entitled
+    if annual.any():
+        ded_group = tables.ded_group[v, scheme, med]
+        for m in np.unique(ded_group[annual]):
+            member = annual & (ded_group == m)
+            grown, applied = _deductible_schedule(
+                segs, base, member, deductible, state, f"ded:{MED_TYPES[m]}.base", npers
+            )
+            act_ded += applied
+            eligible += grown
+            raw += np.where(member, round_div(ratios[:, 0] * grown, SCALE), 0)
+    cap_group = tables.cap_group[v, scheme, med]
+    cap = tables.annual_cap[v, scheme, med]
+    hifp = np.zeros(n, dtype=np.int64)
+    basic_before = np.zeros(n, dtype=np.int64)
+    for g, name in enumerate(tables.cap_groups):
+        member = entitled & (cap_group == g)
+        if member.any() or f"cap:{name}.raw" in state.values:
+            pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers)
+            hifp += pay
+            basic_before = np.where(member, before, basic_before)
+    reasons |= np.where(entitled & (base > 0) & (eligible == 0), BASIC_DEDUCTIBLE, 0)
+    reasons |= np.where(hifp < raw, BASIC_CAP, 0)
+
+    # critical illness (大病保险), residents: on what is still owed within policy scope
+    hifmi = np.zeros(n, dtype=np.int64)
+    ci_base = np.zeros(n, dtype=np.int64)
+    resident = entitled & (scheme == RESIDENT)
+    if resident.any() or "ci.base" in state.values:
+        vul = tables.ci_vulnerable[v, aid].astype(np.int64)
+        owed = inscp - hifp - np.where(tables.ci_residual_excl_ded[v] == 1, act_ded, 0)
+        owed += np.where(tables.ci_include_b[v] == 1, preselfpay, 0)
+        ci_base = np.where(resident, np.maximum(owed, 0), 0)
+        b0 = state.get("ci.base", npers)
+        ytd = segs.cumsum(ci_base, b0)
+        state.values["ci.base"] = segs.last(ytd, b0)
+        ci_ded = tables.ci_deductible[v, vul]
+        ci_edges, ci_ratios, ci_basis = tables.ci_edges[v, vul], tables.ci_ratios[v, vul], (
+            tables.ci_basis[v]
+        )
+        grown = _schedule(ci_edges, ci_ratios, ci_basis, ci_ded, ytd) - _schedule(
+            ci_edges, ci_ratios, ci_basis, ci_ded, ytd - ci_base
+        )
+        ci_raw = round_div(grown, SCALE)
+        ci_cap = tables.ci_cap[v, vul] + persons.incentive_raise[seg]
+        hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers)
+        reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
+        reasons |= np.where(hifmi < ci_raw, CI_CAP, 0)
+
+    # large-amount insurance (大额医疗费用补助), employees: beyond the basic cap's cost point
+    hifob = np.zeros(n, dtype=np.int64)
+    beyond = np.zeros(n, dtype=np.int64)
+    employee = entitled & (scheme != RESIDENT) & (cap_group == tables.la_group)
+    if employee.any() or "la.raw" in state.values:
+        capped = employee & (hifp < raw)
+        r_eff = np.where(eligible > 0, raw * SCALE // np.maximum(eligible, 1), SCALE)
+        straddle = eligible - round_div(hifp * SCALE, np.maximum(r_eff, 1))
+        whole = basic_before >= cap
+        beyond = np.where(capped, np.where(whole, base, np.maximum(straddle, 0)), 0)
+        la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
+        hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers)
+        reasons |= np.where(hifob < la_raw, LA_CAP, 0)
+
+    # medical assistance (医疗救助): tiers in order on what is still owed within policy scope
+    maf = np.zeros(n, dtype=np.int64)
+    tiers: dict[str, I64] = {}
+    owed = np.maximum(inscp - hifp - hifmi - hifob, 0)
+    aided = entitled & (aid > 0)
+    reasons |= np.where(entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT, 0)
+    if aided.any() or "ma:0.raw" in state.values:
+        for t in range(tables.n_tiers):
+            ratio = tables.ma_ratio[v, aid, t]
+            member = aided & (ratio > 0)
+            remaining = owed - maf
+            grown, _ = _deductible_schedule(
+                segs, remaining, member, tables.ma_deductible[v, aid, t], state,
+                f"ma:{t}.base", npers,
+            )  # fmt: skip
+            tier_raw = round_div(ratio * grown, SCALE)
+            tier_cap = tables.ma_cap[v, aid, t]
+            pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers)
+            reasons |= np.where(pay < tier_raw, MA_CAP, 0)
+            tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)
+            tiers[f"maf_pay:{t}"] = pay
+            maf += pay
+
+    # personal account (个人账户), family mutual aid (家庭共济), cash
+    fund = hifp + hifmi + hifob + maf
+    share = claims.total - fund
+    all_claims = np.ones(n, dtype=np.bool_)
+    balance = np.where(persons.use_account, persons.account_balance, 0)[seg]
+    acct, _ = _clamp(segs, share, all_claims, balance, state, "acct", npers)
+    mulaid, _ = _clamp(
+        segs, share - acct, all_claims, persons.mutual_aid_balance[seg], state, "mulaid", npers
+    )
+    columns = {
+        "preselfpay_amt": preselfpay,
+        "inscp_scp_amt": inscp,
+        "cross_prepay": cross_prepay,
+        "act_pay_dedc": act_ded,
+        "basic_raw": raw,
+        "hifp_pay": hifp,
+        "ci_base": ci_base,
+        "hifmi_pay": hifmi,
+        "la_base": beyond,
+        "hifob_pay": hifob,
+        "maf_pay": maf,
+        **tiers,
+        "fund_pay_sumamt": fund,
+        "psn_part_amt": share,
+        "acct_pay": acct,
+        "acct_mulaid_pay": mulaid,
+        "psn_cash_pay": share - acct - mulaid,
+        "reasons": reasons,
+        "admission_no": np.where(admission, nth, 0),
+        "version": v,
+    }
+    return Result(columns=columns, state=state)
+
+
+def aid_index(name: str | None) -> int:
+    return AID_CLASSES.index(name) if name else 0

@@ -1,0 +1,307 @@
+"""Policy tables: the parameters of a region compiled into NumPy arrays for the kernel.
+
+Each parameter version (a date where any value changes) is one row along the first axis, so
+a claim reads the parameters in force on its own date by fancy indexing. Rates are integers
+scaled by ``SCALE`` (1e6) so that all arithmetic is exact integer arithmetic on fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from yibao.policy import ParameterError, Policy
+
+I64 = npt.NDArray[np.int64]
+
+SCALE = 1_000_000
+#: A cap that is never reached (uncapped layers); far above any year's cost.
+UNCAPPED = 1 << 46
+#: The top edge of the last band.
+OPEN = 1 << 46
+
+SCHEMES = ("employee", "retiree", "resident")
+SCHEME_INPUT = {"employee": 0, "flexible": 0, "retiree": 1, "resident": 2}
+MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
+#: Where a med type has no benefits of its own it is paid like another one.
+MED_FALLBACK = {"maternity": "inpatient", "pharmacy": "outpatient"}
+CROSS_REGION = ("none", "registered", "referred", "temporary")
+AID_CLASSES = ("none", "tekun", "dibao", "low_income_edge", "monitored", "ill_poor")
+LEVELS = (1, 2, 3)
+
+ADMISSION, ANNUAL = 0, 1
+AMOUNT, EXCESS = 0, 1
+
+
+def scaled(rate: Any) -> int:
+    """A decimal rate as an integer multiple of 1/SCALE (exact up to 6 places)."""
+    value = Decimal(str(rate)) * SCALE
+    out = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    if out != value:
+        raise ValueError(f"rate {rate} has more than 6 decimal places")
+    return int(out)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """A piecewise-linear schedule: ``edges[k]`` is the top of band k (fen), ``ratios[k]`` scaled."""
+
+    edges: list[int]
+    ratios: list[int]
+
+
+def parse_bands(file: str, path: str, value: Any, bonus: int = 0) -> Bands:
+    """A number (one band) or a list of ``{upto, ratio}`` bands, with a bonus added to each."""
+    if isinstance(value, list):
+        edges, ratios = [], []
+        last = 0
+        for i, band in enumerate(value):
+            if not isinstance(band, dict) or "ratio" not in band:
+                raise ParameterError(file, f"{path}[{i}]", "a band needs a ratio")
+            upto = band.get("upto")
+            if upto is None and i != len(value) - 1:
+                raise ParameterError(file, f"{path}[{i}]", "only the last band may omit 'upto'")
+            top = OPEN if upto is None else int(upto)
+            if top <= last and i:
+                raise ParameterError(file, f"{path}[{i}].upto", "band edges must increase")
+            edges.append(top)
+            ratios.append(min(SCALE, scaled(band["ratio"]) + bonus))
+            last = top
+        if not edges or edges[-1] != OPEN:
+            raise ParameterError(file, path, "the last band must have no 'upto'")
+        return Bands(edges, ratios)
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ParameterError(file, path, "must be a ratio or a list of bands")
+    return Bands([OPEN], [min(SCALE, scaled(value) + bonus)])
+
+
+@dataclass
+class Tables:
+    """All arrays the kernel reads, indexed [version, ...]."""
+
+    policy: Policy
+    version_dates: npt.NDArray[np.int64]  # days since epoch of each version's start
+    n_bands: int
+    cap_groups: tuple[str, ...]
+    # basic layer [v, scheme, med_type(, level(, band))]
+    style: I64
+    deductible: I64  # [v,s,m,l] per admission (ADMISSION) or per year (ANNUAL)
+    repeat: I64  # [v,s,m,k] admission-number factors, scaled
+    band_edges: I64  # [v,s,m,l,b]
+    band_ratios: I64  # [v,s,m,l,b]
+    band_basis: I64  # [v,s,m]
+    annual_cap: I64  # [v,s,m]
+    cap_group: I64  # [v,s,m] index into cap_groups
+    ded_group: I64  # [v,s,m] index of the med type whose annual deductible is shared
+    prepay_b: I64  # [v]
+    cross_prepay: I64  # [v,c]
+    # critical illness (大病保险)
+    ci_residual_excl_ded: I64  # [v]
+    ci_include_b: I64  # [v]
+    ci_deductible: I64  # [v, vulnerable]
+    ci_edges: I64  # [v, vulnerable, b]
+    ci_ratios: I64  # [v, vulnerable, b]
+    ci_basis: I64  # [v]
+    ci_cap: I64  # [v, vulnerable]
+    ci_vulnerable: npt.NDArray[np.bool_]  # [v, aid_class]
+    # large-amount insurance (大额医疗费用补助)
+    la_ratio: I64  # [v]
+    la_cap: I64  # [v]
+    la_group: int
+    # medical assistance (医疗救助) [v, aid_class, tier]
+    n_tiers: int
+    ma_deductible: I64
+    ma_ratio: I64
+    ma_cap: I64
+
+    def version_of(self, days: npt.NDArray[np.int64]) -> I64:
+        idx = np.searchsorted(self.version_dates, days, side="right") - 1
+        return np.maximum(idx, 0).astype(np.int64)
+
+
+def _epoch_days(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, dict[str, Any]]:
+    """The resolved ``benefits.<scheme>.<med>.basic`` entry: (source med type, values)."""
+    key = med
+    while not policy.has(f"benefits.employee.{key}.basic", on) and key in MED_FALLBACK:
+        key = MED_FALLBACK[key]
+    if scheme == "resident" and not policy.has(f"benefits.resident.{key}.basic", on):
+        key = MED_FALLBACK.get(key, key)
+    if scheme == "resident":
+        return key, dict(policy.get(f"benefits.resident.{key}.basic", on))
+    values = dict(policy.get(f"benefits.employee.{key}.basic", on))
+    if scheme == "retiree" and policy.has(f"benefits.retiree.{key}.basic", on):
+        values.update(policy.get(f"benefits.retiree.{key}.basic", on))
+    return key, values
+
+
+def compile_tables(policy: Policy, year: int | None = None) -> Tables:
+    """Compile the policy's versions (all of them, or those touching ``year``)."""
+    dates = [d for d in policy.dates()] or [dt.date(1970, 1, 1)]
+    if year is not None:
+        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        before = [d for d in dates if d <= start]
+        dates = ([before[-1]] if before else []) + [d for d in dates if start < d <= end]
+        if not dates:
+            dates = [start]
+    file = policy.layers[0].file
+    nv, ns, nm, nl = len(dates), len(SCHEMES), len(MED_TYPES), len(LEVELS)
+    per: list[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = []
+    groups: list[str] = []
+    max_bands = 1
+    for on in dates:
+        entries = {}
+        for s in SCHEMES:
+            for m in MED_TYPES:
+                key, values = _benefit(policy, s, m, on)
+                entries[(s, m)] = (key, values)
+                group = str(values.get("cap_group", key))
+                if group not in groups:
+                    groups.append(group)
+                ratio = values.get("ratio")
+                for lv in LEVELS:
+                    r = ratio.get(f"level{lv}") if isinstance(ratio, dict) else ratio
+                    if isinstance(r, list):
+                        max_bands = max(max_bands, len(r))
+        per.append(entries)
+    ci_bands_max = max(
+        len(b) if isinstance(b := policy.get("critical_illness.bands", on), list) else 1
+        for on in dates
+    )
+    nb = max(max_bands, ci_bands_max)
+    n_tiers = max(
+        len(c["tiers"]) for on in dates for c in policy.get("medical_assistance.classes", on).values()
+    )
+
+    def z(*shape: int) -> I64:
+        return np.zeros(shape, dtype=np.int64)
+
+    t = Tables(
+        policy=policy,
+        version_dates=np.array([_epoch_days(d) for d in dates], dtype=np.int64),
+        n_bands=nb,
+        cap_groups=tuple(groups),
+        style=z(nv, ns, nm),
+        deductible=z(nv, ns, nm, nl),
+        repeat=z(nv, ns, nm, 3),
+        band_edges=np.full((nv, ns, nm, nl, nb), OPEN, dtype=np.int64),
+        band_ratios=z(nv, ns, nm, nl, nb),
+        band_basis=z(nv, ns, nm),
+        annual_cap=z(nv, ns, nm),
+        cap_group=z(nv, ns, nm),
+        ded_group=z(nv, ns, nm),
+        prepay_b=z(nv),
+        cross_prepay=z(nv, len(CROSS_REGION)),
+        ci_residual_excl_ded=z(nv),
+        ci_include_b=z(nv),
+        ci_deductible=z(nv, 2),
+        ci_edges=np.full((nv, 2, nb), OPEN, dtype=np.int64),
+        ci_ratios=z(nv, 2, nb),
+        ci_basis=z(nv),
+        ci_cap=z(nv, 2),
+        ci_vulnerable=np.zeros((nv, len(AID_CLASSES)), dtype=np.bool_),
+        la_ratio=z(nv),
+        la_cap=z(nv),
+        la_group=groups.index("basic") if "basic" in groups else -1,
+        n_tiers=n_tiers,
+        ma_deductible=z(nv, len(AID_CLASSES), n_tiers),
+        ma_ratio=z(nv, len(AID_CLASSES), n_tiers),
+        ma_cap=z(nv, len(AID_CLASSES), n_tiers),
+    )
+
+    def fill_bands(edges: I64, ratios: I64, bands: Bands) -> None:
+        k = len(bands.edges)
+        edges[:k] = bands.edges
+        ratios[:k] = bands.ratios
+
+    for v, on in enumerate(dates):
+        group_caps: dict[str, int] = {}
+        for si, s in enumerate(SCHEMES):
+            for mi, m in enumerate(MED_TYPES):
+                key, b = per[v][(s, m)]
+                path = f"benefits.{s}.{key}.basic"
+                bonus = scaled(b.get("ratio_bonus", 0))
+                annual = "annual_deductible" in b
+                t.style[v, si, mi] = ANNUAL if annual else ADMISSION
+                t.ded_group[v, si, mi] = MED_TYPES.index(key)
+                if annual:
+                    t.deductible[v, si, mi, :] = int(b["annual_deductible"])
+                else:
+                    ded = b.get("deductible")
+                    if not isinstance(ded, dict):
+                        raise ParameterError(file, f"{path}.deductible", "missing: per-level map")
+                    factors = list(b.get("repeat_admission_factors", [1]))
+                    factors = (factors + factors[-1:] * 3)[:3]
+                    t.repeat[v, si, mi, :] = [scaled(f) for f in factors]
+                    for li, lv in enumerate(LEVELS):
+                        t.deductible[v, si, mi, li] = int(ded.get(f"level{lv}", 0))
+                ratio = b.get("ratio")
+                if ratio is None:
+                    raise ParameterError(file, f"{path}.ratio", "missing")
+                for li, lv in enumerate(LEVELS):
+                    r = ratio.get(f"level{lv}") if isinstance(ratio, dict) else ratio
+                    if r is None:
+                        raise ParameterError(file, f"{path}.ratio.level{lv}", "missing")
+                    bands = parse_bands(file, f"{path}.ratio.level{lv}", r, bonus)
+                    if annual and len(bands.edges) > 1:
+                        raise ParameterError(
+                            file, f"{path}.ratio", "bands need a per-admission deductible"
+                        )
+                    fill_bands(t.band_edges[v, si, mi, li], t.band_ratios[v, si, mi, li], bands)
+                basis = str(b.get("band_basis", "amount"))
+                if basis not in ("amount", "excess"):
+                    raise ParameterError(file, f"{path}.band_basis", "must be amount or excess")
+                t.band_basis[v, si, mi] = EXCESS if basis == "excess" else AMOUNT
+                group = str(b.get("cap_group", key))
+                cap = int(b.get("annual_cap", UNCAPPED))
+                if group_caps.setdefault(f"{s}:{group}", cap) != cap:
+                    raise ParameterError(
+                        file, f"{path}.annual_cap", f"differs from the cap of cap group {group!r}"
+                    )
+                t.annual_cap[v, si, mi] = cap
+                t.cap_group[v, si, mi] = groups.index(group)
+
+        t.prepay_b[v] = scaled(policy.get("catalog.category_b_prepay_ratio", on))
+        cross = policy.get("benefits.cross_region.prepay_ratio", on)
+        for ci, name in enumerate(CROSS_REGION[1:], start=1):
+            t.cross_prepay[v, ci] = scaled(cross.get(name, 0))
+
+        ci = policy.get("critical_illness", on)
+        if ci["base"] not in ("residual", "residual_excluding_deductible"):
+            raise ParameterError(file, "critical_illness.base", f"unknown base {ci['base']!r}")
+        t.ci_residual_excl_ded[v] = int(ci["base"] == "residual_excluding_deductible")
+        t.ci_include_b[v] = int(bool(ci.get("include_category_b_prepay", False)))
+        t.ci_basis[v] = EXCESS if ci.get("band_basis", "amount") == "excess" else AMOUNT
+        vul = ci.get("vulnerable", {})
+        for vi in (0, 1):
+            factor = scaled(vul.get("deductible_factor", 1)) if vi else SCALE
+            t.ci_deductible[v, vi] = (int(ci["deductible"]) * factor + SCALE // 2) // SCALE
+            bonus = scaled(vul.get("ratio_bonus", 0)) if vi else 0
+            bands = parse_bands(file, "critical_illness.bands", ci["bands"], bonus)
+            fill_bands(t.ci_edges[v, vi], t.ci_ratios[v, vi], bands)
+            uncapped = vi and bool(vul.get("uncapped", False))
+            t.ci_cap[v, vi] = UNCAPPED if uncapped else int(ci["cap"])
+        for group in vul.get("groups", []):
+            if group in AID_CLASSES:
+                t.ci_vulnerable[v, AID_CLASSES.index(group)] = True
+
+        t.la_ratio[v] = scaled(policy.get("large_amount.ratio", on))
+        t.la_cap[v] = int(policy.get("large_amount.cap", on))
+
+        for name, cls in policy.get("medical_assistance.classes", on).items():
+            if name not in AID_CLASSES:
+                raise ParameterError(file, f"medical_assistance.classes.{name}", "unknown class")
+            a = AID_CLASSES.index(name)
+            for ti, tier in enumerate(cls["tiers"]):
+                t.ma_deductible[v, a, ti] = int(tier.get("deductible", 0))
+                t.ma_ratio[v, a, ti] = scaled(tier["ratio"])
+                t.ma_cap[v, a, ti] = int(tier.get("annual_cap", UNCAPPED))
+    return t
