@@ -143,15 +143,10 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
     return key, values
 
 
-def compile_tables(policy: Policy, year: int | None = None) -> Tables:
-    """Compile the policy's versions (all of them, or those touching ``year``)."""
-    dates = [d for d in policy.dates()] or [dt.date(1970, 1, 1)]
-    if year is not None:
-        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-        before = [d for d in dates if d <= start]
-        dates = ([before[-1]] if before else []) + [d for d in dates if start < d <= end]
-        if not dates:
-            dates = [start]
+def compile_tables(policy: Policy, year: int) -> Tables:
+    """Compile the versions of the policy in force during coverage year ``year``."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    dates = [start] + [d for d in policy.dates() if start < d <= end]
     file = policy.layers[0].file
     nv, ns, nm, nl = len(dates), len(SCHEMES), len(MED_TYPES), len(LEVELS)
     per: list[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = []
