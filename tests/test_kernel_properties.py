@@ -1,0 +1,185 @@
+"""Invariants of the settlement kernel (hypothesis): the identity, caps, monotonicity, and that
+claims settled one at a time with stored state equal the same claims settled in one batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from functools import cache
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from yibao.kernel.settle import Claims, Persons, Result, State, settle
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, Tables, compile_tables
+from yibao.policy import Policy
+
+YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
+TIERS = [{"deductible": 0, "ratio": 0.8, "annual_cap": 20000},
+         {"deductible": 5000, "ratio": 0.5, "annual_cap": 10000}]  # fmt: skip
+BANDS = [{"upto": 30000, "ratio": 0.6}, {"upto": 100000, "ratio": 0.7}, {"ratio": 0.8}]
+
+
+@cache
+def tables(variant: int) -> Tables:
+    overlays = [
+        {},
+        {"critical_illness": {"bands": BANDS, "band_basis": "excess",
+                              "base": "residual_excluding_deductible",
+                              "include_category_b_prepay": True},
+         "benefits": {"resident": {"inpatient": {"basic": {"ratio": {"level2": BANDS}}}}},
+         "medical_assistance": {"classes": {"dibao": {"tiers": TIERS}}}},
+    ]  # fmt: skip
+    return compile_tables(Policy("000000", overlays=[overlays[variant]]), 2025)
+
+
+money = st.one_of(st.integers(0, 500_000), st.integers(0, 150_000_000))
+
+
+@st.composite
+def claim_rows(draw: st.DrawFn) -> tuple[int, ...]:
+    total = draw(money)
+    fully = draw(st.integers(0, total))
+    over = draw(st.integers(0, total - fully))
+    cat_b = draw(st.integers(0, total - fully - over))
+    return (draw(st.integers(0, 364)), draw(st.integers(0, len(MED_TYPES) - 1)),
+            draw(st.integers(0, 2)), draw(st.integers(0, 3)), total, fully, over, cat_b)  # fmt: skip
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[Claims, Persons, int]:
+    n_persons = draw(st.integers(1, 4))
+    rows = []
+    for p in range(n_persons):
+        claims = sorted(draw(st.lists(claim_rows(), min_size=1, max_size=6)))
+        rows += [(p, *c) for c in claims]
+    col = np.array(rows, dtype=np.int64).T
+    claims = Claims(col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7],
+                    col[8])  # fmt: skip
+    persons = Persons(
+        scheme=np.array(draw(st.lists(st.integers(0, 2), min_size=n_persons, max_size=n_persons))),
+        aid_class=np.array(draw(st.lists(st.integers(0, len(AID_CLASSES) - 1),
+                                         min_size=n_persons, max_size=n_persons))),
+        account_balance=np.array(draw(st.lists(money, min_size=n_persons, max_size=n_persons))),
+        use_account=np.array(draw(st.lists(st.booleans(), min_size=n_persons, max_size=n_persons))),
+        mutual_aid_balance=np.array(draw(st.lists(st.integers(0, 1_000_000), min_size=n_persons,
+                                                  max_size=n_persons))),
+        incentive_raise=np.array(draw(st.lists(st.sampled_from([0, 100_000, 600_000]),
+                                               min_size=n_persons, max_size=n_persons))),
+        entitled_from=np.array(draw(st.lists(st.integers(0, 200), min_size=n_persons,
+                                             max_size=n_persons))) + YEAR_START,
+    )  # fmt: skip
+    return claims, persons, draw(st.integers(0, 1))
+
+
+def take(claims: Claims, idx: np.ndarray) -> Claims:
+    return Claims(*(getattr(claims, f)[idx] for f in claims.__dataclass_fields__))
+
+
+def take_person(persons: Persons, i: int) -> Persons:
+    return Persons(*(getattr(persons, f)[i : i + 1] for f in persons.__dataclass_fields__))
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches())
+def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> None:
+    claims, persons, variant = batch
+    c = settle(tables(variant), claims, persons).columns
+    assert np.array_equal(claims.total, c["fund_pay_sumamt"] + c["acct_pay"] + c["acct_mulaid_pay"]
+                          + c["psn_cash_pay"])  # fmt: skip
+    assert np.array_equal(c["fund_pay_sumamt"], c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"]
+                          + c["maf_pay"])  # fmt: skip
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "acct_mulaid_pay",
+                 "psn_cash_pay", "act_pay_dedc", "inscp_scp_amt"):  # fmt: skip
+        assert (c[name] >= 0).all(), name
+    assert (c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
+            <= c["inscp_scp_amt"] + c["preselfpay_amt"]).all()  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches())
+def test_no_fund_pays_more_than_its_cap_in_a_year(batch: tuple) -> None:
+    claims, persons, variant = batch
+    t = tables(variant)
+    r = settle(t, claims, persons)
+    c = r.columns
+    for p in range(len(persons.scheme)):
+        mine = claims.person == p
+        med = claims.med_type[mine]
+        scheme = persons.scheme[p]
+        for g in range(len(t.cap_groups)):
+            in_group = t.cap_group[0, scheme, med] == g
+            if in_group.any():
+                cap = t.annual_cap[0, scheme, med[in_group]][0]
+                assert c["hifp_pay"][mine][in_group].sum() <= cap
+        vulnerable = int(t.ci_vulnerable[0, persons.aid_class[p]])
+        ci_cap = t.ci_cap[0, vulnerable] + persons.incentive_raise[p]
+        assert c["hifmi_pay"][mine].sum() <= ci_cap
+        assert c["hifob_pay"][mine].sum() <= t.la_cap[0]
+        assert c["maf_pay"][mine].sum() <= t.ma_cap[0, persons.aid_class[p]].sum()
+        assert c["acct_pay"][mine].sum() <= persons.account_balance[p] * persons.use_account[p]
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches(), st.integers(0, 40), st.integers(1, 5_000_000))
+def test_a_larger_cost_never_lowers_a_funds_payment(batch: tuple, which: int, more: int) -> None:
+    claims, persons, variant = batch
+    t = tables(variant)
+    i = which % len(claims)
+    bigger = replace(claims, total=claims.total.copy())
+    bigger.total[i] += more
+    before = settle(t, claims, persons).columns
+    after = settle(t, bigger, persons).columns
+    mine = claims.person == claims.person[i]
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "fund_pay_sumamt"):
+        assert after[name][i] >= before[name][i], name  # the claim itself
+        assert after[name][mine].sum() >= before[name][mine].sum(), name  # the person's year
+
+
+def one_at_a_time(t: Tables, claims: Claims, persons: Persons) -> dict[str, np.ndarray]:
+    out: dict[str, list[int]] = {}
+    states: dict[int, State] = {}
+    for i in range(len(claims)):
+        p = int(claims.person[i])
+        single = take(claims, np.array([i]))
+        single = replace(single, person=np.zeros(1, dtype=np.int64))
+        r: Result = settle(t, single, take_person(persons, p), states.get(p))
+        states[p] = r.state
+        for k, v in r.columns.items():
+            out.setdefault(k, []).append(int(v[0]))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches())
+def test_one_at_a_time_with_stored_state_equals_one_batch(batch: tuple) -> None:
+    claims, persons, variant = batch
+    t = tables(variant)
+    whole = settle(t, claims, persons).columns
+    single = one_at_a_time(t, claims, persons)
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "acct_mulaid_pay",
+                 "psn_cash_pay", "act_pay_dedc", "reasons"):  # fmt: skip
+        assert np.array_equal(whole[name], single[name]), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches(), st.integers(1, 5))
+def test_a_batch_split_in_two_with_carried_state_equals_one_batch(batch: tuple, cut: int) -> None:
+    claims, persons, variant = batch
+    t = tables(variant)
+    whole = settle(t, claims, persons)
+    # split each person's claims at the same position: first part, then the rest with its state
+    rank = np.arange(len(claims)) - np.searchsorted(claims.person, claims.person)
+    first = rank < cut
+    if first.all():
+        return
+    a = settle(t, take(claims, np.flatnonzero(first)), persons)
+    rest = take(claims, np.flatnonzero(~first))
+    people = np.unique(rest.person)
+    rest = replace(rest, person=np.searchsorted(people, rest.person))
+    sub = Persons(*(getattr(persons, f)[people] for f in persons.__dataclass_fields__))
+    state = State({k: v[people] for k, v in a.state.values.items()})
+    b = settle(t, rest, sub, state)
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
+        assert np.array_equal(whole.columns[name][~first], b.columns[name]), name
