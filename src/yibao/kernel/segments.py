@@ -1,7 +1,7 @@
 """Grouped (segmented) scans over claims sorted by person: the kernel's only primitives.
 
-A *segment* is one person's claims in the batch. ``first[i]`` is the index of the first claim of
-claim i's segment and ``seg[i]`` the segment number (0..P-1).
+A *segment* is one person's claims in the batch; ``seg[i]`` is the segment number (0..P-1) of
+claim i. Per-segment values (a person's attributes and year-to-date state) are spread to claims.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ _LIMIT = 1 << 62
 @dataclass(frozen=True)
 class Segments:
     seg: I64  # segment number of each claim
-    first: I64  # index of the first claim of each claim's segment
     starts: I64  # index of the first claim of each segment
     ends: I64  # index of the last claim of each segment
+    counts: I64  # claims per segment
     n_segments: int
 
     @classmethod
@@ -37,25 +37,36 @@ class Segments:
         if len(starts):
             ends[:-1] = starts[1:] - 1
             ends[-1] = n - 1
-        return cls(seg=seg, first=starts[seg], starts=starts, ends=ends, n_segments=len(starts))
+        counts = ends - starts + 1
+        return cls(seg=seg, starts=starts, ends=ends, counts=counts, n_segments=len(starts))
+
+    def spread(self, per_segment: I64) -> I64:
+        """A per-segment value repeated for each claim of the segment."""
+        return np.repeat(per_segment[: self.n_segments], self.counts)
 
     def cumsum(self, x: I64, init: I64 | None = None) -> I64:
         """Running total of x within each segment (inclusive), plus the segment's ``init``."""
         cs = np.cumsum(x, dtype=np.int64)
-        out = cs - (cs[self.first] - x[self.first])
+        if not len(cs):
+            return cs
+        before = cs[self.starts] - x[self.starts]
         if init is not None:
-            out += init[self.seg]
-        return out
+            before = before - init[: self.n_segments]
+        cs -= self.spread(before)
+        return cs
 
     def cummax(self, x: I64, init: I64) -> I64:
         """Running maximum of x within each segment, starting from the segment's ``init`` (≥ 0)."""
-        y = np.maximum(x, init[self.seg])
+        y = np.maximum(x, self.spread(init))
         if not len(y):
             return y
         width = int(y.max()) + 1
         if width * max(self.n_segments, 1) < _LIMIT:
             offset = self.seg * width
-            return np.maximum.accumulate(y + offset) - offset
+            y += offset
+            np.maximum.accumulate(y, out=y)
+            y -= offset
+            return y
         out = np.empty_like(y)  # pathological magnitudes: one segment at a time
         for s, e in zip(self.starts, self.ends, strict=True):
             out[s : e + 1] = np.maximum.accumulate(y[s : e + 1])
@@ -79,3 +90,36 @@ class Segments:
 def round_div(x: I64, d: int) -> I64:
     """x / d rounded half up (x ≥ 0): the one rounding of a layer."""
     return (x + d // 2) // d
+
+
+class OneSegment(Segments):
+    """The same primitives for a batch of one person (the online path): fewer array passes."""
+
+    def spread(self, per_segment: I64) -> I64:
+        return per_segment[:1]
+
+    def cumsum(self, x: I64, init: I64 | None = None) -> I64:
+        out = np.cumsum(x) if len(x) > 1 else x.copy()
+        if init is not None:
+            out += init[0]
+        return out
+
+    def cummax(self, x: I64, init: I64) -> I64:
+        y = np.maximum(x, init[0])
+        return np.maximum.accumulate(y) if len(y) > 1 else y
+
+    def previous(self, running: I64, init: I64) -> I64:
+        return np.concatenate((init[:1], running[:-1]))
+
+    def last(self, running: I64, init: I64) -> I64:
+        return running[-1:]
+
+
+def segments(keys: I64) -> Segments:
+    """Segments of claims sorted by person key (one-person batches take the short path)."""
+    n = len(keys)
+    if n and keys[0] == keys[-1]:
+        zero = np.zeros(1, dtype=np.int64)
+        end = np.array([n - 1], dtype=np.int64)
+        return OneSegment(np.zeros(n, dtype=np.int64), zero, end, np.array([n]), 1)
+    return Segments.from_sorted_keys(keys)

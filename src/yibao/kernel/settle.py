@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from yibao.kernel.segments import I64, Segments, round_div
+from yibao.kernel.segments import I64, Segments, round_div, segments
 from yibao.kernel.tables import (
     ADMISSION,
     AID_CLASSES,
@@ -178,15 +178,15 @@ def _deductible_schedule(
 def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None = None) -> Result:
     """Settle a batch of claims of many persons (rules.md §6), carrying year-to-date state."""
     n = len(claims)
-    segs = Segments.from_sorted_keys(claims.person)
+    segs = segments(claims.person)
     npers = segs.n_segments
     state = State(dict(state.values)) if state is not None else State()
     seg = segs.seg
     v = tables.version_of(claims.date)
-    scheme = persons.scheme[seg]
-    aid = persons.aid_class[seg]
+    scheme = segs.spread(persons.scheme)
+    aid = segs.spread(persons.aid_class)
     med, lvl = claims.med_type, claims.level
-    entitled = claims.date >= persons.entitled_from[seg]
+    entitled = claims.date >= segs.spread(persons.entitled_from)
     reasons = np.where(entitled, 0, WAITING).astype(np.int64)
 
     # policy scope amount (政策范围内费用) and category-B pre-payment (乙类先行自付)
@@ -196,25 +196,27 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     base = np.where(entitled, inscp - cross_prepay, 0)
 
     # basic layer (基本统筹): deductible per admission or per year, then banded ratios
-    style = tables.style[v, scheme, med]
-    deductible = tables.deductible[v, scheme, med, lvl]
-    edges = tables.band_edges[v, scheme, med, lvl]
-    ratios = tables.band_ratios[v, scheme, med, lvl]
+    vsm = (v * len(SCHEMES) + scheme) * len(MED_TYPES) + med  # flat (version, scheme, med)
+    vsml = vsm * 3 + lvl
+    style = tables.style.reshape(-1)[vsm]
+    deductible = tables.deductible.reshape(-1)[vsml]
+    edges = tables.band_edges.reshape(-1, tables.n_bands)[vsml]
+    ratios = tables.band_ratios.reshape(-1, tables.n_bands)[vsml]
     admission = (style == ADMISSION) & entitled
     a0 = state.get("admissions", npers)
     nth = segs.cumsum(admission.astype(np.int64), a0)
     state.values["admissions"] = segs.last(nth, a0)
-    factor = tables.repeat[v, scheme, med, np.clip(nth - 1, 0, 2)]
+    factor = tables.repeat.reshape(-1)[vsm * 3 + np.clip(nth - 1, 0, 2)]
     adm_ded = np.minimum(round_div(deductible * factor, SCALE), base)
     adm_raw = round_div(
-        _schedule(edges, ratios, tables.band_basis[v, scheme, med], adm_ded, base), SCALE
+        _schedule(edges, ratios, tables.band_basis.reshape(-1)[vsm], adm_ded, base), SCALE
     )
     act_ded = np.where(admission, adm_ded, 0)
     raw = np.where(admission, adm_raw, 0)
     eligible = np.where(admission, base - adm_ded, 0)
     annual = (style != ADMISSION) & entitled
     if annual.any():
-        ded_group = tables.ded_group[v, scheme, med]
+        ded_group = tables.ded_group.reshape(-1)[vsm]
         for m in np.unique(ded_group[annual]):
             member = annual & (ded_group == m)
             grown, applied = _deductible_schedule(
@@ -223,13 +225,13 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
             act_ded += applied
             eligible += grown
             raw += np.where(member, round_div(ratios[:, 0] * grown, SCALE), 0)
-    cap_group = tables.cap_group[v, scheme, med]
-    cap = tables.annual_cap[v, scheme, med]
+    cap_group = tables.cap_group.reshape(-1)[vsm]
+    cap = tables.annual_cap.reshape(-1)[vsm]
     hifp = np.zeros(n, dtype=np.int64)
     basic_before = np.zeros(n, dtype=np.int64)
     for g, name in enumerate(tables.cap_groups):
         member = entitled & (cap_group == g)
-        if member.any() or f"cap:{name}.raw" in state.values:
+        if member.any():
             pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers)
             hifp += pay
             basic_before = np.where(member, before, basic_before)
@@ -240,7 +242,7 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     hifmi = np.zeros(n, dtype=np.int64)
     ci_base = np.zeros(n, dtype=np.int64)
     resident = entitled & (scheme == RESIDENT)
-    if resident.any() or "ci.base" in state.values:
+    if resident.any():
         vul = tables.ci_vulnerable[v, aid].astype(np.int64)
         owed = inscp - hifp - np.where(tables.ci_residual_excl_ded[v] == 1, act_ded, 0)
         owed += np.where(tables.ci_include_b[v] == 1, preselfpay, 0)
@@ -256,7 +258,7 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
             ci_edges, ci_ratios, ci_basis, ci_ded, ytd - ci_base
         )
         ci_raw = round_div(grown, SCALE)
-        ci_cap = tables.ci_cap[v, vul] + persons.incentive_raise[seg]
+        ci_cap = tables.ci_cap[v, vul] + segs.spread(persons.incentive_raise)
         hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers)
         reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
         reasons |= np.where(hifmi < ci_raw, CI_CAP, 0)
@@ -265,7 +267,7 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     hifob = np.zeros(n, dtype=np.int64)
     beyond = np.zeros(n, dtype=np.int64)
     employee = entitled & (scheme != RESIDENT) & (cap_group == tables.la_group)
-    if employee.any() or "la.raw" in state.values:
+    if employee.any():
         capped = employee & (hifp < raw)
         r_eff = np.where(eligible > 0, raw * SCALE // np.maximum(eligible, 1), SCALE)
         straddle = eligible - round_div(hifp * SCALE, np.maximum(r_eff, 1))
@@ -281,7 +283,7 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     owed = np.maximum(inscp - hifp - hifmi - hifob, 0)
     aided = entitled & (aid > 0)
     reasons |= np.where(entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT, 0)
-    if aided.any() or "ma:0.raw" in state.values:
+    if aided.any():
         for t in range(tables.n_tiers):
             ratio = tables.ma_ratio[v, aid, t]
             member = aided & (ratio > 0)
@@ -302,10 +304,10 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     fund = hifp + hifmi + hifob + maf
     share = claims.total - fund
     all_claims = np.ones(n, dtype=np.bool_)
-    balance = np.where(persons.use_account, persons.account_balance, 0)[seg]
+    balance = segs.spread(np.where(persons.use_account, persons.account_balance, 0))
     acct, _ = _clamp(segs, share, all_claims, balance, state, "acct", npers)
     mulaid, _ = _clamp(
-        segs, share - acct, all_claims, persons.mutual_aid_balance[seg], state, "mulaid", npers
+        segs, share - acct, all_claims, segs.spread(persons.mutual_aid_balance), state, "mulaid", npers
     )
     columns = {
         "preselfpay_amt": preselfpay,
