@@ -27,20 +27,28 @@ def batch(seed: int, persons: int, first_person: int = 0) -> tuple[Claims, Perso
     over = (total * rng.uniform(0, 0.02, n)).astype(np.int64)
     cat_b = ((total - fully - over) * rng.uniform(0, 0.3, n)).astype(np.int64)
     claims = Claims(
-        person=person, date=YEAR_START + day, med_type=med,
+        person=person,
+        date=YEAR_START + day,
+        med_type=med,
         level=rng.choice(3, n, p=[0.5, 0.3, 0.2]).astype(np.int64),
         cross_region=rng.choice(4, n, p=[0.95, 0.02, 0.02, 0.01]).astype(np.int64),
-        total=total, fully_self_paid=fully, over_limit=over, category_b=cat_b,
-    )  # fmt: skip
+        total=total,
+        fully_self_paid=fully,
+        over_limit=over,
+        category_b=cat_b,
+    )
     p = Persons(
         scheme=rng.choice(3, persons, p=[0.21, 0.08, 0.71]).astype(np.int64),
-        aid_class=rng.choice(len(AID_CLASSES), persons,
-                             p=[0.93, 0.005, 0.03, 0.015, 0.01, 0.01]).astype(np.int64),
+        aid_class=rng.choice(
+            len(AID_CLASSES), persons, p=[0.93, 0.005, 0.03, 0.015, 0.01, 0.01]
+        ).astype(np.int64),
         account_balance=rng.integers(0, 500_000, persons),
         use_account=rng.random(persons) < 0.9,
-        mutual_aid_balance=np.where(rng.random(persons) < 0.1, rng.integers(0, 200_000, persons), 0),
+        mutual_aid_balance=np.where(
+            rng.random(persons) < 0.1, rng.integers(0, 200_000, persons), 0
+        ),
         incentive_raise=rng.choice([0, 100_000, 200_000], persons),
-        entitled_from=YEAR_START + np.where(rng.random(persons) < 0.03,
-                                            rng.integers(0, 180, persons), 0),
-    )  # fmt: skip
+        entitled_from=YEAR_START
+        + np.where(rng.random(persons) < 0.03, rng.integers(0, 180, persons), 0),
+    )
     return claims, p

@@ -31,10 +31,14 @@ def main() -> None:
     tables = compile_tables(Policy(args.region), 2025)
     claims, persons = batch(7, max(1, args.n // 10))
     n = min(args.n, len(claims))
-    rows = [Claims(*(getattr(claims, f)[i : i + 1] for f in claims.__dataclass_fields__))
-            for i in range(n)]  # fmt: skip
-    people = [Persons(*(getattr(persons, f)[p : p + 1] for f in persons.__dataclass_fields__))
-              for p in range(len(persons.scheme))]  # fmt: skip
+    rows = [
+        Claims(*(getattr(claims, f)[i : i + 1] for f in claims.__dataclass_fields__))
+        for i in range(n)
+    ]
+    people = [
+        Persons(*(getattr(persons, f)[p : p + 1] for f in persons.__dataclass_fields__))
+        for p in range(len(persons.scheme))
+    ]
     zero = np.zeros(1, dtype=np.int64)
     states: dict[int, State] = {}
     start = time.perf_counter()

@@ -17,16 +17,50 @@ from yibao.cli import app
 
 SETTLE = {
     "region": "000000",
-    "policy": {"benefits": {"resident": {"inpatient": {"basic": {
-        "deductible": {"level2": 300}, "ratio": {"level2": 0.7}}}}}},
-    "person": {"scheme": "resident", "assistance_class": None, "account_balance": 0,
-               "use_account": True, "incentive_raise": 0},
-    "claims": [{"date": "2025-05-01", "med_type": "inpatient", "level": 2, "cross_region": None,
-                "total": 52000, "fully_self_paid": 2000, "over_limit": 0, "category_b": 0}],
-}  # fmt: skip
-FIELDS = ("medfee_sumamt fulamt_ownpay_amt overlmt_selfpay preselfpay_amt inscp_scp_amt "
-          "act_pay_dedc hifp_pay hifmi_pay hifob_pay maf_pay fund_pay_sumamt psn_part_amt "
-          "acct_pay acct_mulaid_pay psn_cash_pay").split()  # fmt: skip
+    "policy": {
+        "benefits": {
+            "resident": {
+                "inpatient": {"basic": {"deductible": {"level2": 300}, "ratio": {"level2": 0.7}}}
+            }
+        }
+    },
+    "person": {
+        "scheme": "resident",
+        "assistance_class": None,
+        "account_balance": 0,
+        "use_account": True,
+        "incentive_raise": 0,
+    },
+    "claims": [
+        {
+            "date": "2025-05-01",
+            "med_type": "inpatient",
+            "level": 2,
+            "cross_region": None,
+            "total": 52000,
+            "fully_self_paid": 2000,
+            "over_limit": 0,
+            "category_b": 0,
+        }
+    ],
+}
+FIELDS = [
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+]
 
 
 def run(command: str, scenario: Any, tmp_path: Path) -> tuple[int, str, str]:
@@ -41,15 +75,23 @@ def test_settle_prints_every_field_as_a_two_place_decimal_string(tmp_path: Path)
     assert code == 0
     (s,) = json.loads(out)["settlements"]
     assert all(isinstance(s[f], str) and s[f].split(".")[1].__len__() == 2 for f in FIELDS)
-    assert (s["inscp_scp_amt"], s["act_pay_dedc"], s["hifp_pay"]) == ("50000.00", "300.00",
-                                                                     "34790.00")  # fmt: skip
+    assert (s["inscp_scp_amt"], s["act_pay_dedc"], s["hifp_pay"]) == (
+        "50000.00",
+        "300.00",
+        "34790.00",
+    )
     assert s["psn_cash_pay"] == "17210.00"
     assert {"fund_pay_type", "base", "fund_payamt", "text"} <= set(s["setldetail"][0])
 
 
 def test_settle_reads_standard_input_and_json() -> None:
-    proc = subprocess.run([sys.executable, "-m", "yibao.cli", "calc", "settle", "-"],
-                          input=json.dumps(SETTLE), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "yibao.cli", "calc", "settle", "-"],
+        input=json.dumps(SETTLE),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["settlements"][0]["hifp_pay"] == "34790.00"
 
@@ -67,19 +109,30 @@ def claim(**changes: Any) -> dict[str, Any]:
         (claim(total=-5), "claims[0].total: must not be negative"),
         (claim(total="abc"), "claims[0].total: 'abc' is not a number"),
         (claim(total=100.001), "claims[0].total: 100.001 has more than two decimal places"),
-        (claim(fully_self_paid=60000), "claims[0]: fully_self_paid + over_limit + category_b is "
-                                       "larger than total"),
+        (
+            claim(fully_self_paid=60000),
+            "claims[0]: fully_self_paid + over_limit + category_b is larger than total",
+        ),
         (claim(level=4), "claims[0].level: unknown institution level 4"),
         (claim(med_type="dental"), "claims[0].med_type: unknown value 'dental'"),
         (claim(date="2025-13-01"), "claims[0].date: '2025-13-01' is not an ISO date"),
         (claim(cross_region="abroad"), "claims[0].cross_region: unknown value 'abroad'"),
         ({**SETTLE, "region": "999999"}, "region: unknown region '999999'"),
-        ({**SETTLE, "person": {"scheme": "resident", "assistance_class": "rich"}},
-         "person.assistance_class: unknown value 'rich'"),
-        ({**SETTLE, "policy": {"resident": {"incentives": {"continuous": {"amount": 500}}}}},
-         "policy.resident.incentives.continuous.amount: 500 on"),
-        ({**SETTLE, "claims": [SETTLE["claims"][0], {**SETTLE["claims"][0], "date": "2026-01-02"}]},
-         "claims: claims span years [2025, 2026]"),
+        (
+            {**SETTLE, "person": {"scheme": "resident", "assistance_class": "rich"}},
+            "person.assistance_class: unknown value 'rich'",
+        ),
+        (
+            {**SETTLE, "policy": {"resident": {"incentives": {"continuous": {"amount": 500}}}}},
+            "policy.resident.incentives.continuous.amount: 500 on",
+        ),
+        (
+            {
+                **SETTLE,
+                "claims": [SETTLE["claims"][0], {**SETTLE["claims"][0], "date": "2026-01-02"}],
+            },
+            "claims: claims span years [2025, 2026]",
+        ),
     ],
 )
 def test_a_bad_scenario_exits_2_with_one_line_naming_the_field(
@@ -98,18 +151,32 @@ def test_unreadable_scenario(tmp_path: Path) -> None:
 
 
 def test_waiting_contract(tmp_path: Path) -> None:
-    scenario = {"region": "000000", "policy": {},
-                "person": {"scheme": "resident", "birth_date": "1990-04-01", "groups": []},
-                "history": {2021: "insured", 2022: "lapsed", 2023: "lapsed", 2024: "lapsed"},
-                "enrolment": {"date": "2025-03-10", "in_collection_period": False,
-                              "repaired_years": 0}}  # fmt: skip
+    scenario = {
+        "region": "000000",
+        "policy": {},
+        "person": {"scheme": "resident", "birth_date": "1990-04-01", "groups": []},
+        "history": {2021: "insured", 2022: "lapsed", 2023: "lapsed", 2024: "lapsed"},
+        "enrolment": {"date": "2025-03-10", "in_collection_period": False, "repaired_years": 0},
+    }
     code, out, _ = run("waiting", scenario, tmp_path)
     assert code == 0
     result = json.loads(out)
-    assert {k: result[k] for k in ("fixed_months", "variable_months", "repaired_months",
-                                   "total_months", "benefit_start")} == {
-        "fixed_months": 3, "variable_months": 3, "repaired_months": 0, "total_months": 6,
-        "benefit_start": "2025-09-10"}  # fmt: skip
+    assert {
+        k: result[k]
+        for k in (
+            "fixed_months",
+            "variable_months",
+            "repaired_months",
+            "total_months",
+            "benefit_start",
+        )
+    } == {
+        "fixed_months": 3,
+        "variable_months": 3,
+        "repaired_months": 0,
+        "total_months": 6,
+        "benefit_start": "2025-09-10",
+    }
     assert result["rule"]
     bad = {**scenario, "history": {2022: "maybe"}}
     code, _, err = run("waiting", bad, tmp_path)
@@ -117,13 +184,23 @@ def test_waiting_contract(tmp_path: Path) -> None:
 
 
 def test_incentives_contract(tmp_path: Path) -> None:
-    scenario = {"region": "000000", "policy": {},
-                "history": {2025: {"insured": True, "fund_paid": 0},
-                            2026: {"insured": True, "fund_paid": 1520.5}}, "year": 2027}
+    scenario = {
+        "region": "000000",
+        "policy": {},
+        "history": {
+            2025: {"insured": True, "fund_paid": 0},
+            2026: {"insured": True, "fund_paid": 1520.5},
+        },
+        "year": 2027,
+    }
     code, out, _ = run("incentives", scenario, tmp_path)
     assert code == 0
-    assert json.loads(out) == {"base_cap": "300000.00", "continuous_raise": "0.00",
-                               "zero_claim_raise": "1000.00", "cap": "301000.00",
-                               "continuous_years": 2}  # fmt: skip
+    assert json.loads(out) == {
+        "base_cap": "300000.00",
+        "continuous_raise": "0.00",
+        "zero_claim_raise": "1000.00",
+        "cap": "301000.00",
+        "continuous_years": 2,
+    }
     code, _, err = run("incentives", {**scenario, "year": "soon"}, tmp_path)
     assert code == 2 and "year: missing or not a year" in err

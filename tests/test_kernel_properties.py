@@ -16,8 +16,10 @@ from yibao.kernel.tables import AID_CLASSES, MED_TYPES, Tables, compile_tables
 from yibao.policy import Policy
 
 YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
-TIERS = [{"deductible": 0, "ratio": 0.8, "annual_cap": 20000},
-         {"deductible": 5000, "ratio": 0.5, "annual_cap": 10000}]  # fmt: skip
+TIERS = [
+    {"deductible": 0, "ratio": 0.8, "annual_cap": 20000},
+    {"deductible": 5000, "ratio": 0.5, "annual_cap": 10000},
+]
 BANDS = [{"upto": 30000, "ratio": 0.6}, {"upto": 100000, "ratio": 0.7}, {"ratio": 0.8}]
 
 
@@ -25,12 +27,17 @@ BANDS = [{"upto": 30000, "ratio": 0.6}, {"upto": 100000, "ratio": 0.7}, {"ratio"
 def tables(variant: int) -> Tables:
     overlays = [
         {},
-        {"critical_illness": {"bands": BANDS, "band_basis": "excess",
-                              "base": "residual_excluding_deductible",
-                              "include_category_b_prepay": True},
-         "benefits": {"resident": {"inpatient": {"basic": {"ratio": {"level2": BANDS}}}}},
-         "medical_assistance": {"classes": {"dibao": {"tiers": TIERS}}}},
-    ]  # fmt: skip
+        {
+            "critical_illness": {
+                "bands": BANDS,
+                "band_basis": "excess",
+                "base": "residual_excluding_deductible",
+                "include_category_b_prepay": True,
+            },
+            "benefits": {"resident": {"inpatient": {"basic": {"ratio": {"level2": BANDS}}}}},
+            "medical_assistance": {"classes": {"dibao": {"tiers": TIERS}}},
+        },
+    ]
     return compile_tables(Policy("000000", overlays=[overlays[variant]]), 2025)
 
 
@@ -43,8 +50,16 @@ def claim_rows(draw: st.DrawFn) -> tuple[int, ...]:
     fully = draw(st.integers(0, total))
     over = draw(st.integers(0, total - fully))
     cat_b = draw(st.integers(0, total - fully - over))
-    return (draw(st.integers(0, 364)), draw(st.integers(0, len(MED_TYPES) - 1)),
-            draw(st.integers(0, 2)), draw(st.integers(0, 3)), total, fully, over, cat_b)  # fmt: skip
+    return (
+        draw(st.integers(0, 364)),
+        draw(st.integers(0, len(MED_TYPES) - 1)),
+        draw(st.integers(0, 2)),
+        draw(st.integers(0, 3)),
+        total,
+        fully,
+        over,
+        cat_b,
+    )
 
 
 @st.composite
@@ -55,21 +70,35 @@ def batches(draw: st.DrawFn) -> tuple[Claims, Persons, int]:
         claims = sorted(draw(st.lists(claim_rows(), min_size=1, max_size=6)))
         rows += [(p, *c) for c in claims]
     col = np.array(rows, dtype=np.int64).T
-    claims = Claims(col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7],
-                    col[8])  # fmt: skip
+    claims = Claims(
+        col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7], col[8]
+    )
     persons = Persons(
         scheme=np.array(draw(st.lists(st.integers(0, 2), min_size=n_persons, max_size=n_persons))),
-        aid_class=np.array(draw(st.lists(st.integers(0, len(AID_CLASSES) - 1),
-                                         min_size=n_persons, max_size=n_persons))),
+        aid_class=np.array(
+            draw(
+                st.lists(
+                    st.integers(0, len(AID_CLASSES) - 1), min_size=n_persons, max_size=n_persons
+                )
+            )
+        ),
         account_balance=np.array(draw(st.lists(money, min_size=n_persons, max_size=n_persons))),
         use_account=np.array(draw(st.lists(st.booleans(), min_size=n_persons, max_size=n_persons))),
-        mutual_aid_balance=np.array(draw(st.lists(st.integers(0, 1_000_000), min_size=n_persons,
-                                                  max_size=n_persons))),
-        incentive_raise=np.array(draw(st.lists(st.sampled_from([0, 100_000, 600_000]),
-                                               min_size=n_persons, max_size=n_persons))),
-        entitled_from=np.array(draw(st.lists(st.integers(0, 200), min_size=n_persons,
-                                             max_size=n_persons))) + YEAR_START,
-    )  # fmt: skip
+        mutual_aid_balance=np.array(
+            draw(st.lists(st.integers(0, 1_000_000), min_size=n_persons, max_size=n_persons))
+        ),
+        incentive_raise=np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([0, 100_000, 600_000]), min_size=n_persons, max_size=n_persons
+                )
+            )
+        ),
+        entitled_from=np.array(
+            draw(st.lists(st.integers(0, 200), min_size=n_persons, max_size=n_persons))
+        )
+        + YEAR_START,
+    )
     return claims, persons, draw(st.integers(0, 1))
 
 
@@ -86,15 +115,29 @@ def take_person(persons: Persons, i: int) -> Persons:
 def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> None:
     claims, persons, variant = batch
     c = settle(tables(variant), claims, persons).columns
-    assert np.array_equal(claims.total, c["fund_pay_sumamt"] + c["acct_pay"] + c["acct_mulaid_pay"]
-                          + c["psn_cash_pay"])  # fmt: skip
-    assert np.array_equal(c["fund_pay_sumamt"], c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"]
-                          + c["maf_pay"])  # fmt: skip
-    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "acct_mulaid_pay",
-                 "psn_cash_pay", "act_pay_dedc", "inscp_scp_amt"):  # fmt: skip
+    assert np.array_equal(
+        claims.total,
+        c["fund_pay_sumamt"] + c["acct_pay"] + c["acct_mulaid_pay"] + c["psn_cash_pay"],
+    )
+    assert np.array_equal(
+        c["fund_pay_sumamt"], c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
+    )
+    for name in (
+        "hifp_pay",
+        "hifmi_pay",
+        "hifob_pay",
+        "maf_pay",
+        "acct_pay",
+        "acct_mulaid_pay",
+        "psn_cash_pay",
+        "act_pay_dedc",
+        "inscp_scp_amt",
+    ):
         assert (c[name] >= 0).all(), name
-    assert (c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
-            <= c["inscp_scp_amt"] + c["preselfpay_amt"]).all()  # fmt: skip
+    assert (
+        c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
+        <= c["inscp_scp_amt"] + c["preselfpay_amt"]
+    ).all()
 
 
 @settings(max_examples=150, deadline=None)
@@ -158,8 +201,17 @@ def test_one_at_a_time_with_stored_state_equals_one_batch(batch: tuple) -> None:
     t = tables(variant)
     whole = settle(t, claims, persons).columns
     single = one_at_a_time(t, claims, persons)
-    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "acct_mulaid_pay",
-                 "psn_cash_pay", "act_pay_dedc", "reasons"):  # fmt: skip
+    for name in (
+        "hifp_pay",
+        "hifmi_pay",
+        "hifob_pay",
+        "maf_pay",
+        "acct_pay",
+        "acct_mulaid_pay",
+        "psn_cash_pay",
+        "act_pay_dedc",
+        "reasons",
+    ):
         assert np.array_equal(whole[name], single[name]), name
 
 

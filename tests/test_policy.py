@@ -47,8 +47,12 @@ def test_relative_values_follow_their_reference() -> None:
 
 
 def test_null_ends_a_parameter(folder: Path) -> None:
-    write(folder, "100000", 'region: "100000"\nparameters:\n  large_amount:\n'
-          '    cap: {2024-01-01: 500000, 2025-01-01: null}\n')
+    write(
+        folder,
+        "100000",
+        'region: "100000"\nparameters:\n  large_amount:\n'
+        "    cap: {2024-01-01: 500000, 2025-01-01: null}\n",
+    )
     p = Policy("100000", folder=folder)
     assert p.get("large_amount.cap", D(2024, 6, 1)) == 50_000_000
     with pytest.raises(ParameterError, match=r"large_amount.cap: ended before 2025-06-01"):
@@ -56,10 +60,17 @@ def test_null_ends_a_parameter(folder: Path) -> None:
 
 
 def test_inheritance_walks_region_parent_national(folder: Path) -> None:
-    write(folder, "360000", 'region: "360000"\nparameters:\n  resident:\n    incentives:\n'
-          '      continuous: {amount: 3000}\n')
-    write(folder, "360100", 'region: "360100"\nparent: "360000"\nparameters:\n'
-          '  large_amount: {cap: 450000}\n')
+    write(
+        folder,
+        "360000",
+        'region: "360000"\nparameters:\n  resident:\n    incentives:\n'
+        "      continuous: {amount: 3000}\n",
+    )
+    write(
+        folder,
+        "360100",
+        'region: "360100"\nparent: "360000"\nparameters:\n  large_amount: {cap: 450000}\n',
+    )
     p = Policy("360100", folder=folder)
     assert p.get("large_amount.cap", D(2025, 1, 1)) == 45_000_000
     assert p.get("resident.incentives.continuous.amount", D(2025, 1, 1)) == 300_000
@@ -67,8 +78,11 @@ def test_inheritance_walks_region_parent_national(folder: Path) -> None:
 
 
 def test_a_region_value_before_its_first_date_falls_back_to_the_parent(folder: Path) -> None:
-    write(folder, "100000", 'region: "100000"\nparameters:\n  large_amount:\n'
-          '    cap: {2025-01-01: 500000}\n')
+    write(
+        folder,
+        "100000",
+        'region: "100000"\nparameters:\n  large_amount:\n    cap: {2025-01-01: 500000}\n',
+    )
     p = Policy("100000", folder=folder)
     assert p.get("large_amount.cap", D(2024, 6, 1)) == 40_000_000
     assert p.get("large_amount.cap", D(2025, 6, 1)) == 50_000_000
@@ -81,28 +95,52 @@ def test_overlay_replaces_values_of_a_region() -> None:
 
 
 def test_bands_and_sources() -> None:
-    p = Policy("000000", overlays=[{"critical_illness": {"bands": [
-        {"upto": 100000, "ratio": 0.6}, {"ratio": 0.7}]}}])
+    p = Policy(
+        "000000",
+        overlays=[
+            {"critical_illness": {"bands": [{"upto": 100000, "ratio": 0.6}, {"ratio": 0.7}]}}
+        ],
+    )
     assert p.get("critical_illness.bands", D(2025, 1, 1)) == [
-        {"upto": 10_000_000, "ratio": Decimal("0.6")}, {"ratio": Decimal("0.7")}]
+        {"upto": 10_000_000, "ratio": Decimal("0.6")},
+        {"ratio": Decimal("0.7")},
+    ]
     assert "GBF2024-38" in p.sources()
 
 
 @pytest.mark.parametrize(
     ("overlay", "path", "reason"),
     [
-        ({"resident": {"incentives": {"continuous": {"amount": 800}}}},
-         "resident.incentives.continuous.amount", "below the national floor 1000"),
-        ({"resident": {"incentives": {"zero_claim": {"amount": 999}}}},
-         "resident.incentives.zero_claim.amount", "below the national floor 1000"),
-        ({"resident": {"waiting": {"fixed_months": 2}}}, "resident.waiting.fixed_months",
-         "below the national floor 3"),
-        ({"resident": {"contribution": {"fiscal_subsidy": {"2025-01-01": 690}}}},
-         "resident.contribution.fiscal_subsidy", "below the national floor 700"),
-        ({"critical_illness": {"bands": [{"ratio": 0.5}]}}, "critical_illness.bands[0].ratio",
-         "below the national floor 0.60"),
-        ({"catalog": {"category_b_prepay_ratio": 0.3}}, "catalog.category_b_prepay_ratio",
-         "above the national ceiling 0.20"),
+        (
+            {"resident": {"incentives": {"continuous": {"amount": 800}}}},
+            "resident.incentives.continuous.amount",
+            "below the national floor 1000",
+        ),
+        (
+            {"resident": {"incentives": {"zero_claim": {"amount": 999}}}},
+            "resident.incentives.zero_claim.amount",
+            "below the national floor 1000",
+        ),
+        (
+            {"resident": {"waiting": {"fixed_months": 2}}},
+            "resident.waiting.fixed_months",
+            "below the national floor 3",
+        ),
+        (
+            {"resident": {"contribution": {"fiscal_subsidy": {"2025-01-01": 690}}}},
+            "resident.contribution.fiscal_subsidy",
+            "below the national floor 700",
+        ),
+        (
+            {"critical_illness": {"bands": [{"ratio": 0.5}]}},
+            "critical_illness.bands[0].ratio",
+            "below the national floor 0.60",
+        ),
+        (
+            {"catalog": {"category_b_prepay_ratio": 0.3}},
+            "catalog.category_b_prepay_ratio",
+            "above the national ceiling 0.20",
+        ),
     ],
 )
 def test_an_overlay_breaking_a_floor_is_refused_naming_the_parameter(
@@ -116,8 +154,12 @@ def test_an_overlay_breaking_a_floor_is_refused_naming_the_parameter(
 
 
 def test_a_file_breaking_a_floor_is_named(folder: Path) -> None:
-    write(folder, "100000", 'region: "100000"\nparameters:\n  resident:\n    incentives:\n'
-          '      zero_claim: {amount: 500}\n')
+    write(
+        folder,
+        "100000",
+        'region: "100000"\nparameters:\n  resident:\n    incentives:\n'
+        "      zero_claim: {amount: 500}\n",
+    )
     with pytest.raises(ParameterError) as err:
         Policy("100000", folder=folder)
     assert err.value.file.endswith("100000.yaml")
@@ -129,15 +171,26 @@ def test_a_file_breaking_a_floor_is_named(folder: Path) -> None:
     [
         ('region: "10000"\nparameters: {a: 1}\n', "region", "not a 6-digit"),
         ('region: "100000"\n', "parameters", "missing"),
-        ('region: "100000"\nparameters: {large_amount: {cap: {value: 1, source: NOPE}}}\n',
-         "large_amount.cap", "source 'NOPE' is not listed"),
-        ('region: "100000"\nparameters: {large_amount: {cap: {of: 3, ratio: 1}}}\n',
-         "large_amount.cap", "'of' must name a parameter path"),
-        ('region: "100000"\nparameters: {large_amount: {ratio: [1, {x: 2024-01-01}]}}\n',
-         "large_amount.ratio[1].x", "wrong type date"),
+        (
+            'region: "100000"\nparameters: {large_amount: {cap: {value: 1, source: NOPE}}}\n',
+            "large_amount.cap",
+            "source 'NOPE' is not listed",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {cap: {of: 3, ratio: 1}}}\n',
+            "large_amount.cap",
+            "'of' must name a parameter path",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: [1, {x: 2024-01-01}]}}\n',
+            "large_amount.ratio[1].x",
+            "wrong type date",
+        ),
     ],
 )
-def test_bad_files_name_file_path_and_reason(folder: Path, body: str, path: str, reason: str) -> None:
+def test_bad_files_name_file_path_and_reason(
+    folder: Path, body: str, path: str, reason: str
+) -> None:
     write(folder, "100000", body)
     with pytest.raises(ParameterError) as err:
         Policy("100000", folder=folder)

@@ -21,9 +21,13 @@ def test_policy_scope_amount_and_category_b_prepayment() -> None:
 
 
 def test_basic_inpatient_deductible_and_ratio_by_level() -> None:
-    rows = settle([inpatient(10000, level=1, date="2025-01-05"),
-                   inpatient(10000, level=2, date="2025-02-05"),
-                   inpatient(10000, level=3, date="2025-03-05")])
+    rows = settle(
+        [
+            inpatient(10000, level=1, date="2025-01-05"),
+            inpatient(10000, level=2, date="2025-02-05"),
+            inpatient(10000, level=3, date="2025-03-05"),
+        ]
+    )
     # level 1: (10000-100)*0.85; level 2: 2nd admission (10000-400*0.5)*0.75; level 3: 3rd, no ded
     assert [r["hifp_pay"] for r in rows] == ["8415.00", "7350.00", "6000.00"]
     assert [r["act_pay_dedc"] for r in rows] == ["100.00", "200.00", "0.00"]
@@ -45,32 +49,51 @@ def test_retiree_bonus_points() -> None:
 def test_ratio_bands_on_the_amount_or_on_the_excess() -> None:
     bands = [{"upto": 10000, "ratio": 0.7}, {"ratio": 0.8}]
     amount = {"benefits": {"resident": {"inpatient": {"basic": {"ratio": {"level2": bands}}}}}}
-    excess = {"benefits": {"resident": {"inpatient": {"basic": {
-        "ratio": {"level2": bands}, "band_basis": "excess"}}}}}
+    excess = {
+        "benefits": {
+            "resident": {
+                "inpatient": {"basic": {"ratio": {"level2": bands}, "band_basis": "excess"}}
+            }
+        }
+    }
     # amount: 0.7*(10000-400) + 0.8*10000; excess: 0.7*10000 + 0.8*(19600-10000)
     assert settle([inpatient(20000)], policy=amount)[0]["hifp_pay"] == "14720.00"
     assert settle([inpatient(20000)], policy=excess)[0]["hifp_pay"] == "14680.00"
 
 
 def test_outpatient_annual_deductible() -> None:
-    rows = settle([{"date": f"2025-0{m}-01", "med_type": "outpatient", "level": 1, "total": t}
-                   for m, t in ((1, 200), (2, 300), (3, 500))], person={"scheme": "employee"})
+    rows = settle(
+        [
+            {"date": f"2025-0{m}-01", "med_type": "outpatient", "level": 1, "total": t}
+            for m, t in ((1, 200), (2, 300), (3, 500))
+        ],
+        person={"scheme": "employee"},
+    )
     # deductible 300 a year: 200 + 100 of it, then 65%
     assert [r["act_pay_dedc"] for r in rows] == ["200.00", "100.00", "0.00"]
     assert [r["hifp_pay"] for r in rows] == ["0.00", "130.00", "325.00"]
 
 
 def test_outpatient_annual_cap_is_its_own_cap_group() -> None:
-    rows = settle([{"date": f"2025-0{m}-01", "med_type": "pharmacy", "level": 1, "total": 500}
-                   for m in (1, 2, 3)] + [inpatient(10000, date="2025-04-01")])
+    rows = settle(
+        [
+            {"date": f"2025-0{m}-01", "med_type": "pharmacy", "level": 1, "total": 500}
+            for m in (1, 2, 3)
+        ]
+        + [inpatient(10000, date="2025-04-01")]
+    )
     # resident outpatient: 65%, cap 400 a year; the inpatient cap is separate
     assert [r["hifp_pay"] for r in rows] == ["325.00", "75.00", "0.00", "7200.00"]
     assert "basic fund: annual cap reached" in rows[2]["reasons"]
 
 
 def test_annual_cap_and_cap_group_shared_by_chronic_care() -> None:
-    rows = settle([inpatient(400000, level=1),
-                   {"date": "2025-06-01", "med_type": "chronic", "level": 1, "total": 1000}])
+    rows = settle(
+        [
+            inpatient(400000, level=1),
+            {"date": "2025-06-01", "med_type": "chronic", "level": 1, "total": 1000},
+        ]
+    )
     # cap 6 x 41314 = 247884; raw (400000-100)*0.85 = 339915; chronic shares the cap: nothing left
     assert rows[0]["hifp_pay"] == "247884.00"
     assert rows[1]["hifp_pay"] == "0.00"
@@ -108,16 +131,19 @@ def test_critical_illness_with_or_without_category_b_prepayment() -> None:
 def test_critical_illness_bands_on_either_basis() -> None:
     bands = [{"upto": 50000, "ratio": 0.6}, {"ratio": 0.7}]
     amount = settle([inpatient(300000, level=3)], policy={"critical_illness": {"bands": bands}})
-    excess = settle([inpatient(300000, level=3)],
-                    policy={"critical_illness": {"bands": bands, "band_basis": "excess"}})
+    excess = settle(
+        [inpatient(300000, level=3)],
+        policy={"critical_illness": {"bands": bands, "band_basis": "excess"}},
+    )
     # amount: 0.6*(50000-20657) + 0.7*(120480-50000); excess: 0.6*50000 + 0.7*(99823-50000)
     assert amount[0]["hifmi_pay"] == "66941.80"
     assert excess[0]["hifmi_pay"] == "64876.10"
 
 
 def test_critical_illness_accumulates_over_the_year() -> None:
-    rows = settle([inpatient(30000, level=3, date="2025-02-01"),
-                   inpatient(30000, level=3, date="2025-03-01")])
+    rows = settle(
+        [inpatient(30000, level=3, date="2025-02-01"), inpatient(30000, level=3, date="2025-03-01")]
+    )
     # owed 12480 then 12240 (2nd admission ded 400): year-to-date 24720 - 20657 = 4063 x 0.6
     assert [r["hifmi_pay"] for r in rows] == ["0.00", "2437.80"]
     assert "critical illness: year-to-date base below its deductible" in rows[0]["reasons"]
@@ -141,8 +167,13 @@ def test_critical_illness_for_vulnerable_groups_and_assistance_cap() -> None:
 
 
 def test_large_amount_insurance_beyond_the_basic_cap_cost_point() -> None:
-    rows = settle([inpatient(1000000, level=3, date="2025-03-01"),
-                   inpatient(100000, level=3, date="2025-04-01")], person={"scheme": "employee"})
+    rows = settle(
+        [
+            inpatient(1000000, level=3, date="2025-03-01"),
+            inpatient(100000, level=3, date="2025-04-01"),
+        ],
+        person={"scheme": "employee"},
+    )
     # basic cap 6 x 124110 = 744660 reached at cost 800 + 744660/0.8 = 931625: 68375 beyond
     assert pay(rows[0], "hifp_pay", "hifob_pay") == ("744660.00", "61537.50")
     # the whole of the next admission is beyond the cap point
@@ -153,8 +184,10 @@ def test_large_amount_insurance_beyond_the_basic_cap_cost_point() -> None:
 def test_medical_assistance_classes_and_deductibles() -> None:
     (t,) = settle([inpatient(10000)], person={"assistance_class": "tekun"})
     assert t["maf_pay"] == "2520.00"  # 90% of 2800 still owed
-    rows = settle([inpatient(10000, date="2025-02-01"), inpatient(10000, date="2025-03-01")],
-                  person={"assistance_class": "low_income_edge"})
+    rows = settle(
+        [inpatient(10000, date="2025-02-01"), inpatient(10000, date="2025-03-01")],
+        person={"assistance_class": "low_income_edge"},
+    )
     # deductible 10% of 41314 = 4131.40 a year: owed 2800 then 2650; (5450 - 4131.40) x 0.6
     assert [r["maf_pay"] for r in rows] == ["0.00", "791.16"]
     (n,) = settle([inpatient(10000)])
@@ -162,45 +195,64 @@ def test_medical_assistance_classes_and_deductibles() -> None:
 
 
 def test_medical_assistance_tiers_apply_in_order() -> None:
-    tiers = [{"deductible": 0, "ratio": 0.9, "annual_cap": 1000},
-             {"deductible": 0, "ratio": 0.5, "annual_cap": 10000}]
+    tiers = [
+        {"deductible": 0, "ratio": 0.9, "annual_cap": 1000},
+        {"deductible": 0, "ratio": 0.5, "annual_cap": 10000},
+    ]
     policy = {"medical_assistance": {"classes": {"tekun": {"tiers": tiers}}}}
     (s,) = settle([inpatient(10000)], person={"assistance_class": "tekun"}, policy=policy)
     # tier 1: 90% of 2800 = 2520, limited to 1000; tier 2: 50% of the 1800 left
     assert s["maf_pay"] == "1900.00"
     assert [d["fund_payamt"] for d in s["setldetail"] if d["fund_pay_type"] == "610100"] == [
-        "1000.00", "900.00"]
+        "1000.00",
+        "900.00",
+    ]
 
 
 def test_personal_account_then_mutual_aid_then_cash() -> None:
     person = {"scheme": "employee", "account_balance": 1000, "mutual_aid_balance": 500}
     (s,) = settle([inpatient(10000)], person=person)
     assert pay(s, "hifp_pay", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay") == (
-        "8075.00", "1925.00", "1000.00", "500.00", "425.00")
+        "8075.00",
+        "1925.00",
+        "1000.00",
+        "500.00",
+        "425.00",
+    )
     (n,) = settle([inpatient(10000)], person={**person, "use_account": False})
     assert pay(n, "acct_pay", "acct_mulaid_pay", "psn_cash_pay") == ("0.00", "500.00", "1425.00")
 
 
 def test_personal_account_balance_is_spent_once_over_the_year() -> None:
-    rows = settle([inpatient(10000, date="2025-02-01"), inpatient(10000, date="2025-03-01")],
-                  person={"scheme": "employee", "account_balance": 2500})
+    rows = settle(
+        [inpatient(10000, date="2025-02-01"), inpatient(10000, date="2025-03-01")],
+        person={"scheme": "employee", "account_balance": 2500},
+    )
     assert [r["acct_pay"] for r in rows] == ["1925.00", "575.00"]
 
 
 def test_waiting_period_means_everything_is_self_paid() -> None:
-    rows = settle([inpatient(10000, date="2025-03-01"), inpatient(10000, date="2025-07-01")],
-                  person={"scheme": "employee", "entitled_from": "2025-06-01",
-                          "account_balance": 100})
+    rows = settle(
+        [inpatient(10000, date="2025-03-01"), inpatient(10000, date="2025-07-01")],
+        person={"scheme": "employee", "entitled_from": "2025-06-01", "account_balance": 100},
+    )
     assert pay(rows[0], "fund_pay_sumamt", "acct_pay", "psn_cash_pay") == (
-        "0.00", "100.00", "9900.00")
+        "0.00",
+        "100.00",
+        "9900.00",
+    )
     assert rows[0]["reasons"][0].startswith("waiting period")
     # the self-paid claim did not count as an admission: the next one has the full deductible
     assert rows[1]["hifp_pay"] == "8075.00"
 
 
 def test_rounding_once_per_layer_half_up() -> None:
-    rows = settle([{"date": "2025-01-01", "med_type": "outpatient", "level": 2, "total": t}
-                   for t in (0.01, 0.03)])
+    rows = settle(
+        [
+            {"date": "2025-01-01", "med_type": "outpatient", "level": 2, "total": t}
+            for t in (0.01, 0.03)
+        ]
+    )
     # 50% of 1 fen = 0.5 fen -> 1 fen; 50% of 3 fen = 1.5 fen -> 2 fen
     assert [r["hifp_pay"] for r in rows] == ["0.01", "0.02"]
 

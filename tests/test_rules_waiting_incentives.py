@@ -13,36 +13,59 @@ from yibao.rules.waiting import Enrolment, Person, add_months, waiting_period
 D = dt.date
 NATIONAL = Policy("000000")
 RESIDENT = Person("resident", D(1990, 4, 1))
-I, L = "insured", "lapsed"
+INS, LAP = "insured", "lapsed"
 
 
 @pytest.mark.parametrize(
     ("rule", "history", "enrolment", "expected"),
     [
-        ("fixed 3 months from payment outside the collection period",
-         {2024: I}, Enrolment(D(2025, 3, 10)), (3, 0, 0, 3, D(2025, 6, 10))),
-        ("variable +1 month per lapsed year",
-         {2021: I, 2022: L, 2023: L, 2024: L}, Enrolment(D(2025, 3, 10)),
-         (3, 3, 0, 6, D(2025, 9, 10))),
-        ("repair: each year paid back removes a month",
-         {2022: I, 2023: L, 2024: L}, Enrolment(D(2025, 3, 10), repaired_years=2),
-         (3, 2, 2, 3, D(2025, 6, 10))),
-        ("long lapse of ≥ 4 years keeps the wait at least 6 months after repair",
-         {2020: I, 2021: L, 2022: L, 2023: L, 2024: L},
-         Enrolment(D(2025, 3, 10), repaired_years=4), (3, 4, 4, 6, D(2025, 9, 10))),
-        ("collection period and insured the year before: from 1 January",
-         {2024: I}, Enrolment(D(2024, 10, 8), in_collection_period=True),
-         (0, 0, 0, 0, D(2025, 1, 1))),
-        ("collection period after a lapse: wait counted from 1 January",
-         {2023: I, 2024: L}, Enrolment(D(2024, 11, 8), in_collection_period=True),
-         (3, 1, 0, 4, D(2025, 5, 1))),
-        ("transfer between schemes with a gap ≤ 3 months after ≥ 2 years: no wait",
-         {2023: I, 2024: I}, Enrolment(D(2025, 2, 1), transfer_gap_months=2),
-         (0, 0, 0, 0, D(2025, 2, 1))),
+        (
+            "fixed 3 months from payment outside the collection period",
+            {2024: INS},
+            Enrolment(D(2025, 3, 10)),
+            (3, 0, 0, 3, D(2025, 6, 10)),
+        ),
+        (
+            "variable +1 month per lapsed year",
+            {2021: INS, 2022: LAP, 2023: LAP, 2024: LAP},
+            Enrolment(D(2025, 3, 10)),
+            (3, 3, 0, 6, D(2025, 9, 10)),
+        ),
+        (
+            "repair: each year paid back removes a month",
+            {2022: INS, 2023: LAP, 2024: LAP},
+            Enrolment(D(2025, 3, 10), repaired_years=2),
+            (3, 2, 2, 3, D(2025, 6, 10)),
+        ),
+        (
+            "long lapse of ≥ 4 years keeps the wait at least 6 months after repair",
+            {2020: INS, 2021: LAP, 2022: LAP, 2023: LAP, 2024: LAP},
+            Enrolment(D(2025, 3, 10), repaired_years=4),
+            (3, 4, 4, 6, D(2025, 9, 10)),
+        ),
+        (
+            "collection period and insured the year before: from 1 January",
+            {2024: INS},
+            Enrolment(D(2024, 10, 8), in_collection_period=True),
+            (0, 0, 0, 0, D(2025, 1, 1)),
+        ),
+        (
+            "collection period after a lapse: wait counted from 1 January",
+            {2023: INS, 2024: LAP},
+            Enrolment(D(2024, 11, 8), in_collection_period=True),
+            (3, 1, 0, 4, D(2025, 5, 1)),
+        ),
+        (
+            "transfer between schemes with a gap ≤ 3 months after ≥ 2 years: no wait",
+            {2023: INS, 2024: INS},
+            Enrolment(D(2025, 2, 1), transfer_gap_months=2),
+            (0, 0, 0, 0, D(2025, 2, 1)),
+        ),
     ],
 )
-def test_resident_waiting_period(rule: str, history: dict[int, str], enrolment: Enrolment,
-                                 expected: tuple[object, ...]) -> None:  # fmt: skip
+def test_resident_waiting_period(
+    rule: str, history: dict[int, str], enrolment: Enrolment, expected: tuple[object, ...]
+) -> None:
     w = waiting_period(NATIONAL, RESIDENT, history, enrolment)
     got = (w.fixed_months, w.variable_months, w.repaired_months, w.total_months, w.benefit_start)
     assert got == expected, rule
@@ -50,7 +73,9 @@ def test_resident_waiting_period(rule: str, history: dict[int, str], enrolment: 
 
 def test_first_lapse_year_free_switch() -> None:
     policy = Policy("000000", overlays=[{"resident": {"waiting": {"first_lapse_year_free": True}}}])
-    w = waiting_period(policy, RESIDENT, {2022: I, 2023: L, 2024: L}, Enrolment(D(2025, 3, 1)))
+    w = waiting_period(
+        policy, RESIDENT, {2022: INS, 2023: LAP, 2024: LAP}, Enrolment(D(2025, 3, 1))
+    )
     assert (w.variable_months, w.total_months) == (1, 4)
 
 
@@ -61,9 +86,11 @@ def test_exempt_groups_and_newborn_window() -> None:
     late = waiting_period(NATIONAL, newborn, {}, Enrolment(D(2025, 8, 1)))
     assert late.total_months == 3  # outside the 90-day window: not exempt as a newborn
     aid = Person("resident", D(1960, 1, 1), frozenset({"dibao"}))
-    assert waiting_period(NATIONAL, aid, {2024: L}, Enrolment(D(2025, 6, 1))).total_months == 0
+    assert waiting_period(NATIONAL, aid, {2024: LAP}, Enrolment(D(2025, 6, 1))).total_months == 0
     student = Person("resident", D(2005, 1, 1), frozenset({"student"}))  # not on the list
-    assert waiting_period(NATIONAL, student, {2024: L}, Enrolment(D(2025, 6, 1))).total_months == 4
+    assert (
+        waiting_period(NATIONAL, student, {2024: LAP}, Enrolment(D(2025, 6, 1))).total_months == 4
+    )
 
 
 def test_employee_and_flexible_worker_waiting() -> None:
@@ -88,40 +115,69 @@ def years(*records: tuple[int, bool, int]) -> dict[int, YearRecord]:
 @pytest.mark.parametrize(
     ("rule", "history", "year", "expected"),
     [
-        ("continuous: each insured year after the first 4, from 2025",
-         years(*((y, True, 1) for y in range(2019, 2027))), 2027, (200_000, 0)),
-        ("zero reimbursement: each year the funds paid nothing",
-         years((2025, True, 0), (2026, True, 0)), 2027, (0, 200_000)),
-        ("years before 2025 earn nothing",
-         years(*((y, True, 0) for y in range(2015, 2025))), 2025, (0, 0)),
-        ("a lapse restarts the count, the continuous raise already earned is kept",
-         years(*((y, True, 1) for y in range(2020, 2027)), (2027, False, 0), (2028, True, 1)),
-         2029, (200_000, 0)),
+        (
+            "continuous: each insured year after the first 4, from 2025",
+            years(*((y, True, 1) for y in range(2019, 2027))),
+            2027,
+            (200_000, 0),
+        ),
+        (
+            "zero reimbursement: each year the funds paid nothing",
+            years((2025, True, 0), (2026, True, 0)),
+            2027,
+            (0, 200_000),
+        ),
+        (
+            "years before 2025 earn nothing",
+            years(*((y, True, 0) for y in range(2015, 2025))),
+            2025,
+            (0, 0),
+        ),
+        (
+            "a lapse restarts the count, the continuous raise already earned is kept",
+            years(*((y, True, 1) for y in range(2020, 2027)), (2027, False, 0), (2028, True, 1)),
+            2029,
+            (200_000, 0),
+        ),
     ],
 )
-def test_incentive_raises(rule: str, history: dict[int, YearRecord], year: int,
-                          expected: tuple[int, int]) -> None:  # fmt: skip
+def test_incentive_raises(
+    rule: str, history: dict[int, YearRecord], year: int, expected: tuple[int, int]
+) -> None:
     r = incentives(NATIONAL, history, year)
     assert (r.continuous_raise, r.zero_claim_raise) == expected, rule
     assert r.cap == r.base_cap + sum(expected)
 
 
 def test_raise_lost_on_lapse_where_the_switch_says_so() -> None:
-    policy = Policy("000000", overlays=[{"resident": {"incentives": {
-        "continuous": {"kept_on_lapse": False}}}}])  # fmt: skip
+    policy = Policy(
+        "000000", overlays=[{"resident": {"incentives": {"continuous": {"kept_on_lapse": False}}}}]
+    )
     history = years(*((y, True, 1) for y in range(2020, 2027)), (2027, False, 0))
     assert incentives(policy, history, 2028).continuous_raise == 0
 
 
 def test_zero_claim_credit_cleared_when_the_raise_is_used() -> None:
-    history = {2025: YearRecord(True, 0), 2026: YearRecord(True, 0),
-               2027: YearRecord(True, 5_000_000, used_raise=True), 2028: YearRecord(True, 0)}
+    history = {
+        2025: YearRecord(True, 0),
+        2026: YearRecord(True, 0),
+        2027: YearRecord(True, 5_000_000, used_raise=True),
+        2028: YearRecord(True, 0),
+    }
     assert incentives(NATIONAL, history, 2029).zero_claim_raise == 100_000
 
 
 def test_both_raises_under_one_limit_of_20_percent() -> None:
-    policy = Policy("000000", overlays=[{"resident": {"incentives": {
-        "continuous": {"amount": 30000}, "zero_claim": {"amount": 30000}}}}])  # fmt: skip
+    policy = Policy(
+        "000000",
+        overlays=[
+            {
+                "resident": {
+                    "incentives": {"continuous": {"amount": 30000}, "zero_claim": {"amount": 30000}}
+                }
+            }
+        ],
+    )
     history = years(*((y, True, 0) for y in range(2019, 2028)))
     r = incentives(policy, history, 2028)
     # limit 20% of 300000 = 60000: continuous 3 x 30000 = 90000 -> 60000, zero-claim nothing left

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from yibao import demo
 from yibao.calc.cli import app as calc_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao: basic medical insurance")
 app.add_typer(calc_app, name="calc")
+demo.register(app)
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ from yibao.rules.incentives import YearRecord, incentives
 def incentives_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     policy = load_policy(doc)
     history: dict[int, YearRecord] = {}
-    for year, record in mapping(doc, "history").items():
-        field = f"history.{year}"
+    for key, record in mapping(doc, "history").items():
+        field = f"history.{key}"
         try:
-            y = int(year)
+            y = int(key)
         except (TypeError, ValueError) as exc:
             raise ScenarioError(field, "keys must be years") from exc
         if not isinstance(record, dict):

@@ -90,7 +90,9 @@ def date(value: Any, field: str) -> dt.date:
         raise ScenarioError(field, f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
 
-def choice(value: Any, field: str, allowed: tuple[str, ...], *, nullable: bool = False) -> str | None:
+def choice(
+    value: Any, field: str, allowed: tuple[str, ...], *, nullable: bool = False
+) -> str | None:
     if value is None and nullable:
         return None
     if value is None:

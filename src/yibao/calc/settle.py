@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,22 @@ from yibao.kernel.tables import (
 from yibao.policy import fen_to_yuan
 
 OUTPUT_FIELDS = (
-    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-    "act_pay_dedc", "hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "fund_pay_sumamt",
-    "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
-)  # fmt: skip
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+)
 
 #: National fund type codes (基金支付类型) of the layers.
 FUND_CODES = {
@@ -43,8 +56,9 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     person = mapping(doc, "person")
     scheme = choice(person.get("scheme"), "person.scheme", tuple(SCHEME_INPUT))
     assert scheme is not None
-    aid = choice(person.get("assistance_class"), "person.assistance_class", AID_CLASSES[1:],
-                 nullable=True)  # fmt: skip
+    aid = choice(
+        person.get("assistance_class"), "person.assistance_class", AID_CLASSES[1:], nullable=True
+    )
     use_account = person.get("use_account", True)
     if not isinstance(use_account, bool):
         raise ScenarioError("person.use_account", "must be true or false")
@@ -61,21 +75,24 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         med = choice(claim.get("med_type"), f"{f}.med_type", MED_TYPES)
         level = claim.get("level")
         if level not in (1, 2, 3) or isinstance(level, bool):
-            raise ScenarioError(f"{f}.level", f"unknown institution level {level!r}; expected 1, 2 or 3")
-        cross = choice(claim.get("cross_region"), f"{f}.cross_region", CROSS_REGION[1:],
-                       nullable=True)  # fmt: skip
-        total = amount(claim.get("total"), f"{f}.total")
-        parts = {k: amount(claim.get(k), f"{f}.{k}", allow_none=True)
-                 for k in ("fully_self_paid", "over_limit", "category_b")}  # fmt: skip
-        if sum(parts.values()) > total:
             raise ScenarioError(
-                f, "fully_self_paid + over_limit + category_b is larger than total"
+                f"{f}.level", f"unknown institution level {level!r}; expected 1, 2 or 3"
             )
+        cross = choice(
+            claim.get("cross_region"), f"{f}.cross_region", CROSS_REGION[1:], nullable=True
+        )
+        total = amount(claim.get("total"), f"{f}.total")
+        parts = {
+            k: amount(claim.get(k), f"{f}.{k}", allow_none=True)
+            for k in ("fully_self_paid", "over_limit", "category_b")
+        }
+        if sum(parts.values()) > total:
+            raise ScenarioError(f, "fully_self_paid + over_limit + category_b is larger than total")
         rows.append((on, med, level, cross, total, parts))
     years = {r[0].year for r in rows}
     if len(years) > 1:
         raise ScenarioError("claims", f"claims span years {sorted(years)}; one coverage year only")
-    if any(b[0] < a[0] for a, b in zip(rows, rows[1:], strict=False)):
+    if any(b[0] < a[0] for a, b in pairwise(rows)):
         raise ScenarioError("claims", "must be in date order")
     c = Claims(
         person=np.zeros(len(rows), dtype=np.int64),
@@ -91,13 +108,17 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     p = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
         aid_class=np.array([AID_CLASSES.index(aid or "none")], dtype=np.int64),
-        account_balance=np.array([amount(person.get("account_balance", 0),
-                                         "person.account_balance")], dtype=np.int64),  # fmt: skip
+        account_balance=np.array(
+            [amount(person.get("account_balance", 0), "person.account_balance")], dtype=np.int64
+        ),
         use_account=np.array([use_account]),
-        mutual_aid_balance=np.array([amount(person.get("mutual_aid_balance", 0),
-                                            "person.mutual_aid_balance")], dtype=np.int64),  # fmt: skip
-        incentive_raise=np.array([amount(person.get("incentive_raise", 0),
-                                         "person.incentive_raise")], dtype=np.int64),  # fmt: skip
+        mutual_aid_balance=np.array(
+            [amount(person.get("mutual_aid_balance", 0), "person.mutual_aid_balance")],
+            dtype=np.int64,
+        ),
+        incentive_raise=np.array(
+            [amount(person.get("incentive_raise", 0), "person.incentive_raise")], dtype=np.int64
+        ),
         entitled_from=np.array(
             [_epoch(date(entitled_from, "person.entitled_from")) if entitled_from else -(10**9)],
             dtype=np.int64,
@@ -112,48 +133,68 @@ def _detail(col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int) -> li
     basic = "basic_resident" if scheme == "resident" else "basic_employee"
     code, name = FUND_CODES[basic]
     base = int(col["inscp_scp_amt"][i] - col["cross_prepay"][i])
-    rows.append({
-        "fund_pay_type": code, "fund_name": name, "base": y(base),
-        "fund_payamt": y(int(col["hifp_pay"][i])),
-        "text": f"policy scope {y(int(col['inscp_scp_amt'][i]))}"
-        f" - cross-region pre-payment {y(int(col['cross_prepay'][i]))}"
-        f" - deductible {y(int(col['act_pay_dedc'][i]))}; ratio schedule gives"
-        f" {y(int(col['basic_raw'][i]))}, paid {y(int(col['hifp_pay'][i]))} within the annual cap",
-    })  # fmt: skip
+    rows.append(
+        {
+            "fund_pay_type": code,
+            "fund_name": name,
+            "base": y(base),
+            "fund_payamt": y(int(col["hifp_pay"][i])),
+            "text": f"policy scope {y(int(col['inscp_scp_amt'][i]))}"
+            f" - cross-region pre-payment {y(int(col['cross_prepay'][i]))}"
+            f" - deductible {y(int(col['act_pay_dedc'][i]))}; ratio schedule gives"
+            f" {y(int(col['basic_raw'][i]))}, paid {y(int(col['hifp_pay'][i]))}"
+            " within the annual cap",
+        }
+    )
     if scheme == "resident":
         code, name = FUND_CODES["critical_illness"]
-        rows.append({
-            "fund_pay_type": code, "fund_name": name, "base": y(int(col["ci_base"][i])),
-            "fund_payamt": y(int(col["hifmi_pay"][i])),
-            "text": "still owed within policy scope after the basic fund, accumulated over the"
-            " year above the critical illness deductible, by its bands, within its cap",
-        })  # fmt: skip
+        rows.append(
+            {
+                "fund_pay_type": code,
+                "fund_name": name,
+                "base": y(int(col["ci_base"][i])),
+                "fund_payamt": y(int(col["hifmi_pay"][i])),
+                "text": "still owed within policy scope after the basic fund, accumulated over the"
+                " year above the critical illness deductible, by its bands, within its cap",
+            }
+        )
     else:
         code, name = FUND_CODES["large_amount"]
-        rows.append({
-            "fund_pay_type": code, "fund_name": name, "base": y(int(col["la_base"][i])),
-            "fund_payamt": y(int(col["hifob_pay"][i])),
-            "text": "policy-scope cost beyond the point where the basic fund reached its cap,"
-            " at the large-amount ratio, within its cap",
-        })  # fmt: skip
+        rows.append(
+            {
+                "fund_pay_type": code,
+                "fund_name": name,
+                "base": y(int(col["la_base"][i])),
+                "fund_payamt": y(int(col["hifob_pay"][i])),
+                "text": "policy-scope cost beyond the point where the basic fund reached its cap,"
+                " at the large-amount ratio, within its cap",
+            }
+        )
     for t in range(n_tiers):
         if f"maf_pay:{t}" in col:
             code, name = FUND_CODES["assistance"]
-            rows.append({
-                "fund_pay_type": code, "fund_name": f"{name}, tier {t + 1}",
-                "base": y(int(col[f"ma_base:{t}"][i])),
-                "fund_payamt": y(int(col[f"maf_pay:{t}"][i])),
-                "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
-                " deductible, at its ratio, within its annual limit",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "fund_pay_type": code,
+                    "fund_name": f"{name}, tier {t + 1}",
+                    "base": y(int(col[f"ma_base:{t}"][i])),
+                    "fund_payamt": y(int(col[f"maf_pay:{t}"][i])),
+                    "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
+                    " deductible, at its ratio, within its annual limit",
+                }
+            )
     return rows
 
 
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
     col = settle(tables, claims, persons).columns
-    col = {**col, "medfee_sumamt": claims.total, "fulamt_ownpay_amt": claims.fully_self_paid,
-           "overlmt_selfpay": claims.over_limit}  # fmt: skip
+    col = {
+        **col,
+        "medfee_sumamt": claims.total,
+        "fulamt_ownpay_amt": claims.fully_self_paid,
+        "overlmt_selfpay": claims.over_limit,
+    }
     out = []
     for i in range(len(claims)):
         row: dict[str, Any] = {f: fen_to_yuan(int(col[f][i])) for f in OUTPUT_FIELDS}

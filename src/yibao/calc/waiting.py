@@ -7,8 +7,17 @@ from typing import Any
 from yibao.calc.scenario import ScenarioError, choice, date, load_policy, mapping
 from yibao.rules.waiting import INSURED, LAPSED, Enrolment, Person, waiting_period
 
-GROUPS = ("newborn", "tekun", "dibao", "low_income_edge", "monitored", "ill_poor", "student",
-          "demobilized", "hardship")  # fmt: skip
+GROUPS = (
+    "newborn",
+    "tekun",
+    "dibao",
+    "low_income_edge",
+    "monitored",
+    "ill_poor",
+    "student",
+    "demobilized",
+    "hardship",
+)
 
 
 def _count(value: Any, field: str) -> int:
@@ -24,7 +33,9 @@ def _optional_count(doc: dict[str, Any], key: str, field: str) -> int | None:
 def waiting_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     policy = load_policy(doc)
     p = mapping(doc, "person")
-    scheme = choice(p.get("scheme"), "person.scheme", ("employee", "flexible", "retiree", "resident"))
+    scheme = choice(
+        p.get("scheme"), "person.scheme", ("employee", "flexible", "retiree", "resident")
+    )
     groups = p.get("groups") or []
     if not isinstance(groups, list):
         raise ScenarioError("person.groups", "must be a list")
@@ -48,8 +59,9 @@ def waiting_scenario(doc: dict[str, Any]) -> dict[str, Any]:
         repaired_years=_count(e.get("repaired_years", 0), "enrolment.repaired_years"),
         coverage_year=_optional_count(e, "coverage_year", "enrolment.coverage_year"),
         break_months=_optional_count(e, "break_months", "enrolment.break_months"),
-        transfer_gap_months=_optional_count(e, "transfer_gap_months",
-                                            "enrolment.transfer_gap_months"),  # fmt: skip
+        transfer_gap_months=_optional_count(
+            e, "transfer_gap_months", "enrolment.transfer_gap_months"
+        ),
         zero_claim_years=_count(e.get("zero_claim_years", 0), "enrolment.zero_claim_years"),
     )
     if enrolment.repaired_years > sum(1 for s in history.values() if s == LAPSED):

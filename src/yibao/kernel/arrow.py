@@ -23,8 +23,12 @@ class ColumnError(ValueError):
     """A batch column is missing or holds a value the kernel does not know."""
 
 
-def _codes(column: pa.ChunkedArray | pa.Array, names: tuple[str, ...], field: str,
-           null_code: int | None = None) -> I64:  # fmt: skip
+def _codes(
+    column: pa.ChunkedArray | pa.Array,
+    names: tuple[str, ...],
+    field: str,
+    null_code: int | None = None,
+) -> I64:
     codes = pc.index_in(column, value_set=pa.array(names))
     if null_code is not None:
         codes = pc.if_else(pc.is_null(column), null_code, codes)
@@ -39,8 +43,10 @@ def _int(column: pa.ChunkedArray | pa.Array) -> I64:
 
 
 def _days(column: pa.ChunkedArray | pa.Array, fill: int) -> I64:
-    days = pc.fill_null(pc.cast(column, pa.int32()), fill) if column.null_count else pc.cast(
-        column, pa.int32()
+    days = (
+        pc.fill_null(pc.cast(column, pa.int32()), fill)
+        if column.null_count
+        else pc.cast(column, pa.int32())
     )
     return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int64)
 
@@ -101,7 +107,11 @@ def settle_table(
     unique = np.unique(c.person)
     psn = _int(persons["psn_no"])
     idx = np.searchsorted(psn, unique) if np.all(psn[1:] >= psn[:-1]) else None
-    if idx is None or np.any(idx >= len(psn)) or np.any(psn[np.minimum(idx, len(psn) - 1)] != unique):
+    if (
+        idx is None
+        or np.any(idx >= len(psn))
+        or np.any(psn[np.minimum(idx, len(psn) - 1)] != unique)
+    ):
         sorter = np.argsort(psn, kind="stable")
         pos = np.searchsorted(psn, unique, sorter=sorter)
         if np.any(pos >= len(psn)) or np.any(psn[sorter[np.minimum(pos, len(psn) - 1)]] != unique):

@@ -17,14 +17,37 @@ names them (see OUTPUT_COLUMNS).
 """
 
 CLAIM_COLUMNS = (
-    "psn_no", "date", "med_type", "level", "cross_region",
-    "total", "fully_self_paid", "over_limit", "category_b",
+    "psn_no",
+    "date",
+    "med_type",
+    "level",
+    "cross_region",
+    "total",
+    "fully_self_paid",
+    "over_limit",
+    "category_b",
 )
 PERSON_COLUMNS = (
-    "psn_no", "scheme", "assistance_class", "account_balance", "use_account",
-    "mutual_aid_balance", "incentive_raise", "entitled_from",
+    "psn_no",
+    "scheme",
+    "assistance_class",
+    "account_balance",
+    "use_account",
+    "mutual_aid_balance",
+    "incentive_raise",
+    "entitled_from",
 )
 OUTPUT_COLUMNS = (
-    "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "hifob_pay",
-    "maf_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
 )

@@ -73,7 +73,7 @@ class Segments:
         return out
 
     def previous(self, running: I64, init: I64) -> I64:
-        """The running value before each claim: the prior claim's, or ``init`` at a segment start."""
+        """The running value before each claim (``init`` at a segment's first claim)."""
         prev = np.empty_like(running)
         if len(running):
             prev[1:] = running[:-1]
@@ -87,7 +87,7 @@ class Segments:
         return out
 
 
-def round_div(x: I64, d: int) -> I64:
+def round_div(x: I64, d: int | I64) -> I64:
     """x / d rounded half up (x ≥ 0): the one rounding of a layer."""
     return (x + d // 2) // d
 

@@ -153,7 +153,9 @@ def _schedule(edges: I64, ratios: I64, basis: I64, deductible: I64, amount: I64)
 def _clamp(
     segs: Segments, raw: I64, member: B, cap: I64, state: State, key: str, n_persons: int
 ) -> tuple[I64, I64]:
-    """Cap a layer for the year: paid = running max of min(Σ raw, cap). Returns (pay, paid before)."""
+    """Cap a layer for the year: paid = running max of min(Σ raw, cap).
+
+    Returns each claim's payment and what the layer had paid before it."""
     s0, p0 = state.get(f"{key}.raw", n_persons), state.get(f"{key}.paid", n_persons)
     running = segs.cumsum(np.where(member, raw, 0), s0)
     paid = segs.cummax(np.where(member, np.minimum(running, cap), 0), p0)
@@ -181,7 +183,6 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     segs = segments(claims.person)
     npers = segs.n_segments
     state = State(dict(state.values)) if state is not None else State()
-    seg = segs.seg
     v = tables.version_of(claims.date)
     scheme = segs.spread(persons.scheme)
     aid = segs.spread(persons.aid_class)
@@ -251,8 +252,10 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
         ytd = segs.cumsum(ci_base, b0)
         state.values["ci.base"] = segs.last(ytd, b0)
         ci_ded = tables.ci_deductible[v, vul]
-        ci_edges, ci_ratios, ci_basis = tables.ci_edges[v, vul], tables.ci_ratios[v, vul], (
-            tables.ci_basis[v]
+        ci_edges, ci_ratios, ci_basis = (
+            tables.ci_edges[v, vul],
+            tables.ci_ratios[v, vul],
+            (tables.ci_basis[v]),
         )
         grown = _schedule(ci_edges, ci_ratios, ci_basis, ci_ded, ytd) - _schedule(
             ci_edges, ci_ratios, ci_basis, ci_ded, ytd - ci_base
@@ -289,9 +292,14 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
             member = aided & (ratio > 0)
             remaining = owed - maf
             grown, _ = _deductible_schedule(
-                segs, remaining, member, tables.ma_deductible[v, aid, t], state,
-                f"ma:{t}.base", npers,
-            )  # fmt: skip
+                segs,
+                remaining,
+                member,
+                tables.ma_deductible[v, aid, t],
+                state,
+                f"ma:{t}.base",
+                npers,
+            )
             tier_raw = round_div(ratio * grown, SCALE)
             tier_cap = tables.ma_cap[v, aid, t]
             pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers)
@@ -307,7 +315,13 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     balance = segs.spread(np.where(persons.use_account, persons.account_balance, 0))
     acct, _ = _clamp(segs, share, all_claims, balance, state, "acct", npers)
     mulaid, _ = _clamp(
-        segs, share - acct, all_claims, segs.spread(persons.mutual_aid_balance), state, "mulaid", npers
+        segs,
+        share - acct,
+        all_claims,
+        segs.spread(persons.mutual_aid_balance),
+        state,
+        "mulaid",
+        npers,
     )
     columns = {
         "preselfpay_amt": preselfpay,

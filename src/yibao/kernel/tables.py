@@ -49,7 +49,7 @@ def scaled(rate: Any) -> int:
 
 @dataclass(frozen=True)
 class Bands:
-    """A piecewise-linear schedule: ``edges[k]`` is the top of band k (fen), ``ratios[k]`` scaled."""
+    """A piecewise-linear schedule: band k ends at ``edges[k]`` (fen), paid at ``ratios[k]``."""
 
     edges: list[int]
     ratios: list[int]
@@ -173,7 +173,9 @@ def compile_tables(policy: Policy, year: int) -> Tables:
     )
     nb = max(max_bands, ci_bands_max)
     n_tiers = max(
-        len(c["tiers"]) for on in dates for c in policy.get("medical_assistance.classes", on).values()
+        len(c["tiers"])
+        for on in dates
+        for c in policy.get("medical_assistance.classes", on).values()
     )
 
     def z(*shape: int) -> I64:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao.policy.errors import ParameterError, UnknownRegion
-from yibao.policy.tree import Dated, Layer, Plain, overlay_layer, read_layer
+from yibao.policy.tree import Layer, Plain, overlay_layer, read_layer
 
 NATIONAL = "000000"
 
@@ -189,7 +189,7 @@ class Policy:
         return out
 
     def _typed(self, file: str, path: str, raw: Any, on: dt.date) -> Any:
-        if isinstance(raw, bool) or isinstance(raw, str):
+        if isinstance(raw, bool | str):
             return raw
         if isinstance(raw, dict) and set(raw) == {"of", "ratio"}:
             target = str(raw["of"])

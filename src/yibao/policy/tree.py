@@ -57,7 +57,9 @@ class Layer:
     leaves: dict[str, Leaf] = field(default_factory=dict)
 
     def dates(self) -> set[dt.date]:
-        return {d for leaf in self.leaves.values() if isinstance(leaf, Dated) for d, _, _ in leaf.steps}
+        return {
+            d for leaf in self.leaves.values() if isinstance(leaf, Dated) for d, _, _ in leaf.steps
+        }
 
 
 def _is_date_key(key: object) -> bool:
@@ -126,8 +128,13 @@ def flatten(file: str, tree: Any, prefix: str = "") -> dict[str, Leaf]:
                 steps.append((_as_date(when), value, source))
             steps.sort(key=lambda s: s[0])
             out[path] = Dated(tuple(steps))
-        elif isinstance(node, dict) and node and (
-            set(node) == {"of", "ratio"} or ("value" in node and set(node) <= {"value", "source"})
+        elif (
+            isinstance(node, dict)
+            and node
+            and (
+                set(node) == {"of", "ratio"}
+                or ("value" in node and set(node) <= {"value", "source"})
+            )
         ):
             value, source = _split_sourced(file, path, node)
             _check_raw(file, path, value)

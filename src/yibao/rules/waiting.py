@@ -85,22 +85,42 @@ def employee_waiting(policy: Policy, person: Person, enrolment: Enrolment) -> Wa
     if person.scheme == "flexible":
         restart = int(w["break_restart_months"])
         if enrolment.break_months is not None and enrolment.break_months <= restart:
-            return Waiting(0, 0, 0, 0, on, f"flexible worker: break of {enrolment.break_months}"
-                           f" months ≤ {restart}, continuity kept, no wait")  # fmt: skip
+            return Waiting(
+                0,
+                0,
+                0,
+                0,
+                on,
+                f"flexible worker: break of {enrolment.break_months}"
+                f" months ≤ {restart}, continuity kept, no wait",
+            )
         months = int(w["flexible_first_months"])
-        return Waiting(months, 0, 0, months, add_months(on, months),
-                       f"flexible worker, first enrolment (or break > {restart} months):"
-                       f" benefits after {months} months of continuous payment")  # fmt: skip
+        return Waiting(
+            months,
+            0,
+            0,
+            months,
+            add_months(on, months),
+            f"flexible worker, first enrolment (or break > {restart} months):"
+            f" benefits after {months} months of continuous payment",
+        )
     months = int(w["employer_enrolled_months"])
     start = add_months(first_of_month, months)
-    return Waiting(0, 0, 0, 0, start, f"employee enrolled by an employer: benefits from the month"
-                   f" after payment ({start.isoformat()})")  # fmt: skip
+    return Waiting(
+        0,
+        0,
+        0,
+        0,
+        start,
+        f"employee enrolled by an employer: benefits from the month"
+        f" after payment ({start.isoformat()})",
+    )
 
 
 def resident_waiting(
     policy: Policy, person: Person, history: dict[int, str], enrolment: Enrolment
 ) -> Waiting:
-    """Residents from 2025: fixed + variable waiting period, repair, long-lapse floor, exemptions."""
+    """Residents from 2025: fixed + variable wait, repair, long-lapse floor, exemptions."""
     on = enrolment.date
     w = policy.get("resident.waiting", on)
     year = coverage_year(policy, enrolment)
@@ -111,22 +131,41 @@ def resident_waiting(
         window = int(w["newborn_window_days"])
         born = person.birth_date
         if born is not None and (on - born).days <= window:
-            return Waiting(0, 0, 0, 0, born, f"newborn enrolled within {window} days of birth:"
-                           " covered from birth")  # fmt: skip
+            return Waiting(
+                0,
+                0,
+                0,
+                0,
+                born,
+                f"newborn enrolled within {window} days of birth: covered from birth",
+            )
         exempt.discard("newborn")
     if exempt:
         return Waiting(0, 0, 0, 0, start, f"exempt group ({', '.join(sorted(exempt))}): no wait")
     gap = enrolment.transfer_gap_months
     if gap is not None and gap <= 3 and continuous_years(history, year) >= 2:
-        return Waiting(0, 0, 0, 0, start, f"transfer between schemes with a gap of {gap} months"
-                       " after ≥ 2 continuous years: gap back-paid, no wait")  # fmt: skip
+        return Waiting(
+            0,
+            0,
+            0,
+            0,
+            start,
+            f"transfer between schemes with a gap of {gap} months"
+            " after ≥ 2 continuous years: gap back-paid, no wait",
+        )
     lapsed = lapsed_years(history, year)
     continuous = history.get(year - 1) == INSURED
     if year < 2025:
         return Waiting(0, 0, 0, 0, start, "before 2025 no resident waiting period applies")
     if enrolment.in_collection_period and continuous:
-        return Waiting(0, 0, 0, 0, year_start, "paid in the collection period and insured the"
-                       " year before: covered from 1 January")  # fmt: skip
+        return Waiting(
+            0,
+            0,
+            0,
+            0,
+            year_start,
+            "paid in the collection period and insured the year before: covered from 1 January",
+        )
     fixed = int(w["fixed_months"])
     counted = max(lapsed - (1 if w["first_lapse_year_free"] else 0), 0)
     variable = counted * int(w["months_per_lapsed_year"])
@@ -134,8 +173,10 @@ def resident_waiting(
         variable = max(variable - enrolment.zero_claim_years, 0)
     repaired = min(enrolment.repaired_years * int(w["repair_months_per_year"]), variable)
     total = fixed + variable - repaired
-    rule = (f"fixed {fixed} months from payment; variable {variable} months for {lapsed}"
-            f" lapsed year(s); {repaired} months repaired by back-payment")  # fmt: skip
+    rule = (
+        f"fixed {fixed} months from payment; variable {variable} months for {lapsed}"
+        f" lapsed year(s); {repaired} months repaired by back-payment"
+    )
     long_years, floor = int(w["long_lapse_years"]), int(w["long_lapse_min_months"])
     if lapsed >= long_years and total < floor:
         total = floor
