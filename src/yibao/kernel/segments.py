@@ -72,6 +72,12 @@ class Segments:
             out[s : e + 1] = np.maximum.accumulate(y[s : e + 1])
         return out
 
+    def subset(self, idx: I64) -> tuple[Segments, I64]:
+        """The segments of the claims ``idx`` (sorted) and the original segment of each."""
+        keys = self.seg[idx]
+        sub = segments(keys)
+        return sub, keys[sub.starts]
+
     def previous(self, running: I64, init: I64) -> I64:
         """The running value before each claim (``init`` at a segment's first claim)."""
         prev = np.empty_like(running)

@@ -150,19 +150,60 @@ def _schedule(edges: I64, ratios: I64, basis: I64, deductible: I64, amount: I64)
     return np.where(basis == EXCESS, on_excess, on_amount)
 
 
+#: Below this share of member claims a layer is computed on its members only.
+SPARSE = 0.25
+
+
+def _members(segs: Segments, member: B | None) -> tuple[Segments, I64 | None, I64 | None]:
+    """The segments a layer runs on: all claims, or (when few are members) the members only."""
+    if member is None:
+        return segs, None, None
+    idx = np.flatnonzero(member)
+    if len(idx) > SPARSE * len(member):
+        return segs, None, None
+    sub, people = segs.subset(idx)
+    return sub, idx, people
+
+
+def _scatter(values: I64, idx: I64 | None, n: int) -> I64:
+    if idx is None:
+        return values
+    out = np.zeros(n, dtype=np.int64)
+    out[idx] = values
+    return out
+
+
+def _store(state: State, key: str, init: I64, people: I64 | None, last: I64) -> None:
+    if people is None:
+        state.values[key] = last
+    else:
+        new = init.copy()
+        new[people] = last
+        state.values[key] = new
+
+
 def _clamp(
-    segs: Segments, raw: I64, member: B, cap: I64, state: State, key: str, n_persons: int
+    segs: Segments, raw: I64, member: B | None, cap: I64, state: State, key: str, n_persons: int
 ) -> tuple[I64, I64]:
     """Cap a layer for the year: paid = running max of min(Σ raw, cap).
 
-    Returns each claim's payment and what the layer had paid before it."""
+    ``member`` selects the claims of the layer (None: all). Returns each claim's payment and
+    what the layer had paid before it."""
     s0, p0 = state.get(f"{key}.raw", n_persons), state.get(f"{key}.paid", n_persons)
-    running = segs.cumsum(np.where(member, raw, 0), s0)
-    paid = segs.cummax(np.where(member, np.minimum(running, cap), 0), p0)
-    before = segs.previous(paid, p0)
-    state.values[f"{key}.raw"] = segs.last(running, s0)
-    state.values[f"{key}.paid"] = segs.last(paid, p0)
-    return paid - before, before
+    sub, idx, people = _members(segs, member)
+    if idx is not None:
+        raw, cap = raw[idx], cap[idx]
+        member = None
+    i0 = s0 if people is None else s0[people]
+    j0 = p0 if people is None else p0[people]
+    running = sub.cumsum(raw if member is None else np.where(member, raw, 0), i0)
+    capped = np.minimum(running, cap)
+    paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
+    before = sub.previous(paid, j0)
+    _store(state, f"{key}.raw", s0, people, sub.last(running, i0))
+    _store(state, f"{key}.paid", p0, people, sub.last(paid, j0))
+    n = len(segs.seg)
+    return _scatter(paid - before, idx, n), _scatter(before, idx, n)
 
 
 def _deductible_schedule(
@@ -170,11 +211,18 @@ def _deductible_schedule(
 ) -> tuple[I64, I64]:
     """Annual deductible on a year-to-date base: (excess growth, deductible applied in claim)."""
     b0 = state.get(key, n)
-    ytd = segs.cumsum(np.where(member, base, 0), b0)
-    state.values[key] = segs.last(ytd, b0)
+    sub, idx, people = _members(segs, member)
+    mask: B | None = member
+    if idx is not None:
+        base, deductible, mask = base[idx], deductible[idx], None
+    i0 = b0 if people is None else b0[people]
+    ytd = sub.cumsum(base if mask is None else np.where(mask, base, 0), i0)
+    _store(state, key, b0, people, sub.last(ytd, i0))
     grown = np.maximum(ytd - deductible, 0) - np.maximum(ytd - base - deductible, 0)
-    grown = np.where(member, grown, 0)
-    return grown, np.where(member, base - grown, 0)
+    if mask is not None:
+        grown = np.where(mask, grown, 0)
+    applied = base - grown if mask is None else np.where(mask, base - grown, 0)
+    return _scatter(grown, idx, len(segs.seg)), _scatter(applied, idx, len(segs.seg))
 
 
 def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None = None) -> Result:
@@ -218,7 +266,9 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     annual = (style != ADMISSION) & entitled
     if annual.any():
         ded_group = tables.ded_group.reshape(-1)[vsm]
-        for m in np.unique(ded_group[annual]):
+        present = np.zeros(len(MED_TYPES), dtype=np.bool_)
+        present[ded_group[annual]] = True
+        for m in np.flatnonzero(present):
             member = annual & (ded_group == m)
             grown, applied = _deductible_schedule(
                 segs, base, member, deductible, state, f"ded:{MED_TYPES[m]}.base", npers
@@ -311,18 +361,10 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     # personal account (个人账户), family mutual aid (家庭共济), cash
     fund = hifp + hifmi + hifob + maf
     share = claims.total - fund
-    all_claims = np.ones(n, dtype=np.bool_)
     balance = segs.spread(np.where(persons.use_account, persons.account_balance, 0))
-    acct, _ = _clamp(segs, share, all_claims, balance, state, "acct", npers)
-    mulaid, _ = _clamp(
-        segs,
-        share - acct,
-        all_claims,
-        segs.spread(persons.mutual_aid_balance),
-        state,
-        "mulaid",
-        npers,
-    )
+    acct, _ = _clamp(segs, share, None, balance, state, "acct", npers)
+    linked = segs.spread(persons.mutual_aid_balance)
+    mulaid, _ = _clamp(segs, share - acct, linked > 0, linked, state, "mulaid", npers)
     columns = {
         "preselfpay_amt": preselfpay,
         "inscp_scp_amt": inscp,
