@@ -1,19 +1,27 @@
 """Single-claim pre-settlement through the same kernel, in process.
 
-    python bench/presettle.py [--n 50000]
+    python bench/presettle.py [--n 50000] [--coalesce 64]
 
-Each call settles one claim of one person with that person's stored year-to-date state, as the
-online path does (policy tables compiled once). Last line: ``settlements/s: <number>``.
+Each request is one claim of one person with that person's stored year-to-date state, as the
+online path sees it (policy tables compiled once). Two ways are timed:
+
+- one kernel call per request (``settle_one``): the latency floor of a lone request;
+- requests coalesced ``--coalesce`` at a time into one kernel call (``settle_many``), as a server
+  does with the requests that arrive together.
+
+Last line: ``settlements/s: <number>`` of the coalesced path.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import fields
 
 import numpy as np
 
-from yibao.kernel.settle import Claims, Persons, State, settle
+from yibao.kernel.online import Request, settle_many, settle_one
+from yibao.kernel.settle import Claims, Persons, State
 from yibao.kernel.tables import compile_tables
 from yibao.policy import Policy
 
@@ -23,32 +31,44 @@ except ImportError:
     from _claims import batch  # type: ignore[no-redef]
 
 
+def requests(n: int) -> list[Request]:
+    """n single-claim requests of distinct persons, each with a stored state."""
+    claims, persons = batch(7, n)
+    first = np.searchsorted(claims.person, np.arange(n))
+    zero = np.zeros(1, dtype=np.int64)
+    out = []
+    for p in range(n):
+        i = first[p]
+        c = Claims(**{f.name: getattr(claims, f.name)[i : i + 1] for f in fields(Claims)})
+        c.person = zero
+        person = Persons(**{f.name: getattr(persons, f.name)[p : p + 1] for f in fields(Persons)})
+        out.append(Request(c, person, State({"admissions": np.ones(1, dtype=np.int64)})))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--coalesce", type=int, default=64)
     parser.add_argument("--region", default="360100")
     args = parser.parse_args()
     tables = compile_tables(Policy(args.region), 2025)
-    claims, persons = batch(7, max(1, args.n // 10))
-    n = min(args.n, len(claims))
-    rows = [
-        Claims(*(getattr(claims, f)[i : i + 1] for f in claims.__dataclass_fields__))
-        for i in range(n)
-    ]
-    people = [
-        Persons(*(getattr(persons, f)[p : p + 1] for f in persons.__dataclass_fields__))
-        for p in range(len(persons.scheme))
-    ]
-    zero = np.zeros(1, dtype=np.int64)
-    states: dict[int, State] = {}
+    reqs = requests(args.n)
+
     start = time.perf_counter()
-    for row in rows:
-        p = int(row.person[0])
-        row.person = zero
-        states[p] = settle(tables, row, people[p], states.get(p)).state
-    elapsed = time.perf_counter() - start
-    print(f"settlements: {n}  seconds: {elapsed:.2f}  per settlement µs: {elapsed / n * 1e6:.1f}")
-    print(f"settlements/s: {n / elapsed:,.0f}")
+    for r in reqs:
+        settle_one(tables, r)
+    alone = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for i in range(0, len(reqs), args.coalesce):
+        settle_many(tables, reqs[i : i + args.coalesce])
+    together = time.perf_counter() - start
+
+    n = len(reqs)
+    print(f"one call per request: {n / alone:,.0f}/s  ({alone / n * 1e6:.0f} µs each)")
+    print(f"coalesced {args.coalesce} per call: {n / together:,.0f}/s")
+    print(f"settlements/s: {n / together:,.0f}")
 
 
 if __name__ == "__main__":

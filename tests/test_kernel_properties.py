@@ -235,3 +235,27 @@ def test_a_batch_split_in_two_with_carried_state_equals_one_batch(batch: tuple, 
     b = settle(t, rest, sub, state)
     for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
         assert np.array_equal(whole.columns[name][~first], b.columns[name]), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches())
+def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
+    from yibao.kernel.online import Request, settle_many, settle_one
+
+    claims, persons, variant = batch
+    t = tables(variant)
+    requests = []
+    for p in range(len(persons.scheme)):
+        mine = take(claims, np.flatnonzero(claims.person == p))
+        mine = replace(mine, person=np.zeros(len(mine), dtype=np.int64))
+        requests.append(Request(mine, take_person(persons, p)))
+    # a first settlement gives each person a stored state, then the same claims again on top
+    first = [settle_one(t, r) for r in requests]
+    again = [replace(r, state=f.state) for r, f in zip(requests, first, strict=True)]
+    for alone, together in zip(
+        [settle_one(t, r) for r in again], settle_many(t, again), strict=True
+    ):
+        for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
+            assert np.array_equal(alone.columns[name], together.columns[name]), name
+        for key, value in alone.state.values.items():
+            assert np.array_equal(value, together.state.values[key]), key

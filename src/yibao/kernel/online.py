@@ -1,0 +1,66 @@
+"""The online path: single-person requests, alone or coalesced into one kernel call.
+
+An online settlement is one person's claim with that person's stored year-to-date state. Settling
+requests one call each pays NumPy's per-call overhead every time; ``settle_many`` stacks many
+requests of different persons into one batch (each its own segment) and splits the result, so a
+server under load amortises that overhead across the requests that arrived together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from yibao.kernel.settle import Claims, Persons, Result, State, settle, state_keys
+from yibao.kernel.tables import Tables
+
+
+@dataclass
+class Request:
+    """One person's claims (``claims.person`` all 0), the person, and the stored state (1 row)."""
+
+    claims: Claims
+    person: Persons
+    state: State | None = None
+
+
+def settle_one(tables: Tables, request: Request) -> Result:
+    return settle(tables, request.claims, request.person, request.state)
+
+
+def settle_many(tables: Tables, requests: list[Request]) -> list[Result]:
+    """Settle requests of distinct persons in one kernel call; results in request order."""
+    if len(requests) == 1:
+        return [settle_one(tables, requests[0])]
+    sizes = np.array([len(r.claims) for r in requests])
+    person = np.repeat(np.arange(len(requests), dtype=np.int64), sizes)
+    stacked = {
+        f.name: np.concatenate([getattr(r.claims, f.name) for r in requests])
+        for f in fields(Claims)
+        if f.name != "person"
+    }
+    claims = Claims(person=person, **stacked)
+    persons = Persons(
+        **{
+            f.name: np.concatenate([getattr(r.person, f.name) for r in requests])
+            for f in fields(Persons)
+        }
+    )
+    zero = np.zeros(1, dtype=np.int64)
+    state = State(
+        {
+            k: np.concatenate([r.state.values.get(k, zero) if r.state else zero for r in requests])
+            for k in state_keys(tables)
+        }
+    )
+    result = settle(tables, claims, persons, state)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    out = []
+    for i in range(len(requests)):
+        lo, hi = bounds[i], bounds[i + 1]
+        columns = {k: v[lo:hi] for k, v in result.columns.items()}
+        out.append(
+            Result(columns, State({k: v[i : i + 1] for k, v in result.state.values.items()}))
+        )
+    return out
