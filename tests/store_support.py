@@ -13,6 +13,7 @@ import atexit
 import datetime as dt
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,7 @@ def _drop_pg(name: str) -> None:
 def _create(backend: str) -> str:
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="yibao_test_"))
+        atexit.register(shutil.rmtree, folder, True)
         return f"sqlite:///{folder / 'yibao.sqlite'}"
     name = f"yibao_test_{secrets.token_hex(4)}"
     with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
@@ -86,6 +88,14 @@ def engine(db_url: str) -> Engine:
 
 
 @pytest.fixture
+def pg_engine() -> Engine:
+    """PostgreSQL only (for what only PostgreSQL has, e.g. the deferred balance trigger)."""
+    backend_url("postgresql")
+    _empty(_engines["postgresql"])
+    return _engines["postgresql"]
+
+
+@pytest.fixture
 def uow(engine: Engine) -> UnitOfWork:
     return UnitOfWork.for_engine(engine)
 
@@ -95,4 +105,4 @@ def nid(n: int, birth: dt.date = dt.date(1985, 6, 15), area: str = "360426") -> 
     return make_national_id(area, birth, n % 1000)
 
 
-__all__ = ["backend_url", "db_url", "engine", "nid", "uow"]
+__all__ = ["backend_url", "db_url", "engine", "nid", "pg_engine", "uow"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from yibao import commands as store_commands
 from yibao import demo
 from yibao.calc.cli import app as calc_app
+from yibao.synth.cli import app as synth_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao: basic medical insurance")
 app.add_typer(calc_app, name="calc")
+app.add_typer(synth_app, name="synth")
 demo.register(app)
+store_commands.register(app)
 
 
 def main() -> None:

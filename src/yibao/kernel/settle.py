@@ -130,6 +130,9 @@ class Result:
 
 def _band_sum(edges: I64, ratios: I64, lo: I64, hi: I64) -> I64:
     """Σ_k ratio_k × |[lo, hi] ∩ band k| (scaled by SCALE); band k spans (edge_{k-1}, edge_k]."""
+    if edges.shape[1] == 1:  # one band: no edges to cut at
+        one: I64 = ratios[:, 0] * np.maximum(hi - lo, 0)
+        return one
     total = np.zeros(len(lo), dtype=np.int64)
     bottom = np.zeros(len(lo), dtype=np.int64)
     for k in range(edges.shape[1]):
@@ -142,10 +145,10 @@ def _band_sum(edges: I64, ratios: I64, lo: I64, hi: I64) -> I64:
 
 def _schedule(edges: I64, ratios: I64, basis: I64, deductible: I64, amount: I64) -> I64:
     """The cumulative payment function of a banded schedule above a deductible (scaled)."""
-    excess = np.maximum(amount - deductible, 0)
     on_amount = _band_sum(edges, ratios, np.minimum(deductible, amount), amount)
-    if not (basis == EXCESS).any():
-        return on_amount
+    if edges.shape[1] == 1 or not (basis == EXCESS).any():
+        return on_amount  # with one band both bases give the same
+    excess = np.maximum(amount - deductible, 0)
     on_excess = _band_sum(edges, ratios, np.zeros_like(excess), excess)
     return np.where(basis == EXCESS, on_excess, on_amount)
 
@@ -225,8 +228,17 @@ def _deductible_schedule(
     return _scatter(grown, idx, len(segs.seg)), _scatter(applied, idx, len(segs.seg))
 
 
-def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None = None) -> Result:
-    """Settle a batch of claims of many persons (rules.md §6), carrying year-to-date state."""
+def settle(
+    tables: Tables,
+    claims: Claims,
+    persons: Persons,
+    state: State | None = None,
+    explain: bool = True,
+) -> Result:
+    """Settle a batch of claims of many persons (rules.md §6), carrying year-to-date state.
+
+    ``explain`` adds the ``reasons`` flags (why a layer paid nothing); batch work may skip them.
+    """
     n = len(claims)
     segs = segments(claims.person)
     npers = segs.n_segments
@@ -236,12 +248,15 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
     aid = segs.spread(persons.aid_class)
     med, lvl = claims.med_type, claims.level
     entitled = claims.date >= segs.spread(persons.entitled_from)
-    reasons = np.where(entitled, 0, WAITING).astype(np.int64)
+    reasons = np.where(entitled, 0, WAITING) if explain else np.zeros(n, dtype=np.int64)
 
     # policy scope amount (政策范围内费用) and category-B pre-payment (乙类先行自付)
     preselfpay = round_div(claims.category_b * tables.prepay_b[v], SCALE)
     inscp = claims.total - claims.fully_self_paid - claims.over_limit - preselfpay
-    cross_prepay = round_div(inscp * tables.cross_prepay[v, claims.cross_region], SCALE)
+    if claims.cross_region.any():
+        cross_prepay = round_div(inscp * tables.cross_prepay[v, claims.cross_region], SCALE)
+    else:
+        cross_prepay = np.zeros(n, dtype=np.int64)
     base = np.where(entitled, inscp - cross_prepay, 0)
 
     # basic layer (基本统筹): deductible per admission or per year, then banded ratios
@@ -286,8 +301,10 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
             pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers)
             hifp += pay
             basic_before = np.where(member, before, basic_before)
-    reasons |= np.where(entitled & (base > 0) & (eligible == 0), BASIC_DEDUCTIBLE, 0)
-    reasons |= np.where(hifp < raw, BASIC_CAP, 0)
+    if explain:
+        reasons |= np.where(entitled & (base > 0) & (eligible == 0), BASIC_DEDUCTIBLE, 0)
+    if explain:
+        reasons |= np.where(hifp < raw, BASIC_CAP, 0)
 
     # critical illness (大病保险), residents: on what is still owed within policy scope
     hifmi = np.zeros(n, dtype=np.int64)
@@ -313,8 +330,10 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
         ci_raw = round_div(grown, SCALE)
         ci_cap = tables.ci_cap[v, vul] + segs.spread(persons.incentive_raise)
         hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers)
-        reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
-        reasons |= np.where(hifmi < ci_raw, CI_CAP, 0)
+        if explain:
+            reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
+        if explain:
+            reasons |= np.where(hifmi < ci_raw, CI_CAP, 0)
 
     # large-amount insurance (大额医疗费用补助), employees: beyond the basic cap's cost point
     hifob = np.zeros(n, dtype=np.int64)
@@ -328,14 +347,16 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
         beyond = np.where(capped, np.where(whole, base, np.maximum(straddle, 0)), 0)
         la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
         hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers)
-        reasons |= np.where(hifob < la_raw, LA_CAP, 0)
+        if explain:
+            reasons |= np.where(hifob < la_raw, LA_CAP, 0)
 
     # medical assistance (医疗救助): tiers in order on what is still owed within policy scope
     maf = np.zeros(n, dtype=np.int64)
     tiers: dict[str, I64] = {}
     owed = np.maximum(inscp - hifp - hifmi - hifob, 0)
     aided = entitled & (aid > 0)
-    reasons |= np.where(entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT, 0)
+    if explain:
+        reasons |= np.where(entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT, 0)
     if aided.any():
         for t in range(tables.n_tiers):
             ratio = tables.ma_ratio[v, aid, t]
@@ -353,7 +374,8 @@ def settle(tables: Tables, claims: Claims, persons: Persons, state: State | None
             tier_raw = round_div(ratio * grown, SCALE)
             tier_cap = tables.ma_cap[v, aid, t]
             pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers)
-            reasons |= np.where(pay < tier_raw, MA_CAP, 0)
+            if explain:
+                reasons |= np.where(pay < tier_raw, MA_CAP, 0)
             tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)
             tiers[f"maf_pay:{t}"] = pay
             maf += pay

@@ -18,14 +18,18 @@ Batch = tuple[Claims, Persons, State | None]
 
 
 def settle_stream(
-    tables: Tables, batches: Iterable[Batch], workers: int | None = None, prefetch: int = 2
+    tables: Tables,
+    batches: Iterable[Batch],
+    workers: int | None = None,
+    prefetch: int = 2,
+    explain: bool = False,
 ) -> Iterator[Result]:
     """Settle each batch (claims of whole persons, sorted by person and date), in order."""
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[Result]] = deque()
         for claims, persons, state in batches:
-            pending.append(pool.submit(settle, tables, claims, persons, state))
+            pending.append(pool.submit(settle, tables, claims, persons, state, explain))
             if len(pending) >= workers + prefetch:
                 yield pending.popleft().result()
         while pending:

@@ -1,0 +1,1 @@
+"""Batch work over whole pooling areas: streaming Parquet parts through the kernel."""

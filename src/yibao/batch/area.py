@@ -1,0 +1,56 @@
+"""Settle a generated (or exported) pooling area part by part through the columnar kernel.
+
+An area is a folder of ``persons/part-*.parquet`` and ``claims/part-*.parquet`` with the columns
+of ``yibao.kernel.schema``; each part holds whole persons, so parts (and batches cut at person
+boundaries inside a part) settle independently and in parallel. Memory is bounded by one part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from yibao.kernel.arrow import claims_from_arrow, persons_from_arrow
+from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
+from yibao.kernel.settle import Claims, Persons
+
+
+def parts(area: Path | str) -> list[tuple[Path, Path]]:
+    root = Path(area)
+    return [
+        (p, root / "claims" / p.name) for p in sorted((root / "persons").glob("part-*.parquet"))
+    ]
+
+
+def read_part(persons_path: Path, claims_path: Path) -> tuple[Claims, Persons]:
+    """One part as kernel arrays: claims sorted by person, persons in segment order."""
+    claims_table = pq.read_table(claims_path, columns=list(CLAIM_COLUMNS))
+    claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
+    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS)).sort_by("psn_no")
+    claims = claims_from_arrow(claims_table)
+    psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
+    present = np.unique(claims.person)
+    idx = np.searchsorted(psn, present)
+    persons = persons_from_arrow(persons_table.take(idx))
+    claims.person = np.searchsorted(present, claims.person)  # segment numbers 0..P-1
+    return claims, persons
+
+
+def split(claims: Claims, persons: Persons, size: int) -> Iterator[tuple[Claims, Persons]]:
+    """Cut a part into batches of about ``size`` claims at person boundaries."""
+    n = len(claims)
+    starts = np.flatnonzero(np.r_[True, claims.person[1:] != claims.person[:-1]])
+    lo = 0
+    while lo < n:
+        hi = int(starts[np.searchsorted(starts, lo + size)]) if lo + size < n else n
+        hi = n if hi <= lo else hi
+        first, last = int(claims.person[lo]), int(claims.person[hi - 1]) + 1
+        c = Claims(**{f.name: getattr(claims, f.name)[lo:hi] for f in fields(Claims)})
+        c.person = c.person - first
+        p = Persons(**{f.name: getattr(persons, f.name)[first:last] for f in fields(Persons)})
+        yield c, p
+        lo = hi

@@ -1,0 +1,665 @@
+"""Batch commands of the system of record (Typer apps).
+
+Mount them on the main CLI with ``yibao.commands.register(app)``, which adds the groups
+``db``, ``person``, ``enrolment``, ``ledger``, ``funds`` and the commands ``enrol``, ``pay``,
+``year-end``. Standalone: ``python -m yibao.commands ...``.
+
+Every command takes ``--db URL`` (default: ``YIBAO_DATABASE_URL``, else ``./yibao.sqlite``)
+and ``--json``. Refused input exits with status 2 and one line naming the field and the reason;
+``ledger check`` exits 1 when the ledger does not reconcile. Amounts are yuan ("6205.50").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from yibao.domain.contributions import ContributionRecord
+from yibao.domain.enrolment import Enrolment
+from yibao.domain.errors import RecordError
+from yibao.policy import ParameterError, fen_to_yuan, yuan_to_fen
+from yibao.store.db import database_url, make_engine
+from yibao.store.migrate import upgrade as run_upgrade
+from yibao.store.uow import UnitOfWork
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: $YIBAO_DATABASE_URL or ./yibao.sqlite)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+err = Console(stderr=True)
+out = Console(highlight=False)
+
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations)")
+person_app = typer.Typer(no_args_is_help=True, help="The registry: one person, one file")
+enrolment_app = typer.Typer(no_args_is_help=True, help="Suspend, resume, terminate, transfer")
+ledger_app = typer.Typer(no_args_is_help=True, help="The double-entry fund ledger")
+funds_app = typer.Typer(no_args_is_help=True, help="Fund balances")
+
+
+# ------------------------------------------------------------------------------- plumbing
+
+
+def _fail(message: str, as_json: bool, code: int = 2) -> NoReturn:
+    if as_json:
+        print(json.dumps({"error": message}, ensure_ascii=False), file=sys.stderr)
+    else:
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _emit(data: Any, as_json: bool, human: str | Callable[[], None]) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    elif callable(human):
+        human()
+    else:
+        out.print(human)
+
+
+@contextmanager
+def _engine(db: str | None, as_json: bool) -> Iterator[Engine]:
+    engine = make_engine(db)
+    try:
+        yield engine
+    except (RecordError, ParameterError) as exc:
+        _fail(str(exc), as_json)
+    except OperationalError as exc:
+        _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
+    finally:
+        engine.dispose()
+
+
+def _safe(db: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url(db)).render_as_string(hide_password=True)
+
+
+def _date(value: str | None, field: str, as_json: bool, default: dt.date | None = None) -> dt.date:
+    if value is None:
+        return default or dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{field}: {value!r} is not a date (YYYY-MM-DD)", as_json)
+
+
+def _yuan(value: str, field: str, as_json: bool) -> int:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        _fail(f"{field}: {value!r} is not an amount in yuan", as_json)
+    if not amount.is_finite() or amount < 0:
+        _fail(f"{field}: {value!r} must be a non-negative amount in yuan", as_json)
+    return yuan_to_fen(amount)
+
+
+def _enrolment_dict(e: Enrolment) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "person_id": e.person_id,
+        "scheme": e.scheme.value,
+        "kind": e.kind.value,
+        "pooling_area": e.pooling_area,
+        "employer_code": e.employer_code,
+        "start_date": e.start_date.isoformat(),
+        "end_date": e.end_date.isoformat() if e.end_date else None,
+        "status": e.status.value,
+        "carried_employee_months": e.carried_employee_months,
+        "carried_resident_years": e.carried_resident_years,
+        "description": e.describe(),
+    }
+
+
+def _contribution_dict(c: ContributionRecord) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "kind": c.kind.value,
+        "period_start": c.period_start.isoformat(),
+        "period_end": c.period_end.isoformat(),
+        "paid_on": c.paid_on.isoformat(),
+        "base": fen_to_yuan(c.base) if c.base is not None else None,
+        "employer_part": fen_to_yuan(c.employer_part),
+        "employee_part": fen_to_yuan(c.employee_part),
+        "individual": fen_to_yuan(c.individual),
+        "fiscal_subsidy": fen_to_yuan(c.fiscal_subsidy),
+        "assistance_paid": fen_to_yuan(c.assistance_paid),
+        "account_credit": fen_to_yuan(c.account_credit),
+        "total": fen_to_yuan(c.total),
+        "mutual_aid_link_id": c.mutual_aid_link_id,
+        "transaction_id": c.transaction_id,
+    }
+
+
+# -------------------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: DbOpt = None,
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or migrate the schema (same migrations on SQLite and PostgreSQL)."""
+    try:
+        now = run_upgrade(db, revision)
+    except OperationalError as exc:
+        _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
+    _emit(
+        {"database": _safe(db), "revision": now},
+        as_json,
+        f"{_safe(db)} is at revision {now}",
+    )
+
+
+# ---------------------------------------------------------------------------------- person
+
+
+@person_app.command("add")
+def person_add(
+    national_id: Annotated[str, typer.Argument(help="18-character national ID")],
+    name: Annotated[str, typer.Argument()],
+    phone: Annotated[str | None, typer.Option()] = None,
+    household: Annotated[str | None, typer.Option(help="Household code")] = None,
+    region: Annotated[str | None, typer.Option(help="6-digit area of residence")] = None,
+    address: Annotated[str | None, typer.Option(help="Household address")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a person (the national ID is validated; birth date and sex come from it)."""
+    from yibao.services import registry
+
+    with _engine(db, as_json) as engine:
+        p = registry.add_person(
+            UnitOfWork.for_engine(engine),
+            national_id,
+            name,
+            phone=phone,
+            household=household,
+            region=region,
+            address=address,
+        )
+    data = {
+        "id": p.id,
+        "national_id": p.label,
+        "name": p.name,
+        "sex": p.sex.value,
+        "birth_date": p.birth_date.isoformat(),
+    }
+    _emit(data, as_json, f"person #{p.id} {p.label} {p.name} ({p.sex.value}, {p.birth_date})")
+
+
+@person_app.command("import")
+def person_import(
+    file: Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz) or Parquet file")],
+    batch_size: Annotated[int, typer.Option(help="Rows per batch and transaction")] = 50_000,
+    max_errors: Annotated[int, typer.Option(help="Row errors to list")] = 100,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bulk import persons: columns national_id, name[, phone, household, region]."""
+    from yibao.services import registry
+
+    with (
+        _engine(db, as_json) as engine,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]import[/bold] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json or not err.is_terminal,
+        ) as bar,
+    ):
+        task = bar.add_task(file.name, total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = registry.import_persons(
+            engine, file, batch_size=batch_size, progress=progress, max_errors=max_errors
+        )
+
+    def human() -> None:
+        out.print(
+            f"read {report.read}, inserted {report.inserted}, already present "
+            f"{report.duplicates}, invalid {report.invalid}, households created "
+            f"{report.households_created}"
+        )
+        for e in report.errors[:20]:
+            out.print(f"  row {e.row}: {e.field}: {e.reason}")
+
+    _emit(report.as_dict(), as_json, human)
+
+
+@person_app.command("show")
+def person_show(
+    national_id: Annotated[str, typer.Argument()],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A person's file: household, relatives, groups, enrolments, coverage years."""
+    from yibao.services import registry
+
+    with _engine(db, as_json) as engine:
+        data = registry.person_file(UnitOfWork.for_engine(engine), national_id)
+    _emit(data, as_json, json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@person_app.command("relate")
+def person_relate(
+    national_id: Annotated[str, typer.Argument()],
+    relative: Annotated[str, typer.Argument(help="The relative's national ID")],
+    kind: Annotated[str, typer.Argument(help="spouse|parent|child|sibling|grandparent|grandchild")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that RELATIVE is the person's KIND (the reciprocal is recorded too)."""
+    from yibao.services import registry
+
+    with _engine(db, as_json) as engine:
+        rel = registry.add_relation(UnitOfWork.for_engine(engine), national_id, relative, kind)
+    _emit(
+        {"person_id": rel.person_id, "relative_id": rel.relative_id, "kind": rel.kind.value},
+        as_json,
+        f"{relative} is {national_id}'s {rel.kind.value}",
+    )
+
+
+@person_app.command("group")
+def person_group(
+    national_id: Annotated[str, typer.Argument()],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="newborn|tekun|dibao|low_income_edge|monitored|ill_poor|student|demobilized"
+        ),
+    ],
+    valid_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")],
+    valid_to: Annotated[str | None, typer.Option("--to", help="Last day")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put a person in a special group for a period."""
+    from yibao.services import registry
+
+    first = _date(valid_from, "from", as_json)
+    last = _date(valid_to, "to", as_json) if valid_to else None
+    with _engine(db, as_json) as engine:
+        g = registry.add_group(UnitOfWork.for_engine(engine), national_id, kind, first, last)
+    _emit(
+        {
+            "id": g.id,
+            "kind": g.kind.value,
+            "valid_from": g.valid_from.isoformat(),
+            "valid_to": g.valid_to.isoformat() if g.valid_to else None,
+        },
+        as_json,
+        f"{national_id} is {g.kind.value} from {g.valid_from}",
+    )
+
+
+@person_app.command("authorise")
+def person_authorise(
+    owner: Annotated[str, typer.Argument(help="The employee whose personal account pays")],
+    relative: Annotated[str, typer.Argument(help="The close relative it may pay for")],
+    on: Annotated[str | None, typer.Option(help="Date of authorisation")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Authorise family mutual aid (家庭共济) from OWNER's personal account to RELATIVE."""
+    from yibao.services import registry
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        link = registry.authorise_mutual_aid(UnitOfWork.for_engine(engine), owner, relative, day)
+    _emit(
+        {"id": link.id, "authorised_on": link.authorised_on.isoformat()},
+        as_json,
+        f"mutual-aid link #{link.id}: {owner} -> {relative} from {day}",
+    )
+
+
+@person_app.command("revoke")
+def person_revoke(
+    owner: Annotated[str, typer.Argument()],
+    relative: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option(help="Date of revocation")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a mutual-aid authorisation."""
+    from yibao.services import registry
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        link = registry.revoke_mutual_aid(UnitOfWork.for_engine(engine), owner, relative, day)
+    _emit({"id": link.id, "revoked_on": day.isoformat()}, as_json, f"link #{link.id} revoked")
+
+
+# ------------------------------------------------------------------------------- enrolment
+
+
+def enrol_command(
+    national_id: Annotated[str, typer.Argument()],
+    kind: Annotated[str, typer.Option(help="employer|flexible|retiree|resident")],
+    area: Annotated[str, typer.Option(help="Pooling area (6-digit code)")],
+    on: Annotated[str | None, typer.Option(help="First covered day")] = None,
+    employer: Annotated[str | None, typer.Option(help="Employer code (kind employer)")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Enrol a person in a scheme (refused if already enrolled: the enrolment is named)."""
+    from yibao.services import enrolment
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        e = enrolment.enrol(
+            UnitOfWork.for_engine(engine), national_id, kind, area, day, employer_code=employer
+        )
+    _emit(_enrolment_dict(e), as_json, e.describe())
+
+
+@enrolment_app.command("suspend")
+def enrolment_suspend(
+    national_id: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option()] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Suspend the person's open enrolment."""
+    from yibao.services import enrolment
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        e = enrolment.suspend(UnitOfWork.for_engine(engine), national_id, day, reason)
+    _emit(_enrolment_dict(e), as_json, e.describe())
+
+
+@enrolment_app.command("resume")
+def enrolment_resume(
+    national_id: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option()] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Resume a suspended enrolment."""
+    from yibao.services import enrolment
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        e = enrolment.resume(UnitOfWork.for_engine(engine), national_id, day)
+    _emit(_enrolment_dict(e), as_json, e.describe())
+
+
+@enrolment_app.command("terminate")
+def enrolment_terminate(
+    national_id: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option(help="Last covered day")] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Terminate the person's open enrolment."""
+    from yibao.services import enrolment
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        e = enrolment.terminate(UnitOfWork.for_engine(engine), national_id, day, reason)
+    _emit(_enrolment_dict(e), as_json, e.describe())
+
+
+@enrolment_app.command("transfer")
+def enrolment_transfer(
+    national_id: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option(help="First day in the new area/scheme")] = None,
+    to_area: Annotated[str | None, typer.Option(help="New pooling area")] = None,
+    to_kind: Annotated[str | None, typer.Option(help="employer|flexible|retiree|resident")] = None,
+    employer: Annotated[str | None, typer.Option(help="New employer code")] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer between pooling areas and/or schemes; contribution years are carried."""
+    from yibao.services import enrolment
+
+    day = _date(on, "on", as_json)
+    with _engine(db, as_json) as engine:
+        old, new = enrolment.transfer(
+            UnitOfWork.for_engine(engine),
+            national_id,
+            day,
+            to_area=to_area,
+            to_kind=to_kind,
+            employer_code=employer,
+            reason=reason,
+        )
+    _emit(
+        {"from": _enrolment_dict(old), "to": _enrolment_dict(new)},
+        as_json,
+        f"{old.describe()}\n-> {new.describe()}",
+    )
+
+
+# ------------------------------------------------------------------------------------- pay
+
+
+def _period(value: str, monthly: bool, as_json: bool) -> dt.date:
+    try:
+        if monthly:
+            year, month = value.split("-")[:2]
+            return dt.date(int(year), int(month), 1)
+        return dt.date(int(value), 1, 1)
+    except ValueError:
+        _fail(f"period: {value!r} is not {'YYYY-MM' if monthly else 'YYYY'}", as_json)
+
+
+def _payment_line(r: ContributionRecord, monthly: bool) -> str:
+    period = f"{r.period_start:%Y-%m}" if monthly else f"{r.period_start:%Y}"
+    return (
+        f"{r.kind.value} {period} total {fen_to_yuan(r.total)} "
+        f"(account credit {fen_to_yuan(r.account_credit)}), transaction #{r.transaction_id}"
+    )
+
+
+def pay_command(
+    national_id: Annotated[str, typer.Argument()],
+    kind: Annotated[str, typer.Option(help="employee|flexible|resident|repair|retiree-credit")],
+    period: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM (employee, flexible, retiree-credit) or YYYY (resident)"),
+    ] = None,
+    wage: Annotated[str | None, typer.Option(help="Monthly wage, yuan (employee)")] = None,
+    base: Annotated[str | None, typer.Option(help="Chosen monthly base, yuan (flexible)")] = None,
+    years: Annotated[str | None, typer.Option(help="Lapsed years to repair: 2022,2023")] = None,
+    from_account_of: Annotated[
+        str | None, typer.Option(help="Pay from this employee's personal account (mutual aid)")
+    ] = None,
+    on: Annotated[str | None, typer.Option(help="Payment date")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a contribution: computed by the rules, posted as one balanced transaction."""
+    from yibao.services import contributions as pay
+
+    day = _date(on, "on", as_json)
+    kind = kind.replace("_", "-")
+    monthly = kind in ("employee", "flexible", "retiree-credit")
+    if kind not in ("employee", "flexible", "retiree-credit", "resident", "repair"):
+        _fail(f"kind: {kind!r} is not employee|flexible|resident|repair|retiree-credit", as_json)
+    if kind != "repair" and period is None:
+        _fail("period: required", as_json)
+    with _engine(db, as_json) as engine:
+        uow = UnitOfWork.for_engine(engine)
+        records: list[ContributionRecord]
+        if kind == "employee":
+            if wage is None:
+                _fail("wage: required for an employee contribution", as_json)
+            assert period is not None
+            first = _period(period, monthly, as_json)
+            records = [pay.pay_employee(uow, national_id, first, _yuan(wage, "wage", as_json), day)]
+        elif kind == "flexible":
+            if base is None:
+                _fail("base: required for a flexible-worker contribution", as_json)
+            assert period is not None
+            first = _period(period, monthly, as_json)
+            records = [pay.pay_flexible(uow, national_id, first, _yuan(base, "base", as_json), day)]
+        elif kind == "retiree-credit":
+            assert period is not None
+            records = [pay.credit_retiree(uow, national_id, _period(period, True, as_json), day)]
+        elif kind == "resident":
+            assert period is not None
+            year = _period(period, False, as_json).year
+            records = [
+                pay.pay_resident(uow, national_id, year, day, from_account_of=from_account_of)
+            ]
+        else:
+            if not years:
+                _fail("years: required for a repair (e.g. --years 2022,2023)", as_json)
+            try:
+                wanted = [int(y) for y in years.split(",") if y.strip()]
+            except ValueError:
+                _fail(f"years: {years!r} is not a list of years", as_json)
+            records = pay.pay_repair(uow, national_id, wanted, day)
+    data = [_contribution_dict(r) for r in records]
+    _emit(
+        data if len(data) > 1 else data[0],
+        as_json,
+        "\n".join(_payment_line(r, monthly) for r in records),
+    )
+
+
+# -------------------------------------------------------------------------------- year-end
+
+
+def year_end_command(
+    year: Annotated[int, typer.Argument(help="The year to close")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a year: record lapses, continuous years and zero-claim years (idempotent)."""
+    from yibao.services import yearend
+
+    with _engine(db, as_json) as engine:
+        c = yearend.close_year(UnitOfWork.for_engine(engine), year)
+    data = {
+        "year": c.year,
+        "lapses_recorded": c.lapses_recorded,
+        "retirees_added": c.retirees_added,
+        "insured": c.insured,
+        "lapsed": c.lapsed,
+        "zero_claim": c.zero_claim,
+        "next_year_rows": c.next_year_rows,
+        "runs": c.runs,
+    }
+    _emit(
+        data,
+        as_json,
+        f"{c.year}: {c.insured} insured, {c.lapsed} lapsed ({c.lapses_recorded} new), "
+        f"{c.zero_claim} zero-claim; run {c.runs}",
+    )
+
+
+# ------------------------------------------------------------------------- ledger and funds
+
+
+@ledger_app.command("check")
+def ledger_check(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Reconcile: postings sum to zero per transaction; balances equal their postings."""
+    from yibao.services import ledger
+
+    with _engine(db, as_json) as engine:
+        report = ledger.reconcile(UnitOfWork.for_engine(engine))
+
+    def human() -> None:
+        state = "[green]balanced[/green]" if report.ok else "[red]NOT balanced[/red]"
+        out.print(f"{report.transactions} transactions, {report.postings} postings: {state}")
+        for u in report.unbalanced:
+            out.print(f"  transaction #{u.transaction_id}: sum {fen_to_yuan(u.total)}")
+        for m in report.mismatches:
+            out.print(
+                f"  account {m.account}: stored {fen_to_yuan(m.stored)}, "
+                f"postings {fen_to_yuan(m.postings)}"
+            )
+
+    _emit(report.as_dict(), as_json, human)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@funds_app.command("report")
+def funds_report(
+    area: Annotated[str | None, typer.Option(help="One pooling area")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fund balances by pooling area; personal accounts summed."""
+    from yibao.services import ledger
+
+    with _engine(db, as_json) as engine:
+        report = ledger.funds_report(UnitOfWork.for_engine(engine), area)
+
+    def human() -> None:
+        for line in report.lines:
+            out.print(f"{line.code:<40} {fen_to_yuan(line.balance):>18}")
+        out.print(
+            f"{'personal accounts (' + str(report.personal_accounts) + ')':<40} "
+            f"{fen_to_yuan(report.personal_total):>18}"
+        )
+
+    _emit(report.as_dict(), as_json, human)
+
+
+# ---------------------------------------------------------------------------------- mount
+
+
+def register(app: typer.Typer) -> None:
+    """Mount every store command on ``app``."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(person_app, name="person")
+    app.add_typer(enrolment_app, name="enrolment")
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(funds_app, name="funds")
+    app.command("enrol")(enrol_command)
+    app.command("pay")(pay_command)
+    app.command("year-end")(year_end_command)
+
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao system of record")
+register(app)
+
+__all__ = [
+    "app",
+    "db_app",
+    "enrolment_app",
+    "funds_app",
+    "ledger_app",
+    "person_app",
+    "register",
+]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,136 @@
+"""Double-entry fund accounting: every transaction's postings sum to zero.
+
+Amounts are integer fen, debit positive and credit negative. Asset accounts (cash,
+receivables) are debit-normal; funds and personal accounts are credit-normal, so their
+stored (signed) balance is negative when they hold money; ``natural_balance`` flips it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from yibao.domain.errors import InvalidField, UnbalancedTransaction
+
+
+class AccountKind(StrEnum):
+    CASH = "cash"
+    CONTRIBUTIONS_RECEIVABLE = "contributions_receivable"
+    FISCAL_SUBSIDY_RECEIVABLE = "fiscal_subsidy_receivable"
+    EMPLOYEE_POOLING = "employee_pooling"
+    RESIDENT_POOLING = "resident_pooling"
+    CRITICAL_ILLNESS = "critical_illness"
+    LARGE_AMOUNT = "large_amount"
+    MEDICAL_ASSISTANCE = "medical_assistance"
+    ADJUSTMENT = "adjustment"  # provincial adjustment fund (调剂金): keyed by province code
+    PERSONAL_ACCOUNT = "personal_account"
+
+    @property
+    def debit_normal(self) -> bool:
+        return self in _DEBIT_NORMAL
+
+
+_DEBIT_NORMAL = frozenset(
+    {AccountKind.CASH, AccountKind.CONTRIBUTIONS_RECEIVABLE, AccountKind.FISCAL_SUBSIDY_RECEIVABLE}
+)
+
+#: The accounts every pooling area has.
+AREA_ACCOUNTS = tuple(k for k in AccountKind if k is not AccountKind.PERSONAL_ACCOUNT)
+
+
+def province_of(area: str) -> str:
+    return area[:2] + "0000"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountRef:
+    """Names an account: a fund of a pooling area, or one person's personal account."""
+
+    kind: AccountKind
+    pooling_area: str | None = None
+    person_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is AccountKind.PERSONAL_ACCOUNT:
+            if self.person_id is None or self.pooling_area is not None:
+                raise InvalidField("account", "a personal account is keyed by person only")
+        elif self.pooling_area is None or self.person_id is not None:
+            raise InvalidField("account", f"a {self.kind.value} account is keyed by area only")
+
+    @classmethod
+    def fund(cls, kind: AccountKind, area: str) -> AccountRef:
+        if kind is AccountKind.ADJUSTMENT:
+            area = province_of(area)
+        return cls(kind, pooling_area=area)
+
+    @classmethod
+    def personal(cls, person_id: int) -> AccountRef:
+        return cls(AccountKind.PERSONAL_ACCOUNT, person_id=person_id)
+
+    @property
+    def code(self) -> str:
+        if self.kind is AccountKind.PERSONAL_ACCOUNT:
+            return f"personal:{self.person_id}"
+        return f"{self.kind.value}:{self.pooling_area}"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: AccountRef
+    amount: int  # fen; debit > 0, credit < 0
+
+
+def debit(account: AccountRef, fen: int) -> Posting:
+    return Posting(account, fen)
+
+
+def credit(account: AccountRef, fen: int) -> Posting:
+    return Posting(account, -fen)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTransaction:
+    kind: str
+    occurred_on: dt.date
+    postings: tuple[Posting, ...]
+    description: str = ""
+    reference: str | None = None  # unique business key (idempotency), e.g. contribution:42
+
+    def __post_init__(self) -> None:
+        for p in self.postings:
+            if isinstance(p.amount, bool) or not isinstance(p.amount, int) or p.amount == 0:
+                raise InvalidField(
+                    "amount", f"posting amounts are non-zero integer fen, got {p.amount!r}"
+                )
+        if len(self.postings) < 2:
+            raise InvalidField("postings", "a transaction has at least two postings")
+        total = sum(p.amount for p in self.postings)
+        if total != 0:
+            raise UnbalancedTransaction(self.reference or self.kind, total)
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        occurred_on: dt.date,
+        postings: Iterable[Posting],
+        description: str = "",
+        reference: str | None = None,
+    ) -> LedgerTransaction:
+        """Build a transaction, dropping zero legs (e.g. a subsidy share of 0)."""
+        legs = tuple(p for p in postings if p.amount != 0)
+        return cls(kind, occurred_on, legs, description, reference)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    ref: AccountRef
+    balance: int  # signed: sum of postings
+
+    @property
+    def natural_balance(self) -> int:
+        """Positive when the account holds money on its normal side."""
+        return self.balance if self.ref.kind.debit_normal else -self.balance

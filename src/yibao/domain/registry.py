@@ -1,0 +1,177 @@
+"""One person, one file (一人一档): persons, households, close relatives, special groups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from yibao.domain.errors import InvalidField
+from yibao.domain.identity import NationalId, Sex, parse_national_id
+
+
+class RelationKind(StrEnum):
+    """``relative`` is the person's <kind>: (a, b, parent) means b is a's parent."""
+
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    CHILD = "child"
+    SIBLING = "sibling"
+    GRANDPARENT = "grandparent"
+    GRANDCHILD = "grandchild"
+
+    @property
+    def reciprocal(self) -> RelationKind:
+        return _RECIPROCAL[self]
+
+
+_RECIPROCAL = {
+    RelationKind.SPOUSE: RelationKind.SPOUSE,
+    RelationKind.PARENT: RelationKind.CHILD,
+    RelationKind.CHILD: RelationKind.PARENT,
+    RelationKind.SIBLING: RelationKind.SIBLING,
+    RelationKind.GRANDPARENT: RelationKind.GRANDCHILD,
+    RelationKind.GRANDCHILD: RelationKind.GRANDPARENT,
+}
+
+
+class GroupKind(StrEnum):
+    NEWBORN = "newborn"
+    TEKUN = "tekun"  # 特困 extreme poverty
+    DIBAO = "dibao"  # 低保 subsistence allowance
+    LOW_INCOME_EDGE = "low_income_edge"  # 低保边缘
+    MONITORED = "monitored"  # 防返贫监测
+    ILL_POOR = "ill_poor"  # 因病致贫
+    STUDENT = "student"
+    DEMOBILIZED = "demobilized"  # 退役军人
+
+
+#: Groups that are medical-assistance recipient classes (resident.contribution.assistance_subsidy).
+ASSISTANCE_CLASSES = frozenset(
+    {
+        GroupKind.TEKUN,
+        GroupKind.DIBAO,
+        GroupKind.LOW_INCOME_EDGE,
+        GroupKind.MONITORED,
+        GroupKind.ILL_POOR,
+    }
+)
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+_AREA = re.compile(r"^[0-9]{6}$")
+
+
+def check_area(code: object, field: str = "pooling_area") -> str:
+    """A pooling area or region: a 6-digit administrative division code."""
+    if not isinstance(code, str) or not _AREA.match(code):
+        raise InvalidField(field, "must be a 6-digit administrative division code", code)
+    return code
+
+
+def check_name(name: object, field: str = "name") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidField(field, "missing", name)
+    name = name.strip()
+    if len(name) > 100:
+        raise InvalidField(field, "longer than 100 characters", name)
+    return name
+
+
+def check_phone(phone: object, field: str = "phone") -> str | None:
+    if phone is None or (isinstance(phone, str) and not phone.strip()):
+        return None
+    if not isinstance(phone, str) or not _PHONE.match(phone.strip()):
+        raise InvalidField(
+            field, "must be 5 to 20 digits (spaces, dashes and a leading + allowed)", phone
+        )
+    return phone.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    id: int | None
+    code: str  # household register (户口簿) or collection household number
+    address: str | None = None
+    region: str | None = None
+
+
+@dataclass(slots=True)
+class Person:
+    id: int | None
+    national_id: NationalId
+    name: str
+    phone: str | None = None
+    household_id: int | None = None
+    region: str | None = None  # area of permanent residence
+
+    @property
+    def birth_date(self) -> dt.date:
+        return self.national_id.birth_date
+
+    @property
+    def sex(self) -> Sex:
+        return self.national_id.sex
+
+    @property
+    def label(self) -> str:
+        return self.national_id.number
+
+    def age_on(self, on: dt.date) -> int:
+        b = self.birth_date
+        return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
+def new_person(
+    national_id: str,
+    name: str,
+    phone: str | None = None,
+    household_id: int | None = None,
+    region: str | None = None,
+) -> Person:
+    """Validate every field; raises InvalidField (InvalidNationalId) naming the field."""
+    return Person(
+        id=None,
+        national_id=parse_national_id(national_id),
+        name=check_name(name),
+        phone=check_phone(phone),
+        household_id=household_id,
+        region=check_area(region, "region") if region else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    person_id: int
+    relative_id: int
+    kind: RelationKind
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialGroup:
+    person_id: int
+    kind: GroupKind
+    valid_from: dt.date
+    valid_to: dt.date | None = None  # last day inclusive; None = open
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise InvalidField("valid_to", "is before valid_from", self.valid_to)
+
+    def active_on(self, on: dt.date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class MutualAidLink:
+    """An employee (owner) authorises their personal account to pay for a close relative."""
+
+    owner_id: int
+    relative_id: int
+    authorised_on: dt.date
+    revoked_on: dt.date | None = None
+    id: int | None = None
+
+    def active_on(self, on: dt.date) -> bool:
+        return self.authorised_on <= on and (self.revoked_on is None or on < self.revoked_on)

@@ -1,0 +1,188 @@
+"""Enrolment use cases: enrol, suspend, resume, terminate, transfer (area or scheme)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from yibao.domain.contributions import ContributionKind
+from yibao.domain.enrolment import Enrolment, EnrolmentEvent, EnrolmentKind, EventKind
+from yibao.domain.errors import DuplicateEnrolment, EnrolmentStateError, InvalidField
+from yibao.domain.registry import Person
+from yibao.services.common import find_person
+from yibao.store.uow import UnitOfWork
+
+EMPLOYEE_MONTH_KINDS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
+RESIDENT_YEAR_KINDS = (ContributionKind.RESIDENT, ContributionKind.REPAIR)
+
+
+def _kind(kind: EnrolmentKind | str) -> EnrolmentKind:
+    try:
+        return EnrolmentKind(kind)
+    except ValueError as exc:
+        raise InvalidField(
+            "kind", f"must be one of {[k.value for k in EnrolmentKind]}", kind
+        ) from exc
+
+
+def _carried(uow: UnitOfWork, previous: Enrolment | None) -> tuple[int, int]:
+    """Contribution months (employee) and years (resident) up to the end of ``previous``."""
+    if previous is None or previous.id is None:
+        return 0, 0
+    months = uow.contributions.count_by_kind(previous.id, EMPLOYEE_MONTH_KINDS)
+    years = uow.contributions.count_by_kind(previous.id, RESIDENT_YEAR_KINDS)
+    return (
+        previous.carried_employee_months + months,
+        previous.carried_resident_years + years,
+    )
+
+
+def _open(uow: UnitOfWork, person: Person, action: str) -> Enrolment:
+    assert person.id is not None
+    enrolment = uow.enrolments.open_for(person.id, lock=True)
+    if enrolment is None:
+        latest = uow.enrolments.latest_for(person.id)
+        state = latest.describe() if latest else "never enrolled"
+        raise EnrolmentStateError(f"person {person.label}", action, f"no open enrolment ({state})")
+    return enrolment
+
+
+def enrol(
+    uow: UnitOfWork,
+    who: str | int,
+    kind: EnrolmentKind | str,
+    pooling_area: str,
+    on: dt.date,
+    *,
+    employer_code: str | None = None,
+) -> Enrolment:
+    """Enrol a person; refused (naming the existing enrolment) if already enrolled."""
+    kind = _kind(kind)
+    with uow:
+        person = find_person(uow, who)
+        assert person.id is not None
+        existing = uow.enrolments.open_for(person.id, lock=True)
+        if existing is not None:
+            raise DuplicateEnrolment(person.label, existing.describe(), existing.id)
+        latest = uow.enrolments.latest_for(person.id)
+        if latest is not None and latest.end_date is not None and on <= latest.end_date:
+            raise InvalidField("on", f"{on.isoformat()} overlaps {latest.describe()}", on)
+        months, years = _carried(uow, latest)
+        enrolment = uow.enrolments.add(
+            Enrolment(
+                id=None,
+                person_id=person.id,
+                kind=kind,
+                pooling_area=pooling_area,
+                start_date=on,
+                employer_code=employer_code or None,
+                previous_id=latest.id if latest else None,
+                carried_employee_months=months,
+                carried_resident_years=years,
+            ),
+            person.label,
+        )
+        assert enrolment.id is not None
+        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.ENROL, on))
+        uow.commit()
+    return enrolment
+
+
+def suspend(uow: UnitOfWork, who: str | int, on: dt.date, reason: str | None = None) -> Enrolment:
+    with uow:
+        enrolment = _open(uow, find_person(uow, who), "suspend")
+        enrolment.suspend(on)
+        uow.enrolments.save(enrolment)
+        assert enrolment.id is not None
+        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.SUSPEND, on, reason))
+        uow.commit()
+    return enrolment
+
+
+def resume(uow: UnitOfWork, who: str | int, on: dt.date) -> Enrolment:
+    with uow:
+        enrolment = _open(uow, find_person(uow, who), "resume")
+        enrolment.resume(on)
+        uow.enrolments.save(enrolment)
+        assert enrolment.id is not None
+        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.RESUME, on))
+        uow.commit()
+    return enrolment
+
+
+def terminate(uow: UnitOfWork, who: str | int, on: dt.date, reason: str | None = None) -> Enrolment:
+    """End coverage on ``on`` (its last covered day)."""
+    with uow:
+        enrolment = _open(uow, find_person(uow, who), "terminate")
+        enrolment.terminate(on, reason)
+        uow.enrolments.save(enrolment)
+        assert enrolment.id is not None
+        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.TERMINATE, on, reason))
+        uow.commit()
+    return enrolment
+
+
+def transfer(
+    uow: UnitOfWork,
+    who: str | int,
+    on: dt.date,
+    *,
+    to_area: str | None = None,
+    to_kind: EnrolmentKind | str | None = None,
+    employer_code: str | None = None,
+    reason: str | None = None,
+) -> tuple[Enrolment, Enrolment]:
+    """Move to another pooling area and/or scheme from ``on``; contribution years are carried.
+    Returns (old, new)."""
+    new_kind = _kind(to_kind) if to_kind is not None else None
+    with uow:
+        person = find_person(uow, who)
+        old = _open(uow, person, "transfer")
+        kind = new_kind or old.kind
+        area = to_area or old.pooling_area
+        if kind is EnrolmentKind.EMPLOYER:
+            employer = employer_code or (old.employer_code if old.kind is kind else None)
+        else:
+            employer = None
+        if kind is old.kind and area == old.pooling_area and employer == old.employer_code:
+            raise InvalidField("to", "the transfer changes neither area, scheme nor employer")
+        what = []
+        if area != old.pooling_area:
+            what.append(f"area {old.pooling_area} -> {area}")
+        if kind is not old.kind:
+            what.append(f"{old.kind.value} -> {kind.value}")
+        if employer != old.employer_code and kind is old.kind:
+            what.append(f"employer {old.employer_code} -> {employer}")
+        detail = "; ".join(what) + (f" ({reason})" if reason else "")
+        months, years = _carried(uow, old)
+        old.transfer_out(on, detail)
+        uow.enrolments.save(old)
+        uow.flush()
+        assert old.id is not None
+        new = uow.enrolments.add(
+            Enrolment(
+                id=None,
+                person_id=old.person_id,
+                kind=kind,
+                pooling_area=area,
+                start_date=on,
+                employer_code=employer,
+                previous_id=old.id,
+                carried_employee_months=months,
+                carried_resident_years=years,
+            ),
+            person.label,
+        )
+        assert new.id is not None
+        uow.enrolments.add_event(EnrolmentEvent(old.id, EventKind.TRANSFER_OUT, on, detail))
+        uow.enrolments.add_event(EnrolmentEvent(new.id, EventKind.TRANSFER_IN, on, detail))
+        uow.commit()
+    return old, new
+
+
+def contribution_totals(uow: UnitOfWork, who: str | int) -> tuple[int, int]:
+    """(employee contribution months, resident contribution years) including carried ones."""
+    with uow:
+        person = find_person(uow, who)
+        assert person.id is not None
+        latest = uow.enrolments.latest_for(person.id)
+        return _carried(uow, latest)

@@ -1,0 +1,127 @@
+"""Fund accounting use cases: open an area's accounts, reconcile, report fund balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from yibao.domain.ledger import AREA_ACCOUNTS, Account, AccountRef
+from yibao.domain.registry import check_area
+from yibao.policy import fen_to_yuan
+from yibao.store.repositories import BalanceMismatch
+from yibao.store.uow import UnitOfWork
+
+
+def open_area_accounts(uow: UnitOfWork, area: str) -> list[Account]:
+    """Open every fund account of a pooling area (idempotent)."""
+    check_area(area)
+    with uow:
+        for kind in AREA_ACCOUNTS:
+            uow.ledger.account_id(AccountRef.fund(kind, area))
+        uow.commit()
+        return [a for a in uow.ledger.accounts() if a.ref.pooling_area in (area, area[:2] + "0000")]
+
+
+@dataclass(frozen=True, slots=True)
+class UnbalancedEntry:
+    transaction_id: int
+    total: int
+    postings: int
+
+
+@dataclass
+class ReconciliationReport:
+    transactions: int
+    postings: int
+    posting_sum: int
+    balance_sum: int
+    unbalanced: list[UnbalancedEntry] = field(default_factory=list)
+    mismatches: list[BalanceMismatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.unbalanced
+            and not self.mismatches
+            and self.posting_sum == 0
+            and self.balance_sum == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "transactions": self.transactions,
+            "postings": self.postings,
+            "posting_sum": fen_to_yuan(self.posting_sum),
+            "balance_sum": fen_to_yuan(self.balance_sum),
+            "unbalanced": [
+                {
+                    "transaction": u.transaction_id,
+                    "sum": fen_to_yuan(u.total),
+                    "postings": u.postings,
+                }
+                for u in self.unbalanced
+            ],
+            "mismatches": [
+                {
+                    "account": m.account,
+                    "stored": fen_to_yuan(m.stored),
+                    "postings": fen_to_yuan(m.postings),
+                }
+                for m in self.mismatches
+            ],
+        }
+
+
+def reconcile(uow: UnitOfWork) -> ReconciliationReport:
+    """Every transaction's postings sum to zero (with at least two legs), and every account's
+    stored balance equals the sum of its postings."""
+    with uow:
+        n_txn, n_post, post_sum, bal_sum = uow.ledger.totals()
+        return ReconciliationReport(
+            transactions=n_txn,
+            postings=n_post,
+            posting_sum=post_sum,
+            balance_sum=bal_sum,
+            unbalanced=[UnbalancedEntry(*u) for u in uow.ledger.unbalanced_transactions()],
+            mismatches=uow.ledger.balance_mismatches(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FundLine:
+    code: str
+    kind: str
+    area: str | None
+    balance: int  # natural sign: positive = holds money on its normal side
+
+
+@dataclass
+class FundsReport:
+    lines: list[FundLine]
+    personal_accounts: int
+    personal_total: int  # natural sign
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accounts": [
+                {"code": x.code, "kind": x.kind, "area": x.area, "balance": fen_to_yuan(x.balance)}
+                for x in self.lines
+            ],
+            "personal_accounts": {
+                "count": self.personal_accounts,
+                "total": fen_to_yuan(self.personal_total),
+            },
+        }
+
+
+def funds_report(uow: UnitOfWork, area: str | None = None) -> FundsReport:
+    """Balances of the fund accounts (of one area, or all), personal accounts in one line."""
+    with uow:
+        lines = [
+            FundLine(a.ref.code, a.ref.kind.value, a.ref.pooling_area, a.natural_balance)
+            for a in uow.ledger.accounts(area)
+            if a.ref.person_id is None
+        ]
+        count, signed = uow.ledger.personal_totals()
+        return FundsReport(lines, count, -signed)

@@ -1,0 +1,282 @@
+"""Tables of the system of record (SQLAlchemy 2.0 typed declarative mapping).
+
+These rows are the persistence model; the domain objects in ``yibao.domain`` know nothing of
+them, and the repositories translate. The schema itself is created by the Alembic migrations
+in ``migrations/versions`` (a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: 64-bit ids on PostgreSQL; SQLite's rowid alias must be spelled INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+OPEN_ENROLMENT = "status IN ('active', 'suspended')"
+RELATION_KINDS = "('spouse', 'parent', 'child', 'sibling', 'grandparent', 'grandchild')"
+GROUP_KINDS = (
+    "('newborn', 'tekun', 'dibao', 'low_income_edge', 'monitored', 'ill_poor', 'student', "
+    "'demobilized')"
+)
+ACCOUNT_KINDS = (
+    "('cash', 'contributions_receivable', 'fiscal_subsidy_receivable', 'employee_pooling', "
+    "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
+    "'adjustment', 'personal_account')"
+)
+CONTRIBUTION_KINDS = "('employee', 'flexible', 'resident', 'repair', 'retiree_credit')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class HouseholdRow(Base):
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(String(6))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class PersonRow(Base):
+    __tablename__ = "persons"
+    __table_args__ = (CheckConstraint("sex IN ('M', 'F')", name="sex"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    region: Mapped[str | None] = mapped_column(String(6))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class RelationRow(Base):
+    __tablename__ = "relations"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {RELATION_KINDS}", name="kind"),
+        CheckConstraint("person_id <> relative_id", name="not_self"),
+    )
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    relative_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+
+
+class SpecialGroupRow(Base):
+    __tablename__ = "special_groups"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {GROUP_KINDS}", name="kind"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="dates"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class MutualAidLinkRow(Base):
+    __tablename__ = "mutual_aid_links"
+    __table_args__ = (
+        CheckConstraint("owner_id <> relative_id", name="not_self"),
+        CheckConstraint("revoked_on IS NULL OR revoked_on >= authorised_on", name="dates"),
+        Index(
+            "uq_mutual_aid_links_active",
+            "owner_id",
+            "relative_id",
+            unique=True,
+            sqlite_where=text("revoked_on IS NULL"),
+            postgresql_where=text("revoked_on IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    relative_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    authorised_on: Mapped[dt.date] = mapped_column(Date)
+    revoked_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class EnrolmentRow(Base):
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        CheckConstraint(
+            "(scheme = 'resident' AND kind = 'resident') OR "
+            "(scheme = 'employee' AND kind IN ('employer', 'flexible', 'retiree'))",
+            name="scheme_kind",
+        ),
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'terminated', 'transferred')", name="status"
+        ),
+        CheckConstraint("(kind = 'employer') = (employer_code IS NOT NULL)", name="employer"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
+        CheckConstraint(f"({OPEN_ENROLMENT}) = (end_date IS NULL)", name="open_has_no_end"),
+        # No duplicate participation: at most one open enrolment per person.
+        Index(
+            "uq_enrolments_open_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text(OPEN_ENROLMENT),
+            postgresql_where=text(OPEN_ENROLMENT),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    employer_code: Mapped[str | None] = mapped_column(String(40))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))
+    suspended_on: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"))
+    carried_employee_months: Mapped[int] = mapped_column(Integer, server_default="0")
+    carried_resident_years: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class EnrolmentEventRow(Base):
+    __tablename__ = "enrolment_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    detail: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class CoverageYearRow(Base):
+    __tablename__ = "coverage_years"
+    __table_args__ = (
+        CheckConstraint("status IN ('insured', 'lapsed')", name="status"),
+        CheckConstraint("fund_paid >= 0", name="fund_paid"),
+        Index("ix_coverage_years_year", "year"),
+    )
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))
+    scheme: Mapped[str | None] = mapped_column(String(10))
+    pooling_area: Mapped[str | None] = mapped_column(String(6))
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    repaired: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    fund_paid: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    continuous_years: Mapped[int] = mapped_column(Integer, server_default="0")
+    zero_claim: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    closed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class YearCloseRow(Base):
+    __tablename__ = "year_closes"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first_closed_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    last_closed_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    runs: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {ACCOUNT_KINDS}", name="kind"),
+        CheckConstraint(
+            "(kind = 'personal_account' AND person_id IS NOT NULL AND pooling_area IS NULL) OR "
+            "(kind <> 'personal_account' AND person_id IS NULL AND pooling_area IS NOT NULL)",
+            name="owner",
+        ),
+        CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    pooling_area: Mapped[str | None] = mapped_column(String(6))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), unique=True)
+    normal_side: Mapped[str] = mapped_column(String(6))
+    balance: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class LedgerTransactionRow(Base):
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    occurred_on: Mapped[dt.date] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class PostingRow(Base):
+    __tablename__ = "postings"
+    __table_args__ = (CheckConstraint("amount <> 0", name="nonzero"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContributionRow(Base):
+    __tablename__ = "contributions"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CONTRIBUTION_KINDS}", name="kind"),
+        CheckConstraint(
+            "employer_part >= 0 AND employee_part >= 0 AND individual >= 0 "
+            "AND fiscal_subsidy >= 0 AND assistance_paid >= 0 AND account_credit >= 0",
+            name="amounts",
+        ),
+        Index("uq_contributions_period", "person_id", "kind", "period_start", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    base: Mapped[int | None] = mapped_column(BigInteger)
+    employer_part: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    employee_part: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    individual: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    fiscal_subsidy: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    assistance_paid: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    account_credit: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    mutual_aid_link_id: Mapped[int | None] = mapped_column(ForeignKey("mutual_aid_links.id"))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)

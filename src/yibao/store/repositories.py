@@ -1,0 +1,913 @@
+"""Repositories: translate between domain objects and rows, inside one session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Integer, Table, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from yibao.domain.contributions import ContributionKind, ContributionRecord
+from yibao.domain.enrolment import (
+    OPEN_STATUSES,
+    CoverageStatus,
+    CoverageYear,
+    Enrolment,
+    EnrolmentEvent,
+    EnrolmentKind,
+    Scheme,
+    Status,
+)
+from yibao.domain.errors import (
+    AlreadyExists,
+    DuplicateEnrolment,
+    InvalidField,
+    NotFound,
+    UnbalancedTransaction,
+)
+from yibao.domain.identity import NationalId, Sex
+from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction
+from yibao.domain.registry import (
+    GroupKind,
+    Household,
+    MutualAidLink,
+    Person,
+    Relation,
+    RelationKind,
+    SpecialGroup,
+)
+from yibao.store.models import (
+    AccountRow,
+    ContributionRow,
+    CoverageYearRow,
+    EnrolmentEventRow,
+    EnrolmentRow,
+    HouseholdRow,
+    LedgerTransactionRow,
+    MutualAidLinkRow,
+    PersonRow,
+    PostingRow,
+    RelationRow,
+    SpecialGroupRow,
+    YearCloseRow,
+)
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+
+def _dialect_insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+# --------------------------------------------------------------------------------- registry
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(
+        id=row.id,
+        national_id=NationalId(row.national_id, row.birth_date, Sex(row.sex)),
+        name=row.name,
+        phone=row.phone,
+        household_id=row.household_id,
+        region=row.region,
+    )
+
+
+def _household(row: HouseholdRow) -> Household:
+    return Household(id=row.id, code=row.code, address=row.address, region=row.region)
+
+
+def _group(row: SpecialGroupRow) -> SpecialGroup:
+    return SpecialGroup(
+        person_id=row.person_id,
+        kind=GroupKind(row.kind),
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        id=row.id,
+    )
+
+
+def _link(row: MutualAidLinkRow) -> MutualAidLink:
+    return MutualAidLink(
+        owner_id=row.owner_id,
+        relative_id=row.relative_id,
+        authorised_on=row.authorised_on,
+        revoked_on=row.revoked_on,
+        id=row.id,
+    )
+
+
+class PersonRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, person: Person) -> Person:
+        if self.find(person.national_id.number) is not None:
+            raise AlreadyExists("person", person.national_id.number)
+        row = PersonRow(
+            national_id=person.national_id.number,
+            name=person.name,
+            sex=person.sex.value,
+            birth_date=person.birth_date,
+            phone=person.phone,
+            household_id=person.household_id,
+            region=person.region,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyExists("person", person.national_id.number) from exc
+        return _person(row)
+
+    def get(self, person_id: int) -> Person:
+        row = self.session.get(PersonRow, person_id)
+        if row is None:
+            raise NotFound("person", person_id)
+        return _person(row)
+
+    def find(self, national_id: str) -> Person | None:
+        row = self.session.scalars(
+            select(PersonRow).where(PersonRow.national_id == national_id.strip().upper())
+        ).one_or_none()
+        return _person(row) if row is not None else None
+
+    def require(self, national_id: str) -> Person:
+        person = self.find(national_id)
+        if person is None:
+            raise NotFound("person", national_id)
+        return person
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
+
+    # households
+
+    def household(self, code: str) -> Household | None:
+        row = self.session.scalars(
+            select(HouseholdRow).where(HouseholdRow.code == code)
+        ).one_or_none()
+        return _household(row) if row is not None else None
+
+    def household_of(self, household_id: int) -> Household:
+        row = self.session.get(HouseholdRow, household_id)
+        if row is None:
+            raise NotFound("household", household_id)
+        return _household(row)
+
+    def get_or_add_household(
+        self, code: str, address: str | None = None, region: str | None = None
+    ) -> Household:
+        stmt = (
+            _dialect_insert(self.session, HouseholdRow)
+            .values(code=code, address=address, region=region)
+            .on_conflict_do_nothing(index_elements=["code"])
+        )
+        self.session.execute(stmt)
+        found = self.household(code)
+        assert found is not None
+        return found
+
+    def members(self, household_id: int) -> list[Person]:
+        rows = self.session.scalars(
+            select(PersonRow).where(PersonRow.household_id == household_id).order_by(PersonRow.id)
+        )
+        return [_person(r) for r in rows]
+
+    # relatives
+
+    def relation(self, person_id: int, relative_id: int) -> RelationKind | None:
+        row = self.session.get(RelationRow, (person_id, relative_id))
+        return RelationKind(row.kind) if row is not None else None
+
+    def add_relation(self, person_id: int, relative_id: int, kind: RelationKind) -> Relation:
+        """Record ``relative`` as the person's ``kind``, and the reciprocal."""
+        if person_id == relative_id:
+            raise InvalidField("relative", "a person is not their own relative")
+        existing = self.relation(person_id, relative_id)
+        if existing is not None and existing is not kind:
+            raise InvalidField(
+                "kind", f"already recorded as {existing.value}, not {kind.value}", kind.value
+            )
+        if existing is None:
+            self.session.add(RelationRow(person_id=person_id, relative_id=relative_id, kind=kind))
+            self.session.add(
+                RelationRow(person_id=relative_id, relative_id=person_id, kind=kind.reciprocal)
+            )
+            self.session.flush()
+        return Relation(person_id, relative_id, kind)
+
+    def relatives(self, person_id: int) -> list[Relation]:
+        rows = self.session.scalars(
+            select(RelationRow)
+            .where(RelationRow.person_id == person_id)
+            .order_by(RelationRow.relative_id)
+        )
+        return [Relation(r.person_id, r.relative_id, RelationKind(r.kind)) for r in rows]
+
+    # special groups
+
+    def add_group(self, group: SpecialGroup) -> SpecialGroup:
+        row = SpecialGroupRow(
+            person_id=group.person_id,
+            kind=group.kind.value,
+            valid_from=group.valid_from,
+            valid_to=group.valid_to,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _group(row)
+
+    def groups(self, person_id: int, on: dt.date | None = None) -> list[SpecialGroup]:
+        stmt = select(SpecialGroupRow).where(SpecialGroupRow.person_id == person_id)
+        if on is not None:
+            stmt = stmt.where(
+                SpecialGroupRow.valid_from <= on,
+                or_(SpecialGroupRow.valid_to.is_(None), SpecialGroupRow.valid_to >= on),
+            )
+        return [_group(r) for r in self.session.scalars(stmt.order_by(SpecialGroupRow.id))]
+
+    # mutual-aid links
+
+    def add_link(self, link: MutualAidLink) -> MutualAidLink:
+        row = MutualAidLinkRow(
+            owner_id=link.owner_id,
+            relative_id=link.relative_id,
+            authorised_on=link.authorised_on,
+            revoked_on=link.revoked_on,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyExists("mutual-aid link", f"{link.owner_id}->{link.relative_id}") from exc
+        return _link(row)
+
+    def active_link(self, owner_id: int, relative_id: int, on: dt.date) -> MutualAidLink | None:
+        rows = self.session.scalars(
+            select(MutualAidLinkRow).where(
+                MutualAidLinkRow.owner_id == owner_id,
+                MutualAidLinkRow.relative_id == relative_id,
+                MutualAidLinkRow.authorised_on <= on,
+                or_(MutualAidLinkRow.revoked_on.is_(None), MutualAidLinkRow.revoked_on > on),
+            )
+        ).all()
+        return _link(rows[0]) if rows else None
+
+    def revoke_link(self, owner_id: int, relative_id: int, on: dt.date) -> MutualAidLink:
+        row = self.session.scalars(
+            select(MutualAidLinkRow).where(
+                MutualAidLinkRow.owner_id == owner_id,
+                MutualAidLinkRow.relative_id == relative_id,
+                MutualAidLinkRow.revoked_on.is_(None),
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("mutual-aid link", f"{owner_id}->{relative_id}")
+        if on < row.authorised_on:
+            raise InvalidField("revoked_on", "is before the authorisation", on)
+        row.revoked_on = on
+        self.session.flush()
+        return _link(row)
+
+
+# -------------------------------------------------------------------------------- enrolment
+
+
+def _enrolment(row: EnrolmentRow) -> Enrolment:
+    return Enrolment(
+        id=row.id,
+        person_id=row.person_id,
+        kind=EnrolmentKind(row.kind),
+        pooling_area=row.pooling_area,
+        start_date=row.start_date,
+        status=Status(row.status),
+        end_date=row.end_date,
+        employer_code=row.employer_code,
+        suspended_on=row.suspended_on,
+        end_reason=row.end_reason,
+        previous_id=row.previous_id,
+        carried_employee_months=row.carried_employee_months,
+        carried_resident_years=row.carried_resident_years,
+    )
+
+
+def _enrolment_values(e: Enrolment) -> dict[str, Any]:
+    return {
+        "person_id": e.person_id,
+        "scheme": e.scheme.value,
+        "kind": e.kind.value,
+        "pooling_area": e.pooling_area,
+        "employer_code": e.employer_code,
+        "start_date": e.start_date,
+        "end_date": e.end_date,
+        "status": e.status.value,
+        "suspended_on": e.suspended_on,
+        "end_reason": e.end_reason,
+        "previous_id": e.previous_id,
+        "carried_employee_months": e.carried_employee_months,
+        "carried_resident_years": e.carried_resident_years,
+    }
+
+
+class EnrolmentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, enrolment: Enrolment, person_label: str = "") -> Enrolment:
+        """Insert; the partial unique index refuses a second open enrolment."""
+        row = EnrolmentRow(**_enrolment_values(enrolment))
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            existing = self.open_for(enrolment.person_id)
+            if existing is None:
+                raise
+            raise DuplicateEnrolment(
+                person_label or str(enrolment.person_id), existing.describe(), existing.id
+            ) from exc
+        return _enrolment(row)
+
+    def get(self, enrolment_id: int, lock: bool = False) -> Enrolment:
+        stmt = select(EnrolmentRow).where(EnrolmentRow.id == enrolment_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalars(stmt).one_or_none()
+        if row is None:
+            raise NotFound("enrolment", enrolment_id)
+        return _enrolment(row)
+
+    def open_for(self, person_id: int, lock: bool = False) -> Enrolment | None:
+        stmt = select(EnrolmentRow).where(
+            EnrolmentRow.person_id == person_id, EnrolmentRow.status.in_(_OPEN)
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalars(stmt).one_or_none()
+        return _enrolment(row) if row is not None else None
+
+    def latest_for(self, person_id: int) -> Enrolment | None:
+        row = self.session.scalars(
+            select(EnrolmentRow)
+            .where(EnrolmentRow.person_id == person_id)
+            .order_by(EnrolmentRow.start_date.desc(), EnrolmentRow.id.desc())
+            .limit(1)
+        ).one_or_none()
+        return _enrolment(row) if row is not None else None
+
+    def history(self, person_id: int) -> list[Enrolment]:
+        rows = self.session.scalars(
+            select(EnrolmentRow)
+            .where(EnrolmentRow.person_id == person_id)
+            .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
+        )
+        return [_enrolment(r) for r in rows]
+
+    def save(self, enrolment: Enrolment) -> None:
+        if enrolment.id is None:
+            raise NotFound("enrolment", None)
+        self.session.execute(
+            update(EnrolmentRow)
+            .where(EnrolmentRow.id == enrolment.id)
+            .values(**_enrolment_values(enrolment))
+        )
+
+    def add_event(self, event: EnrolmentEvent) -> None:
+        self.session.add(
+            EnrolmentEventRow(
+                enrolment_id=event.enrolment_id,
+                kind=event.kind.value,
+                on_date=event.on,
+                detail=event.detail,
+            )
+        )
+        self.session.flush()
+
+    def events(self, enrolment_id: int) -> list[EnrolmentEvent]:
+        from yibao.domain.enrolment import EventKind
+
+        rows = self.session.scalars(
+            select(EnrolmentEventRow)
+            .where(EnrolmentEventRow.enrolment_id == enrolment_id)
+            .order_by(EnrolmentEventRow.id)
+        )
+        return [
+            EnrolmentEvent(r.enrolment_id, EventKind(r.kind), r.on_date, r.detail) for r in rows
+        ]
+
+    def count_open(self) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(EnrolmentRow).where(EnrolmentRow.status.in_(_OPEN))
+            )
+            or 0
+        )
+
+
+# --------------------------------------------------------------------------------- coverage
+
+
+def _coverage(row: CoverageYearRow) -> CoverageYear:
+    return CoverageYear(
+        person_id=row.person_id,
+        year=row.year,
+        status=CoverageStatus(row.status),
+        scheme=Scheme(row.scheme) if row.scheme else None,
+        pooling_area=row.pooling_area,
+        paid_on=row.paid_on,
+        repaired=bool(row.repaired),
+        fund_paid=row.fund_paid,
+        continuous_years=row.continuous_years,
+        zero_claim=bool(row.zero_claim),
+        closed=bool(row.closed),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class YearCloseCounts:
+    year: int
+    lapses_recorded: int  # lapsed rows added by this run
+    retirees_added: int  # insured rows added for active retirees (they pay nothing)
+    insured: int
+    lapsed: int
+    zero_claim: int
+    next_year_rows: int
+    runs: int
+
+
+class CoverageRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, person_id: int, year: int) -> CoverageYear | None:
+        row = self.session.get(CoverageYearRow, (person_id, year))
+        return _coverage(row) if row is not None else None
+
+    def history(self, person_id: int) -> list[CoverageYear]:
+        rows = self.session.scalars(
+            select(CoverageYearRow)
+            .where(CoverageYearRow.person_id == person_id)
+            .order_by(CoverageYearRow.year)
+        )
+        return [_coverage(r) for r in rows]
+
+    def _continuous_before(self, person_id: int, year: int) -> int:
+        prev = self.session.get(CoverageYearRow, (person_id, year - 1))
+        if prev is None or prev.status != CoverageStatus.INSURED:
+            return 0
+        return prev.continuous_years
+
+    def mark_insured(
+        self, person_id: int, year: int, scheme: Scheme, area: str, paid_on: dt.date
+    ) -> CoverageYear:
+        row = self.session.get(CoverageYearRow, (person_id, year))
+        continuous = self._continuous_before(person_id, year) + 1
+        if row is None:
+            row = CoverageYearRow(
+                person_id=person_id,
+                year=year,
+                status=CoverageStatus.INSURED.value,
+                scheme=scheme.value,
+                pooling_area=area,
+                paid_on=paid_on,
+                repaired=False,
+                fund_paid=0,
+                continuous_years=continuous,
+                zero_claim=False,
+                closed=False,
+            )
+            self.session.add(row)
+        elif row.status != CoverageStatus.INSURED:
+            row.status = CoverageStatus.INSURED.value
+            row.scheme = scheme.value
+            row.pooling_area = area
+            row.paid_on = paid_on
+            row.continuous_years = continuous
+        self.session.flush()
+        return _coverage(row)
+
+    def mark_repaired(self, person_id: int, year: int, area: str, scheme: Scheme) -> CoverageYear:
+        row = self.session.get(CoverageYearRow, (person_id, year))
+        if row is None:
+            row = CoverageYearRow(
+                person_id=person_id,
+                year=year,
+                status=CoverageStatus.LAPSED.value,
+                scheme=scheme.value,
+                pooling_area=area,
+                repaired=True,
+                fund_paid=0,
+                continuous_years=0,
+                zero_claim=False,
+                closed=False,
+            )
+            self.session.add(row)
+        else:
+            row.repaired = True
+        self.session.flush()
+        return _coverage(row)
+
+    def add_fund_paid(self, person_id: int, year: int, fen: int) -> None:
+        """The settlement service adds what the funds paid for the person in the year."""
+        table = cast(Table, CoverageYearRow.__table__)
+        result = self.session.execute(
+            update(table)
+            .where(table.c.person_id == person_id, table.c.year == year)
+            .values(fund_paid=table.c.fund_paid + fen)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("coverage year", f"{person_id}/{year}")
+
+    def close_year(self, year: int) -> YearCloseCounts:
+        """Set-based year-end: lapses, continuous years, zero-claim flags; idempotent."""
+        s = self.session
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        e2 = aliased(EnrolmentRow)
+        latest_overlapping = (
+            select(e2.id)
+            .where(
+                e2.person_id == EnrolmentRow.person_id,
+                e2.start_date <= last,
+                or_(e2.end_date.is_(None), e2.end_date >= first),
+            )
+            .order_by(e2.start_date.desc(), e2.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        has_row = (
+            select(CoverageYearRow.person_id)
+            .where(
+                CoverageYearRow.person_id == EnrolmentRow.person_id, CoverageYearRow.year == year
+            )
+            .exists()
+        )
+        # A retiree with an active enrolment is insured without paying.
+        status = case(
+            (
+                and_(EnrolmentRow.kind == "retiree", EnrolmentRow.status != "suspended"),
+                CoverageStatus.INSURED.value,
+            ),
+            else_=CoverageStatus.LAPSED.value,
+        )
+        missing = select(
+            EnrolmentRow.person_id,
+            literal(year, Integer()),
+            status,
+            EnrolmentRow.scheme,
+            EnrolmentRow.pooling_area,
+        ).where(EnrolmentRow.id == latest_overlapping, ~has_row)
+
+        def rows_of_year(status: CoverageStatus) -> int:
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(CoverageYearRow)
+                    .where(CoverageYearRow.year == year, CoverageYearRow.status == status.value)
+                )
+                or 0
+            )
+
+        before = (rows_of_year(CoverageStatus.INSURED), rows_of_year(CoverageStatus.LAPSED))
+        s.execute(
+            insert(CoverageYearRow).from_select(
+                ["person_id", "year", "status", "scheme", "pooling_area"], missing
+            )
+        )
+        added_insured = rows_of_year(CoverageStatus.INSURED) - before[0]
+        added_lapsed = rows_of_year(CoverageStatus.LAPSED) - before[1]
+
+        for y, close in ((year, True), (year + 1, False)):
+            prev = aliased(CoverageYearRow)
+            prev_continuous = (
+                select(prev.continuous_years)
+                .where(
+                    prev.person_id == CoverageYearRow.person_id,
+                    prev.year == y - 1,
+                    prev.status == CoverageStatus.INSURED.value,
+                )
+                .scalar_subquery()
+            )
+            insured = CoverageYearRow.status == CoverageStatus.INSURED.value
+            values: dict[str, Any] = {
+                "continuous_years": case((insured, 1 + func.coalesce(prev_continuous, 0)), else_=0)
+            }
+            if close:
+                values["zero_claim"] = case(
+                    (and_(insured, CoverageYearRow.fund_paid == 0), True), else_=False
+                )
+                values["closed"] = True
+            s.execute(update(CoverageYearRow).where(CoverageYearRow.year == y).values(**values))
+
+        counts: dict[str, int] = {
+            status: int(n)
+            for status, n in s.execute(
+                select(CoverageYearRow.status, func.count())
+                .where(CoverageYearRow.year == year)
+                .group_by(CoverageYearRow.status)
+            ).all()
+        }
+        zero = s.scalar(
+            select(func.count())
+            .select_from(CoverageYearRow)
+            .where(CoverageYearRow.year == year, CoverageYearRow.zero_claim.is_(True))
+        )
+        next_rows = s.scalar(
+            select(func.count())
+            .select_from(CoverageYearRow)
+            .where(CoverageYearRow.year == year + 1)
+        )
+        close_row = s.get(YearCloseRow, year)
+        if close_row is None:
+            s.add(YearCloseRow(year=year, runs=1))
+            runs = 1
+        else:
+            close_row.runs += 1
+            close_row.last_closed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            runs = close_row.runs
+        s.flush()
+        return YearCloseCounts(
+            year=year,
+            lapses_recorded=added_lapsed,
+            retirees_added=added_insured,
+            insured=int(counts.get(CoverageStatus.INSURED.value, 0)),
+            lapsed=int(counts.get(CoverageStatus.LAPSED.value, 0)),
+            zero_claim=int(zero or 0),
+            next_year_rows=int(next_rows or 0),
+            runs=runs,
+        )
+
+
+# ----------------------------------------------------------------------------------- ledger
+
+
+def _account(row: AccountRow) -> Account:
+    kind = AccountKind(row.kind)
+    ref = (
+        AccountRef.personal(row.person_id)
+        if kind is AccountKind.PERSONAL_ACCOUNT and row.person_id is not None
+        else AccountRef(kind, pooling_area=row.pooling_area)
+    )
+    return Account(id=row.id, ref=ref, balance=row.balance)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceMismatch:
+    account: str
+    stored: int
+    postings: int
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._pending: list[int] = []
+        self._ids: dict[AccountRef, int] = {}
+
+    def account_id(self, ref: AccountRef) -> int:
+        """The account's id, opening the account on first use."""
+        if ref in self._ids:
+            return self._ids[ref]
+        found = self.session.scalar(select(AccountRow.id).where(AccountRow.code == ref.code))
+        if found is None:
+            stmt = (
+                _dialect_insert(self.session, AccountRow)
+                .values(
+                    code=ref.code,
+                    kind=ref.kind.value,
+                    pooling_area=ref.pooling_area,
+                    person_id=ref.person_id,
+                    normal_side="debit" if ref.kind.debit_normal else "credit",
+                    balance=0,
+                )
+                .on_conflict_do_nothing(index_elements=["code"])
+            )
+            self.session.execute(stmt)
+            found = self.session.scalar(select(AccountRow.id).where(AccountRow.code == ref.code))
+        assert found is not None
+        self._ids[ref] = found
+        return found
+
+    def account(self, ref: AccountRef, lock: bool = False) -> Account | None:
+        """Read the account's current balance (row-locked on PostgreSQL with ``lock``)."""
+        stmt = select(AccountRow.id, AccountRow.balance).where(AccountRow.code == ref.code)
+        if lock:
+            stmt = stmt.with_for_update()
+        found = self.session.execute(stmt).one_or_none()
+        return Account(id=found[0], ref=ref, balance=found[1]) if found is not None else None
+
+    def accounts(self, area: str | None = None) -> list[Account]:
+        stmt = select(AccountRow).order_by(AccountRow.code)
+        if area is not None:
+            stmt = stmt.where(AccountRow.pooling_area == area)
+        return [_account(r) for r in self.session.scalars(stmt)]
+
+    def personal_totals(self) -> tuple[int, int]:
+        """(number of personal accounts, sum of their signed balances)."""
+        n, total = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(AccountRow.balance), 0)).where(
+                AccountRow.kind == AccountKind.PERSONAL_ACCOUNT.value
+            )
+        ).one()
+        return int(n), int(total)
+
+    def post(self, txn: LedgerTransaction) -> int:
+        """Insert the transaction and its postings, and move the stored balances."""
+        if txn.reference is not None:
+            clash = self.session.scalar(
+                select(LedgerTransactionRow.id).where(
+                    LedgerTransactionRow.reference == txn.reference
+                )
+            )
+            if clash is not None:
+                raise AlreadyExists("ledger transaction", txn.reference)
+        row = LedgerTransactionRow(
+            kind=txn.kind,
+            occurred_on=txn.occurred_on,
+            description=txn.description or None,
+            reference=txn.reference,
+        )
+        self.session.add(row)
+        self.session.flush()
+        legs = [(self.account_id(p.account), p.amount) for p in txn.postings]
+        self.session.execute(
+            insert(PostingRow),
+            [{"transaction_id": row.id, "account_id": a, "amount": amt} for a, amt in legs],
+        )
+        moves: dict[int, int] = {}
+        for account_id, amount in legs:
+            moves[account_id] = moves.get(account_id, 0) + amount
+        for account_id in sorted(moves):  # one lock order, no deadlocks
+            if moves[account_id]:
+                self.session.execute(
+                    update(AccountRow)
+                    .where(AccountRow.id == account_id)
+                    .values(balance=AccountRow.balance + moves[account_id])
+                )
+        self._pending.append(row.id)
+        return row.id
+
+    def check_pending(self) -> None:
+        """Before commit: every transaction posted in this unit of work sums to zero."""
+        if not self._pending:
+            return
+        ids = list(self._pending)
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            bad = self.session.execute(
+                select(PostingRow.transaction_id, func.sum(PostingRow.amount))
+                .where(PostingRow.transaction_id.in_(chunk))
+                .group_by(PostingRow.transaction_id)
+                .having(func.sum(PostingRow.amount) != 0)
+            ).first()
+            if bad is not None:
+                raise UnbalancedTransaction(f"#{bad[0]}", int(bad[1]))
+            counted = self.session.scalar(
+                select(func.count(func.distinct(PostingRow.transaction_id))).where(
+                    PostingRow.transaction_id.in_(chunk)
+                )
+            )
+            if int(counted or 0) != len(set(chunk)):
+                raise UnbalancedTransaction("(without postings)", 0)
+
+    def committed(self) -> None:
+        self._pending.clear()
+
+    # reconciliation
+
+    def unbalanced_transactions(self) -> list[tuple[int, int, int]]:
+        """(transaction id, sum of postings, number of postings) where wrong."""
+        rows = self.session.execute(
+            select(
+                LedgerTransactionRow.id,
+                func.coalesce(func.sum(PostingRow.amount), 0),
+                func.count(PostingRow.id),
+            )
+            .outerjoin(PostingRow, PostingRow.transaction_id == LedgerTransactionRow.id)
+            .group_by(LedgerTransactionRow.id)
+            .having(
+                or_(
+                    func.coalesce(func.sum(PostingRow.amount), 0) != 0,
+                    func.count(PostingRow.id) < 2,
+                )
+            )
+            .order_by(LedgerTransactionRow.id)
+        ).all()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def balance_mismatches(self) -> list[BalanceMismatch]:
+        summed = (
+            select(PostingRow.account_id, func.sum(PostingRow.amount).label("total"))
+            .group_by(PostingRow.account_id)
+            .subquery()
+        )
+        total = func.coalesce(summed.c.total, 0)
+        rows = self.session.execute(
+            select(AccountRow.code, AccountRow.balance, total)
+            .outerjoin(summed, summed.c.account_id == AccountRow.id)
+            .where(AccountRow.balance != total)
+            .order_by(AccountRow.code)
+        ).all()
+        return [BalanceMismatch(code, int(stored), int(t)) for code, stored, t in rows]
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """(transactions, postings, sum of all postings, sum of all stored balances)."""
+        n_txn = self.session.scalar(select(func.count()).select_from(LedgerTransactionRow))
+        n_post, post_sum = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(PostingRow.amount), 0))
+        ).one()
+        bal = self.session.scalar(select(func.coalesce(func.sum(AccountRow.balance), 0)))
+        return int(n_txn or 0), int(n_post), int(post_sum), int(bal or 0)
+
+
+# ---------------------------------------------------------------------------- contributions
+
+
+def _contribution(row: ContributionRow) -> ContributionRecord:
+    return ContributionRecord(
+        person_id=row.person_id,
+        enrolment_id=row.enrolment_id,
+        kind=ContributionKind(row.kind),
+        period_start=row.period_start,
+        period_end=row.period_end,
+        paid_on=row.paid_on,
+        transaction_id=row.transaction_id,
+        base=row.base,
+        employer_part=row.employer_part,
+        employee_part=row.employee_part,
+        individual=row.individual,
+        fiscal_subsidy=row.fiscal_subsidy,
+        assistance_paid=row.assistance_paid,
+        account_credit=row.account_credit,
+        mutual_aid_link_id=row.mutual_aid_link_id,
+        id=row.id,
+    )
+
+
+class ContributionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, record: ContributionRecord) -> ContributionRecord:
+        row = ContributionRow(
+            person_id=record.person_id,
+            enrolment_id=record.enrolment_id,
+            kind=record.kind.value,
+            period_start=record.period_start,
+            period_end=record.period_end,
+            base=record.base,
+            employer_part=record.employer_part,
+            employee_part=record.employee_part,
+            individual=record.individual,
+            fiscal_subsidy=record.fiscal_subsidy,
+            assistance_paid=record.assistance_paid,
+            account_credit=record.account_credit,
+            paid_on=record.paid_on,
+            mutual_aid_link_id=record.mutual_aid_link_id,
+            transaction_id=record.transaction_id,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _contribution(row)
+
+    def find(
+        self, person_id: int, kind: ContributionKind, period_start: dt.date
+    ) -> ContributionRecord | None:
+        row = self.session.scalars(
+            select(ContributionRow).where(
+                ContributionRow.person_id == person_id,
+                ContributionRow.kind == kind.value,
+                ContributionRow.period_start == period_start,
+            )
+        ).one_or_none()
+        return _contribution(row) if row is not None else None
+
+    def for_person(self, person_id: int) -> list[ContributionRecord]:
+        rows = self.session.scalars(
+            select(ContributionRow)
+            .where(ContributionRow.person_id == person_id)
+            .order_by(ContributionRow.period_start, ContributionRow.id)
+        )
+        return [_contribution(r) for r in rows]
+
+    def count_by_kind(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> int:
+        values: Sequence[str] = [k.value for k in kinds]
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(ContributionRow)
+                .where(
+                    ContributionRow.enrolment_id == enrolment_id, ContributionRow.kind.in_(values)
+                )
+            )
+            or 0
+        )

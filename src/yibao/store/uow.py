@@ -1,0 +1,92 @@
+"""The unit of work (Cosmic Python): one database transaction, its repositories, explicit commit.
+
+    with UnitOfWork(session_factory) as uow:
+        person = uow.persons.require("360426199101010071")
+        ...
+        uow.commit()
+
+Leaving the block without ``commit()`` rolls everything back. ``commit()`` first checks that
+every ledger transaction posted in this unit sums to zero (on every backend); on PostgreSQL the
+deferred constraint trigger checks again at COMMIT, whatever wrote the postings.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from yibao.domain.errors import UnbalancedTransaction
+from yibao.store.db import make_engine, make_session_factory
+from yibao.store.repositories import (
+    ContributionRepository,
+    CoverageRepository,
+    EnrolmentRepository,
+    LedgerRepository,
+    PersonRepository,
+)
+
+
+class UnitOfWork:
+    persons: PersonRepository
+    enrolments: EnrolmentRepository
+    coverage: CoverageRepository
+    ledger: LedgerRepository
+    contributions: ContributionRepository
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> UnitOfWork:
+        return cls(make_session_factory(engine))
+
+    @classmethod
+    def for_url(cls, url: str | None = None) -> UnitOfWork:
+        return cls.for_engine(make_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        bind = self.session_factory.kw.get("bind")
+        return bind.dialect.name if isinstance(bind, Engine) else "unknown"
+
+    def __enter__(self) -> Self:
+        self.session = self.session_factory()
+        self.persons = PersonRepository(self.session)
+        self.enrolments = EnrolmentRepository(self.session)
+        self.coverage = CoverageRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.contributions = ContributionRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        self.session.close()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.flush()
+        self.ledger.check_pending()
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            if "postings_balanced" in str(exc) or "unbalanced" in str(exc):
+                raise UnbalancedTransaction("(checked at commit)", 0) from exc
+            raise
+        self.ledger.committed()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self.ledger.committed()

@@ -1,0 +1,439 @@
+"""A year of claims for a chunk of persons: outpatient, pharmacy, chronic, inpatient, maternity.
+
+Counts: each person has a frailty z ~ Gamma(shape 0.8, mean 1) shared by every kind of visit
+(so that heavy users of one kind use the others too), and an exposure e = share of the year
+from the first day they can have claims (birth, or enrolment during the year). Per person-year:
+
+- outpatient visits ~ Poisson(OUTPATIENT_RATE[age band] · z · e)
+- pharmacy purchases ~ Poisson(PHARMACY_RATE[scheme] · PHARMACY_AGE[band] · √z · e)
+- inpatient admissions ~ Poisson(INPATIENT_RATE[band] · z · e)
+- maternity admissions (women) ~ Bernoulli(BIRTH_RATE[age] · e)
+- chronic visits ~ Poisson(condition visits · e) for persons with a registered condition
+
+Costs are lognormal with the stated mean and log-sd σ (μ = ln mean − σ²/2); a small share of
+admissions is catastrophic (a second lognormal) so that caps, critical illness insurance and
+medical assistance are reached. Parts: fully self-paid = total · s₁, over price limit =
+(total − self-paid) · s₂, category-B = (total − self-paid − over-limit) · s₃, each s a Beta draw
+(zero with a probability), floored to the fen, so every part is ≥ 0 and their sum ≤ total.
+Every figure is documented with its source or as an assumption in docs/synthetic-data.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from yibao.synth.catalog import (
+    CONDITIONS,
+    INPATIENT,
+    MATERNITY,
+    OUTPATIENT,
+    Diagnosis,
+    draw_by_band,
+    sex_fixed,
+    weight_cdf,
+)
+from yibao.synth.columns import dates, strings
+from yibao.synth.config import Area
+from yibao.synth.coverage import RESIDENT, RETIREE
+from yibao.synth.dates import I64, days_in_year, year_start
+from yibao.synth.demography import BAND_OF_AGE, by_age
+from yibao.synth.institutions import Institutions
+from yibao.synth.population import Persons
+
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
+INPATIENT_T, OUTPATIENT_T, CHRONIC_T, MATERNITY_T, PHARMACY_T = range(len(MED_TYPES))
+CROSS = ("registered", "referred", "temporary")
+CROSS_CDF = np.array([0.6, 0.85])
+
+FRAILTY_SHAPE = 0.8
+# per person-year by age band 0–4, 5–14, 15–24, 25–34, 35–44, 45–54, 55–64, 65–74, 75–84, 85+
+OUTPATIENT_RATE = np.array([5.0, 2.5, 2.0, 2.5, 2.8, 3.5, 4.5, 6.0, 7.0, 7.0])
+INPATIENT_RATE = np.array([0.20, 0.07, 0.08, 0.10, 0.12, 0.18, 0.28, 0.45, 0.65, 0.78])
+PHARMACY_AGE = np.array([0.5, 0.5, 0.6, 0.8, 0.9, 1.0, 1.2, 1.4, 1.5, 1.4])
+#: by scheme group: employees in service and flexible, retirees, residents
+PHARMACY_RATE = np.array([3.0, 6.0, 0.8])
+BIRTH_RATE = by_age(
+    {(20, 24): 0.045, (25, 29): 0.085, (30, 34): 0.06, (35, 39): 0.025, (40, 44): 0.006}
+)
+
+#: level shares (level 1, 2, 3) by scheme group
+OUTPATIENT_LEVELS = np.array([[0.40, 0.30, 0.30], [0.45, 0.30, 0.25], [0.65, 0.22, 0.13]])
+INPATIENT_LEVELS = np.array([[0.08, 0.32, 0.60], [0.10, 0.35, 0.55], [0.25, 0.40, 0.35]])
+MATERNITY_LEVELS = np.array([0.05, 0.55, 0.40])
+
+#: yuan, by level 1..3 (index 0 unused): mean and log-sd of a visit's or admission's cost
+OUTPATIENT_COST = np.array([0, 100.0, 230.0, 420.0]), np.array([0, 0.8, 0.9, 0.9])
+PHARMACY_COST = 130.0, 0.9
+INPATIENT_COST = np.array([0, 3000.0, 6300.0, 11000.0]), np.array([0, 0.7, 0.8, 0.85])
+CATASTROPHIC_P = np.array([0, 0.0, 0.003, 0.015])
+CATASTROPHIC_COST = np.array([0, 60000.0, 100000.0, 120000.0]), 0.8
+CROSS_REGION_COST = 1.3
+MATERNITY_COST = 5500.0, 0.35
+CHRONIC_LEVEL_COST = np.array([0, 0.8, 1.0, 1.25])
+#: length of stay: BASE_LOS[level] · (cost / mean cost of the level)^0.6 · lognormal(0, 0.3)
+BASE_LOS = np.array([0, 7.0, 8.0, 9.5])
+MAX_LOS = 180
+
+#: probability that a claim is cross-region, by med type (inpatient, outpatient, chronic,
+#: maternity, pharmacy); a cross-region admission is at level 3 with probability 0.85
+CROSS_P = np.array([0.07, 0.02, 0.015, 0.03, 0.01])
+CROSS_LEVEL3 = 0.85
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Beta(a, b) shares with a probability of zero, by med type."""
+
+    self_paid: tuple[float, float, float]  # P(zero), mean, a
+    over_limit: tuple[float, float, float]
+    category_b: tuple[float, float, float]
+
+
+PARTS = {
+    INPATIENT_T: Parts((0.10, 0.11, 1.5), (0.85, 0.03, 1.0), (0.05, 0.25, 2.0)),
+    OUTPATIENT_T: Parts((0.60, 0.10, 1.2), (0.97, 0.05, 1.0), (0.30, 0.15, 1.5)),
+    CHRONIC_T: Parts((0.60, 0.06, 1.2), (0.97, 0.05, 1.0), (0.20, 0.20, 2.0)),
+    MATERNITY_T: Parts((0.20, 0.06, 1.5), (0.90, 0.03, 1.0), (0.10, 0.15, 2.0)),
+    PHARMACY_T: Parts((0.40, 0.20, 1.0), (0.97, 0.05, 1.0), (0.20, 0.30, 1.5)),
+}
+
+_ALL = (*INPATIENT, *MATERNITY, *OUTPATIENT)
+DIAGNOSES = tuple(sorted({d.code for d in _ALL} | {c.code for c in CONDITIONS}))
+PROCEDURES = tuple(sorted({p for d in _ALL for p, _ in d.procedures} | {"39.95", "99.25"}))
+_DIAG = {c: i for i, c in enumerate(DIAGNOSES)}
+_PROC = {c: i for i, c in enumerate(PROCEDURES)}
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    cdf: F64
+    men: I64
+    women: I64
+    code: I64  # index into DIAGNOSES
+    cost: F64
+    catastrophic: F64
+    proc: I64  # (items, 2) index into PROCEDURES, -1 none
+    proc_p: F64  # (items, 2)
+
+
+def _catalogue(items: tuple[Diagnosis, ...]) -> _Catalogue:
+    men, women = sex_fixed(tuple(d.code for d in items), items)
+    proc = np.full((len(items), 2), -1, dtype=np.int64)
+    proc_p = np.zeros((len(items), 2))
+    for i, d in enumerate(items):
+        for j, (code, p) in enumerate(d.procedures):
+            proc[i, j] = _PROC[code]
+            proc_p[i, j] = p
+    return _Catalogue(
+        cdf=weight_cdf([d.weights for d in items]),
+        men=men,
+        women=women,
+        code=np.array([_DIAG[d.code] for d in items], dtype=np.int64),
+        cost=np.array([d.cost_factor for d in items]),
+        catastrophic=np.array([d.catastrophic for d in items]),
+        proc=proc,
+        proc_p=proc_p,
+    )
+
+
+_INPATIENT = _catalogue(INPATIENT)
+_MATERNITY = _catalogue(MATERNITY)
+_OUTPATIENT = _catalogue(OUTPATIENT)
+_COND_DIAG = np.array([_DIAG[c.code] for c in CONDITIONS], dtype=np.int64)
+_COND_VISITS = np.array([c.visits for c in CONDITIONS])
+_COND_COST = np.array([c.mean_cost for c in CONDITIONS])
+_COND_SIGMA = np.array([c.sigma for c in CONDITIONS])
+_COND_LEVEL_CDF = np.cumsum(np.array([c.levels for c in CONDITIONS]), axis=1)[:, :2]
+_COND_PROC = np.array(
+    [
+        _PROC["39.95"] if c.code == "N18" else _PROC["99.25"] if c.code[0] == "C" else -1
+        for c in CONDITIONS
+    ],
+    dtype=np.int64,
+)
+_COND_PROC_P = np.where(_COND_PROC < 0, 0.0, np.where(_DIAG["N18"] == _COND_DIAG, 1.0, 0.6))
+
+
+@dataclass
+class _Block:
+    person: I64
+    med_type: int
+    day: I64
+    level: I64
+    cross: I64
+    total: I64
+    diagnosis: I64
+    procedure: I64
+    los: I64
+    institution: I64
+
+
+def _lognormal(rng: np.random.Generator, mean: F64 | float, sigma: F64 | float, n: int) -> F64:
+    sigma = np.asarray(sigma, dtype=np.float64)
+    return np.asarray(mean * rng.lognormal(-(sigma**2) / 2, sigma, n), dtype=np.float64)
+
+
+def _level(rng: np.random.Generator, shares: F64) -> I64:
+    """Level 1..3 from per-row (or one) (p1, p2, p3)."""
+    cdf = np.cumsum(shares, axis=-1)
+    u = rng.random(shares.shape[0] if shares.ndim == 2 else 1)
+    return np.asarray(1 + (u >= cdf[..., 0]) + (u >= cdf[..., 1]), dtype=np.int64)
+
+
+def _cross(rng: np.random.Generator, p: float, n: int) -> I64:
+    u = rng.random(n)
+    kind = np.searchsorted(CROSS_CDF, rng.random(n), side="right")
+    return np.asarray(np.where(u < p, kind, -1), dtype=np.int64)
+
+
+def _procedure(rng: np.random.Generator, proc: I64, proc_p: F64) -> I64:
+    u = rng.random(len(proc))
+    first = u < proc_p[:, 0]
+    second = ~first & (u < proc_p[:, 0] + proc_p[:, 1])
+    return np.asarray(np.where(first, proc[:, 0], np.where(second, proc[:, 1], -1)), np.int64)
+
+
+def _days(rng: np.random.Generator, start: I64, ndays: int) -> I64:
+    return np.asarray(start + (rng.random(len(start)) * (ndays - start)).astype(np.int64), np.int64)
+
+
+def _fen(yuan: F64) -> I64:
+    return np.asarray(np.maximum(np.rint(yuan * 100), 100).astype(np.int64), dtype=np.int64)
+
+
+def _share(rng: np.random.Generator, spec: tuple[float, float, float], n: int) -> F64:
+    zero_p, mean, a = spec
+    b = a * (1 - mean) / mean
+    draw = rng.beta(a, b, n)
+    return np.asarray(np.where(rng.random(n) < zero_p, 0.0, draw), dtype=np.float64)
+
+
+def _parts(rng: np.random.Generator, med_type: I64, total: I64) -> tuple[I64, I64, I64]:
+    n = len(total)
+    s1, s2, s3 = np.zeros(n), np.zeros(n), np.zeros(n)
+    for t, spec in PARTS.items():
+        sel = np.flatnonzero(med_type == t)
+        s1[sel] = _share(rng, spec.self_paid, len(sel))
+        s2[sel] = _share(rng, spec.over_limit, len(sel))
+        s3[sel] = _share(rng, spec.category_b, len(sel))
+    self_paid = np.floor(total * s1).astype(np.int64)
+    over = np.floor((total - self_paid) * s2).astype(np.int64)
+    cat_b = np.floor((total - self_paid - over) * s3).astype(np.int64)
+    return self_paid, over, cat_b
+
+
+def _admissions(
+    rng: np.random.Generator,
+    p: Persons,
+    who: I64,
+    group: I64,
+    start: I64,
+    ndays: int,
+    inst: Institutions,
+    maternity: bool,
+) -> _Block:
+    k = len(who)
+    band = BAND_OF_AGE[p.age[who]]
+    cat = _MATERNITY if maternity else _INPATIENT
+    item = draw_by_band(rng, cat.cdf, band)
+    item = np.where(p.male[who], cat.men[item], cat.women[item])
+    level = _level(
+        rng, MATERNITY_LEVELS[None, :].repeat(k, 0) if maternity else INPATIENT_LEVELS[group[who]]
+    )
+    cross = _cross(rng, float(CROSS_P[MATERNITY_T if maternity else INPATIENT_T]), k)
+    level = np.where((cross >= 0) & (rng.random(k) < CROSS_LEVEL3), 3, level)
+    if maternity:
+        cost = _lognormal(rng, MATERNITY_COST[0] * cat.cost[item], MATERNITY_COST[1], k)
+        cost *= np.where(level == 3, 1.25, 1.0)
+        los = 2 + rng.poisson(2.0, k) + 2 * (cat.code[item] == _DIAG["O82"])
+    else:
+        mean, sigma = INPATIENT_COST
+        cost = _lognormal(rng, mean[level] * cat.cost[item], sigma[level], k)
+        catastrophic = rng.random(k) < CATASTROPHIC_P[level] * cat.catastrophic[item]
+        big = _lognormal(rng, CATASTROPHIC_COST[0][level], CATASTROPHIC_COST[1], k)
+        cost = np.where(catastrophic, big, cost)
+        scale = (cost / mean[level]) ** 0.6 * rng.lognormal(0.0, 0.3, k)
+        los = np.clip(np.rint(BASE_LOS[level] * scale), 1, MAX_LOS).astype(np.int64)
+    cost = np.where(cross >= 0, cost * CROSS_REGION_COST, cost)
+    day = _days(rng, start[who], ndays)
+    # admitted no earlier than the first day of cover when that is inside the year
+    floor = np.where(start[who] > 0, start[who], day - MAX_LOS)
+    los = day - np.maximum(day - los, floor)
+    return _Block(
+        person=who,
+        med_type=MATERNITY_T if maternity else INPATIENT_T,
+        day=day,
+        level=level,
+        cross=cross,
+        total=_fen(cost),
+        diagnosis=cat.code[item],
+        procedure=_procedure(rng, cat.proc[item], cat.proc_p[item]),
+        los=np.asarray(los, dtype=np.int64),
+        institution=inst.pick(rng, level, np.zeros(k, dtype=np.bool_), cross >= 0),
+    )
+
+
+def _outpatient(
+    rng: np.random.Generator,
+    p: Persons,
+    who: I64,
+    group: I64,
+    start: I64,
+    ndays: int,
+    inst: Institutions,
+) -> _Block:
+    k = len(who)
+    band = BAND_OF_AGE[p.age[who]]
+    item = draw_by_band(rng, _OUTPATIENT.cdf, band)
+    level = _level(rng, OUTPATIENT_LEVELS[group[who]])
+    cross = _cross(rng, float(CROSS_P[OUTPATIENT_T]), k)
+    mean, sigma = OUTPATIENT_COST
+    cost = _lognormal(rng, mean[level], sigma[level], k)
+    none = np.full(k, -1, dtype=np.int64)
+    return _Block(
+        who,
+        OUTPATIENT_T,
+        _days(rng, start[who], ndays),
+        level,
+        cross,
+        _fen(cost),
+        _OUTPATIENT.code[item],
+        none,
+        np.zeros(k, dtype=np.int64),
+        inst.pick(rng, level, np.zeros(k, dtype=np.bool_), cross >= 0),
+    )
+
+
+def _pharmacy(
+    rng: np.random.Generator, who: I64, start: I64, ndays: int, inst: Institutions
+) -> _Block:
+    k = len(who)
+    level = np.ones(k, dtype=np.int64)
+    cross = _cross(rng, float(CROSS_P[PHARMACY_T]), k)
+    cost = _lognormal(rng, PHARMACY_COST[0], PHARMACY_COST[1], k)
+    none = np.full(k, -1, dtype=np.int64)
+    return _Block(
+        who,
+        PHARMACY_T,
+        _days(rng, start[who], ndays),
+        level,
+        cross,
+        _fen(cost),
+        none,
+        none,
+        np.zeros(k, dtype=np.int64),
+        inst.pick(rng, level, np.ones(k, dtype=np.bool_), cross >= 0),
+    )
+
+
+def _chronic(
+    rng: np.random.Generator, p: Persons, who: I64, start: I64, ndays: int, inst: Institutions
+) -> _Block:
+    k = len(who)
+    cond = p.condition[who]
+    cdf = _COND_LEVEL_CDF[cond]
+    u = rng.random(k)
+    level = (1 + (u >= cdf[:, 0]) + (u >= cdf[:, 1])).astype(np.int64)
+    cross = _cross(rng, float(CROSS_P[CHRONIC_T]), k)
+    cost = _lognormal(rng, _COND_COST[cond] * CHRONIC_LEVEL_COST[level], _COND_SIGMA[cond], k)
+    proc = np.where(rng.random(k) < _COND_PROC_P[cond], _COND_PROC[cond], -1)
+    return _Block(
+        who,
+        CHRONIC_T,
+        _days(rng, start[who], ndays),
+        level,
+        cross,
+        _fen(cost),
+        _COND_DIAG[cond],
+        proc,
+        np.zeros(k, dtype=np.int64),
+        inst.pick(rng, level, np.zeros(k, dtype=np.bool_), cross >= 0),
+    )
+
+
+def make_claims(
+    rng: np.random.Generator, area: Area, p: Persons, inst: Institutions, chunk: int
+) -> pa.Table:
+    """The year's claims of the chunk's persons, sorted by (psn_no, date)."""
+    n = len(p.age)
+    ndays = days_in_year(area.year)
+    y0 = year_start(area.year)
+    start = p.start_day
+    exposure = (ndays - start) / ndays
+    frailty = rng.gamma(FRAILTY_SHAPE, 1.0 / FRAILTY_SHAPE, n)
+    band = BAND_OF_AGE[p.age]
+    group = np.where(p.scheme == RETIREE, 1, np.where(p.scheme == RESIDENT, 2, 0))
+    idx = np.arange(n, dtype=np.int64)
+
+    def repeat(rate: F64) -> I64:
+        return np.repeat(idx, rng.poisson(rate))
+
+    chronic_rate = np.where(p.condition >= 0, _COND_VISITS[np.maximum(p.condition, 0)], 0.0)
+    births = ~p.male & (rng.random(n) < BIRTH_RATE[p.age] * exposure)
+    blocks = [
+        _admissions(
+            rng,
+            p,
+            repeat(INPATIENT_RATE[band] * frailty * exposure),
+            group,
+            start,
+            ndays,
+            inst,
+            maternity=False,
+        ),
+        _admissions(rng, p, idx[births], group, start, ndays, inst, maternity=True),
+        _outpatient(
+            rng, p, repeat(OUTPATIENT_RATE[band] * frailty * exposure), group, start, ndays, inst
+        ),
+        _pharmacy(
+            rng,
+            repeat(PHARMACY_RATE[group] * PHARMACY_AGE[band] * np.sqrt(frailty) * exposure),
+            start,
+            ndays,
+            inst,
+        ),
+        _chronic(rng, p, repeat(chronic_rate * exposure), start, ndays, inst),
+    ]
+
+    person = np.concatenate([b.person for b in blocks])
+    day = np.concatenate([b.day for b in blocks])
+    order = np.argsort(person * 512 + day, kind="stable")
+
+    def cat(name: str) -> I64:
+        return np.concatenate([getattr(b, name) for b in blocks])[order]
+
+    med_type = np.concatenate([np.full(len(b.person), b.med_type, np.int64) for b in blocks])
+    med_type = med_type[order]
+    person, day = person[order], day[order]
+    total = cat("total")
+    self_paid, over, cat_b = _parts(rng, med_type, total)
+    los = cat("los")
+    admitted = (med_type == INPATIENT_T) | (med_type == MATERNITY_T)
+    date = y0 + day
+    claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
+    return pa.table(
+        {
+            "psn_no": pa.array(p.psn_no[person]),
+            "date": dates(date),
+            "med_type": strings(MED_TYPES, med_type),
+            "level": pa.array(cat("level").astype(np.int8)),
+            "cross_region": strings(CROSS, cat("cross")),
+            "total": pa.array(total),
+            "fully_self_paid": pa.array(self_paid),
+            "over_limit": pa.array(over),
+            "category_b": pa.array(cat_b),
+            "claim_id": pa.array(claim_id),
+            "fixmedins_code": inst.codes.take(pa.array(cat("institution"))),
+            "diagnosis": strings(DIAGNOSES, cat("diagnosis")),
+            "procedure": strings(PROCEDURES, cat("procedure")),
+            "admit_date": dates(np.where(admitted, date - los, -1), -1),
+            "los_days": pa.array(los.astype(np.int16)),
+        }
+    )

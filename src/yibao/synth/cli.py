@@ -1,0 +1,137 @@
+"""``yibao synth``: generate a synthetic pooling area, and summarise one.
+
+yibao synth generate --region 360100 --persons 1000000 --year 2025 --out out/ --seed 1
+yibao synth --region 360100 --persons 1000000 --year 2025 --out out/ --seed 1   (the same)
+yibao synth summary out/ [--chart out/summary.png] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
+from yibao.synth.ids import check_region
+from yibao.synth.summary import draw_chart, summarize
+from yibao.synth.writer import generate as generate_area
+
+app = typer.Typer(
+    invoke_without_command=True,
+    add_completion=False,
+    help="Synthetic pooling area: persons and a year of claims as Parquet",
+)
+
+REGION = typer.Option("360100", "--region", help="6-digit division code of the pooling area")
+PERSONS = typer.Option(100_000, "--persons", min=1, help="number of insured persons")
+YEAR = typer.Option(2025, "--year", help="year of claims")
+SEED = typer.Option(0, "--seed", min=0, help="random seed (same seed, same files)")
+CHUNK = typer.Option(DEFAULT_CHUNK, "--chunk-size", min=1, help="persons per Parquet part")
+QUIET = typer.Option(False, "--quiet", help="no progress bar")
+OUT_OPTIONAL = typer.Option(None, "--out", help="output folder (generates when given)")
+OUT = typer.Option(..., "--out", help="output folder")
+FOLDER = typer.Argument(..., help="a generated folder")
+CHART = typer.Option(None, "--chart", help="write a PNG chart here")
+AS_JSON = typer.Option(False, "--json", help="print the figures as JSON")
+
+
+def _generate(
+    out: Path, region: str, persons: int, year: int, seed: int, chunk_size: int, quiet: bool
+) -> None:
+    try:
+        config = SynthConfig(region, persons, year, seed, chunk_size)
+        check_region(region, year)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]chunks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[persons]:,} persons, {task.fields[claims]:,} claims"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
+        task = bar.add_task("generate", total=config.chunks, persons=0, claims=0)
+
+        def progress(done: int, chunks: int, persons_done: int, claims_done: int) -> None:
+            bar.update(task, completed=done, persons=persons_done, claims=claims_done)
+
+        manifest = generate_area(out, config, progress)
+    typer.echo(f"{manifest.persons} persons, {manifest.claims} claims → {out}")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    out: Path | None = OUT_OPTIONAL,
+    region: str = REGION,
+    persons: int = PERSONS,
+    year: int = YEAR,
+    seed: int = SEED,
+    chunk_size: int = CHUNK,
+    quiet: bool = QUIET,
+) -> None:
+    """Generate a pooling area (options here or after ``generate``), or summarise one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    _generate(out, region, persons, year, seed, chunk_size, quiet)
+
+
+@app.command()
+def generate(
+    out: Path = OUT,
+    region: str = REGION,
+    persons: int = PERSONS,
+    year: int = YEAR,
+    seed: int = SEED,
+    chunk_size: int = CHUNK,
+    quiet: bool = QUIET,
+) -> None:
+    """Generate persons and their claims for a year into OUT (Parquet parts + meta.json)."""
+    _generate(out, region, persons, year, seed, chunk_size, quiet)
+
+
+@app.command()
+def summary(
+    folder: Path = FOLDER,
+    chart: Path | None = CHART,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Key figures of a generated area beside the published national ones."""
+    if not (folder / "meta.json").exists():
+        typer.echo(f"error: {folder} has no meta.json (not a generated folder)", err=True)
+        raise typer.Exit(2)
+    result = summarize(folder)
+    if chart is not None:
+        draw_chart(result, chart)
+    if as_json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table(title=f"Synthetic area {result['meta']['region']}, {result['meta']['year']}")
+    for column in ("figure", "unit", "generated", "published", "source"):
+        table.add_column(column, justify="left" if column in ("figure", "source") else "right")
+    for fig in result["figures"].values():
+        value, published = fig["value"], fig["published"]
+        table.add_row(
+            fig["label"],
+            fig["unit"],
+            "—" if value is None else f"{value:,}",
+            "" if published is None else f"{published:,}",
+            fig["source"] or "",
+        )
+    Console().print(table)
+    for key, text in result["sources"].items():
+        typer.echo(f"{key}: {text}")
+    if chart is not None:
+        typer.echo(f"chart: {chart}")

@@ -1,0 +1,141 @@
+"""The run: chunk after chunk of persons and their claims, written as Parquet parts.
+
+Layout of ``out``::
+
+    out/meta.json                     what was generated (region, year, seed, counts, ...)
+    out/persons/part-00000.parquet    persons 1 .. chunk_size
+    out/claims/part-00000.parquet     their claims, sorted by (psn_no, date)
+    ...
+
+Chunk ``k`` draws every random number from ``SeedSequence(seed, spawn_key=(k,))``, so the output
+depends on (region, persons, year, seed, chunk size) only, never on the machine. The only state
+carried from one chunk to the next is the count of ID order codes per birth date and sex. A chunk
+is written by a background thread while the next one is generated; at most two chunks are in
+memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from yibao.synth.claims import make_claims
+from yibao.synth.config import SynthConfig, load_area
+from yibao.synth.ids import IdIssuer
+from yibao.synth.institutions import Institutions
+from yibao.synth.population import make_persons
+
+FORMAT = 1
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 1
+#: called after each chunk with (chunks done, chunks in all, persons done, claims done)
+Progress = Callable[[int, int, int, int], None]
+
+
+@dataclass
+class Manifest:
+    region: str
+    year: int
+    seed: int
+    persons: int
+    chunk_size: int
+    chunks: int
+    claims: int = 0
+    format: int = FORMAT
+    generator: str = "yibao.synth"
+    policy_region: str = ""
+    average_wage: int = 0
+    figures_dated: dict[str, str] = field(default_factory=dict)
+    institutions: dict[str, int] = field(default_factory=dict)
+    id_order_overflow: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def chunk_rng(seed: int, chunk: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(chunk,))))
+
+
+def part_name(chunk: int) -> str:
+    return f"part-{chunk:05d}.parquet"
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    pq.write_table(
+        table,
+        path,
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        row_group_size=1 << 20,
+    )
+
+
+def _prepare(out: Path) -> None:
+    for sub in ("persons", "claims"):
+        folder = out / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.parquet"):
+            old.unlink()
+    (out / "meta.json").unlink(missing_ok=True)
+
+
+def generate(out: Path | str, config: SynthConfig, progress: Progress | None = None) -> Manifest:
+    """Generate the pooling area described by ``config`` into ``out`` (replacing its parts)."""
+    out = Path(out)
+    area = load_area(config.region, config.year)
+    issuer = IdIssuer(config.region, config.year)
+    institutions = Institutions(config.region, config.persons)
+    manifest = Manifest(
+        region=config.region,
+        year=config.year,
+        seed=config.seed,
+        persons=config.persons,
+        chunk_size=config.chunk_size,
+        chunks=config.chunks,
+        policy_region=area.policy_region,
+        average_wage=area.average_wage,
+        figures_dated=dict(area.figures_dated),
+        institutions=dict(institutions.counts),
+    )
+    _prepare(out)
+    done = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[Any] | None = None
+        for chunk in range(config.chunks):
+            rng = chunk_rng(config.seed, chunk)
+            first = chunk * config.chunk_size
+            n = min(config.chunk_size, config.persons - first)
+            persons = make_persons(rng, area, issuer, first, n)
+            claims = make_claims(rng, area, persons, institutions, chunk)
+            if pending is not None:
+                pending.result()
+            tables = (persons.table, claims)
+            pending = pool.submit(_write_chunk, out, chunk, tables)
+            done += n
+            manifest.claims += claims.num_rows
+            if progress is not None:
+                progress(chunk + 1, config.chunks, done, manifest.claims)
+        if pending is not None:
+            pending.result()
+    manifest.id_order_overflow = issuer.overflow
+    (out / "meta.json").write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
+
+
+def _write_chunk(out: Path, chunk: int, tables: tuple[pa.Table, pa.Table]) -> None:
+    _write(tables[0], out / "persons" / part_name(chunk))
+    _write(tables[1], out / "claims" / part_name(chunk))
+
+
+def read_manifest(out: Path | str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((Path(out) / "meta.json").read_text(encoding="utf-8"))
+    return data

@@ -1,0 +1,249 @@
+"""Contribution rules (rules.md §3, §4 repair): table tests over the national defaults.
+
+Each case names the rule it checks. 2025 national defaults: average wage 124110 yuan, so the
+monthly base range is [6205.50, 31027.50] yuan; resident individual 400, subsidy 700.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from yibao.policy import Policy
+from yibao.rules.contributions import (
+    ContributionRuleError,
+    account_credit_in_service,
+    account_credit_retiree,
+    employee_monthly,
+    flexible_monthly,
+    monthly_base_range,
+    repair,
+    resident_annual,
+)
+
+NATIONAL = Policy("000000")
+D2025 = dt.date(2025, 3, 1)
+D2024 = dt.date(2024, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("on", "floor", "ceiling"),
+    [
+        pytest.param(D2025, 620550, 3102750, id="rule3-base-range-60-300pct-of-2024-wage"),
+        pytest.param(D2024, 603490, 3017450, id="rule3-base-range-60-300pct-of-2023-wage"),
+    ],
+)
+def test_monthly_base_range(on: dt.date, floor: int, ceiling: int) -> None:
+    rng = monthly_base_range(NATIONAL, on)
+    assert (rng.floor, rng.ceiling) == (floor, ceiling)
+
+
+@pytest.mark.parametrize(
+    ("wage", "base", "employer", "employee"),
+    [
+        pytest.param(800000, 800000, 48000, 16000, id="rule3-employee-6pct-and-2pct-of-wage"),
+        pytest.param(300000, 620550, 37233, 12411, id="rule3-employee-wage-below-floor-clamped"),
+        pytest.param(0, 620550, 37233, 12411, id="rule3-employee-zero-wage-pays-on-floor"),
+        pytest.param(
+            5000000, 3102750, 186165, 62055, id="rule3-employee-wage-above-ceiling-clamped"
+        ),
+        pytest.param(620575, 620575, 37235, 12412, id="rule1-each-part-rounded-half-up-once"),
+    ],
+)
+def test_employee_monthly(wage: int, base: int, employer: int, employee: int) -> None:
+    c = employee_monthly(NATIONAL, D2025, wage)
+    assert (c.base, c.employer_part, c.employee_part) == (base, employer, employee)
+    assert c.total == employer + employee
+    assert c.account_credit == employee  # rule3-personal-account: the employee's own 2%
+    assert c.pooling_part == employer
+    assert isinstance(c.employer_rate, Decimal)
+
+
+def test_rule3_employer_rate_is_local() -> None:
+    local = Policy("000000", overlays=[{"employee": {"contribution": {"employer_rate": 0.08}}}])
+    c = employee_monthly(local, D2025, 800000)
+    assert (c.employer_part, c.employee_part) == (64000, 16000)
+
+
+@pytest.mark.parametrize(
+    "wage",
+    [pytest.param(-1, id="rule1-negative-wage-refused"), pytest.param(1.5, id="rule1-float")],
+)
+def test_employee_bad_wage(wage: object) -> None:
+    with pytest.raises(ContributionRuleError) as info:
+        employee_monthly(NATIONAL, D2025, wage)  # type: ignore[arg-type]
+    assert info.value.field == "wage"
+
+
+@pytest.mark.parametrize(
+    ("base", "total", "credit"),
+    [
+        pytest.param(620550, 49644, 12411, id="rule3-flexible-8pct-on-floor"),
+        pytest.param(3102750, 248220, 62055, id="rule3-flexible-8pct-on-ceiling"),
+        pytest.param(1000000, 80000, 20000, id="rule3-flexible-8pct-on-chosen-base"),
+    ],
+)
+def test_flexible_monthly(base: int, total: int, credit: int) -> None:
+    c = flexible_monthly(NATIONAL, D2025, base)
+    assert (c.total, c.account_credit, c.pooling_part) == (total, credit, total - credit)
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        pytest.param(620549, id="rule3-flexible-base-below-range-refused"),
+        pytest.param(3102751, id="rule3-flexible-base-above-range-refused"),
+    ],
+)
+def test_flexible_base_outside_range(base: int) -> None:
+    with pytest.raises(ContributionRuleError) as info:
+        flexible_monthly(NATIONAL, D2025, base)
+    assert info.value.field == "base"
+    assert "outside the monthly base range" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("base", "credit"),
+    [
+        pytest.param(800000, 16000, id="rule3-account-in-service-2pct-of-base"),
+        pytest.param(620575, 12412, id="rule3-account-in-service-rounded-half-up"),
+    ],
+)
+def test_account_credit_in_service(base: int, credit: int) -> None:
+    assert account_credit_in_service(NATIONAL, D2025, base) == credit
+
+
+def test_rule3_account_retiree_fixed_monthly() -> None:
+    # 2% of the average pension (3000 yuan/month): 60 yuan
+    assert account_credit_retiree(NATIONAL, D2025) == 6000
+
+
+@pytest.mark.parametrize(
+    ("on", "classes", "individual", "subsidy", "assisted", "pays", "cls"),
+    [
+        pytest.param(
+            dt.date(2025, 1, 1), [], 40000, 70000, 0, 40000, None, id="rule3-resident-2025"
+        ),
+        pytest.param(
+            dt.date(2024, 1, 1), [], 40000, 67000, 0, 40000, None, id="rule3-resident-2024"
+        ),
+        pytest.param(
+            dt.date(2010, 1, 1), [], 0, 4000, 0, 0, None, id="rule3-resident-2007-pilot-floor"
+        ),
+        pytest.param(
+            dt.date(2025, 1, 1),
+            ["tekun"],
+            40000,
+            70000,
+            40000,
+            0,
+            "tekun",
+            id="rule3-assistance-tekun-in-full",
+        ),
+        pytest.param(
+            dt.date(2025, 1, 1),
+            ["dibao"],
+            40000,
+            70000,
+            24000,
+            16000,
+            "dibao",
+            id="rule3-assistance-dibao-60pct",
+        ),
+        pytest.param(
+            dt.date(2025, 1, 1),
+            ["monitored"],
+            40000,
+            70000,
+            24000,
+            16000,
+            "monitored",
+            id="rule3-assistance-monitored-60pct",
+        ),
+        pytest.param(
+            dt.date(2025, 1, 1),
+            ["low_income_edge", "student"],
+            40000,
+            70000,
+            0,
+            40000,
+            None,
+            id="rule3-assistance-class-without-share-pays-full",
+        ),
+        pytest.param(
+            dt.date(2025, 1, 1),
+            ["dibao", "tekun"],
+            40000,
+            70000,
+            40000,
+            0,
+            "tekun",
+            id="rule3-assistance-most-generous-class",
+        ),
+    ],
+)
+def test_resident_annual(
+    on: dt.date,
+    classes: list[str],
+    individual: int,
+    subsidy: int,
+    assisted: int,
+    pays: int,
+    cls: str | None,
+) -> None:
+    c = resident_annual(NATIONAL, on, classes)
+    assert (c.individual, c.fiscal_subsidy, c.assistance_paid, c.person_pays) == (
+        individual,
+        subsidy,
+        assisted,
+        pays,
+    )
+    assert c.assistance_class == cls
+    assert c.total == individual + subsidy
+
+
+def test_rule3_assistance_share_rounded_half_up() -> None:
+    local = Policy(
+        "000000",
+        overlays=[
+            {
+                "resident": {
+                    "contribution": {
+                        "individual": {"2025-01-01": 380.01},
+                        "assistance_subsidy": {"dibao": 0.5},
+                    }
+                }
+            }
+        ],
+    )
+    c = resident_annual(local, dt.date(2025, 1, 1), ["dibao"])
+    assert c.assistance_paid == 19001  # 0.5 × 38001 = 19000.5 → half up
+    assert c.person_pays == 19000
+
+
+@pytest.mark.parametrize(
+    ("on", "years", "per_year", "total"),
+    [
+        pytest.param(D2025, [2022, 2023], 40000, 80000, id="rule4-repair-at-current-individual"),
+        pytest.param(D2025, [2024], 40000, 40000, id="rule4-repair-one-year"),
+    ],
+)
+def test_repair(on: dt.date, years: list[int], per_year: int, total: int) -> None:
+    c = repair(NATIONAL, on, years)
+    assert (c.per_year, c.total, c.years) == (per_year, total, tuple(sorted(years)))
+
+
+@pytest.mark.parametrize(
+    "years",
+    [
+        pytest.param([], id="rule4-repair-nothing-refused"),
+        pytest.param([2023, 2023], id="rule4-repair-repeated-year-refused"),
+        pytest.param([2025], id="rule4-repair-current-year-refused"),
+    ],
+)
+def test_repair_refused(years: list[int]) -> None:
+    with pytest.raises(ContributionRuleError) as info:
+        repair(NATIONAL, D2025, years)
+    assert info.value.field == "years"

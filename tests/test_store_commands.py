@@ -1,0 +1,86 @@
+"""The store's Typer commands on SQLite and PostgreSQL, through ``--db URL --json``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from typer.testing import CliRunner
+
+from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from tests.store_support import nid
+from yibao.commands import app
+
+runner = CliRunner()
+
+
+def run(db_url: str, *args: str, code: int = 0) -> Any:
+    result = runner.invoke(app, [*args, "--db", db_url, "--json"])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return json.loads(result.stdout) if code == 0 else json.loads(result.stderr)
+
+
+def test_commands(db_url: str, tmp_path: Path) -> None:
+    emp, rel = nid(1), nid(2)
+    assert run(db_url, "db", "upgrade")["revision"] == "0001"
+    added = run(db_url, "person", "add", emp, "张三", "--household", "H1")
+    assert added["sex"] == "M" and added["birth_date"] == "1985-06-15"
+    bad = run(db_url, "person", "add", emp[:17] + "0", "张三", code=2)
+    assert bad["error"].startswith("national_id: check digit is wrong")
+    run(db_url, "person", "add", rel, "李四")
+    run(db_url, "person", "relate", emp, rel, "spouse")
+    e = run(
+        db_url, "enrol", emp, "--kind", "employer", "--area", "360100", "--on", "2024-01-01",
+        "--employer", "91360100MA35000001",
+    )  # fmt: skip
+    assert e["status"] == "active"
+    dup = run(db_url, "enrol", emp, "--kind", "resident", "--area", "360100", code=2)
+    assert f"enrolment #{e['id']}" in dup["error"]
+    for m in ("2024-01", "2024-02", "2024-03"):
+        paid = run(
+            db_url, "pay", emp, "--kind", "employee", "--period", m, "--wage", "8000",
+            "--on", f"{m}-20",
+        )  # fmt: skip
+    assert paid["total"] == "640.00" and paid["account_credit"] == "160.00"
+    bad = run(
+        db_url, "pay", emp, "--kind", "employee", "--period", "2024-04", "--wage", "x", code=2
+    )
+    assert bad["error"].startswith("wage:")
+    run(db_url, "enrol", rel, "--kind", "resident", "--area", "360100", "--on", "2023-10-01")
+    refused = run(
+        db_url, "pay", rel, "--kind", "resident", "--period", "2025", "--on", "2024-11-01",
+        "--from-account-of", emp, code=2,
+    )  # fmt: skip
+    assert "no authorisation" in refused["error"]
+    run(db_url, "person", "authorise", emp, rel, "--on", "2024-10-01")
+    paid = run(
+        db_url, "pay", rel, "--kind", "resident", "--period", "2025", "--on", "2024-11-01",
+        "--from-account-of", emp,
+    )  # fmt: skip
+    assert paid["total"] == "1100.00" and paid["mutual_aid_link_id"] is not None
+    moved = run(db_url, "enrolment", "transfer", emp, "--on", "2024-06-01", "--to-area", "340100")
+    assert moved["to"]["carried_employee_months"] == 3
+    closed = run(db_url, "year-end", "2024")
+    assert (closed["insured"], closed["lapsed"], closed["runs"]) == (1, 1, 1)  # rel: no 2024
+    assert run(db_url, "year-end", "2024")["runs"] == 2
+    check = run(db_url, "ledger", "check")
+    assert check["ok"] and check["transactions"] == 4
+    funds = run(db_url, "funds", "report", "--area", "360100")
+    assert {a["code"]: a["balance"] for a in funds["accounts"]}["cash:360100"] == "1920.00"
+    assert funds["personal_accounts"] == {"count": 1, "total": "80.00"}
+    shown = run(db_url, "person", "show", rel)
+    assert shown["relatives"][0]["kind"] == "spouse"
+    assert [(c["year"], c["status"]) for c in shown["coverage_years"]] == [
+        (2024, "lapsed"),
+        (2025, "insured"),
+    ]
+
+    path = tmp_path / "people.csv"
+    ids = [nid(i, dt.date(2000, 1, 1)) for i in range(3, 8)]
+    pacsv.write_csv(pa.table({"national_id": ids, "name": list("ABCDE")}), path)
+    report = run(db_url, "person", "import", str(path))
+    assert (report["read"], report["inserted"]) == (5, 5)

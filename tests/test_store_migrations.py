@@ -1,0 +1,59 @@
+"""The shipped Alembic migrations on SQLite and PostgreSQL: they build exactly the models'
+schema, run twice harmlessly, and the database enforces its constraints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from yibao.store.db import database_url
+from yibao.store.migrate import current, downgrade, head, upgrade
+from yibao.store.models import Base
+
+
+def test_migrations_match_models(db_url: str, engine: Engine) -> None:
+    assert upgrade(db_url) == head() == current(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    indexes = {i["name"] for i in inspect(engine).get_indexes("enrolments")}
+    assert "uq_enrolments_open_person" in indexes
+
+
+def test_database_enforces_checks(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO persons (national_id, name, sex, birth_date) "
+                "VALUES ('360426198506150019', 'x', 'X', '1985-06-15')"
+            )
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO accounts (code, kind, pooling_area, normal_side) "
+                "VALUES ('personal:1', 'personal_account', '360100', 'credit')"
+            )
+        )
+
+
+def test_downgrade_and_upgrade_on_a_fresh_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert upgrade(url) == head()
+    downgrade(url)
+    assert current(url) is None
+    assert upgrade(url) == head()
+
+
+def test_database_url_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("YIBAO_DATABASE_URL", raising=False)
+    assert database_url() == "sqlite:///yibao.sqlite"
+    monkeypatch.setenv("YIBAO_DATABASE_URL", "postgresql://u@h/db")
+    assert database_url() == "postgresql+psycopg://u@h/db"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
