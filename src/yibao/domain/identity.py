@@ -43,12 +43,26 @@ class NationalId:
 
 @lru_cache(maxsize=65536)
 def _place_ok(area: str, year: int) -> bool:
-    """``ric.get_birth_place`` reads only the area code and the birth year."""
-    try:
-        ric.get_birth_place(f"{area}{year:04d}01010000")
-    except stdnum_errors.ValidationError:
+    """The area code was in use in the birth year or later.
+
+    ``ric.get_birth_place`` wants the code in use in the birth year itself, which refuses real
+    numbers: codes are those of the place of registration when the number was issued (from
+    1984 on), so a person born in 1940 may carry a code created in 1983. A code abolished
+    before the birth year is still refused.
+    """
+    from stdnum import numdb
+
+    results = numdb.get("cn/loc").info(area)
+    counties = [v for _, props in results for k, v in props.items() if k == "county"]
+    if not counties:
         return False
-    return True
+    for county in ",".join(counties).split(","):
+        if not county.startswith("["):
+            return True
+        end = county[1:].split("]")[0].split("-")[1]
+        if not end or int(end) >= year:
+            return True
+    return False
 
 
 def _reason(exc: stdnum_errors.ValidationError, number: str) -> str:
