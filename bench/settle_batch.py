@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from yibao.batch.area import parts, read_part, split
-from yibao.kernel.stream import settle_stream
+from yibao.kernel.stream import KernelPool
 from yibao.kernel.tables import compile_tables
 from yibao.policy import Policy
 from yibao.synth import SynthConfig, generate
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--area", type=Path, help="a generated area (default: generate one)")
     parser.add_argument("--batch", type=int, default=100_000, help="claims per kernel call")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--processes", action="store_true", help="processes instead of threads")
     parser.add_argument("--region", default="360100")
     parser.add_argument("--seed", type=int, default=2025)
     args = parser.parse_args()
@@ -51,13 +52,14 @@ def main() -> None:
         tables = compile_tables(Policy(args.region), 2025)
         settled = paid = 0
         elapsed = 0.0
-        with Progress(disable=not tty) as progress:
+        pool = KernelPool(tables, args.workers, processes=args.processes)
+        with pool, Progress(disable=not tty) as progress:
             task = progress.add_task("settling", total=args.claims)
             for persons_path, claims_path in parts(area):
                 claims, persons = read_part(persons_path, claims_path)
                 batches = [(c, p, None) for c, p in split(claims, persons, args.batch)]
                 start = time.perf_counter()
-                results = list(settle_stream(tables, batches, workers=args.workers))
+                results = list(pool.stream(batches, columns=["fund_pay_sumamt"]))
                 elapsed += time.perf_counter() - start
                 settled += len(claims)
                 paid += sum(int(r.columns["fund_pay_sumamt"].sum()) for r in results)

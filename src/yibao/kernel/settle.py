@@ -186,12 +186,20 @@ def _store(state: State, key: str, init: I64, people: I64 | None, last: I64) -> 
 
 
 def _clamp(
-    segs: Segments, raw: I64, member: B | None, cap: I64, state: State, key: str, n_persons: int
+    segs: Segments,
+    raw: I64,
+    member: B | None,
+    cap: I64,
+    state: State,
+    key: str,
+    n_persons: int,
+    steady: bool = False,
 ) -> tuple[I64, I64]:
     """Cap a layer for the year: paid = running max of min(Σ raw, cap).
 
-    ``member`` selects the claims of the layer (None: all). Returns each claim's payment and
-    what the layer had paid before it."""
+    ``member`` selects the claims of the layer (None: all). ``steady`` says the cap does not
+    change within a person's year (one parameter version), so no running max is needed.
+    Returns each claim's payment and what the layer had paid before it."""
     s0, p0 = state.get(f"{key}.raw", n_persons), state.get(f"{key}.paid", n_persons)
     sub, idx, people = _members(segs, member)
     if idx is not None:
@@ -201,7 +209,10 @@ def _clamp(
     j0 = p0 if people is None else p0[people]
     running = sub.cumsum(raw if member is None else np.where(member, raw, 0), i0)
     capped = np.minimum(running, cap)
-    paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
+    if member is None and steady:  # min(Σ raw, cap) already rises within each person's year
+        paid = np.maximum(capped, sub.spread(j0))
+    else:
+        paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
     before = sub.previous(paid, j0)
     _store(state, f"{key}.raw", s0, people, sub.last(running, i0))
     _store(state, f"{key}.paid", p0, people, sub.last(paid, j0))
@@ -244,6 +255,7 @@ def settle(
     npers = segs.n_segments
     state = State(dict(state.values)) if state is not None else State()
     v = tables.version_of(claims.date)
+    steady = len(tables.version_dates) == 1  # annual caps cannot change within the year
     scheme = segs.spread(persons.scheme)
     aid = segs.spread(persons.aid_class)
     med, lvl = claims.med_type, claims.level
@@ -298,7 +310,7 @@ def settle(
     for g, name in enumerate(tables.cap_groups):
         member = entitled & (cap_group == g)
         if member.any():
-            pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers)
+            pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers, steady)
             hifp += pay
             basic_before = np.where(member, before, basic_before)
     if explain:
@@ -329,7 +341,7 @@ def settle(
         )
         ci_raw = round_div(grown, SCALE)
         ci_cap = tables.ci_cap[v, vul] + segs.spread(persons.incentive_raise)
-        hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers)
+        hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers, steady)
         if explain:
             reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
         if explain:
@@ -346,7 +358,7 @@ def settle(
         whole = basic_before >= cap
         beyond = np.where(capped, np.where(whole, base, np.maximum(straddle, 0)), 0)
         la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
-        hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers)
+        hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers, steady)
         if explain:
             reasons |= np.where(hifob < la_raw, LA_CAP, 0)
 
@@ -373,7 +385,7 @@ def settle(
             )
             tier_raw = round_div(ratio * grown, SCALE)
             tier_cap = tables.ma_cap[v, aid, t]
-            pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers)
+            pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers, steady)
             if explain:
                 reasons |= np.where(pay < tier_raw, MA_CAP, 0)
             tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)
@@ -384,9 +396,9 @@ def settle(
     fund = hifp + hifmi + hifob + maf
     share = claims.total - fund
     balance = segs.spread(np.where(persons.use_account, persons.account_balance, 0))
-    acct, _ = _clamp(segs, share, None, balance, state, "acct", npers)
+    acct, _ = _clamp(segs, share, None, balance, state, "acct", npers, True)
     linked = segs.spread(persons.mutual_aid_balance)
-    mulaid, _ = _clamp(segs, share - acct, linked > 0, linked, state, "mulaid", npers)
+    mulaid, _ = _clamp(segs, share - acct, linked > 0, linked, state, "mulaid", npers, True)
     columns = {
         "preselfpay_amt": preselfpay,
         "inscp_scp_amt": inscp,
