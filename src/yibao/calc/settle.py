@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from yibao.calc.scenario import ScenarioError, amount, choice, date, load_policy, mapping
+from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.kernel.settle import REASONS, Claims, Persons, settle
 from yibao.kernel.tables import (
     AID_CLASSES,
@@ -19,23 +20,7 @@ from yibao.kernel.tables import (
 )
 from yibao.policy import fen_to_yuan
 
-OUTPUT_FIELDS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
-)
+OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
 #: National fund type codes (基金支付类型) of the layers.
 FUND_CODES = {

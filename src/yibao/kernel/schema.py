@@ -51,3 +51,6 @@ OUTPUT_COLUMNS = (
     "acct_mulaid_pay",
     "psn_cash_pay",
 )
+#: A settlement's amount fields as the calculator and the API return them (decimal strings):
+#: the claim's own parts, then the kernel's layers.
+SETTLEMENT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", *OUTPUT_COLUMNS)

@@ -115,17 +115,13 @@ def check_floors(policy: Policy) -> None:
                 if isinstance(value, bool) or not isinstance(value, int | Decimal):
                     continue
                 number = Decimal(value) / 100 if bound.money else Decimal(value)
+                broken = None
                 if bound.low is not None and number < bound.low:
-                    raise ParameterError(
-                        policy.source_file(leaf, on),
-                        shown,
-                        f"{number} on {on.isoformat()} is below the national floor {bound.low}"
-                        + (f" ({bound.note})" if bound.note else ""),
-                    )
+                    broken = f"below the national floor {bound.low}"
                 if bound.high is not None and number > bound.high:
+                    broken = f"above the national ceiling {bound.high}"
+                if broken:
+                    note = f" ({bound.note})" if bound.note else ""
                     raise ParameterError(
-                        policy.source_file(leaf, on),
-                        shown,
-                        f"{number} on {on.isoformat()} is above the national ceiling {bound.high}"
-                        + (f" ({bound.note})" if bound.note else ""),
+                        policy.source_file(leaf, on), shown, f"{number} on {on} is {broken}{note}"
                     )
