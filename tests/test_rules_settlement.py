@@ -262,3 +262,17 @@ def test_settlement_detail_names_fund_layers() -> None:
     codes = [d["fund_pay_type"] for d in s["setldetail"]]
     assert codes == ["390100", "390200", "610100"]
     assert sum(float(d["fund_payamt"]) for d in s["setldetail"]) == float(s["fund_pay_sumamt"])
+
+
+def test_a_cap_changed_mid_year_applies_to_the_years_total() -> None:
+    policy = {"large_amount": {"cap": {"2025-01-01": 100000, "2025-07-01": 150000}}}
+    rows = settle(
+        [
+            inpatient(2000000, level=3, date="2025-03-01"),
+            inpatient(2000000, level=3, date="2025-08-01"),
+        ],
+        person={"scheme": "employee"},
+        policy=policy,
+    )
+    # March: the large-amount cap of 100000 is reached; August: the raised cap lets 50000 more
+    assert [r["hifob_pay"] for r in rows] == ["100000.00", "50000.00"]
