@@ -207,17 +207,26 @@ def _clamp(
         member = None
     i0 = s0 if people is None else s0[people]
     j0 = p0 if people is None else p0[people]
-    running = sub.cumsum(raw if member is None else np.where(member, raw, 0), i0)
-    capped = np.minimum(running, cap)
-    if member is None and steady:  # min(Σ raw, cap) already rises within each person's year
-        paid = np.maximum(capped, sub.spread(j0))
-    else:
-        paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
-    before = sub.previous(paid, j0)
-    _store(state, f"{key}.raw", s0, people, sub.last(running, i0))
-    _store(state, f"{key}.paid", p0, people, sub.last(paid, j0))
+    own = raw if member is None else np.where(member, raw, 0)
+    running = sub.cumsum(own, i0)
     n = len(segs.seg)
-    return _scatter(paid - before, idx, n), _scatter(before, idx, n)
+    if steady:
+        # one cap per person's year: the layer has paid max(min(Σ raw, cap), paid before the
+        # batch) after each claim, and the same before it with the claim's raw taken out
+        floor = sub.spread(j0)
+        after = np.maximum(np.minimum(running, cap), floor)
+        before = np.maximum(np.minimum(running - own, cap), floor)
+        pay = after - before if member is None else np.where(member, after - before, 0)
+        paid_in_batch = np.add.reduceat(pay, sub.starts) if len(pay) else 0
+        _store(state, f"{key}.paid", p0, people, j0 + paid_in_batch)
+    else:
+        capped = np.minimum(running, cap)
+        paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
+        before = sub.previous(paid, j0)
+        pay = paid - before
+        _store(state, f"{key}.paid", p0, people, sub.last(paid, j0))
+    _store(state, f"{key}.raw", s0, people, sub.last(running, i0))
+    return _scatter(pay, idx, n), _scatter(before, idx, n)
 
 
 def _deductible_schedule(
