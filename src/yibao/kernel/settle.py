@@ -283,25 +283,25 @@ def settle(
     # basic layer (基本统筹): deductible per admission or per year, then banded ratios
     vsm = (v * len(SCHEMES) + scheme) * len(MED_TYPES) + med  # flat (version, scheme, med)
     vsml = vsm * 3 + lvl
-    style = tables.style.reshape(-1)[vsm]
-    deductible = tables.deductible.reshape(-1)[vsml]
+    style = tables.style.reshape(-1).take(vsm)
+    deductible = tables.deductible.reshape(-1).take(vsml)
     edges = tables.band_edges.reshape(-1, tables.n_bands)[vsml]
     ratios = tables.band_ratios.reshape(-1, tables.n_bands)[vsml]
     admission = (style == ADMISSION) & entitled
     a0 = state.get("admissions", npers)
     nth = segs.cumsum(admission.astype(np.int64), a0)
     state.values["admissions"] = segs.last(nth, a0)
-    factor = tables.repeat.reshape(-1)[vsm * 3 + np.clip(nth - 1, 0, 2)]
+    factor = tables.repeat.reshape(-1).take(vsm * 3 + np.clip(nth - 1, 0, 2))
     adm_ded = np.minimum(round_div(deductible * factor, SCALE), base)
     adm_raw = round_div(
-        _schedule(edges, ratios, tables.band_basis.reshape(-1)[vsm], adm_ded, base), SCALE
+        _schedule(edges, ratios, tables.band_basis.reshape(-1).take(vsm), adm_ded, base), SCALE
     )
     act_ded = np.where(admission, adm_ded, 0)
     raw = np.where(admission, adm_raw, 0)
     eligible = np.where(admission, base - adm_ded, 0)
     annual = (style != ADMISSION) & entitled
     if annual.any():
-        ded_group = tables.ded_group.reshape(-1)[vsm]
+        ded_group = tables.ded_group.reshape(-1).take(vsm)
         present = np.zeros(len(MED_TYPES), dtype=np.bool_)
         present[ded_group[annual]] = True
         for m in np.flatnonzero(present):
@@ -312,8 +312,8 @@ def settle(
             act_ded += applied
             eligible += grown
             raw += np.where(member, round_div(ratios[:, 0] * grown, SCALE), 0)
-    cap_group = tables.cap_group.reshape(-1)[vsm]
-    cap = tables.annual_cap.reshape(-1)[vsm]
+    cap_group = tables.cap_group.reshape(-1).take(vsm)
+    cap = tables.annual_cap.reshape(-1).take(vsm)
     hifp = np.zeros(n, dtype=np.int64)
     basic_before = np.zeros(n, dtype=np.int64)
     for g, name in enumerate(tables.cap_groups):
