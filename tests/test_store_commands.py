@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
 from yibao.commands import app
+from yibao.store.migrate import head
 
 runner = CliRunner()
 
@@ -26,7 +27,7 @@ def run(db_url: str, *args: str, code: int = 0) -> Any:
 
 def test_commands(db_url: str, tmp_path: Path) -> None:
     emp, rel = nid(1), nid(2)
-    assert run(db_url, "db", "upgrade")["revision"] == "0001"
+    assert run(db_url, "db", "upgrade")["revision"] == head()
     added = run(db_url, "person", "add", emp, "张三", "--household", "H1")
     assert added["sex"] == "M" and added["birth_date"] == "1985-06-15"
     bad = run(db_url, "person", "add", emp[:17] + "0", "张三", code=2)

@@ -6,6 +6,7 @@ import typer
 
 from yibao import commands as store_commands
 from yibao import demo
+from yibao.api.cli import register as api_register
 from yibao.calc.cli import app as calc_app
 from yibao.synth.cli import app as synth_app
 
@@ -14,6 +15,7 @@ app.add_typer(calc_app, name="calc")
 app.add_typer(synth_app, name="synth")
 demo.register(app)
 store_commands.register(app)
+api_register(app)
 
 
 def main() -> None:

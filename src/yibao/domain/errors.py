@@ -97,3 +97,16 @@ class UnbalancedTransaction(RecordError):
         super().__init__(
             f"ledger transaction {reference} is unbalanced: postings sum to {total} fen"
         )
+
+
+class SettlementRefused(RecordError):
+    """A settlement, visit or reversal request cannot be carried out; nothing was changed."""
+
+    def __init__(self, subject: str, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"{subject}: {reason}")
+
+
+class RequestConflict(SettlementRefused):
+    """A request id already used for a different request (idempotency keys are not reusable)."""

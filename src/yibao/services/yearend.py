@@ -14,7 +14,9 @@ def close_year(uow: UnitOfWork, year: int) -> YearCloseCounts:
     1. every person with an enrolment overlapping the year but no coverage row for it gets a
        ``lapsed`` row (an active retiree an ``insured`` one: retirees pay nothing);
     2. each row of the year gets ``continuous_years`` (1 + last year's, if insured; else 0),
-       ``zero_claim`` (insured and ``fund_paid`` = 0) and ``closed``;
+       ``zero_claim`` (insured, ``fund_paid`` = 0 and no settlement in force in which the funds
+       paid anything that year: the settlements table is the source of what the funds paid)
+       and ``closed``;
     3. rows already present for next year (paid in the collection period) get their
        ``continuous_years`` recomputed from this year's.
 
@@ -30,7 +32,9 @@ def close_year(uow: UnitOfWork, year: int) -> YearCloseCounts:
 
 
 def add_fund_paid(uow: UnitOfWork, who: str | int, year: int, fen: int) -> None:
-    """What the funds paid for a person in a year (the settlement service calls this)."""
+    """Record what the funds paid for a person in a year outside the settlement service (e.g.
+    history taken over from an earlier system). Settlements are read directly by the year-end
+    and by the incentive rule; they do not go through this hook."""
     if fen < 0:
         raise InvalidField("fund_paid", "must not be negative", fen)
     with uow:

@@ -241,6 +241,31 @@ _INSERT_PERSONS = text(
 )
 
 
+def stage_persons(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Empty the staging table and load validated rows (from ``validate_batch``) into it,
+    inside the caller's transaction."""
+    _prepare_stage(conn)
+    if rows:
+        _load_stage(conn, rows)
+
+
+def staged_already_registered(conn: Connection) -> int:
+    """How many staged national IDs are already in ``persons``."""
+    return int(
+        conn.execute(
+            text(f"SELECT COUNT(*) FROM {STAGE} s JOIN persons p ON p.national_id = s.national_id")
+        ).scalar_one()
+    )
+
+
+def insert_staged(conn: Connection) -> tuple[int, int]:
+    """Move the staged rows into ``households`` and ``persons`` (existing ones are skipped);
+    returns (households created, persons inserted)."""
+    households = int(conn.execute(_INSERT_HOUSEHOLDS).rowcount or 0)
+    persons = int(conn.execute(_INSERT_PERSONS).rowcount or 0)
+    return households, persons
+
+
 def import_persons(
     engine: Engine,
     path: str | Path,
@@ -265,11 +290,10 @@ def import_persons(
             rows = validate_batch(batch, report.read + 1, report, max_errors)
             report.read += batch.num_rows
             with conn.begin():
-                _prepare_stage(conn)
+                stage_persons(conn, rows)
                 if rows:
-                    _load_stage(conn, rows)
-                    report.households_created += int(conn.execute(_INSERT_HOUSEHOLDS).rowcount or 0)
-                    inserted = int(conn.execute(_INSERT_PERSONS).rowcount or 0)
+                    households, inserted = insert_staged(conn)
+                    report.households_created += households
                     report.inserted += inserted
                     report.duplicates += len(rows) - inserted
             report.batches += 1

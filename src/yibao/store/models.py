@@ -8,8 +8,10 @@ in ``migrations/versions`` (a test checks that the two agree).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -280,3 +282,156 @@ class ContributionRow(Base):
     paid_on: Mapped[dt.date] = mapped_column(Date)
     mutual_aid_link_id: Mapped[int | None] = mapped_column(ForeignKey("mutual_aid_links.id"))
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
+
+
+# ------------------------------------------------------------------------------- settlement
+
+MED_TYPE_VALUES = "('inpatient', 'outpatient', 'chronic', 'maternity', 'pharmacy')"
+CROSS_REGION_VALUES = "('none', 'registered', 'referred', 'temporary')"
+#: The output amounts of a settlement (fen), named as the calculator's output fields.
+SETTLEMENT_AMOUNTS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "cross_prepay",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+)
+
+
+class VisitRow(Base):
+    """A visit (就诊, ``mdtrt_id``) registered by a designated institution (2201 / 2202)."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        CheckConstraint(f"med_type IN {MED_TYPE_VALUES}", name="med_type"),
+        CheckConstraint("level IN (1, 2, 3)", name="level"),
+        CheckConstraint(f"cross_region IN {CROSS_REGION_VALUES}", name="cross_region"),
+        CheckConstraint("status IN ('registered', 'cancelled')", name="status"),
+        CheckConstraint("(status = 'cancelled') = (cancelled_on IS NOT NULL)", name="cancelled"),
+        CheckConstraint("end_date IS NULL OR end_date >= begin_date", name="dates"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mdtrt_id: Mapped[str] = mapped_column(String(40), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    fixmedins_code: Mapped[str] = mapped_column(String(40))
+    med_type: Mapped[str] = mapped_column(String(12))
+    level: Mapped[int] = mapped_column(Integer)
+    cross_region: Mapped[str] = mapped_column(String(12), server_default="none")
+    begin_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10))
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class SettlementRow(Base):
+    """A settlement (结算, ``setl_id``, 2207) and its reversal (2208)."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        CheckConstraint("status IN ('settled', 'reversed')", name="status"),
+        CheckConstraint("(status = 'reversed') = (reversed_on IS NOT NULL)", name="reversed"),
+        CheckConstraint(
+            " AND ".join(f"{a} >= 0" for a in SETTLEMENT_AMOUNTS),
+            name="amounts",
+        ),
+        CheckConstraint(
+            "fund_pay_sumamt = hifp_pay + hifmi_pay + hifob_pay + maf_pay", name="fund"
+        ),
+        CheckConstraint(
+            "psn_part_amt = acct_pay + acct_mulaid_pay + psn_cash_pay "
+            "AND medfee_sumamt = fund_pay_sumamt + psn_part_amt",
+            name="parts",
+        ),
+        # A visit is settled at most once at a time (a reversed settlement frees it).
+        Index(
+            "uq_settlements_visit_settled",
+            "visit_id",
+            unique=True,
+            sqlite_where=text("status = 'settled'"),
+            postgresql_where=text("status = 'settled'"),
+        ),
+        Index("ix_settlements_person_id_year", "person_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    setl_id: Mapped[str] = mapped_column(String(40), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    year: Mapped[int] = mapped_column(Integer)
+    settled_on: Mapped[dt.date] = mapped_column(Date)
+    scheme: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    medfee_sumamt: Mapped[int] = mapped_column(BigInteger)
+    fulamt_ownpay_amt: Mapped[int] = mapped_column(BigInteger)
+    overlmt_selfpay: Mapped[int] = mapped_column(BigInteger)
+    preselfpay_amt: Mapped[int] = mapped_column(BigInteger)
+    inscp_scp_amt: Mapped[int] = mapped_column(BigInteger)
+    cross_prepay: Mapped[int] = mapped_column(BigInteger)
+    act_pay_dedc: Mapped[int] = mapped_column(BigInteger)
+    hifp_pay: Mapped[int] = mapped_column(BigInteger)
+    hifmi_pay: Mapped[int] = mapped_column(BigInteger)
+    hifob_pay: Mapped[int] = mapped_column(BigInteger)
+    maf_pay: Mapped[int] = mapped_column(BigInteger)
+    fund_pay_sumamt: Mapped[int] = mapped_column(BigInteger)
+    psn_part_amt: Mapped[int] = mapped_column(BigInteger)
+    acct_pay: Mapped[int] = mapped_column(BigInteger)
+    acct_mulaid_pay: Mapped[int] = mapped_column(BigInteger)
+    psn_cash_pay: Mapped[int] = mapped_column(BigInteger)
+    admission_no: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[int] = mapped_column(Integer)
+    mutual_aid_link_id: Mapped[int | None] = mapped_column(ForeignKey("mutual_aid_links.id"))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state_delta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transactions.id"), unique=True
+    )
+    reversed_on: Mapped[dt.date | None] = mapped_column(Date)
+    reversal_request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reversal_transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transactions.id"), unique=True
+    )
+    reversal_response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class SettlementLayerRow(Base):
+    """One fund layer (or medical-assistance tier) of a settlement (setldetail)."""
+
+    __tablename__ = "settlement_layers"
+    __table_args__ = (CheckConstraint("payment >= 0 AND base >= 0", name="amounts"),)
+
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fund_pay_type: Mapped[str] = mapped_column(String(6))
+    fund_name: Mapped[str] = mapped_column(String(80))
+    base: Mapped[int] = mapped_column(BigInteger)
+    payment: Mapped[int] = mapped_column(BigInteger)
+
+
+class BenefitStateRow(Base):
+    """A person's year-to-date settlement accumulators (the kernel's ``state_keys``), one row
+    per person and year; row-locked (``SELECT ... FOR UPDATE``) while a settlement runs."""
+
+    __tablename__ = "benefit_states"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    settlements: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

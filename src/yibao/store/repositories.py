@@ -7,7 +7,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -30,7 +42,7 @@ from yibao.domain.errors import (
     UnbalancedTransaction,
 )
 from yibao.domain.identity import NationalId, Sex
-from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction
+from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.domain.registry import (
     GroupKind,
     Household,
@@ -52,6 +64,7 @@ from yibao.store.models import (
     PersonRow,
     PostingRow,
     RelationRow,
+    SettlementRow,
     SpecialGroupRow,
     YearCloseRow,
 )
@@ -263,6 +276,20 @@ class PersonRepository:
             )
         ).all()
         return _link(rows[0]) if rows else None
+
+    def link_to(self, relative_id: int, on: dt.date) -> MutualAidLink | None:
+        """The first mutual-aid link in force on ``on`` that pays for ``relative_id``."""
+        row = self.session.scalars(
+            select(MutualAidLinkRow)
+            .where(
+                MutualAidLinkRow.relative_id == relative_id,
+                MutualAidLinkRow.authorised_on <= on,
+                or_(MutualAidLinkRow.revoked_on.is_(None), MutualAidLinkRow.revoked_on > on),
+            )
+            .order_by(MutualAidLinkRow.id)
+            .limit(1)
+        ).one_or_none()
+        return _link(row) if row is not None else None
 
     def revoke_link(self, owner_id: int, relative_id: int, on: dt.date) -> MutualAidLink:
         row = self.session.scalars(
@@ -603,8 +630,21 @@ class CoverageRepository:
                 "continuous_years": case((insured, 1 + func.coalesce(prev_continuous, 0)), else_=0)
             }
             if close:
+                # Zero-claim: nothing recorded through the hook and no settlement in force in
+                # which the funds paid anything that year.
+                paid_by_settlement = (
+                    select(SettlementRow.id)
+                    .where(
+                        SettlementRow.person_id == CoverageYearRow.person_id,
+                        SettlementRow.year == y,
+                        SettlementRow.status == "settled",
+                        SettlementRow.fund_pay_sumamt > 0,
+                    )
+                    .exists()
+                )
                 values["zero_claim"] = case(
-                    (and_(insured, CoverageYearRow.fund_paid == 0), True), else_=False
+                    (and_(insured, CoverageYearRow.fund_paid == 0, ~paid_by_settlement), True),
+                    else_=False,
                 )
                 values["closed"] = True
             s.execute(update(CoverageYearRow).where(CoverageYearRow.year == y).values(**values))
@@ -669,15 +709,19 @@ class BalanceMismatch:
 
 
 class LedgerRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: dict[AccountRef, int] | None = None) -> None:
         self.session = session
         self._pending: list[int] = []
         self._ids: dict[AccountRef, int] = {}
+        # ids of accounts known to be committed (kept by the unit of work across its uses)
+        self._known = known if known is not None else {}
 
     def account_id(self, ref: AccountRef) -> int:
         """The account's id, opening the account on first use."""
         if ref in self._ids:
             return self._ids[ref]
+        if ref in self._known:
+            return self._known[ref]
         found = self.session.scalar(select(AccountRow.id).where(AccountRow.code == ref.code))
         if found is None:
             stmt = (
@@ -747,15 +791,32 @@ class LedgerRepository:
         moves: dict[int, int] = {}
         for account_id, amount in legs:
             moves[account_id] = moves.get(account_id, 0) + amount
-        for account_id in sorted(moves):  # one lock order, no deadlocks
-            if moves[account_id]:
-                self.session.execute(
-                    update(AccountRow)
-                    .where(AccountRow.id == account_id)
-                    .values(balance=AccountRow.balance + moves[account_id])
-                )
+        table = cast(Table, AccountRow.__table__)
+        rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
+        if rows:  # one executemany, rows in account-id order: one lock order, no deadlocks
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("aid"))
+                .values(balance=table.c.balance + bindparam("delta")),
+                rows,
+            )
         self._pending.append(row.id)
         return row.id
+
+    def postings_of(self, transaction_id: int) -> list[Posting]:
+        """The postings of a stored transaction, in the order they were written."""
+        rows = self.session.execute(
+            select(
+                AccountRow.kind, AccountRow.pooling_area, AccountRow.person_id, PostingRow.amount
+            )
+            .join(AccountRow, AccountRow.id == PostingRow.account_id)
+            .where(PostingRow.transaction_id == transaction_id)
+            .order_by(PostingRow.id)
+        ).all()
+        return [
+            Posting(AccountRef(AccountKind(kind), pooling_area=area, person_id=person), int(amount))
+            for kind, area, person, amount in rows
+        ]
 
     def check_pending(self) -> None:
         """Before commit: every transaction posted in this unit of work sums to zero."""
@@ -781,6 +842,10 @@ class LedgerRepository:
 
     def committed(self) -> None:
         self._pending.clear()
+
+    def remember_committed(self) -> None:
+        """After a commit: the accounts opened in it exist for every later unit."""
+        self._known.update(self._ids)
 
     # reconciliation
 
@@ -898,6 +963,16 @@ class ContributionRepository:
             .order_by(ContributionRow.period_start, ContributionRow.id)
         )
         return [_contribution(r) for r in rows]
+
+    def first_paid_on(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> dt.date | None:
+        """The earliest payment date under an enrolment among ``kinds``."""
+        values: Sequence[str] = [k.value for k in kinds]
+        found: dt.date | None = self.session.scalar(
+            select(func.min(ContributionRow.paid_on)).where(
+                ContributionRow.enrolment_id == enrolment_id, ContributionRow.kind.in_(values)
+            )
+        )
+        return found
 
     def count_by_kind(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> int:
         values: Sequence[str] = [k.value for k in kinds]

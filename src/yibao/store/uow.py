@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from yibao.domain.errors import UnbalancedTransaction
+from yibao.domain.ledger import AccountRef
 from yibao.store.db import make_engine, make_session_factory
 from yibao.store.repositories import (
     ContributionRepository,
@@ -28,6 +29,7 @@ from yibao.store.repositories import (
     LedgerRepository,
     PersonRepository,
 )
+from yibao.store.settlements import SettlementRepository
 
 
 class UnitOfWork:
@@ -36,10 +38,12 @@ class UnitOfWork:
     coverage: CoverageRepository
     ledger: LedgerRepository
     contributions: ContributionRepository
+    settlements: SettlementRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
+        self._account_ids: dict[AccountRef, int] = {}
 
     @classmethod
     def for_engine(cls, engine: Engine) -> UnitOfWork:
@@ -59,8 +63,9 @@ class UnitOfWork:
         self.persons = PersonRepository(self.session)
         self.enrolments = EnrolmentRepository(self.session)
         self.coverage = CoverageRepository(self.session)
-        self.ledger = LedgerRepository(self.session)
+        self.ledger = LedgerRepository(self.session, self._account_ids)
         self.contributions = ContributionRepository(self.session)
+        self.settlements = SettlementRepository(self.session)
         return self
 
     def __exit__(
@@ -85,6 +90,7 @@ class UnitOfWork:
             if "postings_balanced" in str(exc) or "unbalanced" in str(exc):
                 raise UnbalancedTransaction("(checked at commit)", 0) from exc
             raise
+        self.ledger.remember_committed()
         self.ledger.committed()
 
     def rollback(self) -> None:

@@ -3,6 +3,7 @@
 yibao synth generate --region 360100 --persons 1000000 --year 2025 --out out/ --seed 1
 yibao synth --region 360100 --persons 1000000 --year 2025 --out out/ --seed 1   (the same)
 yibao synth summary out/ [--chart out/summary.png] [--json]
+yibao synth load out/ --db URL [--json]
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
+from yibao.domain.errors import RecordError
+from yibao.policy import ParameterError
 from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
 from yibao.synth.ids import check_region
+from yibao.synth.load import load_area
 from yibao.synth.summary import draw_chart, summarize
 from yibao.synth.writer import generate as generate_area
 
@@ -38,6 +44,10 @@ OUT = typer.Option(..., "--out", help="output folder")
 FOLDER = typer.Argument(..., help="a generated folder")
 CHART = typer.Option(None, "--chart", help="write a PNG chart here")
 AS_JSON = typer.Option(False, "--json", help="print the figures as JSON")
+REPORT_JSON = typer.Option(False, "--json", help="print the load report as JSON")
+DB = typer.Option(
+    None, "--db", help="database URL (default: $YIBAO_DATABASE_URL or ./yibao.sqlite)"
+)
 
 
 def _generate(
@@ -118,6 +128,15 @@ def summary(
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
+    Console().print(summary_table(result))
+    for key, text in result["sources"].items():
+        typer.echo(f"{key}: {text}")
+    if chart is not None:
+        typer.echo(f"chart: {chart}")
+
+
+def summary_table(result: dict[str, Any]) -> Table:
+    """The figures of ``summarize`` beside the published ones, as a Rich table."""
     table = Table(title=f"Synthetic area {result['meta']['region']}, {result['meta']['year']}")
     for column in ("figure", "unit", "generated", "published", "source"):
         table.add_column(column, justify="left" if column in ("figure", "source") else "right")
@@ -130,8 +149,63 @@ def summary(
             "" if published is None else f"{published:,}",
             fig["source"] or "",
         )
-    Console().print(table)
-    for key, text in result["sources"].items():
-        typer.echo(f"{key}: {text}")
-    if chart is not None:
-        typer.echo(f"chart: {chart}")
+    return table
+
+
+@app.command()
+def load(
+    folder: Path = FOLDER,
+    db: str | None = DB,
+    as_json: bool = REPORT_JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Load a generated area into the registry database: persons, households, relations,
+    special groups, enrolments and the year's contributions on the ledger (idempotent)."""
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]persons"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, disable=quiet or as_json) as bar:
+            task = bar.add_task("load", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = load_area(folder, db, progress=progress)
+    except (RecordError, ParameterError) as exc:
+        if as_json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False), file=sys.stderr)
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except OperationalError as exc:
+        typer.echo(f"error: database: {exc.orig}", err=True)
+        raise typer.Exit(3) from exc
+    if as_json:
+        json.dump(report.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    out = Console(highlight=False)
+    if not report.parts_loaded:
+        out.print(f"{folder} is already loaded in {report.database} ({report.parts} parts)")
+        return
+    out.print(
+        f"{report.persons_inserted:,} persons loaded into {report.database} "
+        f"({report.parts_loaded} parts loaded, {report.parts_skipped} already there) in "
+        f"{report.seconds:.1f} s, {report.persons_per_minute:,.0f} persons/min"
+    )
+    enrolments = ", ".join(f"{k} {v:,}" for k, v in sorted(report.enrolments.items()))
+    contributions = ", ".join(f"{k} {v:,}" for k, v in sorted(report.contributions.items()))
+    out.print(
+        f"households {report.households:,}, relations {report.relations:,}, "
+        f"special groups {report.groups:,}"
+    )
+    out.print(f"enrolments: {enrolments}")
+    out.print(f"contributions: {contributions}")
+    out.print(f"ledger: {report.transactions:,} transactions, {report.postings:,} postings")
+    if report.invalid:
+        out.print(f"[red]{report.invalid} invalid persons[/red] (first: {report.errors[:3]})")

@@ -1,0 +1,119 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Routes are thin: they authenticate (``deps.PrincipalDep``), check the role, call a service and
+present the result. Every error becomes the answer envelope ``{infcode, inf_refmsgid, err_msg,
+output}`` with a message a clerk can act on; no request gets a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yibao.api import errors
+from yibao.api import handlers_person as _handlers_person  # registers 1101
+from yibao.api import handlers_settlement as _handlers_settlement  # registers 22xx, 3201, 5206
+from yibao.api.deps import State
+from yibao.api.errors import ApiError, answer
+from yibao.api.fhir import router as fhir_router
+from yibao.api.routes import router
+from yibao.api.settings import Settings
+from yibao.api.tx import translate
+from yibao.store.db import make_engine
+
+log = logging.getLogger("yibao.api")
+
+_REGISTERED = (_handlers_person, _handlers_settlement)
+
+
+def _envelope(
+    status: int, infcode: int, message: str, msgid: str | None = None, fhir: bool = False
+) -> JSONResponse:
+    if fhir:  # FHIR callers get an OperationOutcome, with the infcode as its details code
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "processing" if status < 500 else "exception",
+                    "details": {"coding": [{"system": "urn:yibao:infcode", "code": str(infcode)}]},
+                    "diagnostics": message,
+                }
+            ],
+        }
+        if status == 200:  # a refusal inside the envelope; FHIR wants an HTTP error
+            status = 404 if infcode == errors.NOT_FOUND else 422
+        return JSONResponse(outcome, status_code=status)
+    return JSONResponse(answer(infcode, msgid, message, None), status_code=status)
+
+
+def _is_fhir(request: Request) -> bool:
+    return request.url.path.startswith("/fhir")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The application; ``engine`` (optional) shares an existing engine, e.g. in tests."""
+    settings = settings or Settings()  # type: ignore[call-arg]  # from the environment
+    app = FastAPI(
+        title="yibao: designated-institution transactions",
+        version="1",
+        description=(
+            "`POST /api/v1/tx` in the national platform's envelope; staff endpoints; "
+            "signed requests (HMAC-SHA256) or bearer tokens. See docs/api.md."
+        ),
+        default_response_class=JSONResponse,
+    )
+    app.state.yibao = State(settings=settings, engine=engine or make_engine(settings.database_url))
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _envelope(exc.status, exc.infcode, exc.message, fhir=_is_fhir(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors()[:5]:
+            problems.append(f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}")
+        return _envelope(
+            400,
+            errors.MALFORMED,
+            "malformed request: " + "; ".join(problems),
+            fhir=_is_fhir(request),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = errors.NOT_FOUND if exc.status_code == 404 else errors.MALFORMED
+        return _envelope(exc.status_code, code, str(exc.detail), fhir=_is_fhir(request))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        known = translate(exc) if isinstance(exc, OperationalError) else None
+        if known is not None:  # e.g. SQLite busy: nothing stored, send again
+            return _envelope(known.status, known.infcode, known.message, fhir=_is_fhir(request))
+        ref = uuid.uuid4().hex[:12]
+        log.error("internal error %s", ref, exc_info=exc)
+        return _envelope(
+            500,
+            errors.INTERNAL,
+            f"internal error (reference {ref}); nothing was stored under this msgid: send it "
+            "again, and if it persists report the reference",
+            fhir=_is_fhir(request),
+        )
+
+    app.include_router(router)
+    app.include_router(fhir_router)
+    return app

@@ -1,0 +1,162 @@
+"""Who is calling: an institution (signed request) or a staff member (bearer token).
+
+``authenticate`` is called once per request by the ``principal`` dependency (``deps.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yibao.api import errors
+from yibao.api.errors import ApiError
+from yibao.api.repository import ApiRepository, utcnow
+from yibao.api.roles import UNMASKED, Role, allowed
+from yibao.api.security import (
+    HEADER_INSTITUTION,
+    HEADER_KEY_ID,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    institution_key,
+    sign,
+    signatures_match,
+    token_hash,
+)
+from yibao.api.settings import Settings
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,100}$")
+_SHORT = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    #: ``inst:<code>`` or ``staff:<username>``: what the audit log and msgid scope use.
+    actor: str
+    institution: str | None = None
+    person_id: int | None = None
+
+    def may(self, action: str) -> bool:
+        return allowed(self.role, action)
+
+    def require(self, action: str) -> None:
+        if not self.may(action):
+            raise ApiError(
+                errors.FORBIDDEN,
+                f"role {self.role.value} may not do {action}; ask an administrator for a role "
+                "that may",
+            )
+
+    def sees_identity(self, person_id: int | None) -> bool:
+        """May this caller see national ID, name and phone of ``person_id`` unmasked?"""
+        if self.role is Role.INSURED_PERSON:
+            return person_id is not None and person_id == self.person_id
+        return self.role in UNMASKED
+
+
+def authenticate(
+    engine: Engine,
+    settings: Settings,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> Principal:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return _staff(engine, auth[7:].strip())
+    if headers.get(HEADER_SIGNATURE.lower()):
+        return _institution(engine, settings, method, path, headers, body)
+    raise ApiError(
+        errors.UNAUTHENTICATED,
+        "request is not authenticated: sign it with your institution key "
+        f"({HEADER_INSTITUTION}, {HEADER_KEY_ID}, {HEADER_TIMESTAMP}, {HEADER_NONCE}, "
+        f"{HEADER_SIGNATURE}) or send Authorization: Bearer <staff token>",
+    )
+
+
+def _staff(engine: Engine, token: str) -> Principal:
+    if not _TOKEN.match(token):
+        raise ApiError(errors.UNAUTHENTICATED, "bearer token is malformed: log in again")
+    with Session(engine) as session:
+        account = ApiRepository(session).staff_by_token(token_hash(token), utcnow())
+    if account is None:
+        raise ApiError(
+            errors.UNAUTHENTICATED, "bearer token is unknown, expired or revoked: log in again"
+        )
+    return Principal(Role(account.role), f"staff:{account.username}", None, account.person_id)
+
+
+def _institution(
+    engine: Engine,
+    settings: Settings,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> Principal:
+    code = headers.get(HEADER_INSTITUTION.lower(), "")
+    key_id = headers.get(HEADER_KEY_ID.lower(), "")
+    ts = headers.get(HEADER_TIMESTAMP.lower(), "")
+    nonce = headers.get(HEADER_NONCE.lower(), "")
+    signature = headers.get(HEADER_SIGNATURE.lower(), "").strip().lower()
+    for name, value in (
+        (HEADER_INSTITUTION, code),
+        (HEADER_KEY_ID, key_id),
+        (HEADER_NONCE, nonce),
+    ):
+        if not _SHORT.match(value):
+            raise ApiError(
+                errors.UNAUTHENTICATED,
+                f"header {name} is missing or malformed (1-64 letters, digits, _ . : -)",
+            )
+    if not _HEX64.match(signature):
+        raise ApiError(errors.UNAUTHENTICATED, f"header {HEADER_SIGNATURE} must be 64 hex digits")
+    try:
+        sent = int(ts)
+    except ValueError:
+        raise ApiError(
+            errors.UNAUTHENTICATED, f"header {HEADER_TIMESTAMP} must be Unix seconds"
+        ) from None
+    skew = abs(time.time() - sent)
+    if skew > settings.max_clock_skew_seconds:
+        raise ApiError(
+            errors.EXPIRED,
+            f"request timestamp is {int(skew)} s away from the server clock (at most "
+            f"{settings.max_clock_skew_seconds} s allowed): check the clock and sign again",
+        )
+    key = institution_key(settings.api_secret.get_secret_value(), code, key_id)
+    expected = sign(key, ts, nonce, method, path, body)
+    caller = f"inst:{code}"
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        if not repo.active_key(code, key_id):
+            raise ApiError(
+                errors.UNAUTHENTICATED,
+                f"key {key_id} is unknown, revoked, or not a key of institution {code}",
+            )
+        if not signatures_match(expected, signature):
+            raise ApiError(
+                errors.UNAUTHENTICATED,
+                "signature does not match: sign 'timestamp\\nnonce\\nMETHOD\\npath\\n"
+                "sha256(body)' with HMAC-SHA256 and your key",
+            )
+        if repo.seen_nonce(caller, nonce, signature):
+            raise ApiError(errors.REPLAY, "replayed request: this nonce was already used")
+        now = utcnow()
+        try:
+            repo.add_nonce(caller, nonce, signature, now)
+            if random.random() < 0.01:  # keep the table small; nonces outlive the skew window
+                repo.purge_nonces(now - dt.timedelta(seconds=4 * settings.max_clock_skew_seconds))
+            session.commit()
+        except IntegrityError:
+            raise ApiError(errors.REPLAY, "replayed request: this nonce was already used") from None
+    return Principal(Role.INSTITUTION, caller, code, None)

@@ -1,0 +1,55 @@
+"""Dependencies, declared once: the service state, the raw body, the authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from yibao.api import errors
+from yibao.api.auth import Principal, authenticate
+from yibao.api.errors import ApiError
+from yibao.api.settings import Settings
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings
+    engine: Engine
+
+
+def get_state(request: Request) -> State:
+    state: State = request.app.state.yibao
+    return state
+
+
+StateDep = Annotated[State, Depends(get_state)]
+
+
+async def raw_body(request: Request, state: StateDep) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > state.settings.max_body_bytes:
+        raise ApiError(errors.MALFORMED, "request body too large")
+    body = await request.body()
+    if len(body) > state.settings.max_body_bytes:
+        raise ApiError(errors.MALFORMED, "request body too large")
+    return body
+
+
+RawBodyDep = Annotated[bytes, Depends(raw_body)]
+
+
+async def principal(request: Request, state: StateDep, body: RawBodyDep) -> Principal:
+    path = request.url.path
+    if request.url.query:
+        path = f"{path}?{request.url.query}"
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await run_in_threadpool(
+        authenticate, state.engine, state.settings, request.method, path, headers, body
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,79 @@
+"""1101 (person and coverage) and the person-file presentation shared by the staff routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from yibao.api import inputs
+from yibao.api.context import TxContext
+from yibao.api.tx import handler
+from yibao.domain.registry import Person
+from yibao.policy import fen_to_yuan
+from yibao.services.common import find_person
+from yibao.store.uow import UnitOfWork
+
+
+def baseinfo(ctx: TxContext, p: Person, on: dt.date) -> dict[str, Any]:
+    shown = ctx.principal.sees_identity(p.id)
+    return {
+        "psn_no": str(p.id),
+        **ctx.identity(p.id, p.label, p.name),
+        "gend": p.sex.value,
+        "brdy": p.birth_date.isoformat() if shown else None,
+        "age": p.age_on(on),
+        "tel": ctx.phone(p.id, p.phone),
+        "region": p.region,
+    }
+
+
+def coverage(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
+    assert p.id is not None
+    enrolments = uow.enrolments.history(p.id)
+    years = uow.coverage.history(p.id)
+    current = next((e for e in enrolments if e.covers(on)), None)
+    return {
+        "insuinfo": [
+            {
+                "enrolment_id": e.id,
+                "insutype": e.scheme.value,
+                "psn_type": e.kind.value,
+                "insuplc_admdvs": e.pooling_area,
+                "psn_insu_stas": e.status.value,
+                "begndate": e.start_date.isoformat(),
+                "enddate": e.end_date.isoformat() if e.end_date else None,
+                "emp_no": e.employer_code,
+            }
+            for e in enrolments
+        ],
+        "covered_on_date": current is not None and current.status.value == "active",
+        "coverage_years": [
+            {
+                "year": c.year,
+                "status": c.status.value,
+                "repaired": c.repaired,
+                "continuous_years": c.continuous_years,
+                "fund_paid": fen_to_yuan(c.fund_paid),
+            }
+            for c in years
+        ],
+    }
+
+
+@handler("1101", "person and coverage: schemes, status, waiting period, remaining caps")
+def person_info(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    who = inputs.person_ref(data)
+    on = inputs.date(data, "date", default=ctx.today)
+    with ctx.read_uow() as uow:
+        p = find_person(uow, who)
+        ctx.audit(person_id=p.id, target=f"person:{p.id}", detail="person and coverage read")
+        out = {"baseinfo": baseinfo(ctx, p, on), **coverage(uow, p, on)}
+        out.update(entitlement(uow, p, on))
+    return out
+
+
+def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
+    """Waiting period and remaining caps; filled in from the settlement service when present."""
+    from yibao.api import handlers_settlement
+
+    return handlers_settlement.entitlement(uow, p, on)

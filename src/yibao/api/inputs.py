@@ -1,0 +1,107 @@
+"""Reading fields of ``input``: each failure names the field and what is expected."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from yibao.api import errors
+from yibao.api.errors import ApiError
+from yibao.domain.errors import InvalidNationalId
+from yibao.domain.identity import parse_national_id
+
+
+def invalid(field: str, reason: str) -> ApiError:
+    return ApiError(errors.INVALID_FIELD, f"input.{field}: {reason}")
+
+
+def text(data: dict[str, Any], field: str, max_len: int = 64, required: bool = True) -> str | None:
+    value = data.get(field)
+    if value is None or value == "":
+        if required:
+            raise invalid(field, "missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise invalid(field, "must be a string")
+    value = str(value).strip()
+    if len(value) > max_len:
+        raise invalid(field, f"longer than {max_len} characters")
+    return value
+
+
+def require_text(data: dict[str, Any], field: str, max_len: int = 64) -> str:
+    value = text(data, field, max_len, required=True)
+    assert value is not None
+    return value
+
+
+def date(data: dict[str, Any], field: str, default: dt.date | None = None) -> dt.date:
+    value = data.get(field)
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise invalid(field, "missing (a date, YYYY-MM-DD)")
+    if not isinstance(value, str):
+        raise invalid(field, "must be a date string YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise invalid(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def integer(data: dict[str, Any], field: str, default: int | None = None) -> int:
+    value = data.get(field)
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise invalid(field, "missing (an integer)")
+    if isinstance(value, bool):
+        raise invalid(field, "must be an integer")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise invalid(field, f"{value!r} is not an integer") from None
+
+
+def amount(data: dict[str, Any], field: str, default: Decimal | None = None) -> Decimal:
+    """A yuan amount ≥ 0 with at most two decimals."""
+    value = data.get(field)
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise invalid(field, "missing (an amount in yuan)")
+    if isinstance(value, bool):
+        raise invalid(field, "must be an amount in yuan")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise invalid(field, f"{value!r} is not an amount in yuan") from None
+    if not d.is_finite() or d < 0:
+        raise invalid(field, "must be a non-negative amount")
+    if d != d.quantize(Decimal("0.01")):
+        raise invalid(field, "has more than two decimals (fen)")
+    if d > Decimal("100000000"):
+        raise invalid(field, "is implausibly large")
+    return d
+
+
+def person_ref(data: dict[str, Any]) -> str | int:
+    """``psn_no`` (the person number) or ``certno`` (the national ID number)."""
+    psn_no = data.get("psn_no")
+    if psn_no not in (None, ""):
+        if isinstance(psn_no, bool) or not isinstance(psn_no, str | int):
+            raise invalid("psn_no", "must be the person number (digits)")
+        s = str(psn_no).strip()
+        if not (s.isascii() and s.isdigit()) or len(s) > 18:
+            raise invalid("psn_no", "must be the person number (digits)")
+        return int(s)
+    certno = data.get("certno")
+    if certno in (None, ""):
+        raise invalid("psn_no", "missing: give psn_no (person number) or certno (national ID)")
+    if not isinstance(certno, str):
+        raise invalid("certno", "must be an 18-character national ID number")
+    try:
+        return parse_national_id(certno).number
+    except InvalidNationalId as exc:
+        raise invalid("certno", f"not a valid national ID number ({exc.reason})") from None

@@ -1,0 +1,229 @@
+"""Rows of the API tables, over one SQLAlchemy session (the caller commits)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from yibao.store.api_models import (
+    AuditRow,
+    InstitutionKeyRow,
+    InstitutionRow,
+    RequestNonceRow,
+    StaffAccountRow,
+    StaffTokenRow,
+    TxResponseRow,
+)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC (the tables store naive UTC timestamps)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: str
+    role: str
+    action: str
+    outcome: str = "ok"
+    person_id: int | None = None
+    target: str | None = None
+    msgid: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    id: int
+    username: str
+    role: str
+    person_id: int | None
+    active: bool
+
+
+def _account(row: StaffAccountRow) -> StaffAccount:
+    return StaffAccount(row.id, row.username, row.role, row.person_id, row.active)
+
+
+class ApiRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ institutions & keys
+    def add_institution(
+        self, code: str, name: str, level: int | None = None, area: str | None = None
+    ) -> int:
+        row = InstitutionRow(code=code, name=name, level=level, area=area, active=True)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def institution(self, code: str) -> InstitutionRow | None:
+        return self.session.scalar(select(InstitutionRow).where(InstitutionRow.code == code))
+
+    def add_key(self, institution_id: int, key_id: str) -> None:
+        self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
+        self.session.flush()
+
+    def active_key(self, code: str, key_id: str) -> bool:
+        """The key id exists, is active and belongs to an active institution ``code``."""
+        row = self.session.execute(
+            select(InstitutionKeyRow.id)
+            .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
+            .where(
+                InstitutionRow.code == code,
+                InstitutionRow.active.is_(True),
+                InstitutionKeyRow.key_id == key_id,
+                InstitutionKeyRow.active.is_(True),
+            )
+        ).first()
+        return row is not None
+
+    def revoke_key(self, key_id: str) -> bool:
+        result = self.session.execute(
+            update(InstitutionKeyRow)
+            .where(InstitutionKeyRow.key_id == key_id, InstitutionKeyRow.active.is_(True))
+            .values(active=False, revoked_at=utcnow())
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def seen_nonce(self, caller: str, nonce: str, signature: str) -> bool:
+        found = self.session.execute(
+            select(RequestNonceRow.id).where(
+                (RequestNonceRow.signature == signature)
+                | ((RequestNonceRow.caller == caller) & (RequestNonceRow.nonce == nonce))
+            )
+        ).first()
+        return found is not None
+
+    def add_nonce(self, caller: str, nonce: str, signature: str, at: dt.datetime) -> None:
+        self.session.add(
+            RequestNonceRow(caller=caller, nonce=nonce, signature=signature, seen_at=at)
+        )
+        self.session.flush()
+
+    def purge_nonces(self, before: dt.datetime) -> None:
+        self.session.execute(delete(RequestNonceRow).where(RequestNonceRow.seen_at < before))
+
+    # ------------------------------------------------------------------------------- staff
+    def add_staff(
+        self, username: str, role: str, password_hash: str, person_id: int | None = None
+    ) -> StaffAccount:
+        row = StaffAccountRow(
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            person_id=person_id,
+            active=True,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _account(row)
+
+    def staff_by_name(self, username: str) -> tuple[StaffAccount, str] | None:
+        row = self.session.scalar(
+            select(StaffAccountRow).where(StaffAccountRow.username == username)
+        )
+        return (_account(row), row.password_hash) if row else None
+
+    def add_token(self, account_id: int, token_sha256: str, expires_at: dt.datetime) -> None:
+        self.session.add(
+            StaffTokenRow(account_id=account_id, token_hash=token_sha256, expires_at=expires_at)
+        )
+        self.session.flush()
+
+    def staff_by_token(self, token_sha256: str, now: dt.datetime) -> StaffAccount | None:
+        row = self.session.scalar(
+            select(StaffAccountRow)
+            .join(StaffTokenRow, StaffTokenRow.account_id == StaffAccountRow.id)
+            .where(
+                StaffTokenRow.token_hash == token_sha256,
+                StaffTokenRow.revoked.is_(False),
+                StaffTokenRow.expires_at > now,
+                StaffAccountRow.active.is_(True),
+            )
+        )
+        return _account(row) if row else None
+
+    def revoke_token(self, token_sha256: str) -> None:
+        self.session.execute(
+            update(StaffTokenRow)
+            .where(StaffTokenRow.token_hash == token_sha256)
+            .values(revoked=True)
+        )
+
+    # ------------------------------------------------------------------- msgid responses
+    def stored_answer(self, caller: str, msgid: str) -> TxResponseRow | None:
+        return self.session.scalar(
+            select(TxResponseRow).where(
+                TxResponseRow.caller == caller, TxResponseRow.msgid == msgid
+            )
+        )
+
+    def mark_msgid(self, caller: str, msgid: str, infno: str, request_sha256: str) -> None:
+        """Insert the msgid marker (no answer yet) in the current transaction; a concurrent
+        request with the same msgid fails on the unique constraint at flush or commit."""
+        self.session.add(
+            TxResponseRow(
+                caller=caller,
+                msgid=msgid,
+                infno=infno,
+                request_sha256=request_sha256,
+                infcode=0,
+                response=None,
+            )
+        )
+        self.session.flush()
+
+    def store_answer(
+        self, caller: str, msgid: str, infno: str, request_sha256: str, infcode: int, body: str
+    ) -> None:
+        row = self.stored_answer(caller, msgid)
+        if row is None:
+            self.session.add(
+                TxResponseRow(
+                    caller=caller,
+                    msgid=msgid,
+                    infno=infno,
+                    request_sha256=request_sha256,
+                    infcode=infcode,
+                    response=body,
+                )
+            )
+        else:
+            row.infcode = infcode
+            row.response = body
+        self.session.flush()
+
+    # ------------------------------------------------------------------------------ audit
+    def audit(self, entry: AuditEntry, at: dt.datetime | None = None) -> None:
+        self.session.add(
+            AuditRow(
+                at=at or utcnow(),
+                actor=entry.actor,
+                role=entry.role,
+                action=entry.action,
+                person_id=entry.person_id,
+                target=entry.target,
+                msgid=entry.msgid,
+                outcome=entry.outcome,
+                detail=entry.detail,
+            )
+        )
+
+    def audit_log(
+        self,
+        person_id: int | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRow]:
+        q = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if person_id is not None:
+            q = q.where(AuditRow.person_id == person_id)
+        if actor is not None:
+            q = q.where(AuditRow.actor == actor)
+        return list(self.session.scalars(q))

@@ -1,0 +1,52 @@
+"""Roles and what each may do. Every route and every ``infno`` names one action; a caller whose
+role does not hold it is refused (and the refusal is audited)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    INSTITUTION = "institution"
+    ENROLMENT_CLERK = "enrolment_clerk"
+    SETTLEMENT_AUDITOR = "settlement_auditor"
+    FUND_MANAGER = "fund_manager"
+    ADMINISTRATOR = "administrator"
+    INSURED_PERSON = "insured_person"
+
+
+STAFF_ROLES = frozenset(Role) - {Role.INSTITUTION}
+
+_I, _C, _A, _F, _D, _P = (
+    Role.INSTITUTION,
+    Role.ENROLMENT_CLERK,
+    Role.SETTLEMENT_AUDITOR,
+    Role.FUND_MANAGER,
+    Role.ADMINISTRATOR,
+    Role.INSURED_PERSON,
+)
+
+#: action -> roles allowed. Institutions are further limited to their own visits and
+#: settlements, insured persons to their own file.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "tx:1101": frozenset({_I, _C, _A, _D}),
+    "tx:2201": frozenset({_I}),
+    "tx:2202": frozenset({_I}),
+    "tx:2206": frozenset({_I}),
+    "tx:2207": frozenset({_I}),
+    "tx:2208": frozenset({_I, _A}),
+    "tx:5206": frozenset({_I, _A, _F, _D, _P}),
+    "tx:3201": frozenset({_I, _A, _F, _D}),
+    "person:read": frozenset({_C, _A, _D, _P}),
+    "settlement:read": frozenset({_I, _A, _F, _D, _P}),
+    "audit:read": frozenset({_D}),
+    "admin:institutions": frozenset({_D}),
+    "admin:staff": frozenset({_D}),
+}
+
+#: Roles that see national IDs, names and phones unmasked (an insured person: their own only).
+UNMASKED = frozenset({_C, _D, _P})
+
+
+def allowed(role: Role, action: str) -> bool:
+    return role in PERMISSIONS.get(action, frozenset())

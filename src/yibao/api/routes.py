@@ -1,0 +1,307 @@
+"""Thin routes: authenticate, authorise, call, present."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yibao.api import errors, inputs
+from yibao.api.auth import Principal
+from yibao.api.context import TxContext
+from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
+from yibao.api.errors import ApiError
+from yibao.api.handlers_person import baseinfo, coverage
+from yibao.api.handlers_settlement import present, settlement_owner
+from yibao.api.repository import ApiRepository, AuditEntry, utcnow
+from yibao.api.roles import STAFF_ROLES, Role
+from yibao.api.security import (
+    check_password,
+    hash_password,
+    institution_key,
+    new_token,
+    token_hash,
+)
+from yibao.api.tx import TxAnswer, TxRequest, run_tx, translate
+from yibao.services import settlement as svc
+from yibao.services.common import find_person
+from yibao.store.uow import UnitOfWork
+
+router = APIRouter()
+
+
+def _audit(state_engine: Any, entry: AuditEntry) -> None:
+    with Session(state_engine) as session:
+        ApiRepository(session).audit(entry)
+        session.commit()
+
+
+def _deny(state: Any, who: Principal, action: str, target: str | None = None) -> None:
+    if not who.may(action):
+        _audit(
+            state.engine,
+            AuditEntry(who.actor, who.role.value, action, "denied", target=target),
+        )
+        who.require(action)
+
+
+@router.get("/healthz", tags=["service"])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/api/v1/tx", response_model=TxAnswer, tags=["transactions"])
+def tx(envelope: TxRequest, state: StateDep, who: PrincipalDep, body: RawBodyDep) -> Any:
+    """One transaction in the national platform's envelope (infno 1101, 2201, 2202, 2206,
+    2207, 2208, 5206, 3201). The same msgid sent again returns the first answer."""
+    return run_tx(state.engine, state.settings, who, envelope, body)
+
+
+# ------------------------------------------------------------------------------ staff login
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+
+
+@router.post("/api/v1/auth/token", response_model=Token, tags=["staff"])
+def login(credentials: Login, state: StateDep) -> Token:
+    """A bearer token for a staff account (or an insured person's account)."""
+    with Session(state.engine) as session:
+        repo = ApiRepository(session)
+        found = repo.staff_by_name(credentials.username)
+        ok = (
+            found is not None and found[0].active and check_password(credentials.password, found[1])
+        )
+        actor = f"staff:{credentials.username}"
+        if not ok or found is None:
+            repo.audit(AuditEntry(actor, "unknown", "auth:login", "denied"))
+            session.commit()
+            raise ApiError(errors.UNAUTHENTICATED, "unknown user or wrong password")
+        account = found[0]
+        token = new_token()
+        ttl = state.settings.token_ttl_seconds
+        repo.add_token(account.id, token_hash(token), utcnow() + dt.timedelta(seconds=ttl))
+        repo.audit(AuditEntry(actor, account.role, "auth:login"))
+        session.commit()
+    return Token(access_token=token, expires_in=ttl, role=account.role)
+
+
+# ---------------------------------------------------------------------------- person file
+
+
+@router.get("/api/v1/persons/{psn}", tags=["staff"])
+def person_file(psn: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """A person's file (by person number or national ID); masked unless the role may see it.
+    Every read is written to the audit log."""
+    _deny(state, who, "person:read", target=psn)
+    ref = inputs.person_ref({"certno": psn} if len(psn) == 18 else {"psn_no": psn})
+    ctx = TxContext(state.engine, state.settings, who, "-", "person", "")
+    try:
+        with ctx.read_uow() as uow:
+            p = find_person(uow, ref)
+            if who.role is Role.INSURED_PERSON and p.id != who.person_id:
+                _audit(
+                    state.engine,
+                    AuditEntry(who.actor, who.role.value, "person:read", "denied", p.id),
+                )
+                raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
+            today = dt.date.today()
+            out = {"baseinfo": baseinfo(ctx, p, today), **coverage(uow, p, today)}
+    except ApiError:
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is None:
+            raise
+        raise err from None
+    _audit(
+        state.engine,
+        AuditEntry(
+            who.actor, who.role.value, "person:read", person_id=p.id, target=f"person:{p.id}"
+        ),
+    )
+    return out
+
+
+# -------------------------------------------------------------------------------- audit log
+
+
+@router.get("/api/v1/audit", tags=["staff"])
+def audit_log(
+    state: StateDep,
+    who: PrincipalDep,
+    person_id: int | None = Query(default=None, ge=1, le=2**62),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """The audit log, newest first (administrators)."""
+    _deny(state, who, "audit:read")
+    with Session(state.engine) as session:
+        rows = ApiRepository(session).audit_log(person_id=person_id, limit=limit)
+        return [
+            {
+                "id": r.id,
+                "at": r.at.isoformat(),
+                "actor": r.actor,
+                "role": r.role,
+                "action": r.action,
+                "person_id": r.person_id,
+                "target": r.target,
+                "msgid": r.msgid,
+                "outcome": r.outcome,
+                "detail": r.detail,
+            }
+            for r in rows
+        ]
+
+
+# ----------------------------------------------------------------------------- administration
+
+
+class NewInstitution(BaseModel):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    level: int | None = Field(default=None, ge=0, le=3)
+    area: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+
+class InstitutionKey(BaseModel):
+    code: str
+    key_id: str
+    key: str = Field(description="shown once: the institution signs its requests with it")
+
+
+@router.post("/api/v1/admin/institutions", response_model=InstitutionKey, tags=["admin"])
+def add_institution(spec: NewInstitution, state: StateDep, who: PrincipalDep) -> InstitutionKey:
+    """Register an institution and issue its first key (administrators)."""
+    _deny(state, who, "admin:institutions", target=spec.code)
+    return issue_institution(state.engine, state.settings.api_secret.get_secret_value(), spec, who)
+
+
+def issue_institution(
+    engine: Any, secret: str, spec: NewInstitution, who: Principal | None
+) -> InstitutionKey:
+    key_id = f"k{secrets.token_hex(6)}"
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        try:
+            found = repo.institution(spec.code)
+            inst_id = (
+                found.id
+                if found is not None
+                else repo.add_institution(spec.code, spec.name, spec.level, spec.area)
+            )
+            repo.add_key(inst_id, key_id)
+        except IntegrityError:
+            raise ApiError(errors.CONFLICT, f"institution {spec.code} already exists") from None
+        actor = who.actor if who else "cli"
+        role = who.role.value if who else "administrator"
+        repo.audit(AuditEntry(actor, role, "admin:institutions", target=f"{spec.code}/{key_id}"))
+        session.commit()
+    return InstitutionKey(
+        code=spec.code, key_id=key_id, key=institution_key(secret, spec.code, key_id)
+    )
+
+
+class NewStaff(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@\-]+$")
+    role: Role
+    password: str = Field(min_length=10, max_length=200)
+    psn_no: int | None = Field(default=None, ge=1, le=2**62, description="insured person only")
+
+
+@router.post("/api/v1/admin/staff", tags=["admin"])
+def add_staff(spec: NewStaff, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Create a staff (or insured person's) account (administrators)."""
+    _deny(state, who, "admin:staff", target=spec.username)
+    return create_staff(state.engine, spec, who)
+
+
+def create_staff(engine: Any, spec: NewStaff, who: Principal | None) -> dict[str, Any]:
+    if spec.role not in STAFF_ROLES:
+        raise ApiError(errors.INVALID_FIELD, "role: institutions use keys, not accounts")
+    if (spec.role is Role.INSURED_PERSON) != (spec.psn_no is not None):
+        raise ApiError(
+            errors.INVALID_FIELD, "psn_no: required for insured_person accounts, and only for them"
+        )
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        try:
+            account = repo.add_staff(
+                spec.username, spec.role.value, hash_password(spec.password), spec.psn_no
+            )
+        except IntegrityError:
+            raise ApiError(
+                errors.CONFLICT, f"user {spec.username} exists, or psn_no {spec.psn_no} is unknown"
+            ) from None
+        actor = who.actor if who else "cli"
+        role = who.role.value if who else "administrator"
+        repo.audit(
+            AuditEntry(actor, role, "admin:staff", person_id=spec.psn_no, target=spec.username)
+        )
+        session.commit()
+    return {"username": account.username, "role": account.role, "id": account.id}
+
+
+# ------------------------------------------------------------------------------ settlements
+
+
+@router.get("/api/v1/settlements/{setl_id}", tags=["settlements"])
+def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """A stored settlement read back (an institution: its own only; an insured person: their
+    own only)."""
+    _deny(state, who, "settlement:read", target=setl_id)
+    if len(setl_id) > 40:
+        raise ApiError(errors.INVALID_FIELD, "setl_id: longer than 40 characters")
+    uow = UnitOfWork.for_engine(state.engine)
+    try:
+        with uow:
+            code, person_id = settlement_owner(uow, setl_id)
+        mine = (who.role is not Role.INSTITUTION or code == who.institution) and (
+            who.role is not Role.INSURED_PERSON or person_id == who.person_id
+        )
+        if not mine:
+            _audit(
+                state.engine,
+                AuditEntry(
+                    who.actor,
+                    who.role.value,
+                    "settlement:read",
+                    "denied",
+                    person_id,
+                    f"settlement:{setl_id}",
+                ),
+            )
+            raise ApiError(errors.NOT_YOURS, f"settlement {setl_id} is not yours")
+        out = present(svc.settlement_of(uow, setl_id), person_id)
+    except ApiError:
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is None:
+            raise
+        raise err from None
+    _audit(
+        state.engine,
+        AuditEntry(
+            who.actor,
+            who.role.value,
+            "settlement:read",
+            person_id=person_id,
+            target=f"settlement:{setl_id}",
+        ),
+    )
+    return out

@@ -1,0 +1,25 @@
+"""Settings of the API service, from the environment (``YIBAO_...``) with pydantic-settings.
+
+Secrets come from the environment only: ``YIBAO_API_SECRET`` (the master secret from which
+every institution key is derived) has no default, and the service refuses to start without it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIBAO_", extra="ignore")
+
+    #: Database URL (``sqlite:///...`` or ``postgresql://...``); default: ./yibao.sqlite.
+    database_url: str | None = None
+    #: Master secret for institution keys (``key = HMAC-SHA256(secret, "code:key_id")``).
+    api_secret: SecretStr = Field(min_length=16)
+    #: Largest accepted difference between a request's timestamp and the server clock.
+    max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    #: Lifetime of a staff bearer token.
+    token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    #: Largest request body accepted (bytes).
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -1,0 +1,234 @@
+"""``POST /api/v1/tx``: one envelope in, one answer out, at most once per msgid.
+
+The answer to a msgid is stored with the caller (institution or staff account) that sent it;
+the same caller sending the same msgid again gets the stored answer and nothing runs. A write
+stores its msgid marker and its audit entries in the same database transaction as the write
+(``ApiUnitOfWork``), so a retry racing the first attempt cannot run twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from yibao.api import errors
+from yibao.api.auth import Principal
+from yibao.api.context import TxContext, mask_ids_deep, mask_ids_in
+from yibao.api.errors import ApiError, answer
+from yibao.api.repository import ApiRepository, AuditEntry
+from yibao.api.roles import Role
+from yibao.api.settings import Settings
+from yibao.domain.errors import (
+    AlreadyExists,
+    DuplicateEnrolment,
+    EnrolmentStateError,
+    InvalidField,
+    NotFound,
+    RecordError,
+    RequestConflict,
+)
+from yibao.policy import ParameterError, UnknownRegion
+
+log = logging.getLogger("yibao.api")
+
+Handler = Callable[[TxContext, dict[str, Any]], Any]
+HANDLERS: dict[str, Handler] = {}
+PURPOSE: dict[str, str] = {}
+
+
+def handler(infno: str, purpose: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[infno] = fn
+        PURPOSE[infno] = purpose
+        return fn
+
+    return register
+
+
+class TxRequest(BaseModel):
+    """The national platform's request envelope."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    infno: str = Field(pattern=r"^[0-9]{4}$", description="transaction number, e.g. 2207")
+    msgid: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="unique message id: the idempotency key",
+    )
+    fixmedins_code: str = Field(min_length=1, max_length=32, description="institution code")
+    opter: str = Field(min_length=1, max_length=64, description="operator (clerk) at the caller")
+    inf_time: str = Field(max_length=32, description="time the caller sent it")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class TxAnswer(BaseModel):
+    infcode: int = Field(description="0 success; otherwise an error code (see docs/api.md)")
+    inf_refmsgid: str | None = Field(description="the msgid answered")
+    err_msg: str | None = Field(description="what went wrong and what to do")
+    output: Any = None
+
+
+def translate(exc: Exception) -> ApiError | None:
+    """Domain errors as answers; None for anything unexpected."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, InvalidField):
+        return ApiError(errors.INVALID_FIELD, f"{exc.field}: {exc.reason}")
+    if isinstance(exc, NotFound):
+        return ApiError(errors.NOT_FOUND, f"{exc}: check the number")
+    if isinstance(exc, AlreadyExists | DuplicateEnrolment | EnrolmentStateError | RequestConflict):
+        return ApiError(errors.CONFLICT, str(exc))
+    if isinstance(exc, RecordError):
+        return ApiError(errors.REFUSED, str(exc))
+    if isinstance(exc, UnknownRegion):
+        return ApiError(errors.INVALID_FIELD, f"unknown region: {exc}")
+    if isinstance(exc, ParameterError):
+        return ApiError(errors.REFUSED, f"policy parameters: {exc}")
+    if isinstance(exc, OperationalError) and "locked" in str(exc):
+        # SQLite: another writer holds the database; nothing of this request was stored.
+        return ApiError(errors.IN_PROGRESS, "the database is busy: send the same msgid again")
+    extra = EXTRA_TRANSLATORS
+    for fn in extra:
+        found = fn(exc)
+        if found is not None:
+            return found
+    return None
+
+
+#: Translators registered by handler modules for their services' errors.
+EXTRA_TRANSLATORS: list[Callable[[Exception], ApiError | None]] = []
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    return orjson.dumps(body, default=str).decode()
+
+
+def _write_audit(engine: Engine, entry: AuditEntry) -> None:
+    try:
+        with Session(engine) as session:
+            ApiRepository(session).audit(entry)
+            session.commit()
+    except Exception:  # the audit of a refusal must not hide the refusal
+        log.exception("could not write audit entry %s", entry.action)
+
+
+def run_tx(
+    engine: Engine,
+    settings: Settings,
+    principal: Principal,
+    envelope: TxRequest,
+    raw_body: bytes,
+) -> dict[str, Any]:
+    """Answer one envelope. Raises ApiError for answers that are not stored (authentication,
+    wrong institution in the envelope, a msgid still in progress)."""
+    msgid = envelope.msgid
+    action = f"tx:{envelope.infno}"
+    if principal.role is Role.INSTITUTION and envelope.fixmedins_code != principal.institution:
+        _write_audit(
+            engine,
+            AuditEntry(
+                principal.actor,
+                principal.role.value,
+                action,
+                "denied",
+                msgid=msgid,
+                detail=f"fixmedins_code {envelope.fixmedins_code} is not the caller",
+            ),
+        )
+        raise ApiError(
+            errors.NOT_YOURS,
+            f"fixmedins_code {envelope.fixmedins_code} is not the institution that signed the "
+            f"request ({principal.institution})",
+        )
+    stored = _stored(engine, principal.actor, msgid)
+    if stored is not None:
+        return stored
+    ctx = TxContext(
+        engine=engine,
+        settings=settings,
+        principal=principal,
+        msgid=msgid,
+        infno=envelope.infno,
+        request_sha256=hashlib.sha256(raw_body).hexdigest(),
+    )
+    fn = HANDLERS.get(envelope.infno)
+    try:
+        if fn is None:
+            raise ApiError(
+                errors.UNKNOWN_INFNO,
+                f"infno {envelope.infno} is not a transaction of this service (known: "
+                f"{', '.join(sorted(HANDLERS))})",
+            )
+        principal.require(action)
+        output = fn(ctx, envelope.input)
+        if not principal.sees_identity(None):  # a safety net over what handlers mask
+            output = mask_ids_deep(output)
+        body = answer(errors.OK, msgid, None, output)
+    except IntegrityError:
+        # A concurrent request with the same msgid committed first.
+        again = _stored(engine, principal.actor, msgid)
+        if again is not None:
+            return again
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is None:
+            raise
+        message = err.message
+        if not principal.sees_identity(None):
+            message = mask_ids_in(message)
+        outcome = "denied" if err.infcode in (errors.FORBIDDEN, errors.NOT_YOURS) else "refused"
+        entries = ctx.audits or [
+            AuditEntry(principal.actor, principal.role.value, action, msgid=msgid)
+        ]
+        ctx.audits = [replace(a, outcome=outcome, detail=message[:500]) for a in entries]
+        if err.infcode not in errors.STORABLE:
+            for entry in ctx.audits:
+                _write_audit(engine, entry)
+            raise ApiError(err.infcode, message) from None
+        body = answer(err.infcode, msgid, message, None)
+    return _finish(engine, ctx, body)
+
+
+def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
+    with Session(engine) as session:
+        row = ApiRepository(session).stored_answer(caller, msgid)
+        if row is None:
+            return None
+        if row.response is None:
+            raise ApiError(
+                errors.IN_PROGRESS,
+                f"msgid {msgid} is still being processed: send it again in a moment",
+            )
+        stored: dict[str, Any] = orjson.loads(row.response)
+        return stored
+
+
+def _finish(engine: Engine, ctx: TxContext, body: dict[str, Any]) -> dict[str, Any]:
+    text = _dumps(body)
+    try:
+        with Session(engine) as session:
+            repo = ApiRepository(session)
+            repo.store_answer(
+                ctx.principal.actor, ctx.msgid, ctx.infno, ctx.request_sha256, body["infcode"], text
+            )
+            for entry in ctx.audits:
+                repo.audit(entry)
+            session.commit()
+    except IntegrityError:
+        again = _stored(engine, ctx.principal.actor, ctx.msgid)
+        if again is not None:
+            return again
+        raise
+    return body

@@ -1,0 +1,179 @@
+"""Visits and settlements (一站式结算) as plain data: the claim a designated institution submits,
+its visit, and what was settled. Amounts are integer fen; no ORM import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from yibao.domain.errors import InvalidField
+from yibao.kernel.tables import CROSS_REGION, LEVELS, MED_TYPES
+
+
+class VisitStatus(StrEnum):
+    REGISTERED = "registered"
+    CANCELLED = "cancelled"
+
+
+class SettlementStatus(StrEnum):
+    SETTLED = "settled"
+    REVERSED = "reversed"
+
+
+def check_med_type(value: object, field: str = "med_type") -> str:
+    if value not in MED_TYPES:
+        raise InvalidField(
+            field, f"unknown value {value!r}; expected one of {', '.join(MED_TYPES)}"
+        )
+    return str(value)
+
+
+def check_level(value: object, field: str = "level") -> int:
+    if isinstance(value, bool) or value not in LEVELS:
+        raise InvalidField(field, f"unknown institution level {value!r}; expected 1, 2 or 3")
+    assert isinstance(value, int)
+    return value
+
+
+def check_cross_region(value: object, field: str = "cross_region") -> str:
+    if value not in CROSS_REGION:
+        raise InvalidField(
+            field, f"unknown value {value!r}; expected one of {', '.join(CROSS_REGION)}"
+        )
+    return str(value)
+
+
+def check_fen(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(field, f"must be an amount in integer fen, got {value!r}")
+    if value < 0:
+        raise InvalidField(field, f"must not be negative (got {value} fen)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A visit (就诊) registered by a designated institution: ``mdtrt_id``."""
+
+    mdtrt_id: str
+    person_id: int
+    fixmedins_code: str
+    med_type: str
+    level: int
+    begin_date: dt.date
+    cross_region: str = "none"
+    status: VisitStatus = VisitStatus.REGISTERED
+    end_date: dt.date | None = None
+    cancelled_on: dt.date | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_med_type(self.med_type)
+        check_level(self.level)
+        check_cross_region(self.cross_region)
+        if not self.fixmedins_code or len(self.fixmedins_code) > 40:
+            raise InvalidField("fixmedins_code", "missing or longer than 40 characters")
+        if not self.mdtrt_id or len(self.mdtrt_id) > 40:
+            raise InvalidField("mdtrt_id", "missing or longer than 40 characters")
+        if self.end_date is not None and self.end_date < self.begin_date:
+            raise InvalidField("end_date", "is before the visit's begin date")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claim of one person to settle (or pre-settle): the 2206/2207 input.
+
+    With ``mdtrt_id`` the claim settles that registered visit (its med type, level, cross-region
+    status and institution are the visit's; given ones must agree). Without it, a visit is
+    registered with the settlement. ``mutual_aid_from`` names the employee whose personal account
+    pays through an authorised link (default: the first link in force, if any).
+    """
+
+    person: str | int
+    date: dt.date
+    total: int
+    med_type: str | None = None
+    level: int | None = None
+    fully_self_paid: int = 0
+    over_limit: int = 0
+    category_b: int = 0
+    cross_region: str | None = None
+    fixmedins_code: str | None = None
+    mdtrt_id: str | None = None
+    use_account: bool = True
+    mutual_aid_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.date, dt.date):
+            raise InvalidField("date", f"must be a date, got {self.date!r}")
+        check_fen(self.total, "total")
+        parts = 0
+        for name in ("fully_self_paid", "over_limit", "category_b"):
+            parts += check_fen(getattr(self, name), name)
+        if parts > self.total:
+            raise InvalidField(
+                "total", "fully_self_paid + over_limit + category_b is larger than total"
+            )
+        if self.med_type is not None:
+            check_med_type(self.med_type)
+        if self.level is not None:
+            check_level(self.level)
+        if self.cross_region is not None:
+            check_cross_region(self.cross_region)
+        if self.mdtrt_id is None:
+            if self.med_type is None:
+                raise InvalidField("med_type", "missing (required without a registered visit)")
+            if self.level is None:
+                raise InvalidField("level", "missing (required without a registered visit)")
+        if not isinstance(self.use_account, bool):
+            raise InvalidField("use_account", "must be true or false")
+
+    def digest(self) -> str:
+        """A fingerprint of the request (idempotency: a request id is bound to one claim)."""
+        data = {
+            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(self).items()
+        }
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One fund layer (or assistance tier) of a settlement: fund type code, base, payment."""
+
+    fund_pay_type: str
+    fund_name: str
+    base: int
+    payment: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A (pre-)settlement: amounts in fen (``amounts``, named as the output fields), its layers,
+    and the answer as sent (yuan strings, ``response``). ``setl_id`` is None for a
+    pre-settlement; ``replayed`` is true when a repeated request id got the first answer."""
+
+    setl_id: str | None
+    mdtrt_id: str | None
+    person_id: int
+    year: int
+    status: SettlementStatus | None
+    amounts: dict[str, int]
+    layers: tuple[Layer, ...]
+    reasons: tuple[str, ...]
+    response: dict[str, Any]
+    transaction_id: int | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    setl_id: str
+    reversed_on: dt.date
+    transaction_id: int | None
+    response: dict[str, Any] = field(default_factory=dict)
+    replayed: bool = False

@@ -1,0 +1,298 @@
+"""The settlement repository: visits, settlements with their layers, year-to-date state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yibao.domain.errors import AlreadyExists
+from yibao.domain.settlement import (
+    Layer,
+    Settlement,
+    SettlementStatus,
+    Visit,
+    VisitStatus,
+)
+from yibao.store.models import (
+    SETTLEMENT_AMOUNTS,
+    BenefitStateRow,
+    SettlementLayerRow,
+    SettlementRow,
+    VisitRow,
+)
+from yibao.store.repositories import _dialect_insert
+
+
+def _visit(row: VisitRow) -> Visit:
+    return Visit(
+        mdtrt_id=row.mdtrt_id,
+        person_id=row.person_id,
+        fixmedins_code=row.fixmedins_code,
+        med_type=row.med_type,
+        level=row.level,
+        begin_date=row.begin_date,
+        cross_region=row.cross_region,
+        status=VisitStatus(row.status),
+        end_date=row.end_date,
+        cancelled_on=row.cancelled_on,
+        id=row.id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSettlement:
+    """What a reversal needs of a stored settlement."""
+
+    id: int
+    setl_id: str
+    request_id: str
+    request_digest: str
+    person_id: int
+    visit_id: int
+    year: int
+    status: SettlementStatus
+    amounts: dict[str, int]
+    response: dict[str, Any]
+    state_delta: dict[str, int]
+    transaction_id: int | None
+    reversed_on: dt.date | None
+    reversal_request_id: str | None
+    reversal_transaction_id: int | None
+    reversal_response: dict[str, Any] | None
+
+
+def _stored(row: SettlementRow) -> StoredSettlement:
+    return StoredSettlement(
+        id=row.id,
+        setl_id=row.setl_id,
+        request_id=row.request_id,
+        request_digest=row.request_digest,
+        person_id=row.person_id,
+        visit_id=row.visit_id,
+        year=row.year,
+        status=SettlementStatus(row.status),
+        amounts={a: int(getattr(row, a)) for a in SETTLEMENT_AMOUNTS},
+        response=dict(row.response),
+        state_delta={k: int(v) for k, v in row.state_delta.items()},
+        transaction_id=row.transaction_id,
+        reversed_on=row.reversed_on,
+        reversal_request_id=row.reversal_request_id,
+        reversal_transaction_id=row.reversal_transaction_id,
+        reversal_response=dict(row.reversal_response) if row.reversal_response else None,
+    )
+
+
+class SettlementRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # visits
+
+    def add_visit(self, visit: Visit, *, fresh_id: bool = False) -> Visit:
+        """Insert a visit; a clash of ``mdtrt_id`` is refused (``fresh_id``: the id was just
+        generated, so no savepoint is spent guarding against a clash)."""
+        row = VisitRow(
+            mdtrt_id=visit.mdtrt_id,
+            person_id=visit.person_id,
+            fixmedins_code=visit.fixmedins_code,
+            med_type=visit.med_type,
+            level=visit.level,
+            cross_region=visit.cross_region,
+            begin_date=visit.begin_date,
+            end_date=visit.end_date,
+            status=visit.status.value,
+            cancelled_on=visit.cancelled_on,
+        )
+        if fresh_id:
+            self.session.add(row)
+            self.session.flush()
+            return _visit(row)
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyExists("visit", visit.mdtrt_id) from exc
+        return _visit(row)
+
+    def visit(self, mdtrt_id: str, lock: bool = False) -> Visit | None:
+        stmt = select(VisitRow).where(VisitRow.mdtrt_id == mdtrt_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalars(stmt).one_or_none()
+        return _visit(row) if row is not None else None
+
+    def cancel_visit(self, visit_id: int, on: dt.date) -> None:
+        self.session.execute(
+            update(VisitRow)
+            .where(VisitRow.id == visit_id)
+            .values(status=VisitStatus.CANCELLED.value, cancelled_on=on)
+        )
+
+    def settled_on_visit(self, visit_id: int) -> str | None:
+        """The setl_id of the visit's settlement in force, if any."""
+        return self.session.scalar(
+            select(SettlementRow.setl_id).where(
+                SettlementRow.visit_id == visit_id,
+                SettlementRow.status == SettlementStatus.SETTLED.value,
+            )
+        )
+
+    # year-to-date state
+
+    def lock_state(self, person_id: int, year: int) -> dict[str, int]:
+        """The person's year-to-date state, the row created if missing and locked until the end
+        of the transaction (one statement: INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
+        stmt = _dialect_insert(self.session, BenefitStateRow).values(
+            person_id=person_id, year=year, state={}, settlements=0
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["person_id", "year"], set_={"person_id": stmt.excluded.person_id}
+        ).returning(BenefitStateRow.state)
+        state = self.session.execute(stmt).scalar_one()
+        return {k: int(v) for k, v in state.items()}
+
+    def state(self, person_id: int, year: int) -> dict[str, int]:
+        found = self.session.scalar(
+            select(BenefitStateRow.state).where(
+                BenefitStateRow.person_id == person_id, BenefitStateRow.year == year
+            )
+        )
+        return {k: int(v) for k, v in (found or {}).items()}
+
+    def save_state(self, person_id: int, year: int, state: dict[str, int], count: int) -> None:
+        self.session.execute(
+            update(BenefitStateRow)
+            .where(BenefitStateRow.person_id == person_id, BenefitStateRow.year == year)
+            .values(
+                state=state,
+                settlements=BenefitStateRow.settlements + count,
+                updated_at=func.now(),
+            )
+        )
+
+    # settlements
+
+    def by_request(self, request_id: str) -> StoredSettlement | None:
+        row = self.session.scalars(
+            select(SettlementRow).where(SettlementRow.request_id == request_id)
+        ).one_or_none()
+        return _stored(row) if row is not None else None
+
+    def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
+        stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.scalars(stmt).one_or_none()
+        return _stored(row) if row is not None else None
+
+    def add(
+        self,
+        settlement: Settlement,
+        *,
+        request_id: str,
+        request_digest: str,
+        visit_id: int,
+        pooling_area: str,
+        settled_on: dt.date,
+        scheme: str,
+        admission_no: int,
+        reasons: int,
+        mutual_aid_link_id: int | None,
+        state_delta: dict[str, int],
+    ) -> int:
+        assert settlement.setl_id is not None
+        values: dict[str, Any] = {
+            "setl_id": settlement.setl_id,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "visit_id": visit_id,
+            "person_id": settlement.person_id,
+            "pooling_area": pooling_area,
+            "year": settlement.year,
+            "settled_on": settled_on,
+            "scheme": scheme,
+            "status": SettlementStatus.SETTLED.value,
+            "admission_no": admission_no,
+            "reasons": reasons,
+            "mutual_aid_link_id": mutual_aid_link_id,
+            "response": settlement.response,
+            "state_delta": state_delta,
+            "transaction_id": settlement.transaction_id,
+            **{a: settlement.amounts[a] for a in SETTLEMENT_AMOUNTS},
+        }
+        new_id = self.session.execute(
+            insert(SettlementRow).values(**values).returning(SettlementRow.id)
+        ).scalar_one()
+        if settlement.layers:
+            self.session.execute(
+                insert(SettlementLayerRow),
+                [
+                    {
+                        "settlement_id": new_id,
+                        "seq": i,
+                        "fund_pay_type": layer.fund_pay_type,
+                        "fund_name": layer.fund_name,
+                        "base": layer.base,
+                        "payment": layer.payment,
+                    }
+                    for i, layer in enumerate(settlement.layers)
+                ],
+            )
+        return int(new_id)
+
+    def layers(self, settlement_id: int) -> list[Layer]:
+        rows = self.session.scalars(
+            select(SettlementLayerRow)
+            .where(SettlementLayerRow.settlement_id == settlement_id)
+            .order_by(SettlementLayerRow.seq)
+        )
+        return [Layer(r.fund_pay_type, r.fund_name, r.base, r.payment) for r in rows]
+
+    def mark_reversed(
+        self,
+        settlement_id: int,
+        on: dt.date,
+        request_id: str,
+        transaction_id: int | None,
+        response: dict[str, Any],
+    ) -> None:
+        self.session.execute(
+            update(SettlementRow)
+            .where(SettlementRow.id == settlement_id)
+            .values(
+                status=SettlementStatus.REVERSED.value,
+                reversed_on=on,
+                reversal_request_id=request_id,
+                reversal_transaction_id=transaction_id,
+                reversal_response=response,
+            )
+        )
+
+    def by_reversal_request(self, request_id: str) -> StoredSettlement | None:
+        row = self.session.scalars(
+            select(SettlementRow).where(SettlementRow.reversal_request_id == request_id)
+        ).one_or_none()
+        return _stored(row) if row is not None else None
+
+    def fund_paid_by_year(self, person_id: int) -> dict[int, int]:
+        """What the funds paid for the person each year, by settlements in force."""
+        rows = self.session.execute(
+            select(SettlementRow.year, func.sum(SettlementRow.fund_pay_sumamt))
+            .where(
+                SettlementRow.person_id == person_id,
+                SettlementRow.status == SettlementStatus.SETTLED.value,
+            )
+            .group_by(SettlementRow.year)
+        ).all()
+        return {int(y): int(s or 0) for y, s in rows}
+
+    def count(self, status: SettlementStatus | None = None) -> int:
+        stmt = select(func.count()).select_from(SettlementRow)
+        if status is not None:
+            stmt = stmt.where(SettlementRow.status == status.value)
+        return int(self.session.scalar(stmt) or 0)
