@@ -2,8 +2,9 @@
 
     python bench/presettle.py [--n 50000] [--coalesce 64]
 
-Each request is one claim of one person with that person's stored year-to-date state, as the
-online path sees it (policy tables compiled once). Two ways are timed:
+Each request is the first claim of one person of a generated area (``yibao synth``) with a
+stored year-to-date state, as the online path sees it (policy tables compiled once). Two ways
+are timed:
 
 - one kernel call per request (``settle_one``): the latency floor of a lone request;
 - requests coalesced ``--coalesce`` at a time into one kernel call (``settle_many``), as a server
@@ -15,25 +16,27 @@ Last line: ``settlements/s: <number>`` of the coalesced path.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 
+from yibao.batch.area import parts, read_part
 from yibao.kernel.online import Request, settle_many, settle_one
 from yibao.kernel.settle import Claims, Persons, State
 from yibao.kernel.tables import compile_tables
 from yibao.policy import Policy
-
-try:
-    from bench._claims import batch
-except ImportError:
-    from _claims import batch  # type: ignore[no-redef]
+from yibao.synth import SynthConfig, generate
 
 
-def requests(n: int) -> list[Request]:
-    """n single-claim requests of distinct persons, each with a stored state."""
-    claims, persons = batch(7, n)
+def requests(n: int, region: str) -> list[Request]:
+    """n single-claim requests of distinct persons of a generated area, each with a state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp), SynthConfig(region, n + n // 2, 2025, seed=7))
+        claims, persons = read_part(*parts(tmp)[0])
+    n = min(n, len(persons.scheme))
     first = np.searchsorted(claims.person, np.arange(n))
     zero = np.zeros(1, dtype=np.int64)
     out = []
@@ -53,7 +56,7 @@ def main() -> None:
     parser.add_argument("--region", default="360100")
     args = parser.parse_args()
     tables = compile_tables(Policy(args.region), 2025)
-    reqs = requests(args.n)
+    reqs = requests(args.n, args.region)
 
     start = time.perf_counter()
     for r in reqs:

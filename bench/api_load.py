@@ -1,0 +1,236 @@
+"""Online settlement (2207) over HTTP under concurrent load: signed requests to the API server.
+
+    python bench/api_load.py --db postgresql://postgres@127.0.0.1:5432/DB [--seconds 30]
+                             [--concurrency 32] [--workers 1] [--persons 300] [--seed 1]
+
+Prepares the database (migrations; when it holds no person, a small population through the
+services, as ``bench/settle_service.py`` does: a third employees who paid three months of 2024,
+the rest residents who paid 2025), registers an institution and a key (derived from a bench
+secret, as ``yibao.api.cli add-institution`` does), starts the API server (uvicorn,
+``yibao.api.app:create_app``, ``--workers``) as a separate process on a free loopback port, then
+drives signed 2207 settlements from this process with ``--concurrency`` concurrent clients
+(httpx, asyncio) for ``--seconds`` seconds: each request is for a random enrolled person with a
+fresh msgid. The server is stopped at the end. The last two lines are ``settlements/s: <n>``
+(successful settlements, infcode 0) and ``p99 ms: <n>`` (latency of every request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+from sqlalchemy import func, select
+
+from yibao.api.routes import NewInstitution, issue_institution
+from yibao.api.security import signed_headers
+from yibao.store.db import make_engine
+from yibao.store.migrate import upgrade
+from yibao.store.models import PersonRow
+from yibao.store.uow import UnitOfWork
+
+try:
+    from bench.settle_service import create_population, enrolled
+except ImportError:
+    from settle_service import create_population, enrolled  # type: ignore[no-redef]
+
+TX = "/api/v1/tx"
+AREA = "360100"
+MED = ("inpatient", "outpatient", "chronic", "pharmacy")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(url: str, persons: int, seed: int, secret: str) -> tuple[list[str], str, str, str]:
+    """(enrolled national IDs, institution code, key id, key)."""
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        uow = UnitOfWork.for_engine(engine)
+        with uow:
+            present = int(uow.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
+        if present == 0:
+            start = time.perf_counter()
+            create_population(uow, persons, seed)
+            print(f"population: {persons} persons in {time.perf_counter() - start:.1f} s")
+        who = enrolled(uow)
+        code = f"H{AREA}{secrets.token_hex(3).upper()}"
+        issued = issue_institution(
+            engine,
+            secret,
+            NewInstitution(code=code, name=f"bench {code}", level=2, area=AREA),
+            None,
+        )
+    finally:
+        engine.dispose()
+    return who, issued.code, issued.key_id, issued.key
+
+
+def start_server(url: str, secret: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "YIBAO_API_SECRET": secret, "YIBAO_DATABASE_URL": url}
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "yibao.api.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--no-server-header",
+    ]
+    return subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
+
+
+def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the API server exited with {server.returncode}")
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2.0)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the API server did not start")
+
+
+def claim(rng: random.Random, who: str) -> dict[str, object]:
+    med = rng.choices(MED, weights=(0.08, 0.55, 0.1, 0.27))[0]
+    scale = 9.0 if med == "inpatient" else 5.0
+    total = max(100, int(rng.lognormvariate(scale, 1.0) * 100))
+    fully = int(total * rng.uniform(0, 0.1))
+    cat_b = int((total - fully) * rng.uniform(0, 0.3))
+    day = 60 + rng.randrange(300)
+    return {
+        "certno": who,
+        "date": f"2025-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}",
+        "med_type": med,
+        "total": f"{total / 100:.2f}",
+        "fully_self_paid": f"{fully / 100:.2f}",
+        "category_b": f"{cat_b / 100:.2f}",
+    }
+
+
+async def drive(
+    port: int, persons: list[str], inst: tuple[str, str, str], seconds: float, concurrency: int
+) -> tuple[int, int, list[float], dict[str, int]]:
+    code, key_id, key = inst
+    rng = random.Random(1)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    ok = 0
+    sent = 0
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30.0
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal ok, sent
+            while time.perf_counter() < stop_at:
+                body = orjson.dumps(
+                    {
+                        "infno": "2207",
+                        "msgid": f"load-{uuid.uuid4().hex}",
+                        "fixmedins_code": code,
+                        "opter": "bench",
+                        "inf_time": "2025-05-01 10:00:00",
+                        "input": claim(rng, rng.choice(persons)),
+                    }
+                )
+                headers = {
+                    "content-type": "application/json",
+                    **signed_headers(code, key_id, key, "POST", TX, body, int(time.time())),
+                }
+                start = time.perf_counter()
+                try:
+                    r = await client.post(TX, content=body, headers=headers)
+                    answer = r.json()
+                    outcome = str(answer.get("infcode"))
+                    if outcome != "0":
+                        outcome += f" {answer.get('err_msg', '')[:80]}"
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                latencies.append((time.perf_counter() - start) * 1000)
+                sent += 1
+                if outcome == "0":
+                    ok += 1
+                else:
+                    errors[outcome] = errors.get(outcome, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok, sent, latencies, errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--persons", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    secret = secrets.token_hex(24)
+    persons, code, key_id, key = prepare(args.db, args.persons, args.seed, secret)
+    port = free_port()
+    server = start_server(args.db, secret, port, args.workers)
+    try:
+        wait_ready(port, server)
+        started = time.perf_counter()
+        ok, sent, latencies, errors = asyncio.run(
+            drive(port, persons, (code, key_id, key), args.seconds, args.concurrency)
+        )
+        took = time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    print(
+        f"persons: {len(persons)}, concurrency: {args.concurrency}, workers: {args.workers},"
+        f" {took:.1f} s"
+    )
+    print(f"requests: {sent}, settled: {ok}, refused or failed: {sum(errors.values())}")
+    for what, n in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"  {n} x {what}")
+    print(f"p50 ms: {percentile(latencies, 0.50):.1f}")
+    print(f"settlements/s: {ok / took:,.1f}")
+    print(f"p99 ms: {percentile(latencies, 0.99):.1f}")
+
+
+if __name__ == "__main__":
+    main()
