@@ -1,4 +1,5 @@
-"""Commands of the API service (Typer): ``serve``, and ``api`` for institutions and accounts.
+"""Commands of the API service (Typer): ``serve``, and ``api`` for institutions, accounts and
+signing a request (``api sign``, the headers for curl).
 
 Mount on the main command line with ``yibao.api.cli.register(app)``; standalone:
 ``python -m yibao.api.cli serve``. Settings come from the environment (``YIBAO_DATABASE_URL``,
@@ -8,6 +9,9 @@ Mount on the main command line with ``yibao.api.cli.register(app)``; standalone:
 from __future__ import annotations
 
 import os
+import sys
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +19,7 @@ from pydantic import ValidationError
 
 from yibao.api.errors import ApiError
 from yibao.api.roles import Role
+from yibao.api.security import institution_key, signed_headers
 from yibao.api.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="The institution API: keys and staff accounts")
@@ -106,6 +111,107 @@ def add_staff(
     finally:
         engine.dispose()
     typer.echo(f"account {made['username']} ({made['role']}) created")
+
+
+def newest_key_id(database_url: str | None, code: str) -> str | None:
+    """The newest active key id of the active institution ``code`` (None: no such key)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from yibao.store.api_models import InstitutionKeyRow, InstitutionRow
+    from yibao.store.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            found: str | None = session.scalar(
+                select(InstitutionKeyRow.key_id)
+                .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
+                .where(
+                    InstitutionRow.code == code,
+                    InstitutionRow.active.is_(True),
+                    InstitutionKeyRow.active.is_(True),
+                )
+                .order_by(InstitutionKeyRow.id.desc())
+                .limit(1)
+            )
+    finally:
+        engine.dispose()
+    return found
+
+
+def header_lines(headers: dict[str, str]) -> str:
+    """``Name: value`` lines, the format of ``curl -H @file``."""
+    return "".join(f"{name}: {value}\n" for name, value in headers.items())
+
+
+@app.command("sign")
+def sign(
+    institution: Annotated[str, typer.Option(help="Institution code (fixmedins_code)")],
+    body: Annotated[
+        str, typer.Option(help="File with the exact request body, - for standard input")
+    ] = "-",
+    method: Annotated[str, typer.Option(help="HTTP method")] = "POST",
+    path: Annotated[str, typer.Option(help="Request path (with ?query if any)")] = "/api/v1/tx",
+    key_id: Annotated[
+        str | None, typer.Option(help="Key id (default: the institution's newest active key)")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="YIBAO_INSTITUTION_KEY",
+            help="The institution's key; without it the key is derived from the master secret",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="Database URL (default: $YIBAO_DATABASE_URL)")
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the master secret from this file instead of $YIBAO_API_SECRET"),
+    ] = None,
+) -> None:
+    """Print the headers of a signed request, one ``Name: value`` a line (for ``curl -H @-``):
+    ``curl --data-binary @FILE -H @<(yibao api sign --institution CODE --body FILE) URL``."""
+    if body == "-":
+        payload = sys.stdin.buffer.read() if method.upper() not in ("GET", "HEAD") else b""
+    else:
+        try:
+            payload = Path(body).read_bytes()
+        except OSError as exc:
+            typer.echo(f"--body: cannot read {body} ({exc.strerror})", err=True)
+            raise typer.Exit(2) from None
+    if key is not None:
+        if key_id is None:
+            typer.echo("--key needs --key-id", err=True)
+            raise typer.Exit(2)
+        chosen_key = key
+    else:
+        if secret_file is not None:
+            try:
+                secret = secret_file.read_text().strip()
+            except OSError as exc:
+                typer.echo(f"--secret-file: cannot read {secret_file} ({exc.strerror})", err=True)
+                raise typer.Exit(2) from None
+        else:
+            secret = _settings().api_secret.get_secret_value()
+        if key_id is None:
+            url = db or os.environ.get("YIBAO_DATABASE_URL") or None
+            key_id = newest_key_id(url, institution)
+            if key_id is None:
+                typer.echo(
+                    f"institution {institution} has no active key in the database "
+                    "(yibao api add-institution)",
+                    err=True,
+                )
+                raise typer.Exit(2)
+        chosen_key = institution_key(secret, institution, key_id)
+    headers = signed_headers(
+        institution, key_id, chosen_key, method.upper(), path, payload, int(time.time())
+    )
+    if payload:
+        headers = {"Content-Type": "application/json", **headers}
+    typer.echo(header_lines(headers), nl=False)
 
 
 def register(main: typer.Typer) -> None:
