@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from yibao.calc.scenario import ScenarioError, amount, choice, date, load_policy, mapping
+from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.kernel.settle import REASONS, Claims, Persons, settle
 from yibao.kernel.tables import (
@@ -21,15 +22,6 @@ from yibao.kernel.tables import (
 from yibao.policy import fen_to_yuan
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
-
-#: National fund type codes (基金支付类型) of the layers.
-FUND_CODES = {
-    "basic_employee": ("310100", "employee basic pooling fund"),
-    "basic_resident": ("390100", "resident basic pooling fund"),
-    "critical_illness": ("390200", "resident critical illness insurance"),
-    "large_amount": ("330100", "employee large-amount medical expense subsidy"),
-    "assistance": ("610100", "medical assistance fund"),
-}
 
 
 def _epoch(d: dt.date) -> int:
@@ -112,65 +104,6 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     return compile_tables(policy, years.pop()), c, p, {"scheme": scheme, "aid": aid}
 
 
-def _detail(col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int) -> list[dict[str, str]]:
-    y = fen_to_yuan
-    rows = []
-    basic = "basic_resident" if scheme == "resident" else "basic_employee"
-    code, name = FUND_CODES[basic]
-    base = int(col["inscp_scp_amt"][i] - col["cross_prepay"][i])
-    rows.append(
-        {
-            "fund_pay_type": code,
-            "fund_name": name,
-            "base": y(base),
-            "fund_payamt": y(int(col["hifp_pay"][i])),
-            "text": f"policy scope {y(int(col['inscp_scp_amt'][i]))}"
-            f" - cross-region pre-payment {y(int(col['cross_prepay'][i]))}"
-            f" - deductible {y(int(col['act_pay_dedc'][i]))}; ratio schedule gives"
-            f" {y(int(col['basic_raw'][i]))}, paid {y(int(col['hifp_pay'][i]))}"
-            " within the annual cap",
-        }
-    )
-    if scheme == "resident":
-        code, name = FUND_CODES["critical_illness"]
-        rows.append(
-            {
-                "fund_pay_type": code,
-                "fund_name": name,
-                "base": y(int(col["ci_base"][i])),
-                "fund_payamt": y(int(col["hifmi_pay"][i])),
-                "text": "still owed within policy scope after the basic fund, accumulated over the"
-                " year above the critical illness deductible, by its bands, within its cap",
-            }
-        )
-    else:
-        code, name = FUND_CODES["large_amount"]
-        rows.append(
-            {
-                "fund_pay_type": code,
-                "fund_name": name,
-                "base": y(int(col["la_base"][i])),
-                "fund_payamt": y(int(col["hifob_pay"][i])),
-                "text": "policy-scope cost beyond the point where the basic fund reached its cap,"
-                " at the large-amount ratio, within its cap",
-            }
-        )
-    for t in range(n_tiers):
-        if f"maf_pay:{t}" in col:
-            code, name = FUND_CODES["assistance"]
-            rows.append(
-                {
-                    "fund_pay_type": code,
-                    "fund_name": f"{name}, tier {t + 1}",
-                    "base": y(int(col[f"ma_base:{t}"][i])),
-                    "fund_payamt": y(int(col[f"maf_pay:{t}"][i])),
-                    "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
-                    " deductible, at its ratio, within its annual limit",
-                }
-            )
-    return rows
-
-
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
     col = settle(tables, claims, persons).columns
@@ -187,8 +120,12 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
         row["setl_time"] = row["setl_time"].isoformat()
         row["med_type"] = MED_TYPES[int(claims.med_type[i])]
         row["admission_no"] = int(col["admission_no"][i])
-        row["setldetail"] = _detail(col, i, info["scheme"], tables.n_tiers)
+        row["setldetail"] = setl_detail(col, i, info["scheme"], tables.n_tiers)
         flags = int(col["reasons"][i])
         row["reasons"] = [text for bit, text in REASONS.items() if flags & bit]
         out.append(row)
     return {"settlements": out}
+
+
+_detail = setl_detail  # the name the settlement service imports
+__all__ = ["FUND_CODES", "OUTPUT_FIELDS", "parse", "settle_scenario"]

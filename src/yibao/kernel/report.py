@@ -1,0 +1,79 @@
+"""How a settlement is reported: the national fund type codes and one ``setldetail`` row per
+fund layer and tier, from the kernel's output columns (used by the calculator, the service and
+the API alike)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from yibao.policy import fen_to_yuan
+
+#: National fund type codes (基金支付类型) of the layers.
+FUND_CODES = {
+    "basic_employee": ("310100", "employee basic pooling fund"),
+    "basic_resident": ("390100", "resident basic pooling fund"),
+    "critical_illness": ("390200", "resident critical illness insurance"),
+    "large_amount": ("330100", "employee large-amount medical expense subsidy"),
+    "assistance": ("610100", "medical assistance fund"),
+}
+
+
+def setl_detail(
+    col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int
+) -> list[dict[str, str]]:
+    y = fen_to_yuan
+    rows = []
+    basic = "basic_resident" if scheme == "resident" else "basic_employee"
+    code, name = FUND_CODES[basic]
+    base = int(col["inscp_scp_amt"][i] - col["cross_prepay"][i])
+    rows.append(
+        {
+            "fund_pay_type": code,
+            "fund_name": name,
+            "base": y(base),
+            "fund_payamt": y(int(col["hifp_pay"][i])),
+            "text": f"policy scope {y(int(col['inscp_scp_amt'][i]))}"
+            f" - cross-region pre-payment {y(int(col['cross_prepay'][i]))}"
+            f" - deductible {y(int(col['act_pay_dedc'][i]))}; ratio schedule gives"
+            f" {y(int(col['basic_raw'][i]))}, paid {y(int(col['hifp_pay'][i]))}"
+            " within the annual cap",
+        }
+    )
+    if scheme == "resident":
+        code, name = FUND_CODES["critical_illness"]
+        rows.append(
+            {
+                "fund_pay_type": code,
+                "fund_name": name,
+                "base": y(int(col["ci_base"][i])),
+                "fund_payamt": y(int(col["hifmi_pay"][i])),
+                "text": "still owed within policy scope after the basic fund, accumulated over the"
+                " year above the critical illness deductible, by its bands, within its cap",
+            }
+        )
+    else:
+        code, name = FUND_CODES["large_amount"]
+        rows.append(
+            {
+                "fund_pay_type": code,
+                "fund_name": name,
+                "base": y(int(col["la_base"][i])),
+                "fund_payamt": y(int(col["hifob_pay"][i])),
+                "text": "policy-scope cost beyond the point where the basic fund reached its cap,"
+                " at the large-amount ratio, within its cap",
+            }
+        )
+    for t in range(n_tiers):
+        if f"maf_pay:{t}" in col:
+            code, name = FUND_CODES["assistance"]
+            rows.append(
+                {
+                    "fund_pay_type": code,
+                    "fund_name": f"{name}, tier {t + 1}",
+                    "base": y(int(col[f"ma_base:{t}"][i])),
+                    "fund_payamt": y(int(col[f"maf_pay:{t}"][i])),
+                    "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
+                    " deductible, at its ratio, within its annual limit",
+                }
+            )
+    return rows
