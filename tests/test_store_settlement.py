@@ -332,13 +332,14 @@ def test_year_end_reads_settlements_for_zero_claim_years(uow: UnitOfWork) -> Non
     settlement.reverse(uow, s.setl_id, on=dt.date(2025, 6, 1))
     counts = yearend.close_year(uow, 2025)
     assert counts.zero_claim == 1
+    ids = {w: person_id(uow, w) for w in (a, b)}  # outside the unit of work: no nesting
     with uow:
         rows = {
             c.person_id: c.zero_claim
-            for c in (uow.coverage.get(person_id(uow, w), 2025) for w in (a, b))
+            for c in (uow.coverage.get(ids[w], 2025) for w in (a, b))
             if c is not None
         }
-    assert rows == {person_id(uow, a): True, person_id(uow, b): False}
+    assert rows == {ids[a]: True, ids[b]: False}
 
 
 runner = CliRunner()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,7 +70,16 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The application; ``engine`` (optional) shares an existing engine, e.g. in tests."""
     settings = settings or Settings()  # type: ignore[call-arg]  # from the environment
+    threads = settings.threads
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the handlers run in anyio's worker threads: bound them (see Settings.threads)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="yibao: designated-institution transactions",
         version="1",
         description=(

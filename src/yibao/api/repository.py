@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -16,6 +17,45 @@ from yibao.store.api_models import (
     StaffAccountRow,
     StaffTokenRow,
     TxResponseRow,
+)
+
+# Statements of every signed request, built once and executed with their parameters.
+_NONCES = cast(Table, RequestNonceRow.__table__)
+_RESPONSES = cast(Table, TxResponseRow.__table__)
+_AUDIT = cast(Table, AuditRow.__table__)
+_INSTITUTION = select(InstitutionRow).where(InstitutionRow.code == bindparam("p_code"))
+_ACTIVE_KEY = (
+    select(InstitutionKeyRow.id)
+    .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
+    .where(
+        InstitutionRow.code == bindparam("p_code"),
+        InstitutionRow.active.is_(True),
+        InstitutionKeyRow.key_id == bindparam("p_key"),
+        InstitutionKeyRow.active.is_(True),
+    )
+    .limit(1)
+)
+_SEEN_NONCE = (
+    select(RequestNonceRow.id)
+    .where(
+        (RequestNonceRow.signature == bindparam("p_signature"))
+        | (
+            (RequestNonceRow.caller == bindparam("p_caller"))
+            & (RequestNonceRow.nonce == bindparam("p_nonce"))
+        )
+    )
+    .limit(1)
+)
+_STORED_ANSWER = select(TxResponseRow).where(
+    TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
+)
+_INSERT_NONCE = insert(_NONCES)
+_INSERT_RESPONSE = insert(_RESPONSES)
+_INSERT_AUDIT = insert(_AUDIT)
+_UPDATE_ANSWER = (
+    update(_RESPONSES)
+    .where(_RESPONSES.c.caller == bindparam("p_caller"), _RESPONSES.c.msgid == bindparam("p_msgid"))
+    .values(infcode=bindparam("p_infcode"), response=bindparam("p_response"))
 )
 
 
@@ -63,7 +103,7 @@ class ApiRepository:
         return row.id
 
     def institution(self, code: str) -> InstitutionRow | None:
-        return self.session.scalar(select(InstitutionRow).where(InstitutionRow.code == code))
+        return self.session.scalar(_INSTITUTION, {"p_code": code})
 
     def add_key(self, institution_id: int, key_id: str) -> None:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
@@ -71,16 +111,7 @@ class ApiRepository:
 
     def active_key(self, code: str, key_id: str) -> bool:
         """The key id exists, is active and belongs to an active institution ``code``."""
-        row = self.session.execute(
-            select(InstitutionKeyRow.id)
-            .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
-            .where(
-                InstitutionRow.code == code,
-                InstitutionRow.active.is_(True),
-                InstitutionKeyRow.key_id == key_id,
-                InstitutionKeyRow.active.is_(True),
-            )
-        ).first()
+        row = self.session.execute(_ACTIVE_KEY, {"p_code": code, "p_key": key_id}).first()
         return row is not None
 
     def revoke_key(self, key_id: str) -> bool:
@@ -93,18 +124,14 @@ class ApiRepository:
 
     def seen_nonce(self, caller: str, nonce: str, signature: str) -> bool:
         found = self.session.execute(
-            select(RequestNonceRow.id).where(
-                (RequestNonceRow.signature == signature)
-                | ((RequestNonceRow.caller == caller) & (RequestNonceRow.nonce == nonce))
-            )
+            _SEEN_NONCE, {"p_signature": signature, "p_caller": caller, "p_nonce": nonce}
         ).first()
         return found is not None
 
     def add_nonce(self, caller: str, nonce: str, signature: str, at: dt.datetime) -> None:
-        self.session.add(
-            RequestNonceRow(caller=caller, nonce=nonce, signature=signature, seen_at=at)
+        self.session.connection().execute(
+            _INSERT_NONCE, {"caller": caller, "nonce": nonce, "signature": signature, "seen_at": at}
         )
-        self.session.flush()
 
     def purge_nonces(self, before: dt.datetime) -> None:
         self.session.execute(delete(RequestNonceRow).where(RequestNonceRow.seen_at < before))
@@ -158,46 +185,44 @@ class ApiRepository:
 
     # ------------------------------------------------------------------- msgid responses
     def stored_answer(self, caller: str, msgid: str) -> TxResponseRow | None:
-        return self.session.scalar(
-            select(TxResponseRow).where(
-                TxResponseRow.caller == caller, TxResponseRow.msgid == msgid
-            )
-        )
+        return self.session.scalar(_STORED_ANSWER, {"p_caller": caller, "p_msgid": msgid})
 
     def mark_msgid(self, caller: str, msgid: str, infno: str, request_sha256: str) -> None:
         """Insert the msgid marker (no answer yet) in the current transaction; a concurrent
-        request with the same msgid fails on the unique constraint at flush or commit."""
-        self.session.add(
-            TxResponseRow(
-                caller=caller,
-                msgid=msgid,
-                infno=infno,
-                request_sha256=request_sha256,
-                infcode=0,
-                response=None,
-            )
+        request with the same msgid fails on the unique constraint (here, or at commit)."""
+        self.session.connection().execute(
+            _INSERT_RESPONSE,
+            {
+                "caller": caller,
+                "msgid": msgid,
+                "infno": infno,
+                "request_sha256": request_sha256,
+                "infcode": 0,
+                "response": None,
+            },
         )
-        self.session.flush()
 
     def store_answer(
         self, caller: str, msgid: str, infno: str, request_sha256: str, infcode: int, body: str
     ) -> None:
-        row = self.stored_answer(caller, msgid)
-        if row is None:
-            self.session.add(
-                TxResponseRow(
-                    caller=caller,
-                    msgid=msgid,
-                    infno=infno,
-                    request_sha256=request_sha256,
-                    infcode=infcode,
-                    response=body,
-                )
+        self.session.flush()  # what the session holds goes first (e.g. a loaded marker row)
+        conn = self.session.connection()
+        moved = conn.execute(
+            _UPDATE_ANSWER,
+            {"p_caller": caller, "p_msgid": msgid, "p_infcode": infcode, "p_response": body},
+        )
+        if moved.rowcount == 0:  # no marker (a refusal, or a read): insert the answer
+            conn.execute(
+                _INSERT_RESPONSE,
+                {
+                    "caller": caller,
+                    "msgid": msgid,
+                    "infno": infno,
+                    "request_sha256": request_sha256,
+                    "infcode": infcode,
+                    "response": body,
+                },
             )
-        else:
-            row.infcode = infcode
-            row.response = body
-        self.session.flush()
 
     # ------------------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry, at: dt.datetime | None = None) -> None:

@@ -23,3 +23,7 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     #: Largest request body accepted (bytes).
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: Threads that run the (blocking) request handlers in one worker process. Each holds a
+    #: database connection while it runs; more than a few per core only adds contention for
+    #: the interpreter lock and the pool (anyio's default is 40).
+    threads: int = Field(default=4, ge=1, le=200)

@@ -127,5 +127,4 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     return {"settlements": out}
 
 
-_detail = setl_detail  # the name the settlement service imports
 __all__ = ["FUND_CODES", "OUTPUT_FIELDS", "parse", "settle_scenario"]

@@ -32,12 +32,12 @@ from sqlalchemy.exc import IntegrityError
 from yibao.calc.scenario import ScenarioError
 from yibao.calc.scenario import amount as yuan_amount
 from yibao.calc.scenario import date as scenario_date
-from yibao.calc.settle import FUND_CODES, OUTPUT_FIELDS, _detail
+from yibao.calc.settle import OUTPUT_FIELDS
 from yibao.domain.contributions import ContributionKind
-from yibao.domain.enrolment import CoverageStatus, Enrolment, EnrolmentKind, Status
+from yibao.domain.enrolment import CoverageStatus, CoverageYear, Enrolment, EnrolmentKind, Status
 from yibao.domain.errors import InvalidField, NotFound, RequestConflict, SettlementRefused
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, Posting, credit, debit
-from yibao.domain.registry import ASSISTANCE_CLASSES, Person
+from yibao.domain.registry import ASSISTANCE_CLASSES, Person, SpecialGroup
 from yibao.domain.settlement import (
     Claim,
     Layer,
@@ -51,6 +51,7 @@ from yibao.domain.settlement import (
     check_med_type,
 )
 from yibao.kernel.online import Request, settle_one
+from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, state_keys
 from yibao.kernel.tables import (
     AID_CLASSES,
@@ -254,15 +255,24 @@ class Entitlement:
     rule: str
 
 
+def _in_force(groups: list[SpecialGroup], on: dt.date) -> list[SpecialGroup]:
+    """The special groups valid on ``on`` (as ``PersonRepository.groups(person, on)``)."""
+    return [g for g in groups if g.active_on(on)]
+
+
 def entitlement(
     uow: UnitOfWork,
     person: Person,
     enrolment: Enrolment,
     on: dt.date,
     policy: Policy,
+    *,
+    history: list[CoverageYear] | None = None,
+    groups: list[SpecialGroup] | None = None,
 ) -> Entitlement:
     """From when the person's funds pay in the claim's year, by the waiting-period rule applied
-    to the stored enrolment, contributions and coverage history."""
+    to the stored enrolment, contributions and coverage history (``history`` and ``groups``:
+    the person's coverage years and special groups, when already read)."""
     assert person.id is not None and enrolment.id is not None
     if enrolment.status is Status.SUSPENDED and (
         enrolment.suspended_on is None or on >= enrolment.suspended_on
@@ -290,7 +300,8 @@ def entitlement(
         )
         return Entitlement(w.benefit_start, w.rule)
     year = on.year
-    history = uow.coverage.history(person.id)
+    if history is None:
+        history = uow.coverage.history(person.id)
     this = next((c for c in history if c.year == year), None)
     if this is None or this.status is not CoverageStatus.INSURED or this.paid_on is None:
         return Entitlement(None, f"resident contribution for {year} not paid: all self-paid")
@@ -300,10 +311,15 @@ def entitlement(
     while before.get(y) == CoverageStatus.LAPSED.value:
         repaired += any(c.year == y and c.repaired for c in history)
         y -= 1
-    groups = frozenset(g.kind.value for g in uow.persons.groups(person.id, this.paid_on))
+    in_force = (
+        uow.persons.groups(person.id, this.paid_on)
+        if groups is None
+        else _in_force(groups, this.paid_on)
+    )
+    kinds = frozenset(g.kind.value for g in in_force)
     w = waiting_period(
         policy,
-        WaitingPerson("resident", person.birth_date, groups),
+        WaitingPerson("resident", person.birth_date, kinds),
         before,
         WaitingEnrolment(
             date=this.paid_on,
@@ -316,29 +332,40 @@ def entitlement(
     return Entitlement(w.benefit_start, w.rule)
 
 
-def _incentive_raise(uow: UnitOfWork, person: Person, year: int, policy: Policy) -> int:
+def _incentive_raise(
+    uow: UnitOfWork,
+    person: Person,
+    year: int,
+    policy: Policy,
+    history: list[CoverageYear] | None = None,
+) -> int:
     """The critical-illness cap raise earned in the years before ``year`` (residents)."""
     assert person.id is not None
+    before = [
+        c
+        for c in (uow.coverage.history(person.id) if history is None else history)
+        if c.year < year
+    ]
+    if not before:  # no earlier year: nothing earned (and no need to sum the settlements)
+        return 0
     paid = uow.settlements.fund_paid_by_year(person.id)
-    history = {
+    records = {
         c.year: YearRecord(
             insured=c.status is CoverageStatus.INSURED,
             fund_paid=c.fund_paid + paid.get(c.year, 0),
         )
-        for c in uow.coverage.history(person.id)
-        if c.year < year
+        for c in before
     }
-    if not history:
-        return 0
-    r = incentives(policy, history, year)
+    r = incentives(policy, records, year)
     return r.cap - r.base_cap
 
 
-def _aid_class(uow: UnitOfWork, person: Person, on: dt.date) -> int:
+def _aid_class(
+    uow: UnitOfWork, person: Person, on: dt.date, groups: list[SpecialGroup] | None = None
+) -> int:
     assert person.id is not None
-    kinds = {
-        g.kind.value for g in uow.persons.groups(person.id, on) if g.kind in ASSISTANCE_CLASSES
-    }
+    in_force = uow.persons.groups(person.id, on) if groups is None else _in_force(groups, on)
+    kinds = {g.kind.value for g in in_force if g.kind in ASSISTANCE_CLASSES}
     for i, name in enumerate(AID_CLASSES):
         if i and name in kinds:
             return i
@@ -387,9 +414,12 @@ def _compute(
     policy = policies(enrolment.pooling_area)
     year = claim.date.year
     tables = tables_for(policy, year)
-    ent = entitlement(uow, person, enrolment, claim.date, policy)
     scheme = _rule_scheme(enrolment)
-    raise_ = _incentive_raise(uow, person, year, policy) if scheme == "resident" else 0
+    # read once what several rules look at: the special groups, the coverage years (residents)
+    groups = uow.persons.groups(person.id)
+    history = uow.coverage.history(person.id) if scheme == "resident" else None
+    ent = entitlement(uow, person, enrolment, claim.date, policy, history=history, groups=groups)
+    raise_ = _incentive_raise(uow, person, year, policy, history) if scheme == "resident" else 0
 
     account = 0
     if claim.use_account and scheme != "resident":
@@ -410,7 +440,7 @@ def _compute(
     entitled_from = NEVER if ent.entitled_from is None else _epoch(ent.entitled_from)
     persons = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
-        aid_class=np.array([_aid_class(uow, person, claim.date)], dtype=np.int64),
+        aid_class=np.array([_aid_class(uow, person, claim.date, groups)], dtype=np.int64),
         account_balance=np.array([account], dtype=np.int64),
         use_account=np.array([claim.use_account]),
         mutual_aid_balance=np.array([mutual], dtype=np.int64),
@@ -436,7 +466,7 @@ def _compute(
         "overlmt_selfpay": claims.over_limit,
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
-    detail = _detail(col, 0, scheme, tables.n_tiers)
+    detail = setl_detail(col, 0, scheme, tables.n_tiers)
     layers = tuple(
         Layer(
             d["fund_pay_type"],

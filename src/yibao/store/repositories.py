@@ -82,6 +82,43 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return sqlite_insert(table)
 
 
+# Read statements built once (run for every settlement): executed with their parameters, so
+# no statement object or cache key is built per call.
+_FIND_PERSON = select(PersonRow).where(PersonRow.national_id == bindparam("p_nid"))
+_ALL_GROUPS = (
+    select(SpecialGroupRow)
+    .where(SpecialGroupRow.person_id == bindparam("p_person"))
+    .order_by(SpecialGroupRow.id)
+)
+_LINK_TO = (
+    select(MutualAidLinkRow)
+    .where(
+        MutualAidLinkRow.relative_id == bindparam("p_relative"),
+        MutualAidLinkRow.authorised_on <= bindparam("p_on"),
+        or_(
+            MutualAidLinkRow.revoked_on.is_(None),
+            MutualAidLinkRow.revoked_on > bindparam("p_on"),
+        ),
+    )
+    .order_by(MutualAidLinkRow.id)
+    .limit(1)
+)
+_ENROLMENT_HISTORY = (
+    select(EnrolmentRow)
+    .where(EnrolmentRow.person_id == bindparam("p_person"))
+    .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
+)
+_COVERAGE_HISTORY = (
+    select(CoverageYearRow)
+    .where(CoverageYearRow.person_id == bindparam("p_person"))
+    .order_by(CoverageYearRow.year)
+)
+_FIRST_PAID_ON = select(func.min(ContributionRow.paid_on)).where(
+    ContributionRow.enrolment_id == bindparam("p_enrolment"),
+    ContributionRow.kind.in_(bindparam("p_kinds", expanding=True)),
+)
+
+
 # --------------------------------------------------------------------------------- registry
 
 
@@ -151,7 +188,7 @@ class PersonRepository:
 
     def find(self, national_id: str) -> Person | None:
         row = self.session.scalars(
-            select(PersonRow).where(PersonRow.national_id == national_id.strip().upper())
+            _FIND_PERSON, {"p_nid": national_id.strip().upper()}
         ).one_or_none()
         return _person(row) if row is not None else None
 
@@ -242,6 +279,8 @@ class PersonRepository:
         return _group(row)
 
     def groups(self, person_id: int, on: dt.date | None = None) -> list[SpecialGroup]:
+        if on is None:
+            return [_group(r) for r in self.session.scalars(_ALL_GROUPS, {"p_person": person_id})]
         stmt = select(SpecialGroupRow).where(SpecialGroupRow.person_id == person_id)
         if on is not None:
             stmt = stmt.where(
@@ -279,16 +318,7 @@ class PersonRepository:
 
     def link_to(self, relative_id: int, on: dt.date) -> MutualAidLink | None:
         """The first mutual-aid link in force on ``on`` that pays for ``relative_id``."""
-        row = self.session.scalars(
-            select(MutualAidLinkRow)
-            .where(
-                MutualAidLinkRow.relative_id == relative_id,
-                MutualAidLinkRow.authorised_on <= on,
-                or_(MutualAidLinkRow.revoked_on.is_(None), MutualAidLinkRow.revoked_on > on),
-            )
-            .order_by(MutualAidLinkRow.id)
-            .limit(1)
-        ).one_or_none()
+        row = self.session.scalars(_LINK_TO, {"p_relative": relative_id, "p_on": on}).one_or_none()
         return _link(row) if row is not None else None
 
     def revoke_link(self, owner_id: int, relative_id: int, on: dt.date) -> MutualAidLink:
@@ -394,11 +424,7 @@ class EnrolmentRepository:
         return _enrolment(row) if row is not None else None
 
     def history(self, person_id: int) -> list[Enrolment]:
-        rows = self.session.scalars(
-            select(EnrolmentRow)
-            .where(EnrolmentRow.person_id == person_id)
-            .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
-        )
+        rows = self.session.scalars(_ENROLMENT_HISTORY, {"p_person": person_id})
         return [_enrolment(r) for r in rows]
 
     def save(self, enrolment: Enrolment) -> None:
@@ -482,11 +508,7 @@ class CoverageRepository:
         return _coverage(row) if row is not None else None
 
     def history(self, person_id: int) -> list[CoverageYear]:
-        rows = self.session.scalars(
-            select(CoverageYearRow)
-            .where(CoverageYearRow.person_id == person_id)
-            .order_by(CoverageYearRow.year)
-        )
+        rows = self.session.scalars(_COVERAGE_HISTORY, {"p_person": person_id})
         return [_coverage(r) for r in rows]
 
     def _continuous_before(self, person_id: int, year: int) -> int:
@@ -712,6 +734,8 @@ class LedgerRepository:
     def __init__(self, session: Session, known: dict[AccountRef, int] | None = None) -> None:
         self.session = session
         self._pending: list[int] = []
+        # balance moves of the transactions posted in this unit, applied just before COMMIT
+        self._moves: dict[int, int] = {}
         self._ids: dict[AccountRef, int] = {}
         # ids of accounts known to be committed (kept by the unit of work across its uses)
         self._known = known if known is not None else {}
@@ -742,15 +766,31 @@ class LedgerRepository:
         self._ids[ref] = found
         return found
 
+    def _resolve(self, refs: Iterable[AccountRef]) -> None:
+        """Look up the ids of the accounts not known yet, in one query."""
+        unknown = {r.code: r for r in refs if r not in self._ids and r not in self._known}
+        if len(unknown) < 2:  # account_id() does it
+            return
+        rows = self.session.execute(
+            select(AccountRow.code, AccountRow.id).where(AccountRow.code.in_(sorted(unknown)))
+        ).all()
+        for code, account_id in rows:
+            self._ids[unknown[code]] = account_id
+
     def account(self, ref: AccountRef, lock: bool = False) -> Account | None:
         """Read the account's current balance (row-locked on PostgreSQL with ``lock``)."""
+        self.apply_moves()
         stmt = select(AccountRow.id, AccountRow.balance).where(AccountRow.code == ref.code)
         if lock:
             stmt = stmt.with_for_update()
         found = self.session.execute(stmt).one_or_none()
-        return Account(id=found[0], ref=ref, balance=found[1]) if found is not None else None
+        if found is None:
+            return None
+        self._ids[ref] = found[0]
+        return Account(id=found[0], ref=ref, balance=found[1])
 
     def accounts(self, area: str | None = None) -> list[Account]:
+        self.apply_moves()
         stmt = select(AccountRow).order_by(AccountRow.code)
         if area is not None:
             stmt = stmt.where(AccountRow.pooling_area == area)
@@ -758,6 +798,7 @@ class LedgerRepository:
 
     def personal_totals(self) -> tuple[int, int]:
         """(number of personal accounts, sum of their signed balances)."""
+        self.apply_moves()
         n, total = self.session.execute(
             select(func.count(), func.coalesce(func.sum(AccountRow.balance), 0)).where(
                 AccountRow.kind == AccountKind.PERSONAL_ACCOUNT.value
@@ -766,42 +807,48 @@ class LedgerRepository:
         return int(n), int(total)
 
     def post(self, txn: LedgerTransaction) -> int:
-        """Insert the transaction and its postings, and move the stored balances."""
-        if txn.reference is not None:
-            clash = self.session.scalar(
-                select(LedgerTransactionRow.id).where(
-                    LedgerTransactionRow.reference == txn.reference
-                )
-            )
-            if clash is not None:
-                raise AlreadyExists("ledger transaction", txn.reference)
-        row = LedgerTransactionRow(
+        """Insert the transaction and its postings; the stored balances move at commit
+        (``apply_moves``), so the rows of busy fund accounts stay locked only for the COMMIT.
+        A reference already used is refused (``INSERT ... ON CONFLICT DO NOTHING``: one
+        statement, and the transaction stays usable)."""
+        stmt = _dialect_insert(self.session, LedgerTransactionRow).values(
             kind=txn.kind,
             occurred_on=txn.occurred_on,
             description=txn.description or None,
             reference=txn.reference,
         )
-        self.session.add(row)
-        self.session.flush()
+        if txn.reference is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["reference"])
+        found = self.session.execute(stmt.returning(LedgerTransactionRow.id)).scalar_one_or_none()
+        if found is None:
+            raise AlreadyExists("ledger transaction", str(txn.reference))
+        txn_id = int(found)
+        self._resolve(p.account for p in txn.postings)
         legs = [(self.account_id(p.account), p.amount) for p in txn.postings]
         self.session.execute(
             insert(PostingRow),
-            [{"transaction_id": row.id, "account_id": a, "amount": amt} for a, amt in legs],
+            [{"transaction_id": txn_id, "account_id": a, "amount": amt} for a, amt in legs],
         )
-        moves: dict[int, int] = {}
         for account_id, amount in legs:
-            moves[account_id] = moves.get(account_id, 0) + amount
-        table = cast(Table, AccountRow.__table__)
+            self._moves[account_id] = self._moves.get(account_id, 0) + amount
+        self._pending.append(txn_id)
+        return txn_id
+
+    def apply_moves(self) -> None:
+        """Move the stored balances by what was posted in this unit: one executemany, rows in
+        account-id order (one lock order, no deadlocks). Called before reading a balance and
+        by the unit of work just before COMMIT."""
+        moves = self._moves
         rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
-        if rows:  # one executemany, rows in account-id order: one lock order, no deadlocks
+        moves.clear()
+        if rows:
+            table = cast(Table, AccountRow.__table__)
             self.session.connection().execute(
                 update(table)
                 .where(table.c.id == bindparam("aid"))
                 .values(balance=table.c.balance + bindparam("delta")),
                 rows,
             )
-        self._pending.append(row.id)
-        return row.id
 
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""
@@ -824,24 +871,22 @@ class LedgerRepository:
             return
         ids = list(self._pending)
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            bad = self.session.execute(
+            # one query: the sum of each transaction's postings (a missing row: no postings)
+            sums = self.session.execute(
                 select(PostingRow.transaction_id, func.sum(PostingRow.amount))
                 .where(PostingRow.transaction_id.in_(chunk))
                 .group_by(PostingRow.transaction_id)
-                .having(func.sum(PostingRow.amount) != 0)
-            ).first()
+                .order_by(PostingRow.transaction_id)
+            ).all()
+            bad = next(((t, total) for t, total in sums if total != 0), None)
             if bad is not None:
                 raise UnbalancedTransaction(f"#{bad[0]}", int(bad[1]))
-            counted = self.session.scalar(
-                select(func.count(func.distinct(PostingRow.transaction_id))).where(
-                    PostingRow.transaction_id.in_(chunk)
-                )
-            )
-            if int(counted or 0) != len(set(chunk)):
+            if len(sums) != len(set(chunk)):
                 raise UnbalancedTransaction("(without postings)", 0)
 
     def committed(self) -> None:
         self._pending.clear()
+        self._moves.clear()
 
     def remember_committed(self) -> None:
         """After a commit: the accounts opened in it exist for every later unit."""
@@ -870,6 +915,7 @@ class LedgerRepository:
         return [(int(a), int(b), int(c)) for a, b, c in rows]
 
     def balance_mismatches(self) -> list[BalanceMismatch]:
+        self.apply_moves()
         summed = (
             select(PostingRow.account_id, func.sum(PostingRow.amount).label("total"))
             .group_by(PostingRow.account_id)
@@ -886,6 +932,7 @@ class LedgerRepository:
 
     def totals(self) -> tuple[int, int, int, int]:
         """(transactions, postings, sum of all postings, sum of all stored balances)."""
+        self.apply_moves()
         n_txn = self.session.scalar(select(func.count()).select_from(LedgerTransactionRow))
         n_post, post_sum = self.session.execute(
             select(func.count(), func.coalesce(func.sum(PostingRow.amount), 0))
@@ -968,9 +1015,7 @@ class ContributionRepository:
         """The earliest payment date under an enrolment among ``kinds``."""
         values: Sequence[str] = [k.value for k in kinds]
         found: dt.date | None = self.session.scalar(
-            select(func.min(ContributionRow.paid_on)).where(
-                ContributionRow.enrolment_id == enrolment_id, ContributionRow.kind.in_(values)
-            )
+            _FIRST_PAID_ON, {"p_enrolment": enrolment_id, "p_kinds": values}
         )
         return found
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from yibao.domain.errors import AlreadyExists
 from yibao.domain.settlement import (
@@ -26,6 +28,40 @@ from yibao.store.models import (
     VisitRow,
 )
 from yibao.store.repositories import _dialect_insert
+
+# Statements built once: the ones the settlement runs for every request, executed with their
+# parameters (no new statement object, cache key or ORM bulk-insert step per call).
+_VISITS = cast(Table, VisitRow.__table__)
+_SETTLEMENTS = cast(Table, SettlementRow.__table__)
+_LAYERS = cast(Table, SettlementLayerRow.__table__)
+_STATES = cast(Table, BenefitStateRow.__table__)
+_INSERT_VISIT = insert(_VISITS).returning(_VISITS.c.id)
+_INSERT_SETTLEMENT = insert(_SETTLEMENTS).returning(_SETTLEMENTS.c.id)
+_INSERT_LAYERS = insert(_LAYERS)
+_SAVE_STATE = (
+    update(_STATES)
+    .where(_STATES.c.person_id == bindparam("p_person"), _STATES.c.year == bindparam("p_year"))
+    .values(
+        state=bindparam("p_state", type_=_STATES.c.state.type),
+        settlements=_STATES.c.settlements + bindparam("p_count"),
+        updated_at=func.now(),
+    )
+)
+_LOCK_STATE: dict[str, Insert] = {}
+_BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
+
+
+def _lock_state_stmt(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING state, once per dialect."""
+    name = session.get_bind().dialect.name
+    stmt = _LOCK_STATE.get(name)
+    if stmt is None:
+        ins = _dialect_insert(session, _STATES)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["person_id", "year"], set_={"person_id": ins.excluded.person_id}
+        ).returning(_STATES.c.state)
+        _LOCK_STATE[name] = stmt
+    return stmt
 
 
 def _visit(row: VisitRow) -> Visit:
@@ -96,6 +132,27 @@ class SettlementRepository:
     def add_visit(self, visit: Visit, *, fresh_id: bool = False) -> Visit:
         """Insert a visit; a clash of ``mdtrt_id`` is refused (``fresh_id``: the id was just
         generated, so no savepoint is spent guarding against a clash)."""
+        if fresh_id:  # one INSERT ... RETURNING, no ORM object to flush
+            new_id = (
+                self.session.connection()
+                .execute(
+                    _INSERT_VISIT,
+                    {
+                        "mdtrt_id": visit.mdtrt_id,
+                        "person_id": visit.person_id,
+                        "fixmedins_code": visit.fixmedins_code,
+                        "med_type": visit.med_type,
+                        "level": visit.level,
+                        "cross_region": visit.cross_region,
+                        "begin_date": visit.begin_date,
+                        "end_date": visit.end_date,
+                        "status": visit.status.value,
+                        "cancelled_on": visit.cancelled_on,
+                    },
+                )
+                .scalar_one()
+            )
+            return dataclasses.replace(visit, id=int(new_id))
         row = VisitRow(
             mdtrt_id=visit.mdtrt_id,
             person_id=visit.person_id,
@@ -108,10 +165,6 @@ class SettlementRepository:
             status=visit.status.value,
             cancelled_on=visit.cancelled_on,
         )
-        if fresh_id:
-            self.session.add(row)
-            self.session.flush()
-            return _visit(row)
         try:
             with self.session.begin_nested():
                 self.session.add(row)
@@ -147,13 +200,14 @@ class SettlementRepository:
     def lock_state(self, person_id: int, year: int) -> dict[str, int]:
         """The person's year-to-date state, the row created if missing and locked until the end
         of the transaction (one statement: INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
-        stmt = _dialect_insert(self.session, BenefitStateRow).values(
-            person_id=person_id, year=year, state={}, settlements=0
+        state = (
+            self.session.connection()
+            .execute(
+                _lock_state_stmt(self.session),
+                {"person_id": person_id, "year": year, "state": {}, "settlements": 0},
+            )
+            .scalar_one()
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["person_id", "year"], set_={"person_id": stmt.excluded.person_id}
-        ).returning(BenefitStateRow.state)
-        state = self.session.execute(stmt).scalar_one()
         return {k: int(v) for k, v in state.items()}
 
     def state(self, person_id: int, year: int) -> dict[str, int]:
@@ -165,22 +219,15 @@ class SettlementRepository:
         return {k: int(v) for k, v in (found or {}).items()}
 
     def save_state(self, person_id: int, year: int, state: dict[str, int], count: int) -> None:
-        self.session.execute(
-            update(BenefitStateRow)
-            .where(BenefitStateRow.person_id == person_id, BenefitStateRow.year == year)
-            .values(
-                state=state,
-                settlements=BenefitStateRow.settlements + count,
-                updated_at=func.now(),
-            )
+        self.session.connection().execute(
+            _SAVE_STATE,
+            {"p_person": person_id, "p_year": year, "p_state": state, "p_count": count},
         )
 
     # settlements
 
     def by_request(self, request_id: str) -> StoredSettlement | None:
-        row = self.session.scalars(
-            select(SettlementRow).where(SettlementRow.request_id == request_id)
-        ).one_or_none()
+        row = self.session.scalars(_BY_REQUEST, {"p_request": request_id}).one_or_none()
         return _stored(row) if row is not None else None
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
@@ -225,12 +272,11 @@ class SettlementRepository:
             "transaction_id": settlement.transaction_id,
             **{a: settlement.amounts[a] for a in SETTLEMENT_AMOUNTS},
         }
-        new_id = self.session.execute(
-            insert(SettlementRow).values(**values).returning(SettlementRow.id)
-        ).scalar_one()
+        conn = self.session.connection()
+        new_id = conn.execute(_INSERT_SETTLEMENT, values).scalar_one()
         if settlement.layers:
-            self.session.execute(
-                insert(SettlementLayerRow),
+            conn.execute(
+                _INSERT_LAYERS,
                 [
                     {
                         "settlement_id": new_id,

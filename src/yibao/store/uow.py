@@ -83,6 +83,7 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.flush()
         self.ledger.check_pending()
+        self.ledger.apply_moves()  # last: the busy fund account rows are locked until COMMIT
         try:
             self.session.commit()
         except IntegrityError as exc:
