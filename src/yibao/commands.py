@@ -686,6 +686,30 @@ def _settle_or_preview(
     _emit(data, as_json, _settlement_human(data))
 
 
+def _claim_options(
+    person: str | None, date: str | None, med_type: str | None, level: str | None,
+    total: str | None, fully_self_paid: str | None, over_limit: str | None,
+    category_b: str | None, cross_region: str | None, institution: str | None,
+    mdtrt_id: str | None, no_account: bool, mutual_aid_from: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The claim given as options (settle and presettle take the same ones)."""
+    return {
+        "person": person,
+        "date": date,
+        "med_type": med_type,
+        "level": level,
+        "total": total,
+        "fully_self_paid": fully_self_paid,
+        "over_limit": over_limit,
+        "category_b": category_b,
+        "cross_region": cross_region,
+        "fixmedins_code": institution,
+        "mdtrt_id": mdtrt_id,
+        "use_account": False if no_account else None,
+        "mutual_aid_from": mutual_aid_from,
+    }
+
+
 def settle_command(
     file: ClaimFile = None,
     person: PersonOpt = None,
@@ -706,21 +730,10 @@ def settle_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Settle a claim (2207): stored, funds posted, year-to-date totals moved."""
-    options = {
-        "person": person,
-        "date": date,
-        "med_type": med_type,
-        "level": level,
-        "total": total,
-        "fully_self_paid": fully_self_paid,
-        "over_limit": over_limit,
-        "category_b": category_b,
-        "cross_region": cross_region,
-        "fixmedins_code": institution,
-        "mdtrt_id": mdtrt_id,
-        "use_account": False if no_account else None,
-        "mutual_aid_from": mutual_aid_from,
-    }
+    options = _claim_options(
+        person, date, med_type, level, total, fully_self_paid, over_limit, category_b,
+        cross_region, institution, mdtrt_id, no_account, mutual_aid_from,
+    )  # fmt: skip
     _settle_or_preview(False, file, options, request_id, db, as_json)
 
 
@@ -743,21 +756,10 @@ def presettle_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Pre-settle a claim (2206): the full breakdown, nothing stored."""
-    options = {
-        "person": person,
-        "date": date,
-        "med_type": med_type,
-        "level": level,
-        "total": total,
-        "fully_self_paid": fully_self_paid,
-        "over_limit": over_limit,
-        "category_b": category_b,
-        "cross_region": cross_region,
-        "fixmedins_code": institution,
-        "mdtrt_id": mdtrt_id,
-        "use_account": False if no_account else None,
-        "mutual_aid_from": mutual_aid_from,
-    }
+    options = _claim_options(
+        person, date, med_type, level, total, fully_self_paid, over_limit, category_b,
+        cross_region, institution, mdtrt_id, no_account, mutual_aid_from,
+    )  # fmt: skip
     _settle_or_preview(True, file, options, None, db, as_json)
 
 
