@@ -28,7 +28,7 @@ from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Claim
-from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED
+from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED, epoch_days
 from yibao.policy import fen_to_yuan
 from yibao.services import settlement as svc
 from yibao.services.common import find_person, policy_for
@@ -316,7 +316,7 @@ def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
         return {"caps": []}
     policy = policy_for(e.pooling_area)
     tables = svc.tables_for(policy, on.year)
-    v = int(tables.version_of(np.array([(on - dt.date(1970, 1, 1)).days]))[0])
+    v = int(tables.version_of(np.array([epoch_days(on)]))[0])
     scheme = svc._rule_scheme(e)
     s = SCHEME_INPUT[scheme]
     state = uow.settlements.state(p.id, on.year)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from itertools import pairwise
 from typing import Any
 
@@ -18,14 +17,12 @@ from yibao.kernel.tables import (
     MED_TYPES,
     SCHEME_INPUT,
     compile_tables,
+    epoch_days,
+    from_epoch_days,
 )
 from yibao.policy import fen_to_yuan
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
-
-
-def _epoch(d: dt.date) -> int:
-    return (d - dt.date(1970, 1, 1)).days
 
 
 def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
@@ -73,7 +70,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         raise ScenarioError("claims", "must be in date order")
     c = Claims(
         person=np.zeros(len(rows), dtype=np.int64),
-        date=np.array([_epoch(r[0]) for r in rows], dtype=np.int64),
+        date=np.array([epoch_days(r[0]) for r in rows], dtype=np.int64),
         med_type=np.array([MED_TYPES.index(r[1]) for r in rows], dtype=np.int64),
         level=np.array([r[2] - 1 for r in rows], dtype=np.int64),
         cross_region=np.array([CROSS_REGION.index(r[3] or "none") for r in rows], dtype=np.int64),
@@ -97,7 +94,11 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             [amount(person.get("incentive_raise", 0), "person.incentive_raise")], dtype=np.int64
         ),
         entitled_from=np.array(
-            [_epoch(date(entitled_from, "person.entitled_from")) if entitled_from else -(10**9)],
+            [
+                epoch_days(date(entitled_from, "person.entitled_from"))
+                if entitled_from
+                else -(10**9)
+            ],
             dtype=np.int64,
         ),
     )
@@ -116,7 +117,7 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     out = []
     for i in range(len(claims)):
         row: dict[str, Any] = {f: fen_to_yuan(int(col[f][i])) for f in OUTPUT_FIELDS}
-        row["setl_time"] = dt.date(1970, 1, 1) + dt.timedelta(days=int(claims.date[i]))
+        row["setl_time"] = from_epoch_days(claims.date[i])
         row["setl_time"] = row["setl_time"].isoformat()
         row["med_type"] = MED_TYPES[int(claims.med_type[i])]
         row["admission_no"] = int(col["admission_no"][i])

@@ -5,8 +5,6 @@ Column names are those of ``yibao.kernel.schema``; amounts are int64 fen.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -123,7 +121,3 @@ def settle_table(
     for name, values in result.columns.items():
         out = out.append_column(name, pa.array(values))
     return out, result
-
-
-def date_days(d: dt.date) -> int:
-    return (d - dt.date(1970, 1, 1)).days

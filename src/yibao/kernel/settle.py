@@ -20,7 +20,6 @@ import numpy.typing as npt
 from yibao.kernel.segments import I64, Segments, round_div, segments
 from yibao.kernel.tables import (
     ADMISSION,
-    AID_CLASSES,
     EXCESS,
     MED_TYPES,
     SCALE,
@@ -431,7 +430,3 @@ def settle(
         "version": v,
     }
     return Result(columns=columns, state=state)
-
-
-def aid_index(name: str | None) -> int:
-    return AID_CLASSES.index(name) if name else 0

@@ -124,8 +124,16 @@ class Tables:
         return np.maximum(idx, 0).astype(np.int64)
 
 
-def _epoch_days(d: dt.date) -> int:
-    return (d - dt.date(1970, 1, 1)).days
+EPOCH = dt.date(1970, 1, 1)
+
+
+def epoch_days(d: dt.date) -> int:
+    """A date as the kernel stores it: days since 1970-01-01."""
+    return (d - EPOCH).days
+
+
+def from_epoch_days(days: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(days))
 
 
 def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, dict[str, Any]]:
@@ -183,7 +191,7 @@ def compile_tables(policy: Policy, year: int) -> Tables:
 
     t = Tables(
         policy=policy,
-        version_dates=np.array([_epoch_days(d) for d in dates], dtype=np.int64),
+        version_dates=np.array([epoch_days(d) for d in dates], dtype=np.int64),
         n_bands=nb,
         cap_groups=tuple(groups),
         style=z(nv, ns, nm),

@@ -60,6 +60,7 @@ from yibao.kernel.tables import (
     SCHEME_INPUT,
     Tables,
     compile_tables,
+    epoch_days,
 )
 from yibao.policy import Policy, fen_to_yuan, yuan_to_fen
 from yibao.rules.incentives import YearRecord, incentives
@@ -71,7 +72,6 @@ from yibao.store.models import SETTLEMENT_AMOUNTS
 from yibao.store.settlements import StoredSettlement
 from yibao.store.uow import UnitOfWork
 
-EPOCH = dt.date(1970, 1, 1)
 #: Far in the future: the kernel settles every claim before it as self-paid.
 NEVER = 10**9
 #: State keys whose limit is a live balance read from the ledger, not a yearly cap.
@@ -91,10 +91,6 @@ EMPLOYEE_MONTHS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
 def tables_for(policy: Policy, year: int) -> Tables:
     """The policy compiled for the kernel, once per (policy, year)."""
     return compile_tables(policy, year)
-
-
-def _epoch(d: dt.date) -> int:
-    return (d - EPOCH).days
 
 
 def _new_id(prefix: str) -> str:
@@ -428,7 +424,7 @@ def _compute(
 
     claims = Claims(
         person=np.zeros(1, dtype=np.int64),
-        date=np.array([_epoch(claim.date)], dtype=np.int64),
+        date=np.array([epoch_days(claim.date)], dtype=np.int64),
         med_type=np.array([MED_TYPES.index(med_type)], dtype=np.int64),
         level=np.array([level - 1], dtype=np.int64),
         cross_region=np.array([CROSS_REGION.index(cross)], dtype=np.int64),
@@ -437,7 +433,7 @@ def _compute(
         over_limit=np.array([claim.over_limit], dtype=np.int64),
         category_b=np.array([claim.category_b], dtype=np.int64),
     )
-    entitled_from = NEVER if ent.entitled_from is None else _epoch(ent.entitled_from)
+    entitled_from = NEVER if ent.entitled_from is None else epoch_days(ent.entitled_from)
     persons = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
         aid_class=np.array([_aid_class(uow, person, claim.date, groups)], dtype=np.int64),
