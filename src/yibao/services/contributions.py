@@ -70,6 +70,53 @@ def _reference(kind: ContributionKind, person_id: int, period_start: dt.date) ->
     return f"contribution:{kind.value}:{person_id}:{period_start.isoformat()}"
 
 
+def _post_monthly(
+    uow: UnitOfWork,
+    person: Person,
+    enrolment: Enrolment,
+    kind: ContributionKind,
+    first: dt.date,
+    paid_on: dt.date,
+    *,
+    total: int,
+    pooling_part: int,
+    account_credit: int,
+    text: str,
+    **parts: int,
+) -> ContributionRecord:
+    """Post one month's employee-scheme contribution (cash → pooling fund + personal account),
+    record it and mark the year insured; ``parts`` are the record's base and part columns."""
+    assert person.id is not None and enrolment.id is not None
+    area = enrolment.pooling_area
+    txn = LedgerTransaction.of(
+        "contribution",
+        paid_on,
+        [
+            debit(AccountRef.fund(AccountKind.CASH, area), total),
+            credit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), pooling_part),
+            credit(AccountRef.personal(person.id), account_credit),
+        ],
+        text,
+        _reference(kind, person.id, first),
+    )
+    record = uow.contributions.add(
+        ContributionRecord(
+            person_id=person.id,
+            enrolment_id=enrolment.id,
+            kind=kind,
+            period_start=first,
+            period_end=month_bounds(first)[1],
+            paid_on=paid_on,
+            transaction_id=uow.ledger.post(txn),
+            account_credit=account_credit,
+            **parts,
+        )
+    )
+    uow.coverage.mark_insured(person.id, first.year, Scheme.EMPLOYEE, area, paid_on)
+    uow.commit()
+    return record
+
+
 def pay_employee(
     uow: UnitOfWork,
     who: str | int,
@@ -88,37 +135,22 @@ def pay_employee(
         assert enrolment.id is not None
         _refuse_duplicate(uow, person, ContributionKind.EMPLOYEE, first)
         c = rules.employee_monthly(policies(enrolment.pooling_area), first, wage)
-        area = enrolment.pooling_area
-        txn = LedgerTransaction.of(
-            "contribution",
+        return _post_monthly(
+            uow,
+            person,
+            enrolment,
+            ContributionKind.EMPLOYEE,
+            first,
             paid_on,
-            [
-                debit(AccountRef.fund(AccountKind.CASH, area), c.total),
-                credit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), c.pooling_part),
-                credit(AccountRef.personal(person.id), c.account_credit),
-            ],
-            f"employee contribution {first:%Y-%m} of {person.label} "
+            total=c.total,
+            pooling_part=c.pooling_part,
+            account_credit=c.account_credit,
+            text=f"employee contribution {first:%Y-%m} of {person.label} "
             f"(employer {enrolment.employer_code})",
-            _reference(ContributionKind.EMPLOYEE, person.id, first),
+            base=c.base,
+            employer_part=c.employer_part,
+            employee_part=c.employee_part,
         )
-        record = uow.contributions.add(
-            ContributionRecord(
-                person_id=person.id,
-                enrolment_id=enrolment.id,
-                kind=ContributionKind.EMPLOYEE,
-                period_start=first,
-                period_end=last,
-                paid_on=paid_on,
-                transaction_id=uow.ledger.post(txn),
-                base=c.base,
-                employer_part=c.employer_part,
-                employee_part=c.employee_part,
-                account_credit=c.account_credit,
-            )
-        )
-        uow.coverage.mark_insured(person.id, first.year, Scheme.EMPLOYEE, area, paid_on)
-        uow.commit()
-    return record
 
 
 def pay_flexible(
@@ -139,35 +171,20 @@ def pay_flexible(
         assert enrolment.id is not None
         _refuse_duplicate(uow, person, ContributionKind.FLEXIBLE, first)
         c = rules.flexible_monthly(policies(enrolment.pooling_area), first, base)
-        area = enrolment.pooling_area
-        txn = LedgerTransaction.of(
-            "contribution",
+        return _post_monthly(
+            uow,
+            person,
+            enrolment,
+            ContributionKind.FLEXIBLE,
+            first,
             paid_on,
-            [
-                debit(AccountRef.fund(AccountKind.CASH, area), c.total),
-                credit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), c.pooling_part),
-                credit(AccountRef.personal(person.id), c.account_credit),
-            ],
-            f"flexible-worker contribution {first:%Y-%m} of {person.label}",
-            _reference(ContributionKind.FLEXIBLE, person.id, first),
+            total=c.total,
+            pooling_part=c.pooling_part,
+            account_credit=c.account_credit,
+            text=f"flexible-worker contribution {first:%Y-%m} of {person.label}",
+            base=c.base,
+            employee_part=c.total,
         )
-        record = uow.contributions.add(
-            ContributionRecord(
-                person_id=person.id,
-                enrolment_id=enrolment.id,
-                kind=ContributionKind.FLEXIBLE,
-                period_start=first,
-                period_end=last,
-                paid_on=paid_on,
-                transaction_id=uow.ledger.post(txn),
-                base=c.base,
-                employee_part=c.total,
-                account_credit=c.account_credit,
-            )
-        )
-        uow.coverage.mark_insured(person.id, first.year, Scheme.EMPLOYEE, area, paid_on)
-        uow.commit()
-    return record
 
 
 def credit_retiree(
