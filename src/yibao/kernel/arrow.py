@@ -104,17 +104,11 @@ def settle_table(
         c = claims_from_arrow(claims)
     unique = np.unique(c.person)
     psn = _int(persons["psn_no"])
-    idx = np.searchsorted(psn, unique) if np.all(psn[1:] >= psn[:-1]) else None
-    if (
-        idx is None
-        or np.any(idx >= len(psn))
-        or np.any(psn[np.minimum(idx, len(psn) - 1)] != unique)
-    ):
-        sorter = np.argsort(psn, kind="stable")
-        pos = np.searchsorted(psn, unique, sorter=sorter)
-        if np.any(pos >= len(psn)) or np.any(psn[sorter[np.minimum(pos, len(psn) - 1)]] != unique):
-            raise ColumnError("persons: a claim's psn_no has no person row")
-        idx = sorter[pos]
+    sorter = np.argsort(psn, kind="stable")
+    pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), max(len(psn) - 1, 0))
+    idx = sorter[pos] if len(psn) else pos
+    if not len(psn) or np.any(psn[idx] != unique):
+        raise ColumnError("persons: a claim's psn_no has no person row")
     p = persons_from_arrow(persons.take(pa.array(idx)))
     result = settle(tables, c, p, state)
     out = claims
