@@ -9,7 +9,7 @@ the rest residents who paid 2025), registers an institution and a key (derived f
 secret, as ``yibao.api.cli add-institution`` does), starts the API server (uvicorn,
 ``yibao.api.app:create_app``, ``--workers``) as a separate process on a free loopback port, then
 drives signed 2207 settlements from this process with ``--concurrency`` concurrent clients
-(httpx, asyncio) for ``--seconds`` seconds: each request is for a random enrolled person with a
+(aiohttp, asyncio) for ``--seconds`` seconds: each request is for a random enrolled person with a
 fresh msgid. The server is stopped at the end. The last two lines are ``settlements/s: <n>``
 (successful settlements, infcode 0) and ``p99 ms: <n>`` (latency of every request).
 """
@@ -28,6 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import httpx
 import orjson
 from sqlalchemy import func, select
@@ -144,9 +145,12 @@ async def drive(
     ok = 0
     sent = 0
     stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30.0
+    # aiohttp: its client costs about a tenth of httpx's CPU per request, and the load shares
+    # the machine's two cores with the server and PostgreSQL
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30.0)
+    async with aiohttp.ClientSession(
+        f"http://127.0.0.1:{port}", connector=connector, timeout=timeout
     ) as client:
 
         async def worker() -> None:
@@ -168,12 +172,12 @@ async def drive(
                 }
                 start = time.perf_counter()
                 try:
-                    r = await client.post(TX, content=body, headers=headers)
-                    answer = r.json()
+                    async with client.post(TX, data=body, headers=headers) as r:
+                        answer = orjson.loads(await r.read())
                     outcome = str(answer.get("infcode"))
                     if outcome != "0":
                         outcome += f" {answer.get('err_msg', '')[:80]}"
-                except httpx.HTTPError as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     outcome = type(exc).__name__
                 latencies.append((time.perf_counter() - start) * 1000)
                 sent += 1

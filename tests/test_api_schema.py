@@ -1,5 +1,7 @@
-"""Schemathesis over the OpenAPI schema (SQLite only, a few examples per operation): whatever
-is sent, no answer is a 500, and every error is the answer envelope."""
+"""Schemathesis over the OpenAPI schema, on SQLite and on PostgreSQL (a few examples per
+operation): whatever is sent, no answer is a 500, every answer conforms to the schema its
+operation declares (status, content type and body, schemathesis' own checks), and every error
+is the answer envelope (or an OperationOutcome under ``/fhir``)."""
 
 from __future__ import annotations
 
@@ -8,49 +10,60 @@ from typing import Any
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy import Engine
 
 from tests.api_support import SECRET
-from tests.store_support import backend_url
+from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine)
 from yibao.api.app import create_app
 from yibao.api.roles import Role
 from yibao.api.routes import NewStaff, create_staff
 from yibao.api.settings import Settings
-from yibao.store.db import make_engine
 
-_state: dict[str, Any] = {}
-
-
-def _app() -> Any:
-    if "app" not in _state:
-        url = backend_url("sqlite")
-        engine = make_engine(url)
-        app = create_app(Settings(api_secret=SECRET, database_url=url), engine=engine)  # type: ignore[arg-type]
-        create_staff(
-            engine,
-            NewStaff(username="fuzz-admin", role=Role.ADMINISTRATOR, password="pw-0123456789"),
-            None,
-        )
-        r = TestClient(app).post(
-            "/api/v1/auth/token", json={"username": "fuzz-admin", "password": "pw-0123456789"}
-        )
-        _state["app"], _state["token"] = app, r.json()["access_token"]
-    return _state["app"]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
-def _check(case: Any) -> None:
-    for auth in ({"authorization": f"Bearer {_state['token']}"}, {}):
-        response = case.call(headers=auth)
-        assert response.status_code < 500, response.text
-        if response.status_code >= 400:
-            body = response.json()
-            if body.get("resourceType") != "OperationOutcome":
-                assert set(body) == {"infcode", "inf_refmsgid", "err_msg", "output"}
+def _app(db_url: str, engine: Engine) -> tuple[Any, str]:
+    app = create_app(Settings(api_secret=SECRET, database_url=db_url), engine=engine)  # type: ignore[arg-type]
+    create_staff(
+        engine,
+        NewStaff(username="fuzz-admin", role=Role.ADMINISTRATOR, password="pw-0123456789"),
+        None,
+    )
+    r = TestClient(app).post(
+        "/api/v1/auth/token", json={"username": "fuzz-admin", "password": "pw-0123456789"}
+    )
+    assert r.status_code == 200, r.text
+    return app, str(r.json()["access_token"])
 
 
-def test_no_request_gets_a_500() -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+def test_no_request_gets_a_500_and_answers_match_the_schema(db_url: str, engine: Engine) -> None:
+    app, token = _app(db_url, engine)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 11
+    assert len(operations) >= 12
+    seen: set[int] = set()
+
+    def check(case: Any) -> None:
+        for auth in ({"authorization": f"Bearer {token}"}, {}):
+            response = case.call(headers=auth)
+            seen.add(response.status_code)
+            case.validate_response(response, checks=CHECKS, headers=auth)
+            if response.status_code >= 400:
+                body = response.json()
+                if body.get("resourceType") != "OperationOutcome":
+                    assert set(body) == {"infcode", "inf_refmsgid", "err_msg", "output"}
+
     for operation in operations:
         run = settings(
             max_examples=6,
@@ -58,5 +71,20 @@ def test_no_request_gets_a_500() -> None:
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
             database=None,
-        )(given(case=operation.as_strategy())(_check))
+        )(given(case=operation.as_strategy())(check))
         run()
+    assert {200, 400, 401} <= seen  # the fuzzing reached past authentication and validation
+
+
+def test_nul_in_text_is_refused(db_url: str, engine: Engine) -> None:
+    """Found by this fuzzing on PostgreSQL: a NUL character in a text field reaches the database,
+    which refuses it (psycopg DataError). Every backend now refuses it at the edge with a 400
+    that says so."""
+    app, token = _app(db_url, engine)
+    r = TestClient(app, raise_server_exceptions=False).post(
+        "/api/v1/admin/institutions",
+        json={"code": "H1", "name": "bad\u0000name", "level": 1, "area": "360100"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["infcode"] == 1001 and "NUL" in r.json()["err_msg"]

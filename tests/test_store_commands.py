@@ -85,3 +85,51 @@ def test_commands(db_url: str, tmp_path: Path) -> None:
     pacsv.write_csv(pa.table({"national_id": ids, "name": list("ABCDE")}), path)
     report = run(db_url, "person", "import", str(path))
     assert (report["read"], report["inserted"]) == (5, 5)
+
+
+def text(db_url: str, *args: str, code: int = 0) -> str:
+    """The human output (stdout, or stderr when refused)."""
+    result = runner.invoke(app, [*args, "--db", db_url])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout if code == 0 else result.stderr
+
+
+def test_identity_masked_unless_asked(db_url: str) -> None:
+    emp, rel = nid(11), nid(12)
+    masked_emp, masked_rel = emp[:6] + "*" * 8 + emp[-4:], rel[:6] + "*" * 8 + rel[-4:]
+    run(db_url, "db", "upgrade")
+    added = run(db_url, "person", "add", emp, "张三丰", "--phone", "13812345678")
+    assert (added["national_id"], added["name"]) == (masked_emp, "张**")
+    line = text(db_url, "person", "add", rel, "李四")
+    assert masked_rel in line and "李*" in line and rel not in line and "李四" not in line
+    run(db_url, "person", "relate", emp, rel, "spouse")
+    assert rel not in text(db_url, "person", "relate", emp, rel, "spouse")
+
+    shown = run(db_url, "person", "show", emp)
+    assert (shown["national_id"], shown["name"], shown["phone"]) == (
+        masked_emp,
+        "张**",
+        "138****5678",
+    )
+    assert shown["relatives"] == [{"kind": "spouse", "national_id": masked_rel, "name": "李*"}]
+    assert shown["birth_date"] == "1985-06-15"  # only identity is masked, nothing else
+    human = text(db_url, "person", "show", emp)
+    assert masked_emp in human and emp not in human and rel not in human and "张三丰" not in human
+
+    full = run(db_url, "person", "show", emp, "--show-identity")
+    assert (full["national_id"], full["name"], full["phone"]) == (emp, "张三丰", "13812345678")
+    assert full["relatives"][0]["national_id"] == rel and full["relatives"][0]["name"] == "李四"
+    assert emp in text(db_url, "person", "show", emp, "--show-identity")
+    assert run(db_url, "person", "add", nid(13), "王五", "--show-identity")["name"] == "王五"
+
+    # refusals name the person masked too (the clerk typed the number)
+    refused = run(db_url, "enrolment", "suspend", emp, code=2)
+    assert masked_emp in refused["error"] and emp not in refused["error"]
+    refused = run(db_url, "enrolment", "suspend", emp, "--show-identity", code=2)
+    assert emp in refused["error"]
+    assert emp not in text(db_url, "enrolment", "suspend", emp, code=2)
+
+    run(db_url, "enrol", emp, "--kind", "resident", "--area", "360100", "--on", "2024-01-01")
+    visit = run(db_url, "visit", "register", emp, "--institution", "H1", "--med-type",
+                "outpatient", "--level", "1", "--on", "2024-03-01")  # fmt: skip
+    assert visit["psn_no"] == masked_emp

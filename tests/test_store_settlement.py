@@ -365,6 +365,7 @@ def test_settlement_commands(db_url: str, uow: UnitOfWork, tmp_path: Path) -> No
     assert preview["setl_id"] is None
     s = run(db_url, "settle", str(claim))
     assert s["mdtrt_id"] == v["mdtrt_id"] and s["medfee_sumamt"] == "12000.50"
+    assert s["psn_no"] == emp[:6] + "*" * 8 + emp[-4:]  # masked unless --show-identity
     assert {k: s[k] for k in ("fund_pay_sumamt", "acct_pay")} == {
         k: preview[k] for k in ("fund_pay_sumamt", "acct_pay")
     }

@@ -111,13 +111,18 @@ def test_failure_between_postings_leaves_nothing(
     emp = employee(uow, 1)
     kept = settlement.settle(uow, inpatient(emp, 300_000, dt.date(2025, 5, 1)), "keep")
     before = snapshot(engine)
-    original = LedgerRepository.post
+    original, original_many = LedgerRepository.post, LedgerRepository.post_many
 
     def post_then_crash(self: LedgerRepository, txn: Any) -> int:
         original(self, txn)  # the postings are written and the balances moved ...
         raise RuntimeError("injected crash")  # ... then the process dies
 
+    def post_many_then_crash(self: LedgerRepository, txns: Any) -> list[int]:
+        original_many(self, txns)
+        raise RuntimeError("injected crash")
+
     monkeypatch.setattr(LedgerRepository, "post", post_then_crash)
+    monkeypatch.setattr(LedgerRepository, "post_many", post_many_then_crash)
     with pytest.raises(RuntimeError, match="injected"):
         settlement.settle(uow, inpatient(emp, 2_000_000), "crash-1")
     assert snapshot(engine) == before
@@ -126,6 +131,7 @@ def test_failure_between_postings_leaves_nothing(
         settlement.reverse(uow, kept.setl_id, on=dt.date(2025, 5, 2))
     assert snapshot(engine) == before
     monkeypatch.setattr(LedgerRepository, "post", original)
+    monkeypatch.setattr(LedgerRepository, "post_many", original_many)
 
     # the same requests succeed afterwards: nothing of the failed ones was left
     assert settlement.settle(uow, inpatient(emp, 2_000_000), "crash-1").setl_id

@@ -8,6 +8,10 @@ Standalone: ``python -m yibao.commands ...``.
 Every command takes ``--db URL`` (default: ``YIBAO_DATABASE_URL``, else ``./yibao.sqlite``)
 and ``--json``. Refused input exits with status 2 and one line naming the field and the reason;
 ``ledger check`` exits 1 when the ledger does not reconcile. Amounts are yuan ("6205.50").
+
+National ID numbers, names and phone numbers are printed masked (``360426********0071``,
+``张*``, ``138****5678``), in text, JSON and error messages alike; a bureau clerk who needs them
+in full passes ``--show-identity``. Input is never masked: commands take the full number.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from rich.progress import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from yibao.api.context import mask_ids_deep, mask_ids_in
+from yibao.api.security import mask_name, mask_phone
 from yibao.domain.contributions import ContributionRecord
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
@@ -47,6 +53,13 @@ DbOpt = Annotated[
     typer.Option("--db", help="Database URL (default: $YIBAO_DATABASE_URL or ./yibao.sqlite)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+ShowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-identity",
+        help="Print national ID numbers, names and phones in full (masked by default)",
+    ),
+]
 
 err = Console(stderr=True)
 out = Console(highlight=False)
@@ -61,7 +74,9 @@ funds_app = typer.Typer(no_args_is_help=True, help="Fund balances")
 # ------------------------------------------------------------------------------- plumbing
 
 
-def _fail(message: str, as_json: bool, code: int = 2) -> NoReturn:
+def _fail(message: str, as_json: bool, code: int = 2, show: bool = False) -> NoReturn:
+    if not show:
+        message = mask_ids_in(message)
     if as_json:
         print(json.dumps({"error": message}, ensure_ascii=False), file=sys.stderr)
     else:
@@ -69,22 +84,51 @@ def _fail(message: str, as_json: bool, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _emit(data: Any, as_json: bool, human: str | Callable[[], None]) -> None:
+_NAME_KEYS = frozenset({"name", "psn_name"})
+_PHONE_KEYS = frozenset({"phone", "tel"})
+
+
+def _masked(value: Any) -> Any:
+    """``value`` as printed by default: national IDs (in any string), names and phones masked."""
+    if isinstance(value, dict):
+        return {
+            k: mask_name(v)
+            if k in _NAME_KEYS and isinstance(v, str)
+            else mask_phone(v)
+            if k in _PHONE_KEYS and isinstance(v, str)
+            else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return mask_ids_deep(value)
+
+
+def _emit(data: Any, as_json: bool, human: str | Callable[[], None], show: bool = False) -> None:
+    """Print ``data`` (``--json``) or the human form. Unless ``show``, JSON goes through
+    ``_masked`` and a text line has its national IDs masked; a callable ``human`` must print
+    from data it masked itself (see ``_shown``)."""
     if as_json:
-        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        print(
+            json.dumps(data if show else _masked(data), ensure_ascii=False, indent=2, default=str)
+        )
     elif callable(human):
         human()
     else:
-        out.print(human)
+        out.print(human if show else mask_ids_in(human))
+
+
+def _shown(data: Any, show: bool) -> Any:
+    return data if show else _masked(data)
 
 
 @contextmanager
-def _engine(db: str | None, as_json: bool) -> Iterator[Engine]:
+def _engine(db: str | None, as_json: bool, show: bool = False) -> Iterator[Engine]:
     engine = make_engine(db)
     try:
         yield engine
     except (RecordError, ParameterError) as exc:
-        _fail(str(exc), as_json)
+        _fail(str(exc), as_json, show=show)
     except OperationalError as exc:
         _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
     finally:
@@ -185,13 +229,14 @@ def person_add(
     household: Annotated[str | None, typer.Option(help="Household code")] = None,
     region: Annotated[str | None, typer.Option(help="6-digit area of residence")] = None,
     address: Annotated[str | None, typer.Option(help="Household address")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a person (the national ID is validated; birth date and sex come from it)."""
     from yibao.services import registry
 
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         p = registry.add_person(
             UnitOfWork.for_engine(engine),
             national_id,
@@ -208,7 +253,13 @@ def person_add(
         "sex": p.sex.value,
         "birth_date": p.birth_date.isoformat(),
     }
-    _emit(data, as_json, f"person #{p.id} {p.label} {p.name} ({p.sex.value}, {p.birth_date})")
+    shown = _shown(data, show_identity)
+    _emit(
+        data,
+        as_json,
+        f"person #{p.id} {shown['national_id']} {shown['name']} ({p.sex.value}, {p.birth_date})",
+        show_identity,
+    )
 
 
 @person_app.command("import")
@@ -216,6 +267,7 @@ def person_import(
     file: Annotated[Path, typer.Argument(help="CSV (.csv, .csv.gz) or Parquet file")],
     batch_size: Annotated[int, typer.Option(help="Rows per batch and transaction")] = 50_000,
     max_errors: Annotated[int, typer.Option(help="Row errors to list")] = 100,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -223,7 +275,7 @@ def person_import(
     from yibao.services import registry
 
     with (
-        _engine(db, as_json) as engine,
+        _engine(db, as_json, show_identity) as engine,
         Progress(
             SpinnerColumn(),
             TextColumn("[bold]import[/bold] {task.description}"),
@@ -250,23 +302,30 @@ def person_import(
             f"{report.households_created}"
         )
         for e in report.errors[:20]:
-            out.print(f"  row {e.row}: {e.field}: {e.reason}")
+            reason = e.reason if show_identity else mask_ids_in(e.reason)
+            out.print(f"  row {e.row}: {e.field}: {reason}")
 
-    _emit(report.as_dict(), as_json, human)
+    _emit(report.as_dict(), as_json, human, show_identity)
 
 
 @person_app.command("show")
 def person_show(
     national_id: Annotated[str, typer.Argument()],
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A person's file: household, relatives, groups, enrolments, coverage years."""
     from yibao.services import registry
 
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         data = registry.person_file(UnitOfWork.for_engine(engine), national_id)
-    _emit(data, as_json, json.dumps(data, ensure_ascii=False, indent=2))
+    _emit(
+        data,
+        as_json,
+        json.dumps(_shown(data, show_identity), ensure_ascii=False, indent=2),
+        show_identity,
+    )
 
 
 @person_app.command("relate")
@@ -274,18 +333,20 @@ def person_relate(
     national_id: Annotated[str, typer.Argument()],
     relative: Annotated[str, typer.Argument(help="The relative's national ID")],
     kind: Annotated[str, typer.Argument(help="spouse|parent|child|sibling|grandparent|grandchild")],
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record that RELATIVE is the person's KIND (the reciprocal is recorded too)."""
     from yibao.services import registry
 
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         rel = registry.add_relation(UnitOfWork.for_engine(engine), national_id, relative, kind)
     _emit(
         {"person_id": rel.person_id, "relative_id": rel.relative_id, "kind": rel.kind.value},
         as_json,
         f"{relative} is {national_id}'s {rel.kind.value}",
+        show_identity,
     )
 
 
@@ -300,6 +361,7 @@ def person_group(
     ],
     valid_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")],
     valid_to: Annotated[str | None, typer.Option("--to", help="Last day")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -308,7 +370,7 @@ def person_group(
 
     first = _date(valid_from, "from", as_json)
     last = _date(valid_to, "to", as_json) if valid_to else None
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         g = registry.add_group(UnitOfWork.for_engine(engine), national_id, kind, first, last)
     _emit(
         {
@@ -319,6 +381,7 @@ def person_group(
         },
         as_json,
         f"{national_id} is {g.kind.value} from {g.valid_from}",
+        show_identity,
     )
 
 
@@ -327,6 +390,7 @@ def person_authorise(
     owner: Annotated[str, typer.Argument(help="The employee whose personal account pays")],
     relative: Annotated[str, typer.Argument(help="The close relative it may pay for")],
     on: Annotated[str | None, typer.Option(help="Date of authorisation")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -334,12 +398,13 @@ def person_authorise(
     from yibao.services import registry
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         link = registry.authorise_mutual_aid(UnitOfWork.for_engine(engine), owner, relative, day)
     _emit(
         {"id": link.id, "authorised_on": link.authorised_on.isoformat()},
         as_json,
         f"mutual-aid link #{link.id}: {owner} -> {relative} from {day}",
+        show_identity,
     )
 
 
@@ -348,6 +413,7 @@ def person_revoke(
     owner: Annotated[str, typer.Argument()],
     relative: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option(help="Date of revocation")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -355,9 +421,14 @@ def person_revoke(
     from yibao.services import registry
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         link = registry.revoke_mutual_aid(UnitOfWork.for_engine(engine), owner, relative, day)
-    _emit({"id": link.id, "revoked_on": day.isoformat()}, as_json, f"link #{link.id} revoked")
+    _emit(
+        {"id": link.id, "revoked_on": day.isoformat()},
+        as_json,
+        f"link #{link.id} revoked",
+        show_identity,
+    )
 
 
 # ------------------------------------------------------------------------------- enrolment
@@ -369,6 +440,7 @@ def enrol_command(
     area: Annotated[str, typer.Option(help="Pooling area (6-digit code)")],
     on: Annotated[str | None, typer.Option(help="First covered day")] = None,
     employer: Annotated[str | None, typer.Option(help="Employer code (kind employer)")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -376,11 +448,11 @@ def enrol_command(
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         e = enrolment.enrol(
             UnitOfWork.for_engine(engine), national_id, kind, area, day, employer_code=employer
         )
-    _emit(_enrolment_dict(e), as_json, e.describe())
+    _emit(_enrolment_dict(e), as_json, e.describe(), show_identity)
 
 
 @enrolment_app.command("suspend")
@@ -388,6 +460,7 @@ def enrolment_suspend(
     national_id: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option()] = None,
     reason: Annotated[str | None, typer.Option()] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -395,15 +468,16 @@ def enrolment_suspend(
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         e = enrolment.suspend(UnitOfWork.for_engine(engine), national_id, day, reason)
-    _emit(_enrolment_dict(e), as_json, e.describe())
+    _emit(_enrolment_dict(e), as_json, e.describe(), show_identity)
 
 
 @enrolment_app.command("resume")
 def enrolment_resume(
     national_id: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option()] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -411,9 +485,9 @@ def enrolment_resume(
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         e = enrolment.resume(UnitOfWork.for_engine(engine), national_id, day)
-    _emit(_enrolment_dict(e), as_json, e.describe())
+    _emit(_enrolment_dict(e), as_json, e.describe(), show_identity)
 
 
 @enrolment_app.command("terminate")
@@ -421,6 +495,7 @@ def enrolment_terminate(
     national_id: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option(help="Last covered day")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -428,9 +503,9 @@ def enrolment_terminate(
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         e = enrolment.terminate(UnitOfWork.for_engine(engine), national_id, day, reason)
-    _emit(_enrolment_dict(e), as_json, e.describe())
+    _emit(_enrolment_dict(e), as_json, e.describe(), show_identity)
 
 
 @enrolment_app.command("transfer")
@@ -441,6 +516,7 @@ def enrolment_transfer(
     to_kind: Annotated[str | None, typer.Option(help="employer|flexible|retiree|resident")] = None,
     employer: Annotated[str | None, typer.Option(help="New employer code")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -448,7 +524,7 @@ def enrolment_transfer(
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         old, new = enrolment.transfer(
             UnitOfWork.for_engine(engine),
             national_id,
@@ -462,6 +538,7 @@ def enrolment_transfer(
         {"from": _enrolment_dict(old), "to": _enrolment_dict(new)},
         as_json,
         f"{old.describe()}\n-> {new.describe()}",
+        show_identity,
     )
 
 
@@ -500,6 +577,7 @@ def pay_command(
         str | None, typer.Option(help="Pay from this employee's personal account (mutual aid)")
     ] = None,
     on: Annotated[str | None, typer.Option(help="Payment date")] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -513,7 +591,7 @@ def pay_command(
         _fail(f"kind: {kind!r} is not employee|flexible|resident|repair|retiree-credit", as_json)
     if kind != "repair" and period is None:
         _fail("period: required", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         uow = UnitOfWork.for_engine(engine)
         records: list[ContributionRecord]
         if kind == "employee":
@@ -550,6 +628,7 @@ def pay_command(
         data if len(data) > 1 else data[0],
         as_json,
         "\n".join(_payment_line(r, monthly) for r in records),
+        show_identity,
     )
 
 
@@ -668,12 +747,13 @@ def _settle_or_preview(
     request_id: str | None,
     db: str | None,
     as_json: bool,
+    show: bool,
 ) -> None:
     from yibao.services import settlement
 
     doc = _claim_doc(file, as_json, options)
     request_id = request_id or doc.pop("request_id", None) or doc.pop("msgid", None)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show) as engine:
         claim = settlement.claim_from_mapping(doc)
         uow = UnitOfWork.for_engine(engine)
         if preview:
@@ -683,7 +763,7 @@ def _settle_or_preview(
     data = dict(result.response)
     if result.replayed:
         data["replayed"] = True
-    _emit(data, as_json, _settlement_human(data))
+    _emit(data, as_json, _settlement_human(_shown(data, show)), show)
 
 
 def _claim_options(
@@ -726,6 +806,7 @@ def settle_command(
     no_account: NoAccountOpt = False,
     mutual_aid_from: MutualOpt = None,
     request_id: RequestOpt = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -734,7 +815,7 @@ def settle_command(
         person, date, med_type, level, total, fully_self_paid, over_limit, category_b,
         cross_region, institution, mdtrt_id, no_account, mutual_aid_from,
     )  # fmt: skip
-    _settle_or_preview(False, file, options, request_id, db, as_json)
+    _settle_or_preview(False, file, options, request_id, db, as_json, show_identity)
 
 
 def presettle_command(
@@ -752,6 +833,7 @@ def presettle_command(
     mdtrt_id: VisitOpt = None,
     no_account: NoAccountOpt = False,
     mutual_aid_from: MutualOpt = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -760,13 +842,14 @@ def presettle_command(
         person, date, med_type, level, total, fully_self_paid, over_limit, category_b,
         cross_region, institution, mdtrt_id, no_account, mutual_aid_from,
     )  # fmt: skip
-    _settle_or_preview(True, file, options, None, db, as_json)
+    _settle_or_preview(True, file, options, None, db, as_json, show_identity)
 
 
 def reverse_command(
     setl_id: Annotated[str, typer.Argument(help="The settlement to reverse")],
     on: Annotated[str | None, typer.Option(help="Date of the reversal")] = None,
     request_id: RequestOpt = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -774,13 +857,13 @@ def reverse_command(
     from yibao.services import settlement
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         r = settlement.reverse(
             UnitOfWork.for_engine(engine), setl_id, on=day, request_id=request_id
         )
     data = dict(r.response)
     data["transaction_id"] = r.transaction_id
-    _emit(data, as_json, f"{setl_id} reversed on {r.reversed_on.isoformat()}")
+    _emit(data, as_json, f"{setl_id} reversed on {r.reversed_on.isoformat()}", show_identity)
 
 
 @visit_app.command("register")
@@ -794,6 +877,7 @@ def visit_register(
     mdtrt_id: Annotated[
         str | None, typer.Option("--mdtrt-id", help="Visit id (default: new)")
     ] = None,
+    show_identity: ShowOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -802,7 +886,7 @@ def visit_register(
     from yibao.services import settlement
 
     day = _date(on, "on", as_json)
-    with _engine(db, as_json) as engine:
+    with _engine(db, as_json, show_identity) as engine:
         if level is None or level.strip() not in ("1", "2", "3"):
             check_level(level)
         assert level is not None
@@ -826,7 +910,7 @@ def visit_register(
         "begin_date": v.begin_date.isoformat(),
         "status": v.status.value,
     }
-    _emit(data, as_json, f"visit {v.mdtrt_id} registered")
+    _emit(data, as_json, f"visit {v.mdtrt_id} registered", show_identity)
 
 
 @visit_app.command("cancel")

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -18,12 +19,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.api import errors
 from yibao.api import handlers_person as _handlers_person  # registers 1101
 from yibao.api import handlers_settlement as _handlers_settlement  # registers 22xx, 3201, 5206
+from yibao.api.batch import Batcher, settle_batch
 from yibao.api.deps import State
 from yibao.api.errors import ApiError, answer
 from yibao.api.fhir import router as fhir_router
@@ -88,7 +90,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         ),
         default_response_class=JSONResponse,
     )
-    app.state.yibao = State(settings=settings, engine=engine or make_engine(settings.database_url))
+    engine = engine or make_engine(settings.database_url)
+    batcher = (
+        Batcher(
+            partial(settle_batch, engine, settings),
+            settings.batch_max,
+            settings.batch_concurrency,
+        )
+        if settings.batch_max > 1
+        else None
+    )
+    app.state.yibao = State(settings=settings, engine=engine, batcher=batcher)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -113,7 +125,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        known = translate(exc) if isinstance(exc, OperationalError) else None
+        known = translate(exc) if isinstance(exc, OperationalError | DataError) else None
         if known is not None:  # e.g. SQLite busy: nothing stored, send again
             return _envelope(known.status, known.infcode, known.message, fhir=_is_fhir(request))
         ref = uuid.uuid4().hex[:12]

@@ -95,14 +95,29 @@ def _staff(engine: Engine, token: str) -> Principal:
     return Principal(Role(account.role), f"staff:{account.username}", None, account.person_id)
 
 
-def _institution(
-    engine: Engine,
+@dataclass(frozen=True)
+class SignedRequest:
+    """A request whose signature is right; the key's standing and the nonce are still to be
+    checked against the database (``admit``)."""
+
+    code: str
+    key_id: str
+    nonce: str
+    signature: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(Role.INSTITUTION, f"inst:{self.code}", self.code, None)
+
+
+def verify_signature(
     settings: Settings,
     method: str,
     path: str,
     headers: dict[str, str],
     body: bytes,
-) -> Principal:
+) -> SignedRequest:
+    """The checks of a signed request that need no database: headers, clock, signature."""
     code = headers.get(HEADER_INSTITUTION.lower(), "")
     key_id = headers.get(HEADER_KEY_ID.lower(), "")
     ts = headers.get(HEADER_TIMESTAMP.lower(), "")
@@ -134,29 +149,87 @@ def _institution(
             f"{settings.max_clock_skew_seconds} s allowed): check the clock and sign again",
         )
     key = institution_key(settings.api_secret.get_secret_value(), code, key_id)
-    expected = sign(key, ts, nonce, method, path, body)
-    caller = f"inst:{code}"
-    with Session(engine) as session:
-        repo = ApiRepository(session)
-        if not repo.active_key(code, key_id):
-            raise ApiError(
-                errors.UNAUTHENTICATED,
-                f"key {key_id} is unknown, revoked, or not a key of institution {code}",
-            )
-        if not signatures_match(expected, signature):
-            raise ApiError(
-                errors.UNAUTHENTICATED,
-                "signature does not match: sign 'timestamp\\nnonce\\nMETHOD\\npath\\n"
-                "sha256(body)' with HMAC-SHA256 and your key",
-            )
-        if repo.seen_nonce(caller, nonce, signature):
-            raise ApiError(errors.REPLAY, "replayed request: this nonce was already used")
+    if not signatures_match(sign(key, ts, nonce, method, path, body), signature):
+        raise ApiError(
+            errors.UNAUTHENTICATED,
+            "signature does not match: sign 'timestamp\\nnonce\\nMETHOD\\npath\\n"
+            "sha256(body)' with HMAC-SHA256 and your key",
+        )
+    return SignedRequest(code, key_id, nonce, signature)
+
+
+def _unknown_key(signed: SignedRequest) -> ApiError:
+    return ApiError(
+        errors.UNAUTHENTICATED,
+        f"key {signed.key_id} is unknown, revoked, or not a key of institution {signed.code}",
+    )
+
+
+def _replayed() -> ApiError:
+    return ApiError(errors.REPLAY, "replayed request: this nonce was already used")
+
+
+def admit(
+    session: Session, settings: Settings, requests: list[SignedRequest]
+) -> list[ApiError | None]:
+    """The database checks of signed requests, in the caller's transaction: the key is active,
+    and the nonce is new (it is stored; the same nonce twice in ``requests`` is a replay too).
+    One refusal per request, or None."""
+    repo = ApiRepository(session)
+    active: dict[tuple[str, str], bool] = {}
+    out: list[ApiError | None] = []
+    fresh: list[SignedRequest] = []
+    seen: set[tuple[str, str]] = set()
+    for r in requests:
+        pair = (r.code, r.key_id)
+        if pair not in active:
+            active[pair] = repo.active_key(r.code, r.key_id)
+        caller = r.principal.actor
+        if not active[pair]:
+            out.append(_unknown_key(r))
+        elif (caller, r.nonce) in seen or r.signature in {f.signature for f in fresh}:
+            out.append(_replayed())
+        else:
+            seen.add((caller, r.nonce))
+            fresh.append(r)
+            out.append(None)
+    if fresh:
+        used = repo.seen_nonces([(f.principal.actor, f.nonce, f.signature) for f in fresh])
         now = utcnow()
+        for i, r in enumerate(requests):
+            if out[i] is None and (r.principal.actor, r.nonce) in used:
+                out[i] = _replayed()
+        repo.add_nonces(
+            [
+                (r.principal.actor, r.nonce, r.signature, now)
+                for i, r in enumerate(requests)
+                if out[i] is None
+            ]
+        )
+        if random.random() < 0.01 * len(fresh):  # nonces outlive the skew window
+            repo.purge_nonces(now - dt.timedelta(seconds=4 * settings.max_clock_skew_seconds))
+    return out
+
+
+def _institution(
+    engine: Engine,
+    settings: Settings,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> Principal:
+    return admit_one(engine, settings, verify_signature(settings, method, path, headers, body))
+
+
+def admit_one(engine: Engine, settings: Settings, signed: SignedRequest) -> Principal:
+    """``admit`` one signed request in its own transaction: the caller, or the refusal raised."""
+    with Session(engine) as session:
         try:
-            repo.add_nonce(caller, nonce, signature, now)
-            if random.random() < 0.01:  # keep the table small; nonces outlive the skew window
-                repo.purge_nonces(now - dt.timedelta(seconds=4 * settings.max_clock_skew_seconds))
+            refused = admit(session, settings, [signed])[0]
+            if refused is not None:
+                raise refused
             session.commit()
         except IntegrityError:
-            raise ApiError(errors.REPLAY, "replayed request: this nonce was already used") from None
-    return Principal(Role.INSTITUTION, caller, code, None)
+            raise _replayed() from None
+    return signed.principal

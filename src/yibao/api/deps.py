@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from yibao.api import errors
-from yibao.api.auth import Principal, authenticate
+from yibao.api.auth import Principal, SignedRequest, authenticate, verify_signature
+from yibao.api.batch import INFNO, Batcher, Result, SignedSettlement
 from yibao.api.errors import ApiError
+from yibao.api.security import HEADER_SIGNATURE
 from yibao.api.settings import Settings
 
 
@@ -19,6 +22,8 @@ from yibao.api.settings import Settings
 class State:
     settings: Settings
     engine: Engine
+    #: Gathers concurrent signed settlements into batches (``api.batch``); None: each alone.
+    batcher: Batcher[SignedSettlement, Result] | None = None
 
 
 def get_state(request: Request) -> State:
@@ -36,20 +41,52 @@ async def raw_body(request: Request, state: StateDep) -> bytes:
     body = await request.body()
     if len(body) > state.settings.max_body_bytes:
         raise ApiError(errors.MALFORMED, "request body too large")
+    if b"\\u0000" in body:  # no text of the system may hold NUL (PostgreSQL cannot store it)
+        raise ApiError(errors.MALFORMED, "malformed request: text must not contain NUL (\\u0000)")
     return body
 
 
 RawBodyDep = Annotated[bytes, Depends(raw_body)]
 
 
-async def principal(request: Request, state: StateDep, body: RawBodyDep) -> Principal:
+def _path(request: Request) -> str:
     path = request.url.path
-    if request.url.query:
-        path = f"{path}?{request.url.query}"
+    return f"{path}?{request.url.query}" if request.url.query else path
+
+
+async def principal(request: Request, state: StateDep, body: RawBodyDep) -> Principal:
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await run_in_threadpool(
-        authenticate, state.engine, state.settings, request.method, path, headers, body
+        authenticate, state.engine, state.settings, request.method, _path(request), headers, body
     )
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _is_settlement(body: bytes) -> bool:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.get("infno") == INFNO
+
+
+async def tx_caller(
+    request: Request, state: StateDep, body: RawBodyDep
+) -> Principal | SignedRequest:
+    """The caller of ``/api/v1/tx``. A signed settlement (2207) is only verified here (headers,
+    clock, signature): its key and nonce are checked with the batch it joins. Every other
+    request is authenticated in full."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if (
+        state.batcher is not None
+        and headers.get(HEADER_SIGNATURE.lower())
+        and not headers.get("authorization")
+        and _is_settlement(body)
+    ):
+        return verify_signature(state.settings, request.method, _path(request), headers, body)
+    return await principal(request, state, body)
+
+
+TxCallerDep = Annotated[Principal | SignedRequest, Depends(tx_caller)]

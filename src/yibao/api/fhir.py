@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import JSONResponse
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
 from fhir.resources.R4B.patient import Patient
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from yibao.api import errors, inputs
 from yibao.api.auth import Principal
@@ -36,7 +37,31 @@ from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+class FhirJSONResponse(JSONResponse):
+    """FHIR's own media type (R4 http.html#mime-type): what FHIR clients ask for in Accept."""
+
+    media_type = "application/fhir+json"
+
+
+class OperationOutcomeAnswer(BaseModel):
+    """A refusal under ``/fhir``: one issue whose ``details`` code is the infcode."""
+
+    resourceType: Literal["OperationOutcome"]  # FHIR's field name
+    issue: list[dict[str, Any]] = Field(min_length=1)
+
+
+# app.py sends refusals as application/json (not yet application/fhir+json): declared as sent
+_OUTCOME = {"content": {"application/json": {"schema": OperationOutcomeAnswer.model_json_schema()}}}
+router = APIRouter(
+    prefix="/fhir",
+    tags=["fhir"],
+    default_response_class=FhirJSONResponse,
+    responses={
+        "4XX": {**_OUTCOME, "description": "refused: an OperationOutcome says why"},
+        500: {**_OUTCOME, "description": "internal error: nothing stored, send again"},
+    },
+)
 
 NATIONAL_ID_SYSTEM = "urn:oid:2.16.156.10011.1.1"  # 居民身份证
 MED_TYPE_SYSTEM = "urn:yibao:med-type"
@@ -47,6 +72,27 @@ PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
 
 def _money(yuan: str | None) -> dict[str, Any]:
     return {"value": float(yuan or 0), "currency": "CNY"}
+
+
+def _resource(doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The resource an operation was given: sent as itself, or in the operation's
+    ``Parameters`` form (``parameter[name = resource].resource``)."""
+    if doc.get("resourceType") == "Parameters":
+        for p in doc.get("parameter") or []:
+            if isinstance(p, dict) and p.get("name") == "resource":
+                inner = p.get("resource")
+                if isinstance(inner, dict):
+                    return inner
+        raise ApiError(errors.MALFORMED, f"Parameters: no parameter 'resource' holding a {kind}")
+    return doc
+
+
+def _patient_no(ref: str, field: str) -> int:
+    """``Patient/123`` or ``123`` as a person number."""
+    number = ref[8:] if ref.startswith("Patient/") else ref
+    if not number.isdigit() or len(number) > 19 or not 1 <= int(number) <= 2**62:
+        raise ApiError(errors.INVALID_FIELD, f"{field}: Patient/<psn_no>")
+    return int(number)
 
 
 def _fail(exc: Exception) -> ApiError:
@@ -205,7 +251,7 @@ def submit(
     claim: dict[str, Any] = Body(...),  # noqa: B008
 ) -> dict[str, Any]:
     """Settle a Claim (``use = claim``, 2207) or preview it (``predetermination``, 2206)."""
-    use, msgid, data = _claim_input(claim)
+    use, msgid, data = _claim_input(_resource(claim, "Claim"))
     infno = "2206" if use == "predetermination" else "2207"
     try:
         envelope = TxRequest(
@@ -324,13 +370,17 @@ def _coverage_allowed(state: Any, who: Principal, psn_no: int, action: str) -> N
 def coverages(
     state: StateDep,
     who: PrincipalDep,
-    patient: int = Query(ge=1, le=2**62, description="person number (psn_no)"),
+    patient: str = Query(
+        pattern=r"^(Patient/)?[0-9]{1,19}$",
+        description="the person: psn_no or Patient/<psn_no>",
+    ),
 ) -> dict[str, Any]:
     """A Bundle of the person's Coverage resources, one per scheme enrolment."""
-    _coverage_allowed(state, who, patient, f"Coverage?patient={patient}")
+    psn_no = _patient_no(patient, "patient")
+    _coverage_allowed(state, who, psn_no, f"Coverage?patient={psn_no}")
     try:
         with UnitOfWork.for_engine(state.engine) as uow:
-            p = find_person(uow, patient)
+            p = find_person(uow, psn_no)
             assert p.id is not None
             entries = [_coverage(e, p.id) for e in uow.enrolments.history(p.id)]
     except Exception as exc:
@@ -347,6 +397,30 @@ def coverages(
     }
 
 
+@router.get("/Coverage/{coverage_id}")
+def coverage_read(
+    state: StateDep,
+    who: PrincipalDep,
+    coverage_id: int = Path(ge=1, le=2**62),
+) -> dict[str, Any]:
+    """One Coverage (a scheme enrolment), e.g. as referenced by a CoverageEligibilityResponse."""
+    _deny(state, who, "person:read" if who.role is not Role.INSTITUTION else "tx:1101")
+    try:
+        with UnitOfWork.for_engine(state.engine) as uow:
+            e = uow.enrolments.get(coverage_id)
+    except Exception as exc:
+        raise _fail(exc) from None
+    if who.role is Role.INSURED_PERSON and e.person_id != who.person_id:
+        raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
+    _audit(
+        state.engine,
+        AuditEntry(
+            who.actor, who.role.value, "fhir:Coverage", person_id=e.person_id, target=str(e.id)
+        ),
+    )
+    return _coverage(e, e.person_id)
+
+
 @router.post("/CoverageEligibilityRequest/$submit")
 def eligibility(
     state: StateDep,
@@ -355,12 +429,13 @@ def eligibility(
 ) -> dict[str, Any]:
     """Entitlement on ``servicedDate``: in force or in a waiting period, and the remaining caps
     (``benefit.allowedMoney`` / ``usedMoney``)."""
+    request = _resource(request, "CoverageEligibilityRequest")
     if request.get("resourceType") != "CoverageEligibilityRequest":
         raise ApiError(errors.MALFORMED, "resourceType: must be CoverageEligibilityRequest")
     ref = str((request.get("patient") or {}).get("reference", ""))
-    if not ref.startswith("Patient/") or not ref[8:].isdigit() or len(ref) > 26:
+    if not ref.startswith("Patient/") or len(ref) > 26:
         raise ApiError(errors.INVALID_FIELD, "patient.reference: Patient/<psn_no>")
-    psn_no = int(ref[8:])
+    psn_no = _patient_no(ref, "patient.reference")
     on = inputs.date({"servicedDate": request.get("servicedDate")}, "servicedDate", dt.date.today())
     _coverage_allowed(state, who, psn_no, f"CoverageEligibilityRequest/{psn_no}")
     try:

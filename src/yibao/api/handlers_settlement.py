@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from yibao.api import errors, inputs
+from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.errors import ApiError
 from yibao.api.repository import ApiRepository
@@ -32,6 +34,7 @@ from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED, epoch_days
 from yibao.policy import fen_to_yuan
 from yibao.services import settlement as svc
 from yibao.services.common import find_person, policy_for
+from yibao.services.person_file import rule_scheme
 from yibao.store.models import SETTLEMENT_AMOUNTS, SettlementRow, VisitRow
 from yibao.store.uow import UnitOfWork
 
@@ -57,13 +60,13 @@ def _yuan(fen: int | None) -> str | None:
     return fen_to_yuan(int(fen))
 
 
-def request_id(ctx: TxContext) -> str:
+def request_id(principal: Principal, msgid: str) -> str:
     """The settlement service's idempotency key: the caller's msgid, scoped to the caller."""
-    code = ctx.principal.institution or ctx.principal.actor
-    rid = f"{code}:{ctx.msgid}"
+    code = principal.institution or principal.actor
+    rid = f"{code}:{msgid}"
     if len(rid) <= 64:
         return rid
-    return "h:" + hashlib.sha256(f"{ctx.principal.actor}\n{ctx.msgid}".encode()).hexdigest()[:60]
+    return "h:" + hashlib.sha256(f"{principal.actor}\n{msgid}".encode()).hexdigest()[:60]
 
 
 def _own_institution(ctx: TxContext, code: str, what: str) -> None:
@@ -107,19 +110,21 @@ def present(response: dict[str, Any], person_id: int) -> dict[str, Any]:
     return out
 
 
-def _claim(ctx: TxContext, data: dict[str, Any]) -> Claim:
+def claim_of(
+    data: dict[str, Any], institution: str | None, level: Callable[[], int | None]
+) -> Claim:
+    """The claim of a 2206/2207 input. An institution's claims are its own (its code replaces
+    any given); without a registered visit and a level, the institution's level (``level()``)."""
     who = inputs.person_ref(data)
     doc = {k: v for k, v in data.items() if k not in ("psn_no", "certno")}
     doc["person"] = "-"
-    if ctx.principal.institution is not None:
-        doc["fixmedins_code"] = ctx.principal.institution
+    if institution is not None:
+        doc["fixmedins_code"] = institution
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
     if mdtrt_id is None and doc.get("level") is None:
-        doc["level"] = _institution_level(ctx)
+        doc["level"] = level()
     elif mdtrt_id is not None:
-        code, _ = _visit_code(ctx, mdtrt_id)
-        _own_institution(ctx, code, f"visit {mdtrt_id}")
-        doc.pop("fixmedins_code", None)
+        doc.pop("fixmedins_code", None)  # the visit's
     claim = svc.claim_from_mapping(doc)
     return dataclasses.replace(claim, person=who)
 
@@ -175,7 +180,10 @@ def cancel(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 @handler("2206", "pre-settlement: the full breakdown, nothing stored")
 def presettle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
-    claim = _claim(ctx, data)
+    claim = claim_of(data, ctx.principal.institution, lambda: _institution_level(ctx))
+    if claim.mdtrt_id is not None:
+        code, _ = _visit_code(ctx, claim.mdtrt_id)
+        _own_institution(ctx, code, f"visit {claim.mdtrt_id}")
     result = svc.presettle(ctx.read_uow(), claim)
     ctx.audit(person_id=result.person_id, detail="pre-settlement")
     return present(result.response, result.person_id)
@@ -183,11 +191,15 @@ def presettle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 @handler("2207", "settlement: stored, funds posted, year-to-date totals moved")
 def settle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
-    claim = _claim(ctx, data)
+    """One settlement; concurrent ones from institutions are settled together (``api.batch``)."""
+    institution = ctx.principal.institution
+    claim = claim_of(data, institution, lambda: _institution_level(ctx))
     with ctx.read_uow() as uow:
         person = find_person(uow, claim.person)
     ctx.audit(person_id=person.id, detail="settlement")
-    result = svc.settle(ctx.uow(), claim, request_id(ctx))
+    result = svc.settle(
+        ctx.uow(), claim, request_id(ctx.principal, ctx.msgid), institution=institution
+    )
     return present(result.response, result.person_id)
 
 
@@ -199,7 +211,7 @@ def reverse(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         code, person_id = settlement_owner(uow, setl_id)
     _own_institution(ctx, code, f"settlement {setl_id}")
     ctx.audit(person_id=person_id, target=f"settlement:{setl_id}", detail="settlement reversed")
-    result = svc.reverse(ctx.uow(), setl_id, on=on, request_id=request_id(ctx))
+    result = svc.reverse(ctx.uow(), setl_id, on=on, request_id=request_id(ctx.principal, ctx.msgid))
     return present(result.response, person_id)
 
 
@@ -317,7 +329,7 @@ def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
     policy = policy_for(e.pooling_area)
     tables = svc.tables_for(policy, on.year)
     v = int(tables.version_of(np.array([epoch_days(on)]))[0])
-    scheme = svc._rule_scheme(e)
+    scheme = rule_scheme(e)
     s = SCHEME_INPUT[scheme]
     state = uow.settlements.state(p.id, on.year)
     groups: dict[str, list[str]] = {}
@@ -376,7 +388,7 @@ def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
             "caps": [],
         }
     try:
-        ent = svc.entitlement(uow, p, e, on, policy_for(e.pooling_area))
+        ent = svc.entitlement_on(uow, p, e, on)
     except RecordError as exc:
         return {"entitled_from": None, "waiting_rule": str(exc), "caps": []}
     return {

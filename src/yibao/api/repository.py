@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -128,10 +128,31 @@ class ApiRepository:
         ).first()
         return found is not None
 
-    def add_nonce(self, caller: str, nonce: str, signature: str, at: dt.datetime) -> None:
-        self.session.connection().execute(
-            _INSERT_NONCE, {"caller": caller, "nonce": nonce, "signature": signature, "seen_at": at}
-        )
+    def seen_nonces(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
+        """Of (caller, nonce, signature), the (caller, nonce) pairs already used (by nonce or
+        by signature), in one query."""
+        if len(keys) == 1:
+            caller, nonce, signature = keys[0]
+            return {(caller, nonce)} if self.seen_nonce(caller, nonce, signature) else set()
+        by_signature = {s: (c, n) for c, n, s in keys}
+        rows = self.session.execute(
+            select(RequestNonceRow.caller, RequestNonceRow.nonce, RequestNonceRow.signature).where(
+                RequestNonceRow.signature.in_(sorted(by_signature))
+                | tuple_(RequestNonceRow.caller, RequestNonceRow.nonce).in_(
+                    sorted({(c, n) for c, n, _ in keys})
+                )
+            )
+        ).all()
+        used = {(c, n) for c, n, _ in rows}
+        used |= {by_signature[s] for _, _, s in rows if s in by_signature}
+        return used
+
+    def add_nonces(self, rows: list[tuple[str, str, str, dt.datetime]]) -> None:
+        if rows:
+            self.session.connection().execute(
+                _INSERT_NONCE,
+                [{"caller": c, "nonce": n, "signature": s, "seen_at": at} for c, n, s, at in rows],
+            )
 
     def purge_nonces(self, before: dt.datetime) -> None:
         self.session.execute(delete(RequestNonceRow).where(RequestNonceRow.seen_at < before))
@@ -224,7 +245,59 @@ class ApiRepository:
                 },
             )
 
+    def stored_answers(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """{(caller, msgid): stored answer (None: still in progress)} of those present."""
+        if not keys:
+            return {}
+        rows = self.session.execute(
+            select(TxResponseRow.caller, TxResponseRow.msgid, TxResponseRow.response).where(
+                tuple_(TxResponseRow.caller, TxResponseRow.msgid).in_(sorted(set(keys)))
+            )
+        ).all()
+        return {(c, m): r for c, m, r in rows}
+
+    def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:
+        """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that
+        stored no marker: one executemany. A msgid answered concurrently fails the transaction."""
+        if rows:
+            self.session.connection().execute(
+                _INSERT_RESPONSE,
+                [
+                    {
+                        "caller": c,
+                        "msgid": m,
+                        "infno": i,
+                        "request_sha256": h,
+                        "infcode": code,
+                        "response": body,
+                    }
+                    for c, m, i, h, code, body in rows
+                ],
+            )
+
     # ------------------------------------------------------------------------------ audit
+    def audits(self, entries: list[AuditEntry]) -> None:
+        """Append many audit entries: one executemany."""
+        if entries:
+            at = utcnow()
+            self.session.connection().execute(
+                _INSERT_AUDIT,
+                [
+                    {
+                        "at": at,
+                        "actor": e.actor,
+                        "role": e.role,
+                        "action": e.action,
+                        "person_id": e.person_id,
+                        "target": e.target,
+                        "msgid": e.msgid,
+                        "outcome": e.outcome,
+                        "detail": e.detail,
+                    }
+                    for e in entries
+                ],
+            )
+
     def audit(self, entry: AuditEntry, at: dt.datetime | None = None) -> None:
         self.session.add(
             AuditRow(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from yibao.api import errors, inputs
-from yibao.api.auth import Principal
+from yibao.api.auth import Principal, SignedRequest, admit_one
+from yibao.api.batch import SignedSettlement
 from yibao.api.context import TxContext
-from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
+from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep, TxCallerDep
 from yibao.api.errors import ApiError
 from yibao.api.handlers_person import baseinfo, coverage
 from yibao.api.handlers_settlement import present, settlement_owner
@@ -27,12 +30,21 @@ from yibao.api.security import (
     new_token,
     token_hash,
 )
-from yibao.api.tx import TxAnswer, TxRequest, run_tx, translate
+from yibao.api.tx import TxAnswer, TxRequest, dumps, run_tx, translate
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
 
-router = APIRouter()
+#: What every route may answer besides its success: the answer envelope (``infcode``,
+#: ``err_msg``) with 400 (malformed), 401 (not authenticated), 403 (role or owner), 409 (same
+#: msgid in progress) or 500 (internal error; nothing stored). Request validation errors are
+#: 400 envelopes, not FastAPI's 422 ``detail`` list.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": TxAnswer, "description": "refused: the answer envelope says why"},
+    500: {"model": TxAnswer, "description": "internal error: nothing stored, send again"},
+}
+
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def _audit(state_engine: Any, entry: AuditEntry) -> None:
@@ -56,10 +68,19 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/api/v1/tx", response_model=TxAnswer, tags=["transactions"])
-def tx(envelope: TxRequest, state: StateDep, who: PrincipalDep, body: RawBodyDep) -> Any:
+async def tx(envelope: TxRequest, state: StateDep, who: TxCallerDep, body: RawBodyDep) -> Any:
     """One transaction in the national platform's envelope (infno 1101, 2201, 2202, 2206,
     2207, 2208, 5206, 3201). The same msgid sent again returns the first answer."""
-    return run_tx(state.engine, state.settings, who, envelope, body)
+    if isinstance(who, SignedRequest):
+        if state.batcher is not None and envelope.fixmedins_code == who.code:
+            item = SignedSettlement(who, envelope, body, hashlib.sha256(body).hexdigest())
+            result = await state.batcher.submit(item)
+            if isinstance(result, Exception):
+                raise result
+            return Response(dumps(result), media_type="application/json")
+        who = await run_in_threadpool(admit_one, state.engine, state.settings, who)
+    answer = await run_in_threadpool(run_tx, state.engine, state.settings, who, envelope, body)
+    return Response(dumps(answer), media_type="application/json")
 
 
 # ------------------------------------------------------------------------------ staff login

@@ -27,3 +27,9 @@ class Settings(BaseSettings):
     #: database connection while it runs; more than a few per core only adds contention for
     #: the interpreter lock and the pool (anyio's default is 40).
     threads: int = Field(default=4, ge=1, le=200)
+    #: Most settlements (2207) settled together in one database transaction (group commit,
+    #: ``yibao.api.batch``); 1 settles each request alone.
+    batch_max: int = Field(default=64, ge=1, le=1000)
+    #: Batches of settlements in flight at once in one worker process (one waits on the
+    #: database while another computes).
+    batch_concurrency: int = Field(default=1, ge=1, le=16)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from yibao.api import errors
@@ -31,6 +31,7 @@ from yibao.domain.errors import (
     AlreadyExists,
     DuplicateEnrolment,
     EnrolmentStateError,
+    ForeignRecord,
     InvalidField,
     NotFound,
     RecordError,
@@ -87,6 +88,8 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(errors.INVALID_FIELD, f"{exc.field}: {exc.reason}")
     if isinstance(exc, NotFound):
         return ApiError(errors.NOT_FOUND, f"{exc}: check the number")
+    if isinstance(exc, ForeignRecord):
+        return ApiError(errors.NOT_YOURS, str(exc))
     if isinstance(exc, AlreadyExists | DuplicateEnrolment | EnrolmentStateError | RequestConflict):
         return ApiError(errors.CONFLICT, str(exc))
     if isinstance(exc, RecordError):
@@ -95,6 +98,12 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(errors.INVALID_FIELD, f"unknown region: {exc}")
     if isinstance(exc, ParameterError):
         return ApiError(errors.REFUSED, f"policy parameters: {exc}")
+    if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
+        return ApiError(
+            errors.MALFORMED,
+            "a text field holds a character the database cannot store (such as NUL, \\u0000): "
+            "remove it and send again",
+        )
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         # SQLite: another writer holds the database; nothing of this request was stored.
         return ApiError(errors.IN_PROGRESS, "the database is busy: send the same msgid again")
@@ -110,7 +119,30 @@ def translate(exc: Exception) -> ApiError | None:
 EXTRA_TRANSLATORS: list[Callable[[Exception], ApiError | None]] = []
 
 
-def _dumps(body: dict[str, Any]) -> str:
+def success(principal: Principal, msgid: str, output: Any) -> dict[str, Any]:
+    """The answer to a request that succeeded, national IDs masked for callers who may not see
+    them (a safety net over what handlers mask)."""
+    if not principal.sees_identity(None):
+        output = mask_ids_deep(output)
+    return answer(errors.OK, msgid, None, output)
+
+
+def refusal(principal: Principal, exc: Exception) -> ApiError | None:
+    """The answer to a request refused by ``exc`` (its message masked for callers who may not
+    see national IDs); None for an unexpected error."""
+    err = translate(exc)
+    if err is None or principal.sees_identity(None):
+        return err
+    return ApiError(err.infcode, mask_ids_in(err.message))
+
+
+def refused(entry: AuditEntry, err: ApiError) -> AuditEntry:
+    """The audit entry of a refused request."""
+    outcome = "denied" if err.infcode in (errors.FORBIDDEN, errors.NOT_YOURS) else "refused"
+    return replace(entry, outcome=outcome, detail=err.message[:500])
+
+
+def dumps(body: dict[str, Any]) -> str:
     return orjson.dumps(body, default=str).decode()
 
 
@@ -171,10 +203,7 @@ def run_tx(
                 f"{', '.join(sorted(HANDLERS))})",
             )
         principal.require(action)
-        output = fn(ctx, envelope.input)
-        if not principal.sees_identity(None):  # a safety net over what handlers mask
-            output = mask_ids_deep(output)
-        body = answer(errors.OK, msgid, None, output)
+        body = success(principal, msgid, fn(ctx, envelope.input))
     except IntegrityError:
         # A concurrent request with the same msgid committed first.
         again = _stored(engine, principal.actor, msgid)
@@ -182,22 +211,18 @@ def run_tx(
             return again
         raise
     except Exception as exc:
-        err = translate(exc)
+        err = refusal(principal, exc)
         if err is None:
             raise
-        message = err.message
-        if not principal.sees_identity(None):
-            message = mask_ids_in(message)
-        outcome = "denied" if err.infcode in (errors.FORBIDDEN, errors.NOT_YOURS) else "refused"
         entries = ctx.audits or [
             AuditEntry(principal.actor, principal.role.value, action, msgid=msgid)
         ]
-        ctx.audits = [replace(a, outcome=outcome, detail=message[:500]) for a in entries]
+        ctx.audits = [refused(a, err) for a in entries]
         if err.infcode not in errors.STORABLE:
             for entry in ctx.audits:
                 _write_audit(engine, entry)
-            raise ApiError(err.infcode, message) from None
-        body = answer(err.infcode, msgid, message, None)
+            raise err from None
+        body = answer(err.infcode, msgid, err.message, None)
     return _finish(engine, ctx, body)
 
 
@@ -216,7 +241,7 @@ def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
 
 
 def _finish(engine: Engine, ctx: TxContext, body: dict[str, Any]) -> dict[str, Any]:
-    text = _dumps(body)
+    text = dumps(body)
     try:
         with Session(engine) as session:
             repo = ApiRepository(session)

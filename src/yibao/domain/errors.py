@@ -110,3 +110,11 @@ class SettlementRefused(RecordError):
 
 class RequestConflict(SettlementRefused):
     """A request id already used for a different request (idempotency keys are not reusable)."""
+
+
+class ForeignRecord(RecordError):
+    """The record belongs to another institution (or person) than the caller's."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} belongs to another institution")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -135,7 +135,9 @@ class Claim:
     def digest(self) -> str:
         """A fingerprint of the request (idempotency: a request id is bound to one claim)."""
         data = {
-            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(self).items()
+            f.name: (v.isoformat() if isinstance(v, dt.date) else v)
+            for f in fields(self)
+            for v in (getattr(self, f.name),)
         }
         text = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,11 +33,25 @@ from yibao.calc.scenario import ScenarioError
 from yibao.calc.scenario import amount as yuan_amount
 from yibao.calc.scenario import date as scenario_date
 from yibao.calc.settle import OUTPUT_FIELDS
-from yibao.domain.contributions import ContributionKind
-from yibao.domain.enrolment import CoverageStatus, CoverageYear, Enrolment, EnrolmentKind, Status
-from yibao.domain.errors import InvalidField, NotFound, RequestConflict, SettlementRefused
-from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, Posting, credit, debit
-from yibao.domain.registry import ASSISTANCE_CLASSES, Person, SpecialGroup
+from yibao.domain.enrolment import Enrolment
+from yibao.domain.errors import (
+    ForeignRecord,
+    InvalidField,
+    NotFound,
+    RecordError,
+    RequestConflict,
+    SettlementRefused,
+)
+from yibao.domain.ledger import (
+    Account,
+    AccountKind,
+    AccountRef,
+    LedgerTransaction,
+    Posting,
+    credit,
+    debit,
+)
+from yibao.domain.registry import MutualAidLink, Person
 from yibao.domain.settlement import (
     Claim,
     Layer,
@@ -50,11 +64,11 @@ from yibao.domain.settlement import (
     check_level,
     check_med_type,
 )
-from yibao.kernel.online import Request, settle_one
+from yibao.kernel import online
+from yibao.kernel.online import Request
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, state_keys
+from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
 from yibao.kernel.tables import (
-    AID_CLASSES,
     CROSS_REGION,
     MED_TYPES,
     SCHEME_INPUT,
@@ -62,14 +76,22 @@ from yibao.kernel.tables import (
     compile_tables,
     epoch_days,
 )
-from yibao.policy import Policy, fen_to_yuan, yuan_to_fen
-from yibao.rules.incentives import YearRecord, incentives
-from yibao.rules.waiting import Enrolment as WaitingEnrolment
-from yibao.rules.waiting import Person as WaitingPerson
-from yibao.rules.waiting import waiting_period
+from yibao.policy import ParameterError, Policy, fen_to_yuan, yuan_to_fen
 from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.person_file import (
+    Entitlement,
+    PersonFile,
+    aid_class,
+    covering_enrolment,
+    entitlement,
+    incentive_raise,
+    load_file,
+    load_files,
+    mutual_aid_link,
+    rule_scheme,
+)
 from yibao.store.models import SETTLEMENT_AMOUNTS
-from yibao.store.settlements import StoredSettlement
+from yibao.store.settlements import SettlementRecord, StoredSettlement
 from yibao.store.uow import UnitOfWork
 
 #: Far in the future: the kernel settles every claim before it as self-paid.
@@ -84,7 +106,6 @@ FUND_ACCOUNTS = {
     FUND_CODES["large_amount"][0]: AccountKind.LARGE_AMOUNT,
     FUND_CODES["assistance"][0]: AccountKind.MEDICAL_ASSISTANCE,
 }
-EMPLOYEE_MONTHS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
 
 
 @lru_cache(maxsize=64)
@@ -115,7 +136,7 @@ def register_visit(
     with uow:
         person = find_person(uow, who)
         assert person.id is not None
-        _covering_enrolment(uow, person, begin_date)
+        covering_enrolment(load_file(uow, person), begin_date)
         visit = uow.settlements.add_visit(
             Visit(
                 mdtrt_id=mdtrt_id or _new_id("V"),
@@ -204,18 +225,32 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
 
 
 @dataclass
-class _Computed:
-    """A claim worked out by the kernel, before anything is stored."""
+class _Input:
+    """A claim made ready for the kernel: what was read for it and the kernel's request."""
 
-    person: Person
-    enrolment: Enrolment
+    file: PersonFile
+    claim: Claim
     visit: Visit | None  # None: a visit is registered with the settlement
     med_type: str
     level: int
     cross_region: str
-    fixmedins_code: str
-    year: int
+    enrolment: Enrolment
+    tables: Tables
     scheme: str
+    ent: Entitlement
+    incentive_raise: int
+    account: int
+    link: MutualAidLink | None
+    stored_state: dict[str, int]
+    given: dict[str, int]
+    request: Request
+
+
+@dataclass
+class _Computed:
+    """A claim worked out by the kernel, before anything is stored."""
+
+    input: _Input
     amounts: dict[str, int]
     layers: tuple[Layer, ...]
     reasons: tuple[str, ...]
@@ -224,166 +259,26 @@ class _Computed:
     body: dict[str, Any]  # the answer without the ids
     delta: dict[str, int]
     state_after: dict[str, int]
-    link_owner_id: int | None
-    link_id: int | None
+
+    @property
+    def fixmedins_code(self) -> str:
+        i = self.input
+        return (i.visit.fixmedins_code if i.visit else i.claim.fixmedins_code) or ""
 
 
-def _covering_enrolment(uow: UnitOfWork, person: Person, on: dt.date) -> Enrolment:
-    assert person.id is not None
-    for e in reversed(uow.enrolments.history(person.id)):
-        if e.start_date <= on and (e.end_date is None or on <= e.end_date):
-            return e
-    raise SettlementRefused(f"person {person.label}", f"not enrolled on {on.isoformat()}")
-
-
-def _rule_scheme(enrolment: Enrolment) -> str:
-    return {
-        EnrolmentKind.EMPLOYER: "employee",
-        EnrolmentKind.FLEXIBLE: "flexible",
-        EnrolmentKind.RETIREE: "retiree",
-        EnrolmentKind.RESIDENT: "resident",
-    }[enrolment.kind]
-
-
-@dataclass(frozen=True)
-class Entitlement:
-    entitled_from: dt.date | None  # None: no benefits at all (unpaid, suspended)
-    rule: str
-
-
-def _in_force(groups: list[SpecialGroup], on: dt.date) -> list[SpecialGroup]:
-    """The special groups valid on ``on`` (as ``PersonRepository.groups(person, on)``)."""
-    return [g for g in groups if g.active_on(on)]
-
-
-def entitlement(
-    uow: UnitOfWork,
-    person: Person,
-    enrolment: Enrolment,
-    on: dt.date,
-    policy: Policy,
-    *,
-    history: list[CoverageYear] | None = None,
-    groups: list[SpecialGroup] | None = None,
-) -> Entitlement:
-    """From when the person's funds pay in the claim's year, by the waiting-period rule applied
-    to the stored enrolment, contributions and coverage history (``history`` and ``groups``:
-    the person's coverage years and special groups, when already read)."""
-    assert person.id is not None and enrolment.id is not None
-    if enrolment.status is Status.SUSPENDED and (
-        enrolment.suspended_on is None or on >= enrolment.suspended_on
-    ):
-        since = enrolment.suspended_on.isoformat() if enrolment.suspended_on else "?"
-        return Entitlement(None, f"coverage suspended since {since}: all self-paid")
-    kind = enrolment.kind
-    if kind is EnrolmentKind.RETIREE:
-        return Entitlement(enrolment.start_date, "retiree: no waiting period")
-    if kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE):
-        if enrolment.carried_employee_months > 0:
-            return Entitlement(
-                enrolment.start_date,
-                f"{enrolment.carried_employee_months} contribution months carried from the"
-                " previous enrolment: continuity kept, no wait",
-            )
-        first = uow.contributions.first_paid_on(enrolment.id, EMPLOYEE_MONTHS)
-        if first is None:
-            return Entitlement(None, "no contribution paid under the enrolment: all self-paid")
-        w = waiting_period(
-            policy,
-            WaitingPerson(_rule_scheme(enrolment), person.birth_date),
-            {},
-            WaitingEnrolment(date=first),
-        )
-        return Entitlement(w.benefit_start, w.rule)
-    year = on.year
-    if history is None:
-        history = uow.coverage.history(person.id)
-    this = next((c for c in history if c.year == year), None)
-    if this is None or this.status is not CoverageStatus.INSURED or this.paid_on is None:
-        return Entitlement(None, f"resident contribution for {year} not paid: all self-paid")
-    before = {c.year: c.status.value for c in history if c.year < year}
-    repaired = 0
-    y = year - 1
-    while before.get(y) == CoverageStatus.LAPSED.value:
-        repaired += any(c.year == y and c.repaired for c in history)
-        y -= 1
-    in_force = (
-        uow.persons.groups(person.id, this.paid_on)
-        if groups is None
-        else _in_force(groups, this.paid_on)
-    )
-    kinds = frozenset(g.kind.value for g in in_force)
-    w = waiting_period(
-        policy,
-        WaitingPerson("resident", person.birth_date, kinds),
-        before,
-        WaitingEnrolment(
-            date=this.paid_on,
-            in_collection_period=this.paid_on < dt.date(year, 1, 1),
-            repaired_years=repaired,
-            coverage_year=year,
-            zero_claim_years=sum(1 for c in history if c.year < year and c.zero_claim),
-        ),
-    )
-    return Entitlement(w.benefit_start, w.rule)
-
-
-def _incentive_raise(
-    uow: UnitOfWork,
-    person: Person,
-    year: int,
-    policy: Policy,
-    history: list[CoverageYear] | None = None,
-) -> int:
-    """The critical-illness cap raise earned in the years before ``year`` (residents)."""
-    assert person.id is not None
-    before = [
-        c
-        for c in (uow.coverage.history(person.id) if history is None else history)
-        if c.year < year
-    ]
-    if not before:  # no earlier year: nothing earned (and no need to sum the settlements)
-        return 0
-    paid = uow.settlements.fund_paid_by_year(person.id)
-    records = {
-        c.year: YearRecord(
-            insured=c.status is CoverageStatus.INSURED,
-            fund_paid=c.fund_paid + paid.get(c.year, 0),
-        )
-        for c in before
-    }
-    r = incentives(policy, records, year)
-    return r.cap - r.base_cap
-
-
-def _aid_class(
-    uow: UnitOfWork, person: Person, on: dt.date, groups: list[SpecialGroup] | None = None
-) -> int:
-    assert person.id is not None
-    in_force = uow.persons.groups(person.id, on) if groups is None else _in_force(groups, on)
-    kinds = {g.kind.value for g in in_force if g.kind in ASSISTANCE_CLASSES}
-    for i, name in enumerate(AID_CLASSES):
-        if i and name in kinds:
-            return i
-    return 0
-
-
-def _balance(uow: UnitOfWork, ref: AccountRef, lock: bool) -> int:
-    account = uow.ledger.account(ref, lock=lock)
-    return max(account.natural_balance, 0) if account is not None else 0
-
-
-def _visit_for(uow: UnitOfWork, person: Person, claim: Claim) -> tuple[Visit | None, str, int, str]:
-    """The claim's registered visit (if named) and its med type, level, cross-region status."""
+def _visit_for(
+    file: PersonFile, claim: Claim, visit: Visit | None, institution: str | None
+) -> tuple[str, int, str]:
+    """The claim's med type, level and cross-region status: its registered visit's, if named."""
     if claim.mdtrt_id is None:
         assert claim.med_type is not None and claim.level is not None
-        return None, claim.med_type, claim.level, claim.cross_region or "none"
-    visit = uow.settlements.visit(claim.mdtrt_id)
+        return claim.med_type, claim.level, claim.cross_region or "none"
     if visit is None:
         raise NotFound("visit", claim.mdtrt_id)
-    assert visit.id is not None
-    if visit.person_id != person.id:
-        raise InvalidField("mdtrt_id", f"visit {claim.mdtrt_id} is not {person.label}'s")
+    if institution is not None and visit.fixmedins_code != institution:
+        raise ForeignRecord(f"visit {claim.mdtrt_id}")
+    if visit.person_id != file.id:
+        raise InvalidField("mdtrt_id", f"visit {claim.mdtrt_id} is not {file.person.label}'s")
     if visit.status is VisitStatus.CANCELLED:
         raise SettlementRefused(f"visit {claim.mdtrt_id}", "was cancelled")
     for name in ("med_type", "level", "cross_region", "fixmedins_code"):
@@ -392,36 +287,50 @@ def _visit_for(uow: UnitOfWork, person: Person, claim: Claim) -> tuple[Visit | N
             raise InvalidField(name, f"{given!r} differs from the registered visit's")
     if claim.date < visit.begin_date:
         raise InvalidField("date", "is before the visit began", claim.date)
-    return visit, visit.med_type, visit.level, visit.cross_region
+    return visit.med_type, visit.level, visit.cross_region
 
 
-def _compute(
-    uow: UnitOfWork,
-    person: Person,
+def _mutual_aid_link(file: PersonFile, claim: Claim, owner: Person | None) -> MutualAidLink | None:
+    """The family mutual-aid link that pays, if any (``owner``: the one the claim names)."""
+    if claim.mutual_aid_from is None:
+        return mutual_aid_link(file, claim.date, None)
+    if owner is None:
+        raise NotFound("person", claim.mutual_aid_from)
+    link = mutual_aid_link(file, claim.date, owner.id)
+    if link is None:
+        raise InvalidField(
+            "mutual_aid_from",
+            f"no mutual-aid authorisation from {owner.label} in force on {claim.date.isoformat()}",
+        )
+    return link
+
+
+def _natural(accounts: Mapping[AccountRef, Account], person_id: int) -> int:
+    account = accounts.get(AccountRef.personal(person_id))
+    return max(account.natural_balance, 0) if account is not None else 0
+
+
+def _prepare(
+    file: PersonFile,
     claim: Claim,
     stored_state: dict[str, int],
-    *,
-    lock: bool,
+    visit: Visit | None,
+    link: MutualAidLink | None,
+    accounts: Mapping[AccountRef, Account],
     policies: PolicySource,
-) -> _Computed:
-    assert person.id is not None
-    visit, med_type, level, cross = _visit_for(uow, person, claim)
-    enrolment = _covering_enrolment(uow, person, claim.date)
+    institution: str | None = None,
+) -> _Input:
+    """Everything the kernel needs for one claim, from the person's file (pure)."""
+    med_type, level, cross = _visit_for(file, claim, visit, institution)
+    enrolment = covering_enrolment(file, claim.date)
     policy = policies(enrolment.pooling_area)
     year = claim.date.year
     tables = tables_for(policy, year)
-    scheme = _rule_scheme(enrolment)
-    # read once what several rules look at: the special groups, the coverage years (residents)
-    groups = uow.persons.groups(person.id)
-    history = uow.coverage.history(person.id) if scheme == "resident" else None
-    ent = entitlement(uow, person, enrolment, claim.date, policy, history=history, groups=groups)
-    raise_ = _incentive_raise(uow, person, year, policy, history) if scheme == "resident" else 0
-
-    account = 0
-    if claim.use_account and scheme != "resident":
-        account = _balance(uow, AccountRef.personal(person.id), lock)
-    owner_id, link_id, mutual = _mutual_aid(uow, person, claim, lock)
-
+    scheme = rule_scheme(enrolment)
+    ent = entitlement(file, enrolment, claim.date, policy)
+    raise_ = incentive_raise(file, year, policy) if scheme == "resident" else 0
+    account = _natural(accounts, file.id) if claim.use_account and scheme != "resident" else 0
+    mutual = _natural(accounts, link.owner_id) if link is not None else 0
     claims = Claims(
         person=np.zeros(1, dtype=np.int64),
         date=np.array([epoch_days(claim.date)], dtype=np.int64),
@@ -436,7 +345,7 @@ def _compute(
     entitled_from = NEVER if ent.entitled_from is None else epoch_days(ent.entitled_from)
     persons = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
-        aid_class=np.array([_aid_class(uow, person, claim.date, groups)], dtype=np.int64),
+        aid_class=np.array([aid_class(file, claim.date)], dtype=np.int64),
         account_balance=np.array([account], dtype=np.int64),
         use_account=np.array([claim.use_account]),
         mutual_aid_balance=np.array([mutual], dtype=np.int64),
@@ -446,15 +355,51 @@ def _compute(
     # The account layers are limited by the live balance, not by a yearly running total.
     given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}
     state = State({k: np.array([v], dtype=np.int64) for k, v in given.items()})
-    result = settle_one(tables, Request(claims, persons, state))
+    return _Input(
+        file=file,
+        claim=claim,
+        visit=visit,
+        med_type=med_type,
+        level=level,
+        cross_region=cross,
+        enrolment=enrolment,
+        tables=tables,
+        scheme=scheme,
+        ent=ent,
+        incentive_raise=raise_,
+        account=account,
+        link=link,
+        stored_state=stored_state,
+        given=given,
+        request=Request(claims, persons, state),
+    )
 
+
+def _compute_all(inputs: Sequence[_Input]) -> list[_Computed]:
+    """Settle prepared claims: one kernel call per parameter table (``kernel.online.settle_many``,
+    requests of distinct persons), results in input order."""
+    by_tables: dict[int, list[int]] = {}
+    for i, inp in enumerate(inputs):
+        by_tables.setdefault(id(inp.tables), []).append(i)
+    out: list[_Computed | None] = [None] * len(inputs)
+    for members in by_tables.values():
+        tables = inputs[members[0]].tables
+        results = online.settle_many(tables, [inputs[i].request for i in members])
+        for i, result in zip(members, results, strict=True):
+            out[i] = _computed(inputs[i], result)
+    return [c for c in out if c is not None]
+
+
+def _computed(inp: _Input, result: Result) -> _Computed:
+    """The kernel's answer for one claim as amounts, layers, reasons and the answer body."""
+    claim, claims, tables, ent = inp.claim, inp.request.claims, inp.tables, inp.ent
+    given, stored_state = inp.given, inp.stored_state
     after = result.state.row(0)
     delta = {k: v - given.get(k, 0) for k, v in after.items() if v != given.get(k, 0)}
     state_after = {
         k: stored_state.get(k, 0) + delta.get(k, 0) for k in set(stored_state) | set(delta)
     }
     state_after = {k: v for k, v in state_after.items() if v}
-
     col = {
         **result.columns,
         "medfee_sumamt": claims.total,
@@ -462,7 +407,7 @@ def _compute(
         "overlmt_selfpay": claims.over_limit,
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
-    detail = setl_detail(col, 0, scheme, tables.n_tiers)
+    detail = setl_detail(col, 0, inp.scheme, tables.n_tiers)
     layers = tuple(
         Layer(
             d["fund_pay_type"],
@@ -483,17 +428,18 @@ def _compute(
             reasons.insert(
                 0, f"{REASONS[WAITING]} until {ent.entitled_from.isoformat()} ({ent.rule})"
             )
+    visit = inp.visit
     body: dict[str, Any] = {
-        "psn_no": person.label,
+        "psn_no": inp.file.person.label,
         "fixmedins_code": claim.fixmedins_code
         if visit is None
         else visit.fixmedins_code or claim.fixmedins_code,
         "setl_time": claim.date.isoformat(),
-        "med_type": med_type,
-        "level": level,
-        "cross_region": cross,
-        "scheme": scheme,
-        "pooling_area": enrolment.pooling_area,
+        "med_type": inp.med_type,
+        "level": inp.level,
+        "cross_region": inp.cross_region,
+        "scheme": inp.scheme,
+        "pooling_area": inp.enrolment.pooling_area,
         "admission_no": int(col["admission_no"][0]),
         **{f: fen_to_yuan(amounts[f]) for f in OUTPUT_FIELDS},
         "cross_prepay": fen_to_yuan(amounts["cross_prepay"]),
@@ -501,19 +447,11 @@ def _compute(
         "reasons": reasons,
         "entitled_from": ent.entitled_from.isoformat() if ent.entitled_from else None,
         "entitlement_rule": ent.rule,
-        "incentive_raise": fen_to_yuan(raise_),
-        "acct_balance_after": fen_to_yuan(account - amounts["acct_pay"]),
+        "incentive_raise": fen_to_yuan(inp.incentive_raise),
+        "acct_balance_after": fen_to_yuan(inp.account - amounts["acct_pay"]),
     }
     return _Computed(
-        person=person,
-        enrolment=enrolment,
-        visit=visit,
-        med_type=med_type,
-        level=level,
-        cross_region=cross,
-        fixmedins_code=(visit.fixmedins_code if visit else claim.fixmedins_code) or "",
-        year=year,
-        scheme=scheme,
+        input=inp,
         amounts=amounts,
         layers=layers,
         reasons=tuple(reasons),
@@ -522,31 +460,7 @@ def _compute(
         body=body,
         delta=delta,
         state_after=state_after,
-        link_owner_id=owner_id,
-        link_id=link_id,
     )
-
-
-def _mutual_aid(
-    uow: UnitOfWork, person: Person, claim: Claim, lock: bool
-) -> tuple[int | None, int | None, int]:
-    """(owner id, link id, owner's balance) of the family mutual-aid link that pays, if any."""
-    assert person.id is not None
-    if claim.mutual_aid_from is not None:
-        owner = find_person(uow, claim.mutual_aid_from)
-        assert owner.id is not None
-        link = uow.persons.active_link(owner.id, person.id, claim.date)
-        if link is None:
-            raise InvalidField(
-                "mutual_aid_from",
-                f"no mutual-aid authorisation from {owner.label} in force on"
-                f" {claim.date.isoformat()}",
-            )
-        return owner.id, link.id, _balance(uow, AccountRef.personal(owner.id), lock)
-    link = uow.persons.link_to(person.id, claim.date)
-    if link is None:
-        return None, None, 0
-    return link.owner_id, link.id, _balance(uow, AccountRef.personal(link.owner_id), lock)
 
 
 def _check_claim(claim: Claim) -> None:
@@ -559,18 +473,29 @@ def _check_claim(claim: Claim) -> None:
 
 
 def _postings(c: _Computed) -> list[Posting]:
-    area = c.enrolment.pooling_area
-    assert c.person.id is not None
+    area = c.input.enrolment.pooling_area
     legs = [
         debit(AccountRef.fund(FUND_ACCOUNTS[layer.fund_pay_type], area), layer.payment)
         for layer in c.layers
     ]
-    legs.append(debit(AccountRef.personal(c.person.id), c.amounts["acct_pay"]))
-    if c.link_owner_id is not None:
-        legs.append(debit(AccountRef.personal(c.link_owner_id), c.amounts["acct_mulaid_pay"]))
+    legs.append(debit(AccountRef.personal(c.input.file.id), c.amounts["acct_pay"]))
+    if c.input.link is not None:
+        legs.append(debit(AccountRef.personal(c.input.link.owner_id), c.amounts["acct_mulaid_pay"]))
     paid = c.amounts["fund_pay_sumamt"] + c.amounts["acct_pay"] + c.amounts["acct_mulaid_pay"]
     legs.append(credit(AccountRef.fund(AccountKind.CASH, area), paid))
     return legs
+
+
+def _people(uow: UnitOfWork, refs: Iterable[str | int]) -> Callable[[str | int], Person | None]:
+    """The persons named by national ID (str) or id (int), read in two queries."""
+    refs = list(refs)
+    by_nid = uow.persons.find_many(r for r in refs if isinstance(r, str))
+    by_id = uow.persons.get_many(r for r in refs if isinstance(r, int))
+
+    def person(ref: str | int) -> Person | None:
+        return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())
+
+    return person
 
 
 # ------------------------------------------------------------------------------- use cases
@@ -580,15 +505,28 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
     """Pre-settlement (2206): the full breakdown; nothing is stored or locked."""
     _check_claim(claim)
     with uow:
-        person = find_person(uow, claim.person)
+        person_of = _people(
+            uow, [claim.person] + ([claim.mutual_aid_from] if claim.mutual_aid_from else [])
+        )
+        person = person_of(claim.person)
+        if person is None:
+            raise NotFound("person", claim.person)
         assert person.id is not None
+        file = load_file(uow, person)
+        owner = person_of(claim.mutual_aid_from) if claim.mutual_aid_from else None
+        link = _mutual_aid_link(file, claim, owner)
+        visit = uow.settlements.visit(claim.mdtrt_id) if claim.mdtrt_id else None
+        refs = [AccountRef.personal(person.id)] + (
+            [AccountRef.personal(link.owner_id)] if link else []
+        )
         state = uow.settlements.state(person.id, claim.date.year)
-        c = _compute(uow, person, claim, state, lock=False, policies=policies)
+        inp = _prepare(file, claim, state, visit, link, uow.ledger.balances(refs), policies)
+        c = _compute_all([inp])[0]
     return Settlement(
         setl_id=None,
         mdtrt_id=claim.mdtrt_id,
         person_id=person.id,
-        year=c.year,
+        year=c.input.claim.date.year,
         status=None,
         amounts=c.amounts,
         layers=c.layers,
@@ -625,107 +563,266 @@ def _replay(stored: StoredSettlement, claim: Claim, digest: str) -> Settlement:
     )
 
 
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim to settle with its idempotency key (request id, the caller's msgid) and, for an
+    institution calling, its code: a registered visit of another institution is refused."""
+
+    claim: Claim
+    request_id: str
+    institution: str | None = None
+
+
+#: What ``settle_many`` gives for each request: the settlement, or the refusal.
+Outcome = Settlement | RecordError | ParameterError
+
+
 def settle(
     uow: UnitOfWork,
     claim: Claim,
     request_id: str | None = None,
     *,
     policies: PolicySource = policy_for,
+    institution: str | None = None,
 ) -> Settlement:
     """Settlement (2207): computed by the kernel, stored with its layers, funds posted as one
     balanced ledger transaction and the year-to-date state moved, all in one database
     transaction. The same ``request_id`` (msgid) is settled once: a repeat returns the first
     answer; a different claim under a used request id is refused."""
-    _check_claim(claim)
-    request_id = request_id or _new_id("R")
-    if len(request_id) > 64:
-        raise InvalidField("request_id", "longer than 64 characters")
-    digest = claim.digest()
+    request = ClaimRequest(claim, request_id or _new_id("R"), institution)
     try:
-        return _settle(uow, claim, request_id, digest, policies)
+        outcome = settle_many(uow, [request], policies=policies)[0]
     except IntegrityError:
         # A concurrent request with the same id won the race: answer as it did.
         with uow:
-            stored = uow.settlements.by_request(request_id)
+            stored = uow.settlements.by_request(request.request_id)
             if stored is None:
                 raise
-            return _replay(stored, claim, digest)
+            return _replay(stored, claim, claim.digest())
+    if isinstance(outcome, Settlement):
+        return outcome
+    raise outcome
 
 
-def _settle(
-    uow: UnitOfWork, claim: Claim, request_id: str, digest: str, policies: PolicySource
-) -> Settlement:
+def settle_many(
+    uow: UnitOfWork,
+    requests: Sequence[ClaimRequest],
+    *,
+    policies: PolicySource = policy_for,
+    before_commit: Callable[[UnitOfWork, list[Outcome]], None] | None = None,
+) -> list[Outcome]:
+    """Settle many claims in one database transaction (group commit): one read per table for
+    the whole batch, one kernel call per parameter table, one write per table. Each claim gets
+    its own outcome: a refused claim does not stop the others, and its refusal is returned, not
+    raised. Claims of one person (or sharing a personal account through mutual aid) are settled
+    one after the other inside the transaction, each seeing the previous one's state.
+
+    ``before_commit(uow, outcomes)`` runs inside the transaction (the API stores its answers
+    there). The transaction is committed when something was written or ``before_commit`` is
+    given; a database error (e.g. a request id settled concurrently) rolls back everything and
+    propagates."""
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    for i, r in enumerate(requests):
+        try:
+            _check_claim(r.claim)
+            if len(r.request_id) > 64:
+                raise InvalidField("request_id", "longer than 64 characters")
+        except (RecordError, ParameterError) as exc:
+            outcomes[i] = exc
     with uow:
-        person = find_person(uow, claim.person)
+        todo = [i for i, o in enumerate(outcomes) if o is None]
+        wrote = False
+        while todo:
+            todo, written = _settle_round(uow, requests, todo, outcomes, policies)
+            wrote = wrote or written
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(requests)
+        if before_commit is not None:
+            before_commit(uow, done)
+        if wrote or before_commit is not None:
+            uow.commit()
+    return done
+
+
+def _settle_round(
+    uow: UnitOfWork,
+    requests: Sequence[ClaimRequest],
+    todo: list[int],
+    outcomes: list[Outcome | None],
+    policies: PolicySource,
+) -> tuple[list[int], bool]:
+    """Settle the requests of ``todo`` that touch distinct persons, accounts and request ids;
+    returns the others (for the next round) and whether anything was written."""
+    claims = {i: requests[i].claim for i in todo}
+    person_of = _people(
+        uow,
+        [c.person for c in claims.values()]
+        + [c.mutual_aid_from for c in claims.values() if c.mutual_aid_from],
+    )
+    now: list[tuple[int, Person]] = []
+    later: list[int] = []
+    persons_taken: set[int] = set()
+    ids_taken: set[str] = set()
+    for i in todo:
+        person = person_of(claims[i].person)
+        if person is None:
+            outcomes[i] = NotFound("person", claims[i].person)
+            continue
         assert person.id is not None
-        year = claim.date.year
-        state = uow.settlements.lock_state(person.id, year)  # serialises the person's settlements
-        stored = uow.settlements.by_request(request_id)
-        if stored is not None:
-            return _replay(stored, claim, digest)
-        c = _compute(uow, person, claim, state, lock=True, policies=policies)
-        visit = c.visit
-        if visit is None:
-            visit = uow.settlements.add_visit(
-                Visit(
-                    mdtrt_id=_new_id("V"),
-                    person_id=person.id,
-                    fixmedins_code=c.fixmedins_code or "unknown",
-                    med_type=c.med_type,
-                    level=c.level,
-                    begin_date=claim.date,
-                    cross_region=c.cross_region,
-                ),
-                fresh_id=True,
+        if person.id in persons_taken or requests[i].request_id in ids_taken:
+            later.append(i)
+            continue
+        persons_taken.add(person.id)
+        ids_taken.add(requests[i].request_id)
+        now.append((i, person))
+    stored = uow.settlements.by_requests(requests[i].request_id for i, _ in now)
+    fresh = []
+    for i, person in now:
+        found = stored.get(requests[i].request_id)
+        if found is None:
+            fresh.append((i, person))
+            continue
+        try:
+            outcomes[i] = _replay(found, claims[i], claims[i].digest())
+        except RequestConflict as exc:
+            outcomes[i] = exc
+    states = uow.settlements.lock_states((p.id or 0, claims[i].date.year) for i, p in fresh)
+    files = load_files(
+        uow, (p for _, p in fresh), {p.id or 0: claims[i].date.year for i, p in fresh}
+    )
+    visits = uow.settlements.visits(c.mdtrt_id for c in claims.values() if c.mdtrt_id)
+    settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
+
+    # the personal accounts each claim may spend; an account shared with an earlier claim of
+    # this round (family mutual aid) waits for the next round
+    plans: list[tuple[int, PersonFile, MutualAidLink | None]] = []
+    accounts_taken: set[int] = set()
+    for i, person in fresh:
+        claim, file = claims[i], files[person.id or 0]
+        try:
+            owner = person_of(claim.mutual_aid_from) if claim.mutual_aid_from else None
+            link = _mutual_aid_link(file, claim, owner)
+        except (RecordError, ParameterError) as exc:
+            outcomes[i] = exc
+            continue
+        touched = {file.id} | ({link.owner_id} if link is not None else set())
+        if touched & accounts_taken:
+            later.append(i)
+            continue
+        accounts_taken |= touched
+        plans.append((i, file, link))
+    accounts = uow.ledger.balances(
+        (AccountRef.personal(pid) for pid in sorted(accounts_taken)), lock=True
+    )
+
+    ready: list[tuple[int, _Input]] = []
+    for i, file, link in plans:
+        claim = claims[i]
+        visit = visits.get(claim.mdtrt_id) if claim.mdtrt_id else None
+        try:
+            state = states[(file.id, claim.date.year)]
+            inp = _prepare(
+                file, claim, state, visit, link, accounts, policies, requests[i].institution
             )
-        else:
-            assert visit.id is not None
-            settled = uow.settlements.settled_on_visit(visit.id)
-            if settled is not None:
-                raise SettlementRefused(f"visit {visit.mdtrt_id}", f"already settled ({settled})")
-        assert visit.id is not None
-        setl_id = _new_id("S")
-        txn_id: int | None = None
-        legs = [p for p in _postings(c) if p.amount]
-        if legs:  # nothing to post when everything is paid in cash (e.g. a waiting period)
-            txn_id = uow.ledger.post(
+            if visit is not None and visit.id in settled:
+                raise SettlementRefused(
+                    f"visit {visit.mdtrt_id}", f"already settled ({settled[visit.id]})"
+                )
+        except (RecordError, ParameterError) as exc:
+            outcomes[i] = exc
+            continue
+        ready.append((i, inp))
+    if not ready:
+        return sorted(later), False
+    computed = _compute_all([inp for _, inp in ready])
+    _store(uow, requests, ready, computed, outcomes)
+    return sorted(later), True
+
+
+def _store(
+    uow: UnitOfWork,
+    requests: Sequence[ClaimRequest],
+    ready: list[tuple[int, _Input]],
+    computed: list[_Computed],
+    outcomes: list[Outcome | None],
+) -> None:
+    """Write a round's settlements: new visits, ledger transactions, settlements with their
+    layers and the moved states, one statement (or executemany) each."""
+    new_visits = uow.settlements.add_visits(
+        [
+            Visit(
+                mdtrt_id=_new_id("V"),
+                person_id=c.input.file.id,
+                fixmedins_code=c.fixmedins_code or "unknown",
+                med_type=c.input.med_type,
+                level=c.input.level,
+                begin_date=c.input.claim.date,
+                cross_region=c.input.cross_region,
+            )
+            for c in computed
+            if c.input.visit is None
+        ]
+    )
+    fresh_visits = iter(new_visits)
+    visits = [c.input.visit or next(fresh_visits) for c in computed]
+    setl_ids = [_new_id("S") for _ in computed]
+    legs = [[p for p in _postings(c) if p.amount] for c in computed]
+    posted = iter(
+        uow.ledger.post_many(
+            [
                 LedgerTransaction.of(
                     "settlement",
-                    claim.date,
-                    legs,
-                    f"settlement {setl_id} of {person.label} at {c.fixmedins_code or 'unknown'}",
-                    f"settlement:{setl_id}",
+                    c.input.claim.date,
+                    lg,
+                    f"settlement {sid} of {c.input.file.person.label} at "
+                    f"{c.fixmedins_code or 'unknown'}",
+                    f"settlement:{sid}",
                 )
-            )
-        response = {"setl_id": setl_id, "mdtrt_id": visit.mdtrt_id, **c.body}
+                for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
+                if lg  # nothing to post when everything is paid in cash (a waiting period)
+            ]
+        )
+    )
+    records = []
+    for (i, inp), c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
+        assert visit.id is not None
         result = Settlement(
-            setl_id=setl_id,
+            setl_id=sid,
             mdtrt_id=visit.mdtrt_id,
-            person_id=person.id,
-            year=year,
+            person_id=inp.file.id,
+            year=inp.claim.date.year,
             status=SettlementStatus.SETTLED,
             amounts=c.amounts,
             layers=c.layers,
             reasons=c.reasons,
-            response=response,
-            transaction_id=txn_id,
+            response={"setl_id": sid, "mdtrt_id": visit.mdtrt_id, **c.body},
+            transaction_id=next(posted) if lg else None,
         )
-        uow.settlements.add(
-            result,
-            request_id=request_id,
-            request_digest=digest,
-            visit_id=visit.id,
-            pooling_area=c.enrolment.pooling_area,
-            settled_on=claim.date,
-            scheme=c.scheme,
-            admission_no=c.admission_no,
-            reasons=c.flags,
-            mutual_aid_link_id=c.link_id if c.amounts["acct_mulaid_pay"] else None,
-            state_delta=c.delta,
+        records.append(
+            SettlementRecord(
+                settlement=result,
+                request_id=requests[i].request_id,
+                request_digest=inp.claim.digest(),
+                visit_id=visit.id,
+                pooling_area=inp.enrolment.pooling_area,
+                settled_on=inp.claim.date,
+                scheme=inp.scheme,
+                admission_no=c.admission_no,
+                reasons=c.flags,
+                mutual_aid_link_id=inp.link.id
+                if inp.link is not None and c.amounts["acct_mulaid_pay"]
+                else None,
+                state_delta=c.delta,
+            )
         )
-        uow.settlements.save_state(person.id, year, c.state_after, 1)
-        uow.commit()
-    return result
+        outcomes[i] = result
+    uow.settlements.add_many(records)
+    uow.settlements.save_states(
+        [
+            (inp.file.id, inp.claim.date.year, c.state_after, 1)
+            for (_, inp), c in zip(ready, computed, strict=True)
+        ]
+    )
 
 
 def reverse(
@@ -821,3 +918,10 @@ def year_to_date(uow: UnitOfWork, who: str | int, year: int) -> dict[str, int]:
         person = find_person(uow, who)
         assert person.id is not None
         return uow.settlements.state(person.id, year)
+
+
+def entitlement_on(
+    uow: UnitOfWork, person: Person, enrolment: Enrolment, on: dt.date
+) -> Entitlement:
+    """The person's entitlement under ``enrolment`` on ``on`` (1101, 5206, FHIR eligibility)."""
+    return entitlement(load_file(uow, person), enrolment, on, policy_for(enrolment.pooling_area))

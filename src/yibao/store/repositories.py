@@ -119,6 +119,14 @@ _FIRST_PAID_ON = select(func.min(ContributionRow.paid_on)).where(
 )
 
 
+def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
+    """{key: [values in the given order]} of (key, value) pairs (bulk reads, one query)."""
+    out: dict[int, list[Any]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
+
+
 # --------------------------------------------------------------------------------- registry
 
 
@@ -197,6 +205,21 @@ class PersonRepository:
         if person is None:
             raise NotFound("person", national_id)
         return person
+
+    def find_many(self, national_ids: Iterable[str]) -> dict[str, Person]:
+        """{national ID (as stored): person} of those found, in one query."""
+        wanted = sorted({n.strip().upper() for n in national_ids})
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(PersonRow).where(PersonRow.national_id.in_(wanted)))
+        return {r.national_id: _person(r) for r in rows}
+
+    def get_many(self, person_ids: Iterable[int]) -> dict[int, Person]:
+        wanted = sorted(set(person_ids))
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(PersonRow).where(PersonRow.id.in_(wanted)))
+        return {r.id: _person(r) for r in rows}
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
@@ -289,7 +312,25 @@ class PersonRepository:
             )
         return [_group(r) for r in self.session.scalars(stmt.order_by(SpecialGroupRow.id))]
 
+    def groups_of(self, person_ids: Sequence[int]) -> dict[int, list[SpecialGroup]]:
+        """Every special group of each person (as ``groups``), in one query."""
+        rows = self.session.scalars(
+            select(SpecialGroupRow)
+            .where(SpecialGroupRow.person_id.in_(sorted(set(person_ids))))
+            .order_by(SpecialGroupRow.id)
+        )
+        return _grouped((r.person_id, _group(r)) for r in rows)
+
     # mutual-aid links
+
+    def links_for(self, relative_ids: Sequence[int]) -> dict[int, list[MutualAidLink]]:
+        """Every mutual-aid link paying for each person (revoked ones too), oldest first."""
+        rows = self.session.scalars(
+            select(MutualAidLinkRow)
+            .where(MutualAidLinkRow.relative_id.in_(sorted(set(relative_ids))))
+            .order_by(MutualAidLinkRow.id)
+        )
+        return _grouped((r.relative_id, _link(r)) for r in rows)
 
     def add_link(self, link: MutualAidLink) -> MutualAidLink:
         row = MutualAidLinkRow(
@@ -427,6 +468,15 @@ class EnrolmentRepository:
         rows = self.session.scalars(_ENROLMENT_HISTORY, {"p_person": person_id})
         return [_enrolment(r) for r in rows]
 
+    def histories(self, person_ids: Sequence[int]) -> dict[int, list[Enrolment]]:
+        """Each person's enrolments (as ``history``), in one query."""
+        rows = self.session.scalars(
+            select(EnrolmentRow)
+            .where(EnrolmentRow.person_id.in_(sorted(set(person_ids))))
+            .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
+        )
+        return _grouped((r.person_id, _enrolment(r)) for r in rows)
+
     def save(self, enrolment: Enrolment) -> None:
         if enrolment.id is None:
             raise NotFound("enrolment", None)
@@ -510,6 +560,15 @@ class CoverageRepository:
     def history(self, person_id: int) -> list[CoverageYear]:
         rows = self.session.scalars(_COVERAGE_HISTORY, {"p_person": person_id})
         return [_coverage(r) for r in rows]
+
+    def histories(self, person_ids: Sequence[int]) -> dict[int, list[CoverageYear]]:
+        """Each person's coverage years (as ``history``), in one query."""
+        rows = self.session.scalars(
+            select(CoverageYearRow)
+            .where(CoverageYearRow.person_id.in_(sorted(set(person_ids))))
+            .order_by(CoverageYearRow.year)
+        )
+        return _grouped((r.person_id, _coverage(r)) for r in rows)
 
     def _continuous_before(self, person_id: int, year: int) -> int:
         prev = self.session.get(CoverageYearRow, (person_id, year - 1))
@@ -789,6 +848,27 @@ class LedgerRepository:
         self._ids[ref] = found[0]
         return Account(id=found[0], ref=ref, balance=found[1])
 
+    def balances(self, refs: Iterable[AccountRef], lock: bool = False) -> dict[AccountRef, Account]:
+        """The balances of existing accounts among ``refs`` in one query (row-locked in id
+        order on PostgreSQL with ``lock``: one lock order, no deadlocks)."""
+        by_code = {r.code: r for r in refs}
+        if not by_code:
+            return {}
+        self.apply_moves()
+        stmt = (
+            select(AccountRow.code, AccountRow.id, AccountRow.balance)
+            .where(AccountRow.code.in_(sorted(by_code)))
+            .order_by(AccountRow.id)
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        out: dict[AccountRef, Account] = {}
+        for code, account_id, balance in self.session.execute(stmt):
+            ref = by_code[code]
+            self._ids[ref] = account_id
+            out[ref] = Account(id=account_id, ref=ref, balance=int(balance))
+        return out
+
     def accounts(self, area: str | None = None) -> list[Account]:
         self.apply_moves()
         stmt = select(AccountRow).order_by(AccountRow.code)
@@ -833,6 +913,42 @@ class LedgerRepository:
             self._moves[account_id] = self._moves.get(account_id, 0) + amount
         self._pending.append(txn_id)
         return txn_id
+
+    def post_many(self, txns: Sequence[LedgerTransaction]) -> list[int]:
+        """``post`` for many transactions: one INSERT ... RETURNING for the transactions and
+        one for all their postings (a reference already used fails the database transaction)."""
+        if not txns:
+            return []
+        table = cast(Table, LedgerTransactionRow.__table__)
+        ids = [
+            int(i)
+            for i in self.session.connection()
+            .execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "kind": t.kind,
+                        "occurred_on": t.occurred_on,
+                        "description": t.description or None,
+                        "reference": t.reference,
+                    }
+                    for t in txns
+                ],
+            )
+            .scalars()
+        ]
+        self._resolve(p.account for t in txns for p in t.postings)
+        rows = []
+        for txn_id, t in zip(ids, txns, strict=True):
+            for p in t.postings:
+                account_id = self.account_id(p.account)
+                rows.append(
+                    {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
+                )
+                self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
+        self.session.connection().execute(insert(cast(Table, PostingRow.__table__)), rows)
+        self._pending.extend(ids)
+        return ids
 
     def apply_moves(self) -> None:
         """Move the stored balances by what was posted in this unit: one executemany, rows in
@@ -1018,6 +1134,23 @@ class ContributionRepository:
             _FIRST_PAID_ON, {"p_enrolment": enrolment_id, "p_kinds": values}
         )
         return found
+
+    def first_paid_many(
+        self, enrolment_ids: Sequence[int], kinds: Iterable[ContributionKind]
+    ) -> dict[int, dt.date]:
+        """``first_paid_on`` of many enrolments (those with a payment), in one query."""
+        if not enrolment_ids:
+            return {}
+        rows = self.session.execute(
+            select(ContributionRow.enrolment_id, func.min(ContributionRow.paid_on))
+            .where(
+                ContributionRow.enrolment_id.in_(sorted(set(enrolment_ids))),
+                ContributionRow.kind.in_([k.value for k in kinds]),
+                ContributionRow.paid_on.is_not(None),
+            )
+            .group_by(ContributionRow.enrolment_id)
+        ).all()
+        return {int(e): d for e, d in rows if d is not None}
 
     def count_by_kind(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> int:
         values: Sequence[str] = [k.value for k in kinds]

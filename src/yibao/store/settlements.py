@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -35,8 +36,6 @@ _VISITS = cast(Table, VisitRow.__table__)
 _SETTLEMENTS = cast(Table, SettlementRow.__table__)
 _LAYERS = cast(Table, SettlementLayerRow.__table__)
 _STATES = cast(Table, BenefitStateRow.__table__)
-_INSERT_VISIT = insert(_VISITS).returning(_VISITS.c.id)
-_INSERT_SETTLEMENT = insert(_SETTLEMENTS).returning(_SETTLEMENTS.c.id)
 _INSERT_LAYERS = insert(_LAYERS)
 _SAVE_STATE = (
     update(_STATES)
@@ -78,6 +77,21 @@ def _visit(row: VisitRow) -> Visit:
         cancelled_on=row.cancelled_on,
         id=row.id,
     )
+
+
+def _visit_values(visit: Visit) -> dict[str, Any]:
+    return {
+        "mdtrt_id": visit.mdtrt_id,
+        "person_id": visit.person_id,
+        "fixmedins_code": visit.fixmedins_code,
+        "med_type": visit.med_type,
+        "level": visit.level,
+        "cross_region": visit.cross_region,
+        "begin_date": visit.begin_date,
+        "end_date": visit.end_date,
+        "status": visit.status.value,
+        "cancelled_on": visit.cancelled_on,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +137,46 @@ def _stored(row: SettlementRow) -> StoredSettlement:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SettlementRecord:
+    """A settlement to store: the answer and what the store keeps beside it."""
+
+    settlement: Settlement
+    request_id: str
+    request_digest: str
+    visit_id: int
+    pooling_area: str
+    settled_on: dt.date
+    scheme: str
+    admission_no: int
+    reasons: int
+    mutual_aid_link_id: int | None
+    state_delta: dict[str, int]
+
+    def values(self) -> dict[str, Any]:
+        s = self.settlement
+        assert s.setl_id is not None
+        return {
+            "setl_id": s.setl_id,
+            "request_id": self.request_id,
+            "request_digest": self.request_digest,
+            "visit_id": self.visit_id,
+            "person_id": s.person_id,
+            "pooling_area": self.pooling_area,
+            "year": s.year,
+            "settled_on": self.settled_on,
+            "scheme": self.scheme,
+            "status": SettlementStatus.SETTLED.value,
+            "admission_no": self.admission_no,
+            "reasons": self.reasons,
+            "mutual_aid_link_id": self.mutual_aid_link_id,
+            "response": s.response,
+            "state_delta": self.state_delta,
+            "transaction_id": s.transaction_id,
+            **{a: s.amounts[a] for a in SETTLEMENT_AMOUNTS},
+        }
+
+
 class SettlementRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -133,26 +187,7 @@ class SettlementRepository:
         """Insert a visit; a clash of ``mdtrt_id`` is refused (``fresh_id``: the id was just
         generated, so no savepoint is spent guarding against a clash)."""
         if fresh_id:  # one INSERT ... RETURNING, no ORM object to flush
-            new_id = (
-                self.session.connection()
-                .execute(
-                    _INSERT_VISIT,
-                    {
-                        "mdtrt_id": visit.mdtrt_id,
-                        "person_id": visit.person_id,
-                        "fixmedins_code": visit.fixmedins_code,
-                        "med_type": visit.med_type,
-                        "level": visit.level,
-                        "cross_region": visit.cross_region,
-                        "begin_date": visit.begin_date,
-                        "end_date": visit.end_date,
-                        "status": visit.status.value,
-                        "cancelled_on": visit.cancelled_on,
-                    },
-                )
-                .scalar_one()
-            )
-            return dataclasses.replace(visit, id=int(new_id))
+            return self.add_visits([visit])[0]
         row = VisitRow(
             mdtrt_id=visit.mdtrt_id,
             person_id=visit.person_id,
@@ -178,6 +213,41 @@ class SettlementRepository:
             stmt = stmt.with_for_update()
         row = self.session.scalars(stmt).one_or_none()
         return _visit(row) if row is not None else None
+
+    def visits(self, mdtrt_ids: Iterable[str]) -> dict[str, Visit]:
+        wanted = sorted(set(mdtrt_ids))
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(VisitRow).where(VisitRow.mdtrt_id.in_(wanted)))
+        return {r.mdtrt_id: _visit(r) for r in rows}
+
+    def add_visits(self, visits: Sequence[Visit]) -> list[Visit]:
+        """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
+        if not visits:
+            return []
+        ids = (
+            self.session.connection()
+            .execute(
+                insert(_VISITS).returning(_VISITS.c.id, sort_by_parameter_order=True),
+                [_visit_values(v) for v in visits],
+            )
+            .scalars()
+            .all()
+        )
+        return [dataclasses.replace(v, id=int(i)) for v, i in zip(visits, ids, strict=True)]
+
+    def settled_on_visits(self, visit_ids: Iterable[int]) -> dict[int, str]:
+        """{visit id: setl_id} of the visits among ``visit_ids`` with a settlement in force."""
+        wanted = sorted(set(visit_ids))
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(SettlementRow.visit_id, SettlementRow.setl_id).where(
+                SettlementRow.visit_id.in_(wanted),
+                SettlementRow.status == SettlementStatus.SETTLED.value,
+            )
+        ).all()
+        return {int(v): str(s) for v, s in rows}
 
     def cancel_visit(self, visit_id: int, on: dt.date) -> None:
         self.session.execute(
@@ -210,6 +280,47 @@ class SettlementRepository:
         )
         return {k: int(v) for k, v in state.items()}
 
+    def lock_states(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:
+        """``lock_state`` for many (person id, year): rows created where missing, then read and
+        locked in (person, year) order, so concurrent batches take their locks in one order."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        ins = _dialect_insert(self.session, _STATES).on_conflict_do_nothing(
+            index_elements=["person_id", "year"]
+        )
+        conn = self.session.connection()
+        conn.execute(
+            ins, [{"person_id": p, "year": y, "state": {}, "settlements": 0} for p, y in wanted]
+        )
+        stmt = (
+            select(_STATES.c.person_id, _STATES.c.year, _STATES.c.state)
+            .where(tuple_(_STATES.c.person_id, _STATES.c.year).in_(wanted))
+            .order_by(_STATES.c.person_id, _STATES.c.year)
+            .with_for_update()
+        )
+        return {(p, y): {k: int(v) for k, v in st.items()} for p, y, st in conn.execute(stmt)}
+
+    def states(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:
+        """Stored states of many (person id, year), not locked; missing ones are empty."""
+        wanted = sorted(set(keys))
+        out: dict[tuple[int, int], dict[str, int]] = {k: {} for k in wanted}
+        if wanted:
+            stmt = select(_STATES.c.person_id, _STATES.c.year, _STATES.c.state).where(
+                tuple_(_STATES.c.person_id, _STATES.c.year).in_(wanted)
+            )
+            for p, y, st in self.session.connection().execute(stmt):
+                out[(p, y)] = {k: int(v) for k, v in st.items()}
+        return out
+
+    def save_states(self, rows: Sequence[tuple[int, int, dict[str, int], int]]) -> None:
+        """``save_state`` for many (person id, year, state, settlements added): one executemany."""
+        if rows:
+            self.session.connection().execute(
+                _SAVE_STATE,
+                [{"p_person": p, "p_year": y, "p_state": st, "p_count": n} for p, y, st, n in rows],
+            )
+
     def state(self, person_id: int, year: int) -> dict[str, int]:
         found = self.session.scalar(
             select(BenefitStateRow.state).where(
@@ -230,6 +341,15 @@ class SettlementRepository:
         row = self.session.scalars(_BY_REQUEST, {"p_request": request_id}).one_or_none()
         return _stored(row) if row is not None else None
 
+    def by_requests(self, request_ids: Iterable[str]) -> dict[str, StoredSettlement]:
+        wanted = sorted(set(request_ids))
+        if not wanted:
+            return {}
+        rows = self.session.scalars(
+            select(SettlementRow).where(SettlementRow.request_id.in_(wanted))
+        )
+        return {r.request_id: _stored(r) for r in rows}
+
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
         if lock:
@@ -237,59 +357,33 @@ class SettlementRepository:
         row = self.session.scalars(stmt).one_or_none()
         return _stored(row) if row is not None else None
 
-    def add(
-        self,
-        settlement: Settlement,
-        *,
-        request_id: str,
-        request_digest: str,
-        visit_id: int,
-        pooling_area: str,
-        settled_on: dt.date,
-        scheme: str,
-        admission_no: int,
-        reasons: int,
-        mutual_aid_link_id: int | None,
-        state_delta: dict[str, int],
-    ) -> int:
-        assert settlement.setl_id is not None
-        values: dict[str, Any] = {
-            "setl_id": settlement.setl_id,
-            "request_id": request_id,
-            "request_digest": request_digest,
-            "visit_id": visit_id,
-            "person_id": settlement.person_id,
-            "pooling_area": pooling_area,
-            "year": settlement.year,
-            "settled_on": settled_on,
-            "scheme": scheme,
-            "status": SettlementStatus.SETTLED.value,
-            "admission_no": admission_no,
-            "reasons": reasons,
-            "mutual_aid_link_id": mutual_aid_link_id,
-            "response": settlement.response,
-            "state_delta": state_delta,
-            "transaction_id": settlement.transaction_id,
-            **{a: settlement.amounts[a] for a in SETTLEMENT_AMOUNTS},
-        }
+    def add_many(self, records: Sequence[SettlementRecord]) -> list[int]:
+        """Insert settlements with their layers: one INSERT ... RETURNING, one for the layers."""
+        if not records:
+            return []
         conn = self.session.connection()
-        new_id = conn.execute(_INSERT_SETTLEMENT, values).scalar_one()
-        if settlement.layers:
-            conn.execute(
-                _INSERT_LAYERS,
-                [
-                    {
-                        "settlement_id": new_id,
-                        "seq": i,
-                        "fund_pay_type": layer.fund_pay_type,
-                        "fund_name": layer.fund_name,
-                        "base": layer.base,
-                        "payment": layer.payment,
-                    }
-                    for i, layer in enumerate(settlement.layers)
-                ],
-            )
-        return int(new_id)
+        ids = [
+            int(i)
+            for i in conn.execute(
+                insert(_SETTLEMENTS).returning(_SETTLEMENTS.c.id, sort_by_parameter_order=True),
+                [r.values() for r in records],
+            ).scalars()
+        ]
+        layers = [
+            {
+                "settlement_id": new_id,
+                "seq": i,
+                "fund_pay_type": layer.fund_pay_type,
+                "fund_name": layer.fund_name,
+                "base": layer.base,
+                "payment": layer.payment,
+            }
+            for new_id, r in zip(ids, records, strict=True)
+            for i, layer in enumerate(r.settlement.layers)
+        ]
+        if layers:
+            conn.execute(_INSERT_LAYERS, layers)
+        return ids
 
     def layers(self, settlement_id: int) -> list[Layer]:
         rows = self.session.scalars(
@@ -325,17 +419,31 @@ class SettlementRepository:
         ).one_or_none()
         return _stored(row) if row is not None else None
 
-    def fund_paid_by_year(self, person_id: int) -> dict[int, int]:
-        """What the funds paid for the person each year, by settlements in force."""
+    def fund_paid_by_year(
+        self, person_ids: Sequence[int], before: int | None = None
+    ) -> dict[int, dict[int, int]]:
+        """{person id: {year: what the funds paid}} by the settlements in force (in the years
+        before ``before``, if given)."""
+        if not person_ids:
+            return {}
+        years = [] if before is None else [SettlementRow.year < before]
         rows = self.session.execute(
-            select(SettlementRow.year, func.sum(SettlementRow.fund_pay_sumamt))
-            .where(
-                SettlementRow.person_id == person_id,
-                SettlementRow.status == SettlementStatus.SETTLED.value,
+            select(
+                SettlementRow.person_id,
+                SettlementRow.year,
+                func.sum(SettlementRow.fund_pay_sumamt),
             )
-            .group_by(SettlementRow.year)
+            .where(
+                SettlementRow.person_id.in_(sorted(set(person_ids))),
+                SettlementRow.status == SettlementStatus.SETTLED.value,
+                *years,
+            )
+            .group_by(SettlementRow.person_id, SettlementRow.year)
         ).all()
-        return {int(y): int(s or 0) for y, s in rows}
+        out: dict[int, dict[int, int]] = {}
+        for p, y, total in rows:
+            out.setdefault(int(p), {})[int(y)] = int(total or 0)
+        return out
 
     def count(self, status: SettlementStatus | None = None) -> int:
         stmt = select(func.count()).select_from(SettlementRow)

@@ -1,0 +1,216 @@
+"""What a settlement reads of a person (参保档案), loaded for many persons at once, and the rules
+that read it: the covering enrolment, entitlement and waiting period (待遇等待期), the
+critical-illness incentive raise (大病保险激励), the medical-assistance class (医疗救助对象) and the
+family mutual-aid link (家庭共济) that pays.
+
+``load_files`` reads every person of a batch with one query per table, so settling 64 claims
+costs the same seven reads as settling one. The functions below are pure: they see only the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from yibao.domain.contributions import ContributionKind
+from yibao.domain.enrolment import CoverageStatus, CoverageYear, Enrolment, EnrolmentKind, Status
+from yibao.domain.errors import SettlementRefused
+from yibao.domain.registry import ASSISTANCE_CLASSES, MutualAidLink, Person, SpecialGroup
+from yibao.kernel.tables import AID_CLASSES
+from yibao.policy import Policy
+from yibao.rules.incentives import YearRecord, incentives
+from yibao.rules.waiting import Enrolment as WaitingEnrolment
+from yibao.rules.waiting import Person as WaitingPerson
+from yibao.rules.waiting import waiting_period
+from yibao.store.uow import UnitOfWork
+
+#: Contribution kinds whose first payment starts an employee's entitlement.
+EMPLOYEE_MONTHS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    person: Person
+    enrolments: list[Enrolment]  # by start date
+    groups: list[SpecialGroup]  # every special group, with its validity dates
+    coverage: list[CoverageYear]  # by year
+    first_paid: dict[int, dt.date]  # enrolment id -> first employee/flexible month paid
+    fund_paid: dict[int, int]  # year -> what the funds paid by settlements in force
+    links: list[MutualAidLink]  # mutual-aid links paying for the person, oldest first
+
+    @property
+    def id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+
+def load_files(
+    uow: UnitOfWork, persons: Iterable[Person], years: Mapping[int, int] | None = None
+) -> dict[int, PersonFile]:
+    """The files of ``persons`` by person id. ``years`` (person id -> the claim's year) limits
+    the sum of past fund payments to residents with a coverage year before it (the only ones
+    whose incentive raise needs it); without it, it is read for everyone with coverage years."""
+    people = {p.id: p for p in persons if p.id is not None}
+    ids = sorted(people)
+    enrolments = uow.enrolments.histories(ids)
+    coverage = uow.coverage.histories(ids)
+    employee = [
+        e.id
+        for es in enrolments.values()
+        for e in es
+        if e.id is not None
+        and e.kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE)
+        and e.carried_employee_months == 0
+    ]
+    past = [
+        pid
+        for pid, cs in coverage.items()
+        if cs and (years is None or any(c.year < years.get(pid, 0) for c in cs))
+    ]
+    groups = uow.persons.groups_of(ids)
+    first_paid = uow.contributions.first_paid_many(employee, EMPLOYEE_MONTHS)
+    fund_paid = uow.settlements.fund_paid_by_year(
+        past, None if years is None else max(years.values(), default=None)
+    )
+    links = uow.persons.links_for(ids)
+    return {
+        pid: PersonFile(
+            person=people[pid],
+            enrolments=enrolments.get(pid, []),
+            groups=groups.get(pid, []),
+            coverage=coverage.get(pid, []),
+            first_paid={
+                e.id: first_paid[e.id] for e in enrolments.get(pid, []) if e.id in first_paid
+            },
+            fund_paid=fund_paid.get(pid, {}),
+            links=links.get(pid, []),
+        )
+        for pid in ids
+    }
+
+
+def load_file(uow: UnitOfWork, person: Person) -> PersonFile:
+    assert person.id is not None
+    return load_files(uow, [person])[person.id]
+
+
+# ----------------------------------------------------------------------------------- rules
+
+
+def covering_enrolment(file: PersonFile, on: dt.date) -> Enrolment:
+    """The enrolment in force on ``on`` (the latest one, if several)."""
+    for e in reversed(file.enrolments):
+        if e.start_date <= on and (e.end_date is None or on <= e.end_date):
+            return e
+    raise SettlementRefused(f"person {file.person.label}", f"not enrolled on {on.isoformat()}")
+
+
+def rule_scheme(enrolment: Enrolment) -> str:
+    """The scheme the rules and the kernel know the enrolment by."""
+    return {
+        EnrolmentKind.EMPLOYER: "employee",
+        EnrolmentKind.FLEXIBLE: "flexible",
+        EnrolmentKind.RETIREE: "retiree",
+        EnrolmentKind.RESIDENT: "resident",
+    }[enrolment.kind]
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    entitled_from: dt.date | None  # None: no benefits at all (unpaid, suspended)
+    rule: str
+
+
+def groups_on(file: PersonFile, on: dt.date) -> list[SpecialGroup]:
+    return [g for g in file.groups if g.active_on(on)]
+
+
+def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Policy) -> Entitlement:
+    """From when the person's funds pay in the claim's year, by the waiting-period rule applied
+    to the stored enrolment, contributions and coverage history."""
+    person = file.person
+    if enrolment.status is Status.SUSPENDED and (
+        enrolment.suspended_on is None or on >= enrolment.suspended_on
+    ):
+        since = enrolment.suspended_on.isoformat() if enrolment.suspended_on else "?"
+        return Entitlement(None, f"coverage suspended since {since}: all self-paid")
+    kind = enrolment.kind
+    if kind is EnrolmentKind.RETIREE:
+        return Entitlement(enrolment.start_date, "retiree: no waiting period")
+    if kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE):
+        if enrolment.carried_employee_months > 0:
+            return Entitlement(
+                enrolment.start_date,
+                f"{enrolment.carried_employee_months} contribution months carried from the"
+                " previous enrolment: continuity kept, no wait",
+            )
+        first = file.first_paid.get(enrolment.id or -1)
+        if first is None:
+            return Entitlement(None, "no contribution paid under the enrolment: all self-paid")
+        w = waiting_period(
+            policy,
+            WaitingPerson(rule_scheme(enrolment), person.birth_date),
+            {},
+            WaitingEnrolment(date=first),
+        )
+        return Entitlement(w.benefit_start, w.rule)
+    year = on.year
+    history = file.coverage
+    this = next((c for c in history if c.year == year), None)
+    if this is None or this.status is not CoverageStatus.INSURED or this.paid_on is None:
+        return Entitlement(None, f"resident contribution for {year} not paid: all self-paid")
+    before = {c.year: c.status.value for c in history if c.year < year}
+    repaired = 0
+    y = year - 1
+    while before.get(y) == CoverageStatus.LAPSED.value:
+        repaired += any(c.year == y and c.repaired for c in history)
+        y -= 1
+    kinds = frozenset(g.kind.value for g in groups_on(file, this.paid_on))
+    w = waiting_period(
+        policy,
+        WaitingPerson("resident", person.birth_date, kinds),
+        before,
+        WaitingEnrolment(
+            date=this.paid_on,
+            in_collection_period=this.paid_on < dt.date(year, 1, 1),
+            repaired_years=repaired,
+            coverage_year=year,
+            zero_claim_years=sum(1 for c in history if c.year < year and c.zero_claim),
+        ),
+    )
+    return Entitlement(w.benefit_start, w.rule)
+
+
+def incentive_raise(file: PersonFile, year: int, policy: Policy) -> int:
+    """The critical-illness cap raise earned in the years before ``year`` (residents)."""
+    before = [c for c in file.coverage if c.year < year]
+    if not before:
+        return 0
+    records = {
+        c.year: YearRecord(
+            insured=c.status is CoverageStatus.INSURED,
+            fund_paid=c.fund_paid + file.fund_paid.get(c.year, 0),
+        )
+        for c in before
+    }
+    r = incentives(policy, records, year)
+    return r.cap - r.base_cap
+
+
+def aid_class(file: PersonFile, on: dt.date) -> int:
+    """The kernel's medical-assistance class: the first assistance group in force, else 0."""
+    kinds = {g.kind.value for g in groups_on(file, on) if g.kind in ASSISTANCE_CLASSES}
+    for i, name in enumerate(AID_CLASSES):
+        if i and name in kinds:
+            return i
+    return 0
+
+
+def mutual_aid_link(file: PersonFile, on: dt.date, owner_id: int | None) -> MutualAidLink | None:
+    """The link in force on ``on`` that pays for the person: from ``owner_id`` if named, else
+    the oldest one in force."""
+    for link in file.links:
+        if link.active_on(on) and (owner_id is None or link.owner_id == owner_id):
+            return link
+    return None

@@ -1,0 +1,134 @@
+"""Group commit of settlements over real HTTP (``yibao.api.batch``), on SQLite and PostgreSQL:
+concurrent signed 2207s are settled in batches, and each request gets the answer it would have
+got alone: retried msgids settle once, a replayed request is refused, a refused claim refuses
+only itself, one person's parallel claims never overspend a cap, and when a whole batch fails
+its requests are answered one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.api_support import *  # noqa: F403  (fixtures: api, db_url, engine, uow)
+from tests.api_support import TX, Api, Inst
+from tests.server_support import serve
+from tests.test_api_settlement import employee
+from tests.test_store_settlement import resident
+from yibao.policy import yuan_to_fen
+from yibao.services import ledger, settlement
+from yibao.store.api_models import AuditRow
+from yibao.store.models import SettlementRow
+from yibao.store.uow import UnitOfWork
+
+
+def _request(
+    api: Api, inst: Inst, data: dict[str, Any], msgid: str
+) -> tuple[bytes, dict[str, str]]:
+    body = api.envelope(inst.code, "2207", data, msgid)
+    return body, api.signed(inst, TX, body)
+
+
+async def _send_all(url: str, requests: list[tuple[bytes, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Send every request at once; the answers in request order."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def one(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+            r = await client.post(TX, content=body, headers=headers)
+            out: dict[str, Any] = r.json()
+            out["_status"] = r.status_code
+            return out
+
+        return list(await asyncio.gather(*(one(b, h) for b, h in requests)))
+
+
+def _claim(who: str, total: str = "3000.00", on: str = "2025-05-01") -> dict[str, Any]:
+    return {"certno": who, "date": on, "med_type": "inpatient", "total": total}
+
+
+def test_concurrent_settlements_are_batched_and_answered_alone(
+    api: Api, uow: UnitOfWork, engine: Engine
+) -> None:
+    people = [employee(uow, n) for n in range(1, 7)]
+    inst = api.institution()
+    requests = [
+        _request(api, inst, _claim(people[k % 6], f"{1000 + 37 * k}.00"), f"m-{k}")
+        for k in range(30)
+    ]
+    retry = _request(api, inst, _claim(people[0], "1000.00"), "m-0")  # m-0 again
+    replay = requests[1]  # the very same signed request again: a replay
+    unknown = _request(api, inst, _claim("110101199001011237"), "m-unknown")
+    bad = _request(api, inst, {**_claim(people[2]), "total": "-5"}, "m-bad")
+    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    with serve(api.client.app) as url:
+        answers = asyncio.run(_send_all(url, [*requests, retry, replay, unknown, bad]))
+    main, (a_retry, a_replay, a_unknown, a_bad) = answers[1:30], answers[30:]
+    assert all(a["infcode"] == 0 for a in main), [a for a in main if a["infcode"]]
+    # m-0 and its retry: whichever came first settled, the other got its answer (or, racing
+    # it, was asked to send again)
+    pair = [answers[0], a_retry]
+    first = [a for a in pair if a["infcode"] == 0]
+    assert first and all(a["infcode"] in (0, 4001) for a in pair)
+    assert len({a["output"]["setl_id"] for a in first}) == 1
+    setl_ids = {a["output"]["setl_id"] for a in main} | {first[0]["output"]["setl_id"]}
+    assert len(setl_ids) == 30
+    assert a_replay["infcode"] == 2003 and a_replay["_status"] == 401
+    assert a_unknown["infcode"] == 3001
+    assert a_bad["infcode"] == 1003 and "total" in a_bad["err_msg"]
+    assert batcher.items == 34 and batcher.batches < batcher.items  # some were settled together
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SettlementRow)) == 30
+        audited = s.scalar(
+            select(func.count()).select_from(AuditRow).where(AuditRow.action == "tx:2207")
+        )
+        assert audited == 32  # 30 settled, the unknown person and the bad total
+    assert ledger.reconcile(uow).ok
+    # a retry after the storm: the stored answer
+    final = api.tx(inst, "2207", _claim(people[0], "1000.00"), msgid="m-0")
+    assert final["output"]["setl_id"] == first[0]["output"]["setl_id"]
+
+
+def test_parallel_claims_of_one_person_never_overspend(api: Api, uow: UnitOfWork) -> None:
+    who = resident(uow, 4)
+    inst = api.institution()
+    on = "2025-06-01"
+    requests = [_request(api, inst, _claim(who, "90000.00", on), f"big-{k}") for k in range(8)]
+    with serve(api.client.app) as url:
+        answers = asyncio.run(_send_all(url, requests))
+    assert all(a["infcode"] == 0 for a in answers), answers
+    paid = sum(yuan_to_fen(a["output"]["hifp_pay"]) for a in answers)
+    state = settlement.year_to_date(uow, who, 2025)
+    assert paid == state["cap:basic.paid"]
+    caps = api.tx(inst, "1101", {"certno": who, "date": on})["output"]["caps"]
+    basic = next(c for c in caps if c["fund"] == "basic")
+    assert basic["remaining"] == "0.00"  # eight claims of 90,000 spend the whole cap, no more
+    assert paid == yuan_to_fen(basic["annual_cap"])
+    assert ledger.reconcile(uow).ok
+
+
+def test_a_failed_batch_is_answered_one_by_one(
+    api: Api, uow: UnitOfWork, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = [employee(uow, n) for n in range(1, 4)]
+    inst = api.institution()
+    original = settlement.settle_many
+
+    def fail_when_batched(uow: UnitOfWork, requests: Any, **kw: Any) -> Any:
+        if len(requests) > 1:
+            raise RuntimeError("injected: the batch transaction failed")
+        return original(uow, requests, **kw)
+
+    monkeypatch.setattr(settlement, "settle_many", fail_when_batched)
+    requests = [
+        _request(api, inst, _claim(people[k % 3], f"{2000 + k}.00"), f"f-{k}") for k in range(12)
+    ]
+    with serve(api.client.app) as url:
+        answers = asyncio.run(_send_all(url, requests))
+    assert all(a["infcode"] == 0 for a in answers), answers
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SettlementRow)) == 12
+    assert ledger.reconcile(uow).ok
