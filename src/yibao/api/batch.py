@@ -4,15 +4,15 @@ settled together, in one database transaction and one kernel call.
 A hospital's till waits on the network and the database far longer than on computation, and
 every settlement moves the same fund accounts. So the service gathers the 2207s that arrive
 while a batch is being settled and settles them as the next batch
-(``services.settlement.settle_many``): one read per table for the batch, one kernel call, one
-write per table, one COMMIT, and the fund rows moved once. Nobody waits for a timer: a lone
-request is a batch of one.
+(``services.settlement.settle_within``): one read per table for the batch, one kernel call, one
+write per table, one COMMIT, the fund rows moved once. Nobody waits for a timer: a lone request
+is a batch of one.
 
-Each request keeps its own answer, exactly as if it had come alone (``tx.run_tx``): nonce and
-key checked, a stored answer returned for a repeated msgid, a refused claim refused alone, and
-the answer and the audit entries committed with the settlement. If the batch transaction fails
-as a whole (a msgid or request id settled concurrently by another process, a deadlock), its
-requests are run again one by one through ``tx.run_tx``.
+Each request keeps the answer it would have got alone (``tx.run_tx``): key and nonce checked, a
+stored answer returned for a repeated msgid, a refused claim refused alone, and the nonce, the
+answer and the audit entries committed in the same transaction as the settlement. If the batch
+transaction fails as a whole (a msgid, nonce or request id taken concurrently by another
+process, a deadlock), its requests are run again one by one, as lone requests.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 import orjson
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from yibao.api import errors
-from yibao.api.auth import SignedRequest, admit
+from yibao.api.auth import Principal, SignedRequest, admit, admit_one
 from yibao.api.errors import ApiError, answer
 from yibao.api.handlers_settlement import claim_of, present, request_id
 from yibao.api.repository import ApiRepository, AuditEntry
@@ -66,50 +66,98 @@ Result = dict[str, Any] | Exception
 
 def settle_batch(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
     """Answer signed 2207s together (blocking; runs in a worker thread)."""
-    out = _admit(engine, settings, items)
-    todo = [i for i, r in enumerate(out) if r is None]
-    if todo:
-        try:
-            for i, body in zip(todo, _settle(engine, [items[i] for i in todo]), strict=True):
-                out[i] = body
-        except Exception:
-            log.warning("batch of %d settlements failed; settling one by one", len(todo))
-            for i in todo:
-                out[i] = _alone(engine, settings, items[i])
+    try:
+        return _settle(engine, settings, items)
+    except Exception:  # a race or a database error: each request again, alone
+        log.warning("batch of %d settlements failed; settling one by one", len(items))
+        return [_alone(engine, settings, item) for item in items]
+
+
+def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
+    """One database transaction for the batch: keys and nonces, the stored answers of repeated
+    msgids, the settlements, their answers and audit entries."""
+    out: list[Result | None] = [None] * len(items)
+    audits: list[AuditEntry] = []
+    with UnitOfWork.for_engine(engine) as uow:
+        repo = ApiRepository(uow.session)
+        refusals = admit(uow.session, settings, [i.signed for i in items])
+        keys = [(i.signed.principal.actor, i.envelope.msgid) for i in items]
+        stored = repo.stored_answers([k for k, r in zip(keys, refusals, strict=True) if r is None])
+        levels = repo.institution_levels({i.signed.code for i in items})
+        requests: list[svc.ClaimRequest] = []
+        settling: list[int] = []  # the item of each request
+        seen: set[tuple[str, str]] = set()
+        for i, (item, key, refused_) in enumerate(zip(items, keys, refusals, strict=True)):
+            principal, msgid = item.signed.principal, item.envelope.msgid
+            if refused_ is not None:  # not authenticated: nothing stored, as for a lone request
+                out[i] = refused_
+            elif key in stored:
+                text = stored[key]
+                out[i] = _in_progress(msgid) if text is None else _loads(text)
+            elif key in seen:  # the same msgid twice in the batch: the first one runs
+                out[i] = _in_progress(msgid)
+            else:
+                seen.add(key)
+                try:
+                    principal.require(ACTION)
+                    claim = claim_of(
+                        item.envelope.input,
+                        principal.institution,
+                        partial(levels.get, item.signed.code),
+                    )
+                except (ApiError, RecordError, ParameterError) as exc:
+                    out[i] = _refused(principal, msgid, exc, audits)
+                    continue
+                requests.append(
+                    svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
+                )
+                settling.append(i)
+        outcomes, _ = svc.settle_within(uow, requests)
+        for i, outcome in zip(settling, outcomes, strict=True):
+            principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+            if isinstance(outcome, Settlement):
+                out[i] = success(principal, msgid, present(outcome.response, outcome.person_id))
+                audits.append(
+                    AuditEntry(
+                        principal.actor,
+                        principal.role.value,
+                        ACTION,
+                        person_id=outcome.person_id,
+                        msgid=msgid,
+                        detail="settlement",
+                    )
+                )
+            else:
+                out[i] = _refused(principal, msgid, outcome, audits)
+        repo.add_answers(
+            [
+                (key[0], key[1], INFNO, item.sha256, int(body["infcode"]), dumps(body))
+                for item, key, body in zip(items, keys, out, strict=True)
+                if isinstance(body, dict) and key in seen and key not in stored
+            ]
+        )
+        repo.audits(audits)
+        uow.commit()
     return [r if r is not None else ApiError(errors.INTERNAL, "no answer") for r in out]
 
 
-def _admit(
-    engine: Engine, settings: Settings, items: list[SignedSettlement]
-) -> list[Result | None]:
-    """Key and nonce checks (committed first, as a lone request's are), and the stored answers
-    of repeated msgids. None where the request is to be settled."""
-    out: list[Result | None] = []
-    with Session(engine) as session:
-        refusals = admit(session, settings, [i.signed for i in items])
-        keys = [(i.signed.principal.actor, i.envelope.msgid) for i in items]
-        stored = ApiRepository(session).stored_answers(
-            [k for k, r in zip(keys, refusals, strict=True) if r is None]
-        )
-        session.commit()
-    seen: set[tuple[str, str]] = set()
-    for key, refused_ in zip(keys, refusals, strict=True):
-        if refused_ is not None:
-            out.append(refused_)
-        elif key in stored or key in seen:
-            text = stored.get(key)
-            out.append(
-                ApiError(
-                    errors.IN_PROGRESS,
-                    f"msgid {key[1]} is still being processed: send it again in a moment",
-                )
-                if text is None
-                else _loads(text)
-            )
-        else:
-            seen.add(key)
-            out.append(None)
-    return out
+def _refused(
+    principal: Principal, msgid: str, exc: Exception, audits: list[AuditEntry]
+) -> dict[str, Any]:
+    """The stored answer of a refused settlement, its audit entry appended to ``audits``."""
+    err = refusal(principal, exc)
+    if err is None:  # every error of the input and of the service is translated
+        raise exc
+    audits.append(
+        refused(AuditEntry(principal.actor, principal.role.value, ACTION, msgid=msgid), err)
+    )
+    return answer(err.infcode, msgid, err.message, None)
+
+
+def _in_progress(msgid: str) -> ApiError:
+    return ApiError(
+        errors.IN_PROGRESS, f"msgid {msgid} is still being processed: send it again in a moment"
+    )
 
 
 def _loads(text: str) -> dict[str, Any]:
@@ -117,85 +165,12 @@ def _loads(text: str) -> dict[str, Any]:
     return body
 
 
-def _settle(engine: Engine, items: list[SignedSettlement]) -> list[dict[str, Any]]:
-    """One transaction: the settlements, their answers and audit entries."""
-    uow = UnitOfWork.for_engine(engine)
-    levels: dict[str, int | None] = {}
-
-    def level_of(code: str) -> Callable[[], int | None]:
-        def level() -> int | None:
-            if code not in levels:
-                with Session(engine) as session:
-                    row = ApiRepository(session).institution(code)
-                levels[code] = row.level if row is not None and row.level in (1, 2, 3) else None
-            return levels[code]
-
-        return level
-
-    bodies: list[dict[str, Any] | None] = [None] * len(items)
-    audits: list[AuditEntry] = []
-    requests: list[svc.ClaimRequest] = []
-    settled: list[int] = []  # item index of each request
-    for i, item in enumerate(items):
-        principal, msgid = item.signed.principal, item.envelope.msgid
-        entry = AuditEntry(principal.actor, principal.role.value, ACTION, msgid=msgid)
-        try:
-            principal.require(ACTION)
-            claim = claim_of(item.envelope.input, principal.institution, level_of(item.signed.code))
-        except (ApiError, RecordError, ParameterError) as exc:
-            err = refusal(principal, exc)
-            assert err is not None
-            bodies[i] = answer(err.infcode, msgid, err.message, None)
-            audits.append(refused(entry, err))
-            continue
-        requests.append(
-            svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
-        )
-        settled.append(i)
-
-    def store(uow: UnitOfWork, outcomes: list[svc.Outcome]) -> None:
-        for i, outcome in zip(settled, outcomes, strict=True):
-            item = items[i]
-            principal, msgid = item.signed.principal, item.envelope.msgid
-            entry = AuditEntry(
-                principal.actor, principal.role.value, ACTION, msgid=msgid, detail="settlement"
-            )
-            if isinstance(outcome, Settlement):
-                bodies[i] = success(principal, msgid, present(outcome.response, outcome.person_id))
-                audits.append(replace(entry, person_id=outcome.person_id))
-            else:
-                err = refusal(principal, outcome)
-                assert err is not None  # the service's refusals are all translated
-                bodies[i] = answer(err.infcode, msgid, err.message, None)
-                audits.append(refused(entry, err))
-        repo = ApiRepository(uow.session)
-        repo.add_answers(
-            [
-                (
-                    item.signed.principal.actor,
-                    item.envelope.msgid,
-                    INFNO,
-                    item.sha256,
-                    int(body["infcode"]),
-                    dumps(body),
-                )
-                for item, body in zip(items, bodies, strict=True)
-                if body is not None
-            ]
-        )
-        repo.audits(audits)
-
-    svc.settle_many(uow, requests, before_commit=store)
-    done = [b for b in bodies if b is not None]
-    assert len(done) == len(items)
-    return done
-
-
 def _alone(engine: Engine, settings: Settings, item: SignedSettlement) -> Result:
-    """A request of a failed batch, answered as a lone request (already admitted)."""
+    """A request of a failed batch, answered as a lone request."""
     try:
-        return run_tx(engine, settings, item.signed.principal, item.envelope, item.body)
-    except Exception as exc:
+        principal = admit_one(engine, settings, item.signed)
+        return run_tx(engine, settings, principal, item.envelope, item.body)
+    except Exception as exc:  # the request's own task raises it
         return exc
 
 

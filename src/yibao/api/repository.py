@@ -105,6 +105,15 @@ class ApiRepository:
     def institution(self, code: str) -> InstitutionRow | None:
         return self.session.scalar(_INSTITUTION, {"p_code": code})
 
+    def institution_levels(self, codes: set[str]) -> dict[str, int | None]:
+        """{code: level (1-3), or None when not known} of the institutions found."""
+        rows = self.session.execute(
+            select(InstitutionRow.code, InstitutionRow.level).where(
+                InstitutionRow.code.in_(sorted(codes))
+            )
+        ).all()
+        return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
+
     def add_key(self, institution_id: int, key_id: str) -> None:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
         self.session.flush()

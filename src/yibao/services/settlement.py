@@ -605,22 +605,27 @@ def settle(
 
 
 def settle_many(
-    uow: UnitOfWork,
-    requests: Sequence[ClaimRequest],
-    *,
-    policies: PolicySource = policy_for,
-    before_commit: Callable[[UnitOfWork, list[Outcome]], None] | None = None,
+    uow: UnitOfWork, requests: Sequence[ClaimRequest], *, policies: PolicySource = policy_for
 ) -> list[Outcome]:
     """Settle many claims in one database transaction (group commit): one read per table for
     the whole batch, one kernel call per parameter table, one write per table. Each claim gets
     its own outcome: a refused claim does not stop the others, and its refusal is returned, not
-    raised. Claims of one person (or sharing a personal account through mutual aid) are settled
-    one after the other inside the transaction, each seeing the previous one's state.
-
-    ``before_commit(uow, outcomes)`` runs inside the transaction (the API stores its answers
-    there). The transaction is committed when something was written or ``before_commit`` is
-    given; a database error (e.g. a request id settled concurrently) rolls back everything and
+    raised. A database error (e.g. a request id settled concurrently) rolls back everything and
     propagates."""
+    with uow:
+        outcomes, wrote = settle_within(uow, requests, policies=policies)
+        if wrote:
+            uow.commit()
+    return outcomes
+
+
+def settle_within(
+    uow: UnitOfWork, requests: Sequence[ClaimRequest], *, policies: PolicySource = policy_for
+) -> tuple[list[Outcome], bool]:
+    """``settle_many`` inside a unit of work the caller opened and commits (the API stores its
+    answers in the same transaction): the outcomes, and whether anything was written. Claims
+    of one person (or sharing a personal account through mutual aid) are settled one after the
+    other, each seeing the previous one's state."""
     outcomes: list[Outcome | None] = [None] * len(requests)
     for i, r in enumerate(requests):
         try:
@@ -629,19 +634,14 @@ def settle_many(
                 raise InvalidField("request_id", "longer than 64 characters")
         except (RecordError, ParameterError) as exc:
             outcomes[i] = exc
-    with uow:
-        todo = [i for i, o in enumerate(outcomes) if o is None]
-        wrote = False
-        while todo:
-            todo, written = _settle_round(uow, requests, todo, outcomes, policies)
-            wrote = wrote or written
-        done = [o for o in outcomes if o is not None]
-        assert len(done) == len(requests)
-        if before_commit is not None:
-            before_commit(uow, done)
-        if wrote or before_commit is not None:
-            uow.commit()
-    return done
+    todo = [i for i, o in enumerate(outcomes) if o is None]
+    wrote = False
+    while todo:
+        todo, written = _settle_round(uow, requests, todo, outcomes, policies)
+        wrote = wrote or written
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(requests)
+    return done, wrote
 
 
 def _settle_round(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -117,6 +118,27 @@ _FIRST_PAID_ON = select(func.min(ContributionRow.paid_on)).where(
     ContributionRow.enrolment_id == bindparam("p_enrolment"),
     ContributionRow.kind.in_(bindparam("p_kinds", expanding=True)),
 )
+
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+
+
+def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` and return their new ids, in order. On PostgreSQL the ids are drawn from
+    the table's sequence first and the rows go as one pipelined executemany of one prepared
+    statement (a multi-row ``INSERT ... RETURNING`` is a new statement text for every batch
+    size, parsed anew each time); elsewhere ``INSERT ... RETURNING``."""
+    if not rows:
+        return []
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = [
+            int(i) for i in conn.execute(_NEXT_IDS, {"table": table.name, "n": len(rows)}).scalars()
+        ]
+        conn.execute(insert(table), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        return ids
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
 
 def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
@@ -919,24 +941,19 @@ class LedgerRepository:
         one for all their postings (a reference already used fails the database transaction)."""
         if not txns:
             return []
-        table = cast(Table, LedgerTransactionRow.__table__)
-        ids = [
-            int(i)
-            for i in self.session.connection()
-            .execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "kind": t.kind,
-                        "occurred_on": t.occurred_on,
-                        "description": t.description or None,
-                        "reference": t.reference,
-                    }
-                    for t in txns
-                ],
-            )
-            .scalars()
-        ]
+        ids = insert_returning_ids(
+            self.session,
+            cast(Table, LedgerTransactionRow.__table__),
+            [
+                {
+                    "kind": t.kind,
+                    "occurred_on": t.occurred_on,
+                    "description": t.description or None,
+                    "reference": t.reference,
+                }
+                for t in txns
+            ],
+        )
         self._resolve(p.account for t in txns for p in t.postings)
         rows = []
         for txn_id, t in zip(ids, txns, strict=True):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -28,7 +28,7 @@ from yibao.store.models import (
     SettlementRow,
     VisitRow,
 )
-from yibao.store.repositories import _dialect_insert
+from yibao.store.repositories import _dialect_insert, insert_returning_ids
 
 # Statements built once: the ones the settlement runs for every request, executed with their
 # parameters (no new statement object, cache key or ORM bulk-insert step per call).
@@ -225,16 +225,8 @@ class SettlementRepository:
         """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
         if not visits:
             return []
-        ids = (
-            self.session.connection()
-            .execute(
-                insert(_VISITS).returning(_VISITS.c.id, sort_by_parameter_order=True),
-                [_visit_values(v) for v in visits],
-            )
-            .scalars()
-            .all()
-        )
-        return [dataclasses.replace(v, id=int(i)) for v, i in zip(visits, ids, strict=True)]
+        ids = insert_returning_ids(self.session, _VISITS, [_visit_values(v) for v in visits])
+        return [dataclasses.replace(v, id=i) for v, i in zip(visits, ids, strict=True)]
 
     def settled_on_visits(self, visit_ids: Iterable[int]) -> dict[int, str]:
         """{visit id: setl_id} of the visits among ``visit_ids`` with a settlement in force."""
@@ -361,14 +353,7 @@ class SettlementRepository:
         """Insert settlements with their layers: one INSERT ... RETURNING, one for the layers."""
         if not records:
             return []
-        conn = self.session.connection()
-        ids = [
-            int(i)
-            for i in conn.execute(
-                insert(_SETTLEMENTS).returning(_SETTLEMENTS.c.id, sort_by_parameter_order=True),
-                [r.values() for r in records],
-            ).scalars()
-        ]
+        ids = insert_returning_ids(self.session, _SETTLEMENTS, [r.values() for r in records])
         layers = [
             {
                 "settlement_id": new_id,
@@ -382,7 +367,7 @@ class SettlementRepository:
             for i, layer in enumerate(r.settlement.layers)
         ]
         if layers:
-            conn.execute(_INSERT_LAYERS, layers)
+            self.session.connection().execute(_INSERT_LAYERS, layers)
         return ids
 
     def layers(self, settlement_id: int) -> list[Layer]:
@@ -427,17 +412,15 @@ class SettlementRepository:
         if not person_ids:
             return {}
         years = [] if before is None else [SettlementRow.year < before]
+        # the status filtered in the sum, not the WHERE: the (person, year) index alone finds the
+        # rows, whatever the planner thinks of the partial index on settled rows
+        in_force = case(
+            (SettlementRow.status == SettlementStatus.SETTLED.value, SettlementRow.fund_pay_sumamt),
+            else_=0,
+        )
         rows = self.session.execute(
-            select(
-                SettlementRow.person_id,
-                SettlementRow.year,
-                func.sum(SettlementRow.fund_pay_sumamt),
-            )
-            .where(
-                SettlementRow.person_id.in_(sorted(set(person_ids))),
-                SettlementRow.status == SettlementStatus.SETTLED.value,
-                *years,
-            )
+            select(SettlementRow.person_id, SettlementRow.year, func.sum(in_force))
+            .where(SettlementRow.person_id.in_(sorted(set(person_ids))), *years)
             .group_by(SettlementRow.person_id, SettlementRow.year)
         ).all()
         out: dict[int, dict[int, int]] = {}
