@@ -28,6 +28,7 @@ from yibao.api import handlers_settlement as _handlers_settlement  # registers 2
 from yibao.api.batch import Batcher, settle_batch
 from yibao.api.deps import State
 from yibao.api.errors import ApiError, answer
+from yibao.api.fastpath import SettlementFastPath
 from yibao.api.fhir import router as fhir_router
 from yibao.api.routes import router
 from yibao.api.settings import Settings
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         else None
     )
     app.state.yibao = State(settings=settings, engine=engine, batcher=batcher)
+    app.add_middleware(SettlementFastPath, state=lambda: app.state.yibao)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

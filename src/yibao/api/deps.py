@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from yibao.api import errors
-from yibao.api.auth import Principal, SignedRequest, authenticate, verify_signature
-from yibao.api.batch import INFNO, Batcher, Result, SignedSettlement
+from yibao.api.auth import Principal, authenticate
+from yibao.api.batch import Batcher, Result, SignedSettlement
 from yibao.api.errors import ApiError
-from yibao.api.security import HEADER_SIGNATURE
 from yibao.api.settings import Settings
 
 
@@ -62,31 +60,3 @@ async def principal(request: Request, state: StateDep, body: RawBodyDep) -> Prin
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
-
-
-def _is_settlement(body: bytes) -> bool:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(doc, dict) and doc.get("infno") == INFNO
-
-
-async def tx_caller(
-    request: Request, state: StateDep, body: RawBodyDep
-) -> Principal | SignedRequest:
-    """The caller of ``/api/v1/tx``. A signed settlement (2207) is only verified here (headers,
-    clock, signature): its key and nonce are checked with the batch it joins. Every other
-    request is authenticated in full."""
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if (
-        state.batcher is not None
-        and headers.get(HEADER_SIGNATURE.lower())
-        and not headers.get("authorization")
-        and _is_settlement(body)
-    ):
-        return verify_signature(state.settings, request.method, _path(request), headers, body)
-    return await principal(request, state, body)
-
-
-TxCallerDep = Annotated[Principal | SignedRequest, Depends(tx_caller)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from typing import Any
 
@@ -11,13 +10,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from yibao.api import errors, inputs
-from yibao.api.auth import Principal, SignedRequest, admit_one
-from yibao.api.batch import SignedSettlement
+from yibao.api.auth import Principal
 from yibao.api.context import TxContext
-from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep, TxCallerDep
+from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.errors import ApiError
 from yibao.api.handlers_person import baseinfo, coverage
 from yibao.api.handlers_settlement import present, settlement_owner
@@ -68,19 +65,14 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/api/v1/tx", response_model=TxAnswer, tags=["transactions"])
-async def tx(envelope: TxRequest, state: StateDep, who: TxCallerDep, body: RawBodyDep) -> Any:
+def tx(envelope: TxRequest, state: StateDep, who: PrincipalDep, body: RawBodyDep) -> Any:
     """One transaction in the national platform's envelope (infno 1101, 2201, 2202, 2206,
-    2207, 2208, 5206, 3201). The same msgid sent again returns the first answer."""
-    if isinstance(who, SignedRequest):
-        if state.batcher is not None and envelope.fixmedins_code == who.code:
-            item = SignedSettlement(who, envelope, body, hashlib.sha256(body).hexdigest())
-            result = await state.batcher.submit(item)
-            if isinstance(result, Exception):
-                raise result
-            return Response(dumps(result), media_type="application/json")
-        who = await run_in_threadpool(admit_one, state.engine, state.settings, who)
-    answer = await run_in_threadpool(run_tx, state.engine, state.settings, who, envelope, body)
-    return Response(dumps(answer), media_type="application/json")
+    2207, 2208, 5206, 3201). The same msgid sent again returns the first answer. (Signed 2207s
+    are settled in batches by ``api.fastpath`` before they reach this route.)"""
+    return Response(
+        dumps(run_tx(state.engine, state.settings, who, envelope, body)),
+        media_type="application/json",
+    )
 
 
 # ------------------------------------------------------------------------------ staff login

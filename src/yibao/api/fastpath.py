@@ -1,0 +1,132 @@
+"""The settlement fast path: an ASGI middleware in front of the FastAPI application that takes
+a well-formed, correctly signed 2207 of an institution straight to the settlement batcher
+(``api.batch``), without FastAPI's routing, dependency solving and response validation, which
+cost about as much CPU as the settlement itself.
+
+Only the happy path is taken here. Any other request, and any 2207 that is not well formed or
+not correctly signed, goes on to the application unchanged (its body replayed), which answers it
+through ``POST /api/v1/tx`` with the same checks and messages as always: there is one
+implementation of every refusal. A 2207 answered here gets exactly the answer the route would
+give (``batch.settle_batch`` answers as ``tx.run_tx`` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from yibao.api.auth import verify_signature
+from yibao.api.batch import INFNO, SignedSettlement
+from yibao.api.deps import State
+from yibao.api.errors import ApiError, answer
+from yibao.api.security import HEADER_SIGNATURE
+from yibao.api.tx import TxRequest, dumps
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PATH = "/api/v1/tx"
+_SIGNATURE = HEADER_SIGNATURE.lower().encode()
+
+
+class SettlementFastPath:
+    def __init__(self, app: ASGIApp, state: Callable[[], State]) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            return await self.app(scope, receive, send)
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        names = {k.lower() for k, _ in raw_headers}
+        state = self.state()
+        if state.batcher is None or _SIGNATURE not in names or b"authorization" in names:
+            return await self.app(scope, receive, send)
+        body, more = await _read(receive, state.settings.max_body_bytes)
+        item = None if more else self._settlement(state, scope, raw_headers, body)
+        if item is None:
+            return await self.app(scope, _replay(body, more, receive), send)
+        result = await state.batcher.submit(item)
+        if isinstance(result, ApiError):
+            await _respond(send, result.status, answer(result.infcode, None, result.message))
+        elif isinstance(result, Exception):
+            raise result  # the application's handler of unexpected errors answers it
+        else:
+            await _respond(send, 200, result)
+
+    @staticmethod
+    def _settlement(
+        state: State, scope: Scope, raw_headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> SignedSettlement | None:
+        """The request as a signed settlement, or None for the application to answer."""
+        if b"\\u0000" in body or scope.get("query_string"):
+            return None
+        try:
+            envelope = TxRequest.model_validate_json(body)
+        except ValidationError:
+            return None
+        if envelope.infno != INFNO:
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        try:
+            signed = verify_signature(state.settings, "POST", PATH, headers, body)
+        except ApiError:
+            return None
+        if signed.code != envelope.fixmedins_code:
+            return None
+        return SignedSettlement(signed, envelope, body, hashlib.sha256(body).hexdigest())
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes, Message | None]:
+    """The body, up to ``limit`` bytes; with the message that did not fit, if any."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), message
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+
+
+def _replay(body: bytes, pending: Message | None, receive: Receive) -> Receive:
+    """A ``receive`` that gives the application the body already read, then the rest."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent, pending
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": pending is not None}
+        if pending is not None:
+            message, pending = pending, None
+            return message
+        return await receive()
+
+    return again
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
