@@ -66,17 +66,20 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
     batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
     with serve(api.client.app) as url:
         answers = asyncio.run(_send_all(url, [*requests, retry, replay, unknown, bad]))
-    main, (a_retry, a_replay, a_unknown, a_bad) = answers[1:30], answers[30:]
+    main, (a_retry, a_replay, a_unknown, a_bad) = answers[2:30], answers[30:]
     assert all(a["infcode"] == 0 for a in main), [a for a in main if a["infcode"]]
+    # request 1 and its replay: whichever came first settled, the other was refused
+    twins = sorted((answers[1], a_replay), key=lambda a: a["infcode"])
+    assert twins[0]["infcode"] == 0
+    assert twins[1]["infcode"] == 2003 and twins[1]["_status"] == 401
     # m-0 and its retry: whichever came first settled, the other got its answer (or, racing
     # it, was asked to send again)
     pair = [answers[0], a_retry]
     first = [a for a in pair if a["infcode"] == 0]
     assert first and all(a["infcode"] in (0, 4001) for a in pair)
     assert len({a["output"]["setl_id"] for a in first}) == 1
-    setl_ids = {a["output"]["setl_id"] for a in main} | {first[0]["output"]["setl_id"]}
+    setl_ids = {a["output"]["setl_id"] for a in [*main, twins[0], first[0]]}
     assert len(setl_ids) == 30
-    assert a_replay["infcode"] == 2003 and a_replay["_status"] == 401
     assert a_unknown["infcode"] == 3001
     assert a_bad["infcode"] == 1003 and "total" in a_bad["err_msg"]
     assert batcher.items == 34 and batcher.batches < batcher.items  # some were settled together

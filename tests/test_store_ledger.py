@@ -74,8 +74,8 @@ def test_each_contribution_is_one_balanced_transaction(uow: UnitOfWork) -> None:
     assert _balance(uow, AccountRef.fund(AccountKind.FISCAL_SUBSIDY_RECEIVABLE, AREA)) == 70000
     with uow:
         person = uow.persons.require(emp)
-        assert person.id is not None
-        assert _balance(uow, AccountRef.personal(person.id)) == 2 * 16000
+    assert person.id is not None
+    assert _balance(uow, AccountRef.personal(person.id)) == 2 * 16000
     funds = ledger.funds_report(uow, AREA)
     assert funds.personal_accounts == 1 and funds.personal_total == 32000
     assert {line.kind for line in funds.lines} >= {"cash", "employee_pooling", "resident_pooling"}

@@ -44,6 +44,7 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self._account_ids: dict[AccountRef, int] = {}
+        self._open = False
 
     @classmethod
     def for_engine(cls, engine: Engine) -> UnitOfWork:
@@ -59,6 +60,9 @@ class UnitOfWork:
         return bind.dialect.name if isinstance(bind, Engine) else "unknown"
 
     def __enter__(self) -> Self:
+        if self._open:  # a nested block would leak the outer session and its transaction
+            raise RuntimeError("this unit of work is already open: use a new one for a new block")
+        self._open = True
         self.session = self.session_factory()
         self.persons = PersonRepository(self.session)
         self.enrolments = EnrolmentRepository(self.session)
@@ -74,8 +78,11 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.rollback()
-        self.session.close()
+        try:
+            self.rollback()
+            self.session.close()
+        finally:
+            self._open = False
 
     def flush(self) -> None:
         self.session.flush()
