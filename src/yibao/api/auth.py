@@ -74,7 +74,8 @@ def authenticate(
     if auth.lower().startswith("bearer "):
         return _staff(engine, auth[7:].strip())
     if headers.get(HEADER_SIGNATURE.lower()):
-        return _institution(engine, settings, method, path, headers, body)
+        signed = verify_signature(settings, method, path, headers, body)
+        return admit_one(engine, settings, signed)
     raise ApiError(
         errors.UNAUTHENTICATED,
         "request is not authenticated: sign it with your institution key "
@@ -180,6 +181,7 @@ def admit(
     out: list[ApiError | None] = []
     fresh: list[SignedRequest] = []
     seen: set[tuple[str, str]] = set()
+    signatures: set[str] = set()
     for r in requests:
         pair = (r.code, r.key_id)
         if pair not in active:
@@ -187,10 +189,11 @@ def admit(
         caller = r.principal.actor
         if not active[pair]:
             out.append(_unknown_key(r))
-        elif (caller, r.nonce) in seen or r.signature in {f.signature for f in fresh}:
+        elif (caller, r.nonce) in seen or r.signature in signatures:
             out.append(_replayed())
         else:
             seen.add((caller, r.nonce))
+            signatures.add(r.signature)
             fresh.append(r)
             out.append(None)
     if fresh:
@@ -209,17 +212,6 @@ def admit(
         if random.random() < 0.01 * len(fresh):  # nonces outlive the skew window
             repo.purge_nonces(now - dt.timedelta(seconds=4 * settings.max_clock_skew_seconds))
     return out
-
-
-def _institution(
-    engine: Engine,
-    settings: Settings,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: bytes,
-) -> Principal:
-    return admit_one(engine, settings, verify_signature(settings, method, path, headers, body))
 
 
 def admit_one(engine: Engine, settings: Settings, signed: SignedRequest) -> Principal:

@@ -131,6 +131,8 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, An
     if not rows:
         return []
     conn = session.connection()
+    if len(rows) == 1:  # one statement, the same text every time
+        return [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
     if conn.dialect.name == "postgresql":
         ids = [
             int(i) for i in conn.execute(_NEXT_IDS, {"table": table.name, "n": len(rows)}).scalars()

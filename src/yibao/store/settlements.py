@@ -276,8 +276,8 @@ class SettlementRepository:
         """``lock_state`` for many (person id, year): rows created where missing, then read and
         locked in (person, year) order, so concurrent batches take their locks in one order."""
         wanted = sorted(set(keys))
-        if not wanted:
-            return {}
+        if len(wanted) <= 1:  # one statement
+            return {(p, y): self.lock_state(p, y) for p, y in wanted}
         ins = _dialect_insert(self.session, _STATES).on_conflict_do_nothing(
             index_elements=["person_id", "year"]
         )
