@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -18,6 +18,7 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
+from yibao.store.repositories import any_of
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -109,7 +110,7 @@ class ApiRepository:
         """{code: level (1-3), or None when not known} of the institutions found."""
         rows = self.session.execute(
             select(InstitutionRow.code, InstitutionRow.level).where(
-                InstitutionRow.code.in_(sorted(codes))
+                any_of(self.session, InstitutionRow.code, codes)
             )
         ).all()
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
@@ -144,15 +145,17 @@ class ApiRepository:
             caller, nonce, signature = keys[0]
             return {(caller, nonce)} if self.seen_nonce(caller, nonce, signature) else set()
         by_signature = {s: (c, n) for c, n, s in keys}
+        pairs = {(c, n) for c, n, _ in keys}
         rows = self.session.execute(
             select(RequestNonceRow.caller, RequestNonceRow.nonce, RequestNonceRow.signature).where(
-                RequestNonceRow.signature.in_(sorted(by_signature))
-                | tuple_(RequestNonceRow.caller, RequestNonceRow.nonce).in_(
-                    sorted({(c, n) for c, n, _ in keys})
+                any_of(self.session, RequestNonceRow.signature, by_signature)
+                | (
+                    any_of(self.session, RequestNonceRow.caller, {c for c, _ in pairs})
+                    & any_of(self.session, RequestNonceRow.nonce, {n for _, n in pairs})
                 )
             )
         ).all()
-        used = {(c, n) for c, n, _ in rows}
+        used = {(c, n) for c, n, _ in rows if (c, n) in pairs}
         used |= {by_signature[s] for _, _, s in rows if s in by_signature}
         return used
 
@@ -258,12 +261,14 @@ class ApiRepository:
         """{(caller, msgid): stored answer (None: still in progress)} of those present."""
         if not keys:
             return {}
+        wanted = set(keys)
         rows = self.session.execute(
             select(TxResponseRow.caller, TxResponseRow.msgid, TxResponseRow.response).where(
-                tuple_(TxResponseRow.caller, TxResponseRow.msgid).in_(sorted(set(keys)))
+                any_of(self.session, TxResponseRow.caller, {c for c, _ in wanted}),
+                any_of(self.session, TxResponseRow.msgid, {m for _, m in wanted}),
             )
         ).all()
-        return {(c, m): r for c, m, r in rows}
+        return {(c, m): r for c, m, r in rows if (c, m) in wanted}
 
     def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:
         """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that

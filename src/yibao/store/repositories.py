@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
+    Row,
+    Select,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     func,
@@ -21,8 +25,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from yibao.domain.contributions import ContributionKind, ContributionRecord
 from yibao.domain.enrolment import (
@@ -85,6 +90,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 
 # Read statements built once (run for every settlement): executed with their parameters, so
 # no statement object or cache key is built per call.
+_PERSONS = cast(Table, PersonRow.__table__)
 _FIND_PERSON = select(PersonRow).where(PersonRow.national_id == bindparam("p_nid"))
 _ALL_GROUPS = (
     select(SpecialGroupRow)
@@ -143,6 +149,23 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, An
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
 
+def any_of(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN (values)``. On PostgreSQL ``column = ANY(:array)``: one statement text
+    whatever the number of values, so psycopg parses and prepares it once (an expanded IN list
+    is a new text for every length)."""
+    wanted = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(wanted, ARRAY(column.type)))
+    return column.in_(wanted)
+
+
+def rows_of(session: Session, stmt: Select[Any]) -> Sequence[Row[Any]]:
+    """Core rows (no ORM entities to build): the bulk reads of a settlement batch."""
+    return session.connection().execute(stmt).all()
+
+
 def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
     """{key: [values in the given order]} of (key, value) pairs (bulk reads, one query)."""
     out: dict[int, list[Any]] = {}
@@ -154,7 +177,7 @@ def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
 # --------------------------------------------------------------------------------- registry
 
 
-def _person(row: PersonRow) -> Person:
+def _person(row: PersonRow | Row[Any]) -> Person:
     return Person(
         id=row.id,
         national_id=NationalId(row.national_id, row.birth_date, Sex(row.sex)),
@@ -169,7 +192,7 @@ def _household(row: HouseholdRow) -> Household:
     return Household(id=row.id, code=row.code, address=row.address, region=row.region)
 
 
-def _group(row: SpecialGroupRow) -> SpecialGroup:
+def _group(row: SpecialGroupRow | Row[Any]) -> SpecialGroup:
     return SpecialGroup(
         person_id=row.person_id,
         kind=GroupKind(row.kind),
@@ -179,7 +202,7 @@ def _group(row: SpecialGroupRow) -> SpecialGroup:
     )
 
 
-def _link(row: MutualAidLinkRow) -> MutualAidLink:
+def _link(row: MutualAidLinkRow | Row[Any]) -> MutualAidLink:
     return MutualAidLink(
         owner_id=row.owner_id,
         relative_id=row.relative_id,
@@ -232,17 +255,22 @@ class PersonRepository:
 
     def find_many(self, national_ids: Iterable[str]) -> dict[str, Person]:
         """{national ID (as stored): person} of those found, in one query."""
-        wanted = sorted({n.strip().upper() for n in national_ids})
+        wanted = {n.strip().upper() for n in national_ids}
         if not wanted:
             return {}
-        rows = self.session.scalars(select(PersonRow).where(PersonRow.national_id.in_(wanted)))
+        rows = rows_of(
+            self.session,
+            select(_PERSONS).where(any_of(self.session, _PERSONS.c.national_id, wanted)),
+        )
         return {r.national_id: _person(r) for r in rows}
 
     def get_many(self, person_ids: Iterable[int]) -> dict[int, Person]:
-        wanted = sorted(set(person_ids))
+        wanted = set(person_ids)
         if not wanted:
             return {}
-        rows = self.session.scalars(select(PersonRow).where(PersonRow.id.in_(wanted)))
+        rows = rows_of(
+            self.session, select(_PERSONS).where(any_of(self.session, _PERSONS.c.id, wanted))
+        )
         return {r.id: _person(r) for r in rows}
 
     def count(self) -> int:
@@ -338,10 +366,10 @@ class PersonRepository:
 
     def groups_of(self, person_ids: Sequence[int]) -> dict[int, list[SpecialGroup]]:
         """Every special group of each person (as ``groups``), in one query."""
-        rows = self.session.scalars(
-            select(SpecialGroupRow)
-            .where(SpecialGroupRow.person_id.in_(sorted(set(person_ids))))
-            .order_by(SpecialGroupRow.id)
+        t = cast(Table, SpecialGroupRow.__table__)
+        rows = rows_of(
+            self.session,
+            select(t).where(any_of(self.session, t.c.person_id, person_ids)).order_by(t.c.id),
         )
         return _grouped((r.person_id, _group(r)) for r in rows)
 
@@ -349,10 +377,10 @@ class PersonRepository:
 
     def links_for(self, relative_ids: Sequence[int]) -> dict[int, list[MutualAidLink]]:
         """Every mutual-aid link paying for each person (revoked ones too), oldest first."""
-        rows = self.session.scalars(
-            select(MutualAidLinkRow)
-            .where(MutualAidLinkRow.relative_id.in_(sorted(set(relative_ids))))
-            .order_by(MutualAidLinkRow.id)
+        t = cast(Table, MutualAidLinkRow.__table__)
+        rows = rows_of(
+            self.session,
+            select(t).where(any_of(self.session, t.c.relative_id, relative_ids)).order_by(t.c.id),
         )
         return _grouped((r.relative_id, _link(r)) for r in rows)
 
@@ -406,7 +434,7 @@ class PersonRepository:
 # -------------------------------------------------------------------------------- enrolment
 
 
-def _enrolment(row: EnrolmentRow) -> Enrolment:
+def _enrolment(row: EnrolmentRow | Row[Any]) -> Enrolment:
     return Enrolment(
         id=row.id,
         person_id=row.person_id,
@@ -494,10 +522,12 @@ class EnrolmentRepository:
 
     def histories(self, person_ids: Sequence[int]) -> dict[int, list[Enrolment]]:
         """Each person's enrolments (as ``history``), in one query."""
-        rows = self.session.scalars(
-            select(EnrolmentRow)
-            .where(EnrolmentRow.person_id.in_(sorted(set(person_ids))))
-            .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
+        t = cast(Table, EnrolmentRow.__table__)
+        rows = rows_of(
+            self.session,
+            select(t)
+            .where(any_of(self.session, t.c.person_id, person_ids))
+            .order_by(t.c.start_date, t.c.id),
         )
         return _grouped((r.person_id, _enrolment(r)) for r in rows)
 
@@ -545,7 +575,7 @@ class EnrolmentRepository:
 # --------------------------------------------------------------------------------- coverage
 
 
-def _coverage(row: CoverageYearRow) -> CoverageYear:
+def _coverage(row: CoverageYearRow | Row[Any]) -> CoverageYear:
     return CoverageYear(
         person_id=row.person_id,
         year=row.year,
@@ -587,10 +617,10 @@ class CoverageRepository:
 
     def histories(self, person_ids: Sequence[int]) -> dict[int, list[CoverageYear]]:
         """Each person's coverage years (as ``history``), in one query."""
-        rows = self.session.scalars(
-            select(CoverageYearRow)
-            .where(CoverageYearRow.person_id.in_(sorted(set(person_ids))))
-            .order_by(CoverageYearRow.year)
+        t = cast(Table, CoverageYearRow.__table__)
+        rows = rows_of(
+            self.session,
+            select(t).where(any_of(self.session, t.c.person_id, person_ids)).order_by(t.c.year),
         )
         return _grouped((r.person_id, _coverage(r)) for r in rows)
 
@@ -881,7 +911,7 @@ class LedgerRepository:
         self.apply_moves()
         stmt = (
             select(AccountRow.code, AccountRow.id, AccountRow.balance)
-            .where(AccountRow.code.in_(sorted(by_code)))
+            .where(any_of(self.session, AccountRow.code, by_code))
             .order_by(AccountRow.id)
         )
         if lock:
@@ -1163,8 +1193,8 @@ class ContributionRepository:
         rows = self.session.execute(
             select(ContributionRow.enrolment_id, func.min(ContributionRow.paid_on))
             .where(
-                ContributionRow.enrolment_id.in_(sorted(set(enrolment_ids))),
-                ContributionRow.kind.in_([k.value for k in kinds]),
+                any_of(self.session, ContributionRow.enrolment_id, enrolment_ids),
+                any_of(self.session, ContributionRow.kind, [k.value for k in kinds]),
                 ContributionRow.paid_on.is_not(None),
             )
             .group_by(ContributionRow.enrolment_id)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, tuple_, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -28,7 +28,7 @@ from yibao.store.models import (
     SettlementRow,
     VisitRow,
 )
-from yibao.store.repositories import _dialect_insert, insert_returning_ids
+from yibao.store.repositories import _dialect_insert, any_of, insert_returning_ids, rows_of
 
 # Statements built once: the ones the settlement runs for every request, executed with their
 # parameters (no new statement object, cache key or ORM bulk-insert step per call).
@@ -63,7 +63,7 @@ def _lock_state_stmt(session: Session) -> Insert:
     return stmt
 
 
-def _visit(row: VisitRow) -> Visit:
+def _visit(row: VisitRow | Row[Any]) -> Visit:
     return Visit(
         mdtrt_id=row.mdtrt_id,
         person_id=row.person_id,
@@ -116,7 +116,7 @@ class StoredSettlement:
     reversal_response: dict[str, Any] | None
 
 
-def _stored(row: SettlementRow) -> StoredSettlement:
+def _stored(row: SettlementRow | Row[Any]) -> StoredSettlement:
     return StoredSettlement(
         id=row.id,
         setl_id=row.setl_id,
@@ -215,11 +215,11 @@ class SettlementRepository:
         return _visit(row) if row is not None else None
 
     def visits(self, mdtrt_ids: Iterable[str]) -> dict[str, Visit]:
-        wanted = sorted(set(mdtrt_ids))
+        wanted = set(mdtrt_ids)
         if not wanted:
             return {}
-        rows = self.session.scalars(select(VisitRow).where(VisitRow.mdtrt_id.in_(wanted)))
-        return {r.mdtrt_id: _visit(r) for r in rows}
+        stmt = select(_VISITS).where(any_of(self.session, _VISITS.c.mdtrt_id, wanted))
+        return {r.mdtrt_id: _visit(r) for r in rows_of(self.session, stmt)}
 
     def add_visits(self, visits: Sequence[Visit]) -> list[Visit]:
         """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
@@ -235,7 +235,7 @@ class SettlementRepository:
             return {}
         rows = self.session.execute(
             select(SettlementRow.visit_id, SettlementRow.setl_id).where(
-                SettlementRow.visit_id.in_(wanted),
+                any_of(self.session, SettlementRow.visit_id, wanted),
                 SettlementRow.status == SettlementStatus.SETTLED.value,
             )
         ).all()
@@ -285,25 +285,23 @@ class SettlementRepository:
         conn.execute(
             ins, [{"person_id": p, "year": y, "state": {}, "settlements": 0} for p, y in wanted]
         )
+        # persons and years apart (one statement text, prepared once): with claims of several
+        # years this also locks the persons' rows of the other years, which only orders them
         stmt = (
             select(_STATES.c.person_id, _STATES.c.year, _STATES.c.state)
-            .where(tuple_(_STATES.c.person_id, _STATES.c.year).in_(wanted))
+            .where(
+                any_of(self.session, _STATES.c.person_id, {p for p, _ in wanted}),
+                any_of(self.session, _STATES.c.year, {y for _, y in wanted}),
+            )
             .order_by(_STATES.c.person_id, _STATES.c.year)
             .with_for_update()
         )
-        return {(p, y): {k: int(v) for k, v in st.items()} for p, y, st in conn.execute(stmt)}
-
-    def states(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:
-        """Stored states of many (person id, year), not locked; missing ones are empty."""
-        wanted = sorted(set(keys))
-        out: dict[tuple[int, int], dict[str, int]] = {k: {} for k in wanted}
-        if wanted:
-            stmt = select(_STATES.c.person_id, _STATES.c.year, _STATES.c.state).where(
-                tuple_(_STATES.c.person_id, _STATES.c.year).in_(wanted)
-            )
-            for p, y, st in self.session.connection().execute(stmt):
-                out[(p, y)] = {k: int(v) for k, v in st.items()}
-        return out
+        keys = set(wanted)
+        return {
+            (p, y): {k: int(v) for k, v in st.items()}
+            for p, y, st in conn.execute(stmt)
+            if (p, y) in keys
+        }
 
     def save_states(self, rows: Sequence[tuple[int, int, dict[str, int], int]]) -> None:
         """``save_state`` for many (person id, year, state, settlements added): one executemany."""
@@ -334,13 +332,11 @@ class SettlementRepository:
         return _stored(row) if row is not None else None
 
     def by_requests(self, request_ids: Iterable[str]) -> dict[str, StoredSettlement]:
-        wanted = sorted(set(request_ids))
+        wanted = set(request_ids)
         if not wanted:
             return {}
-        rows = self.session.scalars(
-            select(SettlementRow).where(SettlementRow.request_id.in_(wanted))
-        )
-        return {r.request_id: _stored(r) for r in rows}
+        stmt = select(_SETTLEMENTS).where(any_of(self.session, _SETTLEMENTS.c.request_id, wanted))
+        return {r.request_id: _stored(r) for r in rows_of(self.session, stmt)}
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
@@ -420,7 +416,7 @@ class SettlementRepository:
         )
         rows = self.session.execute(
             select(SettlementRow.person_id, SettlementRow.year, func.sum(in_force))
-            .where(SettlementRow.person_id.in_(sorted(set(person_ids))), *years)
+            .where(any_of(self.session, SettlementRow.person_id, person_ids), *years)
             .group_by(SettlementRow.person_id, SettlementRow.year)
         ).all()
         out: dict[int, dict[int, int]] = {}
