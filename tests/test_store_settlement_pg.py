@@ -117,8 +117,8 @@ def test_failure_between_postings_leaves_nothing(
         original(self, txn)  # the postings are written and the balances moved ...
         raise RuntimeError("injected crash")  # ... then the process dies
 
-    def post_many_then_crash(self: LedgerRepository, txns: Any) -> list[int]:
-        original_many(self, txns)
+    def post_many_then_crash(self: LedgerRepository, txns: Any, ids: Any = None) -> list[int]:
+        original_many(self, txns, ids)
         raise RuntimeError("injected crash")
 
     monkeypatch.setattr(LedgerRepository, "post", post_then_crash)

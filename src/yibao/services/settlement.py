@@ -748,41 +748,36 @@ def _store(
 ) -> None:
     """Write a round's settlements: new visits, ledger transactions, settlements with their
     layers and the moved states, one statement (or executemany) each."""
-    new_visits = uow.settlements.add_visits(
-        [
-            Visit(
-                mdtrt_id=_new_id("V"),
-                person_id=c.input.file.id,
-                fixmedins_code=c.fixmedins_code or "unknown",
-                med_type=c.input.med_type,
-                level=c.input.level,
-                begin_date=c.input.claim.date,
-                cross_region=c.input.cross_region,
-            )
-            for c in computed
-            if c.input.visit is None
-        ]
-    )
-    fresh_visits = iter(new_visits)
-    visits = [c.input.visit or next(fresh_visits) for c in computed]
+    new = [
+        Visit(
+            mdtrt_id=_new_id("V"),
+            person_id=c.input.file.id,
+            fixmedins_code=c.fixmedins_code or "unknown",
+            med_type=c.input.med_type,
+            level=c.input.level,
+            begin_date=c.input.claim.date,
+            cross_region=c.input.cross_region,
+        )
+        for c in computed
+        if c.input.visit is None
+    ]
     setl_ids = [_new_id("S") for _ in computed]
     legs = [[p for p in _postings(c) if p.amount] for c in computed]
-    posted = iter(
-        uow.ledger.post_many(
-            [
-                LedgerTransaction.of(
-                    "settlement",
-                    c.input.claim.date,
-                    lg,
-                    f"settlement {sid} of {c.input.file.person.label} at "
-                    f"{c.fixmedins_code or 'unknown'}",
-                    f"settlement:{sid}",
-                )
-                for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
-                if lg  # nothing to post when everything is paid in cash (a waiting period)
-            ]
+    txns = [
+        LedgerTransaction.of(
+            "settlement",
+            c.input.claim.date,
+            lg,
+            f"settlement {sid} of {c.input.file.person.label} at {c.fixmedins_code or 'unknown'}",
+            f"settlement:{sid}",
         )
-    )
+        for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
+        if lg  # nothing to post when everything is paid in cash (a waiting period)
+    ]
+    ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed))
+    fresh_visits = iter(uow.settlements.add_visits(new, ids[0] if ids else None))
+    visits = [c.input.visit or next(fresh_visits) for c in computed]
+    posted = iter(uow.ledger.post_many(txns, ids[1] if ids else None))
     records = []
     for (i, inp), c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
         assert visit.id is not None
@@ -816,7 +811,7 @@ def _store(
             )
         )
         outcomes[i] = result
-    uow.settlements.add_many(records)
+    uow.settlements.add_many(records, ids[2] if ids else None)
     uow.settlements.save_states(
         [
             (inp.file.id, inp.claim.date.year, c.state_after, 1)

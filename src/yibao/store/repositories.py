@@ -126,25 +126,45 @@ _FIRST_PAID_ON = select(func.min(ContributionRow.paid_on)).where(
 )
 
 
-_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+def reserve_ids(session: Session, counts: Sequence[tuple[Table, int]]) -> list[list[int]] | None:
+    """New ids for several tables from their sequences, in one statement (PostgreSQL, and only
+    when some table takes more than one row: a single row is one ``INSERT ... RETURNING``);
+    None otherwise."""
+    if session.get_bind().dialect.name != "postgresql" or max(n for _, n in counts) < 2:
+        return None
+    names = tuple(t.name for t, _ in counts)
+    stmt = _RESERVE.get(names)
+    if stmt is None:
+        stmt = _RESERVE[names] = text(
+            "SELECT "
+            + ", ".join(
+                f"ARRAY(SELECT nextval(pg_get_serial_sequence('{name}', 'id'))"
+                f" FROM generate_series(1, :n{i}))"
+                for i, name in enumerate(names)
+            )
+        )
+    row = session.connection().execute(stmt, {f"n{i}": n for i, (_, n) in enumerate(counts)})
+    return [[int(i) for i in ids] for ids in row.one()]
 
 
-def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their new ids, in order. On PostgreSQL the ids are drawn from
-    the table's sequence first and the rows go as one pipelined executemany of one prepared
-    statement (a multi-row ``INSERT ... RETURNING`` is a new statement text for every batch
-    size, parsed anew each time); elsewhere ``INSERT ... RETURNING``."""
+_RESERVE: dict[tuple[str, ...], Any] = {}
+
+
+def insert_returning_ids(
+    session: Session, table: Table, rows: list[dict[str, Any]], ids: list[int] | None = None
+) -> list[int]:
+    """Insert ``rows`` and return their new ids, in order. With ``ids`` (from ``reserve_ids``)
+    the rows go as one pipelined executemany of one prepared statement (a multi-row
+    ``INSERT ... RETURNING`` is a new statement text for every batch size, parsed anew each
+    time); otherwise ``INSERT ... RETURNING``."""
     if not rows:
         return []
     conn = session.connection()
-    if len(rows) == 1:  # one statement, the same text every time
-        return [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
-    if conn.dialect.name == "postgresql":
-        ids = [
-            int(i) for i in conn.execute(_NEXT_IDS, {"table": table.name, "n": len(rows)}).scalars()
-        ]
+    if ids is not None:
         conn.execute(insert(table), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
         return ids
+    if len(rows) == 1:  # one statement, the same text every time
+        return [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
@@ -968,7 +988,9 @@ class LedgerRepository:
         self._pending.append(txn_id)
         return txn_id
 
-    def post_many(self, txns: Sequence[LedgerTransaction]) -> list[int]:
+    def post_many(
+        self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
+    ) -> list[int]:
         """``post`` for many transactions: one INSERT ... RETURNING for the transactions and
         one for all their postings (a reference already used fails the database transaction)."""
         if not txns:
@@ -985,6 +1007,7 @@ class LedgerRepository:
                 }
                 for t in txns
             ],
+            ids,
         )
         self._resolve(p.account for t in txns for p in t.postings)
         rows = []

@@ -24,11 +24,18 @@ from yibao.domain.settlement import (
 from yibao.store.models import (
     SETTLEMENT_AMOUNTS,
     BenefitStateRow,
+    LedgerTransactionRow,
     SettlementLayerRow,
     SettlementRow,
     VisitRow,
 )
-from yibao.store.repositories import _dialect_insert, any_of, insert_returning_ids, rows_of
+from yibao.store.repositories import (
+    _dialect_insert,
+    any_of,
+    insert_returning_ids,
+    reserve_ids,
+    rows_of,
+)
 
 # Statements built once: the ones the settlement runs for every request, executed with their
 # parameters (no new statement object, cache key or ORM bulk-insert step per call).
@@ -36,6 +43,7 @@ _VISITS = cast(Table, VisitRow.__table__)
 _SETTLEMENTS = cast(Table, SettlementRow.__table__)
 _LAYERS = cast(Table, SettlementLayerRow.__table__)
 _STATES = cast(Table, BenefitStateRow.__table__)
+_TRANSACTIONS = cast(Table, LedgerTransactionRow.__table__)
 _INSERT_LAYERS = insert(_LAYERS)
 _SAVE_STATE = (
     update(_STATES)
@@ -221,11 +229,22 @@ class SettlementRepository:
         stmt = select(_VISITS).where(any_of(self.session, _VISITS.c.mdtrt_id, wanted))
         return {r.mdtrt_id: _visit(r) for r in rows_of(self.session, stmt)}
 
-    def add_visits(self, visits: Sequence[Visit]) -> list[Visit]:
+    def reserve_ids(
+        self, visits: int, transactions: int, settlements: int
+    ) -> tuple[list[int], list[int], list[int]] | None:
+        """New ids for a batch's visits, ledger transactions and settlements, in one statement
+        (PostgreSQL; None elsewhere, or for a single settlement)."""
+        found = reserve_ids(
+            self.session,
+            [(_VISITS, visits), (_TRANSACTIONS, transactions), (_SETTLEMENTS, settlements)],
+        )
+        return None if found is None else (found[0], found[1], found[2])
+
+    def add_visits(self, visits: Sequence[Visit], ids: list[int] | None = None) -> list[Visit]:
         """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
         if not visits:
             return []
-        ids = insert_returning_ids(self.session, _VISITS, [_visit_values(v) for v in visits])
+        ids = insert_returning_ids(self.session, _VISITS, [_visit_values(v) for v in visits], ids)
         return [dataclasses.replace(v, id=i) for v, i in zip(visits, ids, strict=True)]
 
     def settled_on_visits(self, visit_ids: Iterable[int]) -> dict[int, str]:
@@ -345,11 +364,13 @@ class SettlementRepository:
         row = self.session.scalars(stmt).one_or_none()
         return _stored(row) if row is not None else None
 
-    def add_many(self, records: Sequence[SettlementRecord]) -> list[int]:
+    def add_many(
+        self, records: Sequence[SettlementRecord], ids: list[int] | None = None
+    ) -> list[int]:
         """Insert settlements with their layers: one INSERT ... RETURNING, one for the layers."""
         if not records:
             return []
-        ids = insert_returning_ids(self.session, _SETTLEMENTS, [r.values() for r in records])
+        ids = insert_returning_ids(self.session, _SETTLEMENTS, [r.values() for r in records], ids)
         layers = [
             {
                 "settlement_id": new_id,
