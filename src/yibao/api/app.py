@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "signed requests (HMAC-SHA256) or bearer tokens. See docs/api.md."
         ),
         default_response_class=JSONResponse,
+        # no OpenTelemetry here: its per-request check reads the environment every time
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     engine = engine or make_engine(settings.database_url)
     batcher = (

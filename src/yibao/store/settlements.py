@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -55,6 +55,13 @@ _SAVE_STATE = (
     )
 )
 _LOCK_STATE: dict[str, Insert] = {}
+_LOCK_STATES_PG = text(
+    "INSERT INTO benefit_states (person_id, year, state, settlements)"
+    " SELECT k.p, k.y, CAST('{}' AS JSON), 0"
+    " FROM unnest(CAST(:p AS BIGINT[]), CAST(:y AS INTEGER[])) AS k(p, y) ORDER BY k.p, k.y"
+    " ON CONFLICT (person_id, year) DO UPDATE SET person_id = EXCLUDED.person_id"
+    " RETURNING person_id, year, state"
+)
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
 
 
@@ -297,15 +304,18 @@ class SettlementRepository:
         wanted = sorted(set(keys))
         if len(wanted) <= 1:  # one statement
             return {(p, y): self.lock_state(p, y) for p, y in wanted}
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":  # one statement: created or locked, in key order
+            found = conn.execute(
+                _LOCK_STATES_PG, {"p": [p for p, _ in wanted], "y": [y for _, y in wanted]}
+            )
+            return {(p, y): {k: int(v) for k, v in st.items()} for p, y, st in found}
         ins = _dialect_insert(self.session, _STATES).on_conflict_do_nothing(
             index_elements=["person_id", "year"]
         )
-        conn = self.session.connection()
         conn.execute(
             ins, [{"person_id": p, "year": y, "state": {}, "settlements": 0} for p, y in wanted]
         )
-        # persons and years apart (one statement text, prepared once): with claims of several
-        # years this also locks the persons' rows of the other years, which only orders them
         stmt = (
             select(_STATES.c.person_id, _STATES.c.year, _STATES.c.state)
             .where(
