@@ -7,6 +7,7 @@ its requests are answered one by one."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -62,11 +63,12 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
     retry = _request(api, inst, _claim(people[0], "1000.00"), "m-0")  # m-0 again
     replay = requests[1]  # the very same signed request again: a replay
     unknown = _request(api, inst, _claim("110101199001011237"), "m-unknown")
+    early = _request(api, inst, _claim(people[3], on="2023-06-01"), "m-early")  # not enrolled
     bad = _request(api, inst, {**_claim(people[2]), "total": "-5"}, "m-bad")
     batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
     with serve(api.client.app) as url:
-        answers = asyncio.run(_send_all(url, [*requests, retry, replay, unknown, bad]))
-    main, (a_retry, a_replay, a_unknown, a_bad) = answers[2:30], answers[30:]
+        answers = asyncio.run(_send_all(url, [*requests, retry, replay, unknown, bad, early]))
+    main, (a_retry, a_replay, a_unknown, a_bad, a_early) = answers[2:30], answers[30:]
     assert all(a["infcode"] == 0 for a in main), [a for a in main if a["infcode"]]
     # request 1 and its replay: whichever came first settled, the other was refused
     twins = sorted((answers[1], a_replay), key=lambda a: a["infcode"])
@@ -82,13 +84,16 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
     assert len(setl_ids) == 30
     assert a_unknown["infcode"] == 3001
     assert a_bad["infcode"] == 1003 and "total" in a_bad["err_msg"]
-    assert batcher.items == 34 and batcher.batches < batcher.items  # some were settled together
+    assert a_early["infcode"] == 3002 and "not enrolled" in a_early["err_msg"]
+    assert batcher.items == 35 and batcher.batches < batcher.items  # some were settled together
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SettlementRow)) == 30
         audited = s.scalar(
             select(func.count()).select_from(AuditRow).where(AuditRow.action == "tx:2207")
         )
-        assert audited == 32  # 30 settled, the unknown person and the bad total
+        assert audited == 33  # 30 settled, the unknown person, the bad total, the early claim
+        early_entry = s.scalars(select(AuditRow).where(AuditRow.msgid == "m-early")).one()
+        assert early_entry.outcome == "refused" and early_entry.person_id is not None
     assert ledger.reconcile(uow).ok
     # a retry after the storm: the stored answer
     final = api.tx(inst, "2207", _claim(people[0], "1000.00"), msgid="m-0")
@@ -114,24 +119,35 @@ def test_parallel_claims_of_one_person_never_overspend(api: Api, uow: UnitOfWork
 
 
 def test_a_failed_batch_is_answered_one_by_one(
-    api: Api, uow: UnitOfWork, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    api: Api,
+    uow: UnitOfWork,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     people = [employee(uow, n) for n in range(1, 4)]
     inst = api.institution()
-    original = settlement.settle_many
+    original = settlement.settle_within
+    failed: list[int] = []
 
     def fail_when_batched(uow: UnitOfWork, requests: Any, **kw: Any) -> Any:
-        if len(requests) > 1:
+        if len(requests) > 1:  # a batch: its transaction fails as a whole
+            failed.append(len(requests))
             raise RuntimeError("injected: the batch transaction failed")
         return original(uow, requests, **kw)
 
-    monkeypatch.setattr(settlement, "settle_many", fail_when_batched)
+    monkeypatch.setattr(settlement, "settle_within", fail_when_batched)
     requests = [
         _request(api, inst, _claim(people[k % 3], f"{2000 + k}.00"), f"f-{k}") for k in range(12)
     ]
-    with serve(api.client.app) as url:
+    with caplog.at_level(logging.WARNING, logger="yibao.api"), serve(api.client.app) as url:
         answers = asyncio.run(_send_all(url, requests))
+    assert failed, "no batch of more than one request was formed"
+    assert any("settling one by one" in r.getMessage() for r in caplog.records)
     assert all(a["infcode"] == 0 for a in answers), answers
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SettlementRow)) == 12
+        # the failed batches left nothing: each request's nonce, answer and audit entry once
+        audited = select(func.count()).select_from(AuditRow).where(AuditRow.action == "tx:2207")
+        assert s.scalar(audited) == 12
     assert ledger.reconcile(uow).ok

@@ -29,12 +29,18 @@ import orjson
 from sqlalchemy import Engine
 
 from yibao.api import errors
-from yibao.api.auth import Principal, SignedRequest, admit, admit_one
+from yibao.api.auth import (
+    Principal,
+    SignedRequest,
+    admit,
+    admit_one,
+    purge_nonces_now_and_then,
+)
 from yibao.api.errors import ApiError, answer
 from yibao.api.handlers_settlement import claim_of, present, request_id
 from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.settings import Settings
-from yibao.api.tx import TxRequest, dumps, refusal, refused, run_tx, success
+from yibao.api.tx import TxRequest, dumps, in_progress, refusal, refused, run_tx, success
 from yibao.domain.errors import RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
@@ -93,9 +99,9 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                 out[i] = refused_
             elif key in stored:
                 text = stored[key]
-                out[i] = _in_progress(msgid) if text is None else _loads(text)
+                out[i] = in_progress(msgid) if text is None else _loads(text)
             elif key in seen:  # the same msgid twice in the batch: the first one runs
-                out[i] = _in_progress(msgid)
+                out[i] = in_progress(msgid)
             else:
                 seen.add(key)
                 try:
@@ -112,8 +118,8 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                     svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
                 )
                 settling.append(i)
-        outcomes, _ = svc.settle_within(uow, requests)
-        for i, outcome in zip(settling, outcomes, strict=True):
+        batch = svc.settle_within(uow, requests)
+        for i, outcome, person_id in zip(settling, batch.outcomes, batch.person_ids, strict=True):
             principal, msgid = items[i].signed.principal, items[i].envelope.msgid
             if isinstance(outcome, Settlement):
                 out[i] = success(principal, msgid, present(outcome.response, outcome.person_id))
@@ -128,7 +134,7 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                     )
                 )
             else:
-                out[i] = _refused(principal, msgid, outcome, audits)
+                out[i] = _refused(principal, msgid, outcome, audits, person_id)
         repo.add_answers(
             [
                 (key[0], key[1], INFNO, item.sha256, int(body["infcode"]), dumps(body))
@@ -138,26 +144,26 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
         )
         repo.audits(audits)
         uow.commit()
+    purge_nonces_now_and_then(engine, settings, len(items))
     return [r if r is not None else ApiError(errors.INTERNAL, "no answer") for r in out]
 
 
 def _refused(
-    principal: Principal, msgid: str, exc: Exception, audits: list[AuditEntry]
+    principal: Principal,
+    msgid: str,
+    exc: Exception,
+    audits: list[AuditEntry],
+    person_id: int | None = None,
 ) -> dict[str, Any]:
     """The stored answer of a refused settlement, its audit entry appended to ``audits``."""
     err = refusal(principal, exc)
     if err is None:  # every error of the input and of the service is translated
         raise exc
-    audits.append(
-        refused(AuditEntry(principal.actor, principal.role.value, ACTION, msgid=msgid), err)
+    entry = AuditEntry(
+        principal.actor, principal.role.value, ACTION, person_id=person_id, msgid=msgid
     )
+    audits.append(refused(entry, err))
     return answer(err.infcode, msgid, err.message, None)
-
-
-def _in_progress(msgid: str) -> ApiError:
-    return ApiError(
-        errors.IN_PROGRESS, f"msgid {msgid} is still being processed: send it again in a moment"
-    )
 
 
 def _loads(text: str) -> dict[str, Any]:
@@ -210,11 +216,13 @@ class Batcher(Generic[T, R]):
             self.items += len(batch)
             try:
                 results = await anyio.to_thread.run_sync(self.work, [item for item, _ in batch])
-            except Exception as exc:  # every waiting request gets the error
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            except Exception as exc:  # every request of the batch gets the error; go on
+                log.exception("settlement batch failed")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)

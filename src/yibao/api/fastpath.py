@@ -3,10 +3,10 @@ a well-formed, correctly signed 2207 of an institution straight to the settlemen
 (``api.batch``), without FastAPI's routing, dependency solving and response validation, which
 cost about as much CPU as the settlement itself.
 
-Only the happy path is taken here. Any other request, and any 2207 that is not well formed or
-not correctly signed, goes on to the application unchanged (its body replayed), which answers it
-through ``POST /api/v1/tx`` with the same checks and messages as always: there is one
-implementation of every refusal. A 2207 answered here gets exactly the answer the route would
+Only the happy path is taken here. Any other request, and any 2207 that is not well formed, not
+JSON, or not correctly signed, goes on to the application unchanged (its body replayed), which
+answers it through ``POST /api/v1/tx`` with the same checks and messages as always: there is
+one implementation of every refusal. A 2207 answered here gets exactly the answer the route would
 give (``batch.settle_batch`` answers as ``tx.run_tx`` does).
 """
 
@@ -44,9 +44,14 @@ class SettlementFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             return await self.app(scope, receive, send)
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        names = {k.lower() for k, _ in raw_headers}
+        names = {k.lower(): v for k, v in raw_headers}
         state = self.state()
-        if state.batcher is None or _SIGNATURE not in names or b"authorization" in names:
+        if (
+            state.batcher is None
+            or _SIGNATURE not in names
+            or b"authorization" in names
+            or not names.get(b"content-type", b"").lower().startswith(b"application/json")
+        ):
             return await self.app(scope, receive, send)
         body, more = await _read(receive, state.settings.max_body_bytes)
         item = None if more else self._settlement(state, scope, raw_headers, body)

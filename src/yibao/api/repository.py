@@ -36,17 +36,6 @@ _ACTIVE_KEY = (
     )
     .limit(1)
 )
-_SEEN_NONCE = (
-    select(RequestNonceRow.id)
-    .where(
-        (RequestNonceRow.signature == bindparam("p_signature"))
-        | (
-            (RequestNonceRow.caller == bindparam("p_caller"))
-            & (RequestNonceRow.nonce == bindparam("p_nonce"))
-        )
-    )
-    .limit(1)
-)
 _STORED_ANSWER = select(TxResponseRow).where(
     TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
 )
@@ -132,18 +121,9 @@ class ApiRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def seen_nonce(self, caller: str, nonce: str, signature: str) -> bool:
-        found = self.session.execute(
-            _SEEN_NONCE, {"p_signature": signature, "p_caller": caller, "p_nonce": nonce}
-        ).first()
-        return found is not None
-
     def seen_nonces(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
         """Of (caller, nonce, signature), the (caller, nonce) pairs already used (by nonce or
         by signature), in one query."""
-        if len(keys) == 1:
-            caller, nonce, signature = keys[0]
-            return {(caller, nonce)} if self.seen_nonce(caller, nonce, signature) else set()
         by_signature = {s: (c, n) for c, n, s in keys}
         pairs = {(c, n) for c, n, _ in keys}
         rows = self.session.execute(

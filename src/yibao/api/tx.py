@@ -226,16 +226,20 @@ def run_tx(
     return _finish(engine, ctx, body)
 
 
+def in_progress(msgid: str) -> ApiError:
+    """The answer to a msgid whose first request has not finished."""
+    return ApiError(
+        errors.IN_PROGRESS, f"msgid {msgid} is still being processed: send it again in a moment"
+    )
+
+
 def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
     with Session(engine) as session:
         row = ApiRepository(session).stored_answer(caller, msgid)
         if row is None:
             return None
         if row.response is None:
-            raise ApiError(
-                errors.IN_PROGRESS,
-                f"msgid {msgid} is still being processed: send it again in a moment",
-            )
+            raise in_progress(msgid)
         stored: dict[str, Any] = orjson.loads(row.response)
         return stored
 

@@ -1,17 +1,18 @@
 """Settlement use cases (一站式结算, 2201/2202/2206/2207/2208): register and cancel a visit,
-pre-settle, settle and reverse.
+pre-settle, settle (one claim, or many in one transaction) and reverse.
 
-Every amount is computed by the settlement kernel (``yibao.kernel.online.settle_one``) from
-what the store holds: entitlement and waiting period from the enrolment and coverage history
-(``yibao.rules.waiting``), the critical-illness incentive raise from the coverage years
+Every amount is computed by the settlement kernel (``yibao.kernel.online.settle_many``, once
+per batch of claims) from what the store holds, read for the whole batch at once
+(``services.person_file``): entitlement and waiting period from the enrolment and coverage
+history (``yibao.rules.waiting``), the critical-illness incentive raise from the coverage years
 (``yibao.rules.incentives``), the personal account balance from the ledger, the family
 mutual-aid balance through an authorised link, and the person's year-to-date state.
 
-A settlement is one database transaction: the visit (if not registered before), the settlement
-with its layers, one balanced ledger transaction and the moved year-to-date state. The person's
-state row is locked first (``SELECT ... FOR UPDATE`` semantics through ``INSERT ... ON CONFLICT
-DO UPDATE``), so two settlements of one person run one after the other and cannot spend the
-same remaining cap or account balance. A refused request changes nothing.
+A batch of settlements is one database transaction: the visits (if not registered before), the
+settlements with their layers, one balanced ledger transaction each and the moved year-to-date
+states. The persons' state rows are locked first, in (person, year) order, so two settlements
+of one person run one after the other and cannot spend the same remaining cap or account
+balance. A refused claim changes nothing and does not stop the others.
 
 Reversal posts the exact negation of the settlement's transaction and subtracts the
 settlement's stored state delta from the year-to-date state (see ``docs/store.md``).
@@ -613,20 +614,31 @@ def settle_many(
     raised. A database error (e.g. a request id settled concurrently) rolls back everything and
     propagates."""
     with uow:
-        outcomes, wrote = settle_within(uow, requests, policies=policies)
-        if wrote:
+        batch = settle_within(uow, requests, policies=policies)
+        if batch.wrote:
             uow.commit()
-    return outcomes
+    return batch.outcomes
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What ``settle_within`` did: each request's outcome, the person it named (None if not
+    found), and whether anything was written."""
+
+    outcomes: list[Outcome]
+    person_ids: list[int | None]
+    wrote: bool
 
 
 def settle_within(
     uow: UnitOfWork, requests: Sequence[ClaimRequest], *, policies: PolicySource = policy_for
-) -> tuple[list[Outcome], bool]:
+) -> Batch:
     """``settle_many`` inside a unit of work the caller opened and commits (the API stores its
-    answers in the same transaction): the outcomes, and whether anything was written. Claims
-    of one person (or sharing a personal account through mutual aid) are settled one after the
-    other, each seeing the previous one's state."""
+    answers and audit entries in the same transaction). Claims of one person (or sharing a
+    personal account through mutual aid) are settled one after the other, each seeing the
+    previous one's state."""
     outcomes: list[Outcome | None] = [None] * len(requests)
+    person_ids: list[int | None] = [None] * len(requests)
     for i, r in enumerate(requests):
         try:
             _check_claim(r.claim)
@@ -637,11 +649,11 @@ def settle_within(
     todo = [i for i, o in enumerate(outcomes) if o is None]
     wrote = False
     while todo:
-        todo, written = _settle_round(uow, requests, todo, outcomes, policies)
+        todo, written = _settle_round(uow, requests, todo, outcomes, person_ids, policies)
         wrote = wrote or written
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(requests)
-    return done, wrote
+    return Batch(done, person_ids, wrote)
 
 
 def _settle_round(
@@ -649,6 +661,7 @@ def _settle_round(
     requests: Sequence[ClaimRequest],
     todo: list[int],
     outcomes: list[Outcome | None],
+    person_ids: list[int | None],
     policies: PolicySource,
 ) -> tuple[list[int], bool]:
     """Settle the requests of ``todo`` that touch distinct persons, accounts and request ids;
@@ -669,12 +682,16 @@ def _settle_round(
             outcomes[i] = NotFound("person", claims[i].person)
             continue
         assert person.id is not None
+        person_ids[i] = person.id
         if person.id in persons_taken or requests[i].request_id in ids_taken:
             later.append(i)
             continue
         persons_taken.add(person.id)
         ids_taken.add(requests[i].request_id)
         now.append((i, person))
+    # the persons' states first (the lock serialises their settlements), then the request ids:
+    # a duplicate that waited for the lock finds the first one's settlement and replays it
+    states = uow.settlements.lock_states((p.id or 0, claims[i].date.year) for i, p in now)
     stored = uow.settlements.by_requests(requests[i].request_id for i, _ in now)
     fresh = []
     for i, person in now:
@@ -686,7 +703,6 @@ def _settle_round(
             outcomes[i] = _replay(found, claims[i], claims[i].digest())
         except RequestConflict as exc:
             outcomes[i] = exc
-    states = uow.settlements.lock_states((p.id or 0, claims[i].date.year) for i, p in fresh)
     files = load_files(
         uow, (p for _, p in fresh), {p.id or 0: claims[i].date.year for i, p in fresh}
     )

@@ -97,19 +97,6 @@ _ALL_GROUPS = (
     .where(SpecialGroupRow.person_id == bindparam("p_person"))
     .order_by(SpecialGroupRow.id)
 )
-_LINK_TO = (
-    select(MutualAidLinkRow)
-    .where(
-        MutualAidLinkRow.relative_id == bindparam("p_relative"),
-        MutualAidLinkRow.authorised_on <= bindparam("p_on"),
-        or_(
-            MutualAidLinkRow.revoked_on.is_(None),
-            MutualAidLinkRow.revoked_on > bindparam("p_on"),
-        ),
-    )
-    .order_by(MutualAidLinkRow.id)
-    .limit(1)
-)
 _ENROLMENT_HISTORY = (
     select(EnrolmentRow)
     .where(EnrolmentRow.person_id == bindparam("p_person"))
@@ -119,10 +106,6 @@ _COVERAGE_HISTORY = (
     select(CoverageYearRow)
     .where(CoverageYearRow.person_id == bindparam("p_person"))
     .order_by(CoverageYearRow.year)
-)
-_FIRST_PAID_ON = select(func.min(ContributionRow.paid_on)).where(
-    ContributionRow.enrolment_id == bindparam("p_enrolment"),
-    ContributionRow.kind.in_(bindparam("p_kinds", expanding=True)),
 )
 
 
@@ -428,11 +411,6 @@ class PersonRepository:
             )
         ).all()
         return _link(rows[0]) if rows else None
-
-    def link_to(self, relative_id: int, on: dt.date) -> MutualAidLink | None:
-        """The first mutual-aid link in force on ``on`` that pays for ``relative_id``."""
-        row = self.session.scalars(_LINK_TO, {"p_relative": relative_id, "p_on": on}).one_or_none()
-        return _link(row) if row is not None else None
 
     def revoke_link(self, owner_id: int, relative_id: int, on: dt.date) -> MutualAidLink:
         row = self.session.scalars(
@@ -928,7 +906,8 @@ class LedgerRepository:
         by_code = {r.code: r for r in refs}
         if not by_code:
             return {}
-        self.apply_moves()
+        # what this unit posted is added here, not written yet: the busy fund rows are updated
+        # only just before COMMIT (``apply_moves``), whatever is read in between
         stmt = (
             select(AccountRow.code, AccountRow.id, AccountRow.balance)
             .where(any_of(self.session, AccountRow.code, by_code))
@@ -940,7 +919,8 @@ class LedgerRepository:
         for code, account_id, balance in self.session.execute(stmt):
             ref = by_code[code]
             self._ids[ref] = account_id
-            out[ref] = Account(id=account_id, ref=ref, balance=int(balance))
+            pending = self._moves.get(account_id, 0)
+            out[ref] = Account(id=account_id, ref=ref, balance=int(balance) + pending)
         return out
 
     def accounts(self, area: str | None = None) -> list[Account]:
@@ -1199,18 +1179,11 @@ class ContributionRepository:
         )
         return [_contribution(r) for r in rows]
 
-    def first_paid_on(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> dt.date | None:
-        """The earliest payment date under an enrolment among ``kinds``."""
-        values: Sequence[str] = [k.value for k in kinds]
-        found: dt.date | None = self.session.scalar(
-            _FIRST_PAID_ON, {"p_enrolment": enrolment_id, "p_kinds": values}
-        )
-        return found
-
     def first_paid_many(
         self, enrolment_ids: Sequence[int], kinds: Iterable[ContributionKind]
     ) -> dict[int, dt.date]:
-        """``first_paid_on`` of many enrolments (those with a payment), in one query."""
+        """The earliest payment date among ``kinds`` of each enrolment (those with a payment),
+        in one query."""
         if not enrolment_ids:
             return {}
         rows = self.session.execute(

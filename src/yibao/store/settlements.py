@@ -198,11 +198,8 @@ class SettlementRepository:
 
     # visits
 
-    def add_visit(self, visit: Visit, *, fresh_id: bool = False) -> Visit:
-        """Insert a visit; a clash of ``mdtrt_id`` is refused (``fresh_id``: the id was just
-        generated, so no savepoint is spent guarding against a clash)."""
-        if fresh_id:  # one INSERT ... RETURNING, no ORM object to flush
-            return self.add_visits([visit])[0]
+    def add_visit(self, visit: Visit) -> Visit:
+        """Insert a visit (2201); a clash of ``mdtrt_id`` is refused."""
         row = VisitRow(
             mdtrt_id=visit.mdtrt_id,
             person_id=visit.person_id,
@@ -302,8 +299,8 @@ class SettlementRepository:
         """``lock_state`` for many (person id, year): rows created where missing, then read and
         locked in (person, year) order, so concurrent batches take their locks in one order."""
         wanted = sorted(set(keys))
-        if len(wanted) <= 1:  # one statement
-            return {(p, y): self.lock_state(p, y) for p, y in wanted}
+        if not wanted:
+            return {}
         conn = self.session.connection()
         if conn.dialect.name == "postgresql":  # one statement: created or locked, in key order
             found = conn.execute(
