@@ -16,6 +16,7 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import Api
 from tests.store_support import nid
 from yibao.api.roles import Role
+from yibao.policy import yuan_to_fen
 from yibao.services import contributions, enrolment, ledger, registry
 from yibao.store.api_models import AuditRow
 from yibao.store.models import SettlementRow
@@ -158,6 +159,31 @@ def test_1101_entitlement_and_caps(api: Api, uow: UnitOfWork) -> None:
     basic = [c for c in o["caps"] if c["fund"] == "basic"]
     assert basic and all(c["used"] == "0.00" for c in basic)
     assert any(c["fund"] == "large_amount" for c in o["caps"])
+
+
+def test_1101_critical_illness_cap_includes_the_incentive_raise(api: Api, uow: UnitOfWork) -> None:
+    """A resident insured in 2025 without a claim earns the zero-claim raise for 2026 (1,000
+    yuan, national default); one first insured in 2026 has none. 1101 reports the cap the
+    kernel will apply."""
+    inst = api.institution()
+
+    def ci_cap(who: str) -> dict[str, Any]:
+        out = api.tx(inst, "1101", {"certno": who, "date": "2026-06-01"})
+        assert out["infcode"] == 0, out
+        return next(c for c in out["output"]["caps"] if c["fund"] == "critical_illness")
+
+    veteran = registry.add_person(uow, nid(7, dt.date(1980, 1, 1)), "居民7").label
+    enrolment.enrol(uow, veteran, "resident", AREA, dt.date(2024, 10, 1))
+    contributions.pay_resident(uow, veteran, 2025, dt.date(2024, 11, 1))
+    contributions.pay_resident(uow, veteran, 2026, dt.date(2025, 11, 1))
+    newcomer = registry.add_person(uow, nid(8, dt.date(1980, 1, 1)), "居民8").label
+    enrolment.enrol(uow, newcomer, "resident", AREA, dt.date(2025, 10, 1))
+    contributions.pay_resident(uow, newcomer, 2026, dt.date(2025, 11, 1))
+    raised, plain = ci_cap(veteran), ci_cap(newcomer)
+    assert plain["incentive_raise"] == "0.00"
+    assert raised["incentive_raise"] == "1000.00"
+    assert yuan_to_fen(raised["annual_cap"]) == yuan_to_fen(plain["annual_cap"]) + 100_000
+    assert raised["remaining"] == raised["annual_cap"]
 
 
 def test_concurrent_retries_of_one_msgid_settle_once(

@@ -34,7 +34,7 @@ from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED, epoch_days
 from yibao.policy import fen_to_yuan
 from yibao.services import settlement as svc
 from yibao.services.common import find_person, policy_for
-from yibao.services.person_file import rule_scheme
+from yibao.services.person_file import aid_class, incentive_raise, load_file, rule_scheme
 from yibao.store.models import SETTLEMENT_AMOUNTS, SettlementRow, VisitRow
 from yibao.store.uow import UnitOfWork
 
@@ -353,15 +353,21 @@ def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
             }
         )
     if scheme == "resident":
-        cap = int(tables.ci_cap[v, 0])
+        # as the kernel reads it: the cap of the person's assistance class, plus the raise
+        # earned by continuous insurance and years without a claim (激励)
+        file = load_file(uow, p)
+        vul = int(tables.ci_vulnerable[v, aid_class(file, on)])
+        base = int(tables.ci_cap[v, vul])
+        raised = incentive_raise(file, on.year, policy)
+        cap = base if base >= UNCAPPED else base + raised
         used = state.get("ci.paid", 0)
         out.append(
             {
                 "fund": "critical_illness",
                 "annual_cap": _yuan(cap),
+                "incentive_raise": fen_to_yuan(raised),
                 "used": fen_to_yuan(used),
                 "remaining": None if cap >= UNCAPPED else fen_to_yuan(max(cap - used, 0)),
-                "note": "before any incentive raise or assistance-class uncapping",
             }
         )
     elif scheme in ("employee", "flexible", "retiree"):
