@@ -75,6 +75,19 @@ def staff_client(api: Api, base_url: str, role: Role) -> SyncFHIRClient:
     return SyncFHIRClient(f"{base_url}/fhir", authorization=f"Bearer {api.staff(role)}")
 
 
+def hospital_and_patient(
+    api: Api, uow: UnitOfWork, base_url: str
+) -> tuple[str, Inst, SyncFHIRClient, Any]:
+    """An insured employee's psn_no, a hospital with its fhirpy client, and the Patient resource
+    as the hospital reads it."""
+    who = employee(uow)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    inst = api.institution()
+    hospital = institution_client(base_url, inst)
+    return psn_no, inst, hospital, hospital.reference("Patient", psn_no).to_resource()
+
+
 def institution_client(base_url: str, inst: Inst) -> SyncFHIRClient:
     return SyncFHIRClient(
         f"{base_url}/fhir", requests_config={"auth": InstitutionSignature(inst), "timeout": 30}
@@ -181,12 +194,7 @@ def test_patient_coverage_and_eligibility(api: Api, uow: UnitOfWork, base_url: s
 def test_claim_submit_and_explanation_of_benefit(
     api: Api, uow: UnitOfWork, engine: Engine, base_url: str
 ) -> None:
-    who = employee(uow)
-    with uow:
-        psn_no = str(uow.persons.require(who).id)
-    inst = api.institution()
-    hospital = institution_client(base_url, inst)
-    patient = hospital.reference("Patient", psn_no).to_resource()
+    psn_no, inst, hospital, patient = hospital_and_patient(api, uow, base_url)
     claims = hospital.resources("Claim")
 
     preview = claims.execute("$submit", data=claim(hospital, patient, "predetermination", "p-1"))
@@ -246,12 +254,7 @@ def test_claim_submit_and_explanation_of_benefit(
 def test_fhir_content_type_and_parameters(api: Api, uow: UnitOfWork, base_url: str) -> None:
     """Answers are ``application/fhir+json``; ``$submit`` also takes the operation's
     ``Parameters`` form (``resource`` = the Claim)."""
-    who = employee(uow)
-    with uow:
-        psn_no = str(uow.persons.require(who).id)
-    inst = api.institution()
-    hospital = institution_client(base_url, inst)
-    patient = hospital.reference("Patient", psn_no).to_resource()
+    psn_no, inst, hospital, patient = hospital_and_patient(api, uow, base_url)
     r = requests.get(
         f"{base_url}/fhir/Patient/{psn_no}",
         headers={"accept": "application/fhir+json"},

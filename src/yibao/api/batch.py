@@ -36,7 +36,7 @@ from yibao.api.auth import (
     admit_one,
     purge_nonces_now_and_then,
 )
-from yibao.api.errors import ApiError, answer
+from yibao.api.errors import STORABLE, ApiError, answer
 from yibao.api.handlers_settlement import claim_of, present, request_id
 from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.settings import Settings
@@ -154,8 +154,9 @@ def _refused(
     exc: Exception,
     audits: list[AuditEntry],
     person_id: int | None = None,
-) -> dict[str, Any]:
-    """The stored answer of a refused settlement, its audit entry appended to ``audits``."""
+) -> Result:
+    """The answer to a refused settlement (stored, unless its code is not one that is, as in
+    ``tx.run_tx``), its audit entry appended to ``audits``."""
     err = refusal(principal, exc)
     if err is None:  # every error of the input and of the service is translated
         raise exc
@@ -163,7 +164,7 @@ def _refused(
         principal.actor, principal.role.value, ACTION, person_id=person_id, msgid=msgid
     )
     audits.append(refused(entry, err))
-    return answer(err.infcode, msgid, err.message, None)
+    return answer(err.infcode, msgid, err.message, None) if err.infcode in STORABLE else err
 
 
 def _loads(text: str) -> dict[str, Any]:
