@@ -10,6 +10,8 @@ import random
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
@@ -71,28 +73,73 @@ def balance(uow: UnitOfWork, who: str) -> int:
         return account.natural_balance if account is not None else 0
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_batch_settles_as_one_at_a_time(uow: UnitOfWork, seed: int) -> None:
-    alone, batched = population(uow, 0), population(uow, 10)
-    work = claims(seed, 40)
+def settle_both_ways(uow: UnitOfWork, work: list[tuple[int, Claim]], offset: int) -> None:
+    """Settle ``work`` one claim at a time for one population and as one batch for an identical
+    one; every settlement, state and balance must agree to the fen."""
+    alone, batched = population(uow, offset), population(uow, offset + 10)
     one_by_one = [
-        settlement.settle(uow, with_person(c, alone[i]), f"alone-{k}")
+        settlement.settle(uow, with_person(c, alone[i]), f"alone-{offset}-{k}")
         for k, (i, c) in enumerate(work)
     ]
     together = settlement.settle_many(
         uow,
-        [ClaimRequest(with_person(c, batched[i]), f"batch-{k}") for k, (i, c) in enumerate(work)],
+        [
+            ClaimRequest(with_person(c, batched[i]), f"batch-{offset}-{k}")
+            for k, (i, c) in enumerate(work)
+        ],
     )
     for k, (a, b) in enumerate(zip(one_by_one, together, strict=True)):
         assert isinstance(b, Settlement), b
         assert a.amounts == b.amounts, (k, work[k])
         assert a.reasons == b.reasons
         assert sum(layer.payment for layer in b.layers) == b.amounts["fund_pay_sumamt"]
-    assert any(s.amounts["acct_mulaid_pay"] for s in together)  # mutual aid was exercised
     for a, b in zip(alone, batched, strict=True):
         assert settlement.year_to_date(uow, a, 2025) == settlement.year_to_date(uow, b, 2025)
         assert balance(uow, a) == balance(uow, b)
     assert ledger.reconcile(uow).ok
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_batch_settles_as_one_at_a_time(uow: UnitOfWork, seed: int) -> None:
+    work = claims(seed, 40)
+    settle_both_ways(uow, work, 0)
+    assert any(i == 3 for i, _ in work)  # the resident paid for by mutual aid claimed
+
+
+_claim = st.builds(
+    lambda i, med, total, fully, day, level: (
+        i,
+        Claim(
+            person=0,
+            date=dt.date(2025, 1, 1) + dt.timedelta(days=day),
+            total=total,
+            med_type=med,
+            level=level,
+            fully_self_paid=total * fully // 100,
+        ),
+    ),
+    st.integers(0, 5),
+    st.sampled_from(MED),
+    st.integers(100, 20_000_000),
+    st.integers(0, 100),
+    st.integers(0, 364),
+    st.integers(1, 3),
+)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+@given(work=st.lists(_claim, min_size=1, max_size=24))
+def test_any_batch_settles_as_one_at_a_time(uow: UnitOfWork, work: list[tuple[int, Claim]]) -> None:
+    """Property: whatever the claims (persons repeated, mutual aid, an assistance recipient, any
+    order of dates within the year), the batch equals one at a time."""
+    with uow:  # each example its own persons: national ID numbers after those already there
+        offset = uow.persons.count() * 2  # 12 persons an example, numbered offset + 1 … + 16
+    settle_both_ways(uow, sorted(work, key=lambda ic: ic[1].date), offset)
 
 
 def test_a_refused_claim_refuses_only_itself(uow: UnitOfWork, engine: Engine) -> None:
