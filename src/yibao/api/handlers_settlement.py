@@ -26,7 +26,6 @@ from yibao.api.errors import ApiError
 from yibao.api.repository import ApiRepository
 from yibao.api.roles import Role
 from yibao.api.tx import handler
-from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Claim
@@ -34,7 +33,15 @@ from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED, epoch_days
 from yibao.policy import fen_to_yuan
 from yibao.services import settlement as svc
 from yibao.services.common import find_person, policy_for
-from yibao.services.person_file import aid_class, incentive_raise, load_file, rule_scheme
+from yibao.services.person_file import (
+    PersonFile,
+    aid_class,
+    enrolment_on,
+    incentive_raise,
+    load_file,
+    rule_scheme,
+)
+from yibao.services.person_file import entitlement as entitlement_of
 from yibao.store.models import SETTLEMENT_AMOUNTS, SettlementRow, VisitRow
 from yibao.store.uow import UnitOfWork
 
@@ -313,17 +320,11 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------- entitlement and caps
 
 
-def _enrolment_on(uow: UnitOfWork, p: Person, on: dt.date) -> Enrolment | None:
-    assert p.id is not None
-    for e in reversed(uow.enrolments.history(p.id)):
-        if e.covers(on):
-            return e
-    return None
-
-
-def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
-    """Annual caps of the person's scheme, what the year's settlements used, what remains."""
-    e = _enrolment_on(uow, p, on)
+def caps(uow: UnitOfWork, p: Person, on: dt.date, file: PersonFile | None = None) -> dict[str, Any]:
+    """Annual caps of the person's scheme, what the year's settlements used, what remains
+    (``file``: the person's file, when already read)."""
+    file = file or load_file(uow, p)
+    e = enrolment_on(file.enrolments, on)
     if e is None or p.id is None:
         return {"caps": []}
     policy = policy_for(e.pooling_area)
@@ -355,7 +356,6 @@ def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
     if scheme == "resident":
         # as the kernel reads it: the cap of the person's assistance class, plus the raise
         # earned by continuous insurance and years without a claim (激励)
-        file = load_file(uow, p)
         vul = int(tables.ci_vulnerable[v, aid_class(file, on)])
         base = int(tables.ci_cap[v, vul])
         raised = incentive_raise(file, on.year, policy)
@@ -386,7 +386,8 @@ def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
 
 def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
     """1101's waiting period and remaining caps."""
-    e = _enrolment_on(uow, p, on)
+    file = load_file(uow, p)
+    e = enrolment_on(file.enrolments, on)
     if e is None:
         return {
             "entitled_from": None,
@@ -394,14 +395,14 @@ def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
             "caps": [],
         }
     try:
-        ent = svc.entitlement_on(uow, p, e, on)
+        ent = entitlement_of(file, e, on, policy_for(e.pooling_area))
     except RecordError as exc:
         return {"entitled_from": None, "waiting_rule": str(exc), "caps": []}
     return {
         "entitled_from": ent.entitled_from.isoformat() if ent.entitled_from else None,
         "in_waiting_period": ent.entitled_from is None or on < ent.entitled_from,
         "waiting_rule": ent.rule,
-        **caps(uow, p, on),
+        **caps(uow, p, on, file),
     }
 
 

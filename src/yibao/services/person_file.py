@@ -10,7 +10,7 @@ costs the same seven reads as settling one. The functions below are pure: they s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yibao.domain.contributions import ContributionKind
@@ -98,12 +98,17 @@ def load_file(uow: UnitOfWork, person: Person) -> PersonFile:
 # ----------------------------------------------------------------------------------- rules
 
 
-def covering_enrolment(file: PersonFile, on: dt.date) -> Enrolment:
-    """The enrolment in force on ``on`` (the latest one, if several)."""
-    for e in reversed(file.enrolments):
-        if e.start_date <= on and (e.end_date is None or on <= e.end_date):
-            return e
-    raise SettlementRefused(f"person {file.person.label}", f"not enrolled on {on.isoformat()}")
+def enrolment_on(enrolments: Sequence[Enrolment], on: dt.date) -> Enrolment | None:
+    """The enrolment in force on ``on`` (the latest one, if several), of a person's history."""
+    return next((e for e in reversed(enrolments) if e.covers(on)), None)
+
+
+def covering_enrolment(person: Person, enrolments: Sequence[Enrolment], on: dt.date) -> Enrolment:
+    """``enrolment_on``, or the refusal: the person is not enrolled on ``on``."""
+    found = enrolment_on(enrolments, on)
+    if found is None:
+        raise SettlementRefused(f"person {person.label}", f"not enrolled on {on.isoformat()}")
+    return found
 
 
 def rule_scheme(enrolment: Enrolment) -> str:

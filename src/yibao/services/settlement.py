@@ -137,7 +137,7 @@ def register_visit(
     with uow:
         person = find_person(uow, who)
         assert person.id is not None
-        covering_enrolment(load_file(uow, person), begin_date)
+        covering_enrolment(person, uow.enrolments.history(person.id), begin_date)
         visit = uow.settlements.add_visit(
             Visit(
                 mdtrt_id=mdtrt_id or _new_id("V"),
@@ -323,7 +323,7 @@ def _prepare(
 ) -> _Input:
     """Everything the kernel needs for one claim, from the person's file (pure)."""
     med_type, level, cross = _visit_for(file, claim, visit, institution)
-    enrolment = covering_enrolment(file, claim.date)
+    enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
     year = claim.date.year
     tables = tables_for(policy, year)
@@ -929,10 +929,3 @@ def year_to_date(uow: UnitOfWork, who: str | int, year: int) -> dict[str, int]:
         person = find_person(uow, who)
         assert person.id is not None
         return uow.settlements.state(person.id, year)
-
-
-def entitlement_on(
-    uow: UnitOfWork, person: Person, enrolment: Enrolment, on: dt.date
-) -> Entitlement:
-    """The person's entitlement under ``enrolment`` on ``on`` (1101, 5206, FHIR eligibility)."""
-    return entitlement(load_file(uow, person), enrolment, on, policy_for(enrolment.pooling_area))
