@@ -127,21 +127,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         code = errors.NOT_FOUND if exc.status_code == 404 else errors.MALFORMED
         return _envelope(exc.status_code, code, str(exc.detail), fhir=_is_fhir(request))
 
-    async def database_refusal(request: Request, exc: Exception) -> JSONResponse:
-        """The database refused the request (SQLite busy: send again; NUL in a text on
-        PostgreSQL): an answer, not an internal error."""
-        known = translate(exc)
-        if known is None:
-            return await internal(request, exc)
-        return _envelope(known.status, known.infcode, known.message, fhir=_is_fhir(request))
-
-    # registered by type, so they are answered where the request is handled (the catch-all
-    # below answers too, but after the server's error middleware has seen an exception)
-    app.add_exception_handler(OperationalError, database_refusal)
-    app.add_exception_handler(DataError, database_refusal)
-
-    @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
+        known = translate(exc) if isinstance(exc, OperationalError | DataError) else None
+        if known is not None:  # the database refused: SQLite busy (send again), NUL in a text
+            return _envelope(known.status, known.infcode, known.message, fhir=_is_fhir(request))
         ref = uuid.uuid4().hex[:12]
         log.error("internal error %s", ref, exc_info=exc)
         return _envelope(
@@ -152,6 +141,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             fhir=_is_fhir(request),
         )
 
+    # the database's refusals registered by type too, so that those raised in a route are
+    # answered where the request is handled (the catch-all answers after the server's error
+    # middleware has seen an exception; it also answers those of the settlement fast path)
+    for kind in (OperationalError, DataError, Exception):
+        app.add_exception_handler(kind, internal)
     app.include_router(router)
     app.include_router(fhir_router)
     return app
