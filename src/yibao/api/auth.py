@@ -196,19 +196,10 @@ def admit(
             signatures.add(r.signature)
             fresh.append(r)
             out.append(None)
-    if fresh:
-        used = repo.seen_nonces([(f.principal.actor, f.nonce, f.signature) for f in fresh])
-        now = utcnow()
-        for i, r in enumerate(requests):
-            if out[i] is None and (r.principal.actor, r.nonce) in used:
-                out[i] = _replayed()
-        repo.add_nonces(
-            [
-                (r.principal.actor, r.nonce, r.signature, now)
-                for i, r in enumerate(requests)
-                if out[i] is None
-            ]
-        )
+    used = repo.take_nonces([(f.principal.actor, f.nonce, f.signature) for f in fresh], utcnow())
+    for i, r in enumerate(requests):
+        if out[i] is None and (r.principal.actor, r.nonce) in used:
+            out[i] = _replayed()
     return out
 
 

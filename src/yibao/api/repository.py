@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -18,7 +18,7 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
-from yibao.store.repositories import any_of
+from yibao.store.repositories import any_of, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -40,8 +40,15 @@ _STORED_ANSWER = select(TxResponseRow).where(
     TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
 )
 _INSERT_NONCE = insert(_NONCES)
+# PostgreSQL: the nonces stored in one statement; a nonce (or signature) already used is skipped
+# and so not returned (a concurrent insert of the same one is waited for, then skipped).
+_TAKE_NONCES_PG = text(
+    "INSERT INTO request_nonces (caller, nonce, signature, seen_at)"
+    " SELECT * FROM unnest(CAST(:c AS VARCHAR[]), CAST(:n AS VARCHAR[]),"
+    " CAST(:s AS VARCHAR[]), CAST(:t AS TIMESTAMP[]))"
+    " ON CONFLICT DO NOTHING RETURNING caller, nonce"
+)
 _INSERT_RESPONSE = insert(_RESPONSES)
-_INSERT_AUDIT = insert(_AUDIT)
 _UPDATE_ANSWER = (
     update(_RESPONSES)
     .where(_RESPONSES.c.caller == bindparam("p_caller"), _RESPONSES.c.msgid == bindparam("p_msgid"))
@@ -121,7 +128,36 @@ class ApiRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def seen_nonces(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    def take_nonces(
+        self, keys: list[tuple[str, str, str]], at: dt.datetime
+    ) -> set[tuple[str, str]]:
+        """Store the nonces (caller, nonce, signature) seen ``at``; returns the (caller, nonce)
+        pairs refused as already used, by nonce or by signature. ``keys`` hold no pair or
+        signature twice. On PostgreSQL one statement; elsewhere a query, then an insert."""
+        if not keys:
+            return set()
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            taken = conn.execute(
+                _TAKE_NONCES_PG,
+                {
+                    "c": [c for c, _, _ in keys],
+                    "n": [n for _, n, _ in keys],
+                    "s": [s for _, _, s in keys],
+                    "t": [at] * len(keys),
+                },
+            ).all()
+            return {(c, n) for c, n, _ in keys} - {(c, n) for c, n in taken}
+        used = self._used_nonces(keys)
+        fresh = [(c, n, s) for c, n, s in keys if (c, n) not in used]
+        if fresh:
+            conn.execute(
+                _INSERT_NONCE,
+                [{"caller": c, "nonce": n, "signature": s, "seen_at": at} for c, n, s in fresh],
+            )
+        return used
+
+    def _used_nonces(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str]]:
         """Of (caller, nonce, signature), the (caller, nonce) pairs already used (by nonce or
         by signature), in one query."""
         by_signature = {s: (c, n) for c, n, s in keys}
@@ -138,13 +174,6 @@ class ApiRepository:
         used = {(c, n) for c, n, _ in rows if (c, n) in pairs}
         used |= {by_signature[s] for _, _, s in rows if s in by_signature}
         return used
-
-    def add_nonces(self, rows: list[tuple[str, str, str, dt.datetime]]) -> None:
-        if rows:
-            self.session.connection().execute(
-                _INSERT_NONCE,
-                [{"caller": c, "nonce": n, "signature": s, "seen_at": at} for c, n, s, at in rows],
-            )
 
     def purge_nonces(self, before: dt.datetime) -> None:
         self.session.execute(delete(RequestNonceRow).where(RequestNonceRow.seen_at < before))
@@ -253,44 +282,44 @@ class ApiRepository:
     def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:
         """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that
         stored no marker: one executemany. A msgid answered concurrently fails the transaction."""
-        if rows:
-            self.session.connection().execute(
-                _INSERT_RESPONSE,
-                [
-                    {
-                        "caller": c,
-                        "msgid": m,
-                        "infno": i,
-                        "request_sha256": h,
-                        "infcode": code,
-                        "response": body,
-                    }
-                    for c, m, i, h, code, body in rows
-                ],
-            )
+        insert_rows(
+            self.session,
+            _RESPONSES,
+            [
+                {
+                    "caller": c,
+                    "msgid": m,
+                    "infno": i,
+                    "request_sha256": h,
+                    "infcode": code,
+                    "response": body,
+                }
+                for c, m, i, h, code, body in rows
+            ],
+        )
 
     # ------------------------------------------------------------------------------ audit
     def audits(self, entries: list[AuditEntry]) -> None:
         """Append many audit entries: one executemany."""
-        if entries:
-            at = utcnow()
-            self.session.connection().execute(
-                _INSERT_AUDIT,
-                [
-                    {
-                        "at": at,
-                        "actor": e.actor,
-                        "role": e.role,
-                        "action": e.action,
-                        "person_id": e.person_id,
-                        "target": e.target,
-                        "msgid": e.msgid,
-                        "outcome": e.outcome,
-                        "detail": e.detail,
-                    }
-                    for e in entries
-                ],
-            )
+        at = utcnow()
+        insert_rows(
+            self.session,
+            _AUDIT,
+            [
+                {
+                    "at": at,
+                    "actor": e.actor,
+                    "role": e.role,
+                    "action": e.action,
+                    "person_id": e.person_id,
+                    "target": e.target,
+                    "msgid": e.msgid,
+                    "outcome": e.outcome,
+                    "detail": e.detail,
+                }
+                for e in entries
+            ],
+        )
 
     def audit(self, entry: AuditEntry, at: dt.datetime | None = None) -> None:
         self.session.add(

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from yibao.domain.contributions import ContributionKind, ContributionRecord
@@ -144,12 +144,39 @@ def insert_returning_ids(
         return []
     conn = session.connection()
     if ids is not None:
-        conn.execute(insert(table), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        insert_rows(session, table, [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
         return ids
     if len(rows) == 1:  # one statement, the same text every time
         return [int(conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one())]
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys), values bound as their columns' types bind
+    them. On PostgreSQL one ``COPY ... FROM STDIN`` (no statement executed per row: about half
+    the client's CPU per row of an executemany, and less of the server's); elsewhere one
+    executemany. A refused row fails the statement as an executemany would
+    (``sqlalchemy.exc.IntegrityError`` and the like)."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    binds = [(n, table.c[n].type.bind_processor(conn.dialect)) for n in names]
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([row[n] if bind is None else bind(row[n]) for n, bind in binds])
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
 
 
 def any_of(
@@ -998,7 +1025,7 @@ class LedgerRepository:
                     {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
-        self.session.connection().execute(insert(cast(Table, PostingRow.__table__)), rows)
+        insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
         self._pending.extend(ids)
         return ids
 

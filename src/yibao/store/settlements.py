@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, func, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, case, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -33,6 +33,7 @@ from yibao.store.repositories import (
     _dialect_insert,
     any_of,
     insert_returning_ids,
+    insert_rows,
     reserve_ids,
     rows_of,
 )
@@ -44,7 +45,6 @@ _SETTLEMENTS = cast(Table, SettlementRow.__table__)
 _LAYERS = cast(Table, SettlementLayerRow.__table__)
 _STATES = cast(Table, BenefitStateRow.__table__)
 _TRANSACTIONS = cast(Table, LedgerTransactionRow.__table__)
-_INSERT_LAYERS = insert(_LAYERS)
 _SAVE_STATE = (
     update(_STATES)
     .where(_STATES.c.person_id == bindparam("p_person"), _STATES.c.year == bindparam("p_year"))
@@ -390,8 +390,7 @@ class SettlementRepository:
             for new_id, r in zip(ids, records, strict=True)
             for i, layer in enumerate(r.settlement.layers)
         ]
-        if layers:
-            self.session.connection().execute(_INSERT_LAYERS, layers)
+        insert_rows(self.session, _LAYERS, layers)
         return ids
 
     def layers(self, settlement_id: int) -> list[Layer]:

@@ -1,0 +1,104 @@
+"""The bulk writes of a settlement batch, on SQLite and PostgreSQL: ``insert_rows`` (COPY on
+PostgreSQL, executemany elsewhere) stores what an INSERT would, and a refused row fails the
+statement with SQLAlchemy's error; nonces are taken in one step, a used nonce or signature
+refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+import pytest
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from yibao.api.repository import ApiRepository
+from yibao.store.api_models import AuditRow, TxResponseRow
+from yibao.store.repositories import insert_rows
+
+AT = dt.datetime(2025, 5, 1, 10, 0, 0, 123456)
+
+
+def _answers(n: int, first: int = 0) -> list[dict[str, object]]:
+    return [
+        {
+            "caller": "inst:H1",
+            "msgid": f"m{first + i}",
+            "infno": "2207",
+            "request_sha256": "a" * 64,
+            "infcode": i % 2,
+            "response": None if i == 1 else f'{{"n": {i}, "text": "医保\\t\\\\ \\"q\\""}}',
+        }
+        for i in range(n)
+    ]
+
+
+def test_insert_rows_stores_what_an_insert_would(engine: Engine) -> None:
+    table = cast(Table, TxResponseRow.__table__)
+    audit = cast(Table, AuditRow.__table__)
+    with Session(engine) as session:
+        insert_rows(session, table, _answers(3))
+        insert_rows(
+            session,
+            audit,
+            [
+                {
+                    "at": AT,
+                    "actor": "inst:H1",
+                    "role": "institution",
+                    "action": "tx:2207",
+                    "person_id": None,
+                    "target": "tab\there, new\nline",
+                    "msgid": "m0",
+                    "outcome": "ok",
+                    "detail": None,
+                }
+            ],
+        )
+        insert_rows(session, table, [])  # nothing to do
+        session.commit()
+    with Session(engine) as session:
+        rows = session.scalars(select(TxResponseRow).order_by(TxResponseRow.msgid)).all()
+        assert [(r.msgid, r.infcode, r.response) for r in rows] == [
+            (a["msgid"], a["infcode"], a["response"]) for a in _answers(3)
+        ]
+        assert all(r.id and r.created_at for r in rows)  # the server's defaults
+        entry = session.scalars(select(AuditRow)).one()
+        assert (entry.at, entry.target, entry.person_id) == (AT, "tab\there, new\nline", None)
+
+
+def test_a_refused_row_fails_the_statement_and_writes_nothing(engine: Engine) -> None:
+    table = cast(Table, TxResponseRow.__table__)
+    with Session(engine) as session:
+        insert_rows(session, table, _answers(2))
+        session.commit()
+    with Session(engine) as session, pytest.raises(IntegrityError):
+        insert_rows(session, table, _answers(3, first=5) + _answers(1))  # m0 is taken
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(table)) == 2
+
+
+def test_nonces_are_taken_once_by_nonce_and_by_signature(engine: Engine) -> None:
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        assert repo.take_nonces([("inst:H1", "n1", "s1"), ("inst:H1", "n2", "s2")], AT) == set()
+        session.commit()
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        used = repo.take_nonces(
+            [
+                ("inst:H1", "n1", "s9"),  # the nonce again
+                ("inst:H1", "n3", "s2"),  # the signature again
+                ("inst:H2", "n1", "s3"),  # another caller's nonce n1 is new
+                ("inst:H1", "n4", "s4"),
+            ],
+            AT,
+        )
+        assert used == {("inst:H1", "n1"), ("inst:H1", "n3")}
+        session.commit()
+    with Session(engine) as session:
+        assert ApiRepository(session).take_nonces([("inst:H1", "n4", "s5")], AT) == {
+            ("inst:H1", "n4")
+        }
