@@ -164,8 +164,13 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), list(rows))
         return
-    names = list(rows[0])
-    binds = [(n, table.c[n].type.bind_processor(conn.dialect)) for n in names]
+    names = tuple(rows[0])
+    binds = _COPY_BINDS.get((table, names))
+    if binds is None:
+        binds = _COPY_BINDS[(table, names)] = [
+            (n, table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
+            for n in names
+        ]
     sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
@@ -177,6 +182,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         raise DBAPIError.instance(
             sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
         ) from exc
+
+
+#: (table, columns) → each column's bind processor on PostgreSQL (``insert_rows``).
+_COPY_BINDS: dict[tuple[Table, tuple[str, ...]], list[tuple[str, Any]]] = {}
 
 
 def any_of(
