@@ -18,7 +18,7 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
-from yibao.store.repositories import any_of, insert_rows
+from yibao.store.repositories import any_of, insert_rows, rows_of
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -104,11 +104,12 @@ class ApiRepository:
 
     def institution_levels(self, codes: set[str]) -> dict[str, int | None]:
         """{code: level (1-3), or None when not known} of the institutions found."""
-        rows = self.session.execute(
+        rows = rows_of(
+            self.session,
             select(InstitutionRow.code, InstitutionRow.level).where(
                 any_of(self.session, InstitutionRow.code, codes)
-            )
-        ).all()
+            ),
+        )
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
 
     def add_key(self, institution_id: int, key_id: str) -> None:
@@ -117,8 +118,8 @@ class ApiRepository:
 
     def active_key(self, code: str, key_id: str) -> bool:
         """The key id exists, is active and belongs to an active institution ``code``."""
-        row = self.session.execute(_ACTIVE_KEY, {"p_code": code, "p_key": key_id}).first()
-        return row is not None
+        row = self.session.connection().execute(_ACTIVE_KEY, {"p_code": code, "p_key": key_id})
+        return row.first() is not None
 
     def revoke_key(self, key_id: str) -> bool:
         result = self.session.execute(
@@ -271,12 +272,13 @@ class ApiRepository:
         if not keys:
             return {}
         wanted = set(keys)
-        rows = self.session.execute(
+        rows = rows_of(
+            self.session,
             select(TxResponseRow.caller, TxResponseRow.msgid, TxResponseRow.response).where(
                 any_of(self.session, TxResponseRow.caller, {c for c, _ in wanted}),
                 any_of(self.session, TxResponseRow.msgid, {m for _, m in wanted}),
-            )
-        ).all()
+            ),
+        )
         return {(c, m): r for c, m, r in rows if (c, m) in wanted}
 
     def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -200,8 +200,12 @@ def any_of(
     return column.in_(wanted)
 
 
-def rows_of(session: Session, stmt: Select[Any]) -> Sequence[Row[Any]]:
-    """Core rows (no ORM entities to build): the bulk reads of a settlement batch."""
+_Ts = TypeVarTuple("_Ts")
+
+
+def rows_of(session: Session, stmt: Select[*_Ts]) -> Sequence[Row[*_Ts]]:
+    """Core rows, through the connection: no ORM entities to build and no ORM execution step
+    (the bulk reads of a settlement batch, where the session holds nothing to flush)."""
     return session.connection().execute(stmt).all()
 
 
@@ -918,9 +922,10 @@ class LedgerRepository:
         unknown = {r.code: r for r in refs if r not in self._ids and r not in self._known}
         if len(unknown) < 2:  # account_id() does it
             return
-        rows = self.session.execute(
-            select(AccountRow.code, AccountRow.id).where(AccountRow.code.in_(sorted(unknown)))
-        ).all()
+        rows = rows_of(
+            self.session,
+            select(AccountRow.code, AccountRow.id).where(AccountRow.code.in_(sorted(unknown))),
+        )
         for code, account_id in rows:
             self._ids[unknown[code]] = account_id
 
@@ -952,7 +957,7 @@ class LedgerRepository:
         if lock:
             stmt = stmt.with_for_update()
         out: dict[AccountRef, Account] = {}
-        for code, account_id, balance in self.session.execute(stmt):
+        for code, account_id, balance in rows_of(self.session, stmt):
             ref = by_code[code]
             self._ids[ref] = account_id
             pending = self._moves.get(account_id, 0)
@@ -1222,15 +1227,16 @@ class ContributionRepository:
         in one query."""
         if not enrolment_ids:
             return {}
-        rows = self.session.execute(
+        rows = rows_of(
+            self.session,
             select(ContributionRow.enrolment_id, func.min(ContributionRow.paid_on))
             .where(
                 any_of(self.session, ContributionRow.enrolment_id, enrolment_ids),
                 any_of(self.session, ContributionRow.kind, [k.value for k in kinds]),
                 ContributionRow.paid_on.is_not(None),
             )
-            .group_by(ContributionRow.enrolment_id)
-        ).all()
+            .group_by(ContributionRow.enrolment_id),
+        )
         return {int(e): d for e, d in rows if d is not None}
 
     def count_by_kind(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> int:

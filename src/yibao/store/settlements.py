@@ -441,11 +441,12 @@ class SettlementRepository:
             (SettlementRow.status == SettlementStatus.SETTLED.value, SettlementRow.fund_pay_sumamt),
             else_=0,
         )
-        rows = self.session.execute(
+        rows = rows_of(
+            self.session,
             select(SettlementRow.person_id, SettlementRow.year, func.sum(in_force))
             .where(any_of(self.session, SettlementRow.person_id, person_ids), *years)
-            .group_by(SettlementRow.person_id, SettlementRow.year)
-        ).all()
+            .group_by(SettlementRow.person_id, SettlementRow.year),
+        )
         out: dict[int, dict[int, int]] = {}
         for p, y, total in rows:
             out.setdefault(int(p), {})[int(y)] = int(total or 0)
