@@ -18,7 +18,7 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
-from yibao.store.repositories import any_of, insert_rows, rows_of
+from yibao.store.repositories import BulkRead, any_of, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -40,6 +40,17 @@ _STORED_ANSWER = select(TxResponseRow).where(
     TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
 )
 _INSERT_NONCE = insert(_NONCES)
+_INSTITUTIONS = cast(Table, InstitutionRow.__table__)
+_LEVELS = BulkRead(
+    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.level).where(
+        in_(_INSTITUTIONS.c.code, "keys")
+    )
+)
+_STORED_ANSWERS = BulkRead(
+    lambda in_: select(_RESPONSES.c.caller, _RESPONSES.c.msgid, _RESPONSES.c.response).where(
+        in_(_RESPONSES.c.caller, "callers"), in_(_RESPONSES.c.msgid, "msgids")
+    )
+)
 # PostgreSQL: the nonces stored in one statement; a nonce (or signature) already used is skipped
 # and so not returned (a concurrent insert of the same one is waited for, then skipped).
 _TAKE_NONCES_PG = text(
@@ -104,12 +115,7 @@ class ApiRepository:
 
     def institution_levels(self, codes: set[str]) -> dict[str, int | None]:
         """{code: level (1-3), or None when not known} of the institutions found."""
-        rows = rows_of(
-            self.session,
-            select(InstitutionRow.code, InstitutionRow.level).where(
-                any_of(self.session, InstitutionRow.code, codes)
-            ),
-        )
+        rows = _LEVELS.rows(self.session, keys=sorted(codes))
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
 
     def add_key(self, institution_id: int, key_id: str) -> None:
@@ -272,12 +278,10 @@ class ApiRepository:
         if not keys:
             return {}
         wanted = set(keys)
-        rows = rows_of(
+        rows = _STORED_ANSWERS.rows(
             self.session,
-            select(TxResponseRow.caller, TxResponseRow.msgid, TxResponseRow.response).where(
-                any_of(self.session, TxResponseRow.caller, {c for c, _ in wanted}),
-                any_of(self.session, TxResponseRow.msgid, {m for _, m in wanted}),
-            ),
+            callers=sorted({c for c, _ in wanted}),
+            msgids=sorted({m for _, m in wanted}),
         )
         return {(c, m): r for c, m, r in rows if (c, m) in wanted}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple, cast
+from functools import partial
+from typing import Any, Generic, TypeVarTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -191,9 +192,10 @@ _COPY_BINDS: dict[tuple[Table, tuple[str, ...]], list[tuple[str, Any]]] = {}
 def any_of(
     session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
-    """``column IN (values)``. On PostgreSQL ``column = ANY(:array)``: one statement text
-    whatever the number of values, so psycopg parses and prepares it once (an expanded IN list
-    is a new text for every length)."""
+    """``column IN (values)``, for a statement built on the spot; a bulk read run often is a
+    ``BulkRead``. On PostgreSQL ``column = ANY(:array)``: one statement text whatever the number
+    of values, so psycopg parses and prepares it once (an expanded IN list is a new text for
+    every length)."""
     wanted = sorted(set(values))
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(wanted, ARRAY(column.type)))
@@ -202,11 +204,103 @@ def any_of(
 
 _Ts = TypeVarTuple("_Ts")
 
+#: ``in_(column, name)``: the condition ``column IN (:name)`` (``BulkRead``).
+InKeys = Callable[[ColumnElement[Any], str], ColumnElement[bool]]
+
+
+def _in_keys(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+class BulkRead(Generic[*_Ts]):
+    """A read of many keys at once, built once per dialect and run with its keys as parameters:
+    ``build(in_)`` makes the statement, ``in_(column, name)`` the condition ``column IN
+    (:name)`` (``column = ANY(:name)`` on PostgreSQL, an expanding ``IN`` elsewhere). Building
+    a statement and its cache key anew for every read cost ~0.2 ms of CPU, about what running
+    it costs (docs/benchmarks-service.md §4)."""
+
+    def __init__(self, build: Callable[[InKeys], Select[*_Ts]]) -> None:
+        self._build = build
+        self._built: dict[str, Select[*_Ts]] = {}
+
+    def statement(self, dialect: str) -> Select[*_Ts]:
+        stmt = self._built.get(dialect)
+        if stmt is None:
+            stmt = self._built[dialect] = self.statement_with(partial(_in_keys, dialect))
+        return stmt
+
+    def statement_with(self, in_: InKeys) -> Select[*_Ts]:
+        """The statement built with ``in_`` (to derive another read from this one)."""
+        return self._build(in_)
+
+    def rows(self, session: Session, **params: Any) -> Sequence[Row[*_Ts]]:
+        """Core rows (as ``rows_of``); the keys of each ``in_`` given as a list."""
+        conn = session.connection()
+        return conn.execute(self.statement(conn.dialect.name), params).all()
+
 
 def rows_of(session: Session, stmt: Select[*_Ts]) -> Sequence[Row[*_Ts]]:
     """Core rows, through the connection: no ORM entities to build and no ORM execution step
     (the bulk reads of a settlement batch, where the session holds nothing to flush)."""
     return session.connection().execute(stmt).all()
+
+
+_SPECIAL_GROUPS = cast(Table, SpecialGroupRow.__table__)
+_LINKS = cast(Table, MutualAidLinkRow.__table__)
+_ENROLMENTS = cast(Table, EnrolmentRow.__table__)
+_COVERAGE = cast(Table, CoverageYearRow.__table__)
+_ACCOUNTS = cast(Table, AccountRow.__table__)
+_CONTRIBUTIONS = cast(Table, ContributionRow.__table__)
+
+# The bulk reads of a settlement batch, built once (``BulkRead``).
+_PERSONS_BY_NID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.national_id, "keys")))
+_PERSONS_BY_ID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.id, "keys")))
+_GROUPS_OF = BulkRead(
+    lambda in_: (
+        select(_SPECIAL_GROUPS)
+        .where(in_(_SPECIAL_GROUPS.c.person_id, "keys"))
+        .order_by(_SPECIAL_GROUPS.c.id)
+    )
+)
+_LINKS_FOR = BulkRead(
+    lambda in_: select(_LINKS).where(in_(_LINKS.c.relative_id, "keys")).order_by(_LINKS.c.id)
+)
+_ENROLMENT_HISTORIES = BulkRead(
+    lambda in_: (
+        select(_ENROLMENTS)
+        .where(in_(_ENROLMENTS.c.person_id, "keys"))
+        .order_by(_ENROLMENTS.c.start_date, _ENROLMENTS.c.id)
+    )
+)
+_COVERAGE_HISTORIES = BulkRead(
+    lambda in_: (
+        select(_COVERAGE).where(in_(_COVERAGE.c.person_id, "keys")).order_by(_COVERAGE.c.year)
+    )
+)
+_ACCOUNT_IDS = BulkRead(
+    lambda in_: select(_ACCOUNTS.c.code, _ACCOUNTS.c.id).where(in_(_ACCOUNTS.c.code, "keys"))
+)
+_BALANCES = BulkRead(
+    lambda in_: (
+        select(_ACCOUNTS.c.code, _ACCOUNTS.c.id, _ACCOUNTS.c.balance)
+        .where(in_(_ACCOUNTS.c.code, "keys"))
+        .order_by(_ACCOUNTS.c.id)
+    )
+)
+_BALANCES_LOCKED = BulkRead(lambda in_: _BALANCES.statement_with(in_).with_for_update())
+_FIRST_PAID = BulkRead(
+    lambda in_: (
+        select(_CONTRIBUTIONS.c.enrolment_id, func.min(_CONTRIBUTIONS.c.paid_on))
+        .where(
+            in_(_CONTRIBUTIONS.c.enrolment_id, "keys"),
+            in_(_CONTRIBUTIONS.c.kind, "kinds"),
+            _CONTRIBUTIONS.c.paid_on.is_not(None),
+        )
+        .group_by(_CONTRIBUTIONS.c.enrolment_id)
+    )
+)
 
 
 def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
@@ -301,19 +395,14 @@ class PersonRepository:
         wanted = {n.strip().upper() for n in national_ids}
         if not wanted:
             return {}
-        rows = rows_of(
-            self.session,
-            select(_PERSONS).where(any_of(self.session, _PERSONS.c.national_id, wanted)),
-        )
+        rows = _PERSONS_BY_NID.rows(self.session, keys=sorted(wanted))
         return {r.national_id: _person(r) for r in rows}
 
     def get_many(self, person_ids: Iterable[int]) -> dict[int, Person]:
         wanted = set(person_ids)
         if not wanted:
             return {}
-        rows = rows_of(
-            self.session, select(_PERSONS).where(any_of(self.session, _PERSONS.c.id, wanted))
-        )
+        rows = _PERSONS_BY_ID.rows(self.session, keys=sorted(wanted))
         return {r.id: _person(r) for r in rows}
 
     def count(self) -> int:
@@ -409,22 +498,14 @@ class PersonRepository:
 
     def groups_of(self, person_ids: Sequence[int]) -> dict[int, list[SpecialGroup]]:
         """Every special group of each person (as ``groups``), in one query."""
-        t = cast(Table, SpecialGroupRow.__table__)
-        rows = rows_of(
-            self.session,
-            select(t).where(any_of(self.session, t.c.person_id, person_ids)).order_by(t.c.id),
-        )
+        rows = _GROUPS_OF.rows(self.session, keys=list(person_ids))
         return _grouped((r.person_id, _group(r)) for r in rows)
 
     # mutual-aid links
 
     def links_for(self, relative_ids: Sequence[int]) -> dict[int, list[MutualAidLink]]:
         """Every mutual-aid link paying for each person (revoked ones too), oldest first."""
-        t = cast(Table, MutualAidLinkRow.__table__)
-        rows = rows_of(
-            self.session,
-            select(t).where(any_of(self.session, t.c.relative_id, relative_ids)).order_by(t.c.id),
-        )
+        rows = _LINKS_FOR.rows(self.session, keys=list(relative_ids))
         return _grouped((r.relative_id, _link(r)) for r in rows)
 
     def add_link(self, link: MutualAidLink) -> MutualAidLink:
@@ -560,13 +641,7 @@ class EnrolmentRepository:
 
     def histories(self, person_ids: Sequence[int]) -> dict[int, list[Enrolment]]:
         """Each person's enrolments (as ``history``), in one query."""
-        t = cast(Table, EnrolmentRow.__table__)
-        rows = rows_of(
-            self.session,
-            select(t)
-            .where(any_of(self.session, t.c.person_id, person_ids))
-            .order_by(t.c.start_date, t.c.id),
-        )
+        rows = _ENROLMENT_HISTORIES.rows(self.session, keys=list(person_ids))
         return _grouped((r.person_id, _enrolment(r)) for r in rows)
 
     def save(self, enrolment: Enrolment) -> None:
@@ -655,11 +730,7 @@ class CoverageRepository:
 
     def histories(self, person_ids: Sequence[int]) -> dict[int, list[CoverageYear]]:
         """Each person's coverage years (as ``history``), in one query."""
-        t = cast(Table, CoverageYearRow.__table__)
-        rows = rows_of(
-            self.session,
-            select(t).where(any_of(self.session, t.c.person_id, person_ids)).order_by(t.c.year),
-        )
+        rows = _COVERAGE_HISTORIES.rows(self.session, keys=list(person_ids))
         return _grouped((r.person_id, _coverage(r)) for r in rows)
 
     def _continuous_before(self, person_id: int, year: int) -> int:
@@ -922,11 +993,7 @@ class LedgerRepository:
         unknown = {r.code: r for r in refs if r not in self._ids and r not in self._known}
         if len(unknown) < 2:  # account_id() does it
             return
-        rows = rows_of(
-            self.session,
-            select(AccountRow.code, AccountRow.id).where(AccountRow.code.in_(sorted(unknown))),
-        )
-        for code, account_id in rows:
+        for code, account_id in _ACCOUNT_IDS.rows(self.session, keys=sorted(unknown)):
             self._ids[unknown[code]] = account_id
 
     def account(self, ref: AccountRef, lock: bool = False) -> Account | None:
@@ -949,15 +1016,9 @@ class LedgerRepository:
             return {}
         # what this unit posted is added here, not written yet: the busy fund rows are updated
         # only just before COMMIT (``apply_moves``), whatever is read in between
-        stmt = (
-            select(AccountRow.code, AccountRow.id, AccountRow.balance)
-            .where(any_of(self.session, AccountRow.code, by_code))
-            .order_by(AccountRow.id)
-        )
-        if lock:
-            stmt = stmt.with_for_update()
+        read = _BALANCES_LOCKED if lock else _BALANCES
         out: dict[AccountRef, Account] = {}
-        for code, account_id, balance in rows_of(self.session, stmt):
+        for code, account_id, balance in read.rows(self.session, keys=sorted(by_code)):
             ref = by_code[code]
             self._ids[ref] = account_id
             pending = self._moves.get(account_id, 0)
@@ -1227,15 +1288,8 @@ class ContributionRepository:
         in one query."""
         if not enrolment_ids:
             return {}
-        rows = rows_of(
-            self.session,
-            select(ContributionRow.enrolment_id, func.min(ContributionRow.paid_on))
-            .where(
-                any_of(self.session, ContributionRow.enrolment_id, enrolment_ids),
-                any_of(self.session, ContributionRow.kind, [k.value for k in kinds]),
-                ContributionRow.paid_on.is_not(None),
-            )
-            .group_by(ContributionRow.enrolment_id),
+        rows = _FIRST_PAID.rows(
+            self.session, keys=list(enrolment_ids), kinds=[k.value for k in kinds]
         )
         return {int(e): d for e, d in rows if d is not None}
 

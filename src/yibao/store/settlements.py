@@ -30,12 +30,12 @@ from yibao.store.models import (
     VisitRow,
 )
 from yibao.store.repositories import (
+    BulkRead,
     _dialect_insert,
     any_of,
     insert_returning_ids,
     insert_rows,
     reserve_ids,
-    rows_of,
 )
 
 # Statements built once: the ones the settlement runs for every request, executed with their
@@ -63,6 +63,39 @@ _LOCK_STATES_PG = text(
     " RETURNING person_id, year, state"
 )
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
+_VISITS_BY_ID = BulkRead(lambda in_: select(_VISITS).where(in_(_VISITS.c.mdtrt_id, "keys")))
+_SETTLED_ON_VISITS = BulkRead(
+    lambda in_: select(_SETTLEMENTS.c.visit_id, _SETTLEMENTS.c.setl_id).where(
+        in_(_SETTLEMENTS.c.visit_id, "keys"),
+        _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
+    )
+)
+_BY_REQUESTS = BulkRead(
+    lambda in_: select(_SETTLEMENTS).where(in_(_SETTLEMENTS.c.request_id, "keys"))
+)
+#: A year after every settlement (``fund_paid_by_year`` without a limit).
+NO_YEAR = 10_000
+# The status is filtered in the sum, not the WHERE: the (person, year) index alone finds the rows,
+# whatever the planner thinks of the partial index on settled rows.
+_FUND_PAID = BulkRead(
+    lambda in_: (
+        select(
+            _SETTLEMENTS.c.person_id,
+            _SETTLEMENTS.c.year,
+            func.sum(
+                case(
+                    (
+                        _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
+                        _SETTLEMENTS.c.fund_pay_sumamt,
+                    ),
+                    else_=0,
+                )
+            ),
+        )
+        .where(in_(_SETTLEMENTS.c.person_id, "keys"), _SETTLEMENTS.c.year < bindparam("before"))
+        .group_by(_SETTLEMENTS.c.person_id, _SETTLEMENTS.c.year)
+    )
+)
 
 
 def _lock_state_stmt(session: Session) -> Insert:
@@ -230,8 +263,9 @@ class SettlementRepository:
         wanted = set(mdtrt_ids)
         if not wanted:
             return {}
-        stmt = select(_VISITS).where(any_of(self.session, _VISITS.c.mdtrt_id, wanted))
-        return {r.mdtrt_id: _visit(r) for r in rows_of(self.session, stmt)}
+        return {
+            r.mdtrt_id: _visit(r) for r in _VISITS_BY_ID.rows(self.session, keys=sorted(wanted))
+        }
 
     def reserve_ids(
         self, visits: int, transactions: int, settlements: int
@@ -256,12 +290,7 @@ class SettlementRepository:
         wanted = sorted(set(visit_ids))
         if not wanted:
             return {}
-        rows = self.session.execute(
-            select(SettlementRow.visit_id, SettlementRow.setl_id).where(
-                any_of(self.session, SettlementRow.visit_id, wanted),
-                SettlementRow.status == SettlementStatus.SETTLED.value,
-            )
-        ).all()
+        rows = _SETTLED_ON_VISITS.rows(self.session, keys=wanted)
         return {int(v): str(s) for v, s in rows}
 
     def cancel_visit(self, visit_id: int, on: dt.date) -> None:
@@ -361,8 +390,8 @@ class SettlementRepository:
         wanted = set(request_ids)
         if not wanted:
             return {}
-        stmt = select(_SETTLEMENTS).where(any_of(self.session, _SETTLEMENTS.c.request_id, wanted))
-        return {r.request_id: _stored(r) for r in rows_of(self.session, stmt)}
+        rows = _BY_REQUESTS.rows(self.session, keys=sorted(wanted))
+        return {r.request_id: _stored(r) for r in rows}
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
@@ -434,18 +463,8 @@ class SettlementRepository:
         before ``before``, if given)."""
         if not person_ids:
             return {}
-        years = [] if before is None else [SettlementRow.year < before]
-        # the status filtered in the sum, not the WHERE: the (person, year) index alone finds the
-        # rows, whatever the planner thinks of the partial index on settled rows
-        in_force = case(
-            (SettlementRow.status == SettlementStatus.SETTLED.value, SettlementRow.fund_pay_sumamt),
-            else_=0,
-        )
-        rows = rows_of(
-            self.session,
-            select(SettlementRow.person_id, SettlementRow.year, func.sum(in_force))
-            .where(any_of(self.session, SettlementRow.person_id, person_ids), *years)
-            .group_by(SettlementRow.person_id, SettlementRow.year),
+        rows = _FUND_PAID.rows(
+            self.session, keys=list(person_ids), before=NO_YEAR if before is None else before
         )
         out: dict[int, dict[int, int]] = {}
         for p, y, total in rows:
