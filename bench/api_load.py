@@ -8,10 +8,10 @@ as ``bench/settle_service.py`` does: a third employees who paid three months of 
 residents who paid 2025; 3,000 persons take about a minute, once per database. With fewer, most
 batches of 32 concurrent claims hold two of one person, which a pooling area's population almost
 never gives: such a claim is settled in a second round of the batch, at the cost of its reads and
-writes), registers an institution and a key (derived from a bench
-secret, as ``yibao.api.cli add-institution`` does), starts the API server (uvicorn,
-``yibao.api.app:create_app``, ``--workers``) as a separate process on a free loopback port, then
-drives signed 2207 settlements from this process with ``--concurrency`` concurrent clients
+writes), registers an institution and a key (derived from a bench secret, as ``yibao.api.cli
+add-institution`` does), starts the API server (``yibao serve``: uvicorn, ``--workers``
+processes each with its own socket on the port) as a separate process on a free loopback port,
+then drives signed 2207 settlements from this process with ``--concurrency`` concurrent clients
 (aiohttp, asyncio) for ``--seconds`` seconds: each request is for a random enrolled person with a
 fresh msgid. The server is stopped at the end. The last two lines are ``settlements/s: <n>``
 (successful settlements, infcode 0) and ``p99 ms: <n>`` (latency of every request).
@@ -89,19 +89,17 @@ def start_server(url: str, secret: str, port: int, workers: int) -> subprocess.P
     cmd = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
-        "yibao.api.app:create_app",
+        "yibao.api.cli",
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
         "--log-level",
         "warning",
-        "--no-server-header",
+        "--no-access-log",
     ]
     return subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
 

@@ -41,21 +41,17 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (each with its own socket on the port)")
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
 ) -> None:
     """Serve the API with uvicorn (docs at /docs)."""
-    import uvicorn
+    from yibao.api.server import serve as run
 
     _settings()  # refuse to start without the secret
-    uvicorn.run(
-        "yibao.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        server_header=False,
-    )
+    run(host, port, workers, log_level=log_level, access_log=access_log)
 
 
 @app.command("add-institution")

@@ -1,0 +1,117 @@
+"""``yibao serve --workers N``: N worker processes, each listening on the port with its own
+socket, answering; a stop of the parent stops every worker, and a worker that dies stops the
+server (the parent exits non-zero)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from yibao.store.migrate import upgrade
+
+STARTUP_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes of a server (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(c)
+        for c in children
+        if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+    ]
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@contextmanager
+def server(tmp_path: Path, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    url = f"sqlite:///{tmp_path / 'yibao.sqlite'}"
+    upgrade(url)
+    env = {**os.environ, "YIBAO_API_SECRET": "s" * 32, "YIBAO_DATABASE_URL": url}
+    cmd = [sys.executable, "-m", "yibao.api.cli", "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def wait_until_answering(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        assert proc.poll() is None, f"the server exited with {proc.returncode}"
+        assert time.monotonic() < deadline, "the server did not start"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
+def test_workers_share_the_port_and_stop_with_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    with server(tmp_path, port, workers=2) as proc:
+        wait_until_answering(proc, port)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while len(workers_of(proc.pid)) < 2:  # the second may still be starting
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        workers = workers_of(proc.pid)
+        assert len(workers) == 2
+        # every new connection is answered, whichever worker the kernel gives it to
+        for _ in range(20):
+            with httpx.Client() as client:
+                assert client.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert all(gone(w) for w in workers)
+
+
+def test_a_worker_that_dies_stops_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    with server(tmp_path, port, workers=2) as proc:
+        wait_until_answering(proc, port)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while len(workers_of(proc.pid)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        os.kill(workers_of(proc.pid)[0], signal.SIGKILL)
+        assert proc.wait(timeout=30) != 0
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+
+
+def test_a_taken_port_stops_the_server(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]  # held without SO_REUSEPORT: no worker can bind it
+        with server(tmp_path, port, workers=2) as proc:
+            assert proc.wait(timeout=STARTUP_SECONDS) != 0
