@@ -59,6 +59,7 @@ from yibao.domain.registry import (
     RelationKind,
     SpecialGroup,
 )
+from yibao.domain.settlement import SettlementStatus
 from yibao.store.models import (
     AccountRow,
     ContributionRow,
@@ -267,16 +268,59 @@ _GROUPS_OF = BulkRead(
 _LINKS_FOR = BulkRead(
     lambda in_: select(_LINKS).where(in_(_LINKS.c.relative_id, "keys")).order_by(_LINKS.c.id)
 )
+_SETTLEMENTS = cast(Table, SettlementRow.__table__)
+#: A year after every settlement (``CoverageRepository.histories`` without a limit).
+NO_YEAR = 10_000
+# Each enrolment with its first payment of the contribution kinds asked for.
 _ENROLMENT_HISTORIES = BulkRead(
     lambda in_: (
-        select(_ENROLMENTS)
-        .where(in_(_ENROLMENTS.c.person_id, "keys"))
+        select(
+            _ENROLMENTS,
+            select(func.min(_CONTRIBUTIONS.c.paid_on))
+            .where(
+                _CONTRIBUTIONS.c.enrolment_id == _ENROLMENTS.c.id,
+                in_(_CONTRIBUTIONS.c.kind, "kinds"),
+                _CONTRIBUTIONS.c.paid_on.is_not(None),
+            )
+            .scalar_subquery()
+            .label("first_paid"),
+        )
+        .where(in_(_ENROLMENTS.c.person_id, "persons"))
         .order_by(_ENROLMENTS.c.start_date, _ENROLMENTS.c.id)
     )
 )
+# Each coverage year with, before a year, what the funds paid by the settlements in force (the
+# status filtered in the sum, not the WHERE: the (person, year) index alone finds the rows,
+# whatever the planner thinks of the partial index on settled rows).
 _COVERAGE_HISTORIES = BulkRead(
     lambda in_: (
-        select(_COVERAGE).where(in_(_COVERAGE.c.person_id, "keys")).order_by(_COVERAGE.c.year)
+        select(
+            _COVERAGE,
+            case(
+                (
+                    _COVERAGE.c.year < bindparam("before"),
+                    select(
+                        func.sum(
+                            case(
+                                (
+                                    _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
+                                    _SETTLEMENTS.c.fund_pay_sumamt,
+                                ),
+                                else_=0,
+                            )
+                        )
+                    )
+                    .where(
+                        _SETTLEMENTS.c.person_id == _COVERAGE.c.person_id,
+                        _SETTLEMENTS.c.year == _COVERAGE.c.year,
+                    )
+                    .scalar_subquery(),
+                ),
+                else_=None,
+            ).label("settled_fund_paid"),
+        )
+        .where(in_(_COVERAGE.c.person_id, "persons"))
+        .order_by(_COVERAGE.c.year)
     )
 )
 _ACCOUNT_IDS = BulkRead(
@@ -290,17 +334,6 @@ _BALANCES = BulkRead(
     )
 )
 _BALANCES_LOCKED = BulkRead(lambda in_: _BALANCES.statement_with(in_).with_for_update())
-_FIRST_PAID = BulkRead(
-    lambda in_: (
-        select(_CONTRIBUTIONS.c.enrolment_id, func.min(_CONTRIBUTIONS.c.paid_on))
-        .where(
-            in_(_CONTRIBUTIONS.c.enrolment_id, "keys"),
-            in_(_CONTRIBUTIONS.c.kind, "kinds"),
-            _CONTRIBUTIONS.c.paid_on.is_not(None),
-        )
-        .group_by(_CONTRIBUTIONS.c.enrolment_id)
-    )
-)
 
 
 def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
@@ -639,10 +672,16 @@ class EnrolmentRepository:
         rows = self.session.scalars(_ENROLMENT_HISTORY, {"p_person": person_id})
         return [_enrolment(r) for r in rows]
 
-    def histories(self, person_ids: Sequence[int]) -> dict[int, list[Enrolment]]:
-        """Each person's enrolments (as ``history``), in one query."""
-        rows = _ENROLMENT_HISTORIES.rows(self.session, keys=list(person_ids))
-        return _grouped((r.person_id, _enrolment(r)) for r in rows)
+    def histories(
+        self, person_ids: Sequence[int], paid: Iterable[ContributionKind] = ()
+    ) -> tuple[dict[int, list[Enrolment]], dict[int, dt.date]]:
+        """Each person's enrolments (as ``history``), and the first payment of a contribution
+        of the ``paid`` kinds of each enrolment that has one: one query."""
+        rows = _ENROLMENT_HISTORIES.rows(
+            self.session, persons=list(person_ids), kinds=[k.value for k in paid]
+        )
+        first = {r.id: r.first_paid for r in rows if r.first_paid is not None}
+        return _grouped((r.person_id, _enrolment(r)) for r in rows), first
 
     def save(self, enrolment: Enrolment) -> None:
         if enrolment.id is None:
@@ -728,10 +767,20 @@ class CoverageRepository:
         rows = self.session.scalars(_COVERAGE_HISTORY, {"p_person": person_id})
         return [_coverage(r) for r in rows]
 
-    def histories(self, person_ids: Sequence[int]) -> dict[int, list[CoverageYear]]:
-        """Each person's coverage years (as ``history``), in one query."""
-        rows = _COVERAGE_HISTORIES.rows(self.session, keys=list(person_ids))
-        return _grouped((r.person_id, _coverage(r)) for r in rows)
+    def histories(
+        self, person_ids: Sequence[int], before: int | None = None
+    ) -> tuple[dict[int, list[CoverageYear]], dict[int, dict[int, int]]]:
+        """Each person's coverage years (as ``history``), and what the funds paid in each of
+        them before ``before`` (every year without it) by the settlements in force, beyond the
+        coverage year's own ``fund_paid`` (by an earlier system): one query."""
+        rows = _COVERAGE_HISTORIES.rows(
+            self.session, persons=list(person_ids), before=NO_YEAR if before is None else before
+        )
+        paid: dict[int, dict[int, int]] = {}
+        for r in rows:
+            if r.settled_fund_paid is not None:
+                paid.setdefault(r.person_id, {})[r.year] = int(r.settled_fund_paid)
+        return _grouped((r.person_id, _coverage(r)) for r in rows), paid
 
     def _continuous_before(self, person_id: int, year: int) -> int:
         prev = self.session.get(CoverageYearRow, (person_id, year - 1))
@@ -1280,18 +1329,6 @@ class ContributionRepository:
             .order_by(ContributionRow.period_start, ContributionRow.id)
         )
         return [_contribution(r) for r in rows]
-
-    def first_paid_many(
-        self, enrolment_ids: Sequence[int], kinds: Iterable[ContributionKind]
-    ) -> dict[int, dt.date]:
-        """The earliest payment date among ``kinds`` of each enrolment (those with a payment),
-        in one query."""
-        if not enrolment_ids:
-            return {}
-        rows = _FIRST_PAID.rows(
-            self.session, keys=list(enrolment_ids), kinds=[k.value for k in kinds]
-        )
-        return {int(e): d for e, d in rows if d is not None}
 
     def count_by_kind(self, enrolment_id: int, kinds: Iterable[ContributionKind]) -> int:
         values: Sequence[str] = [k.value for k in kinds]

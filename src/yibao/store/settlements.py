@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, func, select, text, update
+from sqlalchemy import Row, Table, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -72,29 +72,6 @@ _SETTLED_ON_VISITS = BulkRead(
 )
 _BY_REQUESTS = BulkRead(
     lambda in_: select(_SETTLEMENTS).where(in_(_SETTLEMENTS.c.request_id, "keys"))
-)
-#: A year after every settlement (``fund_paid_by_year`` without a limit).
-NO_YEAR = 10_000
-# The status is filtered in the sum, not the WHERE: the (person, year) index alone finds the rows,
-# whatever the planner thinks of the partial index on settled rows.
-_FUND_PAID = BulkRead(
-    lambda in_: (
-        select(
-            _SETTLEMENTS.c.person_id,
-            _SETTLEMENTS.c.year,
-            func.sum(
-                case(
-                    (
-                        _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
-                        _SETTLEMENTS.c.fund_pay_sumamt,
-                    ),
-                    else_=0,
-                )
-            ),
-        )
-        .where(in_(_SETTLEMENTS.c.person_id, "keys"), _SETTLEMENTS.c.year < bindparam("before"))
-        .group_by(_SETTLEMENTS.c.person_id, _SETTLEMENTS.c.year)
-    )
 )
 
 
@@ -455,21 +432,6 @@ class SettlementRepository:
             select(SettlementRow).where(SettlementRow.reversal_request_id == request_id)
         ).one_or_none()
         return _stored(row) if row is not None else None
-
-    def fund_paid_by_year(
-        self, person_ids: Sequence[int], before: int | None = None
-    ) -> dict[int, dict[int, int]]:
-        """{person id: {year: what the funds paid}} by the settlements in force (in the years
-        before ``before``, if given)."""
-        if not person_ids:
-            return {}
-        rows = _FUND_PAID.rows(
-            self.session, keys=list(person_ids), before=NO_YEAR if before is None else before
-        )
-        out: dict[int, dict[int, int]] = {}
-        for p, y, total in rows:
-            out.setdefault(int(p), {})[int(y)] = int(total or 0)
-        return out
 
     def count(self, status: SettlementStatus | None = None) -> int:
         stmt = select(func.count()).select_from(SettlementRow)
