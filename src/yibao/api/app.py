@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             partial(settle_batch, engine, settings),
             settings.batch_max,
             settings.batch_concurrency,
+            settings.batch_linger_ms / 1000,
         )
         if settings.batch_max > 1
         else None

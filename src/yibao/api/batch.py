@@ -184,14 +184,26 @@ def _alone(engine: Engine, settings: Settings, item: SignedSettlement) -> Result
 class Batcher(Generic[T, R]):
     """Runs ``work`` on batches of the items submitted while earlier batches ran: up to
     ``concurrent`` batches at once (each in a worker thread, so one batch's database round trips
-    overlap another's computation); each ``submit`` gets its item's result."""
+    overlap another's computation); each ``submit`` gets its item's result.
+
+    With ``linger`` (seconds), a batch waits that long at most for the items it expects: as many
+    as the last batch answered (their callers are likely to send again at once) plus those
+    queued. Without it, a batch takes only what is queued, and 2n busy callers settle in
+    alternating batches of n, each paying a batch's fixed cost. A lone caller never waits: the
+    last batch answered one, and it is back."""
 
     def __init__(
-        self, work: Callable[[list[T]], list[R]], max_batch: int, concurrent: int = 1
+        self,
+        work: Callable[[list[T]], list[R]],
+        max_batch: int,
+        concurrent: int = 1,
+        linger: float = 0.0,
     ) -> None:
         self.work = work
         self.max_batch = max_batch
         self.concurrent = concurrent
+        self.linger = linger
+        self._arrived = asyncio.Event()
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -202,19 +214,25 @@ class Batcher(Generic[T, R]):
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._queue is None:  # a new event loop (tests): start over
-            self._loop, self._queue = loop, asyncio.Queue()
+            self._loop, self._queue, self._arrived = loop, asyncio.Queue(), asyncio.Event()
             self._tasks = [loop.create_task(self._run(self._queue)) for _ in range(self.concurrent)]
         future: asyncio.Future[R] = loop.create_future()
         self._queue.put_nowait((item, future))
+        self._arrived.set()
         return await future
 
     async def _run(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
+        answered = 0
         while True:
+            expected = min(self.max_batch, answered + queue.qsize())
             batch = [await queue.get()]
+            if self.linger > 0 and queue.qsize() + 1 < expected:
+                await self._gather(queue, expected - 1)
             while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             self.batches += 1
             self.items += len(batch)
+            answered = len(batch)
             try:
                 results = await anyio.to_thread.run_sync(self.work, [item for item, _ in batch])
                 if len(results) != len(batch):
@@ -227,3 +245,16 @@ class Batcher(Generic[T, R]):
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
+
+    async def _gather(self, queue: asyncio.Queue[Any], wanted: int) -> None:
+        """Wait until ``wanted`` items are queued, for ``linger`` seconds at most."""
+        deadline = asyncio.get_running_loop().time() + self.linger
+        while queue.qsize() < wanted:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return

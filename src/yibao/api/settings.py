@@ -33,3 +33,7 @@ class Settings(BaseSettings):
     #: Batches of settlements in flight at once in one worker process (one waits on the
     #: database while another computes).
     batch_concurrency: int = Field(default=1, ge=1, le=16)
+    #: Longest wait (milliseconds) of a batch for the settlements it expects: as many as the
+    #: last batch answered, whose callers are likely to send again at once (``Batcher``). 0:
+    #: a batch takes only what is queued.
+    batch_linger_ms: float = Field(default=5.0, ge=0, le=50)

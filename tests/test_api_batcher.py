@@ -1,0 +1,60 @@
+"""How ``api.batch.Batcher`` forms batches: busy callers who send again at once are settled
+together when it lingers (not in alternating halves); a caller who does not come back is not
+waited for beyond the linger; a lone caller never waits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from yibao.api.batch import Batcher
+
+
+class Work:
+    """Records the size of every batch; answers each item with itself."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        with self._lock:
+            self.sizes.append(len(items))
+        return items
+
+
+async def _caller(batcher: Batcher[tuple[int, int], tuple[int, int]], me: int, rounds: int) -> None:
+    for r in range(rounds):
+        assert await batcher.submit((me, r)) == (me, r)
+        await asyncio.sleep(0.005 * (me + 1))  # each sends again after its own short pause
+
+
+def _sizes(linger: float, rounds: list[int]) -> list[int]:
+    """Batch sizes when caller i sends ``rounds[i]`` requests, one after the other."""
+    work = Work()
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=linger)
+
+    async def main() -> None:
+        calls = (_caller(batcher, me, n) for me, n in enumerate(rounds))
+        await asyncio.wait_for(asyncio.gather(*calls), 60)
+
+    asyncio.run(main())
+    assert sum(work.sizes) == sum(rounds)
+    return work.sizes
+
+
+def test_busy_callers_are_settled_together_when_the_batcher_lingers() -> None:
+    # a generous linger: the four callers are back within it, so every batch holds all four
+    assert _sizes(30.0, [5, 5, 5, 5]) == [4, 4, 4, 4, 4]
+    # without it, each batch takes what is queued: the callers straggle into smaller batches
+    assert max(_sizes(0.0, [5, 5, 5, 5])[1:]) < 4
+
+
+def test_a_caller_who_does_not_come_back_is_waited_for_no_longer_than_the_linger() -> None:
+    # the fourth caller sends once: the second batch expects four, waits 0.2 s, settles three
+    assert _sizes(0.2, [2, 2, 2, 1]) == [4, 3]
+
+
+def test_a_lone_caller_never_waits() -> None:
+    # the last batch answered one and it is back: a linger of 30 s is never used
+    assert _sizes(30.0, [6]) == [1, 1, 1, 1, 1, 1]
