@@ -5,8 +5,9 @@ A hospital's till waits on the network and the database far longer than on compu
 every settlement moves the same fund accounts. So the service gathers the 2207s that arrive
 while a batch is being settled and settles them as the next batch
 (``services.settlement.settle_within``): one read per table for the batch, one kernel call, one
-write per table, one COMMIT, the fund rows moved once. Nobody waits for a timer: a lone request
-is a batch of one.
+write per table, one COMMIT, the fund rows moved once. A lone request is a batch of one and
+waits for nothing; under load a batch waits a few milliseconds at most for the requests it
+expects (``Batcher``), so busy tills settle together.
 
 Each request keeps the answer it would have got alone (``tx.run_tx``): key and nonce checked, a
 stored answer returned for a repeated msgid, a refused claim refused alone, and the nonce, the
