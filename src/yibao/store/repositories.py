@@ -250,8 +250,9 @@ class BulkRead(Generic[*_Ts]):
         return self._build(in_)
 
     def rows(self, session: Session, **params: Any) -> Sequence[Row[*_Ts]]:
-        """The rows, with their columns as attributes and in order (as ``rows_of``); the keys
-        of each ``in_`` given as a list."""
+        """The rows, their columns as attributes and in order (Core rows through the
+        connection: no ORM step, the session holds nothing to flush here); the keys of each
+        ``in_`` given as a list."""
         conn = session.connection()
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement(conn.dialect.name), params).all()
@@ -262,12 +263,6 @@ class BulkRead(Generic[*_Ts]):
         with _driver(conn, sql) as driver, driver.cursor(row_factory=namedtuple_row) as cursor:
             cursor.execute(sql, {**fixed, **params})
             return cast(Sequence[Row[*_Ts]], cursor.fetchall())
-
-
-def rows_of(session: Session, stmt: Select[*_Ts]) -> Sequence[Row[*_Ts]]:
-    """Core rows, through the connection: no ORM entities to build and no ORM execution step
-    (the bulk reads of a settlement batch, where the session holds nothing to flush)."""
-    return session.connection().execute(stmt).all()
 
 
 _SPECIAL_GROUPS = cast(Table, SpecialGroupRow.__table__)
