@@ -8,12 +8,16 @@ so the test and the server share the engine and see the same data.
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 _START_TIMEOUT = 30.0
@@ -52,4 +56,29 @@ def serve(app: Any) -> Iterator[str]:
             raise RuntimeError("uvicorn did not stop")
 
 
-__all__ = ["serve"]
+def free_port() -> int:
+    """A loopback port free at the moment (for a server started in another process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_answering(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path | None = None
+) -> None:
+    """Until ``url`` answers 200; fails if the server process stops first or ``timeout`` passes
+    (with the server's log, if given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        why = log.read_text() if log is not None else ""
+        assert proc.poll() is None, f"the server exited with {proc.returncode}\n{why}"
+        assert time.monotonic() < deadline, f"the server did not answer\n{why}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
+__all__ = ["free_port", "serve", "wait_answering"]

@@ -17,15 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.server_support import free_port, wait_answering
 from yibao.store.migrate import upgrade
 
 STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def workers_of(pid: int) -> list[int]:
@@ -63,16 +58,7 @@ def server(tmp_path: Path, port: int, workers: int) -> Iterator[subprocess.Popen
 
 
 def wait_until_answering(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        assert proc.poll() is None, f"the server exited with {proc.returncode}"
-        assert time.monotonic() < deadline, "the server did not start"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+    wait_answering(proc, f"http://127.0.0.1:{port}/openapi.json", STARTUP_SECONDS)
 
 
 def test_workers_share_the_port_and_stop_with_the_server(tmp_path: Path) -> None:

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
 
+from tests.server_support import free_port, wait_answering
 from yibao.api.cli import app as api_app
 
 STARTUP_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_demo_serve_settles_a_signed_claim(tmp_path: Path) -> None:
@@ -49,16 +42,7 @@ def test_demo_serve_settles_a_signed_claim(tmp_path: Path) -> None:
             cwd=tmp_path,
         )
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/docs", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.3)
+            wait_answering(proc, f"{base}/docs", STARTUP_SECONDS, log_path)
             printed = log_path.read_text()
             assert f"{base}/docs" in printed
             assert "api sign --institution H36010000001" in printed
