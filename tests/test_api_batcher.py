@@ -58,3 +58,22 @@ def test_a_caller_who_does_not_come_back_is_waited_for_no_longer_than_the_linger
 def test_a_lone_caller_never_waits() -> None:
     # the last batch answered one and it is back: a linger of 30 s is never used
     assert _sizes(30.0, [6]) == [1, 1, 1, 1, 1, 1]
+
+
+def test_after_a_pause_longer_than_the_linger_nobody_is_expected() -> None:
+    # four callers once; half a second of silence; then one caller, and another 0.1 s later:
+    # the first of these is not held back for the four (with a 0.2 s linger the second would
+    # then have joined its batch)
+    work = Work()
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=0.2)
+
+    async def later(me: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await batcher.submit((me, 0))
+
+    async def main() -> None:
+        await asyncio.gather(*(batcher.submit((me, 0)) for me in range(4)))
+        await asyncio.wait_for(asyncio.gather(later(4, 0.5), later(5, 0.6)), 60)
+
+    asyncio.run(main())
+    assert work.sizes == [4, 1, 1]

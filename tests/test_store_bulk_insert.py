@@ -1,7 +1,7 @@
-"""The bulk writes of a settlement batch, on SQLite and PostgreSQL: ``insert_rows`` (COPY on
-PostgreSQL, executemany elsewhere) stores what an INSERT would, and a refused row fails the
-statement with SQLAlchemy's error; nonces are taken in one step, a used nonce or signature
-refused."""
+"""The bulk writes and reads of a settlement batch, on SQLite and PostgreSQL: ``insert_rows``
+(COPY on PostgreSQL, executemany elsewhere) stores what an INSERT would, and a refused row fails
+the statement with SQLAlchemy's error; nonces are taken in one step, a used nonce or signature
+refused; a bulk read matches its keys whole (a longer key is not cut to the column's length)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from tests.store_support import nid
 from yibao.api.repository import ApiRepository
+from yibao.services import registry
 from yibao.store.api_models import AuditRow, TxResponseRow
 from yibao.store.repositories import insert_rows
+from yibao.store.uow import UnitOfWork
 
 AT = dt.datetime(2025, 5, 1, 10, 0, 0, 123456)
 
@@ -102,3 +105,11 @@ def test_nonces_are_taken_once_by_nonce_and_by_signature(engine: Engine) -> None
         assert ApiRepository(session).take_nonces([("inst:H1", "n4", "s5")], AT) == {
             ("inst:H1", "n4")
         }
+
+
+def test_a_bulk_read_matches_whole_keys(uow: UnitOfWork) -> None:
+    who = registry.add_person(uow, nid(7), "张三").national_id.number
+    with uow:
+        assert list(uow.persons.find_many([who, who[:-1]])) == [who]
+        # national_id is 18 characters: a 19-character key is not cut back to 18 to match it
+        assert uow.persons.find_many([who + "1"]) == {}

@@ -205,6 +205,7 @@ class Batcher(Generic[T, R]):
         self.concurrent = concurrent
         self.linger = linger
         self._arrived = asyncio.Event()
+        self._forming = asyncio.Lock()  # one batch formed at a time (with ``concurrent`` > 1)
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -215,7 +216,8 @@ class Batcher(Generic[T, R]):
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._queue is None:  # a new event loop (tests): start over
-            self._loop, self._queue, self._arrived = loop, asyncio.Queue(), asyncio.Event()
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._arrived, self._forming = asyncio.Event(), asyncio.Lock()
             self._tasks = [loop.create_task(self._run(self._queue)) for _ in range(self.concurrent)]
         future: asyncio.Future[R] = loop.create_future()
         self._queue.put_nowait((item, future))
@@ -225,12 +227,8 @@ class Batcher(Generic[T, R]):
     async def _run(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
         answered = 0
         while True:
-            expected = min(self.max_batch, answered + queue.qsize())
-            batch = [await queue.get()]
-            if self.linger > 0 and queue.qsize() + 1 < expected:
-                await self._gather(queue, expected - 1)
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
+            async with self._forming:
+                batch = await self._form(queue, answered)
             self.batches += 1
             self.items += len(batch)
             answered = len(batch)
@@ -246,6 +244,23 @@ class Batcher(Generic[T, R]):
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
+
+    async def _form(
+        self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]], answered: int
+    ) -> list[tuple[T, asyncio.Future[R]]]:
+        """The next batch: what is queued, after waiting (``linger`` at most) for the callers
+        the last batch answered, unless the queue stayed empty longer than that."""
+        loop = asyncio.get_running_loop()
+        expected = min(self.max_batch, answered + queue.qsize())
+        idle_from = loop.time()
+        batch = [await queue.get()]
+        if loop.time() - idle_from > self.linger:  # they did not come back: a fresh start
+            expected = 1
+        if self.linger > 0 and queue.qsize() + 1 < expected:
+            await self._gather(queue, expected - 1)
+        while len(batch) < self.max_batch and not queue.empty():
+            batch.append(queue.get_nowait())
+        return batch
 
     async def _gather(self, queue: asyncio.Queue[Any], wanted: int) -> None:
         """Wait until ``wanted`` items are queued, for ``linger`` seconds at most."""

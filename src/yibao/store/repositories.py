@@ -16,7 +16,9 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    String,
     Table,
+    Text,
     and_,
     any_,
     bindparam,
@@ -162,7 +164,8 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     them. On PostgreSQL one ``COPY ... FROM STDIN`` (no statement executed per row: about half
     the client's CPU per row of an executemany, and less of the server's); elsewhere one
     executemany. A refused row fails the statement as an executemany would
-    (``sqlalchemy.exc.IntegrityError`` and the like)."""
+    (``sqlalchemy.exc.IntegrityError`` and the like). COPY applies the server's column defaults
+    only, so a table with a Python-side default for a column not given is refused."""
     if not rows:
         return
     conn = session.connection()
@@ -172,6 +175,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     names = tuple(rows[0])
     binds = _COPY_BINDS.get((table, names))
     if binds is None:
+        python_defaults = [c.name for c in table.c if c.name not in names and c.default is not None]
+        if python_defaults:
+            raise ValueError(f"{table.name}: COPY would skip the defaults of {python_defaults}")
         binds = _COPY_BINDS[(table, names)] = [
             (n, table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
             for n in names
@@ -210,8 +216,14 @@ def any_of(
     every length)."""
     wanted = sorted(set(values))
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(wanted, ARRAY(column.type)))
+        return column == any_(literal(wanted, _array_of(column)))
     return column.in_(wanted)
+
+
+def _array_of(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ARRAY[Any]:
+    """The array type of a key parameter: text for text columns, whatever their length (a cast
+    to ``VARCHAR(n)[]`` would cut a longer key short, and it could then match another row)."""
+    return ARRAY(Text() if isinstance(column.type, String) else column.type)
 
 
 _Ts = TypeVarTuple("_Ts")
@@ -222,7 +234,7 @@ InKeys = Callable[[ColumnElement[Any], str], ColumnElement[bool]]
 
 def _in_keys(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=_array_of(column)))
     return column.in_(bindparam(name, expanding=True))
 
 
@@ -256,9 +268,11 @@ class BulkRead(Generic[*_Ts]):
         conn = session.connection()
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement(conn.dialect.name), params).all()
-        if self._compiled is None:
+        if self._compiled is None:  # one PostgreSQL dialect per process
             compiled = self.statement("postgresql").compile(dialect=conn.dialect)
-            self._compiled = (compiled.string, dict(compiled.params))
+            # the constants only: a key left out is then an error, not = ANY(NULL)
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            self._compiled = (compiled.string, fixed)
         sql, fixed = self._compiled
         with _driver(conn, sql) as driver, driver.cursor(row_factory=namedtuple_row) as cursor:
             cursor.execute(sql, {**fixed, **params})
