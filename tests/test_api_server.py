@@ -101,3 +101,31 @@ def test_a_taken_port_stops_the_server(tmp_path: Path) -> None:
         port = taken.getsockname()[1]  # held without SO_REUSEPORT: no worker can bind it
         with server(tmp_path, port, workers=2) as proc:
             assert proc.wait(timeout=STARTUP_SECONDS) != 0
+
+
+def test_workers_stop_when_the_server_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    with server(tmp_path, port, workers=2) as proc:
+        wait_until_answering(proc, port)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while len(workers_of(proc.pid)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        workers = workers_of(proc.pid)
+        proc.kill()  # no chance to stop them: they must notice by themselves
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not all(gone(w) for w in workers):
+            assert time.monotonic() < deadline, "a worker outlived the server"
+            time.sleep(0.2)
+
+
+def test_a_port_another_server_serves_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with server(tmp_path / "a", port, workers=2) as first:
+        wait_until_answering(first, port)
+        with server(tmp_path / "b", port, workers=2) as second:
+            assert second.wait(timeout=STARTUP_SECONDS) != 0  # not sharing the port with it
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).status_code == 200
