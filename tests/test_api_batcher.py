@@ -60,12 +60,12 @@ def test_a_lone_caller_never_waits() -> None:
     assert _sizes(30.0, [6]) == [1, 1, 1, 1, 1, 1]
 
 
-def test_after_a_pause_longer_than_the_linger_nobody_is_expected() -> None:
-    # four callers once; half a second of silence; then one caller, and another 0.1 s later:
-    # the first of these is not held back for the four (with a 0.2 s linger the second would
-    # then have joined its batch)
+def test_after_a_pause_nobody_is_expected() -> None:
+    # four callers once; a pause of 30 lingers; then one caller, and another half a linger
+    # later: the first of these is not held back for the four (it would have waited for the
+    # second, and they would have been one batch)
     work = Work()
-    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=0.2)
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=0.05)
 
     async def later(me: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -73,7 +73,7 @@ def test_after_a_pause_longer_than_the_linger_nobody_is_expected() -> None:
 
     async def main() -> None:
         await asyncio.gather(*(batcher.submit((me, 0)) for me in range(4)))
-        await asyncio.wait_for(asyncio.gather(later(4, 0.5), later(5, 0.6)), 60)
+        await asyncio.wait_for(asyncio.gather(later(4, 1.5), later(5, 1.525)), 60)
 
     asyncio.run(main())
     assert work.sizes == [4, 1, 1]

@@ -51,6 +51,8 @@ from yibao.store.uow import UnitOfWork
 log = logging.getLogger("yibao.api")
 
 INFNO = "2207"
+#: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
+PAUSE = 20
 ACTION = f"tx:{INFNO}"
 
 T = TypeVar("T")
@@ -249,12 +251,13 @@ class Batcher(Generic[T, R]):
         self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]], answered: int
     ) -> list[tuple[T, asyncio.Future[R]]]:
         """The next batch: what is queued, after waiting (``linger`` at most) for the callers
-        the last batch answered, unless the queue stayed empty longer than that."""
+        the last batch answered, unless the queue stayed empty for ``PAUSE`` lingers (under
+        load their first one may take longer than a linger to come back)."""
         loop = asyncio.get_running_loop()
         expected = min(self.max_batch, answered + queue.qsize())
         idle_from = loop.time()
         batch = [await queue.get()]
-        if loop.time() - idle_from > self.linger:  # they did not come back: a fresh start
+        if loop.time() - idle_from > PAUSE * self.linger:  # a lull, not a busy till: start over
             expected = 1
         if self.linger > 0 and queue.qsize() + 1 < expected:
             await self._gather(queue, expected - 1)
