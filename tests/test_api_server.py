@@ -33,6 +33,15 @@ def workers_of(pid: int) -> list[int]:
     ]
 
 
+def started_workers(proc: subprocess.Popen[bytes], n: int) -> list[int]:
+    """The server's ``n`` workers, once all have started."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while len(workers_of(proc.pid)) < n:
+        assert time.monotonic() < deadline, f"{n} workers did not start"
+        time.sleep(0.2)
+    return workers_of(proc.pid)
+
+
 def gone(pid: int) -> bool:
     """The process has exited (a zombie waiting for its parent counts as exited)."""
     try:
@@ -65,11 +74,7 @@ def test_workers_share_the_port_and_stop_with_the_server(tmp_path: Path) -> None
     port = free_port()
     with server(tmp_path, port, workers=2) as proc:
         wait_until_answering(proc, port)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while len(workers_of(proc.pid)) < 2:  # the second may still be starting
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        workers = workers_of(proc.pid)
+        workers = started_workers(proc, 2)
         assert len(workers) == 2
         # every new connection is answered, whichever worker the kernel gives it to
         for _ in range(20):
@@ -84,11 +89,7 @@ def test_a_worker_that_dies_stops_the_server(tmp_path: Path) -> None:
     port = free_port()
     with server(tmp_path, port, workers=2) as proc:
         wait_until_answering(proc, port)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while len(workers_of(proc.pid)) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        os.kill(workers_of(proc.pid)[0], signal.SIGKILL)
+        os.kill(started_workers(proc, 2)[0], signal.SIGKILL)
         assert proc.wait(timeout=30) != 0
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
@@ -107,11 +108,7 @@ def test_workers_stop_when_the_server_is_killed(tmp_path: Path) -> None:
     port = free_port()
     with server(tmp_path, port, workers=2) as proc:
         wait_until_answering(proc, port)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while len(workers_of(proc.pid)) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        workers = workers_of(proc.pid)
+        workers = started_workers(proc, 2)
         proc.kill()  # no chance to stop them: they must notice by themselves
         proc.wait(timeout=30)
         deadline = time.monotonic() + STARTUP_SECONDS
