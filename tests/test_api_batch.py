@@ -2,12 +2,17 @@
 concurrent signed 2207s are settled in batches, and each request gets the answer it would have
 got alone: retried msgids settle once, a replayed request is refused, a refused claim refuses
 only itself, one person's parallel claims never overspend a cap, and when a whole batch fails
-its requests are answered one by one."""
+its requests are answered one by one.
+
+How requests fall into batches must not depend on the machine's speed: ``_hold_first_batch``
+holds the first batch until every request has reached the batcher, so the rest queue behind it
+and are settled together."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -20,6 +25,7 @@ from tests.api_support import TX, Api, Inst
 from tests.server_support import serve
 from tests.test_api_settlement import employee
 from tests.test_store_settlement import resident
+from yibao.api.batch import Batcher
 from yibao.policy import yuan_to_fen
 from yibao.services import ledger, settlement
 from yibao.store.api_models import AuditRow
@@ -47,12 +53,29 @@ async def _send_all(url: str, requests: list[tuple[bytes, dict[str, str]]]) -> l
         return list(await asyncio.gather(*(one(b, h) for b, h in requests)))
 
 
+def _hold_first_batch(api: Api, monkeypatch: pytest.MonkeyPatch, until: int) -> Batcher[Any, Any]:
+    """Hold the batcher's first batch until ``until`` requests were submitted (60 s at most)."""
+    batcher: Batcher[Any, Any] = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    work, held = batcher.work, []
+
+    def first_held(items: list[Any]) -> list[Any]:
+        if not held:
+            held.append(len(items))
+            deadline = time.monotonic() + 60
+            while batcher.submitted < until and time.monotonic() < deadline:
+                time.sleep(0.002)
+        return work(items)
+
+    monkeypatch.setattr(batcher, "work", first_held)
+    return batcher
+
+
 def _claim(who: str, total: str = "3000.00", on: str = "2025-05-01") -> dict[str, Any]:
     return {"certno": who, "date": on, "med_type": "inpatient", "total": total}
 
 
 def test_concurrent_settlements_are_batched_and_answered_alone(
-    api: Api, uow: UnitOfWork, engine: Engine
+    api: Api, uow: UnitOfWork, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     people = [employee(uow, n) for n in range(1, 7)]
     inst = api.institution()
@@ -65,7 +88,7 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
     unknown = _request(api, inst, _claim("110101199001011237"), "m-unknown")
     early = _request(api, inst, _claim(people[3], on="2023-06-01"), "m-early")  # not enrolled
     bad = _request(api, inst, {**_claim(people[2]), "total": "-5"}, "m-bad")
-    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    batcher = _hold_first_batch(api, monkeypatch, 35)
     with serve(api.client.app) as url:
         answers = asyncio.run(_send_all(url, [*requests, retry, replay, unknown, bad, early]))
     main, (a_retry, a_replay, a_unknown, a_bad, a_early) = answers[2:30], answers[30:]
@@ -85,7 +108,8 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
     assert a_unknown["infcode"] == 3001
     assert a_bad["infcode"] == 1003 and "total" in a_bad["err_msg"]
     assert a_early["infcode"] == 3002 and "not enrolled" in a_early["err_msg"]
-    assert batcher.items == 35 and batcher.batches < batcher.items  # some were settled together
+    assert batcher.items == 35
+    assert batcher.batches < batcher.items  # the first batch held, the others settled together
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SettlementRow)) == 30
         audited = s.scalar(
@@ -137,6 +161,7 @@ def test_a_failed_batch_is_answered_one_by_one(
         return original(uow, requests, **kw)
 
     monkeypatch.setattr(settlement, "settle_within", fail_when_batched)
+    _hold_first_batch(api, monkeypatch, 12)
     requests = [
         _request(api, inst, _claim(people[k % 3], f"{2000 + k}.00"), f"f-{k}") for k in range(12)
     ]

@@ -1,12 +1,15 @@
 """How ``api.batch.Batcher`` forms batches: busy callers who send again at once are settled
 together when it lingers (not in alternating halves); a caller who does not come back is not
-waited for beyond the linger; a lone caller never waits."""
+waited for beyond the linger; a lone caller never waits.
+
+The batcher runs on a virtual clock (``tests.virtual_clock``) with its work on the loop: every
+pause below is exact, so the batches come out the same on an idle or an overloaded machine."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
+from tests.virtual_clock import run_virtual
 from yibao.api.batch import Batcher
 
 
@@ -15,11 +18,9 @@ class Work:
 
     def __init__(self) -> None:
         self.sizes: list[int] = []
-        self._lock = threading.Lock()
 
     def __call__(self, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        with self._lock:
-            self.sizes.append(len(items))
+        self.sizes.append(len(items))
         return items
 
 
@@ -32,13 +33,15 @@ async def _caller(batcher: Batcher[tuple[int, int], tuple[int, int]], me: int, r
 def _sizes(linger: float, rounds: list[int]) -> list[int]:
     """Batch sizes when caller i sends ``rounds[i]`` requests, one after the other."""
     work = Work()
-    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=linger)
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(
+        work, 64, linger=linger, in_thread=False
+    )
 
     async def main() -> None:
         calls = (_caller(batcher, me, n) for me, n in enumerate(rounds))
         await asyncio.wait_for(asyncio.gather(*calls), 60)
 
-    asyncio.run(main())
+    run_virtual(main())
     assert sum(work.sizes) == sum(rounds)
     return work.sizes
 
@@ -65,7 +68,9 @@ def test_after_a_pause_nobody_is_expected() -> None:
     # later: the first of these is not held back for the four (it would have waited for the
     # second, and they would have been one batch)
     work = Work()
-    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64, linger=0.05)
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(
+        work, 64, linger=0.05, in_thread=False
+    )
 
     async def later(me: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -75,5 +80,5 @@ def test_after_a_pause_nobody_is_expected() -> None:
         await asyncio.gather(*(batcher.submit((me, 0)) for me in range(4)))
         await asyncio.wait_for(asyncio.gather(later(4, 1.5), later(5, 1.525)), 60)
 
-    asyncio.run(main())
+    run_virtual(main())
     assert work.sizes == [4, 1, 1]

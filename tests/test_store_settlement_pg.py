@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ def _race(url: str, claims: list[Claim]) -> list[Settlement]:
     """Settle the claims at the same moment, each on its own thread, engine and connection."""
     barrier = threading.Barrier(len(claims))
     results: list[Any] = [None] * len(claims)
+    run = uuid.uuid4().hex  # request ids unique to this race (id() of a list can repeat)
     engines = [make_engine(url) for _ in claims]
 
     def work(i: int) -> None:
@@ -35,7 +37,7 @@ def _race(url: str, claims: list[Claim]) -> list[Settlement]:
             uow.session.connection()
         barrier.wait(timeout=30)
         try:
-            results[i] = settlement.settle(uow, claims[i], f"race-{i}-{id(claims)}")
+            results[i] = settlement.settle(uow, claims[i], f"race-{i}-{run}")
         except Exception as exc:  # reported by the assertion below
             results[i] = exc
 

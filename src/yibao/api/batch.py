@@ -193,7 +193,10 @@ class Batcher(Generic[T, R]):
     as the last batch answered (their callers are likely to send again at once) plus those
     queued. Without it, a batch takes only what is queued, and 2n busy callers settle in
     alternating batches of n, each paying a batch's fixed cost. A lone caller never waits: the
-    last batch answered one, and it is back."""
+    last batch answered one, and it is back.
+
+    ``in_thread=False`` runs ``work`` on the event loop itself (tests that drive the batcher on
+    a virtual clock, where nothing may happen outside the loop)."""
 
     def __init__(
         self,
@@ -201,17 +204,21 @@ class Batcher(Generic[T, R]):
         max_batch: int,
         concurrent: int = 1,
         linger: float = 0.0,
+        *,
+        in_thread: bool = True,
     ) -> None:
         self.work = work
         self.max_batch = max_batch
         self.concurrent = concurrent
         self.linger = linger
+        self.in_thread = in_thread
         self._arrived = asyncio.Event()
         self._forming = asyncio.Lock()  # one batch formed at a time (with ``concurrent`` > 1)
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        #: Batches run and items answered so far (for tests and the curious).
+        #: Items submitted, batches run and items answered so far (for tests and the curious).
+        self.submitted = 0
         self.batches = 0
         self.items = 0
 
@@ -222,6 +229,7 @@ class Batcher(Generic[T, R]):
             self._arrived, self._forming = asyncio.Event(), asyncio.Lock()
             self._tasks = [loop.create_task(self._run(self._queue)) for _ in range(self.concurrent)]
         future: asyncio.Future[R] = loop.create_future()
+        self.submitted += 1
         self._queue.put_nowait((item, future))
         self._arrived.set()
         return await future
@@ -235,7 +243,11 @@ class Batcher(Generic[T, R]):
             self.items += len(batch)
             answered = len(batch)
             try:
-                results = await anyio.to_thread.run_sync(self.work, [item for item, _ in batch])
+                items = [item for item, _ in batch]
+                if self.in_thread:
+                    results = await anyio.to_thread.run_sync(self.work, items)
+                else:
+                    results = self.work(items)
                 if len(results) != len(batch):
                     raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
                 for (_, future), result in zip(batch, results, strict=True):
