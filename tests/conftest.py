@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 from yibao.calc.settle import settle_scenario
+
+# Property tests must not fail on a slow or busy machine: no per-example deadline, no health
+# check on the speed of generating data. Seeds stay random (a fresh clone has no example
+# database); a failure prints the blob to reproduce it.
+settings.register_profile(
+    "yibao", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("yibao")
 
 
 def settle(
