@@ -40,6 +40,45 @@ def test_monthly_base_range(on: dt.date, floor: int, ceiling: int) -> None:
     assert (rng.floor, rng.ceiling) == (floor, ceiling)
 
 
+# "last year" convention: a base in year Y is bounded by 60% and 300% of the year Y-1 average wage
+# (NBS-WAGE / NBS-YB2012, yuan), one twelfth a month, half up to the fen.
+HISTORY_BASES = [
+    # 2014 average wage 56339 (NBS first release): 0.6 × 5633900 fen = 3380340 / 12 = 281695
+    pytest.param(dt.date(2015, 6, 1), 56339, 281695, 1408475, id="rule3-base-2015-from-2014-wage"),
+    # 2009 average wage 32244 (China Statistical Yearbook 2012, table 4-11)
+    pytest.param(dt.date(2010, 1, 1), 32244, 161220, 806100, id="rule3-base-2010-from-2009-wage"),
+    # 2006 average wage 20856 (same table): the first year entered
+    pytest.param(dt.date(2007, 3, 1), 20856, 104280, 521400, id="rule3-base-2007-from-2006-wage"),
+]
+
+
+@pytest.mark.parametrize(("on", "wage_yuan", "floor", "ceiling"), HISTORY_BASES)
+def test_monthly_base_range_in_history(
+    on: dt.date, wage_yuan: int, floor: int, ceiling: int
+) -> None:
+    assert floor == (wage_yuan * 100 * 6 // 10 + 6) // 12  # annual fen / 12, half up
+    assert ceiling == (wage_yuan * 100 * 3 + 6) // 12
+    rng = monthly_base_range(NATIONAL, on)
+    assert (rng.floor, rng.ceiling) == (floor, ceiling)
+
+
+@pytest.mark.parametrize(("on", "wage_yuan", "floor", "ceiling"), HISTORY_BASES)
+def test_employee_monthly_in_history_clamps_to_that_years_range(
+    on: dt.date, wage_yuan: int, floor: int, ceiling: int
+) -> None:
+    low = employee_monthly(NATIONAL, on, 1000_00)  # below every floor
+    assert low.base == floor
+    assert (low.employer_part, low.employee_part) == (
+        (floor * 6 + 50) // 100,
+        (floor * 2 + 50) // 100,
+    )
+    high = employee_monthly(NATIONAL, on, 100_000_00)  # above every ceiling
+    assert high.base == ceiling
+    assert high.employee_part == (ceiling * 2 + 50) // 100
+    inside = employee_monthly(NATIONAL, on, floor + 1)
+    assert inside.base == floor + 1
+
+
 @pytest.mark.parametrize(
     ("wage", "base", "employer", "employee"),
     [
@@ -129,8 +168,30 @@ def test_rule3_account_retiree_fixed_monthly() -> None:
         pytest.param(
             dt.date(2024, 1, 1), [], 40000, 67000, 0, 40000, None, id="rule3-resident-2024"
         ),
+        # history: each coverage year is priced from that year's national notice
+        # GF2007-20: subsidy "no less than 40 yuan"; NCMS individual 10 (ASSUMED in 000000.yaml)
         pytest.param(
-            dt.date(2010, 1, 1), [], 0, 4000, 0, 0, None, id="rule3-resident-2007-pilot-floor"
+            dt.date(2007, 7, 10), [], 1000, 4000, 0, 1000, None, id="rule3-resident-2007-pilot"
+        ),
+        # NCMS2011: subsidy "from 120 yuan" (2010); individual 30 (ASSUMED)
+        pytest.param(dt.date(2010, 1, 1), [], 3000, 12000, 0, 3000, None, id="rule3-resident-2010"),
+        # NCMS2012: subsidy from 200 to 240 yuan, individual in principle 60 yuan
+        pytest.param(dt.date(2012, 1, 1), [], 6000, 24000, 0, 6000, None, id="rule3-resident-2012"),
+        # RES2016: subsidy 420, individual at least 150
+        pytest.param(
+            dt.date(2016, 6, 30), [], 15000, 42000, 0, 15000, None, id="rule3-resident-2016"
+        ),
+        # RES2020: subsidy at least 550, individual 280
+        pytest.param(
+            dt.date(2020, 1, 1), [], 28000, 55000, 0, 28000, None, id="rule3-resident-2020"
+        ),
+        # YBF2024-19: 2024 is +30 / +20 over 2023, to 670 / 400 -> 2023: 640 / 380
+        pytest.param(
+            dt.date(2023, 1, 1), [], 38000, 64000, 0, 38000, None, id="rule3-resident-2023"
+        ),
+        # a 2020 tekun recipient: the individual part paid in full by assistance
+        pytest.param(
+            dt.date(2020, 1, 1), ["tekun"], 28000, 55000, 28000, 0, "tekun", id="rule3-tekun-2020"
         ),
         pytest.param(
             dt.date(2025, 1, 1),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from yibao.policy import ParameterError, Policy, UnknownRegion, available_regions
 
@@ -29,7 +30,10 @@ def test_dated_values_hold_from_their_date_until_the_next() -> None:
     p = Policy("000000")
     assert p.get("resident.contribution.fiscal_subsidy", D(2024, 12, 31)) == 67000
     assert p.get("resident.contribution.fiscal_subsidy", D(2025, 1, 1)) == 70000
-    assert p.get("resident.contribution.fiscal_subsidy", D(2010, 6, 1)) == 4000  # 2007 pilot
+    # NCMS2011: "from 120 yuan ... to 200 yuan" (2010 -> 2011); GF2007-20: "no less than 40"
+    assert p.get("resident.contribution.fiscal_subsidy", D(2010, 6, 1)) == 120_00
+    assert p.get("resident.contribution.fiscal_subsidy", D(2011, 1, 1)) == 200_00
+    assert p.get("resident.contribution.fiscal_subsidy", D(2007, 12, 31)) == 40_00
 
 
 def test_amounts_are_fen_and_rates_exact_decimals() -> None:
@@ -208,3 +212,108 @@ def test_unknown_parameter_and_region() -> None:
 
 def test_shipped_regions() -> None:
     assert {"000000", "340000", "110000", "360000", "360100"} <= set(available_regions())
+
+
+def _national_subsidies() -> dict[str, object]:
+    doc = yaml.safe_load(
+        (Path(__file__).parents[1] / "src/yibao/policy/regions/000000.yaml").read_text("utf-8")
+    )
+    dated = doc["parameters"]["resident"]["contribution"]["fiscal_subsidy"]
+    return {str(d): (v["value"] if isinstance(v, dict) else v) for d, v in dated.items()}
+
+
+_SUBSIDIES = _national_subsidies()
+
+
+# A national floor holds from the date of the document that set it (floors.py, ``since``): an
+# older value below it is history, one in force on or after that date is refused.
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        # critical illness 50% before the 2019 notice raised the floor to 60% (RES2019), and 40%
+        # before the 2015 opinions (GBF2015-57) set the first floor, 50%
+        pytest.param(
+            {
+                "critical_illness": {
+                    "bands": {
+                        "2010-01-01": [{"ratio": 0.4}],
+                        "2015-01-01": [{"ratio": 0.5}],
+                        "2019-01-01": [{"ratio": 0.6}],
+                    }
+                }
+            },
+            id="critical-illness-ratio-history",
+        ),
+        # incentives and the fixed wait start in 2025 (GBF2024-38)
+        pytest.param(
+            {
+                "resident": {
+                    "incentives": {"zero_claim": {"amount": {"2024-01-01": 0, "2025-01-01": 1000}}}
+                }
+            },
+            id="zero-claim-0-in-2024",
+        ),
+        pytest.param(
+            {"resident": {"waiting": {"fixed_months": {"2023-01-01": 0, "2025-01-01": 3}}}},
+            id="no-wait-in-2023",
+        ),
+        # a subsidy of 35 yuan before the 2007 pilot's date (GF2007-20, 2007-07-10), then the
+        # national history
+        pytest.param(
+            {"resident": {"contribution": {"fiscal_subsidy": {"2006-01-01": 35, **_SUBSIDIES}}}},
+            id="subsidy-35-before-the-pilot",
+        ),
+    ],
+)
+def test_a_value_before_its_floors_date_is_accepted(overlay: dict[str, object]) -> None:
+    Policy("000000", overlays=[overlay])  # no error
+
+
+@pytest.mark.parametrize(
+    ("overlay", "path", "reason"),
+    [
+        # 55% dated 2018 is still in force when the 60% floor starts on 2019-01-01
+        (
+            {"critical_illness": {"bands": {"2018-01-01": [{"ratio": 0.55}]}}},
+            "critical_illness.bands[0].ratio",
+            "0.55 on 2019-01-01 is below the national floor 0.60 (RES2019)",
+        ),
+        # 50% on the floor's own date
+        (
+            {"critical_illness": {"bands": {"2019-01-01": [{"ratio": 0.5}]}}},
+            "critical_illness.bands[0].ratio",
+            "0.5 on 2019-01-01 is below the national floor 0.60 (RES2019)",
+        ),
+        # 45% after the 2015 opinions and before 2019: below that document's 50%
+        (
+            {"critical_illness": {"bands": {"2016-01-01": [{"ratio": 0.45}]}}},
+            "critical_illness.bands[0].ratio",
+            "0.45 on 2016-01-01 is below the national floor 0.50 (GBF2015-57)",
+        ),
+        # 35 yuan from 2007-01-01 is in force on the pilot's date, 2007-07-10
+        (
+            {"resident": {"contribution": {"fiscal_subsidy": {"2007-01-01": 35}}}},
+            "resident.contribution.fiscal_subsidy",
+            "35 on 2007-07-10 is below the national floor 40 (GF2007-20)",
+        ),
+        # the 2012 NCMS notice: 240 yuan
+        (
+            {"resident": {"contribution": {"fiscal_subsidy": {"2012-01-01": 230}}}},
+            "resident.contribution.fiscal_subsidy",
+            "230 on 2012-01-01 is below the national floor 240 (NCMS2012)",
+        ),
+        # a 2024 zero-claim amount of 0 still in force in 2025
+        (
+            {"resident": {"incentives": {"zero_claim": {"amount": {"2024-01-01": 0}}}}},
+            "resident.incentives.zero_claim.amount",
+            "0 on 2025-01-01 is below the national floor 1000 (GBF2024-38)",
+        ),
+    ],
+)
+def test_a_value_on_or_after_its_floors_date_is_refused(
+    overlay: dict[str, object], path: str, reason: str
+) -> None:
+    with pytest.raises(ParameterError) as err:
+        Policy("000000", overlays=[overlay])
+    assert err.value.path == path
+    assert reason in err.value.reason

@@ -106,11 +106,11 @@ VALUES = [
     ),
     # BJ-STAT2024: per-capita disposable income of residents 85,415 yuan (in force for 2025)
     pytest.param("110000", "economy.resident_disposable_income", ON, 85415 * 100, id="BJ-income24"),
-    # BJ-OUTPATIENT: "in service - annual deductible 1,800 yuan"
+    # ASSUMED (not found in a published text): in-service outpatient deductible 1,800 yuan
     pytest.param(
         "110000", "benefits.employee.outpatient.basic.annual_deductible", ON, 180000, id="BJ-ded"
     ),
-    # BJ-OUTPATIENT: "90% at community health service institutions, 70% at other institutions"
+    # BJ-TABLE2021: "社区卫生机构报销比例均为90%", "在职职工医院门诊报销比例达到70%以上"
     pytest.param(
         "110000",
         "benefits.employee.outpatient.basic.ratio",
@@ -118,11 +118,11 @@ VALUES = [
         {"level1": Decimal("0.90"), "level2": Decimal("0.70"), "level3": Decimal("0.70")},
         id="BJ-ratio",
     ),
-    # BJ-OUTPATIENT: "annual limit 20,000 yuan"
+    # BJ-TABLE2021: "门诊封顶线为2万元"
     pytest.param(
         "110000", "benefits.employee.outpatient.basic.annual_cap", ON, 2000000, id="BJ-cap"
     ),
-    # BJ-OUTPATIENT: "retirees - deductible 1,300 yuan"
+    # ASSUMED (not found in a published text): retirees' outpatient deductible 1,300 yuan
     pytest.param(
         "110000", "benefits.retiree.outpatient.basic.annual_deductible", ON, 130000, id="BJ-ret"
     ),
@@ -205,3 +205,50 @@ def test_beijing_keeps_the_financing_principles_of_its_2022_measures() -> None:
     # BJ2022: "steadily promote the reform of individual accounts ... improve the method of
     # recording individual accounts" (no number: the national reform's own 2% is inherited)
     assert policy.get("employee.personal_account.in_service_share", ON) == Decimal("0.02")
+
+
+HISTORY_PATHS = (
+    "economy.average_wage",
+    "economy.resident_disposable_income",
+    "resident.contribution.individual",
+    "resident.contribution.fiscal_subsidy",
+)
+
+
+@pytest.mark.parametrize("year", range(2007, 2026))
+def test_national_history_has_a_sourced_figure_for_every_year(year: int) -> None:
+    national = Policy(NATIONAL).chain[-1]
+    for path in HISTORY_PATHS:
+        leaf = national.leaves[path]
+        assert isinstance(leaf, Dated), path
+        found, value, source = leaf.at(dt.date(year, 6, 1))
+        assert found and value is not None and value > 0, (path, year)
+        assert source in national.sources, (path, year)
+
+
+@pytest.mark.parametrize("region", [NATIONAL, *SHIPPED])
+def test_assumed_values_say_so_in_their_source(region: str) -> None:
+    layer = Policy(region).chain[0]
+    if "ASSUMED" in layer.sources:
+        assert layer.sources["ASSUMED"].startswith("ASSUMPTION")
+
+
+def test_national_income_and_wage_rise_year_on_year_except_the_survey_switch() -> None:
+    # a typo in a figure shows as a fall: NBS series rose every year; the one fall is 2014, the
+    # first national (integrated survey) disposable income after the urban series (NBS-URBAN)
+    policy = Policy(NATIONAL)
+    for path in ("economy.average_wage", "economy.resident_disposable_income"):
+        values = [policy.get(path, dt.date(y, 1, 1)) for y in range(2007, 2026)]
+        falls = [2007 + i + 1 for i, (a, b) in enumerate(pairwise(values)) if b <= a]
+        assert falls == ([2014] if path.endswith("income") else []), path
+
+
+def test_floor_documents_are_listed_and_subsidy_floors_match_the_national_history() -> None:
+    from yibao.policy.floors import BOUNDS, SUBSIDY_FLOORS
+
+    policy = Policy(NATIONAL)
+    sources = policy.sources()
+    assert {b.note for b in BOUNDS if b.note} <= set(sources)
+    for year, low, _ in SUBSIDY_FLOORS:
+        on = dt.date(year, 1, 1)
+        assert policy.get("resident.contribution.fiscal_subsidy", on) == int(low) * 100, year

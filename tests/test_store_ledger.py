@@ -307,3 +307,24 @@ def test_ledger_balanced_after_any_operations(engine: Engine) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+def test_past_years_are_priced_from_their_own_national_figures(uow: UnitOfWork) -> None:
+    # resident: 2012 = 60 + 240 yuan (NCMS2012), 2020 = 280 + 550 yuan (RES2020); employee in June
+    # 2015: a wage of 1,000 yuan is clamped up to 60% of the 2014 average wage, 56,339 yuan / 12
+    res = registry.add_person(uow, nid(41, dt.date(1990, 5, 5)), "居民41").label
+    enrolment.enrol(uow, res, "resident", AREA, dt.date(2011, 10, 1))
+    r2012 = contributions.pay_resident(uow, res, 2012, dt.date(2011, 11, 1))
+    r2020 = contributions.pay_resident(uow, res, 2020, dt.date(2019, 11, 1))
+    assert (r2012.individual, r2012.fiscal_subsidy) == (60_00, 240_00)
+    assert (r2020.individual, r2020.fiscal_subsidy) == (280_00, 550_00)
+    emp = registry.add_person(uow, nid(42), "职工42").label
+    enrolment.enrol(uow, emp, "employer", AREA, dt.date(2015, 1, 1), employer_code=EMPLOYER)
+    e = contributions.pay_employee(uow, emp, dt.date(2015, 6, 1), 1000_00, dt.date(2015, 6, 20))
+    base = (56339_00 * 6 // 10 + 6) // 12
+    assert e.base == base == 2816_95
+    assert (e.employer_part, e.employee_part) == ((base * 6 + 50) // 100, (base * 2 + 50) // 100)
+    assert ledger.reconcile(uow).ok
+    assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == (
+        60_00 + 240_00 + 280_00 + 550_00
+    )

@@ -305,6 +305,32 @@ def test_rows_equal_those_the_services_write(
         assert loaded[key] == expected, key
 
 
+def test_an_area_of_a_past_year_loads_priced_from_that_years_figures(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # 2012: a coverage history back to 2002 and the year's contributions priced from the 2012
+    # national figures: resident individual 60 + subsidy 240 yuan (NCMS2012); employee base
+    # between 60% and 300% of the 2011 average wage, 41799 yuan (NBS-WAGE), a twelfth a month.
+    out = tmp_path / "area2012"
+    generate(out, SynthConfig(REGION, 120, 2012, seed=5, chunk_size=60))
+    report = load_area(out, engine, migrate=False)
+    assert report.errors == [] and report.persons_inserted == 120
+    floor, ceiling = (4179900 * 6 // 10 + 6) // 12, (4179900 * 3 + 6) // 12
+    assert (floor, ceiling) == (208995, 1044975)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT kind, individual, fiscal_subsidy, base, period_start FROM contributions")
+        ).all()
+    kinds = Counter(r[0] for r in rows)
+    assert kinds["resident"] > 0 and kinds["employee"] > 0
+    for kind, individual, subsidy, base, start in rows:
+        assert str(start).startswith("2012-")
+        if kind == "resident":
+            assert (individual, subsidy) == (60_00, 240_00)
+        if kind in ("employee", "flexible"):
+            assert floor <= base <= ceiling
+
+
 # ---------------------------------------------------------------------------- commands
 
 

@@ -1,6 +1,7 @@
 """National floors and ceilings (国家底线): local values may be more generous, never less.
 
-Checked whenever a region (with its overlays) is loaded, at every date where a value changes.
+Checked whenever a region (with its overlays) is loaded, at every date where a value changes and
+at every date from which a bound applies (a bound holds only from the date of its document).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Bound:
-    """``path`` (glob ``*`` over one segment) must be >= low and <= high from ``since``."""
+    """``path`` (glob ``*`` over one segment) must be >= low and <= high from ``since``.
+
+    ``since`` is the date from which the document that set the bound applies: its own date, or
+    for a yearly financing notice 1 January of the coverage year it sets standards for. Values in
+    force before it are not held to the bound (a 2010 critical illness ratio of 50% is history,
+    not a breach of the 2019 floor of 60%).
+    """
 
     path: str
     low: Decimal | None = None
@@ -32,39 +39,103 @@ def _d(x: str) -> Decimal:
     return Decimal(x)
 
 
+#: The documents and the dates they apply from (ids as in regions/000000.yaml).
+GF1998_44 = dt.date(1998, 12, 14)  # State Council decision on urban employee insurance
+GF2007_20 = dt.date(2007, 7, 10)  # urban resident pilot, dated in the text (spec/sources)
+GBF2015_57 = dt.date(2015, 7, 28)  # critical illness insurance in full: ratio 50% and above
+GBF2021_14 = dt.date(2021, 4, 13)  # employee outpatient mutual aid: ratio from 50%
+GBF2021_42 = dt.date(2021, 10, 28)  # medical assistance for major and serious diseases
+GBF2024_38_FROM = dt.date(2025, 1, 1)  # incentives and waiting periods "from 2025"
+
+#: National per-capita fiscal subsidy floors of the yearly resident notices (year, yuan, source).
+#: Years whose notice was not found (2008 and 2009: 80, see ASSUMED in 000000.yaml) set none.
+SUBSIDY_FLOORS: tuple[tuple[int, str, str], ...] = (
+    (2010, "120", "NCMS2011"),
+    (2011, "200", "NCMS2011"),
+    (2012, "240", "NCMS2012"),
+    (2013, "280", "NCMS2013"),
+    (2014, "320", "FIN2014"),
+    (2015, "380", "NCMS2015"),
+    (2016, "420", "RES2016"),
+    (2017, "450", "RES2017"),
+    (2018, "490", "RES2018"),
+    (2019, "520", "RES2019"),
+    (2020, "550", "RES2020"),
+    (2021, "580", "RES2021"),
+    (2022, "610", "RES2022"),
+    (2023, "640", "YBF2024-19"),
+    (2024, "670", "YBF2024-19"),
+    (2025, "700", "SPEC-RULES"),
+)
+
 BOUNDS: tuple[Bound, ...] = (
-    Bound("resident.incentives.continuous.amount", low=_d("1000"), money=True, note="GBF2024-38"),
-    Bound("resident.incentives.zero_claim.amount", low=_d("1000"), money=True, note="GBF2024-38"),
-    Bound("resident.waiting.fixed_months", low=_d("3"), note="GBF2024-38"),
     Bound(
-        "resident.contribution.fiscal_subsidy",
-        low=_d("670"),
-        since=dt.date(2024, 1, 1),
-        money=True,
-        note="YBF2024-19",
-    ),
-    Bound(
-        "resident.contribution.fiscal_subsidy",
-        low=_d("700"),
-        since=dt.date(2025, 1, 1),
+        "resident.incentives.continuous.amount",
+        low=_d("1000"),
+        since=GBF2024_38_FROM,
         money=True,
         note="GBF2024-38",
     ),
     Bound(
+        "resident.incentives.zero_claim.amount",
+        low=_d("1000"),
+        since=GBF2024_38_FROM,
+        money=True,
+        note="GBF2024-38",
+    ),
+    Bound("resident.waiting.fixed_months", low=_d("3"), since=GBF2024_38_FROM, note="GBF2024-38"),
+    Bound(
         "resident.contribution.fiscal_subsidy",
         low=_d("40"),
-        since=dt.date(2007, 1, 1),
+        since=GF2007_20,
         money=True,
         note="GF2007-20",
     ),
-    Bound("employee.contribution.employer_rate", low=_d("0.06"), high=_d("0.10")),
-    Bound("employee.contribution.employee_rate", low=_d("0.02"), high=_d("0.02")),
-    Bound("catalog.category_b_prepay_ratio", low=_d("0.05"), high=_d("0.20")),
-    Bound("critical_illness.bands.*.ratio", low=_d("0.60")),
-    Bound("medical_assistance.classes.tekun.tiers.0.ratio", low=_d("0.70")),
-    Bound("medical_assistance.classes.dibao.tiers.0.ratio", low=_d("0.70")),
-    Bound("benefits.*.outpatient.basic.ratio.*", low=_d("0.50")),
-    Bound("funds.adjustment.draw_ratio_max", high=_d("0.05")),
+    *(
+        Bound(
+            "resident.contribution.fiscal_subsidy",
+            low=_d(low),
+            since=dt.date(year, 1, 1),
+            money=True,
+            note=source,
+        )
+        for year, low, source in SUBSIDY_FLOORS
+    ),
+    Bound(
+        "employee.contribution.employer_rate",
+        low=_d("0.06"),
+        high=_d("0.10"),
+        since=GF1998_44,
+        note="GF1998-44",
+    ),
+    Bound(
+        "employee.contribution.employee_rate",
+        low=_d("0.02"),
+        high=_d("0.02"),
+        since=GF1998_44,
+        note="GF1998-44",
+    ),
+    Bound("catalog.category_b_prepay_ratio", low=_d("0.05"), high=_d("0.20"), note="SPEC-RULES"),
+    Bound("critical_illness.bands.*.ratio", low=_d("0.50"), since=GBF2015_57, note="GBF2015-57"),
+    Bound(
+        "critical_illness.bands.*.ratio", low=_d("0.60"), since=dt.date(2019, 1, 1), note="RES2019"
+    ),
+    Bound(
+        "medical_assistance.classes.tekun.tiers.0.ratio",
+        low=_d("0.70"),
+        since=GBF2021_42,
+        note="GBF2021-42",
+    ),
+    Bound(
+        "medical_assistance.classes.dibao.tiers.0.ratio",
+        low=_d("0.70"),
+        since=GBF2021_42,
+        note="GBF2021-42",
+    ),
+    Bound(
+        "benefits.*.outpatient.basic.ratio.*", low=_d("0.50"), since=GBF2021_14, note="GBF2021-14"
+    ),
+    Bound("funds.adjustment.draw_ratio_max", high=_d("0.05"), note="SPEC-RULES"),
 )
 
 
@@ -84,34 +155,52 @@ def _walk(value: Any, parts: list[str], trail: str) -> list[tuple[str, Any]]:
     return []
 
 
-def _matches(policy: Policy, pattern: str, on: dt.date) -> list[tuple[str, str, Any]]:
-    """(leaf path, reported path, value) for each match of a glob pattern on a date."""
+def _leaves_for(pattern: str, leaf_paths: list[str]) -> list[tuple[str, list[str]]]:
+    """The leaves a glob pattern can reach, with the pattern's parts left inside each leaf."""
     parts = pattern.split(".")
-    leaf_paths = {p for layer in policy.layers for p in layer.leaves}
-    hits: list[tuple[str, str, Any]] = []
-    for leaf in sorted(leaf_paths):
+    found: list[tuple[str, list[str]]] = []
+    for leaf in leaf_paths:
         segs = leaf.split(".")
         if len(segs) > len(parts) or any(
             a != b and a != "*" for a, b in zip(parts, segs, strict=False)
         ):
             continue
+        found.append((leaf, parts[len(segs) :]))
+    return found
+
+
+def _matches(
+    policy: Policy, leaves: list[tuple[str, list[str]]], on: dt.date
+) -> list[tuple[str, str, Any]]:
+    """(leaf path, reported path, value) for each match of a glob pattern on a date."""
+    hits: list[tuple[str, str, Any]] = []
+    for leaf, rest in leaves:
         try:
             value = policy.get(leaf, on)
         except ParameterError:
             continue
-        for shown, inner in _walk(value, parts[len(segs) :], leaf):
+        for shown, inner in _walk(value, rest, leaf):
             hits.append((leaf, shown, inner))
     return hits
 
 
 def check_floors(policy: Policy) -> None:
     """Raise ParameterError naming the file, the parameter and the floor that is broken."""
-    dates = [d for d in policy.dates()] or [dt.date.today()]
+    # every date where a value changes, and every date from which a bound applies: a value in
+    # force when a later floor starts must meet it too
+    dates = sorted(set(policy.dates()) | {b.since for b in BOUNDS if b.since.year > 1900})
+    leaf_paths = sorted({p for layer in policy.layers for p in layer.leaves})
+    reach: dict[str, list[tuple[str, list[str]]]] = {}
     for bound in BOUNDS:
+        if bound.path not in reach:
+            reach[bound.path] = _leaves_for(bound.path, leaf_paths)
+        leaves = reach[bound.path]
+        if not leaves:
+            continue
         for on in dates:
             if on < bound.since:
                 continue
-            for leaf, shown, value in _matches(policy, bound.path, on):
+            for leaf, shown, value in _matches(policy, leaves, on):
                 if isinstance(value, bool) or not isinstance(value, int | Decimal):
                     continue
                 number = Decimal(value) / 100 if bound.money else Decimal(value)
