@@ -68,7 +68,16 @@ from yibao.domain.settlement import (
 from yibao.kernel import online
 from yibao.kernel.online import Request
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
+from yibao.kernel.settle import (
+    REASONS,
+    WAITING,
+    Claims,
+    Persons,
+    Result,
+    State,
+    reversed_state,
+    state_keys,
+)
 from yibao.kernel.tables import (
     CROSS_REGION,
     MED_TYPES,
@@ -886,10 +895,8 @@ def reverse(
                     f"settlement-reversal:{setl_id}",
                 )
             )
-        for k, v in row.state_delta.items():
-            state[k] = state.get(k, 0) - v
         uow.settlements.save_state(
-            row.person_id, row.year, {k: v for k, v in state.items() if v}, -1
+            row.person_id, row.year, reversed_state(state, row.state_delta), -1
         )
         response = {
             "setl_id": setl_id,
