@@ -105,7 +105,9 @@ def reversed_state(state: Mapping[str, int], delta: Mapping[str, int]) -> dict[s
     stay as they were paid). ``raw = paid`` makes the next claim's room under a cap exactly
     ``cap − paid``: an in-force claim's uncapped share that a cap, reached because of the
     reversed claim, kept it from being paid is dropped, not carried into the next claim. Without
-    a reversal ``raw`` exceeds ``paid`` only once the cap is reached, where both give the same."""
+    a reversal ``raw`` exceeds ``paid`` only once the cap is reached, where both give the same
+    (in a year of one parameter version; where a cap changes within the year, a reversal also
+    drops the excess over the old cap that a raised cap would pay with the next claim)."""
     out = {k: v - delta.get(k, 0) for k, v in state.items()}
     out.update({k: -v for k, v in delta.items() if k not in state})
     for layer in {k.rsplit(".", 1)[0] for k in out if k.endswith((".raw", ".paid"))}:

@@ -14,8 +14,9 @@ states. The persons' state rows are locked first, in (person, year) order, so tw
 of one person run one after the other and cannot spend the same remaining cap or account
 balance. A refused claim changes nothing and does not stop the others.
 
-Reversal posts the exact negation of the settlement's transaction and subtracts the
-settlement's stored state delta from the year-to-date state (see ``docs/store.md``).
+Reversal posts the exact negation of the settlement's transaction and takes the settlement's
+stored state delta out of the year-to-date state, each capped layer's running total reset to
+what it paid (``kernel.settle.reversed_state``, see ``docs/store.md``).
 """
 
 from __future__ import annotations
@@ -852,8 +853,9 @@ def reverse(
     on: dt.date | None = None,
     request_id: str | None = None,
 ) -> Reversal:
-    """Reverse a settlement (2208): a transaction with every posting negated, the settlement's
-    state delta subtracted from the year-to-date state, the settlement marked reversed. An
+    """Reverse a settlement (2208): a transaction with every posting negated, the year-to-date
+    state what the settlements still in force contributed (``reversed_state``: the settlement's
+    delta taken out, running totals reset to what was paid), the settlement marked reversed. An
     unknown or already reversed settlement is refused (a repeat of the same reversal request
     id gets the first answer)."""
     day = on or dt.date.today()
