@@ -157,10 +157,10 @@ def _expected_probe_basic(in_force: list[Settlement], med: str, total: int) -> i
     if med == "inpatient":
         rank = sum(1 for s in in_force if s.response["admission_no"])
         deductible = 400_00 * FACTORS[min(rank, 2)] // 100
-        raw, cap, group = half_up(max(total - deductible, 0) * 75, 100), BASIC_CAP, ("inpatient",)
+        raw, cap = half_up(max(total - deductible, 0) * 75, 100), BASIC_CAP
     else:
-        raw, cap, group = half_up(total * 50, 100), OUTPATIENT_CAP, ("outpatient",)
-    used = sum(s.amounts["hifp_pay"] for s in in_force if (s.response["med_type"] in group))
+        raw, cap = half_up(total * 50, 100), OUTPATIENT_CAP
+    used = sum(s.amounts["hifp_pay"] for s in in_force if s.response["med_type"] == med)
     return min(raw, cap - used)
 
 
