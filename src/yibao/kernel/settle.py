@@ -12,6 +12,7 @@ family mutual aid (acct_mulaid) → cash. Rule names follow rules.md section 6.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,6 +93,26 @@ def state_keys(tables: Tables) -> list[str]:
     keys = ["admissions", "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
     keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
     return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+
+
+def reversed_state(state: Mapping[str, int], delta: Mapping[str, int]) -> dict[str, int]:
+    """The year-to-date state once a settlement is reversed (冲正): ``delta`` (what the settlement
+    added to each accumulator) taken out, and every layer's uncapped running total
+    (``<layer>.raw``) set to what the layer paid (``<layer>.paid``).
+
+    Every accumulator is then what the settlements still in force contributed: the admissions,
+    the deductible and critical-illness bases, and each layer's paid total (later settlements
+    stay as they were paid). ``raw = paid`` makes the next claim's room under a cap exactly
+    ``cap − paid``: an in-force claim's uncapped share that a cap, reached because of the
+    reversed claim, kept it from being paid is dropped, not carried into the next claim. Without
+    a reversal ``raw`` exceeds ``paid`` only once the cap is reached, where both give the same
+    (in a year of one parameter version; where a cap changes within the year, a reversal also
+    drops the excess over the old cap that a raised cap would pay with the next claim)."""
+    out = {k: v - delta.get(k, 0) for k, v in state.items()}
+    out.update({k: -v for k, v in delta.items() if k not in state})
+    for layer in {k.rsplit(".", 1)[0] for k in out if k.endswith((".raw", ".paid"))}:
+        out[f"{layer}.raw"] = out.get(f"{layer}.paid", 0)
+    return {k: v for k, v in out.items() if v}
 
 
 @dataclass

@@ -14,8 +14,9 @@ states. The persons' state rows are locked first, in (person, year) order, so tw
 of one person run one after the other and cannot spend the same remaining cap or account
 balance. A refused claim changes nothing and does not stop the others.
 
-Reversal posts the exact negation of the settlement's transaction and subtracts the
-settlement's stored state delta from the year-to-date state (see ``docs/store.md``).
+Reversal posts the exact negation of the settlement's transaction and takes the settlement's
+stored state delta out of the year-to-date state, each capped layer's running total reset to
+what it paid (``kernel.settle.reversed_state``, see ``docs/store.md``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,16 @@ from yibao.domain.settlement import (
 from yibao.kernel import online
 from yibao.kernel.online import Request
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
+from yibao.kernel.settle import (
+    REASONS,
+    WAITING,
+    Claims,
+    Persons,
+    Result,
+    State,
+    reversed_state,
+    state_keys,
+)
 from yibao.kernel.tables import (
     CROSS_REGION,
     MED_TYPES,
@@ -843,8 +853,9 @@ def reverse(
     on: dt.date | None = None,
     request_id: str | None = None,
 ) -> Reversal:
-    """Reverse a settlement (2208): a transaction with every posting negated, the settlement's
-    state delta subtracted from the year-to-date state, the settlement marked reversed. An
+    """Reverse a settlement (2208): a transaction with every posting negated, the year-to-date
+    state what the settlements still in force contributed (``reversed_state``: the settlement's
+    delta taken out, running totals reset to what was paid), the settlement marked reversed. An
     unknown or already reversed settlement is refused (a repeat of the same reversal request
     id gets the first answer)."""
     day = on or dt.date.today()
@@ -886,10 +897,8 @@ def reverse(
                     f"settlement-reversal:{setl_id}",
                 )
             )
-        for k, v in row.state_delta.items():
-            state[k] = state.get(k, 0) - v
         uow.settlements.save_state(
-            row.person_id, row.year, {k: v for k, v in state.items() if v}, -1
+            row.person_id, row.year, reversed_state(state, row.state_delta), -1
         )
         response = {
             "setl_id": setl_id,
