@@ -1,9 +1,11 @@
 """Reversing a settlement that is not the person's latest (SQLite and PostgreSQL).
 
 The rule (docs/store.md, "Reversal"): after a reversal the person's year-to-date state is what
-the settlements still in force contributed — their admissions, deductible and critical-illness
-bases, and what each layer paid (later settlements stay as they were paid) — and a capped
-layer's room for the next claim is exactly ``cap − paid``, the remaining cap 5206 reports.
+the settlements still in force contributed — the admission ranks they hold, their deductible and
+critical-illness bases, and what each layer paid (later settlements stay as they were paid) — and
+a capped layer's room for the next claim is exactly ``cap − paid``, the remaining cap 5206
+reports. The reversed admission's rank is free again: the next admission takes it and bears its
+repeat-admission deductible, so the year's deductibles are those of the admissions in force.
 
 Parameters: 360100 (Nanchang) inherits the national defaults; in 2025 the resident basic cap is
 6 × 41,314 = 247,884 yuan (inpatient level 2: deductible 400, repeat-admission factors 1, ½, 0,
@@ -78,15 +80,15 @@ def test_reversing_an_earlier_settlement_frees_exactly_the_cap_it_used(uow: Unit
         "critical_illness": yuan(CI_CAP - b_ci),
     }
     state = settlement.year_to_date(uow, res, YEAR)
-    assert state["admissions"] == 1  # B only
+    assert state["admissions"] == 2 and state["admissions.free"] == 0b1  # B holds rank 2
     assert state["cap:basic.paid"] == state["cap:basic.raw"] == b.amounts["hifp_pay"]
     assert state["ci.base"] == 300_000_00 - b.amounts["hifp_pay"]  # B's
     assert state["ci.paid"] == state["ci.raw"] == b_ci
 
     c = settlement.settle(uow, inpatient(res, 300_000_00, dt.date(YEAR, 7, 1)))
-    c_raw = (300_000_00 - 200_00) * 75 // 100  # the second admission in force
+    c_raw = (300_000_00 - 400_00) * 75 // 100  # A's rank, free again: the full deductible
     assert c.amounts["hifp_pay"] == min(c_raw, left) == 112_200_00
-    assert c.response["admission_no"] == 2
+    assert c.response["admission_no"] == 1
     c_ci = (300_000_00 - 112_200_00) * 60 // 100  # B's base is above the CI deductible
     assert c.amounts["hifmi_pay"] == c_ci == 112_680_00
     assert c.amounts["psn_cash_pay"] == 300_000_00 - 112_200_00 - 112_680_00
@@ -95,25 +97,28 @@ def test_reversing_an_earlier_settlement_frees_exactly_the_cap_it_used(uow: Unit
     assert settlement.settlement_of(uow, b.setl_id)["hifp_pay"] == "135684.00"
 
 
-def test_reversing_the_first_admission_keeps_later_admissions_as_settled(
-    uow: UnitOfWork,
-) -> None:
+def test_reversing_the_first_admission_frees_its_deductible_rank(uow: UnitOfWork) -> None:
     """Issue 10 item 4, the deductible case: A and B are admissions 1 and 2 (deductibles 500 and
     250), A is reversed. B keeps the half deductible it was settled with; the next admission C
-    is the second in force, so it is charged half the deductible too — the count of admissions
-    goes back by one, as for every accumulator. (The full first-admission deductible A bore is not
-    charged again: that would charge C for another admission's rank.)"""
+    takes the first rank A left, and bears its full deductible: the year's deductibles are
+    500 + 250, those of two admissions (it paid C 212.50 more when C took the second rank
+    again). D after it is the third admission (factor 0)."""
     emp = employee(uow, 1, months=12)
     a = settlement.settle(uow, inpatient(emp, 2_000_00, dt.date(YEAR, 3, 1)))
     b = settlement.settle(uow, inpatient(emp, 2_000_00, dt.date(YEAR, 3, 10)))
     assert a.amounts["act_pay_dedc"] == 500_00 and b.amounts["act_pay_dedc"] == 250_00
     settlement.reverse(uow, a.setl_id, on=dt.date(YEAR, 4, 1))
-    assert settlement.year_to_date(uow, emp, YEAR)["admissions"] == 1
+    state = settlement.year_to_date(uow, emp, YEAR)
+    assert (state["admissions"], state["admissions.free"]) == (2, 0b1)
     c = settlement.settle(uow, inpatient(emp, 50_000_00, dt.date(YEAR, 5, 1)))
-    assert c.response["admission_no"] == 2
-    assert c.amounts["act_pay_dedc"] == 250_00
-    assert c.amounts["hifp_pay"] == half_up((50_000_00 - 250_00) * 85, 100) == 42_287_50
+    assert c.response["admission_no"] == 1
+    assert c.amounts["act_pay_dedc"] == 500_00
+    assert c.amounts["hifp_pay"] == half_up((50_000_00 - 500_00) * 85, 100) == 42_075_00
     assert settlement.settlement_of(uow, b.setl_id)["act_pay_dedc"] == "250.00"
+    d = settlement.settle(uow, inpatient(emp, 10_000_00, dt.date(YEAR, 6, 1)))
+    assert (d.response["admission_no"], d.amounts["act_pay_dedc"]) == (3, 0)
+    state = settlement.year_to_date(uow, emp, YEAR)
+    assert state["admissions"] == 3 and "admissions.free" not in state
     assert ledger.reconcile(uow).ok
 
 
@@ -130,17 +135,22 @@ def _resident(uow: UnitOfWork) -> str:
 def _implied_state(in_force: list[Settlement]) -> dict[str, int]:
     """The year-to-date state the settlements in force imply, from their stored answers (not
     from the state deltas the service keeps): admissions counted, bases summed, what each layer
-    paid summed, and each layer's running total equal to what it paid."""
+    paid summed, and each layer's running total equal to what it paid. ``admissions`` is the
+    highest admission rank held, ``admissions.free`` a bit for each rank below it not held."""
     state: dict[str, int] = {}
 
     def add(key: str, value: int) -> None:
         state[key] = state.get(key, 0) + value
 
+    ranks = {s.response["admission_no"] for s in in_force} - {0}
+    state["admissions"] = max(ranks, default=0)
+    state["admissions.free"] = sum(
+        1 << (r - 1) for r in range(1, state["admissions"]) if r not in ranks
+    )
     for s in in_force:
         a, med = s.amounts, s.response["med_type"]
-        if s.response["admission_no"]:
-            add("admissions", 1)
-        else:  # an annual deductible: the base is the policy-scope amount (no cross-region)
+        if not s.response["admission_no"]:
+            # an annual deductible: the base is the policy-scope amount (no cross-region)
             add(f"ded:{med}.base", a["inscp_scp_amt"])
         group = "outpatient" if med == "outpatient" else "basic"
         add(f"cap:{group}.paid", a["hifp_pay"])
@@ -155,8 +165,9 @@ def _implied_state(in_force: list[Settlement]) -> dict[str, int]:
 def _expected_probe_basic(in_force: list[Settlement], med: str, total: int) -> int:
     """The probe's basic fund payment by hand: its raw amount within the cap left."""
     if med == "inpatient":
-        rank = sum(1 for s in in_force if s.response["admission_no"])
-        deductible = 400_00 * FACTORS[min(rank, 2)] // 100
+        held = {s.response["admission_no"] for s in in_force}
+        rank = next(r for r in itertools.count(1) if r not in held)  # the lowest rank free
+        deductible = 400_00 * FACTORS[min(rank - 1, 2)] // 100
         raw, cap = half_up(max(total - deductible, 0) * 75, 100), BASIC_CAP
     else:
         raw, cap = half_up(total * 50, 100), OUTPATIENT_CAP

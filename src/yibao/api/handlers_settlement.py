@@ -29,6 +29,7 @@ from yibao.api.tx import handler
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Claim
+from yibao.kernel.settle import FREE_ADMISSIONS
 from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, UNCAPPED, epoch_days
 from yibao.policy import fen_to_yuan
 from yibao.services import settlement as svc
@@ -243,7 +244,7 @@ def _state_view(state: dict[str, int]) -> dict[str, Any]:
     return {
         k: (v if k == "admissions" else fen_to_yuan(v))
         for k, v in sorted(state.items())
-        if not k.startswith(("acct.", "mulaid."))
+        if not k.startswith(("acct.", "mulaid.", FREE_ADMISSIONS))
     }
 
 

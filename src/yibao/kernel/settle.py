@@ -90,26 +90,79 @@ def state_keys(tables: Tables) -> list[str]:
     a capped layer's payments, ``<layer>.paid`` what it paid, ``<schedule>.base`` a running base."""
     layers = [f"cap:{g}" for g in tables.cap_groups] + ["ci", "la", "acct", "mulaid"]
     layers += [f"ma:{t}" for t in range(tables.n_tiers)]
-    keys = ["admissions", "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
+    keys = ["admissions", FREE_ADMISSIONS, "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
     keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
     return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
 
 
-def reversed_state(state: Mapping[str, int], delta: Mapping[str, int]) -> dict[str, int]:
+#: State key: the admission ranks below ``admissions`` (the highest rank held) that no
+#: settlement in force holds, one bit a rank (bit 0 = the first admission), left by reversals.
+FREE_ADMISSIONS = "admissions.free"
+#: Ranks beyond this are not tracked as free (the repeat-admission factors end long before).
+_MAX_TRACKED_RANK = 62
+
+
+def released_rank(held: int, free: int, rank: int) -> tuple[int, int]:
+    """``(admissions, free)`` once the admission of ``rank`` no longer holds it (a reversal):
+    the highest rank goes down past every free rank below it; a lower rank becomes free, and the
+    next admission takes it (``_admission_ranks``)."""
+    if rank <= 0 or rank > held:
+        return held, free
+    if rank < held:
+        if rank <= _MAX_TRACKED_RANK:
+            free |= 1 << (rank - 1)
+        return held, free
+    held -= 1
+    while held > 0 and free >> (held - 1) & 1:
+        free &= ~(1 << (held - 1))
+        held -= 1
+    return held, free
+
+
+def _admission_ranks(segs: Segments, admission: B, held0: I64, free0: I64) -> tuple[I64, I64, I64]:
+    """Each admission's rank (its repeat-admission deductible factor and ``admission_no``) and
+    each person's new ``(admissions, free)``: the lowest rank no settlement in force holds — a
+    rank left free by a reversal first, then the next above the highest held."""
+    rank = segs.cumsum(admission.astype(np.int64), held0)
+    held = segs.last(rank, held0).copy()  # not a view of ``rank`` (one-person batches)
+    free = free0.copy()
+    for p in np.flatnonzero(free0):  # only persons with a reversed earlier admission
+        f, h = int(free0[p]), int(held0[p])
+        for i in range(segs.starts[p], segs.ends[p] + 1):
+            if admission[i]:
+                if f:
+                    rank[i] = (f & -f).bit_length()
+                    f &= f - 1
+                else:
+                    h += 1
+                    rank[i] = h
+        free[p], held[p] = f, h
+    return rank, held, free
+
+
+def reversed_state(
+    state: Mapping[str, int], delta: Mapping[str, int], admission_no: int = 0
+) -> dict[str, int]:
     """The year-to-date state once a settlement is reversed (冲正): ``delta`` (what the settlement
     added to each accumulator) taken out, and every layer's uncapped running total
     (``<layer>.raw``) set to what the layer paid (``<layer>.paid``).
 
-    Every accumulator is then what the settlements still in force contributed: the admissions,
-    the deductible and critical-illness bases, and each layer's paid total (later settlements
-    stay as they were paid). ``raw = paid`` makes the next claim's room under a cap exactly
-    ``cap − paid``: an in-force claim's uncapped share that a cap, reached because of the
-    reversed claim, kept it from being paid is dropped, not carried into the next claim. Without
-    a reversal ``raw`` exceeds ``paid`` only once the cap is reached, where both give the same
-    (in a year of one parameter version; where a cap changes within the year, a reversal also
-    drops the excess over the old cap that a raised cap would pay with the next claim)."""
+    Every accumulator is then what the settlements still in force contributed: the admission
+    ranks they hold (the reversed admission's rank, ``admission_no``, is released: the next
+    admission takes it and bears its repeat-admission deductible, so the year's deductibles are
+    those of the admissions in force), the deductible and critical-illness bases, and each
+    layer's paid total (later settlements stay as they were paid). ``raw = paid`` makes the
+    next claim's room under a cap exactly ``cap − paid``: an in-force claim's uncapped share
+    that a cap, reached because of the reversed claim, kept it from being paid is dropped, not
+    carried into the next claim. Without a reversal ``raw`` exceeds ``paid`` only once the cap
+    is reached, where both give the same (in a year of one parameter version; where a cap
+    changes within the year, a reversal also drops the excess over the old cap that a raised
+    cap would pay with the next claim)."""
     out = {k: v - delta.get(k, 0) for k, v in state.items()}
     out.update({k: -v for k, v in delta.items() if k not in state})
+    out["admissions"], out[FREE_ADMISSIONS] = released_rank(
+        state.get("admissions", 0), state.get(FREE_ADMISSIONS, 0), admission_no
+    )
     for layer in {k.rsplit(".", 1)[0] for k in out if k.endswith((".raw", ".paid"))}:
         out[f"{layer}.raw"] = out.get(f"{layer}.paid", 0)
     return {k: v for k, v in out.items() if v}
@@ -309,8 +362,14 @@ def settle(
     ratios = tables.band_ratios.reshape(-1, tables.n_bands)[vsml]
     admission = (style == ADMISSION) & entitled
     a0 = state.get("admissions", npers)
-    nth = segs.cumsum(admission.astype(np.int64), a0)
-    state.values["admissions"] = segs.last(nth, a0)
+    free0 = state.get(FREE_ADMISSIONS, npers)
+    if free0.any():
+        nth, state.values["admissions"], state.values[FREE_ADMISSIONS] = _admission_ranks(
+            segs, admission, a0, free0
+        )
+    else:  # no reversed earlier admission: ranks follow on from the highest held
+        nth = segs.cumsum(admission.astype(np.int64), a0)
+        state.values["admissions"] = segs.last(nth, a0)
     factor = tables.repeat.reshape(-1).take(vsm * 3 + np.clip(nth - 1, 0, 2))
     adm_ded = np.minimum(round_div(deductible * factor, SCALE), base)
     adm_raw = round_div(

@@ -898,7 +898,10 @@ def reverse(
                 )
             )
         uow.settlements.save_state(
-            row.person_id, row.year, reversed_state(state, row.state_delta), -1
+            row.person_id,
+            row.year,
+            reversed_state(state, row.state_delta, int(row.response.get("admission_no") or 0)),
+            -1,
         )
         response = {
             "setl_id": setl_id,
