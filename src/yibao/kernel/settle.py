@@ -247,6 +247,19 @@ def _deductible_schedule(
     return _scatter(grown, idx, len(segs.seg)), _scatter(applied, idx, len(segs.seg))
 
 
+def _unpaid_share(eligible: I64, raw: I64, paid: I64) -> I64:
+    """The cost beyond the basic cap's cost point in the claim that reaches the cap: eligible
+    cost × (raw − paid) / raw, rounded half up once. Exact (Python integers: the product may
+    pass int64), so it never falls when the claim's cost rises (raw and eligible both rise)."""
+    return np.array(
+        [
+            (2 * e * (r - p) + r) // (2 * r)
+            for e, r, p in zip(eligible.tolist(), raw.tolist(), paid.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def settle(
     tables: Tables,
     claims: Claims,
@@ -361,10 +374,13 @@ def settle(
     employee = entitled & (scheme != RESIDENT) & (cap_group == tables.la_group)
     if employee.any():
         capped = employee & (hifp < raw)
-        r_eff = np.where(eligible > 0, raw * SCALE // np.maximum(eligible, 1), SCALE)
-        straddle = eligible - round_div(hifp * SCALE, np.maximum(r_eff, 1))
         whole = basic_before >= cap
-        beyond = np.where(capped, np.where(whole, base, np.maximum(straddle, 0)), 0)
+        beyond = np.where(capped & whole, base, 0)
+        straddles = np.flatnonzero(capped & ~whole)
+        if len(straddles):
+            beyond[straddles] = _unpaid_share(
+                eligible[straddles], raw[straddles], hifp[straddles]
+            )
         la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
         hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers, steady)
         if explain:
