@@ -12,8 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from yibao.kernel.settle import Claims, Persons, Result, State, settle
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, Tables, compile_tables
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, UNCAPPED, Tables, compile_tables
 from yibao.policy import Policy
+from yibao.policy.money import MAX_FEN, MAX_YEAR_FEN
 
 YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
 TIERS = [
@@ -284,3 +285,68 @@ def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
             assert np.array_equal(alone.columns[name], together.columns[name]), name
         for key, value in alone.state.values.items():
             assert np.array_equal(value, together.state.values[key]), key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, MAX_YEAR_FEN // MAX_FEN),
+    st.integers(0, 2),
+    st.integers(0, len(MED_TYPES) - 1),
+    st.integers(0, 2),
+    st.integers(0, 3),
+    st.integers(0, len(AID_CLASSES) - 1),
+    st.integers(0, MAX_FEN // 2),
+    st.integers(0, 2),
+    st.booleans(),
+)
+def test_claims_at_the_largest_amount_settle_without_overflow(
+    n: int,
+    scheme: int,
+    med: int,
+    level: int,
+    cross: int,
+    aid: int,
+    excluded: int,
+    variant: int,
+    use_account: bool,
+) -> None:
+    """Up to a year's bound of claims at ``MAX_FEN`` for one person (policy.money: the kernel's
+    products stay below 2^63): nothing negative, the identity holds, each capped layer pays
+    exactly its cap over the year (the cost is far above every cap)."""
+    t = tables(variant)
+    full = np.full(n, 1, dtype=np.int64)
+    claims = Claims(
+        person=0 * full,
+        date=YEAR_START + np.arange(n, dtype=np.int64) * 3,
+        med_type=med * full,
+        level=level * full,
+        cross_region=cross * full,
+        total=MAX_FEN * full,
+        fully_self_paid=excluded * full,
+        over_limit=0 * full,
+        category_b=(MAX_FEN - excluded) // 4 * full,
+    )
+    one = np.ones(1, dtype=np.int64)
+    persons = Persons(
+        scheme * one, aid * one, MAX_FEN * one, np.array([use_account]), MAX_FEN * one,
+        600_000 * one, YEAR_START * one,
+    )  # fmt: skip
+    r = settle(t, claims, persons)
+    c = r.columns
+    for name, column in c.items():
+        assert (column >= 0).all(), name
+    for values in r.state.values.values():
+        assert (values >= 0).all() and (values <= MAX_YEAR_FEN).all()
+    funds = c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
+    assert np.array_equal(c["fund_pay_sumamt"], funds)
+    paid = funds + c["acct_pay"] + c["acct_mulaid_pay"] + c["psn_cash_pay"]
+    assert np.array_equal(paid, claims.total)
+    versions = np.unique(t.version_of(claims.date))
+    cap = t.annual_cap[versions, scheme, med].max()
+    assert c["hifp_pay"].sum() == min(cap, c["basic_raw"].sum())
+    vulnerable = int(t.ci_vulnerable[0, aid])
+    ci_cap = t.ci_cap[versions, vulnerable].max()
+    if scheme == 2 and c["ci_base"].sum() > 0 and ci_cap < UNCAPPED:
+        assert c["hifmi_pay"].sum() == ci_cap + 600_000
+    if scheme != 2 and (c["la_base"] > 0).any() and t.la_ratio[versions].min() > 0:
+        assert c["hifob_pay"].sum() == t.la_cap[versions].max()
