@@ -29,6 +29,8 @@ from yibao.cli import app as cli
 from yibao.commands import app as commands
 from yibao.domain.errors import InvalidField
 from yibao.domain.settlement import Claim
+from yibao.kernel.tables import compile_tables
+from yibao.policy import ParameterError, Policy
 from yibao.policy.money import (
     MAX_FEN,
     MAX_YEAR_FEN,
@@ -306,3 +308,11 @@ def test_a_claim_past_the_years_bound_is_refused(uow: UnitOfWork, engine: Engine
     assert _stored(engine) == 0
     settled = settlement.settle(uow, Claim(who, on, 100_00, "inpatient", 2), "r-2")
     assert settled.response["medfee_sumamt"] == "100.00"
+
+
+def test_a_share_ratio_above_one_is_refused_when_the_tables_are_compiled() -> None:
+    # ratios multiply amounts in the kernel: above 1 a product could pass int64 within the bound
+    overlay = {"large_amount": {"ratio": 1000}}
+    with pytest.raises(ParameterError) as err:
+        compile_tables(Policy("000000", overlays=[overlay]), 2025)
+    assert err.value.path == "large_amount.ratio" and "between 0 and 1" in err.value.reason

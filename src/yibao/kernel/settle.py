@@ -8,6 +8,10 @@ the same call with a batch of one and the person's stored year-to-date state.
 Layers, in order: basic pooling fund (hifp) → critical illness (hifmi, residents) or large-amount
 insurance (hifob, employees) → medical assistance (maf, by tier) → personal account (acct) →
 family mutual aid (acct_mulaid) → cash. Rule names follow rules.md section 6.
+
+Amounts are int64 fen. Within the bounds of ``yibao.policy.money`` (each amount at most
+``MAX_FEN``, each year-to-date accumulator at most ``MAX_YEAR_FEN``, share ratios at most 1) no
+product or running sum here passes 2^63: the reasoning is in that module's docstring.
 """
 
 from __future__ import annotations
@@ -378,9 +382,7 @@ def settle(
         beyond = np.where(capped & whole, base, 0)
         straddles = np.flatnonzero(capped & ~whole)
         if len(straddles):
-            beyond[straddles] = _unpaid_share(
-                eligible[straddles], raw[straddles], hifp[straddles]
-            )
+            beyond[straddles] = _unpaid_share(eligible[straddles], raw[straddles], hifp[straddles])
         la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
         hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers, steady)
         if explain:
