@@ -123,6 +123,19 @@ def take_person(persons: Persons, i: int) -> Persons:
     return Persons(*(getattr(persons, f)[i : i + 1] for f in persons.__dataclass_fields__))
 
 
+def _cap_raised_after_a_claim_it_cut() -> tuple[Claims, Persons, int]:
+    """An employee's claim cut by the large-amount cap in May, the cap raised on 1 July, then a
+    claim of 0.00 in July: it was paid 0.01 of May's cut raw (cash -0.01)."""
+    n = 3
+    zero = np.zeros(n, dtype=np.int64)
+    claims = Claims(zero, YEAR_START + np.array([0, 0, 181]), zero, zero, zero,
+        np.array([0, 127194445, 0]), zero, zero, zero)  # fmt: skip
+    z1 = np.zeros(1, dtype=np.int64)
+    persons = Persons(z1, z1, z1, np.array([False]), z1, z1, z1 + YEAR_START)
+    return claims, persons, 2
+
+
+@example(_cap_raised_after_a_claim_it_cut())
 @settings(max_examples=150, deadline=None)
 @given(batches())
 def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> None:
