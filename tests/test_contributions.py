@@ -108,7 +108,11 @@ def test_rule3_employer_rate_is_local() -> None:
 
 @pytest.mark.parametrize(
     "wage",
-    [pytest.param(-1, id="rule1-negative-wage-refused"), pytest.param(1.5, id="rule1-float")],
+    [
+        pytest.param(-1, id="rule1-negative-wage-refused"),
+        pytest.param(1.5, id="rule1-float"),
+        pytest.param(10_000_000_000_01, id="rule1-wage-above-the-amount-bound"),
+    ],
 )
 def test_employee_bad_wage(wage: object) -> None:
     with pytest.raises(ContributionRuleError) as info:

@@ -8,12 +8,13 @@ from dataclasses import replace
 from functools import cache
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from yibao.kernel.settle import Claims, Persons, Result, State, settle
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, Tables, compile_tables
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, UNCAPPED, Tables, compile_tables
 from yibao.policy import Policy
+from yibao.policy.money import MAX_FEN, MAX_YEAR_FEN
 
 YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
 TIERS = [
@@ -122,6 +123,19 @@ def take_person(persons: Persons, i: int) -> Persons:
     return Persons(*(getattr(persons, f)[i : i + 1] for f in persons.__dataclass_fields__))
 
 
+def _cap_raised_after_a_claim_it_cut() -> tuple[Claims, Persons, int]:
+    """An employee's claim cut by the large-amount cap in May, the cap raised on 1 July, then a
+    claim of 0.00 in July: it was paid 0.01 of May's cut raw (cash -0.01)."""
+    n = 3
+    zero = np.zeros(n, dtype=np.int64)
+    claims = Claims(zero, YEAR_START + np.array([0, 0, 181]), zero, zero, zero,
+        np.array([0, 127194445, 0]), zero, zero, zero)  # fmt: skip
+    z1 = np.zeros(1, dtype=np.int64)
+    persons = Persons(z1, z1, z1, np.array([False]), z1, z1, z1 + YEAR_START)
+    return claims, persons, 2
+
+
+@example(_cap_raised_after_a_claim_it_cut())
 @settings(max_examples=150, deadline=None)
 @given(batches())
 def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> None:
@@ -176,6 +190,19 @@ def test_no_fund_pays_more_than_its_cap_in_a_year(batch: tuple) -> None:
         assert c["acct_pay"][mine].sum() <= persons.account_balance[p] * persons.use_account[p]
 
 
+def one_claim(scheme: int, med: int, level: int, total: int) -> tuple[Claims, Persons, int]:
+    """One entitled claim of one person without an account, with the national tables."""
+    claims = Claims(*(np.array([v], dtype=np.int64) for v in (0, YEAR_START + 10, med, level, 0)),
+        *(np.array([v], dtype=np.int64) for v in (total, 0, 0, 0)))  # fmt: skip
+    zero = np.zeros(1, dtype=np.int64)
+    persons = Persons(np.array([scheme]), zero, zero, np.array([False]), zero, zero,
+        np.array([YEAR_START]))  # fmt: skip
+    return claims, persons, 0
+
+
+# a retiree's maternity claim reaching the basic cap: 37 fen more once lowered the large-amount
+# payment by 59 fen (the basic ratio was taken back from rounded amounts, raw × 10^6 // eligible)
+@example(one_claim(1, MED_TYPES.index("maternity"), 2, 110328988), 0, 37)
 @settings(max_examples=150, deadline=None)
 @given(batches(), st.integers(0, 40), st.integers(1, 5_000_000))
 def test_a_larger_cost_never_lowers_a_funds_payment(batch: tuple, which: int, more: int) -> None:
@@ -271,3 +298,68 @@ def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
             assert np.array_equal(alone.columns[name], together.columns[name]), name
         for key, value in alone.state.values.items():
             assert np.array_equal(value, together.state.values[key]), key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, MAX_YEAR_FEN // MAX_FEN),
+    st.integers(0, 2),
+    st.integers(0, len(MED_TYPES) - 1),
+    st.integers(0, 2),
+    st.integers(0, 3),
+    st.integers(0, len(AID_CLASSES) - 1),
+    st.integers(0, MAX_FEN // 2),
+    st.integers(0, 2),
+    st.booleans(),
+)
+def test_claims_at_the_largest_amount_settle_without_overflow(
+    n: int,
+    scheme: int,
+    med: int,
+    level: int,
+    cross: int,
+    aid: int,
+    excluded: int,
+    variant: int,
+    use_account: bool,
+) -> None:
+    """Up to a year's bound of claims at ``MAX_FEN`` for one person (policy.money: the kernel's
+    products stay below 2^63): nothing negative, the identity holds, each capped layer pays
+    exactly its cap over the year (the cost is far above every cap)."""
+    t = tables(variant)
+    full = np.full(n, 1, dtype=np.int64)
+    claims = Claims(
+        person=0 * full,
+        date=YEAR_START + np.arange(n, dtype=np.int64) * 3,
+        med_type=med * full,
+        level=level * full,
+        cross_region=cross * full,
+        total=MAX_FEN * full,
+        fully_self_paid=excluded * full,
+        over_limit=0 * full,
+        category_b=(MAX_FEN - excluded) // 4 * full,
+    )
+    one = np.ones(1, dtype=np.int64)
+    persons = Persons(
+        scheme * one, aid * one, MAX_FEN * one, np.array([use_account]), MAX_FEN * one,
+        600_000 * one, YEAR_START * one,
+    )  # fmt: skip
+    r = settle(t, claims, persons)
+    c = r.columns
+    for name, column in c.items():
+        assert (column >= 0).all(), name
+    for values in r.state.values.values():
+        assert (values >= 0).all() and (values <= MAX_YEAR_FEN).all()
+    funds = c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
+    assert np.array_equal(c["fund_pay_sumamt"], funds)
+    paid = funds + c["acct_pay"] + c["acct_mulaid_pay"] + c["psn_cash_pay"]
+    assert np.array_equal(paid, claims.total)
+    versions = np.unique(t.version_of(claims.date))
+    cap = t.annual_cap[versions, scheme, med].max()
+    assert c["hifp_pay"].sum() == min(cap, c["basic_raw"].sum())
+    vulnerable = int(t.ci_vulnerable[0, aid])
+    ci_cap = t.ci_cap[versions, vulnerable].max()
+    if scheme == 2 and c["ci_base"].sum() > 0 and ci_cap < UNCAPPED:
+        assert c["hifmi_pay"].sum() == ci_cap + 600_000
+    if scheme != 2 and (c["la_base"] > 0).any() and t.la_ratio[versions].min() > 0:
+        assert c["hifob_pay"].sum() == t.la_cap[versions].max()

@@ -21,7 +21,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -43,7 +42,8 @@ from yibao.api.security import mask_name, mask_phone
 from yibao.domain.contributions import ContributionRecord
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
-from yibao.policy import ParameterError, fen_to_yuan, yuan_to_fen
+from yibao.policy import ParameterError, fen_to_yuan
+from yibao.policy.money import AmountError, parse_yuan
 from yibao.store.db import database_url, make_engine
 from yibao.store.migrate import upgrade as run_upgrade
 from yibao.store.uow import UnitOfWork
@@ -152,12 +152,9 @@ def _date(value: str | None, field: str, as_json: bool, default: dt.date | None 
 
 def _yuan(value: str, field: str, as_json: bool) -> int:
     try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        _fail(f"{field}: {value!r} is not an amount in yuan", as_json)
-    if not amount.is_finite() or amount < 0:
-        _fail(f"{field}: {value!r} must be a non-negative amount in yuan", as_json)
-    return yuan_to_fen(amount)
+        return parse_yuan(value, field)
+    except AmountError as exc:
+        _fail(str(exc), as_json)
 
 
 def _enrolment_dict(e: Enrolment) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from yibao.api.roles import Role
 from yibao.api.routes import _audit, _deny
 from yibao.api.tx import TxRequest, run_tx, translate
 from yibao.domain.enrolment import Enrolment
+from yibao.policy import fen_to_yuan
+from yibao.policy.money import AmountError, parse_yuan
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -162,7 +164,7 @@ def _claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         msgid = identifiers[0].get("value")
     data: dict[str, Any] = {
         "psn_no": ref[8:],
-        "total": str(total),
+        "total": _yuan(total, "Claim.total.value"),
         "date": str(on)[:10],
         "med_type": med_type,
     }
@@ -170,9 +172,22 @@ def _claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         if isinstance(ext, dict) and str(ext.get("url", "")).startswith("urn:yibao:"):
             name = str(ext["url"])[len("urn:yibao:") :]
             if name in ("fully_self_paid", "over_limit", "category_b", "mdtrt_id"):
-                value = ext.get("valueMoney", {}).get("value", ext.get("valueString"))
-                data[name] = str(value)
+                money = ext.get("valueMoney")
+                if isinstance(money, dict) and name != "mdtrt_id":
+                    where = f"Claim.extension[{ext['url']}].valueMoney.value"
+                    data[name] = _yuan(money.get("value"), where)
+                else:
+                    value = ext.get("valueMoney", {}).get("value", ext.get("valueString"))
+                    data[name] = str(value)
     return use, str(msgid or f"fhir-{uuid.uuid4().hex}"), data
+
+
+def _yuan(value: object, element: str) -> str:
+    """A FHIR Money value (yuan) checked by ``policy.money.parse_yuan``, as a yuan string."""
+    try:
+        return fen_to_yuan(parse_yuan(value, element))
+    except AmountError as exc:
+        raise ApiError(errors.INVALID_FIELD, f"{element}: {exc.reason}") from None
 
 
 def claim_response(out: dict[str, Any], use: str, request_ref: str | None) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from yibao.api import errors
 from yibao.api.errors import ApiError
 from yibao.domain.errors import InvalidNationalId
 from yibao.domain.identity import parse_national_id
+from yibao.policy.money import AmountError, parse_int, parse_yuan
 
 
 def invalid(field: str, reason: str) -> ApiError:
@@ -56,34 +57,23 @@ def integer(data: dict[str, Any], field: str, default: int | None = None) -> int
         if default is not None:
             return default
         raise invalid(field, "missing (an integer)")
-    if isinstance(value, bool):
-        raise invalid(field, "must be an integer")
     try:
-        return int(str(value))
-    except ValueError:
-        raise invalid(field, f"{value!r} is not an integer") from None
+        return parse_int(value, field)
+    except AmountError as exc:
+        raise invalid(field, exc.reason) from None
 
 
 def amount(data: dict[str, Any], field: str, default: Decimal | None = None) -> Decimal:
-    """A yuan amount ≥ 0 with at most two decimals."""
+    """A yuan amount ≥ 0 with at most two decimals, not above ``policy.money.MAX_YUAN``."""
     value = data.get(field)
     if value is None or value == "":
         if default is not None:
             return default
         raise invalid(field, "missing (an amount in yuan)")
-    if isinstance(value, bool):
-        raise invalid(field, "must be an amount in yuan")
     try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise invalid(field, f"{value!r} is not an amount in yuan") from None
-    if not d.is_finite() or d < 0:
-        raise invalid(field, "must be a non-negative amount")
-    if d != d.quantize(Decimal("0.01")):
-        raise invalid(field, "has more than two decimals (fen)")
-    if d > Decimal("100000000"):
-        raise invalid(field, "is implausibly large")
-    return d
+        return Decimal(parse_yuan(value, field)).scaleb(-2)
+    except AmountError as exc:
+        raise invalid(field, exc.reason) from None
 
 
 def person_ref(data: dict[str, Any]) -> str | int:

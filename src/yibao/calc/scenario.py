@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from yibao.policy import NATIONAL, ParameterError, Policy, UnknownRegion
+from yibao.policy.money import AmountError, parse_yuan
 
 
 class ScenarioError(ValueError):
@@ -56,25 +56,16 @@ def load_policy(doc: dict[str, Any]) -> Policy:
 
 
 def amount(value: Any, field: str, *, allow_none: bool = False) -> int:
-    """Yuan (number or string, at most 2 decimals, not negative) to integer fen."""
+    """Yuan (number or string, at most 2 decimals, not negative, not above the bound of
+    ``policy.money``) to integer fen."""
     if value is None:
         if allow_none:
             return 0
         raise ScenarioError(field, "missing")
-    if isinstance(value, bool):
-        raise ScenarioError(field, "must be an amount in yuan, not a boolean")
     try:
-        number = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ScenarioError(field, f"{value!r} is not a number") from exc
-    if not number.is_finite():
-        raise ScenarioError(field, f"{value!r} is not a number")
-    if number < 0:
-        raise ScenarioError(field, f"must not be negative (got {value})")
-    fen = number * 100
-    if fen != fen.to_integral_value():
-        raise ScenarioError(field, f"{value} has more than two decimal places")
-    return int(fen)
+        return parse_yuan(value, field)
+    except AmountError as exc:
+        raise ScenarioError(exc.field, exc.reason) from exc
 
 
 def date(value: Any, field: str) -> dt.date:

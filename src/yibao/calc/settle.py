@@ -21,6 +21,7 @@ from yibao.kernel.tables import (
     from_epoch_days,
 )
 from yibao.policy import fen_to_yuan
+from yibao.policy.money import AmountError, year_room
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -40,7 +41,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     claims = doc.get("claims")
     if not isinstance(claims, list) or not claims:
         raise ScenarioError("claims", "must be a non-empty list of claims")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, claim in enumerate(claims):
         f = f"claims[{i}]"
         if not isinstance(claim, dict):
@@ -62,6 +63,10 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         }
         if sum(parts.values()) > total:
             raise ScenarioError(f, "fully_self_paid + over_limit + category_b is larger than total")
+        try:
+            year_room(sum(r[4] for r in rows), total, f"{f}.total")
+        except AmountError as exc:
+            raise ScenarioError(exc.field, exc.reason) from exc
         rows.append((on, med, level, cross, total, parts))
     years = {r[0].year for r in rows}
     if len(years) > 1:

@@ -12,6 +12,7 @@ from typing import Any
 
 from yibao.domain.errors import InvalidField
 from yibao.kernel.tables import CROSS_REGION, LEVELS, MED_TYPES
+from yibao.policy import money
 
 
 class VisitStatus(StrEnum):
@@ -48,11 +49,11 @@ def check_cross_region(value: object, field: str = "cross_region") -> str:
 
 
 def check_fen(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidField(field, f"must be an amount in integer fen, got {value!r}")
-    if value < 0:
-        raise InvalidField(field, f"must not be negative (got {value} fen)")
-    return value
+    """An amount in integer fen, not negative, not above ``policy.money.MAX_FEN``."""
+    try:
+        return money.check_fen(value, field)
+    except money.AmountError as exc:
+        raise InvalidField(exc.field, exc.reason) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@ the same call with a batch of one and the person's stored year-to-date state.
 Layers, in order: basic pooling fund (hifp) → critical illness (hifmi, residents) or large-amount
 insurance (hifob, employees) → medical assistance (maf, by tier) → personal account (acct) →
 family mutual aid (acct_mulaid) → cash. Rule names follow rules.md section 6.
+
+Amounts are int64 fen. Within the bounds of ``yibao.policy.money`` (each amount at most
+``MAX_FEN``, each year-to-date accumulator at most ``MAX_YEAR_FEN``, share ratios at most 1) no
+product or running sum here passes 2^63: the reasoning is in that module's docstring.
 """
 
 from __future__ import annotations
@@ -267,16 +271,19 @@ def _clamp(
     key: str,
     n_persons: int,
     steady: bool = False,
+    version: I64 | None = None,
 ) -> tuple[I64, I64]:
-    """Cap a layer for the year: paid = running max of min(Σ raw, cap).
+    """Cap a layer for the year: each claim pays its raw until the year's payments reach the
+    cap in force on its date (``version``: the claims' parameter versions).
 
     ``member`` selects the claims of the layer (None: all). ``steady`` says the cap does not
-    change within a person's year (one parameter version), so no running max is needed.
-    Returns each claim's payment and what the layer had paid before it."""
+    change within a person's year (one parameter version): paid = min(Σ raw, cap), never less
+    than paid before. Returns each claim's payment and what the layer had paid before it."""
     s0, p0 = state.get(f"{key}.raw", n_persons), state.get(f"{key}.paid", n_persons)
     sub, idx, people = _members(segs, member)
+    ver = np.zeros(len(raw), dtype=np.int64) if version is None else version
     if idx is not None:
-        raw, cap = raw[idx], cap[idx]
+        raw, cap, ver = raw[idx], cap[idx], ver[idx]
         member = None
     i0 = s0 if people is None else s0[people]
     j0 = p0 if people is None else p0[people]
@@ -293,11 +300,23 @@ def _clamp(
         paid_in_batch = np.add.reduceat(pay, sub.starts) if len(pay) else 0
         _store(state, f"{key}.paid", p0, people, j0 + paid_in_batch)
     else:
-        capped = np.minimum(running, cap)
-        paid = sub.cummax(capped if member is None else np.where(member, capped, 0), j0)
-        before = sub.previous(paid, j0)
-        pay = paid - before
-        _store(state, f"{key}.paid", p0, people, sub.last(paid, j0))
+        # versions in date order; within one the cap is fixed and the year's payments grow by
+        # each claim's raw up to max(cap, paid before). A raised cap pays nothing of an earlier
+        # claim's raw it had cut: no claim is paid more than its own raw.
+        paid_before = j0
+        pay = np.zeros(len(raw), dtype=np.int64)
+        before = np.zeros_like(pay)
+        for u in np.unique(ver):
+            here = ver == u if member is None else (ver == u) & member
+            floor = sub.spread(paid_before)
+            grown = sub.cumsum(np.where(here, own, 0), paid_before)
+            reached = np.where(here, np.minimum(grown, np.maximum(floor, cap)), floor)
+            paid = sub.cummax(reached, paid_before)
+            prior = sub.previous(paid, paid_before)
+            pay = np.where(here, paid - prior, pay)
+            before = np.where(here, prior, before)
+            paid_before = sub.last(paid, paid_before)
+        _store(state, f"{key}.paid", p0, people, paid_before)
     _store(state, f"{key}.raw", s0, people, sub.last(running, i0))
     return _scatter(pay, idx, n), _scatter(before, idx, n)
 
@@ -319,6 +338,19 @@ def _deductible_schedule(
         grown = np.where(mask, grown, 0)
     applied = base - grown if mask is None else np.where(mask, base - grown, 0)
     return _scatter(grown, idx, len(segs.seg)), _scatter(applied, idx, len(segs.seg))
+
+
+def _unpaid_share(eligible: I64, raw: I64, paid: I64) -> I64:
+    """The cost beyond the basic cap's cost point in the claim that reaches the cap: eligible
+    cost × (raw − paid) / raw, rounded half up once. Exact (Python integers: the product may
+    pass int64), so it never falls when the claim's cost rises (raw and eligible both rise)."""
+    return np.array(
+        [
+            (2 * e * (r - p) + r) // (2 * r)
+            for e, r, p in zip(eligible.tolist(), raw.tolist(), paid.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
 
 
 def settle(
@@ -398,7 +430,7 @@ def settle(
     for g, name in enumerate(tables.cap_groups):
         member = entitled & (cap_group == g)
         if member.any():
-            pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers, steady)
+            pay, before = _clamp(segs, raw, member, cap, state, f"cap:{name}", npers, steady, v)
             hifp += pay
             basic_before = np.where(member, before, basic_before)
     if explain:
@@ -429,7 +461,7 @@ def settle(
         )
         ci_raw = round_div(grown, SCALE)
         ci_cap = tables.ci_cap[v, vul] + segs.spread(persons.incentive_raise)
-        hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers, steady)
+        hifmi, _ = _clamp(segs, ci_raw, resident, ci_cap, state, "ci", npers, steady, v)
         if explain:
             reasons |= np.where(resident & (ci_base > 0) & (ytd <= ci_ded), CI_DEDUCTIBLE, 0)
         if explain:
@@ -441,12 +473,14 @@ def settle(
     employee = entitled & (scheme != RESIDENT) & (cap_group == tables.la_group)
     if employee.any():
         capped = employee & (hifp < raw)
-        r_eff = np.where(eligible > 0, raw * SCALE // np.maximum(eligible, 1), SCALE)
-        straddle = eligible - round_div(hifp * SCALE, np.maximum(r_eff, 1))
         whole = basic_before >= cap
-        beyond = np.where(capped, np.where(whole, base, np.maximum(straddle, 0)), 0)
+        beyond = np.where(capped & whole, base, 0)
+        straddles = np.flatnonzero(capped & ~whole)
+        if len(straddles):
+            beyond[straddles] = _unpaid_share(eligible[straddles], raw[straddles], hifp[straddles])
         la_raw = round_div(beyond * tables.la_ratio[v], SCALE)
-        hifob, _ = _clamp(segs, la_raw, employee, tables.la_cap[v], state, "la", npers, steady)
+        la_cap = tables.la_cap[v]
+        hifob, _ = _clamp(segs, la_raw, employee, la_cap, state, "la", npers, steady, v)
         if explain:
             reasons |= np.where(hifob < la_raw, LA_CAP, 0)
 
@@ -473,7 +507,7 @@ def settle(
             )
             tier_raw = round_div(ratio * grown, SCALE)
             tier_cap = tables.ma_cap[v, aid, t]
-            pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers, steady)
+            pay, _ = _clamp(segs, tier_raw, member, tier_cap, state, f"ma:{t}", npers, steady, v)
             if explain:
                 reasons |= np.where(pay < tier_raw, MA_CAP, 0)
             tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)

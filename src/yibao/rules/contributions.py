@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from yibao.domain.errors import InvalidField
-from yibao.policy import Policy
+from yibao.policy import Policy, money
 
 
 class ContributionRuleError(InvalidField):
@@ -38,11 +38,11 @@ def _money(policy: Policy, path: str, on: dt.date) -> int:
 
 
 def _amount(field: str, fen: object) -> int:
-    if isinstance(fen, bool) or not isinstance(fen, int):
-        raise ContributionRuleError(field, f"must be integer fen, got {fen!r}")
-    if fen < 0:
-        raise ContributionRuleError(field, f"must not be negative, got {fen}")
-    return fen
+    """Integer fen, not negative, not above ``policy.money.MAX_FEN``."""
+    try:
+        return money.check_fen(fen, field)
+    except money.AmountError as exc:
+        raise ContributionRuleError(field, exc.reason) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ from yibao.kernel.tables import (
     compile_tables,
     epoch_days,
 )
-from yibao.policy import ParameterError, Policy, fen_to_yuan, yuan_to_fen
+from yibao.policy import ParameterError, Policy, fen_to_yuan, money, yuan_to_fen
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.person_file import (
     Entitlement,
@@ -332,6 +332,7 @@ def _prepare(
     institution: str | None = None,
 ) -> _Input:
     """Everything the kernel needs for one claim, from the person's file (pure)."""
+    _check_year_room(stored_state, claim.total)
     med_type, level, cross = _visit_for(file, claim, visit, institution)
     enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
@@ -384,6 +385,17 @@ def _prepare(
         given=given,
         request=Request(claims, persons, state),
     )
+
+
+def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
+    """Refuse a claim that would take a year-to-date accumulator past ``MAX_YEAR_FEN``: each
+    grows by at most the claim's total, so the largest one plus the total bounds them all
+    (``policy.money``: the kernel cannot overflow within it)."""
+    largest = max((v for k, v in stored_state.items() if k != "admissions"), default=0)
+    try:
+        money.year_room(largest, total)
+    except money.AmountError as exc:
+        raise InvalidField(exc.field, exc.reason) from None
 
 
 def _compute_all(inputs: Sequence[_Input]) -> list[_Computed]:
