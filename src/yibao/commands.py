@@ -44,6 +44,7 @@ from yibao.domain.contributions import ContributionRecord
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError, fen_to_yuan, yuan_to_fen
+from yibao.services import clock
 from yibao.store.db import database_url, make_engine
 from yibao.store.migrate import upgrade as run_upgrade
 from yibao.store.uow import UnitOfWork
@@ -143,7 +144,7 @@ def _safe(db: str | None) -> str:
 
 def _date(value: str | None, field: str, as_json: bool, default: dt.date | None = None) -> dt.date:
     if value is None:
-        return default or dt.date.today()
+        return default or clock.today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

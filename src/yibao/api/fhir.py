@@ -33,6 +33,7 @@ from yibao.api.roles import Role
 from yibao.api.routes import _audit, _deny
 from yibao.api.tx import TxRequest, run_tx, translate
 from yibao.domain.enrolment import Enrolment
+from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -155,7 +156,7 @@ def _claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     codings = ((claim.get("type") or {}).get("coding")) or [{}]
     med_type = codings[0].get("code") if isinstance(codings[0], dict) else None
     period = claim.get("billablePeriod") or {}
-    on = period.get("start") or claim.get("created") or dt.date.today().isoformat()
+    on = period.get("start") or claim.get("created") or clock.today().isoformat()
     identifiers = claim.get("identifier") or []
     msgid = None
     if identifiers and isinstance(identifiers[0], dict):
@@ -436,7 +437,7 @@ def eligibility(
     if not ref.startswith("Patient/") or len(ref) > 26:
         raise ApiError(errors.INVALID_FIELD, "patient.reference: Patient/<psn_no>")
     psn_no = _patient_no(ref, "patient.reference")
-    on = inputs.date({"servicedDate": request.get("servicedDate")}, "servicedDate", dt.date.today())
+    on = inputs.date({"servicedDate": request.get("servicedDate")}, "servicedDate", clock.today())
     _coverage_allowed(state, who, psn_no, f"CoverageEligibilityRequest/{psn_no}")
     try:
         with UnitOfWork.for_engine(state.engine) as uow:

@@ -117,17 +117,41 @@ def present(response: dict[str, Any], person_id: int) -> dict[str, Any]:
     return out
 
 
+def registered_level(institution: str, registered: int | None, given: Any) -> int:
+    """The level (医院等级) an institution is paid at: the one it is registered at. A request
+    may repeat it; a request's level that differs is refused, as is any claim of an
+    institution registered without a level."""
+    if registered is None:
+        raise inputs.invalid(
+            "level",
+            f"institution {institution} is registered without a level (1, 2 or 3): the bureau "
+            "must register its level before it settles",
+        )
+    if given not in (None, "") and (
+        isinstance(given, bool) or str(given).strip() != str(registered)
+    ):
+        raise inputs.invalid(
+            "level",
+            f"{given!r} is not the level institution {institution} is registered at "
+            f"({registered}); leave it out",
+        )
+    return registered
+
+
 def claim_of(
     data: dict[str, Any], institution: str | None, level: Callable[[], int | None]
 ) -> Claim:
     """The claim of a 2206/2207 input. An institution's claims are its own (its code replaces
-    any given); without a registered visit and a level, the institution's level (``level()``)."""
+    any given) at its registered level (``level()``; a different level is refused); staff
+    give the level (or a registered visit's is taken)."""
     who = inputs.person_ref(data)
     doc = {k: v for k, v in data.items() if k not in ("psn_no", "certno")}
     doc["person"] = "-"
+    mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
     if institution is not None:
         doc["fixmedins_code"] = institution
-    mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
+        if mdtrt_id is None or doc.get("level") not in (None, ""):
+            doc["level"] = registered_level(institution, level(), doc.get("level"))
     if mdtrt_id is None and doc.get("level") is None:
         doc["level"] = level()
     elif mdtrt_id is not None:
@@ -144,7 +168,10 @@ def register(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     who = inputs.person_ref(data)
     code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
     med_type = inputs.require_text(data, "med_type", 12)
-    level = inputs.integer(data, "level", default=_institution_level(ctx) or 0)
+    if ctx.principal.institution is not None:
+        level = registered_level(code, _institution_level(ctx), data.get("level"))
+    else:
+        level = inputs.integer(data, "level")
     begin = inputs.date(data, "begntime", default=inputs.date(data, "date", default=ctx.today))
     cross = inputs.text(data, "cross_region", 12, required=False) or "none"
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)

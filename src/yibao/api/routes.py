@@ -28,6 +28,7 @@ from yibao.api.security import (
     token_hash,
 )
 from yibao.api.tx import TxAnswer, TxRequest, dumps, run_tx, translate
+from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -91,7 +92,7 @@ class Token(BaseModel):
 
 
 @router.post("/api/v1/auth/token", response_model=Token, tags=["staff"])
-def login(credentials: Login, state: StateDep) -> Token:
+def login(credentials: Login, state: StateDep, _body: RawBodyDep) -> Token:
     """A bearer token for a staff account (or an insured person's account)."""
     with Session(state.engine) as session:
         repo = ApiRepository(session)
@@ -132,7 +133,7 @@ def person_file(psn: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
                     AuditEntry(who.actor, who.role.value, "person:read", "denied", p.id),
                 )
                 raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
-            today = dt.date.today()
+            today = clock.today()
             out = {"baseinfo": baseinfo(ctx, p, today), **coverage(uow, p, today)}
     except ApiError:
         raise

@@ -78,6 +78,7 @@ from yibao.kernel.tables import (
     epoch_days,
 )
 from yibao.policy import ParameterError, Policy, fen_to_yuan, yuan_to_fen
+from yibao.services import clock
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.person_file import (
     Entitlement,
@@ -119,6 +120,13 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:24].upper()}"
 
 
+def not_after_today(field: str, day: dt.date) -> None:
+    """Refuse a settlement, visit or reversal dated after today (``clock.today``)."""
+    today = clock.today()
+    if day > today:
+        raise InvalidField(field, f"{day.isoformat()} is after today ({today.isoformat()})", day)
+
+
 # ------------------------------------------------------------------------------------ visits
 
 
@@ -133,7 +141,9 @@ def register_visit(
     cross_region: str = "none",
     mdtrt_id: str | None = None,
 ) -> Visit:
-    """Register a visit (2201). The person must be enrolled on ``begin_date``."""
+    """Register a visit (2201). The person must be enrolled on ``begin_date``, not later than
+    today."""
+    not_after_today("begntime", begin_date)
     with uow:
         person = find_person(uow, who)
         assert person.id is not None
@@ -155,7 +165,8 @@ def register_visit(
 
 def cancel_visit(uow: UnitOfWork, mdtrt_id: str, on: dt.date | None = None) -> Visit:
     """Cancel a registered visit (2202); refused while a settlement of it is in force."""
-    day = on or dt.date.today()
+    day = on or clock.today()
+    not_after_today("date", day)
     with uow:
         visit = uow.settlements.visit(mdtrt_id, lock=True)
         if visit is None:
@@ -465,6 +476,7 @@ def _computed(inp: _Input, result: Result) -> _Computed:
 
 
 def _check_claim(claim: Claim) -> None:
+    not_after_today("date", claim.date)
     if claim.med_type is not None:
         check_med_type(claim.med_type)
     if claim.level is not None:
@@ -847,7 +859,8 @@ def reverse(
     state delta subtracted from the year-to-date state, the settlement marked reversed. An
     unknown or already reversed settlement is refused (a repeat of the same reversal request
     id gets the first answer)."""
-    day = on or dt.date.today()
+    day = on or clock.today()
+    not_after_today("date", day)
     with uow:
         found = uow.settlements.get(setl_id)
         if found is None:
