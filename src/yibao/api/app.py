@@ -43,7 +43,12 @@ _REGISTERED = (_handlers_person, _handlers_settlement)
 
 
 def _envelope(
-    status: int, infcode: int, message: str, msgid: str | None = None, fhir: bool = False
+    status: int,
+    infcode: int,
+    message: str,
+    msgid: str | None = None,
+    fhir: bool = False,
+    expression: list[str] | None = None,
 ) -> JSONResponse:
     if fhir:  # FHIR callers get an OperationOutcome, with the infcode as its details code
         outcome = {
@@ -54,6 +59,7 @@ def _envelope(
                     "code": "processing" if status < 500 else "exception",
                     "details": {"coding": [{"system": "urn:yibao:infcode", "code": str(infcode)}]},
                     "diagnostics": message,
+                    **({"expression": expression} if expression else {}),
                 }
             ],
         }
@@ -70,6 +76,13 @@ def _is_fhir(request: Request) -> bool:
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+def _fhir_path(loc: tuple[Any, ...]) -> str | None:
+    """The element of a FHIR body named by a validation error (``Claim.extension[0].url``)."""
+    if not loc or loc[0] != "body" or len(loc) < 2:
+        return None
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:]).lstrip(".")
 
 
 def _internal(path: str, exc: Exception) -> JSONResponse:
@@ -174,11 +187,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         problems = []
         for e in exc.errors()[:5]:
             problems.append(f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}")
+        paths = [_fhir_path(tuple(e.get("loc", ()))) for e in exc.errors()[:5]]
         return _envelope(
             400,
             errors.MALFORMED,
             "malformed request: " + "; ".join(problems),
             fhir=_is_fhir(request),
+            expression=[p for p in paths if p] or None,
         )
 
     @app.exception_handler(StarletteHTTPException)

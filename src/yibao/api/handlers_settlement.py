@@ -23,6 +23,7 @@ from yibao.api import errors, inputs
 from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.errors import ApiError
+from yibao.api.handlers_person import require_own
 from yibao.api.repository import ApiRepository
 from yibao.api.roles import Role
 from yibao.api.tx import handler
@@ -109,6 +110,17 @@ def settlement_owner(uow: UnitOfWork, setl_id: str) -> tuple[str, int]:
     if row is None:
         raise NotFound("settlement", setl_id)
     return str(row[0]), int(row[1])
+
+
+def owner_or_not_yours(uow: UnitOfWork, who: Principal, setl_id: str) -> tuple[str, int]:
+    """``settlement_owner``; for an insured person an unknown settlement is refused as another
+    person's is (2005), so that the answer does not tell whether it exists."""
+    try:
+        return settlement_owner(uow, setl_id)
+    except NotFound:
+        if who.role is Role.INSURED_PERSON:
+            raise ApiError(errors.NOT_YOURS, f"settlement {setl_id} is not yours") from None
+        raise
 
 
 def present(response: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -281,10 +293,9 @@ def year_to_date(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     if not 1990 <= year <= 2200:
         raise inputs.invalid("year", "out of range")
     with ctx.read_uow() as uow:
+        require_own(uow, ctx.principal, who, "an insured person sees only their own benefits")
         p = find_person(uow, who)
         assert p.id is not None
-        if ctx.principal.role is Role.INSURED_PERSON and p.id != ctx.principal.person_id:
-            raise ApiError(errors.NOT_YOURS, "an insured person sees only their own benefits")
         ctx.audit(person_id=p.id, target=f"person:{p.id}", detail=f"year-to-date {year}")
         state = uow.settlements.state(p.id, year)
         settled = _sums(

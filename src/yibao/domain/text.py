@@ -52,13 +52,13 @@ def bad_in_identifier(value: str) -> str | None:
     return None
 
 
+#: Why such a character is refused.
+NOT_IN_IDENTIFIERS = "an identifier takes no invisible, direction-changing or control character"
+
+
 def check_identifier(field: str, value: str) -> str:
     """``value``, or InvalidField naming ``field`` and the character."""
     bad = bad_in_identifier(value)
     if bad is not None:
-        raise InvalidField(
-            field,
-            f"contains {bad}: an identifier takes no invisible, direction-changing or control "
-            "character",
-        )
+        raise InvalidField(field, f"contains {bad}: {NOT_IN_IDENTIFIERS}")
     return value

@@ -65,6 +65,7 @@ from yibao.domain.settlement import (
     check_level,
     check_med_type,
 )
+from yibao.domain.text import check_identifier
 from yibao.kernel import online
 from yibao.kernel.online import Request
 from yibao.kernel.report import FUND_CODES, setl_detail
@@ -144,6 +145,9 @@ def register_visit(
     """Register a visit (2201). The person must be enrolled on ``begin_date``, not later than
     today."""
     not_after_today("begntime", begin_date)
+    check_identifier("fixmedins_code", fixmedins_code)
+    if mdtrt_id is not None:
+        check_identifier("mdtrt_id", mdtrt_id)
     with uow:
         person = find_person(uow, who)
         assert person.id is not None
@@ -222,8 +226,10 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
             cross_region=None if doc.get("cross_region") is None else str(doc["cross_region"]),
             fixmedins_code=None
             if doc.get("fixmedins_code") is None
-            else str(doc["fixmedins_code"]),
-            mdtrt_id=None if doc.get("mdtrt_id") is None else str(doc["mdtrt_id"]),
+            else check_identifier("fixmedins_code", str(doc["fixmedins_code"])),
+            mdtrt_id=None
+            if doc.get("mdtrt_id") is None
+            else check_identifier("mdtrt_id", str(doc["mdtrt_id"])),
             use_account=use_account,
             mutual_aid_from=None
             if doc.get("mutual_aid_from") is None
