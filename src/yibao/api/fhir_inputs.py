@@ -8,10 +8,10 @@ read (``api.inputs.amount``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Body
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 
 class Element(BaseModel):
@@ -38,10 +38,21 @@ class Period(Element):
 
 
 class Money(Element):
-    value: StrictInt | StrictFloat | StrictStr | None = Field(
-        default=None, description="yuan (a JSON number; a string is also read)"
+    value: Any = Field(
+        default=None,
+        description="yuan (a JSON number; a string is also read)",
+        json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]},
     )
     currency: StrictStr | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float | str)
+        ):
+            raise ValueError("must be a number (yuan)")
+        return value
 
 
 class Identifier(Element):

@@ -47,10 +47,11 @@ def _first_bad(value: Any, path: str) -> str | None:
         return None if bad is None else f"{path or 'body'}: contains {bad}"
     if isinstance(value, dict):
         for k, v in value.items():
-            where = f"{path}.{k}" if path else str(k)
             bad = bad_in_text(str(k))
+            key = str(k) if bad is None else json.dumps(str(k))[1:-1]  # shown escaped
+            where = f"{path}.{key}" if path else key
             if bad is not None:
-                return f"{where}: a key contains {bad}"
+                return f"{where}: contains {bad} (in the key)"
             found = _first_bad(v, where)
             if found:
                 return found
