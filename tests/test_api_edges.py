@@ -7,12 +7,16 @@ identifier, and an insured person told nothing about anyone else."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
+import unicodedata
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +29,8 @@ from yibao.api import tx as tx_module
 from yibao.api.app import create_app
 from yibao.api.roles import Role
 from yibao.api.settings import Settings
+from yibao.api.textcheck import body_problem
+from yibao.domain.text import bad_in_identifier, bad_in_text
 from yibao.services import enrolment, registry
 from yibao.store.models import SettlementRow, VisitRow
 from yibao.store.uow import UnitOfWork
@@ -456,3 +462,47 @@ def test_an_insured_person_cannot_tell_who_is_registered(api: Api, uow: UnitOfWo
         coverage_id = uow.enrolments.history(theirs)[0].id
     assert read(f"/fhir/Coverage/{coverage_id}") == read(f"/fhir/Coverage/{coverage_id + 1000}")
     assert read(f"/fhir/Coverage/{coverage_id}")[0] == 403
+
+
+# --------------------------------------------------------- the text checks, as properties
+
+
+_CHARS = st.characters(exclude_categories=()) | st.sampled_from(
+    ["\ud800", "\udfff", "\ud83d", "\ude00", "\x00", "\x08", "\x7f", "\x85", "\\", "\n"]
+)
+_TEXT = st.text(_CHARS, max_size=6)
+_JSON_TEXT = st.recursive(
+    _TEXT | st.integers() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *_strings(v)]]
+    return []
+
+
+@given(_JSON_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_the_body_scan_finds_exactly_the_strings_no_text_may_hold(doc: Any) -> None:
+    """The byte scan of ``api.textcheck`` agrees with ``domain.text.bad_in_text`` on every string
+    of any JSON document, however it is encoded (escaped or raw UTF-8)."""
+    escaped = json.dumps(doc).encode()
+    # as the server reads it (a high and a low surrogate side by side make one character)
+    bad = any(bad_in_text(s) is not None for s in _strings(json.loads(escaped)))
+    assert (body_problem(escaped) is not None) == bad
+    if not any(0xD800 <= ord(c) <= 0xDFFF for s in _strings(doc) for c in s):  # UTF-8 can't
+        raw = json.dumps(doc, ensure_ascii=False).encode()
+        assert (body_problem(raw) is not None) == bad
+
+
+@given(st.text(_CHARS, max_size=8))
+def test_an_identifier_refuses_exactly_format_control_and_unassigned_characters(s: str) -> None:
+    refused = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+    assert (bad_in_identifier(s) is None) == all(unicodedata.category(c) not in refused for c in s)

@@ -44,8 +44,8 @@ def bad_in_text(value: str) -> str | None:
 
 def bad_in_identifier(value: str) -> str | None:
     """What no identifier may hold, described (the first one found), or None."""
-    if value.isascii():
-        return next((_describe(ch) for ch in value if not ch.isprintable()), None)
+    if value.isprintable():  # no Other (C*) and no separator but spaces: the common case, in C
+        return None
     for ch in value:
         if unicodedata.category(ch) in _NOT_IN_IDENTIFIERS:
             return _describe(ch)
