@@ -366,6 +366,30 @@ def test_no_server_path_in_a_message(api: Api, uow: UnitOfWork) -> None:
         assert "/" not in out["err_msg"] and "\\" not in out["err_msg"], out
 
 
+def test_no_server_path_in_a_command_line_message(
+    db_url: str, uow: UnitOfWork, tmp_path: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from tests.test_store_commands import run
+    from yibao.calc.cli import app as calc
+
+    who = registry.add_person(uow, nid(7), "早参保").label
+    enrolment.enrol(uow, who, "resident", AREA, dt.date(1989, 1, 1))
+    claim = ["--person", who, "--med-type", "inpatient", "--level", "2", "--total", "100"]
+    refused = run(db_url, "settle", *claim, "--date", "1990-06-01", code=2)
+    assert refused["error"].startswith("360100.yaml: economy."), refused
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        'region: "360100"\nperson: {scheme: resident}\n'
+        "claims: [{date: 1990-05-01, med_type: inpatient, level: 2, total: 100}]\n"
+    )
+    result = CliRunner().invoke(calc, ["settle", str(scenario)])
+    assert result.exit_code == 2, result.output  # before: a traceback
+    assert result.stderr.startswith("error: policy parameters: 360100.yaml: economy.")
+    assert "/" not in result.stderr
+
+
 # --------------------------------------------------- 8c. no invisible character in identifiers
 
 

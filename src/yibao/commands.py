@@ -129,7 +129,7 @@ def _engine(db: str | None, as_json: bool, show: bool = False) -> Iterator[Engin
     try:
         yield engine
     except (RecordError, ParameterError) as exc:
-        _fail(str(exc), as_json, show=show)
+        _fail(exc.public if isinstance(exc, ParameterError) else str(exc), as_json, show=show)
     except OperationalError as exc:
         _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
     finally:

@@ -12,7 +12,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -107,8 +106,7 @@ def translate(exc: Exception) -> ApiError | None:
     if isinstance(exc, UnknownRegion):  # the reason only: not the server's folder
         return ApiError(errors.INVALID_FIELD, exc.reason)
     if isinstance(exc, ParameterError):  # the file's name, not where the server keeps it
-        where = ": ".join(p for p in (PurePath(exc.file).name, exc.path) if p)
-        return ApiError(errors.REFUSED, f"policy parameters: {where}: {exc.reason}")
+        return ApiError(errors.REFUSED, f"policy parameters: {exc.public}")
     if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
         return ApiError(
             errors.MALFORMED,
