@@ -5,11 +5,14 @@ is the answer envelope (or an OperationOutcome under ``/fhir``)."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -88,3 +91,54 @@ def test_nul_in_text_is_refused(db_url: str, engine: Engine) -> None:
     )
     assert r.status_code == 400, r.text
     assert r.json()["infcode"] == 1001 and "NUL" in r.json()["err_msg"]
+
+
+def test_fhir_bodies_are_fuzzed_as_an_institution(db_url: str, engine: Engine) -> None:
+    """The FHIR operations that take a body, fuzzed from their declared shapes, both well
+    formed (positive) and not (negative: wrong types, missing elements), sent signed by an
+    institution so that they reach the settlement handlers: never a 500, every refusal an
+    OperationOutcome with a 4xx."""
+    from yibao.api.routes import NewInstitution, issue_institution
+    from yibao.api.security import signed_headers
+
+    app, _ = _app(db_url, engine)
+    inst = issue_institution(
+        engine, SECRET, NewInstitution(code="H1", name="h", level=2, area="360100"), None
+    )
+    client = TestClient(app, raise_server_exceptions=False)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.path.startswith("/fhir") and op.method.upper() == "POST"
+    ]
+    assert {op.path for op in operations} == {
+        "/fhir/Claim/$submit",
+        "/fhir/CoverageEligibilityRequest/$submit",
+    }
+    seen: set[int] = set()
+
+    def check(case: Any) -> None:
+        raw = case.body
+        body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()  # any integer
+        now = int(time.time())
+        headers = signed_headers(inst.code, inst.key_id, inst.key, "POST", case.path, body, now)
+        r = client.post(
+            case.path, content=body, headers={"content-type": "application/json", **headers}
+        )
+        seen.add(r.status_code)
+        assert r.status_code < 500, (case.body, r.text)
+        if r.status_code >= 400:
+            assert r.json()["resourceType"] == "OperationOutcome", r.text
+
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            run = settings(
+                max_examples=25,
+                deadline=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )(given(case=operation.as_strategy(mode))(check))
+            run()
+    assert {400, 422} <= seen  # past the shapes, into the handlers

@@ -44,6 +44,7 @@ from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError, fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
+from yibao.services import clock
 from yibao.store.db import database_url, make_engine
 from yibao.store.migrate import upgrade as run_upgrade
 from yibao.store.uow import UnitOfWork
@@ -128,7 +129,7 @@ def _engine(db: str | None, as_json: bool, show: bool = False) -> Iterator[Engin
     try:
         yield engine
     except (RecordError, ParameterError) as exc:
-        _fail(str(exc), as_json, show=show)
+        _fail(exc.public if isinstance(exc, ParameterError) else str(exc), as_json, show=show)
     except OperationalError as exc:
         _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
     finally:
@@ -143,7 +144,7 @@ def _safe(db: str | None) -> str:
 
 def _date(value: str | None, field: str, as_json: bool, default: dt.date | None = None) -> dt.date:
     if value is None:
-        return default or dt.date.today()
+        return default or clock.today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -29,11 +29,12 @@ from yibao.api import handlers_settlement as _handlers_settlement  # registers 2
 from yibao.api.batch import Batcher, settle_batch
 from yibao.api.deps import State
 from yibao.api.errors import ApiError, answer
-from yibao.api.fastpath import SettlementFastPath
+from yibao.api.fastpath import ASGIApp, Message, Receive, Scope, Send, SettlementFastPath
 from yibao.api.fhir import router as fhir_router
 from yibao.api.routes import router
 from yibao.api.settings import Settings
 from yibao.api.tx import translate
+from yibao.services import clock
 from yibao.store.db import make_engine
 
 log = logging.getLogger("yibao.api")
@@ -42,7 +43,12 @@ _REGISTERED = (_handlers_person, _handlers_settlement)
 
 
 def _envelope(
-    status: int, infcode: int, message: str, msgid: str | None = None, fhir: bool = False
+    status: int,
+    infcode: int,
+    message: str,
+    msgid: str | None = None,
+    fhir: bool = False,
+    expression: list[str] | None = None,
 ) -> JSONResponse:
     if fhir:  # FHIR callers get an OperationOutcome, with the infcode as its details code
         outcome = {
@@ -53,6 +59,7 @@ def _envelope(
                     "code": "processing" if status < 500 else "exception",
                     "details": {"coding": [{"system": "urn:yibao:infcode", "code": str(infcode)}]},
                     "diagnostics": message,
+                    **({"expression": expression} if expression else {}),
                 }
             ],
         }
@@ -69,6 +76,59 @@ def _is_fhir(request: Request) -> bool:
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+def _fhir_path(loc: tuple[Any, ...]) -> str | None:
+    """The element of a FHIR body named by a validation error (``Claim.extension[0].url``)."""
+    if not loc or loc[0] != "body" or len(loc) < 2:
+        return None
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:]).lstrip(".")
+
+
+def _internal(path: str, exc: Exception) -> JSONResponse:
+    """The answer to an unexpected error: a database refusal translated, anything else a 500
+    with a reference to the server log and nothing of the error itself."""
+    fhir = path.startswith("/fhir")
+    known = translate(exc) if isinstance(exc, OperationalError | DataError) else None
+    if known is not None:  # the database refused: SQLite busy (send again), NUL in a text
+        return _envelope(known.status, known.infcode, known.message, fhir=fhir)
+    ref = uuid.uuid4().hex[:12]
+    log.error("internal error %s", ref, exc_info=exc)
+    return _envelope(
+        500,
+        errors.INTERNAL,
+        f"internal error (reference {ref}); nothing was stored under this msgid: send it "
+        "again, and if it persists report the reference",
+        fhir=fhir,
+    )
+
+
+class LastResort:
+    """The outermost middleware: an exception no handler answered (one of the settlement fast
+    path, or any the application let through) is answered here, a JSON body with its content
+    type and length, and not raised further. (Starlette's own catch-all answers, then raises
+    again, and the server then closes the persistent connection without saying so.) An error
+    after the answer began cannot be answered and is raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            await _internal(str(scope.get("path", "")), exc)(scope, receive, send)
 
 
 #: Allocations between collections of the cycle collector's youngest generation (default 700).
@@ -115,6 +175,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.yibao = State(settings=settings, engine=engine, batcher=batcher)
     app.add_middleware(SettlementFastPath, state=lambda: app.state.yibao)
+    app.add_middleware(LastResort)  # added last: outside the fast path
+    clock.today()  # a YIBAO_TODAY that is not a date stops the start
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -125,11 +187,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         problems = []
         for e in exc.errors()[:5]:
             problems.append(f"{_field_path(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}")
+        paths = [_fhir_path(tuple(e.get("loc", ()))) for e in exc.errors()[:5]]
         return _envelope(
             400,
             errors.MALFORMED,
             "malformed request: " + "; ".join(problems),
             fhir=_is_fhir(request),
+            expression=[p for p in paths if p] or None,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -138,18 +202,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return _envelope(exc.status_code, code, str(exc.detail), fhir=_is_fhir(request))
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        known = translate(exc) if isinstance(exc, OperationalError | DataError) else None
-        if known is not None:  # the database refused: SQLite busy (send again), NUL in a text
-            return _envelope(known.status, known.infcode, known.message, fhir=_is_fhir(request))
-        ref = uuid.uuid4().hex[:12]
-        log.error("internal error %s", ref, exc_info=exc)
-        return _envelope(
-            500,
-            errors.INTERNAL,
-            f"internal error (reference {ref}); nothing was stored under this msgid: send it "
-            "again, and if it persists report the reference",
-            fhir=_is_fhir(request),
-        )
+        return _internal(request.url.path, exc)
 
     # the database's refusals registered by type too, so that those raised in a route are
     # answered where the request is handled (the catch-all answers after the server's error

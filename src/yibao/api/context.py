@@ -16,6 +16,7 @@ from yibao.api.auth import Principal
 from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.security import mask_name, mask_national_id, mask_phone
 from yibao.api.settings import Settings
+from yibao.services import clock
 from yibao.store.db import make_session_factory
 from yibao.store.uow import UnitOfWork
 
@@ -62,7 +63,7 @@ class TxContext:
     request_sha256: str
     audits: list[AuditEntry] = field(default_factory=list)
     marked: bool = False
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=clock.today)
 
     @property
     def action(self) -> str:

@@ -14,6 +14,7 @@ from yibao.api.auth import Principal, authenticate
 from yibao.api.batch import Batcher, Result, SignedSettlement
 from yibao.api.errors import ApiError
 from yibao.api.settings import Settings
+from yibao.api.textcheck import check_body
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ async def raw_body(request: Request, state: StateDep) -> bytes:
     body = await request.body()
     if len(body) > state.settings.max_body_bytes:
         raise ApiError(errors.MALFORMED, "request body too large")
-    if b"\\u0000" in body:  # no text of the system may hold NUL (PostgreSQL cannot store it)
-        raise ApiError(errors.MALFORMED, "malformed request: text must not contain NUL (\\u0000)")
+    check_body(body)  # no lone surrogate, NUL or other control character in any string
     return body
 
 

@@ -23,6 +23,7 @@ from yibao.api.batch import INFNO, SignedSettlement
 from yibao.api.deps import State
 from yibao.api.errors import ApiError, answer
 from yibao.api.security import HEADER_SIGNATURE
+from yibao.api.textcheck import body_problem
 from yibao.api.tx import TxRequest, dumps
 
 Scope = MutableMapping[str, Any]
@@ -70,7 +71,7 @@ class SettlementFastPath:
         state: State, scope: Scope, raw_headers: list[tuple[bytes, bytes]], body: bytes
     ) -> SignedSettlement | None:
         """The request as a signed settlement, or None for the application to answer."""
-        if b"\\u0000" in body or scope.get("query_string"):
+        if scope.get("query_string") or body_problem(body) is not None:
             return None
         try:
             envelope = TxRequest.model_validate_json(body)

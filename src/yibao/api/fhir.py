@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.coverage import Coverage
@@ -27,14 +27,17 @@ from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.errors import ApiError
-from yibao.api.handlers_settlement import entitlement, present, settlement_owner
+from yibao.api.fhir_inputs import ClaimBody, EligibilityBody
+from yibao.api.handlers_settlement import entitlement, owner_or_not_yours, present
 from yibao.api.repository import AuditEntry
 from yibao.api.roles import Role
 from yibao.api.routes import _audit, _deny
 from yibao.api.tx import TxRequest, run_tx, translate
 from yibao.domain.enrolment import Enrolment
+from yibao.domain.errors import NotFound
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
+from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -157,7 +160,7 @@ def _claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     codings = ((claim.get("type") or {}).get("coding")) or [{}]
     med_type = codings[0].get("code") if isinstance(codings[0], dict) else None
     period = claim.get("billablePeriod") or {}
-    on = period.get("start") or claim.get("created") or dt.date.today().isoformat()
+    on = period.get("start") or claim.get("created") or clock.today().isoformat()
     identifiers = claim.get("identifier") or []
     msgid = None
     if identifiers and isinstance(identifiers[0], dict):
@@ -177,7 +180,9 @@ def _claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
                     where = f"Claim.extension[{ext['url']}].valueMoney.value"
                     data[name] = _yuan(money.get("value"), where)
                 else:
-                    value = ext.get("valueMoney", {}).get("value", ext.get("valueString"))
+                    value = (money if isinstance(money, dict) else {}).get(
+                        "value", ext.get("valueString")
+                    )
                     data[name] = str(value)
     return use, str(msgid or f"fhir-{uuid.uuid4().hex}"), data
 
@@ -263,10 +268,10 @@ def submit(
     state: StateDep,
     who: PrincipalDep,
     raw: RawBodyDep,
-    claim: dict[str, Any] = Body(...),  # noqa: B008
+    claim: ClaimBody,
 ) -> dict[str, Any]:
     """Settle a Claim (``use = claim``, 2207) or preview it (``predetermination``, 2206)."""
-    use, msgid, data = _claim_input(_resource(claim, "Claim"))
+    use, msgid, data = _claim_input(_resource(claim.model_dump(exclude_unset=True), "Claim"))
     infno = "2206" if use == "predetermination" else "2207"
     try:
         envelope = TxRequest(
@@ -291,7 +296,7 @@ def explanation_of_benefit(setl_id: str, state: StateDep, who: PrincipalDep) -> 
     _deny(state, who, "settlement:read", target=setl_id)
     try:
         with UnitOfWork.for_engine(state.engine) as uow:
-            code, person_id = settlement_owner(uow, setl_id[:40])
+            code, person_id = owner_or_not_yours(uow, who, setl_id[:40])
         if (who.role is Role.INSTITUTION and code != who.institution) or (
             who.role is Role.INSURED_PERSON and person_id != who.person_id
         ):
@@ -423,6 +428,10 @@ def coverage_read(
     try:
         with UnitOfWork.for_engine(state.engine) as uow:
             e = uow.enrolments.get(coverage_id)
+    except NotFound:
+        if who.role is Role.INSURED_PERSON:  # as for another person's: nothing told
+            raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file") from None
+        raise ApiError(errors.NOT_FOUND, f"Coverage {coverage_id} not found") from None
     except Exception as exc:
         raise _fail(exc) from None
     if who.role is Role.INSURED_PERSON and e.person_id != who.person_id:
@@ -440,18 +449,18 @@ def coverage_read(
 def eligibility(
     state: StateDep,
     who: PrincipalDep,
-    request: dict[str, Any] = Body(...),  # noqa: B008
+    body: EligibilityBody,
 ) -> dict[str, Any]:
     """Entitlement on ``servicedDate``: in force or in a waiting period, and the remaining caps
     (``benefit.allowedMoney`` / ``usedMoney``)."""
-    request = _resource(request, "CoverageEligibilityRequest")
+    request = _resource(body.model_dump(exclude_unset=True), "CoverageEligibilityRequest")
     if request.get("resourceType") != "CoverageEligibilityRequest":
         raise ApiError(errors.MALFORMED, "resourceType: must be CoverageEligibilityRequest")
     ref = str((request.get("patient") or {}).get("reference", ""))
     if not ref.startswith("Patient/") or len(ref) > 26:
         raise ApiError(errors.INVALID_FIELD, "patient.reference: Patient/<psn_no>")
     psn_no = _patient_no(ref, "patient.reference")
-    on = inputs.date({"servicedDate": request.get("servicedDate")}, "servicedDate", dt.date.today())
+    on = inputs.date({"servicedDate": request.get("servicedDate")}, "servicedDate", clock.today())
     _coverage_allowed(state, who, psn_no, f"CoverageEligibilityRequest/{psn_no}")
     try:
         with UnitOfWork.for_engine(state.engine) as uow:

@@ -5,13 +5,36 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from yibao.api import inputs
+from yibao.api import errors, inputs
+from yibao.api.auth import Principal
 from yibao.api.context import TxContext
+from yibao.api.errors import ApiError
+from yibao.api.roles import Role
 from yibao.api.tx import handler
 from yibao.domain.registry import Person
 from yibao.policy import fen_to_yuan
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
+
+#: The one answer an insured person gets for anyone but themselves, registered or not.
+NOT_OWN_FILE = "an insured person sees only their own file"
+
+
+def require_own(
+    uow: UnitOfWork, principal: Principal, ref: str | int, message: str = NOT_OWN_FILE
+) -> None:
+    """An insured person names only themselves (by person number or national ID): anyone else
+    is refused with 2005 before anything is looked up, registered or not, so that the answer
+    does not tell whether someone is registered. Other roles pass."""
+    if principal.role is not Role.INSURED_PERSON:
+        return
+    if isinstance(ref, int):
+        mine = ref == principal.person_id
+    else:
+        me = uow.persons.get(principal.person_id) if principal.person_id is not None else None
+        mine = me is not None and me.label == ref.strip().upper()
+    if not mine:
+        raise ApiError(errors.NOT_YOURS, message)
 
 
 def baseinfo(ctx: TxContext, p: Person, on: dt.date) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from yibao.api import errors, inputs
 from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.errors import ApiError
+from yibao.api.handlers_person import require_own
 from yibao.api.repository import ApiRepository
 from yibao.api.roles import Role
 from yibao.api.tx import handler
@@ -112,23 +113,58 @@ def settlement_owner(uow: UnitOfWork, setl_id: str) -> tuple[str, int]:
     return str(row[0]), int(row[1])
 
 
+def owner_or_not_yours(uow: UnitOfWork, who: Principal, setl_id: str) -> tuple[str, int]:
+    """``settlement_owner``; for an insured person an unknown settlement is refused as another
+    person's is (2005), so that the answer does not tell whether it exists."""
+    try:
+        return settlement_owner(uow, setl_id)
+    except NotFound:
+        if who.role is Role.INSURED_PERSON:
+            raise ApiError(errors.NOT_YOURS, f"settlement {setl_id} is not yours") from None
+        raise
+
+
 def present(response: dict[str, Any], person_id: int) -> dict[str, Any]:
     out = dict(response)
     out["psn_no"] = str(person_id)
     return out
 
 
+def registered_level(institution: str, registered: int | None, given: Any) -> int:
+    """The level (医院等级) an institution is paid at: the one it is registered at. A request
+    may repeat it; a request's level that differs is refused, as is any claim of an
+    institution registered without a level."""
+    if registered is None:
+        raise inputs.invalid(
+            "level",
+            f"institution {institution} is registered without a level (1, 2 or 3): the bureau "
+            "must register its level before it settles",
+        )
+    if given not in (None, "") and (
+        isinstance(given, bool) or str(given).strip() != str(registered)
+    ):
+        raise inputs.invalid(
+            "level",
+            f"{given!r} is not the level institution {institution} is registered at "
+            f"({registered}); leave it out",
+        )
+    return registered
+
+
 def claim_of(
     data: dict[str, Any], institution: str | None, level: Callable[[], int | None]
 ) -> Claim:
     """The claim of a 2206/2207 input. An institution's claims are its own (its code replaces
-    any given); without a registered visit and a level, the institution's level (``level()``)."""
+    any given) at its registered level (``level()``; a different level is refused); staff
+    give the level (or a registered visit's is taken)."""
     who = inputs.person_ref(data)
     doc = {k: v for k, v in data.items() if k not in ("psn_no", "certno")}
     doc["person"] = "-"
+    mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
     if institution is not None:
         doc["fixmedins_code"] = institution
-    mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
+        if mdtrt_id is None or doc.get("level") not in (None, ""):
+            doc["level"] = registered_level(institution, level(), doc.get("level"))
     if mdtrt_id is None and doc.get("level") is None:
         doc["level"] = level()
     elif mdtrt_id is not None:
@@ -145,7 +181,10 @@ def register(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     who = inputs.person_ref(data)
     code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
     med_type = inputs.require_text(data, "med_type", 12)
-    level = inputs.integer(data, "level", default=_institution_level(ctx) or 0)
+    if ctx.principal.institution is not None:
+        level = registered_level(code, _institution_level(ctx), data.get("level"))
+    else:
+        level = inputs.integer(data, "level")
     begin = inputs.date(data, "begntime", default=inputs.date(data, "date", default=ctx.today))
     cross = inputs.text(data, "cross_region", 12, required=False) or "none"
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
@@ -255,10 +294,9 @@ def year_to_date(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     if not 1990 <= year <= 2200:
         raise inputs.invalid("year", "out of range")
     with ctx.read_uow() as uow:
+        require_own(uow, ctx.principal, who, "an insured person sees only their own benefits")
         p = find_person(uow, who)
         assert p.id is not None
-        if ctx.principal.role is Role.INSURED_PERSON and p.id != ctx.principal.person_id:
-            raise ApiError(errors.NOT_YOURS, "an insured person sees only their own benefits")
         ctx.audit(person_id=p.id, target=f"person:{p.id}", detail=f"year-to-date {year}")
         state = uow.settlements.state(p.id, year)
         settled = _sums(

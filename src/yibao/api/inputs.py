@@ -10,6 +10,7 @@ from yibao.api import errors
 from yibao.api.errors import ApiError
 from yibao.domain.errors import InvalidNationalId
 from yibao.domain.identity import parse_national_id
+from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy.money import AmountError, parse_int, parse_yuan
 
 
@@ -28,6 +29,9 @@ def text(data: dict[str, Any], field: str, max_len: int = 64, required: bool = T
     value = str(value).strip()
     if len(value) > max_len:
         raise invalid(field, f"longer than {max_len} characters")
+    bad = bad_in_identifier(value)
+    if bad is not None:  # every text read here is an identifier or a code
+        raise invalid(field, f"contains {bad}: {NOT_IN_IDENTIFIERS}")
     return value
 
 

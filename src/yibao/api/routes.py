@@ -16,8 +16,8 @@ from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.errors import ApiError
-from yibao.api.handlers_person import baseinfo, coverage
-from yibao.api.handlers_settlement import present, settlement_owner
+from yibao.api.handlers_person import baseinfo, coverage, require_own
+from yibao.api.handlers_settlement import owner_or_not_yours, present
 from yibao.api.repository import ApiRepository, AuditEntry, utcnow
 from yibao.api.roles import STAFF_ROLES, Role
 from yibao.api.security import (
@@ -28,6 +28,7 @@ from yibao.api.security import (
     token_hash,
 )
 from yibao.api.tx import TxAnswer, TxRequest, dumps, run_tx, translate
+from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -91,7 +92,7 @@ class Token(BaseModel):
 
 
 @router.post("/api/v1/auth/token", response_model=Token, tags=["staff"])
-def login(credentials: Login, state: StateDep) -> Token:
+def login(credentials: Login, state: StateDep, _body: RawBodyDep) -> Token:
     """A bearer token for a staff account (or an insured person's account)."""
     with Session(state.engine) as session:
         repo = ApiRepository(session)
@@ -125,14 +126,16 @@ def person_file(psn: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     ctx = TxContext(state.engine, state.settings, who, "-", "person", "")
     try:
         with ctx.read_uow() as uow:
-            p = find_person(uow, ref)
-            if who.role is Role.INSURED_PERSON and p.id != who.person_id:
+            try:  # the same refusal for anyone else, registered or not
+                require_own(uow, who, ref)
+            except ApiError:
                 _audit(
                     state.engine,
-                    AuditEntry(who.actor, who.role.value, "person:read", "denied", p.id),
+                    AuditEntry(who.actor, who.role.value, "person:read", "denied", target=psn),
                 )
-                raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
-            today = dt.date.today()
+                raise
+            p = find_person(uow, ref)
+            today = clock.today()
             out = {"baseinfo": baseinfo(ctx, p, today), **coverage(uow, p, today)}
     except ApiError:
         raise
@@ -282,7 +285,7 @@ def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, An
     uow = UnitOfWork.for_engine(state.engine)
     try:
         with uow:
-            code, person_id = settlement_owner(uow, setl_id)
+            code, person_id = owner_or_not_yours(uow, who, setl_id)
         mine = (who.role is not Role.INSTITUTION or code == who.institution) and (
             who.role is not Role.INSURED_PERSON or person_id == who.person_id
         )

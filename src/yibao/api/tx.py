@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from yibao.domain.errors import (
     RecordError,
     RequestConflict,
 )
+from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
 
 log = logging.getLogger("yibao.api")
@@ -72,6 +73,14 @@ class TxRequest(BaseModel):
     inf_time: str = Field(max_length=32, description="time the caller sent it")
     input: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("fixmedins_code", "opter")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        bad = bad_in_identifier(value)
+        if bad is not None:
+            raise ValueError(f"contains {bad}: {NOT_IN_IDENTIFIERS}")
+        return value
+
 
 class TxAnswer(BaseModel):
     infcode: int = Field(description="0 success; otherwise an error code (see docs/api.md)")
@@ -94,10 +103,10 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(errors.CONFLICT, str(exc))
     if isinstance(exc, RecordError):
         return ApiError(errors.REFUSED, str(exc))
-    if isinstance(exc, UnknownRegion):
-        return ApiError(errors.INVALID_FIELD, f"unknown region: {exc}")
-    if isinstance(exc, ParameterError):
-        return ApiError(errors.REFUSED, f"policy parameters: {exc}")
+    if isinstance(exc, UnknownRegion):  # the reason only: not the server's folder
+        return ApiError(errors.INVALID_FIELD, exc.reason)
+    if isinstance(exc, ParameterError):  # the file's name, not where the server keeps it
+        return ApiError(errors.REFUSED, f"policy parameters: {exc.public}")
     if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
         return ApiError(
             errors.MALFORMED,

@@ -16,6 +16,7 @@ from yibao.calc.incentives import incentives_scenario
 from yibao.calc.scenario import ScenarioError, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
+from yibao.policy import ParameterError
 
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
 
@@ -27,6 +28,9 @@ def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> No
         result = compute(read_scenario(source))
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ParameterError as exc:  # e.g. no value on the date of a claim: no traceback, no folder
+        typer.echo(f"error: policy parameters: {exc.public}", err=True)
         raise typer.Exit(2) from exc
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from yibao.domain.errors import InvalidField
 from yibao.domain.identity import NationalId, Sex, parse_national_id
+from yibao.domain.text import check_identifier
 
 
 class RelationKind(StrEnum):
@@ -75,7 +76,7 @@ def check_name(name: object, field: str = "name") -> str:
     name = name.strip()
     if len(name) > 100:
         raise InvalidField(field, "longer than 100 characters", name)
-    return name
+    return check_identifier(field, name)  # no invisible or direction-changing character
 
 
 def check_phone(phone: object, field: str = "phone") -> str | None:

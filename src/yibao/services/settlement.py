@@ -66,6 +66,7 @@ from yibao.domain.settlement import (
     check_level,
     check_med_type,
 )
+from yibao.domain.text import check_identifier
 from yibao.kernel import online
 from yibao.kernel.online import Request
 from yibao.kernel.report import FUND_CODES, setl_detail
@@ -88,6 +89,7 @@ from yibao.kernel.tables import (
     epoch_days,
 )
 from yibao.policy import ParameterError, Policy, fen_to_yuan, money, yuan_to_fen
+from yibao.services import clock
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.person_file import (
     Entitlement,
@@ -129,6 +131,13 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:24].upper()}"
 
 
+def not_after_today(field: str, day: dt.date) -> None:
+    """Refuse a settlement, visit or reversal dated after today (``clock.today``)."""
+    today = clock.today()
+    if day > today:
+        raise InvalidField(field, f"{day.isoformat()} is after today ({today.isoformat()})", day)
+
+
 # ------------------------------------------------------------------------------------ visits
 
 
@@ -143,7 +152,12 @@ def register_visit(
     cross_region: str = "none",
     mdtrt_id: str | None = None,
 ) -> Visit:
-    """Register a visit (2201). The person must be enrolled on ``begin_date``."""
+    """Register a visit (2201). The person must be enrolled on ``begin_date``, not later than
+    today."""
+    not_after_today("begntime", begin_date)
+    check_identifier("fixmedins_code", fixmedins_code)
+    if mdtrt_id is not None:
+        check_identifier("mdtrt_id", mdtrt_id)
     with uow:
         person = find_person(uow, who)
         assert person.id is not None
@@ -165,7 +179,8 @@ def register_visit(
 
 def cancel_visit(uow: UnitOfWork, mdtrt_id: str, on: dt.date | None = None) -> Visit:
     """Cancel a registered visit (2202); refused while a settlement of it is in force."""
-    day = on or dt.date.today()
+    day = on or clock.today()
+    not_after_today("date", day)
     with uow:
         visit = uow.settlements.visit(mdtrt_id, lock=True)
         if visit is None:
@@ -221,8 +236,10 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
             cross_region=None if doc.get("cross_region") is None else str(doc["cross_region"]),
             fixmedins_code=None
             if doc.get("fixmedins_code") is None
-            else str(doc["fixmedins_code"]),
-            mdtrt_id=None if doc.get("mdtrt_id") is None else str(doc["mdtrt_id"]),
+            else check_identifier("fixmedins_code", str(doc["fixmedins_code"])),
+            mdtrt_id=None
+            if doc.get("mdtrt_id") is None
+            else check_identifier("mdtrt_id", str(doc["mdtrt_id"])),
             use_account=use_account,
             mutual_aid_from=None
             if doc.get("mutual_aid_from") is None
@@ -487,6 +504,7 @@ def _computed(inp: _Input, result: Result) -> _Computed:
 
 
 def _check_claim(claim: Claim) -> None:
+    not_after_today("date", claim.date)
     if claim.med_type is not None:
         check_med_type(claim.med_type)
     if claim.level is not None:
@@ -870,7 +888,8 @@ def reverse(
     delta taken out, running totals reset to what was paid), the settlement marked reversed. An
     unknown or already reversed settlement is refused (a repeat of the same reversal request
     id gets the first answer)."""
-    day = on or dt.date.today()
+    day = on or clock.today()
+    not_after_today("date", day)
     with uow:
         found = uow.settlements.get(setl_id)
         if found is None:

@@ -57,7 +57,7 @@ def _generate(
         config = SynthConfig(region, persons, year, seed, chunk_size)
         check_region(region, year)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {exc.public if isinstance(exc, ParameterError) else exc}", err=True)
         raise typer.Exit(2) from exc
     console = Console(stderr=True)
     columns = (
@@ -177,10 +177,11 @@ def load(
 
             report = load_area(folder, db, progress=progress)
     except (RecordError, ParameterError) as exc:
+        message = exc.public if isinstance(exc, ParameterError) else str(exc)
         if as_json:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False), file=sys.stderr)
+            print(json.dumps({"error": message}, ensure_ascii=False), file=sys.stderr)
         else:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {message}", err=True)
         raise typer.Exit(2) from exc
     except OperationalError as exc:
         typer.echo(f"error: database: {exc.orig}", err=True)

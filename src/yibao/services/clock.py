@@ -1,0 +1,22 @@
+"""Today's date, as every use case and edge sees it: the server's clock, or the date set in
+``YIBAO_TODAY`` (ISO ``YYYY-MM-DD``; for tests and for replaying a day). A settlement, visit or
+reversal dated after it is refused (``services.settlement``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+#: The environment variable that sets today's date.
+ENV = "YIBAO_TODAY"
+
+
+def today() -> dt.date:
+    """``YIBAO_TODAY`` if set, else the server's local date."""
+    value = os.environ.get(ENV, "").strip()
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{ENV}: {value!r} is not a date (YYYY-MM-DD)") from None
