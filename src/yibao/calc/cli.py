@@ -13,9 +13,10 @@ from typing import Any
 import typer
 
 from yibao.calc.incentives import incentives_scenario
-from yibao.calc.scenario import ScenarioError, read_scenario
+from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
+from yibao.policy import ParameterError
 
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
 
@@ -24,7 +25,10 @@ SCENARIO = typer.Argument(..., help="scenario file (YAML or JSON), or - for stan
 
 def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     try:
-        result = compute(read_scenario(source))
+        try:
+            result = compute(read_scenario(source))
+        except ParameterError as exc:  # found while compiling or applying the parameters
+            raise policy_error(exc) from exc
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

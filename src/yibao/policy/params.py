@@ -15,35 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from yibao.policy.errors import ParameterError, UnknownRegion
-from yibao.policy.tree import Layer, Plain, overlay_layer, read_layer
+from yibao.policy.tree import Dated, Layer, Plain, overlay_layer, read_layer
+from yibao.policy.values import MONEY_KEYS as MONEY_KEYS
+from yibao.policy.values import is_money
 
 NATIONAL = "000000"
-
-#: A numeric leaf is an amount of money (yuan in files, fen inside) when a segment of its
-#: path is one of these names.
-MONEY_KEYS = frozenset(
-    {
-        "average_wage",
-        "resident_disposable_income",
-        "average_pension",
-        "retiree_monthly",
-        "base_floor",
-        "base_ceiling",
-        "individual",
-        "fiscal_subsidy",
-        "amount",
-        "deductible",
-        "annual_deductible",
-        "annual_cap",
-        "cap",
-        "upto",
-    }
-)
-
-
-def is_money(path: str) -> bool:
-    parts = path.replace("[", ".").replace("]", "").split(".")
-    return any(p in MONEY_KEYS for p in parts)
 
 
 def yuan_to_fen(value: Decimal | int | float | str) -> int:
@@ -107,9 +83,11 @@ class Policy:
             overlay_layer(tree, self.region) for tree in reversed(list(overlays)) if tree
         ] + chain
         self._cache: dict[tuple[str, dt.date], Any] = {}
+        from yibao.policy.benefits import check_cap_groups
         from yibao.policy.floors import check_floors
 
         check_floors(self)
+        check_cap_groups(self)
 
     @property
     def name(self) -> str:
@@ -138,6 +116,28 @@ class Policy:
                     raise ParameterError(layer.file, path, f"ended before {on.isoformat()}")
                 return layer, value
         return None
+
+    def declares(self, path: str, on: dt.date) -> bool:
+        """Whether some layer gives the leaf ``path`` a value on ``on`` (not ended)."""
+        try:
+            return self._leaf(path, on) is not None
+        except ParameterError:
+            return False
+
+    def begins(self) -> dt.date | None:
+        """The first date on which every parameter has a value: the latest first date of the
+        parameters that are only given dated (None: some value at every date)."""
+        first: dict[str, dt.date | None] = {}
+        for layer in self.layers:
+            for path, leaf in layer.leaves.items():
+                start = leaf.steps[0][0] if isinstance(leaf, Dated) and leaf.steps else None
+                if path not in first:
+                    first[path] = start
+                elif first[path] is not None:
+                    earlier = first[path]
+                    first[path] = None if start is None or earlier is None else min(earlier, start)
+        dates = [d for d in first.values() if d is not None]
+        return max(dates) if dates else None
 
     def has(self, path: str, on: dt.date) -> bool:
         try:
