@@ -95,9 +95,9 @@ def translate(exc: Exception) -> ApiError | None:
     if isinstance(exc, RecordError):
         return ApiError(errors.REFUSED, str(exc))
     if isinstance(exc, UnknownRegion):
-        return ApiError(errors.INVALID_FIELD, f"unknown region: {exc}")
-    if isinstance(exc, ParameterError):
-        return ApiError(errors.REFUSED, f"policy parameters: {exc}")
+        return ApiError(errors.INVALID_FIELD, exc.public())
+    if isinstance(exc, ParameterError):  # the file's name, not the server's folder
+        return ApiError(errors.REFUSED, f"policy parameters: {exc.public()}")
     if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
         return ApiError(
             errors.MALFORMED,

@@ -17,6 +17,7 @@ from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
 from yibao.policy import ParameterError
+from yibao.policy_option import with_policy_dir
 
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
 
@@ -37,18 +38,21 @@ def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> No
 
 
 @app.command()
+@with_policy_dir
 def settle(scenario: str = SCENARIO) -> None:
     """Settle one person's claims of one coverage year through every layer."""
     _run(scenario, settle_scenario)
 
 
 @app.command()
+@with_policy_dir
 def waiting(scenario: str = SCENARIO) -> None:
     """The waiting period of an enrolment."""
     _run(scenario, waiting_scenario)
 
 
 @app.command()
+@with_policy_dir
 def incentives(scenario: str = SCENARIO) -> None:
     """The critical illness cap of a year with the incentive raises earned before it."""
     _run(scenario, incentives_scenario)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError
+from yibao.policy_option import with_policy_dir
 from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
 from yibao.synth.ids import check_region
 from yibao.synth.load import load_area
@@ -78,6 +79,7 @@ def _generate(
 
 
 @app.callback()
+@with_policy_dir
 def main(
     ctx: typer.Context,
     out: Path | None = OUT_OPTIONAL,
@@ -98,6 +100,7 @@ def main(
 
 
 @app.command()
+@with_policy_dir
 def generate(
     out: Path = OUT,
     region: str = REGION,
@@ -112,6 +115,7 @@ def generate(
 
 
 @app.command()
+@with_policy_dir
 def summary(
     folder: Path = FOLDER,
     chart: Path | None = CHART,
@@ -153,6 +157,7 @@ def summary_table(result: dict[str, Any]) -> Table:
 
 
 @app.command()
+@with_policy_dir
 def load(
     folder: Path = FOLDER,
     db: str | None = DB,
