@@ -259,3 +259,22 @@ def test_the_server_refuses_to_start_with_a_broken_file(broken: Path, db_url: st
     assert r.exit_code == 2
     (line,) = r.stderr.strip().splitlines()
     assert f"360100.yaml: {BROKEN_PATH}: must be a number" in line
+
+
+def test_an_error_found_compiling_names_the_file_not_the_overlay(tmp_path: Path) -> None:
+    """Band edges are checked when the kernel's tables are compiled: the error names the file
+    that gives the bands, even with a scenario overlay on top."""
+    folder = tmp_path / "bands"
+    folder.mkdir()
+    (folder / "360100.yaml").write_text(
+        'region: "360100"\nparent: "360000"\nparameters:\n  critical_illness:\n'
+        "    bands: [{upto: 1000, ratio: 0.6}, {upto: 500, ratio: 0.6}, {ratio: 0.7}]\n"
+    )
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({**SETTLE, "policy": {"large_amount": {"cap": 1}}}))
+    r = CliRunner().invoke(app, ["calc", "settle", str(path), "--policy-dir", str(folder)])
+    assert r.exit_code == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line == (
+        f"error: {folder / '360100.yaml'}: critical_illness.bands[1].upto: band edges must increase"
+    )

@@ -152,7 +152,21 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
 
 
 def compile_tables(policy: Policy, year: int) -> Tables:
-    """Compile the versions of the policy in force during coverage year ``year``."""
+    """Compile the versions of the policy in force during coverage year ``year``; an error
+    names the file that gives the parameter its value."""
+    try:
+        return _compile_tables(policy, year)
+    except ParameterError as exc:
+        base = exc.path.split("[")[0]
+        for layer in policy.layers:
+            if any(p == base or p.startswith(base + ".") for p in layer.leaves):
+                if layer.file != exc.file:
+                    raise ParameterError(layer.file, exc.path, exc.reason) from exc
+                break
+        raise
+
+
+def _compile_tables(policy: Policy, year: int) -> Tables:
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     dates = [start] + [d for d in policy.dates() if start < d <= end]
     file = policy.layers[0].file
