@@ -300,15 +300,19 @@ def test_a_cap_group_cap_is_set_through_its_owner() -> None:
     Policy("000000", overlays=[{"benefits": {"resident": own}}])
 
 
-def test_the_parameters_begin_when_every_dated_value_has_begun(folder: Path) -> None:
-    # the national economy figures are dated from 2024 (the pilot's from 2007)
-    assert Policy("000000").begins() == D(2024, 1, 1)
-    write(
-        folder,
-        "100000",
-        'region: "100000"\nparameters:\n  large_amount: {cap: {2024-07-01: 1}}\n'
-        "  economy: {average_pension: 3000}\n",
-    )
-    # large_amount.cap is plain below, so it does not delay the start; average_pension is
-    # plain here, so the national dated one no longer counts
-    assert Policy("100000", folder=folder).begins() == D(2024, 1, 1)
+def test_the_parameters_begin_when_every_dated_value_has_begun(tmp_path: Path) -> None:
+    write(tmp_path, "000000", 'region: "000000"\nparameters:\n  a: {2020-01-01: 1}\n'
+          "  b: {2022-06-01: 2, 2023-01-01: 3}\n  c: 5\n")  # fmt: skip
+    assert Policy("000000", folder=tmp_path).begins() == D(2022, 6, 1)  # b's first date
+    # a region's earlier date or plain value for the same parameter moves the start earlier
+    write(tmp_path, "100000", 'region: "100000"\nparameters:\n  a: {2019-01-01: 1}\n  b: 4\n')
+    assert Policy("100000", folder=tmp_path).begins() == D(2019, 1, 1)  # a from 2019, b plain
+    write(tmp_path, "100000", 'region: "100000"\nparameters:\n  b: 4\n  d: {2025-01-01: 1}\n')
+    assert Policy("100000", folder=tmp_path).begins() == D(2025, 1, 1)
+    # the shipped files: every parameter has a value on that day, not the day before
+    p = Policy("000000")
+    begins = p.begins()
+    assert begins is not None
+    paths = {path for layer in p.layers for path in layer.leaves}
+    assert all(p.declares(path, begins) for path in paths)
+    assert not all(p.declares(path, begins - dt.timedelta(days=1)) for path in paths)
