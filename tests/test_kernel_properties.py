@@ -271,3 +271,21 @@ def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
             assert np.array_equal(alone.columns[name], together.columns[name]), name
         for key, value in alone.state.values.items():
             assert np.array_equal(value, together.state.values[key]), key
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    scheme=st.sampled_from(["employee", "retiree", "resident"]),
+    fen=st.integers(min_value=0, max_value=10**9),
+)
+def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) -> None:
+    """Setting only benefits.<scheme>.inpatient.basic.annual_cap sets the cap of every med type
+    in its cap group (basic: inpatient, chronic, maternity); the outpatient group keeps its own."""
+    yuan = f"{fen // 100}.{fen % 100:02d}"
+    overlay = {"benefits": {scheme: {"inpatient": {"basic": {"annual_cap": float(yuan)}}}}}
+    t = compile_tables(Policy("000000", overlays=[overlay]), 2025)
+    s = ("employee", "retiree", "resident").index(scheme)
+    caps = {m: int(t.annual_cap[0, s, MED_TYPES.index(m)]) for m in MED_TYPES}
+    assert caps["inpatient"] == caps["chronic"] == caps["maternity"] == fen
+    national = {"employee": 2000_00, "retiree": 2000_00, "resident": 400_00}[scheme]
+    assert caps["outpatient"] == caps["pharmacy"] == national
