@@ -100,6 +100,90 @@ def claim(**changes: Any) -> dict[str, Any]:
     return {**SETTLE, "claims": [{**SETTLE["claims"][0], **changes}]}
 
 
+def overlay(tree: dict[str, Any]) -> dict[str, Any]:
+    """SETTLE with a scenario overlay on the resident inpatient basic entry."""
+    return {**SETTLE, "policy": {"benefits": {"resident": {"inpatient": {"basic": tree}}}}}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        (
+            {
+                **SETTLE,
+                "policy": {"benefits": {"resident": {"chronic": {"basic": {"annual_cap": 9}}}}},
+            },
+            "policy.benefits.resident.chronic.basic.annual_cap: chronic shares cap group 'basic', "
+            "whose annual cap is declared once, as benefits.resident.inpatient.basic.annual_cap",
+        ),
+        (
+            overlay({"annual_cap": -5}),
+            "policy.benefits.resident.inpatient.basic.annual_cap: must not be negative (got -5)",
+        ),
+        (
+            overlay({"ratio": {"level2": "lots"}}),
+            "policy.benefits.resident.inpatient.basic.ratio.level2: must be a number (a rate such "
+            "as 0.75), not 'lots'",
+        ),
+        (
+            overlay({"ratio": "lots"}),
+            "policy.benefits.resident.inpatient.basic.ratio: must be a number",
+        ),
+        (
+            overlay({"ratio": {"level2": 0.1234567}}),
+            "policy.benefits.resident.inpatient.basic.ratio.level2: 0.1234567 has more than 6 "
+            "decimal places",
+        ),
+        (
+            overlay(
+                {
+                    "ratio": {
+                        "level2": [
+                            {"upto": 1000, "ratio": 0.5},
+                            {"upto": 500, "ratio": 0.6},
+                            {"ratio": 0.7},
+                        ]
+                    }
+                }
+            ),
+            "policy.benefits.resident.inpatient.basic.ratio.level2[1].upto: band edges must "
+            "increase",
+        ),
+        (
+            claim(date="1990-05-01"),
+            "claims[0].date: 1990-05-01 is before the parameters of region 000000 begin (",
+        ),
+    ],
+)
+def test_a_bad_overlay_exits_2_with_one_line_naming_the_field(
+    tmp_path: Path, scenario: dict[str, Any], message: str
+) -> None:
+    code, out, err = run("settle", scenario, tmp_path)
+    assert (code, out) == (2, "")
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_setting_the_inpatient_cap_sets_its_groups_cap(tmp_path: Path) -> None:
+    """Only benefits.resident.inpatient.basic.annual_cap is set: chronic care (same cap group
+    `basic`) is paid up to what inpatient care left of it."""
+    scenario = {
+        **overlay({"annual_cap": 10000}),
+        "claims": [
+            {"date": "2025-03-01", "med_type": "inpatient", "level": 2, "total": 10000},
+            {"date": "2025-04-01", "med_type": "chronic", "level": 2, "total": 5000},
+        ],
+    }
+    code, out, err = run("settle", scenario, tmp_path)
+    assert code == 0, err
+    inpatient, chronic = json.loads(out)["settlements"]
+    paid = (10000_00 - 400_00) * 75 // 100  # level-2 deductible 400, 75 %
+    assert inpatient["hifp_pay"] == "7200.00" == f"{paid // 100}.00"
+    # chronic: 5000 × 65 % = 3250, but only 10000 - 7200 is left of the group's cap
+    assert 10000_00 - paid < 5000_00 * 65 // 100
+    assert chronic["hifp_pay"] == f"{(10000_00 - paid) // 100}.00" == "2800.00"
+
+
 @pytest.mark.parametrize(
     ("scenario", "message"),
     [

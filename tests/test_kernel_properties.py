@@ -363,3 +363,21 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
         assert c["hifmi_pay"].sum() == ci_cap + 600_000
     if scheme != 2 and (c["la_base"] > 0).any() and t.la_ratio[versions].min() > 0:
         assert c["hifob_pay"].sum() == t.la_cap[versions].max()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    scheme=st.sampled_from(["employee", "retiree", "resident"]),
+    fen=st.integers(min_value=0, max_value=10**9),
+)
+def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) -> None:
+    """Setting only benefits.<scheme>.inpatient.basic.annual_cap sets the cap of every med type
+    in its cap group (basic: inpatient, chronic, maternity); the outpatient group keeps its own."""
+    yuan = f"{fen // 100}.{fen % 100:02d}"
+    overlay = {"benefits": {scheme: {"inpatient": {"basic": {"annual_cap": float(yuan)}}}}}
+    t = compile_tables(Policy("000000", overlays=[overlay]), 2025)
+    s = ("employee", "retiree", "resident").index(scheme)
+    caps = {m: int(t.annual_cap[0, s, MED_TYPES.index(m)]) for m in MED_TYPES}
+    assert caps["inpatient"] == caps["chronic"] == caps["maternity"] == fen
+    national = {"employee": 2000_00, "retiree": 2000_00, "resident": 400_00}[scheme]
+    assert caps["outpatient"] == caps["pharmacy"] == national

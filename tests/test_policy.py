@@ -190,6 +190,84 @@ def test_a_file_breaking_a_floor_is_named(folder: Path) -> None:
             "large_amount.ratio[1].x",
             "wrong type date",
         ),
+        # values checked by what their names say they are (policy/values.py)
+        (
+            'region: "100000"\nparameters: {large_amount: {cap: -5}}\n',
+            "large_amount.cap",
+            "must not be negative (got -5)",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {cap: 10.005}}\n',
+            "large_amount.cap",
+            "10.005 has more than two decimal places",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: lots}}\n',
+            "large_amount.ratio",
+            "must be a number (a rate such as 0.75), not 'lots'",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: 0.1234567}}\n',
+            "large_amount.ratio",
+            "0.1234567 has more than 6 decimal places",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: 1.5}}\n',
+            "large_amount.ratio",
+            "1.5 is above 1",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: .nan}}\n',
+            "large_amount.ratio",
+            "must be a finite number",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {ratio: true}}\n',
+            "large_amount.ratio",
+            "must be a number",
+        ),
+        (
+            'region: "100000"\nparameters: {large_amount: {cap: {2025-01-01: "400000"}}}\n',
+            "large_amount.cap@2025-01-01",
+            "must be a number (an amount in yuan)",
+        ),
+        (
+            'region: "100000"\nparameters: {critical_illness: {bands: [{upto: 10, ratio: 7}, '
+            "{ratio: 0.5}]}}\n",
+            "critical_illness.bands[0].ratio",
+            "7 is above 1",
+        ),
+        (
+            'region: "100000"\nparameters: {critical_illness: {deductible: '
+            "{of: economy.average_wage, ratio: -1}}}\n",
+            "critical_illness.deductible.ratio",
+            "must not be negative",
+        ),
+        (
+            'region: "100000"\nparameters: {resident: {waiting: {fixed_months: -3}}}\n',
+            "resident.waiting.fixed_months",
+            "must not be negative",
+        ),
+        (
+            'region: "100000"\nparameters: {benefits: {employee: {inpatient: {basic: '
+            "{repeat_admission_factors: [1, 0.5, -1]}}}}}\n",
+            "benefits.employee.inpatient.basic.repeat_admission_factors[2]",
+            "must not be negative",
+        ),
+        # a cap group's annual cap is declared once, by its owner (inpatient for `basic`)
+        (
+            'region: "100000"\nparameters: {benefits: {employee: {chronic: {basic: '
+            "{annual_cap: 5000}}}}}\n",
+            "benefits.employee.chronic.basic.annual_cap",
+            "chronic shares cap group 'basic', whose annual cap is declared once, as "
+            "benefits.employee.inpatient.basic.annual_cap",
+        ),
+        (
+            'region: "100000"\nparameters: {benefits: {retiree: {chronic: {basic: '
+            "{annual_cap: 5000}}}}}\n",
+            "benefits.retiree.chronic.basic.annual_cap",
+            "set it there",
+        ),
     ],
 )
 def test_bad_files_name_file_path_and_reason(
@@ -317,3 +395,33 @@ def test_a_value_on_or_after_its_floors_date_is_refused(
         Policy("000000", overlays=[overlay])
     assert err.value.path == path
     assert reason in err.value.reason
+
+
+def test_a_cap_group_cap_is_set_through_its_owner() -> None:
+    """Setting the inpatient cap sets the cap of its group (chronic care shares it)."""
+    p = Policy(
+        "000000", overlays=[{"benefits": {"resident": {"inpatient": {"basic": {"annual_cap": 9}}}}}]
+    )
+    assert p.get("benefits.resident.inpatient.basic.annual_cap", D(2025, 1, 1)) == 900
+    assert not p.declares("benefits.resident.chronic.basic.annual_cap", D(2025, 1, 1))
+    # a member with a cap group of its own declares its own cap
+    own = {"chronic": {"basic": {"cap_group": "chronic", "annual_cap": 5000}}}
+    Policy("000000", overlays=[{"benefits": {"resident": own}}])
+
+
+def test_the_parameters_begin_when_every_dated_value_has_begun(tmp_path: Path) -> None:
+    write(tmp_path, "000000", 'region: "000000"\nparameters:\n  a: {2020-01-01: 1}\n'
+          "  b: {2022-06-01: 2, 2023-01-01: 3}\n  c: 5\n")  # fmt: skip
+    assert Policy("000000", folder=tmp_path).begins() == D(2022, 6, 1)  # b's first date
+    # a region's earlier date or plain value for the same parameter moves the start earlier
+    write(tmp_path, "100000", 'region: "100000"\nparameters:\n  a: {2019-01-01: 1}\n  b: 4\n')
+    assert Policy("100000", folder=tmp_path).begins() == D(2019, 1, 1)  # a from 2019, b plain
+    write(tmp_path, "100000", 'region: "100000"\nparameters:\n  b: 4\n  d: {2025-01-01: 1}\n')
+    assert Policy("100000", folder=tmp_path).begins() == D(2025, 1, 1)
+    # the shipped files: every parameter has a value on that day, not the day before
+    p = Policy("000000")
+    begins = p.begins()
+    assert begins is not None
+    paths = {path for layer in p.layers for path in layer.leaves}
+    assert all(p.declares(path, begins) for path in paths)
+    assert not all(p.declares(path, begins - dt.timedelta(days=1)) for path in paths)

@@ -44,6 +44,7 @@ from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError, fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
+from yibao.policy_option import with_policy_dir
 from yibao.services import clock
 from yibao.store.db import database_url, make_engine
 from yibao.store.migrate import upgrade as run_upgrade
@@ -129,7 +130,7 @@ def _engine(db: str | None, as_json: bool, show: bool = False) -> Iterator[Engin
     try:
         yield engine
     except (RecordError, ParameterError) as exc:
-        _fail(exc.public if isinstance(exc, ParameterError) else str(exc), as_json, show=show)
+        _fail(exc.public() if isinstance(exc, ParameterError) else str(exc), as_json, show=show)
     except OperationalError as exc:
         _fail(f"database {_safe(db)}: {exc.orig}", as_json, 3)
     finally:
@@ -991,13 +992,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(enrolment_app, name="enrolment")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(funds_app, name="funds")
-    app.command("enrol")(enrol_command)
-    app.command("pay")(pay_command)
-    app.command("year-end")(year_end_command)
+    app.command("enrol")(with_policy_dir(enrol_command))
+    app.command("pay")(with_policy_dir(pay_command))
+    app.command("year-end")(with_policy_dir(year_end_command))
     app.add_typer(visit_app, name="visit")
-    app.command("settle")(settle_command)
-    app.command("presettle")(presettle_command)
-    app.command("reverse")(reverse_command)
+    app.command("settle")(with_policy_dir(settle_command))
+    app.command("presettle")(with_policy_dir(presettle_command))
+    app.command("reverse")(with_policy_dir(reverse_command))
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="yibao system of record")

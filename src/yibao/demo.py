@@ -36,6 +36,7 @@ from rich.table import Table
 from yibao.calc.scenario import read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.policy import Policy, available_regions, fen_to_yuan
+from yibao.policy_option import with_policy_dir
 from yibao.services import ledger
 from yibao.store.uow import UnitOfWork
 from yibao.synth.cli import summary_table
@@ -433,4 +434,4 @@ def serve_demo(console: Console, folder: Path, url: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo")(with_policy_dir(demo))

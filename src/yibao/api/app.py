@@ -34,6 +34,7 @@ from yibao.api.fhir import router as fhir_router
 from yibao.api.routes import router
 from yibao.api.settings import Settings
 from yibao.api.tx import translate
+from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
 from yibao.store.db import make_engine
 
@@ -139,6 +140,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """The application; ``engine`` (optional) shares an existing engine, e.g. in tests."""
     settings = settings or Settings()  # type: ignore[call-arg]  # from the environment
     threads = settings.threads
+    if settings.policy_dir is not None:
+        check_policy_dir(settings.policy_dir)  # a broken file stops the start, named
+    set_policy_dir(settings.policy_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ from yibao.api.errors import ApiError
 from yibao.api.roles import Role
 from yibao.api.security import institution_key, signed_headers
 from yibao.api.settings import Settings
+from yibao.policy_option import PolicyDirOpt, checked_policy_dir
 
 app = typer.Typer(no_args_is_help=True, help="The institution API: keys and staff accounts")
 
@@ -46,10 +47,17 @@ def serve(
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
+    policy_dir: PolicyDirOpt = None,
 ) -> None:
     """Serve the API with uvicorn (docs at /docs)."""
     from yibao.api.server import serve as run
+    from yibao.policy import POLICY_DIR_ENV
+    from yibao.policy import policy_dir as policy_dir_in_use
 
+    # the workers (and uvicorn's app factory) read the folder from the environment
+    folder = checked_policy_dir(policy_dir or policy_dir_in_use())
+    if folder is not None:
+        os.environ[POLICY_DIR_ENV] = str(folder)
     _settings()  # refuse to start without the secret
     run(host, port, workers, log_level=log_level, access_log=access_log)
 

@@ -6,6 +6,8 @@ every institution key is derived) has no default, and the service refuses to sta
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +17,9 @@ class Settings(BaseSettings):
 
     #: Database URL (``sqlite:///...`` or ``postgresql://...``); default: ./yibao.sqlite.
     database_url: str | None = None
+    #: A bureau's own folder of region parameter files (``YIBAO_POLICY_DIR``), searched before
+    #: the shipped ones; every file in it must load when the service starts.
+    policy_dir: Path | None = None
     #: Master secret for institution keys (``key = HMAC-SHA256(secret, "code:key_id")``).
     api_secret: SecretStr = Field(min_length=16)
     #: Largest accepted difference between a request's timestamp and the server clock.

@@ -103,10 +103,10 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(errors.CONFLICT, str(exc))
     if isinstance(exc, RecordError):
         return ApiError(errors.REFUSED, str(exc))
-    if isinstance(exc, UnknownRegion):  # the reason only: not the server's folder
-        return ApiError(errors.INVALID_FIELD, exc.reason)
-    if isinstance(exc, ParameterError):  # the file's name, not where the server keeps it
-        return ApiError(errors.REFUSED, f"policy parameters: {exc.public}")
+    if isinstance(exc, UnknownRegion):
+        return ApiError(errors.INVALID_FIELD, exc.public())
+    if isinstance(exc, ParameterError):  # the file's name, not the server's folder
+        return ApiError(errors.REFUSED, f"policy parameters: {exc.public()}")
     if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
         return ApiError(
             errors.MALFORMED,

@@ -13,10 +13,11 @@ from typing import Any
 import typer
 
 from yibao.calc.incentives import incentives_scenario
-from yibao.calc.scenario import ScenarioError, read_scenario
+from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
 from yibao.policy import ParameterError
+from yibao.policy_option import with_policy_dir
 
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
 
@@ -25,30 +26,33 @@ SCENARIO = typer.Argument(..., help="scenario file (YAML or JSON), or - for stan
 
 def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     try:
-        result = compute(read_scenario(source))
+        try:
+            result = compute(read_scenario(source))
+        except ParameterError as exc:  # found while compiling or applying the parameters
+            raise policy_error(exc) from exc
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except ParameterError as exc:  # e.g. no value on the date of a claim: no traceback, no folder
-        typer.echo(f"error: policy parameters: {exc.public}", err=True)
         raise typer.Exit(2) from exc
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
 @app.command()
+@with_policy_dir
 def settle(scenario: str = SCENARIO) -> None:
     """Settle one person's claims of one coverage year through every layer."""
     _run(scenario, settle_scenario)
 
 
 @app.command()
+@with_policy_dir
 def waiting(scenario: str = SCENARIO) -> None:
     """The waiting period of an enrolment."""
     _run(scenario, waiting_scenario)
 
 
 @app.command()
+@with_policy_dir
 def incentives(scenario: str = SCENARIO) -> None:
     """The critical illness cap of a year with the incentive raises earned before it."""
     _run(scenario, incentives_scenario)

@@ -51,8 +51,24 @@ def load_policy(doc: dict[str, Any]) -> Policy:
     except UnknownRegion as exc:
         raise ScenarioError("region", f"unknown region {region!r}") from exc
     except ParameterError as exc:
-        field = f"policy.{exc.path}" if exc.file.startswith("<") else "region"
-        raise ScenarioError(field, exc.reason) from exc
+        raise policy_error(exc) from exc
+
+
+def policy_error(exc: ParameterError) -> ScenarioError:
+    """A parameter error as a scenario error: ``policy.PATH`` for the scenario's overlay, else
+    the file and the path (a region file, shipped or from --policy-dir)."""
+    if exc.file.startswith("<"):
+        return ScenarioError(f"policy.{exc.path}" if exc.path else "policy", exc.reason)
+    return ScenarioError(f"{exc.file}: {exc.path}" if exc.path else exc.file, exc.reason)
+
+
+def check_begun(policy: Policy, on: dt.date, field: str) -> None:
+    """Refuse a date before the parameters of the region begin (``Policy.begins``)."""
+    begins = policy.begins()
+    if begins is not None and on < begins:
+        raise ScenarioError(
+            field, f"{on} is before the parameters of region {policy.region} begin ({begins})"
+        )
 
 
 def amount(value: Any, field: str, *, allow_none: bool = False) -> int:

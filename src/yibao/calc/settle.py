@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from yibao.calc.scenario import ScenarioError, amount, choice, date, load_policy, mapping
+from yibao.calc.scenario import (
+    ScenarioError,
+    amount,
+    check_begun,
+    choice,
+    date,
+    load_policy,
+    mapping,
+)
 from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.kernel.settle import REASONS, Claims, Persons, settle
@@ -71,6 +80,15 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     years = {r[0].year for r in rows}
     if len(years) > 1:
         raise ScenarioError("claims", f"claims span years {sorted(years)}; one coverage year only")
+    for i, r in enumerate(rows):
+        check_begun(policy, r[0], f"claims[{i}].date")
+    begins = policy.begins()
+    if begins is not None and dt.date(rows[0][0].year, 1, 1) < begins:  # compiled from 1 January
+        raise ScenarioError(
+            "claims[0].date",
+            f"coverage year {rows[0][0].year} starts before the parameters of region "
+            f"{policy.region} begin ({begins})",
+        )
     if any(b[0] < a[0] for a, b in pairwise(rows)):
         raise ScenarioError("claims", "must be in date order")
     c = Claims(

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
+from yibao.policy.benefits import MED_TYPES as MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 
@@ -27,7 +28,6 @@ OPEN = 1 << 46
 
 SCHEMES = ("employee", "retiree", "resident")
 SCHEME_INPUT = {"employee": 0, "flexible": 0, "retiree": 1, "resident": 2}
-MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
 #: Where a med type has no benefits of its own it is paid like another one.
 MED_FALLBACK = {"maternity": "inpatient", "pharmacy": "outpatient"}
 CROSS_REGION = ("none", "registered", "referred", "temporary")
@@ -152,7 +152,21 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
 
 
 def compile_tables(policy: Policy, year: int) -> Tables:
-    """Compile the versions of the policy in force during coverage year ``year``."""
+    """Compile the versions of the policy in force during coverage year ``year``; an error
+    names the file that gives the parameter its value."""
+    try:
+        return _compile_tables(policy, year)
+    except ParameterError as exc:
+        base = exc.path.split("[")[0]
+        for layer in policy.layers:
+            if any(p == base or p.startswith(base + ".") for p in layer.leaves):
+                if layer.file != exc.file:
+                    raise ParameterError(layer.file, exc.path, exc.reason) from exc
+                break
+        raise
+
+
+def _compile_tables(policy: Policy, year: int) -> Tables:
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     dates = [start] + [d for d in policy.dates() if start < d <= end]
     file = policy.layers[0].file
@@ -228,7 +242,13 @@ def compile_tables(policy: Policy, year: int) -> Tables:
         ratios[:k] = bands.ratios
 
     for v, on in enumerate(dates):
+        # a cap group's cap is declared once, by its first member (policy.benefits)
         group_caps: dict[str, int] = {}
+        for s in SCHEMES:
+            for m in MED_TYPES:
+                key, b = per[v][(s, m)]
+                if "annual_cap" in b:
+                    group_caps.setdefault(f"{s}:{b.get('cap_group', key)}", int(b["annual_cap"]))
         for si, s in enumerate(SCHEMES):
             for mi, m in enumerate(MED_TYPES):
                 key, b = per[v][(s, m)]
@@ -266,12 +286,7 @@ def compile_tables(policy: Policy, year: int) -> Tables:
                     raise ParameterError(file, f"{path}.band_basis", "must be amount or excess")
                 t.band_basis[v, si, mi] = EXCESS if basis == "excess" else AMOUNT
                 group = str(b.get("cap_group", key))
-                cap = int(b.get("annual_cap", UNCAPPED))
-                if group_caps.setdefault(f"{s}:{group}", cap) != cap:
-                    raise ParameterError(
-                        file, f"{path}.annual_cap", f"differs from the cap of cap group {group!r}"
-                    )
-                t.annual_cap[v, si, mi] = cap
+                t.annual_cap[v, si, mi] = group_caps.get(f"{s}:{group}", UNCAPPED)
                 t.cap_group[v, si, mi] = groups.index(group)
 
         t.prepay_b[v] = scaled(policy.get("catalog.category_b_prepay_ratio", on))

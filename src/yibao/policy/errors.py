@@ -15,13 +15,15 @@ class ParameterError(ValueError):
         where = f"{file}: {path}" if path else file
         super().__init__(f"{where}: {reason}")
 
-    @property
     def public(self) -> str:
-        """The message as shown to a caller: the file's name, not the folder the server keeps
-        it in."""
-        return ": ".join(p for p in (PurePath(self.file).name, self.path, self.reason) if p)
+        """The message with the file's name only (no folder of the server's): for API answers."""
+        name = self.file if self.file.startswith("<") else PurePath(self.file).name
+        return f"{name}: {self.path}: {self.reason}" if self.path else f"{name}: {self.reason}"
 
 
 class UnknownRegion(ParameterError):
     def __init__(self, region: str, folder: str) -> None:
         super().__init__(folder, "region", f"unknown region {region!r}")
+
+    def public(self) -> str:
+        return f"region: {self.reason}"

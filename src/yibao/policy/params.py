@@ -7,7 +7,9 @@ as integer fen, rates as exact ``Decimal``, counts as ``int``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
@@ -15,35 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from yibao.policy.errors import ParameterError, UnknownRegion
-from yibao.policy.tree import Layer, Plain, overlay_layer, read_layer
+from yibao.policy.tree import Dated, Layer, Plain, overlay_layer, read_layer
+from yibao.policy.values import MONEY_KEYS as MONEY_KEYS
+from yibao.policy.values import is_money
 
 NATIONAL = "000000"
-
-#: A numeric leaf is an amount of money (yuan in files, fen inside) when a segment of its
-#: path is one of these names.
-MONEY_KEYS = frozenset(
-    {
-        "average_wage",
-        "resident_disposable_income",
-        "average_pension",
-        "retiree_monthly",
-        "base_floor",
-        "base_ceiling",
-        "individual",
-        "fiscal_subsidy",
-        "amount",
-        "deductible",
-        "annual_deductible",
-        "annual_cap",
-        "cap",
-        "upto",
-    }
-)
-
-
-def is_money(path: str) -> bool:
-    parts = path.replace("[", ".").replace("]", "").split(".")
-    return any(p in MONEY_KEYS for p in parts)
 
 
 def yuan_to_fen(value: Decimal | int | float | str) -> int:
@@ -58,8 +36,55 @@ def fen_to_yuan(fen: int) -> str:
     return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
+#: A bureau's own folder of parameter files, searched before the shipped ones.
+POLICY_DIR_ENV = "YIBAO_POLICY_DIR"
+_UNSET = object()
+_policy_dir: object = _UNSET
+
+
 def default_folder() -> Path:
+    """The parameter files shipped with the package."""
     return Path(str(resources.files("yibao.policy") / "regions"))
+
+
+def policy_dir() -> Path | None:
+    """The bureau's folder in use: set by ``use_policy_dir`` / ``set_policy_dir`` (the
+    ``--policy-dir`` option, the server's settings), else ``$YIBAO_POLICY_DIR``, else None."""
+    if _policy_dir is not _UNSET:
+        return _policy_dir if isinstance(_policy_dir, Path) else None
+    env = os.environ.get(POLICY_DIR_ENV)
+    return Path(env) if env else None
+
+
+def set_policy_dir(folder: Path | str | None) -> None:
+    """Use ``folder`` for the rest of the process (None: the shipped files only)."""
+    global _policy_dir
+    _policy_dir = Path(folder) if folder is not None else None
+
+
+@contextmanager
+def use_policy_dir(folder: Path | str | None) -> Iterator[None]:
+    """Use ``folder`` (None: leave the setting as it is) within the block."""
+    global _policy_dir
+    before = _policy_dir
+    if folder is not None:
+        _policy_dir = Path(folder)
+    try:
+        yield
+    finally:
+        _policy_dir = before
+
+
+def check_policy_dir(folder: Path | str) -> list[str]:
+    """Load every region file of a bureau's folder (with the shipped files under it); the
+    codes, or the first ParameterError (the file, the parameter path, the reason)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ParameterError(str(path), "", "not a folder of parameter files")
+    codes = sorted(p.stem for p in path.glob("*.yaml"))
+    for code in codes:
+        Policy(code, folder=path)
+    return codes
 
 
 @cache
@@ -67,10 +92,15 @@ def _read_cached(path: str, mtime: float) -> Layer:
     return read_layer(Path(path))
 
 
-def load_layer(folder: Path, region: str) -> Layer:
-    path = folder / f"{region}.yaml"
-    if not path.exists():
-        raise UnknownRegion(region, str(folder))
+def load_layer(folder: Path | Sequence[Path], region: str) -> Layer:
+    """The region's file from the first folder that has it."""
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    for where in folders:
+        path = where / f"{region}.yaml"
+        if path.exists():
+            break
+    else:
+        raise UnknownRegion(region, ", ".join(str(f) for f in folders))
     layer = _read_cached(str(path), path.stat().st_mtime)
     if layer.region != region:
         raise ParameterError(str(path), "region", f"file is named {region} but says {layer.region}")
@@ -78,7 +108,10 @@ def load_layer(folder: Path, region: str) -> Layer:
 
 
 def available_regions(folder: Path | None = None) -> list[str]:
-    return sorted(p.stem for p in (folder or default_folder()).glob("*.yaml"))
+    """The regions of ``folder`` (default: the folder in use, ``policy_dir``) and the shipped."""
+    mine = folder or policy_dir()
+    folders = [default_folder()] + ([mine] if mine else [])
+    return sorted({p.stem for f in folders for p in f.glob("*.yaml")})
 
 
 class Policy:
@@ -90,7 +123,10 @@ class Policy:
         overlays: Iterable[Any] = (),
         folder: Path | None = None,
     ) -> None:
-        self.folder = folder or default_folder()
+        mine = folder if folder is not None else policy_dir()
+        #: searched in order: the bureau's folder (``folder`` or ``policy_dir()``), the shipped
+        self.folders = [Path(mine), default_folder()] if mine else [default_folder()]
+        self.folder = self.folders[0]
         self.region = str(region)
         chain: list[Layer] = []
         seen: set[str] = set()
@@ -99,7 +135,7 @@ class Policy:
             if code in seen:
                 raise ParameterError(str(self.folder), "parent", f"inheritance cycle at {code}")
             seen.add(code)
-            layer = load_layer(self.folder, code)
+            layer = load_layer(self.folders, code)
             chain.append(layer)
             code = layer.parent if code != NATIONAL else None
         self.chain = chain
@@ -107,9 +143,11 @@ class Policy:
             overlay_layer(tree, self.region) for tree in reversed(list(overlays)) if tree
         ] + chain
         self._cache: dict[tuple[str, dt.date], Any] = {}
+        from yibao.policy.benefits import check_cap_groups
         from yibao.policy.floors import check_floors
 
         check_floors(self)
+        check_cap_groups(self)
 
     @property
     def name(self) -> str:
@@ -138,6 +176,28 @@ class Policy:
                     raise ParameterError(layer.file, path, f"ended before {on.isoformat()}")
                 return layer, value
         return None
+
+    def declares(self, path: str, on: dt.date) -> bool:
+        """Whether some layer gives the leaf ``path`` a value on ``on`` (not ended)."""
+        try:
+            return self._leaf(path, on) is not None
+        except ParameterError:
+            return False
+
+    def begins(self) -> dt.date | None:
+        """The first date on which every parameter has a value: the latest first date of the
+        parameters that are only given dated (None: some value at every date)."""
+        first: dict[str, dt.date | None] = {}
+        for layer in self.layers:
+            for path, leaf in layer.leaves.items():
+                start = leaf.steps[0][0] if isinstance(leaf, Dated) and leaf.steps else None
+                if path not in first:
+                    first[path] = start
+                elif first[path] is not None:
+                    earlier = first[path]
+                    first[path] = None if start is None or earlier is None else min(earlier, start)
+        dates = [d for d in first.values() if d is not None]
+        return max(dates) if dates else None
 
     def has(self, path: str, on: dt.date) -> bool:
         try:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from yibao.policy.errors import ParameterError
+from yibao.policy.values import check_multiplier, check_value
 
 RawValue = Any
 
@@ -89,8 +90,10 @@ def _split_sourced(file: str, path: str, value: RawValue) -> tuple[RawValue, str
 
 
 def _check_raw(file: str, path: str, value: RawValue) -> None:
-    """Leaf values must be numbers, strings, booleans, lists, relative values or None."""
+    """Leaf values must be numbers, strings, booleans, lists, relative values or None, and
+    amounts, rates and factors what their names say (``values.check_value``)."""
     if value is None or isinstance(value, bool | int | float | str | Decimal):
+        check_value(file, path, value)
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
@@ -103,8 +106,7 @@ def _check_raw(file: str, path: str, value: RawValue) -> None:
     if isinstance(value, dict) and set(value) == {"of", "ratio"}:
         if not isinstance(value["of"], str):
             raise ParameterError(file, path, "'of' must name a parameter path")
-        if isinstance(value["ratio"], bool) or not isinstance(value["ratio"], int | float):
-            raise ParameterError(file, path, "'ratio' must be a number")
+        check_multiplier(file, path, value["ratio"])
         return
     if isinstance(value, dict):
         for k, v in value.items():

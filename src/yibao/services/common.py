@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 from yibao.domain.errors import NotFound
 from yibao.domain.registry import Person
-from yibao.policy import NATIONAL, Policy, UnknownRegion
+from yibao.policy import NATIONAL, Policy, UnknownRegion, policy_dir
 from yibao.store.uow import UnitOfWork
 
 PolicySource = Callable[[str], Policy]
 
 
-@lru_cache(maxsize=256)
 def policy_for(area: str) -> Policy:
     """The area's parameters; an area without its own file uses its province's, then the
-    national defaults."""
+    national defaults. Files come from the bureau's folder in use (``--policy-dir``,
+    ``$YIBAO_POLICY_DIR``) before the shipped ones."""
+    return _policy_for(area, policy_dir())
+
+
+@lru_cache(maxsize=256)
+def _policy_for(area: str, folder: Path | None) -> Policy:
     for code in (area, area[:2] + "0000", NATIONAL):
         try:
-            return Policy(code)
+            return Policy(code, folder=folder)
         except UnknownRegion:
             continue
     raise NotFound("policy region", area)

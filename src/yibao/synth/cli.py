@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError
+from yibao.policy_option import with_policy_dir
 from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
 from yibao.synth.ids import check_region
 from yibao.synth.load import load_area
@@ -57,7 +58,7 @@ def _generate(
         config = SynthConfig(region, persons, year, seed, chunk_size)
         check_region(region, year)
     except ValueError as exc:
-        typer.echo(f"error: {exc.public if isinstance(exc, ParameterError) else exc}", err=True)
+        typer.echo(f"error: {exc.public() if isinstance(exc, ParameterError) else exc}", err=True)
         raise typer.Exit(2) from exc
     console = Console(stderr=True)
     columns = (
@@ -78,6 +79,7 @@ def _generate(
 
 
 @app.callback()
+@with_policy_dir
 def main(
     ctx: typer.Context,
     out: Path | None = OUT_OPTIONAL,
@@ -98,6 +100,7 @@ def main(
 
 
 @app.command()
+@with_policy_dir
 def generate(
     out: Path = OUT,
     region: str = REGION,
@@ -112,6 +115,7 @@ def generate(
 
 
 @app.command()
+@with_policy_dir
 def summary(
     folder: Path = FOLDER,
     chart: Path | None = CHART,
@@ -153,6 +157,7 @@ def summary_table(result: dict[str, Any]) -> Table:
 
 
 @app.command()
+@with_policy_dir
 def load(
     folder: Path = FOLDER,
     db: str | None = DB,
@@ -177,7 +182,7 @@ def load(
 
             report = load_area(folder, db, progress=progress)
     except (RecordError, ParameterError) as exc:
-        message = exc.public if isinstance(exc, ParameterError) else str(exc)
+        message = exc.public() if isinstance(exc, ParameterError) else str(exc)
         if as_json:
             print(json.dumps({"error": message}, ensure_ascii=False), file=sys.stderr)
         else:
