@@ -310,9 +310,20 @@ def test_a_claim_past_the_years_bound_is_refused(uow: UnitOfWork, engine: Engine
     assert settled.response["medfee_sumamt"] == "100.00"
 
 
-def test_a_share_ratio_above_one_is_refused_when_the_tables_are_compiled() -> None:
-    # ratios multiply amounts in the kernel: above 1 a product could pass int64 within the bound
-    overlay = {"large_amount": {"ratio": 1000}}
+@pytest.mark.parametrize(
+    ("overlay", "path"),
+    [
+        ({"large_amount": {"ratio": 1000}}, "large_amount.ratio"),
+        ({"catalog": {"category_b_prepay_ratio": 1.5}}, "catalog.category_b_prepay_ratio"),
+        (
+            {"benefits": {"cross_region": {"prepay_ratio": {"temporary": 2}}}},
+            "benefits.cross_region.prepay_ratio.temporary",
+        ),
+    ],
+)
+def test_a_share_ratio_above_one_is_refused(overlay: dict[str, Any], path: str) -> None:
+    # ratios multiply amounts in the kernel: above 1 a product could pass int64 within the bound;
+    # the parameters refuse them on load (policy.values), before any table is compiled
     with pytest.raises(ParameterError) as err:
         compile_tables(Policy("000000", overlays=[overlay]), 2025)
-    assert err.value.path == "large_amount.ratio" and "between 0 and 1" in err.value.reason
+    assert err.value.path == path and "above 1" in err.value.reason

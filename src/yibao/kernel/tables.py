@@ -324,13 +324,4 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                 t.ma_deductible[v, a, ti] = int(tier.get("deductible", 0))
                 t.ma_ratio[v, a, ti] = scaled(tier["ratio"])
                 t.ma_cap[v, a, ti] = int(tier.get("annual_cap", UNCAPPED))
-    # shares of an amount: at most 1, so no layer's product passes int64 (policy.money)
-    for name, rates in (
-        ("catalog.category_b_prepay_ratio", t.prepay_b),
-        ("benefits.cross_region.prepay_ratio", t.cross_prepay),
-        ("large_amount.ratio", t.la_ratio),
-        ("medical_assistance.classes", t.ma_ratio),
-    ):
-        if ((rates < 0) | (rates > SCALE)).any():
-            raise ParameterError(file, name, "a ratio must be between 0 and 1")
     return t
