@@ -307,3 +307,13 @@ def test_revoke_routes_are_for_administrators(api: Api, db_url: str) -> None:
         ("staff:admin", "administrator", "clerk", "0 live token(s) revoked"),
         ("cli:boss", "cli", "admin", "1 live token(s) revoked"),
     ]
+
+
+def test_revoke_commands_refuse_a_bad_database(tmp_path: Any) -> None:
+    bad = runner.invoke(api_cli.app, ["revoke-token", "--username", "a", "--db", "nonsense"])
+    assert bad.exit_code == 2 and "--db" in bad.stderr
+    empty = f"sqlite:///{tmp_path / 'none.sqlite'}"  # no tables: nothing to revoke in
+    r = runner.invoke(
+        api_cli.app, ["revoke-key", "--institution", "H", "--key-id", "k", "--db", empty]
+    )
+    assert r.exit_code == 3 and "nothing revoked" in r.stderr and "Traceback" not in r.output

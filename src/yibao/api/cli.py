@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from yibao.api.errors import ApiError
 from yibao.api.roles import Role
@@ -119,6 +121,16 @@ OperatorOpt = Annotated[
 ]
 
 
+def _engine(db: str | None) -> Engine:
+    from yibao.store.db import make_engine
+
+    try:
+        return make_engine(db)
+    except ArgumentError:
+        typer.echo("--db: not a database URL (sqlite:///FILE or postgresql://...)", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("revoke-key")
 def revoke_key(
     institution: Annotated[str, typer.Option(help="Institution code")],
@@ -132,16 +144,18 @@ def revoke_key(
 
     from yibao.domain.errors import NotFound
     from yibao.services.access import revoke_key as revoke
-    from yibao.store.db import make_engine
     from yibao.store.uow import UnitOfWork
 
-    engine = make_engine(db)
+    engine = _engine(db)
     try:
         actor = f"cli:{operator or getpass.getuser()}"
         done = revoke(UnitOfWork.for_engine(engine), institution, key_id, actor, "cli")
     except NotFound as exc:
         typer.echo(f"{exc}: nothing revoked", err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     when = done.revoked_at.isoformat(timespec="seconds")
@@ -161,16 +175,18 @@ def revoke_token(
 
     from yibao.domain.errors import NotFound
     from yibao.services.access import revoke_tokens
-    from yibao.store.db import make_engine
     from yibao.store.uow import UnitOfWork
 
-    engine = make_engine(db)
+    engine = _engine(db)
     try:
         actor = f"cli:{operator or getpass.getuser()}"
         count = revoke_tokens(UnitOfWork.for_engine(engine), username, actor, "cli")
     except NotFound as exc:
         typer.echo(f"{exc}: nothing revoked", err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     typer.echo(f"account {username}: {count} live token(s) revoked")
