@@ -123,6 +123,13 @@ def test_fhir_refusals_of_records_not_yours_audited(
     ):
         r = api.staff_get(token, path)
         assert r.status_code == 403 and r.json()["resourceType"] == "OperationOutcome", path
+    ask = {
+        "resourceType": "CoverageEligibilityRequest",
+        "patient": {"reference": f"Patient/{other}"},
+    }
+    r = api.client.post("/fhir/CoverageEligibilityRequest/$submit", json=ask,
+                        headers={"authorization": f"Bearer {token}"})  # fmt: skip
+    assert r.status_code == 403
     who = employee(uow, 5)
     with uow:
         psn_no = uow.persons.require(who).id
@@ -148,6 +155,7 @@ def test_fhir_refusals_of_records_not_yours_audited(
         ("staff:jia", "fhir:Patient", "denied", other, f"Patient/{other}"),
         ("staff:jia", "fhir:Coverage", "denied", other, f"Coverage?patient={other}"),
         ("staff:jia", "fhir:Coverage", "denied", other, f"Coverage/{coverage_id}"),
+        ("staff:jia", "fhir:Eligibility", "denied", other, f"CoverageEligibilityRequest/{other}"),
         ("inst:H36010002", "fhir:ExplanationOfBenefit", "denied", psn_no, setl_id),
     ]
 

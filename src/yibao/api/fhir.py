@@ -368,7 +368,8 @@ def _coverage(e: Enrolment, psn_no: int) -> dict[str, Any]:
 def _coverage_allowed(state: Any, who: Principal, psn_no: int, action: str) -> None:
     _deny(state, who, "person:read" if who.role is not Role.INSTITUTION else "tx:1101", action)
     if who.role is Role.INSURED_PERSON and psn_no != who.person_id:
-        raise not_yours(state.engine, who, "fhir:Coverage", psn_no, action, _OWN)
+        kind = "fhir:Eligibility" if action.startswith("CoverageEligibility") else "fhir:Coverage"
+        raise not_yours(state.engine, who, kind, psn_no, action, _OWN)
 
 
 @router.get("/Coverage")
