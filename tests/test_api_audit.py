@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -325,3 +327,27 @@ def test_revoke_commands_refuse_a_bad_database(tmp_path: Any) -> None:
         api_cli.app, ["revoke-key", "--institution", "H", "--key-id", "k", "--db", empty]
     )
     assert r.exit_code == 3 and "nothing revoked" in r.stderr and "Traceback" not in r.output
+
+
+@given(
+    per_window=st.integers(1, 5),
+    steps=st.lists(st.one_of(st.just(0.0), st.floats(0.1, 2 * WINDOW)), max_size=60),
+)
+def test_refusal_budget_never_loses_count(per_window: int, steps: list[float]) -> None:
+    """Whatever the arrivals: at most ``per_window`` entries per window (fixed windows: so at
+    most twice that in any sliding one), and every refusal is either written or counted in a
+    later entry (or still pending)."""
+    now = [0.0]
+    budget = RefusalBudget(per_window, clock=lambda: now[0])
+    written: list[float] = []
+    counted = 0
+    for step in steps:
+        now[0] += step
+        got = budget.take()
+        if got is not None:
+            written.append(now[0])
+            counted += got
+    for t in written:
+        assert sum(1 for u in written if t <= u < t + WINDOW) <= 2 * per_window
+    assert len(written) <= per_window * (now[0] // WINDOW + 1)
+    assert len(written) + counted + budget._dropped == len(steps)

@@ -80,10 +80,11 @@ def record_cli_read(
 ) -> None:
     """Audit a command-line read of a person's file or identity: who ran which command, about
     whom, and whether national ID, name and phone were printed in full."""
+    who = "".join(c if c.isprintable() else "?" for c in operator[:64]) or "?"
     with uow:
         append_audit(
             uow.session,
-            f"cli:{operator}",
+            f"cli:{who}",
             "cli",
             f"cli:{command}",
             person_id=person_id,
