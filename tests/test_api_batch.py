@@ -115,7 +115,13 @@ def test_concurrent_settlements_are_batched_and_answered_alone(
         audited = s.scalar(
             select(func.count()).select_from(AuditRow).where(AuditRow.action == "tx:2207")
         )
-        assert audited == 33  # 30 settled, the unknown person, the bad total, the early claim
+        # 30 settled, the unknown person, the bad total, the early claim, m-0 sent again
+        assert audited == 34
+        again = s.scalars(select(AuditRow).where(AuditRow.detail.like("msgid sent again%"))).one()
+        assert (again.msgid, again.actor) == ("m-0", f"inst:{inst.code}")
+        nonce = s.scalars(select(AuditRow).where(AuditRow.action == "auth:signature")).one()
+        assert (nonce.actor, nonce.outcome) == (f"inst:{inst.code}", "refused")
+        assert nonce.detail is not None and "[2003]" in nonce.detail
         early_entry = s.scalars(select(AuditRow).where(AuditRow.msgid == "m-early")).one()
         assert early_entry.outcome == "refused" and early_entry.person_id is not None
     assert ledger.reconcile(uow).ok

@@ -71,7 +71,10 @@ def test_register_settle_reverse(api: Api, uow: UnitOfWork, engine: Engine) -> N
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SettlementRow)) == 1
         writes = s.scalars(select(AuditRow).where(AuditRow.action == "tx:2207")).all()
-        assert [(w.msgid, w.outcome) for w in writes] == [("s-1", "ok")]
+        assert [(w.msgid, w.outcome, w.detail) for w in writes] == [
+            ("s-1", "ok", "settlement"),
+            ("s-1", "ok", "msgid sent again: its first answer returned (infcode 0)"),
+        ]  # the second one audited as the reply it is (issue 10)
 
     ytd = api.tx(inst, "5206", {"certno": who, "year": 2025})
     assert ytd["infcode"] == 0, ytd

@@ -29,7 +29,7 @@ def test_commands(db_url: str, tmp_path: Path) -> None:
     emp, rel = nid(1), nid(2)
     assert run(db_url, "db", "upgrade")["revision"] == head()
     added = run(db_url, "person", "add", emp, "张三", "--household", "H1")
-    assert added["sex"] == "M" and added["birth_date"] == "1985-06-15"
+    assert added["sex"] == "M" and added["birth_date"] is None  # masked with the ID
     bad = run(db_url, "person", "add", emp[:17] + "0", "张三", code=2)
     assert bad["error"].startswith("national_id: check digit is wrong")
     run(db_url, "person", "add", rel, "李四")
@@ -112,12 +112,14 @@ def test_identity_masked_unless_asked(db_url: str) -> None:
         "138****5678",
     )
     assert shown["relatives"] == [{"kind": "spouse", "national_id": masked_rel, "name": "李*"}]
-    assert shown["birth_date"] == "1985-06-15"  # only identity is masked, nothing else
+    # the birth date is digits 7-14 of the ID: masked with it (issue 10 item 9)
+    assert shown["birth_date"] is None and shown["sex"] == "M"
     human = text(db_url, "person", "show", emp)
     assert masked_emp in human and emp not in human and rel not in human and "张三丰" not in human
 
     full = run(db_url, "person", "show", emp, "--show-identity")
     assert (full["national_id"], full["name"], full["phone"]) == (emp, "张三丰", "13812345678")
+    assert full["birth_date"] == "1985-06-15"
     assert full["relatives"][0]["national_id"] == rel and full["relatives"][0]["name"] == "李四"
     assert emp in text(db_url, "person", "show", emp, "--show-identity")
     assert run(db_url, "person", "add", nid(13), "王五", "--show-identity")["name"] == "王五"

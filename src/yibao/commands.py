@@ -17,6 +17,7 @@ in full passes ``--show-identity``. Input is never masked: commands take the ful
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -35,7 +36,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from typer._click.globals import get_current_context as current_context  # typer vendors click
 
 from yibao.api.context import mask_ids_deep, mask_ids_in
 from yibao.api.security import mask_name, mask_phone
@@ -59,7 +61,16 @@ ShowOpt = Annotated[
     bool,
     typer.Option(
         "--show-identity",
-        help="Print national ID numbers, names and phones in full (masked by default)",
+        help="Print national ID numbers, names, phones and birth dates in full (masked by "
+        "default; the read is audited)",
+    ),
+]
+OperatorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        envvar="YIBAO_OPERATOR",
+        help="Who runs the command, for the audit log (default: the OS user)",
     ),
 ]
 
@@ -88,16 +99,21 @@ def _fail(message: str, as_json: bool, code: int = 2, show: bool = False) -> NoR
 
 _NAME_KEYS = frozenset({"name", "psn_name"})
 _PHONE_KEYS = frozenset({"phone", "tel"})
+#: Birth dates are digits 7-14 of an 18-digit national ID: masked with it (the age is not).
+_BIRTH_KEYS = frozenset({"birth_date", "brdy"})
 
 
 def _masked(value: Any) -> Any:
-    """``value`` as printed by default: national IDs (in any string), names and phones masked."""
+    """``value`` as printed by default: national IDs (in any string), names, phones masked and
+    birth dates left out (None)."""
     if isinstance(value, dict):
         return {
             k: mask_name(v)
             if k in _NAME_KEYS and isinstance(v, str)
             else mask_phone(v)
             if k in _PHONE_KEYS and isinstance(v, str)
+            else None
+            if k in _BIRTH_KEYS
             else _masked(v)
             for k, v in value.items()
         }
@@ -106,10 +122,19 @@ def _masked(value: Any) -> Any:
     return mask_ids_deep(value)
 
 
-def _emit(data: Any, as_json: bool, human: str | Callable[[], None], show: bool = False) -> None:
+def _emit(
+    data: Any,
+    as_json: bool,
+    human: str | Callable[[], None],
+    show: bool = False,
+    read: bool = False,
+) -> None:
     """Print ``data`` (``--json``) or the human form. Unless ``show``, JSON goes through
     ``_masked`` and a text line has its national IDs masked; a callable ``human`` must print
-    from data it masked itself (see ``_shown``)."""
+    from data it masked itself (see ``_shown``). With ``show`` (identity in full) or ``read``
+    (a person's file), the audit log records it first (``_audit_read``)."""
+    if show or read:
+        _audit_read(data, show)
     if as_json:
         print(
             json.dumps(data if show else _masked(data), ensure_ascii=False, indent=2, default=str)
@@ -118,6 +143,30 @@ def _emit(data: Any, as_json: bool, human: str | Callable[[], None], show: bool 
         human()
     else:
         out.print(human if show else mask_ids_in(human))
+
+
+def _audit_read(data: Any, show: bool) -> None:
+    """Record in the audit log (the API's) who ran this command (``--operator``, else the OS
+    user), about which person, and whether the identity was printed in full. Nothing is
+    printed if it cannot be recorded."""
+    from yibao.services import access
+
+    ctx = current_context()
+    operator = ctx.params.get("operator") or getpass.getuser()
+    person_id = None
+    if isinstance(data, dict):
+        found = data.get("person_id", data.get("id") if "national_id" in data else None)
+        person_id = found if isinstance(found, int) else None
+    command = " ".join(ctx.command_path.split()[1:])  # without the program's name
+    db = ctx.params.get("db")
+    engine = make_engine(db)
+    try:
+        access.record_cli_read(UnitOfWork.for_engine(engine), operator, command, person_id, show)
+    except SQLAlchemyError as exc:
+        message = f"audit log of {_safe(db)}: cannot record this read ({type(exc).__name__})"
+        _fail(message, bool(ctx.params.get("as_json")), 3)
+    finally:
+        engine.dispose()
 
 
 def _shown(data: Any, show: bool) -> Any:
@@ -229,6 +278,7 @@ def person_add(
     region: Annotated[str | None, typer.Option(help="6-digit area of residence")] = None,
     address: Annotated[str | None, typer.Option(help="Household address")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -256,7 +306,8 @@ def person_add(
     _emit(
         data,
         as_json,
-        f"person #{p.id} {shown['national_id']} {shown['name']} ({p.sex.value}, {p.birth_date})",
+        f"person #{p.id} {shown['national_id']} {shown['name']} "
+        f"({', '.join(x for x in (p.sex.value, shown['birth_date']) if x)})",
         show_identity,
     )
 
@@ -267,6 +318,7 @@ def person_import(
     batch_size: Annotated[int, typer.Option(help="Rows per batch and transaction")] = 50_000,
     max_errors: Annotated[int, typer.Option(help="Row errors to list")] = 100,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -311,6 +363,7 @@ def person_import(
 def person_show(
     national_id: Annotated[str, typer.Argument()],
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -324,6 +377,7 @@ def person_show(
         as_json,
         json.dumps(_shown(data, show_identity), ensure_ascii=False, indent=2),
         show_identity,
+        read=True,
     )
 
 
@@ -333,6 +387,7 @@ def person_relate(
     relative: Annotated[str, typer.Argument(help="The relative's national ID")],
     kind: Annotated[str, typer.Argument(help="spouse|parent|child|sibling|grandparent|grandchild")],
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -361,6 +416,7 @@ def person_group(
     valid_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")],
     valid_to: Annotated[str | None, typer.Option("--to", help="Last day")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -390,6 +446,7 @@ def person_authorise(
     relative: Annotated[str, typer.Argument(help="The close relative it may pay for")],
     on: Annotated[str | None, typer.Option(help="Date of authorisation")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -413,6 +470,7 @@ def person_revoke(
     relative: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option(help="Date of revocation")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -440,6 +498,7 @@ def enrol_command(
     on: Annotated[str | None, typer.Option(help="First covered day")] = None,
     employer: Annotated[str | None, typer.Option(help="Employer code (kind employer)")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -460,6 +519,7 @@ def enrolment_suspend(
     on: Annotated[str | None, typer.Option()] = None,
     reason: Annotated[str | None, typer.Option()] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -477,6 +537,7 @@ def enrolment_resume(
     national_id: Annotated[str, typer.Argument()],
     on: Annotated[str | None, typer.Option()] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -495,6 +556,7 @@ def enrolment_terminate(
     on: Annotated[str | None, typer.Option(help="Last covered day")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -516,6 +578,7 @@ def enrolment_transfer(
     employer: Annotated[str | None, typer.Option(help="New employer code")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -577,6 +640,7 @@ def pay_command(
     ] = None,
     on: Annotated[str | None, typer.Option(help="Payment date")] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -806,6 +870,7 @@ def settle_command(
     mutual_aid_from: MutualOpt = None,
     request_id: RequestOpt = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -833,6 +898,7 @@ def presettle_command(
     no_account: NoAccountOpt = False,
     mutual_aid_from: MutualOpt = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -849,6 +915,7 @@ def reverse_command(
     on: Annotated[str | None, typer.Option(help="Date of the reversal")] = None,
     request_id: RequestOpt = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -877,6 +944,7 @@ def visit_register(
         str | None, typer.Option("--mdtrt-id", help="Visit id (default: new)")
     ] = None,
     show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yibao.api import errors
+from yibao.api import audit, errors
 from yibao.api.errors import ApiError
-from yibao.api.repository import ApiRepository, utcnow
+from yibao.api.repository import ApiRepository, AuditEntry, utcnow
 from yibao.api.roles import UNMASKED, Role, allowed
 from yibao.api.security import (
     HEADER_INSTITUTION,
@@ -70,29 +70,69 @@ def authenticate(
     headers: dict[str, str],
     body: bytes,
 ) -> Principal:
+    """The caller, or the refusal raised (and audited: ``api.audit``)."""
+    what = f"{method} {path}"
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return _staff(engine, auth[7:].strip())
+        return _staff(engine, settings, auth[7:].strip(), what)
     if headers.get(HEADER_SIGNATURE.lower()):
-        signed = verify_signature(settings, method, path, headers, body)
-        return admit_one(engine, settings, signed)
-    raise ApiError(
+        try:
+            signed = verify_signature(settings, method, path, headers, body)
+        except ApiError as err:
+            code = headers.get(HEADER_INSTITUTION.lower()) or "?"
+            key_id = headers.get(HEADER_KEY_ID.lower()) or "?"
+            audit_refusal(engine, settings, f"inst:{code}", err, what, f"key {key_id}")
+            raise
+        return admit_one(engine, settings, signed, what)
+    anonymous = ApiError(
         errors.UNAUTHENTICATED,
         "request is not authenticated: sign it with your institution key "
         f"({HEADER_INSTITUTION}, {HEADER_KEY_ID}, {HEADER_TIMESTAMP}, {HEADER_NONCE}, "
         f"{HEADER_SIGNATURE}) or send Authorization: Bearer <staff token>",
     )
+    audit_refusal(engine, settings, "anonymous", anonymous, what, "no signature, no token")
+    raise anonymous
 
 
-def _staff(engine: Engine, token: str) -> Principal:
+def refusal_entry(
+    settings: Settings, actor: str, err: ApiError, target: str | None, claimed: str | None
+) -> AuditEntry | None:
+    """The audit entry of an authentication refusal (the claimed caller, what, why), or None
+    when the budget of such entries is spent (``api.audit``)."""
+    action = "auth:token" if actor.startswith("staff:") else "auth:signature"
+    entry = audit.unauthenticated(actor, action, err, target, claimed)
+    return audit.budgeted(settings.refusal_budget(), entry)
+
+
+def audit_refusal(
+    engine: Engine,
+    settings: Settings,
+    actor: str,
+    err: ApiError,
+    target: str | None,
+    claimed: str | None = None,
+) -> None:
+    """Write the entry of an authentication refusal; a failure to write it is only logged."""
+    audit.write(engine, [refusal_entry(settings, actor, err, target, claimed)])
+
+
+def _staff(engine: Engine, settings: Settings, token: str, what: str) -> Principal:
     if not _TOKEN.match(token):
-        raise ApiError(errors.UNAUTHENTICATED, "bearer token is malformed: log in again")
+        err = ApiError(errors.UNAUTHENTICATED, "bearer token is malformed: log in again")
+        audit_refusal(engine, settings, "staff:?", err, what, "malformed token")
+        raise err
     with Session(engine) as session:
-        account = ApiRepository(session).staff_by_token(token_hash(token), utcnow())
+        repo = ApiRepository(session)
+        digest = token_hash(token)
+        account = repo.staff_by_token(digest, utcnow())
+        owner = repo.token_owner(digest, utcnow()) if account is None else None
     if account is None:
-        raise ApiError(
+        err = ApiError(
             errors.UNAUTHENTICATED, "bearer token is unknown, expired or revoked: log in again"
         )
+        actor, why = owner or ("?", "unknown token")
+        audit_refusal(engine, settings, f"staff:{actor}", err, what, why)
+        raise err
     return Principal(Role(account.role), f"staff:{account.username}", None, account.person_id)
 
 
@@ -214,15 +254,21 @@ def purge_nonces_now_and_then(engine: Engine, settings: Settings, requests: int 
         session.commit()
 
 
-def admit_one(engine: Engine, settings: Settings, signed: SignedRequest) -> Principal:
-    """``admit`` one signed request in its own transaction: the caller, or the refusal raised."""
+def admit_one(
+    engine: Engine, settings: Settings, signed: SignedRequest, what: str | None = None
+) -> Principal:
+    """``admit`` one signed request in its own transaction: the caller, or the refusal raised
+    (and audited, ``what`` naming the request)."""
     with Session(engine) as session:
         try:
             refused = admit(session, settings, [signed])[0]
-            if refused is not None:
-                raise refused
-            session.commit()
+            if refused is None:
+                session.commit()
         except IntegrityError:
-            raise _replayed() from None
+            refused = _replayed()
+    if refused is not None:
+        actor = signed.principal.actor
+        audit_refusal(engine, settings, actor, refused, what, f"key {signed.key_id}")
+        raise refused
     purge_nonces_now_and_then(engine, settings)
     return signed.principal

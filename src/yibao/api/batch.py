@@ -36,12 +36,22 @@ from yibao.api.auth import (
     admit,
     admit_one,
     purge_nonces_now_and_then,
+    refusal_entry,
 )
 from yibao.api.errors import STORABLE, ApiError, answer
 from yibao.api.handlers_settlement import claim_of, present, request_id
 from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.settings import Settings
-from yibao.api.tx import TxRequest, dumps, in_progress, refusal, refused, run_tx, success
+from yibao.api.tx import (
+    TxRequest,
+    dumps,
+    in_progress,
+    refusal,
+    refused,
+    replay_entry,
+    run_tx,
+    success,
+)
 from yibao.domain.errors import RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
@@ -54,6 +64,7 @@ INFNO = "2207"
 #: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
 PAUSE = 20
 ACTION = f"tx:{INFNO}"
+_WHAT = "POST /api/v1/tx"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,11 +111,17 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
             principal, msgid = item.signed.principal, item.envelope.msgid
             if refused_ is not None:  # not authenticated: nothing stored, as for a lone request
                 out[i] = refused_
+                claimed = f"key {item.signed.key_id}"
+                entry = refusal_entry(settings, principal.actor, refused_, _WHAT, claimed)
+                audits.extend([entry] if entry is not None else [])
             elif key in stored:
                 text = stored[key]
-                out[i] = in_progress(msgid) if text is None else _loads(text)
+                first = None if text is None else _loads(text)
+                out[i] = in_progress(msgid) if first is None else first
+                audits.append(replay_entry(principal, ACTION, msgid, first))
             elif key in seen:  # the same msgid twice in the batch: the first one runs
                 out[i] = in_progress(msgid)
+                audits.append(replay_entry(principal, ACTION, msgid, None))
             else:
                 seen.add(key)
                 try:
@@ -178,7 +195,7 @@ def _loads(text: str) -> dict[str, Any]:
 def _alone(engine: Engine, settings: Settings, item: SignedSettlement) -> Result:
     """A request of a failed batch, answered as a lone request."""
     try:
-        principal = admit_one(engine, settings, item.signed)
+        principal = admit_one(engine, settings, item.signed, _WHAT)
         return run_tx(engine, settings, principal, item.envelope, item.body)
     except Exception as exc:  # the request's own task raises it
         return exc

@@ -1,5 +1,6 @@
 """Commands of the API service (Typer): ``serve``, and ``api`` for institutions, accounts and
-signing a request (``api sign``, the headers for curl).
+signing a request (``api sign``, the headers for curl), revoking keys and tokens
+(``api revoke-key``, ``api revoke-token``).
 
 Mount on the main command line with ``yibao.api.cli.register(app)``; standalone:
 ``python -m yibao.api.cli serve``. Settings come from the environment (``YIBAO_DATABASE_URL``,
@@ -16,6 +17,8 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from yibao.api.errors import ApiError
 from yibao.api.roles import Role
@@ -115,6 +118,86 @@ def add_staff(
     finally:
         engine.dispose()
     typer.echo(f"account {made['username']} ({made['role']}) created")
+
+
+DbOpt = Annotated[str | None, typer.Option(help="Database URL (default: $YIBAO_DATABASE_URL)")]
+OperatorOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="YIBAO_OPERATOR", help="Who runs the command, for the audit log (default: OS user)"
+    ),
+]
+
+
+def _engine(db: str | None) -> Engine:
+    from yibao.store.db import make_engine
+
+    try:
+        return make_engine(db)
+    except ArgumentError:
+        typer.echo("--db: not a database URL (sqlite:///FILE or postgresql://...)", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("revoke-key")
+def revoke_key(
+    institution: Annotated[str, typer.Option(help="Institution code")],
+    key_id: Annotated[str, typer.Option(help="The key id to revoke")],
+    db: DbOpt = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Revoke an institution's signing key: its signed requests are refused from now on.
+    Revoking a revoked key changes nothing (and says so); an unknown key exits 2."""
+    import getpass
+
+    from yibao.domain.errors import NotFound
+    from yibao.services.access import revoke_key as revoke
+    from yibao.store.uow import UnitOfWork
+
+    engine = _engine(db)
+    try:
+        actor = f"cli:{operator or getpass.getuser()}"
+        done = revoke(UnitOfWork.for_engine(engine), institution, key_id, actor, "cli")
+    except NotFound as exc:
+        typer.echo(f"{exc}: nothing revoked", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
+        raise typer.Exit(3) from None
+    finally:
+        engine.dispose()
+    when = done.revoked_at.isoformat(timespec="seconds")
+    state = "revoked" if done.newly else "already revoked"
+    typer.echo(f"key {done.key_id} of institution {done.code} {state} ({when} UTC)")
+
+
+@app.command("revoke-token")
+def revoke_token(
+    username: Annotated[str, typer.Option(help="The staff account whose tokens to revoke")],
+    db: DbOpt = None,
+    operator: OperatorOpt = None,
+) -> None:
+    """Revoke every live bearer token of a staff (or insured person's) account: its requests are
+    refused until it logs in again. An unknown account exits 2."""
+    import getpass
+
+    from yibao.domain.errors import NotFound
+    from yibao.services.access import revoke_tokens
+    from yibao.store.uow import UnitOfWork
+
+    engine = _engine(db)
+    try:
+        actor = f"cli:{operator or getpass.getuser()}"
+        count = revoke_tokens(UnitOfWork.for_engine(engine), username, actor, "cli")
+    except NotFound as exc:
+        typer.echo(f"{exc}: nothing revoked", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
+        raise typer.Exit(3) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"account {username}: {count} live token(s) revoked")
 
 
 def newest_key_id(database_url: str | None, code: str) -> str | None:

@@ -31,7 +31,7 @@ from yibao.api.fhir_inputs import ClaimBody, EligibilityBody
 from yibao.api.handlers_settlement import entitlement, owner_or_not_yours, present
 from yibao.api.repository import AuditEntry
 from yibao.api.roles import Role
-from yibao.api.routes import _audit, _deny
+from yibao.api.routes import _audit, _deny, not_yours
 from yibao.api.tx import TxRequest, run_tx, translate
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import NotFound
@@ -100,6 +100,9 @@ def _patient_no(ref: str, field: str) -> int:
     return int(number)
 
 
+_OWN = "an insured person sees only their own file"
+
+
 def _fail(exc: Exception) -> ApiError:
     err = translate(exc)
     if err is None:
@@ -117,7 +120,7 @@ def patient(
     action = "person:read" if who.role is not Role.INSTITUTION else "tx:1101"
     _deny(state, who, action, target=f"Patient/{psn_no}")
     if who.role is Role.INSURED_PERSON and psn_no != who.person_id:
-        raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
+        raise not_yours(state.engine, who, "fhir:Patient", psn_no, f"Patient/{psn_no}", _OWN)
     ctx = TxContext(state.engine, state.settings, who, "-", "fhir", "")
     try:
         with UnitOfWork.for_engine(state.engine) as uow:
@@ -300,7 +303,9 @@ def explanation_of_benefit(setl_id: str, state: StateDep, who: PrincipalDep) -> 
         if (who.role is Role.INSTITUTION and code != who.institution) or (
             who.role is Role.INSURED_PERSON and person_id != who.person_id
         ):
-            raise ApiError(errors.NOT_YOURS, f"settlement {setl_id} is not yours")
+            message = f"settlement {setl_id} is not yours"
+            action = "fhir:ExplanationOfBenefit"
+            raise not_yours(state.engine, who, action, person_id, setl_id[:80], message)
         out = present(svc.settlement_of(UnitOfWork.for_engine(state.engine), setl_id), person_id)
     except ApiError:
         raise
@@ -383,7 +388,8 @@ def _coverage(e: Enrolment, psn_no: int) -> dict[str, Any]:
 def _coverage_allowed(state: Any, who: Principal, psn_no: int, action: str) -> None:
     _deny(state, who, "person:read" if who.role is not Role.INSTITUTION else "tx:1101", action)
     if who.role is Role.INSURED_PERSON and psn_no != who.person_id:
-        raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
+        kind = "fhir:Eligibility" if action.startswith("CoverageEligibility") else "fhir:Coverage"
+        raise not_yours(state.engine, who, kind, psn_no, action, _OWN)
 
 
 @router.get("/Coverage")
@@ -435,7 +441,8 @@ def coverage_read(
     except Exception as exc:
         raise _fail(exc) from None
     if who.role is Role.INSURED_PERSON and e.person_id != who.person_id:
-        raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file")
+        target = f"Coverage/{e.id}"
+        raise not_yours(state.engine, who, "fhir:Coverage", e.person_id, target, _OWN)
     _audit(
         state.engine,
         AuditEntry(

@@ -225,6 +225,33 @@ class ApiRepository:
         )
         return _account(row) if row else None
 
+    def token_owner(self, token_sha256: str, now: dt.datetime) -> tuple[str, str] | None:
+        """(username, why the token is refused) of a token that exists but is refused: revoked,
+        expired, or its account deactivated. None: no such token."""
+        row = self.session.execute(
+            select(
+                StaffAccountRow.username,
+                StaffAccountRow.active,
+                StaffTokenRow.revoked,
+                StaffTokenRow.expires_at,
+            )
+            .join(StaffTokenRow, StaffTokenRow.account_id == StaffAccountRow.id)
+            .where(StaffTokenRow.token_hash == token_sha256)
+        ).first()
+        if row is None:
+            return None
+        username, active, revoked, expires_at = row
+        why = (
+            "token revoked"
+            if revoked
+            else "token expired"
+            if expires_at <= now
+            else "account deactivated"
+            if not active
+            else "token refused"
+        )
+        return username, why
+
     def revoke_token(self, token_sha256: str) -> None:
         self.session.execute(
             update(StaffTokenRow)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yibao.api import errors, inputs
+from yibao.api import audit, errors, inputs
 from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
@@ -28,7 +30,8 @@ from yibao.api.security import (
     token_hash,
 )
 from yibao.api.tx import TxAnswer, TxRequest, dumps, run_tx, translate
-from yibao.services import clock
+from yibao.domain.errors import NotFound
+from yibao.services import access, clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -53,11 +56,27 @@ def _audit(state_engine: Any, entry: AuditEntry) -> None:
 
 def _deny(state: Any, who: Principal, action: str, target: str | None = None) -> None:
     if not who.may(action):
-        _audit(
+        audit.write(
             state.engine,
-            AuditEntry(who.actor, who.role.value, action, "denied", target=target),
+            [AuditEntry(who.actor, who.role.value, action, "denied", target=target)],
         )
         who.require(action)
+
+
+def not_yours(
+    engine: Any,
+    who: Principal,
+    action: str,
+    person_id: int | None,
+    target: str | None,
+    message: str,
+) -> ApiError:
+    """The refusal of a record that is not the caller's, its audit entry written (a failure
+    to write it only logged)."""
+    err = ApiError(errors.NOT_YOURS, message)
+    entry = AuditEntry(who.actor, who.role.value, action, "denied", person_id, target)
+    audit.write(engine, [replace(entry, detail=message[:500])])
+    return err
 
 
 @router.get("/healthz", tags=["service"])
@@ -102,9 +121,14 @@ def login(credentials: Login, state: StateDep, _body: RawBodyDep) -> Token:
         )
         actor = f"staff:{credentials.username}"
         if not ok or found is None:
-            repo.audit(AuditEntry(actor, "unknown", "auth:login", "denied"))
-            session.commit()
-            raise ApiError(errors.UNAUTHENTICATED, "unknown user or wrong password")
+            err = ApiError(errors.UNAUTHENTICATED, "unknown user or wrong password")
+            why = "unknown user" if found is None else "wrong password or account deactivated"
+            entry = audit.unauthenticated(actor, "auth:login", err, None, why)
+            audit.write(
+                state.engine,
+                [audit.budgeted(state.settings.refusal_budget(), replace(entry, outcome="denied"))],
+            )
+            raise err
         account = found[0]
         token = new_token()
         ttl = state.settings.token_ttl_seconds
@@ -128,12 +152,8 @@ def person_file(psn: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
         with ctx.read_uow() as uow:
             try:  # the same refusal for anyone else, registered or not
                 require_own(uow, who, ref)
-            except ApiError:
-                _audit(
-                    state.engine,
-                    AuditEntry(who.actor, who.role.value, "person:read", "denied", target=psn),
-                )
-                raise
+            except ApiError as exc:
+                raise not_yours(state.engine, who, "person:read", None, psn, exc.message) from None
             p = find_person(uow, ref)
             today = clock.today()
             out = {"baseinfo": baseinfo(ctx, p, today), **coverage(uow, p, today)}
@@ -272,6 +292,47 @@ def create_staff(engine: Any, spec: NewStaff, who: Principal | None) -> dict[str
     return {"username": account.username, "role": account.role, "id": account.id}
 
 
+_CODE = r"^[A-Za-z0-9_.:\-]{1,32}$"
+
+
+@router.post("/api/v1/admin/institutions/{code}/keys/{key_id}/revoke", tags=["admin"])
+def revoke_key(
+    state: StateDep,
+    who: PrincipalDep,
+    code: str = PathParam(pattern=_CODE),
+    key_id: str = PathParam(pattern=_CODE),
+) -> dict[str, Any]:
+    """Revoke an institution's signing key (administrators): its signed requests are refused
+    from now on. Again on a revoked key: nothing changes, ``newly`` is false."""
+    _deny(state, who, "admin:institutions", target=f"{code}/{key_id}")
+    try:
+        done = access.revoke_key(
+            UnitOfWork.for_engine(state.engine), code, key_id, who.actor, who.role.value
+        )
+    except NotFound as exc:
+        raise ApiError(errors.NOT_FOUND, f"{exc}: nothing revoked") from None
+    at = done.revoked_at.isoformat(timespec="seconds")
+    return {"code": code, "key_id": key_id, "revoked_at": at, "newly": done.newly}
+
+
+@router.post("/api/v1/admin/staff/{username}/tokens/revoke", tags=["admin"])
+def revoke_tokens(
+    state: StateDep,
+    who: PrincipalDep,
+    username: str = PathParam(pattern=r"^[A-Za-z0-9_.@\-]{1,64}$"),
+) -> dict[str, Any]:
+    """Revoke every live bearer token of an account (administrators): its requests are refused
+    until it logs in again."""
+    _deny(state, who, "admin:staff", target=username)
+    try:
+        count = access.revoke_tokens(
+            UnitOfWork.for_engine(state.engine), username, who.actor, who.role.value
+        )
+    except NotFound as exc:
+        raise ApiError(errors.NOT_FOUND, f"{exc}: nothing revoked") from None
+    return {"username": username, "revoked": count}
+
+
 # ------------------------------------------------------------------------------ settlements
 
 
@@ -290,18 +351,14 @@ def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, An
             who.role is not Role.INSURED_PERSON or person_id == who.person_id
         )
         if not mine:
-            _audit(
+            raise not_yours(
                 state.engine,
-                AuditEntry(
-                    who.actor,
-                    who.role.value,
-                    "settlement:read",
-                    "denied",
-                    person_id,
-                    f"settlement:{setl_id}",
-                ),
+                who,
+                "settlement:read",
+                person_id,
+                f"settlement:{setl_id}",
+                f"settlement {setl_id} is not yours",
             )
-            raise ApiError(errors.NOT_YOURS, f"settlement {setl_id} is not yours")
         out = present(svc.settlement_of(uow, setl_id), person_id)
     except ApiError:
         raise

@@ -7,9 +7,13 @@ every institution key is derived) has no default, and the service refuses to sta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from yibao.api.audit import RefusalBudget
 
 
 class Settings(BaseSettings):
@@ -42,3 +46,18 @@ class Settings(BaseSettings):
     #: last batch answered, whose callers are likely to send again at once (``Batcher``). 0:
     #: a batch takes only what is queued.
     batch_linger_ms: float = Field(default=5.0, ge=0, le=50)
+    #: Audit entries of authentication refusals (before a caller is known) written per
+    #: minute by one worker process; those over it are counted in the next one (``api.audit``).
+    audit_refusals_per_minute: int = Field(default=120, ge=1, le=100_000)
+
+    _refusals: RefusalBudget | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        from yibao.api.audit import RefusalBudget
+
+        self._refusals = RefusalBudget(self.audit_refusals_per_minute)
+
+    def refusal_budget(self) -> RefusalBudget:
+        """This service's budget of authentication-refusal audit entries (one per Settings)."""
+        assert self._refusals is not None
+        return self._refusals

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from yibao.api import errors
+from yibao.api import audit, errors
 from yibao.api.auth import Principal
 from yibao.api.context import TxContext, mask_ids_deep, mask_ids_in
 from yibao.api.errors import ApiError, answer
@@ -156,12 +156,8 @@ def dumps(body: dict[str, Any]) -> str:
 
 
 def _write_audit(engine: Engine, entry: AuditEntry) -> None:
-    try:
-        with Session(engine) as session:
-            ApiRepository(session).audit(entry)
-            session.commit()
-    except Exception:  # the audit of a refusal must not hide the refusal
-        log.exception("could not write audit entry %s", entry.action)
+    """The audit of a refusal or a replay: never fails the request (``api.audit.write``)."""
+    audit.write(engine, [entry])
 
 
 def run_tx(
@@ -192,7 +188,7 @@ def run_tx(
             f"fixmedins_code {envelope.fixmedins_code} is not the institution that signed the "
             f"request ({principal.institution})",
         )
-    stored = _stored(engine, principal.actor, msgid)
+    stored = _again(engine, principal, action, msgid)
     if stored is not None:
         return stored
     ctx = TxContext(
@@ -215,7 +211,7 @@ def run_tx(
         body = success(principal, msgid, fn(ctx, envelope.input))
     except IntegrityError:
         # A concurrent request with the same msgid committed first.
-        again = _stored(engine, principal.actor, msgid)
+        again = _again(engine, principal, action, msgid)
         if again is not None:
             return again
         raise
@@ -253,6 +249,41 @@ def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
         return stored
 
 
+def replay_entry(
+    principal: Principal, action: str, msgid: str, stored: dict[str, Any] | None
+) -> AuditEntry:
+    """The audit entry of a msgid sent again: its first answer returned (``stored``), or
+    refused while the first request is still running (None)."""
+    if stored is None:
+        return AuditEntry(
+            principal.actor,
+            principal.role.value,
+            action,
+            "refused",
+            msgid=msgid,
+            detail="msgid sent again while its first request is still being processed",
+        )
+    return AuditEntry(
+        principal.actor,
+        principal.role.value,
+        action,
+        msgid=msgid,
+        detail=f"msgid sent again: its first answer returned (infcode {stored.get('infcode')})",
+    )
+
+
+def _again(engine: Engine, principal: Principal, action: str, msgid: str) -> dict[str, Any] | None:
+    """``_stored``, the reply to a msgid sent again audited."""
+    try:
+        stored = _stored(engine, principal.actor, msgid)
+    except ApiError:  # still in progress
+        _write_audit(engine, replay_entry(principal, action, msgid, None))
+        raise
+    if stored is not None:
+        _write_audit(engine, replay_entry(principal, action, msgid, stored))
+    return stored
+
+
 def _finish(engine: Engine, ctx: TxContext, body: dict[str, Any]) -> dict[str, Any]:
     text = dumps(body)
     try:
@@ -265,7 +296,7 @@ def _finish(engine: Engine, ctx: TxContext, body: dict[str, Any]) -> dict[str, A
                 repo.audit(entry)
             session.commit()
     except IntegrityError:
-        again = _stored(engine, ctx.principal.actor, ctx.msgid)
+        again = _again(engine, ctx.principal, ctx.action, ctx.msgid)
         if again is not None:
             return again
         raise
