@@ -31,6 +31,7 @@ class Enrolment:
     coverage_year: int | None = None  # default: next year if paid in the collection period
     break_months: int | None = None  # flexible workers: months since the last payment (None: first)
     transfer_gap_months: int | None = None  # moving between schemes: months without cover
+    carried_months: int = 0  # employee scheme: contribution months brought by a transfer
     zero_claim_years: int = 0  # used only where zero-claim credit offsets the wait
 
 
@@ -59,6 +60,16 @@ def coverage_year(policy: Policy, enrolment: Enrolment) -> int:
     if enrolment.in_collection_period and enrolment.date.month >= start_month:
         return enrolment.date.year + 1
     return enrolment.date.year
+
+
+def gap_months(last_covered: dt.date, next_start: dt.date) -> int:
+    """Months without cover between two enrolments, a started month counting whole: 0 when
+    ``next_start`` is the day after ``last_covered``; 3 up to three calendar months later."""
+    first_uncovered = last_covered + dt.timedelta(days=1)
+    n = 0
+    while add_months(first_uncovered, n) < next_start:
+        n += 1
+    return n
 
 
 def lapsed_years(history: dict[int, str], before: int) -> int:
@@ -95,6 +106,19 @@ def employee_waiting(policy: Policy, person: Person, enrolment: Enrolment) -> Wa
                 f" months ≤ {restart}, continuity kept, no wait",
             )
         months = int(w["flexible_first_months"])
+        carried = enrolment.carried_months
+        if carried > 0:
+            left = max(months - carried, 0)
+            return Waiting(
+                left,
+                0,
+                0,
+                left,
+                add_months(on, left),
+                f"flexible worker: {carried} contribution months carried by the transfer"
+                f" count towards the {months}-month wait: "
+                + (f"{left} months still to wait" if left else "wait completed, no wait"),
+            )
         return Waiting(
             months,
             0,
@@ -126,11 +150,14 @@ def resident_waiting(
     year = coverage_year(policy, enrolment)
     year_start = dt.date(year, 1, 1)
     start = max(on, year_start)
-    exempt = set(w["exempt_groups"]) & set(person.groups)
-    if "newborn" in exempt:
+    listed = set(w["exempt_groups"])
+    exempt = listed & set(person.groups)
+    if "newborn" in listed:
+        # the newborn group follows from the birth date: given or not, a person enrolled
+        # within the window after birth is exempt
         window = int(w["newborn_window_days"])
         born = person.birth_date
-        if born is not None and (on - born).days <= window:
+        if born is not None and 0 <= (on - born).days <= window:
             return Waiting(
                 0,
                 0,

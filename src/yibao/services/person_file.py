@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yibao.domain.contributions import ContributionKind
-from yibao.domain.enrolment import CoverageStatus, CoverageYear, Enrolment, EnrolmentKind, Status
+from yibao.domain.enrolment import (
+    CoverageStatus,
+    CoverageYear,
+    Enrolment,
+    EnrolmentKind,
+    Scheme,
+    Status,
+)
 from yibao.domain.errors import SettlementRefused
 from yibao.domain.registry import ASSISTANCE_CLASSES, MutualAidLink, Person, SpecialGroup
 from yibao.kernel.tables import AID_CLASSES
@@ -24,7 +31,7 @@ from yibao.policy import Policy
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
-from yibao.rules.waiting import waiting_period
+from yibao.rules.waiting import gap_months, waiting_period
 from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
@@ -131,7 +138,18 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
     if kind is EnrolmentKind.RETIREE:
         return Entitlement(enrolment.start_date, "retiree: no waiting period")
     if kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE):
-        if enrolment.carried_employee_months > 0:
+        carried = enrolment.carried_employee_months
+        if carried > 0 and kind is EnrolmentKind.FLEXIBLE:
+            # a transfer neither restarts nor ends a flexible worker's wait: the months carried
+            # count towards this area's wait, the rest is waited from the transfer date
+            w = waiting_period(
+                policy,
+                WaitingPerson(rule_scheme(enrolment), person.birth_date),
+                {},
+                WaitingEnrolment(date=enrolment.start_date, carried_months=carried),
+            )
+            return Entitlement(w.benefit_start, w.rule)
+        if carried > 0:
             return Entitlement(
                 enrolment.start_date,
                 f"{enrolment.carried_employee_months} contribution months carried from the"
@@ -168,10 +186,26 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
             in_collection_period=this.paid_on < dt.date(year, 1, 1),
             repaired_years=repaired,
             coverage_year=year,
+            transfer_gap_months=scheme_transfer_gap(file.enrolments, enrolment, year),
             zero_claim_years=sum(1 for c in history if c.year < year and c.zero_claim),
         ),
     )
     return Entitlement(w.benefit_start, w.rule)
+
+
+def scheme_transfer_gap(
+    enrolments: Sequence[Enrolment], enrolment: Enrolment, year: int
+) -> int | None:
+    """Months without cover between the employee-scheme enrolment that ``enrolment`` (a
+    resident one) follows and its start, for the coverage year of the move; None when it
+    follows none, or for a later year (rules.md section 2: a gap of at most 3 months may be
+    back-paid, with no wait)."""
+    if enrolment.previous_id is None or enrolment.start_date.year != year:
+        return None
+    previous = next((e for e in enrolments if e.id == enrolment.previous_id), None)
+    if previous is None or previous.scheme is not Scheme.EMPLOYEE or previous.end_date is None:
+        return None
+    return gap_months(previous.end_date, enrolment.start_date)
 
 
 def incentive_raise(file: PersonFile, year: int, policy: Policy) -> int:
