@@ -204,6 +204,16 @@ def test_flexible_transfer_carries_the_remaining_wait(
     assert (w.total_months, w.benefit_start) == expected, rule
 
 
+def test_flexible_carried_months_and_breaks() -> None:
+    flex = Person("flexible")
+    # a break within break_restart_months (3) keeps the carried months: 6 − 2 = 4 to wait
+    kept = Enrolment(D(2025, 3, 1), carried_months=2, break_months=3)
+    assert waiting_period(NATIONAL, flex, {}, kept).benefit_start == D(2025, 7, 1)
+    # a longer break is a new first enrolment: the whole wait, carried months or not
+    restart = Enrolment(D(2025, 3, 1), carried_months=12, break_months=4)
+    assert waiting_period(NATIONAL, flex, {}, restart).benefit_start == D(2025, 9, 1)
+
+
 def test_flexible_transfer_uses_the_new_areas_wait_length() -> None:
     short = Policy("000000", overlays=[{"employee": {"waiting": {"flexible_first_months": 3}}}])
     transfer = Enrolment(D(2025, 3, 1), carried_months=2)

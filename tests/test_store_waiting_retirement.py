@@ -88,6 +88,27 @@ def test_flexible_worker_transfer_after_the_wait_has_no_wait(uow: UnitOfWork) ->
     assert _entitled(uow, who, D(2024, 8, 1)).entitled_from == D(2024, 8, 1)
 
 
+def test_flexible_worker_back_after_a_long_break_waits_again(uow: UnitOfWork) -> None:
+    """A break longer than 3 months is a new first enrolment: the months carried from before
+    do not shorten the wait, counted again from the first payment."""
+    who = registry.add_person(uow, nid(7), "灵活三").label
+    base_2024 = 120_698_00 * 60 // 100 // 12 + 1  # the 2024 floor, rounded up
+    enrolment.enrol(uow, who, "flexible", AREA, D(2024, 1, 1))
+    for m in range(1, 8):
+        contributions.pay_flexible(uow, who, D(2024, m, 1), base_2024, D(2024, m, 5))
+    enrolment.terminate(uow, who, D(2024, 7, 31))
+    # August to December: a break of 5 months > 3
+    enrolment.enrol(uow, who, "flexible", AREA, D(2025, 1, 1))
+    assert _entitled(uow, who, D(2025, 1, 2)).entitled_from is None  # nothing paid yet
+    contributions.pay_flexible(uow, who, D(2025, 1, 1), FLOOR_2025, D(2025, 1, 15))
+    ent = _entitled(uow, who, D(2025, 2, 1))
+    assert ent.entitled_from == D(2025, 7, 15), ent.rule
+    # back within 3 months (2025-02..04 without cover): the 7 carried months still count
+    enrolment.terminate(uow, who, D(2025, 1, 31))
+    enrolment.enrol(uow, who, "flexible", AREA, D(2025, 5, 1))
+    assert _entitled(uow, who, D(2025, 5, 1)).entitled_from == D(2025, 5, 1)
+
+
 # ------------------------------------------------------------- 14. scheme-transfer gap
 
 

@@ -31,7 +31,7 @@ from yibao.policy import Policy
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
-from yibao.rules.waiting import gap_months, waiting_period
+from yibao.rules.waiting import gap_months, restarts_wait, waiting_period
 from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
@@ -139,17 +139,29 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
         return Entitlement(enrolment.start_date, "retiree: no waiting period")
     if kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE):
         carried = enrolment.carried_employee_months
+        brk = None
         if carried > 0 and kind is EnrolmentKind.FLEXIBLE:
             # a transfer neither restarts nor ends a flexible worker's wait: the months carried
-            # count towards this area's wait, the rest is waited from the transfer date
-            w = waiting_period(
-                policy,
-                WaitingPerson(rule_scheme(enrolment), person.birth_date),
-                {},
-                WaitingEnrolment(date=enrolment.start_date, carried_months=carried),
-            )
-            return Entitlement(w.benefit_start, w.rule)
-        if carried > 0:
+            # count towards this area's wait, the rest is waited from the transfer date; after
+            # a break longer than break_restart_months it is a new first enrolment
+            previous = previous_enrolment(file.enrolments, enrolment)
+            if (
+                previous is not None
+                and previous.end_date is not None
+                and previous.scheme is Scheme.EMPLOYEE
+            ):
+                brk = gap_months(previous.end_date, enrolment.start_date)
+            if not restarts_wait(policy, enrolment.start_date, brk):
+                w = waiting_period(
+                    policy,
+                    WaitingPerson(rule_scheme(enrolment), person.birth_date),
+                    {},
+                    WaitingEnrolment(
+                        date=enrolment.start_date, carried_months=carried, break_months=brk
+                    ),
+                )
+                return Entitlement(w.benefit_start, w.rule)
+        elif carried > 0:
             return Entitlement(
                 enrolment.start_date,
                 f"{enrolment.carried_employee_months} contribution months carried from the"
@@ -162,7 +174,7 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
             policy,
             WaitingPerson(rule_scheme(enrolment), person.birth_date),
             {},
-            WaitingEnrolment(date=first),
+            WaitingEnrolment(date=first, break_months=brk),
         )
         return Entitlement(w.benefit_start, w.rule)
     year = on.year
@@ -193,6 +205,13 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
     return Entitlement(w.benefit_start, w.rule)
 
 
+def previous_enrolment(enrolments: Sequence[Enrolment], enrolment: Enrolment) -> Enrolment | None:
+    """The enrolment ``enrolment`` follows (by transfer or a later enrolment), if any."""
+    if enrolment.previous_id is None:
+        return None
+    return next((e for e in enrolments if e.id == enrolment.previous_id), None)
+
+
 def scheme_transfer_gap(
     enrolments: Sequence[Enrolment], enrolment: Enrolment, year: int
 ) -> int | None:
@@ -200,9 +219,9 @@ def scheme_transfer_gap(
     resident one) follows and its start, for the coverage year of the move; None when it
     follows none, or for a later year (rules.md section 2: a gap of at most 3 months may be
     back-paid, with no wait)."""
-    if enrolment.previous_id is None or enrolment.start_date.year != year:
+    if enrolment.start_date.year != year:
         return None
-    previous = next((e for e in enrolments if e.id == enrolment.previous_id), None)
+    previous = previous_enrolment(enrolments, enrolment)
     if previous is None or previous.scheme is not Scheme.EMPLOYEE or previous.end_date is None:
         return None
     return gap_months(previous.end_date, enrolment.start_date)
