@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from yibao.calc.scenario import ScenarioError
+from yibao.calc.waiting import waiting_scenario
 from yibao.policy import Policy
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment, Person, add_months, gap_months, waiting_period
@@ -276,3 +278,19 @@ def test_newborn_exemption_follows_the_exempt_list() -> None:
     )
     baby = Person("resident", D(2025, 2, 1), frozenset({"newborn"}))
     assert waiting_period(policy, baby, {}, Enrolment(D(2025, 3, 1))).total_months == 3
+
+
+def test_calculator_takes_carried_months() -> None:
+    """``yibao calc waiting`` and the stored record share the rule: a flexible worker with 2
+    carried months waits 6 − 2 = 4 months from the transfer."""
+    scenario = {
+        "region": "000000",
+        "person": {"scheme": "flexible"},
+        "history": {},
+        "enrolment": {"date": "2025-03-01", "carried_months": 2},
+    }
+    out = waiting_scenario(scenario)
+    assert (out["total_months"], out["benefit_start"]) == (4, "2025-07-01")
+    with pytest.raises(ScenarioError) as info:
+        waiting_scenario({**scenario, "enrolment": {"date": "2025-03-01", "carried_months": -1}})
+    assert info.value.field == "enrolment.carried_months"
