@@ -18,7 +18,7 @@ from tests.store_support import nid
 from yibao.commands import app
 from yibao.domain.errors import InvalidField
 from yibao.domain.ledger import AccountKind, AccountRef
-from yibao.policy import Policy
+from yibao.policy import ParameterError, Policy
 from yibao.services import contributions, enrolment, ledger, registry
 from yibao.services.common import policy_for
 from yibao.services.person_file import Entitlement, enrolment_on, entitlement, load_file
@@ -227,7 +227,8 @@ def test_retiree_by_sex_and_back_payment(uow: UnitOfWork, engine: Engine) -> Non
         detail = uow.session.scalar(
             select(EnrolmentEventRow.detail).where(EnrolmentEventRow.enrolment_id == new.id)
         )
-    assert detail is not None and "11 months back-paid, 910140 fen" in detail
+    assert detail is not None and "3 actual + 286 deemed" in detail
+    assert "11 months back-paid, 910140 fen" in detail
     # a retiree moving to another area was checked when retiring
     enrolment.transfer(uow, man, D(2025, 7, 1), to_area="360200")
 
@@ -283,3 +284,16 @@ def test_retiree_commands(db_url: str, uow: UnitOfWork, engine: Engine) -> None:
                "--deemed-months", "230", "--back-pay")  # fmt: skip
     assert out["kind"] == "retiree"
     assert _balance(uow, AccountKind.EMPLOYEE_POOLING) == 10 * BACKPAY_PER_MONTH_2025
+
+
+def test_retiree_refused_clearly_where_no_base_is_known(uow: UnitOfWork, engine: Engine) -> None:
+    """1990 has no average wage in the parameters: the refusal still names the months missing;
+    asking to back-pay names the parameter and the date."""
+    who = registry.add_person(uow, nid(11, D(1930, 1, 1)), "早退休").label
+    before = _counts(engine)
+    with pytest.raises(InvalidField) as info:
+        enrolment.enrol(uow, who, "retiree", AREA, D(1990, 1, 1), deemed_months=120)
+    assert "180 months missing" in info.value.reason
+    with pytest.raises(ParameterError, match=r"economy\.average_wage.*1990-01-01"):
+        enrolment.enrol(uow, who, "retiree", AREA, D(1990, 1, 1), deemed_months=120, back_pay=True)
+    assert _counts(engine) == before

@@ -8,6 +8,7 @@ from yibao.domain.contributions import ContributionKind
 from yibao.domain.enrolment import Enrolment, EnrolmentEvent, EnrolmentKind, EventKind
 from yibao.domain.errors import DuplicateEnrolment, EnrolmentStateError, InvalidField
 from yibao.domain.registry import Person
+from yibao.policy import ParameterError
 from yibao.rules.retirement import retirement_backpay, retirement_years
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.contributions import post_retirement_backpay
@@ -52,7 +53,8 @@ def _retirement(
 ) -> str | None:
     """Rule 3 (retirement): becoming a retiree needs the minimum contribution years (actual +
     deemed) or the one-off back-payment of the months missing, posted here. A retiree moving
-    on (another area) was checked when retiring. Returns what the enrolment event records."""
+    on (another area) was checked when retiring. Returns what the enrolment event records
+    (the back-payment, if any)."""
     if kind is not EnrolmentKind.RETIREE:
         if deemed_months:
             raise InvalidField(
@@ -68,16 +70,22 @@ def _retirement(
     if not missing:
         if back_pay:
             raise InvalidField("back_pay", f"nothing to back-pay: {years.describe()}", back_pay)
-        return f"retiree: {years.describe()}"
-    back = retirement_backpay(policy(area), on, missing)
+        return None
     if not back_pay:
+        try:
+            back = retirement_backpay(policy(area), on, missing)
+            lump = (
+                f" of {back.amount} fen ({missing} months × {back.monthly_base} fen × {back.rate})"
+            )
+        except ParameterError:  # no base on that date: refused all the same
+            lump = ""
         raise InvalidField(
             "kind",
             f"retiree refused: {years.describe()}, {missing} months missing; the one-off"
-            f" back-payment of {back.amount} fen ({missing} months × {back.monthly_base} fen ×"
-            f" {back.rate}) must be recorded with the enrolment (back_pay, --back-pay)",
+            f" back-payment{lump} must be recorded with the enrolment (back_pay, --back-pay)",
             kind.value,
         )
+    back = retirement_backpay(policy(area), on, missing)
     txn = post_retirement_backpay(uow, person, area, back)
     return (
         f"retiree: {years.describe()}; {missing} months back-paid, {back.amount} fen"
