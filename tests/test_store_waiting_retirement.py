@@ -155,6 +155,21 @@ def test_transfer_to_resident_the_same_day_has_no_wait(uow: UnitOfWork) -> None:
     assert _entitled(uow, who, D(2027, 3, 1)).entitled_from == D(2027, 5, 10)
 
 
+def test_move_in_a_year_with_employee_months_waits_from_the_resident_payment(
+    uow: UnitOfWork,
+) -> None:
+    """2026 is already marked insured by January's employee month: the resident wait is counted
+    from the resident payment (2026-07-05), not from the employee payment (2026-01-20)."""
+    who = _former_employee(uow, 9, D(2025, 12, 31))
+    enrolment.enrol(uow, who, "employer", AREA, D(2026, 1, 1), employer_code=EMPLOYER)
+    contributions.pay_employee(uow, who, D(2026, 1, 1), 800_000, D(2026, 1, 20))
+    enrolment.terminate(uow, who, D(2026, 1, 31))
+    # February to June: a gap of 5 months > 3, the fixed 3-month wait from the payment
+    enrolment.enrol(uow, who, "resident", AREA, D(2026, 7, 1))
+    contributions.pay_resident(uow, who, 2026, D(2026, 7, 5))
+    assert _entitled(uow, who, D(2026, 8, 1)).entitled_from == D(2026, 10, 5)
+
+
 # ------------------------------------------------------------------------- 16. newborn
 
 

@@ -36,6 +36,8 @@ from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
 EMPLOYEE_MONTHS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
+#: ... and the first payment a resident enrolment made (an enrolment has one kind: no mixing).
+FIRST_PAID = (*EMPLOYEE_MONTHS, ContributionKind.RESIDENT)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class PersonFile:
     enrolments: list[Enrolment]  # by start date
     groups: list[SpecialGroup]  # every special group, with its validity dates
     coverage: list[CoverageYear]  # by year
-    first_paid: dict[int, dt.date]  # enrolment id -> first employee/flexible month paid
+    first_paid: dict[int, dt.date]  # enrolment id -> first employee/flexible month (or resident
+    # year) paid
     fund_paid: dict[int, int]  # year -> what the funds paid by settlements in force
     links: list[MutualAidLink]  # mutual-aid links paying for the person, oldest first
 
@@ -62,7 +65,7 @@ def load_files(
     whose incentive raise needs it); without it, it is read for everyone with coverage years."""
     people = {p.id: p for p in persons if p.id is not None}
     ids = sorted(people)
-    enrolments, first_paid = uow.enrolments.histories(ids, EMPLOYEE_MONTHS)
+    enrolments, first_paid = uow.enrolments.histories(ids, FIRST_PAID)
     coverage, fund_paid = uow.coverage.histories(
         ids, None if years is None else max(years.values(), default=None)
     )
@@ -182,20 +185,26 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
     this = next((c for c in history if c.year == year), None)
     if this is None or this.status is not CoverageStatus.INSURED or this.paid_on is None:
         return Entitlement(None, f"resident contribution for {year} not paid: all self-paid")
+    paid_on = this.paid_on
+    first = file.first_paid.get(enrolment.id or -1)
+    if this.scheme is Scheme.EMPLOYEE and first is not None and first.year == year:
+        # the year was marked insured by employee months before the move: the resident
+        # enrolment's own payment starts its wait
+        paid_on = max(paid_on, first)
     before = {c.year: c.status.value for c in history if c.year < year}
     repaired = 0
     y = year - 1
     while before.get(y) == CoverageStatus.LAPSED.value:
         repaired += any(c.year == y and c.repaired for c in history)
         y -= 1
-    kinds = frozenset(g.kind.value for g in groups_on(file, this.paid_on))
+    kinds = frozenset(g.kind.value for g in groups_on(file, paid_on))
     w = waiting_period(
         policy,
         WaitingPerson("resident", person.birth_date, kinds),
         before,
         WaitingEnrolment(
-            date=this.paid_on,
-            in_collection_period=this.paid_on < dt.date(year, 1, 1),
+            date=paid_on,
+            in_collection_period=paid_on < dt.date(year, 1, 1),
             repaired_years=repaired,
             coverage_year=year,
             transfer_gap_months=scheme_transfer_gap(file.enrolments, enrolment, year),
