@@ -6,9 +6,11 @@ import datetime as dt
 
 import pytest
 
+from yibao.calc.scenario import ScenarioError
+from yibao.calc.waiting import waiting_scenario
 from yibao.policy import Policy
 from yibao.rules.incentives import YearRecord, incentives
-from yibao.rules.waiting import Enrolment, Person, add_months, waiting_period
+from yibao.rules.waiting import Enrolment, Person, add_months, gap_months, waiting_period
 
 D = dt.date
 NATIONAL = Policy("000000")
@@ -182,3 +184,113 @@ def test_both_raises_under_one_limit_of_20_percent() -> None:
     r = incentives(policy, history, 2028)
     # limit 20% of 300000 = 60000: continuous 3 x 30000 = 90000 -> 60000, zero-claim nothing left
     assert (r.continuous_raise, r.zero_claim_raise, r.cap) == (6_000_000, 0, 36_000_000)
+
+
+@pytest.mark.parametrize(
+    ("rule", "carried", "expected"),
+    [
+        # the national wait is 6 months: 2 carried leave 4, counted from the transfer date
+        ("2 of 6 months carried: 4 still to wait", 2, (4, D(2025, 7, 1))),
+        ("5 of 6 months carried: 1 still to wait", 5, (1, D(2025, 4, 1))),
+        ("6 months carried: the wait is over", 6, (0, D(2025, 3, 1))),
+        ("more than the wait carried: no wait", 30, (0, D(2025, 3, 1))),
+        ("nothing carried: a first enrolment waits 6 months", 0, (6, D(2025, 9, 1))),
+    ],
+)
+def test_flexible_transfer_carries_the_remaining_wait(
+    rule: str, carried: int, expected: tuple[int, dt.date]
+) -> None:
+    w = waiting_period(
+        NATIONAL, Person("flexible"), {}, Enrolment(D(2025, 3, 1), carried_months=carried)
+    )
+    assert (w.total_months, w.benefit_start) == expected, rule
+
+
+def test_flexible_carried_months_and_breaks() -> None:
+    flex = Person("flexible")
+    # a break within break_restart_months (3) keeps the carried months: 6 − 2 = 4 to wait
+    kept = Enrolment(D(2025, 3, 1), carried_months=2, break_months=3)
+    assert waiting_period(NATIONAL, flex, {}, kept).benefit_start == D(2025, 7, 1)
+    # a longer break is a new first enrolment: the whole wait, carried months or not
+    restart = Enrolment(D(2025, 3, 1), carried_months=12, break_months=4)
+    assert waiting_period(NATIONAL, flex, {}, restart).benefit_start == D(2025, 9, 1)
+
+
+def test_flexible_transfer_uses_the_new_areas_wait_length() -> None:
+    short = Policy("000000", overlays=[{"employee": {"waiting": {"flexible_first_months": 3}}}])
+    transfer = Enrolment(D(2025, 3, 1), carried_months=2)
+    w = waiting_period(short, Person("flexible"), {}, transfer)
+    assert (w.total_months, w.benefit_start) == (3 - 2, D(2025, 4, 1))
+
+
+@pytest.mark.parametrize(
+    ("last_covered", "next_start", "months"),
+    [
+        (D(2024, 12, 31), D(2025, 1, 1), 0),  # the next day: no gap
+        (D(2024, 12, 31), D(2025, 1, 2), 1),  # a started month counts whole
+        (D(2024, 12, 31), D(2025, 3, 1), 2),  # January and February
+        (D(2024, 12, 31), D(2025, 4, 1), 3),
+        (D(2024, 12, 31), D(2025, 4, 2), 4),
+        (D(2025, 1, 30), D(2025, 3, 31), 2),  # 31 Jan + 1 month is 28 Feb (month end)
+    ],
+)
+def test_gap_months(last_covered: dt.date, next_start: dt.date, months: int) -> None:
+    assert gap_months(last_covered, next_start) == months
+
+
+@pytest.mark.parametrize(
+    ("rule", "groups", "paid", "expected"),
+    [
+        (
+            "newborn group given, paid within 90 days",
+            {"newborn"},
+            D(2025, 5, 1),
+            (0, D(2025, 2, 1)),
+        ),
+        ("no group given, paid within 90 days: same", set(), D(2025, 5, 1), (0, D(2025, 2, 1))),
+        (
+            "no group, paid on day 90 (the last of the window)",
+            set(),
+            D(2025, 5, 2),
+            (0, D(2025, 2, 1)),
+        ),
+        ("no group, paid on day 91: the fixed wait", set(), D(2025, 5, 3), (3, D(2025, 8, 3))),
+        (
+            "group given, paid on day 91: the fixed wait",
+            {"newborn"},
+            D(2025, 5, 3),
+            (3, D(2025, 8, 3)),
+        ),
+    ],
+)
+def test_newborn_follows_from_the_birth_date(
+    rule: str, groups: set[str], paid: dt.date, expected: tuple[int, dt.date]
+) -> None:
+    baby = Person("resident", D(2025, 2, 1), frozenset(groups))  # (2025-05-02 − 2025-02-01) = 90 d
+    w = waiting_period(NATIONAL, baby, {}, Enrolment(paid))
+    assert (w.total_months, w.benefit_start) == expected, rule
+
+
+def test_newborn_exemption_follows_the_exempt_list() -> None:
+    """An area that takes newborns off the exempt list makes them wait, group or not."""
+    policy = Policy(
+        "000000", overlays=[{"resident": {"waiting": {"exempt_groups": ["tekun", "dibao"]}}}]
+    )
+    baby = Person("resident", D(2025, 2, 1), frozenset({"newborn"}))
+    assert waiting_period(policy, baby, {}, Enrolment(D(2025, 3, 1))).total_months == 3
+
+
+def test_calculator_takes_carried_months() -> None:
+    """``yibao calc waiting`` and the stored record share the rule: a flexible worker with 2
+    carried months waits 6 − 2 = 4 months from the transfer."""
+    scenario = {
+        "region": "000000",
+        "person": {"scheme": "flexible"},
+        "history": {},
+        "enrolment": {"date": "2025-03-01", "carried_months": 2},
+    }
+    out = waiting_scenario(scenario)
+    assert (out["total_months"], out["benefit_start"]) == (4, "2025-07-01")
+    with pytest.raises(ScenarioError) as info:
+        waiting_scenario({**scenario, "enrolment": {"date": "2025-03-01", "carried_months": -1}})
+    assert info.value.field == "enrolment.carried_months"

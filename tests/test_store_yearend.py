@@ -39,7 +39,7 @@ def test_year_end_close(uow: UnitOfWork, engine: Engine) -> None:
     e = registry.add_person(uow, nid(9), "戊").label  # employee, paid in 2024
     for who in (a, b):
         enrolment.enrol(uow, who, "resident", AREA, dt.date(2023, 10, 1))
-    enrolment.enrol(uow, c, "retiree", AREA, dt.date(2020, 1, 1))
+    enrolment.enrol(uow, c, "retiree", AREA, dt.date(2020, 1, 1), deemed_months=25 * 12)
     enrolment.enrol(uow, d, "resident", AREA, dt.date(2023, 1, 1))
     enrolment.terminate(uow, d, dt.date(2023, 6, 30))
     enrolment.enrol(uow, e, "employer", AREA, dt.date(2024, 3, 1), employer_code="91360100X")

@@ -181,7 +181,11 @@ def _replay_with_services(area: Path, url: str) -> None:
         kind = KIND_OF_SCHEME[p["scheme"]]
         start = p["enrolled_on"]
         employer = employer_code_of(REGION, p["psn_no"], PERSONS) if kind == "employer" else None
-        enrolment.enrol(engine_uow, nid_, kind, REGION, start, employer_code=employer)
+        # a generated retiree has no contribution history: taken as reaching the minimum years
+        deemed = 25 * 12 if kind == "retiree" else 0
+        enrolment.enrol(
+            engine_uow, nid_, kind, REGION, start, employer_code=employer, deemed_months=deemed
+        )
         if kind == "resident":
             paid = resident_paid_on(p["psn_no"], start, YEAR)
             contributions.pay_resident(engine_uow, nid_, YEAR, paid)

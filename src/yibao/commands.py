@@ -491,24 +491,47 @@ def person_revoke(
 # ------------------------------------------------------------------------------- enrolment
 
 
+DeemedOpt = Annotated[
+    int,
+    typer.Option(min=0, help="Retiree: deemed contribution months (视同缴费) to count"),
+]
+BackPayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--back-pay",
+        help="Retiree short of the minimum years: record the one-off back-payment",
+    ),
+]
+
+
 def enrol_command(
     national_id: Annotated[str, typer.Argument()],
     kind: Annotated[str, typer.Option(help="employer|flexible|retiree|resident")],
     area: Annotated[str, typer.Option(help="Pooling area (6-digit code)")],
     on: Annotated[str | None, typer.Option(help="First covered day")] = None,
     employer: Annotated[str | None, typer.Option(help="Employer code (kind employer)")] = None,
+    deemed_months: DeemedOpt = 0,
+    back_pay: BackPayOpt = False,
     show_identity: ShowOpt = False,
     operator: OperatorOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Enrol a person in a scheme (refused if already enrolled: the enrolment is named)."""
+    """Enrol a person in a scheme (refused if already enrolled: the enrolment is named). A
+    retiree short of the minimum contribution years is refused unless --back-pay."""
     from yibao.services import enrolment
 
     day = _date(on, "on", as_json)
     with _engine(db, as_json, show_identity) as engine:
         e = enrolment.enrol(
-            UnitOfWork.for_engine(engine), national_id, kind, area, day, employer_code=employer
+            UnitOfWork.for_engine(engine),
+            national_id,
+            kind,
+            area,
+            day,
+            employer_code=employer,
+            deemed_months=deemed_months,
+            back_pay=back_pay,
         )
     _emit(_enrolment_dict(e), as_json, e.describe(), show_identity)
 
@@ -577,6 +600,8 @@ def enrolment_transfer(
     to_kind: Annotated[str | None, typer.Option(help="employer|flexible|retiree|resident")] = None,
     employer: Annotated[str | None, typer.Option(help="New employer code")] = None,
     reason: Annotated[str | None, typer.Option()] = None,
+    deemed_months: DeemedOpt = 0,
+    back_pay: BackPayOpt = False,
     show_identity: ShowOpt = False,
     operator: OperatorOpt = None,
     db: DbOpt = None,
@@ -595,6 +620,8 @@ def enrolment_transfer(
             to_kind=to_kind,
             employer_code=employer,
             reason=reason,
+            deemed_months=deemed_months,
+            back_pay=back_pay,
         )
     _emit(
         {"from": _enrolment_dict(old), "to": _enrolment_dict(new)},

@@ -62,6 +62,7 @@ def waiting_scenario(doc: dict[str, Any]) -> dict[str, Any]:
         transfer_gap_months=_optional_count(
             e, "transfer_gap_months", "enrolment.transfer_gap_months"
         ),
+        carried_months=_count(e.get("carried_months", 0), "enrolment.carried_months"),
         zero_claim_years=_count(e.get("zero_claim_years", 0), "enrolment.zero_claim_years"),
     )
     if enrolment.repaired_years > sum(1 for s in history.values() if s == LAPSED):

@@ -31,6 +31,9 @@ class Enrolment:
     coverage_year: int | None = None  # default: next year if paid in the collection period
     break_months: int | None = None  # flexible workers: months since the last payment (None: first)
     transfer_gap_months: int | None = None  # moving between schemes: months without cover
+    # flexible workers: contribution months brought from earlier enrolments; they shorten the
+    # wait unless break_months > break_restart_months (then a new first enrolment)
+    carried_months: int = 0
     zero_claim_years: int = 0  # used only where zero-claim credit offsets the wait
 
 
@@ -61,6 +64,23 @@ def coverage_year(policy: Policy, enrolment: Enrolment) -> int:
     return enrolment.date.year
 
 
+def gap_months(last_covered: dt.date, next_start: dt.date) -> int:
+    """Months without cover between two enrolments, a started month counting whole: 0 when
+    ``next_start`` is the day after ``last_covered``; 3 up to three calendar months later."""
+    first_uncovered = last_covered + dt.timedelta(days=1)
+    n = 0
+    while add_months(first_uncovered, n) < next_start:
+        n += 1
+    return n
+
+
+def restarts_wait(policy: Policy, on: dt.date, break_months: int | None) -> bool:
+    """A flexible worker's break longer than ``break_restart_months`` makes a new first
+    enrolment: the wait is counted again from the first payment, carried months or not."""
+    restart = int(policy.get("employee.waiting.break_restart_months", on))
+    return break_months is not None and break_months > restart
+
+
 def lapsed_years(history: dict[int, str], before: int) -> int:
     """Consecutive lapsed years immediately before ``before`` (the current break)."""
     n, year = 0, before - 1
@@ -84,7 +104,24 @@ def employee_waiting(policy: Policy, person: Person, enrolment: Enrolment) -> Wa
     first_of_month = enrolment.date.replace(day=1)
     if person.scheme == "flexible":
         restart = int(w["break_restart_months"])
-        if enrolment.break_months is not None and enrolment.break_months <= restart:
+        broken = restarts_wait(policy, on, enrolment.break_months)
+        months = int(w["flexible_first_months"])
+        carried = enrolment.carried_months
+        if carried > 0 and not broken:
+            # a transfer neither restarts nor ends the wait: the months carried count towards
+            # this area's wait, the rest is waited from the transfer date
+            left = max(months - carried, 0)
+            return Waiting(
+                left,
+                0,
+                0,
+                left,
+                add_months(on, left),
+                f"flexible worker: {carried} contribution months carried count towards the"
+                f" {months}-month wait: "
+                + (f"{left} months still to wait" if left else "wait completed, no wait"),
+            )
+        if enrolment.break_months is not None and not broken:
             return Waiting(
                 0,
                 0,
@@ -94,7 +131,6 @@ def employee_waiting(policy: Policy, person: Person, enrolment: Enrolment) -> Wa
                 f"flexible worker: break of {enrolment.break_months}"
                 f" months ≤ {restart}, continuity kept, no wait",
             )
-        months = int(w["flexible_first_months"])
         return Waiting(
             months,
             0,
@@ -126,11 +162,14 @@ def resident_waiting(
     year = coverage_year(policy, enrolment)
     year_start = dt.date(year, 1, 1)
     start = max(on, year_start)
-    exempt = set(w["exempt_groups"]) & set(person.groups)
-    if "newborn" in exempt:
+    listed = set(w["exempt_groups"])
+    exempt = listed & set(person.groups)
+    if "newborn" in listed:
+        # the newborn group follows from the birth date: given or not, a person enrolled
+        # within the window after birth is exempt
         window = int(w["newborn_window_days"])
         born = person.birth_date
-        if born is not None and (on - born).days <= window:
+        if born is not None and 0 <= (on - born).days <= window:
             return Waiting(
                 0,
                 0,

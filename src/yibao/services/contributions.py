@@ -19,6 +19,7 @@ from yibao.domain.errors import (
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
 from yibao.domain.registry import ASSISTANCE_CLASSES, Person
 from yibao.rules import contributions as rules
+from yibao.rules.retirement import RetirementBackPay
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.store.uow import UnitOfWork
 
@@ -385,3 +386,26 @@ def pay_repair(
             uow.coverage.mark_repaired(person.id, y, area, Scheme.RESIDENT)
         uow.commit()
     return records
+
+
+def post_retirement_backpay(
+    uow: UnitOfWork, person: Person, area: str, back: RetirementBackPay
+) -> int:
+    """Post the one-off back-payment (一次性补缴) of the contribution months missing at
+    retirement: cash → employee pooling fund, one balanced transaction, inside the caller's
+    unit of work (the retiree enrolment it allows commits with it). Returns its id."""
+    assert person.id is not None
+    if back.amount <= 0:
+        raise ContributionRefused(person.label, "no contribution month is missing: nothing to pay")
+    txn = LedgerTransaction.of(
+        "retirement_backpay",
+        back.on,
+        [
+            debit(AccountRef.fund(AccountKind.CASH, area), back.amount),
+            credit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), back.amount),
+        ],
+        f"retirement back-payment of {person.label}: {back.months} months × monthly base"
+        f" {back.monthly_base} fen × {back.rate}",
+        f"retirement_backpay:{person.id}:{back.on.isoformat()}",
+    )
+    return uow.ledger.post(txn)

@@ -8,7 +8,10 @@ from yibao.domain.contributions import ContributionKind
 from yibao.domain.enrolment import Enrolment, EnrolmentEvent, EnrolmentKind, EventKind
 from yibao.domain.errors import DuplicateEnrolment, EnrolmentStateError, InvalidField
 from yibao.domain.registry import Person
-from yibao.services.common import find_person
+from yibao.policy import ParameterError
+from yibao.rules.retirement import retirement_backpay, retirement_years
+from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.contributions import post_retirement_backpay
 from yibao.store.uow import UnitOfWork
 
 EMPLOYEE_MONTH_KINDS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
@@ -36,6 +39,60 @@ def _carried(uow: UnitOfWork, previous: Enrolment | None) -> tuple[int, int]:
     )
 
 
+def _retirement(
+    uow: UnitOfWork,
+    person: Person,
+    kind: EnrolmentKind,
+    previous: Enrolment | None,
+    area: str,
+    on: dt.date,
+    actual_months: int,
+    deemed_months: int,
+    back_pay: bool,
+    policy: PolicySource,
+) -> str | None:
+    """Rule 3 (retirement): becoming a retiree needs the minimum contribution years (actual +
+    deemed) or the one-off back-payment of the months missing, posted here. A retiree moving
+    on (another area) was checked when retiring. Returns what the enrolment event records
+    (the back-payment, if any)."""
+    if kind is not EnrolmentKind.RETIREE:
+        if deemed_months:
+            raise InvalidField(
+                "deemed_months", "only counted for a retiree enrolment", deemed_months
+            )
+        if back_pay:
+            raise InvalidField("back_pay", "only for a retiree enrolment", back_pay)
+        return None
+    if previous is not None and previous.kind is EnrolmentKind.RETIREE:
+        return None
+    years = retirement_years(policy(area), on, person.sex.value, actual_months, deemed_months)
+    missing = years.missing_months
+    if not missing:
+        if back_pay:
+            raise InvalidField("back_pay", f"nothing to back-pay: {years.describe()}", back_pay)
+        return None
+    if not back_pay:
+        try:
+            back = retirement_backpay(policy(area), on, missing)
+            lump = (
+                f" of {back.amount} fen ({missing} months × {back.monthly_base} fen × {back.rate})"
+            )
+        except ParameterError:  # no base on that date: refused all the same
+            lump = ""
+        raise InvalidField(
+            "kind",
+            f"retiree refused: {years.describe()}, {missing} months missing; the one-off"
+            f" back-payment{lump} must be recorded with the enrolment (back_pay, --back-pay)",
+            kind.value,
+        )
+    back = retirement_backpay(policy(area), on, missing)
+    txn = post_retirement_backpay(uow, person, area, back)
+    return (
+        f"retiree: {years.describe()}; {missing} months back-paid, {back.amount} fen"
+        f" (transaction #{txn})"
+    )
+
+
 def _open(uow: UnitOfWork, person: Person, action: str) -> Enrolment:
     assert person.id is not None
     enrolment = uow.enrolments.open_for(person.id, lock=True)
@@ -54,8 +111,14 @@ def enrol(
     on: dt.date,
     *,
     employer_code: str | None = None,
+    deemed_months: int = 0,
+    back_pay: bool = False,
+    policies: PolicySource = policy_for,
 ) -> Enrolment:
-    """Enrol a person; refused (naming the existing enrolment) if already enrolled."""
+    """Enrol a person; refused (naming the existing enrolment) if already enrolled. A retiree
+    needs the minimum contribution years: the months carried from earlier enrolments plus
+    ``deemed_months`` (视同缴费), or ``back_pay``: the one-off back-payment of the rest,
+    posted to the employee pooling fund in the same transaction."""
     kind = _kind(kind)
     with uow:
         person = find_person(uow, who)
@@ -67,6 +130,9 @@ def enrol(
         if latest is not None and latest.end_date is not None and on <= latest.end_date:
             raise InvalidField("on", f"{on.isoformat()} overlaps {latest.describe()}", on)
         months, years = _carried(uow, latest)
+        detail = _retirement(
+            uow, person, kind, latest, pooling_area, on, months, deemed_months, back_pay, policies
+        )
         enrolment = uow.enrolments.add(
             Enrolment(
                 id=None,
@@ -82,7 +148,7 @@ def enrol(
             person.label,
         )
         assert enrolment.id is not None
-        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.ENROL, on))
+        uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.ENROL, on, detail))
         uow.commit()
     return enrolment
 
@@ -130,9 +196,12 @@ def transfer(
     to_kind: EnrolmentKind | str | None = None,
     employer_code: str | None = None,
     reason: str | None = None,
+    deemed_months: int = 0,
+    back_pay: bool = False,
+    policies: PolicySource = policy_for,
 ) -> tuple[Enrolment, Enrolment]:
     """Move to another pooling area and/or scheme from ``on``; contribution years are carried.
-    Returns (old, new)."""
+    Retiring (to a retiree enrolment) is checked as ``enrol`` checks it. Returns (old, new)."""
     new_kind = _kind(to_kind) if to_kind is not None else None
     with uow:
         person = find_person(uow, who)
@@ -154,6 +223,9 @@ def transfer(
             what.append(f"employer {old.employer_code} -> {employer}")
         detail = "; ".join(what) + (f" ({reason})" if reason else "")
         months, years = _carried(uow, old)
+        retired = _retirement(
+            uow, person, kind, old, area, on, months, deemed_months, back_pay, policies
+        )
         old.transfer_out(on, detail)
         uow.enrolments.save(old)
         uow.flush()
@@ -174,7 +246,11 @@ def transfer(
         )
         assert new.id is not None
         uow.enrolments.add_event(EnrolmentEvent(old.id, EventKind.TRANSFER_OUT, on, detail))
-        uow.enrolments.add_event(EnrolmentEvent(new.id, EventKind.TRANSFER_IN, on, detail))
+        uow.enrolments.add_event(
+            EnrolmentEvent(
+                new.id, EventKind.TRANSFER_IN, on, detail + (f"; {retired}" if retired else "")
+            )
+        )
         uow.commit()
     return old, new
 

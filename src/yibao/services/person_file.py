@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yibao.domain.contributions import ContributionKind
-from yibao.domain.enrolment import CoverageStatus, CoverageYear, Enrolment, EnrolmentKind, Status
+from yibao.domain.enrolment import (
+    CoverageStatus,
+    CoverageYear,
+    Enrolment,
+    EnrolmentKind,
+    Scheme,
+    Status,
+)
 from yibao.domain.errors import SettlementRefused
 from yibao.domain.registry import ASSISTANCE_CLASSES, MutualAidLink, Person, SpecialGroup
 from yibao.kernel.tables import AID_CLASSES
@@ -24,11 +31,13 @@ from yibao.policy import Policy
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
-from yibao.rules.waiting import waiting_period
+from yibao.rules.waiting import gap_months, restarts_wait, waiting_period
 from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
 EMPLOYEE_MONTHS = (ContributionKind.EMPLOYEE, ContributionKind.FLEXIBLE)
+#: ... and the first payment a resident enrolment made (an enrolment has one kind: no mixing).
+FIRST_PAID = (*EMPLOYEE_MONTHS, ContributionKind.RESIDENT)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,8 @@ class PersonFile:
     enrolments: list[Enrolment]  # by start date
     groups: list[SpecialGroup]  # every special group, with its validity dates
     coverage: list[CoverageYear]  # by year
-    first_paid: dict[int, dt.date]  # enrolment id -> first employee/flexible month paid
+    first_paid: dict[int, dt.date]  # enrolment id -> first employee/flexible month (or resident
+    # year) paid
     fund_paid: dict[int, int]  # year -> what the funds paid by settlements in force
     links: list[MutualAidLink]  # mutual-aid links paying for the person, oldest first
 
@@ -55,7 +65,7 @@ def load_files(
     whose incentive raise needs it); without it, it is read for everyone with coverage years."""
     people = {p.id: p for p in persons if p.id is not None}
     ids = sorted(people)
-    enrolments, first_paid = uow.enrolments.histories(ids, EMPLOYEE_MONTHS)
+    enrolments, first_paid = uow.enrolments.histories(ids, FIRST_PAID)
     coverage, fund_paid = uow.coverage.histories(
         ids, None if years is None else max(years.values(), default=None)
     )
@@ -131,7 +141,30 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
     if kind is EnrolmentKind.RETIREE:
         return Entitlement(enrolment.start_date, "retiree: no waiting period")
     if kind in (EnrolmentKind.EMPLOYER, EnrolmentKind.FLEXIBLE):
-        if enrolment.carried_employee_months > 0:
+        carried = enrolment.carried_employee_months
+        brk = None
+        if carried > 0 and kind is EnrolmentKind.FLEXIBLE:
+            # a transfer neither restarts nor ends a flexible worker's wait: the months carried
+            # count towards this area's wait, the rest is waited from the transfer date; after
+            # a break longer than break_restart_months it is a new first enrolment
+            previous = previous_enrolment(file.enrolments, enrolment)
+            if (
+                previous is not None
+                and previous.end_date is not None
+                and previous.scheme is Scheme.EMPLOYEE
+            ):
+                brk = gap_months(previous.end_date, enrolment.start_date)
+            if not restarts_wait(policy, enrolment.start_date, brk):
+                w = waiting_period(
+                    policy,
+                    WaitingPerson(rule_scheme(enrolment), person.birth_date),
+                    {},
+                    WaitingEnrolment(
+                        date=enrolment.start_date, carried_months=carried, break_months=brk
+                    ),
+                )
+                return Entitlement(w.benefit_start, w.rule)
+        elif carried > 0:
             return Entitlement(
                 enrolment.start_date,
                 f"{enrolment.carried_employee_months} contribution months carried from the"
@@ -144,7 +177,7 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
             policy,
             WaitingPerson(rule_scheme(enrolment), person.birth_date),
             {},
-            WaitingEnrolment(date=first),
+            WaitingEnrolment(date=first, break_months=brk),
         )
         return Entitlement(w.benefit_start, w.rule)
     year = on.year
@@ -152,26 +185,55 @@ def entitlement(file: PersonFile, enrolment: Enrolment, on: dt.date, policy: Pol
     this = next((c for c in history if c.year == year), None)
     if this is None or this.status is not CoverageStatus.INSURED or this.paid_on is None:
         return Entitlement(None, f"resident contribution for {year} not paid: all self-paid")
+    paid_on = this.paid_on
+    first = file.first_paid.get(enrolment.id or -1)
+    if this.scheme is Scheme.EMPLOYEE and first is not None and first.year == year:
+        # the year was marked insured by employee months before the move: the resident
+        # enrolment's own payment starts its wait
+        paid_on = max(paid_on, first)
     before = {c.year: c.status.value for c in history if c.year < year}
     repaired = 0
     y = year - 1
     while before.get(y) == CoverageStatus.LAPSED.value:
         repaired += any(c.year == y and c.repaired for c in history)
         y -= 1
-    kinds = frozenset(g.kind.value for g in groups_on(file, this.paid_on))
+    kinds = frozenset(g.kind.value for g in groups_on(file, paid_on))
     w = waiting_period(
         policy,
         WaitingPerson("resident", person.birth_date, kinds),
         before,
         WaitingEnrolment(
-            date=this.paid_on,
-            in_collection_period=this.paid_on < dt.date(year, 1, 1),
+            date=paid_on,
+            in_collection_period=paid_on < dt.date(year, 1, 1),
             repaired_years=repaired,
             coverage_year=year,
+            transfer_gap_months=scheme_transfer_gap(file.enrolments, enrolment, year),
             zero_claim_years=sum(1 for c in history if c.year < year and c.zero_claim),
         ),
     )
     return Entitlement(w.benefit_start, w.rule)
+
+
+def previous_enrolment(enrolments: Sequence[Enrolment], enrolment: Enrolment) -> Enrolment | None:
+    """The enrolment ``enrolment`` follows (by transfer or a later enrolment), if any."""
+    if enrolment.previous_id is None:
+        return None
+    return next((e for e in enrolments if e.id == enrolment.previous_id), None)
+
+
+def scheme_transfer_gap(
+    enrolments: Sequence[Enrolment], enrolment: Enrolment, year: int
+) -> int | None:
+    """Months without cover between the employee-scheme enrolment that ``enrolment`` (a
+    resident one) follows and its start, for the coverage year of the move; None when it
+    follows none, or for a later year (rules.md section 2: a gap of at most 3 months may be
+    back-paid, with no wait)."""
+    if enrolment.start_date.year != year:
+        return None
+    previous = previous_enrolment(enrolments, enrolment)
+    if previous is None or previous.scheme is not Scheme.EMPLOYEE or previous.end_date is None:
+        return None
+    return gap_months(previous.end_date, enrolment.start_date)
 
 
 def incentive_raise(file: PersonFile, year: int, policy: Policy) -> int:

@@ -13,7 +13,8 @@ in one database transaction per part:
   or birth, open-ended, so they are in force in the collection period);
 - one active enrolment per person in the area (employee in service: kind ``employer`` with a
   synthetic employer code; ``flexible``; ``retiree``; ``resident``) starting on
-  ``enrolled_on``, and its ``enrol`` event;
+  ``enrolled_on``, and its ``enrol`` event (a generated retiree has no contribution history
+  and is taken as reaching the minimum years: deemed, no back-payment);
 - the year's contributions, computed by ``yibao.rules.contributions`` with the area's policy
   (``services.common.policy_for``) and posted as balanced ledger transactions: 12 employee,
   flexible or retiree-credit months (from the month of enrolment for those who joined during
