@@ -37,6 +37,10 @@ MONEY_KEYS = frozenset(
         "annual_cap",
         "cap",
         "upto",
+        "per_capita",
+        "per_month",
+        "per_recipient",
+        "area_amount",
     }
 )
 

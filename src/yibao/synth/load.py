@@ -20,7 +20,11 @@ in one database transaction per part:
   the year, paid on the 20th or on the day of enrolment if later), one resident year (paid on
   ``enrolled_on`` for those enrolled from 1 September of the year before, else on a day of the
   collection period, 1 September .. 31 December, drawn from ``psn_no``); and the coverage year
-  marked insured.
+  marked insured. The same transactions carry the financing of the critical illness fund (with
+  each resident contribution) and of the large-amount fund (with each month), by
+  ``yibao.rules.financing`` as the services post it;
+- after the last part, the year's fiscal allocation to the medical assistance fund, by the
+  service itself (``services.ledger.allocate_assistance``; posted once per area and year).
 
 The rows are those the services (``services.enrolment.enrol``, ``services.contributions.pay_*``,
 ``credit_retiree``) would write for the same calls — same amounts, postings, references,
@@ -53,12 +57,15 @@ from sqlalchemy.engine import make_url
 
 from yibao.domain.errors import RecordError, UnbalancedTransaction
 from yibao.domain.ledger import AccountKind, AccountRef
-from yibao.policy import ParameterError, Policy
+from yibao.policy import ParameterError, Policy, fen_to_yuan
 from yibao.rules import contributions as rules
+from yibao.rules import financing
+from yibao.services import ledger
 from yibao.services.common import policy_for
 from yibao.store import bulk
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
+from yibao.store.uow import UnitOfWork
 from yibao.synth.writer import read_manifest
 
 #: called after each part with (persons done, persons in all)
@@ -97,6 +104,7 @@ MONTHLY_PATHS = (
     "employee.contribution.flexible_rate",
     "employee.personal_account.in_service_share",
     "employee.personal_account.retiree_monthly",
+    "large_amount.financing.per_month",
 )
 
 SP = "yibao_synth_people"
@@ -129,6 +137,7 @@ class LoadReport:
     contributions: dict[str, int] = field(default_factory=dict)
     transactions: int = 0
     postings: int = 0
+    assistance_allocation: int = 0  # fen: the year's fiscal allocation to medical assistance
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -155,6 +164,7 @@ class LoadReport:
             "contributions": dict(sorted(self.contributions.items())),
             "transactions": self.transactions,
             "postings": self.postings,
+            "assistance_allocation": fen_to_yuan(self.assistance_allocation),
             "seconds": round(self.seconds, 2),
             "persons_per_minute": round(self.persons_per_minute),
             "errors": self.errors,
@@ -195,6 +205,7 @@ class Monthly:
     cash: int  # debit cash
     pool: int  # signed: employee pooling leg
     personal: int  # signed: personal account leg
+    large: int  # signed: large-amount fund leg (its financing, from the pooling part)
 
 
 def month_groups(policy: Policy, year: int) -> list[MonthGroup]:
@@ -227,7 +238,7 @@ class Rules:
         self.year = year
         self.groups = month_groups(policy, year)
         self._cache: dict[tuple[str, int, int], Monthly] = {}
-        self._resident: dict[str | None, rules.ResidentContribution] = {}
+        self._resident: dict[str | None, tuple[rules.ResidentContribution, int]] = {}
 
     def monthly(self, kind: str, group: MonthGroup, wage: int, base: int) -> Monthly:
         key = (kind, group.index, wage if kind == "employer" else base)
@@ -237,33 +248,45 @@ class Rules:
         on = group.first
         if kind == "employer":
             e = rules.employee_monthly(self.policy, on, half_up(wage, 12))
+            large = financing.large_amount_share(self.policy, on, e.pooling_part)
             m = Monthly(
                 e.base,
                 e.employer_part,
                 e.employee_part,
                 e.account_credit,
                 e.total,
-                -e.pooling_part,
+                large - e.pooling_part,
                 -e.account_credit,
+                -large,
             )
         elif kind == "flexible":
             rng = rules.monthly_base_range(self.policy, on)
             f = rules.flexible_monthly(self.policy, on, rng.clamp(half_up(base, 12)))
+            large = financing.large_amount_share(self.policy, on, f.pooling_part)
             m = Monthly(
-                f.base, 0, f.total, f.account_credit, f.total, -f.pooling_part, -f.account_credit
+                f.base,
+                0,
+                f.total,
+                f.account_credit,
+                f.total,
+                large - f.pooling_part,
+                -f.account_credit,
+                -large,
             )
         else:
             amount = rules.account_credit_retiree(self.policy, on)
-            m = Monthly(None, 0, 0, amount, 0, amount, -amount)
+            large = financing.large_amount_share(self.policy, on)
+            m = Monthly(None, 0, 0, amount, 0, amount + large, -amount, -large)
         self._cache[key] = m
         return m
 
-    def resident(self, aid: str | None) -> rules.ResidentContribution:
+    def resident(self, aid: str | None) -> tuple[rules.ResidentContribution, int]:
+        """The resident contribution of an aid class and its critical illness financing."""
         if aid not in self._resident:
             classes = [aid] if aid else []
-            self._resident[aid] = rules.resident_annual(
-                self.policy, dt.date(self.year, 1, 1), classes
-            )
+            on = dt.date(self.year, 1, 1)
+            c = rules.resident_annual(self.policy, on, classes)
+            self._resident[aid] = (c, financing.critical_illness_share(self.policy, on, c.total))
         return self._resident[aid]
 
 
@@ -280,12 +303,14 @@ def _temp_tables(conn: Connection) -> None:
         f"CREATE TEMP TABLE {SP} (psn_no {big} PRIMARY KEY, national_id text, head_psn {big}, "
         f"relation text, kind text, employer_code text, start_date {date}, birth_date {date}, "
         f"aid text, aid_from {date}, newborn_to {date}, student integer, res_paid_on {date}, "
-        f"res_individual {big}, res_subsidy {big}, res_assistance {big}, res_suffix text, "
+        f"res_individual {big}, res_subsidy {big}, res_assistance {big}, res_critical {big}, "
+        "res_suffix text, "
         f"person_id {big}, enrolment_id {big})"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {SM} (psn_no {big}, grp integer, base {big}, employer_part {big}, "
-        f"employee_part {big}, account_credit {big}, cash {big}, pool {big}, personal {big})"
+        f"employee_part {big}, account_credit {big}, cash {big}, pool {big}, personal {big}, "
+        f"large {big})"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {MONTHS} (grp integer, period_start {date}, period_end {date}, "
@@ -297,7 +322,7 @@ def _temp_tables(conn: Connection) -> None:
         f"employer_part {big}, employee_part {big}, individual {big}, fiscal_subsidy {big}, "
         f"assistance_paid {big}, account_credit {big}, reference text, description text, "
         f"transaction_id {big}, cash {big}, employee_pool {big}, resident_pool {big}, "
-        f"assistance {big}, subsidy {big}, personal {big})"
+        f"assistance {big}, subsidy {big}, personal {big}, large_amount {big}, critical {big})"
     )
 
 
@@ -412,12 +437,12 @@ def _people_rows(
         newborn_to = newborn_until(birth) if "newborn" in groups else None
         employer = employer_code_of(ctx.region, psn, ctx.persons) if kind == "employer" else None
         paid_on: dt.date | None = None
-        res: tuple[Any, ...] = (None, None, None, None)
+        res: tuple[Any, ...] = (None, None, None, None, None)
         if kind == "resident":
             paid_on = resident_paid_on(psn, start, year)
-            c = ctx.rules.resident(aid)
+            c, critical = ctx.rules.resident(aid)
             suffix = f" (assistance class {c.assistance_class})" if c.assistance_class else ""
-            res = (c.individual, c.fiscal_subsidy, c.assistance_paid, suffix)
+            res = (c.individual, c.fiscal_subsidy, c.assistance_paid, critical, suffix)
         else:
             wage = cols["wage"][i] or 0
             base = cols["contribution_base"][i] or 0
@@ -436,6 +461,7 @@ def _people_rows(
                         m.cash,
                         m.pool,
                         m.personal,
+                        m.large,
                     )
                 )
         people.append(
@@ -476,6 +502,7 @@ PEOPLE_COLUMNS = (
     "res_individual",
     "res_subsidy",
     "res_assistance",
+    "res_critical",
     "res_suffix",
 )
 MONTHLY_COLUMNS = (
@@ -488,6 +515,7 @@ MONTHLY_COLUMNS = (
     "cash",
     "pool",
     "personal",
+    "large",
 )
 
 
@@ -639,6 +667,18 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
     return inserted
 
 
+#: the fund legs of the staged contributions (columns of the contributions staging table)
+FUND_LEGS = (
+    "cash",
+    "assistance",
+    "subsidy",
+    "employee_pool",
+    "resident_pool",
+    "large_amount",
+    "critical",
+)
+
+
 def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> None:
     report = ctx.report
     pg = conn.dialect.name == "postgresql"
@@ -658,7 +698,7 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "person_id, enrolment_id, kind, txn_kind, period_start, period_end, paid_on, base, "
         "employer_part, employee_part, individual, fiscal_subsidy, assistance_paid, "
         "account_credit, reference, description, cash, employee_pool, resident_pool, "
-        "assistance, subsidy, personal"
+        "assistance, subsidy, personal, large_amount, critical"
     )
     _run(
         conn,
@@ -674,7 +714,7 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "|| ' (employer ' || sp.employer_code || ')' "
         "WHEN 'flexible' THEN 'flexible-worker contribution ' || m.ym || ' of ' || sp.national_id "
         "ELSE 'retiree personal-account credit ' || m.ym || ' of ' || sp.national_id END, "
-        "sm.cash, sm.pool, 0, 0, 0, sm.personal "
+        "sm.cash, sm.pool, 0, 0, 0, sm.personal, sm.large, 0 "
         f"FROM {SP} sp JOIN {SM} sm ON sm.psn_no = sp.psn_no JOIN {MONTHS} m ON m.grp = sm.grp "
         "WHERE sp.enrolment_id IS NOT NULL AND m.period_end >= sp.start_date",
     )
@@ -686,8 +726,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "sp.res_assistance, 0, "
         "'contribution:resident:' || CAST(sp.person_id AS TEXT) || ':' || :y0, "
         "'resident contribution ' || :year || ' of ' || sp.national_id || sp.res_suffix, "
-        "sp.res_individual - sp.res_assistance, 0, -(sp.res_individual + sp.res_subsidy), "
-        f"sp.res_assistance, sp.res_subsidy, 0 FROM {SP} sp "
+        "sp.res_individual - sp.res_assistance, 0, "
+        "sp.res_critical - (sp.res_individual + sp.res_subsidy), "
+        f"sp.res_assistance, sp.res_subsidy, 0, 0, -sp.res_critical FROM {SP} sp "
         "WHERE sp.kind = 'resident' AND sp.enrolment_id IS NOT NULL",
         y0=dt.date(ctx.year, 1, 1).isoformat(),
         y1=dt.date(ctx.year, 12, 31).isoformat(),
@@ -714,8 +755,10 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "resident_pool": _fund_account(conn, AccountKind.RESIDENT_POOLING, area),
         "assistance": _fund_account(conn, AccountKind.MEDICAL_ASSISTANCE, area),
         "subsidy": _fund_account(conn, AccountKind.FISCAL_SUBSIDY_RECEIVABLE, area),
+        "large_amount": _fund_account(conn, AccountKind.LARGE_AMOUNT, area),
+        "critical": _fund_account(conn, AccountKind.CRITICAL_ILLNESS, area),
     }
-    for leg in ("cash", "assistance", "subsidy", "employee_pool", "resident_pool"):
+    for leg in FUND_LEGS:
         report.postings += _run(
             conn,
             "INSERT INTO postings (transaction_id, account_id, amount) "
@@ -731,15 +774,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "ORDER BY c.transaction_id",
     )
     sums = conn.execute(
-        text(
-            "SELECT COALESCE(SUM(cash), 0), COALESCE(SUM(employee_pool), 0), "
-            "COALESCE(SUM(resident_pool), 0), COALESCE(SUM(assistance), 0), "
-            f"COALESCE(SUM(subsidy), 0) FROM {SC}"
-        )
+        text("SELECT " + ", ".join(f"COALESCE(SUM({leg}), 0)" for leg in FUND_LEGS) + f" FROM {SC}")
     ).one()
-    moves = dict(
-        zip(("cash", "employee_pool", "resident_pool", "assistance", "subsidy"), sums, strict=True)
-    )
+    moves = dict(zip(FUND_LEGS, sums, strict=True))
     for leg, account in sorted(funds.items(), key=lambda kv: kv[1]):  # one lock order
         if int(moves[leg]):
             _run(
@@ -848,6 +885,11 @@ def load_area(
                 done += n
                 if progress is not None:
                     progress(done, persons)
+        allocation = ledger.allocate_assistance(UnitOfWork.for_engine(engine), region, year)
+        report.assistance_allocation = allocation.amount
+        if allocation.posted:
+            report.transactions += 1
+            report.postings += 2
     finally:
         if not isinstance(db, Engine):
             engine.dispose()

@@ -1,0 +1,145 @@
+"""The financing of the critical illness, large-amount and medical assistance funds (rules.md §7)
+on a loaded synthetic area whose claims are then settled: each fund's income is what the hand
+computation says, its spending is what the settlements paid, and the ledger reconciles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.store_support import *  # noqa: F403
+from yibao.domain.settlement import Claim
+from yibao.services import ledger, settlement
+from yibao.services.settlement import ClaimRequest
+from yibao.store.uow import UnitOfWork
+from yibao.synth import SynthConfig, generate
+from yibao.synth.load import load_area, month_end
+
+REGION, YEAR, PERSONS = "360100", 2025, 240
+# 2025 national defaults inherited by 360100 (000000.yaml): resident individual 400 + fiscal
+# subsidy 700 yuan, 10% of it to critical illness; 3 yuan per insured employee-month to the
+# large-amount fund; 800 yuan per aid recipient to medical assistance. Dibao pays 60% of 400.
+CRITICAL_PER_RESIDENT = (400_00 + 700_00) * 10 // 100
+LARGE_PER_MONTH = 3_00
+ASSISTANCE_PER_RECIPIENT = 800_00
+ASSISTANCE_SHARE = {
+    "tekun": 400_00,
+    "dibao": 400_00 * 6 // 10,
+    "monitored": 400_00 * 6 // 10,
+    "low_income_edge": 0,
+    "ill_poor": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def area(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("financed")
+    generate(out, SynthConfig(REGION, PERSONS, YEAR, seed=5, chunk_size=PERSONS))
+    return out
+
+
+def _table(area: Path, what: str) -> pa.Table:
+    return pa.concat_tables(
+        [pq.read_table(f) for f in sorted((area / what).glob("part-*.parquet"))]
+    )
+
+
+def _claims(area: Path) -> list[ClaimRequest]:
+    nid = dict(
+        zip(
+            _table(area, "persons").column("psn_no").to_pylist(),
+            _table(area, "persons").column("national_id").to_pylist(),
+            strict=True,
+        )
+    )
+    requests = []
+    for c in _table(area, "claims").to_pylist():
+        claim = Claim(
+            person=nid[c["psn_no"]],
+            date=c["date"],
+            total=c["total"],
+            med_type=c["med_type"],
+            level=c["level"],
+            fully_self_paid=c["fully_self_paid"],
+            over_limit=c["over_limit"],
+            category_b=c["category_b"],
+            cross_region=c["cross_region"],
+            fixmedins_code=c["fixmedins_code"],
+        )
+        requests.append(ClaimRequest(claim, f"claim-{c['claim_id']}"))
+    return requests
+
+
+def _flows(engine: Engine, kind: str) -> tuple[int, int]:
+    """(income, spending) of the area's fund account of ``kind``: its credits and debits."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT COALESCE(SUM(CASE WHEN p.amount < 0 THEN -p.amount ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN p.amount > 0 THEN p.amount ELSE 0 END), 0) "
+                "FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.code = :code"
+            ),
+            {"code": f"{kind}:{REGION}"},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def _paid(engine: Engine, column: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(f"SELECT COALESCE(SUM({column}), 0) FROM settlements WHERE status = 'settled'")
+            ).scalar_one()
+        )
+
+
+def test_funds_financed_and_settled(engine: Engine, uow: UnitOfWork, area: Path) -> None:
+    report = load_area(area, engine, migrate=False)
+    requests = _claims(area)
+    for i in range(0, len(requests), 200):
+        outcomes = settlement.settle_many(uow, requests[i : i + 200])
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        assert not refused, refused[:3]
+
+    persons = _table(area, "persons").to_pylist()
+    residents = [p for p in persons if p["scheme"] == "resident"]
+    months = 0  # insured employee-months: 12 a retiree, from the month of hire for the others
+    for p in persons:
+        if p["scheme"] == "retiree":
+            months += 12
+        elif p["scheme"] in ("employee", "flexible"):
+            months += sum(
+                1 for m in range(1, 13) if month_end(dt.date(YEAR, m, 1)) >= p["enrolled_on"]
+            )
+    aid = [p["assistance_class"] for p in persons if p["assistance_class"]]
+    assert residents and months and aid
+
+    critical_in, critical_out = _flows(engine, "critical_illness")
+    assert critical_in == len(residents) * CRITICAL_PER_RESIDENT
+    assert critical_out == _paid(engine, "hifmi_pay")
+
+    large_in, large_out = _flows(engine, "large_amount")
+    assert large_in == months * LARGE_PER_MONTH
+    assert large_out == _paid(engine, "hifob_pay")
+
+    assistance_in, assistance_out = _flows(engine, "medical_assistance")
+    assert assistance_in == len(aid) * ASSISTANCE_PER_RECIPIENT
+    assert report.assistance_allocation == assistance_in
+    # spending: the contribution shares it paid for aid recipients, and the settlements' tiers
+    assert assistance_out == sum(ASSISTANCE_SHARE[a] for a in aid) + _paid(engine, "maf_pay")
+
+    # the resident and employee pooling funds gave up exactly those shares
+    resident_in, _ = _flows(engine, "resident_pooling")
+    assert resident_in == len(residents) * (400_00 + 700_00 - CRITICAL_PER_RESIDENT)
+
+    check = ledger.reconcile(uow)
+    assert check.ok, check.as_dict()
+
+    # loading again posts nothing more (the allocation is once per area and year)
+    again = load_area(area, engine, migrate=False)
+    assert again.transactions == 0 and _flows(engine, "medical_assistance")[0] == assistance_in
