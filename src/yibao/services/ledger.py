@@ -1,5 +1,5 @@
 """Fund accounting use cases: open an area's accounts, reconcile, report fund balances, post
-the yearly fiscal allocation to the medical assistance fund."""
+the yearly fiscal allocation to the medical assistance fund, bring in opening balances."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from yibao.domain.ledger import (
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
 from yibao.rules import financing
-from yibao.services.common import PolicySource, policy_for
+from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.store.financing import aid_recipients
 from yibao.store.repositories import BalanceMismatch
 from yibao.store.uow import UnitOfWork
@@ -207,3 +207,40 @@ def allocate_assistance(
             return Allocation(area, year, recipients, amount, reference, False)
         uow.commit()
     return Allocation(area, year, recipients, amount, reference, True)
+
+
+def opening_reference(person_id: int) -> str:
+    return f"opening:personal:{person_id}"
+
+
+def open_personal_balance(
+    uow: UnitOfWork, who: str | int, amount: int, on: dt.date, *, area: str | None = None
+) -> int:
+    """Bring in a personal account's balance from before the system (期初余额): D
+    opening_balance:<area>, C personal:<person>, one transaction per person (reference
+    ``opening:personal:<id>``; a second one is refused). ``area`` defaults to the pooling area
+    of the person's latest enrolment. Returns the transaction id."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidField("amount", "must be a positive amount in fen", amount)
+    with uow:
+        person = find_person(uow, who)
+        assert person.id is not None
+        if area is None:
+            latest = uow.enrolments.latest_for(person.id)
+            if latest is None:
+                raise InvalidField("area", f"{person.label} was never enrolled: name the area")
+            area = latest.pooling_area
+        check_area(area)
+        txn = LedgerTransaction.of(
+            "opening_balance",
+            on,
+            [
+                debit(AccountRef.fund(AccountKind.OPENING_BALANCE, area), amount),
+                credit(AccountRef.personal(person.id), amount),
+            ],
+            f"opening balance of the personal account of {person.label}",
+            opening_reference(person.id),
+        )
+        txn_id = uow.ledger.post(txn)
+        uow.commit()
+    return txn_id

@@ -55,12 +55,13 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from yibao.domain.enrolment import Scheme
 from yibao.domain.errors import RecordError, UnbalancedTransaction
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.policy import ParameterError, Policy, fen_to_yuan
 from yibao.rules import contributions as rules
 from yibao.rules import financing
-from yibao.services import ledger
+from yibao.services import ledger, yearend
 from yibao.services.common import policy_for
 from yibao.store import bulk
 from yibao.store.db import make_engine
@@ -84,6 +85,12 @@ PERSON_COLUMNS = (
     "wage",
     "contribution_base",
     "enrolled_on",
+    "account_balance",
+    "coverage_history",
+    "contribution_years",
+    "continuous_years",
+    "repaired_years",
+    "zero_claim_years",
 )
 KIND_OF_SCHEME = {
     "employee": "employer",
@@ -111,7 +118,11 @@ SP = "yibao_synth_people"
 SM = "yibao_synth_monthly"
 MONTHS = "yibao_synth_months"
 SC = "yibao_synth_contrib"
-TEMP_TABLES = (SP, SM, MONTHS, SC)
+SH = "yibao_synth_history"
+TEMP_TABLES = (SP, SM, MONTHS, SC, SH)
+#: ``fund_paid`` of a past insured year that was not a zero-claim year: the generator does not
+#: know the amount, and a positive one is what tells the incentive rule the funds paid something
+PAST_FUND_PAID = 1
 
 
 class AreaLoadRefused(RecordError):
@@ -137,6 +148,9 @@ class LoadReport:
     contributions: dict[str, int] = field(default_factory=dict)
     transactions: int = 0
     postings: int = 0
+    opening_balances: int = 0  # personal accounts brought in with a balance
+    opening_total: int = 0  # fen
+    history_years: int = 0  # coverage years before the year
     assistance_allocation: int = 0  # fen: the year's fiscal allocation to medical assistance
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -164,6 +178,11 @@ class LoadReport:
             "contributions": dict(sorted(self.contributions.items())),
             "transactions": self.transactions,
             "postings": self.postings,
+            "opening_balances": {
+                "count": self.opening_balances,
+                "total": fen_to_yuan(self.opening_total),
+            },
+            "history_years": self.history_years,
             "assistance_allocation": fen_to_yuan(self.assistance_allocation),
             "seconds": round(self.seconds, 2),
             "persons_per_minute": round(self.persons_per_minute),
@@ -304,13 +323,17 @@ def _temp_tables(conn: Connection) -> None:
         f"relation text, kind text, employer_code text, start_date {date}, birth_date {date}, "
         f"aid text, aid_from {date}, newborn_to {date}, student integer, res_paid_on {date}, "
         f"res_individual {big}, res_subsidy {big}, res_assistance {big}, res_critical {big}, "
-        "res_suffix text, "
+        f"res_suffix text, opening {big}, "
         f"person_id {big}, enrolment_id {big})"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {SM} (psn_no {big}, grp integer, base {big}, employer_part {big}, "
         f"employee_part {big}, account_credit {big}, cash {big}, pool {big}, personal {big}, "
         f"large {big})"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {SH} (psn_no {big}, year integer, status text, scheme text, "
+        f"repaired integer, fund_paid {big}, continuous_years integer, zero_claim integer)"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {MONTHS} (grp integer, period_start {date}, period_end {date}, "
@@ -418,15 +441,80 @@ def resident_paid_on(psn_no: int, enrolled_on: dt.date, year: int) -> dt.date:
     return start + dt.timedelta(days=zlib.crc32(psn_no.to_bytes(8, "little")) % COLLECTION_DAYS)
 
 
+def past_years(
+    history: str,
+    year: int,
+    scheme: str,
+    contribution_years: int | None,
+    continuous_years: int,
+    repaired_years: int,
+    zero_claim_years: int,
+) -> tuple[list[yearend.PastYear], int]:
+    """The generated coverage history as past years (oldest first) and the insured years just
+    before the first of them:
+
+    - ``coverage_history`` gives the years Y−10 .. Y−1 (``-``: not born, no row);
+    - scheme: employee for retirees and for the last ``contribution_years`` years of those in
+      service and flexible workers; resident otherwise;
+    - the ``repaired_years`` latest lapsed years are repaired, the ``zero_claim_years`` latest
+      insured years are zero-claim years; the funds paid ``PAST_FUND_PAID`` in the other insured
+      years (the amount is not generated);
+    - a run of insured years reaching Y−1 from the first recorded year continues the person's
+      ``continuous_years`` (residents: the spell; employees: their contribution years)."""
+    first = year - len(history)
+    marks = [(first + j, ch) for j, ch in enumerate(history) if ch in "01"]
+    employee_since = (
+        -1
+        if scheme == "retiree"
+        else year - (contribution_years or 0)
+        if scheme in ("employee", "flexible")
+        else year + 1
+    )
+    repaired = {y for y, ch in marks if ch == "0"}
+    repaired = (
+        set(sorted(repaired)[max(len(repaired) - repaired_years, 0) :]) if repaired_years else set()
+    )
+    insured = [y for y, ch in marks if ch == "1"]
+    zero = set(insured[max(len(insured) - zero_claim_years, 0) :]) if zero_claim_years else set()
+    years = [
+        yearend.PastYear(
+            year=y,
+            insured=ch == "1",
+            scheme=Scheme.EMPLOYEE if y >= employee_since else Scheme.RESIDENT,
+            repaired=y in repaired,
+            zero_claim=y in zero,
+            fund_paid=PAST_FUND_PAID if ch == "1" and y not in zero else 0,
+        )
+        for y, ch in marks
+    ]
+    before = 0
+    if years and all(y.insured for y in years) and years[-1].year == year - 1:
+        before = max(continuous_years - len(years), 0)
+    return years, before
+
+
+def opening_balance(balance: int, credits: int, enrolled_on: dt.date, year: int) -> int:
+    """A personal account's balance brought in at 1 January: the generated ``account_balance``
+    (opening + the year's credit, after mutual-aid pledges) less the year's credits as posted,
+    never negative; none for an account opened during the year."""
+    if enrolled_on >= dt.date(year, 1, 1):
+        return 0
+    return max(balance - credits, 0)
+
+
 def _people_rows(
     table: pa.Table, ctx: _Context
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows of the people and monthly staging tables."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows of the people, monthly and past-years staging tables."""
     year = ctx.year
     aid_start = dt.date(year - 1, 1, 1)
     cols = {c: table.column(c).to_pylist() for c in PERSON_COLUMNS}
     people: list[tuple[Any, ...]] = []
     monthly: list[tuple[Any, ...]] = []
+    history: list[tuple[Any, ...]] = []
+    months_from = {
+        g.index: [month_end(m) for m in g.months] for g in ctx.rules.groups
+    }  # the last day of each month of each group
     for i in range(table.num_rows):
         psn = cols["psn_no"][i]
         kind = KIND_OF_SCHEME[cols["scheme"][i]]
@@ -438,6 +526,7 @@ def _people_rows(
         employer = employer_code_of(ctx.region, psn, ctx.persons) if kind == "employer" else None
         paid_on: dt.date | None = None
         res: tuple[Any, ...] = (None, None, None, None, None)
+        credits = 0
         if kind == "resident":
             paid_on = resident_paid_on(psn, start, year)
             c, critical = ctx.rules.resident(aid)
@@ -450,6 +539,7 @@ def _people_rows(
                 if start > month_end(group.months[-1]):
                     continue
                 m = ctx.rules.monthly(kind, group, wage, base)
+                credits += m.account_credit * sum(1 for e in months_from[group.index] if e >= start)
                 monthly.append(
                     (
                         psn,
@@ -480,9 +570,34 @@ def _people_rows(
                 1 if "student" in groups else 0,
                 _iso(paid_on),
                 *res,
+                opening_balance(cols["account_balance"][i] or 0, credits, start, year)
+                if kind != "resident"
+                else 0,
             )
         )
-    return people, monthly
+        past, before = past_years(
+            cols["coverage_history"][i] or "",
+            year,
+            cols["scheme"][i],
+            cols["contribution_years"][i],
+            cols["continuous_years"][i] or 0,
+            cols["repaired_years"][i] or 0,
+            cols["zero_claim_years"][i] or 0,
+        )
+        for r in yearend.past_rows(psn, ctx.region, past, before):
+            history.append(
+                (
+                    psn,
+                    r.year,
+                    r.status.value,
+                    r.scheme.value if r.scheme else None,
+                    int(r.repaired),
+                    r.fund_paid,
+                    r.continuous_years,
+                    int(r.zero_claim),
+                )
+            )
+    return people, monthly, history
 
 
 PEOPLE_COLUMNS = (
@@ -504,6 +619,17 @@ PEOPLE_COLUMNS = (
     "res_assistance",
     "res_critical",
     "res_suffix",
+    "opening",
+)
+HISTORY_COLUMNS = (
+    "psn_no",
+    "year",
+    "status",
+    "scheme",
+    "repaired",
+    "fund_paid",
+    "continuous_years",
+    "zero_claim",
 )
 MONTHLY_COLUMNS = (
     "psn_no",
@@ -605,17 +731,18 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
     report.households += households
 
     _temp_tables(conn)
-    people, monthly = _people_rows(table, ctx)
+    people, monthly, history = _people_rows(table, ctx)
     del table
     _copy(conn, SP, PEOPLE_COLUMNS, people)
     _copy(conn, SM, MONTHLY_COLUMNS, monthly)
+    _copy(conn, SH, HISTORY_COLUMNS, history)
     _copy(
         conn,
         MONTHS,
         ("grp", "period_start", "period_end", "paid_on", "ym", "iso"),
         _month_rows(ctx.rules.groups),
     )
-    del people, monthly
+    del people, monthly, history
     conn.exec_driver_sql(f"CREATE INDEX ix_{SP}_head ON {SP} (head_psn)")
     conn.exec_driver_sql(f"CREATE INDEX ix_{SM}_psn ON {SM} (psn_no)")
     if pg:
@@ -663,7 +790,19 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"SELECT enrolment_id, 'enrol', start_date FROM {SP} "
         "WHERE enrolment_id IS NOT NULL ORDER BY psn_no",
     )
+    report.history_years += _run(
+        conn,
+        "INSERT INTO coverage_years (person_id, year, status, scheme, pooling_area, repaired, "
+        "fund_paid, continuous_years, zero_claim, closed) "
+        f"SELECT sp.person_id, h.year, h.status, h.scheme, :area, h.repaired = 1, h.fund_paid, "
+        f"h.continuous_years, h.zero_claim = 1, :closed FROM {SH} h "
+        f"JOIN {SP} sp ON sp.psn_no = h.psn_no WHERE sp.enrolment_id IS NOT NULL "
+        "ORDER BY sp.person_id, h.year",
+        area=ctx.region,
+        closed=True,
+    )
     _contributions(conn, ctx, d)
+    _openings(conn, ctx, d)
     return inserted
 
 
@@ -686,8 +825,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         conn,
         "INSERT INTO accounts (code, kind, pooling_area, person_id, normal_side, balance) "
         f"SELECT 'personal:' || CAST(sp.person_id AS TEXT), 'personal_account', NULL, "
-        f"sp.person_id, 'credit', 0 FROM {SP} sp WHERE sp.enrolment_id IS NOT NULL AND EXISTS "
+        f"sp.person_id, 'credit', 0 FROM {SP} sp WHERE sp.enrolment_id IS NOT NULL AND (EXISTS "
         f"(SELECT 1 FROM {SM} sm WHERE sm.psn_no = sp.psn_no AND sm.personal <> 0) "
+        "OR sp.opening > 0) "
         "ORDER BY sp.psn_no ON CONFLICT (code) DO NOTHING",
     )
     kind_expr = (
@@ -808,9 +948,11 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "continuous_years) "
         "SELECT person_id, :year, 'insured', "
         "CASE MIN(kind) WHEN 'resident' THEN 'resident' ELSE 'employee' END, :area, "
-        f"MIN(paid_on), 1 FROM {SC} WHERE kind IN ('employee', 'flexible', 'resident') "
-        "GROUP BY person_id",
+        "MIN(paid_on), 1 + COALESCE((SELECT c.continuous_years FROM coverage_years c "
+        f"WHERE c.person_id = {SC}.person_id AND c.year = :prev AND c.status = 'insured'), 0) "
+        f"FROM {SC} WHERE kind IN ('employee', 'flexible', 'resident') GROUP BY person_id",
         year=ctx.year,
+        prev=ctx.year - 1,
         area=area,
     )
     bad = conn.execute(
@@ -830,6 +972,69 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
     ).scalar_one()
     if int(legless):
         raise UnbalancedTransaction("(without postings)", 0)
+
+
+def _openings(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> None:
+    """The personal accounts' opening balances: one transaction each, as
+    ``services.ledger.open_personal_balance`` posts it (D opening_balance, C personal)."""
+    report = ctx.report
+    n = _run(
+        conn,
+        "INSERT INTO ledger_transactions (kind, occurred_on, description, reference) "
+        f"SELECT 'opening_balance', {d('on')}, "
+        "'opening balance of the personal account of ' || sp.national_id, "
+        "'opening:personal:' || CAST(sp.person_id AS TEXT) "
+        f"FROM {SP} sp WHERE sp.opening > 0 AND sp.enrolment_id IS NOT NULL ORDER BY sp.person_id",
+        on=dt.date(ctx.year, 1, 1).isoformat(),
+    )
+    if not n:
+        return
+    equity = _fund_account(conn, AccountKind.OPENING_BALANCE, ctx.region)
+    legs = (
+        f"FROM {SP} sp JOIN ledger_transactions t "
+        "ON t.reference = 'opening:personal:' || CAST(sp.person_id AS TEXT) "
+    )
+    report.postings += _run(
+        conn,
+        "INSERT INTO postings (transaction_id, account_id, amount) "
+        f"SELECT t.id, :equity, sp.opening {legs} WHERE sp.opening > 0 ORDER BY t.id",
+        equity=equity,
+    )
+    report.postings += _run(
+        conn,
+        "INSERT INTO postings (transaction_id, account_id, amount) "
+        f"SELECT t.id, a.id, -sp.opening {legs} JOIN accounts a ON a.person_id = sp.person_id "
+        "WHERE sp.opening > 0 ORDER BY t.id",
+    )
+    total = int(
+        conn.execute(
+            text(
+                f"SELECT COALESCE(SUM(opening), 0) FROM {SP} "
+                "WHERE opening > 0 AND enrolment_id IS NOT NULL"
+            )
+        ).scalar_one()
+    )
+    _run(conn, "UPDATE accounts SET balance = balance + :d WHERE id = :id", d=total, id=equity)
+    _run(
+        conn,
+        f"UPDATE accounts SET balance = balance - (SELECT sp.opening FROM {SP} sp "
+        "WHERE sp.person_id = accounts.person_id) WHERE kind = 'personal_account' AND person_id "
+        f"IN (SELECT person_id FROM {SP} WHERE opening > 0 AND enrolment_id IS NOT NULL)",
+    )
+    report.transactions += n
+    report.opening_balances += n
+    report.opening_total += total
+    bad = conn.execute(
+        text(
+            "SELECT t.id, COALESCE(SUM(p.amount), 0) FROM ledger_transactions t "
+            "LEFT JOIN postings p ON p.transaction_id = t.id "
+            f"WHERE t.reference IN (SELECT 'opening:personal:' || CAST(person_id AS TEXT) "
+            f"FROM {SP} WHERE opening > 0) GROUP BY t.id "
+            "HAVING COALESCE(SUM(p.amount), 0) <> 0 OR COUNT(p.id) < 2"
+        )
+    ).first()
+    if bad is not None:
+        raise UnbalancedTransaction(f"#{bad[0]}", int(bad[1]))
 
 
 # --------------------------------------------------------------------------------- entry
