@@ -143,3 +143,88 @@ def test_funds_financed_and_settled(engine: Engine, uow: UnitOfWork, area: Path)
     # loading again posts nothing more (the allocation is once per area and year)
     again = load_area(area, engine, migrate=False)
     assert again.transactions == 0 and _flows(engine, "medical_assistance")[0] == assistance_in
+
+
+# ------------------------------------------------- opening balances and past coverage (17b)
+
+
+def test_opening_balances_and_history(engine: Engine, uow: UnitOfWork, area: Path) -> None:
+    """A loaded area is right from day one: each personal account holds its generated balance
+    (brought in at 1 January plus the year's credits), the opening transactions balance against
+    the area's opening_balance account, the coverage history is the generated one, and the
+    waiting periods the services derive from it are the generator's."""
+    report = load_area(area, engine, migrate=False)
+    persons = {p["national_id"]: p for p in _table(area, "persons").to_pylist()}
+    with engine.connect() as conn:
+        credits = dict(
+            conn.execute(
+                text(
+                    "SELECT p.national_id, SUM(c.account_credit) FROM contributions c "
+                    "JOIN persons p ON p.id = c.person_id GROUP BY p.national_id"
+                )
+            ).all()
+        )
+        balances = dict(
+            conn.execute(
+                text(
+                    "SELECT p.national_id, -a.balance FROM accounts a "
+                    "JOIN persons p ON p.id = a.person_id"
+                )
+            ).all()
+        )
+        past = {
+            (n, int(y)): (s, int(c))
+            for n, y, s, c in conn.execute(
+                text(
+                    "SELECT p.national_id, c.year, c.status, c.continuous_years "
+                    f"FROM coverage_years c JOIN persons p ON p.id = c.person_id "
+                    f"WHERE c.year < {YEAR}"
+                )
+            )
+        }
+        opening = dict(
+            conn.execute(
+                text("SELECT code, balance FROM accounts WHERE kind = 'opening_balance'")
+            ).all()
+        )
+
+    brought = 0
+    for nid_, p in persons.items():
+        if p["scheme"] == "resident":
+            assert nid_ not in balances
+            continue
+        credited = int(credits.get(nid_, 0))
+        if p["enrolled_on"] < dt.date(YEAR, 1, 1):  # an account from before the year
+            assert balances[nid_] == max(p["account_balance"], credited), nid_
+            brought += balances[nid_] - credited
+        else:
+            assert balances.get(nid_, 0) == credited, nid_
+    assert brought > 0 and report.opening_total == brought
+    assert opening == {f"opening_balance:{REGION}": brought}  # debit-side: equity brought in
+
+    rows = 0
+    for nid_, p in persons.items():
+        for j, ch in enumerate(p["coverage_history"]):
+            y = YEAR - 10 + j
+            want = {"1": "insured", "0": "lapsed", "-": None}[ch]
+            got = past.get((nid_, y))
+            assert (got[0] if got else None) == want, (nid_, y)
+            rows += want is not None
+        if p["scheme"] == "resident" and p["continuous_years"] and (nid_, YEAR - 1) in past:
+            assert past[(nid_, YEAR - 1)] == ("insured", p["continuous_years"])
+    assert rows == len(past) == report.history_years
+
+    # the waiting periods the settlement service derives equal the generated ones
+    from yibao.api.handlers_settlement import entitlement
+
+    checked = 0
+    with uow:
+        for nid_, p in persons.items():
+            if p["scheme"] != "resident" or p["entitled_from"] is None:
+                continue
+            person = uow.persons.require(nid_)
+            e = entitlement(uow, person, dt.date(YEAR, 12, 31))
+            assert e["entitled_from"] == p["entitled_from"].isoformat(), (nid_, e)
+            checked += 1
+    assert checked > 0
+    assert ledger.reconcile(uow).ok
