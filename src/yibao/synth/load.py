@@ -753,6 +753,7 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"UPDATE {SP} SET person_id = "
         f"(SELECT p.id FROM persons p WHERE p.national_id = {SP}.national_id)",
     )
+    conn.exec_driver_sql(f"CREATE INDEX ix_{SP}_person ON {SP} (person_id)")
     report.relations += _run(conn, _relations_sql())
     report.groups += _run(
         conn,
@@ -780,6 +781,9 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"UPDATE {SP} SET enrolment_id = (SELECT e.id FROM enrolments e "
         f"WHERE e.person_id = {SP}.person_id AND e.status = 'active')",
     )
+    if pg:  # the ids are known now: the joins on them need fresh statistics
+        conn.exec_driver_sql(f"ANALYZE {SP}")
+        conn.exec_driver_sql(f"ANALYZE {SH}")
     for kind, n in conn.execute(
         text(f"SELECT kind, COUNT(*) FROM {SP} WHERE enrolment_id IS NOT NULL GROUP BY kind")
     ).all():
@@ -1017,9 +1021,9 @@ def _openings(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> None:
     _run(conn, "UPDATE accounts SET balance = balance + :d WHERE id = :id", d=total, id=equity)
     _run(
         conn,
-        f"UPDATE accounts SET balance = balance - (SELECT sp.opening FROM {SP} sp "
-        "WHERE sp.person_id = accounts.person_id) WHERE kind = 'personal_account' AND person_id "
-        f"IN (SELECT person_id FROM {SP} WHERE opening > 0 AND enrolment_id IS NOT NULL)",
+        f"UPDATE accounts SET balance = accounts.balance - sp.opening FROM {SP} sp "
+        "WHERE sp.person_id = accounts.person_id AND accounts.kind = 'personal_account' "
+        "AND sp.opening > 0 AND sp.enrolment_id IS NOT NULL",
     )
     report.transactions += n
     report.opening_balances += n
