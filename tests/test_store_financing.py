@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
-from yibao.domain.errors import InvalidField
+from yibao.domain.enrolment import Scheme
+from yibao.domain.errors import AlreadyExists, InvalidField
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.policy import Policy
-from yibao.services import contributions, enrolment, ledger, registry
+from yibao.services import contributions, enrolment, ledger, registry, yearend
 from yibao.store.uow import UnitOfWork
 
 AREA, OTHER = "360100", "360200"
@@ -134,3 +135,87 @@ def test_command(db_url: str) -> None:
     assert bad.exit_code == 2 and "pooling_area" in bad.output and "Traceback" not in bad.output
     bad = runner.invoke(app, ["funds", "allocate", AREA, "2025", "--on", "x", "--db", db_url])
     assert bad.exit_code == 2 and "on:" in bad.output
+
+
+# ---------------------------------------------------- opening balances and past coverage
+
+
+def test_opening_balance_posted_once(uow: UnitOfWork) -> None:
+    who = registry.add_person(uow, nid(13, dt.date(1980, 1, 1)), "职工").label
+    enrolment.enrol(uow, who, "employer", AREA, dt.date(2020, 1, 1), employer_code="91360100X")
+    ledger.open_personal_balance(uow, who, 1234_56, dt.date(2025, 1, 1))
+    with uow:
+        person = uow.persons.require(who)
+        assert person.id is not None
+        account = uow.ledger.account(AccountRef.personal(person.id))
+    assert account is not None and account.natural_balance == 1234_56
+    # the equity counter account is credit-normal: balances brought in show as negative equity
+    assert _balance(uow, AccountKind.OPENING_BALANCE) == -1234_56
+    with pytest.raises(AlreadyExists):
+        ledger.open_personal_balance(uow, who, 1_00, dt.date(2025, 1, 1))
+    for bad in (0, -5, True):
+        with pytest.raises(InvalidField, match="amount"):
+            ledger.open_personal_balance(uow, who, bad, dt.date(2025, 1, 1))
+    stranger = registry.add_person(uow, nid(15), "无").label
+    with pytest.raises(InvalidField, match="area"):
+        ledger.open_personal_balance(uow, stranger, 1_00, dt.date(2025, 1, 1))
+    report = ledger.reconcile(uow)
+    assert report.ok and report.transactions == 1
+
+
+def test_history_continues_into_the_first_payment(uow: UnitOfWork) -> None:
+    who = _resident(uow, 17)
+    past = [
+        yearend.PastYear(2021, True, Scheme.RESIDENT, fund_paid=5_00),
+        yearend.PastYear(2022, False, Scheme.RESIDENT, repaired=True),
+        yearend.PastYear(2023, True, Scheme.RESIDENT, zero_claim=True),
+        yearend.PastYear(2024, True, Scheme.RESIDENT, fund_paid=1),
+    ]
+    rows = yearend.record_history(uow, who, AREA, past, continuous_before=3)
+    assert [(r.year, r.status.value, r.continuous_years, r.closed) for r in rows] == [
+        (2021, "insured", 4, True),  # 3 years before + 2021
+        (2022, "lapsed", 0, True),
+        (2023, "insured", 1, True),
+        (2024, "insured", 2, True),
+    ]
+    contributions.pay_resident(uow, who, 2025, dt.date(2024, 11, 1))
+    with uow:
+        person = uow.persons.require(who)
+        assert person.id is not None
+        this = uow.coverage.get(person.id, 2025)
+    assert this is not None and this.continuous_years == 3  # 2023, 2024, 2025
+
+
+@pytest.mark.parametrize(
+    ("past", "field"),
+    [
+        ([(2022, True), (2024, True)], "years"),  # not consecutive
+        ([(2025, True)], "years"),  # not before the year already recorded
+        ([(1959, True)], "years"),  # before birth (1960)
+    ],
+)
+def test_history_refused(uow: UnitOfWork, past: list[tuple[int, bool]], field: str) -> None:
+    who = _resident(uow, 19)
+    contributions.pay_resident(uow, who, 2025, dt.date(2024, 11, 1))
+    years = [yearend.PastYear(y, i, Scheme.RESIDENT) for y, i in past]
+    with pytest.raises(InvalidField) as exc:
+        yearend.record_history(uow, who, AREA, years)
+    assert exc.value.field == field
+    with uow:
+        person = uow.persons.require(who)
+        assert person.id is not None
+        assert [c.year for c in uow.coverage.history(person.id)] == [2025]
+
+
+@pytest.mark.parametrize(
+    ("year", "field"),
+    [
+        (yearend.PastYear(2024, True, Scheme.RESIDENT, repaired=True), "repaired"),
+        (yearend.PastYear(2024, False, Scheme.RESIDENT, zero_claim=True), "zero_claim"),
+        (yearend.PastYear(2024, False, Scheme.RESIDENT, fund_paid=5), "fund_paid"),
+    ],
+)
+def test_past_rows_refuse_contradictions(year: yearend.PastYear, field: str) -> None:
+    with pytest.raises(InvalidField) as exc:
+        yearend.past_rows(1, AREA, [year])
+    assert exc.value.field == field

@@ -228,3 +228,67 @@ def test_opening_balances_and_history(engine: Engine, uow: UnitOfWork, area: Pat
             checked += 1
     assert checked > 0
     assert ledger.reconcile(uow).ok
+
+
+def _summary(
+    history: str, scheme: str, contrib: int | None, cont: int, rep: int, zero: int
+) -> tuple[str, int]:
+    """``past_years`` as one letter per row, oldest first: R/E an insured year of the resident or
+    employee scheme, z a zero-claim year (fund_paid 0), l a lapsed year, p a repaired one; and the
+    insured years before the first row."""
+    from yibao.synth.load import PAST_FUND_PAID, past_years
+
+    years, before = past_years(history, YEAR, scheme, contrib, cont, rep, zero)
+    out = ""
+    for y in years:
+        if not y.insured:
+            out += "p" if y.repaired else "l"
+        elif y.zero_claim:
+            assert y.fund_paid == 0
+            out += "z"
+        else:
+            assert y.fund_paid == PAST_FUND_PAID
+            out += "E" if y.scheme.value == "employee" else "R"
+    assert [y.year for y in years] == list(range(YEAR - len(years), YEAR))
+    return out, before
+
+
+@pytest.mark.parametrize(
+    ("history", "scheme", "contrib", "cont", "rep", "zero", "want"),
+    [
+        # insured 14 years: ten rows, the 3 latest zero-claim, 14 - 10 = 4 years before them
+        ("1111111111", "resident", None, 14, 0, 3, ("RRRRRRRzzz", 4)),
+        # born in Y-4: rows from Y-4 only; the run is the whole spell
+        ("------1111", "resident", None, 4, 0, 0, ("RRRR", 0)),
+        # a returner: lapsed the last 5 years (the 2 latest repaired) after a 4-year spell
+        ("0111100000", "resident", None, 0, 2, 0, ("lRRRRlllpp", 0)),
+        # in service for 3 years, a resident before
+        ("1111111111", "employee", 3, 3, 0, 0, ("RRRRRRREEE", 0)),
+        # a retiree with 30 contribution years
+        ("1111111111", "retiree", 30, 30, 0, 0, ("EEEEEEEEEE", 20)),
+    ],
+)
+def test_past_years(
+    history: str,
+    scheme: str,
+    contrib: int | None,
+    cont: int,
+    rep: int,
+    zero: int,
+    want: tuple[str, int],
+) -> None:
+    assert _summary(history, scheme, contrib, cont, rep, zero) == want
+
+
+@pytest.mark.parametrize(
+    ("balance", "credits", "enrolled_on", "opening"),
+    [
+        (5000_00, 1920_00, dt.date(2019, 3, 1), 5000_00 - 1920_00),
+        (1000_00, 1920_00, dt.date(2019, 3, 1), 0),  # pledged to relatives: never negative
+        (800_00, 800_00, dt.date(YEAR, 5, 3), 0),  # an account opened in the year
+    ],
+)
+def test_opening_balance(balance: int, credits: int, enrolled_on: dt.date, opening: int) -> None:
+    from yibao.synth.load import opening_balance
+
+    assert opening_balance(balance, credits, enrolled_on, YEAR) == opening
