@@ -68,8 +68,12 @@ def test_each_contribution_is_one_balanced_transaction(uow: UnitOfWork) -> None:
     assert report.ok and report.transactions == 3
     cash = _balance(uow, AccountRef.fund(AccountKind.CASH, AREA))
     assert cash == 2 * 64000 + 16000  # two months of 8000 × 8%, and the dibao share of 400
-    assert _balance(uow, AccountRef.fund(AccountKind.EMPLOYEE_POOLING, AREA)) == 2 * 48000
-    assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == 110000
+    # each month's pooling part (6% of 8000) less the large-amount financing of 3 yuan a month
+    assert _balance(uow, AccountRef.fund(AccountKind.EMPLOYEE_POOLING, AREA)) == 2 * (48000 - 300)
+    assert _balance(uow, AccountRef.fund(AccountKind.LARGE_AMOUNT, AREA)) == 2 * 300
+    # 400 + 700 less the critical illness financing of 10% of it
+    assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == 110000 - 11000
+    assert _balance(uow, AccountRef.fund(AccountKind.CRITICAL_ILLNESS, AREA)) == 110000 // 10
     assert _balance(uow, AccountRef.fund(AccountKind.MEDICAL_ASSISTANCE, AREA)) == -24000
     assert _balance(uow, AccountRef.fund(AccountKind.FISCAL_SUBSIDY_RECEIVABLE, AREA)) == 70000
     with uow:
@@ -186,7 +190,8 @@ def test_reconciliation_detects_tampered_balance_and_postings(
         conn.execute(text("DELETE FROM postings WHERE id = (SELECT MAX(id) FROM postings)"))
     report = ledger.reconcile(uow)
     assert not report.ok
-    assert len(report.unbalanced) == 1 and report.unbalanced[0].postings == 2
+    # a month has 4 legs (cash, pooling, large amount, personal account): 3 are left
+    assert len(report.unbalanced) == 1 and report.unbalanced[0].postings == 3
     assert len(report.mismatches) == 1
 
 
@@ -231,7 +236,8 @@ def test_mutual_aid_pays_from_personal_account(uow: UnitOfWork) -> None:
         owner = uow.persons.require(emp)
         assert owner.id is not None
     assert _balance(uow, AccountRef.personal(owner.id)) == 48000 - 40000
-    assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == 110000
+    # 400 + 700, less the 10% critical illness financing
+    assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == 110000 - 11000
     assert ledger.reconcile(uow).ok
     sibling = _resident(uow, 5)
     registry.add_relation(uow, emp, sibling, "sibling")

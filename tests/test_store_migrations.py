@@ -57,3 +57,45 @@ def test_database_url_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("YIBAO_DATABASE_URL", "postgresql://u@h/db")
     assert database_url() == "postgresql+psycopg://u@h/db"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_0004_opening_balance_kind_on_a_used_database(db_url: str, engine: Engine) -> None:
+    """0004 widens the account kinds on a database whose accounts already carry postings (on
+    SQLite by editing the schema text: a table rebuild would trip over the postings)."""
+
+    def add_account(code: str, kind: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (code, kind, pooling_area, normal_side, balance) "
+                    "VALUES (:code, :kind, '360100', 'credit', 0)"
+                ),
+                {"code": code, "kind": kind},
+            )
+
+    downgrade(db_url, "0003")
+    try:
+        add_account("cash:360100", "cash")
+        add_account("resident_pooling:360100", "resident_pooling")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_transactions (kind, occurred_on) VALUES ('t', '2025-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO postings (transaction_id, account_id, amount) "
+                    "SELECT t.id, a.id, CASE a.kind WHEN 'cash' THEN 100 ELSE -100 END "
+                    "FROM ledger_transactions t, accounts a"
+                )
+            )
+        with pytest.raises(IntegrityError):
+            add_account("opening_balance:360100", "opening_balance")
+    finally:
+        assert upgrade(db_url) == head() == "0004"
+    add_account("opening_balance:360100", "opening_balance")
+    with pytest.raises(IntegrityError):
+        add_account("other:360100", "other")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM postings")).scalar_one() == 2

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.store_support import *  # noqa: F403
 from yibao.domain.registry import RelationKind
 from yibao.rules import contributions as rules
-from yibao.services import contributions, enrolment, ledger, registry
+from yibao.services import contributions, enrolment, ledger, registry, yearend
 from yibao.services.common import policy_for
 from yibao.store.migrate import upgrade
 from yibao.store.uow import UnitOfWork
@@ -32,6 +32,8 @@ from yibao.synth.load import (
     load_area,
     month_end,
     newborn_until,
+    opening_balance,
+    past_years,
     resident_paid_on,
 )
 
@@ -127,7 +129,13 @@ def test_load_area(engine: Engine, uow: UnitOfWork, area: Path) -> None:
     assert _scalar(engine, covered) == insured
     check = ledger.reconcile(uow)
     assert check.ok, check.as_dict()
-    assert check.transactions == report.transactions == sum(report.contributions.values())
+    # the contributions, the opening balances and the year's allocation to medical assistance
+    assert report.opening_balances > 0
+    assert (
+        check.transactions
+        == report.transactions
+        == sum(report.contributions.values()) + report.opening_balances + 1
+    )
     assert check.postings == report.postings
     funds = {line.kind: line.balance for line in ledger.funds_report(uow, REGION).lines}
     assert funds["resident_pooling"] > 0 and funds["employee_pooling"] > 0 and funds["cash"] > 0
@@ -186,10 +194,21 @@ def _replay_with_services(area: Path, url: str) -> None:
         enrolment.enrol(
             engine_uow, nid_, kind, REGION, start, employer_code=employer, deemed_months=deemed
         )
+        past, before = past_years(
+            p["coverage_history"],
+            YEAR,
+            p["scheme"],
+            p["contribution_years"],
+            p["continuous_years"],
+            p["repaired_years"],
+            p["zero_claim_years"],
+        )
+        yearend.record_history(engine_uow, nid_, REGION, past, before)
         if kind == "resident":
             paid = resident_paid_on(p["psn_no"], start, YEAR)
             contributions.pay_resident(engine_uow, nid_, YEAR, paid)
             continue
+        credits = 0
         for month in range(1, 13):
             first = dt.date(YEAR, month, 1)
             if month_end(first) < start:
@@ -197,14 +216,20 @@ def _replay_with_services(area: Path, url: str) -> None:
             paid = max(first.replace(day=PAY_DAY), start)
             if kind == "employer":
                 wage = half_up(p["wage"], 12)
-                contributions.pay_employee(engine_uow, nid_, first, wage, paid)
+                record = contributions.pay_employee(engine_uow, nid_, first, wage, paid)
             elif kind == "flexible":
                 base = rules.monthly_base_range(policy, first).clamp(
                     half_up(p["contribution_base"], 12)
                 )
-                contributions.pay_flexible(engine_uow, nid_, first, base, paid)
+                record = contributions.pay_flexible(engine_uow, nid_, first, base, paid)
             else:
-                contributions.credit_retiree(engine_uow, nid_, first, paid)
+                record = contributions.credit_retiree(engine_uow, nid_, first, paid)
+            credits += record.account_credit or 0
+        opening = opening_balance(p["account_balance"], credits, start, YEAR)
+        if opening:
+            ledger.open_personal_balance(
+                engine_uow, nid_, opening, dt.date(YEAR, 1, 1), area=REGION
+            )
 
 
 def _str(value: object) -> str:
@@ -258,6 +283,27 @@ def _rows(engine: Engine, national_ids: set[str]) -> dict[str, Any]:
             )
             reference = str(row[16]).replace(f":{row[0]}:", f":{nid_of[row[0]]}:")
             txns.append((nid_of[row[0]], *(_str(v) for v in row[1:16]), reference, legs))
+        openings = []
+        for tid, kind, on, description, reference in conn.execute(
+            text(
+                "SELECT id, kind, occurred_on, description, reference FROM ledger_transactions "
+                "WHERE reference LIKE 'opening:personal:%'"
+            )
+        ):
+            pid = int(str(reference).rsplit(":", 1)[1])
+            if pid not in nid_of:
+                continue
+            legs = sorted(
+                (personal(code), int(amount))
+                for code, amount in conn.execute(
+                    text(
+                        "SELECT a.code, p.amount FROM postings p JOIN accounts a "
+                        "ON a.id = p.account_id WHERE p.transaction_id = :t"
+                    ),
+                    {"t": tid},
+                )
+            )
+            openings.append((nid_of[pid], kind, _str(on), description, legs))
         accounts = sorted(
             (personal(code), int(balance))
             for code, balance, pid in conn.execute(
@@ -286,6 +332,7 @@ def _rows(engine: Engine, national_ids: set[str]) -> dict[str, Any]:
                 "fund_paid, continuous_years, zero_claim, closed FROM coverage_years"
             ),
             "contributions": sorted(txns, key=repr),
+            "openings": sorted(openings, key=repr),
             "personal_accounts": accounts,
         }
 
@@ -304,7 +351,8 @@ def test_rows_equal_those_the_services_write(
 ) -> None:
     load_area(area, engine, migrate=False)
     loaded = _rows(engine, set(_persons(area, 1).column("national_id").to_pylist()))
-    assert len(by_services["contributions"]) > 400
+    assert len(by_services["contributions"]) > 400 and len(by_services["openings"]) > 10
+    assert sum(1 for c in by_services["coverage"] if int(c[1]) < YEAR) > 400
     for key, expected in by_services.items():
         assert loaded[key] == expected, key
 

@@ -1077,6 +1077,29 @@ def funds_report(
     _emit(report.as_dict(), as_json, human)
 
 
+@funds_app.command("allocate")
+def funds_allocate(
+    area: Annotated[str, typer.Argument(help="The pooling area (6 digits)")],
+    year: Annotated[int, typer.Argument(help="The year")],
+    on: Annotated[str | None, typer.Option(help="Posting date (default 1 January)")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Post the year's fiscal allocation to the medical assistance fund (once per area, year)."""
+    from yibao.services import ledger
+
+    day = _date(on, "on", as_json) if on is not None else None
+    with _engine(db, as_json) as engine:
+        a = ledger.allocate_assistance(UnitOfWork.for_engine(engine), area, year, on=day)
+    state = "posted" if a.posted else "already posted" if a.amount else "nothing to post"
+    _emit(
+        a.as_dict(),
+        as_json,
+        f"{a.area} {a.year}: {fen_to_yuan(a.amount)} yuan for {a.recipients} aid recipients "
+        f"({state})",
+    )
+
+
 # ---------------------------------------------------------------------------------- mount
 
 

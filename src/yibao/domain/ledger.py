@@ -26,6 +26,9 @@ class AccountKind(StrEnum):
     MEDICAL_ASSISTANCE = "medical_assistance"
     ADJUSTMENT = "adjustment"  # provincial adjustment fund (调剂金): keyed by province code
     PERSONAL_ACCOUNT = "personal_account"
+    # equity counter account of balances brought in from before the system (期初余额), e.g. the
+    # personal accounts of a loaded area; credit-normal, so it goes negative as they come in
+    OPENING_BALANCE = "opening_balance"
 
     @property
     def debit_normal(self) -> bool:

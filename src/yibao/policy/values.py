@@ -31,6 +31,10 @@ MONEY_KEYS = frozenset(
         "annual_cap",
         "cap",
         "upto",
+        "per_capita",
+        "per_month",
+        "per_recipient",
+        "area_amount",
     }
 )
 #: Rates (0.75 = 75 %): a segment ``ratio``, ``ratio_bonus``, ``assistance_subsidy`` or one

@@ -1,6 +1,7 @@
 """Contribution use cases: each payment is computed by ``yibao.rules.contributions``, recorded,
-posted as one balanced ledger transaction, and marks the coverage year insured. A refused
-payment changes nothing."""
+posted as one balanced ledger transaction, and marks the coverage year insured. The financing of
+the critical illness and large-amount funds (``yibao.rules.financing``) moves in the same
+transaction. A refused payment changes nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from yibao.domain.errors import (
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
 from yibao.domain.registry import ASSISTANCE_CLASSES, Person
 from yibao.rules import contributions as rules
+from yibao.rules import financing
 from yibao.rules.retirement import RetirementBackPay
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.store.uow import UnitOfWork
@@ -83,10 +85,13 @@ def _post_monthly(
     pooling_part: int,
     account_credit: int,
     text: str,
+    large_amount: int = 0,
     **parts: int,
 ) -> ContributionRecord:
-    """Post one month's employee-scheme contribution (cash → pooling fund + personal account),
-    record it and mark the year insured; ``parts`` are the record's base and part columns."""
+    """Post one month's employee-scheme contribution (cash → pooling fund + large-amount fund +
+    personal account), record it and mark the year insured; ``large_amount`` is the month's
+    large-amount financing taken from the pooling part; ``parts`` are the record's base and part
+    columns."""
     assert person.id is not None and enrolment.id is not None
     area = enrolment.pooling_area
     txn = LedgerTransaction.of(
@@ -94,7 +99,10 @@ def _post_monthly(
         paid_on,
         [
             debit(AccountRef.fund(AccountKind.CASH, area), total),
-            credit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), pooling_part),
+            credit(
+                AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), pooling_part - large_amount
+            ),
+            credit(AccountRef.fund(AccountKind.LARGE_AMOUNT, area), large_amount),
             credit(AccountRef.personal(person.id), account_credit),
         ],
         text,
@@ -135,7 +143,8 @@ def pay_employee(
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.EMPLOYER], first, last)
         assert enrolment.id is not None
         _refuse_duplicate(uow, person, ContributionKind.EMPLOYEE, first)
-        c = rules.employee_monthly(policies(enrolment.pooling_area), first, wage)
+        policy = policies(enrolment.pooling_area)
+        c = rules.employee_monthly(policy, first, wage)
         return _post_monthly(
             uow,
             person,
@@ -146,6 +155,7 @@ def pay_employee(
             total=c.total,
             pooling_part=c.pooling_part,
             account_credit=c.account_credit,
+            large_amount=financing.large_amount_share(policy, first, c.pooling_part),
             text=f"employee contribution {first:%Y-%m} of {person.label} "
             f"(employer {enrolment.employer_code})",
             base=c.base,
@@ -171,7 +181,8 @@ def pay_flexible(
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.FLEXIBLE], first, last)
         assert enrolment.id is not None
         _refuse_duplicate(uow, person, ContributionKind.FLEXIBLE, first)
-        c = rules.flexible_monthly(policies(enrolment.pooling_area), first, base)
+        policy = policies(enrolment.pooling_area)
+        c = rules.flexible_monthly(policy, first, base)
         return _post_monthly(
             uow,
             person,
@@ -182,6 +193,7 @@ def pay_flexible(
             total=c.total,
             pooling_part=c.pooling_part,
             account_credit=c.account_credit,
+            large_amount=financing.large_amount_share(policy, first, c.pooling_part),
             text=f"flexible-worker contribution {first:%Y-%m} of {person.label}",
             base=c.base,
             employee_part=c.total,
@@ -196,7 +208,8 @@ def credit_retiree(
     *,
     policies: PolicySource = policy_for,
 ) -> ContributionRecord:
-    """A retiree's monthly personal-account credit, from the employee pooling fund."""
+    """A retiree's monthly personal-account credit, from the employee pooling fund, with the
+    month's large-amount financing (also from the pooling fund: retirees pay nothing)."""
     first, last = month_bounds(month)
     with uow:
         person = find_person(uow, who)
@@ -204,14 +217,17 @@ def credit_retiree(
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.RETIREE], first, last)
         assert enrolment.id is not None
         _refuse_duplicate(uow, person, ContributionKind.RETIREE_CREDIT, first)
-        amount = rules.account_credit_retiree(policies(enrolment.pooling_area), first)
+        policy = policies(enrolment.pooling_area)
+        amount = rules.account_credit_retiree(policy, first)
+        large = financing.large_amount_share(policy, first)
         area = enrolment.pooling_area
         txn = LedgerTransaction.of(
             "retiree_credit",
             on,
             [
-                debit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), amount),
+                debit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), amount + large),
                 credit(AccountRef.personal(person.id), amount),
+                credit(AccountRef.fund(AccountKind.LARGE_AMOUNT, area), large),
             ],
             f"retiree personal-account credit {first:%Y-%m} of {person.label}",
             _reference(ContributionKind.RETIREE_CREDIT, person.id, first),
@@ -263,7 +279,9 @@ def pay_resident(
             for g in uow.persons.groups(person.id, paid_on)
             if g.kind in ASSISTANCE_CLASSES
         ]
-        c = rules.resident_annual(policies(enrolment.pooling_area), first, classes)
+        policy = policies(enrolment.pooling_area)
+        c = rules.resident_annual(policy, first, classes)
+        critical = financing.critical_illness_share(policy, first, c.total)
         area = enrolment.pooling_area
         payer = AccountRef.fund(AccountKind.CASH, area)
         link_id: int | None = None
@@ -296,7 +314,8 @@ def pay_resident(
                 debit(
                     AccountRef.fund(AccountKind.FISCAL_SUBSIDY_RECEIVABLE, area), c.fiscal_subsidy
                 ),
-                credit(AccountRef.fund(AccountKind.RESIDENT_POOLING, area), c.total),
+                credit(AccountRef.fund(AccountKind.RESIDENT_POOLING, area), c.total - critical),
+                credit(AccountRef.fund(AccountKind.CRITICAL_ILLNESS, area), critical),
             ],
             f"resident contribution {year} of {person.label}"
             + (f" (assistance class {c.assistance_class})" if c.assistance_class else "")

@@ -1,13 +1,27 @@
-"""Fund accounting use cases: open an area's accounts, reconcile, report fund balances."""
+"""Fund accounting use cases: open an area's accounts, reconcile, report fund balances, post
+the yearly fiscal allocation to the medical assistance fund, bring in opening balances."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from yibao.domain.ledger import AREA_ACCOUNTS, Account, AccountRef
+from yibao.domain.errors import AlreadyExists, InvalidField
+from yibao.domain.ledger import (
+    AREA_ACCOUNTS,
+    Account,
+    AccountKind,
+    AccountRef,
+    LedgerTransaction,
+    credit,
+    debit,
+)
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
+from yibao.rules import financing
+from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.store.financing import aid_recipients
 from yibao.store.repositories import BalanceMismatch
 from yibao.store.uow import UnitOfWork
 
@@ -125,3 +139,108 @@ def funds_report(uow: UnitOfWork, area: str | None = None) -> FundsReport:
         ]
         count, signed = uow.ledger.personal_totals()
         return FundsReport(lines, count, -signed)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The year's fiscal allocation to an area's medical assistance fund (医疗救助财政补助)."""
+
+    area: str
+    year: int
+    recipients: int
+    amount: int  # fen
+    reference: str
+    posted: bool  # False: it was already on the ledger (nothing changed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "area": self.area,
+            "year": self.year,
+            "recipients": self.recipients,
+            "amount": fen_to_yuan(self.amount),
+            "reference": self.reference,
+            "posted": self.posted,
+        }
+
+
+def allocate_assistance(
+    uow: UnitOfWork,
+    area: str,
+    year: int,
+    *,
+    on: dt.date | None = None,
+    policies: PolicySource = policy_for,
+) -> Allocation:
+    """Post the fiscal allocation of ``year`` to the area's medical assistance fund: D
+    fiscal_subsidy_receivable, C medical_assistance, by ``rules.financing.assistance_allocation``
+    on the aid recipients of the area (an assistance class and an enrolment in the area, both
+    in force on some day of the year). Dated ``on`` (default 1 January). One allocation per
+    (area, year): a second call posts nothing and says so."""
+    check_area(area)
+    if not 1900 < year < 3000:
+        raise InvalidField("year", "not a plausible year", year)
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    on = on or first
+    if on.year != year:
+        raise InvalidField("on", f"must be a day of {year}", on.isoformat())
+    reference = f"allocation:medical_assistance:{area}:{year}"
+    with uow:
+        recipients = aid_recipients(uow.session, area, first, last)
+        amount = financing.assistance_allocation(policies(area), first, recipients)
+        if amount == 0:
+            return Allocation(area, year, recipients, 0, reference, False)
+        txn = LedgerTransaction.of(
+            "allocation",
+            on,
+            [
+                debit(AccountRef.fund(AccountKind.FISCAL_SUBSIDY_RECEIVABLE, area), amount),
+                credit(AccountRef.fund(AccountKind.MEDICAL_ASSISTANCE, area), amount),
+            ],
+            f"fiscal allocation {year} to the medical assistance fund of {area} "
+            f"({recipients} aid recipients)",
+            reference,
+        )
+        try:
+            uow.ledger.post(txn)
+        except AlreadyExists:
+            uow.rollback()
+            return Allocation(area, year, recipients, amount, reference, False)
+        uow.commit()
+    return Allocation(area, year, recipients, amount, reference, True)
+
+
+def opening_reference(person_id: int) -> str:
+    return f"opening:personal:{person_id}"
+
+
+def open_personal_balance(
+    uow: UnitOfWork, who: str | int, amount: int, on: dt.date, *, area: str | None = None
+) -> int:
+    """Bring in a personal account's balance from before the system (期初余额): D
+    opening_balance:<area>, C personal:<person>, one transaction per person (reference
+    ``opening:personal:<id>``; a second one is refused). ``area`` defaults to the pooling area
+    of the person's latest enrolment. Returns the transaction id."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidField("amount", "must be a positive amount in fen", amount)
+    with uow:
+        person = find_person(uow, who)
+        assert person.id is not None
+        if area is None:
+            latest = uow.enrolments.latest_for(person.id)
+            if latest is None:
+                raise InvalidField("area", f"{person.label} was never enrolled: name the area")
+            area = latest.pooling_area
+        check_area(area)
+        txn = LedgerTransaction.of(
+            "opening_balance",
+            on,
+            [
+                debit(AccountRef.fund(AccountKind.OPENING_BALANCE, area), amount),
+                credit(AccountRef.personal(person.id), amount),
+            ],
+            f"opening balance of the personal account of {person.label}",
+            opening_reference(person.id),
+        )
+        txn_id = uow.ledger.post(txn)
+        uow.commit()
+    return txn_id

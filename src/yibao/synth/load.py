@@ -21,7 +21,11 @@ in one database transaction per part:
   the year, paid on the 20th or on the day of enrolment if later), one resident year (paid on
   ``enrolled_on`` for those enrolled from 1 September of the year before, else on a day of the
   collection period, 1 September .. 31 December, drawn from ``psn_no``); and the coverage year
-  marked insured.
+  marked insured. The same transactions carry the financing of the critical illness fund (with
+  each resident contribution) and of the large-amount fund (with each month), by
+  ``yibao.rules.financing`` as the services post it;
+- after the last part, the year's fiscal allocation to the medical assistance fund, by the
+  service itself (``services.ledger.allocate_assistance``; posted once per area and year).
 
 The rows are those the services (``services.enrolment.enrol``, ``services.contributions.pay_*``,
 ``credit_retiree``) would write for the same calls — same amounts, postings, references,
@@ -52,14 +56,18 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from yibao.domain.enrolment import Scheme
 from yibao.domain.errors import RecordError, UnbalancedTransaction
 from yibao.domain.ledger import AccountKind, AccountRef
-from yibao.policy import ParameterError, Policy
+from yibao.policy import ParameterError, Policy, fen_to_yuan
 from yibao.rules import contributions as rules
+from yibao.rules import financing
+from yibao.services import ledger, yearend
 from yibao.services.common import policy_for
 from yibao.store import bulk
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
+from yibao.store.uow import UnitOfWork
 from yibao.synth.writer import read_manifest
 
 #: called after each part with (persons done, persons in all)
@@ -78,6 +86,12 @@ PERSON_COLUMNS = (
     "wage",
     "contribution_base",
     "enrolled_on",
+    "account_balance",
+    "coverage_history",
+    "contribution_years",
+    "continuous_years",
+    "repaired_years",
+    "zero_claim_years",
 )
 KIND_OF_SCHEME = {
     "employee": "employer",
@@ -98,13 +112,18 @@ MONTHLY_PATHS = (
     "employee.contribution.flexible_rate",
     "employee.personal_account.in_service_share",
     "employee.personal_account.retiree_monthly",
+    "large_amount.financing.per_month",
 )
 
 SP = "yibao_synth_people"
 SM = "yibao_synth_monthly"
 MONTHS = "yibao_synth_months"
 SC = "yibao_synth_contrib"
-TEMP_TABLES = (SP, SM, MONTHS, SC)
+SH = "yibao_synth_history"
+TEMP_TABLES = (SP, SM, MONTHS, SC, SH)
+#: ``fund_paid`` of a past insured year that was not a zero-claim year: the generator does not
+#: know the amount, and a positive one is what tells the incentive rule the funds paid something
+PAST_FUND_PAID = 1
 
 
 class AreaLoadRefused(RecordError):
@@ -130,6 +149,10 @@ class LoadReport:
     contributions: dict[str, int] = field(default_factory=dict)
     transactions: int = 0
     postings: int = 0
+    opening_balances: int = 0  # personal accounts brought in with a balance
+    opening_total: int = 0  # fen
+    history_years: int = 0  # coverage years before the year
+    assistance_allocation: int = 0  # fen: the year's fiscal allocation to medical assistance
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -156,6 +179,12 @@ class LoadReport:
             "contributions": dict(sorted(self.contributions.items())),
             "transactions": self.transactions,
             "postings": self.postings,
+            "opening_balances": {
+                "count": self.opening_balances,
+                "total": fen_to_yuan(self.opening_total),
+            },
+            "history_years": self.history_years,
+            "assistance_allocation": fen_to_yuan(self.assistance_allocation),
             "seconds": round(self.seconds, 2),
             "persons_per_minute": round(self.persons_per_minute),
             "errors": self.errors,
@@ -196,6 +225,7 @@ class Monthly:
     cash: int  # debit cash
     pool: int  # signed: employee pooling leg
     personal: int  # signed: personal account leg
+    large: int  # signed: large-amount fund leg (its financing, from the pooling part)
 
 
 def month_groups(policy: Policy, year: int) -> list[MonthGroup]:
@@ -228,7 +258,7 @@ class Rules:
         self.year = year
         self.groups = month_groups(policy, year)
         self._cache: dict[tuple[str, int, int], Monthly] = {}
-        self._resident: dict[str | None, rules.ResidentContribution] = {}
+        self._resident: dict[str | None, tuple[rules.ResidentContribution, int]] = {}
 
     def monthly(self, kind: str, group: MonthGroup, wage: int, base: int) -> Monthly:
         key = (kind, group.index, wage if kind == "employer" else base)
@@ -238,33 +268,45 @@ class Rules:
         on = group.first
         if kind == "employer":
             e = rules.employee_monthly(self.policy, on, half_up(wage, 12))
+            large = financing.large_amount_share(self.policy, on, e.pooling_part)
             m = Monthly(
                 e.base,
                 e.employer_part,
                 e.employee_part,
                 e.account_credit,
                 e.total,
-                -e.pooling_part,
+                large - e.pooling_part,
                 -e.account_credit,
+                -large,
             )
         elif kind == "flexible":
             rng = rules.monthly_base_range(self.policy, on)
             f = rules.flexible_monthly(self.policy, on, rng.clamp(half_up(base, 12)))
+            large = financing.large_amount_share(self.policy, on, f.pooling_part)
             m = Monthly(
-                f.base, 0, f.total, f.account_credit, f.total, -f.pooling_part, -f.account_credit
+                f.base,
+                0,
+                f.total,
+                f.account_credit,
+                f.total,
+                large - f.pooling_part,
+                -f.account_credit,
+                -large,
             )
         else:
             amount = rules.account_credit_retiree(self.policy, on)
-            m = Monthly(None, 0, 0, amount, 0, amount, -amount)
+            large = financing.large_amount_share(self.policy, on)
+            m = Monthly(None, 0, 0, amount, 0, amount + large, -amount, -large)
         self._cache[key] = m
         return m
 
-    def resident(self, aid: str | None) -> rules.ResidentContribution:
+    def resident(self, aid: str | None) -> tuple[rules.ResidentContribution, int]:
+        """The resident contribution of an aid class and its critical illness financing."""
         if aid not in self._resident:
             classes = [aid] if aid else []
-            self._resident[aid] = rules.resident_annual(
-                self.policy, dt.date(self.year, 1, 1), classes
-            )
+            on = dt.date(self.year, 1, 1)
+            c = rules.resident_annual(self.policy, on, classes)
+            self._resident[aid] = (c, financing.critical_illness_share(self.policy, on, c.total))
         return self._resident[aid]
 
 
@@ -281,12 +323,18 @@ def _temp_tables(conn: Connection) -> None:
         f"CREATE TEMP TABLE {SP} (psn_no {big} PRIMARY KEY, national_id text, head_psn {big}, "
         f"relation text, kind text, employer_code text, start_date {date}, birth_date {date}, "
         f"aid text, aid_from {date}, newborn_to {date}, student integer, res_paid_on {date}, "
-        f"res_individual {big}, res_subsidy {big}, res_assistance {big}, res_suffix text, "
+        f"res_individual {big}, res_subsidy {big}, res_assistance {big}, res_critical {big}, "
+        f"res_suffix text, opening {big}, "
         f"person_id {big}, enrolment_id {big})"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {SM} (psn_no {big}, grp integer, base {big}, employer_part {big}, "
-        f"employee_part {big}, account_credit {big}, cash {big}, pool {big}, personal {big})"
+        f"employee_part {big}, account_credit {big}, cash {big}, pool {big}, personal {big}, "
+        f"large {big})"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {SH} (psn_no {big}, year integer, status text, scheme text, "
+        f"repaired integer, fund_paid {big}, continuous_years integer, zero_claim integer)"
     )
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {MONTHS} (grp integer, period_start {date}, period_end {date}, "
@@ -298,7 +346,7 @@ def _temp_tables(conn: Connection) -> None:
         f"employer_part {big}, employee_part {big}, individual {big}, fiscal_subsidy {big}, "
         f"assistance_paid {big}, account_credit {big}, reference text, description text, "
         f"transaction_id {big}, cash {big}, employee_pool {big}, resident_pool {big}, "
-        f"assistance {big}, subsidy {big}, personal {big})"
+        f"assistance {big}, subsidy {big}, personal {big}, large_amount {big}, critical {big})"
     )
 
 
@@ -394,15 +442,80 @@ def resident_paid_on(psn_no: int, enrolled_on: dt.date, year: int) -> dt.date:
     return start + dt.timedelta(days=zlib.crc32(psn_no.to_bytes(8, "little")) % COLLECTION_DAYS)
 
 
+def past_years(
+    history: str,
+    year: int,
+    scheme: str,
+    contribution_years: int | None,
+    continuous_years: int,
+    repaired_years: int,
+    zero_claim_years: int,
+) -> tuple[list[yearend.PastYear], int]:
+    """The generated coverage history as past years (oldest first) and the insured years just
+    before the first of them:
+
+    - ``coverage_history`` gives the years Y−10 .. Y−1 (``-``: not born, no row);
+    - scheme: employee for retirees and for the last ``contribution_years`` years of those in
+      service and flexible workers; resident otherwise;
+    - the ``repaired_years`` latest lapsed years are repaired, the ``zero_claim_years`` latest
+      insured years are zero-claim years; the funds paid ``PAST_FUND_PAID`` in the other insured
+      years (the amount is not generated);
+    - a run of insured years reaching Y−1 from the first recorded year continues the person's
+      ``continuous_years`` (residents: the spell; employees: their contribution years)."""
+    first = year - len(history)
+    marks = [(first + j, ch) for j, ch in enumerate(history) if ch in "01"]
+    employee_since = (
+        -1
+        if scheme == "retiree"
+        else year - (contribution_years or 0)
+        if scheme in ("employee", "flexible")
+        else year + 1
+    )
+    repaired = {y for y, ch in marks if ch == "0"}
+    repaired = (
+        set(sorted(repaired)[max(len(repaired) - repaired_years, 0) :]) if repaired_years else set()
+    )
+    insured = [y for y, ch in marks if ch == "1"]
+    zero = set(insured[max(len(insured) - zero_claim_years, 0) :]) if zero_claim_years else set()
+    years = [
+        yearend.PastYear(
+            year=y,
+            insured=ch == "1",
+            scheme=Scheme.EMPLOYEE if y >= employee_since else Scheme.RESIDENT,
+            repaired=y in repaired,
+            zero_claim=y in zero,
+            fund_paid=PAST_FUND_PAID if ch == "1" and y not in zero else 0,
+        )
+        for y, ch in marks
+    ]
+    before = 0
+    if years and all(y.insured for y in years) and years[-1].year == year - 1:
+        before = max(continuous_years - len(years), 0)
+    return years, before
+
+
+def opening_balance(balance: int, credits: int, enrolled_on: dt.date, year: int) -> int:
+    """A personal account's balance brought in at 1 January: the generated ``account_balance``
+    (opening + the year's credit, after mutual-aid pledges) less the year's credits as posted,
+    never negative; none for an account opened during the year."""
+    if enrolled_on >= dt.date(year, 1, 1):
+        return 0
+    return max(balance - credits, 0)
+
+
 def _people_rows(
     table: pa.Table, ctx: _Context
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows of the people and monthly staging tables."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows of the people, monthly and past-years staging tables."""
     year = ctx.year
     aid_start = dt.date(year - 1, 1, 1)
     cols = {c: table.column(c).to_pylist() for c in PERSON_COLUMNS}
     people: list[tuple[Any, ...]] = []
     monthly: list[tuple[Any, ...]] = []
+    history: list[tuple[Any, ...]] = []
+    months_from = {
+        g.index: [month_end(m) for m in g.months] for g in ctx.rules.groups
+    }  # the last day of each month of each group
     for i in range(table.num_rows):
         psn = cols["psn_no"][i]
         kind = KIND_OF_SCHEME[cols["scheme"][i]]
@@ -413,12 +526,13 @@ def _people_rows(
         newborn_to = newborn_until(birth) if "newborn" in groups else None
         employer = employer_code_of(ctx.region, psn, ctx.persons) if kind == "employer" else None
         paid_on: dt.date | None = None
-        res: tuple[Any, ...] = (None, None, None, None)
+        res: tuple[Any, ...] = (None, None, None, None, None)
+        credits = 0
         if kind == "resident":
             paid_on = resident_paid_on(psn, start, year)
-            c = ctx.rules.resident(aid)
+            c, critical = ctx.rules.resident(aid)
             suffix = f" (assistance class {c.assistance_class})" if c.assistance_class else ""
-            res = (c.individual, c.fiscal_subsidy, c.assistance_paid, suffix)
+            res = (c.individual, c.fiscal_subsidy, c.assistance_paid, critical, suffix)
         else:
             wage = cols["wage"][i] or 0
             base = cols["contribution_base"][i] or 0
@@ -426,6 +540,7 @@ def _people_rows(
                 if start > month_end(group.months[-1]):
                     continue
                 m = ctx.rules.monthly(kind, group, wage, base)
+                credits += m.account_credit * sum(1 for e in months_from[group.index] if e >= start)
                 monthly.append(
                     (
                         psn,
@@ -437,6 +552,7 @@ def _people_rows(
                         m.cash,
                         m.pool,
                         m.personal,
+                        m.large,
                     )
                 )
         people.append(
@@ -455,9 +571,34 @@ def _people_rows(
                 1 if "student" in groups else 0,
                 _iso(paid_on),
                 *res,
+                opening_balance(cols["account_balance"][i] or 0, credits, start, year)
+                if kind != "resident"
+                else 0,
             )
         )
-    return people, monthly
+        past, before = past_years(
+            cols["coverage_history"][i] or "",
+            year,
+            cols["scheme"][i],
+            cols["contribution_years"][i],
+            cols["continuous_years"][i] or 0,
+            cols["repaired_years"][i] or 0,
+            cols["zero_claim_years"][i] or 0,
+        )
+        for r in yearend.past_rows(psn, ctx.region, past, before):
+            history.append(
+                (
+                    psn,
+                    r.year,
+                    r.status.value,
+                    r.scheme.value if r.scheme else None,
+                    int(r.repaired),
+                    r.fund_paid,
+                    r.continuous_years,
+                    int(r.zero_claim),
+                )
+            )
+    return people, monthly, history
 
 
 PEOPLE_COLUMNS = (
@@ -477,7 +618,19 @@ PEOPLE_COLUMNS = (
     "res_individual",
     "res_subsidy",
     "res_assistance",
+    "res_critical",
     "res_suffix",
+    "opening",
+)
+HISTORY_COLUMNS = (
+    "psn_no",
+    "year",
+    "status",
+    "scheme",
+    "repaired",
+    "fund_paid",
+    "continuous_years",
+    "zero_claim",
 )
 MONTHLY_COLUMNS = (
     "psn_no",
@@ -489,6 +642,7 @@ MONTHLY_COLUMNS = (
     "cash",
     "pool",
     "personal",
+    "large",
 )
 
 
@@ -578,17 +732,18 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
     report.households += households
 
     _temp_tables(conn)
-    people, monthly = _people_rows(table, ctx)
+    people, monthly, history = _people_rows(table, ctx)
     del table
     _copy(conn, SP, PEOPLE_COLUMNS, people)
     _copy(conn, SM, MONTHLY_COLUMNS, monthly)
+    _copy(conn, SH, HISTORY_COLUMNS, history)
     _copy(
         conn,
         MONTHS,
         ("grp", "period_start", "period_end", "paid_on", "ym", "iso"),
         _month_rows(ctx.rules.groups),
     )
-    del people, monthly
+    del people, monthly, history
     conn.exec_driver_sql(f"CREATE INDEX ix_{SP}_head ON {SP} (head_psn)")
     conn.exec_driver_sql(f"CREATE INDEX ix_{SM}_psn ON {SM} (psn_no)")
     if pg:
@@ -599,6 +754,7 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"UPDATE {SP} SET person_id = "
         f"(SELECT p.id FROM persons p WHERE p.national_id = {SP}.national_id)",
     )
+    conn.exec_driver_sql(f"CREATE INDEX ix_{SP}_person ON {SP} (person_id)")
     report.relations += _run(conn, _relations_sql())
     report.groups += _run(
         conn,
@@ -626,6 +782,9 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"UPDATE {SP} SET enrolment_id = (SELECT e.id FROM enrolments e "
         f"WHERE e.person_id = {SP}.person_id AND e.status = 'active')",
     )
+    if pg:  # the ids are known now: the joins on them need fresh statistics
+        conn.exec_driver_sql(f"ANALYZE {SP}")
+        conn.exec_driver_sql(f"ANALYZE {SH}")
     for kind, n in conn.execute(
         text(f"SELECT kind, COUNT(*) FROM {SP} WHERE enrolment_id IS NOT NULL GROUP BY kind")
     ).all():
@@ -636,8 +795,32 @@ def _load_part(conn: Connection, path: Path, ctx: _Context) -> int:
         f"SELECT enrolment_id, 'enrol', start_date FROM {SP} "
         "WHERE enrolment_id IS NOT NULL ORDER BY psn_no",
     )
+    report.history_years += _run(
+        conn,
+        "INSERT INTO coverage_years (person_id, year, status, scheme, pooling_area, repaired, "
+        "fund_paid, continuous_years, zero_claim, closed) "
+        f"SELECT sp.person_id, h.year, h.status, h.scheme, :area, h.repaired = 1, h.fund_paid, "
+        f"h.continuous_years, h.zero_claim = 1, :closed FROM {SH} h "
+        f"JOIN {SP} sp ON sp.psn_no = h.psn_no WHERE sp.enrolment_id IS NOT NULL "
+        "ORDER BY sp.person_id, h.year",
+        area=ctx.region,
+        closed=True,
+    )
     _contributions(conn, ctx, d)
+    _openings(conn, ctx, d)
     return inserted
+
+
+#: the fund legs of the staged contributions (columns of the contributions staging table)
+FUND_LEGS = (
+    "cash",
+    "assistance",
+    "subsidy",
+    "employee_pool",
+    "resident_pool",
+    "large_amount",
+    "critical",
+)
 
 
 def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> None:
@@ -647,8 +830,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         conn,
         "INSERT INTO accounts (code, kind, pooling_area, person_id, normal_side, balance) "
         f"SELECT 'personal:' || CAST(sp.person_id AS TEXT), 'personal_account', NULL, "
-        f"sp.person_id, 'credit', 0 FROM {SP} sp WHERE sp.enrolment_id IS NOT NULL AND EXISTS "
+        f"sp.person_id, 'credit', 0 FROM {SP} sp WHERE sp.enrolment_id IS NOT NULL AND (EXISTS "
         f"(SELECT 1 FROM {SM} sm WHERE sm.psn_no = sp.psn_no AND sm.personal <> 0) "
+        "OR sp.opening > 0) "
         "ORDER BY sp.psn_no ON CONFLICT (code) DO NOTHING",
     )
     kind_expr = (
@@ -659,7 +843,7 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "person_id, enrolment_id, kind, txn_kind, period_start, period_end, paid_on, base, "
         "employer_part, employee_part, individual, fiscal_subsidy, assistance_paid, "
         "account_credit, reference, description, cash, employee_pool, resident_pool, "
-        "assistance, subsidy, personal"
+        "assistance, subsidy, personal, large_amount, critical"
     )
     _run(
         conn,
@@ -675,7 +859,7 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "|| ' (employer ' || sp.employer_code || ')' "
         "WHEN 'flexible' THEN 'flexible-worker contribution ' || m.ym || ' of ' || sp.national_id "
         "ELSE 'retiree personal-account credit ' || m.ym || ' of ' || sp.national_id END, "
-        "sm.cash, sm.pool, 0, 0, 0, sm.personal "
+        "sm.cash, sm.pool, 0, 0, 0, sm.personal, sm.large, 0 "
         f"FROM {SP} sp JOIN {SM} sm ON sm.psn_no = sp.psn_no JOIN {MONTHS} m ON m.grp = sm.grp "
         "WHERE sp.enrolment_id IS NOT NULL AND m.period_end >= sp.start_date",
     )
@@ -687,8 +871,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "sp.res_assistance, 0, "
         "'contribution:resident:' || CAST(sp.person_id AS TEXT) || ':' || :y0, "
         "'resident contribution ' || :year || ' of ' || sp.national_id || sp.res_suffix, "
-        "sp.res_individual - sp.res_assistance, 0, -(sp.res_individual + sp.res_subsidy), "
-        f"sp.res_assistance, sp.res_subsidy, 0 FROM {SP} sp "
+        "sp.res_individual - sp.res_assistance, 0, "
+        "sp.res_critical - (sp.res_individual + sp.res_subsidy), "
+        f"sp.res_assistance, sp.res_subsidy, 0, 0, -sp.res_critical FROM {SP} sp "
         "WHERE sp.kind = 'resident' AND sp.enrolment_id IS NOT NULL",
         y0=dt.date(ctx.year, 1, 1).isoformat(),
         y1=dt.date(ctx.year, 12, 31).isoformat(),
@@ -715,8 +900,10 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "resident_pool": _fund_account(conn, AccountKind.RESIDENT_POOLING, area),
         "assistance": _fund_account(conn, AccountKind.MEDICAL_ASSISTANCE, area),
         "subsidy": _fund_account(conn, AccountKind.FISCAL_SUBSIDY_RECEIVABLE, area),
+        "large_amount": _fund_account(conn, AccountKind.LARGE_AMOUNT, area),
+        "critical": _fund_account(conn, AccountKind.CRITICAL_ILLNESS, area),
     }
-    for leg in ("cash", "assistance", "subsidy", "employee_pool", "resident_pool"):
+    for leg in FUND_LEGS:
         report.postings += _run(
             conn,
             "INSERT INTO postings (transaction_id, account_id, amount) "
@@ -732,15 +919,9 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "ORDER BY c.transaction_id",
     )
     sums = conn.execute(
-        text(
-            "SELECT COALESCE(SUM(cash), 0), COALESCE(SUM(employee_pool), 0), "
-            "COALESCE(SUM(resident_pool), 0), COALESCE(SUM(assistance), 0), "
-            f"COALESCE(SUM(subsidy), 0) FROM {SC}"
-        )
+        text("SELECT " + ", ".join(f"COALESCE(SUM({leg}), 0)" for leg in FUND_LEGS) + f" FROM {SC}")
     ).one()
-    moves = dict(
-        zip(("cash", "employee_pool", "resident_pool", "assistance", "subsidy"), sums, strict=True)
-    )
+    moves = dict(zip(FUND_LEGS, sums, strict=True))
     for leg, account in sorted(funds.items(), key=lambda kv: kv[1]):  # one lock order
         if int(moves[leg]):
             _run(
@@ -772,9 +953,11 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
         "continuous_years) "
         "SELECT person_id, :year, 'insured', "
         "CASE MIN(kind) WHEN 'resident' THEN 'resident' ELSE 'employee' END, :area, "
-        f"MIN(paid_on), 1 FROM {SC} WHERE kind IN ('employee', 'flexible', 'resident') "
-        "GROUP BY person_id",
+        "MIN(paid_on), 1 + COALESCE((SELECT c.continuous_years FROM coverage_years c "
+        f"WHERE c.person_id = {SC}.person_id AND c.year = :prev AND c.status = 'insured'), 0) "
+        f"FROM {SC} WHERE kind IN ('employee', 'flexible', 'resident') GROUP BY person_id",
         year=ctx.year,
+        prev=ctx.year - 1,
         area=area,
     )
     bad = conn.execute(
@@ -794,6 +977,69 @@ def _contributions(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> 
     ).scalar_one()
     if int(legless):
         raise UnbalancedTransaction("(without postings)", 0)
+
+
+def _openings(conn: Connection, ctx: _Context, d: Callable[[str], str]) -> None:
+    """The personal accounts' opening balances: one transaction each, as
+    ``services.ledger.open_personal_balance`` posts it (D opening_balance, C personal)."""
+    report = ctx.report
+    n = _run(
+        conn,
+        "INSERT INTO ledger_transactions (kind, occurred_on, description, reference) "
+        f"SELECT 'opening_balance', {d('on')}, "
+        "'opening balance of the personal account of ' || sp.national_id, "
+        "'opening:personal:' || CAST(sp.person_id AS TEXT) "
+        f"FROM {SP} sp WHERE sp.opening > 0 AND sp.enrolment_id IS NOT NULL ORDER BY sp.person_id",
+        on=dt.date(ctx.year, 1, 1).isoformat(),
+    )
+    if not n:
+        return
+    equity = _fund_account(conn, AccountKind.OPENING_BALANCE, ctx.region)
+    legs = (
+        f"FROM {SP} sp JOIN ledger_transactions t "
+        "ON t.reference = 'opening:personal:' || CAST(sp.person_id AS TEXT) "
+    )
+    report.postings += _run(
+        conn,
+        "INSERT INTO postings (transaction_id, account_id, amount) "
+        f"SELECT t.id, :equity, sp.opening {legs} WHERE sp.opening > 0 ORDER BY t.id",
+        equity=equity,
+    )
+    report.postings += _run(
+        conn,
+        "INSERT INTO postings (transaction_id, account_id, amount) "
+        f"SELECT t.id, a.id, -sp.opening {legs} JOIN accounts a ON a.person_id = sp.person_id "
+        "WHERE sp.opening > 0 ORDER BY t.id",
+    )
+    total = int(
+        conn.execute(
+            text(
+                f"SELECT COALESCE(SUM(opening), 0) FROM {SP} "
+                "WHERE opening > 0 AND enrolment_id IS NOT NULL"
+            )
+        ).scalar_one()
+    )
+    _run(conn, "UPDATE accounts SET balance = balance + :d WHERE id = :id", d=total, id=equity)
+    _run(
+        conn,
+        f"UPDATE accounts SET balance = accounts.balance - sp.opening FROM {SP} sp "
+        "WHERE sp.person_id = accounts.person_id AND accounts.kind = 'personal_account' "
+        "AND sp.opening > 0 AND sp.enrolment_id IS NOT NULL",
+    )
+    report.transactions += n
+    report.opening_balances += n
+    report.opening_total += total
+    bad = conn.execute(
+        text(
+            "SELECT t.id, COALESCE(SUM(p.amount), 0) FROM ledger_transactions t "
+            "LEFT JOIN postings p ON p.transaction_id = t.id "
+            f"WHERE t.reference IN (SELECT 'opening:personal:' || CAST(person_id AS TEXT) "
+            f"FROM {SP} WHERE opening > 0) GROUP BY t.id "
+            "HAVING COALESCE(SUM(p.amount), 0) <> 0 OR COUNT(p.id) < 2"
+        )
+    ).first()
+    if bad is not None:
+        raise UnbalancedTransaction(f"#{bad[0]}", int(bad[1]))
 
 
 # --------------------------------------------------------------------------------- entry
@@ -849,6 +1095,11 @@ def load_area(
                 done += n
                 if progress is not None:
                     progress(done, persons)
+        allocation = ledger.allocate_assistance(UnitOfWork.for_engine(engine), region, year)
+        report.assistance_allocation = allocation.amount
+        if allocation.posted:
+            report.transactions += 1
+            report.postings += 2
     finally:
         if not isinstance(db, Engine):
             engine.dispose()
