@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from yibao.policy import Policy
+from yibao.policy import ParameterError, Policy
 from yibao.rules.financing import (
     FinancingRuleError,
     assistance_allocation,
@@ -51,13 +51,18 @@ def test_critical_illness_share(
     ("overlay", "field"),
     [
         pytest.param(_ci(basis="per_head"), "critical_illness.financing.basis", id="basis"),
-        pytest.param(_ci(ratio=1.5), "critical_illness.financing.ratio", id="ratio"),
     ],
 )
 def test_critical_illness_share_refuses_bad_parameters(overlay: dict[str, Any], field: str) -> None:
     with pytest.raises(FinancingRuleError) as exc:
         critical_illness_share(_policy(overlay), ON, 1100_00)
     assert exc.value.field == field
+
+
+def test_a_critical_illness_ratio_above_one_is_refused_on_load() -> None:
+    with pytest.raises(ParameterError) as exc:
+        _policy(_ci(ratio=1.5))
+    assert exc.value.path == "critical_illness.financing.ratio" and "above 1" in exc.value.reason
 
 
 @pytest.mark.parametrize(

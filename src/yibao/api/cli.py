@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +27,9 @@ from yibao.api.roles import Role
 from yibao.api.security import institution_key, signed_headers
 from yibao.api.settings import Settings
 from yibao.policy_option import PolicyDirOpt, checked_policy_dir
+
+if TYPE_CHECKING:
+    from yibao.store.uow import UnitOfWork
 
 app = typer.Typer(no_args_is_help=True, help="The institution API: keys and staff accounts")
 
@@ -139,6 +144,28 @@ def _engine(db: str | None) -> Engine:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _revoking(db: str | None, operator: str | None) -> Iterator[tuple[UnitOfWork, str]]:
+    """A unit of work and the operating actor for a revocation; an unknown key or account exits
+    2, a database error 3, both with one line and nothing revoked."""
+    import getpass
+
+    from yibao.domain.errors import NotFound
+    from yibao.store.uow import UnitOfWork
+
+    engine = _engine(db)
+    try:
+        yield UnitOfWork.for_engine(engine), f"cli:{operator or getpass.getuser()}"
+    except NotFound as exc:
+        typer.echo(f"{exc}: nothing revoked", err=True)
+        raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
+        raise typer.Exit(3) from None
+    finally:
+        engine.dispose()
+
+
 @app.command("revoke-key")
 def revoke_key(
     institution: Annotated[str, typer.Option(help="Institution code")],
@@ -148,24 +175,10 @@ def revoke_key(
 ) -> None:
     """Revoke an institution's signing key: its signed requests are refused from now on.
     Revoking a revoked key changes nothing (and says so); an unknown key exits 2."""
-    import getpass
-
-    from yibao.domain.errors import NotFound
     from yibao.services.access import revoke_key as revoke
-    from yibao.store.uow import UnitOfWork
 
-    engine = _engine(db)
-    try:
-        actor = f"cli:{operator or getpass.getuser()}"
-        done = revoke(UnitOfWork.for_engine(engine), institution, key_id, actor, "cli")
-    except NotFound as exc:
-        typer.echo(f"{exc}: nothing revoked", err=True)
-        raise typer.Exit(2) from None
-    except SQLAlchemyError as exc:
-        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
-        raise typer.Exit(3) from None
-    finally:
-        engine.dispose()
+    with _revoking(db, operator) as (uow, actor):
+        done = revoke(uow, institution, key_id, actor, "cli")
     when = done.revoked_at.isoformat(timespec="seconds")
     state = "revoked" if done.newly else "already revoked"
     typer.echo(f"key {done.key_id} of institution {done.code} {state} ({when} UTC)")
@@ -179,24 +192,10 @@ def revoke_token(
 ) -> None:
     """Revoke every live bearer token of a staff (or insured person's) account: its requests are
     refused until it logs in again. An unknown account exits 2."""
-    import getpass
-
-    from yibao.domain.errors import NotFound
     from yibao.services.access import revoke_tokens
-    from yibao.store.uow import UnitOfWork
 
-    engine = _engine(db)
-    try:
-        actor = f"cli:{operator or getpass.getuser()}"
-        count = revoke_tokens(UnitOfWork.for_engine(engine), username, actor, "cli")
-    except NotFound as exc:
-        typer.echo(f"{exc}: nothing revoked", err=True)
-        raise typer.Exit(2) from None
-    except SQLAlchemyError as exc:
-        typer.echo(f"database: {type(exc).__name__}: nothing revoked", err=True)
-        raise typer.Exit(3) from None
-    finally:
-        engine.dispose()
+    with _revoking(db, operator) as (uow, actor):
+        count = revoke_tokens(uow, username, actor, "cli")
     typer.echo(f"account {username}: {count} live token(s) revoked")
 
 

@@ -127,14 +127,6 @@ class ApiRepository:
         row = self.session.connection().execute(_ACTIVE_KEY, {"p_code": code, "p_key": key_id})
         return row.first() is not None
 
-    def revoke_key(self, key_id: str) -> bool:
-        result = self.session.execute(
-            update(InstitutionKeyRow)
-            .where(InstitutionKeyRow.key_id == key_id, InstitutionKeyRow.active.is_(True))
-            .values(active=False, revoked_at=utcnow())
-        )
-        return bool(getattr(result, "rowcount", 0))
-
     def take_nonces(
         self, keys: list[tuple[str, str, str]], at: dt.datetime
     ) -> set[tuple[str, str]]:
@@ -251,13 +243,6 @@ class ApiRepository:
             else "token refused"
         )
         return username, why
-
-    def revoke_token(self, token_sha256: str) -> None:
-        self.session.execute(
-            update(StaffTokenRow)
-            .where(StaffTokenRow.token_hash == token_sha256)
-            .values(revoked=True)
-        )
 
     # ------------------------------------------------------------------- msgid responses
     def stored_answer(self, caller: str, msgid: str) -> TxResponseRow | None:

@@ -49,9 +49,7 @@ def critical_illness_share(policy: Policy, on: dt.date, contribution: int) -> in
     path = "critical_illness.financing"
     basis = str(policy.get(f"{path}.basis", on))
     if basis == "ratio":
-        ratio = Decimal(policy.get(f"{path}.ratio", on))
-        if not 0 <= ratio <= 1:
-            raise FinancingRuleError(f"{path}.ratio", f"must be within [0, 1], got {ratio}")
+        ratio = Decimal(policy.get(f"{path}.ratio", on))  # a rate in [0, 1] (policy.values)
         share = int((contribution * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     elif basis == "per_capita":
         share = _money(policy, f"{path}.per_capita", on)
