@@ -110,7 +110,8 @@ def test_bad_input_refused(
 
 def test_retiree_month_finances_large_amount(uow: UnitOfWork) -> None:
     who = registry.add_person(uow, nid(11, dt.date(1955, 1, 1)), "退休").label
-    enrolment.enrol(uow, who, "retiree", AREA, dt.date(2020, 1, 1))
+    # deemed to have the 25 years of a man's minimum (rules.retirement)
+    enrolment.enrol(uow, who, "retiree", AREA, dt.date(2020, 1, 1), deemed_months=25 * 12)
     contributions.credit_retiree(uow, who, dt.date(2025, 1, 1), dt.date(2025, 1, 20))
     # 2% of the 3000-yuan average pension to the account, 3 yuan to the large-amount fund,
     # both from the employee pooling fund

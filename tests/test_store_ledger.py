@@ -331,6 +331,9 @@ def test_past_years_are_priced_from_their_own_national_figures(uow: UnitOfWork) 
     assert e.base == base == 2816_95
     assert (e.employer_part, e.employee_part) == ((base * 6 + 50) // 100, (base * 2 + 50) // 100)
     assert ledger.reconcile(uow).ok
+    # 10% of each resident contribution finances critical illness insurance (rules.financing)
+    shares = (60_00 + 240_00) // 10 + (280_00 + 550_00) // 10
+    assert _balance(uow, AccountRef.fund(AccountKind.CRITICAL_ILLNESS, AREA)) == shares
     assert _balance(uow, AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)) == (
-        60_00 + 240_00 + 280_00 + 550_00
+        60_00 + 240_00 + 280_00 + 550_00 - shares
     )
