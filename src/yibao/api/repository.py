@@ -18,6 +18,7 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
+from yibao.store.db import utcnow as utcnow
 from yibao.store.repositories import BulkRead, any_of, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
@@ -65,11 +66,6 @@ _UPDATE_ANSWER = (
     .where(_RESPONSES.c.caller == bindparam("p_caller"), _RESPONSES.c.msgid == bindparam("p_msgid"))
     .values(infcode=bindparam("p_infcode"), response=bindparam("p_response"))
 )
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC (the tables store naive UTC timestamps)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from yibao.domain.errors import NotFound
 from yibao.store.access import account_id, deactivate_key, key_of, revoke_live_tokens
 from yibao.store.audit import append_audit
+from yibao.store.db import utcnow
 from yibao.store.uow import UnitOfWork
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ def revoke_key(uow: UnitOfWork, code: str, key_id: str, actor: str, role: str) -
         row = key_of(uow.session, code, key_id)
         if row is None:
             raise NotFound(f"key of institution {code}:", key_id)
-        newly = deactivate_key(uow.session, row, _now())
+        newly = deactivate_key(uow.session, row, utcnow())
         assert row.revoked_at is not None
         append_audit(
             uow.session,
@@ -58,7 +55,7 @@ def revoke_tokens(uow: UnitOfWork, username: str, actor: str, role: str) -> int:
         account = account_id(uow.session, username)
         if account is None:
             raise NotFound("staff account", username)
-        count = revoke_live_tokens(uow.session, account, _now())
+        count = revoke_live_tokens(uow.session, account, utcnow())
         append_audit(
             uow.session,
             actor,

@@ -9,6 +9,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import AuditRow
+from yibao.store.db import utcnow
 
 #: Column widths of ``audit_log`` (values are cut to them, never refused).
 ACTOR, ROLE, ACTION, TARGET, MSGID, DETAIL = 80, 24, 40, 80, 64, 500
@@ -28,7 +29,7 @@ def append_audit(
     """Add one entry to the session (the caller commits); text cut to the column widths."""
     session.add(
         AuditRow(
-            at=at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            at=at or utcnow(),
             actor=actor[:ACTOR],
             role=role[:ROLE],
             action=action[:ACTION],

@@ -6,6 +6,7 @@ The URL comes from the caller, else ``YIBAO_DATABASE_URL``, else an embedded SQL
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
@@ -65,3 +66,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC (the tables store naive UTC timestamps)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
