@@ -314,7 +314,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                 t.ci_vulnerable[v, AID_CLASSES.index(group)] = True
 
         t.la_ratio[v] = scaled(policy.get("large_amount.ratio", on))
-        t.la_cap[v] = int(policy.get("large_amount.cap", on))
+        t.la_cap[v] = policy.fen("large_amount.cap", on)
 
         for name, cls in policy.get("medical_assistance.classes", on).items():
             if name not in AID_CLASSES:

@@ -35,11 +35,7 @@ def members(policy: Policy, scheme: str, on: dt.date) -> dict[str, list[str]]:
         if not any(policy.has(b, on) for b in bases):
             continue
         group = next(
-            (
-                str(policy.get(f"{b}.cap_group", on))
-                for b in bases
-                if policy.has(f"{b}.cap_group", on)
-            ),
+            (policy.text(f"{b}.cap_group", on) for b in bases if policy.has(f"{b}.cap_group", on)),
             med,
         )
         groups.setdefault(group, []).append(med)

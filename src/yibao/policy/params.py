@@ -231,6 +231,61 @@ class Policy:
     def get_or(self, path: str, on: dt.date, default: Any) -> Any:
         return self.get(path, on) if self.has(path, on) else default
 
+    # Typed accessors: each names what the leaf must be and says so when it is not.
+
+    def fen(self, path: str, on: dt.date) -> int:
+        """An amount (金额) in integer fen."""
+        value = self.get(path, on)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._wrong(path, on, "an amount", value)
+        return value
+
+    def count(self, path: str, on: dt.date, default: int | None = None) -> int:
+        """A whole number (years, months, days, a count)."""
+        if default is not None and not self.has(path, on):
+            return default
+        value = self.get(path, on)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._wrong(path, on, "a whole number", value)
+        return value
+
+    def rate(self, path: str, on: dt.date) -> Decimal:
+        """A rate or ratio (比例) as an exact decimal."""
+        value = self.get(path, on)
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise self._wrong(path, on, "a rate", value)
+        return Decimal(value)
+
+    def flag(self, path: str, on: dt.date, default: bool | None = None) -> bool:
+        """A yes/no switch."""
+        if default is not None and not self.has(path, on):
+            return default
+        value = self.get(path, on)
+        if not isinstance(value, bool):
+            raise self._wrong(path, on, "true or false", value)
+        return value
+
+    def text(self, path: str, on: dt.date, default: str | None = None) -> str:
+        """A word from a fixed set (a basis, a group name)."""
+        if default is not None and not self.has(path, on):
+            return default
+        value = self.get(path, on)
+        if not isinstance(value, str):
+            raise self._wrong(path, on, "a word", value)
+        return value
+
+    def node(self, path: str, on: dt.date) -> dict[str, Any]:
+        """A subtree of typed values (a benefit, a class table)."""
+        value = self.get(path, on)
+        if not isinstance(value, dict):
+            raise self._wrong(path, on, "a group of parameters", value)
+        return value
+
+    def _wrong(self, path: str, on: dt.date, expected: str, value: object) -> ParameterError:
+        return ParameterError(
+            self.source_file(path, on), path, f"expected {expected}, got {value!r}"
+        )
+
     def paths_under(self, prefix: str) -> list[str]:
         dotted = prefix + "."
         return sorted({p for layer in self.layers for p in layer.leaves if p.startswith(dotted)})

@@ -26,8 +26,7 @@ def _fen(value: Decimal) -> int:
 
 
 def _rate(policy: Policy, path: str, on: dt.date) -> Decimal:
-    value = policy.get(path, on)
-    return value if isinstance(value, Decimal) else Decimal(value)
+    return policy.rate(path, on)
 
 
 def _money(policy: Policy, path: str, on: dt.date) -> int:

@@ -47,9 +47,9 @@ def critical_illness_share(policy: Policy, on: dt.date, contribution: int) -> in
     """
     contribution = _count("contribution", contribution)
     path = "critical_illness.financing"
-    basis = str(policy.get(f"{path}.basis", on))
+    basis = policy.text(f"{path}.basis", on)
     if basis == "ratio":
-        ratio = Decimal(policy.get(f"{path}.ratio", on))  # a rate in [0, 1] (policy.values)
+        ratio = policy.rate(f"{path}.ratio", on)  # a rate in [0, 1] (policy.values)
         share = int((contribution * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     elif basis == "per_capita":
         share = _money(policy, f"{path}.per_capita", on)

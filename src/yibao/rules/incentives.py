@@ -36,10 +36,10 @@ class Incentives:
 def incentives(policy: Policy, history: dict[int, YearRecord], year: int) -> Incentives:
     """The critical illness cap of ``year`` with the raises earned in the years before it."""
     on = dt.date(year, 1, 1)
-    base_cap = int(policy.get("critical_illness.cap", on))
-    since = int(policy.get_or("resident.incentives.since_year", on, 2025))
-    after = int(policy.get("resident.incentives.continuous.after_years", on))
-    kept = bool(policy.get("resident.incentives.continuous.kept_on_lapse", on))
+    base_cap = policy.fen("critical_illness.cap", on)
+    since = policy.count("resident.incentives.since_year", on, default=2025)
+    after = policy.count("resident.incentives.continuous.after_years", on)
+    kept = policy.flag("resident.incentives.continuous.kept_on_lapse", on)
     continuous = zero = run = 0
     for y in range(min(history, default=year), year):
         record = history.get(y, YearRecord(insured=False))
@@ -53,12 +53,12 @@ def incentives(policy: Policy, history: dict[int, YearRecord], year: int) -> Inc
         if y < since:
             continue
         if run > after:
-            continuous += int(policy.get("resident.incentives.continuous.amount", earned_on))
+            continuous += policy.fen("resident.incentives.continuous.amount", earned_on)
         if record.used_raise:
             zero = 0
         if record.fund_paid == 0:
-            zero += int(policy.get("resident.incentives.zero_claim.amount", earned_on))
-    ratio = Decimal(policy.get("resident.incentives.total_limit_ratio", on))
+            zero += policy.fen("resident.incentives.zero_claim.amount", earned_on)
+    ratio = policy.rate("resident.incentives.total_limit_ratio", on)
     limit = int((base_cap * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     continuous = min(continuous, limit)
     zero = min(zero, limit - continuous)

@@ -101,8 +101,8 @@ def retirement_backpay(policy: Policy, on: dt.date, missing_months: int) -> Reti
     if isinstance(annual, bool) or not isinstance(annual, int) or annual <= 0:
         raise InvalidField("employee.retirement_backpay_base", "must be an amount > 0", annual)
     base = _fen(Decimal(annual) / 12)
-    rate = Decimal(str(policy.get("employee.contribution.employer_rate", on))) + Decimal(
-        str(policy.get("employee.contribution.employee_rate", on))
+    rate = policy.rate("employee.contribution.employer_rate", on) + policy.rate(
+        "employee.contribution.employee_rate", on
     )
     return RetirementBackPay(
         on=on, months=months, monthly_base=base, rate=rate, amount=_fen(months * base * rate)

@@ -77,7 +77,7 @@ def gap_months(last_covered: dt.date, next_start: dt.date) -> int:
 def restarts_wait(policy: Policy, on: dt.date, break_months: int | None) -> bool:
     """A flexible worker's break longer than ``break_restart_months`` makes a new first
     enrolment: the wait is counted again from the first payment, carried months or not."""
-    restart = int(policy.get("employee.waiting.break_restart_months", on))
+    restart = policy.count("employee.waiting.break_restart_months", on)
     return break_months is not None and break_months > restart
 
 
