@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from yibao.rules.errors import InvalidField, RecordError
 
-
-class RecordError(Exception):
-    """Base of every error the registry, enrolment, contribution and ledger layers raise."""
-
-
-class InvalidField(RecordError, ValueError):
-    """A value given for ``field`` is not acceptable; ``reason`` says why."""
-
-    def __init__(self, field: str, reason: str, value: Any = None) -> None:
-        self.field = field
-        self.reason = reason
-        self.value = value
-        super().__init__(f"{field}: {reason}")
+__all__ = [
+    "InvalidField",
+    "RecordError",
+]  # defined with the rules, the lowest layer that raises them
 
 
 class InvalidNationalId(InvalidField):

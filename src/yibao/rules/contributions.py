@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from yibao.domain.errors import InvalidField
 from yibao.policy import Policy, money
+from yibao.rules.errors import InvalidField
 
 
 class ContributionRuleError(InvalidField):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from yibao.domain.errors import InvalidField
 from yibao.policy import Policy
+from yibao.rules.errors import InvalidField
 
 CRITICAL_ILLNESS_BASES = ("ratio", "per_capita")
 

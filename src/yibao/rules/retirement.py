@@ -19,8 +19,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from yibao.domain.errors import InvalidField
 from yibao.policy import Policy
+from yibao.rules.errors import InvalidField
 
 SEX_KEYS = {"M": "male", "F": "female"}
 
