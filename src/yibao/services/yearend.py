@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from yibao.domain.enrolment import CoverageStatus, CoverageYear, Scheme
 from yibao.domain.errors import InvalidField
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import check_area
 from yibao.services.common import find_person
 from yibao.store.opening import add_coverage_rows
@@ -46,7 +47,8 @@ def add_fund_paid(uow: UnitOfWork, who: str | int, year: int, fen: int) -> None:
         raise InvalidField("fund_paid", "must not be negative", fen)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         uow.coverage.add_fund_paid(person.id, year, fen)
         uow.commit()
 
@@ -115,7 +117,8 @@ def record_history(
     years = sorted(years, key=lambda y: y.year)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         rows = past_rows(person.id, area, years, continuous_before)
         if not rows:
             return []
