@@ -10,6 +10,7 @@ from yibao.domain.enrolment import CoverageStatus, CoverageYear, Scheme
 from yibao.domain.errors import InvalidField
 from yibao.domain.ids import NotStored
 from yibao.domain.registry import check_area
+from yibao.domain.year_end import continuous_years
 from yibao.services.common import find_person
 from yibao.store.opening import add_coverage_rows
 from yibao.store.repositories import YearCloseCounts
@@ -85,7 +86,7 @@ def past_rows(
             raise InvalidField("zero_claim", f"{y.year}: only an insured year without payments")
         if y.fund_paid < 0 or (y.fund_paid and not y.insured):
             raise InvalidField("fund_paid", f"{y.year}: not an amount the funds paid", y.fund_paid)
-        run = run + 1 if y.insured else 0
+        run = continuous_years(y.insured, run)
         rows.append(
             CoverageYear(
                 person_id=person_id,
