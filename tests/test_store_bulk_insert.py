@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
-from yibao.api.repository import ApiRepository
 from yibao.services import registry
 from yibao.store.api_models import AuditRow, TxResponseRow
-from yibao.store.repositories import insert_rows
+from yibao.store.repositories import ApiRepository
+from yibao.store.sql import insert_rows
 from yibao.store.uow import UnitOfWork
 
 AT = dt.datetime(2025, 5, 1, 10, 0, 0, 123456)

@@ -336,10 +336,10 @@ def ensure_admin(url: str, folder: Path) -> tuple[Path, bool]:
     """The demo administrator account (password in the data folder, mode 0600)."""
     from sqlalchemy.orm import Session
 
-    from yibao.api.repository import ApiRepository
     from yibao.api.roles import Role
     from yibao.api.routes import NewStaff, create_staff
     from yibao.store.db import make_engine
+    from yibao.store.repositories import ApiRepository
 
     path = folder / "admin-password"
     engine = make_engine(url)

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.api.errors import ApiError
-from yibao.api.repository import ApiRepository, AuditEntry
+from yibao.store.repositories import ApiRepository, AuditEntry
 
 log = logging.getLogger("yibao.api")
 

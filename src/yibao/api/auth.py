@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from yibao.api import audit, errors
 from yibao.api.errors import ApiError
-from yibao.api.repository import ApiRepository, AuditEntry, utcnow
 from yibao.api.roles import UNMASKED, Role, allowed
 from yibao.api.security import (
     HEADER_INSTITUTION,
@@ -30,6 +29,8 @@ from yibao.api.security import (
     token_hash,
 )
 from yibao.api.settings import Settings
+from yibao.store.db import utcnow
+from yibao.store.repositories import ApiRepository, AuditEntry
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,100}$")

@@ -40,7 +40,6 @@ from yibao.api.auth import (
 )
 from yibao.api.errors import STORABLE, ApiError, answer
 from yibao.api.handlers_settlement import claim_of, present, request_id
-from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.settings import Settings
 from yibao.api.tx import (
     TxRequest,
@@ -56,6 +55,7 @@ from yibao.domain.errors import RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
 from yibao.services import settlement as svc
+from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 log = logging.getLogger("yibao.api")

@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from yibao.api.auth import Principal
-from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.security import mask_name, mask_national_id, mask_phone
 from yibao.api.settings import Settings
 from yibao.services import clock
 from yibao.store.db import make_session_factory
+from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 _NATIONAL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")

@@ -29,7 +29,6 @@ from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.errors import ApiError
 from yibao.api.fhir_inputs import ClaimBody, EligibilityBody
 from yibao.api.handlers_settlement import entitlement, owner_or_not_yours, present
-from yibao.api.repository import AuditEntry
 from yibao.api.roles import Role
 from yibao.api.routes import _audit, _deny, not_yours
 from yibao.api.tx import TxRequest, run_tx, translate
@@ -40,6 +39,7 @@ from yibao.policy.money import AmountError, parse_yuan
 from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
+from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
 
 

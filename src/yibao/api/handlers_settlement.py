@@ -24,7 +24,6 @@ from yibao.api.auth import Principal
 from yibao.api.context import TxContext
 from yibao.api.errors import ApiError
 from yibao.api.handlers_person import require_own
-from yibao.api.repository import ApiRepository
 from yibao.api.roles import Role
 from yibao.api.tx import handler
 from yibao.domain.errors import NotFound, RecordError
@@ -45,6 +44,7 @@ from yibao.services.person_file import (
 )
 from yibao.services.person_file import entitlement as entitlement_of
 from yibao.store.models import SETTLEMENT_AMOUNTS, SettlementRow, VisitRow
+from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
 #: Amounts summed by 5206 and 3201.

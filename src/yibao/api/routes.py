@@ -20,7 +20,6 @@ from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.errors import ApiError
 from yibao.api.handlers_person import baseinfo, coverage, require_own
 from yibao.api.handlers_settlement import owner_or_not_yours, present
-from yibao.api.repository import ApiRepository, AuditEntry, utcnow
 from yibao.api.roles import STAFF_ROLES, Role
 from yibao.api.security import (
     check_password,
@@ -34,6 +33,8 @@ from yibao.domain.errors import NotFound
 from yibao.services import access, clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
+from yibao.store.db import utcnow
+from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 #: What every route may answer besides its success: the answer envelope (``infcode``,

@@ -24,7 +24,6 @@ from yibao.api import audit, errors
 from yibao.api.auth import Principal
 from yibao.api.context import TxContext, mask_ids_deep, mask_ids_in
 from yibao.api.errors import ApiError, answer
-from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.roles import Role
 from yibao.api.settings import Settings
 from yibao.domain.errors import (
@@ -39,6 +38,7 @@ from yibao.domain.errors import (
 )
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
+from yibao.store.repositories import ApiRepository, AuditEntry
 
 log = logging.getLogger("yibao.api")
 

@@ -17,6 +17,7 @@ from yibao.domain.errors import (
     InsufficientBalance,
     MutualAidNotAuthorised,
 )
+from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
 from yibao.domain.registry import ASSISTANCE_CLASSES, Person
 from yibao.rules import contributions as rules
@@ -39,7 +40,8 @@ def _payable_enrolment(
     last: dt.date,
 ) -> Enrolment:
     """The person's open, active enrolment of one of ``kinds`` overlapping [first, last]."""
-    assert person.id is not None
+    if person.id is None:
+        raise NotStored("person")
     allowed = tuple(kinds)
     enrolment = uow.enrolments.open_for(person.id, lock=True)
     if enrolment is None:
@@ -62,7 +64,8 @@ def _payable_enrolment(
 def _refuse_duplicate(
     uow: UnitOfWork, person: Person, kind: ContributionKind, period_start: dt.date
 ) -> None:
-    assert person.id is not None
+    if person.id is None:
+        raise NotStored("person")
     if uow.contributions.find(person.id, kind, period_start) is not None:
         raise DuplicateContribution(
             person.label, f"{kind.value} for {period_start.isoformat()} is already paid"
@@ -92,7 +95,10 @@ def _post_monthly(
     personal account), record it and mark the year insured; ``large_amount`` is the month's
     large-amount financing taken from the pooling part; ``parts`` are the record's base and part
     columns."""
-    assert person.id is not None and enrolment.id is not None
+    if person.id is None:
+        raise NotStored("person")
+    if enrolment.id is None:
+        raise NotStored("enrolment")
     area = enrolment.pooling_area
     txn = LedgerTransaction.of(
         "contribution",
@@ -139,9 +145,11 @@ def pay_employee(
     first, last = month_bounds(month)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.EMPLOYER], first, last)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         _refuse_duplicate(uow, person, ContributionKind.EMPLOYEE, first)
         policy = policies(enrolment.pooling_area)
         c = rules.employee_monthly(policy, first, wage)
@@ -177,9 +185,11 @@ def pay_flexible(
     first, last = month_bounds(month)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.FLEXIBLE], first, last)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         _refuse_duplicate(uow, person, ContributionKind.FLEXIBLE, first)
         policy = policies(enrolment.pooling_area)
         c = rules.flexible_monthly(policy, first, base)
@@ -213,9 +223,11 @@ def credit_retiree(
     first, last = month_bounds(month)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.RETIREE], first, last)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         _refuse_duplicate(uow, person, ContributionKind.RETIREE_CREDIT, first)
         policy = policies(enrolment.pooling_area)
         amount = rules.account_credit_retiree(policy, first)
@@ -264,7 +276,8 @@ def pay_resident(
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         if paid_on > last:
             raise ContributionRefused(
                 person.label, f"{year} is over; a lapsed year is repaired (back-paid), not paid"
@@ -272,7 +285,8 @@ def pay_resident(
         if paid_on.year < year - 1:
             raise ContributionRefused(person.label, f"the collection for {year} is not open yet")
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.RESIDENT], first, last)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         _refuse_duplicate(uow, person, ContributionKind.RESIDENT, first)
         classes = [
             g.kind.value
@@ -287,7 +301,8 @@ def pay_resident(
         link_id: int | None = None
         if from_account_of is not None:
             owner = find_person(uow, from_account_of)
-            assert owner.id is not None
+            if owner.id is None:
+                raise NotStored("person")
             if owner.id == person.id:
                 raise MutualAidNotAuthorised(owner.label, person.label, "owner and payee are one")
             if uow.persons.relation(owner.id, person.id) is None:
@@ -356,9 +371,11 @@ def pay_repair(
     wanted = sorted(set(years))
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         enrolment = _payable_enrolment(uow, person, [EnrolmentKind.RESIDENT], paid_on, paid_on)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         for y in wanted:
             if y < person.birth_date.year:
                 raise ContributionRefused(person.label, f"{y} is before the person's birth")
@@ -413,7 +430,8 @@ def post_retirement_backpay(
     """Post the one-off back-payment (一次性补缴) of the contribution months missing at
     retirement: cash → employee pooling fund, one balanced transaction, inside the caller's
     unit of work (the retiree enrolment it allows commits with it). Returns its id."""
-    assert person.id is not None
+    if person.id is None:
+        raise NotStored("person")
     if back.amount <= 0:
         raise ContributionRefused(person.label, "no contribution month is missing: nothing to pay")
     txn = LedgerTransaction.of(

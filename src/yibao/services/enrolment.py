@@ -7,6 +7,7 @@ import datetime as dt
 from yibao.domain.contributions import ContributionKind
 from yibao.domain.enrolment import Enrolment, EnrolmentEvent, EnrolmentKind, EventKind
 from yibao.domain.errors import DuplicateEnrolment, EnrolmentStateError, InvalidField
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.policy import ParameterError
 from yibao.rules.retirement import retirement_backpay, retirement_years
@@ -94,7 +95,8 @@ def _retirement(
 
 
 def _open(uow: UnitOfWork, person: Person, action: str) -> Enrolment:
-    assert person.id is not None
+    if person.id is None:
+        raise NotStored("person")
     enrolment = uow.enrolments.open_for(person.id, lock=True)
     if enrolment is None:
         latest = uow.enrolments.latest_for(person.id)
@@ -122,7 +124,8 @@ def enrol(
     kind = _kind(kind)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         existing = uow.enrolments.open_for(person.id, lock=True)
         if existing is not None:
             raise DuplicateEnrolment(person.label, existing.describe(), existing.id)
@@ -147,7 +150,8 @@ def enrol(
             ),
             person.label,
         )
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.ENROL, on, detail))
         uow.commit()
     return enrolment
@@ -158,7 +162,8 @@ def suspend(uow: UnitOfWork, who: str | int, on: dt.date, reason: str | None = N
         enrolment = _open(uow, find_person(uow, who), "suspend")
         enrolment.suspend(on)
         uow.enrolments.save(enrolment)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.SUSPEND, on, reason))
         uow.commit()
     return enrolment
@@ -169,7 +174,8 @@ def resume(uow: UnitOfWork, who: str | int, on: dt.date) -> Enrolment:
         enrolment = _open(uow, find_person(uow, who), "resume")
         enrolment.resume(on)
         uow.enrolments.save(enrolment)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.RESUME, on))
         uow.commit()
     return enrolment
@@ -181,7 +187,8 @@ def terminate(uow: UnitOfWork, who: str | int, on: dt.date, reason: str | None =
         enrolment = _open(uow, find_person(uow, who), "terminate")
         enrolment.terminate(on, reason)
         uow.enrolments.save(enrolment)
-        assert enrolment.id is not None
+        if enrolment.id is None:
+            raise NotStored("enrolment")
         uow.enrolments.add_event(EnrolmentEvent(enrolment.id, EventKind.TERMINATE, on, reason))
         uow.commit()
     return enrolment
@@ -229,7 +236,8 @@ def transfer(
         old.transfer_out(on, detail)
         uow.enrolments.save(old)
         uow.flush()
-        assert old.id is not None
+        if old.id is None:
+            raise NotStored("enrolment")
         new = uow.enrolments.add(
             Enrolment(
                 id=None,
@@ -244,7 +252,8 @@ def transfer(
             ),
             person.label,
         )
-        assert new.id is not None
+        if new.id is None:
+            raise NotStored("enrolment")
         uow.enrolments.add_event(EnrolmentEvent(old.id, EventKind.TRANSFER_OUT, on, detail))
         uow.enrolments.add_event(
             EnrolmentEvent(
@@ -259,6 +268,7 @@ def contribution_totals(uow: UnitOfWork, who: str | int) -> tuple[int, int]:
     """(employee contribution months, resident contribution years) including carried ones."""
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         latest = uow.enrolments.latest_for(person.id)
         return _carried(uow, latest)

@@ -1,5 +1,5 @@
-"""Fund accounting use cases: open an area's accounts, reconcile, report fund balances, post
-the yearly fiscal allocation to the medical assistance fund, bring in opening balances."""
+"""Fund accounting use cases: reconcile, report fund balances, post the yearly fiscal allocation
+to the medical assistance fund, bring in opening balances."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yibao.domain.errors import AlreadyExists, InvalidField
+from yibao.domain.ids import NotStored
 from yibao.domain.ledger import (
-    AREA_ACCOUNTS,
-    Account,
     AccountKind,
     AccountRef,
     LedgerTransaction,
@@ -24,16 +23,6 @@ from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.store.financing import aid_recipients
 from yibao.store.repositories import BalanceMismatch
 from yibao.store.uow import UnitOfWork
-
-
-def open_area_accounts(uow: UnitOfWork, area: str) -> list[Account]:
-    """Open every fund account of a pooling area (idempotent)."""
-    check_area(area)
-    with uow:
-        for kind in AREA_ACCOUNTS:
-            uow.ledger.account_id(AccountRef.fund(kind, area))
-        uow.commit()
-        return [a for a in uow.ledger.accounts() if a.ref.pooling_area in (area, area[:2] + "0000")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +213,8 @@ def open_personal_balance(
         raise InvalidField("amount", "must be a positive amount in fen", amount)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         if area is None:
             latest = uow.enrolments.latest_for(person.id)
             if latest is None:

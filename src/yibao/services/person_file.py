@@ -25,6 +25,7 @@ from yibao.domain.enrolment import (
     Status,
 )
 from yibao.domain.errors import SettlementRefused
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import ASSISTANCE_CLASSES, MutualAidLink, Person, SpecialGroup
 from yibao.kernel.tables import AID_CLASSES
 from yibao.policy import Policy
@@ -53,7 +54,8 @@ class PersonFile:
 
     @property
     def id(self) -> int:
-        assert self.person.id is not None
+        if self.person.id is None:
+            raise NotStored("person")
         return self.person.id
 
 
@@ -88,7 +90,8 @@ def load_files(
 
 
 def load_file(uow: UnitOfWork, person: Person) -> PersonFile:
-    assert person.id is not None
+    if person.id is None:
+        raise NotStored("person")
     return load_files(uow, [person])[person.id]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from yibao.domain.enrolment import Scheme
 from yibao.domain.errors import InvalidField, MutualAidNotAuthorised
+from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import (
     GroupKind,
@@ -67,7 +68,8 @@ def add_relation(
     with uow:
         a = find_person(uow, who)
         b = find_person(uow, relative)
-        assert a.id is not None and b.id is not None
+        if a.id is None or b.id is None:
+            raise NotStored("person")
         rel = uow.persons.add_relation(a.id, b.id, kind)
         uow.commit()
     return rel
@@ -86,7 +88,8 @@ def add_group(
         raise InvalidField("kind", f"must be one of {[k.value for k in GroupKind]}", kind) from exc
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         group = uow.persons.add_group(SpecialGroup(person.id, kind, valid_from, valid_to))
         uow.commit()
     return group
@@ -99,7 +102,8 @@ def authorise_mutual_aid(
     with uow:
         o = find_person(uow, owner)
         r = find_person(uow, relative)
-        assert o.id is not None and r.id is not None
+        if o.id is None or r.id is None:
+            raise NotStored("person")
         if o.id == r.id:
             raise MutualAidNotAuthorised(o.label, r.label, "a person cannot link to themself")
         if uow.persons.relation(o.id, r.id) is None:
@@ -120,7 +124,8 @@ def revoke_mutual_aid(
     with uow:
         o = find_person(uow, owner)
         r = find_person(uow, relative)
-        assert o.id is not None and r.id is not None
+        if o.id is None or r.id is None:
+            raise NotStored("person")
         link = uow.persons.revoke_link(o.id, r.id, on)
         uow.commit()
     return link
@@ -145,7 +150,8 @@ def person_file(uow: UnitOfWork, who: str | int) -> dict[str, Any]:
     contributions and personal account, as plain data (amounts as yuan strings)."""
     with uow:
         p = find_person(uow, who)
-        assert p.id is not None
+        if p.id is None:
+            raise NotStored("person")
         household = uow.persons.household_of(p.household_id) if p.household_id else None
         account = uow.ledger.account(AccountRef.personal(p.id))
         relatives = []

@@ -104,7 +104,7 @@ from yibao.services.person_file import (
     rule_scheme,
 )
 from yibao.store.models import SETTLEMENT_AMOUNTS
-from yibao.store.settlements import SettlementRecord, StoredSettlement
+from yibao.store.repositories import SettlementRecord, StoredSettlement
 from yibao.store.uow import UnitOfWork
 
 #: Far in the future: the kernel settles every claim before it as self-paid.

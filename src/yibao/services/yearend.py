@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from yibao.domain.enrolment import CoverageStatus, CoverageYear, Scheme
 from yibao.domain.errors import InvalidField
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import check_area
+from yibao.domain.year_end import continuous_years
 from yibao.services.common import find_person
 from yibao.store.opening import add_coverage_rows
 from yibao.store.repositories import YearCloseCounts
@@ -46,7 +48,8 @@ def add_fund_paid(uow: UnitOfWork, who: str | int, year: int, fen: int) -> None:
         raise InvalidField("fund_paid", "must not be negative", fen)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         uow.coverage.add_fund_paid(person.id, year, fen)
         uow.commit()
 
@@ -83,7 +86,7 @@ def past_rows(
             raise InvalidField("zero_claim", f"{y.year}: only an insured year without payments")
         if y.fund_paid < 0 or (y.fund_paid and not y.insured):
             raise InvalidField("fund_paid", f"{y.year}: not an amount the funds paid", y.fund_paid)
-        run = run + 1 if y.insured else 0
+        run = continuous_years(y.insured, run)
         rows.append(
             CoverageYear(
                 person_id=person_id,
@@ -115,7 +118,8 @@ def record_history(
     years = sorted(years, key=lambda y: y.year)
     with uow:
         person = find_person(uow, who)
-        assert person.id is not None
+        if person.id is None:
+            raise NotStored("person")
         rows = past_rows(person.id, area, years, continuous_before)
         if not rows:
             return []

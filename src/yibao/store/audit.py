@@ -1,6 +1,6 @@
 """Appending to the audit log (审计日志, table ``audit_log``) from outside the API service: the
 command line's reads of a person's file and its administration (revocations). The API writes
-the same table through ``yibao.api.repository``."""
+the same table through ``yibao.store.repositories.api``."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from yibao.store.repositories import (
     EnrolmentRepository,
     LedgerRepository,
     PersonRepository,
+    SettlementRepository,
 )
-from yibao.store.settlements import SettlementRepository
 
 
 class UnitOfWork:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -16,23 +15,28 @@ from sqlalchemy.sql.dml import Insert
 from yibao.domain.errors import AlreadyExists
 from yibao.domain.settlement import (
     Layer,
-    Settlement,
     SettlementStatus,
     Visit,
     VisitStatus,
 )
 from yibao.store.models import (
-    SETTLEMENT_AMOUNTS,
     BenefitStateRow,
     LedgerTransactionRow,
     SettlementLayerRow,
     SettlementRow,
     VisitRow,
 )
-from yibao.store.repositories import (
+from yibao.store.repositories.settlement_records import (
+    SettlementRecord,
+    StoredSettlement,
+    stored_of,
+    visit_of,
+    visit_values,
+)
+from yibao.store.sql import (
     BulkRead,
-    _dialect_insert,
     any_of,
+    dialect_insert,
     insert_returning_ids,
     insert_rows,
     reserve_ids,
@@ -80,126 +84,12 @@ def _lock_state_stmt(session: Session) -> Insert:
     name = session.get_bind().dialect.name
     stmt = _LOCK_STATE.get(name)
     if stmt is None:
-        ins = _dialect_insert(session, _STATES)
+        ins = dialect_insert(session, _STATES)
         stmt = ins.on_conflict_do_update(
             index_elements=["person_id", "year"], set_={"person_id": ins.excluded.person_id}
         ).returning(_STATES.c.state)
         _LOCK_STATE[name] = stmt
     return stmt
-
-
-def _visit(row: VisitRow | Row[Any]) -> Visit:
-    return Visit(
-        mdtrt_id=row.mdtrt_id,
-        person_id=row.person_id,
-        fixmedins_code=row.fixmedins_code,
-        med_type=row.med_type,
-        level=row.level,
-        begin_date=row.begin_date,
-        cross_region=row.cross_region,
-        status=VisitStatus(row.status),
-        end_date=row.end_date,
-        cancelled_on=row.cancelled_on,
-        id=row.id,
-    )
-
-
-def _visit_values(visit: Visit) -> dict[str, Any]:
-    return {
-        "mdtrt_id": visit.mdtrt_id,
-        "person_id": visit.person_id,
-        "fixmedins_code": visit.fixmedins_code,
-        "med_type": visit.med_type,
-        "level": visit.level,
-        "cross_region": visit.cross_region,
-        "begin_date": visit.begin_date,
-        "end_date": visit.end_date,
-        "status": visit.status.value,
-        "cancelled_on": visit.cancelled_on,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSettlement:
-    """What a reversal needs of a stored settlement."""
-
-    id: int
-    setl_id: str
-    request_id: str
-    request_digest: str
-    person_id: int
-    visit_id: int
-    year: int
-    status: SettlementStatus
-    amounts: dict[str, int]
-    response: dict[str, Any]
-    state_delta: dict[str, int]
-    transaction_id: int | None
-    reversed_on: dt.date | None
-    reversal_request_id: str | None
-    reversal_transaction_id: int | None
-    reversal_response: dict[str, Any] | None
-
-
-def _stored(row: SettlementRow | Row[Any]) -> StoredSettlement:
-    return StoredSettlement(
-        id=row.id,
-        setl_id=row.setl_id,
-        request_id=row.request_id,
-        request_digest=row.request_digest,
-        person_id=row.person_id,
-        visit_id=row.visit_id,
-        year=row.year,
-        status=SettlementStatus(row.status),
-        amounts={a: int(getattr(row, a)) for a in SETTLEMENT_AMOUNTS},
-        response=dict(row.response),
-        state_delta={k: int(v) for k, v in row.state_delta.items()},
-        transaction_id=row.transaction_id,
-        reversed_on=row.reversed_on,
-        reversal_request_id=row.reversal_request_id,
-        reversal_transaction_id=row.reversal_transaction_id,
-        reversal_response=dict(row.reversal_response) if row.reversal_response else None,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SettlementRecord:
-    """A settlement to store: the answer and what the store keeps beside it."""
-
-    settlement: Settlement
-    request_id: str
-    request_digest: str
-    visit_id: int
-    pooling_area: str
-    settled_on: dt.date
-    scheme: str
-    admission_no: int
-    reasons: int
-    mutual_aid_link_id: int | None
-    state_delta: dict[str, int]
-
-    def values(self) -> dict[str, Any]:
-        s = self.settlement
-        assert s.setl_id is not None
-        return {
-            "setl_id": s.setl_id,
-            "request_id": self.request_id,
-            "request_digest": self.request_digest,
-            "visit_id": self.visit_id,
-            "person_id": s.person_id,
-            "pooling_area": self.pooling_area,
-            "year": s.year,
-            "settled_on": self.settled_on,
-            "scheme": self.scheme,
-            "status": SettlementStatus.SETTLED.value,
-            "admission_no": self.admission_no,
-            "reasons": self.reasons,
-            "mutual_aid_link_id": self.mutual_aid_link_id,
-            "response": s.response,
-            "state_delta": self.state_delta,
-            "transaction_id": s.transaction_id,
-            **{a: s.amounts[a] for a in SETTLEMENT_AMOUNTS},
-        }
 
 
 class SettlementRepository:
@@ -227,21 +117,21 @@ class SettlementRepository:
                 self.session.add(row)
         except IntegrityError as exc:
             raise AlreadyExists("visit", visit.mdtrt_id) from exc
-        return _visit(row)
+        return visit_of(row)
 
     def visit(self, mdtrt_id: str, lock: bool = False) -> Visit | None:
         stmt = select(VisitRow).where(VisitRow.mdtrt_id == mdtrt_id)
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalars(stmt).one_or_none()
-        return _visit(row) if row is not None else None
+        return visit_of(row) if row is not None else None
 
     def visits(self, mdtrt_ids: Iterable[str]) -> dict[str, Visit]:
         wanted = set(mdtrt_ids)
         if not wanted:
             return {}
         return {
-            r.mdtrt_id: _visit(r) for r in _VISITS_BY_ID.rows(self.session, keys=sorted(wanted))
+            r.mdtrt_id: visit_of(r) for r in _VISITS_BY_ID.rows(self.session, keys=sorted(wanted))
         }
 
     def reserve_ids(
@@ -259,7 +149,7 @@ class SettlementRepository:
         """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
         if not visits:
             return []
-        ids = insert_returning_ids(self.session, _VISITS, [_visit_values(v) for v in visits], ids)
+        ids = insert_returning_ids(self.session, _VISITS, [visit_values(v) for v in visits], ids)
         return [dataclasses.replace(v, id=i) for v, i in zip(visits, ids, strict=True)]
 
     def settled_on_visits(self, visit_ids: Iterable[int]) -> dict[int, str]:
@@ -313,7 +203,7 @@ class SettlementRepository:
                 _LOCK_STATES_PG, {"p": [p for p, _ in wanted], "y": [y for _, y in wanted]}
             )
             return {(p, y): {k: int(v) for k, v in st.items()} for p, y, st in found}
-        ins = _dialect_insert(self.session, _STATES).on_conflict_do_nothing(
+        ins = dialect_insert(self.session, _STATES).on_conflict_do_nothing(
             index_elements=["person_id", "year"]
         )
         conn.execute(
@@ -361,21 +251,21 @@ class SettlementRepository:
 
     def by_request(self, request_id: str) -> StoredSettlement | None:
         row = self.session.scalars(_BY_REQUEST, {"p_request": request_id}).one_or_none()
-        return _stored(row) if row is not None else None
+        return stored_of(row) if row is not None else None
 
     def by_requests(self, request_ids: Iterable[str]) -> dict[str, StoredSettlement]:
         wanted = set(request_ids)
         if not wanted:
             return {}
         rows = _BY_REQUESTS.rows(self.session, keys=sorted(wanted))
-        return {r.request_id: _stored(r) for r in rows}
+        return {r.request_id: stored_of(r) for r in rows}
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
         if lock:
             stmt = stmt.with_for_update()
         row = self.session.scalars(stmt).one_or_none()
-        return _stored(row) if row is not None else None
+        return stored_of(row) if row is not None else None
 
     def add_many(
         self, records: Sequence[SettlementRecord], ids: list[int] | None = None
@@ -426,12 +316,6 @@ class SettlementRepository:
                 reversal_response=response,
             )
         )
-
-    def by_reversal_request(self, request_id: str) -> StoredSettlement | None:
-        row = self.session.scalars(
-            select(SettlementRow).where(SettlementRow.reversal_request_id == request_id)
-        ).one_or_none()
-        return _stored(row) if row is not None else None
 
     def count(self, status: SettlementStatus | None = None) -> int:
         stmt = select(func.count()).select_from(SettlementRow)

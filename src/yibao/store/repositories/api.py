@@ -1,4 +1,5 @@
-"""Rows of the API tables, over one SQLAlchemy session (the caller commits)."""
+"""The API's repository: institutions and their keys, request nonces, staff accounts and
+tokens, stored answers by msgid, and the audit log, over one session (the caller commits)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from yibao.store.api_models import (
     StaffTokenRow,
     TxResponseRow,
 )
-from yibao.store.db import utcnow as utcnow
-from yibao.store.repositories import BulkRead, any_of, insert_rows
+from yibao.store.db import utcnow
+from yibao.store.sql import BulkRead, any_of, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)

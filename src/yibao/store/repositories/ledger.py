@@ -1,0 +1,306 @@
+"""The ledger repository: fund and personal accounts, balanced transactions and their postings,
+and the reconciliation queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
+from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
+from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
+from yibao.store.sql import BulkRead, dialect_insert, insert_returning_ids, insert_rows
+
+_ACCOUNTS = cast(Table, AccountRow.__table__)
+_ACCOUNT_IDS = BulkRead(
+    lambda in_: select(_ACCOUNTS.c.code, _ACCOUNTS.c.id).where(in_(_ACCOUNTS.c.code, "keys"))
+)
+_BALANCES = BulkRead(
+    lambda in_: (
+        select(_ACCOUNTS.c.code, _ACCOUNTS.c.id, _ACCOUNTS.c.balance)
+        .where(in_(_ACCOUNTS.c.code, "keys"))
+        .order_by(_ACCOUNTS.c.id)
+    )
+)
+_BALANCES_LOCKED = BulkRead(lambda in_: _BALANCES.statement_with(in_).with_for_update())
+
+
+def _account(row: AccountRow) -> Account:
+    kind = AccountKind(row.kind)
+    ref = (
+        AccountRef.personal(row.person_id)
+        if kind is AccountKind.PERSONAL_ACCOUNT and row.person_id is not None
+        else AccountRef(kind, pooling_area=row.pooling_area)
+    )
+    return Account(id=row.id, ref=ref, balance=row.balance)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceMismatch:
+    account: str
+    stored: int
+    postings: int
+
+
+class LedgerRepository:
+    def __init__(self, session: Session, known: dict[AccountRef, int] | None = None) -> None:
+        self.session = session
+        self._pending: list[int] = []
+        # balance moves of the transactions posted in this unit, applied just before COMMIT
+        self._moves: dict[int, int] = {}
+        self._ids: dict[AccountRef, int] = {}
+        # ids of accounts known to be committed (kept by the unit of work across its uses)
+        self._known = known if known is not None else {}
+
+    def account_id(self, ref: AccountRef) -> int:
+        """The account's id, opening the account on first use."""
+        if ref in self._ids:
+            return self._ids[ref]
+        if ref in self._known:
+            return self._known[ref]
+        found = self.session.scalar(select(AccountRow.id).where(AccountRow.code == ref.code))
+        if found is None:
+            stmt = (
+                dialect_insert(self.session, AccountRow)
+                .values(
+                    code=ref.code,
+                    kind=ref.kind.value,
+                    pooling_area=ref.pooling_area,
+                    person_id=ref.person_id,
+                    normal_side="debit" if ref.kind.debit_normal else "credit",
+                    balance=0,
+                )
+                .on_conflict_do_nothing(index_elements=["code"])
+            )
+            self.session.execute(stmt)
+            found = self.session.scalar(select(AccountRow.id).where(AccountRow.code == ref.code))
+        if found is None:  # refused without a conflict: not expected
+            raise NotFound("account", ref.code)
+        self._ids[ref] = found
+        return found
+
+    def _resolve(self, refs: Iterable[AccountRef]) -> None:
+        """Look up the ids of the accounts not known yet, in one query."""
+        unknown = {r.code: r for r in refs if r not in self._ids and r not in self._known}
+        if len(unknown) < 2:  # account_id() does it
+            return
+        for code, account_id in _ACCOUNT_IDS.rows(self.session, keys=sorted(unknown)):
+            self._ids[unknown[code]] = account_id
+
+    def account(self, ref: AccountRef, lock: bool = False) -> Account | None:
+        """Read the account's current balance (row-locked on PostgreSQL with ``lock``)."""
+        self.apply_moves()
+        stmt = select(AccountRow.id, AccountRow.balance).where(AccountRow.code == ref.code)
+        if lock:
+            stmt = stmt.with_for_update()
+        found = self.session.execute(stmt).one_or_none()
+        if found is None:
+            return None
+        self._ids[ref] = found[0]
+        return Account(id=found[0], ref=ref, balance=found[1])
+
+    def balances(self, refs: Iterable[AccountRef], lock: bool = False) -> dict[AccountRef, Account]:
+        """The balances of existing accounts among ``refs`` in one query (row-locked in id
+        order on PostgreSQL with ``lock``: one lock order, no deadlocks)."""
+        by_code = {r.code: r for r in refs}
+        if not by_code:
+            return {}
+        # what this unit posted is added here, not written yet: the busy fund rows are updated
+        # only just before COMMIT (``apply_moves``), whatever is read in between
+        read = _BALANCES_LOCKED if lock else _BALANCES
+        out: dict[AccountRef, Account] = {}
+        for code, account_id, balance in read.rows(self.session, keys=sorted(by_code)):
+            ref = by_code[code]
+            self._ids[ref] = account_id
+            pending = self._moves.get(account_id, 0)
+            out[ref] = Account(id=account_id, ref=ref, balance=int(balance) + pending)
+        return out
+
+    def accounts(self, area: str | None = None) -> list[Account]:
+        self.apply_moves()
+        stmt = select(AccountRow).order_by(AccountRow.code)
+        if area is not None:
+            stmt = stmt.where(AccountRow.pooling_area == area)
+        return [_account(r) for r in self.session.scalars(stmt)]
+
+    def personal_totals(self) -> tuple[int, int]:
+        """(number of personal accounts, sum of their signed balances)."""
+        self.apply_moves()
+        n, total = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(AccountRow.balance), 0)).where(
+                AccountRow.kind == AccountKind.PERSONAL_ACCOUNT.value
+            )
+        ).one()
+        return int(n), int(total)
+
+    def post(self, txn: LedgerTransaction) -> int:
+        """Insert the transaction and its postings; the stored balances move at commit
+        (``apply_moves``), so the rows of busy fund accounts stay locked only for the COMMIT.
+        A reference already used is refused (``INSERT ... ON CONFLICT DO NOTHING``: one
+        statement, and the transaction stays usable)."""
+        stmt = dialect_insert(self.session, LedgerTransactionRow).values(
+            kind=txn.kind,
+            occurred_on=txn.occurred_on,
+            description=txn.description or None,
+            reference=txn.reference,
+        )
+        if txn.reference is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["reference"])
+        found = self.session.execute(stmt.returning(LedgerTransactionRow.id)).scalar_one_or_none()
+        if found is None:
+            raise AlreadyExists("ledger transaction", str(txn.reference))
+        txn_id = int(found)
+        self._resolve(p.account for p in txn.postings)
+        legs = [(self.account_id(p.account), p.amount) for p in txn.postings]
+        self.session.execute(
+            insert(PostingRow),
+            [{"transaction_id": txn_id, "account_id": a, "amount": amt} for a, amt in legs],
+        )
+        for account_id, amount in legs:
+            self._moves[account_id] = self._moves.get(account_id, 0) + amount
+        self._pending.append(txn_id)
+        return txn_id
+
+    def post_many(
+        self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
+    ) -> list[int]:
+        """``post`` for many transactions: one INSERT ... RETURNING for the transactions and
+        one for all their postings (a reference already used fails the database transaction)."""
+        if not txns:
+            return []
+        ids = insert_returning_ids(
+            self.session,
+            cast(Table, LedgerTransactionRow.__table__),
+            [
+                {
+                    "kind": t.kind,
+                    "occurred_on": t.occurred_on,
+                    "description": t.description or None,
+                    "reference": t.reference,
+                }
+                for t in txns
+            ],
+            ids,
+        )
+        self._resolve(p.account for t in txns for p in t.postings)
+        rows = []
+        for txn_id, t in zip(ids, txns, strict=True):
+            for p in t.postings:
+                account_id = self.account_id(p.account)
+                rows.append(
+                    {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
+                )
+                self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
+        insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
+        self._pending.extend(ids)
+        return ids
+
+    def apply_moves(self) -> None:
+        """Move the stored balances by what was posted in this unit: one executemany, rows in
+        account-id order (one lock order, no deadlocks). Called before reading a balance and
+        by the unit of work just before COMMIT."""
+        moves = self._moves
+        rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
+        moves.clear()
+        if rows:
+            table = cast(Table, AccountRow.__table__)
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("aid"))
+                .values(balance=table.c.balance + bindparam("delta")),
+                rows,
+            )
+
+    def postings_of(self, transaction_id: int) -> list[Posting]:
+        """The postings of a stored transaction, in the order they were written."""
+        rows = self.session.execute(
+            select(
+                AccountRow.kind, AccountRow.pooling_area, AccountRow.person_id, PostingRow.amount
+            )
+            .join(AccountRow, AccountRow.id == PostingRow.account_id)
+            .where(PostingRow.transaction_id == transaction_id)
+            .order_by(PostingRow.id)
+        ).all()
+        return [
+            Posting(AccountRef(AccountKind(kind), pooling_area=area, person_id=person), int(amount))
+            for kind, area, person, amount in rows
+        ]
+
+    def check_pending(self) -> None:
+        """Before commit: every transaction posted in this unit of work sums to zero."""
+        if not self._pending:
+            return
+        ids = list(self._pending)
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            # one query: the sum of each transaction's postings (a missing row: no postings)
+            sums = self.session.execute(
+                select(PostingRow.transaction_id, func.sum(PostingRow.amount))
+                .where(PostingRow.transaction_id.in_(chunk))
+                .group_by(PostingRow.transaction_id)
+                .order_by(PostingRow.transaction_id)
+            ).all()
+            bad = next(((t, total) for t, total in sums if total != 0), None)
+            if bad is not None:
+                raise UnbalancedTransaction(f"#{bad[0]}", int(bad[1]))
+            if len(sums) != len(set(chunk)):
+                raise UnbalancedTransaction("(without postings)", 0)
+
+    def committed(self) -> None:
+        self._pending.clear()
+        self._moves.clear()
+
+    def remember_committed(self) -> None:
+        """After a commit: the accounts opened in it exist for every later unit."""
+        self._known.update(self._ids)
+
+    # reconciliation
+
+    def unbalanced_transactions(self) -> list[tuple[int, int, int]]:
+        """(transaction id, sum of postings, number of postings) where wrong."""
+        rows = self.session.execute(
+            select(
+                LedgerTransactionRow.id,
+                func.coalesce(func.sum(PostingRow.amount), 0),
+                func.count(PostingRow.id),
+            )
+            .outerjoin(PostingRow, PostingRow.transaction_id == LedgerTransactionRow.id)
+            .group_by(LedgerTransactionRow.id)
+            .having(
+                or_(
+                    func.coalesce(func.sum(PostingRow.amount), 0) != 0,
+                    func.count(PostingRow.id) < 2,
+                )
+            )
+            .order_by(LedgerTransactionRow.id)
+        ).all()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def balance_mismatches(self) -> list[BalanceMismatch]:
+        self.apply_moves()
+        summed = (
+            select(PostingRow.account_id, func.sum(PostingRow.amount).label("total"))
+            .group_by(PostingRow.account_id)
+            .subquery()
+        )
+        total = func.coalesce(summed.c.total, 0)
+        rows = self.session.execute(
+            select(AccountRow.code, AccountRow.balance, total)
+            .outerjoin(summed, summed.c.account_id == AccountRow.id)
+            .where(AccountRow.balance != total)
+            .order_by(AccountRow.code)
+        ).all()
+        return [BalanceMismatch(code, int(stored), int(t)) for code, stored, t in rows]
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """(transactions, postings, sum of all postings, sum of all stored balances)."""
+        self.apply_moves()
+        n_txn = self.session.scalar(select(func.count()).select_from(LedgerTransactionRow))
+        n_post, post_sum = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(PostingRow.amount), 0))
+        ).one()
+        bal = self.session.scalar(select(func.coalesce(func.sum(AccountRow.balance), 0)))
+        return int(n_txn or 0), int(n_post), int(post_sum), int(bal or 0)
