@@ -5,6 +5,7 @@ The stored JSON and the API's outputs are exactly these mappings."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from yibao.domain.settlement import Layer, SettlementAnswer, SettlementStatus
@@ -52,7 +53,7 @@ def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
     }
 
 
-def answer_from_json(doc: dict[str, Any]) -> SettlementAnswer:
+def answer_from_json(doc: Mapping[str, Any]) -> SettlementAnswer:
     """A stored answer read back typed (the inverse of ``answer_json``)."""
     entitled_from = doc.get("entitled_from")
     return SettlementAnswer(
@@ -86,7 +87,9 @@ def answer_from_json(doc: dict[str, Any]) -> SettlementAnswer:
     )
 
 
-def reversal_json(answer: SettlementAnswer, on: dt.date, amounts: dict[str, int]) -> dict[str, Any]:
+def reversal_json(
+    answer: SettlementAnswer, on: dt.date, amounts: Mapping[str, int]
+) -> dict[str, Any]:
     """A reversal's answer (2208): the settlement's ids and its amounts (fen) negated."""
     return {
         "setl_id": answer.setl_id,
