@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from yibao.policy import NATIONAL, ParameterError, Policy, UnknownRegion
+from yibao.policy.dates import DateError, parse_date
 from yibao.policy.money import AmountError, parse_yuan
 
 
@@ -85,16 +86,11 @@ def amount(value: Any, field: str, *, allow_none: bool = False) -> int:
 
 
 def date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if value is None:
-        raise ScenarioError(field, "missing")
+    """A date (``policy.dates.parse_date``)."""
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ScenarioError(field, f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
+        return parse_date(value, field)
+    except DateError as exc:
+        raise ScenarioError(exc.field, exc.reason) from exc
 
 
 def choice(

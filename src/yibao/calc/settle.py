@@ -17,6 +17,7 @@ from yibao.calc.scenario import (
     load_policy,
     mapping,
 )
+from yibao.kernel.entitled import ALWAYS, entitled_days
 from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.kernel.settle import REASONS, Claims, Persons, settle
@@ -116,11 +117,13 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         incentive_raise=np.array(
             [amount(person.get("incentive_raise", 0), "person.incentive_raise")], dtype=np.int64
         ),
+        # no entitled_from: no waiting period (``kernel.entitled``)
         entitled_from=np.array(
             [
-                epoch_days(date(entitled_from, "person.entitled_from"))
-                if entitled_from
-                else -(10**9)
+                entitled_days(
+                    date(entitled_from, "person.entitled_from") if entitled_from else None,
+                    if_none=ALWAYS,
+                )
             ],
             dtype=np.int64,
         ),

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
 from yibao.domain.errors import InvalidField
-from yibao.kernel.tables import CROSS_REGION, LEVELS, MED_TYPES
 from yibao.policy import money
+from yibao.policy.benefits import CROSS_REGION, LEVELS, MED_TYPES
 
 
 class VisitStatus(StrEnum):
@@ -146,35 +147,91 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """One fund layer (or assistance tier) of a settlement: fund type code, base, payment."""
+    """One fund layer (or assistance tier) of a settlement: fund type code, base, payment, and
+    the answer's explanation of it (``text``, not stored with the layer)."""
 
     fund_pay_type: str
     fund_name: str
     base: int
     payment: int
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementAnswer:
+    """What a (pre-)settlement answers (2206/2207), typed: amounts in fen.
+
+    ``amounts`` holds every settlement amount field (the claim's parts and the kernel's layers,
+    named as the national platform names them, ``cross_prepay`` included); ``layers`` are the
+    answer's ``setldetail``. ``setl_id`` is None for a pre-settlement; ``entitled_from`` is None
+    when the person has no benefits at all. The JSON form (yuan strings, stored and sent) is
+    written and read by ``services.settlement.answer`` only.
+    """
+
+    setl_id: str | None
+    mdtrt_id: str | None
+    psn_no: str
+    fixmedins_code: str | None
+    date: dt.date
+    med_type: str
+    level: int
+    cross_region: str
+    scheme: str
+    pooling_area: str
+    admission_no: int
+    amounts: Mapping[str, int]
+    layers: tuple[Layer, ...]
+    reasons: tuple[str, ...]
+    entitled_from: dt.date | None
+    entitlement_rule: str
+    incentive_raise: int
+    acct_balance_after: int
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """A (pre-)settlement: amounts in fen (``amounts``, named as the output fields), its layers,
-    and the answer as sent (yuan strings, ``response``). ``setl_id`` is None for a
-    pre-settlement; ``replayed`` is true when a repeated request id got the first answer."""
+    """A (pre-)settlement: its typed ``answer`` and the answer as sent (``response``: JSON, yuan
+    strings, serialised once from the answer by the service, or as stored for a replay).
+    ``replayed`` is true when a repeated request id got the first answer."""
 
-    setl_id: str | None
-    mdtrt_id: str | None
+    answer: SettlementAnswer
     person_id: int
-    year: int
     status: SettlementStatus | None
-    amounts: dict[str, int]
-    layers: tuple[Layer, ...]
-    reasons: tuple[str, ...]
     response: dict[str, Any]
     transaction_id: int | None = None
     replayed: bool = False
 
+    @property
+    def setl_id(self) -> str | None:
+        """None for a pre-settlement."""
+        return self.answer.setl_id
+
+    @property
+    def mdtrt_id(self) -> str | None:
+        return self.answer.mdtrt_id
+
+    @property
+    def year(self) -> int:
+        return self.answer.date.year
+
+    @property
+    def amounts(self) -> Mapping[str, int]:
+        """Fen, named as the settlement amount fields."""
+        return self.answer.amounts
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.answer.layers
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.answer.reasons
+
 
 @dataclass(frozen=True, slots=True)
 class Reversal:
+    """A reversal (2208) and its answer as sent (``response``)."""
+
     setl_id: str
     reversed_on: dt.date
     transaction_id: int | None

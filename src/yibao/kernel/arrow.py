@@ -9,12 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from yibao.kernel.entitled import ALWAYS
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, Result, State, settle
 from yibao.kernel.tables import AID_CLASSES, CROSS_REGION, MED_TYPES, SCHEME_INPUT, Tables
-
-NEVER = -2_000_000_000  # days: before any claim (fits the int32 date column)
 
 
 class ColumnError(ValueError):
@@ -82,7 +81,7 @@ def persons_from_arrow(table: pa.Table) -> Persons:
         use_account=np.asarray(table["use_account"].to_numpy(zero_copy_only=False), dtype=bool),
         mutual_aid_balance=_int(table["mutual_aid_balance"]),
         incentive_raise=_int(table["incentive_raise"]),
-        entitled_from=_days(table["entitled_from"], NEVER),
+        entitled_from=_days(table["entitled_from"], ALWAYS),  # null: no waiting period
     )
 
 

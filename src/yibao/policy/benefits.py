@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 SCHEMES = ("employee", "retiree", "resident")
 MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
+#: A visit's cross-region status (异地就医): none, or registered, referred or temporary.
+CROSS_REGION = ("none", "registered", "referred", "temporary")
+#: Institution levels (医院等级).
+LEVELS = (1, 2, 3)
 
 
 def _entries(scheme: str) -> tuple[str, ...]:

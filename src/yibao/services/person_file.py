@@ -123,7 +123,8 @@ def rule_scheme(enrolment: Enrolment) -> str:
 
 @dataclass(frozen=True)
 class Entitlement:
-    entitled_from: dt.date | None  # None: no benefits at all (unpaid, suspended)
+    #: None: no benefits at all (unpaid, suspended), the kernel's ``entitled.NEVER``
+    entitled_from: dt.date | None
     rule: str
 
 

@@ -1,0 +1,101 @@
+"""A settlement's answer as JSON (yuan strings, national field names): written once from the
+typed ``SettlementAnswer`` (stored with the settlement and sent as is) and read back typed.
+The stored JSON and the API's outputs are exactly these mappings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from yibao.domain.settlement import Layer, SettlementAnswer, SettlementStatus
+from yibao.kernel.schema import SETTLEMENT_FIELDS
+from yibao.policy import fen_to_yuan, yuan_to_fen
+
+#: The answer's amounts: the settlement fields, then the cross-region pre-payment.
+ANSWER_AMOUNTS = (*SETTLEMENT_FIELDS, "cross_prepay")
+
+
+def _day(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
+    """The answer as stored and sent (key order included)."""
+    return {
+        "setl_id": answer.setl_id,
+        "mdtrt_id": answer.mdtrt_id,
+        "psn_no": answer.psn_no,
+        "fixmedins_code": answer.fixmedins_code,
+        "setl_time": answer.date.isoformat(),
+        "med_type": answer.med_type,
+        "level": answer.level,
+        "cross_region": answer.cross_region,
+        "scheme": answer.scheme,
+        "pooling_area": answer.pooling_area,
+        "admission_no": answer.admission_no,
+        **{f: fen_to_yuan(answer.amounts[f]) for f in ANSWER_AMOUNTS},
+        "setldetail": [
+            {
+                "fund_pay_type": layer.fund_pay_type,
+                "fund_name": layer.fund_name,
+                "base": fen_to_yuan(layer.base),
+                "fund_payamt": fen_to_yuan(layer.payment),
+                "text": layer.text,
+            }
+            for layer in answer.layers
+        ],
+        "reasons": list(answer.reasons),
+        "entitled_from": _day(answer.entitled_from),
+        "entitlement_rule": answer.entitlement_rule,
+        "incentive_raise": fen_to_yuan(answer.incentive_raise),
+        "acct_balance_after": fen_to_yuan(answer.acct_balance_after),
+    }
+
+
+def answer_from_json(doc: Mapping[str, Any]) -> SettlementAnswer:
+    """A stored answer read back typed (the inverse of ``answer_json``)."""
+    entitled_from = doc.get("entitled_from")
+    return SettlementAnswer(
+        setl_id=doc["setl_id"],
+        mdtrt_id=doc["mdtrt_id"],
+        psn_no=str(doc["psn_no"]),
+        fixmedins_code=doc.get("fixmedins_code"),
+        date=dt.date.fromisoformat(doc["setl_time"]),
+        med_type=doc["med_type"],
+        level=int(doc["level"]),
+        cross_region=doc["cross_region"],
+        scheme=doc["scheme"],
+        pooling_area=doc["pooling_area"],
+        admission_no=int(doc.get("admission_no") or 0),
+        amounts={f: yuan_to_fen(doc[f]) for f in ANSWER_AMOUNTS},
+        layers=tuple(
+            Layer(
+                d["fund_pay_type"],
+                d["fund_name"],
+                yuan_to_fen(d["base"]),
+                yuan_to_fen(d["fund_payamt"]),
+                d.get("text", ""),
+            )
+            for d in doc.get("setldetail", [])
+        ),
+        reasons=tuple(doc.get("reasons", [])),
+        entitled_from=None if entitled_from is None else dt.date.fromisoformat(entitled_from),
+        entitlement_rule=doc["entitlement_rule"],
+        incentive_raise=yuan_to_fen(doc["incentive_raise"]),
+        acct_balance_after=yuan_to_fen(doc["acct_balance_after"]),
+    )
+
+
+def reversal_json(
+    answer: SettlementAnswer, on: dt.date, amounts: Mapping[str, int]
+) -> dict[str, Any]:
+    """A reversal's answer (2208): the settlement's ids and its amounts (fen) negated."""
+    return {
+        "setl_id": answer.setl_id,
+        "mdtrt_id": answer.mdtrt_id,
+        "psn_no": answer.psn_no,
+        "status": SettlementStatus.REVERSED.value,
+        "reversed_on": on.isoformat(),
+        **{f: fen_to_yuan(-amounts[f]) for f in SETTLEMENT_FIELDS},
+    }

@@ -1,0 +1,36 @@
+"""What the settlement steps share: new ids, the not-after-today check, persons by reference."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+
+from yibao.domain.errors import InvalidField
+from yibao.domain.registry import Person
+from yibao.services import clock
+from yibao.store.uow import UnitOfWork
+
+
+def new_id(prefix: str) -> str:
+    """A new visit (V), settlement (S) or request (R) id."""
+    return f"{prefix}{uuid.uuid4().hex[:24].upper()}"
+
+
+def not_after_today(field: str, day: dt.date) -> None:
+    """Refuse a settlement, visit or reversal dated after today (``clock.today``)."""
+    today = clock.today()
+    if day > today:
+        raise InvalidField(field, f"{day.isoformat()} is after today ({today.isoformat()})", day)
+
+
+def people(uow: UnitOfWork, refs: Iterable[str | int]) -> Callable[[str | int], Person | None]:
+    """The persons named by national ID (str) or id (int), read in two queries."""
+    refs = list(refs)
+    by_nid = uow.persons.find_many(r for r in refs if isinstance(r, str))
+    by_id = uow.persons.get_many(r for r in refs if isinstance(r, int))
+
+    def person(ref: str | int) -> Person | None:
+        return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())
+
+    return person

@@ -1,0 +1,301 @@
+"""The kernel adapter: a claim made ready for the settlement kernel from the person's file
+(``prepare``, pure), settled by the kernel once per parameter table (``compute_all``), and the
+kernel's columns read back as a typed answer (``computed``). Nothing is stored here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from yibao.domain.enrolment import Enrolment
+from yibao.domain.errors import ForeignRecord, InvalidField, NotFound, SettlementRefused
+from yibao.domain.ledger import Account, AccountRef
+from yibao.domain.registry import MutualAidLink, Person
+from yibao.domain.settlement import Claim, Layer, SettlementAnswer, Visit, VisitStatus
+from yibao.kernel import online
+from yibao.kernel.entitled import NEVER, entitled_days
+from yibao.kernel.online import Request
+from yibao.kernel.report import setl_detail
+from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
+from yibao.kernel.tables import (
+    CROSS_REGION,
+    MED_TYPES,
+    SCHEME_INPUT,
+    Tables,
+    compile_tables,
+    epoch_days,
+)
+from yibao.policy import Policy, money, yuan_to_fen
+from yibao.services.common import PolicySource
+from yibao.services.person_file import (
+    Entitlement,
+    PersonFile,
+    aid_class,
+    covering_enrolment,
+    entitlement,
+    incentive_raise,
+    mutual_aid_link,
+    rule_scheme,
+)
+from yibao.store.models import SETTLEMENT_AMOUNTS
+
+#: State keys whose limit is a live balance read from the ledger, not a yearly cap.
+BALANCE_LAYERS = ("acct.raw", "acct.paid", "mulaid.raw", "mulaid.paid")
+
+
+@lru_cache(maxsize=64)
+def tables_for(policy: Policy, year: int) -> Tables:
+    """The policy compiled for the kernel, once per (policy, year)."""
+    return compile_tables(policy, year)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claim made ready for the kernel: what was read for it and the kernel's request."""
+
+    file: PersonFile
+    claim: Claim
+    visit: Visit | None  # None: a visit is registered with the settlement
+    med_type: str
+    level: int
+    cross_region: str
+    enrolment: Enrolment
+    tables: Tables
+    scheme: str
+    ent: Entitlement
+    incentive_raise: int
+    account: int
+    link: MutualAidLink | None
+    stored_state: Mapping[str, int]
+    given: Mapping[str, int]
+    request: Request
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A claim worked out by the kernel, before anything is stored: the answer (without its
+    ids), the reason flags, and how the person's year-to-date state moves."""
+
+    input: Prepared
+    answer: SettlementAnswer
+    flags: int
+    delta: dict[str, int]
+    state_after: dict[str, int]
+
+    @property
+    def amounts(self) -> Mapping[str, int]:
+        return self.answer.amounts
+
+    @property
+    def fixmedins_code(self) -> str:
+        i = self.input
+        return (i.visit.fixmedins_code if i.visit else i.claim.fixmedins_code) or ""
+
+
+def visit_for(
+    file: PersonFile, claim: Claim, visit: Visit | None, institution: str | None
+) -> tuple[str, int, str]:
+    """The claim's med type, level and cross-region status: its registered visit's, if named."""
+    if claim.mdtrt_id is None:
+        assert claim.med_type is not None and claim.level is not None
+        return claim.med_type, claim.level, claim.cross_region or "none"
+    if visit is None:
+        raise NotFound("visit", claim.mdtrt_id)
+    if institution is not None and visit.fixmedins_code != institution:
+        raise ForeignRecord(f"visit {claim.mdtrt_id}")
+    if visit.person_id != file.id:
+        raise InvalidField("mdtrt_id", f"visit {claim.mdtrt_id} is not {file.person.label}'s")
+    if visit.status is VisitStatus.CANCELLED:
+        raise SettlementRefused(f"visit {claim.mdtrt_id}", "was cancelled")
+    for name in ("med_type", "level", "cross_region", "fixmedins_code"):
+        given = getattr(claim, name)
+        if given is not None and given != getattr(visit, name):
+            raise InvalidField(name, f"{given!r} differs from the registered visit's")
+    if claim.date < visit.begin_date:
+        raise InvalidField("date", "is before the visit began", claim.date)
+    return visit.med_type, visit.level, visit.cross_region
+
+
+def paying_link(file: PersonFile, claim: Claim, owner: Person | None) -> MutualAidLink | None:
+    """The family mutual-aid link that pays, if any (``owner``: the one the claim names)."""
+    if claim.mutual_aid_from is None:
+        return mutual_aid_link(file, claim.date, None)
+    if owner is None:
+        raise NotFound("person", claim.mutual_aid_from)
+    link = mutual_aid_link(file, claim.date, owner.id)
+    if link is None:
+        raise InvalidField(
+            "mutual_aid_from",
+            f"no mutual-aid authorisation from {owner.label} in force on {claim.date.isoformat()}",
+        )
+    return link
+
+
+def _natural(accounts: Mapping[AccountRef, Account], person_id: int) -> int:
+    account = accounts.get(AccountRef.personal(person_id))
+    return max(account.natural_balance, 0) if account is not None else 0
+
+
+def prepare(
+    file: PersonFile,
+    claim: Claim,
+    stored_state: Mapping[str, int],
+    visit: Visit | None,
+    link: MutualAidLink | None,
+    accounts: Mapping[AccountRef, Account],
+    policies: PolicySource,
+    institution: str | None = None,
+) -> Prepared:
+    """Everything the kernel needs for one claim, from the person's file (pure)."""
+    _check_year_room(stored_state, claim.total)
+    med_type, level, cross = visit_for(file, claim, visit, institution)
+    enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
+    policy = policies(enrolment.pooling_area)
+    year = claim.date.year
+    tables = tables_for(policy, year)
+    scheme = rule_scheme(enrolment)
+    ent = entitlement(file, enrolment, claim.date, policy)
+    raise_ = incentive_raise(file, year, policy) if scheme == "resident" else 0
+    account = _natural(accounts, file.id) if claim.use_account and scheme != "resident" else 0
+    mutual = _natural(accounts, link.owner_id) if link is not None else 0
+    claims = Claims(
+        person=np.zeros(1, dtype=np.int64),
+        date=np.array([epoch_days(claim.date)], dtype=np.int64),
+        med_type=np.array([MED_TYPES.index(med_type)], dtype=np.int64),
+        level=np.array([level - 1], dtype=np.int64),
+        cross_region=np.array([CROSS_REGION.index(cross)], dtype=np.int64),
+        total=np.array([claim.total], dtype=np.int64),
+        fully_self_paid=np.array([claim.fully_self_paid], dtype=np.int64),
+        over_limit=np.array([claim.over_limit], dtype=np.int64),
+        category_b=np.array([claim.category_b], dtype=np.int64),
+    )
+    # no entitlement date: no benefits at all (``kernel.entitled``)
+    entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
+    persons = Persons(
+        scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
+        aid_class=np.array([aid_class(file, claim.date)], dtype=np.int64),
+        account_balance=np.array([account], dtype=np.int64),
+        use_account=np.array([claim.use_account]),
+        mutual_aid_balance=np.array([mutual], dtype=np.int64),
+        incentive_raise=np.array([raise_], dtype=np.int64),
+        entitled_from=np.array([entitled_from], dtype=np.int64),
+    )
+    # The account layers are limited by the live balance, not by a yearly running total.
+    given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}
+    state = State({k: np.array([v], dtype=np.int64) for k, v in given.items()})
+    return Prepared(
+        file=file,
+        claim=claim,
+        visit=visit,
+        med_type=med_type,
+        level=level,
+        cross_region=cross,
+        enrolment=enrolment,
+        tables=tables,
+        scheme=scheme,
+        ent=ent,
+        incentive_raise=raise_,
+        account=account,
+        link=link,
+        stored_state=stored_state,
+        given=given,
+        request=Request(claims, persons, state),
+    )
+
+
+def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
+    """Refuse a claim that would take a year-to-date accumulator past ``MAX_YEAR_FEN``: each
+    grows by at most the claim's total, so the largest one plus the total bounds them all
+    (``policy.money``: the kernel cannot overflow within it)."""
+    largest = max((v for k, v in stored_state.items() if k != "admissions"), default=0)
+    try:
+        money.year_room(largest, total)
+    except money.AmountError as exc:
+        raise InvalidField(exc.field, exc.reason) from None
+
+
+def compute_all(inputs: Sequence[Prepared]) -> list[Computed]:
+    """Settle prepared claims: one kernel call per parameter table (``kernel.online.settle_many``,
+    requests of distinct persons), results in input order."""
+    by_tables: dict[int, list[int]] = {}
+    for i, inp in enumerate(inputs):
+        by_tables.setdefault(id(inp.tables), []).append(i)
+    out: list[Computed | None] = [None] * len(inputs)
+    for members in by_tables.values():
+        tables = inputs[members[0]].tables
+        results = online.settle_many(tables, [inputs[i].request for i in members])
+        for i, result in zip(members, results, strict=True):
+            out[i] = computed(inputs[i], result)
+    return [c for c in out if c is not None]
+
+
+def _reasons(flags: int, ent: Entitlement) -> list[str]:
+    """The reason texts of the kernel's flags; a waiting period says until when and why."""
+    reasons = [text for bit, text in REASONS.items() if flags & bit and bit != WAITING]
+    if flags & WAITING:
+        if ent.entitled_from is None:
+            reasons.insert(0, ent.rule)
+        else:
+            reasons.insert(
+                0, f"{REASONS[WAITING]} until {ent.entitled_from.isoformat()} ({ent.rule})"
+            )
+    return reasons
+
+
+def computed(inp: Prepared, result: Result) -> Computed:
+    """The kernel's answer for one claim as a typed answer (without its ids) and state moves."""
+    claim, claims, ent = inp.claim, inp.request.claims, inp.ent
+    given, stored_state = inp.given, inp.stored_state
+    after = result.state.row(0)
+    delta = {k: v - given.get(k, 0) for k, v in after.items() if v != given.get(k, 0)}
+    state_after = {
+        k: stored_state.get(k, 0) + delta.get(k, 0) for k in set(stored_state) | set(delta)
+    }
+    state_after = {k: v for k, v in state_after.items() if v}
+    col = {
+        **result.columns,
+        "medfee_sumamt": claims.total,
+        "fulamt_ownpay_amt": claims.fully_self_paid,
+        "overlmt_selfpay": claims.over_limit,
+    }
+    amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
+    layers = tuple(
+        Layer(
+            d["fund_pay_type"],
+            d["fund_name"],
+            yuan_to_fen(d["base"]),
+            yuan_to_fen(d["fund_payamt"]),
+            d["text"],
+        )
+        for d in setl_detail(col, 0, inp.scheme, inp.tables.n_tiers)
+    )
+    if sum(layer.payment for layer in layers) != amounts["fund_pay_sumamt"]:
+        raise AssertionError("fund layers do not add up to fund_pay_sumamt")
+    flags = int(col["reasons"][0])
+    visit = inp.visit
+    answer = SettlementAnswer(
+        setl_id=None,
+        mdtrt_id=None,
+        psn_no=inp.file.person.label,
+        fixmedins_code=claim.fixmedins_code
+        if visit is None
+        else visit.fixmedins_code or claim.fixmedins_code,
+        date=claim.date,
+        med_type=inp.med_type,
+        level=inp.level,
+        cross_region=inp.cross_region,
+        scheme=inp.scheme,
+        pooling_area=inp.enrolment.pooling_area,
+        admission_no=int(col["admission_no"][0]),
+        amounts=amounts,
+        layers=layers,
+        reasons=tuple(_reasons(flags, ent)),
+        entitled_from=ent.entitled_from,
+        entitlement_rule=ent.rule,
+        incentive_raise=inp.incentive_raise,
+        acct_balance_after=inp.account - amounts["acct_pay"],
+    )
+    return Computed(inp, answer, flags, delta, state_after)

@@ -1,0 +1,120 @@
+"""Writing a round of settlements: new visits, one balanced ledger transaction each (funds and
+accounts debited, the institution's cash credited), the settlements with their layers and the
+moved year-to-date states, one statement (or executemany) per table."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from yibao.domain.ids import NotStored
+from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, Posting, credit, debit
+from yibao.domain.settlement import Settlement, SettlementStatus, Visit
+from yibao.kernel.report import FUND_CODES
+from yibao.services.settlement.answer import answer_json
+from yibao.services.settlement.claims import ClaimRequest, Outcome
+from yibao.services.settlement.common import new_id
+from yibao.services.settlement.compute import Computed
+from yibao.store.repositories import SettlementRecord
+from yibao.store.uow import UnitOfWork
+
+#: Fund type code (基金支付类型) → the ledger account the layer is paid from.
+FUND_ACCOUNTS = {
+    FUND_CODES["basic_employee"][0]: AccountKind.EMPLOYEE_POOLING,
+    FUND_CODES["basic_resident"][0]: AccountKind.RESIDENT_POOLING,
+    FUND_CODES["critical_illness"][0]: AccountKind.CRITICAL_ILLNESS,
+    FUND_CODES["large_amount"][0]: AccountKind.LARGE_AMOUNT,
+    FUND_CODES["assistance"][0]: AccountKind.MEDICAL_ASSISTANCE,
+}
+
+
+def postings(c: Computed) -> list[Posting]:
+    """The settlement's legs: each fund layer and account debited, the cash account credited
+    with what they paid together."""
+    area = c.input.enrolment.pooling_area
+    legs = [
+        debit(AccountRef.fund(FUND_ACCOUNTS[layer.fund_pay_type], area), layer.payment)
+        for layer in c.answer.layers
+    ]
+    legs.append(debit(AccountRef.personal(c.input.file.id), c.amounts["acct_pay"]))
+    if c.input.link is not None:
+        legs.append(debit(AccountRef.personal(c.input.link.owner_id), c.amounts["acct_mulaid_pay"]))
+    paid = c.amounts["fund_pay_sumamt"] + c.amounts["acct_pay"] + c.amounts["acct_mulaid_pay"]
+    legs.append(credit(AccountRef.fund(AccountKind.CASH, area), paid))
+    return legs
+
+
+def store_round(
+    uow: UnitOfWork,
+    requests: Sequence[ClaimRequest],
+    ready: Sequence[int],
+    computed: Sequence[Computed],
+    outcomes: list[Outcome | None],
+) -> None:
+    """Write a round's settlements (``computed[k]`` answers ``requests[ready[k]]``) and set
+    their outcomes."""
+    new = [
+        Visit(
+            mdtrt_id=new_id("V"),
+            person_id=c.input.file.id,
+            fixmedins_code=c.fixmedins_code or "unknown",
+            med_type=c.input.med_type,
+            level=c.input.level,
+            begin_date=c.input.claim.date,
+            cross_region=c.input.cross_region,
+        )
+        for c in computed
+        if c.input.visit is None
+    ]
+    setl_ids = [new_id("S") for _ in computed]
+    legs = [[p for p in postings(c) if p.amount] for c in computed]
+    txns = [
+        LedgerTransaction.of(
+            "settlement",
+            c.input.claim.date,
+            lg,
+            f"settlement {sid} of {c.input.file.person.label} at {c.fixmedins_code or 'unknown'}",
+            f"settlement:{sid}",
+        )
+        for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
+        if lg  # nothing to post when everything is paid in cash (a waiting period)
+    ]
+    ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed))
+    fresh_visits = iter(uow.settlements.add_visits(new, ids[0] if ids else None))
+    visits = [c.input.visit or next(fresh_visits) for c in computed]
+    posted = iter(uow.ledger.post_many(txns, ids[1] if ids else None))
+    records = []
+    for i, c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
+        if visit.id is None:
+            raise NotStored("visit")
+        inp = c.input
+        answer = dataclasses.replace(c.answer, setl_id=sid, mdtrt_id=visit.mdtrt_id)
+        result = Settlement(
+            answer=answer,
+            person_id=inp.file.id,
+            status=SettlementStatus.SETTLED,
+            response=answer_json(answer),
+            transaction_id=next(posted) if lg else None,
+        )
+        records.append(
+            SettlementRecord(
+                settlement=result,
+                request_id=requests[i].request_id,
+                request_digest=inp.claim.digest(),
+                visit_id=visit.id,
+                pooling_area=inp.enrolment.pooling_area,
+                settled_on=inp.claim.date,
+                scheme=inp.scheme,
+                admission_no=answer.admission_no,
+                reasons=c.flags,
+                mutual_aid_link_id=inp.link.id
+                if inp.link is not None and c.amounts["acct_mulaid_pay"]
+                else None,
+                state_delta=c.delta,
+            )
+        )
+        outcomes[i] = result
+    uow.settlements.add_many(records, ids[2] if ids else None)
+    uow.settlements.save_states(
+        [(c.input.file.id, c.input.claim.date.year, c.state_after, 1) for c in computed]
+    )
