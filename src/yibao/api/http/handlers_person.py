@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from yibao.api import errors, inputs
-from yibao.api.auth import Principal
-from yibao.api.context import TxContext
-from yibao.api.errors import ApiError
-from yibao.api.roles import Role
-from yibao.api.tx import handler
+from yibao.api.http import errors, inputs
+from yibao.api.http.auth import Principal
+from yibao.api.http.context import TxContext
+from yibao.api.http.errors import ApiError
+from yibao.api.http.tx import handler
 from yibao.domain.registry import Person
+from yibao.domain.roles import Role
 from yibao.policy import fen_to_yuan
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -97,6 +97,6 @@ def person_info(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
     """Waiting period and remaining caps; filled in from the settlement service when present."""
-    from yibao.api import handlers_settlement
+    from yibao.api.http import handlers_statements
 
-    return handlers_settlement.entitlement(uow, p, on)
+    return handlers_statements.entitlement(uow, p, on)
