@@ -91,6 +91,14 @@ def issue_institution(
     return IssuedKey(spec.code, key_id, institution_key(secret, spec.code, key_id))
 
 
+def institution_level(uow: UnitOfWork, code: str) -> int | None:
+    """The level (医院等级, 1-3) institution ``code`` is registered at; None when it is not
+    registered, or registered without one."""
+    with uow:
+        row = ApiRepository(uow.session).institution(code)
+        return row.level if row is not None and row.level in (1, 2, 3) else None
+
+
 def create_staff(
     uow: UnitOfWork, spec: NewStaff, actor: str = CLI_ACTOR, role: str = CLI_ROLE
 ) -> StaffAccount:

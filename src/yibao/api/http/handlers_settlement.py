@@ -19,10 +19,10 @@ from yibao.api.http.auth import Principal
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import ApiError
 from yibao.api.http.tx import handler
-from yibao.api.repository import ApiRepository
 from yibao.domain.errors import NotFound
 from yibao.domain.roles import Role
 from yibao.domain.settlement import Claim
+from yibao.services import accounts
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.services.statements import settlement_owner
@@ -48,9 +48,7 @@ def _own_institution(ctx: TxContext, code: str, what: str) -> None:
 def _institution_level(ctx: TxContext) -> int | None:
     if ctx.principal.institution is None:
         return None
-    with ctx.read_uow() as uow:
-        row = ApiRepository(uow.session).institution(ctx.principal.institution)
-        return row.level if row is not None and row.level in (1, 2, 3) else None
+    return accounts.institution_level(ctx.read_uow(), ctx.principal.institution)
 
 
 def _visit_code(ctx: TxContext, mdtrt_id: str) -> tuple[str, int]:
