@@ -37,8 +37,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from yibao.api.routes import NewInstitution, issue_institution
-from yibao.api.security import signed_headers
+from yibao.api.http.security import signed_headers
+from yibao.services.accounts import NewInstitution, issue_institution
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
 from yibao.store.models import PersonRow
@@ -75,10 +75,9 @@ def prepare(url: str, persons: int, seed: int, secret: str) -> tuple[list[str], 
         who = enrolled(uow)
         code = f"H{AREA}{secrets.token_hex(3).upper()}"
         issued = issue_institution(
-            engine,
+            UnitOfWork.for_engine(engine),
             secret,
             NewInstitution(code=code, name=f"bench {code}", level=2, area=AREA),
-            None,
         )
     finally:
         engine.dispose()

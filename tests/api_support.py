@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 
 from tests.store_support import *  # noqa: F403
 from tests.store_support import __all__ as _store_all
-from yibao.api.app import create_app
-from yibao.api.roles import Role
-from yibao.api.routes import NewInstitution, NewStaff, create_staff, issue_institution
-from yibao.api.security import signed_headers
-from yibao.api.settings import Settings
+from yibao.api.http.app import create_app
+from yibao.api.http.security import signed_headers
+from yibao.api.http.settings import Settings
+from yibao.domain.roles import Role
+from yibao.services.accounts import NewInstitution, NewStaff, create_staff, issue_institution
+from yibao.store.uow import UnitOfWork
 
 SECRET = "test-master-secret-not-for-production"
 TX = "/api/v1/tx"
@@ -43,10 +44,9 @@ class Api:
 
     def institution(self, code: str = "H36010001", level: int = 2) -> Inst:
         issued = issue_institution(
-            self.engine,
+            UnitOfWork.for_engine(self.engine),
             SECRET,
             NewInstitution(code=code, name=f"hospital {code}", level=level, area="360100"),
-            None,
         )
         return Inst(issued.code, issued.key_id, issued.key)
 
@@ -96,9 +96,8 @@ class Api:
         """A bearer token for a new account with ``role``."""
         name = username or f"{role.value}-{uuid.uuid4().hex[:6]}"
         create_staff(
-            self.engine,
+            UnitOfWork.for_engine(self.engine),
             NewStaff(username=name, role=role, password="pw-0123456789", psn_no=psn_no),
-            None,
         )
         r = self.client.post(
             "/api/v1/auth/token", json={"username": name, "password": "pw-0123456789"}

@@ -21,8 +21,8 @@ from tests.api_support import TX, Api, Inst
 from tests.store_support import nid
 from tests.test_api_settlement import employee
 from yibao.api import cli as api_cli
-from yibao.api.audit import WINDOW, RefusalBudget
-from yibao.api.roles import Role
+from yibao.api.http.audit import WINDOW, RefusalBudget
+from yibao.domain.roles import Role
 from yibao.services import enrolment, registry
 from yibao.store.api_models import AuditRow
 from yibao.store.repositories import ApiRepository

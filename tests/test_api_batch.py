@@ -1,8 +1,8 @@
-"""Group commit of settlements over real HTTP (``yibao.api.batch``), on SQLite and PostgreSQL:
-concurrent signed 2207s are settled in batches, and each request gets the answer it would have
-got alone: retried msgids settle once, a replayed request is refused, a refused claim refuses
-only itself, one person's parallel claims never overspend a cap, and when a whole batch fails
-its requests are answered one by one.
+"""Group commit of settlements over real HTTP (``yibao.api.serving.batch``), on SQLite and
+PostgreSQL: concurrent signed 2207s are settled in batches, and each request gets the answer it
+would have got alone: retried msgids settle once, a replayed request is refused, a refused claim
+refuses only itself, one person's parallel claims never overspend a cap, and when a whole batch
+fails its requests are answered one by one.
 
 How requests fall into batches must not depend on the machine's speed: ``_hold_first_batch``
 holds the first batch until every request has reached the batcher, so the rest queue behind it
@@ -25,7 +25,7 @@ from tests.api_support import TX, Api, Inst
 from tests.server_support import serve
 from tests.test_api_settlement import employee
 from tests.test_store_settlement import resident
-from yibao.api.batch import Batcher
+from yibao.api.serving.batch import Batcher
 from yibao.policy import yuan_to_fen
 from yibao.services import ledger, settlement
 from yibao.store.api_models import AuditRow

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.virtual_clock import run_virtual
-from yibao.api.batch import Batcher
+from yibao.api.serving.batch import Batcher
 
 
 class Work:

@@ -25,11 +25,11 @@ from tests.api_support import SECRET, TX, Api, Inst
 from tests.server_support import serve
 from tests.store_support import nid
 from tests.test_api_settlement import AREA, CLAIM, employee
-from yibao.api import tx as tx_module
-from yibao.api.app import create_app
-from yibao.api.roles import Role
-from yibao.api.settings import Settings
-from yibao.api.textcheck import body_problem
+from yibao.api.http import tx as tx_module
+from yibao.api.http.app import create_app
+from yibao.api.http.settings import Settings
+from yibao.api.http.textcheck import body_problem
+from yibao.domain.roles import Role
 from yibao.domain.text import bad_in_identifier, bad_in_text
 from yibao.services import enrolment, registry
 from yibao.store.models import SettlementRow, VisitRow

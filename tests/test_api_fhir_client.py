@@ -29,7 +29,7 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import Api, Inst
 from tests.server_support import serve
 from tests.test_api_settlement import employee
-from yibao.api.roles import Role
+from yibao.domain.roles import Role
 from yibao.store.models import SettlementRow
 from yibao.store.uow import UnitOfWork
 

@@ -23,10 +23,11 @@ from sqlalchemy import Engine
 
 from tests.api_support import SECRET
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine)
-from yibao.api.app import create_app
-from yibao.api.roles import Role
-from yibao.api.routes import NewStaff, create_staff
-from yibao.api.settings import Settings
+from yibao.api.http.app import create_app
+from yibao.api.http.settings import Settings
+from yibao.domain.roles import Role
+from yibao.services.accounts import NewStaff, create_staff
+from yibao.store.uow import UnitOfWork
 
 CHECKS = [
     not_a_server_error,
@@ -39,9 +40,8 @@ CHECKS = [
 def _app(db_url: str, engine: Engine) -> tuple[Any, str]:
     app = create_app(Settings(api_secret=SECRET, database_url=db_url), engine=engine)  # type: ignore[arg-type]
     create_staff(
-        engine,
+        UnitOfWork.for_engine(engine),
         NewStaff(username="fuzz-admin", role=Role.ADMINISTRATOR, password="pw-0123456789"),
-        None,
     )
     r = TestClient(app).post(
         "/api/v1/auth/token", json={"username": "fuzz-admin", "password": "pw-0123456789"}
@@ -98,12 +98,14 @@ def test_fhir_bodies_are_fuzzed_as_an_institution(db_url: str, engine: Engine) -
     formed (positive) and not (negative: wrong types, missing elements), sent signed by an
     institution so that they reach the settlement handlers: never a 500, every refusal an
     OperationOutcome with a 4xx."""
-    from yibao.api.routes import NewInstitution, issue_institution
-    from yibao.api.security import signed_headers
+    from yibao.api.http.security import signed_headers
+    from yibao.services.accounts import NewInstitution, issue_institution
 
     app, _ = _app(db_url, engine)
     inst = issue_institution(
-        engine, SECRET, NewInstitution(code="H1", name="h", level=2, area="360100"), None
+        UnitOfWork.for_engine(engine),
+        SECRET,
+        NewInstitution(code="H1", name="h", level=2, area="360100"),
     )
     client = TestClient(app, raise_server_exceptions=False)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -12,16 +12,10 @@ from sqlalchemy.exc import DBAPIError
 from tests.api_support import *  # noqa: F403
 from tests.api_support import TX, Api
 from tests.store_support import nid
-from yibao.api.roles import PERMISSIONS, Role, allowed
-from yibao.api.security import (
-    check_password,
-    hash_password,
-    institution_key,
-    mask_name,
-    mask_national_id,
-    mask_phone,
-    sign,
-)
+from yibao.api.http.security import sign
+from yibao.domain.credentials import check_password, hash_password, institution_key
+from yibao.domain.masking import mask_name, mask_national_id, mask_phone
+from yibao.domain.roles import PERMISSIONS, Role, allowed
 from yibao.services import enrolment, registry
 from yibao.store.uow import UnitOfWork
 

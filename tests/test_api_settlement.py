@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.api_support import *  # noqa: F403
 from tests.api_support import Api
 from tests.store_support import nid
-from yibao.api.roles import Role
+from yibao.domain.roles import Role
 from yibao.policy import yuan_to_fen
 from yibao.services import contributions, enrolment, ledger, registry
 from yibao.store.api_models import AuditRow

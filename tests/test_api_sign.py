@@ -14,13 +14,15 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from yibao import demo
-from yibao.api.app import create_app
 from yibao.api.cli import app
-from yibao.api.routes import NewInstitution, issue_institution
-from yibao.api.security import institution_key, sign
-from yibao.api.settings import Settings
+from yibao.api.http.app import create_app
+from yibao.api.http.security import sign
+from yibao.api.http.settings import Settings
+from yibao.domain.credentials import institution_key
+from yibao.services.accounts import NewInstitution, issue_institution
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
+from yibao.store.uow import UnitOfWork
 
 runner = CliRunner()
 SECRET = "sign-test-secret-0123456789"
@@ -84,8 +86,10 @@ def test_sign_derives_the_key_and_the_service_accepts_it(
     upgrade(url)
     engine = make_engine(url)
     spec = NewInstitution(code=CODE, name="demo", level=2, area="360100")
-    issue_institution(engine, SECRET, spec, None)
-    newest = issue_institution(engine, SECRET, spec, None)  # a second key: the newest is used
+    issue_institution(UnitOfWork.for_engine(engine), SECRET, spec)
+    newest = issue_institution(
+        UnitOfWork.for_engine(engine), SECRET, spec
+    )  # a second key: the newest is used
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET + "\n")
     body = body_file(tmp_path)

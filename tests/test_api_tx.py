@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests.api_support import *  # noqa: F403
 from tests.api_support import TX, Api
 from tests.store_support import nid
-from yibao.api import tx as tx_module
+from yibao.api.http import tx as tx_module
 from yibao.services import enrolment, registry
 from yibao.store.api_models import AuditRow, TxResponseRow
 from yibao.store.uow import UnitOfWork

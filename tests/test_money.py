@@ -23,8 +23,8 @@ from tests.api_support import *  # noqa: F403  (fixtures: api, db_url, engine, u
 from tests.api_support import SECRET, Api
 from tests.test_api_settlement import employee
 from tests.test_calc import SETTLE
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
+from yibao.api.http.app import create_app
+from yibao.api.http.settings import Settings
 from yibao.cli import app as cli
 from yibao.commands import app as commands
 from yibao.domain.errors import InvalidField

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from tests.api_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.api_support import SECRET, Api
 from tests.store_support import nid
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
-from yibao.api.tx import translate
+from yibao.api.http.app import create_app
+from yibao.api.http.settings import Settings
+from yibao.api.http.tx import translate
 from yibao.cli import app
 from yibao.domain.settlement import Claim
 from yibao.policy import ParameterError, Policy, params, use_policy_dir

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import employee, inpatient, person_id, resident
-from yibao.api.handlers_settlement import caps
+from yibao.api.http.handlers_statements import caps
 from yibao.domain.settlement import Claim, Settlement, SettlementStatus
 from yibao.kernel.report import FUND_CODES
 from yibao.services import ledger, settlement
@@ -50,7 +50,7 @@ def half_up(numerator: int, denominator: int) -> int:
 
 
 def remaining(uow: UnitOfWork, who: str) -> dict[str, str]:
-    """What 5206 reports as the remaining caps (``handlers_settlement.caps``), by fund."""
+    """What 5206 reports as the remaining caps (``handlers_statements.caps``), by fund."""
     with uow:
         person = uow.persons.require(who)
         found = caps(uow, person, dt.date(YEAR, 7, 1))["caps"]

@@ -215,7 +215,7 @@ def test_opening_balances_and_history(engine: Engine, uow: UnitOfWork, area: Pat
     assert rows == len(past) == report.history_years
 
     # the waiting periods the settlement service derives equal the generated ones
-    from yibao.api.handlers_settlement import entitlement
+    from yibao.api.http.handlers_statements import entitlement
 
     checked = 0
     with uow:

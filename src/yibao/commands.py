@@ -39,11 +39,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from typer._click.globals import get_current_context as current_context  # typer vendors click
 
-from yibao.api.context import mask_ids_deep, mask_ids_in
-from yibao.api.security import mask_name, mask_phone
 from yibao.domain.contributions import ContributionRecord
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import RecordError
+from yibao.domain.masking import mask_ids_deep, mask_ids_in, mask_name, mask_phone
 from yibao.policy import ParameterError, fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
 from yibao.policy_option import with_policy_dir

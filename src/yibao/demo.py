@@ -235,8 +235,8 @@ def pick_person(url: str, on: dt.date) -> DemoPerson:
     period on ``on``: residents first, then anyone; failing that the first person."""
     from sqlalchemy import select
 
-    from yibao.api.handlers_settlement import entitlement
-    from yibao.api.security import mask_national_id
+    from yibao.api.http.handlers_statements import entitlement
+    from yibao.domain.masking import mask_national_id
     from yibao.store.db import make_engine
     from yibao.store.models import EnrolmentRow
 
@@ -308,7 +308,7 @@ def demo_bodies(person: DemoPerson, on: dt.date) -> dict[str, dict[str, Any]]:
 def ensure_institution(url: str, secret: str) -> tuple[str, bool]:
     """The demo institution's key id; registered (level 2, area 360100) when missing."""
     from yibao.api.cli import newest_key_id
-    from yibao.api.routes import NewInstitution, issue_institution
+    from yibao.services.accounts import NewInstitution, issue_institution
     from yibao.store.db import make_engine
 
     key_id = newest_key_id(url, DEMO_INSTITUTION)
@@ -317,7 +317,7 @@ def ensure_institution(url: str, secret: str) -> tuple[str, bool]:
     engine = make_engine(url)
     try:
         issued = issue_institution(
-            engine,
+            UnitOfWork.for_engine(engine),
             secret,
             NewInstitution(
                 code=DEMO_INSTITUTION,
@@ -325,7 +325,6 @@ def ensure_institution(url: str, secret: str) -> tuple[str, bool]:
                 level=DEMO_LEVEL,
                 area=DEMO_REGION,
             ),
-            None,
         )
     finally:
         engine.dispose()
@@ -336,8 +335,8 @@ def ensure_admin(url: str, folder: Path) -> tuple[Path, bool]:
     """The demo administrator account (password in the data folder, mode 0600)."""
     from sqlalchemy.orm import Session
 
-    from yibao.api.roles import Role
-    from yibao.api.routes import NewStaff, create_staff
+    from yibao.domain.roles import Role
+    from yibao.services.accounts import NewStaff, create_staff
     from yibao.store.db import make_engine
     from yibao.store.repositories import ApiRepository
 
@@ -350,7 +349,8 @@ def ensure_admin(url: str, folder: Path) -> tuple[Path, bool]:
             return path, False
         password, _ = _private_file(path, lambda: secrets.token_urlsafe(18))
         create_staff(
-            engine, NewStaff(username=DEMO_ADMIN, role=Role.ADMINISTRATOR, password=password), None
+            UnitOfWork.for_engine(engine),
+            NewStaff(username=DEMO_ADMIN, role=Role.ADMINISTRATOR, password=password),
         )
     finally:
         engine.dispose()

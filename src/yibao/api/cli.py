@@ -4,7 +4,7 @@ signing a request (``api sign``, the headers for curl), revoking keys and tokens
 
 Mount on the main command line with ``yibao.api.cli.register(app)``; standalone:
 ``python -m yibao.api.cli serve``. Settings come from the environment (``YIBAO_DATABASE_URL``,
-``YIBAO_API_SECRET``, see ``yibao.api.settings``).
+``YIBAO_API_SECRET``, see ``yibao.api.http.settings``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from yibao.api.errors import ApiError
-from yibao.api.roles import Role
-from yibao.api.security import institution_key, signed_headers
-from yibao.api.settings import Settings
+from yibao.api.http.security import signed_headers
+from yibao.api.http.settings import Settings
+from yibao.domain.credentials import institution_key
+from yibao.domain.roles import Role
 from yibao.policy_option import PolicyDirOpt, checked_policy_dir
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def serve(
     policy_dir: PolicyDirOpt = None,
 ) -> None:
     """Serve the API with uvicorn (docs at /docs)."""
-    from yibao.api.server import serve as run
+    from yibao.api.serving.server import serve as run
     from yibao.policy import POLICY_DIR_ENV
     from yibao.policy import policy_dir as policy_dir_in_use
 
@@ -78,19 +78,20 @@ def add_institution(
     area: Annotated[str | None, typer.Option(help="6-digit area code")] = None,
 ) -> None:
     """Register an institution (or add a key to it) and print its key id and key, once."""
-    from yibao.api.routes import NewInstitution, issue_institution
+    from yibao.domain.errors import RecordError
+    from yibao.services.accounts import NewInstitution, issue_institution
     from yibao.store.db import make_engine
+    from yibao.store.uow import UnitOfWork
 
     s = _settings()
     engine = make_engine(s.database_url)
     try:
         issued = issue_institution(
-            engine,
+            UnitOfWork.for_engine(engine),
             s.api_secret.get_secret_value(),
             NewInstitution(code=code, name=name, level=level, area=area),
-            None,
         )
-    except (ApiError, ValidationError) as exc:
+    except (RecordError, ValidationError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     finally:
@@ -105,8 +106,10 @@ def add_staff(
     psn_no: Annotated[int | None, typer.Option(help="Person number (insured_person)")] = None,
 ) -> None:
     """Create a staff account; the password is read from YIBAO_NEW_PASSWORD or prompted."""
-    from yibao.api.routes import NewStaff, create_staff
+    from yibao.domain.errors import RecordError
+    from yibao.services.accounts import NewStaff, create_staff
     from yibao.store.db import make_engine
+    from yibao.store.uow import UnitOfWork
 
     s = _settings()
     password = os.environ.get("YIBAO_NEW_PASSWORD") or typer.prompt(
@@ -115,14 +118,15 @@ def add_staff(
     engine = make_engine(s.database_url)
     try:
         made = create_staff(
-            engine, NewStaff(username=username, role=role, password=password, psn_no=psn_no), None
+            UnitOfWork.for_engine(engine),
+            NewStaff(username=username, role=role, password=password, psn_no=psn_no),
         )
-    except (ApiError, ValidationError) as exc:
+    except (RecordError, ValidationError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
-    typer.echo(f"account {made['username']} ({made['role']}) created")
+    typer.echo(f"account {made.username} ({made.role}) created")
 
 
 DbOpt = Annotated[str | None, typer.Option(help="Database URL (default: $YIBAO_DATABASE_URL)")]

@@ -325,3 +325,45 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                 t.ma_ratio[v, a, ti] = scaled(tier["ratio"])
                 t.ma_cap[v, a, ti] = int(tier.get("annual_cap", UNCAPPED))
     return t
+
+
+# ------------------------------------------------------------------ annual caps, read by name
+
+
+@dataclass(frozen=True)
+class CapGroup:
+    """One annual cap of the basic pooling fund (统筹基金年度最高支付限额), shared by the med
+    types of its group; ``annual_cap`` in fen, ``UNCAPPED`` when there is none."""
+
+    group: str
+    med_types: tuple[str, ...]
+    annual_cap: int
+
+
+def _version_on(tables: Tables, on: dt.date) -> int:
+    return int(tables.version_of(np.array([epoch_days(on)]))[0])
+
+
+def basic_caps(tables: Tables, on: dt.date, scheme: str) -> list[CapGroup]:
+    """The basic fund's annual caps of ``scheme`` (a ``SCHEME_INPUT`` name) in force on ``on``:
+    one per cap group, in the order of the med types."""
+    v, s = _version_on(tables, on), SCHEME_INPUT[scheme]
+    meds: dict[str, list[str]] = {}
+    cap: dict[str, int] = {}
+    for m, med in enumerate(MED_TYPES):
+        group = tables.cap_groups[int(tables.cap_group[v, s, m])]
+        meds.setdefault(group, []).append(med)
+        cap[group] = int(tables.annual_cap[v, s, m])
+    return [CapGroup(g, tuple(ms), cap[g]) for g, ms in meds.items()]
+
+
+def critical_illness_cap(tables: Tables, on: dt.date, aid_class: int) -> int:
+    """The critical-illness annual cap (大病保险) in force on ``on`` for a person of assistance
+    class ``aid_class`` (an ``AID_CLASSES`` index), before any incentive raise; fen."""
+    v = _version_on(tables, on)
+    return int(tables.ci_cap[v, int(tables.ci_vulnerable[v, aid_class])])
+
+
+def large_amount_cap(tables: Tables, on: dt.date) -> int:
+    """The large-amount annual cap (大额医疗费用补助) in force on ``on``; fen."""
+    return int(tables.la_cap[_version_on(tables, on)])

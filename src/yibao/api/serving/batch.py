@@ -29,8 +29,8 @@ import anyio.to_thread
 import orjson
 from sqlalchemy import Engine
 
-from yibao.api import errors
-from yibao.api.auth import (
+from yibao.api.http import errors
+from yibao.api.http.auth import (
     Principal,
     SignedRequest,
     admit,
@@ -38,10 +38,10 @@ from yibao.api.auth import (
     purge_nonces_now_and_then,
     refusal_entry,
 )
-from yibao.api.errors import STORABLE, ApiError, answer
-from yibao.api.handlers_settlement import claim_of, present, request_id
-from yibao.api.settings import Settings
-from yibao.api.tx import (
+from yibao.api.http.errors import STORABLE, ApiError, answer
+from yibao.api.http.handlers_settlement import claim_of, present, request_id
+from yibao.api.http.settings import Settings
+from yibao.api.http.tx import (
     TxRequest,
     dumps,
     in_progress,

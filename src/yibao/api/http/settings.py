@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from yibao.api.audit import RefusalBudget
+    from yibao.api.http.audit import RefusalBudget
 
 
 class Settings(BaseSettings):
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     #: the interpreter lock and the pool (anyio's default is 40).
     threads: int = Field(default=4, ge=1, le=200)
     #: Most settlements (2207) settled together in one database transaction (group commit,
-    #: ``yibao.api.batch``); 1 settles each request alone.
+    #: ``yibao.api.serving.batch``); 1 settles each request alone.
     batch_max: int = Field(default=64, ge=1, le=1000)
     #: Batches of settlements in flight at once in one worker process (one waits on the
     #: database while another computes).
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     _refusals: RefusalBudget | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
-        from yibao.api.audit import RefusalBudget
+        from yibao.api.http.audit import RefusalBudget
 
         self._refusals = RefusalBudget(self.audit_refusals_per_minute)
 

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
 from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yibao.api import audit, errors, inputs
-from yibao.api.auth import Principal
-from yibao.api.context import TxContext
-from yibao.api.deps import PrincipalDep, RawBodyDep, StateDep
-from yibao.api.errors import ApiError
-from yibao.api.handlers_person import baseinfo, coverage, require_own
-from yibao.api.handlers_settlement import owner_or_not_yours, present
-from yibao.api.roles import STAFF_ROLES, Role
-from yibao.api.security import (
-    check_password,
-    hash_password,
-    institution_key,
-    new_token,
-    token_hash,
-)
-from yibao.api.tx import TxAnswer, TxRequest, dumps, run_tx, translate
-from yibao.domain.errors import NotFound
-from yibao.services import access, clock
+from yibao.api.http import audit, errors, inputs
+from yibao.api.http.auth import Principal
+from yibao.api.http.context import TxContext
+from yibao.api.http.deps import PrincipalDep, RawBodyDep, StateDep
+from yibao.api.http.errors import ApiError
+from yibao.api.http.handlers_person import baseinfo, coverage, require_own
+from yibao.api.http.handlers_settlement import owner_or_not_yours, present
+from yibao.api.http.tx import TxAnswer, TxRequest, dumps, run_tx, translate
+from yibao.domain.errors import NotFound, RecordError
+from yibao.domain.roles import Role
+from yibao.services import access, accounts, clock
 from yibao.services import settlement as svc
+from yibao.services.accounts import NewInstitution, NewStaff
 from yibao.services.common import find_person
-from yibao.store.db import utcnow
 from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
@@ -62,6 +52,14 @@ def _deny(state: Any, who: Principal, action: str, target: str | None = None) ->
             [AuditEntry(who.actor, who.role.value, action, "denied", target=target)],
         )
         who.require(action)
+
+
+def _fail(exc: Exception) -> ApiError:
+    """A domain error as its answer; anything unexpected raised again."""
+    err = translate(exc)
+    if err is None:
+        raise exc
+    return err
 
 
 def not_yours(
@@ -114,29 +112,19 @@ class Token(BaseModel):
 @router.post("/api/v1/auth/token", response_model=Token, tags=["staff"])
 def login(credentials: Login, state: StateDep, _body: RawBodyDep) -> Token:
     """A bearer token for a staff account (or an insured person's account)."""
-    with Session(state.engine) as session:
-        repo = ApiRepository(session)
-        found = repo.staff_by_name(credentials.username)
-        ok = (
-            found is not None and found[0].active and check_password(credentials.password, found[1])
+    ttl = state.settings.token_ttl_seconds
+    uow = UnitOfWork.for_engine(state.engine)
+    try:
+        issued = accounts.log_in(uow, credentials.username, credentials.password, ttl)
+    except accounts.LoginRefused as exc:
+        err = ApiError(errors.UNAUTHENTICATED, str(exc))
+        entry = audit.unauthenticated(f"staff:{exc.username}", "auth:login", err, None, exc.why)
+        audit.write(
+            state.engine,
+            [audit.budgeted(state.settings.refusal_budget(), replace(entry, outcome="denied"))],
         )
-        actor = f"staff:{credentials.username}"
-        if not ok or found is None:
-            err = ApiError(errors.UNAUTHENTICATED, "unknown user or wrong password")
-            why = "unknown user" if found is None else "wrong password or account deactivated"
-            entry = audit.unauthenticated(actor, "auth:login", err, None, why)
-            audit.write(
-                state.engine,
-                [audit.budgeted(state.settings.refusal_budget(), replace(entry, outcome="denied"))],
-            )
-            raise err
-        account = found[0]
-        token = new_token()
-        ttl = state.settings.token_ttl_seconds
-        repo.add_token(account.id, token_hash(token), utcnow() + dt.timedelta(seconds=ttl))
-        repo.audit(AuditEntry(actor, account.role, "auth:login"))
-        session.commit()
-    return Token(access_token=token, expires_in=ttl, role=account.role)
+        raise err from None
+    return Token(access_token=issued.token, expires_in=ttl, role=issued.role)
 
 
 # ---------------------------------------------------------------------------- person file
@@ -208,13 +196,6 @@ def audit_log(
 # ----------------------------------------------------------------------------- administration
 
 
-class NewInstitution(BaseModel):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    level: int | None = Field(default=None, ge=0, le=3)
-    area: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
-
-
 class InstitutionKey(BaseModel):
     code: str
     key_id: str
@@ -225,71 +206,24 @@ class InstitutionKey(BaseModel):
 def add_institution(spec: NewInstitution, state: StateDep, who: PrincipalDep) -> InstitutionKey:
     """Register an institution and issue its first key (administrators)."""
     _deny(state, who, "admin:institutions", target=spec.code)
-    return issue_institution(state.engine, state.settings.api_secret.get_secret_value(), spec, who)
-
-
-def issue_institution(
-    engine: Any, secret: str, spec: NewInstitution, who: Principal | None
-) -> InstitutionKey:
-    key_id = f"k{secrets.token_hex(6)}"
-    with Session(engine) as session:
-        repo = ApiRepository(session)
-        try:
-            found = repo.institution(spec.code)
-            inst_id = (
-                found.id
-                if found is not None
-                else repo.add_institution(spec.code, spec.name, spec.level, spec.area)
-            )
-            repo.add_key(inst_id, key_id)
-        except IntegrityError:
-            raise ApiError(errors.CONFLICT, f"institution {spec.code} already exists") from None
-        actor = who.actor if who else "cli"
-        role = who.role.value if who else "administrator"
-        repo.audit(AuditEntry(actor, role, "admin:institutions", target=f"{spec.code}/{key_id}"))
-        session.commit()
-    return InstitutionKey(
-        code=spec.code, key_id=key_id, key=institution_key(secret, spec.code, key_id)
-    )
-
-
-class NewStaff(BaseModel):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@\-]+$")
-    role: Role
-    password: str = Field(min_length=10, max_length=200)
-    psn_no: int | None = Field(default=None, ge=1, le=2**62, description="insured person only")
+    secret = state.settings.api_secret.get_secret_value()
+    uow = UnitOfWork.for_engine(state.engine)
+    try:
+        issued = accounts.issue_institution(uow, secret, spec, who.actor, who.role.value)
+    except RecordError as exc:
+        raise _fail(exc) from None
+    return InstitutionKey(code=issued.code, key_id=issued.key_id, key=issued.key)
 
 
 @router.post("/api/v1/admin/staff", tags=["admin"])
 def add_staff(spec: NewStaff, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Create a staff (or insured person's) account (administrators)."""
     _deny(state, who, "admin:staff", target=spec.username)
-    return create_staff(state.engine, spec, who)
-
-
-def create_staff(engine: Any, spec: NewStaff, who: Principal | None) -> dict[str, Any]:
-    if spec.role not in STAFF_ROLES:
-        raise ApiError(errors.INVALID_FIELD, "role: institutions use keys, not accounts")
-    if (spec.role is Role.INSURED_PERSON) != (spec.psn_no is not None):
-        raise ApiError(
-            errors.INVALID_FIELD, "psn_no: required for insured_person accounts, and only for them"
-        )
-    with Session(engine) as session:
-        repo = ApiRepository(session)
-        try:
-            account = repo.add_staff(
-                spec.username, spec.role.value, hash_password(spec.password), spec.psn_no
-            )
-        except IntegrityError:
-            raise ApiError(
-                errors.CONFLICT, f"user {spec.username} exists, or psn_no {spec.psn_no} is unknown"
-            ) from None
-        actor = who.actor if who else "cli"
-        role = who.role.value if who else "administrator"
-        repo.audit(
-            AuditEntry(actor, role, "admin:staff", person_id=spec.psn_no, target=spec.username)
-        )
-        session.commit()
+    uow = UnitOfWork.for_engine(state.engine)
+    try:
+        account = accounts.create_staff(uow, spec, who.actor, who.role.value)
+    except RecordError as exc:
+        raise _fail(exc) from None
     return {"username": account.username, "role": account.role, "id": account.id}
 
 

@@ -14,21 +14,20 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yibao.api import audit, errors
-from yibao.api.errors import ApiError
-from yibao.api.roles import UNMASKED, Role, allowed
-from yibao.api.security import (
+from yibao.api.http import audit, errors
+from yibao.api.http.errors import ApiError
+from yibao.api.http.security import (
     HEADER_INSTITUTION,
     HEADER_KEY_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
-    institution_key,
     sign,
     signatures_match,
-    token_hash,
 )
-from yibao.api.settings import Settings
+from yibao.api.http.settings import Settings
+from yibao.domain.credentials import institution_key, token_hash
+from yibao.domain.roles import UNMASKED, Role, allowed
 from yibao.store.db import utcnow
 from yibao.store.repositories import ApiRepository, AuditEntry
 

@@ -9,12 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from yibao.api import errors
-from yibao.api.auth import Principal, authenticate
-from yibao.api.batch import Batcher, Result, SignedSettlement
-from yibao.api.errors import ApiError
-from yibao.api.settings import Settings
-from yibao.api.textcheck import check_body
+from yibao.api.http import errors
+from yibao.api.http.auth import Principal, authenticate
+from yibao.api.http.errors import ApiError
+from yibao.api.http.settings import Settings
+from yibao.api.http.textcheck import check_body
+from yibao.api.serving.batch import Batcher, Result, SignedSettlement
 
 
 @dataclass(frozen=True)

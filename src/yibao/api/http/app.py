@@ -23,24 +23,25 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from yibao.api import errors
-from yibao.api import handlers_person as _handlers_person  # registers 1101
-from yibao.api import handlers_settlement as _handlers_settlement  # registers 22xx, 3201, 5206
-from yibao.api.batch import Batcher, settle_batch
-from yibao.api.deps import State
-from yibao.api.errors import ApiError, answer
-from yibao.api.fastpath import ASGIApp, Message, Receive, Scope, Send, SettlementFastPath
-from yibao.api.fhir import router as fhir_router
-from yibao.api.routes import router
-from yibao.api.settings import Settings
-from yibao.api.tx import translate
+from yibao.api.fhir.routes import router as fhir_router
+from yibao.api.http import errors
+from yibao.api.http import handlers_person as _handlers_person  # registers 1101
+from yibao.api.http import handlers_settlement as _handlers_settlement  # registers 22xx
+from yibao.api.http import handlers_statements as _handlers_statements  # registers 3201, 5206
+from yibao.api.http.deps import State
+from yibao.api.http.errors import ApiError, answer
+from yibao.api.http.routes import router
+from yibao.api.http.settings import Settings
+from yibao.api.http.tx import translate
+from yibao.api.serving.batch import Batcher, settle_batch
+from yibao.api.serving.fastpath import ASGIApp, Message, Receive, Scope, Send, SettlementFastPath
 from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
 from yibao.store.db import make_engine
 
 log = logging.getLogger("yibao.api")
 
-_REGISTERED = (_handlers_person, _handlers_settlement)
+_REGISTERED = (_handlers_person, _handlers_settlement, _handlers_statements)
 
 
 def _envelope(

@@ -6,8 +6,9 @@ uvicorn's own ``--workers`` share one listening socket: whichever worker wakes f
 so with persistent connections (a hospital's system keeps a few open all day) one worker can
 hold most of them while another idles. In the benchmark one worker got 29 of 32 connections.
 Each worker then settles the signed 2207s of its own connections in batches
-(``yibao.api.batch``), so an uneven spread is also smaller batches. Where ``SO_REUSEPORT`` is
-missing, uvicorn's own workers serve (on macOS it exists but does not spread connections).
+(``yibao.api.serving.batch``), so an uneven spread is also smaller batches. Where
+``SO_REUSEPORT`` is missing, uvicorn's own workers serve (on macOS it exists but does not
+spread connections).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import uvicorn
 
-APP = "yibao.api.app:create_app"
+APP = "yibao.api.http.app:create_app"
 #: How long a stopping worker may take to finish the requests in flight.
 GRACE_SECONDS = 30
 PR_SET_PDEATHSIG = 1

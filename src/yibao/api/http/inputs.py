@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from yibao.api import errors
-from yibao.api.errors import ApiError
+from yibao.api.http import errors
+from yibao.api.http.errors import ApiError
 from yibao.domain.errors import InvalidNationalId
 from yibao.domain.identity import parse_national_id
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier

@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from yibao.api import errors
-from yibao.api.errors import ApiError
+from yibao.api.http import errors
+from yibao.api.http.errors import ApiError
 from yibao.domain.text import bad_in_text
 
 #: After a backslash: an escaped backslash or a surrogate pair (both harmless, consumed so that

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from yibao.api import errors, inputs
-from yibao.api.auth import Principal
-from yibao.api.context import TxContext
-from yibao.api.errors import ApiError
-from yibao.api.roles import Role
-from yibao.api.tx import handler
+from yibao.api.http import errors, inputs
+from yibao.api.http.auth import Principal
+from yibao.api.http.context import TxContext
+from yibao.api.http.errors import ApiError
+from yibao.api.http.tx import handler
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
+from yibao.domain.roles import Role
 from yibao.policy import fen_to_yuan
 from yibao.services.common import find_person
 from yibao.store.uow import UnitOfWork
@@ -51,7 +52,8 @@ def baseinfo(ctx: TxContext, p: Person, on: dt.date) -> dict[str, Any]:
 
 
 def coverage(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
-    assert p.id is not None
+    if p.id is None:
+        raise NotStored("person")
     enrolments = uow.enrolments.history(p.id)
     years = uow.coverage.history(p.id)
     current = next((e for e in enrolments if e.covers(on)), None)
@@ -97,6 +99,6 @@ def person_info(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
     """Waiting period and remaining caps; filled in from the settlement service when present."""
-    from yibao.api import handlers_settlement
+    from yibao.api.http import handlers_statements
 
-    return handlers_settlement.entitlement(uow, p, on)
+    return handlers_statements.entitlement(uow, p, on)

@@ -20,12 +20,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from yibao.api import audit, errors
-from yibao.api.auth import Principal
-from yibao.api.context import TxContext, mask_ids_deep, mask_ids_in
-from yibao.api.errors import ApiError, answer
-from yibao.api.roles import Role
-from yibao.api.settings import Settings
+from yibao.api.http import audit, errors
+from yibao.api.http.auth import Principal
+from yibao.api.http.context import TxContext
+from yibao.api.http.errors import ApiError, answer
+from yibao.api.http.settings import Settings
 from yibao.domain.errors import (
     AlreadyExists,
     DuplicateEnrolment,
@@ -36,6 +35,8 @@ from yibao.domain.errors import (
     RecordError,
     RequestConflict,
 )
+from yibao.domain.masking import mask_ids_deep, mask_ids_in
+from yibao.domain.roles import Role
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
 from yibao.store.repositories import ApiRepository, AuditEntry

@@ -18,13 +18,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from yibao.api.auth import verify_signature
-from yibao.api.batch import INFNO, SignedSettlement
-from yibao.api.deps import State
-from yibao.api.errors import ApiError, answer
-from yibao.api.security import HEADER_SIGNATURE
-from yibao.api.textcheck import body_problem
-from yibao.api.tx import TxRequest, dumps
+from yibao.api.http.auth import verify_signature
+from yibao.api.http.deps import State
+from yibao.api.http.errors import ApiError, answer
+from yibao.api.http.security import HEADER_SIGNATURE
+from yibao.api.http.textcheck import body_problem
+from yibao.api.http.tx import TxRequest, dumps
+from yibao.api.serving.batch import INFNO, SignedSettlement
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

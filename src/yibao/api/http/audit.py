@@ -22,7 +22,7 @@ from dataclasses import replace
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from yibao.api.errors import ApiError
+from yibao.api.http.errors import ApiError
 from yibao.store.repositories import ApiRepository, AuditEntry
 
 log = logging.getLogger("yibao.api")

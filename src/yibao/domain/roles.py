@@ -1,5 +1,5 @@
-"""Roles and what each may do. Every route and every ``infno`` names one action; a caller whose
-role does not hold it is refused (and the refusal is audited)."""
+"""Roles and what each may do (角色与权限). Every API route and every ``infno`` names one action;
+a caller whose role does not hold it is refused (and the refusal is audited)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,127 @@
+"""What was settled and what remains: 5206 (a person's year-to-date benefits and caps), 3201
+(an institution's settlements of a day, reconciled against its own figures), and the
+entitlement part of 1101 (waiting period and remaining caps), over ``services.benefits`` and
+``services.statements``. Amounts in yuan; a cap that does not exist is ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from yibao.api.http import inputs
+from yibao.api.http.context import TxContext
+from yibao.api.http.handlers_person import require_own
+from yibao.api.http.tx import handler
+from yibao.domain.ids import NotStored
+from yibao.domain.registry import Person
+from yibao.policy import fen_to_yuan
+from yibao.services import benefits
+from yibao.services.benefits import CapUse
+from yibao.services.common import find_person
+from yibao.services.statements import (
+    RECONCILED,
+    TOTALS,
+    Totals,
+    cumulative,
+    day_statement,
+    settled_in_year,
+)
+from yibao.store.uow import UnitOfWork
+
+
+def _totals(t: Totals) -> dict[str, Any]:
+    return {"setl_cnt": t.count, **{a: fen_to_yuan(t.amounts[a]) for a in TOTALS}}
+
+
+def _figure(name: str, value: int) -> str:
+    return str(value) if name == "setl_cnt" else fen_to_yuan(value)
+
+
+def _cap(c: CapUse) -> dict[str, Any]:
+    out: dict[str, Any] = {"fund": c.fund}
+    if c.cap_group is not None:
+        out.update(cap_group=c.cap_group, med_types=list(c.med_types))
+    out["annual_cap"] = fen_to_yuan(c.annual_cap) if c.capped else None
+    if c.incentive_raise is not None:
+        out["incentive_raise"] = fen_to_yuan(c.incentive_raise)
+    out["used"] = fen_to_yuan(c.used)
+    out["remaining"] = None if c.remaining is None else fen_to_yuan(c.remaining)
+    return out
+
+
+def caps(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
+    """Annual caps of the person's scheme, what the year's settlements used, what remains."""
+    return {"caps": [_cap(c) for c in benefits.annual_caps(uow, p, on)]}
+
+
+def entitlement(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
+    """1101's waiting period and remaining caps."""
+    ent = benefits.entitlement(uow, p, on)
+    if ent.in_waiting_period is None:
+        return {"entitled_from": None, "waiting_rule": ent.waiting_rule, "caps": []}
+    return {
+        "entitled_from": ent.entitled_from.isoformat() if ent.entitled_from else None,
+        "in_waiting_period": ent.in_waiting_period,
+        "waiting_rule": ent.waiting_rule,
+        "caps": [_cap(c) for c in ent.caps],
+    }
+
+
+def _state_view(state: dict[str, int]) -> dict[str, Any]:
+    return {k: (v if k == "admissions" else fen_to_yuan(v)) for k, v in state.items()}
+
+
+@handler("5206", "year-to-date cumulative benefits of a person")
+def year_to_date(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    who = inputs.person_ref(data)
+    year = inputs.integer(data, "year", default=ctx.today.year)
+    if not 1990 <= year <= 2200:
+        raise inputs.invalid("year", "out of range")
+    with ctx.read_uow() as uow:
+        require_own(uow, ctx.principal, who, "an insured person sees only their own benefits")
+        p = find_person(uow, who)
+        if p.id is None:
+            raise NotStored("person")
+        ctx.audit(person_id=p.id, target=f"person:{p.id}", detail=f"year-to-date {year}")
+        out: dict[str, Any] = {
+            "psn_no": str(p.id),
+            "year": year,
+            "cumulative": _state_view(cumulative(uow, p.id, year)),
+            "settled": _totals(settled_in_year(uow, p.id, year)),
+        }
+        out.update(caps(uow, p, dt.date(year, 12, 31) if year < ctx.today.year else ctx.today))
+    return out
+
+
+@handler("3201", "reconciliation of an institution's settlements for a day")
+def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    day = inputs.date(data, "stmt_date", default=inputs.date(data, "date", default=ctx.today))
+    code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
+    ctx.audit(target=f"institution:{code}", detail=f"reconciliation {day.isoformat()}")
+    claimed = {
+        name: (
+            inputs.integer(data, name)
+            if name == "setl_cnt"
+            else int(inputs.amount(data, name).scaleb(2))
+        )
+        for name in RECONCILED
+        if data.get(name) is not None
+    }
+    found = day_statement(ctx.read_uow(), code, day, claimed)
+    return {
+        "fixmedins_code": code,
+        "stmt_date": day.isoformat(),
+        "settled": _totals(found.settled),
+        "reversed": _totals(found.reversed),
+        "net": _totals(found.net),
+        "stmt_rslt": "0" if not found.differences else "1",
+        "differences": [
+            {
+                "field": d.field,
+                "institution": _figure(d.field, d.institution),
+                "centre": _figure(d.field, d.centre),
+            }
+            for d in found.differences
+        ],
+    }

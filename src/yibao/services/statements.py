@@ -1,0 +1,131 @@
+"""What was settled, summed: a person's running and settled totals of a year (5206), an
+institution's settlements and reversals of a day and their reconciliation against the
+institution's own figures (对账, 3201), and who a settlement belongs to. Amounts in fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from yibao.domain.errors import NotFound
+from yibao.kernel.settle import FREE_ADMISSIONS
+from yibao.store.models import SettlementRow, VisitRow
+from yibao.store.uow import UnitOfWork
+
+#: Amounts summed by 5206 and 3201.
+TOTALS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "inscp_scp_amt",
+    "hifp_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+)
+
+#: The figures an institution may send to be reconciled (``setl_cnt`` a count, others fen).
+RECONCILED = ("setl_cnt", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A count of settlements and the sum of each of ``TOTALS`` (fen)."""
+
+    count: int
+    amounts: dict[str, int]
+
+    def minus(self, other: Totals) -> Totals:
+        return Totals(
+            self.count - other.count, {a: v - other.amounts[a] for a, v in self.amounts.items()}
+        )
+
+    def figure(self, name: str) -> int:
+        return self.count if name == "setl_cnt" else self.amounts[name]
+
+
+@dataclass(frozen=True)
+class Difference:
+    field: str
+    institution: int
+    centre: int
+
+
+@dataclass(frozen=True)
+class DayStatement:
+    """An institution's day: settled, reversed, the net, and where the institution's figures
+    differ from the net."""
+
+    settled: Totals
+    reversed: Totals
+    net: Totals
+    differences: tuple[Difference, ...]
+
+
+def _sums(uow: UnitOfWork, *where: Any) -> Totals:
+    cols = [func.count()] + [func.coalesce(func.sum(getattr(SettlementRow, a)), 0) for a in TOTALS]
+    row = uow.session.execute(
+        select(*cols)
+        .select_from(SettlementRow)
+        .join(VisitRow, VisitRow.id == SettlementRow.visit_id)
+        .where(*where)
+    ).one()
+    return Totals(int(row[0]), {a: int(v) for a, v in zip(TOTALS, row[1:], strict=True)})
+
+
+def cumulative(uow: UnitOfWork, person_id: int, year: int) -> dict[str, int]:
+    """The person's running totals of ``year`` (fen; ``admissions`` a count) as the settlement
+    kernel keeps them, without its account and mutual-aid bookkeeping."""
+    state = uow.settlements.state(person_id, year)
+    hidden = ("acct.", "mulaid.", FREE_ADMISSIONS)
+    return {k: v for k, v in sorted(state.items()) if not k.startswith(hidden)}
+
+
+def settled_in_year(uow: UnitOfWork, person_id: int, year: int) -> Totals:
+    """The person's settlements of ``year`` still standing (not reversed), summed."""
+    return _sums(
+        uow,
+        SettlementRow.person_id == person_id,
+        SettlementRow.year == year,
+        SettlementRow.status == "settled",
+    )
+
+
+def day_statement(
+    uow: UnitOfWork, institution: str, day: dt.date, claimed: dict[str, int]
+) -> DayStatement:
+    """Institution ``institution``'s settlements and reversals of ``day``, their net, and the
+    differences from the figures it ``claimed`` (any of ``RECONCILED``)."""
+    with uow:
+        settled = _sums(
+            uow, VisitRow.fixmedins_code == institution, SettlementRow.settled_on == day
+        )
+        reversed_ = _sums(
+            uow, VisitRow.fixmedins_code == institution, SettlementRow.reversed_on == day
+        )
+    net = settled.minus(reversed_)
+    differences = tuple(
+        Difference(name, theirs, net.figure(name))
+        for name in RECONCILED
+        if (theirs := claimed.get(name)) is not None and theirs != net.figure(name)
+    )
+    return DayStatement(settled, reversed_, net, differences)
+
+
+def settlement_owner(uow: UnitOfWork, setl_id: str) -> tuple[str, int]:
+    """(institution code, person id) of a settlement; ``NotFound`` if there is none."""
+    row = uow.session.execute(
+        select(VisitRow.fixmedins_code, SettlementRow.person_id)
+        .join(VisitRow, VisitRow.id == SettlementRow.visit_id)
+        .where(SettlementRow.setl_id == setl_id)
+    ).first()
+    if row is None:
+        raise NotFound("settlement", setl_id)
+    return str(row[0]), int(row[1])
