@@ -20,10 +20,10 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import TX, Api, Inst
 from tests.store_support import nid
 from tests.test_api_settlement import employee
-from yibao.api import cli as api_cli
 from yibao.api.audit import WINDOW, RefusalBudget
 from yibao.api.repository import ApiRepository
 from yibao.api.roles import Role
+from yibao.cli import api as api_cli
 from yibao.services import enrolment, registry
 from yibao.store.api_models import AuditRow
 from yibao.store.uow import UnitOfWork

@@ -14,7 +14,7 @@ from tests.api_support import Api, Inst
 from tests.store_support import nid
 from tests.test_api_settlement import employee
 from yibao.api.roles import Role
-from yibao.api.security import mask_national_id
+from yibao.domain.masking import mask_national_id
 from yibao.store.models import SettlementRow
 from yibao.store.uow import UnitOfWork
 

@@ -13,15 +13,8 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import TX, Api
 from tests.store_support import nid
 from yibao.api.roles import PERMISSIONS, Role, allowed
-from yibao.api.security import (
-    check_password,
-    hash_password,
-    institution_key,
-    mask_name,
-    mask_national_id,
-    mask_phone,
-    sign,
-)
+from yibao.api.security import check_password, hash_password, institution_key, sign
+from yibao.domain.masking import mask_name, mask_national_id, mask_phone
 from yibao.services import enrolment, registry
 from yibao.store.uow import UnitOfWork
 

@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from yibao import demo
 from yibao.api.app import create_app
-from yibao.api.cli import app
 from yibao.api.routes import NewInstitution, issue_institution
 from yibao.api.security import institution_key, sign
 from yibao.api.settings import Settings
+from yibao.cli import demo
+from yibao.cli.api import app
+from yibao.services.demo import private_file
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
 
@@ -130,10 +131,10 @@ def test_sign_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_demo_private_file_and_curl_command(tmp_path: Path) -> None:
     path = tmp_path / "api-secret"
-    value, made = demo._private_file(path, lambda: "s3cret")
+    value, made = private_file(path, lambda: "s3cret")
     assert (value, made) == ("s3cret", True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert demo._private_file(path, lambda: "other") == ("s3cret", False)
+    assert private_file(path, lambda: "other") == ("s3cret", False)
     cmd = demo.curl_command(
         "http://127.0.0.1:8000",
         Path("data/demo/2207.json"),

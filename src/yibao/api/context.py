@@ -5,7 +5,6 @@ key commit together or not at all)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,29 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yibao.api.auth import Principal
 from yibao.api.repository import ApiRepository, AuditEntry
-from yibao.api.security import mask_name, mask_national_id, mask_phone
 from yibao.api.settings import Settings
+from yibao.domain.masking import mask_name, mask_national_id, mask_phone
 from yibao.services import clock
 from yibao.store.db import make_session_factory
 from yibao.store.uow import UnitOfWork
-
-_NATIONAL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-
-
-def mask_ids_in(text: str) -> str:
-    """Mask every national ID number inside a message."""
-    return _NATIONAL_ID.sub(lambda m: mask_national_id(m.group(0)) or "", text)
-
-
-def mask_ids_deep(value: Any) -> Any:
-    """Every national ID number inside strings of a JSON-like value, masked."""
-    if isinstance(value, str):
-        return mask_ids_in(value) if len(value) >= 18 else value
-    if isinstance(value, dict):
-        return {k: mask_ids_deep(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_ids_deep(v) for v in value]
-    return value
 
 
 class ApiUnitOfWork(UnitOfWork):

@@ -1,4 +1,4 @@
-"""Request signing, staff passwords and tokens, and masking of personal data.
+"""Request signing, staff passwords and tokens (masking: ``yibao.domain.masking``).
 
 Institutions sign every request with their key (HMAC-SHA256) over::
 
@@ -89,34 +89,3 @@ def new_token() -> str:
 def token_hash(token: str) -> str:
     """Tokens are stored as their SHA-256: a database dump holds no usable token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-# ---------------------------------------------------------------------------------- masking
-
-
-def mask_national_id(value: str | None) -> str | None:
-    """``360426********0071``: birth date and sequence hidden."""
-    if value is None:
-        return None
-    if len(value) < 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def mask_name(value: str | None) -> str | None:
-    """``张**``: the first character only."""
-    if value is None:
-        return None
-    if len(value) <= 1:
-        return "*"
-    return value[0] + "*" * (len(value) - 1)
-
-
-def mask_phone(value: str | None) -> str | None:
-    """``138****5678``."""
-    if value is None:
-        return None
-    digits = value.strip()
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from yibao.api import audit, errors
 from yibao.api.auth import Principal
-from yibao.api.context import TxContext, mask_ids_deep, mask_ids_in
+from yibao.api.context import TxContext
 from yibao.api.errors import ApiError, answer
 from yibao.api.repository import ApiRepository, AuditEntry
 from yibao.api.roles import Role
@@ -37,6 +37,7 @@ from yibao.domain.errors import (
     RecordError,
     RequestConflict,
 )
+from yibao.domain.masking import mask_ids_deep, mask_ids_in
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
 

@@ -1,0 +1,81 @@
+"""Masking of personal data (national ID, name, phone, birth date) for readers who may not see
+it, and of national ID numbers inside free text; used by every edge (API answers, command-line
+output)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def mask_national_id(value: str | None) -> str | None:
+    """``360426********0071``: birth date and sequence hidden."""
+    if value is None:
+        return None
+    if len(value) < 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_name(value: str | None) -> str | None:
+    """``张**``: the first character only."""
+    if value is None:
+        return None
+    if len(value) <= 1:
+        return "*"
+    return value[0] + "*" * (len(value) - 1)
+
+
+def mask_phone(value: str | None) -> str | None:
+    """``138****5678``."""
+    if value is None:
+        return None
+    digits = value.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+_NATIONAL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def mask_ids_in(text: str) -> str:
+    """Mask every national ID number inside a message."""
+    return _NATIONAL_ID.sub(lambda m: mask_national_id(m.group(0)) or "", text)
+
+
+def mask_ids_deep(value: Any) -> Any:
+    """Every national ID number inside strings of a JSON-like value, masked."""
+    if isinstance(value, str):
+        return mask_ids_in(value) if len(value) >= 18 else value
+    if isinstance(value, dict):
+        return {k: mask_ids_deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_ids_deep(v) for v in value]
+    return value
+
+
+_NAME_KEYS = frozenset({"name", "psn_name"})
+_PHONE_KEYS = frozenset({"phone", "tel"})
+#: Birth dates are digits 7-14 of an 18-digit national ID: masked with it (the age is not).
+_BIRTH_KEYS = frozenset({"birth_date", "brdy"})
+
+
+def mask_personal(value: Any) -> Any:
+    """A JSON-like ``value`` as shown to a reader who may not see identities: national IDs (in
+    any string) masked, names (``name``, ``psn_name``) and phones (``phone``, ``tel``) masked,
+    birth dates (``birth_date``, ``brdy``) left out (None)."""
+    if isinstance(value, dict):
+        return {
+            k: mask_name(v)
+            if k in _NAME_KEYS and isinstance(v, str)
+            else mask_phone(v)
+            if k in _PHONE_KEYS and isinstance(v, str)
+            else None
+            if k in _BIRTH_KEYS
+            else mask_personal(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_personal(v) for v in value]
+    return mask_ids_deep(value)
