@@ -53,6 +53,12 @@ def test_every_group_has_its_help() -> None:
         assert "Usage:" in result.output
 
 
+def test_a_mistyped_command_is_suggested() -> None:
+    result = CliRunner().invoke(app, ["setle"])
+    assert result.exit_code == 2
+    assert "Did you mean 'settle'" in result.output
+
+
 def test_calc_starts_without_the_database_or_the_web_stack() -> None:
     scenario = str(resources.files("yibao.calc") / "examples" / "settle.yaml")
     script = textwrap.dedent(

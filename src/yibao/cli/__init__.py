@@ -7,11 +7,13 @@ calc`` loads the calculator only (policy, rules, kernel), never the database or 
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from importlib import import_module
 from typing import Any
 
 import typer
 from typer import _click
+from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 from typer.main import get_group
 
@@ -60,6 +62,18 @@ class LazyGroup(TyperGroup):
         if cmd_name in COMMANDS and cmd_name not in self.commands:
             self.add_command(load_command(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:  # suggest among every command, not only those loaded
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                suggestions = ", ".join(f"{m!r}" for m in matches)
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
 
 
 app = typer.Typer(
