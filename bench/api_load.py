@@ -8,7 +8,7 @@ as ``bench/settle_service.py`` does: a third employees who paid three months of 
 residents who paid 2025; 3,000 persons take about a minute, once per database. With fewer, most
 batches of 32 concurrent claims hold two of one person, which a pooling area's population almost
 never gives: such a claim is settled in a second round of the batch, at the cost of its reads and
-writes), registers an institution and a key (derived from a bench secret, as ``yibao.api.cli
+writes), registers an institution and a key (derived from a bench secret, as ``yibao.cli.api
 add-institution`` does), starts the API server (``yibao serve``: uvicorn, ``--workers``
 processes each with its own socket on the port; 2 by default, one per core of the 2-core
 machine of quality.md) as a separate process on a free loopback port,
@@ -89,7 +89,7 @@ def start_server(url: str, secret: str, port: int, workers: int) -> subprocess.P
     cmd = [
         sys.executable,
         "-m",
-        "yibao.api.cli",
+        "yibao.cli.api",
         "serve",
         "--host",
         "127.0.0.1",

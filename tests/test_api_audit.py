@@ -20,8 +20,8 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import TX, Api, Inst
 from tests.store_support import nid
 from tests.test_api_settlement import employee
-from yibao.api import cli as api_cli
 from yibao.api.http.audit import WINDOW, RefusalBudget
+from yibao.cli import api as api_cli
 from yibao.domain.roles import Role
 from yibao.services import enrolment, registry
 from yibao.store.api_models import AuditRow

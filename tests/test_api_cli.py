@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from yibao.api.cli import app
+from yibao.cli.api import app
 from yibao.store.migrate import upgrade
 
 runner = CliRunner()

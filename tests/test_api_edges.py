@@ -373,7 +373,7 @@ def test_no_server_path_in_a_command_line_message(
     from typer.testing import CliRunner
 
     from tests.test_store_commands import run
-    from yibao.calc.cli import app as calc
+    from yibao.cli.calc import app as calc
 
     who = registry.add_person(uow, nid(7), "早参保").label
     enrolment.enrol(uow, who, "resident", AREA, dt.date(1989, 1, 1))

@@ -55,7 +55,7 @@ def server(tmp_path: Path, port: int, workers: int) -> Iterator[subprocess.Popen
     url = f"sqlite:///{tmp_path / 'yibao.sqlite'}"
     upgrade(url)
     env = {**os.environ, "YIBAO_API_SECRET": "s" * 32, "YIBAO_DATABASE_URL": url}
-    cmd = [sys.executable, "-m", "yibao.api.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "yibao.cli.api", "serve", "--port", str(port)]
     cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path)
     try:

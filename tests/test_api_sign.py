@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from yibao import demo
-from yibao.api.cli import app
 from yibao.api.http.app import create_app
 from yibao.api.http.security import sign
 from yibao.api.http.settings import Settings
+from yibao.cli import demo
+from yibao.cli.api import app
 from yibao.domain.credentials import institution_key
 from yibao.services.accounts import NewInstitution, issue_institution
+from yibao.services.demo import private_file
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
 from yibao.store.uow import UnitOfWork
@@ -134,10 +135,10 @@ def test_sign_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_demo_private_file_and_curl_command(tmp_path: Path) -> None:
     path = tmp_path / "api-secret"
-    value, made = demo._private_file(path, lambda: "s3cret")
+    value, made = private_file(path, lambda: "s3cret")
     assert (value, made) == ("s3cret", True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert demo._private_file(path, lambda: "other") == ("s3cret", False)
+    assert private_file(path, lambda: "other") == ("s3cret", False)
     cmd = demo.curl_command(
         "http://127.0.0.1:8000",
         Path("data/demo/2207.json"),

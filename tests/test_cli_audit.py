@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
-from yibao.commands import app
+from yibao.cli import app
 from yibao.services import access
 from yibao.store.api_models import AuditRow
 

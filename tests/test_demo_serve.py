@@ -14,7 +14,7 @@ import httpx
 from typer.testing import CliRunner
 
 from tests.server_support import free_port, wait_answering
-from yibao.api.cli import app as api_app
+from yibao.cli.api import app as api_app
 
 STARTUP_SECONDS = 120
 

@@ -26,7 +26,6 @@ from tests.test_calc import SETTLE
 from yibao.api.http.app import create_app
 from yibao.api.http.settings import Settings
 from yibao.cli import app as cli
-from yibao.commands import app as commands
 from yibao.domain.errors import InvalidField
 from yibao.domain.settlement import Claim
 from yibao.kernel.tables import compile_tables
@@ -236,7 +235,7 @@ def test_a_fhir_claim_with_a_huge_amount_is_refused_naming_the_element(
 
 
 def _cli(db_url: str, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(commands, [*args, "--db", db_url, "--json"])
+    result = CliRunner().invoke(cli, [*args, "--db", db_url, "--json"])
     return result.exit_code, json.loads(result.stdout if result.exit_code == 0 else result.stderr)
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
-from yibao.commands import app
+from yibao.cli import app
 from yibao.store.migrate import head
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
-from yibao.commands import app
+from yibao.cli import app
 from yibao.domain.errors import (
     InvalidField,
     NotFound,

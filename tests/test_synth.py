@@ -15,9 +15,9 @@ import pytest
 from stdnum.cn import ric
 from typer.testing import CliRunner
 
+from yibao.cli.synth import app
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.synth import SynthConfig, fund_ratio, generate, summarize
-from yibao.synth.cli import app
 from yibao.synth.dates import add_months, day_number
 from yibao.synth.ids import check_values, place_code
 from yibao.synth.summary import draw_chart

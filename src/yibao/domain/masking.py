@@ -52,3 +52,29 @@ def mask_ids_deep(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_ids_deep(v) for v in value]
     return value
+
+
+_NAME_KEYS = frozenset({"name", "psn_name"})
+_PHONE_KEYS = frozenset({"phone", "tel"})
+#: Birth dates are digits 7-14 of an 18-digit national ID: masked with it (the age is not).
+_BIRTH_KEYS = frozenset({"birth_date", "brdy"})
+
+
+def mask_personal(value: Any) -> Any:
+    """A JSON-like ``value`` as shown to a reader who may not see identities: national IDs (in
+    any string) masked, names (``name``, ``psn_name``) and phones (``phone``, ``tel``) masked,
+    birth dates (``birth_date``, ``brdy``) left out (None)."""
+    if isinstance(value, dict):
+        return {
+            k: mask_name(v)
+            if k in _NAME_KEYS and isinstance(v, str)
+            else mask_phone(v)
+            if k in _PHONE_KEYS and isinstance(v, str)
+            else None
+            if k in _BIRTH_KEYS
+            else mask_personal(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_personal(v) for v in value]
+    return mask_ids_deep(value)

@@ -2,9 +2,8 @@
 signing a request (``api sign``, the headers for curl), revoking keys and tokens
 (``api revoke-key``, ``api revoke-token``).
 
-Mount on the main command line with ``yibao.api.cli.register(app)``; standalone:
-``python -m yibao.api.cli serve``. Settings come from the environment (``YIBAO_DATABASE_URL``,
-``YIBAO_API_SECRET``, see ``yibao.api.http.settings``).
+Standalone: ``python -m yibao.cli.api serve``. Settings come from the environment
+(``YIBAO_DATABASE_URL``, ``YIBAO_API_SECRET``, see ``yibao.api.http.settings``).
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from yibao.api.http.security import signed_headers
 from yibao.api.http.settings import Settings
+from yibao.cli.options import PolicyDirOpt, checked_policy_dir
 from yibao.domain.credentials import institution_key
 from yibao.domain.roles import Role
-from yibao.policy_option import PolicyDirOpt, checked_policy_dir
 
 if TYPE_CHECKING:
     from yibao.store.uow import UnitOfWork
@@ -205,29 +204,15 @@ def revoke_token(
 
 def newest_key_id(database_url: str | None, code: str) -> str | None:
     """The newest active key id of the active institution ``code`` (None: no such key)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from yibao.store.api_models import InstitutionKeyRow, InstitutionRow
+    from yibao.services.keys import newest_key_id as newest
     from yibao.store.db import make_engine
+    from yibao.store.uow import UnitOfWork
 
     engine = make_engine(database_url)
     try:
-        with Session(engine) as session:
-            found: str | None = session.scalar(
-                select(InstitutionKeyRow.key_id)
-                .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
-                .where(
-                    InstitutionRow.code == code,
-                    InstitutionRow.active.is_(True),
-                    InstitutionKeyRow.active.is_(True),
-                )
-                .order_by(InstitutionKeyRow.id.desc())
-                .limit(1)
-            )
+        return newest(UnitOfWork.for_engine(engine), code)
     finally:
         engine.dispose()
-    return found
 
 
 def header_lines(headers: dict[str, str]) -> str:
@@ -302,12 +287,6 @@ def sign(
     if payload:
         headers = {"Content-Type": "application/json", **headers}
     typer.echo(header_lines(headers), nl=False)
-
-
-def register(main: typer.Typer) -> None:
-    """Add ``serve`` and the ``api`` group to the main command line."""
-    main.command("serve")(serve)
-    main.add_typer(app, name="api")
 
 
 app.command("serve")(serve)

@@ -1,4 +1,5 @@
 """``yibao calc``: the offline calculator. Scenario in (YAML/JSON, path or ``-``), JSON out.
+It imports only the calculator (policy, rules, kernel): no database, no web stack.
 
 A bad scenario exits with status 2 and one line on standard error naming the field and the reason.
 """
@@ -16,8 +17,8 @@ from yibao.calc.incentives import incentives_scenario
 from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
+from yibao.cli.options import with_policy_dir
 from yibao.policy import ParameterError
-from yibao.policy_option import with_policy_dir
 
 app = typer.Typer(no_args_is_help=True, help="Offline calculator over the policy parameters")
 

@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError
-from yibao.policy_option import with_policy_dir
 from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
 from yibao.synth.ids import check_region
 from yibao.synth.load import load_area
