@@ -19,7 +19,7 @@ from yibao.calc.scenario import (
 )
 from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.schema import SETTLEMENT_FIELDS
-from yibao.kernel.settle import REASONS, Claims, Persons, settle
+from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
     CROSS_REGION,
@@ -130,7 +130,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
 
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
-    col = settle(tables, claims, persons).columns
+    col = settle_claims(tables, claims, persons).columns
     col = {
         **col,
         "medfee_sumamt": claims.total,

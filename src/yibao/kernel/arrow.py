@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.segments import I64
-from yibao.kernel.settle import Claims, Persons, Result, State, settle
+from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
 from yibao.kernel.tables import AID_CLASSES, CROSS_REGION, MED_TYPES, SCHEME_INPUT, Tables
 
 NEVER = -2_000_000_000  # days: before any claim (fits the int32 date column)
@@ -110,7 +110,7 @@ def settle_table(
     if not len(psn) or np.any(psn[idx] != unique):
         raise ColumnError("persons: a claim's psn_no has no person row")
     p = persons_from_arrow(persons.take(pa.array(idx)))
-    result = settle(tables, c, p, state)
+    result = settle_claims(tables, c, p, state)
     out = claims
     for name, values in result.columns.items():
         out = out.append_column(name, pa.array(values))

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
-from yibao.policy.benefits import MED_TYPES as MED_TYPES
+from yibao.policy.vocab import LEVELS as LEVELS
+from yibao.policy.vocab import AidClass, BenefitScheme, CrossRegion, InsuredCategory, MedType
 
 I64 = npt.NDArray[np.int64]
 
@@ -26,13 +27,15 @@ UNCAPPED = 1 << 46
 #: The top edge of the last band.
 OPEN = 1 << 46
 
-SCHEMES = ("employee", "retiree", "resident")
-SCHEME_INPUT = {"employee": 0, "flexible": 0, "retiree": 1, "resident": 2}
+#: The kernel's indexes of the vocabulary (``policy.vocab``): position = code.
+SCHEMES: tuple[str, ...] = tuple(s.value for s in BenefitScheme)
+MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
+CROSS_REGION: tuple[str, ...] = tuple(c.value for c in CrossRegion)
+AID_CLASSES: tuple[str, ...] = ("none", *(a.value for a in AidClass))
+#: An insured category's code on the scheme axis: the benefit scheme it is paid as.
+SCHEME_INPUT = {c.value: SCHEMES.index(c.benefits) for c in InsuredCategory}
 #: Where a med type has no benefits of its own it is paid like another one.
 MED_FALLBACK = {"maternity": "inpatient", "pharmacy": "outpatient"}
-CROSS_REGION = ("none", "registered", "referred", "temporary")
-AID_CLASSES = ("none", "tekun", "dibao", "low_income_edge", "monitored", "ill_poor")
-LEVELS = (1, 2, 3)
 
 ADMISSION, ANNUAL = 0, 1
 AMOUNT, EXCESS = 0, 1
