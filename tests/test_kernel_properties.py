@@ -12,9 +12,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, UNCAPPED, Tables, compile_tables
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, SCHEMES, UNCAPPED, Tables, compile_tables
 from yibao.policy import Policy
 from yibao.policy.money import MAX_FEN, MAX_YEAR_FEN
+from yibao.policy.vocab import BenefitScheme
 
 YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
 TIERS = [
@@ -367,7 +368,7 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
 
 @settings(max_examples=25, deadline=None)
 @given(
-    scheme=st.sampled_from(["employee", "retiree", "resident"]),
+    scheme=st.sampled_from([s.value for s in BenefitScheme]),
     fen=st.integers(min_value=0, max_value=10**9),
 )
 def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) -> None:
@@ -376,7 +377,7 @@ def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) 
     yuan = f"{fen // 100}.{fen % 100:02d}"
     overlay = {"benefits": {scheme: {"inpatient": {"basic": {"annual_cap": float(yuan)}}}}}
     t = compile_tables(Policy("000000", overlays=[overlay]), 2025)
-    s = ("employee", "retiree", "resident").index(scheme)
+    s = SCHEMES.index(scheme)
     caps = {m: int(t.annual_cap[0, s, MED_TYPES.index(m)]) for m in MED_TYPES}
     assert caps["inpatient"] == caps["chronic"] == caps["maternity"] == fen
     national = {"employee": 2000_00, "retiree": 2000_00, "resident": 400_00}[scheme]

@@ -18,7 +18,6 @@ from yibao.calc.scenario import (
     mapping,
 )
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
@@ -31,6 +30,7 @@ from yibao.kernel.tables import (
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
+from yibao.policy.vocab import SETTLEMENT_FIELDS, AidClass, InsuredCategory
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -38,10 +38,10 @@ OUTPUT_FIELDS = SETTLEMENT_FIELDS
 def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     policy = load_policy(doc)
     person = mapping(doc, "person")
-    scheme = choice(person.get("scheme"), "person.scheme", tuple(SCHEME_INPUT))
+    scheme = choice(person.get("scheme"), "person.scheme", tuple(InsuredCategory))
     assert scheme is not None
     aid = choice(
-        person.get("assistance_class"), "person.assistance_class", AID_CLASSES[1:], nullable=True
+        person.get("assistance_class"), "person.assistance_class", tuple(AidClass), nullable=True
     )
     use_account = person.get("use_account", True)
     if not isinstance(use_account, bool):

@@ -11,8 +11,9 @@ from enum import StrEnum
 from typing import Any
 
 from yibao.domain.errors import InvalidField
-from yibao.kernel.tables import CROSS_REGION, LEVELS, MED_TYPES
 from yibao.policy import money
+from yibao.policy.vocab import CROSS_REGIONS as CROSS_REGION
+from yibao.policy.vocab import LEVELS, MED_TYPES
 
 
 class VisitStatus(StrEnum):

@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
+from yibao.policy.vocab import CROSS_REGIONS, AidClass, BenefitScheme, InsuredCategory
 from yibao.policy.vocab import LEVELS as LEVELS
-from yibao.policy.vocab import AidClass, BenefitScheme, CrossRegion, InsuredCategory, MedType
+from yibao.policy.vocab import MED_TYPES as MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 
@@ -29,8 +30,7 @@ OPEN = 1 << 46
 
 #: The kernel's indexes of the vocabulary (``policy.vocab``): position = code.
 SCHEMES: tuple[str, ...] = tuple(s.value for s in BenefitScheme)
-MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
-CROSS_REGION: tuple[str, ...] = tuple(c.value for c in CrossRegion)
+CROSS_REGION = CROSS_REGIONS  # "none" (code 0) first
 AID_CLASSES: tuple[str, ...] = ("none", *(a.value for a in AidClass))
 #: An insured category's code on the scheme axis: the benefit scheme it is paid as.
 SCHEME_INPUT = {c.value: SCHEMES.index(c.benefits) for c in InsuredCategory}

@@ -81,8 +81,8 @@ class CrossRegion(StrEnum):
     TEMPORARY = "temporary"  # 临时外出就医
 
 
-class SpecialGroup(StrEnum):
-    """特殊人群: the special groups a person may belong to (一人一档)."""
+class GroupKind(StrEnum):
+    """特殊人群: the kinds of special group a person may belong to (一人一档)."""
 
     NEWBORN = "newborn"
     TEKUN = "tekun"  # 特困 extreme poverty
@@ -106,6 +106,9 @@ class AidClass(StrEnum):
 
 #: Institution levels (医疗机构等级): 1 primary, 2 secondary, 3 tertiary.
 LEVELS = (1, 2, 3)
+#: The values of the enums above as plain tuples, in order (for ``in`` and messages).
+MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
+CROSS_REGIONS: tuple[str, ...] = tuple(c.value for c in CrossRegion)
 
 #: A claim's own amounts (fen), as the national platform names them: total, fully self-paid,
 #: over the price limit.
