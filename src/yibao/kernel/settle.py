@@ -23,7 +23,7 @@ from yibao.kernel.columns import Claims, Persons, Result
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
 from yibao.kernel.layers.basic import basic_pooling
-from yibao.kernel.layers.common import Batch
+from yibao.kernel.layers.common import Context
 from yibao.kernel.layers.critical_illness import critical_illness
 from yibao.kernel.layers.large_amount import large_amount
 from yibao.kernel.layers.scope import entitled_claims, policy_scope
@@ -64,7 +64,7 @@ def settle_claims(
     """
     segs = segments(claims.person)
     entitled = entitled_claims(segs, claims, persons)
-    batch = Batch(
+    ctx = Context(
         tables=tables,
         segs=segs,
         version=tables.version_of(claims.date),
@@ -76,19 +76,19 @@ def settle_claims(
     scheme = segs.spread(persons.scheme)
     aid_class = segs.spread(persons.aid_class)
 
-    scope = policy_scope(batch, claims)
-    basic = basic_pooling(batch, claims, scheme, scope.basic_base)
+    scope = policy_scope(ctx, claims)
+    basic = basic_pooling(ctx, claims, scheme, scope.basic_base)
     resident = entitled & (scheme == RESIDENT)
-    ci = critical_illness(batch, resident, aid_class, persons.incentive_raise, scope, basic)
+    ci = critical_illness(ctx, resident, aid_class, persons.incentive_raise, scope, basic)
     employee = entitled & (scheme != RESIDENT) & (basic.cap_group == tables.la_group)
-    la = large_amount(batch, employee, scope.basic_base, basic)
+    la = large_amount(ctx, employee, scope.basic_base, basic)
     owed = np.maximum(scope.in_scope - basic.paid - ci.paid - la.paid, 0)
-    ma = medical_assistance(batch, aid_class, owed)
+    ma = medical_assistance(ctx, aid_class, owed)
 
     fund = basic.paid + ci.paid + la.paid + ma.paid
     share = claims.total - fund
-    acct = personal_account(batch, share, persons)
-    mulaid = family_mutual_aid(batch, share - acct, persons)
+    acct = personal_account(ctx, share, persons)
+    mulaid = family_mutual_aid(ctx, share - acct, persons)
     columns = {
         "preselfpay_amt": scope.category_b_prepay,
         "inscp_scp_amt": scope.in_scope,
@@ -107,11 +107,11 @@ def settle_claims(
         "acct_pay": acct,
         "acct_mulaid_pay": mulaid,
         "psn_cash_pay": share - acct - mulaid,
-        "reasons": batch.reasons,
+        "reasons": ctx.reasons,
         "admission_no": np.where(basic.admission, basic.admission_no, 0),
-        "version": batch.version,
+        "version": ctx.version,
     }
-    return Result(columns=columns, state=batch.state)
+    return Result(columns=columns, state=ctx.state)
 
 
 __all__ = [

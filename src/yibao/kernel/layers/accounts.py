@@ -8,29 +8,29 @@ from __future__ import annotations
 import numpy as np
 
 from yibao.kernel.columns import Persons
-from yibao.kernel.layers.common import Batch, clamp_to_cap
+from yibao.kernel.layers.common import Context, clamp_to_cap
 from yibao.kernel.segments import I64
 
 
-def personal_account(batch: Batch, share: I64, persons: Persons) -> I64:
+def personal_account(ctx: Context, share: I64, persons: Persons) -> I64:
     """What the person's own account pays of ``share`` (acct_pay)."""
-    balance = batch.spread(np.where(persons.use_account, persons.account_balance, 0))
-    return _from_balance(batch, share, balance, "acct")
+    balance = ctx.spread(np.where(persons.use_account, persons.account_balance, 0))
+    return _from_balance(ctx, share, balance, "acct")
 
 
-def family_mutual_aid(batch: Batch, share: I64, persons: Persons) -> I64:
+def family_mutual_aid(ctx: Context, share: I64, persons: Persons) -> I64:
     """What the linked relative's account pays of ``share`` (acct_mulaid_pay): what is left
     after the person's own account."""
-    linked = batch.spread(persons.mutual_aid_balance)
-    return _from_balance(batch, share, linked, "mulaid", only_linked=True)
+    linked = ctx.spread(persons.mutual_aid_balance)
+    return _from_balance(ctx, share, linked, "mulaid", only_linked=True)
 
 
 def _from_balance(
-    batch: Batch, share: I64, balance: I64, key: str, only_linked: bool = False
+    ctx: Context, share: I64, balance: I64, key: str, only_linked: bool = False
 ) -> I64:
     """A balance spent over the person's claims in order (a cap that never changes)."""
     member = balance > 0 if only_linked else None
     paid, _ = clamp_to_cap(
-        batch.segs, share, member, balance, batch.state, key, batch.n_persons, steady=True
+        ctx.segs, share, member, balance, ctx.state, key, ctx.n_persons, steady=True
     )
     return paid

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from yibao.kernel.layers.common import Batch
+from yibao.kernel.layers.common import Context
 from yibao.kernel.reasons import MA_CAP, NOT_AID_RECIPIENT
 from yibao.kernel.segments import I64, round_div
 from yibao.kernel.tables import SCALE
@@ -19,14 +19,14 @@ class MedicalAssistance(NamedTuple):
     tiers: dict[str, I64]  # ma_base:<t> and maf_pay:<t> of each tier t
 
 
-def medical_assistance(batch: Batch, aid_class: I64, owed: I64) -> MedicalAssistance:
+def medical_assistance(ctx: Context, aid_class: I64, owed: I64) -> MedicalAssistance:
     """Medical assistance of aid recipients (``aid_class`` > 0 per claim) on ``owed`` (policy
     scope less the insurance funds): ``medical_assistance.classes.<class>.tiers``."""
-    tables, version = batch.tables, batch.version
+    tables, version = ctx.tables, ctx.version
     paid = np.zeros(len(owed), dtype=np.int64)
     tiers: dict[str, I64] = {}
-    aided = batch.entitled & (aid_class > 0)
-    batch.flag(batch.entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT)
+    aided = ctx.entitled & (aid_class > 0)
+    ctx.flag(ctx.entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT)
     if not aided.any():
         return MedicalAssistance(paid, tiers)
     for t in range(tables.n_tiers):
@@ -34,10 +34,10 @@ def medical_assistance(batch: Batch, aid_class: I64, owed: I64) -> MedicalAssist
         member = aided & (ratio > 0)
         remaining = owed - paid
         deductible = tables.ma_deductible[version, aid_class, t]
-        grown, _ = batch.deductible(remaining, member, deductible, f"ma:{t}.base")
+        grown, _ = ctx.deductible(remaining, member, deductible, f"ma:{t}.base")
         raw = round_div(ratio * grown, SCALE)
-        pay, _ = batch.capped(raw, member, tables.ma_cap[version, aid_class, t], f"ma:{t}")
-        batch.flag(pay < raw, MA_CAP)
+        pay, _ = ctx.capped(raw, member, tables.ma_cap[version, aid_class, t], f"ma:{t}")
+        ctx.flag(pay < raw, MA_CAP)
         tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)
         tiers[f"maf_pay:{t}"] = pay
         paid += pay

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from yibao.kernel.columns import Claims
-from yibao.kernel.layers.common import B, Batch, banded_schedule
+from yibao.kernel.layers.common import B, Context, banded_schedule
 from yibao.kernel.reasons import BASIC_CAP, BASIC_DEDUCTIBLE
 from yibao.kernel.segments import I64, Segments, round_div
 from yibao.kernel.state import FREE_ADMISSIONS
@@ -32,20 +32,20 @@ class BasicPooling:
     admission_no: I64  # its rank among the year's admissions (1st, 2nd, ...)
 
 
-def basic_pooling(batch: Batch, claims: Claims, scheme: I64, base: I64) -> BasicPooling:
+def basic_pooling(ctx: Context, claims: Claims, scheme: I64, base: I64) -> BasicPooling:
     """The basic fund on ``base`` (policy scope less the cross-region pre-payment), for claims
     of the benefit schemes ``scheme``: ``benefits.<scheme>.<med_type>.basic``."""
-    tables = batch.tables
+    tables = ctx.tables
     # flat indexes into the [version, scheme, med_type(, level)] tables
-    scheme_med = (batch.version * len(SCHEMES) + scheme) * len(MED_TYPES) + claims.med_type
+    scheme_med = (ctx.version * len(SCHEMES) + scheme) * len(MED_TYPES) + claims.med_type
     scheme_med_level = scheme_med * len(LEVELS) + claims.level
     style = tables.style.reshape(-1).take(scheme_med)
     deductible = tables.deductible.reshape(-1).take(scheme_med_level)
     edges = tables.band_edges.reshape(-1, tables.n_bands)[scheme_med_level]
     ratios = tables.band_ratios.reshape(-1, tables.n_bands)[scheme_med_level]
 
-    admission = (style == ADMISSION) & batch.entitled
-    admission_no = admission_numbers(batch, admission)
+    admission = (style == ADMISSION) & ctx.entitled
+    admission_no = admission_numbers(ctx, admission)
     factor = tables.repeat.reshape(-1).take(
         scheme_med * tables.repeat.shape[-1] + np.clip(admission_no - 1, 0, 2)
     )
@@ -58,18 +58,16 @@ def basic_pooling(batch: Batch, claims: Claims, scheme: I64, base: I64) -> Basic
     raw = np.where(admission, admission_raw, 0)
     eligible = np.where(admission, base - admission_deductible, 0)
 
-    annual = (style != ADMISSION) & batch.entitled
+    annual = (style != ADMISSION) & ctx.entitled
     if annual.any():
         ded_group = tables.ded_group.reshape(-1).take(scheme_med)
-        annual_deductibles(
-            batch, annual, ded_group, deductible, ratios, base, applied, eligible, raw
-        )
+        annual_deductibles(ctx, annual, ded_group, deductible, ratios, base, applied, eligible, raw)
 
     cap_group = tables.cap_group.reshape(-1).take(scheme_med)
     cap = tables.annual_cap.reshape(-1).take(scheme_med)
-    paid, paid_before = annual_caps(batch, raw, cap_group, cap)
-    batch.flag(batch.entitled & (base > 0) & (eligible == 0), BASIC_DEDUCTIBLE)
-    batch.flag(paid < raw, BASIC_CAP)
+    paid, paid_before = annual_caps(ctx, raw, cap_group, cap)
+    ctx.flag(ctx.entitled & (base > 0) & (eligible == 0), BASIC_DEDUCTIBLE)
+    ctx.flag(paid < raw, BASIC_CAP)
     return BasicPooling(
         deductible=applied,
         eligible=eligible,
@@ -83,10 +81,10 @@ def basic_pooling(batch: Batch, claims: Claims, scheme: I64, base: I64) -> Basic
     )
 
 
-def admission_numbers(batch: Batch, admission: B) -> I64:
+def admission_numbers(ctx: Context, admission: B) -> I64:
     """Each admission's rank in the person's year (its repeat-admission factor and
     ``admission_no``), carried in the state ``admissions`` (and ``admissions.free``)."""
-    state, segs, n = batch.state, batch.segs, batch.n_persons
+    state, segs, n = ctx.state, ctx.segs, ctx.n_persons
     held = state.get("admissions", n)
     free = state.get(FREE_ADMISSIONS, n)
     if free.any():
@@ -122,7 +120,7 @@ def _ranks_with_free(segs: Segments, admission: B, held0: I64, free0: I64) -> tu
 
 
 def annual_deductibles(
-    batch: Batch,
+    ctx: Context,
     annual: B,
     ded_group: I64,
     deductible: I64,
@@ -138,21 +136,21 @@ def annual_deductibles(
     present[ded_group[annual]] = True
     for m in np.flatnonzero(present):
         member = annual & (ded_group == m)
-        grown, bore = batch.deductible(base, member, deductible, f"ded:{MED_TYPES[m]}.base")
+        grown, bore = ctx.deductible(base, member, deductible, f"ded:{MED_TYPES[m]}.base")
         applied += bore
         eligible += grown
         raw += np.where(member, round_div(ratios[:, 0] * grown, SCALE), 0)
 
 
-def annual_caps(batch: Batch, raw: I64, cap_group: I64, cap: I64) -> tuple[I64, I64]:
+def annual_caps(ctx: Context, raw: I64, cap_group: I64, cap: I64) -> tuple[I64, I64]:
     """The annual cap of each cap group (封顶线共用, ``cap_group``): what the fund pays of
     ``raw``, and what the claim's group had paid before it."""
     paid = np.zeros(len(raw), dtype=np.int64)
     paid_before = np.zeros(len(raw), dtype=np.int64)
-    for g, name in enumerate(batch.tables.cap_groups):
-        member = batch.entitled & (cap_group == g)
+    for g, name in enumerate(ctx.tables.cap_groups):
+        member = ctx.entitled & (cap_group == g)
         if member.any():
-            pay, before = batch.capped(raw, member, cap, f"cap:{name}")
+            pay, before = ctx.capped(raw, member, cap, f"cap:{name}")
             paid += pay
             paid_before = np.where(member, before, paid_before)
     return paid, paid_before

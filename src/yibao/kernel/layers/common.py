@@ -1,4 +1,4 @@
-"""What every settlement layer shares: the batch being settled, annual caps (封顶线), annual
+"""What every settlement layer shares: the call's ``Context``, annual caps (封顶线), annual
 deductibles (起付线) and banded schedules (分段比例), all over grouped cumulative sums.
 
 Each capped layer's payment is the growth of ``paid = running max of min(Σ raw, cap)`` over the
@@ -25,9 +25,10 @@ SPARSE = 0.25
 
 
 @dataclass
-class Batch:
-    """The batch every layer reads: the claims' person segments, each claim's parameter version
-    and entitlement, the persons' year-to-date state (updated as layers run) and the reasons."""
+class Context:
+    """What every layer of one kernel call reads: the claims' person segments, each claim's
+    parameter version and entitlement, the persons' year-to-date state (updated as the layers
+    run) and the reasons."""
 
     tables: Tables
     segs: Segments

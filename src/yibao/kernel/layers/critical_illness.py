@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from yibao.kernel.layers.basic import BasicPooling
-from yibao.kernel.layers.common import B, Batch, banded_schedule
+from yibao.kernel.layers.common import B, Context, banded_schedule
 from yibao.kernel.layers.scope import PolicyScope
 from yibao.kernel.reasons import CI_CAP, CI_DEDUCTIBLE
 from yibao.kernel.segments import I64, round_div
@@ -23,7 +23,7 @@ class CriticalIllness(NamedTuple):
 
 
 def critical_illness(
-    batch: Batch,
+    ctx: Context,
     resident: B,
     aid_class: I64,
     incentive_raise: I64,
@@ -35,7 +35,7 @@ def critical_illness(
     n = len(resident)
     if not resident.any():
         return CriticalIllness(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
-    tables, version, segs, state = batch.tables, batch.version, batch.segs, batch.state
+    tables, version, segs, state = ctx.tables, ctx.version, ctx.segs, ctx.state
     vulnerable = tables.ci_vulnerable[version, aid_class].astype(np.int64)
     # the base: policy scope less the basic fund, with or without the basic deductible and
     # the category-B pre-payment (critical_illness.base, include_category_b_prepay)
@@ -43,7 +43,7 @@ def critical_illness(
     owed -= np.where(tables.ci_residual_excl_ded[version] == 1, basic.deductible, 0)
     owed += np.where(tables.ci_include_b[version] == 1, scope.category_b_prepay, 0)
     base = np.where(resident, np.maximum(owed, 0), 0)
-    base_before = state.get("ci.base", batch.n_persons)
+    base_before = state.get("ci.base", ctx.n_persons)
     ytd = segs.cumsum(base, base_before)
     state.values["ci.base"] = segs.last(ytd, base_before)
     deductible = tables.ci_deductible[version, vulnerable]
@@ -55,7 +55,7 @@ def critical_illness(
     )
     raw = round_div(grown, SCALE)
     cap = tables.ci_cap[version, vulnerable] + segs.spread(incentive_raise)
-    paid, _ = batch.capped(raw, resident, cap, "ci")
-    batch.flag(resident & (base > 0) & (ytd <= deductible), CI_DEDUCTIBLE)
-    batch.flag(paid < raw, CI_CAP)
+    paid, _ = ctx.capped(raw, resident, cap, "ci")
+    ctx.flag(resident & (base > 0) & (ytd <= deductible), CI_DEDUCTIBLE)
+    ctx.flag(paid < raw, CI_CAP)
     return CriticalIllness(paid, base)

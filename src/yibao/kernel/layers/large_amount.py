@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from yibao.kernel.layers.basic import BasicPooling
-from yibao.kernel.layers.common import B, Batch
+from yibao.kernel.layers.common import B, Context
 from yibao.kernel.reasons import LA_CAP
 from yibao.kernel.segments import I64, round_div
 from yibao.kernel.tables import SCALE
@@ -20,7 +20,7 @@ class LargeAmount(NamedTuple):
     base: I64  # la_base: the cost beyond the basic cap's cost point
 
 
-def large_amount(batch: Batch, employee: B, base: I64, basic: BasicPooling) -> LargeAmount:
+def large_amount(ctx: Context, employee: B, base: I64, basic: BasicPooling) -> LargeAmount:
     """Large-amount insurance of the claims ``employee`` (entitled employees and retirees in the
     cap group it tops up): ``large_amount.ratio``, ``large_amount.cap``."""
     n = len(employee)
@@ -34,9 +34,9 @@ def large_amount(batch: Batch, employee: B, base: I64, basic: BasicPooling) -> L
         beyond[straddles] = unpaid_share(
             basic.eligible[straddles], basic.raw[straddles], basic.paid[straddles]
         )
-    raw = round_div(beyond * batch.tables.la_ratio[batch.version], SCALE)
-    paid, _ = batch.capped(raw, employee, batch.tables.la_cap[batch.version], "la")
-    batch.flag(paid < raw, LA_CAP)
+    raw = round_div(beyond * ctx.tables.la_ratio[ctx.version], SCALE)
+    paid, _ = ctx.capped(raw, employee, ctx.tables.la_cap[ctx.version], "la")
+    ctx.flag(paid < raw, LA_CAP)
     return LargeAmount(paid, beyond)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from yibao.kernel.columns import Claims, Persons
-from yibao.kernel.layers.common import B, Batch
+from yibao.kernel.layers.common import B, Context
 from yibao.kernel.segments import I64, Segments, round_div
 from yibao.kernel.tables import SCALE
 
@@ -31,11 +31,11 @@ class PolicyScope:
     basic_base: I64  # what the basic fund works on: in scope less cross-region, 0 if waiting
 
 
-def policy_scope(batch: Batch, claims: Claims) -> PolicyScope:
+def policy_scope(ctx: Context, claims: Claims) -> PolicyScope:
     """Policy scope = total − fully self-paid − over the price limit − category-B pre-payment
     (``catalog.category_b_prepay_ratio`` of the category-B items); patients treated away from
     home pay ``benefits.cross_region.prepay_ratio`` of it first, by cross-region kind."""
-    tables, version = batch.tables, batch.version
+    tables, version = ctx.tables, ctx.version
     category_b_prepay = round_div(claims.category_b * tables.prepay_b[version], SCALE)
     in_scope = claims.total - claims.fully_self_paid - claims.over_limit - category_b_prepay
     if claims.cross_region.any():
@@ -43,5 +43,5 @@ def policy_scope(batch: Batch, claims: Claims) -> PolicyScope:
         cross_region_prepay = round_div(in_scope * ratio, SCALE)
     else:
         cross_region_prepay = np.zeros(len(claims), dtype=np.int64)
-    basic_base = np.where(batch.entitled, in_scope - cross_region_prepay, 0)
+    basic_base = np.where(ctx.entitled, in_scope - cross_region_prepay, 0)
     return PolicyScope(category_b_prepay, in_scope, cross_region_prepay, basic_base)
