@@ -70,7 +70,7 @@ def main() -> None:
         f"max RSS MiB: {rss:.0f}"
     )
     print(f"funds paid (yuan): {paid / 100:,.2f}")
-    print(f"claims/s: {settled / elapsed:,.0f}")
+    print(f"claims/s: {settled / elapsed:.0f}")
 
 
 if __name__ == "__main__":

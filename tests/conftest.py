@@ -17,7 +17,7 @@ settings.register_profile(
 settings.load_profile("yibao")
 
 
-def settle(
+def calc_settle(
     claims: list[dict[str, Any]],
     person: dict[str, Any] | None = None,
     policy: dict[str, Any] | None = None,

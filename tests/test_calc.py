@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from yibao.cli import app
+from yibao.policy.vocab import SETTLEMENT_FIELDS
 
 SETTLE = {
     "region": "000000",
@@ -44,23 +45,7 @@ SETTLE = {
         }
     ],
 }
-FIELDS = [
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
-]
+FIELDS = list(SETTLEMENT_FIELDS)
 
 
 def run(command: str, scenario: Any, tmp_path: Path) -> tuple[int, str, str]:

@@ -11,10 +11,11 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from yibao.kernel.settle import Claims, Persons, Result, State, settle
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, UNCAPPED, Tables, compile_tables
+from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, SCHEMES, UNCAPPED, Tables, compile_tables
 from yibao.policy import Policy
 from yibao.policy.money import MAX_FEN, MAX_YEAR_FEN
+from yibao.policy.vocab import BenefitScheme
 
 YEAR_START = (dt.date(2025, 1, 1) - dt.date(1970, 1, 1)).days
 TIERS = [
@@ -140,7 +141,7 @@ def _cap_raised_after_a_claim_it_cut() -> tuple[Claims, Persons, int]:
 @given(batches())
 def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> None:
     claims, persons, variant = batch
-    c = settle(tables(variant), claims, persons).columns
+    c = settle_claims(tables(variant), claims, persons).columns
     assert np.array_equal(
         claims.total,
         c["fund_pay_sumamt"] + c["acct_pay"] + c["acct_mulaid_pay"] + c["psn_cash_pay"],
@@ -171,7 +172,7 @@ def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> 
 def test_no_fund_pays_more_than_its_cap_in_a_year(batch: tuple) -> None:
     claims, persons, variant = batch
     t = tables(variant)
-    r = settle(t, claims, persons)
+    r = settle_claims(t, claims, persons)
     c = r.columns
     for p in range(len(persons.scheme)):
         mine = claims.person == p
@@ -211,8 +212,8 @@ def test_a_larger_cost_never_lowers_a_funds_payment(batch: tuple, which: int, mo
     i = which % len(claims)
     bigger = replace(claims, total=claims.total.copy())
     bigger.total[i] += more
-    before = settle(t, claims, persons).columns
-    after = settle(t, bigger, persons).columns
+    before = settle_claims(t, claims, persons).columns
+    after = settle_claims(t, bigger, persons).columns
     mine = claims.person == claims.person[i]
     for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "fund_pay_sumamt"):
         assert after[name][i] >= before[name][i], name  # the claim itself
@@ -226,7 +227,7 @@ def one_at_a_time(t: Tables, claims: Claims, persons: Persons) -> dict[str, np.n
         p = int(claims.person[i])
         single = take(claims, np.array([i]))
         single = replace(single, person=np.zeros(1, dtype=np.int64))
-        r: Result = settle(t, single, take_person(persons, p), states.get(p))
+        r: Result = settle_claims(t, single, take_person(persons, p), states.get(p))
         states[p] = r.state
         for k, v in r.columns.items():
             out.setdefault(k, []).append(int(v[0]))
@@ -238,7 +239,7 @@ def one_at_a_time(t: Tables, claims: Claims, persons: Persons) -> dict[str, np.n
 def test_one_at_a_time_with_stored_state_equals_one_batch(batch: tuple) -> None:
     claims, persons, variant = batch
     t = tables(variant)
-    whole = settle(t, claims, persons).columns
+    whole = settle_claims(t, claims, persons).columns
     single = one_at_a_time(t, claims, persons)
     for name in (
         "hifp_pay",
@@ -259,19 +260,19 @@ def test_one_at_a_time_with_stored_state_equals_one_batch(batch: tuple) -> None:
 def test_a_batch_split_in_two_with_carried_state_equals_one_batch(batch: tuple, cut: int) -> None:
     claims, persons, variant = batch
     t = tables(variant)
-    whole = settle(t, claims, persons)
+    whole = settle_claims(t, claims, persons)
     # split each person's claims at the same position: first part, then the rest with its state
     rank = np.arange(len(claims)) - np.searchsorted(claims.person, claims.person)
     first = rank < cut
     if first.all():
         return
-    a = settle(t, take(claims, np.flatnonzero(first)), persons)
+    a = settle_claims(t, take(claims, np.flatnonzero(first)), persons)
     rest = take(claims, np.flatnonzero(~first))
     people = np.unique(rest.person)
     rest = replace(rest, person=np.searchsorted(people, rest.person))
     sub = Persons(*(getattr(persons, f)[people] for f in persons.__dataclass_fields__))
     state = State({k: v[people] for k, v in a.state.values.items()})
-    b = settle(t, rest, sub, state)
+    b = settle_claims(t, rest, sub, state)
     for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
         assert np.array_equal(whole.columns[name][~first], b.columns[name]), name
 
@@ -344,7 +345,7 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
         scheme * one, aid * one, MAX_FEN * one, np.array([use_account]), MAX_FEN * one,
         600_000 * one, YEAR_START * one,
     )  # fmt: skip
-    r = settle(t, claims, persons)
+    r = settle_claims(t, claims, persons)
     c = r.columns
     for name, column in c.items():
         assert (column >= 0).all(), name
@@ -367,7 +368,7 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
 
 @settings(max_examples=25, deadline=None)
 @given(
-    scheme=st.sampled_from(["employee", "retiree", "resident"]),
+    scheme=st.sampled_from([s.value for s in BenefitScheme]),
     fen=st.integers(min_value=0, max_value=10**9),
 )
 def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) -> None:
@@ -376,7 +377,7 @@ def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) 
     yuan = f"{fen // 100}.{fen % 100:02d}"
     overlay = {"benefits": {scheme: {"inpatient": {"basic": {"annual_cap": float(yuan)}}}}}
     t = compile_tables(Policy("000000", overlays=[overlay]), 2025)
-    s = ("employee", "retiree", "resident").index(scheme)
+    s = SCHEMES.index(scheme)
     caps = {m: int(t.annual_cap[0, s, MED_TYPES.index(m)]) for m in MED_TYPES}
     assert caps["inpatient"] == caps["chronic"] == caps["maternity"] == fen
     national = {"employee": 2000_00, "retiree": 2000_00, "resident": 400_00}[scheme]

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from yibao.policy.vocab import SETTLEMENT_AMOUNTS
 from yibao.store.db import database_url
 from yibao.store.migrate import current, downgrade, head, upgrade
 from yibao.store.models import Base
@@ -99,3 +100,15 @@ def test_0004_opening_balance_kind_on_a_used_database(db_url: str, engine: Engin
         add_account("other:360100", "other")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM postings")).scalar_one() == 2
+
+
+def test_settlement_amount_columns_are_the_vocabulary(db_url: str, engine: Engine) -> None:
+    """The migrated ``settlements`` table (and the model) hold exactly the vocabulary's
+    settlement amounts, in order, between ``status`` and ``admission_no``."""
+    upgrade(db_url)
+    migrated = [c["name"] for c in inspect(engine).get_columns("settlements")]
+    modelled = [c.name for c in Base.metadata.tables["settlements"].columns]
+    for columns in (migrated, modelled):
+        first = columns.index("status") + 1
+        last = columns.index("admission_no")
+        assert tuple(columns[first:last]) == SETTLEMENT_AMOUNTS

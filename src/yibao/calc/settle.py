@@ -19,11 +19,9 @@ from yibao.calc.scenario import (
 )
 from yibao.kernel.entitled import ALWAYS, entitled_days
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.schema import SETTLEMENT_FIELDS
-from yibao.kernel.settle import REASONS, Claims, Persons, settle
+from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
-    CROSS_REGION,
     MED_TYPES,
     SCHEME_INPUT,
     compile_tables,
@@ -32,6 +30,7 @@ from yibao.kernel.tables import (
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
+from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -39,10 +38,10 @@ OUTPUT_FIELDS = SETTLEMENT_FIELDS
 def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     policy = load_policy(doc)
     person = mapping(doc, "person")
-    scheme = choice(person.get("scheme"), "person.scheme", tuple(SCHEME_INPUT))
+    scheme = choice(person.get("scheme"), "person.scheme", tuple(InsuredCategory))
     assert scheme is not None
     aid = choice(
-        person.get("assistance_class"), "person.assistance_class", AID_CLASSES[1:], nullable=True
+        person.get("assistance_class"), "person.assistance_class", tuple(AidClass), nullable=True
     )
     use_account = person.get("use_account", True)
     if not isinstance(use_account, bool):
@@ -64,7 +63,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
                 f"{f}.level", f"unknown institution level {level!r}; expected 1, 2 or 3"
             )
         cross = choice(
-            claim.get("cross_region"), f"{f}.cross_region", CROSS_REGION[1:], nullable=True
+            claim.get("cross_region"), f"{f}.cross_region", CROSS_REGIONS[1:], nullable=True
         )
         total = amount(claim.get("total"), f"{f}.total")
         parts = {
@@ -97,7 +96,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         date=np.array([epoch_days(r[0]) for r in rows], dtype=np.int64),
         med_type=np.array([MED_TYPES.index(r[1]) for r in rows], dtype=np.int64),
         level=np.array([r[2] - 1 for r in rows], dtype=np.int64),
-        cross_region=np.array([CROSS_REGION.index(r[3] or "none") for r in rows], dtype=np.int64),
+        cross_region=np.array([CROSS_REGIONS.index(r[3] or "none") for r in rows], dtype=np.int64),
         total=np.array([r[4] for r in rows], dtype=np.int64),
         fully_self_paid=np.array([r[5]["fully_self_paid"] for r in rows], dtype=np.int64),
         over_limit=np.array([r[5]["over_limit"] for r in rows], dtype=np.int64),
@@ -133,7 +132,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
 
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
-    col = settle(tables, claims, persons).columns
+    col = settle_claims(tables, claims, persons).columns
     col = {
         **col,
         "medfee_sumamt": claims.total,

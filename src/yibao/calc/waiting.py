@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from yibao.calc.scenario import ScenarioError, choice, date, load_policy, mapping
+from yibao.policy.vocab import GroupKind, InsuredCategory
 from yibao.rules.waiting import INSURED, LAPSED, Enrolment, Person, waiting_period
 
-GROUPS = (
-    "newborn",
-    "tekun",
-    "dibao",
-    "low_income_edge",
-    "monitored",
-    "ill_poor",
-    "student",
-    "demobilized",
-    "hardship",
-)
+#: The special groups, and ``hardship`` (accepted here only: no region lists it yet).
+GROUPS = (*GroupKind, "hardship")
 
 
 def _count(value: Any, field: str) -> int:
@@ -33,9 +25,7 @@ def _optional_count(doc: dict[str, Any], key: str, field: str) -> int | None:
 def waiting_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     policy = load_policy(doc)
     p = mapping(doc, "person")
-    scheme = choice(
-        p.get("scheme"), "person.scheme", ("employee", "flexible", "retiree", "resident")
-    )
+    scheme = choice(p.get("scheme"), "person.scheme", tuple(InsuredCategory))
     groups = p.get("groups") or []
     if not isinstance(groups, list):
         raise ScenarioError("person.groups", "must be a list")

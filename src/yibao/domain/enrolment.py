@@ -12,11 +12,10 @@ from enum import StrEnum
 
 from yibao.domain.errors import EnrolmentStateError, InvalidField
 from yibao.domain.registry import check_area
+from yibao.policy.vocab import InsuranceScheme, InsuredCategory
 
-
-class Scheme(StrEnum):
-    EMPLOYEE = "employee"  # 职工医保 (in-service, flexible workers, retirees)
-    RESIDENT = "resident"  # 城乡居民医保
+#: The scheme of an enrolment (险种): ``policy.vocab.InsuranceScheme`` by its domain name.
+Scheme = InsuranceScheme
 
 
 class EnrolmentKind(StrEnum):
@@ -26,8 +25,21 @@ class EnrolmentKind(StrEnum):
     RESIDENT = "resident"
 
     @property
+    def category(self) -> InsuredCategory:
+        """How the enrolled person is insured, as the rules and the kernel name it."""
+        return _CATEGORY[self]
+
+    @property
     def scheme(self) -> Scheme:
-        return Scheme.RESIDENT if self is EnrolmentKind.RESIDENT else Scheme.EMPLOYEE
+        return self.category.scheme
+
+
+_CATEGORY = {
+    EnrolmentKind.EMPLOYER: InsuredCategory.EMPLOYEE,
+    EnrolmentKind.FLEXIBLE: InsuredCategory.FLEXIBLE,
+    EnrolmentKind.RETIREE: InsuredCategory.RETIREE,
+    EnrolmentKind.RESIDENT: InsuredCategory.RESIDENT,
+}
 
 
 class Status(StrEnum):

@@ -10,6 +10,8 @@ from enum import StrEnum
 from yibao.domain.errors import InvalidField
 from yibao.domain.identity import NationalId, Sex, parse_national_id
 from yibao.domain.text import check_identifier
+from yibao.policy.vocab import AidClass
+from yibao.policy.vocab import GroupKind as GroupKind
 
 
 class RelationKind(StrEnum):
@@ -37,27 +39,8 @@ _RECIPROCAL = {
 }
 
 
-class GroupKind(StrEnum):
-    NEWBORN = "newborn"
-    TEKUN = "tekun"  # 特困 extreme poverty
-    DIBAO = "dibao"  # 低保 subsistence allowance
-    LOW_INCOME_EDGE = "low_income_edge"  # 低保边缘
-    MONITORED = "monitored"  # 防返贫监测
-    ILL_POOR = "ill_poor"  # 因病致贫
-    STUDENT = "student"
-    DEMOBILIZED = "demobilized"  # 退役军人
-
-
 #: Groups that are medical-assistance recipient classes (resident.contribution.assistance_subsidy).
-ASSISTANCE_CLASSES = frozenset(
-    {
-        GroupKind.TEKUN,
-        GroupKind.DIBAO,
-        GroupKind.LOW_INCOME_EDGE,
-        GroupKind.MONITORED,
-        GroupKind.ILL_POOR,
-    }
-)
+ASSISTANCE_CLASSES = frozenset(GroupKind(a.value) for a in AidClass)
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 _AREA = re.compile(r"^[0-9]{6}$")

@@ -13,7 +13,7 @@ from typing import Any
 
 from yibao.domain.errors import InvalidField
 from yibao.policy import money
-from yibao.policy.benefits import CROSS_REGION, LEVELS, MED_TYPES
+from yibao.policy.vocab import CROSS_REGIONS, LEVELS, MED_TYPES
 
 
 class VisitStatus(StrEnum):
@@ -42,9 +42,9 @@ def check_level(value: object, field: str = "level") -> int:
 
 
 def check_cross_region(value: object, field: str = "cross_region") -> str:
-    if value not in CROSS_REGION:
+    if value not in CROSS_REGIONS:
         raise InvalidField(
-            field, f"unknown value {value!r}; expected one of {', '.join(CROSS_REGION)}"
+            field, f"unknown value {value!r}; expected one of {', '.join(CROSS_REGIONS)}"
         )
     return str(value)
 

@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 from yibao.kernel.entitled import ALWAYS
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.segments import I64
-from yibao.kernel.settle import Claims, Persons, Result, State, settle
-from yibao.kernel.tables import AID_CLASSES, CROSS_REGION, MED_TYPES, SCHEME_INPUT, Tables
+from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
+from yibao.kernel.tables import AID_CLASSES, MED_TYPES, SCHEME_INPUT, Tables
+from yibao.policy.vocab import CROSS_REGIONS
 
 
 class ColumnError(ValueError):
@@ -62,7 +63,7 @@ def claims_from_arrow(table: pa.Table) -> Claims:
         date=_days(table["date"], 0),
         med_type=_codes(table["med_type"], MED_TYPES, "med_type"),
         level=_int(table["level"]) - 1,
-        cross_region=_codes(cross, CROSS_REGION, "cross_region", null_code=0),
+        cross_region=_codes(cross, CROSS_REGIONS, "cross_region", null_code=0),
         total=_int(table["total"]),
         fully_self_paid=_int(table["fully_self_paid"]),
         over_limit=_int(table["over_limit"]),
@@ -109,7 +110,7 @@ def settle_table(
     if not len(psn) or np.any(psn[idx] != unique):
         raise ColumnError("persons: a claim's psn_no has no person row")
     p = persons_from_arrow(persons.take(pa.array(idx)))
-    result = settle(tables, c, p, state)
+    result = settle_claims(tables, c, p, state)
     out = claims
     for name, values in result.columns.items():
         out = out.append_column(name, pa.array(values))

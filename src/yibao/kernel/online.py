@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from yibao.kernel.settle import Claims, Persons, Result, State, settle, state_keys
+from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims, state_keys
 from yibao.kernel.tables import Tables
 
 
@@ -26,7 +26,7 @@ class Request:
 
 
 def settle_one(tables: Tables, request: Request) -> Result:
-    return settle(tables, request.claims, request.person, request.state)
+    return settle_claims(tables, request.claims, request.person, request.state)
 
 
 def settle_many(tables: Tables, requests: list[Request]) -> list[Result]:
@@ -54,7 +54,7 @@ def settle_many(tables: Tables, requests: list[Request]) -> list[Result]:
             for k in state_keys(tables)
         }
     )
-    result = settle(tables, claims, persons, state)
+    result = settle_claims(tables, claims, persons, state)
     bounds = np.concatenate(([0], np.cumsum(sizes)))
     out = []
     for i in range(len(requests)):

@@ -6,15 +6,18 @@ Claims (one row per claim, any order; the kernel sorts by psn_no, date):
   total int64, fully_self_paid int64, over_limit int64, category_b int64   -- all fen
 
 Persons (one row per person appearing in the claims):
-  psn_no int64, scheme string (employee|retiree|resident|flexible),
-  assistance_class string nullable (tekun|dibao|low_income_edge|monitored|ill_poor),
+  psn_no int64, scheme string (InsuredCategory: employee|flexible|retiree|resident),
+  assistance_class string nullable (AidClass: tekun|dibao|low_income_edge|monitored|ill_poor),
   account_balance int64 fen, use_account bool, mutual_aid_balance int64 fen,
   incentive_raise int64 fen, entitled_from date32 nullable (claims before it are self-paid:
   waiting period)
 
 Output: the claims in (psn_no, date) order plus int64 fen columns named as the national platform
-names them (see OUTPUT_COLUMNS).
+names them (see OUTPUT_COLUMNS). The names of schemes, med types, cross-region kinds and aid
+classes are those of ``yibao.policy.vocab``.
 """
+
+from yibao.policy.vocab import KERNEL_AMOUNTS, SETTLEMENT_FIELDS
 
 CLAIM_COLUMNS = (
     "psn_no",
@@ -37,20 +40,6 @@ PERSON_COLUMNS = (
     "incentive_raise",
     "entitled_from",
 )
-OUTPUT_COLUMNS = (
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
-)
-#: A settlement's amount fields as the calculator and the API return them (decimal strings):
-#: the claim's own parts, then the kernel's layers.
-SETTLEMENT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", *OUTPUT_COLUMNS)
+#: The kernel's amount columns (``policy.vocab.KERNEL_AMOUNTS``).
+OUTPUT_COLUMNS = KERNEL_AMOUNTS
+__all__ = ["CLAIM_COLUMNS", "OUTPUT_COLUMNS", "PERSON_COLUMNS", "SETTLEMENT_FIELDS"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from yibao.kernel.segments import I64
-from yibao.kernel.settle import Claims, Persons, Result, State, settle
+from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
 from yibao.kernel.tables import Tables
 
 Batch = tuple[Claims, Persons, State | None]
@@ -33,7 +33,7 @@ def _settle_in_worker(
     batch: Batch, explain: bool, columns: Sequence[str] | None
 ) -> tuple[dict[str, I64], State]:
     assert _TABLES is not None
-    result = settle(_TABLES, batch[0], batch[1], batch[2], explain)
+    result = settle_claims(_TABLES, batch[0], batch[1], batch[2], explain)
     kept = result.columns if columns is None else {c: result.columns[c] for c in columns}
     return kept, result.state
 

@@ -16,7 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
-from yibao.policy.benefits import MED_TYPES as MED_TYPES
+from yibao.policy.vocab import CROSS_REGIONS, AidClass, BenefitScheme, InsuredCategory
+from yibao.policy.vocab import LEVELS as LEVELS
+from yibao.policy.vocab import MED_TYPES as MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 
@@ -26,13 +28,13 @@ UNCAPPED = 1 << 46
 #: The top edge of the last band.
 OPEN = 1 << 46
 
-SCHEMES = ("employee", "retiree", "resident")
-SCHEME_INPUT = {"employee": 0, "flexible": 0, "retiree": 1, "resident": 2}
+#: The kernel's indexes of the vocabulary (``policy.vocab``): position = code.
+SCHEMES: tuple[str, ...] = tuple(s.value for s in BenefitScheme)
+AID_CLASSES: tuple[str, ...] = ("none", *(a.value for a in AidClass))
+#: An insured category's code on the scheme axis: the benefit scheme it is paid as.
+SCHEME_INPUT = {c.value: SCHEMES.index(c.benefits) for c in InsuredCategory}
 #: Where a med type has no benefits of its own it is paid like another one.
 MED_FALLBACK = {"maternity": "inpatient", "pharmacy": "outpatient"}
-CROSS_REGION = ("none", "registered", "referred", "temporary")
-AID_CLASSES = ("none", "tekun", "dibao", "low_income_edge", "monitored", "ill_poor")
-LEVELS = (1, 2, 3)
 
 ADMISSION, ANNUAL = 0, 1
 AMOUNT, EXCESS = 0, 1
@@ -218,7 +220,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
         cap_group=z(nv, ns, nm),
         ded_group=z(nv, ns, nm),
         prepay_b=z(nv),
-        cross_prepay=z(nv, len(CROSS_REGION)),
+        cross_prepay=z(nv, len(CROSS_REGIONS)),
         ci_residual_excl_ded=z(nv),
         ci_include_b=z(nv),
         ci_deductible=z(nv, 2),
@@ -291,7 +293,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
 
         t.prepay_b[v] = scaled(policy.get("catalog.category_b_prepay_ratio", on))
         cross = policy.get("benefits.cross_region.prepay_ratio", on)
-        for ci, name in enumerate(CROSS_REGION[1:], start=1):
+        for ci, name in enumerate(CROSS_REGIONS[1:], start=1):
             t.cross_prepay[v, ci] = scaled(cross.get(name, 0))
 
         ci = policy.get("critical_illness", on)

@@ -2,7 +2,7 @@
 
 A med type's ``benefits.<scheme>.<med>.basic.cap_group`` names its group (default: the med type
 itself). The group's annual cap is declared once, by its owner: the first member in the order
-of ``MED_TYPES`` (inpatient, outpatient, chronic, maternity, pharmacy). So
+of ``policy.vocab.MedType`` (inpatient, outpatient, chronic, maternity, pharmacy). So
 ``benefits.<scheme>.inpatient.basic.annual_cap`` sets the cap of the ``basic`` group, which
 chronic care (门诊慢特病) shares; another member declaring an ``annual_cap`` is an error.
 Retirees inherit the employees' entries (their own override them).
@@ -14,16 +14,10 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from yibao.policy.errors import ParameterError
+from yibao.policy.vocab import BenefitScheme, MedType
 
 if TYPE_CHECKING:
     from yibao.policy.params import Policy
-
-SCHEMES = ("employee", "retiree", "resident")
-MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
-#: A visit's cross-region status (异地就医): none, or registered, referred or temporary.
-CROSS_REGION = ("none", "registered", "referred", "temporary")
-#: Institution levels (医院等级).
-LEVELS = (1, 2, 3)
 
 
 def _entries(scheme: str) -> tuple[str, ...]:
@@ -34,7 +28,7 @@ def _entries(scheme: str) -> tuple[str, ...]:
 def members(policy: Policy, scheme: str, on: dt.date) -> dict[str, list[str]]:
     """Cap group -> its med types with an entry of their own, owner first."""
     groups: dict[str, list[str]] = {}
-    for med in MED_TYPES:
+    for med in MedType:
         bases = [f"benefits.{s}.{med}.basic" for s in _entries(scheme)]
         if not any(policy.has(b, on) for b in bases):
             continue
@@ -50,7 +44,7 @@ def check_cap_groups(policy: Policy) -> None:
     """Raise ParameterError (file, path, reason) where a cap group's cap is declared by a member
     that does not own the group."""
     for on in policy.dates() or [dt.date.today()]:
-        for scheme in SCHEMES:
+        for scheme in BenefitScheme:
             for group, meds in members(policy, scheme, on).items():
                 owner = meds[0]
                 for med in meds[1:]:

@@ -5,12 +5,13 @@ amounts, the CLI, the calculator, contributions' wages and bases) reads a yuan a
 ``parse_yuan`` and maps ``AmountError`` to its own error type; the domain checks fen values
 with ``check_fen`` again (defence in depth). Integers given as text are read by ``parse_int``.
 
-Bounds, and why the settlement kernel cannot overflow within them (``kernel.settle``):
+Bounds, and why the settlement kernel (``kernel.settle``, ``kernel.layers``) cannot overflow
+within them:
 
 - ``MAX_FEN``: no single amount (a claim's total or part, a balance, a wage) is above
   100 000 000.00 yuan (一亿元) = 10^10 fen.
 - ``MAX_YEAR_FEN``: no year-to-date accumulator of a person (the running bases and running
-  payment totals of ``kernel.settle.state_keys``) is above 10 000 000 000.00 yuan = 10^12 fen,
+  payment totals of ``kernel.state.state_keys``) is above 10 000 000 000.00 yuan = 10^12 fen,
   100 claims at the bound. A claim that would take the person's year past it is refused
   (``year_room``). Every accumulator grows by at most the claim's total: each is a running sum
   of a base or a payment no larger than the claim's total (ratios are at most 1).

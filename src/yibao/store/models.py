@@ -28,6 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from yibao.policy.vocab import LEVELS, CrossRegion, GroupKind, MedType, sql_in
+from yibao.policy.vocab import SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS  # (re-exported)
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -41,10 +44,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 OPEN_ENROLMENT = "status IN ('active', 'suspended')"
 RELATION_KINDS = "('spouse', 'parent', 'child', 'sibling', 'grandparent', 'grandchild')"
-GROUP_KINDS = (
-    "('newborn', 'tekun', 'dibao', 'low_income_edge', 'monitored', 'ill_poor', 'student', "
-    "'demobilized')"
-)
+GROUP_KINDS = sql_in(GroupKind)
 ACCOUNT_KINDS = (
     "('cash', 'contributions_receivable', 'fiscal_subsidy_receivable', 'employee_pooling', "
     "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
@@ -286,27 +286,9 @@ class ContributionRow(Base):
 
 # ------------------------------------------------------------------------------- settlement
 
-MED_TYPE_VALUES = "('inpatient', 'outpatient', 'chronic', 'maternity', 'pharmacy')"
-CROSS_REGION_VALUES = "('none', 'registered', 'referred', 'temporary')"
-#: The output amounts of a settlement (fen), named as the calculator's output fields.
-SETTLEMENT_AMOUNTS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "cross_prepay",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
-)
+MED_TYPE_VALUES = sql_in(MedType)
+CROSS_REGION_VALUES = sql_in(CrossRegion)
+LEVEL_VALUES = sql_in(LEVELS)
 
 
 class VisitRow(Base):
@@ -315,7 +297,7 @@ class VisitRow(Base):
     __tablename__ = "visits"
     __table_args__ = (
         CheckConstraint(f"med_type IN {MED_TYPE_VALUES}", name="med_type"),
-        CheckConstraint("level IN (1, 2, 3)", name="level"),
+        CheckConstraint(f"level IN {LEVEL_VALUES}", name="level"),
         CheckConstraint(f"cross_region IN {CROSS_REGION_VALUES}", name="cross_region"),
         CheckConstraint("status IN ('registered', 'cancelled')", name="status"),
         CheckConstraint("(status = 'cancelled') = (cancelled_on IS NOT NULL)", name="cancelled"),

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from yibao.policy.vocab import CROSS_REGIONS, MED_TYPES
 from yibao.synth.catalog import (
     CONDITIONS,
     INPATIENT,
@@ -47,9 +48,8 @@ from yibao.synth.population import Persons
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
-MED_TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
 INPATIENT_T, OUTPATIENT_T, CHRONIC_T, MATERNITY_T, PHARMACY_T = range(len(MED_TYPES))
-CROSS = ("registered", "referred", "temporary")
+CROSS = CROSS_REGIONS[1:]  # away from home
 CROSS_CDF = np.array([0.6, 0.85])
 
 FRAILTY_SHAPE = 0.8

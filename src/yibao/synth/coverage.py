@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from yibao.policy.vocab import AidClass, InsuredCategory
 from yibao.synth.config import Area
 from yibao.synth.dates import (
     I64,
@@ -39,9 +40,18 @@ from yibao.synth.dates import (
 from yibao.synth.demography import by_age
 
 B = npt.NDArray[np.bool_]
-SCHEMES = ("employee", "retiree", "flexible", "resident")
+#: The insured categories by the generator's codes (its own order: the codes of the data).
+SCHEMES = tuple(
+    c.value
+    for c in (
+        InsuredCategory.EMPLOYEE,
+        InsuredCategory.RETIREE,
+        InsuredCategory.FLEXIBLE,
+        InsuredCategory.RESIDENT,
+    )
+)
 EMPLOYEE, RETIREE, FLEXIBLE, RESIDENT = range(len(SCHEMES))
-AID_CLASSES = ("tekun", "dibao", "low_income_edge", "monitored", "ill_poor")  # codes 1..5
+AID_CLASSES = tuple(a.value for a in AidClass)  # codes 1..5
 NONE = int(np.iinfo(np.int64).min)  # entitled_from: no waiting period
 HISTORY_YEARS = 10
 

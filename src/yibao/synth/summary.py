@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from yibao.policy.vocab import MED_TYPES
 from yibao.synth.dates import year_start
 from yibao.synth.writer import read_manifest
 
@@ -170,7 +171,7 @@ def _np(column: pa.ChunkedArray) -> Any:
 
 
 ADMISSION_TYPES = ("inpatient", "maternity")
-TYPES = ("inpatient", "outpatient", "chronic", "maternity", "pharmacy")
+TYPES = MED_TYPES
 
 
 def _accumulate(t: _Totals, persons: pa.Table, claims: pa.Table, year: int) -> None:

@@ -21,7 +21,6 @@ from yibao.kernel.online import Request
 from yibao.kernel.report import setl_detail
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
 from yibao.kernel.tables import (
-    CROSS_REGION,
     MED_TYPES,
     SCHEME_INPUT,
     Tables,
@@ -29,6 +28,7 @@ from yibao.kernel.tables import (
     epoch_days,
 )
 from yibao.policy import Policy, money, yuan_to_fen
+from yibao.policy.vocab import CROSS_REGIONS
 from yibao.services.common import PolicySource
 from yibao.services.person_file import (
     Entitlement,
@@ -166,7 +166,7 @@ def prepare(
         date=np.array([epoch_days(claim.date)], dtype=np.int64),
         med_type=np.array([MED_TYPES.index(med_type)], dtype=np.int64),
         level=np.array([level - 1], dtype=np.int64),
-        cross_region=np.array([CROSS_REGION.index(cross)], dtype=np.int64),
+        cross_region=np.array([CROSS_REGIONS.index(cross)], dtype=np.int64),
         total=np.array([claim.total], dtype=np.int64),
         fully_self_paid=np.array([claim.fully_self_paid], dtype=np.int64),
         over_limit=np.array([claim.over_limit], dtype=np.int64),

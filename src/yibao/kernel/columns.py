@@ -1,0 +1,52 @@
+"""The kernel's batch: claim columns, person rows, and the result (all int64 fen or codes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from yibao.kernel.segments import I64
+from yibao.kernel.state import State
+
+B = npt.NDArray[np.bool_]
+
+
+@dataclass
+class Claims:
+    """Claim columns, sorted by (person, date); ``person`` is the segment key."""
+
+    person: I64
+    date: I64  # days since 1970-01-01
+    med_type: I64  # index into MED_TYPES
+    level: I64  # 0..2 for levels 1..3
+    cross_region: I64  # index into CROSS_REGIONS
+    total: I64
+    fully_self_paid: I64
+    over_limit: I64
+    category_b: I64
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+
+@dataclass
+class Persons:
+    """One row per segment, in segment order."""
+
+    scheme: I64  # index into SCHEMES (the benefit scheme)
+    aid_class: I64  # index into AID_CLASSES (0: none)
+    account_balance: I64
+    use_account: B
+    mutual_aid_balance: I64
+    incentive_raise: I64
+    entitled_from: I64  # days since epoch; claims before it are self-paid
+
+
+@dataclass
+class Result:
+    """Output columns (fen) in claim order, and the persons' new state."""
+
+    columns: dict[str, I64]
+    state: State

@@ -1,0 +1,92 @@
+"""A person's year-to-date state (累计): the accumulators each layer carries across claims,
+and the state once a settlement is reversed (冲正)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from yibao.kernel.segments import I64
+from yibao.kernel.tables import MED_TYPES, Tables
+
+#: State key: the admission ranks below ``admissions`` (the highest rank held) that no
+#: settlement in force holds, one bit a rank (bit 0 = the first admission), left by reversals.
+FREE_ADMISSIONS = "admissions.free"
+#: Ranks beyond this are not tracked as free (the repeat-admission factors end long before).
+MAX_TRACKED_RANK = 62
+
+
+def state_keys(tables: Tables) -> list[str]:
+    """Names of the year-to-date accumulators: ``<layer>.raw`` is the uncapped running total of
+    a capped layer's payments, ``<layer>.paid`` what it paid, ``<schedule>.base`` a running base."""
+    layers = [f"cap:{g}" for g in tables.cap_groups] + ["ci", "la", "acct", "mulaid"]
+    layers += [f"ma:{t}" for t in range(tables.n_tiers)]
+    keys = ["admissions", FREE_ADMISSIONS, "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
+    keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
+    return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+
+
+@dataclass
+class State:
+    """Each person's year-to-date accumulators (fen, counts), one row per person."""
+
+    values: dict[str, I64] = field(default_factory=dict)
+
+    @classmethod
+    def zeros(cls, tables: Tables, n: int) -> State:
+        return cls({k: np.zeros(n, dtype=np.int64) for k in state_keys(tables)})
+
+    def get(self, key: str, n: int) -> I64:
+        if key not in self.values:
+            self.values[key] = np.zeros(n, dtype=np.int64)
+        return self.values[key]
+
+    def row(self, i: int) -> dict[str, int]:
+        return {k: int(v[i]) for k, v in self.values.items()}
+
+
+def released_rank(held: int, free: int, rank: int) -> tuple[int, int]:
+    """``(admissions, free)`` once the admission of ``rank`` no longer holds it (a reversal):
+    the highest rank goes down past every free rank below it; a lower rank becomes free, and the
+    next admission takes it (``layers.basic.admission_numbers``)."""
+    if rank <= 0 or rank > held:
+        return held, free
+    if rank < held:
+        if rank <= MAX_TRACKED_RANK:
+            free |= 1 << (rank - 1)
+        return held, free
+    held -= 1
+    while held > 0 and free >> (held - 1) & 1:
+        free &= ~(1 << (held - 1))
+        held -= 1
+    return held, free
+
+
+def reversed_state(
+    state: Mapping[str, int], delta: Mapping[str, int], admission_no: int = 0
+) -> dict[str, int]:
+    """The year-to-date state once a settlement is reversed (冲正): ``delta`` (what the settlement
+    added to each accumulator) taken out, and every layer's uncapped running total
+    (``<layer>.raw``) set to what the layer paid (``<layer>.paid``).
+
+    Every accumulator is then what the settlements still in force contributed: the admission
+    ranks they hold (the reversed admission's rank, ``admission_no``, is released: the next
+    admission takes it and bears its repeat-admission deductible, so the year's deductibles are
+    those of the admissions in force), the deductible and critical-illness bases, and each
+    layer's paid total (later settlements stay as they were paid). ``raw = paid`` makes the
+    next claim's room under a cap exactly ``cap − paid``: an in-force claim's uncapped share
+    that a cap, reached because of the reversed claim, kept it from being paid is dropped, not
+    carried into the next claim. Without a reversal ``raw`` exceeds ``paid`` only once the cap
+    is reached, where both give the same (in a year of one parameter version; where a cap
+    changes within the year, a reversal also drops the excess over the old cap that a raised
+    cap would pay with the next claim)."""
+    out = {k: v - delta.get(k, 0) for k, v in state.items()}
+    out.update({k: -v for k, v in delta.items() if k not in state})
+    out["admissions"], out[FREE_ADMISSIONS] = released_rank(
+        state.get("admissions", 0), state.get(FREE_ADMISSIONS, 0), admission_no
+    )
+    for layer in {k.rsplit(".", 1)[0] for k in out if k.endswith((".raw", ".paid"))}:
+        out[f"{layer}.raw"] = out.get(f"{layer}.paid", 0)
+    return {k: v for k, v in out.items() if v}
