@@ -123,6 +123,24 @@ class Api:
         return out
 
 
+def route_only(api: Api) -> Api:
+    """The same database through an application without the settlement fast path: no batcher
+    (``batch_max=1``), so every 2207 goes through the ``POST /api/v1/tx`` route."""
+    settings = Settings(api_secret=SECRET, database_url=api.settings.database_url, batch_max=1)  # type: ignore[arg-type]
+    app = create_app(settings, engine=api.engine)
+    return Api(TestClient(app, raise_server_exceptions=False), api.engine, settings)
+
+
+def fast_path_settled(api: Api) -> int:
+    """How many 2207s the application's settlement fast path (its batcher) has taken."""
+    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    return 0 if batcher is None else int(batcher.submitted)
+
+
+#: The two ways a 2207 reaches the settlement service (``api.fastpath`` and the route).
+PATHS = ("fast path", "route")
+
+
 @pytest.fixture
 def api(db_url: str, engine: Engine) -> Api:
     settings = Settings(api_secret=SECRET, database_url=db_url)  # type: ignore[arg-type]
@@ -130,4 +148,14 @@ def api(db_url: str, engine: Engine) -> Api:
     return Api(TestClient(app, raise_server_exceptions=False), engine, settings)
 
 
-__all__ = [*_store_all, "SECRET", "TX", "Api", "Inst", "api"]
+__all__ = [
+    *_store_all,
+    "PATHS",
+    "SECRET",
+    "TX",
+    "Api",
+    "Inst",
+    "api",
+    "fast_path_settled",
+    "route_only",
+]
