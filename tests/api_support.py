@@ -141,11 +141,24 @@ def fast_path_settled(api: Api) -> int:
 PATHS = ("fast path", "route")
 
 
-@pytest.fixture
-def api(db_url: str, engine: Engine) -> Api:
+def make_api(db_url: str, engine: Engine) -> Api:
+    """The application as served (settlement fast path included) over the test database."""
     settings = Settings(api_secret=SECRET, database_url=db_url)  # type: ignore[arg-type]
     app = create_app(settings, engine=engine)
     return Api(TestClient(app, raise_server_exceptions=False), engine, settings)
+
+
+@pytest.fixture
+def api(db_url: str, engine: Engine) -> Api:
+    return make_api(db_url, engine)
+
+
+@pytest.fixture(params=PATHS)
+def api_paths(request: pytest.FixtureRequest, db_url: str, engine: Engine) -> Api:
+    """The application through each path a 2207 can take: the settlement fast path, then the
+    route alone. A module that overrides ``api`` with it runs every test through both."""
+    served = make_api(db_url, engine)
+    return served if request.param == "fast path" else route_only(served)
 
 
 __all__ = [
@@ -156,6 +169,8 @@ __all__ = [
     "Api",
     "Inst",
     "api",
+    "api_paths",
     "fast_path_settled",
+    "make_api",
     "route_only",
 ]

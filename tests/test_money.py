@@ -14,17 +14,14 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests.api_support import *  # noqa: F403  (fixtures: api, db_url, engine, uow)
-from tests.api_support import SECRET, Api
+from tests.api_support import Api, route_only
 from tests.test_api_settlement import employee
 from tests.test_calc import SETTLE
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
 from yibao.cli import app as cli
 from yibao.commands import app as commands
 from yibao.domain.errors import InvalidField
@@ -131,13 +128,6 @@ def test_the_domain_refuses_an_amount_above_the_bound() -> None:
 # ----------------------------------------------------------------------------- the API
 
 
-def _route_only(api: Api, db_url: str) -> Api:
-    """The same database through ``POST /api/v1/tx`` only: no batcher, so no fast path."""
-    settings = Settings(api_secret=SECRET, database_url=db_url, batch_max=1)  # type: ignore[arg-type]
-    app = create_app(settings, engine=api.engine)
-    return Api(TestClient(app, raise_server_exceptions=False), api.engine, settings)
-
-
 def _stored(engine: Engine) -> int:
     with Session(engine) as s:
         return int(s.scalar(select(func.count()).select_from(SettlementRow)) or 0)
@@ -151,7 +141,7 @@ def test_a_huge_or_non_ascii_total_is_refused_and_changes_nothing(
     api: Api, uow: UnitOfWork, db_url: str, path: str
 ) -> None:
     who = employee(uow)
-    client = api if path == "fast path" else _route_only(api, db_url)
+    client = api if path == "fast path" else route_only(api)
     inst = client.institution()
     for infno in ("2206", "2207"):
         for total in (HUGE, OVERFLOWING, "100000000000000000.00", 1e20, FULLWIDTH):
