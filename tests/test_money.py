@@ -156,7 +156,7 @@ def test_a_huge_or_non_ascii_total_is_refused_and_changes_nothing(
     # the year is intact: 100 000 yuan is paid by the basic fund, not refused as over its cap
     out = client.tx(inst, "2207", {"certno": who, **CLAIM, "total": "100000.00"})
     assert out["infcode"] == 0, out
-    assert Decimal(out["output"]["hifp_pay"]) > 0
+    assert out["output"]["hifp_pay"] == "84575.00"  # employee, level 2: (100000 - 500) x 85%
     assert "basic fund: annual cap reached" not in out["output"]["reasons"]
 
 
@@ -169,6 +169,10 @@ def test_the_largest_amount_is_settled_and_adds_up(api: Api, uow: UnitOfWork) ->
     assert o["medfee_sumamt"] == Decimal("100000000.00")
     parts = o["fund_pay_sumamt"] + o["acct_pay"] + o["acct_mulaid_pay"] + o["psn_cash_pay"]
     assert parts == o["medfee_sumamt"] and min(o.values()) >= 0
+    # the basic fund pays its cap (6 x 124110 = 744660.00), the large-amount fund its cap
+    # (400000.00), the account all it holds (6 x 160.00); the person the rest in cash
+    assert (o["hifp_pay"], o["hifob_pay"], o["acct_pay"]) == (744_660, 400_000, 960)
+    assert o["psn_cash_pay"] == 100_000_000 - 744_660 - 400_000 - 960
     refused = api.tx(inst, "2206", {"certno": who, **CLAIM, "total": "100000000.01"})
     assert refused["infcode"] == 1003 and "above the largest amount" in refused["err_msg"]
 
