@@ -87,7 +87,7 @@ def test_fast_path_and_route_give_the_same_answers(api: Api, uow: UnitOfWork) ->
             got = via.tx(inst, "2207", {"certno": twins[kind], **data}, msgid=f"{path}-{i}")
             answers.append(_without_ids(got, twins[kind]))
         assert answers[0] == answers[1], (kind, data)
-        if i == 0:  # (20000 - 1000 - 500 deductible) x 85% at level 2, as in the README walk
+        if i == 0:  # an employee at level 2: (20000 - 1000 - 500 deductible) x 85%
             assert answers[0]["output"]["hifp_pay"] == "15725.00"
         settled += answers[0]["infcode"] == 0
     assert settled == 9  # every settlement above was settled, every refusal refused

@@ -1,13 +1,13 @@
-"""The README's two walks, run as written, with the README's figures worked out by hand from the
-parameters (360100 inherits every benefit parameter from the national defaults,
-``policy/regions/000000.yaml``):
+"""The README's two walks (in full in docs/walkthrough.md), run as written, with their figures
+worked out by hand from the parameters (360100 inherits every benefit parameter from the
+national defaults, ``policy/regions/000000.yaml``):
 
-- the command line (README, "The system of record from the command line"): an employee paid
-  three months on 8000 yuan and settles 12000.00 yuan inpatient at a level-2 hospital:
-  deductible 500.00, basic fund 9775.00, personal account 480.00, cash 1745.00;
-- the API (README, "Settle a claim for a demo person"): 1101 then 2207 for a resident at the
-  demo institution (level 2): 20000.00 yuan of which 1000.00 fully self-paid: basic fund
-  13950.00, the person 6050.00; through the settlement fast path and through the route.
+- the command line: an employee paid three months on 8000 yuan and settles 12000.00 yuan
+  inpatient at a level-2 hospital: deductible 500.00, basic fund 9775.00, personal account
+  480.00, cash 1745.00;
+- the API: 1101 then 2207 for a resident at the demo institution (level 2): 20000.00 yuan of
+  which 1000.00 fully self-paid: basic fund 13950.00, the person 6050.00; through the
+  settlement fast path and through the route.
 
 Each expected figure is computed here from the parameters (read with ``Policy.get`` and checked
 against the value the computation writes down), never taken from another output of the code.
@@ -33,7 +33,8 @@ from yibao.policy import Policy, fen_to_yuan
 from yibao.services import contributions, enrolment, registry
 from yibao.store.uow import UnitOfWork
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README, WALKTHROUGH = ROOT / "README.md", ROOT / "docs" / "walkthrough.md"
 AREA = "360100"
 ON = dt.date(2025, 6, 1)
 P = Policy(AREA)
@@ -43,11 +44,11 @@ def param(path: str) -> Any:
     return P.get(path, ON)
 
 
-def in_readme(*figures: str) -> None:
-    """The figures the test proves are the ones the README shows."""
-    text = README.read_text(encoding="utf-8")
+def shown_in(doc: Path, *figures: str) -> None:
+    """The figures the test proves are the ones the document shows."""
+    text = doc.read_text(encoding="utf-8")
     missing = [f for f in figures if f not in text]
-    assert not missing, f"README.md no longer shows {missing}: update the walk and this test"
+    assert not missing, f"{doc.name} no longer shows {missing}: update the walk and this test"
 
 
 # ------------------------------------------------------------------------ the command line
@@ -76,8 +77,9 @@ def test_the_command_line_walk(db_url: str) -> None:
     own = total - basic  # 2225.00 the person's part, the account pays first
     cash = own - account  # 1745.00
     assert (basic, account, cash) == (9_775_00, 480_00, 1_745_00)
-    in_readme('"act_pay_dedc": "500.00"', '"hifp_pay": "9775.00"', '"acct_pay": "480.00"')
-    in_readme('"psn_cash_pay": "1745.00"')
+    for doc in (README, WALKTHROUGH):
+        shown_in(doc, '"act_pay_dedc": "500.00"', '"hifp_pay": "9775.00"', '"acct_pay": "480.00"')
+        shown_in(doc, '"psn_cash_pay": "1745.00"')
 
     db = ["--db", db_url]
     yibao("db", "upgrade", *db)
@@ -199,7 +201,9 @@ def test_the_api_walk(api: Api, uow: UnitOfWork, path: str) -> None:
     ci_base = scope - basic  # 5050.00 still owed in scope, below the 20657.00 deductible
     assert (basic, own, ci_base) == (13_950_00, 6_050_00, 5_050_00)
     assert ci_base < ci_deductible
-    in_readme('"hifp_pay": "13950.00"', '"psn_part_amt": "6050.00"', '"annual_cap": "247884.00"')
+    shown_in(README, '"hifp_pay": "13950.00"', '"psn_part_amt": "6050.00"')
+    shown_in(WALKTHROUGH, '"hifp_pay": "13950.00"', '"psn_part_amt": "6050.00"')
+    shown_in(WALKTHROUGH, '"annual_cap": "247884.00"', '"base": "5050.00"')
 
     psn_no = demo_resident(uow)
     inst = api.institution(INSTITUTION, level=2)
