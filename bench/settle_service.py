@@ -138,7 +138,7 @@ def main() -> None:
     print(f"backend: {engine.dialect.name}, persons: {len(persons)}, settlements: {len(todo)}")
     print(f"funds paid: {paid / 100:,.2f} yuan; ledger reconciles: {report.ok}")
     print(f"{took / len(todo) * 1000:.2f} ms per settlement")
-    print(f"settlements/s: {len(todo) / took:,.0f}")
+    print(f"settlements/s: {len(todo) / took:.0f}")
 
 
 if __name__ == "__main__":

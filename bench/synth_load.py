@@ -45,7 +45,7 @@ def main() -> None:
     print(f"ledger: {report.transactions:,} transactions, {report.postings:,} postings")
     print(f"reconciled: {check.ok} ({reconcile_s:.1f} s)")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
-    print(f"persons/min: {report.persons_per_minute:,.0f}")
+    print(f"persons/min: {report.persons_per_minute:.0f}")
 
 
 if __name__ == "__main__":

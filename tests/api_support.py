@@ -122,11 +122,54 @@ class Api:
         return out
 
 
-@pytest.fixture
-def api(db_url: str, engine: Engine) -> Api:
+def route_only(api: Api) -> Api:
+    """The same database through an application without the settlement fast path: no batcher
+    (``batch_max=1``), so every 2207 goes through the ``POST /api/v1/tx`` route."""
+    settings = Settings(api_secret=SECRET, database_url=api.settings.database_url, batch_max=1)  # type: ignore[arg-type]
+    app = create_app(settings, engine=api.engine)
+    return Api(TestClient(app, raise_server_exceptions=False), api.engine, settings)
+
+
+def fast_path_settled(api: Api) -> int:
+    """How many 2207s the application's settlement fast path (its batcher) has taken."""
+    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    return 0 if batcher is None else int(batcher.submitted)
+
+
+#: The two ways a 2207 reaches the settlement service (``api.serving.fastpath`` and the route).
+PATHS = ("fast path", "route")
+
+
+def make_api(db_url: str, engine: Engine) -> Api:
+    """The application as served (settlement fast path included) over the test database."""
     settings = Settings(api_secret=SECRET, database_url=db_url)  # type: ignore[arg-type]
     app = create_app(settings, engine=engine)
     return Api(TestClient(app, raise_server_exceptions=False), engine, settings)
 
 
-__all__ = [*_store_all, "SECRET", "TX", "Api", "Inst", "api"]
+@pytest.fixture
+def api(db_url: str, engine: Engine) -> Api:
+    return make_api(db_url, engine)
+
+
+@pytest.fixture(params=PATHS)
+def api_paths(request: pytest.FixtureRequest, db_url: str, engine: Engine) -> Api:
+    """The application through each path a 2207 can take: the settlement fast path, then the
+    route alone. A module that overrides ``api`` with it runs every test through both."""
+    served = make_api(db_url, engine)
+    return served if request.param == "fast path" else route_only(served)
+
+
+__all__ = [
+    *_store_all,
+    "PATHS",
+    "SECRET",
+    "TX",
+    "Api",
+    "Inst",
+    "api",
+    "api_paths",
+    "fast_path_settled",
+    "make_api",
+    "route_only",
+]

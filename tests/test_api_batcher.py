@@ -1,4 +1,4 @@
-"""How ``api.batch.Batcher`` forms batches: busy callers who send again at once are settled
+"""How ``api.serving.batch.Batcher`` forms batches: busy callers who send again at once are settled
 together when it lingers (not in alternating halves); a caller who does not come back is not
 waited for beyond the linger; a lone caller never waits.
 

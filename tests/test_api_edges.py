@@ -14,20 +14,17 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
-from tests.api_support import SECRET, TX, Api, Inst
+from tests.api_support import TX, Api, Inst, route_only
 from tests.server_support import serve
 from tests.store_support import nid
 from tests.test_api_settlement import AREA, CLAIM, employee
 from yibao.api.http import tx as tx_module
-from yibao.api.http.app import create_app
-from yibao.api.http.settings import Settings
 from yibao.api.http.textcheck import body_problem
 from yibao.domain.roles import Role
 from yibao.domain.text import bad_in_identifier, bad_in_text
@@ -48,14 +45,6 @@ def _today(monkeypatch: pytest.MonkeyPatch) -> None:
 def _post(api: Api, inst: Inst, path: str, doc: Any = None, raw: bytes | None = None) -> Any:
     body = raw if raw is not None else orjson.dumps(doc)
     return api.client.post(path, content=body, headers=api.signed(inst, path, body))
-
-
-def _route_only(api: Api) -> Api:
-    """The same database through an application without the settlement fast path (every 2207
-    through the route)."""
-    settings = Settings(api_secret=SECRET, database_url=api.settings.database_url, batch_max=1)  # type: ignore[arg-type]
-    app = create_app(settings, engine=api.engine)
-    return Api(TestClient(app, raise_server_exceptions=False), api.engine, settings)
 
 
 def _count(engine: Engine, table: Any) -> int:
@@ -89,7 +78,7 @@ def test_nothing_is_settled_registered_or_reversed_after_today(api: Api, uow: Un
     who = employee(uow)
     psn_no = _psn(uow, who)
     inst = api.institution()
-    route = _route_only(api)
+    route = route_only(api)
     for day in FUTURE:
         fast = api.tx(inst, "2207", {**CLAIM, "certno": who, "date": day})  # the fast path
         assert fast["infcode"] == 1003, fast
@@ -167,7 +156,7 @@ def test_an_institution_is_paid_at_its_registered_level(api: Api, uow: UnitOfWor
     who = employee(uow)
     psn_no = _psn(uow, who)
     hospital = api.institution("H36010003", level=3)
-    route = _route_only(api)
+    route = route_only(api)
     claim = {"certno": who, "date": "2025-05-01", "med_type": "inpatient", "total": "20000.00"}
     for via, infno in ((api, "2207"), (route, "2207"), (api, "2206"), (api, "2201")):
         data = {**claim, "begntime": "2025-05-01"} if infno == "2201" else claim

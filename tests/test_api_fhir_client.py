@@ -203,7 +203,14 @@ def test_claim_submit_and_explanation_of_benefit(
     assert settlements(engine) == 0  # a preview stores nothing
     previewed = amounts(preview["adjudication"])
     assert set(previewed) == {"submitted", "eligible", "deductible", "benefit", "copay"}
-    assert previewed["submitted"] == money(20000)
+    # an employee at level 2: (20000 - 500 deductible) x 85% = 16575.00; the person 3425.00
+    assert previewed == {
+        "submitted": money(20000),
+        "eligible": money(20000),
+        "deductible": money(500),
+        "benefit": money(16575),
+        "copay": money(3425),
+    }
 
     settled = claims.execute("$submit", data=claim(hospital, patient, "claim", "c-1"))
     assert settled["resourceType"] == "ClaimResponse" and settled["use"] == "claim"
@@ -227,7 +234,7 @@ def test_claim_submit_and_explanation_of_benefit(
         assert adjudicated == response and totals["benefit"] == response["benefit"]
         # what the EOB presents adds up: total = benefits + the patient's part
         assert totals["submitted"] == adjudicated["benefit"] + adjudicated["copay"]
-        assert adjudicated["benefit"] > 0 and adjudicated["copay"] > 0
+        assert (adjudicated["benefit"], adjudicated["copay"]) == (money(16575), money(3425))
         assert money(eob["payment"]["amount"]["value"]) == adjudicated["benefit"]
         by_fund = sum(
             (amounts([a])["benefit"] for it in eob["item"] for a in it["adjudication"][1:]),

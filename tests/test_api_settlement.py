@@ -1,6 +1,7 @@
 """Visits and settlements through the transaction API (2201/2202/2206/2207/2208/5206/3201), on
-SQLite and PostgreSQL: an institution acts only on its own visits and settlements, msgid makes a
-settlement idempotent, writes are audited with the write."""
+SQLite and PostgreSQL, each test through the settlement fast path and through the route alone:
+an institution acts only on its own visits and settlements, msgid makes a settlement idempotent,
+writes are audited with the write."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import datetime as dt
 import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
-from tests.api_support import Api
+from tests.api_support import Api, fast_path_settled
 from tests.store_support import nid
 from yibao.domain.roles import Role
 from yibao.policy import yuan_to_fen
@@ -32,6 +34,12 @@ def employee(uow: UnitOfWork, n: int = 1) -> str:
     for m in range(1, 7):
         contributions.pay_employee(uow, who, dt.date(2024, m, 1), 800000, dt.date(2024, m, 20))
     return who
+
+
+@pytest.fixture
+def api(api_paths: Api) -> Api:
+    """Every test of this module twice: 2207 through the fast path, then through the route."""
+    return api_paths
 
 
 CLAIM: dict[str, Any] = {
@@ -57,12 +65,28 @@ def test_register_settle_reverse(api: Api, uow: UnitOfWork, engine: Engine) -> N
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(SettlementRow)) == 0
 
+    taken = fast_path_settled(api)
     settled = api.tx(inst, "2207", {"certno": who, "mdtrt_id": mdtrt_id, **CLAIM}, msgid="s-1")
     assert settled["infcode"] == 0, settled
+    assert fast_path_settled(api) == taken + (1 if api.settings.batch_max > 1 else 0)
     out = settled["output"]
-    assert out["medfee_sumamt"] == "20000.00"
-    assert out["fund_pay_sumamt"] == pre["output"]["fund_pay_sumamt"]
-    assert float(out["fund_pay_sumamt"]) > 0
+    # An employee at level 2 (benefits.employee.inpatient.basic, national defaults): policy
+    # scope 20000 - 1000 fully self-paid = 19000; (19000 - 500 deductible) x 85% = 15725.00;
+    # the person's 4275.00: 960.00 from the account (6 months x 8000 x 2%), 3315.00 in cash.
+    assert (out["inscp_scp_amt"], out["act_pay_dedc"], out["hifp_pay"]) == (
+        "19000.00",
+        "500.00",
+        "15725.00",
+    )
+    assert (out["fund_pay_sumamt"], out["acct_pay"], out["psn_cash_pay"]) == (
+        "15725.00",
+        "960.00",
+        "3315.00",
+    )
+    assert out["medfee_sumamt"] == "20000.00" and out["acct_balance_after"] == "0.00"
+    assert {k: pre["output"][k] for k in ("fund_pay_sumamt", "acct_pay", "psn_cash_pay")} == {
+        k: out[k] for k in ("fund_pay_sumamt", "acct_pay", "psn_cash_pay")
+    }  # 2206 previewed exactly this
     setl_id = out["setl_id"]
     # the same msgid: the first answer, nothing settled twice
     assert api.tx(inst, "2207", {"certno": who, "mdtrt_id": mdtrt_id, **CLAIM}, msgid="s-1") == (

@@ -66,7 +66,19 @@ def test_demo_serve_settles_a_signed_claim(tmp_path: Path) -> None:
             assert r.status_code == 200 and answer["infcode"] == 0, answer
             out = answer["output"]
             assert out["psn_no"] == psn_no and out["setl_id"]
-            assert out["medfee_sumamt"] == "20000.00" and float(out["fund_pay_sumamt"]) > 0
+            # the README's figures: the demo person is a resident without an assistance class,
+            # the demo institution level 2: (20000 - 1000 - 400) x 75% = 13950.00 from the
+            # basic fund, 6050.00 for the person (tests/test_readme_walks.py works it through)
+            assert (out["scheme"], out["level"], out["medfee_sumamt"]) == (
+                "resident",
+                2,
+                "20000.00",
+            )
+            assert (out["hifp_pay"], out["fund_pay_sumamt"], out["psn_part_amt"]) == (
+                "13950.00",
+                "13950.00",
+                "6050.00",
+            )
         finally:
             proc.terminate()
             try:

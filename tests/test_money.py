@@ -14,17 +14,14 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests.api_support import *  # noqa: F403  (fixtures: api, db_url, engine, uow)
-from tests.api_support import SECRET, Api
+from tests.api_support import Api, route_only
 from tests.test_api_settlement import employee
 from tests.test_calc import SETTLE
-from yibao.api.http.app import create_app
-from yibao.api.http.settings import Settings
 from yibao.cli import app as cli
 from yibao.domain.errors import InvalidField
 from yibao.domain.settlement import Claim
@@ -130,13 +127,6 @@ def test_the_domain_refuses_an_amount_above_the_bound() -> None:
 # ----------------------------------------------------------------------------- the API
 
 
-def _route_only(api: Api, db_url: str) -> Api:
-    """The same database through ``POST /api/v1/tx`` only: no batcher, so no fast path."""
-    settings = Settings(api_secret=SECRET, database_url=db_url, batch_max=1)  # type: ignore[arg-type]
-    app = create_app(settings, engine=api.engine)
-    return Api(TestClient(app, raise_server_exceptions=False), api.engine, settings)
-
-
 def _stored(engine: Engine) -> int:
     with Session(engine) as s:
         return int(s.scalar(select(func.count()).select_from(SettlementRow)) or 0)
@@ -150,7 +140,7 @@ def test_a_huge_or_non_ascii_total_is_refused_and_changes_nothing(
     api: Api, uow: UnitOfWork, db_url: str, path: str
 ) -> None:
     who = employee(uow)
-    client = api if path == "fast path" else _route_only(api, db_url)
+    client = api if path == "fast path" else route_only(api)
     inst = client.institution()
     for infno in ("2206", "2207"):
         for total in (HUGE, OVERFLOWING, "100000000000000000.00", 1e20, FULLWIDTH):
@@ -165,7 +155,7 @@ def test_a_huge_or_non_ascii_total_is_refused_and_changes_nothing(
     # the year is intact: 100 000 yuan is paid by the basic fund, not refused as over its cap
     out = client.tx(inst, "2207", {"certno": who, **CLAIM, "total": "100000.00"})
     assert out["infcode"] == 0, out
-    assert Decimal(out["output"]["hifp_pay"]) > 0
+    assert out["output"]["hifp_pay"] == "84575.00"  # employee, level 2: (100000 - 500) x 85%
     assert "basic fund: annual cap reached" not in out["output"]["reasons"]
 
 
@@ -178,6 +168,10 @@ def test_the_largest_amount_is_settled_and_adds_up(api: Api, uow: UnitOfWork) ->
     assert o["medfee_sumamt"] == Decimal("100000000.00")
     parts = o["fund_pay_sumamt"] + o["acct_pay"] + o["acct_mulaid_pay"] + o["psn_cash_pay"]
     assert parts == o["medfee_sumamt"] and min(o.values()) >= 0
+    # the basic fund pays its cap (6 x 124110 = 744660.00), the large-amount fund its cap
+    # (400000.00), the account all it holds (6 x 160.00); the person the rest in cash
+    assert (o["hifp_pay"], o["hifob_pay"], o["acct_pay"]) == (744_660, 400_000, 960)
+    assert o["psn_cash_pay"] == 100_000_000 - 744_660 - 400_000 - 960
     refused = api.tx(inst, "2206", {"certno": who, **CLAIM, "total": "100000000.01"})
     assert refused["infcode"] == 1003 and "above the largest amount" in refused["err_msg"]
 

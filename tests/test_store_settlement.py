@@ -112,7 +112,20 @@ def test_settle_and_reverse_round_trip(uow: UnitOfWork, engine: Engine) -> None:
     assert s.amounts == preview.amounts and s.layers == preview.layers
     a = s.amounts
     assert s.response["admission_no"] == 2
-    assert a["fund_pay_sumamt"] == a["hifp_pay"] + a["hifob_pay"] > 0 and a["acct_pay"] > 0
+    # By hand (employee, level 2, national defaults). The first admission: (2000 - 500) x 85%
+    # = 1275.00, its 725.00 from the account (12 months x 160.00 = 1920.00), 1195.00 left.
+    # This one, the second admission: half the deductible, 250.00; 10% of category B (5000.00)
+    # pre-paid by the person, 500.00; policy scope 50000 - 1000 - 500 = 48500.00;
+    # (48500 - 250) x 85% = 41012.50; the person's 8987.50: 1195.00 from the account, the rest
+    # in cash. The basic cap (744660.00) is far: no large-amount payment.
+    assert first.amounts["hifp_pay"] == 1_275_00 and first.amounts["acct_pay"] == 725_00
+    assert (a["preselfpay_amt"], a["inscp_scp_amt"], a["act_pay_dedc"]) == (
+        500_00,
+        48_500_00,
+        250_00,
+    )
+    assert (a["hifp_pay"], a["hifob_pay"], a["fund_pay_sumamt"]) == (41_012_50, 0, 41_012_50)
+    assert (a["acct_pay"], a["psn_cash_pay"]) == (1_195_00, 8_987_50 - 1_195_00)
     assert a["medfee_sumamt"] == a["fund_pay_sumamt"] + a["acct_pay"] + a["psn_cash_pay"]
     assert s.response["setl_id"] == s.setl_id and s.response["psn_no"] == emp
     assert sum(layer.payment for layer in s.layers) == a["fund_pay_sumamt"]
@@ -223,7 +236,9 @@ def test_waiting_period_is_self_paid_with_the_reason(uow: UnitOfWork, engine: En
     assert s.transaction_id is None
     assert snapshot(engine)["balances"] == before["balances"]  # nothing posted
     later = settlement.settle(uow, inpatient(res, 3_000_000, dt.date(2025, 4, 2)), "w-2")
-    assert later.amounts["hifp_pay"] > 0 and not any("waiting" in r for r in later.reasons)
+    # after the wait, level 2: (30000 - 400) x 75% = 22200.00
+    assert later.amounts["hifp_pay"] == 22_200_00
+    assert not any("waiting" in r for r in later.reasons)
 
     # unpaid coverage: self-paid with its own reason
     other = registry.add_person(uow, nid(5, dt.date(2011, 1, 1)), "未缴").label
@@ -272,7 +287,10 @@ def test_mutual_aid_and_assistance_post_and_reverse(uow: UnitOfWork, engine: Eng
 
     s = settlement.settle(uow, inpatient(child, 2_000_000), "m-1")
     a = s.amounts
-    assert a["acct_mulaid_pay"] > 0 and a["acct_pay"] == 0
+    # the child (resident, level 2): (20000 - 400) x 75% = 14700.00 from the basic fund; of
+    # the 5300.00 left the parent's account (12 x 160.00 = 1920.00) pays all it holds
+    assert (a["hifp_pay"], a["acct_mulaid_pay"], a["acct_pay"]) == (14_700_00, 1_920_00, 0)
+    assert a["psn_cash_pay"] == 5_300_00 - 1_920_00
     parent_id = person_id(uow, parent)
     moved = balances(engine)
     key = f"personal:{parent_id}"
@@ -282,7 +300,13 @@ def test_mutual_aid_and_assistance_post_and_reverse(uow: UnitOfWork, engine: Eng
         assert row.mutual_aid_link_id is not None
 
     p = settlement.settle(uow, inpatient(poor, 6_000_000), "m-2")
-    assert p.amounts["maf_pay"] > 0
+    # dibao, level 2, no wait (an exempt group): basic (60000 - 400) x 75% = 44700.00;
+    # critical illness for the vulnerable: deductible 0.5 x 20657.00 = 10328.50, ratio
+    # 60% + 5%: (15300.00 - 10328.50) x 65% = 3231.475 -> 3231.48; medical assistance
+    # (dibao: no deductible, 70%): (60000 - 44700 - 3231.48) x 70% = 8447.964 -> 8447.96
+    assert (p.amounts["hifp_pay"], p.amounts["hifmi_pay"]) == (44_700_00, 3_231_48)
+    assert p.amounts["maf_pay"] == 8_447_96
+    assert p.amounts["psn_cash_pay"] == 60_000_00 - 44_700_00 - 3_231_48 - 8_447_96
     assert [layer.fund_pay_type for layer in p.layers][:2] == ["390100", "390200"]
     assert "610100" in {layer.fund_pay_type for layer in p.layers}
     assert ledger.reconcile(uow).ok
@@ -328,7 +352,7 @@ def test_year_end_reads_settlements_for_zero_claim_years(uow: UnitOfWork) -> Non
     a, b = resident(uow, 3), resident(uow, 5)
     s = settlement.settle(uow, inpatient(a, 1_000_000), "y-1")
     settlement.settle(uow, inpatient(b, 1_000_000), "y-2")
-    assert s.amounts["fund_pay_sumamt"] > 0 and s.setl_id is not None
+    assert s.amounts["fund_pay_sumamt"] == 7_200_00 and s.setl_id is not None  # (10000-400)x75%
     settlement.reverse(uow, s.setl_id, on=dt.date(2025, 6, 1))
     counts = yearend.close_year(uow, 2025)
     assert counts.zero_claim == 1
@@ -373,7 +397,12 @@ def test_settlement_commands(db_url: str, uow: UnitOfWork, tmp_path: Path) -> No
     assert again["setl_id"] == s["setl_id"] and again["replayed"]
     opts = run(db_url, "settle", "--person", emp, "--date", "2025-06-01", "--med-type",
                "pharmacy", "--level", "1", "--total", "88.80", "--no-account")  # fmt: skip
-    assert opts["acct_pay"] == "0.00" and opts["psn_cash_pay"] != "0.00"
+    # pharmacy is paid as outpatient: 88.80 is under its 300.00 annual deductible, all cash
+    assert (opts["fund_pay_sumamt"], opts["acct_pay"], opts["psn_cash_pay"]) == (
+        "0.00",
+        "0.00",
+        "88.80",
+    )
     r = run(db_url, "reverse", s["setl_id"], "--on", "2025-05-04")
     assert r["status"] == "reversed"
     err = run(db_url, "reverse", s["setl_id"], "--on", "2025-05-05", code=2)

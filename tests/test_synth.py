@@ -16,6 +16,7 @@ from stdnum.cn import ric
 from typer.testing import CliRunner
 
 from yibao.cli.synth import app
+from yibao.kernel.arrow import claims_from_arrow
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.synth import SynthConfig, fund_ratio, generate, summarize
 from yibao.synth.dates import add_months, day_number
@@ -129,9 +130,8 @@ def test_columns_follow_the_kernel_contract(persons: pa.Table, claims: pa.Table)
 
 
 def test_claims_parse_in_the_kernel(sample: Path) -> None:
-    arrow = pytest.importorskip("yibao.kernel.arrow")
     table = pq.read_table(sample / "claims" / "part-00000.parquet")
-    assert len(arrow.claims_from_arrow(table).total) == table.num_rows
+    assert len(claims_from_arrow(table).total) == table.num_rows
 
 
 # --- validity ---------------------------------------------------------------------------------

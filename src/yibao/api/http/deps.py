@@ -21,7 +21,7 @@ from yibao.api.serving.batch import Batcher, Result, SignedSettlement
 class State:
     settings: Settings
     engine: Engine
-    #: Gathers concurrent signed settlements into batches (``api.batch``); None: each alone.
+    #: Gathers concurrent signed settlements into batches (``api.serving.batch``); None: each alone.
     batcher: Batcher[SignedSettlement, Result] | None = None
 
 

@@ -184,7 +184,8 @@ def presettle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 @handler("2207", "settlement: stored, funds posted, year-to-date totals moved")
 def settle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
-    """One settlement; concurrent ones from institutions are settled together (``api.batch``)."""
+    """One settlement; concurrent ones from institutions are settled together
+    (``api.serving.batch``)."""
     institution = ctx.principal.institution
     claim = claim_of(data, institution, lambda: _institution_level(ctx))
     with ctx.read_uow() as uow:

@@ -1,7 +1,7 @@
 """The settlement fast path: an ASGI middleware in front of the FastAPI application that takes
 a well-formed, correctly signed 2207 of an institution straight to the settlement batcher
-(``api.batch``), without FastAPI's routing, dependency solving and response validation, which
-cost about as much CPU as the settlement itself.
+(``api.serving.batch``), without FastAPI's routing, dependency solving and response validation,
+which cost about as much CPU as the settlement itself.
 
 Only the happy path is taken here. Any other request, and any 2207 that is not well formed, not
 JSON, or not correctly signed, goes on to the application unchanged (its body replayed), which
