@@ -382,3 +382,44 @@ def test_the_inpatient_cap_is_the_cap_of_its_whole_group(scheme: str, fen: int) 
     assert caps["inpatient"] == caps["chronic"] == caps["maternity"] == fen
     national = {"employee": 2000_00, "retiree": 2000_00, "resident": 400_00}[scheme]
     assert caps["outpatient"] == caps["pharmacy"] == national
+
+
+def test_a_claims_layers_do_not_depend_on_who_else_is_in_the_batch() -> None:
+    """A non-recipient's claim settled alone and beside an aid recipient's lists the same
+    layers (basic and critical illness, no assistance row); the recipient's lists every tier."""
+    import datetime as dt
+
+    from yibao.kernel.online import Request, settle_many
+    from yibao.kernel.report import setl_detail
+    from yibao.kernel.tables import AID_CLASSES, compile_tables, epoch_days
+    from yibao.policy import Policy
+
+    tables = compile_tables(Policy("360100"), 2025)
+
+    def request(aid: str) -> Request:
+        day = epoch_days(dt.date(2025, 5, 1))
+        one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
+        return Request(
+            Claims(
+                one(0), one(day), one(0), one(1), one(0), one(1_900_000), one(0), one(0), one(0)
+            ),
+            Persons(
+                one(2),
+                one(AID_CLASSES.index(aid)),
+                one(0),
+                np.array([False]),
+                one(0),
+                one(0),
+                one(-(10**9)),
+            ),
+        )
+
+    def layers(result_cols: dict[str, np.ndarray], aid: bool) -> list[str]:
+        return [
+            d["fund_pay_type"] for d in setl_detail(result_cols, 0, "resident", tables.n_tiers, aid)
+        ]
+
+    alone = settle_many(tables, [request("none")])[0]
+    beside = settle_many(tables, [request("none"), request("dibao")])
+    assert layers(alone.columns, False) == layers(beside[0].columns, False) == ["390100", "390200"]
+    assert layers(beside[1].columns, True) == ["390100", "390200"] + ["610100"] * tables.n_tiers

@@ -165,22 +165,10 @@ def build(uow: UnitOfWork, state: PersonState) -> str:
     return who
 
 
-ASSISTANCE = "610100"
-
-
 def _comparable(answer: dict[str, Any]) -> dict[str, Any]:
-    """The fields both answer with. A medical-assistance row that is zero in base and payment
-    is left out: the kernel lists the assistance tiers of a claim when any claim of the same
-    kernel call is aided, and the calculator settles the whole year in one call while the
-    service settles claim by claim (a waiting-period claim of an aid recipient has the zero
-    row in the calculator's answer only)."""
-    keys = (*OUTPUT_FIELDS, "setl_time", "med_type", "admission_no")
-    detail = [
-        d
-        for d in answer["setldetail"]
-        if not (d["fund_pay_type"] == ASSISTANCE and d["base"] == d["fund_payamt"] == "0.00")
-    ]
-    return {**{k: answer[k] for k in keys}, "setldetail": detail}
+    """The fields both answer with."""
+    keys = (*OUTPUT_FIELDS, "setl_time", "med_type", "admission_no", "setldetail")
+    return {k: answer[k] for k in keys}
 
 
 @settings(

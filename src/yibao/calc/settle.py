@@ -146,7 +146,9 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
         row["setl_time"] = row["setl_time"].isoformat()
         row["med_type"] = MED_TYPES[int(claims.med_type[i])]
         row["admission_no"] = int(col["admission_no"][i])
-        row["setldetail"] = setl_detail(col, i, info["scheme"], tables.n_tiers)
+        row["setldetail"] = setl_detail(
+            col, i, info["scheme"], tables.n_tiers, bool(persons.aid_class[0])
+        )
         flags = int(col["reasons"][i])
         row["reasons"] = [text for bit, text in REASONS.items() if flags & bit]
         out.append(row)

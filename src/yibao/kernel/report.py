@@ -19,8 +19,12 @@ FUND_CODES = {
 
 
 def setl_detail(
-    col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int
+    col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int, aid_recipient: bool
 ) -> list[dict[str, str]]:
+    """The layers of claim ``i``. An aid recipient's claim lists every assistance tier (zero
+    where the kernel computed none), anyone else's none: a claim reads the same whoever else
+    was settled with it (the kernel computes the assistance columns only for a batch with an
+    entitled recipient in it)."""
     y = fen_to_yuan
     rows = []
     basic = "basic_resident" if scheme == "resident" else "basic_employee"
@@ -63,17 +67,18 @@ def setl_detail(
                 " at the large-amount ratio, within its cap",
             }
         )
-    for t in range(n_tiers):
-        if f"maf_pay:{t}" in col:
-            code, name = FUND_CODES["assistance"]
-            rows.append(
-                {
-                    "fund_pay_type": code,
-                    "fund_name": f"{name}, tier {t + 1}",
-                    "base": y(int(col[f"ma_base:{t}"][i])),
-                    "fund_payamt": y(int(col[f"maf_pay:{t}"][i])),
-                    "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
-                    " deductible, at its ratio, within its annual limit",
-                }
-            )
+    for t in range(n_tiers if aid_recipient else 0):
+        code, name = FUND_CODES["assistance"]
+        paid = col.get(f"maf_pay:{t}")
+        tier_base = col.get(f"ma_base:{t}")
+        rows.append(
+            {
+                "fund_pay_type": code,
+                "fund_name": f"{name}, tier {t + 1}",
+                "base": y(int(tier_base[i]) if tier_base is not None else 0),
+                "fund_payamt": y(int(paid[i]) if paid is not None else 0),
+                "text": f"tier {t + 1}: still owed within policy scope, above the tier's annual"
+                " deductible, at its ratio, within its annual limit",
+            }
+        )
     return rows

@@ -270,7 +270,9 @@ def computed(inp: Prepared, result: Result) -> Computed:
             yuan_to_fen(d["fund_payamt"]),
             d["text"],
         )
-        for d in setl_detail(col, 0, inp.scheme, inp.tables.n_tiers)
+        for d in setl_detail(
+            col, 0, inp.scheme, inp.tables.n_tiers, bool(inp.request.person.aid_class[0])
+        )
     )
     if sum(layer.payment for layer in layers) != amounts["fund_pay_sumamt"]:
         raise AssertionError("fund layers do not add up to fund_pay_sumamt")
