@@ -38,9 +38,9 @@ def _run(source: str, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> No
     sys.stdout.write("\n")
 
 
-@app.command()
+@app.command("settle")
 @with_policy_dir
-def settle(scenario: str = SCENARIO) -> None:
+def settle_command(scenario: str = SCENARIO) -> None:
     """Settle one person's claims of one coverage year through every layer."""
     _run(scenario, settle_scenario)
 

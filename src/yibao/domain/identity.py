@@ -29,10 +29,6 @@ class NationalId:
     birth_date: dt.date
     sex: Sex
 
-    def masked(self) -> str:
-        """The number with birth date and sequence hidden: ``360426********0071``."""
-        return self.number[:6] + "*" * 8 + self.number[14:]
-
     def __str__(self) -> str:
         return self.number
 

@@ -39,9 +39,6 @@ _DEBIT_NORMAL = frozenset(
     {AccountKind.CASH, AccountKind.CONTRIBUTIONS_RECEIVABLE, AccountKind.FISCAL_SUBSIDY_RECEIVABLE}
 )
 
-#: The accounts every pooling area has.
-AREA_ACCOUNTS = tuple(k for k in AccountKind if k is not AccountKind.PERSONAL_ACCOUNT)
-
 
 def province_of(area: str) -> str:
     return area[:2] + "0000"

@@ -123,7 +123,7 @@ def claim_of(
 
 
 @handler("2201", "register a visit (admission)")
-def register(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     who = inputs.person_ref(data)
     code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
     med_type = inputs.require_text(data, "med_type", 12)
@@ -153,7 +153,7 @@ def register(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("2202", "cancel a visit")
-def cancel(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def cancel_2202(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     mdtrt_id = inputs.require_text(data, "mdtrt_id", 40)
     on = inputs.date(data, "date", default=ctx.today)
     code, person_id = _visit_code(ctx, mdtrt_id)
@@ -172,7 +172,7 @@ def cancel(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("2206", "pre-settlement: the full breakdown, nothing stored")
-def presettle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     claim = claim_of(data, ctx.principal.institution, lambda: _institution_level(ctx))
     if claim.mdtrt_id is not None:
         code, _ = _visit_code(ctx, claim.mdtrt_id)
@@ -183,7 +183,7 @@ def presettle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("2207", "settlement: stored, funds posted, year-to-date totals moved")
-def settle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def settle_2207(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     """One settlement; concurrent ones from institutions are settled together
     (``api.serving.batch``)."""
     institution = ctx.principal.institution
@@ -198,7 +198,7 @@ def settle(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @handler("2208", "reverse a settlement")
-def reverse(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def reverse_2208(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     setl_id = inputs.require_text(data, "setl_id", 40)
     on = inputs.date(data, "date", default=ctx.today)
     with ctx.read_uow() as uow:
