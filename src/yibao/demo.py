@@ -38,10 +38,10 @@ from yibao.calc.settle import settle_scenario
 from yibao.policy import Policy, available_regions, fen_to_yuan
 from yibao.policy_option import with_policy_dir
 from yibao.services import ledger
+from yibao.services.area_load import AreaLoadRefused, load_area
 from yibao.store.uow import UnitOfWork
 from yibao.synth.cli import summary_table
 from yibao.synth.config import SynthConfig
-from yibao.synth.load import AreaLoadRefused, load_area
 from yibao.synth.summary import summarize
 from yibao.synth.writer import generate, read_manifest
 

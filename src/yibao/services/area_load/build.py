@@ -1,0 +1,392 @@
+"""The rows of a part, built by the services' own builders (pure: no SQL).
+
+The amounts, legs, references, descriptions and records are those of ``services.payments``,
+``services.enrolment.new_enrolment``, ``services.ledger`` (opening balances),
+``services.yearend.past_rows`` and ``domain`` (relations both ways, the insured year); this
+module only applies them to each generated person, memoising the rules on their inputs. Ids are
+given: the caller reserves them (``Ids``) before the rows refer to each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from yibao.domain.contributions import ContributionKind
+from yibao.domain.enrolment import CoverageYear, EnrolmentKind, EventKind, insured_year
+from yibao.domain.ledger import AccountKind, AccountRef, Legs
+from yibao.domain.registry import GroupKind, RelationKind, both_ways, newborn_until
+from yibao.policy import ParameterError, Policy
+from yibao.rules import contributions as rules
+from yibao.services import ledger, payments, yearend
+from yibao.services.area_load import generated as gen
+from yibao.services.area_load.read import GeneratedPerson
+from yibao.services.enrolment import new_enrolment
+
+#: policy parameters the monthly rules read: months with equal values share their amounts
+MONTHLY_PATHS = (
+    "employee.contribution.base_floor",
+    "employee.contribution.base_ceiling",
+    "employee.contribution.employer_rate",
+    "employee.contribution.employee_rate",
+    "employee.contribution.flexible_rate",
+    "employee.personal_account.in_service_share",
+    "employee.personal_account.retiree_monthly",
+    "large_amount.financing.per_month",
+)
+Row = tuple[Any, ...]
+
+
+def month_groups(policy: Policy, year: int) -> list[list[dt.date]]:
+    """The months of the year (their first days) in runs over which the monthly rules read
+    the same parameter values."""
+
+    def signature(on: dt.date) -> tuple[Any, ...]:
+        values: list[Any] = []
+        for path in MONTHLY_PATHS:
+            try:
+                values.append(policy.get(path, on))
+            except ParameterError:
+                values.append(None)
+        return tuple(values)
+
+    groups: list[list[dt.date]] = []
+    last: tuple[Any, ...] | None = None
+    for month in range(1, 13):
+        first = dt.date(year, month, 1)
+        sig = signature(first)
+        if sig != last:
+            groups.append([])
+            last = sig
+        groups[-1].append(first)
+    return groups
+
+
+class Rules:
+    """The area's payments (``services.payments``), memoised on their inputs."""
+
+    def __init__(self, policy: Policy, year: int) -> None:
+        self.policy = policy
+        self.year = year
+        #: each month of the year → the first month of its group (whose amounts it shares)
+        self.months = [(m, g[0]) for g in month_groups(policy, year) for m in g]
+        self._monthly: dict[tuple[EnrolmentKind, dt.date, int], payments.MonthlyPayment] = {}
+        self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs]] = {}
+
+    def monthly(
+        self, kind: EnrolmentKind, group: dt.date, wage: int, base: int
+    ) -> payments.MonthlyPayment:
+        """The month of a person of ``kind`` on a yearly ``wage`` (employees) or ``base``
+        (flexible workers), in the group starting ``group``."""
+        key = (kind, group, wage if kind is EnrolmentKind.EMPLOYER else base)
+        found = self._monthly.get(key)
+        if found is None:
+            if kind is EnrolmentKind.EMPLOYER:
+                found = payments.employee_month(self.policy, group, gen.half_up(wage, 12))
+            elif kind is EnrolmentKind.FLEXIBLE:
+                span = rules.monthly_base_range(self.policy, group)
+                monthly = span.clamp(gen.half_up(base, 12))
+                found = payments.flexible_month(self.policy, group, monthly)
+            else:
+                found = payments.retiree_month(self.policy, group)
+            self._monthly[key] = found
+        return found
+
+    def resident(self, aid: str | None) -> tuple[payments.ResidentPayment, Legs]:
+        """The resident year of an aid class (or none) and its legs (paid in cash)."""
+        found = self._resident.get(aid)
+        if found is None:
+            payment = payments.resident_year(self.policy, self.year, [aid] if aid else [])
+            found = self._resident[aid] = (payment, payment.legs())
+        return found
+
+
+# ------------------------------------------------------------------- the registry's rows
+
+
+def relations(people: Sequence[GeneratedPerson], person_ids: dict[int, int]) -> list[Row]:
+    """(person_id, relative_id, kind) of the close relations a household implies, both ways:
+    the head and each member (as ``relation`` says), the head's spouse and the head's children
+    and grandchildren, the head's children among themselves (siblings). ``person_ids`` maps
+    ``psn_no`` to the registered person (a person not registered has no relations)."""
+    households: dict[int, list[GeneratedPerson]] = {}
+    for p in people:
+        households.setdefault(p.household_id, []).append(p)
+    out: list[Row] = []
+
+    def add(a: int | None, b: int | None, kind: RelationKind) -> None:
+        if a is not None and b is not None:
+            out.extend((r.person_id, r.relative_id, r.kind.value) for r in both_ways(a, b, kind))
+
+    for head_psn, members in households.items():
+        head = person_ids.get(head_psn)
+        spouses = [person_ids.get(m.psn_no) for m in members if m.relation == "spouse"]
+        children = [m for m in members if m.relation == "child"]
+        for m in members:
+            if m.relation == "head":
+                continue
+            kind = RelationKind(m.relation)
+            add(head, person_ids.get(m.psn_no), kind)
+            if kind in (RelationKind.CHILD, RelationKind.GRANDCHILD):
+                for spouse in spouses:
+                    add(spouse, person_ids.get(m.psn_no), kind)
+        for i, a in enumerate(children):
+            for b in children[i + 1 :]:
+                add(person_ids.get(a.psn_no), person_ids.get(b.psn_no), RelationKind.SIBLING)
+    return out
+
+
+def groups(p: GeneratedPerson, person_id: int, year: int) -> Iterator[Row]:
+    """(person_id, kind, valid_from, valid_to): a newborn from birth to the day before the
+    first birthday, a student for the calendar year, an aid class (``generated.aid_from``)."""
+    marks = p.groups or []
+    if GroupKind.NEWBORN in marks:
+        yield (person_id, GroupKind.NEWBORN.value, p.birth_date, newborn_until(p.birth_date))
+    if GroupKind.STUDENT in marks:
+        yield (person_id, GroupKind.STUDENT.value, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    if p.assistance_class:
+        aid = GroupKind(p.assistance_class)
+        yield (person_id, aid.value, gen.aid_from(p.birth_date, year), None)
+
+
+def coverage_row(c: CoverageYear) -> Row:
+    return (
+        c.person_id,
+        c.year,
+        c.status.value,
+        c.scheme.value if c.scheme else None,
+        c.pooling_area,
+        c.paid_on,
+        c.repaired,
+        c.fund_paid,
+        c.continuous_years,
+        c.zero_claim,
+        c.closed,
+    )
+
+
+# ----------------------------------------------------------------- a person's ledger entries
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One balanced transaction to write, and the contribution it records (if any)."""
+
+    person_id: int
+    kind: str
+    occurred_on: dt.date
+    description: str
+    reference: str
+    legs: Legs
+    contribution: Row | None  # the contributions row after (person_id, enrolment_id)
+
+
+@dataclass
+class Built:
+    """The rows of a slice of persons, ids to be filled in by ``Ids``."""
+
+    enrolments: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
+    coverage: list[Row] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    enrolment_of: dict[int, int] = field(default_factory=dict)  # person → enrolment id
+    kinds: dict[str, int] = field(default_factory=dict)  # enrolments by kind
+    history_years: int = 0  # coverage rows of the years before
+
+
+def person_rows(
+    p: GeneratedPerson,
+    person_id: int,
+    enrolment_id: int,
+    region: str,
+    persons: int,
+    rules_: Rules,
+    out: Built,
+) -> None:
+    """The enrolment, its event, the coverage years and the ledger entries of one person."""
+    year = rules_.year
+    kind = gen.KIND_OF_SCHEME[p.scheme]
+    start = p.enrolled_on
+    employer = (
+        gen.employer_code_of(region, p.psn_no, persons) if kind is EnrolmentKind.EMPLOYER else None
+    )
+    e = new_enrolment(person_id, kind, region, start, employer_code=employer)
+    out.enrolments.append(
+        (
+            enrolment_id,
+            person_id,
+            e.scheme.value,
+            e.kind.value,
+            e.pooling_area,
+            e.employer_code,
+            e.start_date,
+            e.status.value,
+            e.carried_employee_months,
+            e.carried_resident_years,
+        )
+    )
+    out.enrolment_of[person_id] = enrolment_id
+    out.kinds[kind.value] = out.kinds.get(kind.value, 0) + 1
+    out.events.append((enrolment_id, EventKind.ENROL.value, start))
+    past, before = gen.past_years(
+        p.coverage_history or "",
+        year,
+        p.scheme,
+        p.contribution_years,
+        p.continuous_years or 0,
+        p.repaired_years or 0,
+        p.zero_claim_years or 0,
+    )
+    history = yearend.past_rows(person_id, region, past, before)
+    out.coverage.extend(coverage_row(c) for c in history)
+    out.history_years += len(history)
+    previous = history[-1] if history else None
+    label = p.national_id
+    if kind is EnrolmentKind.RESIDENT:
+        paid_on = gen.resident_paid_on(p.psn_no, start, year)
+        payment, legs = rules_.resident(p.assistance_class)
+        c = payment.contribution
+        first, last = payments.resident_period(year)
+        out.entries.append(
+            Entry(
+                person_id,
+                payments.TRANSACTION_KIND[ContributionKind.RESIDENT],
+                paid_on,
+                payments.resident_description(year, label, c.assistance_class),
+                payments.contribution_reference(ContributionKind.RESIDENT, person_id, first),
+                legs,
+                (
+                    ContributionKind.RESIDENT.value,
+                    first,
+                    last,
+                    None,
+                    0,
+                    0,
+                    c.individual,
+                    c.fiscal_subsidy,
+                    c.assistance_paid,
+                    0,
+                    paid_on,
+                ),
+            )
+        )
+        out.coverage.append(
+            coverage_row(insured_year(person_id, year, kind.scheme, region, paid_on, previous))
+        )
+        return
+    credits = 0
+    first_paid: dt.date | None = None
+    for month, group in rules_.months:
+        last = payments.month_bounds(month)[1]
+        if last < start:
+            continue
+        m = rules_.monthly(kind, group, p.wage or 0, p.contribution_base or 0)
+        paid_on = gen.monthly_paid_on(month, start)
+        first_paid = first_paid or paid_on
+        credits += m.account_credit
+        out.entries.append(
+            Entry(
+                person_id,
+                m.transaction_kind,
+                paid_on,
+                payments.monthly_description(m.kind, month, label, employer),
+                payments.contribution_reference(m.kind, person_id, month),
+                m.legs,
+                (
+                    m.kind.value,
+                    month,
+                    last,
+                    m.base,
+                    m.employer_part,
+                    m.employee_part,
+                    0,
+                    0,
+                    0,
+                    m.account_credit,
+                    paid_on,
+                ),
+            )
+        )
+    if kind is not EnrolmentKind.RETIREE and first_paid is not None:  # a retiree pays nothing
+        out.coverage.append(
+            coverage_row(insured_year(person_id, year, kind.scheme, region, first_paid, previous))
+        )
+    opening = gen.opening_balance(p.account_balance or 0, credits, start, year)
+    if opening:
+        out.entries.append(
+            Entry(
+                person_id,
+                ledger.OPENING_KIND,
+                dt.date(year, 1, 1),
+                ledger.opening_description(label),
+                ledger.opening_reference(person_id),
+                ledger.opening_legs(opening),
+                None,
+            )
+        )
+
+
+@dataclass
+class Ledger:
+    """The ledger rows of a slice's entries, with the ids reserved for them."""
+
+    transactions: list[Row] = field(default_factory=list)
+    postings: list[Row] = field(default_factory=list)
+    contributions: list[Row] = field(default_factory=list)
+    personal_accounts: list[Row] = field(default_factory=list)
+    fund_moves: dict[int, int] = field(default_factory=dict)  # account id → signed amount
+    counts: dict[str, int] = field(default_factory=dict)  # contributions by kind
+
+
+def needs_personal_account(entries: Sequence[Entry]) -> list[int]:
+    """The persons with a personal-account leg, once each, in order."""
+    seen: dict[int, None] = {}
+    for e in entries:
+        if AccountKind.PERSONAL_ACCOUNT in e.legs:
+            seen.setdefault(e.person_id, None)
+    return list(seen)
+
+
+def ledger_rows(
+    built: Built,
+    transaction_ids: Sequence[int],
+    personal_ids: dict[int, int],
+    fund_id: Callable[[AccountKind], int],
+) -> Ledger:
+    """Transactions, postings (fund legs on the area's accounts, personal legs on the
+    person's account), contributions, the new personal accounts with their balances, and the
+    fund accounts' balance moves."""
+    out = Ledger()
+    personal_balance: dict[int, int] = {}
+    funds: dict[AccountKind, int] = {}
+    for e, txn in zip(built.entries, transaction_ids, strict=True):
+        out.transactions.append((txn, e.kind, e.occurred_on, e.description, e.reference))
+        for kind, fen in e.legs.items():
+            if kind is AccountKind.PERSONAL_ACCOUNT:
+                account = personal_ids[e.person_id]
+                personal_balance[account] = personal_balance.get(account, 0) + fen
+            else:
+                account = funds.get(kind) or funds.setdefault(kind, fund_id(kind))
+                out.fund_moves[account] = out.fund_moves.get(account, 0) + fen
+            out.postings.append((txn, account, fen))
+        if e.contribution is not None:
+            out.contributions.append(
+                (e.person_id, built.enrolment_of[e.person_id], *e.contribution, txn)
+            )
+            kind_ = e.contribution[0]
+            out.counts[kind_] = out.counts.get(kind_, 0) + 1
+    for person_id, account in personal_ids.items():
+        ref = AccountRef.personal(person_id)
+        out.personal_accounts.append(
+            (
+                account,
+                ref.code,
+                ref.kind.value,
+                person_id,
+                ref.kind.normal_side,
+                personal_balance.get(account, 0),
+            )
+        )
+    return out
