@@ -44,11 +44,12 @@ def contribution_reference(kind: ContributionKind, person_id: int, period_start:
 def monthly_description(
     kind: ContributionKind, first: dt.date, label: str, employer_code: str | None = None
 ) -> str:
+    month = first.isoformat()[:7]  # YYYY-MM
     if kind is ContributionKind.EMPLOYEE:
-        return f"employee contribution {first:%Y-%m} of {label} (employer {employer_code})"
+        return f"employee contribution {month} of {label} (employer {employer_code})"
     if kind is ContributionKind.FLEXIBLE:
-        return f"flexible-worker contribution {first:%Y-%m} of {label}"
-    return f"retiree personal-account credit {first:%Y-%m} of {label}"
+        return f"flexible-worker contribution {month} of {label}"
+    return f"retiree personal-account credit {month} of {label}"
 
 
 def resident_description(

@@ -22,14 +22,14 @@ def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
     if n <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(
+        ids = conn.execute(
             text(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                "FROM generate_series(1, :n)"
+                f"SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                "FROM generate_series(1, :n))"
             ),
             {"n": n},
-        )
-        return [int(r[0]) for r in rows]
+        ).scalar_one()
+        return [int(i) for i in ids]
     top = int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
     return list(range(top + 1, top + n + 1))
 

@@ -1,23 +1,23 @@
-"""The rows of a part, built by the services' own builders (pure: no SQL).
+"""A part's enrolment, coverage and ledger rows, built by the services' own builders (pure: no
+SQL).
 
 The amounts, legs, references, descriptions and records are those of ``services.payments``,
 ``services.enrolment.new_enrolment``, ``services.ledger`` (opening balances),
-``services.yearend.past_rows`` and ``domain`` (relations both ways, the insured year); this
-module only applies them to each generated person, memoising the rules on their inputs. Ids are
-given: the caller reserves them (``Ids``) before the rows refer to each other.
+``services.yearend.past_rows`` and ``domain.enrolment.insured_year``; this module only applies
+them to each generated person, memoising the rules on their inputs. Ids are given: ``write``
+reserves them before the rows refer to each other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from yibao.domain.contributions import ContributionKind
 from yibao.domain.enrolment import CoverageYear, EnrolmentKind, EventKind, insured_year
 from yibao.domain.ledger import AccountKind, AccountRef, Legs
-from yibao.domain.registry import GroupKind, RelationKind, both_ways, newborn_until
 from yibao.policy import ParameterError, Policy
 from yibao.rules import contributions as rules
 from yibao.services import ledger, payments, yearend
@@ -64,16 +64,55 @@ def month_groups(policy: Policy, year: int) -> list[list[dt.date]]:
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A month of the year, its days as written (ISO), and the first month of its group."""
+
+    first: dt.date
+    last: dt.date
+    group: dt.date
+    pay_day: dt.date  # ``generated.monthly_paid_on`` for a person enrolled before it
+    first_iso: str
+    last_iso: str
+    pay_day_iso: str
+
+
 class Rules:
     """The area's payments (``services.payments``), memoised on their inputs."""
 
     def __init__(self, policy: Policy, year: int) -> None:
         self.policy = policy
         self.year = year
-        #: each month of the year → the first month of its group (whose amounts it shares)
-        self.months = [(m, g[0]) for g in month_groups(policy, year) for m in g]
+        self.months: list[Month] = []
+        for g in month_groups(policy, year):
+            for m in g:
+                last = payments.month_bounds(m)[1]
+                pay = gen.monthly_paid_on(m, m)
+                self.months.append(
+                    Month(m, last, g[0], pay, m.isoformat(), last.isoformat(), pay.isoformat())
+                )
         self._monthly: dict[tuple[EnrolmentKind, dt.date, int], payments.MonthlyPayment] = {}
         self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs]] = {}
+        self._rows: dict[tuple[int, dt.date], Row] = {}
+
+    def contribution_head(self, m: payments.MonthlyPayment, month: Month) -> Row:
+        """The contributions row of a month's payment up to ``paid_on`` (memoised)."""
+        key = (id(m), month.first)
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = (
+                m.kind.value,
+                month.first_iso,
+                month.last_iso,
+                m.base,
+                m.employer_part,
+                m.employee_part,
+                0,
+                0,
+                0,
+                m.account_credit,
+            )
+        return found
 
     def monthly(
         self, kind: EnrolmentKind, group: dt.date, wage: int, base: int
@@ -103,60 +142,13 @@ class Rules:
         return found
 
 
-# ------------------------------------------------------------------- the registry's rows
-
-
-def relations(people: Sequence[GeneratedPerson], person_ids: dict[int, int]) -> list[Row]:
-    """(person_id, relative_id, kind) of the close relations a household implies, both ways:
-    the head and each member (as ``relation`` says), the head's spouse and the head's children
-    and grandchildren, the head's children among themselves (siblings). ``person_ids`` maps
-    ``psn_no`` to the registered person (a person not registered has no relations)."""
-    households: dict[int, list[GeneratedPerson]] = {}
-    for p in people:
-        households.setdefault(p.household_id, []).append(p)
-    out: list[Row] = []
-
-    def add(a: int | None, b: int | None, kind: RelationKind) -> None:
-        if a is not None and b is not None:
-            out.extend((r.person_id, r.relative_id, r.kind.value) for r in both_ways(a, b, kind))
-
-    for head_psn, members in households.items():
-        head = person_ids.get(head_psn)
-        spouses = [person_ids.get(m.psn_no) for m in members if m.relation == "spouse"]
-        children = [m for m in members if m.relation == "child"]
-        for m in members:
-            if m.relation == "head":
-                continue
-            kind = RelationKind(m.relation)
-            add(head, person_ids.get(m.psn_no), kind)
-            if kind in (RelationKind.CHILD, RelationKind.GRANDCHILD):
-                for spouse in spouses:
-                    add(spouse, person_ids.get(m.psn_no), kind)
-        for i, a in enumerate(children):
-            for b in children[i + 1 :]:
-                add(person_ids.get(a.psn_no), person_ids.get(b.psn_no), RelationKind.SIBLING)
-    return out
-
-
-def groups(p: GeneratedPerson, person_id: int, year: int) -> Iterator[Row]:
-    """(person_id, kind, valid_from, valid_to): a newborn from birth to the day before the
-    first birthday, a student for the calendar year, an aid class (``generated.aid_from``)."""
-    marks = p.groups or []
-    if GroupKind.NEWBORN in marks:
-        yield (person_id, GroupKind.NEWBORN.value, p.birth_date, newborn_until(p.birth_date))
-    if GroupKind.STUDENT in marks:
-        yield (person_id, GroupKind.STUDENT.value, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    if p.assistance_class:
-        aid = GroupKind(p.assistance_class)
-        yield (person_id, aid.value, gen.aid_from(p.birth_date, year), None)
-
-
 def coverage_row(c: CoverageYear) -> Row:
+    # str() of a StrEnum member is its value (a C call: ``.value`` is a Python property)
     return (
         c.person_id,
         c.year,
-        c.status.value,
-        c.scheme.value if c.scheme else None,
+        str(c.status),
+        str(c.scheme) if c.scheme else None,
         c.pooling_area,
         c.paid_on,
         c.repaired,
@@ -170,13 +162,12 @@ def coverage_row(c: CoverageYear) -> Row:
 # ----------------------------------------------------------------- a person's ledger entries
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One balanced transaction to write, and the contribution it records (if any)."""
 
     person_id: int
     kind: str
-    occurred_on: dt.date
+    occurred_on: str  # ISO date
     description: str
     reference: str
     legs: Legs
@@ -213,6 +204,7 @@ def person_rows(
         gen.employer_code_of(region, p.psn_no, persons) if kind is EnrolmentKind.EMPLOYER else None
     )
     e = new_enrolment(person_id, kind, region, start, employer_code=employer)
+    start_iso = start.isoformat()
     out.enrolments.append(
         (
             enrolment_id,
@@ -221,7 +213,7 @@ def person_rows(
             e.kind.value,
             e.pooling_area,
             e.employer_code,
-            e.start_date,
+            start_iso,
             e.status.value,
             e.carried_employee_months,
             e.carried_resident_years,
@@ -229,7 +221,7 @@ def person_rows(
     )
     out.enrolment_of[person_id] = enrolment_id
     out.kinds[kind.value] = out.kinds.get(kind.value, 0) + 1
-    out.events.append((enrolment_id, EventKind.ENROL.value, start))
+    out.events.append((enrolment_id, EventKind.ENROL.value, start_iso))
     past, before = gen.past_years(
         p.coverage_history or "",
         year,
@@ -249,18 +241,19 @@ def person_rows(
         payment, legs = rules_.resident(p.assistance_class)
         c = payment.contribution
         first, last = payments.resident_period(year)
+        paid_iso = paid_on.isoformat()
         out.entries.append(
             Entry(
                 person_id,
                 payments.TRANSACTION_KIND[ContributionKind.RESIDENT],
-                paid_on,
+                paid_iso,
                 payments.resident_description(year, label, c.assistance_class),
                 payments.contribution_reference(ContributionKind.RESIDENT, person_id, first),
                 legs,
                 (
                     ContributionKind.RESIDENT.value,
-                    first,
-                    last,
+                    first.isoformat(),
+                    last.isoformat(),
                     None,
                     0,
                     0,
@@ -268,7 +261,7 @@ def person_rows(
                     c.fiscal_subsidy,
                     c.assistance_paid,
                     0,
-                    paid_on,
+                    paid_iso,
                 ),
             )
         )
@@ -278,35 +271,27 @@ def person_rows(
         return
     credits = 0
     first_paid: dt.date | None = None
-    for month, group in rules_.months:
-        last = payments.month_bounds(month)[1]
-        if last < start:
+    wage, base = p.wage or 0, p.contribution_base or 0
+    for month in rules_.months:
+        if month.last < start:
             continue
-        m = rules_.monthly(kind, group, p.wage or 0, p.contribution_base or 0)
-        paid_on = gen.monthly_paid_on(month, start)
+        m = rules_.monthly(kind, month.group, wage, base)
+        if month.pay_day >= start:
+            paid_on, paid_iso = month.pay_day, month.pay_day_iso
+        else:
+            paid_on = gen.monthly_paid_on(month.first, start)
+            paid_iso = paid_on.isoformat()
         first_paid = first_paid or paid_on
         credits += m.account_credit
         out.entries.append(
             Entry(
                 person_id,
                 m.transaction_kind,
-                paid_on,
-                payments.monthly_description(m.kind, month, label, employer),
-                payments.contribution_reference(m.kind, person_id, month),
+                paid_iso,
+                payments.monthly_description(m.kind, month.first, label, employer),
+                payments.contribution_reference(m.kind, person_id, month.first),
                 m.legs,
-                (
-                    m.kind.value,
-                    month,
-                    last,
-                    m.base,
-                    m.employer_part,
-                    m.employee_part,
-                    0,
-                    0,
-                    0,
-                    m.account_credit,
-                    paid_on,
-                ),
+                (*rules_.contribution_head(m, month), paid_iso),
             )
         )
     if kind is not EnrolmentKind.RETIREE and first_paid is not None:  # a retiree pays nothing
@@ -319,7 +304,7 @@ def person_rows(
             Entry(
                 person_id,
                 ledger.OPENING_KIND,
-                dt.date(year, 1, 1),
+                dt.date(year, 1, 1).isoformat(),
                 ledger.opening_description(label),
                 ledger.opening_reference(person_id),
                 ledger.opening_legs(opening),
@@ -360,23 +345,36 @@ def ledger_rows(
     fund accounts' balance moves."""
     out = Ledger()
     personal_balance: dict[int, int] = {}
-    funds: dict[AccountKind, int] = {}
+    # the postings of each distinct legs (shared by the payments of equal amounts): account
+    # id (0: the person's personal account) and amount
+    templates: dict[int, tuple[tuple[int, int], ...]] = {}
+    uses: dict[int, int] = {}
+    personal = AccountKind.PERSONAL_ACCOUNT
+    postings = out.postings.append
     for e, txn in zip(built.entries, transaction_ids, strict=True):
         out.transactions.append((txn, e.kind, e.occurred_on, e.description, e.reference))
-        for kind, fen in e.legs.items():
-            if kind is AccountKind.PERSONAL_ACCOUNT:
+        key = id(e.legs)
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = tuple(
+                (0 if kind is personal else fund_id(kind), fen) for kind, fen in e.legs.items()
+            )
+        uses[key] = uses.get(key, 0) + 1
+        for account, fen in template:
+            if not account:
                 account = personal_ids[e.person_id]
                 personal_balance[account] = personal_balance.get(account, 0) + fen
-            else:
-                account = funds.get(kind) or funds.setdefault(kind, fund_id(kind))
-                out.fund_moves[account] = out.fund_moves.get(account, 0) + fen
-            out.postings.append((txn, account, fen))
+            postings((txn, account, fen))
         if e.contribution is not None:
             out.contributions.append(
                 (e.person_id, built.enrolment_of[e.person_id], *e.contribution, txn)
             )
             kind_ = e.contribution[0]
             out.counts[kind_] = out.counts.get(kind_, 0) + 1
+    for key, n in uses.items():
+        for account, fen in templates[key]:
+            if account:
+                out.fund_moves[account] = out.fund_moves.get(account, 0) + n * fen
     for person_id, account in personal_ids.items():
         ref = AccountRef.personal(person_id)
         out.personal_accounts.append(

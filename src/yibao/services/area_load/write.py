@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from yibao.domain.errors import UnbalancedTransaction
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.services import ledger
-from yibao.services.area_load import build
+from yibao.services.area_load import build, households
 from yibao.services.area_load.read import GeneratedPerson
 from yibao.services.area_load.report import LoadReport
 from yibao.store import bulk_write
@@ -100,7 +100,7 @@ def write_registry(
     part: Part, people: Sequence[GeneratedPerson], person_ids: dict[int, int]
 ) -> None:
     """The close relations and special groups of the registered persons of a part."""
-    relations = build.relations(people, person_ids)
+    relations = households.relations(people, person_ids)
     copy_rows(part.conn, "relations", RELATION_COLUMNS, relations)
     part.report.relations += len(relations)
     year = part.rules.year
@@ -108,7 +108,7 @@ def write_registry(
         row
         for p in people
         if (pid := person_ids.get(p.psn_no)) is not None
-        for row in build.groups(p, pid, year)
+        for row in households.groups(p, pid, year)
     ]
     copy_rows(part.conn, "special_groups", GROUP_COLUMNS, groups)
     part.report.groups += len(groups)
