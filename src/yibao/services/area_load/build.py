@@ -318,7 +318,11 @@ class Ledger:
     """The ledger rows of a slice's entries, with the ids reserved for them."""
 
     transactions: list[Row] = field(default_factory=list)
-    postings: list[Row] = field(default_factory=list)
+    #: the postings: (template, account id or 0 for the personal account, amount) and, per
+    #: transaction, (transaction id, template, personal account id)
+    templates: list[Row] = field(default_factory=list)
+    legs: list[Row] = field(default_factory=list)
+    postings: int = 0
     contributions: list[Row] = field(default_factory=list)
     personal_accounts: list[Row] = field(default_factory=list)
     fund_moves: dict[int, int] = field(default_factory=dict)  # account id → signed amount
@@ -345,26 +349,28 @@ def ledger_rows(
     fund accounts' balance moves."""
     out = Ledger()
     personal_balance: dict[int, int] = {}
-    # the postings of each distinct legs (shared by the payments of equal amounts): account
-    # id (0: the person's personal account) and amount
-    templates: dict[int, tuple[tuple[int, int], ...]] = {}
+    # the postings of each distinct legs (shared by the payments of equal amounts) as one
+    # template: its number, then per leg the account id (0: the person's personal account)
+    templates: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
     uses: dict[int, int] = {}
     personal = AccountKind.PERSONAL_ACCOUNT
-    postings = out.postings.append
     for e, txn in zip(built.entries, transaction_ids, strict=True):
         out.transactions.append((txn, e.kind, e.occurred_on, e.description, e.reference))
         key = id(e.legs)
-        template = templates.get(key)
-        if template is None:
-            template = templates[key] = tuple(
+        found = templates.get(key)
+        if found is None:
+            legs = tuple(
                 (0 if kind is personal else fund_id(kind), fen) for kind, fen in e.legs.items()
             )
+            found = templates[key] = (len(templates) + 1, legs)
+            out.templates.extend((found[0], account, fen) for account, fen in legs)
         uses[key] = uses.get(key, 0) + 1
-        for account, fen in template:
-            if not account:
-                account = personal_ids[e.person_id]
+        account = personal_ids.get(e.person_id)
+        out.legs.append((txn, found[0], account))
+        out.postings += len(found[1])
+        for held, fen in found[1]:
+            if not held and account is not None:
                 personal_balance[account] = personal_balance.get(account, 0) + fen
-            postings((txn, account, fen))
         if e.contribution is not None:
             out.contributions.append(
                 (e.person_id, built.enrolment_of[e.person_id], *e.contribution, txn)
@@ -372,7 +378,7 @@ def ledger_rows(
             kind_ = e.contribution[0]
             out.counts[kind_] = out.counts.get(kind_, 0) + 1
     for key, n in uses.items():
-        for account, fen in templates[key]:
+        for account, fen in templates[key][1]:
             if account:
                 out.fund_moves[account] = out.fund_moves.get(account, 0) + n * fen
     for person_id, account in personal_ids.items():

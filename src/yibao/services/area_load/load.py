@@ -78,6 +78,7 @@ def _load_part(
 ) -> int:
     """Load one persons part inside the caller's transaction; returns the persons inserted,
     or -1 when the part was already loaded."""
+    bulk_write.prepare(conn)
     table = read_part(path)
     checked = bulk.ImportReport(path=str(path), format="parquet")
     rows = bulk.validate_batch(registry_batch(table, report.region), 1, checked, max_errors)

@@ -47,7 +47,6 @@ COVERAGE_COLUMNS = (
 )
 ACCOUNT_COLUMNS = ("id", "code", "kind", "person_id", "normal_side", "balance")
 TRANSACTION_COLUMNS = ("id", "kind", "occurred_on", "description", "reference")
-POSTING_COLUMNS = ("transaction_id", "account_id", "amount")
 CONTRIBUTION_COLUMNS = (
     "person_id",
     "enrolment_id",
@@ -136,7 +135,7 @@ def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[
     copy_rows(conn, "coverage_years", COVERAGE_COLUMNS, built.coverage)
     copy_rows(conn, "accounts", ACCOUNT_COLUMNS, rows.personal_accounts)
     copy_rows(conn, "ledger_transactions", TRANSACTION_COLUMNS, rows.transactions)
-    copy_rows(conn, "postings", POSTING_COLUMNS, rows.postings)
+    bulk_write.copy_postings(conn, rows.templates, rows.legs)
     copy_rows(conn, "contributions", CONTRIBUTION_COLUMNS, rows.contributions)
     bulk_write.move_balances(conn, rows.fund_moves)
     if transaction_ids:
@@ -151,5 +150,5 @@ def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[
     report.opening_balances += len(openings)
     report.opening_total += sum(e.legs[AccountKind.OPENING_BALANCE] for e in openings)
     report.transactions += len(rows.transactions)
-    report.postings += len(rows.postings)
+    report.postings += rows.postings
     report.history_years += built.history_years
