@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from yibao.services import ledger
+from yibao.services.area_load import load_area
 from yibao.store.migrate import upgrade
 from yibao.store.uow import UnitOfWork
 from yibao.synth import SynthConfig, generate
-from yibao.synth.load import load_area
 
 
 def main() -> None:

@@ -15,10 +15,11 @@ from sqlalchemy import Engine, text
 from tests.store_support import *  # noqa: F403
 from yibao.domain.settlement import Claim
 from yibao.services import ledger, settlement
+from yibao.services.area_load import load_area
+from yibao.services.payments import month_bounds
 from yibao.services.settlement import ClaimRequest
 from yibao.store.uow import UnitOfWork
 from yibao.synth import SynthConfig, generate
-from yibao.synth.load import load_area, month_end
 
 REGION, YEAR, PERSONS = "360100", 2025, 240
 # 2025 national defaults inherited by 360100 (000000.yaml): resident individual 400 + fiscal
@@ -114,7 +115,7 @@ def test_funds_financed_and_settled(engine: Engine, uow: UnitOfWork, area: Path)
             months += 12
         elif p["scheme"] in ("employee", "flexible"):
             months += sum(
-                1 for m in range(1, 13) if month_end(dt.date(YEAR, m, 1)) >= p["enrolled_on"]
+                1 for m in range(1, 13) if month_bounds(dt.date(YEAR, m, 1))[1] >= p["enrolled_on"]
             )
     aid = [p["assistance_class"] for p in persons if p["assistance_class"]]
     assert residents and months and aid
@@ -236,7 +237,7 @@ def _summary(
     """``past_years`` as one letter per row, oldest first: R/E an insured year of the resident or
     employee scheme, z a zero-claim year (fund_paid 0), l a lapsed year, p a repaired one; and the
     insured years before the first row."""
-    from yibao.synth.load import PAST_FUND_PAID, past_years
+    from yibao.services.area_load.generated import PAST_FUND_PAID, past_years
 
     years, before = past_years(history, YEAR, scheme, contrib, cont, rep, zero)
     out = ""
@@ -289,6 +290,6 @@ def test_past_years(
     ],
 )
 def test_opening_balance(balance: int, credits: int, enrolled_on: dt.date, opening: int) -> None:
-    from yibao.synth.load import opening_balance
+    from yibao.services.area_load.generated import opening_balance
 
     assert opening_balance(balance, credits, enrolled_on, YEAR) == opening

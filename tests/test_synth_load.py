@@ -1,5 +1,5 @@
-"""Loading a generated area into the registry (``yibao.synth.load``), on SQLite and PostgreSQL,
-and ``yibao demo`` on a generated area."""
+"""Loading a generated area into the registry (``yibao.services.area_load``), on SQLite and
+PostgreSQL, and ``yibao demo`` on a generated area."""
 
 from __future__ import annotations
 
@@ -16,26 +16,24 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403
-from yibao.domain.registry import RelationKind
+from yibao.domain.registry import RelationKind, newborn_until
 from yibao.rules import contributions as rules
 from yibao.services import contributions, enrolment, ledger, registry, yearend
-from yibao.services.common import policy_for
-from yibao.store.migrate import upgrade
-from yibao.store.uow import UnitOfWork
-from yibao.synth import SynthConfig, generate
-from yibao.synth.load import (
+from yibao.services.area_load import AreaLoadRefused, load_area
+from yibao.services.area_load.generated import (
     KIND_OF_SCHEME,
     PAY_DAY,
-    AreaLoadRefused,
     employer_code_of,
     half_up,
-    load_area,
-    month_end,
-    newborn_until,
     opening_balance,
     past_years,
     resident_paid_on,
 )
+from yibao.services.common import policy_for
+from yibao.services.payments import month_bounds
+from yibao.store.migrate import upgrade
+from yibao.store.uow import UnitOfWork
+from yibao.synth import SynthConfig, generate
 
 REGION, YEAR, PERSONS, CHUNK = "360100", 2025, 300, 120
 
@@ -211,7 +209,7 @@ def _replay_with_services(area: Path, url: str) -> None:
         credits = 0
         for month in range(1, 13):
             first = dt.date(YEAR, month, 1)
-            if month_end(first) < start:
+            if month_bounds(first)[1] < start:
                 continue
             paid = max(first.replace(day=PAY_DAY), start)
             if kind == "employer":

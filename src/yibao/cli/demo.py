@@ -31,8 +31,8 @@ from yibao.cli.synth import summary_table
 from yibao.domain.masking import mask_national_id
 from yibao.policy import Policy, available_regions, fen_to_yuan
 from yibao.services import demo as area
+from yibao.services.area_load import AreaLoadRefused
 from yibao.synth.config import SynthConfig
-from yibao.synth.load import AreaLoadRefused
 from yibao.synth.summary import summarize
 
 PORT_ENV = "YIBAO_PORT"

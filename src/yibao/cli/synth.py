@@ -22,9 +22,9 @@ from sqlalchemy.exc import OperationalError
 from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError
+from yibao.services.area_load import load_area
 from yibao.synth.config import DEFAULT_CHUNK, SynthConfig
 from yibao.synth.ids import check_region
-from yibao.synth.load import load_area
 from yibao.synth.summary import draw_chart, summarize
 from yibao.synth.writer import generate as generate_area
 

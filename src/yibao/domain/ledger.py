@@ -34,6 +34,11 @@ class AccountKind(StrEnum):
     def debit_normal(self) -> bool:
         return self in _DEBIT_NORMAL
 
+    @property
+    def normal_side(self) -> str:
+        """``debit`` or ``credit``: the side on which the account holds money."""
+        return "debit" if self.debit_normal else "credit"
+
 
 _DEBIT_NORMAL = frozenset(
     {AccountKind.CASH, AccountKind.CONTRIBUTIONS_RECEIVABLE, AccountKind.FISCAL_SUBSIDY_RECEIVABLE}
@@ -88,6 +93,38 @@ def debit(account: AccountRef, fen: int) -> Posting:
 
 def credit(account: AccountRef, fen: int) -> Posting:
     return Posting(account, -fen)
+
+
+#: The legs of a transaction by kind of account, signed (debit > 0, credit < 0), in posting
+#: order: what a builder of the services computes once and both the online services (as
+#: postings, ``legs_postings``) and the bulk load of an area (as account columns) write.
+Legs = dict[AccountKind, int]
+
+
+def balanced_legs(legs: Legs, what: str) -> Legs:
+    """The legs without the zero ones; refused unless at least two remain and they sum to zero
+    (as ``LedgerTransaction`` refuses them)."""
+    kept = {kind: fen for kind, fen in legs.items() if fen != 0}
+    if len(kept) < 2:
+        raise InvalidField("postings", "a transaction has at least two postings")
+    total = sum(kept.values())
+    if total != 0:
+        raise UnbalancedTransaction(what, total)
+    return kept
+
+
+def legs_postings(legs: Legs, area: str, person_id: int | None = None) -> list[Posting]:
+    """The postings of ``legs``: a fund leg on the area's account of that kind, the personal
+    account leg on ``person_id``'s account."""
+    out = []
+    for kind, fen in legs.items():
+        if kind is AccountKind.PERSONAL_ACCOUNT:
+            if person_id is None:
+                raise InvalidField("account", "a personal account leg names its person")
+            out.append(Posting(AccountRef.personal(person_id), fen))
+        else:
+            out.append(Posting(AccountRef.fund(kind, area), fen))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,20 @@ class Relation:
     kind: RelationKind
 
 
+def both_ways(person_id: int, relative_id: int, kind: RelationKind) -> tuple[Relation, Relation]:
+    """``relative`` is the person's <kind>, and the person is the relative's reciprocal kind:
+    a close relation is recorded in both directions."""
+    return Relation(person_id, relative_id, kind), Relation(relative_id, person_id, kind.reciprocal)
+
+
+def newborn_until(birth: dt.date) -> dt.date:
+    """The last day of the newborn group: the day before the first birthday."""
+    try:
+        return birth.replace(year=birth.year + 1) - dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        return dt.date(birth.year + 1, 2, 28)
+
+
 @dataclass(frozen=True, slots=True)
 class SpecialGroup:
     person_id: int

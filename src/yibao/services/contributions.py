@@ -5,9 +5,8 @@ transaction. A refused payment changes nothing."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from yibao.domain.contributions import ContributionKind, ContributionRecord
 from yibao.domain.enrolment import Enrolment, EnrolmentKind, Scheme, Status
@@ -18,18 +17,34 @@ from yibao.domain.errors import (
     MutualAidNotAuthorised,
 )
 from yibao.domain.ids import NotStored
-from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
+from yibao.domain.ledger import (
+    AccountKind,
+    AccountRef,
+    LedgerTransaction,
+    credit,
+    debit,
+    legs_postings,
+)
 from yibao.domain.registry import ASSISTANCE_CLASSES, Person
+from yibao.policy import Policy
 from yibao.rules import contributions as rules
-from yibao.rules import financing
 from yibao.rules.retirement import RetirementBackPay
 from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.payments import (
+    MUTUAL_AID,
+    TRANSACTION_KIND,
+    MonthlyPayment,
+    contribution_reference,
+    employee_month,
+    flexible_month,
+    month_bounds,
+    monthly_description,
+    resident_description,
+    resident_period,
+    resident_year,
+    retiree_month,
+)
 from yibao.store.uow import UnitOfWork
-
-
-def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
-    first = month.replace(day=1)
-    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
 
 def _payable_enrolment(
@@ -72,64 +87,55 @@ def _refuse_duplicate(
         )
 
 
-def _reference(kind: ContributionKind, person_id: int, period_start: dt.date) -> str:
-    return f"contribution:{kind.value}:{person_id}:{period_start.isoformat()}"
-
-
 def _post_monthly(
     uow: UnitOfWork,
     person: Person,
     enrolment: Enrolment,
-    kind: ContributionKind,
     first: dt.date,
     paid_on: dt.date,
-    *,
-    total: int,
-    pooling_part: int,
-    account_credit: int,
-    text: str,
-    large_amount: int = 0,
-    **parts: int,
+    payment: MonthlyPayment,
 ) -> ContributionRecord:
-    """Post one month's employee-scheme contribution (cash → pooling fund + large-amount fund +
-    personal account), record it and mark the year insured; ``large_amount`` is the month's
-    large-amount financing taken from the pooling part; ``parts`` are the record's base and part
-    columns."""
+    """Post one month of the employee scheme (``payments.MonthlyPayment``: its legs, record,
+    reference and description), record it and, for a paid month, mark the year insured."""
     if person.id is None:
         raise NotStored("person")
     if enrolment.id is None:
         raise NotStored("enrolment")
     area = enrolment.pooling_area
     txn = LedgerTransaction.of(
-        "contribution",
+        payment.transaction_kind,
         paid_on,
-        [
-            debit(AccountRef.fund(AccountKind.CASH, area), total),
-            credit(
-                AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), pooling_part - large_amount
-            ),
-            credit(AccountRef.fund(AccountKind.LARGE_AMOUNT, area), large_amount),
-            credit(AccountRef.personal(person.id), account_credit),
-        ],
-        text,
-        _reference(kind, person.id, first),
+        legs_postings(payment.legs, area, person.id),
+        monthly_description(payment.kind, first, person.label, enrolment.employer_code),
+        contribution_reference(payment.kind, person.id, first),
     )
     record = uow.contributions.add(
-        ContributionRecord(
-            person_id=person.id,
-            enrolment_id=enrolment.id,
-            kind=kind,
-            period_start=first,
-            period_end=month_bounds(first)[1],
-            paid_on=paid_on,
-            transaction_id=uow.ledger.post(txn),
-            account_credit=account_credit,
-            **parts,
-        )
+        payment.record(person.id, enrolment.id, first, paid_on, uow.ledger.post(txn))
     )
-    uow.coverage.mark_insured(person.id, first.year, Scheme.EMPLOYEE, area, paid_on)
+    if payment.kind is not ContributionKind.RETIREE_CREDIT:  # a retiree pays nothing
+        uow.coverage.mark_insured(person.id, first.year, Scheme.EMPLOYEE, area, paid_on)
     uow.commit()
     return record
+
+
+def _pay_month(
+    uow: UnitOfWork,
+    who: str | int,
+    month: dt.date,
+    paid_on: dt.date,
+    kind: ContributionKind,
+    enrolled: EnrolmentKind,
+    payment: Callable[[Policy, dt.date], MonthlyPayment],
+    policies: PolicySource,
+) -> ContributionRecord:
+    first, last = month_bounds(month)
+    with uow:
+        person = find_person(uow, who)
+        enrolment = _payable_enrolment(uow, person, [enrolled], first, last)
+        _refuse_duplicate(uow, person, kind, first)
+        return _post_monthly(
+            uow, person, enrolment, first, paid_on, payment(policies(enrolment.pooling_area), first)
+        )
 
 
 def pay_employee(
@@ -142,34 +148,16 @@ def pay_employee(
     policies: PolicySource = policy_for,
 ) -> ContributionRecord:
     """One month of an employer-enrolled employee: employer part + employee part."""
-    first, last = month_bounds(month)
-    with uow:
-        person = find_person(uow, who)
-        if person.id is None:
-            raise NotStored("person")
-        enrolment = _payable_enrolment(uow, person, [EnrolmentKind.EMPLOYER], first, last)
-        if enrolment.id is None:
-            raise NotStored("enrolment")
-        _refuse_duplicate(uow, person, ContributionKind.EMPLOYEE, first)
-        policy = policies(enrolment.pooling_area)
-        c = rules.employee_monthly(policy, first, wage)
-        return _post_monthly(
-            uow,
-            person,
-            enrolment,
-            ContributionKind.EMPLOYEE,
-            first,
-            paid_on,
-            total=c.total,
-            pooling_part=c.pooling_part,
-            account_credit=c.account_credit,
-            large_amount=financing.large_amount_share(policy, first, c.pooling_part),
-            text=f"employee contribution {first:%Y-%m} of {person.label} "
-            f"(employer {enrolment.employer_code})",
-            base=c.base,
-            employer_part=c.employer_part,
-            employee_part=c.employee_part,
-        )
+    return _pay_month(
+        uow,
+        who,
+        month,
+        paid_on,
+        ContributionKind.EMPLOYEE,
+        EnrolmentKind.EMPLOYER,
+        lambda policy, first: employee_month(policy, first, wage),
+        policies,
+    )
 
 
 def pay_flexible(
@@ -182,32 +170,16 @@ def pay_flexible(
     policies: PolicySource = policy_for,
 ) -> ContributionRecord:
     """One month of a flexible worker, on a base they chose inside the range."""
-    first, last = month_bounds(month)
-    with uow:
-        person = find_person(uow, who)
-        if person.id is None:
-            raise NotStored("person")
-        enrolment = _payable_enrolment(uow, person, [EnrolmentKind.FLEXIBLE], first, last)
-        if enrolment.id is None:
-            raise NotStored("enrolment")
-        _refuse_duplicate(uow, person, ContributionKind.FLEXIBLE, first)
-        policy = policies(enrolment.pooling_area)
-        c = rules.flexible_monthly(policy, first, base)
-        return _post_monthly(
-            uow,
-            person,
-            enrolment,
-            ContributionKind.FLEXIBLE,
-            first,
-            paid_on,
-            total=c.total,
-            pooling_part=c.pooling_part,
-            account_credit=c.account_credit,
-            large_amount=financing.large_amount_share(policy, first, c.pooling_part),
-            text=f"flexible-worker contribution {first:%Y-%m} of {person.label}",
-            base=c.base,
-            employee_part=c.total,
-        )
+    return _pay_month(
+        uow,
+        who,
+        month,
+        paid_on,
+        ContributionKind.FLEXIBLE,
+        EnrolmentKind.FLEXIBLE,
+        lambda policy, first: flexible_month(policy, first, base),
+        policies,
+    )
 
 
 def credit_retiree(
@@ -220,44 +192,16 @@ def credit_retiree(
 ) -> ContributionRecord:
     """A retiree's monthly personal-account credit, from the employee pooling fund, with the
     month's large-amount financing (also from the pooling fund: retirees pay nothing)."""
-    first, last = month_bounds(month)
-    with uow:
-        person = find_person(uow, who)
-        if person.id is None:
-            raise NotStored("person")
-        enrolment = _payable_enrolment(uow, person, [EnrolmentKind.RETIREE], first, last)
-        if enrolment.id is None:
-            raise NotStored("enrolment")
-        _refuse_duplicate(uow, person, ContributionKind.RETIREE_CREDIT, first)
-        policy = policies(enrolment.pooling_area)
-        amount = rules.account_credit_retiree(policy, first)
-        large = financing.large_amount_share(policy, first)
-        area = enrolment.pooling_area
-        txn = LedgerTransaction.of(
-            "retiree_credit",
-            on,
-            [
-                debit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), amount + large),
-                credit(AccountRef.personal(person.id), amount),
-                credit(AccountRef.fund(AccountKind.LARGE_AMOUNT, area), large),
-            ],
-            f"retiree personal-account credit {first:%Y-%m} of {person.label}",
-            _reference(ContributionKind.RETIREE_CREDIT, person.id, first),
-        )
-        record = uow.contributions.add(
-            ContributionRecord(
-                person_id=person.id,
-                enrolment_id=enrolment.id,
-                kind=ContributionKind.RETIREE_CREDIT,
-                period_start=first,
-                period_end=last,
-                paid_on=on,
-                transaction_id=uow.ledger.post(txn),
-                account_credit=amount,
-            )
-        )
-        uow.commit()
-    return record
+    return _pay_month(
+        uow,
+        who,
+        month,
+        on,
+        ContributionKind.RETIREE_CREDIT,
+        EnrolmentKind.RETIREE,
+        retiree_month,
+        policies,
+    )
 
 
 def pay_resident(
@@ -273,7 +217,7 @@ def pay_resident(
     assistance pays for aid recipients) + fiscal subsidy. With ``from_account_of``, the
     individual part is paid from that employee's personal account through an authorised
     mutual-aid link (家庭共济)."""
-    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    first, last = resident_period(year)
     with uow:
         person = find_person(uow, who)
         if person.id is None:
@@ -293,11 +237,11 @@ def pay_resident(
             for g in uow.persons.groups(person.id, paid_on)
             if g.kind in ASSISTANCE_CLASSES
         ]
-        policy = policies(enrolment.pooling_area)
-        c = rules.resident_annual(policy, first, classes)
-        critical = financing.critical_illness_share(policy, first, c.total)
+        payment = resident_year(policies(enrolment.pooling_area), year, classes)
+        c = payment.contribution
         area = enrolment.pooling_area
-        payer = AccountRef.fund(AccountKind.CASH, area)
+        payer = AccountKind.CASH
+        owner_id: int | None = None
         link_id: int | None = None
         if from_account_of is not None:
             owner = find_person(uow, from_account_of)
@@ -314,43 +258,23 @@ def pay_resident(
                 raise MutualAidNotAuthorised(
                     owner.label, person.label, f"no authorisation in force on {paid_on.isoformat()}"
                 )
-            link_id = link.id
-            payer = AccountRef.personal(owner.id)
-            account = uow.ledger.account(payer, lock=True)
+            link_id, owner_id = link.id, owner.id
+            payer = AccountKind.PERSONAL_ACCOUNT
+            account = uow.ledger.account(AccountRef.personal(owner.id), lock=True)
             available = account.natural_balance if account is not None else 0
             if available < c.person_pays:
-                raise InsufficientBalance(payer.code, available, c.person_pays)
+                raise InsufficientBalance(
+                    AccountRef.personal(owner.id).code, available, c.person_pays
+                )
         txn = LedgerTransaction.of(
-            "mutual_aid_contribution" if link_id else "contribution",
+            MUTUAL_AID if link_id else TRANSACTION_KIND[ContributionKind.RESIDENT],
             paid_on,
-            [
-                debit(payer, c.person_pays),
-                debit(AccountRef.fund(AccountKind.MEDICAL_ASSISTANCE, area), c.assistance_paid),
-                debit(
-                    AccountRef.fund(AccountKind.FISCAL_SUBSIDY_RECEIVABLE, area), c.fiscal_subsidy
-                ),
-                credit(AccountRef.fund(AccountKind.RESIDENT_POOLING, area), c.total - critical),
-                credit(AccountRef.fund(AccountKind.CRITICAL_ILLNESS, area), critical),
-            ],
-            f"resident contribution {year} of {person.label}"
-            + (f" (assistance class {c.assistance_class})" if c.assistance_class else "")
-            + (" from a relative's personal account" if link_id else ""),
-            _reference(ContributionKind.RESIDENT, person.id, first),
+            legs_postings(payment.legs(payer), area, owner_id),
+            resident_description(year, person.label, c.assistance_class, bool(link_id)),
+            contribution_reference(ContributionKind.RESIDENT, person.id, first),
         )
         record = uow.contributions.add(
-            ContributionRecord(
-                person_id=person.id,
-                enrolment_id=enrolment.id,
-                kind=ContributionKind.RESIDENT,
-                period_start=first,
-                period_end=last,
-                paid_on=paid_on,
-                transaction_id=uow.ledger.post(txn),
-                individual=c.individual,
-                fiscal_subsidy=c.fiscal_subsidy,
-                assistance_paid=c.assistance_paid,
-                mutual_aid_link_id=link_id,
-            )
+            payment.record(person.id, enrolment.id, paid_on, uow.ledger.post(txn), link_id)
         )
         uow.coverage.mark_insured(person.id, year, Scheme.RESIDENT, area, paid_on)
         uow.commit()
@@ -403,7 +327,7 @@ def pay_repair(
                     credit(AccountRef.fund(AccountKind.RESIDENT_POOLING, area), c.per_year),
                 ],
                 f"repair of lapsed year {y} of {person.label}",
-                _reference(ContributionKind.REPAIR, person.id, dt.date(y, 1, 1)),
+                contribution_reference(ContributionKind.REPAIR, person.id, dt.date(y, 1, 1)),
             )
             records.append(
                 uow.contributions.add(

@@ -24,13 +24,13 @@ from typing import Any
 from yibao.domain.errors import RecordError
 from yibao.domain.registry import Person
 from yibao.services import ledger
+from yibao.services.area_load import LoadReport, load_area
 from yibao.services.common import policy_for
 from yibao.services.keys import newest_key_id
 from yibao.services.person_file import enrolment_on, entitlement, load_file
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 from yibao.synth.config import SynthConfig
-from yibao.synth.load import LoadReport, load_area
 from yibao.synth.writer import generate, read_manifest
 
 DATA_ENV = "YIBAO_DATA_DIR"

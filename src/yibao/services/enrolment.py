@@ -94,6 +94,32 @@ def _retirement(
     )
 
 
+def new_enrolment(
+    person_id: int,
+    kind: EnrolmentKind,
+    area: str,
+    on: dt.date,
+    *,
+    employer_code: str | None = None,
+    previous: Enrolment | None = None,
+    carried: tuple[int, int] = (0, 0),
+) -> Enrolment:
+    """The enrolment record (pure): active from ``on``, after ``previous``, with the employee
+    months and resident years ``carried`` from earlier enrolments. ``enrol``, ``transfer`` and
+    the bulk load of an area write these."""
+    return Enrolment(
+        id=None,
+        person_id=person_id,
+        kind=kind,
+        pooling_area=area,
+        start_date=on,
+        employer_code=employer_code or None,
+        previous_id=previous.id if previous else None,
+        carried_employee_months=carried[0],
+        carried_resident_years=carried[1],
+    )
+
+
 def _open(uow: UnitOfWork, person: Person, action: str) -> Enrolment:
     if person.id is None:
         raise NotStored("person")
@@ -137,16 +163,14 @@ def enrol(
             uow, person, kind, latest, pooling_area, on, months, deemed_months, back_pay, policies
         )
         enrolment = uow.enrolments.add(
-            Enrolment(
-                id=None,
-                person_id=person.id,
-                kind=kind,
-                pooling_area=pooling_area,
-                start_date=on,
-                employer_code=employer_code or None,
-                previous_id=latest.id if latest else None,
-                carried_employee_months=months,
-                carried_resident_years=years,
+            new_enrolment(
+                person.id,
+                kind,
+                pooling_area,
+                on,
+                employer_code=employer_code,
+                previous=latest,
+                carried=(months, years),
             ),
             person.label,
         )
@@ -239,16 +263,14 @@ def transfer(
         if old.id is None:
             raise NotStored("enrolment")
         new = uow.enrolments.add(
-            Enrolment(
-                id=None,
-                person_id=old.person_id,
-                kind=kind,
-                pooling_area=area,
-                start_date=on,
+            new_enrolment(
+                old.person_id,
+                kind,
+                area,
+                on,
                 employer_code=employer,
-                previous_id=old.id,
-                carried_employee_months=months,
-                carried_resident_years=years,
+                previous=old,
+                carried=(months, years),
             ),
             person.label,
         )

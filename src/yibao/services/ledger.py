@@ -13,8 +13,11 @@ from yibao.domain.ledger import (
     AccountKind,
     AccountRef,
     LedgerTransaction,
+    Legs,
+    balanced_legs,
     credit,
     debit,
+    legs_postings,
 )
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
@@ -198,8 +201,23 @@ def allocate_assistance(
     return Allocation(area, year, recipients, amount, reference, True)
 
 
+OPENING_KIND = "opening_balance"
+
+
 def opening_reference(person_id: int) -> str:
     return f"opening:personal:{person_id}"
+
+
+def opening_description(label: str) -> str:
+    return f"opening balance of the personal account of {label}"
+
+
+def opening_legs(amount: int) -> Legs:
+    """D opening_balance:<area>, C personal:<person> (pure: ``open_personal_balance`` and the
+    bulk load of an area post these legs)."""
+    return balanced_legs(
+        {AccountKind.OPENING_BALANCE: amount, AccountKind.PERSONAL_ACCOUNT: -amount}, OPENING_KIND
+    )
 
 
 def open_personal_balance(
@@ -222,13 +240,10 @@ def open_personal_balance(
             area = latest.pooling_area
         check_area(area)
         txn = LedgerTransaction.of(
-            "opening_balance",
+            OPENING_KIND,
             on,
-            [
-                debit(AccountRef.fund(AccountKind.OPENING_BALANCE, area), amount),
-                credit(AccountRef.personal(person.id), amount),
-            ],
-            f"opening balance of the personal account of {person.label}",
+            legs_postings(opening_legs(amount), area, person.id),
+            opening_description(person.label),
             opening_reference(person.id),
         )
         txn_id = uow.ledger.post(txn)

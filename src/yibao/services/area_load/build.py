@@ -1,0 +1,396 @@
+"""A part's enrolment, coverage and ledger rows, built by the services' own builders (pure: no
+SQL).
+
+The amounts, legs, references, descriptions and records are those of ``services.payments``,
+``services.enrolment.new_enrolment``, ``services.ledger`` (opening balances),
+``services.yearend.past_rows`` and ``domain.enrolment.insured_year``; this module only applies
+them to each generated person, memoising the rules on their inputs. Ids are given: ``write``
+reserves them before the rows refer to each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from yibao.domain.contributions import ContributionKind
+from yibao.domain.enrolment import CoverageYear, EnrolmentKind, EventKind, insured_year
+from yibao.domain.ledger import AccountKind, AccountRef, Legs
+from yibao.policy import ParameterError, Policy
+from yibao.rules import contributions as rules
+from yibao.services import ledger, payments, yearend
+from yibao.services.area_load import generated as gen
+from yibao.services.area_load.read import GeneratedPerson
+from yibao.services.enrolment import new_enrolment
+
+#: policy parameters the monthly rules read: months with equal values share their amounts
+MONTHLY_PATHS = (
+    "employee.contribution.base_floor",
+    "employee.contribution.base_ceiling",
+    "employee.contribution.employer_rate",
+    "employee.contribution.employee_rate",
+    "employee.contribution.flexible_rate",
+    "employee.personal_account.in_service_share",
+    "employee.personal_account.retiree_monthly",
+    "large_amount.financing.per_month",
+)
+Row = tuple[Any, ...]
+
+
+def month_groups(policy: Policy, year: int) -> list[list[dt.date]]:
+    """The months of the year (their first days) in runs over which the monthly rules read
+    the same parameter values."""
+
+    def signature(on: dt.date) -> tuple[Any, ...]:
+        values: list[Any] = []
+        for path in MONTHLY_PATHS:
+            try:
+                values.append(policy.get(path, on))
+            except ParameterError:
+                values.append(None)
+        return tuple(values)
+
+    groups: list[list[dt.date]] = []
+    last: tuple[Any, ...] | None = None
+    for month in range(1, 13):
+        first = dt.date(year, month, 1)
+        sig = signature(first)
+        if sig != last:
+            groups.append([])
+            last = sig
+        groups[-1].append(first)
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A month of the year, its days as written (ISO), and the first month of its group."""
+
+    first: dt.date
+    last: dt.date
+    group: dt.date
+    pay_day: dt.date  # ``generated.monthly_paid_on`` for a person enrolled before it
+    first_iso: str
+    last_iso: str
+    pay_day_iso: str
+
+
+class Rules:
+    """The area's payments (``services.payments``), memoised on their inputs."""
+
+    def __init__(self, policy: Policy, year: int) -> None:
+        self.policy = policy
+        self.year = year
+        self.months: list[Month] = []
+        for g in month_groups(policy, year):
+            for m in g:
+                last = payments.month_bounds(m)[1]
+                pay = gen.monthly_paid_on(m, m)
+                self.months.append(
+                    Month(m, last, g[0], pay, m.isoformat(), last.isoformat(), pay.isoformat())
+                )
+        self._monthly: dict[tuple[EnrolmentKind, dt.date, int], payments.MonthlyPayment] = {}
+        self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs]] = {}
+        self._rows: dict[tuple[int, dt.date], Row] = {}
+
+    def contribution_head(self, m: payments.MonthlyPayment, month: Month) -> Row:
+        """The contributions row of a month's payment up to ``paid_on`` (memoised)."""
+        key = (id(m), month.first)
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = (
+                m.kind.value,
+                month.first_iso,
+                month.last_iso,
+                m.base,
+                m.employer_part,
+                m.employee_part,
+                0,
+                0,
+                0,
+                m.account_credit,
+            )
+        return found
+
+    def monthly(
+        self, kind: EnrolmentKind, group: dt.date, wage: int, base: int
+    ) -> payments.MonthlyPayment:
+        """The month of a person of ``kind`` on a yearly ``wage`` (employees) or ``base``
+        (flexible workers), in the group starting ``group``."""
+        key = (kind, group, wage if kind is EnrolmentKind.EMPLOYER else base)
+        found = self._monthly.get(key)
+        if found is None:
+            if kind is EnrolmentKind.EMPLOYER:
+                found = payments.employee_month(self.policy, group, gen.half_up(wage, 12))
+            elif kind is EnrolmentKind.FLEXIBLE:
+                span = rules.monthly_base_range(self.policy, group)
+                monthly = span.clamp(gen.half_up(base, 12))
+                found = payments.flexible_month(self.policy, group, monthly)
+            else:
+                found = payments.retiree_month(self.policy, group)
+            self._monthly[key] = found
+        return found
+
+    def resident(self, aid: str | None) -> tuple[payments.ResidentPayment, Legs]:
+        """The resident year of an aid class (or none) and its legs (paid in cash)."""
+        found = self._resident.get(aid)
+        if found is None:
+            payment = payments.resident_year(self.policy, self.year, [aid] if aid else [])
+            found = self._resident[aid] = (payment, payment.legs())
+        return found
+
+
+def coverage_row(c: CoverageYear) -> Row:
+    # str() of a StrEnum member is its value (a C call: ``.value`` is a Python property)
+    return (
+        c.person_id,
+        c.year,
+        str(c.status),
+        str(c.scheme) if c.scheme else None,
+        c.pooling_area,
+        c.paid_on,
+        c.repaired,
+        c.fund_paid,
+        c.continuous_years,
+        c.zero_claim,
+        c.closed,
+    )
+
+
+# ----------------------------------------------------------------- a person's ledger entries
+
+
+class Entry(NamedTuple):
+    """One balanced transaction to write, and the contribution it records (if any)."""
+
+    person_id: int
+    kind: str
+    occurred_on: str  # ISO date
+    description: str
+    reference: str
+    legs: Legs
+    contribution: Row | None  # the contributions row after (person_id, enrolment_id)
+
+
+@dataclass
+class Built:
+    """The rows of a slice of persons, ids to be filled in by ``Ids``."""
+
+    enrolments: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
+    coverage: list[Row] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    enrolment_of: dict[int, int] = field(default_factory=dict)  # person → enrolment id
+    kinds: dict[str, int] = field(default_factory=dict)  # enrolments by kind
+    history_years: int = 0  # coverage rows of the years before
+
+
+def person_rows(
+    p: GeneratedPerson,
+    person_id: int,
+    enrolment_id: int,
+    region: str,
+    persons: int,
+    rules_: Rules,
+    out: Built,
+) -> None:
+    """The enrolment, its event, the coverage years and the ledger entries of one person."""
+    year = rules_.year
+    kind = gen.KIND_OF_SCHEME[p.scheme]
+    start = p.enrolled_on
+    employer = (
+        gen.employer_code_of(region, p.psn_no, persons) if kind is EnrolmentKind.EMPLOYER else None
+    )
+    e = new_enrolment(person_id, kind, region, start, employer_code=employer)
+    start_iso = start.isoformat()
+    out.enrolments.append(
+        (
+            enrolment_id,
+            person_id,
+            e.scheme.value,
+            e.kind.value,
+            e.pooling_area,
+            e.employer_code,
+            start_iso,
+            e.status.value,
+            e.carried_employee_months,
+            e.carried_resident_years,
+        )
+    )
+    out.enrolment_of[person_id] = enrolment_id
+    out.kinds[kind.value] = out.kinds.get(kind.value, 0) + 1
+    out.events.append((enrolment_id, EventKind.ENROL.value, start_iso))
+    past, before = gen.past_years(
+        p.coverage_history or "",
+        year,
+        p.scheme,
+        p.contribution_years,
+        p.continuous_years or 0,
+        p.repaired_years or 0,
+        p.zero_claim_years or 0,
+    )
+    history = yearend.past_rows(person_id, region, past, before)
+    out.coverage.extend(coverage_row(c) for c in history)
+    out.history_years += len(history)
+    previous = history[-1] if history else None
+    label = p.national_id
+    if kind is EnrolmentKind.RESIDENT:
+        paid_on = gen.resident_paid_on(p.psn_no, start, year)
+        payment, legs = rules_.resident(p.assistance_class)
+        c = payment.contribution
+        first, last = payments.resident_period(year)
+        paid_iso = paid_on.isoformat()
+        out.entries.append(
+            Entry(
+                person_id,
+                payments.TRANSACTION_KIND[ContributionKind.RESIDENT],
+                paid_iso,
+                payments.resident_description(year, label, c.assistance_class),
+                payments.contribution_reference(ContributionKind.RESIDENT, person_id, first),
+                legs,
+                (
+                    ContributionKind.RESIDENT.value,
+                    first.isoformat(),
+                    last.isoformat(),
+                    None,
+                    0,
+                    0,
+                    c.individual,
+                    c.fiscal_subsidy,
+                    c.assistance_paid,
+                    0,
+                    paid_iso,
+                ),
+            )
+        )
+        out.coverage.append(
+            coverage_row(insured_year(person_id, year, kind.scheme, region, paid_on, previous))
+        )
+        return
+    credits = 0
+    first_paid: dt.date | None = None
+    wage, base = p.wage or 0, p.contribution_base or 0
+    for month in rules_.months:
+        if month.last < start:
+            continue
+        m = rules_.monthly(kind, month.group, wage, base)
+        if month.pay_day >= start:
+            paid_on, paid_iso = month.pay_day, month.pay_day_iso
+        else:
+            paid_on = gen.monthly_paid_on(month.first, start)
+            paid_iso = paid_on.isoformat()
+        first_paid = first_paid or paid_on
+        credits += m.account_credit
+        out.entries.append(
+            Entry(
+                person_id,
+                m.transaction_kind,
+                paid_iso,
+                payments.monthly_description(m.kind, month.first, label, employer),
+                payments.contribution_reference(m.kind, person_id, month.first),
+                m.legs,
+                (*rules_.contribution_head(m, month), paid_iso),
+            )
+        )
+    if kind is not EnrolmentKind.RETIREE and first_paid is not None:  # a retiree pays nothing
+        out.coverage.append(
+            coverage_row(insured_year(person_id, year, kind.scheme, region, first_paid, previous))
+        )
+    opening = gen.opening_balance(p.account_balance or 0, credits, start, year)
+    if opening:
+        out.entries.append(
+            Entry(
+                person_id,
+                ledger.OPENING_KIND,
+                dt.date(year, 1, 1).isoformat(),
+                ledger.opening_description(label),
+                ledger.opening_reference(person_id),
+                ledger.opening_legs(opening),
+                None,
+            )
+        )
+
+
+@dataclass
+class Ledger:
+    """The ledger rows of a slice's entries, with the ids reserved for them."""
+
+    transactions: list[Row] = field(default_factory=list)
+    #: the postings: (template, account id or 0 for the personal account, amount) and, per
+    #: transaction, (transaction id, template, personal account id)
+    templates: list[Row] = field(default_factory=list)
+    legs: list[Row] = field(default_factory=list)
+    postings: int = 0
+    contributions: list[Row] = field(default_factory=list)
+    personal_accounts: list[Row] = field(default_factory=list)
+    fund_moves: dict[int, int] = field(default_factory=dict)  # account id → signed amount
+    counts: dict[str, int] = field(default_factory=dict)  # contributions by kind
+
+
+def needs_personal_account(entries: Sequence[Entry]) -> list[int]:
+    """The persons with a personal-account leg, once each, in order."""
+    seen: dict[int, None] = {}
+    for e in entries:
+        if AccountKind.PERSONAL_ACCOUNT in e.legs:
+            seen.setdefault(e.person_id, None)
+    return list(seen)
+
+
+def ledger_rows(
+    built: Built,
+    transaction_ids: Sequence[int],
+    personal_ids: dict[int, int],
+    fund_id: Callable[[AccountKind], int],
+) -> Ledger:
+    """Transactions, postings (fund legs on the area's accounts, personal legs on the
+    person's account), contributions, the new personal accounts with their balances, and the
+    fund accounts' balance moves."""
+    out = Ledger()
+    personal_balance: dict[int, int] = {}
+    # the postings of each distinct legs (shared by the payments of equal amounts) as one
+    # template: its number, then per leg the account id (0: the person's personal account)
+    templates: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
+    uses: dict[int, int] = {}
+    personal = AccountKind.PERSONAL_ACCOUNT
+    for e, txn in zip(built.entries, transaction_ids, strict=True):
+        out.transactions.append((txn, e.kind, e.occurred_on, e.description, e.reference))
+        key = id(e.legs)
+        found = templates.get(key)
+        if found is None:
+            legs = tuple(
+                (0 if kind is personal else fund_id(kind), fen) for kind, fen in e.legs.items()
+            )
+            found = templates[key] = (len(templates) + 1, legs)
+            out.templates.extend((found[0], account, fen) for account, fen in legs)
+        uses[key] = uses.get(key, 0) + 1
+        account = personal_ids.get(e.person_id)
+        out.legs.append((txn, found[0], account))
+        out.postings += len(found[1])
+        for held, fen in found[1]:
+            if not held and account is not None:
+                personal_balance[account] = personal_balance.get(account, 0) + fen
+        if e.contribution is not None:
+            out.contributions.append(
+                (e.person_id, built.enrolment_of[e.person_id], *e.contribution, txn)
+            )
+            kind_ = e.contribution[0]
+            out.counts[kind_] = out.counts.get(kind_, 0) + 1
+    for key, n in uses.items():
+        for account, fen in templates[key][1]:
+            if account:
+                out.fund_moves[account] = out.fund_moves.get(account, 0) + n * fen
+    for person_id, account in personal_ids.items():
+        ref = AccountRef.personal(person_id)
+        out.personal_accounts.append(
+            (
+                account,
+                ref.code,
+                ref.kind.value,
+                person_id,
+                ref.kind.normal_side,
+                personal_balance.get(account, 0),
+            )
+        )
+    return out
