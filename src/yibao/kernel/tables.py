@@ -146,10 +146,10 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
     if scheme == "resident" and not policy.has(f"benefits.resident.{key}.basic", on):
         key = MED_FALLBACK.get(key, key)
     if scheme == "resident":
-        return key, dict(policy.get(f"benefits.resident.{key}.basic", on))
-    values = dict(policy.get(f"benefits.employee.{key}.basic", on))
+        return key, dict(policy.node(f"benefits.resident.{key}.basic", on))
+    values = dict(policy.node(f"benefits.employee.{key}.basic", on))
     if scheme == "retiree" and policy.has(f"benefits.retiree.{key}.basic", on):
-        values.update(policy.get(f"benefits.retiree.{key}.basic", on))
+        values.update(policy.node(f"benefits.retiree.{key}.basic", on))
     return key, values
 
 
@@ -199,7 +199,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
     n_tiers = max(
         len(c["tiers"])
         for on in dates
-        for c in policy.get("medical_assistance.classes", on).values()
+        for c in policy.node("medical_assistance.classes", on).values()
     )
 
     def z(*shape: int) -> I64:
@@ -291,12 +291,12 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                 t.annual_cap[v, si, mi] = group_caps.get(f"{s}:{group}", UNCAPPED)
                 t.cap_group[v, si, mi] = groups.index(group)
 
-        t.prepay_b[v] = scaled(policy.get("catalog.category_b_prepay_ratio", on))
+        t.prepay_b[v] = scaled(policy.rate("catalog.category_b_prepay_ratio", on))
         cross = policy.get("benefits.cross_region.prepay_ratio", on)
-        for ci, name in enumerate(CROSS_REGIONS[1:], start=1):
-            t.cross_prepay[v, ci] = scaled(cross.get(name, 0))
+        for k, name in enumerate(CROSS_REGIONS[1:], start=1):
+            t.cross_prepay[v, k] = scaled(cross.get(name, 0))
 
-        ci = policy.get("critical_illness", on)
+        ci = policy.node("critical_illness", on)
         if ci["base"] not in ("residual", "residual_excluding_deductible"):
             raise ParameterError(file, "critical_illness.base", f"unknown base {ci['base']!r}")
         t.ci_residual_excl_ded[v] = int(ci["base"] == "residual_excluding_deductible")
@@ -315,10 +315,10 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
             if group in AID_CLASSES:
                 t.ci_vulnerable[v, AID_CLASSES.index(group)] = True
 
-        t.la_ratio[v] = scaled(policy.get("large_amount.ratio", on))
+        t.la_ratio[v] = scaled(policy.rate("large_amount.ratio", on))
         t.la_cap[v] = policy.fen("large_amount.cap", on)
 
-        for name, cls in policy.get("medical_assistance.classes", on).items():
+        for name, cls in policy.node("medical_assistance.classes", on).items():
             if name not in AID_CLASSES:
                 raise ParameterError(file, f"medical_assistance.classes.{name}", "unknown class")
             a = AID_CLASSES.index(name)

@@ -57,7 +57,7 @@ class Waiting:
 def coverage_year(policy: Policy, enrolment: Enrolment) -> int:
     if enrolment.coverage_year is not None:
         return enrolment.coverage_year
-    period = policy.get("resident.contribution.collection_period", enrolment.date)
+    period = policy.node("resident.contribution.collection_period", enrolment.date)
     start_month = int(str(period["start"]).split("-")[0])
     if enrolment.in_collection_period and enrolment.date.month >= start_month:
         return enrolment.date.year + 1
@@ -100,7 +100,7 @@ def continuous_years(history: dict[int, str], before: int) -> int:
 def employee_waiting(policy: Policy, person: Person, enrolment: Enrolment) -> Waiting:
     """Employees: from the month after payment; flexible workers: a continuous-payment wait."""
     on = enrolment.date
-    w = policy.get("employee.waiting", on)
+    w = policy.node("employee.waiting", on)
     first_of_month = enrolment.date.replace(day=1)
     if person.scheme == "flexible":
         restart = int(w["break_restart_months"])
@@ -158,7 +158,7 @@ def resident_waiting(
 ) -> Waiting:
     """Residents from 2025: fixed + variable wait, repair, long-lapse floor, exemptions."""
     on = enrolment.date
-    w = policy.get("resident.waiting", on)
+    w = policy.node("resident.waiting", on)
     year = coverage_year(policy, enrolment)
     year_start = dt.date(year, 1, 1)
     start = max(on, year_start)
