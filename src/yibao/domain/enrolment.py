@@ -180,31 +180,3 @@ class CoverageYear:
     continuous_years: int = 0  # consecutive insured years ending with this one
     zero_claim: bool = False  # insured and the funds paid nothing (set at year-end)
     closed: bool = False
-
-
-def insured_year(
-    person_id: int,
-    year: int,
-    scheme: Scheme,
-    area: str,
-    paid_on: dt.date,
-    previous: CoverageYear | None,
-) -> CoverageYear:
-    """The coverage row of a year paid for: insured, continuing the run of ``previous`` (the
-    row of the year before, if any) when that year was insured."""
-    run = (
-        previous.continuous_years
-        if previous is not None
-        and previous.year == year - 1
-        and previous.status is CoverageStatus.INSURED
-        else 0
-    )
-    return CoverageYear(
-        person_id=person_id,
-        year=year,
-        status=CoverageStatus.INSURED,
-        scheme=scheme,
-        pooling_area=area,
-        paid_on=paid_on,
-        continuous_years=run + 1,
-    )

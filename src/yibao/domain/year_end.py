@@ -7,7 +7,9 @@ call the functions. A change of rule is made here, once.
 
 from __future__ import annotations
 
-from yibao.domain.enrolment import CoverageStatus, EnrolmentKind, Status
+import datetime as dt
+
+from yibao.domain.enrolment import CoverageStatus, CoverageYear, EnrolmentKind, Scheme, Status
 from yibao.domain.settlement import SettlementStatus
 
 #: Enrolment kinds whose year is insured without a contribution: retirees pay nothing.
@@ -41,3 +43,31 @@ def zero_claim(insured: bool, fund_paid: int, paid_by_settlement: bool) -> bool:
     """A zero-claim year (无报销年度): insured, nothing recorded as paid by the funds outside the
     settlements (``fund_paid`` = 0) and no settlement in force in which the funds paid anything."""
     return insured and fund_paid == 0 and not paid_by_settlement
+
+
+def insured_year(
+    person_id: int,
+    year: int,
+    scheme: Scheme,
+    area: str,
+    paid_on: dt.date,
+    previous: CoverageYear | None,
+) -> CoverageYear:
+    """The coverage row of a year paid for: insured, continuing the run of ``previous`` (the
+    row of the year before, if any) when that year was insured (``continuous_years``)."""
+    last = (
+        previous.continuous_years
+        if previous is not None
+        and previous.year == year - 1
+        and previous.status is CoverageStatus.INSURED
+        else None
+    )
+    return CoverageYear(
+        person_id=person_id,
+        year=year,
+        status=CoverageStatus.INSURED,
+        scheme=scheme,
+        pooling_area=area,
+        paid_on=paid_on,
+        continuous_years=continuous_years(True, last),
+    )

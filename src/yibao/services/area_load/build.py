@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from yibao.domain.contributions import ContributionKind
-from yibao.domain.enrolment import CoverageYear, EnrolmentKind, EventKind, insured_year
+from yibao.domain.enrolment import CoverageYear, EnrolmentKind, EventKind
 from yibao.domain.ledger import AccountKind, AccountRef, Legs
+from yibao.domain.year_end import insured_year
 from yibao.policy import ParameterError, Policy
 from yibao.rules import contributions as rules
 from yibao.services import ledger, payments, yearend

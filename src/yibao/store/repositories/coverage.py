@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from yibao.domain.enrolment import CoverageStatus, CoverageYear, Scheme
 from yibao.domain.errors import NotFound
-from yibao.domain.year_end import IN_FORCE, continuous_years
+from yibao.domain.year_end import IN_FORCE, insured_year
 from yibao.store.models import CoverageYearRow, SettlementRow
 from yibao.store.repositories.year_close import YearCloseCounts, close_year
 from yibao.store.sql import BulkRead, grouped
@@ -105,39 +105,33 @@ class CoverageRepository:
                 paid.setdefault(r.person_id, {})[r.year] = int(r.settled_fund_paid)
         return grouped((r.person_id, _coverage(r)) for r in rows), paid
 
-    def _previous_continuous(self, person_id: int, year: int) -> int | None:
-        """Last year's continuous years, if last year was insured."""
-        prev = self.session.get(CoverageYearRow, (person_id, year - 1))
-        if prev is None or prev.status != CoverageStatus.INSURED:
-            return None
-        return prev.continuous_years
-
     def mark_insured(
         self, person_id: int, year: int, scheme: Scheme, area: str, paid_on: dt.date
     ) -> CoverageYear:
+        """The year paid for becomes insured (``domain.year_end.insured_year``); a year already
+        insured is left as it is."""
         row = self.session.get(CoverageYearRow, (person_id, year))
-        continuous = continuous_years(True, self._previous_continuous(person_id, year))
+        if row is not None and row.status == CoverageStatus.INSURED:
+            return _coverage(row)
+        last = self.session.get(CoverageYearRow, (person_id, year - 1))
+        made = insured_year(
+            person_id, year, scheme, area, paid_on, _coverage(last) if last else None
+        )
         if row is None:
             row = CoverageYearRow(
                 person_id=person_id,
                 year=year,
-                status=CoverageStatus.INSURED.value,
-                scheme=scheme.value,
-                pooling_area=area,
-                paid_on=paid_on,
                 repaired=False,
                 fund_paid=0,
-                continuous_years=continuous,
                 zero_claim=False,
                 closed=False,
             )
             self.session.add(row)
-        elif row.status != CoverageStatus.INSURED:
-            row.status = CoverageStatus.INSURED.value
-            row.scheme = scheme.value
-            row.pooling_area = area
-            row.paid_on = paid_on
-            row.continuous_years = continuous
+        row.status = made.status.value
+        row.scheme = scheme.value
+        row.pooling_area = made.pooling_area
+        row.paid_on = made.paid_on
+        row.continuous_years = made.continuous_years
         self.session.flush()
         return _coverage(row)
 

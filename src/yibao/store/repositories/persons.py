@@ -21,6 +21,7 @@ from yibao.domain.registry import (
     Relation,
     RelationKind,
     SpecialGroup,
+    both_ways,
 )
 from yibao.store.models import (
     HouseholdRow,
@@ -200,13 +201,14 @@ class PersonRepository:
             raise InvalidField(
                 "kind", f"already recorded as {existing.value}, not {kind.value}", kind.value
             )
+        relation, reciprocal = both_ways(person_id, relative_id, kind)
         if existing is None:
-            self.session.add(RelationRow(person_id=person_id, relative_id=relative_id, kind=kind))
-            self.session.add(
-                RelationRow(person_id=relative_id, relative_id=person_id, kind=kind.reciprocal)
-            )
+            for r in (relation, reciprocal):
+                self.session.add(
+                    RelationRow(person_id=r.person_id, relative_id=r.relative_id, kind=r.kind)
+                )
             self.session.flush()
-        return Relation(person_id, relative_id, kind)
+        return relation
 
     def relatives(self, person_id: int) -> list[Relation]:
         rows = self.session.scalars(
