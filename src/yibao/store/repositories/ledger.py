@@ -71,7 +71,7 @@ class LedgerRepository:
                     kind=ref.kind.value,
                     pooling_area=ref.pooling_area,
                     person_id=ref.person_id,
-                    normal_side="debit" if ref.kind.debit_normal else "credit",
+                    normal_side=ref.kind.normal_side,
                     balance=0,
                 )
                 .on_conflict_do_nothing(index_elements=["code"])
