@@ -35,9 +35,8 @@ def check_med_type(value: object, field: str = "med_type") -> str:
 
 
 def check_level(value: object, field: str = "level") -> int:
-    if isinstance(value, bool) or value not in LEVELS:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in LEVELS:
         raise InvalidField(field, f"unknown institution level {value!r}; expected 1, 2 or 3")
-    assert isinstance(value, int)
     return value
 
 
