@@ -94,6 +94,7 @@ class Rules:
         self._monthly: dict[tuple[EnrolmentKind, dt.date, int], payments.MonthlyPayment] = {}
         self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs, int]] = {}
         self._heads: dict[tuple[int, dt.date], int] = {}
+        self._years: dict[tuple[EnrolmentKind, int], list[MonthPaid]] = {}
         self._history: dict[tuple[Any, ...], History] = {}
         #: the contributions rows' values but the person's (``CONTRIBUTION_SHARED``), each
         #: after its template number, and each template's contribution kind
@@ -128,6 +129,19 @@ class Rules:
                     m.account_credit,
                 )
             )
+        return found
+
+    def year_of(self, kind: EnrolmentKind, wage: int, base: int) -> list[MonthPaid]:
+        """The months of the year of a person of ``kind`` on a yearly ``wage`` (employees) or
+        ``base`` (flexible workers): each with its payment and the template of its
+        contributions row (memoised)."""
+        key = (kind, wage if kind is EnrolmentKind.EMPLOYER else base)
+        found = self._years.get(key)
+        if found is None:
+            found = self._years[key] = []
+            for month in self.months:
+                m = self.monthly(kind, month.group, wage, base)
+                found.append(MonthPaid(month, m, self.contribution_head(m, month)))
         return found
 
     def history(self, p: GeneratedPerson, region: str) -> History:
@@ -195,6 +209,14 @@ class Rules:
             )
             found = self._resident[aid] = (payment, payment.legs(), head)
         return found
+
+
+class MonthPaid(NamedTuple):
+    """A month of a person's year: the month, its payment, its contributions row's template."""
+
+    month: Month
+    payment: payments.MonthlyPayment
+    head: int
 
 
 class History(NamedTuple):
@@ -316,11 +338,9 @@ def person_rows(
         return
     credits = 0
     first_paid: dt.date | None = None
-    wage, base = p.wage or 0, p.contribution_base or 0
-    for month in rules_.months:
+    for month, m, head in rules_.year_of(kind, p.wage or 0, p.contribution_base or 0):
         if month.last < start:
             continue
-        m = rules_.monthly(kind, month.group, wage, base)
         if month.pay_day >= start:
             paid_on, paid_iso = month.pay_day, month.pay_day_iso
         else:
@@ -336,7 +356,7 @@ def person_rows(
                 payments.monthly_description(m.kind, month.first, label, employer),
                 payments.contribution_reference(m.kind, person_id, month.first),
                 m.legs,
-                (rules_.contribution_head(m, month), paid_iso),
+                (head, paid_iso),
             )
         )
     if kind is not EnrolmentKind.RETIREE and first_paid is not None:  # a retiree pays nothing

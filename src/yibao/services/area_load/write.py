@@ -148,13 +148,9 @@ def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[
     copy_rows(conn, "accounts", ACCOUNT_COLUMNS, rows.personal_accounts)
     copy_rows(conn, "ledger_transactions", TRANSACTION_COLUMNS, rows.transactions)
     bulk_write.copy_postings(conn, rows.templates, rows.legs)
+    heads = [rules.heads[h] for h in sorted({c[0] for c in rows.contributions})]
     copy_expanded(
-        conn,
-        "contributions",
-        CONTRIBUTION_OWN,
-        CONTRIBUTION_SHARED,
-        rules.heads,
-        rows.contributions,
+        conn, "contributions", CONTRIBUTION_OWN, CONTRIBUTION_SHARED, heads, rows.contributions
     )
     bulk_write.move_balances(conn, rows.fund_moves)
     if transaction_ids:
