@@ -1,7 +1,9 @@
-"""Bulk writes of rows built in Python (the load of a generated area): ids reserved up front so
-the rows that refer to each other are complete before they are written, then copied
-(PostgreSQL ``COPY ... FROM STDIN``; SQLite one ``executemany``), inside the caller's
-transaction. Dates are given as ISO strings (both databases read them as dates).
+"""Bulk writes of rows built in Python (the load of a generated area): ids reserved up front
+(``next_ids``) so the rows that refer to each other are complete before they are written, then
+copied (``store.sql.copy_rows``: PostgreSQL ``COPY ... FROM STDIN``, SQLite one
+``executemany``), inside the caller's transaction. Rows that share most of their values are
+given as templates and expanded by the database (``copy_expanded``, ``copy_postings``). Dates
+are given as ISO strings (both databases read them as dates).
 """
 
 from __future__ import annotations
