@@ -1,12 +1,14 @@
-"""Bulk writes of rows built in Python (the load of a generated area): ids reserved up front so
-the rows that refer to each other are complete before they are written, then copied
-(PostgreSQL ``COPY ... FROM STDIN``; SQLite one ``executemany``), inside the caller's
-transaction. Dates are given as ISO strings (both databases read them as dates).
+"""Bulk writes of rows built in Python (the load of a generated area): ids reserved up front
+(``next_ids``) so the rows that refer to each other are complete before they are written, then
+copied (``store.sql.copy_rows``: PostgreSQL ``COPY ... FROM STDIN``, SQLite one
+``executemany``), inside the caller's transaction. Rows that share most of their values are
+given as templates and expanded by the database (``copy_expanded``, ``copy_postings``). Dates
+are given as ISO strings (both databases read them as dates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -14,6 +16,7 @@ from sqlalchemy import Connection, text
 from yibao.domain.enrolment import OPEN_STATUSES
 from yibao.domain.ledger import AccountRef
 from yibao.store.bulk import STAGE
+from yibao.store.sql import copy_rows
 
 
 def prepare(conn: Connection) -> None:
@@ -23,9 +26,10 @@ def prepare(conn: Connection) -> None:
         conn.exec_driver_sql("PRAGMA cache_size = -65536")
 
 
-def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
+def next_ids(conn: Connection, table: str, n: int) -> list[int]:
     """``n`` new ids of ``table`` (PostgreSQL: from its sequence; SQLite, whose writer holds
-    the database: after the largest one)."""
+    the database: after the largest one). ``store.sql.reserve_ids`` is the ORM session's
+    counterpart (several tables at once, PostgreSQL only)."""
     if n <= 0:
         return []
     if conn.dialect.name == "postgresql":
@@ -41,23 +45,48 @@ def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
     return list(range(top + 1, top + n + 1))
 
 
-def copy_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+SHARED = "yibao_shared_values"
+OWN = "yibao_own_values"
+
+
+def copy_expanded(
+    conn: Connection,
+    table: str,
+    own: Sequence[str],
+    shared: Sequence[str],
+    templates: Sequence[Sequence[Any]],
+    rows: Sequence[Sequence[Any]],
 ) -> None:
-    """Write ``rows`` (tuples in the order of ``columns``) into ``table``."""
-    cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    """Write rows of ``table`` that share most of their values: ``templates`` are (template,
+    *values of the ``shared`` columns), one or more rows each; each of ``rows`` (template,
+    *values of the ``own`` columns) stands for one row of ``table`` per row of its template,
+    in order. SQLite joins them in SQL (the shared values bound once per template, not once
+    per row: most of an executemany's cost is its binding); PostgreSQL copies them expanded."""
+    if not rows:
         return
-    marks = ", ".join("?" for _ in columns)
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
-    finally:
-        cur.close()
+    columns = (*own, *shared)
+    if conn.dialect.name == "postgresql":
+        by: dict[Any, list[Sequence[Any]]] = {}
+        for t in templates:
+            by.setdefault(t[0], []).append(t[1:])
+        copy_rows(conn, table, columns, ((*r[1:], *v) for r in rows for v in by[r[0]]))
+        return
+    s_cols = [f"s{i}" for i in range(len(shared))]
+    o_cols = [f"o{i}" for i in range(len(own))]
+    for temp in (SHARED, OWN):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {SHARED} (template, {', '.join(s_cols)})")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {OWN} (template, {', '.join(o_cols)})")
+    copy_rows(conn, SHARED, ("template", *s_cols), templates)
+    conn.exec_driver_sql(f"CREATE INDEX ix_{SHARED} ON {SHARED} (template)")
+    copy_rows(conn, OWN, ("template", *o_cols), rows)
+    picked = ", ".join([*(f"o.{c}" for c in o_cols), *(f"s.{c}" for c in s_cols)])
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM {OWN} o "
+        f"JOIN {SHARED} s ON s.template = o.template ORDER BY o.rowid, s.rowid"
+    )
+    for temp in (SHARED, OWN):
+        conn.exec_driver_sql(f"DROP TABLE {temp}")
 
 
 TEMPLATES = "yibao_leg_templates"

@@ -106,17 +106,41 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             (n, table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
             for n in names
         ]
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
-    with _driver(conn, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row([row[n] if bind is None else bind(row[n]) for n, bind in binds])
+    copy_rows(
+        conn,
+        table.name,
+        names,
+        ([row[n] if bind is None else bind(row[n]) for n, bind in binds] for row in rows),
+    )
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Write ``rows`` (sequences in the order of ``columns``, values as the driver takes them:
+    no type's bind processing) into ``table``: on PostgreSQL one ``COPY ... FROM STDIN``,
+    elsewhere one executemany on the driver's cursor. Errors are raised as SQLAlchemy's."""
+    cols = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        sql = f"COPY {table} ({cols}) FROM STDIN"
+        with _driver(conn, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' for _ in columns)})"
+    with _driver(conn, sql) as driver:
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
 
 
 @contextmanager
 def _driver(conn: Connection, sql: str) -> Iterator[Any]:
-    """The connection's psycopg connection, for what SQLAlchemy would only slow down (COPY, the
-    bulk reads); its errors raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``...),
-    as from any statement."""
+    """The connection's driver connection (psycopg, sqlite3), for what SQLAlchemy would only
+    slow down (COPY, executemany of ready tuples, the bulk reads); its errors raised as
+    SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as from any statement."""
     driver = conn.connection.driver_connection
     if driver is None:  # a closed or detached connection
         raise RuntimeError(f"no driver connection to run {sql!r} on")

@@ -93,25 +93,77 @@ class Rules:
                     Month(m, last, g[0], pay, m.isoformat(), last.isoformat(), pay.isoformat())
                 )
         self._monthly: dict[tuple[EnrolmentKind, dt.date, int], payments.MonthlyPayment] = {}
-        self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs]] = {}
-        self._rows: dict[tuple[int, dt.date], Row] = {}
+        self._resident: dict[str | None, tuple[payments.ResidentPayment, Legs, int]] = {}
+        self._heads: dict[tuple[int, dt.date], int] = {}
+        self._years: dict[tuple[EnrolmentKind, int], list[MonthPaid]] = {}
+        self._history: dict[tuple[Any, ...], History] = {}
+        #: the contributions rows' values but the person's (``CONTRIBUTION_SHARED``), each
+        #: after its template number, and each template's contribution kind
+        self.heads: list[Row] = []
+        self.head_kinds: list[str] = []
+        #: the closed coverage rows of the past years but the person (``COVERAGE_SHARED``),
+        #: each after its template number (the history of equal generated values)
+        self.histories: list[Row] = []
 
-    def contribution_head(self, m: payments.MonthlyPayment, month: Month) -> Row:
-        """The contributions row of a month's payment up to ``paid_on`` (memoised)."""
+    def _head(self, values: Row) -> int:
+        template = len(self.head_kinds)
+        self.heads.append((template, *values))
+        self.head_kinds.append(values[0])
+        return template
+
+    def contribution_head(self, m: payments.MonthlyPayment, month: Month) -> int:
+        """The template of the contributions row of a month's payment (memoised)."""
         key = (id(m), month.first)
-        found = self._rows.get(key)
+        found = self._heads.get(key)
         if found is None:
-            found = self._rows[key] = (
-                m.kind.value,
-                month.first_iso,
-                month.last_iso,
-                m.base,
-                m.employer_part,
-                m.employee_part,
-                0,
-                0,
-                0,
-                m.account_credit,
+            found = self._heads[key] = self._head(
+                (
+                    m.kind.value,
+                    month.first_iso,
+                    month.last_iso,
+                    m.base,
+                    m.employer_part,
+                    m.employee_part,
+                    0,
+                    0,
+                    0,
+                    m.account_credit,
+                )
+            )
+        return found
+
+    def year_of(self, kind: EnrolmentKind, wage: int, base: int) -> list[MonthPaid]:
+        """The months of the year of a person of ``kind`` on a yearly ``wage`` (employees) or
+        ``base`` (flexible workers): each with its payment and the template of its
+        contributions row (memoised)."""
+        key = (kind, wage if kind is EnrolmentKind.EMPLOYER else base)
+        found = self._years.get(key)
+        if found is None:
+            found = self._years[key] = []
+            for month in self.months:
+                m = self.monthly(kind, month.group, wage, base)
+                found.append(MonthPaid(month, m, self.contribution_head(m, month)))
+        return found
+
+    def history(self, p: GeneratedPerson, region: str) -> History:
+        """The closed coverage years before the year of a generated person (``generated.
+        past_years``, ``services.yearend.past_rows``), memoised on the generated values."""
+        key = (
+            p.coverage_history or "",
+            p.scheme,
+            p.contribution_years,
+            p.continuous_years or 0,
+            p.repaired_years or 0,
+            p.zero_claim_years or 0,
+        )
+        found = self._history.get(key)
+        if found is None:
+            past, before = gen.past_years(key[0], self.year, *key[1:])
+            rows = yearend.past_rows(0, region, past, before)
+            template = len(self._history)
+            self.histories.extend((template, *coverage_row(c)[1:]) for c in rows)
+            found = self._history[key] = History(
+                template if rows else None, len(rows), rows[-1] if rows else None
             )
         return found
 
@@ -134,13 +186,47 @@ class Rules:
             self._monthly[key] = found
         return found
 
-    def resident(self, aid: str | None) -> tuple[payments.ResidentPayment, Legs]:
-        """The resident year of an aid class (or none) and its legs (paid in cash)."""
+    def resident(self, aid: str | None) -> tuple[payments.ResidentPayment, Legs, int]:
+        """The resident year of an aid class (or none), its legs (paid in cash) and the
+        template of its contributions row."""
         found = self._resident.get(aid)
         if found is None:
             payment = payments.resident_year(self.policy, self.year, [aid] if aid else [])
-            found = self._resident[aid] = (payment, payment.legs())
+            c = payment.contribution
+            first, last = payments.resident_period(self.year)
+            head = self._head(
+                (
+                    ContributionKind.RESIDENT.value,
+                    first.isoformat(),
+                    last.isoformat(),
+                    None,
+                    0,
+                    0,
+                    c.individual,
+                    c.fiscal_subsidy,
+                    c.assistance_paid,
+                    0,
+                )
+            )
+            found = self._resident[aid] = (payment, payment.legs(), head)
         return found
+
+
+class MonthPaid(NamedTuple):
+    """A month of a person's year: the month, its payment, its contributions row's template."""
+
+    month: Month
+    payment: payments.MonthlyPayment
+    head: int
+
+
+class History(NamedTuple):
+    """A generated history's closed coverage rows: their template (None: no rows), how many,
+    and the last one (its person id is not the person's)."""
+
+    template: int | None
+    years: int
+    last: CoverageYear | None
 
 
 def coverage_row(c: CoverageYear) -> Row:
@@ -172,7 +258,8 @@ class Entry(NamedTuple):
     description: str
     reference: str
     legs: Legs
-    contribution: Row | None  # the contributions row after (person_id, enrolment_id)
+    #: the contribution it records: the template of its row (``Rules.heads``) and paid_on
+    contribution: tuple[int, str] | None
 
 
 @dataclass
@@ -181,7 +268,8 @@ class Built:
 
     enrolments: list[Row] = field(default_factory=list)
     events: list[Row] = field(default_factory=list)
-    coverage: list[Row] = field(default_factory=list)
+    coverage: list[Row] = field(default_factory=list)  # the year's
+    history: list[Row] = field(default_factory=list)  # (template, person_id): years before
     entries: list[Entry] = field(default_factory=list)
     enrolment_of: dict[int, int] = field(default_factory=dict)  # person → enrolment id
     kinds: dict[str, int] = field(default_factory=dict)  # enrolments by kind
@@ -223,47 +311,26 @@ def person_rows(
     out.enrolment_of[person_id] = enrolment_id
     out.kinds[kind.value] = out.kinds.get(kind.value, 0) + 1
     out.events.append((enrolment_id, EventKind.ENROL.value, start_iso))
-    past, before = gen.past_years(
-        p.coverage_history or "",
-        year,
-        p.scheme,
-        p.contribution_years,
-        p.continuous_years or 0,
-        p.repaired_years or 0,
-        p.zero_claim_years or 0,
-    )
-    history = yearend.past_rows(person_id, region, past, before)
-    out.coverage.extend(coverage_row(c) for c in history)
-    out.history_years += len(history)
-    previous = history[-1] if history else None
+    history = rules_.history(p, region)
+    if history.template is not None:
+        out.history.append((history.template, person_id))
+        out.history_years += history.years
+    previous = history.last
     label = p.national_id
     if kind is EnrolmentKind.RESIDENT:
         paid_on = gen.resident_paid_on(p.psn_no, start, year)
-        payment, legs = rules_.resident(p.assistance_class)
-        c = payment.contribution
-        first, last = payments.resident_period(year)
+        payment, legs, head = rules_.resident(p.assistance_class)
+        first = payments.resident_period(year)[0]
         paid_iso = paid_on.isoformat()
         out.entries.append(
             Entry(
                 person_id,
                 payments.TRANSACTION_KIND[ContributionKind.RESIDENT],
                 paid_iso,
-                payments.resident_description(year, label, c.assistance_class),
+                payments.resident_description(year, label, payment.contribution.assistance_class),
                 payments.contribution_reference(ContributionKind.RESIDENT, person_id, first),
                 legs,
-                (
-                    ContributionKind.RESIDENT.value,
-                    first.isoformat(),
-                    last.isoformat(),
-                    None,
-                    0,
-                    0,
-                    c.individual,
-                    c.fiscal_subsidy,
-                    c.assistance_paid,
-                    0,
-                    paid_iso,
-                ),
+                (head, paid_iso),
             )
         )
         out.coverage.append(
@@ -272,11 +339,9 @@ def person_rows(
         return
     credits = 0
     first_paid: dt.date | None = None
-    wage, base = p.wage or 0, p.contribution_base or 0
-    for month in rules_.months:
+    for month, m, head in rules_.year_of(kind, p.wage or 0, p.contribution_base or 0):
         if month.last < start:
             continue
-        m = rules_.monthly(kind, month.group, wage, base)
         if month.pay_day >= start:
             paid_on, paid_iso = month.pay_day, month.pay_day_iso
         else:
@@ -292,7 +357,7 @@ def person_rows(
                 payments.monthly_description(m.kind, month.first, label, employer),
                 payments.contribution_reference(m.kind, person_id, month.first),
                 m.legs,
-                (*rules_.contribution_head(m, month), paid_iso),
+                (head, paid_iso),
             )
         )
     if kind is not EnrolmentKind.RETIREE and first_paid is not None:  # a retiree pays nothing
@@ -324,6 +389,7 @@ class Ledger:
     templates: list[Row] = field(default_factory=list)
     legs: list[Row] = field(default_factory=list)
     postings: int = 0
+    #: (template of ``Rules.heads``, person_id, enrolment_id, paid_on, transaction_id)
     contributions: list[Row] = field(default_factory=list)
     personal_accounts: list[Row] = field(default_factory=list)
     fund_moves: dict[int, int] = field(default_factory=dict)  # account id → signed amount
@@ -344,6 +410,7 @@ def ledger_rows(
     transaction_ids: Sequence[int],
     personal_ids: dict[int, int],
     fund_id: Callable[[AccountKind], int],
+    head_kinds: Sequence[str],
 ) -> Ledger:
     """Transactions, postings (fund legs on the area's accounts, personal legs on the
     person's account), contributions, the new personal accounts with their balances, and the
@@ -354,6 +421,7 @@ def ledger_rows(
     # template: its number, then per leg the account id (0: the person's personal account)
     templates: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
     uses: dict[int, int] = {}
+    heads: dict[int, int] = {}  # contributions by template
     personal = AccountKind.PERSONAL_ACCOUNT
     for e, txn in zip(built.entries, transaction_ids, strict=True):
         out.transactions.append((txn, e.kind, e.occurred_on, e.description, e.reference))
@@ -373,11 +441,13 @@ def ledger_rows(
             if not held and account is not None:
                 personal_balance[account] = personal_balance.get(account, 0) + fen
         if e.contribution is not None:
+            head, paid_on = e.contribution
             out.contributions.append(
-                (e.person_id, built.enrolment_of[e.person_id], *e.contribution, txn)
+                (head, e.person_id, built.enrolment_of[e.person_id], paid_on, txn)
             )
-            kind_ = e.contribution[0]
-            out.counts[kind_] = out.counts.get(kind_, 0) + 1
+            heads[head] = heads.get(head, 0) + 1
+    for head, n in heads.items():
+        out.counts[head_kinds[head]] = out.counts.get(head_kinds[head], 0) + n
     for key, n in uses.items():
         for account, fen in templates[key][1]:
             if account:

@@ -15,7 +15,8 @@ from yibao.services.area_load import build, households
 from yibao.services.area_load.read import GeneratedPerson
 from yibao.services.area_load.report import LoadReport
 from yibao.store import bulk_write
-from yibao.store.bulk_write import copy_rows, reserve_ids
+from yibao.store.bulk_write import copy_expanded, next_ids
+from yibao.store.sql import copy_rows
 
 RELATION_COLUMNS = ("person_id", "relative_id", "kind")
 GROUP_COLUMNS = ("person_id", "kind", "valid_from", "valid_to")
@@ -45,6 +46,8 @@ COVERAGE_COLUMNS = (
     "zero_claim",
     "closed",
 )
+#: a closed past year's columns but the person's (shared by equal generated histories)
+COVERAGE_SHARED = COVERAGE_COLUMNS[1:]
 ACCOUNT_COLUMNS = ("id", "code", "kind", "person_id", "normal_side", "balance")
 TRANSACTION_COLUMNS = ("id", "kind", "occurred_on", "description", "reference")
 CONTRIBUTION_COLUMNS = (
@@ -63,6 +66,10 @@ CONTRIBUTION_COLUMNS = (
     "paid_on",
     "transaction_id",
 )
+#: a contribution's own columns; the others (``build.Rules.heads``) are shared by the payments
+#: of a kind, month and amount
+CONTRIBUTION_OWN = ("person_id", "enrolment_id", "paid_on", "transaction_id")
+CONTRIBUTION_SHARED = tuple(c for c in CONTRIBUTION_COLUMNS if c not in CONTRIBUTION_OWN)
 #: the fund accounts a year's contributions move (opened with every part, as the services
 #: open them on first use)
 CONTRIBUTION_FUNDS = (
@@ -100,6 +107,7 @@ def write_registry(
 ) -> None:
     """The close relations and special groups of the registered persons of a part."""
     relations = households.relations(people, person_ids)
+    relations.sort()  # in the order of the primary key: its index is filled at its end
     copy_rows(part.conn, "relations", RELATION_COLUMNS, relations)
     part.report.relations += len(relations)
     year = part.rules.year
@@ -119,24 +127,31 @@ def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[
     conn, report = part.conn, part.report
     todo = [(p, person_ids[p.psn_no]) for p in people if p.psn_no in person_ids]
     built = build.Built()
-    for (p, pid), eid in zip(todo, reserve_ids(conn, "enrolments", len(todo)), strict=True):
+    for (p, pid), eid in zip(todo, next_ids(conn, "enrolments", len(todo)), strict=True):
         build.person_rows(p, pid, eid, part.region, part.persons, part.rules, built)
     kinds = set(CONTRIBUTION_FUNDS)
     for entry in built.entries:
         kinds.update(entry.legs)
     for kind in sorted(kinds - {AccountKind.PERSONAL_ACCOUNT}):  # before reserving accounts
         part.fund_id(kind)
-    transaction_ids = reserve_ids(conn, "ledger_transactions", len(built.entries))
+    transaction_ids = next_ids(conn, "ledger_transactions", len(built.entries))
     holders = build.needs_personal_account(built.entries)
-    accounts = dict(zip(holders, reserve_ids(conn, "accounts", len(holders)), strict=True))
-    rows = build.ledger_rows(built, transaction_ids, accounts, part.fund_id)
+    accounts = dict(zip(holders, next_ids(conn, "accounts", len(holders)), strict=True))
+    rules = part.rules
+    rows = build.ledger_rows(built, transaction_ids, accounts, part.fund_id, rules.head_kinds)
     copy_rows(conn, "enrolments", ENROLMENT_COLUMNS, built.enrolments)
     copy_rows(conn, "enrolment_events", EVENT_COLUMNS, built.events)
+    copy_expanded(
+        conn, "coverage_years", ("person_id",), COVERAGE_SHARED, rules.histories, built.history
+    )
     copy_rows(conn, "coverage_years", COVERAGE_COLUMNS, built.coverage)
     copy_rows(conn, "accounts", ACCOUNT_COLUMNS, rows.personal_accounts)
     copy_rows(conn, "ledger_transactions", TRANSACTION_COLUMNS, rows.transactions)
     bulk_write.copy_postings(conn, rows.templates, rows.legs)
-    copy_rows(conn, "contributions", CONTRIBUTION_COLUMNS, rows.contributions)
+    heads = [rules.heads[h] for h in sorted({c[0] for c in rows.contributions})]
+    copy_expanded(
+        conn, "contributions", CONTRIBUTION_OWN, CONTRIBUTION_SHARED, heads, rows.contributions
+    )
     bulk_write.move_balances(conn, rows.fund_moves)
     if transaction_ids:
         bad = bulk_write.unbalanced_between(conn, min(transaction_ids), max(transaction_ids))
