@@ -54,7 +54,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from yibao.services import ledger
-from yibao.services.area_load import build, write
+from yibao.services.area_load import write, year_rules
 from yibao.services.area_load.read import (
     open_area,
     part_rows,
@@ -91,7 +91,7 @@ def _without_cycle_collector() -> Iterator[None]:
 
 
 def _load_part(
-    conn: Connection, path: Path, report: LoadReport, rules: build.Rules, max_errors: int
+    conn: Connection, path: Path, report: LoadReport, rules: year_rules.Rules, max_errors: int
 ) -> int:
     """Load one persons part inside the caller's transaction; returns the persons inserted,
     or -1 when the part was already loaded."""
@@ -153,7 +153,7 @@ def load_area(
         persons=area.persons,
         parts=len(area.parts),
     )
-    rules = build.Rules(policy_for(area.region), area.year)
+    rules = year_rules.Rules(policy_for(area.region), area.year)
     started = time.perf_counter()
     done = 0
     try:

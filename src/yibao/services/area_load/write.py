@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from yibao.domain.errors import UnbalancedTransaction
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.services import ledger
-from yibao.services.area_load import build, households
+from yibao.services.area_load import build, households, year_rules
 from yibao.services.area_load.read import GeneratedPerson
 from yibao.services.area_load.report import LoadReport
 from yibao.store import bulk_write
@@ -66,7 +66,7 @@ CONTRIBUTION_COLUMNS = (
     "paid_on",
     "transaction_id",
 )
-#: a contribution's own columns; the others (``build.Rules.heads``) are shared by the payments
+#: a contribution's own columns; the others (``year_rules.Rules.heads``) are shared by the payments
 #: of a kind, month and amount
 CONTRIBUTION_OWN = ("person_id", "enrolment_id", "paid_on", "transaction_id")
 CONTRIBUTION_SHARED = tuple(c for c in CONTRIBUTION_COLUMNS if c not in CONTRIBUTION_OWN)
@@ -90,7 +90,7 @@ class Part:
     conn: Connection
     region: str
     persons: int  # in the area (employer codes are drawn over it)
-    rules: build.Rules
+    rules: year_rules.Rules
     report: LoadReport
     funds: dict[AccountKind, int] = field(default_factory=dict)
 
