@@ -36,7 +36,7 @@ from yibao.api.http.errors import ApiError
 from yibao.api.http.handlers_settlement import owner_or_not_yours, present
 from yibao.api.http.handlers_statements import entitlement
 from yibao.api.http.routes import _audit, _deny, not_yours
-from yibao.api.http.tx import TxRequest, run_tx, translate
+from yibao.api.http.tx import TxRequest, answer_or_raise, run_tx
 from yibao.domain.errors import NotFound
 from yibao.domain.ids import NotStored
 from yibao.domain.roles import Role
@@ -75,13 +75,6 @@ router = APIRouter(
 _OWN = "an insured person sees only their own file"
 
 
-def _fail(exc: Exception) -> ApiError:
-    err = translate(exc)
-    if err is None:
-        raise exc
-    return err
-
-
 @router.get("/Patient/{psn_no}")
 def patient(
     state: StateDep,
@@ -98,7 +91,7 @@ def patient(
         with UnitOfWork.for_engine(state.engine) as uow:
             p = find_person(uow, psn_no)
     except Exception as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     ident = ctx.identity(p.id, p.label, p.name)
     shown = who.sees_identity(p.id)
     resource = {
@@ -162,10 +155,8 @@ def explanation_of_benefit(setl_id: str, state: StateDep, who: PrincipalDep) -> 
             action = "fhir:ExplanationOfBenefit"
             raise not_yours(state.engine, who, action, person_id, setl_id[:80], message)
         out = present(svc.settlement_of(UnitOfWork.for_engine(state.engine), setl_id), person_id)
-    except ApiError:
-        raise
     except Exception as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     resource = explanation_of_benefit_resource(out, setl_id, code)
     _audit(
         state.engine,
@@ -209,7 +200,7 @@ def coverages(
                 raise NotStored("person")
             entries = [coverage_resource(e, p.id) for e in uow.enrolments.history(p.id)]
     except Exception as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     _audit(
         state.engine,
         AuditEntry(who.actor, who.role.value, "fhir:Coverage", person_id=p.id, target=str(p.id)),
@@ -238,7 +229,7 @@ def coverage_read(
             raise ApiError(errors.NOT_YOURS, "an insured person sees only their own file") from None
         raise ApiError(errors.NOT_FOUND, f"Coverage {coverage_id} not found") from None
     except Exception as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     if who.role is Role.INSURED_PERSON and e.person_id != who.person_id:
         target = f"Coverage/{e.id}"
         raise not_yours(state.engine, who, "fhir:Coverage", e.person_id, target, _OWN)
@@ -276,7 +267,7 @@ def eligibility(
             ent = entitlement(uow, p, on)
             enrolment = next((e for e in uow.enrolments.history(p.id) if e.covers(on)), None)
     except Exception as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     coverage_id = enrolment.id if enrolment is not None else None
     request_id = str(request.get("id") or "-")
     resource = eligibility_response(ent, coverage_id, p.id, on, request_id)

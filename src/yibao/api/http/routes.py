@@ -17,7 +17,7 @@ from yibao.api.http.deps import PrincipalDep, RawBodyDep, StateDep
 from yibao.api.http.errors import ApiError
 from yibao.api.http.handlers_person import baseinfo, coverage, require_own
 from yibao.api.http.handlers_settlement import owner_or_not_yours, present
-from yibao.api.http.tx import TxAnswer, TxRequest, dumps, run_tx, translate
+from yibao.api.http.tx import TxAnswer, TxRequest, answer_or_raise, dumps, run_tx
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.roles import Role
 from yibao.services import access, accounts, clock
@@ -52,14 +52,6 @@ def _deny(state: Any, who: Principal, action: str, target: str | None = None) ->
             [AuditEntry(who.actor, who.role.value, action, "denied", target=target)],
         )
         who.require(action)
-
-
-def _fail(exc: Exception) -> ApiError:
-    """A domain error as its answer; anything unexpected raised again."""
-    err = translate(exc)
-    if err is None:
-        raise exc
-    return err
 
 
 def not_yours(
@@ -146,13 +138,8 @@ def person_file(psn: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
             p = find_person(uow, ref)
             today = clock.today()
             out = {"baseinfo": baseinfo(ctx, p, today), **coverage(uow, p, today)}
-    except ApiError:
-        raise
     except Exception as exc:
-        err = translate(exc)
-        if err is None:
-            raise
-        raise err from None
+        raise answer_or_raise(exc) from None
     _audit(
         state.engine,
         AuditEntry(
@@ -211,7 +198,7 @@ def add_institution(spec: NewInstitution, state: StateDep, who: PrincipalDep) ->
     try:
         issued = accounts.issue_institution(uow, secret, spec, who.actor, who.role.value)
     except RecordError as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     return InstitutionKey(code=issued.code, key_id=issued.key_id, key=issued.key)
 
 
@@ -223,7 +210,7 @@ def add_staff(spec: NewStaff, state: StateDep, who: PrincipalDep) -> dict[str, A
     try:
         account = accounts.create_staff(uow, spec, who.actor, who.role.value)
     except RecordError as exc:
-        raise _fail(exc) from None
+        raise answer_or_raise(exc) from None
     return {"username": account.username, "role": account.role, "id": account.id}
 
 
@@ -295,13 +282,8 @@ def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, An
                 f"settlement {setl_id} is not yours",
             )
         out = present(svc.settlement_of(uow, setl_id), person_id)
-    except ApiError:
-        raise
     except Exception as exc:
-        err = translate(exc)
-        if err is None:
-            raise
-        raise err from None
+        raise answer_or_raise(exc) from None
     _audit(
         state.engine,
         AuditEntry(

@@ -125,6 +125,14 @@ def translate(exc: Exception) -> ApiError | None:
     return None
 
 
+def answer_or_raise(exc: Exception) -> ApiError:
+    """``translate``: the answer to a domain error; anything unexpected is raised again."""
+    err = translate(exc)
+    if err is None:
+        raise exc
+    return err
+
+
 #: Translators registered by handler modules for their services' errors.
 EXTRA_TRANSLATORS: list[Callable[[Exception], ApiError | None]] = []
 
