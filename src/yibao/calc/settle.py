@@ -51,6 +51,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     if not isinstance(claims, list) or not claims:
         raise ScenarioError("claims", "must be a non-empty list of claims")
     rows: list[tuple[Any, ...]] = []
+    year_total = 0  # the claims so far, for year_room
     for i, claim in enumerate(claims):
         f = f"claims[{i}]"
         if not isinstance(claim, dict):
@@ -73,10 +74,11 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         if sum(parts.values()) > total:
             raise ScenarioError(f, "fully_self_paid + over_limit + category_b is larger than total")
         try:
-            year_room(sum(r[4] for r in rows), total, f"{f}.total")
+            year_room(year_total, total, f"{f}.total")
         except AmountError as exc:
             raise ScenarioError(exc.field, exc.reason) from exc
         rows.append((on, med, level, cross, total, parts))
+        year_total += total
     years = {r[0].year for r in rows}
     if len(years) > 1:
         raise ScenarioError("claims", f"claims span years {sorted(years)}; one coverage year only")

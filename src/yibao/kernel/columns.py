@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
-from yibao.kernel.segments import I64
+from yibao.kernel.segments import I64, B
 from yibao.kernel.state import State
-
-B = npt.NDArray[np.bool_]
 
 
 @dataclass

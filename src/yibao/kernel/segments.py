@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
 
 _LIMIT = 1 << 62
 

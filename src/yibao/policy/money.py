@@ -26,7 +26,7 @@ schedule's last band (2^46 ≈ 7 × 10^13 fen), so every band is computed as wri
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 #: The largest amount accepted anywhere, yuan and fen.
 MAX_YUAN = Decimal("100000000.00")
@@ -119,3 +119,8 @@ def year_room(accumulated: int, total: int, field: str = "total") -> None:
             f"would take the person's year-to-date amounts past "
             f"{MAX_YEAR_FEN // 100}.00 yuan, the largest a year may hold",
         )
+
+
+def round_fen(value: Decimal) -> int:
+    """An exact amount in fen rounded half up to a whole fen: a rule's one rounding."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -11,18 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from yibao.policy import Policy, money
+from yibao.policy.money import round_fen
 from yibao.rules.errors import InvalidField
 
 
 class ContributionRuleError(InvalidField):
     """An input to a contribution rule is outside what the rule allows."""
-
-
-def _fen(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _rate(policy: Policy, path: str, on: dt.date) -> Decimal:
@@ -57,7 +54,7 @@ def monthly_base_range(policy: Policy, on: dt.date) -> BaseRange:
     """Rule 3 (employee base): [60%, 300%] of the average wage, per month."""
     floor = _money(policy, "employee.contribution.base_floor", on)
     ceiling = _money(policy, "employee.contribution.base_ceiling", on)
-    return BaseRange(_fen(Decimal(floor) / 12), _fen(Decimal(ceiling) / 12))
+    return BaseRange(round_fen(Decimal(floor) / 12), round_fen(Decimal(ceiling) / 12))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +80,7 @@ class EmployeeContribution:
 def account_credit_in_service(policy: Policy, on: dt.date, base: int) -> int:
     """Rule 3 (personal account, in service): in_service_share × base, half up."""
     share = _rate(policy, "employee.personal_account.in_service_share", on)
-    return _fen(share * _amount("base", base))
+    return round_fen(share * _amount("base", base))
 
 
 def account_credit_retiree(policy: Policy, on: dt.date) -> int:
@@ -97,7 +94,7 @@ def employee_monthly(policy: Policy, on: dt.date, wage: int) -> EmployeeContribu
     base = monthly_base_range(policy, on).clamp(wage)
     employer_rate = _rate(policy, "employee.contribution.employer_rate", on)
     employee_rate = _rate(policy, "employee.contribution.employee_rate", on)
-    employee_part = _fen(employee_rate * base)
+    employee_part = round_fen(employee_rate * base)
     credit = min(account_credit_in_service(policy, on, base), employee_part)
     return EmployeeContribution(
         on=on,
@@ -105,7 +102,7 @@ def employee_monthly(policy: Policy, on: dt.date, wage: int) -> EmployeeContribu
         base=base,
         employer_rate=employer_rate,
         employee_rate=employee_rate,
-        employer_part=_fen(employer_rate * base),
+        employer_part=round_fen(employer_rate * base),
         employee_part=employee_part,
         account_credit=credit,
     )
@@ -136,7 +133,7 @@ def flexible_monthly(policy: Policy, on: dt.date, base: int) -> FlexibleContribu
             base,
         )
     rate = _rate(policy, "employee.contribution.flexible_rate", on)
-    total = _fen(rate * base)
+    total = round_fen(rate * base)
     credit = min(account_credit_in_service(policy, on, base), total)
     return FlexibleContribution(on=on, base=base, rate=rate, total=total, account_credit=credit)
 
@@ -186,7 +183,7 @@ def resident_annual(
         fiscal_subsidy=subsidy,
         assistance_class=chosen,
         assistance_share=share,
-        assistance_paid=_fen(share * individual),
+        assistance_paid=round_fen(share * individual),
     )
 
 

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from yibao.policy import Policy
+from yibao.policy.money import round_fen
 from yibao.rules.errors import InvalidField
 
 SEX_KEYS = {"M": "male", "F": "female"}
-
-
-def _fen(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _months(field: str, value: object) -> int:
@@ -100,10 +97,10 @@ def retirement_backpay(policy: Policy, on: dt.date, missing_months: int) -> Reti
     annual = policy.get("employee.retirement_backpay_base", on)
     if isinstance(annual, bool) or not isinstance(annual, int) or annual <= 0:
         raise InvalidField("employee.retirement_backpay_base", "must be an amount > 0", annual)
-    base = _fen(Decimal(annual) / 12)
+    base = round_fen(Decimal(annual) / 12)
     rate = policy.rate("employee.contribution.employer_rate", on) + policy.rate(
         "employee.contribution.employee_rate", on
     )
     return RetirementBackPay(
-        on=on, months=months, monthly_base=base, rate=rate, amount=_fen(months * base * rate)
+        on=on, months=months, monthly_base=base, rate=rate, amount=round_fen(months * base * rate)
     )

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from yibao.kernel.columns import Claims
-from yibao.kernel.layers.common import B, Context, banded_schedule
+from yibao.kernel.layers.common import Context, banded_schedule
 from yibao.kernel.reasons import BASIC_CAP, BASIC_DEDUCTIBLE
-from yibao.kernel.segments import I64, Segments, round_div
+from yibao.kernel.segments import I64, B, Segments, round_div
 from yibao.kernel.state import FREE_ADMISSIONS
 from yibao.kernel.tables import ADMISSION, LEVELS, MED_TYPES, SCALE, SCHEMES
 

@@ -12,13 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from yibao.kernel.segments import I64, Segments
+from yibao.kernel.segments import I64, B, Segments
 from yibao.kernel.state import State
 from yibao.kernel.tables import EXCESS, Tables
-
-B = npt.NDArray[np.bool_]
 
 #: Below this share of member claims a layer is computed on its members only.
 SPARSE = 0.25

@@ -10,10 +10,10 @@ from typing import NamedTuple
 import numpy as np
 
 from yibao.kernel.layers.basic import BasicPooling
-from yibao.kernel.layers.common import B, Context, banded_schedule
+from yibao.kernel.layers.common import Context, banded_schedule
 from yibao.kernel.layers.scope import PolicyScope
 from yibao.kernel.reasons import CI_CAP, CI_DEDUCTIBLE
-from yibao.kernel.segments import I64, round_div
+from yibao.kernel.segments import I64, B, round_div
 from yibao.kernel.tables import SCALE
 
 

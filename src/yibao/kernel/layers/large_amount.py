@@ -9,9 +9,9 @@ from typing import NamedTuple
 import numpy as np
 
 from yibao.kernel.layers.basic import BasicPooling
-from yibao.kernel.layers.common import B, Context
+from yibao.kernel.layers.common import Context
 from yibao.kernel.reasons import LA_CAP
-from yibao.kernel.segments import I64, round_div
+from yibao.kernel.segments import I64, B, round_div
 from yibao.kernel.tables import SCALE
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from yibao.kernel.columns import Claims, Persons
-from yibao.kernel.layers.common import B, Context
-from yibao.kernel.segments import I64, Segments, round_div
+from yibao.kernel.layers.common import Context
+from yibao.kernel.segments import I64, B, Segments, round_div
 from yibao.kernel.tables import SCALE
 
 
