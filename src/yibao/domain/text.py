@@ -62,3 +62,9 @@ def check_identifier(field: str, value: str) -> str:
     if bad is not None:
         raise InvalidField(field, f"contains {bad}: {NOT_IN_IDENTIFIERS}")
     return value
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, anything unprintable (NUL, controls) as ``?``: for
+    logs and the audit trail, which record what was sent without refusing it."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])

@@ -12,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from yibao.domain.errors import NotFound
+from yibao.domain.text import printable
 from yibao.store.access import account_id, deactivate_key, key_of, revoke_live_tokens
-from yibao.store.audit import append_audit
 from yibao.store.db import utcnow
+from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 
@@ -36,13 +37,14 @@ def revoke_key(uow: UnitOfWork, code: str, key_id: str, actor: str, role: str) -
             raise NotFound(f"key of institution {code}:", key_id)
         newly = deactivate_key(uow.session, row, utcnow())
         assert row.revoked_at is not None
-        append_audit(
-            uow.session,
-            actor,
-            role,
-            "admin:institutions",
-            target=f"{code}/{key_id}",
-            detail="key revoked" if newly else "key revoked again: it already was",
+        ApiRepository(uow.session).audit(
+            AuditEntry(
+                actor,
+                role,
+                "admin:institutions",
+                target=f"{code}/{key_id}",
+                detail="key revoked" if newly else "key revoked again: it already was",
+            )
         )
         uow.commit()
         return KeyRevoked(code, key_id, newly, row.revoked_at)
@@ -56,13 +58,10 @@ def revoke_tokens(uow: UnitOfWork, username: str, actor: str, role: str) -> int:
         if account is None:
             raise NotFound("staff account", username)
         count = revoke_live_tokens(uow.session, account, utcnow())
-        append_audit(
-            uow.session,
-            actor,
-            role,
-            "admin:staff",
-            target=username,
-            detail=f"{count} live token(s) revoked",
+        ApiRepository(uow.session).audit(
+            AuditEntry(
+                actor, role, "admin:staff", target=username, detail=f"{count} live token(s) revoked"
+            )
         )
         uow.commit()
         return count
@@ -77,15 +76,16 @@ def record_cli_read(
 ) -> None:
     """Audit a command-line read of a person's file or identity: who ran which command, about
     whom, and whether national ID, name and phone were printed in full."""
-    who = "".join(c if c.isprintable() else "?" for c in operator[:64]) or "?"
+    who = printable(operator, 64) or "?"
     with uow:
-        append_audit(
-            uow.session,
-            f"cli:{who}",
-            "cli",
-            f"cli:{command}",
-            person_id=person_id,
-            target=None if person_id is None else f"person:{person_id}",
-            detail="identity shown (--show-identity)" if identity_shown else "identity masked",
+        ApiRepository(uow.session).audit(
+            AuditEntry(
+                f"cli:{who}",
+                "cli",
+                f"cli:{command}",
+                person_id=person_id,
+                target=None if person_id is None else f"person:{person_id}",
+                detail="identity shown (--show-identity)" if identity_shown else "identity masked",
+            )
         )
         uow.commit()

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.api.http.errors import ApiError
+from yibao.domain.text import printable
 from yibao.store.repositories import ApiRepository, AuditEntry
 
 log = logging.getLogger("yibao.api")
@@ -61,11 +62,6 @@ class RefusalBudget:
             self._used += 1
             dropped, self._dropped = self._dropped, 0
             return dropped
-
-
-def printable(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, anything unprintable (NUL, controls) as ``?``."""
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def budgeted(budget: RefusalBudget, entry: AuditEntry) -> AuditEntry | None:

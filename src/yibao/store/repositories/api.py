@@ -69,6 +69,10 @@ _UPDATE_ANSWER = (
 )
 
 
+#: Column widths of ``audit_log`` (``audit`` cuts values to them).
+ACTOR, ROLE, ACTION, TARGET, DETAIL = 80, 24, 40, 80, 500
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     actor: str
@@ -337,17 +341,18 @@ class ApiRepository:
         )
 
     def audit(self, entry: AuditEntry, at: dt.datetime | None = None) -> None:
+        """Add one entry (the caller commits); text cut to the column widths, never refused."""
         self.session.add(
             AuditRow(
                 at=at or utcnow(),
-                actor=entry.actor,
-                role=entry.role,
-                action=entry.action,
+                actor=entry.actor[:ACTOR],
+                role=entry.role[:ROLE],
+                action=entry.action[:ACTION],
                 person_id=entry.person_id,
-                target=entry.target,
+                target=None if entry.target is None else entry.target[:TARGET],
                 msgid=entry.msgid,
                 outcome=entry.outcome,
-                detail=entry.detail,
+                detail=None if entry.detail is None else entry.detail[:DETAIL],
             )
         )
 
