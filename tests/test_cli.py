@@ -101,3 +101,26 @@ def test_masking_of_printed_records() -> None:
         "text": "see 360426********0019",
         "id": 7,
     }
+
+
+def test_text_no_record_may_hold_is_refused_naming_the_option(tmp_path: object) -> None:
+    """Undecodable bytes in an argument arrive as lone surrogates (``surrogateescape``); they
+    and control characters are refused with exit 2, naming the option, before any write."""
+    import pathlib
+
+    db = f"sqlite:///{pathlib.Path(str(tmp_path)) / 'x.sqlite'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade", "--db", db]).exit_code == 0
+    nid = "36010219850312001X"
+    cases = [
+        (["settle", "--person", nid, "--total", "100", "--request-id", "x\udcff"], "request_id"),
+        (["person", "show", "x\udcff"], "national_id"),
+        (["person", "add", nid, "张三", "--household", "h\x01b"], "household"),
+        (["reverse", "S\udcff"], "setl_id"),
+    ]
+    for args, field in cases:
+        out = runner.invoke(app, [*args, "--db", db])
+        assert out.exit_code == 2, (args, out.output)
+        assert f"{field}: contains" in out.output
+    shown = runner.invoke(app, ["person", "show", nid, "--db", db])
+    assert shown.exit_code == 2 and "not found" in shown.output  # nothing was stored

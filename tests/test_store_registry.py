@@ -73,6 +73,9 @@ def test_duplicate_person_refused(uow: UnitOfWork) -> None:
         ("name", {"name": "  "}),
         ("phone", {"phone": "call me"}),
         ("region", {"region": "3601"}),
+        ("household", {"household": "H\x01-1"}),
+        ("address", {"address": "红谷滩区 1 号"}),  # an address belongs to a household
+        ("address", {"household": "H-1", "address": "红谷滩区\x00"}),
     ],
 )
 def test_invalid_fields_named(uow: UnitOfWork, field: str, kwargs: dict[str, str]) -> None:

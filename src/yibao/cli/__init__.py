@@ -91,7 +91,3 @@ def _main() -> None:
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -138,8 +138,10 @@ OperatorOpt = Annotated[
 
 
 def _engine(db: str | None) -> Engine:
+    from yibao.cli.common import refuse_bad_text
     from yibao.store.db import make_engine
 
+    refuse_bad_text(as_json=False)
     try:
         return make_engine(db)
     except ArgumentError:

@@ -30,6 +30,7 @@ from typer._click.globals import get_current_context as current_context  # typer
 
 from yibao.domain.errors import RecordError
 from yibao.domain.masking import mask_ids_in, mask_personal
+from yibao.domain.text import bad_in_text
 from yibao.policy import ParameterError
 from yibao.policy.money import AmountError, parse_yuan
 from yibao.services import clock
@@ -124,9 +125,20 @@ def shown(data: Any, show: bool) -> Any:
     return data if show else mask_personal(data)
 
 
+def refuse_bad_text(as_json: bool) -> None:
+    ctx = current_context(silent=True)
+    for name, value in ctx.params.items() if ctx is not None else ():
+        for text in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(text, str) and (problem := bad_in_text(text)) is not None:
+                fail(f"{name}: contains {problem}", as_json)
+
+
 @contextmanager
 def database(db: str | None, as_json: bool, show: bool = False) -> Iterator[Engine]:
-    """An engine on ``--db``; a refused record or parameter exits 2, a database error 3."""
+    """An engine on ``--db``; a refused record or parameter exits 2, a database error 3. Text
+    that no record may hold (a lone surrogate from undecodable bytes, a control character) in
+    any argument or option is refused first, naming it."""
+    refuse_bad_text(as_json)
     engine = make_engine(db)
     try:
         yield engine

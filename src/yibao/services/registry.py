@@ -23,6 +23,7 @@ from yibao.domain.registry import (
     check_area,
     new_person,
 )
+from yibao.domain.text import bad_in_text, check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.services.common import find_person
 from yibao.store.bulk import ImportReport, Progress
@@ -42,9 +43,13 @@ def add_person(
 ) -> Person:
     """Register a person; the national ID is validated and gives birth date and sex."""
     person = new_person(national_id, name, phone=phone, region=region)
+    if address is not None and not household:
+        raise InvalidField("address", "is the household's: give the household too")
+    if address is not None and (problem := bad_in_text(address)) is not None:
+        raise InvalidField("address", f"contains {problem}")
     with uow:
         if household:
-            code = household.strip()
+            code = check_identifier("household", household.strip())
             if len(code) > 40:
                 raise InvalidField("household", "longer than 40 characters", household)
             person.household_id = uow.persons.get_or_add_household(
