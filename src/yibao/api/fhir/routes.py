@@ -43,6 +43,7 @@ from yibao.domain.roles import Role
 from yibao.services import clock
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
+from yibao.services.person_file import enrolment_on
 from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
 
@@ -265,7 +266,7 @@ def eligibility(
             if p.id is None:
                 raise NotStored("person")
             ent = entitlement(uow, p, on)
-            enrolment = next((e for e in uow.enrolments.history(p.id) if e.covers(on)), None)
+            enrolment = enrolment_on(uow.enrolments.history(p.id), on)
     except Exception as exc:
         raise answer_or_raise(exc) from None
     coverage_id = enrolment.id if enrolment is not None else None

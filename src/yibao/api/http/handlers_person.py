@@ -15,6 +15,7 @@ from yibao.domain.registry import Person
 from yibao.domain.roles import Role
 from yibao.policy import fen_to_yuan
 from yibao.services.common import find_person
+from yibao.services.person_file import enrolment_on
 from yibao.store.uow import UnitOfWork
 
 #: The one answer an insured person gets for anyone but themselves, registered or not.
@@ -56,7 +57,7 @@ def coverage(uow: UnitOfWork, p: Person, on: dt.date) -> dict[str, Any]:
         raise NotStored("person")
     enrolments = uow.enrolments.history(p.id)
     years = uow.coverage.history(p.id)
-    current = next((e for e in enrolments if e.covers(on)), None)
+    current = enrolment_on(enrolments, on)
     return {
         "insuinfo": [
             {
