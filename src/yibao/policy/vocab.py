@@ -144,3 +144,45 @@ def sql_in(values: Iterable[str | int]) -> str:
     """``('a', 'b')``: the values as an SQL list for a CHECK constraint."""
     items = [str(v) if isinstance(v, int) else f"'{v}'" for v in values]
     return f"({', '.join(items)})"
+
+
+class ItemKind(StrEnum):
+    """医保目录: the three lists of the catalogue, by national code format."""
+
+    DRUG = "drug"  # 药品 (西药 X…, 中成药 Z…, 中药饮片 T…)
+    CONSUMABLE = "consumable"  # 医用耗材 (C…)
+    SERVICE = "service"  # 医疗服务项目
+
+
+class ItemClass(StrEnum):
+    """收费项目等级 (chrgitm_lv): class A is fully in scope, class B in scope after the patient's
+    category-B pre-payment, class C (and anything outside the catalogue) fully self-paid."""
+
+    A = "A"  # 甲类, national code 01
+    B = "B"  # 乙类, 02
+    C = "C"  # 丙类 / 自费, 03
+
+
+#: The national platform's chrgitm_lv code of each item class.
+ITEM_CLASS_CODES = {ItemClass.A: "01", ItemClass.B: "02", ItemClass.C: "03"}
+
+
+class LineReason(StrEnum):
+    """Why a fee detail line was (or was not) in policy scope: the line's most significant cause,
+    in the order of precedence (a restriction first, then the class, then the limits)."""
+
+    SEX = "sex"  # 限性别: the item is restricted to the other sex; fully self-paid
+    AGE = "age"  # 限年龄: the patient's age is outside the item's range; fully self-paid
+    LEVEL = "level"  # 限医疗机构级别: not paid at an institution of this level; fully self-paid
+    INDICATION = "indication"  # 限适应症: restricted and the hospital did not approve; self-paid
+    CLASS_C = "class_c"  # 丙类: fully self-paid
+    DAY_QUANTITY = "day_quantity"  # 超日限量: the quantity above the daily maximum is self-paid
+    STAY_QUANTITY = "stay_quantity"  # 超单次住院限量: the quantity above the per-stay maximum
+    PRICE_LIMIT = "price_limit"  # 超限价: the price above the limit is self-paid
+    CLASS_B = "class_b"  # 乙类: in scope after the category-B pre-payment
+    CLASS_A = "class_a"  # 甲类: fully in scope
+
+
+#: A classified line's amounts (fen), as the calculator and the API answer them:
+#: amount = fully_self_paid + over_limit + in_scope; category_b ≤ in_scope.
+LINE_AMOUNTS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b")
