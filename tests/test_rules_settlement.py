@@ -40,6 +40,30 @@ def test_repeat_admission_factors() -> None:
     assert [r["admission_no"] for r in rows] == [1, 2, 3, 4]
 
 
+def test_repeat_admission_factors_longer_than_three() -> None:
+    factors = [1.0, 0.8, 0.6, 0.4]
+    policy = {
+        "benefits": {"resident": {"inpatient": {"basic": {"repeat_admission_factors": factors}}}}
+    }
+    rows = calc_settle(
+        [inpatient(10000, date=f"2025-0{m}-01") for m in (1, 2, 3, 4, 5)], policy=policy
+    )
+    # deductible 400 x 1, 0.8, 0.6, 0.4, and the last factor for every later admission
+    assert [r["act_pay_dedc"] for r in rows] == ["400.00", "320.00", "240.00", "160.00", "160.00"]
+    assert [r["hifp_pay"] for r in rows] == ["7200.00", "7260.00", "7320.00", "7380.00", "7380.00"]
+
+
+def test_a_med_type_with_an_entry_of_its_own_for_one_scheme() -> None:
+    own = {"deductible": {"level1": 0, "level2": 100, "level3": 200}, "ratio": 0.9}
+    policy = {"benefits": {"resident": {"maternity": {"basic": {**own, "cap_group": "basic"}}}}}
+    claim = {"date": "2025-05-01", "med_type": "maternity", "level": 2, "total": 10000}
+    # the residents' own maternity entry: (10000 - 100) x 0.9; employees (no entry of their
+    # own) are paid as for inpatient care: (10000 - 500) x 0.85
+    assert calc_settle([claim], policy=policy)[0]["hifp_pay"] == "8910.00"
+    employee = calc_settle([claim], person={"scheme": "employee"}, policy=policy)
+    assert employee[0]["hifp_pay"] == "8075.00"
+
+
 def test_retiree_bonus_points() -> None:
     (e,) = calc_settle([inpatient(10000)], person={"scheme": "employee"})
     (r,) = calc_settle([inpatient(10000)], person={"scheme": "retiree"})

@@ -93,7 +93,7 @@ class Tables:
     # basic layer [v, scheme, med_type(, level(, band))]
     style: I64
     deductible: I64  # [v,s,m,l] per admission (ADMISSION) or per year (ANNUAL)
-    repeat: I64  # [v,s,m,k] admission-number factors, scaled
+    repeat: I64  # [v,s,m,k] factor of admission k+1 (the last for all later ones), scaled
     band_edges: I64  # [v,s,m,l,b]
     band_ratios: I64  # [v,s,m,l,b]
     band_basis: I64  # [v,s,m]
@@ -139,17 +139,17 @@ def from_epoch_days(days: int) -> dt.date:
 
 
 def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, dict[str, Any]]:
-    """The resolved ``benefits.<scheme>.<med>.basic`` entry: (source med type, values)."""
+    """The resolved ``benefits.<scheme>.<med>.basic`` entry: (source med type, values). A med
+    type is paid by its own entry where the scheme has one (a retiree's or, inherited, an
+    employee's), else like another (``MED_FALLBACK``), as ``policy.benefits`` groups them."""
+    own = ("retiree", "employee") if scheme == "retiree" else (scheme,)
     key = med
-    while not policy.has(f"benefits.employee.{key}.basic", on) and key in MED_FALLBACK:
+    while key in MED_FALLBACK and not any(policy.has(f"benefits.{s}.{key}.basic", on) for s in own):
         key = MED_FALLBACK[key]
-    if scheme == "resident" and not policy.has(f"benefits.resident.{key}.basic", on):
-        key = MED_FALLBACK.get(key, key)
-    if scheme == "resident":
-        return key, dict(policy.node(f"benefits.resident.{key}.basic", on))
-    values = dict(policy.node(f"benefits.employee.{key}.basic", on))
-    if scheme == "retiree" and policy.has(f"benefits.retiree.{key}.basic", on):
-        values.update(policy.node(f"benefits.retiree.{key}.basic", on))
+    values: dict[str, Any] = {}
+    for s in reversed(own):  # the employees' entry first, the retirees' own over it
+        if policy.has(f"benefits.{s}.{key}.basic", on):
+            values.update(policy.node(f"benefits.{s}.{key}.basic", on))
     return key, values
 
 
@@ -176,6 +176,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
     per: list[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = []
     groups: list[str] = []
     max_bands = 1
+    max_factors = 3
     for on in dates:
         entries = {}
         for s in SCHEMES:
@@ -190,6 +191,9 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                     r = ratio.get(f"level{lv}") if isinstance(ratio, dict) else ratio
                     if isinstance(r, list):
                         max_bands = max(max_bands, len(r))
+                factors = values.get("repeat_admission_factors")
+                if isinstance(factors, list):
+                    max_factors = max(max_factors, len(factors))
         per.append(entries)
     ci_bands_max = max(
         len(b) if isinstance(b := policy.get("critical_illness.bands", on), list) else 1
@@ -212,7 +216,7 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
         cap_groups=tuple(groups),
         style=z(nv, ns, nm),
         deductible=z(nv, ns, nm, nl),
-        repeat=z(nv, ns, nm, 3),
+        repeat=z(nv, ns, nm, max_factors),
         band_edges=np.full((nv, ns, nm, nl, nb), OPEN, dtype=np.int64),
         band_ratios=z(nv, ns, nm, nl, nb),
         band_basis=z(nv, ns, nm),
@@ -265,8 +269,8 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                     ded = b.get("deductible")
                     if not isinstance(ded, dict):
                         raise ParameterError(file, f"{path}.deductible", "missing: per-level map")
-                    factors = list(b.get("repeat_admission_factors", [1]))
-                    factors = (factors + factors[-1:] * 3)[:3]
+                    factors = list(b.get("repeat_admission_factors", [1])) or [1]
+                    factors = (factors + factors[-1:] * max_factors)[:max_factors]
                     t.repeat[v, si, mi, :] = [scaled(f) for f in factors]
                     for li, lv in enumerate(LEVELS):
                         t.deductible[v, si, mi, li] = int(ded.get(f"level{lv}", 0))

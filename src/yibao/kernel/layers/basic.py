@@ -46,8 +46,9 @@ def basic_pooling(ctx: Context, claims: Claims, scheme: I64, base: I64) -> Basic
 
     admission = (style == ADMISSION) & ctx.entitled
     admission_no = admission_numbers(ctx, admission)
+    n_factors = tables.repeat.shape[-1]  # admission k's factor; the last for all later ones
     factor = tables.repeat.reshape(-1).take(
-        scheme_med * tables.repeat.shape[-1] + np.clip(admission_no - 1, 0, 2)
+        scheme_med * n_factors + np.clip(admission_no - 1, 0, n_factors - 1)
     )
     admission_deductible = np.minimum(round_div(deductible * factor, SCALE), base)
     basis = tables.band_basis.reshape(-1).take(scheme_med)
