@@ -27,6 +27,7 @@ from yibao.kernel.layers.common import Context
 from yibao.kernel.layers.critical_illness import critical_illness
 from yibao.kernel.layers.large_amount import large_amount
 from yibao.kernel.layers.scope import entitled_claims, policy_scope
+from yibao.kernel.memory import keep_freed_memory
 from yibao.kernel.reasons import (
     BASIC_CAP,
     BASIC_DEDUCTIBLE,
@@ -49,6 +50,9 @@ from yibao.kernel.state import (
 from yibao.kernel.tables import SCHEMES, Tables
 
 RESIDENT = SCHEMES.index("resident")
+
+# the kernel's temporaries reuse freed memory instead of re-faulting it (kernel.memory)
+keep_freed_memory()
 
 
 def settle_claims(
