@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from yibao.domain.errors import InvalidField, UnbalancedTransaction
 from yibao.policy.vocab import InsuranceScheme
+from yibao.rules.funds import province_of as province_of
 
 
 class AccountKind(StrEnum):
@@ -71,10 +72,6 @@ _ADJUSTMENT = {
     InsuranceScheme.EMPLOYEE: AccountKind.EMPLOYEE_ADJUSTMENT,
     InsuranceScheme.RESIDENT: AccountKind.RESIDENT_ADJUSTMENT,
 }
-
-
-def province_of(area: str) -> str:
-    return area[:2] + "0000"
 
 
 @dataclass(frozen=True, slots=True, order=True)
