@@ -18,6 +18,7 @@ from yibao.domain.errors import InvalidField
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
 from yibao.policy.vocab import InsuranceScheme
 from yibao.services import adjustment, ledger
+from yibao.store.repositories.ledger import LedgerRepository
 from yibao.store.uow import UnitOfWork
 
 RESIDENT = InsuranceScheme.RESIDENT
@@ -205,3 +206,18 @@ def test_command(db_url: str, tmp_path: Path) -> None:
     bad = runner.invoke(app, [*args, "--gaps", str(tmp_path / "none.yaml")])
     assert bad.exit_code == 2 and "gaps: cannot read" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_a_run_that_loses_the_race_posts_nothing(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs at once: the second finds no transaction when it looks, then its INSERT meets
+    the first one's reference (unique): it rolls back and posts nothing."""
+    seed(uow)
+    adjustment.adjust(uow, 2025, gaps=GAPS, province="340000")
+    monkeypatch.setattr(LedgerRepository, "transaction_id", lambda self, reference: None)
+    late = adjustment.adjust(uow, 2025, gaps=GAPS, province="340000")
+    assert [a.posted for a in late] == [False, False]
+    monkeypatch.undo()
+    assert natural(uow, AccountRef.fund(AccountKind.RESIDENT_ADJUSTMENT, "340000")) == 3_000
+    assert ledger.reconcile(uow).ok

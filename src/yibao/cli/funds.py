@@ -128,11 +128,16 @@ def funds_adjust(
                 f"{' (paused)' if r.paused else ''}, {state}"
             )
             for x in r.areas:
-                months = "-" if x.reserve_months.is_infinite() else f"{x.reserve_months:.1f}"
-                paid, own = fen_to_yuan(x.gap_from_adjustment), fen_to_yuan(x.gap_from_balance)
+                months = "unbounded" if x.reserve_months.is_infinite() else x.reserve_months
+                gap = (
+                    f"; gap {fen_to_yuan(x.gap_from_adjustment)} from the fund, "
+                    f"{fen_to_yuan(x.gap_from_balance)} from its balance"
+                    if x.gap_from_adjustment or x.gap_from_balance
+                    else ""
+                )
                 out.print(
-                    f"  {x.code} {months:>8} months {x.warning.value:<8} "
-                    f"draw {fen_to_yuan(x.draw):>16}  gap paid {paid:>16}  from balance {own:>16}"
+                    f"  {x.code}: {months} months, {x.warning.value}; "
+                    f"draw {fen_to_yuan(x.draw)}{gap}"
                 )
 
     emit([a.as_dict() for a in done], as_json, human)
