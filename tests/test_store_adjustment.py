@@ -221,3 +221,11 @@ def test_a_run_that_loses_the_race_posts_nothing(
     monkeypatch.undo()
     assert natural(uow, AccountRef.fund(AccountKind.RESIDENT_ADJUSTMENT, "340000")) == 3_000
     assert ledger.reconcile(uow).ok
+
+
+def test_the_adjustment_fund_is_keyed_by_province() -> None:
+    assert AccountRef.fund(AccountKind.adjustment(EMPLOYEE), "340100").code == (
+        "employee_adjustment:340000"
+    )
+    with pytest.raises(InvalidField, match="keyed by province"):
+        AccountRef(AccountKind.RESIDENT_ADJUSTMENT, pooling_area="340100")

@@ -88,6 +88,8 @@ class AccountRef:
                 raise InvalidField("account", "a personal account is keyed by person only")
         elif self.pooling_area is None or self.person_id is not None:
             raise InvalidField("account", f"a {self.kind.value} account is keyed by area only")
+        elif self.kind.provincial and province_of(self.pooling_area) != self.pooling_area:
+            raise InvalidField("account", f"a {self.kind.value} account is keyed by province")
 
     @classmethod
     def fund(cls, kind: AccountKind, area: str) -> AccountRef:
