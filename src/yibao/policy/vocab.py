@@ -104,6 +104,16 @@ class AidClass(StrEnum):
     ILL_POOR = "ill_poor"
 
 
+class FundWarning(StrEnum):
+    """基金运行风险预警: the level of a fund's accumulated balance in months of spending
+    (``rules.funds.warning_level``), lowest first."""
+
+    CRITICAL = "critical"  # below funds.warning.balance_months.critical
+    LOW = "low"  # below .low
+    NORMAL = "normal"
+    SURPLUS = "surplus"  # above .high: an idle surplus (结余过多)
+
+
 #: Institution levels (医疗机构等级): 1 primary, 2 secondary, 3 tertiary.
 LEVELS = (1, 2, 3)
 #: The values of the enums above as plain tuples, in order (for ``in`` and messages).
