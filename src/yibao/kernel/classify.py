@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.kernel.segments import I64, B, round_div
+from yibao.policy.catalogue import PRICE_SCALE as PRICE_SCALE
+from yibao.policy.catalogue import QTY_SCALE as QTY_SCALE
 from yibao.policy.vocab import ItemClass, LineReason
 
-QTY_SCALE = 10_000  # quantity units per item (cnt, 4 decimals)
-PRICE_SCALE = 1_000_000  # price units per yuan (pric, 6 decimals)
 #: quantity × unit price in these units, divided by this, is fen
 _TO_FEN = QTY_SCALE * PRICE_SCALE // 100
 #: The largest line amount accepted (yuan): quantity × price stays far inside int64.
@@ -184,3 +184,33 @@ def classify_lines(table: CatalogueTable, lines: Lines) -> LineClasses:
         default=_R[LineReason.CLASS_A],
     )
     return LineClasses(amount, fully_self_paid, over_limit, in_scope, category_b, reason)
+
+
+@dataclass(frozen=True)
+class VisitSums:
+    """A visit's claim amounts (fen), summed from its classified lines: what a claim without
+    lines states itself (medfee_sumamt, fulamt_ownpay_amt, overlmt_selfpay, the category-B
+    amount whose pre-payment share the kernel's policy scope takes)."""
+
+    total: I64
+    fully_self_paid: I64
+    over_limit: I64
+    category_b: I64
+
+
+def visit_sums(visit: I64, classes: LineClasses, n_visits: int) -> VisitSums:
+    """Sum the lines' classes per visit (visit numbers 0 .. n_visits − 1, non-decreasing; a
+    visit without lines sums to 0)."""
+    bounds = np.searchsorted(visit, np.arange(n_visits + 1, dtype=np.int64))
+
+    def per_visit(x: I64) -> I64:
+        running = np.zeros(len(x) + 1, dtype=np.int64)
+        np.cumsum(x, out=running[1:])
+        return running[bounds[1:]] - running[bounds[:-1]]
+
+    return VisitSums(
+        total=per_visit(classes.amount),
+        fully_self_paid=per_visit(classes.fully_self_paid),
+        over_limit=per_visit(classes.over_limit),
+        category_b=per_visit(classes.category_b),
+    )
