@@ -356,11 +356,30 @@ def region_chain(region: str) -> list[str]:
     return list(dict.fromkeys(chain))
 
 
+def shipped_file_items(region: str) -> tuple[CatalogueItem, ...] | None:
+    """The items of the file shipped for exactly ``region`` (read once per file), or None."""
+    path = shipped_catalogue(region)
+    return None if path is None else _shipped_items(str(path), path.stat().st_mtime)
+
+
 def shipped_items(region: str) -> tuple[str, tuple[CatalogueItem, ...]]:
     """The shipped catalogue that applies to ``region`` (``region_chain``): the region it
     belongs to, and its items (read once per file)."""
     for code in region_chain(region):
-        path = shipped_catalogue(code)
-        if path is not None:
-            return code, _shipped_items(str(path), path.stat().st_mtime)
+        items = shipped_file_items(code)
+        if items is not None:
+            return code, items
     raise CatalogueError(str(shipped_folder()), None, "region", f"no catalogue for {region!r}")
+
+
+def merge_by_code(layers: Sequence[Iterable[CatalogueItem]]) -> list[CatalogueItem]:
+    """The catalogue of a region from its chain's catalogues, nearest first: each code's
+    versions come from the nearest catalogue that lists the code at all (a province's file
+    adds its own items to the national ones and overrides those it lists again)."""
+    taken: dict[str, int] = {}
+    out: list[CatalogueItem] = []
+    for depth, items in enumerate(layers):
+        for item in items:
+            if taken.setdefault(item.code, depth) == depth:
+                out.append(item)
+    return out
