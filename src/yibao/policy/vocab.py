@@ -191,7 +191,7 @@ LINE_REASON_TEXTS: dict[LineReason, str] = {
     LineReason.INDICATION: "限适应症: restricted and not approved by the hospital; fully self-paid",
     LineReason.CLASS_C: "丙类: outside the catalogue's paid classes; fully self-paid",
     LineReason.DAY_QUANTITY: "超日限量: the quantity above the daily maximum is self-paid",
-    LineReason.STAY_QUANTITY: "超单次住院限量: the quantity above the per-stay maximum is self-paid",
+    LineReason.STAY_QUANTITY: "超单次住院限量: the quantity above the per-stay maximum; self-paid",
     LineReason.PRICE_LIMIT: "超限价: the price above the limit is self-paid",
     LineReason.CLASS_B: "乙类: in scope after the category-B pre-payment",
     LineReason.CLASS_A: "甲类: fully in scope",
