@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reverse": ("yibao.cli.settle", "reverse"),
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.ledger", "funds_app"),
+    # temporary top-level entry: the lead attaches ``clearing`` to the ``funds`` group
+    "clearing": ("yibao.cli.clearing", "clearing"),
     "year-end": ("yibao.cli.ledger", "year_end"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),

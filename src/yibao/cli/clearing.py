@@ -1,0 +1,71 @@
+"""``yibao funds clearing``: the month's settlement with the designated institutions (清算):
+each institution's statement, optionally paid (``--pay``) and written as files (``--file``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from yibao.cli.common import DbOpt, JsonOpt, emit, out, parse_date, unit_of_work
+from yibao.policy import fen_to_yuan
+from yibao.services import clearing as svc
+
+
+def clearing(
+    month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM")],
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="One institution's code (default: all)")
+    ] = None,
+    pay: Annotated[
+        bool, typer.Option("--pay", help="Post the payment of the month (once per institution)")
+    ] = False,
+    on: Annotated[str | None, typer.Option(help="Payment date with --pay (default today)")] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option("--file", help="Write <code>-<YYYY-MM>.csv and .json per institution here"),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the funds owe each institution for the month (its settlements less the month's
+    reversals), and with --pay, pay it: one ledger transaction per institution and month."""
+    day = parse_date(on, "on", as_json) if on is not None else None
+    with unit_of_work(db, as_json) as uow:
+        if pay:
+            done = svc.pay(uow, month, institution, on=day)
+            found = [c.statement for c in done]
+            data = [c.as_dict() for c in done]
+        else:
+            found = svc.statements(uow, month, institution)
+            data = [s.summary() for s in found]
+    written = [str(p) for s in found for p in svc.write_statement(s, folder)] if folder else []
+
+    def human() -> None:
+        for d in data:
+            paid = d["paid"]
+            state = (
+                f"paid {paid['amount']} on {paid['paid_on']}"
+                + (" (now)" if d.get("posted") else "")
+                if paid
+                else "not paid"
+            )
+            out.print(
+                f"{d['fixmedins_code']:<20} {d['month']}  {d['fixmedins_setl_cnt']:>6} net  "
+                f"fees {d['medfee_sumamt']:>14}  cash {d['psn_cash_pay']:>12}  "
+                f"owed {d['owed']:>14}  {state}"
+                + (
+                    f"  outstanding {d['outstanding']}"
+                    if paid and d["outstanding"] != "0.00"
+                    else ""
+                )
+            )
+        if not data:
+            out.print(f"{month}: no settlement or reversal")
+        total = sum(s.totals.owed for s in found)
+        out.print(f"{len(found)} institutions, owed {fen_to_yuan(total)}")
+        for path in written:
+            out.print(f"written {path}")
+
+    emit({"statements": data, "files": written} if folder else data, as_json, human)
