@@ -65,3 +65,43 @@ def test_institution_reads_its_own_statement_only(api: Api, uow: UnitOfWork) -> 
     after = api.get(mine, PATH).json()
     assert after["paid"]["paid_on"] == "2025-06-03" and after["outstanding"] == "0.00"
     assert after["paid"]["amount"] == body["owed"]
+
+
+def test_3201_over_the_month_agrees_with_the_statement(api: Api, uow: UnitOfWork) -> None:
+    """What a hospital does before clearing: 3201 over the month (national fields) against
+    its own figures; they are the statement's."""
+    who = employee(uow)
+    inst = api.institution("H36010001")
+    first = api.tx(inst, "2207", {**CLAIM, "certno": who})["output"]
+    second = api.tx(inst, "2207", {**CLAIM, "date": "2025-05-20", "certno": who})["output"]
+    back = api.tx(inst, "2208", {"setl_id": first["setl_id"], "date": "2025-05-21"})
+    assert back["infcode"] == 0, back
+    statement = api.get(inst, PATH).json()
+    # net of the reversal: the second settlement alone
+    assert statement["fixmedins_setl_cnt"] == 1
+    assert statement["fund_pay_sumamt"] == second["fund_pay_sumamt"]
+    period = {"stmt_begndate": "2025-05-01", "stmt_enddate": "2025-05-31", "insutype": "310"}
+    claimed = {
+        "fixmedins_setl_cnt": statement["fixmedins_setl_cnt"],
+        **{a: statement[a] for a in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")},
+    }
+    agreed = api.tx(inst, "3201", {**period, **claimed})
+    assert agreed["infcode"] == 0, agreed
+    out = agreed["output"]
+    assert out["stmt_rslt"] == "0" and out["differences"] == []
+    assert (out["fixmedins_setl_cnt"], out["fund_pay_sumamt"]) == (1, second["fund_pay_sumamt"])
+    assert (out["settled"]["setl_cnt"], out["reversed"]["setl_cnt"]) == (2, 1)
+
+    wrong = api.tx(inst, "3201", {**period, **claimed, "fixmedins_setl_cnt": 2})["output"]
+    assert wrong["stmt_rslt"] == "1"
+    assert wrong["differences"] == [{"field": "setl_cnt", "institution": "2", "centre": "1"}]
+    residents = api.tx(inst, "3201", {**period, "insutype": "390"})["output"]
+    assert residents["fixmedins_setl_cnt"] == 0  # the employee's settlements only
+    for bad, field in (
+        ({"stmt_begndate": "2025-05-31", "stmt_enddate": "2025-05-01"}, "stmt_enddate"),
+        ({"stmt_begndate": "2024-01-01", "stmt_enddate": "2025-05-01"}, "stmt_enddate"),
+        ({**period, "insutype": "999"}, "insutype"),
+        ({**period, "setl_optins": "36010"}, "setl_optins"),
+    ):
+        refused = api.tx(inst, "3201", bad)
+        assert refused["infcode"] == 1003 and field in refused["err_msg"], bad
