@@ -45,21 +45,15 @@ def clearing(
     def human() -> None:
         for d in data:
             paid = d["paid"]
-            state = (
-                f"paid {paid['amount']} on {paid['paid_on']}"
-                + (" (now)" if d.get("posted") else "")
-                if paid
-                else "not paid"
-            )
+            state = "not paid"
+            if paid:
+                now = " (now)" if d.get("posted") else ""
+                state = f"paid {paid['amount']} on {paid['paid_on']}{now}"
+                if d["outstanding"] != "0.00":
+                    state += f", outstanding {d['outstanding']}"
             out.print(
-                f"{d['fixmedins_code']:<20} {d['month']}  {d['fixmedins_setl_cnt']:>6} net  "
-                f"fees {d['medfee_sumamt']:>14}  cash {d['psn_cash_pay']:>12}  "
-                f"owed {d['owed']:>14}  {state}"
-                + (
-                    f"  outstanding {d['outstanding']}"
-                    if paid and d["outstanding"] != "0.00"
-                    else ""
-                )
+                f"{d['fixmedins_code']} {d['month']}: {d['fixmedins_setl_cnt']} net, "
+                f"fees {d['medfee_sumamt']}, cash {d['psn_cash_pay']}, owed {d['owed']}; {state}"
             )
         if not data:
             out.print(f"{month}: no settlement or reversal")
