@@ -32,6 +32,7 @@ GROUPS = (
     "reverse",
     "ledger",
     "funds",
+    "clearing",  # temporary top-level entry until it is attached to ``funds``
     "year-end",
     "serve",
     "api",

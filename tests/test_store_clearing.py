@@ -184,7 +184,7 @@ def test_cli_clearing(db_url: str, uow: UnitOfWork, tmp_path: Path) -> None:
     assert [d["posted"] for d in out["statements"]] == [True]
     assert sorted(Path(p).name for p in out["files"]) == ["H2-2025-05.csv", "H2-2025-05.json"]
     again = run(app, [*args, "--db", db_url])
-    assert again.exit_code == 0 and "paid 7200.00 on 2025-06-02" in again.output
+    assert again.exit_code == 0 and "paid 7200.00 on 2025-06-02" in " ".join(again.output.split())
     bad = run(app, ["clearing", "--month", "2025-5", "--db", db_url])
     assert bad.exit_code == 2 and "month" in bad.output
 
