@@ -187,6 +187,12 @@ def test_cli_clearing(db_url: str, uow: UnitOfWork, tmp_path: Path) -> None:
     assert again.exit_code == 0 and "paid 7200.00 on 2025-06-02" in " ".join(again.output.split())
     bad = run(app, ["clearing", "--month", "2025-5", "--db", db_url])
     assert bad.exit_code == 2 and "month" in bad.output
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unwritable = run(
+        app, ["clearing", "--month", "2025-05", "--file", str(blocker), "--db", db_url]
+    )
+    assert unwritable.exit_code == 3 and "file" in unwritable.output
 
 
 def test_month_totals_net_reversals() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.cli.common import DbOpt, JsonOpt, emit, out, parse_date, unit_of_work
+from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.policy import fen_to_yuan
 from yibao.services import clearing as svc
 
@@ -40,7 +40,10 @@ def clearing(
         else:
             found = svc.statements(uow, month, institution)
             data = [s.summary() for s in found]
-    written = [str(p) for s in found for p in svc.write_statement(s, folder)] if folder else []
+    try:
+        written = [str(p) for s in found for p in svc.write_statement(s, folder)] if folder else []
+    except OSError as exc:
+        fail(f"file: cannot write the statements into {folder}: {exc.strerror}", as_json, 3)
 
     def human() -> None:
         for d in data:

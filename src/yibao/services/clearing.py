@@ -135,11 +135,17 @@ def statements(
     if institution is not None:
         check_identifier("institution", institution)
     with uow:
-        lines = month_lines(uow.session, first, last, institution)
-        by: dict[str, list[MonthLine]] = {} if institution is None else {institution: []}
-        for x in lines:
-            by.setdefault(x.institution, []).append(x)
-        paid = payments(uow.session, [clearing_reference(code, first) for code in by])
+        return _read(uow, first, last, institution)
+
+
+def _read(
+    uow: UnitOfWork, first: dt.date, last: dt.date, institution: str | None
+) -> list[Statement]:
+    lines = month_lines(uow.session, first, last, institution)
+    by: dict[str, list[MonthLine]] = {} if institution is None else {institution: []}
+    for x in lines:
+        by.setdefault(x.institution, []).append(x)
+    paid = payments(uow.session, [clearing_reference(code, first) for code in by])
     return [
         Statement(
             code,
@@ -187,10 +193,11 @@ def pay(
         raise InvalidField(
             "month", f"{first:%Y-%m} is not over on {day.isoformat()}: pay it after {last}"
         )
-    found = statements(uow, first, institution)
+    if institution is not None:
+        check_identifier("institution", institution)
     out: list[Cleared] = []
-    with uow:
-        for s in found:
+    with uow:  # read and paid in one database transaction
+        for s in _read(uow, first, last, institution):
             legs = clearing_postings(s.institution, s.totals)
             if s.payment is not None or not legs:
                 out.append(Cleared(s, False))
