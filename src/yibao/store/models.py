@@ -355,6 +355,14 @@ class SettlementRow(Base):
             postgresql_where=text("status = 'settled'"),
         ),
         Index("ix_settlements_person_id_year", "person_id", "year"),
+        # a month's (or day's) settlements and reversals: the clearing statement, 3201
+        Index("ix_settlements_settled_on", "settled_on"),
+        Index(
+            "ix_settlements_reversed_on",
+            "reversed_on",
+            sqlite_where=text("reversed_on IS NOT NULL"),
+            postgresql_where=text("reversed_on IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -11,6 +11,9 @@ PostgreSQL drops and adds the constraints. SQLite cannot alter a constraint and 
 ``accounts`` fails on its postings' foreign keys; widening checks changes nothing stored, so the
 table's SQL text is edited in ``sqlite_schema``, as in 0004.
 
+Two indexes find a month's (or a day's) settlements and reversals for the clearing statement
+and 3201 without reading every settlement: on ``settled_on``, and on ``reversed_on`` where set.
+
 Revision ID: 0009
 Revises: 0004
 Create Date: 2026-12-01
@@ -107,6 +110,15 @@ def _postgresql_checks(add: bool) -> None:
 
 
 def upgrade() -> None:
+    # a month's (or day's) settlements and reversals: the clearing statement, 3201
+    op.create_index("ix_settlements_settled_on", "settlements", ["settled_on"])
+    op.create_index(
+        "ix_settlements_reversed_on",
+        "settlements",
+        ["reversed_on"],
+        sqlite_where=sa.text("reversed_on IS NOT NULL"),
+        postgresql_where=sa.text("reversed_on IS NOT NULL"),
+    )
     op.add_column("accounts", sa.Column("institution", sa.String(40), nullable=True))
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_checks(add=True)
@@ -116,6 +128,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_settlements_reversed_on", "settlements")
+    op.drop_index("ix_settlements_settled_on", "settlements")
     # refused (a foreign key, a check) while an institution account holds postings
     op.execute(f"DELETE FROM accounts WHERE kind IN {INSTITUTION_KINDS} AND balance = 0")
     if op.get_bind().dialect.name == "sqlite":
