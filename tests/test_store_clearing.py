@@ -1,7 +1,8 @@
 """The monthly settlement with institutions (清算) on SQLite and PostgreSQL: settlements post the
 institution's fees and counter cash, a month's statement is its settlements less the month's
 reversals (hand-computed), paying twice pays once, the institution's accounts are closed by the
-payments, the ledger reconciles, and the statement's files add up to the statement."""
+payments (and, as a property, by the payment of any month), the ledger reconciles, and the
+statement's files add up to the statement."""
 
 from __future__ import annotations
 
@@ -10,16 +11,25 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import balances, employee, resident
 from yibao.cli import app
-from yibao.domain.clearing import CLEARED_AMOUNTS, month_totals, owed_to_institution
+from yibao.domain.clearing import (
+    CLEARED_AMOUNTS,
+    clearing_postings,
+    month_totals,
+    owed_to_institution,
+)
 from yibao.domain.errors import InvalidField
+from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.domain.settlement import Claim
 from yibao.services import clearing, ledger, settlement
 from yibao.store.models import LedgerTransactionRow
@@ -202,3 +212,55 @@ def test_month_totals_net_reversals() -> None:
     assert owed_to_institution(a) == 75
     t = month_totals([(1, "360100", a), (1, "360200", a), (-1, "360100", a)])
     assert t.count == 1 and t.owed_by_area == {"360100": 0, "360200": 75} and t.owed == 75
+
+
+_AMOUNT = st.integers(min_value=0, max_value=10_000_000_00)
+_LINE = st.tuples(
+    st.sampled_from([1, -1]),
+    st.sampled_from(["360100", "360200"]),
+    st.tuples(_AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT),
+)
+
+
+@given(st.lists(_LINE, max_size=12))
+def test_the_payment_closes_what_the_month_posted(lines: list[Any]) -> None:
+    """For any month of settlements and reversals: the payment balances, and with what the
+    settlements and reversals posted to the institution's accounts it leaves them at zero."""
+    month = []
+    for sign, area, (fund, acct, mulaid, cash) in lines:
+        amounts = {
+            "medfee_sumamt": fund + acct + mulaid + cash,
+            "fund_pay_sumamt": fund,
+            "acct_pay": acct,
+            "acct_mulaid_pay": mulaid,
+            "psn_cash_pay": cash,
+        }
+        month.append((sign, area, amounts))
+    totals = month_totals(month)
+    legs = clearing_postings("H1", totals)
+    assert sum(p.amount for p in legs) == 0
+    payable = AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, "H1")
+    collected = AccountRef.of_institution(AccountKind.INSTITUTION_COLLECTED, "H1")
+    # a settlement posts C payable (fees), D collected (cash); a reversal the negation
+    posted_payable = sum(-sign * a["medfee_sumamt"] for sign, _, a in month)
+    posted_collected = sum(sign * a["psn_cash_pay"] for sign, _, a in month)
+    paid = {p.account: p.amount for p in legs}
+    assert posted_payable + paid.get(payable, 0) == 0
+    assert posted_collected + paid.get(collected, 0) == 0
+    cash_out = -sum(p.amount for p in legs if p.account.kind is AccountKind.CASH)
+    assert cash_out == totals.owed == sum(sign * owed_to_institution(a) for sign, _, a in month)
+
+
+def test_an_institution_account_is_keyed_by_its_code_only() -> None:
+    ref = AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, "H1")
+    assert ref.code == "institution_payable:H1" and not ref.kind.debit_normal
+    assert AccountKind.INSTITUTION_COLLECTED.debit_normal
+    for bad in (
+        lambda: AccountRef.fund(AccountKind.INSTITUTION_PAYABLE, AREA),
+        lambda: AccountRef(AccountKind.INSTITUTION_COLLECTED, AREA, None, "H1"),
+        lambda: AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, ""),
+        lambda: AccountRef(AccountKind.CASH, AREA, None, "H1"),
+        lambda: AccountRef(AccountKind.PERSONAL_ACCOUNT, None, 1, "H1"),
+    ):
+        with pytest.raises(InvalidField):
+            bad()
