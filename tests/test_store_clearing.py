@@ -93,12 +93,13 @@ def test_statement_pay_once_and_accounts_closed(uow: UnitOfWork, engine: Engine)
         7_200_00,
     )
 
-    may = {s.institution: s for s in clearing.statements(uow, "2025-05")}
+    may = {s.institution: s for s in clearing.statements(uow, "2025-05", lines=True)}
     h1, h2 = may["H1"], may["H2"]
     # H1 in May: E and R settled (+2), R3 and E reversed (−2): count 0; fees 2000 + 30000
     # − 10000 − 2000 = 20000.00; funds 1275 + 22200 − 7200 − 1275 = 15000.00; account
     # 725 − 725 = 0; cash 7800 − 2800 = 5000.00; owed 15000.00
-    assert h1.totals.count == 0 and len(h1.lines) == 4
+    assert (h1.totals.settled, h1.totals.reversed, h1.totals.count) == (2, 2, 0)
+    assert h1.lines is not None and len(h1.lines) == 4
     assert h1.totals.amounts == {
         "medfee_sumamt": 20_000_00,
         "fund_pay_sumamt": 15_000_00,
@@ -210,8 +211,12 @@ def test_month_totals_net_reversals() -> None:
     a = {"medfee_sumamt": 100, "fund_pay_sumamt": 60, "acct_pay": 10, "acct_mulaid_pay": 5}
     a["psn_cash_pay"] = 25
     assert owed_to_institution(a) == 75
-    t = month_totals([(1, "360100", a), (1, "360200", a), (-1, "360100", a)])
-    assert t.count == 1 and t.owed_by_area == {"360100": 0, "360200": 75} and t.owed == 75
+    t = month_totals([(1, 1, "360100", a), (1, 1, "360200", a), (-1, 1, "360100", a)])
+    assert (
+        (t.settled, t.reversed, t.count) == (2, 1, 1)
+        and t.owed_by_area == {"360100": 0, "360200": 75}
+        and t.owed == 75
+    )
 
 
 _AMOUNT = st.integers(min_value=0, max_value=10_000_000_00)
@@ -235,20 +240,20 @@ def test_the_payment_closes_what_the_month_posted(lines: list[Any]) -> None:
             "acct_mulaid_pay": mulaid,
             "psn_cash_pay": cash,
         }
-        month.append((sign, area, amounts))
+        month.append((sign, 1, area, amounts))
     totals = month_totals(month)
     legs = clearing_postings("H1", totals)
     assert sum(p.amount for p in legs) == 0
     payable = AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, "H1")
     collected = AccountRef.of_institution(AccountKind.INSTITUTION_COLLECTED, "H1")
     # a settlement posts C payable (fees), D collected (cash); a reversal the negation
-    posted_payable = sum(-sign * a["medfee_sumamt"] for sign, _, a in month)
-    posted_collected = sum(sign * a["psn_cash_pay"] for sign, _, a in month)
+    posted_payable = sum(-sign * a["medfee_sumamt"] for sign, _, _, a in month)
+    posted_collected = sum(sign * a["psn_cash_pay"] for sign, _, _, a in month)
     paid = {p.account: p.amount for p in legs}
     assert posted_payable + paid.get(payable, 0) == 0
     assert posted_collected + paid.get(collected, 0) == 0
     cash_out = -sum(p.amount for p in legs if p.account.kind is AccountKind.CASH)
-    assert cash_out == totals.owed == sum(sign * owed_to_institution(a) for sign, _, a in month)
+    assert cash_out == totals.owed == sum(sign * owed_to_institution(a) for sign, _, _, a in month)
 
 
 def test_an_institution_account_is_keyed_by_its_code_only() -> None:

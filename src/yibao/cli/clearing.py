@@ -35,10 +35,9 @@ def clearing(
     with unit_of_work(db, as_json) as uow:
         if pay:
             done = svc.pay(uow, month, institution, on=day)
-            found = [c.statement for c in done]
             data = [c.as_dict() for c in done]
-        else:
-            found = svc.statements(uow, month, institution)
+        found = svc.statements(uow, month, institution, lines=folder is not None)
+        if not pay:
             data = [s.summary() for s in found]
     try:
         written = [str(p) for s in found for p in svc.write_statement(s, folder)] if folder else []

@@ -62,30 +62,39 @@ def clearing_reference(institution: str, first: dt.date) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MonthTotals:
-    """An institution's month, net of reversals: the count (``fixmedins_setl_cnt``: settlements
-    less reversals), each of ``CLEARED_AMOUNTS`` and what the funds owe, by pooling area."""
+    """An institution's month, net of reversals: the settlements and reversals counted, each of
+    ``CLEARED_AMOUNTS`` and what the funds owe, by pooling area."""
 
-    count: int
+    settled: int
+    reversed: int
     amounts: dict[str, int]
     owed_by_area: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        """``fixmedins_setl_cnt``: the settlements of the month less the reversals in it."""
+        return self.settled - self.reversed
 
     @property
     def owed(self) -> int:
         return sum(self.owed_by_area.values())
 
 
-def month_totals(lines: Iterable[tuple[int, str, Mapping[str, int]]]) -> MonthTotals:
-    """Sum ``(sign, pooling area, amounts)`` lines: a settlement of the month +1, a reversal
-    in the month −1 (its amounts are the settlement's)."""
-    count = 0
+def month_totals(groups: Iterable[tuple[int, int, str, Mapping[str, int]]]) -> MonthTotals:
+    """Sum ``(sign, count, pooling area, amounts)`` groups: ``count`` settlements of the month
+    (sign +1) or reversals in the month (−1) and the sum of their settlements' amounts."""
+    settled = reversed_ = 0
     amounts = dict.fromkeys(CLEARED_AMOUNTS, 0)
     by_area: dict[str, int] = {}
-    for sign, area, a in lines:
-        count += sign
+    for sign, count, area, a in groups:
+        if sign > 0:
+            settled += count
+        else:
+            reversed_ += count
         for name in CLEARED_AMOUNTS:
             amounts[name] += sign * a[name]
         by_area[area] = by_area.get(area, 0) + sign * owed_to_institution(a)
-    return MonthTotals(count, amounts, dict(sorted(by_area.items())))
+    return MonthTotals(settled, reversed_, amounts, dict(sorted(by_area.items())))
 
 
 def clearing_postings(institution: str, totals: MonthTotals) -> list[Posting]:

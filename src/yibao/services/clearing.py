@@ -32,7 +32,14 @@ from yibao.domain.ledger import LedgerTransaction
 from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.services import clock
-from yibao.store.clearing import MonthLine, Payment, month_lines, payments
+from yibao.store.clearing import (
+    MonthGroup,
+    MonthLine,
+    Payment,
+    month_groups,
+    month_lines,
+    payments,
+)
 from yibao.store.uow import UnitOfWork
 
 CLEARING_KIND = "clearing"
@@ -55,15 +62,15 @@ CSV_COLUMNS = (
 
 @dataclass(frozen=True)
 class Statement:
-    """An institution's month (清算单): the lines, their net totals (``fixmedins_setl_cnt``, the
-    amounts, what the funds owe by area) and the payment, if posted."""
+    """An institution's month (清算单): the net totals (``fixmedins_setl_cnt``, the amounts,
+    what the funds owe by area), the payment if posted, and the lines when they were read."""
 
     institution: str
     first: dt.date
     last: dt.date
-    lines: tuple[MonthLine, ...]
     totals: MonthTotals
     payment: Payment | None
+    lines: tuple[MonthLine, ...] | None = None
 
     @property
     def reference(self) -> str:
@@ -85,8 +92,8 @@ class Statement:
             "stmt_begndate": self.first.isoformat(),
             "stmt_enddate": self.last.isoformat(),
             "fixmedins_setl_cnt": t.count,
-            "settlements": sum(1 for x in self.lines if x.sign > 0),
-            "reversals": sum(1 for x in self.lines if x.sign < 0),
+            "settlements": t.settled,
+            "reversals": t.reversed,
             **{a: fen_to_yuan(t.amounts[a]) for a in CLEARED_AMOUNTS},
             "owed": fen_to_yuan(t.owed),
             "owed_by_area": {area: fen_to_yuan(v) for area, v in t.owed_by_area.items()},
@@ -102,6 +109,9 @@ class Statement:
         }
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary and, when they were read, the lines."""
+        if self.lines is None:
+            return self.summary()
         return {**self.summary(), "lines": [line_row(x) for x in self.lines]}
 
 
@@ -127,35 +137,45 @@ def _month(month: str | dt.date) -> tuple[dt.date, dt.date]:
 
 
 def statements(
-    uow: UnitOfWork, month: str | dt.date, institution: str | None = None
+    uow: UnitOfWork,
+    month: str | dt.date,
+    institution: str | None = None,
+    *,
+    lines: bool | None = None,
 ) -> list[Statement]:
     """The month's statement of ``institution`` (one, possibly empty) or of every institution
-    with a settlement or reversal in the month, by code."""
+    with a settlement or reversal in the month, by code; with their lines when ``lines`` (by
+    default when one institution is asked for: the totals are summed in the database)."""
     first, last = _month(month)
     if institution is not None:
         check_identifier("institution", institution)
     with uow:
-        return _read(uow, first, last, institution)
+        return _read(
+            uow, first, last, institution, institution is not None if lines is None else lines
+        )
 
 
 def _read(
-    uow: UnitOfWork, first: dt.date, last: dt.date, institution: str | None
+    uow: UnitOfWork, first: dt.date, last: dt.date, institution: str | None, lines: bool
 ) -> list[Statement]:
-    lines = month_lines(uow.session, first, last, institution)
-    by: dict[str, list[MonthLine]] = {} if institution is None else {institution: []}
-    for x in lines:
-        by.setdefault(x.institution, []).append(x)
-    paid = payments(uow.session, [clearing_reference(code, first) for code in by])
+    groups: dict[str, list[MonthGroup]] = {} if institution is None else {institution: []}
+    for g in month_groups(uow.session, first, last, institution):
+        groups.setdefault(g.institution, []).append(g)
+    by_line: dict[str, list[MonthLine]] = {code: [] for code in groups}
+    if lines:
+        for x in month_lines(uow.session, first, last, institution):
+            by_line[x.institution].append(x)
+    paid = payments(uow.session, [clearing_reference(code, first) for code in groups])
     return [
         Statement(
             code,
             first,
             last,
-            tuple(xs),
-            month_totals((x.sign, x.pooling_area, x.amounts) for x in xs),
+            month_totals((g.sign, g.count, g.pooling_area, g.amounts) for g in gs),
             paid.get(clearing_reference(code, first)),
+            tuple(by_line[code]) if lines else None,
         )
-        for code, xs in sorted(by.items())
+        for code, gs in sorted(groups.items())
     ]
 
 
@@ -197,7 +217,7 @@ def pay(
         check_identifier("institution", institution)
     out: list[Cleared] = []
     with uow:  # read and paid in one database transaction
-        for s in _read(uow, first, last, institution):
+        for s in _read(uow, first, last, institution, lines=False):
             legs = clearing_postings(s.institution, s.totals)
             if s.payment is not None or not legs:
                 out.append(Cleared(s, False))
@@ -221,7 +241,7 @@ def pay(
 
 
 def _with_payment(s: Statement, payment: Payment) -> Statement:
-    return Statement(s.institution, s.first, s.last, s.lines, s.totals, payment)
+    return Statement(s.institution, s.first, s.last, s.totals, payment, s.lines)
 
 
 def write_statement(s: Statement, folder: Path) -> tuple[Path, Path]:
@@ -229,6 +249,8 @@ def write_statement(s: Statement, folder: Path) -> tuple[Path, Path]:
     reversal negative: the columns sum to the summary's figures) and ``<code>-<YYYY-MM>.json``
     (the summary) into ``folder`` (a character of the code that a file name should not hold
     is written ``_``). Returns both paths."""
+    if s.lines is None:
+        raise ValueError("write_statement: the statement was read without its lines")
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{_SAFE.sub('_', s.institution)}-{s.first:%Y-%m}"
     table, summary = folder / f"{stem}.csv", folder / f"{stem}.json"

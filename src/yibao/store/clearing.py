@@ -87,6 +87,44 @@ def month_lines(
 
 
 @dataclass(frozen=True, slots=True)
+class MonthGroup:
+    """The settlements of the month (``sign`` +1) or the reversals in it (−1) of one
+    institution and pooling area: how many, and their settlements' amounts summed (fen)."""
+
+    institution: str
+    sign: int
+    count: int
+    pooling_area: str
+    amounts: dict[str, int]
+
+
+def month_groups(
+    session: Session, first: dt.date, last: dt.date, institution: str | None = None
+) -> list[MonthGroup]:
+    """``month_lines`` summed in the database by institution and pooling area."""
+    out: list[MonthGroup] = []
+    for sign, day in ((1, SettlementRow.settled_on), (-1, SettlementRow.reversed_on)):
+        stmt = (
+            select(
+                VisitRow.fixmedins_code,
+                SettlementRow.pooling_area,
+                func.count(),
+                *(func.sum(getattr(SettlementRow, a)) for a in CLEARED_AMOUNTS),
+            )
+            .join(VisitRow, VisitRow.id == SettlementRow.visit_id)
+            .where(day >= first, day <= last)
+            .group_by(VisitRow.fixmedins_code, SettlementRow.pooling_area)
+        )
+        if institution is not None:
+            stmt = stmt.where(VisitRow.fixmedins_code == institution)
+        for code, area, count, *sums in session.execute(stmt).all():
+            amounts = {a: int(v or 0) for a, v in zip(CLEARED_AMOUNTS, sums, strict=True)}
+            out.append(MonthGroup(str(code), sign, int(count), str(area), amounts))
+    out.sort(key=lambda g: (g.institution, g.pooling_area, -g.sign))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class Payment:
     """A posted clearing payment: its transaction, date and what it paid out of cash (fen)."""
 
