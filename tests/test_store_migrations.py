@@ -140,6 +140,64 @@ def test_0008_adjustment_kinds_per_scheme(db_url: str, engine: Engine) -> None:
     add_account("opening_balance:340200", "opening_balance")
 
 
+def test_0009_institution_accounts_on_a_used_database(db_url: str, engine: Engine) -> None:
+    """0009 adds the institution's accounts (kind and owner checks widened, on SQLite by editing
+    the schema text) on a database whose accounts carry postings; an institution account names
+    its institution and nothing else, a fund account no institution."""
+
+    def add(code: str, kind: str, area: str | None, institution: str | None) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (code, kind, pooling_area, institution, normal_side) "
+                    "VALUES (:code, :kind, :area, :inst, 'credit')"
+                ),
+                {"code": code, "kind": kind, "area": area, "inst": institution},
+            )
+
+    downgrade(db_url, "0004")
+    try:
+        with engine.begin() as conn:
+            for code, kind in (
+                ("cash:360100", "cash"),
+                ("opening_balance:360100", "opening_balance"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO accounts (code, kind, pooling_area, normal_side) "
+                        "VALUES (:c, :k, '360100', 'credit')"
+                    ),
+                    {"c": code, "k": kind},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_transactions (kind, occurred_on) VALUES ('t', '2025-01-01')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO postings (transaction_id, account_id, amount) "
+                    "SELECT t.id, a.id, CASE a.kind WHEN 'cash' THEN 100 ELSE -100 END "
+                    "FROM ledger_transactions t, accounts a"
+                )
+            )
+    finally:
+        assert upgrade(db_url) == head()
+    code = "institution_collected:" + "H" * 40  # the longest code a visit holds
+    add(code, "institution_collected", None, "H" * 40)
+    add("institution_payable:H1", "institution_payable", None, "H1")
+    for bad in (
+        ("institution_payable:H2", "institution_payable", "360100", None),  # no institution
+        ("institution_payable:H3", "institution_payable", "360100", "H3"),  # and an area
+        ("cash:360200", "cash", "360200", "H4"),  # a fund with an institution
+        ("other:H5", "other", None, "H5"),
+    ):
+        with pytest.raises(IntegrityError):
+            add(*bad)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM postings")).scalar_one() == 2
+
+
 def test_settlement_amount_columns_are_the_vocabulary(db_url: str, engine: Engine) -> None:
     """The migrated ``settlements`` table (and the model) hold exactly the vocabulary's
     settlement amounts, in order, between ``status`` and ``admission_no``."""

@@ -137,8 +137,17 @@ def test_settle_and_reverse_round_trip(uow: UnitOfWork, engine: Engine) -> None:
         moved[f"employee_pooling:{AREA}"] - before["balances"].get(f"employee_pooling:{AREA}", 0)
         == a["hifp_pay"]
     )
-    paid = a["fund_pay_sumamt"] + a["acct_pay"]
-    assert before["balances"].get(f"cash:{AREA}", 0) - moved[f"cash:{AREA}"] == paid
+    # The institution (none named: "unknown") is credited with the medical fees and debited
+    # with the cash it collected; the funds owe it the difference, 42207.50 (41012.50 from the
+    # pooling fund, 1195.00 from the account) until the month is cleared: cash does not move.
+    was = before["balances"]
+    assert was.get("institution_payable:unknown", 0) - moved["institution_payable:unknown"] == (
+        5_000_000
+    )
+    assert moved["institution_collected:unknown"] - was.get("institution_collected:unknown", 0) == (
+        8_987_50 - 1_195_00
+    )
+    assert moved[f"cash:{AREA}"] == was.get(f"cash:{AREA}", 0)
     assert settlement.year_to_date(uow, emp, 2025) != state_before
     assert ledger.reconcile(uow).ok
 
@@ -233,8 +242,12 @@ def test_waiting_period_is_self_paid_with_the_reason(uow: UnitOfWork, engine: En
     assert a["fund_pay_sumamt"] == 0 and a["psn_cash_pay"] == a["medfee_sumamt"] == 150_000
     assert s.reasons[0].startswith(REASONS[WAITING]) and "2025-04-01" in s.reasons[0]
     assert s.response["entitled_from"] == "2025-04-01"
-    assert s.transaction_id is None
-    assert snapshot(engine)["balances"] == before["balances"]  # nothing posted
+    # the funds pay nothing; the institution's two accounts record the 1500.00 it collected
+    assert s.transaction_id is not None
+    moved = snapshot(engine)["balances"]
+    assert moved.pop("institution_payable:unknown") == -150_000
+    assert moved.pop("institution_collected:unknown") == 150_000
+    assert moved == before["balances"]
     later = settlement.settle(uow, inpatient(res, 3_000_000, dt.date(2025, 4, 2)), "w-2")
     # after the wait, level 2: (30000 - 400) x 75% = 22200.00
     assert later.amounts["hifp_pay"] == 22_200_00
@@ -342,7 +355,10 @@ def test_ledger_reconciles_after_settlements_and_reversals(uow: UnitOfWork, engi
         s.amounts["fund_pay_sumamt"] + s.amounts["acct_pay"] + s.amounts["acct_mulaid_pay"]
         for s in in_force
     )
-    assert start[f"cash:{AREA}"] - balances(engine)[f"cash:{AREA}"] == paid
+    # what the funds owe the institution: its fees (credit, negative) less its counter cash
+    end = balances(engine)
+    owed = -end["institution_payable:unknown"] - end["institution_collected:unknown"]
+    assert owed == paid and end[f"cash:{AREA}"] == start[f"cash:{AREA}"]
     with uow:
         assert uow.settlements.count(SettlementStatus.REVERSED) == 4
         assert uow.settlements.count(SettlementStatus.SETTLED) == 8

@@ -1,6 +1,6 @@
 """``yibao funds``: fund management (基金运行). One self-contained block per command: balances
 (``report``), the medical assistance allocation (``allocate``), the provincial adjustment
-(``adjust``)."""
+(``adjust``), the monthly settlement with institutions (``clearing``, in ``cli/clearing.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from yibao.cli.clearing import clearing
 from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import InvalidField
@@ -17,6 +18,7 @@ from yibao.policy import fen_to_yuan
 from yibao.services import adjustment, ledger
 
 funds_app = typer.Typer(no_args_is_help=True, help="Fund management")
+funds_app.command("clearing")(clearing)
 
 
 # report: fund balances

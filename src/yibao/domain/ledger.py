@@ -33,6 +33,12 @@ class AccountKind(StrEnum):
     # equity counter account of balances brought in from before the system (期初余额), e.g. the
     # personal accounts of a loaded area; credit-normal, so it goes negative as they come in
     OPENING_BALANCE = "opening_balance"
+    # a designated institution's account with the funds (定点医药机构往来), keyed by its code:
+    # the medical fees of its settlements not yet cleared (credit-normal: what it is owed in
+    # all) and the patients' cash it collected at the counter for them (debit-normal: what it
+    # already holds); the funds owe it the difference until the month is cleared (清算)
+    INSTITUTION_PAYABLE = "institution_payable"
+    INSTITUTION_COLLECTED = "institution_collected"
 
     @classmethod
     def pooling(cls, scheme: InsuranceScheme) -> AccountKind:
@@ -60,8 +66,15 @@ class AccountKind(StrEnum):
 
 
 _DEBIT_NORMAL = frozenset(
-    {AccountKind.CASH, AccountKind.CONTRIBUTIONS_RECEIVABLE, AccountKind.FISCAL_SUBSIDY_RECEIVABLE}
+    {
+        AccountKind.CASH,
+        AccountKind.CONTRIBUTIONS_RECEIVABLE,
+        AccountKind.FISCAL_SUBSIDY_RECEIVABLE,
+        AccountKind.INSTITUTION_COLLECTED,
+    }
 )
+#: The kinds keyed by a designated institution's code (not by area or person).
+INSTITUTION_KINDS = frozenset({AccountKind.INSTITUTION_PAYABLE, AccountKind.INSTITUTION_COLLECTED})
 
 
 _POOLING = {
@@ -76,17 +89,25 @@ _ADJUSTMENT = {
 
 @dataclass(frozen=True, slots=True, order=True)
 class AccountRef:
-    """Names an account: a fund of a pooling area, or one person's personal account."""
+    """Names an account: a fund of a pooling area, one person's personal account, or a
+    designated institution's account."""
 
     kind: AccountKind
     pooling_area: str | None = None
     person_id: int | None = None
+    institution: str | None = None
 
     def __post_init__(self) -> None:
+        keys = (self.pooling_area, self.person_id, self.institution)
         if self.kind is AccountKind.PERSONAL_ACCOUNT:
-            if self.person_id is None or self.pooling_area is not None:
+            if self.person_id is None or sum(k is not None for k in keys) != 1:
                 raise InvalidField("account", "a personal account is keyed by person only")
-        elif self.pooling_area is None or self.person_id is not None:
+        elif self.kind in INSTITUTION_KINDS:
+            if not self.institution or sum(k is not None for k in keys) != 1:
+                raise InvalidField(
+                    "account", f"a {self.kind.value} account is keyed by institution only"
+                )
+        elif self.pooling_area is None or sum(k is not None for k in keys) != 1:
             raise InvalidField("account", f"a {self.kind.value} account is keyed by area only")
         elif self.kind.provincial and province_of(self.pooling_area) != self.pooling_area:
             raise InvalidField("account", f"a {self.kind.value} account is keyed by province")
@@ -101,10 +122,16 @@ class AccountRef:
     def personal(cls, person_id: int) -> AccountRef:
         return cls(AccountKind.PERSONAL_ACCOUNT, person_id=person_id)
 
+    @classmethod
+    def of_institution(cls, kind: AccountKind, code: str) -> AccountRef:
+        return cls(kind, institution=code)
+
     @property
     def code(self) -> str:
         if self.kind is AccountKind.PERSONAL_ACCOUNT:
             return f"personal:{self.person_id}"
+        if self.kind in INSTITUTION_KINDS:
+            return f"{self.kind.value}:{self.institution}"
         return f"{self.kind.value}:{self.pooling_area}"
 
 
@@ -140,15 +167,21 @@ def balanced_legs(legs: Legs, what: str) -> Legs:
     return kept
 
 
-def legs_postings(legs: Legs, area: str, person_id: int | None = None) -> list[Posting]:
+def legs_postings(
+    legs: Legs, area: str, person_id: int | None = None, institution: str | None = None
+) -> list[Posting]:
     """The postings of ``legs``: a fund leg on the area's account of that kind, the personal
-    account leg on ``person_id``'s account."""
+    account leg on ``person_id``'s account, an institution leg on ``institution``'s."""
     out = []
     for kind, fen in legs.items():
         if kind is AccountKind.PERSONAL_ACCOUNT:
             if person_id is None:
                 raise InvalidField("account", "a personal account leg names its person")
             out.append(Posting(AccountRef.personal(person_id), fen))
+        elif kind in INSTITUTION_KINDS:
+            if institution is None:
+                raise InvalidField("account", "an institution leg names its institution")
+            out.append(Posting(AccountRef.of_institution(kind, institution), fen))
         else:
             out.append(Posting(AccountRef.fund(kind, area), fen))
     return out

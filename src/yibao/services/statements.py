@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from yibao.domain.errors import NotFound
+from yibao.domain.errors import InvalidField, NotFound
 from yibao.kernel.settle import FREE_ADMISSIONS
 from yibao.store.models import SettlementRow, VisitRow
 from yibao.store.uow import UnitOfWork
@@ -103,12 +103,41 @@ def day_statement(
 ) -> DayStatement:
     """Institution ``institution``'s settlements and reversals of ``day``, their net, and the
     differences from the figures it ``claimed`` (any of ``RECONCILED``)."""
+    return period_statement(uow, institution, day, day, claimed)
+
+
+#: The longest period 3201 reconciles at once (days): a year, as a statement period.
+MAX_PERIOD_DAYS = 366
+
+
+def period_statement(
+    uow: UnitOfWork,
+    institution: str,
+    first: dt.date,
+    last: dt.date,
+    claimed: dict[str, int],
+    *,
+    scheme: str | None = None,
+    area: str | None = None,
+) -> DayStatement:
+    """``day_statement`` over the days [first, last] (3201's ``stmt_begndate`` ..
+    ``stmt_enddate``), optionally of one scheme (``insutype``) and one pooling area
+    (``setl_optins``)."""
+    if last < first:
+        raise InvalidField("stmt_enddate", "is before stmt_begndate", last.isoformat())
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise InvalidField("stmt_enddate", f"a period is at most {MAX_PERIOD_DAYS} days")
+    where: list[Any] = [VisitRow.fixmedins_code == institution]
+    if scheme is not None:
+        where.append(SettlementRow.scheme == scheme)
+    if area is not None:
+        where.append(SettlementRow.pooling_area == area)
     with uow:
         settled = _sums(
-            uow, VisitRow.fixmedins_code == institution, SettlementRow.settled_on == day
+            uow, *where, SettlementRow.settled_on >= first, SettlementRow.settled_on <= last
         )
         reversed_ = _sums(
-            uow, VisitRow.fixmedins_code == institution, SettlementRow.reversed_on == day
+            uow, *where, SettlementRow.reversed_on >= first, SettlementRow.reversed_on <= last
         )
     net = settled.minus(reversed_)
     differences = tuple(

@@ -48,7 +48,19 @@ GROUP_KINDS = sql_in(GroupKind)
 ACCOUNT_KINDS = (
     "('cash', 'contributions_receivable', 'fiscal_subsidy_receivable', 'employee_pooling', "
     "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
-    "'employee_adjustment', 'resident_adjustment', 'personal_account', 'opening_balance')"
+    "'employee_adjustment', 'resident_adjustment', 'personal_account', 'opening_balance', "
+    "'institution_payable', 'institution_collected')"
+)
+#: The account kinds keyed by a designated institution's code (``domain.ledger.INSTITUTION_KINDS``).
+INSTITUTION_ACCOUNT_KINDS = "('institution_payable', 'institution_collected')"
+#: Who an account belongs to: a person, an institution, or else a pooling area (one of them).
+ACCOUNT_OWNER = (
+    "(kind = 'personal_account' AND person_id IS NOT NULL AND pooling_area IS NULL "
+    "AND institution IS NULL) OR "
+    f"(kind IN {INSTITUTION_ACCOUNT_KINDS} AND institution IS NOT NULL AND person_id IS NULL "
+    "AND pooling_area IS NULL) OR "
+    f"(kind <> 'personal_account' AND kind NOT IN {INSTITUTION_ACCOUNT_KINDS} "
+    "AND person_id IS NULL AND pooling_area IS NOT NULL AND institution IS NULL)"
 )
 CONTRIBUTION_KINDS = "('employee', 'flexible', 'resident', 'repair', 'retiree_credit')"
 
@@ -215,19 +227,16 @@ class AccountRow(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint(f"kind IN {ACCOUNT_KINDS}", name="kind"),
-        CheckConstraint(
-            "(kind = 'personal_account' AND person_id IS NOT NULL AND pooling_area IS NULL) OR "
-            "(kind <> 'personal_account' AND person_id IS NULL AND pooling_area IS NOT NULL)",
-            name="owner",
-        ),
+        CheckConstraint(ACCOUNT_OWNER, name="owner"),
         CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code: Mapped[str] = mapped_column(String(60), unique=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
     pooling_area: Mapped[str | None] = mapped_column(String(6))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), unique=True)
+    institution: Mapped[str | None] = mapped_column(String(40))
     normal_side: Mapped[str] = mapped_column(String(6))
     balance: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
@@ -346,6 +355,14 @@ class SettlementRow(Base):
             postgresql_where=text("status = 'settled'"),
         ),
         Index("ix_settlements_person_id_year", "person_id", "year"),
+        # a month's (or day's) settlements and reversals: the clearing statement, 3201
+        Index("ix_settlements_settled_on", "settled_on"),
+        Index(
+            "ix_settlements_reversed_on",
+            "reversed_on",
+            sqlite_where=text("reversed_on IS NOT NULL"),
+            postgresql_where=text("reversed_on IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

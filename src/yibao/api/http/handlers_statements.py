@@ -14,7 +14,7 @@ from yibao.api.http.context import TxContext
 from yibao.api.http.handlers_person import require_own
 from yibao.api.http.tx import handler
 from yibao.domain.ids import NotStored
-from yibao.domain.registry import Person
+from yibao.domain.registry import Person, check_area
 from yibao.policy import fen_to_yuan
 from yibao.services import benefits
 from yibao.services.benefits import CapUse
@@ -24,7 +24,7 @@ from yibao.services.statements import (
     TOTALS,
     Totals,
     cumulative,
-    day_statement,
+    period_statement,
     settled_in_year,
 )
 from yibao.store.uow import UnitOfWork
@@ -94,11 +94,29 @@ def year_to_date(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@handler("3201", "reconciliation of an institution's settlements for a day")
+#: 3201's ``insutype``: the national insurance type codes, or the scheme's name.
+INSUTYPES = {"310": "employee", "390": "resident", "employee": "employee", "resident": "resident"}
+
+
+@handler("3201", "reconciliation of an institution's settlements for a day or a period")
 def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     day = inputs.date(data, "stmt_date", default=inputs.date(data, "date", default=ctx.today))
+    first = inputs.date(data, "stmt_begndate", default=day)
+    last = inputs.date(data, "stmt_enddate", default=first if "stmt_begndate" in data else day)
     code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
-    ctx.audit(target=f"institution:{code}", detail=f"reconciliation {day.isoformat()}")
+    scheme = None
+    if data.get("insutype") not in (None, ""):
+        scheme = INSUTYPES.get(str(data["insutype"]))
+        if scheme is None:
+            raise inputs.invalid("insutype", "must be 310 (employee) or 390 (resident)")
+    area = None
+    if data.get("setl_optins") not in (None, ""):
+        area = inputs.require_text(data, "setl_optins", 6)
+        check_area(area, "setl_optins")
+    period = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+    ctx.audit(target=f"institution:{code}", detail=f"reconciliation {period}")
+    if data.get("fixmedins_setl_cnt") is not None and data.get("setl_cnt") is None:
+        data = {**data, "setl_cnt": data["fixmedins_setl_cnt"]}
     claimed = {
         name: (
             inputs.integer(data, name)
@@ -108,13 +126,22 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         for name in RECONCILED
         if data.get(name) is not None
     }
-    found = day_statement(ctx.read_uow(), code, day, claimed)
+    found = period_statement(ctx.read_uow(), code, first, last, claimed, scheme=scheme, area=area)
     return {
         "fixmedins_code": code,
-        "stmt_date": day.isoformat(),
+        "stmt_date": first.isoformat(),
+        "stmt_begndate": first.isoformat(),
+        "stmt_enddate": last.isoformat(),
+        "clr_type": data.get("clr_type"),
+        "insutype": scheme,
+        "setl_optins": area,
         "settled": _totals(found.settled),
         "reversed": _totals(found.reversed),
         "net": _totals(found.net),
+        "fixmedins_setl_cnt": found.net.count,
+        "medfee_sumamt": fen_to_yuan(found.net.amounts["medfee_sumamt"]),
+        "fund_pay_sumamt": fen_to_yuan(found.net.amounts["fund_pay_sumamt"]),
+        "acct_pay": fen_to_yuan(found.net.amounts["acct_pay"]),
         "stmt_rslt": "0" if not found.differences else "1",
         "differences": [
             {

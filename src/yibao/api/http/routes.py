@@ -20,7 +20,7 @@ from yibao.api.http.handlers_settlement import owner_or_not_yours, present
 from yibao.api.http.tx import TxAnswer, TxRequest, answer_or_raise, dumps, run_tx
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.roles import Role
-from yibao.services import access, accounts, clock
+from yibao.services import access, accounts, clearing, clock
 from yibao.services import settlement as svc
 from yibao.services.accounts import NewInstitution, NewStaff
 from yibao.services.common import find_person
@@ -295,3 +295,49 @@ def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, An
         ),
     )
     return out
+
+
+# ------------------------------------------------------------------- monthly clearing (清算)
+
+
+@router.get("/api/v1/clearing/{month}", tags=["settlements"])
+def clearing_statement(
+    state: StateDep,
+    who: PrincipalDep,
+    month: str = PathParam(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM"),
+    institution: str | None = Query(default=None, pattern=_CODE),
+) -> dict[str, Any]:
+    """The month's settlement with an institution (清算单): its settlements of the month less
+    the reversals in the month, what the funds owe it by pooling area, the payment if posted,
+    and every line. An institution reads its own statement only (another ``institution`` is
+    refused); fund managers and administrators read any institution's, or without
+    ``institution`` every institution's summary (no lines)."""
+    _deny(state, who, "clearing:read", target=institution)
+    if who.role is Role.INSTITUTION:
+        if institution is not None and institution != who.institution:
+            raise not_yours(
+                state.engine,
+                who,
+                "clearing:read",
+                None,
+                f"institution:{institution}",
+                f"the statement of institution {institution} is not yours",
+            )
+        institution = who.institution
+    try:
+        found = clearing.statements(UnitOfWork.for_engine(state.engine), month, institution)
+    except Exception as exc:
+        raise answer_or_raise(exc) from None
+    _audit(
+        state.engine,
+        AuditEntry(
+            who.actor,
+            who.role.value,
+            "clearing:read",
+            target=f"institution:{institution or '*'}",
+            detail=f"clearing {month}",
+        ),
+    )
+    if institution is not None:
+        return found[0].as_dict()
+    return {"month": month, "statements": [s.summary() for s in found]}

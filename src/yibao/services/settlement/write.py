@@ -1,6 +1,7 @@
-"""Writing a round of settlements: new visits, one balanced ledger transaction each (funds and
-accounts debited, the institution's cash credited), the settlements with their layers and the
-moved year-to-date states, one statement (or executemany) per table."""
+"""Writing a round of settlements: new visits, one balanced ledger transaction each (funds,
+personal accounts and the institution's counter cash debited, the institution's medical fees
+credited), the settlements with their layers and the moved year-to-date states, one statement
+(or executemany) per table."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ FUND_ACCOUNTS = {
 
 
 def postings(c: Computed) -> list[Posting]:
-    """The settlement's legs: each fund layer and account debited, the cash account credited
-    with what they paid together."""
+    """The settlement's legs: each fund layer and personal account debited with what it pays,
+    ``institution_collected:<code>`` debited with the patient's cash paid at the counter, and
+    ``institution_payable:<code>`` credited with the medical fees (``medfee_sumamt``, their sum:
+    total = funds + account + mutual aid + cash). The institution is owed the difference of its
+    two accounts until the month is cleared (``services.clearing``)."""
     area = c.input.enrolment.pooling_area
+    code = institution_code(c.fixmedins_code)
     legs = [
         debit(AccountRef.fund(FUND_ACCOUNTS[layer.fund_pay_type], area), layer.payment)
         for layer in c.answer.layers
@@ -39,9 +44,28 @@ def postings(c: Computed) -> list[Posting]:
     legs.append(debit(AccountRef.personal(c.input.file.id), c.amounts["acct_pay"]))
     if c.input.link is not None:
         legs.append(debit(AccountRef.personal(c.input.link.owner_id), c.amounts["acct_mulaid_pay"]))
-    paid = c.amounts["fund_pay_sumamt"] + c.amounts["acct_pay"] + c.amounts["acct_mulaid_pay"]
-    legs.append(credit(AccountRef.fund(AccountKind.CASH, area), paid))
+    legs.append(
+        debit(
+            AccountRef.of_institution(AccountKind.INSTITUTION_COLLECTED, code),
+            c.amounts["psn_cash_pay"],
+        )
+    )
+    legs.append(
+        credit(
+            AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, code),
+            c.amounts["medfee_sumamt"],
+        )
+    )
     return legs
+
+
+def institution_code(fixmedins_code: str | None) -> str:
+    """The institution a settlement is recorded for: its code, ``unknown`` when none was given
+    (a settlement from the command line without ``--institution``)."""
+    return fixmedins_code or UNKNOWN_INSTITUTION
+
+
+UNKNOWN_INSTITUTION = "unknown"
 
 
 def store_round(
@@ -57,7 +81,7 @@ def store_round(
         Visit(
             mdtrt_id=new_id("V"),
             person_id=c.input.file.id,
-            fixmedins_code=c.fixmedins_code or "unknown",
+            fixmedins_code=institution_code(c.fixmedins_code),
             med_type=c.input.med_type,
             level=c.input.level,
             begin_date=c.input.claim.date,
@@ -73,11 +97,12 @@ def store_round(
             "settlement",
             c.input.claim.date,
             lg,
-            f"settlement {sid} of {c.input.file.person.label} at {c.fixmedins_code or 'unknown'}",
+            f"settlement {sid} of {c.input.file.person.label} at "
+            f"{institution_code(c.fixmedins_code)}",
             f"settlement:{sid}",
         )
         for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
-        if lg  # nothing to post when everything is paid in cash (a waiting period)
+        if lg  # nothing to post for a settlement of nothing
     ]
     ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed))
     fresh_visits = iter(uow.settlements.add_visits(new, ids[0] if ids else None))

@@ -31,11 +31,11 @@ _BALANCES_LOCKED = BulkRead(lambda in_: _BALANCES.statement_with(in_).with_for_u
 
 
 def _account(row: AccountRow) -> Account:
-    kind = AccountKind(row.kind)
-    ref = (
-        AccountRef.personal(row.person_id)
-        if kind is AccountKind.PERSONAL_ACCOUNT and row.person_id is not None
-        else AccountRef(kind, pooling_area=row.pooling_area)
+    ref = AccountRef(
+        AccountKind(row.kind),
+        pooling_area=row.pooling_area,
+        person_id=row.person_id,
+        institution=row.institution,
     )
     return Account(id=row.id, ref=ref, balance=row.balance)
 
@@ -72,6 +72,7 @@ class LedgerRepository:
                     kind=ref.kind.value,
                     pooling_area=ref.pooling_area,
                     person_id=ref.person_id,
+                    institution=ref.institution,
                     normal_side=ref.kind.normal_side,
                     balance=0,
                 )
@@ -220,15 +221,19 @@ class LedgerRepository:
         """The postings of a stored transaction, in the order they were written."""
         rows = self.session.execute(
             select(
-                AccountRow.kind, AccountRow.pooling_area, AccountRow.person_id, PostingRow.amount
+                AccountRow.kind,
+                AccountRow.pooling_area,
+                AccountRow.person_id,
+                AccountRow.institution,
+                PostingRow.amount,
             )
             .join(AccountRow, AccountRow.id == PostingRow.account_id)
             .where(PostingRow.transaction_id == transaction_id)
             .order_by(PostingRow.id)
         ).all()
         return [
-            Posting(AccountRef(AccountKind(kind), pooling_area=area, person_id=person), int(amount))
-            for kind, area, person, amount in rows
+            Posting(AccountRef(AccountKind(kind), area, person, institution), int(amount))
+            for kind, area, person, institution, amount in rows
         ]
 
     def check_pending(self) -> None:
