@@ -114,6 +114,11 @@ OUTPATIENT = (
 )
 
 
+#: ICD-9-CM-3 procedures done without an operation: no anaesthesia is billed with them
+#: (chemotherapy, dialysis, thrombolysis, angiography, lithotripsy, PCI, vaginal delivery).
+NON_OPERATIVE = ("99.25", "39.95", "99.10", "88.56", "98.51", "36.07", "73.59")
+
+
 @dataclass(frozen=True)
 class Condition:
     """A chronic or special outpatient condition (门诊慢特病) and how it is treated."""

@@ -26,11 +26,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from yibao.kernel.classify import visit_sums
 from yibao.policy.vocab import MED_TYPES
 from yibao.synth.catalog import (
     CONDITIONS,
     INPATIENT,
     MATERNITY,
+    NON_OPERATIVE,
     OUTPATIENT,
     Diagnosis,
     draw_by_band,
@@ -62,7 +64,6 @@ from yibao.synth.claim_rates import (
     OUTPATIENT_LEVELS,
     OUTPATIENT_RATE,
     OUTPATIENT_T,
-    PARTS,
     PHARMACY_AGE,
     PHARMACY_COST,
     PHARMACY_RATE,
@@ -74,6 +75,7 @@ from yibao.synth.coverage import RESIDENT, RETIREE
 from yibao.synth.dates import I64, days_in_year, year_start
 from yibao.synth.demography import BAND_OF_AGE
 from yibao.synth.institutions import Institutions
+from yibao.synth.lines import ItemPool, Visits, lines_table, make_lines
 from yibao.synth.population import Persons
 
 F64 = npt.NDArray[np.float64]
@@ -83,6 +85,8 @@ _ALL = (*INPATIENT, *MATERNITY, *OUTPATIENT)
 DIAGNOSES = tuple(sorted({d.code for d in _ALL} | {c.code for c in CONDITIONS}))
 PROCEDURES = tuple(sorted({p for d in _ALL for p, _ in d.procedures} | {"39.95", "99.25"}))
 _DIAG = {c: i for i, c in enumerate(DIAGNOSES)}
+#: procedures done without an operation (no anaesthesia billed), and "none" (index -1)
+_NON_OPERATIVE = np.array([c in NON_OPERATIVE for c in PROCEDURES] + [True], dtype=np.bool_)
 _PROC = {c: i for i, c in enumerate(PROCEDURES)}
 
 
@@ -181,27 +185,6 @@ def _days(rng: np.random.Generator, start: I64, ndays: int) -> I64:
 
 def _fen(yuan: F64) -> I64:
     return np.asarray(np.maximum(np.rint(yuan * 100), 100).astype(np.int64), dtype=np.int64)
-
-
-def _share(rng: np.random.Generator, spec: tuple[float, float, float], n: int) -> F64:
-    zero_p, mean, a = spec
-    b = a * (1 - mean) / mean
-    draw = rng.beta(a, b, n)
-    return np.asarray(np.where(rng.random(n) < zero_p, 0.0, draw), dtype=np.float64)
-
-
-def _parts(rng: np.random.Generator, med_type: I64, total: I64) -> tuple[I64, I64, I64]:
-    n = len(total)
-    s1, s2, s3 = np.zeros(n), np.zeros(n), np.zeros(n)
-    for t, spec in PARTS.items():
-        sel = np.flatnonzero(med_type == t)
-        s1[sel] = _share(rng, spec.self_paid, len(sel))
-        s2[sel] = _share(rng, spec.over_limit, len(sel))
-        s3[sel] = _share(rng, spec.category_b, len(sel))
-    self_paid = np.floor(total * s1).astype(np.int64)
-    over = np.floor((total - self_paid) * s2).astype(np.int64)
-    cat_b = np.floor((total - self_paid - over) * s3).astype(np.int64)
-    return self_paid, over, cat_b
 
 
 def _admissions(
@@ -334,9 +317,15 @@ def _chronic(
 
 
 def make_claims(
-    rng: np.random.Generator, area: Area, p: Persons, inst: Institutions, chunk: int
-) -> pa.Table:
-    """The year's claims of the chunk's persons, sorted by (psn_no, date)."""
+    rng: np.random.Generator,
+    area: Area,
+    p: Persons,
+    inst: Institutions,
+    chunk: int,
+    pool: ItemPool,
+) -> tuple[pa.Table, pa.Table]:
+    """The year's claims of the chunk's persons, sorted by (psn_no, date), and their fee detail
+    lines (grouped by claim); the claims' amounts are the sums of their lines'."""
     n = len(p.age)
     ndays = days_in_year(area.year)
     y0 = year_start(area.year)
@@ -387,28 +376,51 @@ def make_claims(
     med_type = np.concatenate([np.full(len(b.person), b.med_type, np.int64) for b in blocks])
     med_type = med_type[order]
     person, day = person[order], day[order]
-    total = cat("total")
-    self_paid, over, cat_b = _parts(rng, med_type, total)
     los = cat("los")
+    procedure = cat("procedure")
+    fee = make_lines(
+        rng,
+        pool,
+        Visits(
+            med_type=med_type,
+            level=cat("level"),
+            cost=cat("total") / 100.0,
+            day=y0 + day,
+            los=los,
+            procedure=pool_procedure(pool)[procedure],
+            operated=(procedure >= 0) & ~_NON_OPERATIVE[procedure],
+            sex=np.where(p.male[person], 1, 2).astype(np.int64),
+            age=p.age[person],
+        ),
+    )
+    sums = visit_sums(fee.claim, fee.classes, len(person))
     admitted = (med_type == INPATIENT_T) | (med_type == MATERNITY_T)
     date = y0 + day
     claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
-    return pa.table(
+    claims = pa.table(
         {
             "psn_no": pa.array(p.psn_no[person]),
             "date": dates(date),
             "med_type": strings(MED_TYPES, med_type),
             "level": pa.array(cat("level").astype(np.int8)),
             "cross_region": strings(CROSS, cat("cross")),
-            "total": pa.array(total),
-            "fully_self_paid": pa.array(self_paid),
-            "over_limit": pa.array(over),
-            "category_b": pa.array(cat_b),
+            "total": pa.array(sums.total),
+            "fully_self_paid": pa.array(sums.fully_self_paid),
+            "over_limit": pa.array(sums.over_limit),
+            "category_b": pa.array(sums.category_b),
             "claim_id": pa.array(claim_id),
             "fixmedins_code": inst.codes.take(pa.array(cat("institution"))),
             "diagnosis": strings(DIAGNOSES, cat("diagnosis")),
-            "procedure": strings(PROCEDURES, cat("procedure")),
+            "procedure": strings(PROCEDURES, procedure),
             "admit_date": dates(np.where(admitted, date - los, -1), -1),
             "los_days": pa.array(los.astype(np.int16)),
         }
     )
+    return claims, lines_table(fee, pool, claim_id)
+
+
+def pool_procedure(pool: ItemPool) -> I64:
+    """Index into ``pool.procedures`` of each of PROCEDURES (-1 when none), with a trailing -1
+    for "no procedure" (index -1)."""
+    index = {c: k for k, c in enumerate(pool.procedures)}
+    return np.array([index.get(c, -1) for c in PROCEDURES] + [-1], dtype=np.int64)
