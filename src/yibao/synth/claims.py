@@ -29,7 +29,11 @@ import pyarrow as pa
 from yibao.kernel.classify import visit_sums
 from yibao.policy.vocab import MED_TYPES
 from yibao.synth.catalog import (
+    COMORBIDITIES,
     CONDITIONS,
+    DELIVERY_OUTCOME,
+    DIAGNOSTIC,
+    DISCHARGE_CODES,
     INPATIENT,
     MATERNITY,
     NON_OPERATIVE,
@@ -77,17 +81,35 @@ from yibao.synth.demography import BAND_OF_AGE
 from yibao.synth.institutions import Institutions
 from yibao.synth.lines import ItemPool, Visits, lines_table, make_lines
 from yibao.synth.population import Persons
+from yibao.synth.visit_codes import diagnoses, discharge_status, procedures
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 _ALL = (*INPATIENT, *MATERNITY, *OUTPATIENT)
-DIAGNOSES = tuple(sorted({d.code for d in _ALL} | {c.code for c in CONDITIONS}))
-PROCEDURES = tuple(sorted({p for d in _ALL for p, _ in d.procedures} | {"39.95", "99.25"}))
+DIAGNOSES = tuple(
+    sorted(
+        {d.code for d in _ALL}
+        | {c.code for c in CONDITIONS}
+        | {c for c, _ in COMORBIDITIES}
+        | {DELIVERY_OUTCOME}
+    )
+)
+PROCEDURES = tuple(
+    sorted(
+        {p for d in _ALL for p, _ in d.procedures}
+        | {"39.95", "99.25"}
+        | {p for p, _ in DIAGNOSTIC.values()}
+    )
+)
 _DIAG = {c: i for i, c in enumerate(DIAGNOSES)}
 #: procedures done without an operation (no anaesthesia billed), and "none" (index -1)
 _NON_OPERATIVE = np.array([c in NON_OPERATIVE for c in PROCEDURES] + [True], dtype=np.bool_)
 _PROC = {c: i for i, c in enumerate(PROCEDURES)}
+#: severity of a principal diagnosis for in-hospital deaths: (0.5 + its catastrophic factor) / 1.5
+_SEVERITY = np.ones(len(DIAGNOSES) + 1)
+for _d in INPATIENT:
+    _SEVERITY[_DIAG[_d.code]] = (0.5 + _d.catastrophic) / 1.5
 
 
 @dataclass(frozen=True)
@@ -394,7 +416,14 @@ def make_claims(
         ),
     )
     sums = visit_sums(fee.claim, fee.classes, len(person))
-    admitted = (med_type == INPATIENT_T) | (med_type == MATERNITY_T)
+    diagnosis = cat("diagnosis")
+    band = BAND_OF_AGE[p.age[person]]
+    condition = np.where(p.condition[person] >= 0, _COND_DIAG[p.condition[person]], -1)
+    maternity = med_type == MATERNITY_T
+    admitted = (med_type == INPATIENT_T) | maternity
+    procedure_list, principal_procedure = procedures(
+        rng, PROCEDURES, DIAGNOSES, procedure, diagnosis, admitted
+    )
     date = y0 + day
     claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
     claims = pa.table(
@@ -411,9 +440,17 @@ def make_claims(
             "claim_id": pa.array(claim_id),
             "fixmedins_code": inst.codes.take(pa.array(cat("institution"))),
             "diagnosis": strings(DIAGNOSES, cat("diagnosis")),
-            "procedure": strings(PROCEDURES, procedure),
+            "procedure": strings(PROCEDURES, principal_procedure),
             "admit_date": dates(np.where(admitted, date - los, -1), -1),
             "los_days": pa.array(los.astype(np.int16)),
+            "diagnoses": diagnoses(
+                rng, DIAGNOSES, diagnosis, med_type == INPATIENT_T, maternity, band, condition
+            ),
+            "procedures": procedure_list,
+            "discharge_status": strings(
+                DISCHARGE_CODES,
+                discharge_status(rng, admitted, maternity, band, _SEVERITY[diagnosis]),
+            ),
         }
     )
     return claims, lines_table(fee, pool, claim_id)
