@@ -41,11 +41,11 @@ def parts(area: Path) -> tuple[pa.Table, pa.Table, pa.Table]:
     )
 
 
-def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:  # type: ignore[type-arg]
+def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
-def _days(column: pa.ChunkedArray) -> np.ndarray:  # type: ignore[type-arg]
+def _days(column: pa.ChunkedArray) -> np.ndarray:
     return _np(column.cast(pa.int32())).astype(np.int64)
 
 
