@@ -17,7 +17,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -218,6 +218,34 @@ def _overlap(a: CatalogueItem, b: CatalogueItem) -> bool:
     return (a.valid_from or lo) <= (b.valid_to or hi) and (b.valid_from or lo) <= (a.valid_to or hi)
 
 
+def to_units(value: object, scale: int, bound: Decimal, unit: str) -> int:
+    """A non-negative decimal (text or number) in integer units of 1/``scale`` (a price in
+    price units, a quantity in quantity units); ValueError with the reason otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError(f"must be a number ({unit})")
+    text = value.strip() if isinstance(value, str) else str(value)
+    if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
+        raise ValueError(f"must not be negative (got {text})")
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number ({unit})")
+    number = Decimal(text)
+    if number > bound:
+        raise ValueError(f"{text} is above the largest accepted ({bound} {unit})")
+    units = number * scale
+    if units != units.to_integral_value():
+        raise ValueError(f"{text} has more than {len(str(scale)) - 1} decimals")
+    return int(units)
+
+
+def kind_of_code(code: str) -> ItemKind:
+    """The list a national code belongs to by its first character: X, Z, T drugs (西药, 中成药,
+    中药饮片), C consumables, anything else a service item."""
+    first = code[:1].upper()
+    if first in ("X", "Z", "T"):
+        return ItemKind.DRUG
+    return ItemKind.CONSUMABLE if first == "C" else ItemKind.SERVICE
+
+
 def parse_row(row: Mapping[str, str], file: str, line: int) -> CatalogueItem:
     """One row of a catalogue file."""
 
@@ -253,20 +281,10 @@ def parse_row(row: Mapping[str, str], file: str, line: int) -> CatalogueItem:
         text = cell(name)
         if not text:
             return None
-        if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
-            raise fail(name, f"must not be negative (got {text})")
-        if not _DECIMAL.fullmatch(text):
-            raise fail(name, f"{text!r} is not a number ({unit})")
         try:
-            value = Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
-            raise fail(name, f"{text!r} is not a number") from None
-        if value > bound:
-            raise fail(name, f"{text} is above the largest accepted ({bound} {unit})")
-        units = value * scale
-        if units != units.to_integral_value():
-            raise fail(name, f"{text} has more decimals than {len(str(scale)) - 1}")
-        return int(units)
+            return to_units(text, scale, bound, unit)
+        except ValueError as exc:
+            raise fail(name, str(exc)) from None
 
     def whole(name: str, lo: int, hi: int) -> int | None:
         text = cell(name)

@@ -98,7 +98,7 @@ def region_items(uow: UnitOfWork, region: str) -> list[CatalogueItem]:
     """The region's catalogue: the chain's stored or shipped catalogues merged by code."""
     check_region(region)
     repo = CatalogueRepository(uow.session)
-    stored = {r for r, _, _ in repo.stamps(region_chain(region))}
+    stored = {stamp[0] for stamp in repo.stamps(region_chain(region))}
     layers: list[list[CatalogueItem]] = []
     for code in region_chain(region):
         if code in stored:
@@ -116,7 +116,7 @@ def show(
     check_region(region)
     with uow:
         repo = CatalogueRepository(uow.session)
-        stored = {r for r, _, _ in repo.stamps(region_chain(region))}
+        stored = {stamp[0] for stamp in repo.stamps(region_chain(region))}
         for source in region_chain(region):
             if source in stored:
                 versions = repo.items(source, code)
@@ -131,7 +131,9 @@ def show(
     return "", []
 
 
-_cache: dict[tuple[str, tuple[tuple[str, int, int], ...]], CatalogueTable] = {}
+_cache: dict[
+    tuple[str, tuple[str, ...], tuple[tuple[str, int, str, str], ...]], CatalogueTable
+] = {}
 _lock = threading.Lock()
 
 
@@ -140,8 +142,8 @@ def catalogue_table(uow: UnitOfWork, region: str) -> CatalogueTable:
     Compiled once per state of the store: a load (in any process) changes the loads' stamp and
     the next call compiles anew."""
     check_region(region)
-    stamp = CatalogueRepository(uow.session).stamps(region_chain(region))
-    key = (region, stamp)
+    chain = tuple(region_chain(region))
+    key = (region, chain, CatalogueRepository(uow.session).stamps(chain))
     found = _cache.get(key)
     if found is not None:
         return found

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from yibao.policy.catalogue import CatalogueItem
@@ -74,16 +74,20 @@ class CatalogueRepository:
         )
         return [_load(r) for r in rows]
 
-    def stamps(self, regions: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
-        """Per region that has loads: (region, the newest load id, the number of loads): what
+    def stamps(self, regions: Sequence[str]) -> tuple[tuple[str, int, str, str], ...]:
+        """Every load of the regions: (region, load id, first day, the file's sha256), what
         changes whenever a load changes a region's catalogue (a cache key)."""
         rows = self.session.execute(
-            select(CatalogueLoadRow.region, func.max(CatalogueLoadRow.id), func.count())
+            select(
+                CatalogueLoadRow.region,
+                CatalogueLoadRow.id,
+                CatalogueLoadRow.valid_from,
+                CatalogueLoadRow.sha256,
+            )
             .where(CatalogueLoadRow.region.in_(list(regions)))
-            .group_by(CatalogueLoadRow.region)
-            .order_by(CatalogueLoadRow.region)
+            .order_by(CatalogueLoadRow.region, CatalogueLoadRow.id)
         )
-        return tuple((str(r), int(i), int(n)) for r, i, n in rows)
+        return tuple((str(r), int(i), d.isoformat(), str(h)) for r, i, d, h in rows)
 
     def items(self, region: str, code: str | None = None) -> list[CatalogueItem]:
         """The region's item versions (of one code), by code and date."""
