@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +100,9 @@ _ANY = 3
 _N_GROUPS = len(ROLES) * 4 * 2
 
 
+_CLASS_CDF = np.cumsum(CLASS_P, axis=2)
+
+
 def _group(role: I64 | int, item_class: I64 | int, clean: I64 | int) -> I64:
     return np.asarray((np.asarray(role) * 4 + item_class) * 2 + clean, dtype=np.int64)
 
@@ -120,6 +123,7 @@ class ItemPool:
     key: F64  # group × 100 + log price (yuan) + 50, sorted
     start: I64  # per group: first position in ``order`` (after fallbacks)
     end: I64  # per group: one past the last
+    nearest: I64  # (groups, grid): pick()'s lookup table
     procedures: tuple[str, ...]  # ICD-9-CM-3 codes with items, sorted
     proc_start: I64  # per procedure: its items in ``proc_items``
     proc_items: I64
@@ -222,7 +226,7 @@ def build_pool(items: Sequence[CatalogueItem], first_day: int, last_day: int) ->
     )
     per_day, per_stay = table.max_per_day[rows], table.max_per_stay[rows]
     cap = np.minimum(per_day, per_stay) // QTY_SCALE
-    return ItemPool(
+    pool = ItemPool(
         table=table,
         code=code,
         row=rows.astype(np.int64),
@@ -239,11 +243,13 @@ def build_pool(items: Sequence[CatalogueItem], first_day: int, last_day: int) ->
         proc_start=proc_start.astype(np.int64),
         proc_items=proc_items,
         proc_p=proc_p.astype(np.float64),
+        nearest=np.zeros((0, 0), dtype=np.int64),
     )
+    return replace(pool, nearest=_nearest_grid(pool))
 
 
-def pick(pool: ItemPool, group: I64, target_yuan: F64) -> I64:
-    """The item of each line's group whose typical price is nearest (log scale) the target."""
+def _nearest(pool: ItemPool, group: I64, target_yuan: F64) -> I64:
+    """The item of each group whose typical price is nearest (log scale) the target."""
     g = np.asarray(group, dtype=np.int64)
     lo, hi = pool.start[g], pool.end[g] - 1
     # the group's range may be a fallback group's: search with that group's key base
@@ -252,7 +258,27 @@ def pick(pool: ItemPool, group: I64, target_yuan: F64) -> I64:
     at = np.searchsorted(pool.key, want).clip(lo, hi)
     below = np.maximum(at - 1, lo)
     nearer = np.abs(pool.key[below] - want) < np.abs(pool.key[at] - want)
-    return pool.order[np.where(nearer, below, at)]
+    return np.asarray(pool.order[np.where(nearer, below, at)], dtype=np.int64)
+
+
+#: pick() looks the nearest item up on a grid of log prices from 0.01 to 100,000 yuan
+_GRID = 2048
+_LOG_LO, _LOG_HI = np.log(0.01), np.log(100_000.0)
+_STEP = (_LOG_HI - _LOG_LO) / _GRID
+
+
+def _nearest_grid(pool: ItemPool) -> I64:
+    """(groups, _GRID): the nearest item of each group at each grid point (its middle)."""
+    mid = np.exp(_LOG_LO + (np.arange(_GRID) + 0.5) * _STEP)
+    groups = np.repeat(np.arange(_N_GROUPS), _GRID)
+    return _nearest(pool, groups, np.tile(mid, _N_GROUPS)).reshape(_N_GROUPS, _GRID)
+
+
+def pick(pool: ItemPool, group: I64, target_yuan: F64) -> I64:
+    """The item of each line's group whose typical price is nearest (log scale, to within a
+    grid step of 0.8%) the target."""
+    at = ((np.log(np.maximum(target_yuan, 1e-9)) - _LOG_LO) / _STEP).astype(np.int64)
+    return np.asarray(pool.nearest[group, np.clip(at, 0, _GRID - 1)], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -381,9 +407,9 @@ def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
         w = rng.exponential(1.0, m)
         total_w = np.bincount(c, weights=w, minlength=n)
         budget = budgets[c, j] * w / np.where(total_w[c] > 0, total_w[c], 1.0)
-        cdf = np.cumsum(CLASS_P[v.med_type[c], j], axis=1)
+        med = v.med_type[c]
         u = rng.random(m)
-        cls = (u >= cdf[:, 0]).astype(np.int64) + (u >= cdf[:, 1])
+        cls = (u >= _CLASS_CDF[med, j, 0]).astype(np.int64) + (u >= _CLASS_CDF[med, j, 1])
         clean = (rng.random(m) >= RESTRICTED_P).astype(np.int64)
         q0 = 1 + rng.poisson(QUANTITY_EXTRA[role], m)
         target = budget / q0 * rng.lognormal(0.0, TARGET_SIGMA, m)
@@ -424,7 +450,8 @@ def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
     approved = ~pool.needs_approval[item] | (rng.random(m) < APPROVED_P)
 
     # upload order: by claim, then day
-    order = np.lexsort((day, claim))
+    first = int(day.min()) if m else 0
+    order = np.argsort(claim * 2048 + (day - first), kind="stable")
     claim, item, day = claim[order], item[order], day[order]
     quantity, unit_price, approved = quantity[order], unit_price[order], approved[order]
     lines = Lines(
