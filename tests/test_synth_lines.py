@@ -239,3 +239,21 @@ def test_a_catalogue_without_a_role_is_refused_naming_it() -> None:
     start = (dt.date(2025, 1, 1) - EPOCH).days
     with pytest.raises(CatalogueUnfit, match="ward"):
         build_pool(full, start, start + 364)
+
+
+def test_summary_sets_the_line_figures_beside_the_published_ones(area: Path) -> None:
+    from yibao.synth import summarize
+
+    result = summarize(area)
+    figures = result["figures"]
+    drug = figures["drug_share_inpatient"]
+    assert drug["published"] == 34.6 and drug["source"] in result["sources"]
+    assert 18 <= drug["value"] <= 32
+    assert figures["drug_share_outpatient"]["published"] == 45.5
+    assert figures["lines_per_admission"]["value"] > 30
+    assert figures["hypertension_adults"]["source"] in result["sources"]
+    chapters = result["rankings"]["admission_chapters"]
+    assert chapters["source"] in result["sources"]
+    assert chapters["published"][:2] == ["circulatory", "respiratory"]
+    top = [name for name, _ in chapters["generated"][:3]]
+    assert {"circulatory", "respiratory"} <= set(top)

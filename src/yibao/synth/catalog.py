@@ -33,6 +33,19 @@ class Diagnosis:
     #: multiplies the level's probability that an admission is catastrophic
     catastrophic: float = 1.0
     procedures: tuple[tuple[str, float], ...] = ()
+    #: multiplies the stay's length (LOS_FACTOR: short for cataract, long for stroke or fractures)
+    los_factor: float = 1.0
+
+
+#: Length of stay by principal diagnosis, relative to the level's base (assumption, shaped after
+#: the NHC yearbook's average stays by disease: cataract ≈ 3 days, appendicitis ≈ 6, stroke and
+#: hip fracture ≈ 11–14, cancers ≈ 10).
+LOS_FACTOR = {
+    "H25": 0.35, "K35": 0.75, "J20": 0.8, "A09": 0.7, "P59": 0.8, "K40": 0.7, "N20": 0.75,
+    "K29": 0.85, "D25": 0.9, "I10": 0.9, "K80": 0.9, "E11": 1.1, "J44": 1.1, "I50": 1.1,
+    "I63": 1.3, "S72": 1.5, "S82": 1.2, "S06": 1.3, "M17": 1.3, "M51": 1.1, "N18": 1.2,
+    "C34": 1.2, "C16": 1.25, "C22": 1.2, "C18": 1.25, "C50": 1.1,
+}  # fmt: skip
 
 
 INPATIENT = (

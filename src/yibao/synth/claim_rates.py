@@ -41,8 +41,9 @@ CATASTROPHIC_COST = np.array([0, 60000.0, 100000.0, 120000.0]), 0.8
 CROSS_REGION_COST = 1.3
 MATERNITY_COST = 5500.0, 0.35
 CHRONIC_LEVEL_COST = np.array([0, 0.8, 1.0, 1.25])
-#: length of stay: BASE_LOS[level] · (cost / mean cost of the level)^0.6 · lognormal(0, 0.3)
-BASE_LOS = np.array([0, 7.0, 8.0, 9.5])
+#: length of stay: BASE_LOS[level] · LOS_FACTOR[diagnosis] · (cost / mean cost of the level)^0.6
+#: · lognormal(0, 0.3)
+BASE_LOS = np.array([0, 6.6, 7.5, 8.9])
 MAX_LOS = 180
 
 #: probability that a claim is cross-region, by med type (inpatient, outpatient, chronic,

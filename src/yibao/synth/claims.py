@@ -35,6 +35,7 @@ from yibao.synth.catalog import (
     DIAGNOSTIC,
     DISCHARGE_CODES,
     INPATIENT,
+    LOS_FACTOR,
     MATERNITY,
     NON_OPERATIVE,
     OUTPATIENT,
@@ -120,6 +121,7 @@ class _Catalogue:
     code: I64  # index into DIAGNOSES
     cost: F64
     catastrophic: F64
+    los: F64  # LOS_FACTOR of the item's code
     proc: I64  # (items, 2) index into PROCEDURES, -1 none
     proc_p: F64  # (items, 2)
 
@@ -139,6 +141,7 @@ def _catalogue(items: tuple[Diagnosis, ...]) -> _Catalogue:
         code=np.array([_DIAG[d.code] for d in items], dtype=np.int64),
         cost=np.array([d.cost_factor for d in items]),
         catastrophic=np.array([d.catastrophic for d in items]),
+        los=np.array([LOS_FACTOR.get(d.code, 1.0) for d in items]),
         proc=proc,
         proc_p=proc_p,
     )
@@ -240,7 +243,8 @@ def _admissions(
         big = _lognormal(rng, CATASTROPHIC_COST[0][level], CATASTROPHIC_COST[1], k)
         cost = np.where(catastrophic, big, cost)
         scale = (cost / mean[level]) ** 0.6 * rng.lognormal(0.0, 0.3, k)
-        los = np.clip(np.rint(BASE_LOS[level] * scale), 1, MAX_LOS).astype(np.int64)
+        los = np.rint(BASE_LOS[level] * cat.los[item] * scale)
+        los = np.clip(los, 1, MAX_LOS).astype(np.int64)
     cost = np.where(cross >= 0, cost * CROSS_REGION_COST, cost)
     day = _days(rng, start[who], ndays)
     # admitted no earlier than the first day of cover when that is inside the year

@@ -1,28 +1,29 @@
 """Fee detail lines (费用明细) for a chunk's claims, drawn from the shipped catalogue, and the
 claims' amounts derived from them (one columnar pass, no Python loop per line).
 
-The catalogue's items are grouped by role (``line_mix``: daily, service, procedure, drug,
-consumable, from the item's kind and attributes), class and whether they carry a sex, age or
-level restriction; only items valid on every day a line of the year can fall on are used. Per
-claim, with cost C (the claim's drawn cost, yuan):
+The catalogue's items valid on every day a line of the year can fall on are grouped by role
+(``line_mix``: bed, nursing, ward round, consultation, service, anaesthesia, drug, consumable;
+from the item's kind, fee type and daily maximum), class and whether they carry a sex, age or
+level restriction; items tied to an ICD-9-CM-3 procedure are billed with visits that have it.
+Nothing here names a catalogue code. Per claim, with budget C (the claim's drawn cost × COST_SCALE):
 
-- an admission bills DAILY_ITEMS daily items on each day of its stay (one unit a day), and one
-  procedure line when it has a procedure (target price PROCEDURE_SHARE × C);
+- an admission bills a bed, a nursing and a ward-round item on each day of its stay, a visit one
+  examination fee; the items tied to the visit's procedure (PROC_OTHER_P, PROC_CONSUMABLE_P) and
+  anaesthesia hours with an operation;
 - the drugs' budget is C × a Beta draw around DRUG_SHARE[med type, level]; what is left after
-  drugs, daily items and the procedure goes to services and consumables (CONSUMABLE_SHARE);
+  drugs and the items above goes to services and consumables (CONSUMABLE_SHARE);
 - each role's budget is split over Poisson(LINES_A + LINES_B × days) lines by Exp(1) weights;
-  a line takes a class from CLASS_P, a typical quantity 1 + Poisson(QUANTITY_EXTRA), and the item
-  of its role and class whose typical price is nearest (log scale, with noise) to budget /
-  quantity; then quantity = max(1, round(budget / price)), within the item's daily and per-stay
-  maximum;
+  a line draws a class (CLASS_P) and a typical quantity 1 + Poisson(QUANTITY_EXTRA), and takes
+  the item of its role and class whose typical price is nearest (log scale, with noise) to
+  budget / quantity; then quantity = max(1, round(budget / price)), within the item's maxima;
 - the price is the item's typical price × lognormal(0, PRICE_SIGMA) to the fen, held to the
   price limit, except a share OVER_LIMIT_P of the limited lines billed above it; a share
   RESTRICTED_P of lines is drawn among restricted items too, and a share 1 − APPROVED_P of the
   lines of items restricted to indications is not approved by the hospital.
 
 The lines are classified with ``kernel.classify.classify_lines``; a claim's total,
-fully_self_paid, over_limit and category_b are the sums of its lines' amounts, so claims and
-lines agree to the fen.
+fully_self_paid, over_limit and category_b are the sums of its lines' (``visit_sums``), so claims
+and lines agree to the fen.
 """
 
 from __future__ import annotations
@@ -340,8 +341,41 @@ class _Parts:
         self.units.append(np.ones(n, np.int64) if units is None else units)
 
 
+#: claims per slice: lines are drawn and classified a slice at a time, which bounds the memory
+#: of the intermediate arrays whatever the chunk size
+SLICE = 25_000
+
+
 def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
-    """Draw every claim's lines and classify them (see the module docstring)."""
+    """Draw every claim's lines and classify them, a slice of claims at a time."""
+    n = len(v.med_type)
+    if n <= SLICE:
+        return _make_lines(rng, pool, v)
+    parts = []
+    for start in range(0, n, SLICE):
+        stop = min(start + SLICE, n)
+        part = _make_lines(rng, pool, Visits(**{k: x[start:stop] for k, x in vars(v).items()}))
+        parts.append(replace(part, claim=part.claim + start))
+
+    def cat(name: str, of_classes: bool = False) -> I64:
+        return np.concatenate([getattr(p.classes if of_classes else p, name) for p in parts])
+
+    return FeeLines(
+        claim=cat("claim"),
+        item=cat("item"),
+        day=cat("day"),
+        quantity=cat("quantity"),
+        unit_price=cat("unit_price"),
+        approved=np.concatenate([p.approved for p in parts]),
+        classes=LineClasses(*(cat(f, True) for f in _CLASS_FIELDS)),
+    )
+
+
+_CLASS_FIELDS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason")
+
+
+def _make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
+    """Draw the claims' lines and classify them (see the module docstring)."""
     n = len(v.med_type)
     idx = np.arange(n, dtype=np.int64)
     cost = v.cost * COST_SCALE[v.med_type, v.level]
