@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from yibao.kernel.classify import visit_sums
 from yibao.policy.vocab import MED_TYPES
 from yibao.synth.catalog import (
     COMORBIDITIES,
@@ -80,7 +79,7 @@ from yibao.synth.coverage import RESIDENT, RETIREE
 from yibao.synth.dates import I64, days_in_year, year_start
 from yibao.synth.demography import BAND_OF_AGE
 from yibao.synth.institutions import Institutions
-from yibao.synth.lines import ItemPool, Visits, lines_table, make_lines
+from yibao.synth.lines import ItemPool, Visits, bill_claims
 from yibao.synth.population import Persons
 from yibao.synth.visit_codes import diagnoses, discharge_status, procedures
 
@@ -404,7 +403,8 @@ def make_claims(
     person, day = person[order], day[order]
     los = cat("los")
     procedure = cat("procedure")
-    fee = make_lines(
+    claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
+    sums, lines = bill_claims(
         rng,
         pool,
         Visits(
@@ -418,8 +418,8 @@ def make_claims(
             sex=np.where(p.male[person], 1, 2).astype(np.int64),
             age=p.age[person],
         ),
+        claim_id,
     )
-    sums = visit_sums(fee.claim, fee.classes, len(person))
     diagnosis = cat("diagnosis")
     band = BAND_OF_AGE[p.age[person]]
     condition = np.where(p.condition[person] >= 0, _COND_DIAG[p.condition[person]], -1)
@@ -429,7 +429,6 @@ def make_claims(
         rng, PROCEDURES, DIAGNOSES, procedure, diagnosis, admitted
     )
     date = y0 + day
-    claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
     claims = pa.table(
         {
             "psn_no": pa.array(p.psn_no[person]),
@@ -457,7 +456,7 @@ def make_claims(
             ),
         }
     )
-    return claims, lines_table(fee, pool, claim_id)
+    return claims, lines
 
 
 def pool_procedure(pool: ItemPool) -> I64:

@@ -45,7 +45,9 @@ from yibao.kernel.classify import (
     CatalogueTable,
     LineClasses,
     Lines,
+    VisitSums,
     classify_lines,
+    visit_sums,
 )
 from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.vocab import ItemKind
@@ -341,40 +343,33 @@ class _Parts:
         self.units.append(np.ones(n, np.int64) if units is None else units)
 
 
-#: claims per slice: lines are drawn and classified a slice at a time, which bounds the memory
-#: of the intermediate arrays whatever the chunk size
+#: claims per slice: lines are drawn, classified and turned into Arrow a slice of claims at a
+#: time, which bounds the memory of the intermediate arrays whatever the chunk size
 SLICE = 25_000
 
 
-def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
-    """Draw every claim's lines and classify them, a slice of claims at a time."""
+def bill_claims(
+    rng: np.random.Generator, pool: ItemPool, v: Visits, claim_id: I64
+) -> tuple[VisitSums, pa.Table]:
+    """Every claim's lines (a slice of claims at a time), and each claim's amounts summed from
+    its classified lines (``kernel.classify.visit_sums``)."""
     n = len(v.med_type)
-    if n <= SLICE:
-        return _make_lines(rng, pool, v)
-    parts = []
-    for start in range(0, n, SLICE):
+    sums: list[VisitSums] = []
+    tables: list[pa.Table] = []
+    for start in range(0, max(n, 1), SLICE):
         stop = min(start + SLICE, n)
-        part = _make_lines(rng, pool, Visits(**{k: x[start:stop] for k, x in vars(v).items()}))
-        parts.append(replace(part, claim=part.claim + start))
-
-    def cat(name: str, of_classes: bool = False) -> I64:
-        return np.concatenate([getattr(p.classes if of_classes else p, name) for p in parts])
-
-    return FeeLines(
-        claim=cat("claim"),
-        item=cat("item"),
-        day=cat("day"),
-        quantity=cat("quantity"),
-        unit_price=cat("unit_price"),
-        approved=np.concatenate([p.approved for p in parts]),
-        classes=LineClasses(*(cat(f, True) for f in _CLASS_FIELDS)),
-    )
+        part = Visits(**{k: x[start:stop] for k, x in vars(v).items()})
+        fee = make_lines(rng, pool, part)
+        sums.append(visit_sums(fee.claim, fee.classes, stop - start))
+        tables.append(lines_table(fee, pool, claim_id[start:stop]))
+    total = VisitSums(*(np.concatenate([getattr(s, f) for s in sums]) for f in _SUM_FIELDS))
+    return total, pa.concat_tables(tables)
 
 
-_CLASS_FIELDS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason")
+_SUM_FIELDS = ("total", "fully_self_paid", "over_limit", "category_b")
 
 
-def _make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
+def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
     """Draw the claims' lines and classify them (see the module docstring)."""
     n = len(v.med_type)
     idx = np.arange(n, dtype=np.int64)
