@@ -40,6 +40,10 @@ CONSULT_YUAN = np.array([0, 8.0, 12.0, 20.0])
 #: code order) and PROC_OTHER_P for the others; each consumable tied to it with PROC_CONSUMABLE_P
 PROC_OTHER_P = 0.3
 PROC_CONSUMABLE_P = 0.8
+#: with a procedure done without an operation (chemotherapy, dialysis …: repeated), an item
+#: tied to it costing DEVICE_YUAN or more (an implanted port) is billed with REPEAT_DEVICE_P only
+DEVICE_YUAN = 1_000.0
+REPEAT_DEVICE_P = 0.05
 #: anaesthesia hours with an operation at level ≥ 2: 1 + Poisson(1.5)
 ANAESTHESIA_EXTRA_HOURS = 1.5
 
@@ -74,9 +78,9 @@ CLASS_P = np.array(
 #: stay and whole units add to the budget).
 COST_SCALE = np.array(
     [
-        [0, 0.765, 0.87, 0.965],
+        [0, 0.78, 0.87, 0.965],
         [0, 0.96, 0.97, 0.97],
-        [0, 0.99, 0.65, 0.78],
+        [0, 0.99, 0.69, 0.85],
         [0, 1.0, 1.0, 1.0],
         [0, 0.99, 0.99, 0.99],
     ]

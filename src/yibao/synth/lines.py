@@ -67,6 +67,7 @@ from yibao.synth.line_mix import (
     COST_SCALE,
     DAILY_ROLES,
     DAILY_YUAN,
+    DEVICE_YUAN,
     DRUG,
     DRUG_SHARE,
     DRUG_SHARE_A,
@@ -81,6 +82,7 @@ from yibao.synth.line_mix import (
     PROC_CONSUMABLE_P,
     PROC_OTHER_P,
     QUANTITY_EXTRA,
+    REPEAT_DEVICE_P,
     RESTRICTED_P,
     ROLES,
     SERVICE,
@@ -403,7 +405,10 @@ def make_lines(rng: np.random.Generator, pool: ItemPool, v: Visits) -> FeeLines:
         np.arange(len(c)) - np.repeat(np.cumsum(count) - count, count)
     )
     item = pool.proc_items[entry]
-    keep = (rng.random(len(c)) < pool.proc_p[entry]) & (v.level[c] >= pool.min_level[item])
+    # a repeated treatment (chemotherapy, dialysis …) places a costly device only now and then
+    device = ~v.operated[c] & (pool.price[item] >= DEVICE_YUAN * PRICE_SCALE)
+    p_item = np.where(device, REPEAT_DEVICE_P, pool.proc_p[entry])
+    keep = (rng.random(len(c)) < p_item) & (v.level[c] >= pool.min_level[item])
     c, item = c[keep], item[keep]
     small = pool.price[item] < 200 * PRICE_SCALE
     units = np.where(small, 1 + rng.poisson(1.0, len(c)), 1).astype(np.int64)
