@@ -12,10 +12,11 @@ from the first day they can have claims (birth, or enrolment during the year). P
 
 Costs are lognormal with the stated mean and log-sd σ (μ = ln mean − σ²/2); a small share of
 admissions is catastrophic (a second lognormal) so that caps, critical illness insurance and
-medical assistance are reached. Parts: fully self-paid = total · s₁, over price limit =
-(total − self-paid) · s₂, category-B = (total − self-paid − over-limit) · s₃, each s a Beta draw
-(zero with a probability), floored to the fen, so every part is ≥ 0 and their sum ≤ total.
-Every figure is documented with its source or as an assumption in docs/synthetic-data.md.
+medical assistance are reached. A claim's drawn cost is the budget of its fee detail lines
+(``synth.lines``): its total, fully self-paid, over-limit and category-B amounts are the sums of
+its lines as the catalogue classifies them. Diagnoses, procedures and the discharge status come
+from ``synth.visit_codes``. Every figure is documented with its source or as an assumption in
+docs/synthetic-data.md.
 """
 
 from __future__ import annotations
