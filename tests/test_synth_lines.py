@@ -12,14 +12,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from yibao.kernel.catalogue import shipped_table
-from yibao.kernel.classify import Lines, classify_lines, visit_sums
+from yibao.kernel.classify import PRICE_SCALE, Lines, classify_lines, visit_sums
 from yibao.policy.catalogue import CatalogueItem, shipped_items
 from yibao.policy.vocab import ItemClass, ItemKind
 from yibao.synth import SynthConfig, generate
 from yibao.synth.catalog import DELIVERY_OUTCOME
-from yibao.synth.lines import CatalogueUnfit, build_pool
+from yibao.synth.line_mix import CONSUMABLE, DRUG, SERVICE
+from yibao.synth.lines import CatalogueUnfit, ItemPool, build_pool, pick
+from yibao.synth.writer import item_pool
 
 YEAR = 2025
 EPOCH = dt.date(1970, 1, 1)
@@ -257,3 +261,29 @@ def test_summary_sets_the_line_figures_beside_the_published_ones(area: Path) -> 
     assert chapters["published"][:2] == ["circulatory", "respiratory"]
     top = [name for name, _ in chapters["generated"][:3]]
     assert {"circulatory", "respiratory"} <= set(top)
+
+
+@pytest.fixture(scope="module")
+def pool() -> ItemPool:
+    return item_pool("360100", YEAR)[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    role=st.sampled_from([SERVICE, DRUG, CONSUMABLE]),
+    item_class=st.integers(0, 2),
+    yuan=st.floats(0.05, 50_000.0),
+)
+def test_pick_takes_the_nearest_item_of_the_group(
+    pool: ItemPool, role: int, item_class: int, yuan: float
+) -> None:
+    """The item picked for a target price is of the line's role and unrestricted, and no other
+    such item of its class (or, when the class has none, of any class) is nearer the target by
+    more than the lookup grid's step (log scale)."""
+    group = (role * 4 + item_class) * 2 + 1
+    chosen = int(pick(pool, np.array([group]), np.array([yuan]))[0])
+    members = pool.order[pool.start[group] : pool.end[group]]
+    assert chosen in set(members.tolist())
+    distance = np.abs(np.log(pool.price[members] / PRICE_SCALE) - np.log(yuan))
+    mine = abs(np.log(pool.price[chosen] / PRICE_SCALE) - np.log(yuan))
+    assert mine <= distance.min() + 0.01
