@@ -164,9 +164,11 @@ class LineSummary:
             status = _np(claims["discharge_status"].fill_null(""))
             t.deaths += int((status == "5").sum())
             t.transfers += int(((status == "2") | (status == "3")).sum())
-        for code, n in Counter(_np(claims["diagnosis"].filter(pa.array(admitted)))).items():
-            t.codes[str(code)] += n
-            t.chapters[_chapter(str(code))] += n
+        counts = pc.value_counts(claims["diagnosis"].filter(pa.array(admitted)).drop_null())
+        for entry in counts.to_pylist():
+            code, n = str(entry["values"]), int(entry["counts"])
+            t.codes[code] += n
+            t.chapters[_chapter(code)] += n
         if "diagnoses" not in claims.column_names:
             return
         stays = claims.filter(pa.array(stay))
