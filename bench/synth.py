@@ -1,4 +1,5 @@
-"""Benchmark: generate N persons and their year of claims, report persons per second.
+"""Benchmark: generate N persons, their year of claims and the claims' fee detail lines, report
+persons per second.
 
     .venv/bin/python bench/synth.py --persons 1000000 [--out DIR] [--seed S] [--year Y]
 
@@ -37,9 +38,12 @@ def main() -> None:
     finally:
         if args.out is None:
             shutil.rmtree(out, ignore_errors=True)
-    print(f"persons: {manifest.persons:,}  claims: {manifest.claims:,}  chunks: {manifest.chunks}")
+    print(
+        f"persons: {manifest.persons:,}  claims: {manifest.claims:,}  lines: {manifest.lines:,}"
+        f"  chunks: {manifest.chunks}"
+    )
     print(f"seconds: {seconds:.2f}  parquet: {size / 2**20:.1f} MiB")
-    print(f"claims/s: {manifest.claims / seconds:,.0f}")
+    print(f"claims/s: {manifest.claims / seconds:,.0f}  lines/s: {manifest.lines / seconds:,.0f}")
     print(f"persons/s: {manifest.persons / seconds:.0f}")
 
 

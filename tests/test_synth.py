@@ -83,6 +83,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert sorted(a) == [
         "claims/part-00000.parquet", "claims/part-00001.parquet", "claims/part-00002.parquet",
+        "lines/part-00000.parquet", "lines/part-00001.parquet", "lines/part-00002.parquet",
         "meta.json",
         "persons/part-00000.parquet", "persons/part-00001.parquet", "persons/part-00002.parquet",
     ]  # fmt: skip

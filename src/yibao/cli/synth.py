@@ -133,6 +133,12 @@ def summary(
         sys.stdout.write("\n")
         return
     Console().print(summary_table(result))
+    for ranking in result.get("rankings", {}).values():
+        generated = ", ".join(f"{name} {share}%" for name, share in ranking["generated"])
+        typer.echo(f"{ranking['label']}: {generated}")
+        if ranking["published"]:
+            published = ", ".join(ranking["published"])
+            typer.echo(f"  published ({ranking['source']}): {published}")
     for key, text in result["sources"].items():
         typer.echo(f"{key}: {text}")
     if chart is not None:

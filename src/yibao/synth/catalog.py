@@ -33,6 +33,19 @@ class Diagnosis:
     #: multiplies the level's probability that an admission is catastrophic
     catastrophic: float = 1.0
     procedures: tuple[tuple[str, float], ...] = ()
+    #: multiplies the stay's length (LOS_FACTOR: short for cataract, long for stroke or fractures)
+    los_factor: float = 1.0
+
+
+#: Length of stay by principal diagnosis, relative to the level's base (assumption, shaped after
+#: the NHC yearbook's average stays by disease: cataract ≈ 3 days, appendicitis ≈ 6, stroke and
+#: hip fracture ≈ 11–14, cancers ≈ 10).
+LOS_FACTOR = {
+    "H25": 0.35, "K35": 0.75, "J20": 0.8, "A09": 0.7, "P59": 0.8, "K40": 0.7, "N20": 0.75,
+    "K29": 0.85, "D25": 0.9, "I10": 0.9, "K80": 0.9, "E11": 1.1, "J44": 1.1, "I50": 1.1,
+    "I63": 1.3, "S72": 1.5, "S82": 1.2, "S06": 1.3, "M17": 1.3, "M51": 1.1, "N18": 1.2,
+    "C34": 1.2, "C16": 1.25, "C22": 1.2, "C18": 1.25, "C50": 1.1,
+}  # fmt: skip
 
 
 INPATIENT = (
@@ -114,6 +127,11 @@ OUTPATIENT = (
 )
 
 
+#: ICD-9-CM-3 procedures done without an operation: no anaesthesia is billed with them
+#: (chemotherapy, dialysis, thrombolysis, angiography, lithotripsy, PCI, vaginal delivery).
+NON_OPERATIVE = ("99.25", "39.95", "99.10", "88.56", "98.51", "36.07", "73.59")
+
+
 @dataclass(frozen=True)
 class Condition:
     """A chronic or special outpatient condition (门诊慢特病) and how it is treated."""
@@ -192,3 +210,44 @@ def sex_fixed(
         elif item.sex == "M":
             women[i] = index[item.other]
     return men, women
+
+
+#: Comorbidities coded as secondary diagnoses of an inpatient stay: probability by age band
+#: (0–4 … 85+). Shaped after the national prevalence surveys: hypertension 27.8% of adults in
+#: 2013–14, rising steeply with age (Li Y. et al., "Burden of hypertension in China", 174,621
+#: adults); diabetes 12.4% of adults in 2018 (Wang L. et al., JAMA 2021;326(24):2498); the
+#: coding probabilities by band, dyslipidaemia, ischaemic heart disease and COPD are assumptions.
+COMORBIDITIES = (
+    ("I10", (0, 0, 0.01, 0.03, 0.08, 0.18, 0.30, 0.40, 0.48, 0.50)),
+    ("E11", (0, 0, 0.005, 0.015, 0.04, 0.09, 0.14, 0.17, 0.18, 0.16)),
+    ("E78", (0, 0, 0.01, 0.03, 0.06, 0.10, 0.13, 0.14, 0.12, 0.10)),
+    ("I25", (0, 0, 0, 0.005, 0.01, 0.03, 0.06, 0.10, 0.14, 0.16)),
+    ("J44", (0, 0, 0, 0, 0.005, 0.01, 0.03, 0.05, 0.08, 0.10)),
+)
+#: A registered chronic condition is coded as a secondary diagnosis of a stay with this
+#: probability (assumption).
+CONDITION_CODED_P = 0.8
+#: Delivery records carry the outcome of delivery (Z37.0, single live birth) as a secondary
+#: diagnosis (China's coding rules for the front page of the inpatient record).
+DELIVERY_OUTCOME = "Z37.0"
+#: A diagnostic procedure coded for a stay with the principal diagnosis, with a probability
+#: (assumption): CT of the head for stroke and head injury, echocardiography for heart disease,
+#: gastroscopy for gastritis, bronchoscopy for lung cancer, colonoscopy for colon cancer.
+DIAGNOSTIC = {
+    "I63": ("87.03", 0.8),
+    "S06": ("87.03", 0.9),
+    "I21": ("88.72", 0.6),
+    "I25": ("88.72", 0.4),
+    "I50": ("88.72", 0.6),
+    "K29": ("45.13", 0.5),
+    "C34": ("33.22", 0.3),
+    "C18": ("45.23", 0.4),
+}
+#: 离院方式 (discharge status): 1 on medical advice, 2 transferred to another hospital,
+#: 3 to a community or township health centre, 4 against medical advice, 5 died, 9 other.
+DISCHARGE_CODES = ("1", "2", "3", "4", "5", "9")
+#: In-hospital death probability by age band (× the diagnosis's severity, ``catastrophic``):
+#: assumption, about 0.4% of stays overall.
+DEATH_P = (0.002, 0.0003, 0.0003, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.015, 0.03)
+#: transferred (2), to primary care (3; tripled at 65+), against advice (4), other (9)
+TRANSFER_P, TO_PRIMARY_P, AGAINST_ADVICE_P, OTHER_EXIT_P = 0.012, 0.003, 0.03, 0.005

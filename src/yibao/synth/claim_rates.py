@@ -1,11 +1,9 @@
 """The figures behind a year of generated claims (``synth.claims``): visit and admission rates
-by age band, level shares, cost distributions, lengths of stay, cross-region shares and the
-shares of a claim outside the fund's scope. Each is documented with its source or as an
-assumption in docs/synthetic-data.md."""
+by age band, level shares, cost distributions, lengths of stay and cross-region shares (the
+parts of a claim outside the fund's scope follow from its lines: ``synth.line_mix``). Each is
+documented with its source or as an assumption in docs/synthetic-data.md."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,29 +39,12 @@ CATASTROPHIC_COST = np.array([0, 60000.0, 100000.0, 120000.0]), 0.8
 CROSS_REGION_COST = 1.3
 MATERNITY_COST = 5500.0, 0.35
 CHRONIC_LEVEL_COST = np.array([0, 0.8, 1.0, 1.25])
-#: length of stay: BASE_LOS[level] · (cost / mean cost of the level)^0.6 · lognormal(0, 0.3)
-BASE_LOS = np.array([0, 7.0, 8.0, 9.5])
+#: length of stay: BASE_LOS[level] · LOS_FACTOR[diagnosis] · (cost / mean cost of the level)^0.6
+#: · lognormal(0, 0.3)
+BASE_LOS = np.array([0, 6.6, 7.5, 8.9])
 MAX_LOS = 180
 
 #: probability that a claim is cross-region, by med type (inpatient, outpatient, chronic,
 #: maternity, pharmacy); a cross-region admission is at level 3 with probability 0.85
 CROSS_P = np.array([0.07, 0.02, 0.015, 0.03, 0.01])
 CROSS_LEVEL3 = 0.85
-
-
-@dataclass(frozen=True)
-class Parts:
-    """Beta(a, b) shares with a probability of zero, by med type."""
-
-    self_paid: tuple[float, float, float]  # P(zero), mean, a
-    over_limit: tuple[float, float, float]
-    category_b: tuple[float, float, float]
-
-
-PARTS = {
-    INPATIENT_T: Parts((0.10, 0.11, 1.5), (0.85, 0.03, 1.0), (0.05, 0.25, 2.0)),
-    OUTPATIENT_T: Parts((0.60, 0.10, 1.2), (0.97, 0.05, 1.0), (0.30, 0.15, 1.5)),
-    CHRONIC_T: Parts((0.60, 0.06, 1.2), (0.97, 0.05, 1.0), (0.20, 0.20, 2.0)),
-    MATERNITY_T: Parts((0.20, 0.06, 1.5), (0.90, 0.03, 1.0), (0.10, 0.15, 2.0)),
-    PHARMACY_T: Parts((0.40, 0.20, 1.0), (0.97, 0.05, 1.0), (0.20, 0.30, 1.5)),
-}

@@ -12,10 +12,11 @@ from the first day they can have claims (birth, or enrolment during the year). P
 
 Costs are lognormal with the stated mean and log-sd σ (μ = ln mean − σ²/2); a small share of
 admissions is catastrophic (a second lognormal) so that caps, critical illness insurance and
-medical assistance are reached. Parts: fully self-paid = total · s₁, over price limit =
-(total − self-paid) · s₂, category-B = (total − self-paid − over-limit) · s₃, each s a Beta draw
-(zero with a probability), floored to the fen, so every part is ≥ 0 and their sum ≤ total.
-Every figure is documented with its source or as an assumption in docs/synthetic-data.md.
+medical assistance are reached. A claim's drawn cost is the budget of its fee detail lines
+(``synth.lines``): its total, fully self-paid, over-limit and category-B amounts are the sums of
+its lines as the catalogue classifies them. Diagnoses, procedures and the discharge status come
+from ``synth.visit_codes``. Every figure is documented with its source or as an assumption in
+docs/synthetic-data.md.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ import pyarrow as pa
 
 from yibao.policy.vocab import MED_TYPES
 from yibao.synth.catalog import (
+    COMORBIDITIES,
     CONDITIONS,
+    DELIVERY_OUTCOME,
+    DIAGNOSTIC,
+    DISCHARGE_CODES,
     INPATIENT,
+    LOS_FACTOR,
     MATERNITY,
+    NON_OPERATIVE,
     OUTPATIENT,
     Diagnosis,
     draw_by_band,
@@ -62,7 +69,6 @@ from yibao.synth.claim_rates import (
     OUTPATIENT_LEVELS,
     OUTPATIENT_RATE,
     OUTPATIENT_T,
-    PARTS,
     PHARMACY_AGE,
     PHARMACY_COST,
     PHARMACY_RATE,
@@ -74,16 +80,37 @@ from yibao.synth.coverage import RESIDENT, RETIREE
 from yibao.synth.dates import I64, days_in_year, year_start
 from yibao.synth.demography import BAND_OF_AGE
 from yibao.synth.institutions import Institutions
+from yibao.synth.lines import ItemPool, Visits, bill_claims
 from yibao.synth.population import Persons
+from yibao.synth.visit_codes import diagnoses, discharge_status, procedures
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 _ALL = (*INPATIENT, *MATERNITY, *OUTPATIENT)
-DIAGNOSES = tuple(sorted({d.code for d in _ALL} | {c.code for c in CONDITIONS}))
-PROCEDURES = tuple(sorted({p for d in _ALL for p, _ in d.procedures} | {"39.95", "99.25"}))
+DIAGNOSES = tuple(
+    sorted(
+        {d.code for d in _ALL}
+        | {c.code for c in CONDITIONS}
+        | {c for c, _ in COMORBIDITIES}
+        | {DELIVERY_OUTCOME}
+    )
+)
+PROCEDURES = tuple(
+    sorted(
+        {p for d in _ALL for p, _ in d.procedures}
+        | {"39.95", "99.25"}
+        | {p for p, _ in DIAGNOSTIC.values()}
+    )
+)
 _DIAG = {c: i for i, c in enumerate(DIAGNOSES)}
+#: procedures done without an operation (no anaesthesia billed), and "none" (index -1)
+_NON_OPERATIVE = np.array([c in NON_OPERATIVE for c in PROCEDURES] + [True], dtype=np.bool_)
 _PROC = {c: i for i, c in enumerate(PROCEDURES)}
+#: severity of a principal diagnosis for in-hospital deaths: (0.5 + its catastrophic factor) / 1.5
+_SEVERITY = np.ones(len(DIAGNOSES) + 1)
+for _d in INPATIENT:
+    _SEVERITY[_DIAG[_d.code]] = (0.5 + _d.catastrophic) / 1.5
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,7 @@ class _Catalogue:
     code: I64  # index into DIAGNOSES
     cost: F64
     catastrophic: F64
+    los: F64  # LOS_FACTOR of the item's code
     proc: I64  # (items, 2) index into PROCEDURES, -1 none
     proc_p: F64  # (items, 2)
 
@@ -113,6 +141,7 @@ def _catalogue(items: tuple[Diagnosis, ...]) -> _Catalogue:
         code=np.array([_DIAG[d.code] for d in items], dtype=np.int64),
         cost=np.array([d.cost_factor for d in items]),
         catastrophic=np.array([d.catastrophic for d in items]),
+        los=np.array([LOS_FACTOR.get(d.code, 1.0) for d in items]),
         proc=proc,
         proc_p=proc_p,
     )
@@ -183,27 +212,6 @@ def _fen(yuan: F64) -> I64:
     return np.asarray(np.maximum(np.rint(yuan * 100), 100).astype(np.int64), dtype=np.int64)
 
 
-def _share(rng: np.random.Generator, spec: tuple[float, float, float], n: int) -> F64:
-    zero_p, mean, a = spec
-    b = a * (1 - mean) / mean
-    draw = rng.beta(a, b, n)
-    return np.asarray(np.where(rng.random(n) < zero_p, 0.0, draw), dtype=np.float64)
-
-
-def _parts(rng: np.random.Generator, med_type: I64, total: I64) -> tuple[I64, I64, I64]:
-    n = len(total)
-    s1, s2, s3 = np.zeros(n), np.zeros(n), np.zeros(n)
-    for t, spec in PARTS.items():
-        sel = np.flatnonzero(med_type == t)
-        s1[sel] = _share(rng, spec.self_paid, len(sel))
-        s2[sel] = _share(rng, spec.over_limit, len(sel))
-        s3[sel] = _share(rng, spec.category_b, len(sel))
-    self_paid = np.floor(total * s1).astype(np.int64)
-    over = np.floor((total - self_paid) * s2).astype(np.int64)
-    cat_b = np.floor((total - self_paid - over) * s3).astype(np.int64)
-    return self_paid, over, cat_b
-
-
 def _admissions(
     rng: np.random.Generator,
     p: Persons,
@@ -235,7 +243,8 @@ def _admissions(
         big = _lognormal(rng, CATASTROPHIC_COST[0][level], CATASTROPHIC_COST[1], k)
         cost = np.where(catastrophic, big, cost)
         scale = (cost / mean[level]) ** 0.6 * rng.lognormal(0.0, 0.3, k)
-        los = np.clip(np.rint(BASE_LOS[level] * scale), 1, MAX_LOS).astype(np.int64)
+        los = np.rint(BASE_LOS[level] * cat.los[item] * scale)
+        los = np.clip(los, 1, MAX_LOS).astype(np.int64)
     cost = np.where(cross >= 0, cost * CROSS_REGION_COST, cost)
     day = _days(rng, start[who], ndays)
     # admitted no earlier than the first day of cover when that is inside the year
@@ -334,9 +343,15 @@ def _chronic(
 
 
 def make_claims(
-    rng: np.random.Generator, area: Area, p: Persons, inst: Institutions, chunk: int
-) -> pa.Table:
-    """The year's claims of the chunk's persons, sorted by (psn_no, date)."""
+    rng: np.random.Generator,
+    area: Area,
+    p: Persons,
+    inst: Institutions,
+    chunk: int,
+    pool: ItemPool,
+) -> tuple[pa.Table, pa.Table]:
+    """The year's claims of the chunk's persons, sorted by (psn_no, date), and their fee detail
+    lines (grouped by claim); the claims' amounts are the sums of their lines'."""
     n = len(p.age)
     ndays = days_in_year(area.year)
     y0 = year_start(area.year)
@@ -387,28 +402,66 @@ def make_claims(
     med_type = np.concatenate([np.full(len(b.person), b.med_type, np.int64) for b in blocks])
     med_type = med_type[order]
     person, day = person[order], day[order]
-    total = cat("total")
-    self_paid, over, cat_b = _parts(rng, med_type, total)
     los = cat("los")
-    admitted = (med_type == INPATIENT_T) | (med_type == MATERNITY_T)
-    date = y0 + day
+    procedure = cat("procedure")
     claim_id = (np.int64(chunk) << 32) + np.arange(len(person), dtype=np.int64)
-    return pa.table(
+    sums, lines = bill_claims(
+        rng,
+        pool,
+        Visits(
+            med_type=med_type,
+            level=cat("level"),
+            cost=cat("total") / 100.0,
+            day=y0 + day,
+            los=los,
+            procedure=pool_procedure(pool)[procedure],
+            operated=(procedure >= 0) & ~_NON_OPERATIVE[procedure],
+            sex=np.where(p.male[person], 1, 2).astype(np.int64),
+            age=p.age[person],
+        ),
+        claim_id,
+    )
+    diagnosis = cat("diagnosis")
+    band = BAND_OF_AGE[p.age[person]]
+    condition = np.where(p.condition[person] >= 0, _COND_DIAG[p.condition[person]], -1)
+    maternity = med_type == MATERNITY_T
+    admitted = (med_type == INPATIENT_T) | maternity
+    procedure_list, principal_procedure = procedures(
+        rng, PROCEDURES, DIAGNOSES, procedure, diagnosis, admitted
+    )
+    date = y0 + day
+    claims = pa.table(
         {
             "psn_no": pa.array(p.psn_no[person]),
             "date": dates(date),
             "med_type": strings(MED_TYPES, med_type),
             "level": pa.array(cat("level").astype(np.int8)),
             "cross_region": strings(CROSS, cat("cross")),
-            "total": pa.array(total),
-            "fully_self_paid": pa.array(self_paid),
-            "over_limit": pa.array(over),
-            "category_b": pa.array(cat_b),
+            "total": pa.array(sums.total),
+            "fully_self_paid": pa.array(sums.fully_self_paid),
+            "over_limit": pa.array(sums.over_limit),
+            "category_b": pa.array(sums.category_b),
             "claim_id": pa.array(claim_id),
             "fixmedins_code": inst.codes.take(pa.array(cat("institution"))),
             "diagnosis": strings(DIAGNOSES, cat("diagnosis")),
-            "procedure": strings(PROCEDURES, cat("procedure")),
+            "procedure": strings(PROCEDURES, principal_procedure),
             "admit_date": dates(np.where(admitted, date - los, -1), -1),
             "los_days": pa.array(los.astype(np.int16)),
+            "diagnoses": diagnoses(
+                rng, DIAGNOSES, diagnosis, med_type == INPATIENT_T, maternity, band, condition
+            ),
+            "procedures": procedure_list,
+            "discharge_status": strings(
+                DISCHARGE_CODES,
+                discharge_status(rng, admitted, maternity, band, _SEVERITY[diagnosis]),
+            ),
         }
     )
+    return claims, lines
+
+
+def pool_procedure(pool: ItemPool) -> I64:
+    """Index into ``pool.procedures`` of each of PROCEDURES (-1 when none), with a trailing -1
+    for "no procedure" (index -1)."""
+    index = {c: k for k, c in enumerate(pool.procedures)}
+    return np.array([index.get(c, -1) for c in PROCEDURES] + [-1], dtype=np.int64)

@@ -4,6 +4,7 @@
 of persons) and returns::
 
     {"meta": {...}, "figures": {name: {"label", "unit", "value", "published", "source"}},
+     "rankings": {name: {"label", "generated": [[name, %], ...], "published", "source"}},
      "sources": {key: citation}}
 
 ``published`` is None where no comparable national figure is stated. The fund payment ratio
@@ -25,6 +26,9 @@ import pyarrow.parquet as pq
 
 from yibao.policy.vocab import MED_TYPES
 from yibao.synth.dates import year_start
+from yibao.synth.summary_lines import FIGURES as LINE_FIGURES
+from yibao.synth.summary_lines import SOURCES as LINE_SOURCES
+from yibao.synth.summary_lines import LineSummary, read_lines
 from yibao.synth.writer import read_manifest
 
 SOURCES = {
@@ -34,6 +38,7 @@ SOURCES = {
     "Communiqué No. 5 (age) and No. 4 (sex), 2021",
     "NHC2023": "National Health Commission, 2023 statistical bulletin on the development of "
     "health care (2023年我国卫生健康事业发展统计公报); approximate, see docs/synthetic-data.md",
+    **LINE_SOURCES,
 }
 #: name: (label, unit, published value or None, source key or None)
 PUBLISHED: dict[str, tuple[str, str, float | None, str | None]] = {
@@ -92,6 +97,8 @@ UNPUBLISHED: dict[str, tuple[str, str]] = {
     "admissions_over_100k": ("admissions costing over 100,000 yuan", "per 10,000"),
     "max_inpatient_cost": ("largest admission", "yuan"),
 }
+PUBLISHED.update({k: v for k, v in LINE_FIGURES.items() if v[2] is not None})
+UNPUBLISHED.update({k: (v[0], v[1]) for k, v in LINE_FIGURES.items() if v[2] is None})
 
 
 def fund_ratio(out_dir: Path | str) -> dict[str, float] | None:
@@ -251,10 +258,15 @@ def summarize(out_dir: Path | str) -> dict[str, Any]:
         "incentive_raise",
     ]
     claim_cols = ["psn_no", "med_type", "level", "total", "los_days", "cross_region"]
+    line_summary = LineSummary(str(meta.get("catalogue_region") or ""))
     for persons_path, claims_path in _parts(out):
         persons = pq.read_table(persons_path, columns=person_cols)
-        claims = pq.read_table(claims_path, columns=claim_cols)
-        _accumulate(t, persons, claims, year)
+        claims = pq.read_table(claims_path)
+        _accumulate(t, persons, claims.select(claim_cols), year)
+        psn = _np(persons["psn_no"])
+        age = year - _np(pc.year(persons["birth_date"]))
+        claim_age = age[np.searchsorted(psn, _np(claims["psn_no"]))]
+        line_summary.add(claims, read_lines(out / "lines" / claims_path.name), claim_age)
 
     employees = t.employees + t.retirees + t.flexible
     admissions = int(t.by_type[TYPES.index("inpatient")] + t.by_type[TYPES.index("maternity")])
@@ -305,6 +317,7 @@ def summarize(out_dir: Path | str) -> dict[str, Any]:
         "max_inpatient_cost": t.max_cost / 100,
         "fund_ratio_employee": ratio["employee"] if ratio else None,
         "fund_ratio_resident": ratio["resident"] if ratio else None,
+        **line_summary.values(),
     }
     figures: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
@@ -337,6 +350,7 @@ def summarize(out_dir: Path | str) -> dict[str, Any]:
     return {
         "meta": {k: meta.get(k) for k in keys},
         "figures": figures,
+        "rankings": line_summary.rankings(),
         "sources": dict(SOURCES),
     }
 

@@ -5,6 +5,7 @@ Layout of ``out``::
     out/meta.json                     what was generated (region, year, seed, counts, ...)
     out/persons/part-00000.parquet    persons 1 .. chunk_size
     out/claims/part-00000.parquet     their claims, sorted by (psn_no, date)
+    out/lines/part-00000.parquet      the claims' fee detail lines, grouped by claim
     ...
 
 Chunk ``k`` draws every random number from ``SeedSequence(seed, spawn_key=(k,))``, so the output
@@ -27,10 +28,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yibao.policy.catalogue import shipped_items
+from yibao.synth.claim_rates import MAX_LOS
 from yibao.synth.claims import make_claims
 from yibao.synth.config import SynthConfig, load_area
+from yibao.synth.dates import days_in_year, year_start
 from yibao.synth.ids import IdIssuer
 from yibao.synth.institutions import Institutions
+from yibao.synth.lines import ItemPool, build_pool
 from yibao.synth.population import make_persons
 
 FORMAT = 1
@@ -49,6 +54,8 @@ class Manifest:
     chunk_size: int
     chunks: int
     claims: int = 0
+    lines: int = 0
+    catalogue_region: str = ""
     format: int = FORMAT
     generator: str = "yibao.synth"
     policy_region: str = ""
@@ -59,6 +66,18 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+#: the part folders, one part per chunk in each
+PARTS = ("persons", "claims", "lines")
+
+
+def item_pool(region: str, year: int) -> tuple[str, ItemPool]:
+    """The shipped catalogue that applies to the region (its code) and its items valid on every
+    day a line of the year can fall on (from MAX_LOS days before the year to its end)."""
+    used, items = shipped_items(region)
+    first = year_start(year) - MAX_LOS - 1
+    return used, build_pool(items, first, year_start(year) + days_in_year(year) - 1)
 
 
 def chunk_rng(seed: int, chunk: int) -> np.random.Generator:
@@ -80,7 +99,7 @@ def _write(table: pa.Table, path: Path) -> None:
 
 
 def _prepare(out: Path) -> None:
-    for sub in ("persons", "claims"):
+    for sub in PARTS:
         folder = out / sub
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):
@@ -94,6 +113,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
     area = load_area(config.region, config.year)
     issuer = IdIssuer(config.region, config.year)
     institutions = Institutions(config.region, config.persons)
+    catalogue_region, items = item_pool(config.region, config.year)
     manifest = Manifest(
         region=config.region,
         year=config.year,
@@ -105,6 +125,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
         average_wage=area.average_wage,
         figures_dated=dict(area.figures_dated),
         institutions=dict(institutions.counts),
+        catalogue_region=catalogue_region,
     )
     _prepare(out)
     done = 0
@@ -115,13 +136,14 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
             first = chunk * config.chunk_size
             n = min(config.chunk_size, config.persons - first)
             persons = make_persons(rng, area, issuer, first, n)
-            claims = make_claims(rng, area, persons, institutions, chunk)
+            claims, lines = make_claims(rng, area, persons, institutions, chunk, items)
             if pending is not None:
                 pending.result()
-            tables = (persons.table, claims)
+            tables = (persons.table, claims, lines)
             pending = pool.submit(_write_chunk, out, chunk, tables)
             done += n
             manifest.claims += claims.num_rows
+            manifest.lines += lines.num_rows
             if progress is not None:
                 progress(chunk + 1, config.chunks, done, manifest.claims)
         if pending is not None:
@@ -131,9 +153,9 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
     return manifest
 
 
-def _write_chunk(out: Path, chunk: int, tables: tuple[pa.Table, pa.Table]) -> None:
-    _write(tables[0], out / "persons" / part_name(chunk))
-    _write(tables[1], out / "claims" / part_name(chunk))
+def _write_chunk(out: Path, chunk: int, tables: tuple[pa.Table, ...]) -> None:
+    for sub, table in zip(PARTS, tables, strict=True):
+        _write(table, out / sub / part_name(chunk))
 
 
 def read_manifest(out: Path | str) -> dict[str, Any]:
