@@ -1,0 +1,217 @@
+"""Fee detail lines (费用明细) and a visit's clinical data (diagnoses, procedures, discharge) as
+plain data, with the checks of their fields. No ORM import.
+
+Units as the columnar classification's (``kernel.classify``): quantity in 1/10,000 of a unit
+(``cnt``, four decimals), unit price in 1/1,000,000 yuan (``pric``, six decimals), amounts in
+fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from yibao.domain.errors import InvalidField
+from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
+from yibao.policy.vocab import DischargeWay, FeeLineStatus, ItemClass, LineReason
+
+#: The largest quantity of one line (units): far above any real bill, far inside int64.
+MAX_QUANTITY = 1_000_000
+#: The most lines one upload (2204) may carry, and a visit may hold.
+MAX_LINES_PER_UPLOAD = 2_000
+MAX_LINES_PER_VISIT = 20_000
+#: Hospital approval flags (hosp_appr_flag): 0 none needed, 1 approved, 2 not approved.
+APPROVAL_FLAGS = ("0", "1", "2")
+APPROVED = "1"
+
+#: ICD-10 (国家临床版 2.0 included: ``J18.900``, ``I10.x00x002``) and ICD-9-CM-3 (国家临床版
+#: 3.0 included: ``36.0600x001``) code formats.
+ICD10 = re.compile(r"[A-Z][0-9]{2}(\.[0-9xX]{1,3}([xX][0-9]{3})?)?")
+ICD9CM3 = re.compile(r"[0-9]{2}(\.[0-9xX]{1,4}([xX][0-9]{3})?)?")
+
+
+def _decimal(value: object, field: str) -> Decimal:
+    if isinstance(value, bool) or value is None or value == "":
+        raise InvalidField(
+            field, "missing (a decimal number)" if value in (None, "") else "must be a number"
+        )
+    if isinstance(value, str):
+        text = value.strip(" \t")
+        if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
+            raise InvalidField(field, f"{value!r} is not a number (ASCII digits)")
+        return Decimal(text)
+    if isinstance(value, int | float | Decimal):
+        try:
+            number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        except (InvalidOperation, ValueError):
+            raise InvalidField(field, f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise InvalidField(field, f"{value!r} is not a finite number")
+        return number
+    raise InvalidField(field, "must be a number")
+
+
+def scaled(value: object, field: str, scale: int, places: int) -> int:
+    """A decimal number in integer units of 1/``scale`` (at most ``places`` decimals)."""
+    number = _decimal(value, field) * scale
+    if number != number.to_integral_value():
+        raise InvalidField(field, f"{value} has more than {places} decimal places")
+    return int(number)
+
+
+def parse_quantity(value: object, field: str = "cnt") -> int:
+    """``cnt``: more than 0, at most four decimals, at most ``MAX_QUANTITY``."""
+    q = scaled(value, field, QTY_SCALE, 4)
+    if q <= 0:
+        raise InvalidField(field, f"must be more than 0 (got {value})")
+    if q > MAX_QUANTITY * QTY_SCALE:
+        raise InvalidField(
+            field, f"{value} is above the largest quantity accepted ({MAX_QUANTITY})"
+        )
+    return q
+
+
+def parse_price(value: object, field: str = "pric") -> int:
+    """``pric`` (yuan): not negative, at most six decimals, at most ``MAX_LINE_YUAN``."""
+    p = scaled(value, field, PRICE_SCALE, 6)
+    if p < 0:
+        raise InvalidField(field, f"must not be negative (got {value})")
+    if p > MAX_LINE_YUAN * PRICE_SCALE:
+        raise InvalidField(
+            field, f"{value} is above the largest price accepted ({MAX_LINE_YUAN} yuan)"
+        )
+    return p
+
+
+def units_text(value: int, scale: int, places: int) -> str:
+    """Integer units of 1/``scale`` as a decimal string with ``places`` decimals."""
+    return str((Decimal(value) / scale).quantize(Decimal(1).scaleb(-places)))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineClass:
+    """A line's classification (fen): ``amount`` = fully_self_paid + over_limit + in_scope;
+    ``category_b`` (乙类) ≤ in_scope."""
+
+    item_class: ItemClass
+    fully_self_paid: int
+    over_limit: int
+    in_scope: int
+    category_b: int
+    reason: LineReason
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLine:
+    """One fee detail line of a visit (费用明细, 2204): the hospital's serial (``feedetl_sn``,
+    unique per visit), the national code (``med_list_codg``), quantity, unit price, amount,
+    the day the fee was incurred, the hospital's approval flag, and its classification."""
+
+    feedetl_sn: str
+    code: str
+    quantity: int
+    unit_price: int
+    amount: int
+    fee_date: dt.date
+    approval: str = "0"
+    status: FeeLineStatus = FeeLineStatus.LIVE
+    classes: FeeLineClass | None = None
+    id: int | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.approval == APPROVED
+
+
+@dataclass(frozen=True, slots=True)
+class LineSums:
+    """A visit's live lines summed (fen): what settlement derives the claim's amounts from."""
+
+    count: int
+    amount: int
+    fully_self_paid: int
+    over_limit: int
+    in_scope: int
+    category_b: int
+
+
+def check_discharge_way(value: object, field: str = "dscg_way") -> DischargeWay:
+    try:
+        return DischargeWay(str(value).strip())
+    except ValueError:
+        codes = ", ".join(f"{w.value} ({w.name.lower()})" for w in DischargeWay)
+        raise InvalidField(field, f"unknown code {value!r}; expected one of {codes}") from None
+
+
+def check_icd10(value: object, field: str = "diag_code") -> str:
+    """An ICD-10 diagnosis code (国家临床版 included): a letter, two digits, an optional
+    subdivision; the letter is read in upper case."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    code = text[:1].upper() + text[1:]
+    if not ICD10.fullmatch(code):
+        raise InvalidField(field, f"{value!r} is not an ICD-10 code (e.g. J18.900, I10.x00x002)")
+    return code
+
+
+def check_icd9cm3(value: object, field: str = "oprn_oprt_code") -> str:
+    """An ICD-9-CM-3 procedure code (国家临床版 included): two digits, an optional
+    subdivision."""
+    code = value.strip() if isinstance(value, str) else ""
+    if not ICD9CM3.fullmatch(code):
+        raise InvalidField(field, f"{value!r} is not an ICD-9-CM-3 code (e.g. 47.09, 36.0600x001)")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A visit's diagnosis (ICD-10); the principal one (主要诊断) comes first."""
+
+    code: str
+    principal: bool = False
+    diag_type: str = "1"  # 1 西医诊断, 2 中医主病, 3 中医主证
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A visit's procedure or operation (ICD-9-CM-3); the main one (主手术) comes first."""
+
+    code: str
+    on: dt.date | None = None
+    main: bool = False
+
+
+def principal_first(diagnoses: list[Diagnosis], field: str = "diseinfo") -> list[Diagnosis]:
+    """The diagnoses with the principal one first: the one flagged, else the first given; two
+    flagged, or a code given twice, is refused."""
+    flagged = [i for i, d in enumerate(diagnoses) if d.principal]
+    if len(flagged) > 1:
+        raise InvalidField(f"{field}[{flagged[1]}].maindiag_flag", "a second principal diagnosis")
+    seen: set[str] = set()
+    for i, d in enumerate(diagnoses):
+        if d.code in seen:
+            raise InvalidField(f"{field}[{i}].diag_code", f"{d.code} is given twice")
+        seen.add(d.code)
+    if not diagnoses:
+        return []
+    first = flagged[0] if flagged else 0
+    ordered = [diagnoses[first]] + [d for i, d in enumerate(diagnoses) if i != first]
+    return [
+        Diagnosis(d.code, principal=(i == 0), diag_type=d.diag_type) for i, d in enumerate(ordered)
+    ]
+
+
+#: What each line reason means, as answers say it (memo).
+REASON_TEXT = {
+    LineReason.SEX: "restricted to the other sex (限性别): fully self-paid",
+    LineReason.AGE: "outside the item's age range (限年龄): fully self-paid",
+    LineReason.LEVEL: "not paid at an institution of this level (限医疗机构级别): fully self-paid",
+    LineReason.INDICATION: "restricted indication not approved (限适应症): fully self-paid",
+    LineReason.CLASS_C: "class C (丙类): fully self-paid",
+    LineReason.DAY_QUANTITY: "quantity above the daily maximum (超日限量) self-paid",
+    LineReason.STAY_QUANTITY: "quantity above the per-stay maximum (超单次住院限量) self-paid",
+    LineReason.PRICE_LIMIT: "price above the limit (超限价): the excess self-paid",
+    LineReason.CLASS_B: "class B (乙类): in scope after the category-B pre-payment",
+    LineReason.CLASS_A: "class A (甲类): fully in scope",
+}
