@@ -8,16 +8,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
 from tests.api_support import Api, Inst
-from tests.fee_support import test_catalogue  # noqa: F401
+from tests.fee_support import test_catalogue  # noqa: F401  (the fixture)
 from tests.store_support import nid
 from yibao.services import contributions, enrolment, registry
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow
 from yibao.store.uow import UnitOfWork
+
+#: The fee services read the small test catalogue (``tests.fee_support``).
+pytestmark = pytest.mark.usefixtures("test_catalogue")
 
 AREA = "360100"
 EMPLOYER = "91360100MA35000001"
@@ -85,7 +90,7 @@ def count_lines(engine: Engine) -> int:
 
 
 def test_upload_classify_settle_reverse_settle_again(
-    api: Api, uow: UnitOfWork, engine: Engine, test_catalogue: Any
+    api: Api, uow: UnitOfWork, engine: Engine
 ) -> None:
     who = employee(uow)
     inst = api.institution()
@@ -182,7 +187,7 @@ def test_upload_classify_settle_reverse_settle_again(
 
 
 def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
-    api: Api, uow: UnitOfWork, engine: Engine, test_catalogue: Any
+    api: Api, uow: UnitOfWork, engine: Engine
 ) -> None:
     who = employee(uow)
     inst = api.institution()
@@ -232,9 +237,7 @@ def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
     assert count_lines(engine) == 1
 
 
-def test_settlement_from_lines_refuses_stated_parts(
-    api: Api, uow: UnitOfWork, test_catalogue: Any
-) -> None:
+def test_settlement_from_lines_refuses_stated_parts(api: Api, uow: UnitOfWork) -> None:
     who = employee(uow)
     inst = api.institution()
     mdtrt_id = visit(api, inst, who)
@@ -255,9 +258,7 @@ def test_settlement_from_lines_refuses_stated_parts(
     assert out["infcode"] == 1003 and "medfee_sumamt" in out["err_msg"], out
 
 
-def test_per_day_maximum_counts_earlier_uploads(
-    api: Api, uow: UnitOfWork, test_catalogue: Any
-) -> None:
+def test_per_day_maximum_counts_earlier_uploads(api: Api, uow: UnitOfWork) -> None:
     """XD04: at most 2 a day. 2 on one upload, 1 more on the next the same day: the third is
     self-paid (1 × 5.00); the next day counts afresh."""
     who = employee(uow)
@@ -289,9 +290,7 @@ def test_per_day_maximum_counts_earlier_uploads(
     ]
 
 
-def test_discharge_and_its_cancellation(
-    api: Api, uow: UnitOfWork, engine: Engine, test_catalogue: Any
-) -> None:
+def test_discharge_and_its_cancellation(api: Api, uow: UnitOfWork, engine: Engine) -> None:
     who = employee(uow)
     inst = api.institution()
     mdtrt_id = visit(api, inst, who)
@@ -352,3 +351,82 @@ def test_discharge_and_its_cancellation(
     assert back["infcode"] == 0 and back["output"]["dscg_date"] is None, back
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(VisitDiagnosisRow)) == 2
+
+
+def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -> None:
+    """A FHIR Claim carrying the bill's lines, diagnoses and procedures: the lines are uploaded
+    (2204) and the visit settled from them; the ClaimResponse adjudicates each item."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    national = "urn:yibao:med-list-codg"
+    items = [
+        {
+            "sequence": int(x["feedetl_sn"]),
+            "productOrService": {"coding": [{"system": national, "code": x["med_list_codg"]}]},
+            "quantity": {"value": float(x["cnt"])},
+            "unitPrice": {"value": x["pric"]},
+            "servicedDate": "2025-05-02",
+        }
+        for x in BILL
+    ]
+    items[0]["net"] = {"value": 10000, "currency": "CNY"}
+    claim = {
+        "resourceType": "Claim",
+        "identifier": [{"value": "fhir-bill-1"}],
+        "use": "claim",
+        "patient": {"reference": f"Patient/{psn_no}"},
+        "type": {"coding": [{"system": "urn:yibao:med-type", "code": "inpatient"}]},
+        "billablePeriod": {"start": "2025-05-03"},
+        "extension": [{"url": "urn:yibao:mdtrt_id", "valueString": mdtrt_id}],
+        "item": items,
+        "diagnosis": [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "J18.900"}]
+                },
+                "type": [{"coding": [{"code": "principal"}]}],
+            }
+        ],
+        "procedure": [
+            {
+                "sequence": 1,
+                "procedureCodeableConcept": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-9-cm", "code": "96.04"}]
+                },
+            }
+        ],
+    }
+    body = orjson.dumps(claim)
+    path = "/fhir/Claim/$submit"
+    r = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert r.status_code == 200, r.text
+    cr = r.json()
+    total = {a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in cr["adjudication"]}
+    assert total["submitted"] == 12000 and total["eligible"] == 10900  # as the hand computation
+    by_item = {
+        it["itemSequence"]: {
+            a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in it["adjudication"]
+        }
+        for it in cr["item"]
+    }
+    assert by_item[2] == {
+        "submitted": 1200,
+        "eligible": 1000,
+        "fully_self_paid": 0,
+        "over_limit": 200,
+        "category_b": 1000,
+        "category_b_prepay": 100,
+    }
+    assert by_item[3]["fully_self_paid"] == 800
+    assert cr["item"][2]["adjudication"][0]["reason"]["coding"][0]["code"] == "class_c"
+    assert cr["addItem"]  # the fund layers
+    # sent again: the same answer, nothing uploaded or settled twice
+    again = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert again.json()["id"] == cr["id"]
+    read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]
+    assert len(read["feedetail"]) == 3 and read["diseinfo"][0]["diag_code"] == "J18.900"
+    assert read["oprninfo"][0]["oprn_oprt_code"] == "96.04"

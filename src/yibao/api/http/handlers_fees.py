@@ -116,10 +116,17 @@ def _own_visit(ctx: TxContext, mdtrt_id: str) -> int:
 @handler("2204", "upload fee detail lines of a visit: each classified, all or none stored")
 def upload_2204(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     mdtrt_id = inputs.require_text(data, "mdtrt_id", 40)
+    diagnoses = fees.diagnoses_from(data.get("diseinfo"))
+    procedures = fees.procedures_from(data.get("oprninfo"))
     person_id = _own_visit(ctx, mdtrt_id)
     ctx.audit(person_id=person_id, target=f"visit:{mdtrt_id}", detail="fee lines uploaded")
     change = fees.upload_lines(
-        ctx.uow(), mdtrt_id, data.get("feedetail"), institution=ctx.principal.institution
+        ctx.uow(),
+        mdtrt_id,
+        data.get("feedetail"),
+        institution=ctx.principal.institution,
+        diagnoses=diagnoses,
+        procedures=procedures,
     )
     return _change_json(change)
 

@@ -18,8 +18,10 @@ from yibao.domain.fees import (
     APPROVAL_FLAGS,
     MAX_LINES_PER_UPLOAD,
     MAX_LINES_PER_VISIT,
+    Diagnosis,
     FeeLine,
     LineSums,
+    Procedure,
     parse_price,
     parse_quantity,
 )
@@ -272,12 +274,15 @@ def upload_lines(
     institution: str | None = None,
     catalogues: CatalogueSource | None = None,
     policies: PolicySource = policy_for,
+    diagnoses: Sequence[Diagnosis] = (),
+    procedures: Sequence[Procedure] = (),
 ) -> FeeChange:
     """Upload fee detail lines for a visit (2204): all of them stored, classified, or none.
     Refused: an unknown visit, another institution's (``institution``), a cancelled or settled
     one; a line with an unknown code, a code not valid on its fee date, a quantity not above
     zero, an absurd price or amount, a fee date outside the visit or after today, a serial
-    (feedetl_sn) the visit has used."""
+    (feedetl_sn) the visit has used. Diagnoses and procedures given (a FHIR Claim's) replace
+    the visit's, in the same transaction."""
     inputs = lines_from_input(docs)
     new = [i.line for i in inputs]
     today = clock.today()
@@ -301,6 +306,10 @@ def upload_lines(
             uow, visit, person, region, live, new, source.source(catalogues)
         )
         uow.fees.add_lines(visit.id, classified)
+        if diagnoses:
+            uow.fees.set_diagnoses(visit.id, diagnoses)
+        if procedures:
+            uow.fees.set_procedures(visit.id, procedures)
         sums = summed(uow.fees.lines(visit.id, live_only=True))
         uow.commit()
     return FeeChange(visit, _results(classified, limits, region, policies), sums, [])
