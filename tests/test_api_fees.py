@@ -207,6 +207,7 @@ def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
         (line("2", "XC03", "-1", "1"), "feedetail[1] (feedetl_sn 2).cnt", ""),
         (line("2", "XC03", "0", "1"), "feedetail[1] (feedetl_sn 2).cnt", "more than 0"),
         (line("2", "XC03", "1", "99999999999"), "feedetail[1] (feedetl_sn 2).pric", "largest"),
+        (line("2", "XC03", "1000000", "999999"), "(feedetl_sn 2).pric", "largest line amount"),
         (line("2", "XC03", "1", "1", day="2025-04-30"), "fee_ocur_time", "before the visit"),
         (line("2", "XC03", "1", "1", day="2099-01-01"), "fee_ocur_time", "after today"),
         (line("1", "XC03", "1", "1"), "feedetail[1] (feedetl_sn 1).feedetl_sn", "twice"),

@@ -8,6 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from yibao.calc.lines import (
+    DIGESTED,
+    Bills,
+    classify_bills,
+    lines_out,
+    person_traits,
+    scenario_catalogue,
+)
 from yibao.calc.scenario import (
     ScenarioError,
     amount,
@@ -52,25 +60,21 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         raise ScenarioError("claims", "must be a non-empty list of claims")
     rows: list[tuple[Any, ...]] = []
     year_total = 0  # the claims so far, for year_room
+    bills = _bills(doc, policy.region, claims, person)
     for i, claim in enumerate(claims):
         f = f"claims[{i}]"
-        if not isinstance(claim, dict):
-            raise ScenarioError(f, "must be a mapping")
-        on = date(claim.get("date"), f"{f}.date")
+        on, level = _date_level(claim, f)
         med = choice(claim.get("med_type"), f"{f}.med_type", MED_TYPES)
-        level = claim.get("level")
-        if level not in (1, 2, 3) or isinstance(level, bool):
-            raise ScenarioError(
-                f"{f}.level", f"unknown institution level {level!r}; expected 1, 2 or 3"
-            )
         cross = choice(
             claim.get("cross_region"), f"{f}.cross_region", CROSS_REGIONS[1:], nullable=True
         )
-        total = amount(claim.get("total"), f"{f}.total")
-        parts = {
-            k: amount(claim.get(k), f"{f}.{k}", allow_none=True)
-            for k in ("fully_self_paid", "over_limit", "category_b")
-        }
+        if bills is not None and claim.get("lines") is not None:
+            sums = bills.sums
+            total = int(sums.total[i])
+            parts = {k: int(getattr(sums, k)[i]) for k in DIGESTED[1:]}
+        else:
+            total = amount(claim.get("total"), f"{f}.total")
+            parts = {k: amount(claim.get(k), f"{f}.{k}", allow_none=True) for k in DIGESTED[1:]}
         if sum(parts.values()) > total:
             raise ScenarioError(f, "fully_self_paid + over_limit + category_b is larger than total")
         try:
@@ -129,11 +133,39 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             dtype=np.int64,
         ),
     )
-    return compile_tables(policy, years.pop()), c, p, {"scheme": scheme, "aid": aid}
+    info = {"scheme": scheme, "aid": aid, "bills": bills}
+    return compile_tables(policy, years.pop()), c, p, info
+
+
+def _date_level(claim: Any, f: str) -> tuple[dt.date, int]:
+    if not isinstance(claim, dict):
+        raise ScenarioError(f, "must be a mapping")
+    on = date(claim.get("date"), f"{f}.date")
+    level = claim.get("level")
+    if level not in (1, 2, 3) or isinstance(level, bool):
+        raise ScenarioError(
+            f"{f}.level", f"unknown institution level {level!r}; expected 1, 2 or 3"
+        )
+    return on, int(level)
+
+
+def _bills(
+    doc: dict[str, Any], region: str, claims: list[Any], person: dict[str, Any]
+) -> Bills | None:
+    """The claims' lines classified (None when no claim has lines)."""
+    if not any(isinstance(c, dict) and c.get("lines") is not None for c in claims):
+        return None
+    dates, levels = zip(
+        *(_date_level(c, f"claims[{i}]") for i, c in enumerate(claims)), strict=True
+    )
+    sex, born = person_traits(person)
+    table = scenario_catalogue(doc, region)
+    return classify_bills(table, claims, list(dates), list(levels), sex, born)
 
 
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
+    doc_claims = doc["claims"]
     col = settle_claims(tables, claims, persons).columns
     col = {
         **col,
@@ -153,6 +185,8 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
         )
         flags = int(col["reasons"][i])
         row["reasons"] = [text for bit, text in REASONS.items() if flags & bit]
+        if info["bills"] is not None and doc_claims[i].get("lines") is not None:
+            row["lines"] = lines_out(info["bills"], i)
         out.append(row)
     return {"settlements": out}
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "presettle": ("yibao.cli.settle", "presettle"),
     "settle": ("yibao.cli.settle", "settle"),
     "reverse": ("yibao.cli.settle", "reverse"),
+    "catalogue": ("yibao.cli.catalogue", "app"),
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.ledger", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from yibao.domain.errors import InvalidField
-from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
+from yibao.policy.catalogue import MAX_PRICE_YUAN, MAX_QUANTITY, PRICE_SCALE, QTY_SCALE
 from yibao.policy.vocab import DischargeWay, FeeLineStatus, ItemClass, LineReason
 
-#: The largest quantity of one line (units): far above any real bill, far inside int64.
-MAX_QUANTITY = 1_000_000
 #: The most lines one upload (2204) may carry, and a visit may hold.
 MAX_LINES_PER_UPLOAD = 2_000
 MAX_LINES_PER_VISIT = 20_000
@@ -62,11 +60,11 @@ def scaled(value: object, field: str, scale: int, places: int) -> int:
 
 
 def parse_quantity(value: object, field: str = "cnt") -> int:
-    """``cnt``: more than 0, at most four decimals, at most ``MAX_QUANTITY``."""
+    """``cnt``: more than 0, at most four decimals, at most ``policy.catalogue.MAX_QUANTITY``."""
     q = scaled(value, field, QTY_SCALE, 4)
     if q <= 0:
         raise InvalidField(field, f"must be more than 0 (got {value})")
-    if q > MAX_QUANTITY * QTY_SCALE:
+    if q > int(MAX_QUANTITY) * QTY_SCALE:
         raise InvalidField(
             field, f"{value} is above the largest quantity accepted ({MAX_QUANTITY})"
         )
@@ -74,13 +72,14 @@ def parse_quantity(value: object, field: str = "cnt") -> int:
 
 
 def parse_price(value: object, field: str = "pric") -> int:
-    """``pric`` (yuan): not negative, at most six decimals, at most ``MAX_LINE_YUAN``."""
+    """``pric`` (yuan): not negative, at most six decimals, at most
+    ``policy.catalogue.MAX_PRICE_YUAN``."""
     p = scaled(value, field, PRICE_SCALE, 6)
     if p < 0:
         raise InvalidField(field, f"must not be negative (got {value})")
-    if p > MAX_LINE_YUAN * PRICE_SCALE:
+    if p > int(MAX_PRICE_YUAN) * PRICE_SCALE:
         raise InvalidField(
-            field, f"{value} is above the largest price accepted ({MAX_LINE_YUAN} yuan)"
+            field, f"{value} is above the largest price accepted ({MAX_PRICE_YUAN} yuan)"
         )
     return p
 

@@ -183,6 +183,20 @@ class LineReason(StrEnum):
     CLASS_A = "class_a"  # 甲类: fully in scope
 
 
+#: A short text of each line reason, as the calculator and the API answer it beside the code.
+LINE_REASON_TEXTS: dict[LineReason, str] = {
+    LineReason.SEX: "限性别: the item is restricted to the other sex; fully self-paid",
+    LineReason.AGE: "限年龄: the patient's age is outside the item's range; fully self-paid",
+    LineReason.LEVEL: "限医疗机构级别: not paid at an institution of this level; fully self-paid",
+    LineReason.INDICATION: "限适应症: restricted and not approved by the hospital; fully self-paid",
+    LineReason.CLASS_C: "丙类: outside the catalogue's paid classes; fully self-paid",
+    LineReason.DAY_QUANTITY: "超日限量: the quantity above the daily maximum is self-paid",
+    LineReason.STAY_QUANTITY: "超单次住院限量: the quantity above the per-stay maximum; self-paid",
+    LineReason.PRICE_LIMIT: "超限价: the price above the limit is self-paid",
+    LineReason.CLASS_B: "乙类: in scope after the category-B pre-payment",
+    LineReason.CLASS_A: "甲类: fully in scope",
+}
+
 #: A classified line's amounts (fen), as the calculator and the API answer them:
 #: amount = fully_self_paid + over_limit + in_scope; category_b ≤ in_scope.
 LINE_AMOUNTS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b")

@@ -29,6 +29,7 @@ from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
+from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
 from yibao.policy import fen_to_yuan, money
 from yibao.policy.dates import DateError, parse_date
 from yibao.policy.money import AmountError, parse_yuan, round_fen
@@ -130,6 +131,11 @@ def line_from_mapping(doc: object, i: int) -> LineInput:
         raise InvalidField(
             _at(i, sn, "hosp_appr_flag"),
             f"{approval!r}: expected 0 (none needed), 1 (approved) or 2 (not approved)",
+        )
+    if quantity * price > MAX_LINE_YUAN * QTY_SCALE * PRICE_SCALE:
+        raise InvalidField(
+            _at(i, sn, "pric"),
+            f"cnt × pric is above the largest line amount ({MAX_LINE_YUAN} yuan)",
         )
     line = FeeLine(sn, code, quantity, price, 0, fee_date, approval)
     return LineInput(line, stated_fen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from yibao.kernel.classify import CatalogueTable
+from yibao.services.catalogue import catalogue_table
 from yibao.store.uow import UnitOfWork
 
 #: (unit of work, region code) -> the region's catalogue, every version of every item.
@@ -15,10 +16,7 @@ CatalogueSource = Callable[[UnitOfWork, str], CatalogueTable]
 
 def catalogue_for(uow: UnitOfWork, region: str) -> CatalogueTable:
     """The region's catalogue (``services.catalogue.catalogue_table``)."""
-    from yibao.services.catalogue import catalogue_table  # type: ignore[import-not-found,unused-ignore]
-
-    table: CatalogueTable = catalogue_table(uow, region)
-    return table
+    return catalogue_table(uow, region)
 
 
 def source(given: CatalogueSource | None) -> CatalogueSource:
