@@ -200,17 +200,3 @@ def principal_first(diagnoses: list[Diagnosis], field: str = "diseinfo") -> list
         Diagnosis(d.code, principal=(i == 0), diag_type=d.diag_type) for i, d in enumerate(ordered)
     ]
 
-
-#: What each line reason means, as answers say it (memo).
-REASON_TEXT = {
-    LineReason.SEX: "restricted to the other sex (限性别): fully self-paid",
-    LineReason.AGE: "outside the item's age range (限年龄): fully self-paid",
-    LineReason.LEVEL: "not paid at an institution of this level (限医疗机构级别): fully self-paid",
-    LineReason.INDICATION: "restricted indication not approved (限适应症): fully self-paid",
-    LineReason.CLASS_C: "class C (丙类): fully self-paid",
-    LineReason.DAY_QUANTITY: "quantity above the daily maximum (超日限量) self-paid",
-    LineReason.STAY_QUANTITY: "quantity above the per-stay maximum (超单次住院限量) self-paid",
-    LineReason.PRICE_LIMIT: "price above the limit (超限价): the excess self-paid",
-    LineReason.CLASS_B: "class B (乙类): in scope after the category-B pre-payment",
-    LineReason.CLASS_A: "class A (甲类): fully in scope",
-}

@@ -16,10 +16,10 @@ from yibao.api.http import inputs
 from yibao.api.http.context import TxContext
 from yibao.api.http.handlers_settlement import _own_institution, _visit_code
 from yibao.api.http.tx import handler
-from yibao.domain.fees import REASON_TEXT, FeeLine, LineSums, units_text
+from yibao.domain.fees import FeeLine, LineSums, units_text
 from yibao.kernel.classify import PRICE_SCALE, QTY_SCALE
 from yibao.policy import fen_to_yuan
-from yibao.policy.vocab import ITEM_CLASS_CODES
+from yibao.policy.vocab import ITEM_CLASS_CODES, LINE_REASON_TEXTS
 from yibao.services import fees
 from yibao.services.fees import FeeChange, LineResult, VisitRecord
 from yibao.services.settlement.answer import fee_lines_json
@@ -35,7 +35,7 @@ def _classes_json(line: FeeLine) -> dict[str, Any]:
         "category_b": fen_to_yuan(c.category_b),
         "chrgitm_lv": ITEM_CLASS_CODES[c.item_class],
         "reason": c.reason.value,
-        "memo": REASON_TEXT[c.reason],
+        "memo": LINE_REASON_TEXTS[c.reason],
     }
 
 
