@@ -189,3 +189,24 @@ def test_lines_settle_as_the_claim_of_their_sums(claims: list[dict[str, Any]], s
         for key in ("fully_self_paid", "over_limit", "category_b"):
             claim[key] = str(sum(Decimal(x[key]) for x in lines))
     assert settle_scenario(digested)["settlements"] == from_lines
+
+
+def test_the_readme_bill(tmp_path: Path) -> None:
+    """``src/yibao/calc/examples/bill.yaml`` as README.md and docs/calculator.md work it out."""
+    root = Path(__file__).resolve().parent.parent
+    scenario = yaml.safe_load((root / "src/yibao/calc/examples/bill.yaml").read_text("utf-8"))
+    (s,) = settle_scenario(scenario)["settlements"]
+    # lines: 35 + 150 + 150 + 2600 + 800 + 1200 + 720 + 90 + 200 = 5945.00
+    # self-paid: 2 clips above 10 a stay (2 × 60) + stockings (class C) 200 = 320.00
+    # over the limit: single room 150 − 50, two days = 200.00
+    # category B: 50 + 50 + 1200 + 600 + 90 = 1990.00; pre-payment 10% = 199.00
+    # policy scope 5945 − 320 − 200 − 199 = 5226.00; (5226 − 400 deductible) × 75% = 3619.50
+    assert {k: s[k] for k in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
+                              "preselfpay_amt", "inscp_scp_amt", "hifp_pay", "psn_cash_pay")} == {
+        "medfee_sumamt": "5945.00", "fulamt_ownpay_amt": "320.00", "overlmt_selfpay": "200.00",
+        "preselfpay_amt": "199.00", "inscp_scp_amt": "5226.00", "hifp_pay": "3619.50",
+        "psn_cash_pay": "2325.50",
+    }  # fmt: skip
+    readme = (root / "README.md").read_text("utf-8")
+    for figure in ("5945.00", "5226.00", "3619.50", "2325.50"):
+        assert figure in readme
