@@ -199,4 +199,3 @@ def principal_first(diagnoses: list[Diagnosis], field: str = "diseinfo") -> list
     return [
         Diagnosis(d.code, principal=(i == 0), diag_type=d.diag_type) for i, d in enumerate(ordered)
     ]
-
