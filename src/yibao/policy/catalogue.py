@@ -362,16 +362,25 @@ def _shipped_items(path: str, mtime: float) -> tuple[CatalogueItem, ...]:
 def region_chain(region: str) -> list[str]:
     """Where a region's catalogue comes from, nearest first: the region, its parents in the
     parameter files (``Policy``'s chain), then the national one; a region without a parameter
-    file: itself, its province (the first two digits + 0000), then the national one."""
+    file: itself, its province (the first two digits + 0000), then the national one. Worked
+    out once per region and parameter folder in use (building a ``Policy`` checks every
+    parameter: ~30 ms, too much for each fee line upload)."""
+    from yibao.policy.params import policy_dir
+
+    return list(_region_chain(region, policy_dir()))
+
+
+@cache
+def _region_chain(region: str, folder: Path | None) -> tuple[str, ...]:
     from yibao.policy.errors import UnknownRegion
     from yibao.policy.params import NATIONAL, Policy
 
     try:
-        chain = [layer.region for layer in Policy(region).chain]
+        chain = [layer.region for layer in Policy(region, folder=folder).chain]
     except UnknownRegion:
         chain = [region, f"{region[:2]}0000"]
     chain.append(NATIONAL)
-    return list(dict.fromkeys(chain))
+    return tuple(dict.fromkeys(chain))
 
 
 def shipped_file_items(region: str) -> tuple[CatalogueItem, ...] | None:

@@ -33,7 +33,7 @@ from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
 from yibao.policy import fen_to_yuan, money
 from yibao.policy.dates import DateError, parse_date
 from yibao.policy.money import AmountError, parse_yuan, round_fen
-from yibao.policy.vocab import ItemClass
+from yibao.policy.vocab import FeeLineStatus, ItemClass
 from yibao.services import clock
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.fees import source
@@ -237,10 +237,11 @@ def _reclassify(
     live: list[FeeLine],
     new: list[FeeLine],
     catalogues: CatalogueSource,
-) -> tuple[list[FeeLine], list[int | None]]:
+) -> tuple[list[FeeLine], list[FeeLine], list[int | None]]:
     """Classify the visit's live lines (stored ones first, then ``new``, whose codes must be
-    valid on their dates) and store the changes; returns ``new`` classified and their limits.
-    A stored line whose code has since left the catalogue keeps its classification."""
+    valid on their dates) and store the changes; returns the stored lines as now classified,
+    ``new`` classified and their price limits. A stored line whose code has since left the
+    catalogue keeps its classification."""
     assert visit.id is not None
     table = catalogues(uow, region)
     rows = catalogue_rows(table, new)
@@ -260,13 +261,16 @@ def _reclassify(
     together = [live[k] for k in keep] + new
     all_rows = np.concatenate([old_rows[keep], rows]).astype(np.int64)
     found = classify_visit(table, visit, person, together, all_rows)
+    now = list(live)
     changed = []
     for k, c in zip(keep, found[: len(keep)], strict=True):
         if live[k].classes != c.classes:
-            changed.append(replace(live[k], classes=c.classes))
+            now[k] = replace(live[k], classes=c.classes)
+            changed.append(now[k])
     uow.fees.reclassify(changed)
     fresh = found[len(keep) :]
     return (
+        now,
         [replace(line, classes=c.classes) for line, c in zip(new, fresh, strict=True)],
         [c.price_limit for c in fresh],
     )
@@ -296,8 +300,9 @@ def upload_lines(
         visit = _open_visit(uow, mdtrt_id, institution)
         assert visit.id is not None
         _check_dates(visit, new, today)
-        _check_serials(new, uow.fees.serials(visit.id))
-        live = uow.fees.lines(visit.id, live_only=True)
+        stored = uow.fees.lines(visit.id)
+        _check_serials(new, {line.feedetl_sn for line in stored})
+        live = [line for line in stored if line.status is FeeLineStatus.LIVE]
         if len(live) + len(new) > MAX_LINES_PER_VISIT:
             raise InvalidField(LIST, f"the visit would hold more than {MAX_LINES_PER_VISIT} lines")
         total = sum(line.amount for line in live) + sum(line.amount for line in new)
@@ -308,7 +313,7 @@ def upload_lines(
                 LIST, f"the visit's lines would sum to more than allowed: {exc.reason}"
             ) from None
         person, region = _person_and_region(uow, visit)
-        classified, limits = _reclassify(
+        live, classified, limits = _reclassify(
             uow, visit, person, region, live, new, source.source(catalogues)
         )
         uow.fees.add_lines(visit.id, classified)
@@ -316,7 +321,7 @@ def upload_lines(
             uow.fees.set_diagnoses(visit.id, diagnoses)
         if procedures:
             uow.fees.set_procedures(visit.id, procedures)
-        sums = summed(uow.fees.lines(visit.id, live_only=True))
+        sums = summed(live + classified)
         uow.commit()
     return FeeChange(visit, _results(classified, limits, region, policies), sums, [])
 
@@ -351,8 +356,10 @@ def cancel_lines(
         left = [line for line in live if line.feedetl_sn not in gone]
         if left:
             person, region = _person_and_region(uow, visit)
-            _reclassify(uow, visit, person, region, left, [], source.source(catalogues))
-        sums = summed(uow.fees.lines(visit.id, live_only=True))
+            left, _, _ = _reclassify(
+                uow, visit, person, region, left, [], source.source(catalogues)
+            )
+        sums = summed(left)
         uow.commit()
     cancelled = [line.feedetl_sn for line in live if line.feedetl_sn in gone]
     return FeeChange(visit, [], sums, cancelled)

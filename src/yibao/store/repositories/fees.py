@@ -94,11 +94,6 @@ class FeeRepository:
             stmt = stmt.where(_LINES.c.status == _LIVE)
         return [_line_of(r) for r in self.session.execute(stmt.order_by(_LINES.c.id))]
 
-    def serials(self, visit_id: int) -> set[str]:
-        """Every feedetl_sn the visit has used (cancelled lines' too)."""
-        stmt = select(_LINES.c.feedetl_sn).where(_LINES.c.visit_id == visit_id)
-        return set(self.session.scalars(stmt))
-
     def add_lines(self, visit_id: int, lines: Sequence[FeeLine]) -> None:
         """Insert classified lines (one statement)."""
         rows = []
