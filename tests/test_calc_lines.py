@@ -210,3 +210,14 @@ def test_the_readme_bill(tmp_path: Path) -> None:
     readme = (root / "README.md").read_text("utf-8")
     for figure in ("5945.00", "5226.00", "3619.50", "2325.50"):
         assert figure in readme
+
+
+def test_the_category_b_share_is_the_areas(tmp_path: Path) -> None:
+    # B1: 10 × 12.345 = 123.45 category B; with a 20% share (overlay) the pre-payment is
+    # 24.69, with the national 10% it is 12.345 -> 12.35 (half up, once on the claim's sum)
+    bill = copy.deepcopy(BILL)
+    bill["claims"][0]["lines"] = [{"code": "B1", "quantity": 10, "unit_price": "12.345"}]
+    assert settle_scenario(copy.deepcopy(bill))["settlements"][0]["preselfpay_amt"] == "12.35"
+    bill["policy"] = {"catalog": {"category_b_prepay_ratio": 0.2}}
+    (s,) = settle_scenario(bill)["settlements"]
+    assert (s["preselfpay_amt"], s["inscp_scp_amt"]) == ("24.69", "98.76")  # 123.45 − 24.69

@@ -265,3 +265,13 @@ def test_visit_sums(table: CatalogueTable) -> None:
     assert sums.fully_self_paid.tolist() == [1000, 0, 0]
     assert sums.over_limit.tolist() == [0, 0, 10000]
     assert sums.category_b.tolist() == [0, 0, 80000]
+
+
+def test_a_line_too_large_is_found_without_overflow() -> None:
+    from yibao.kernel.classify import MAX_LINE_YUAN, line_too_large
+
+    # 10,000,000 yuan = 1 unit × 10^7 yuan is the largest; 1,000,000 units × 1,000,000 yuan
+    # would be 10^22 in units, beyond int64, and is found all the same
+    q = np.array([1, 1, 1_000_000, 0]) * QTY_SCALE
+    p = np.array([MAX_LINE_YUAN, MAX_LINE_YUAN + 1, 1_000_000, 5]) * PRICE_SCALE
+    assert line_too_large(q, p).tolist() == [False, True, True, False]

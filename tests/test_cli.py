@@ -30,6 +30,7 @@ GROUPS = (
     "presettle",
     "settle",
     "reverse",
+    "catalogue",
     "ledger",
     "funds",
     "year-end",

@@ -121,3 +121,19 @@ def test_the_commands(db_url: str, tmp_path: Path) -> None:
     assert "bad.csv: line 1: class: missing column" in " ".join(refused.stderr.split())
     missing = runner.invoke(app, ["catalogue", "show", "NOPE", "--db", db_url])
     assert missing.exit_code == 1
+
+
+def test_a_parquet_file_loads_like_its_csv(engine: Engine, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "jx.parquet"
+    pq.write_table(
+        pa.table({"code": ["A1", "B1"], "name": ["a", "b"], "kind": ["drug", "drug"],
+                  "class": ["A", "B"], "price_limit": [None, 10.0]}),
+        path,
+    )  # fmt: skip
+    done = catalogue.load(UnitOfWork.for_engine(engine), path, "360000", JAN_2025)
+    assert done.load.items == 2
+    _, (b1,) = catalogue.show(UnitOfWork.for_engine(engine), "B1", "360000")
+    assert (b1.item_class, b1.price_limit, b1.valid_from) == (ItemClass.B, 10_000_000, JAN_2025)

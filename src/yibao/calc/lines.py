@@ -28,6 +28,7 @@ from yibao.kernel.classify import (
     VisitSums,
     classify_lines,
     line_amounts,
+    line_too_large,
     visit_sums,
 )
 from yibao.kernel.tables import epoch_days
@@ -157,7 +158,7 @@ def classify_bills(
             p = _units(
                 line.get("unit_price"), f"{g}.unit_price", PRICE_SCALE, MAX_PRICE_YUAN, "yuan"
             )
-            if q * p > MAX_LINE_YUAN * QTY_SCALE * PRICE_SCALE:
+            if line_too_large(np.array([q]), np.array([p]))[0]:
                 raise ScenarioError(
                     g, f"quantity × unit_price is above {MAX_LINE_YUAN} yuan for one line"
                 )

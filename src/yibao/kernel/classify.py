@@ -28,6 +28,8 @@ from yibao.policy.vocab import ItemClass, LineReason
 _TO_FEN = QTY_SCALE * PRICE_SCALE // 100
 #: The largest line amount accepted (yuan): quantity × price stays far inside int64.
 MAX_LINE_YUAN = 10_000_000
+#: The same in quantity units × price units (10^17 < 2^63).
+MAX_LINE_UNITS = MAX_LINE_YUAN * QTY_SCALE * PRICE_SCALE
 
 #: Item classes and reasons as small integers, in vocabulary order (arrays hold the index).
 CLASSES: tuple[ItemClass, ...] = tuple(ItemClass)
@@ -161,6 +163,12 @@ class LineClasses:
     in_scope: I64
     category_b: I64
     reason: I64
+
+
+def line_too_large(quantity: I64, unit_price: I64) -> B:
+    """Lines whose quantity × unit price is above ``MAX_LINE_YUAN`` (checked without forming
+    the product, which could pass int64): an edge refuses them before classifying."""
+    return unit_price > MAX_LINE_UNITS // np.maximum(quantity, 1)
 
 
 def line_amounts(quantity: I64, unit_price: I64) -> I64:
