@@ -206,6 +206,8 @@ def _settle_round(
         uow, (p for _, p in fresh), {p.id or 0: claims[i].date.year for i, p in fresh}
     )
     visits = uow.settlements.visits(c.mdtrt_id for c in claims.values() if c.mdtrt_id)
+    # the visits locked before their fee lines are summed: no upload slips in between
+    uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     bills = uow.fees.sums(v.id for v in visits.values() if v.id)
 
