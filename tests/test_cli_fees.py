@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.fee_support import test_catalogue  # noqa: F401  (the fixture)
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
@@ -17,10 +18,12 @@ from yibao.store.uow import UnitOfWork
 
 
 @pytest.mark.usefixtures("test_catalogue")
-def test_settle_a_visit_from_its_lines(db_url: str, uow: UnitOfWork) -> None:
+def test_settle_a_visit_from_its_lines(db_url: str, engine: Engine, uow: UnitOfWork) -> None:
     who = employee(uow)
-    v = register_visit(UnitOfWork.for_url(db_url), who, "H1", "inpatient", 2, dt.date(2025, 5, 1))
-    fees.upload_lines(UnitOfWork.for_url(db_url), v.mdtrt_id, BILL)
+    v = register_visit(
+        UnitOfWork.for_engine(engine), who, "H1", "inpatient", 2, dt.date(2025, 5, 1)
+    )
+    fees.upload_lines(UnitOfWork.for_engine(engine), v.mdtrt_id, BILL)
     args = ("--person", who, "--mdtrt-id", v.mdtrt_id, "--date", "2025-05-03")
     pre = run(db_url, "presettle", *args)
     # as tests/test_api_fees.py: scope 10900.00, (10900.00 − 500.00) × 85% = 8840.00
