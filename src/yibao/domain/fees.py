@@ -11,10 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from yibao.domain.errors import InvalidField
-from yibao.policy.catalogue import MAX_PRICE_YUAN, MAX_QUANTITY, PRICE_SCALE, QTY_SCALE
+from yibao.policy.catalogue import (
+    MAX_PRICE_YUAN,
+    MAX_QUANTITY,
+    PRICE_SCALE,
+    QTY_SCALE,
+    to_units,
+)
 from yibao.policy.vocab import DischargeWay, FeeLineStatus, ItemClass, LineReason
 
 #: The most lines one upload (2204) may carry, and a visit may hold.
@@ -30,58 +36,29 @@ ICD10 = re.compile(r"[A-Z][0-9]{2}(\.[0-9xX]{1,3}([xX][0-9]{3})?)?")
 ICD9CM3 = re.compile(r"[0-9]{2}(\.[0-9xX]{1,4}([xX][0-9]{3})?)?")
 
 
-def _decimal(value: object, field: str) -> Decimal:
-    if isinstance(value, bool) or value is None or value == "":
-        raise InvalidField(
-            field, "missing (a decimal number)" if value in (None, "") else "must be a number"
-        )
-    if isinstance(value, str):
-        text = value.strip(" \t")
-        if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
-            raise InvalidField(field, f"{value!r} is not a number (ASCII digits)")
-        return Decimal(text)
-    if isinstance(value, int | float | Decimal):
-        try:
-            number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        except (InvalidOperation, ValueError):
-            raise InvalidField(field, f"{value!r} is not a number") from None
-        if not number.is_finite():
-            raise InvalidField(field, f"{value!r} is not a finite number")
-        return number
-    raise InvalidField(field, "must be a number")
-
-
-def scaled(value: object, field: str, scale: int, places: int) -> int:
-    """A decimal number in integer units of 1/``scale`` (at most ``places`` decimals)."""
-    number = _decimal(value, field) * scale
-    if number != number.to_integral_value():
-        raise InvalidField(field, f"{value} has more than {places} decimal places")
-    return int(number)
+def _units(value: object, field: str, scale: int, bound: Decimal, unit: str) -> int:
+    """``policy.catalogue.to_units`` (the catalogue file's parser), its reason naming
+    ``field``."""
+    if value is None or value == "":
+        raise InvalidField(field, f"missing (a number, {unit})")
+    try:
+        return to_units(value, scale, bound, unit)
+    except ValueError as exc:
+        raise InvalidField(field, str(exc)) from None
 
 
 def parse_quantity(value: object, field: str = "cnt") -> int:
     """``cnt``: more than 0, at most four decimals, at most ``policy.catalogue.MAX_QUANTITY``."""
-    q = scaled(value, field, QTY_SCALE, 4)
+    q = _units(value, field, QTY_SCALE, MAX_QUANTITY, "item units")
     if q <= 0:
         raise InvalidField(field, f"must be more than 0 (got {value})")
-    if q > int(MAX_QUANTITY) * QTY_SCALE:
-        raise InvalidField(
-            field, f"{value} is above the largest quantity accepted ({MAX_QUANTITY})"
-        )
     return q
 
 
 def parse_price(value: object, field: str = "pric") -> int:
     """``pric`` (yuan): not negative, at most six decimals, at most
     ``policy.catalogue.MAX_PRICE_YUAN``."""
-    p = scaled(value, field, PRICE_SCALE, 6)
-    if p < 0:
-        raise InvalidField(field, f"must not be negative (got {value})")
-    if p > int(MAX_PRICE_YUAN) * PRICE_SCALE:
-        raise InvalidField(
-            field, f"{value} is above the largest price accepted ({MAX_PRICE_YUAN} yuan)"
-        )
-    return p
+    return _units(value, field, PRICE_SCALE, MAX_PRICE_YUAN, "yuan")
 
 
 def units_text(value: int, scale: int, places: int) -> str:
