@@ -361,10 +361,9 @@ def _shipped_items(path: str, mtime: float) -> tuple[CatalogueItem, ...]:
 
 def region_chain(region: str) -> list[str]:
     """Where a region's catalogue comes from, nearest first: the region, its parents in the
-    parameter files (``Policy``'s chain), then the national one; a region without a parameter
-    file: itself, its province (the first two digits + 0000), then the national one. Worked
-    out once per region and parameter folder in use (building a ``Policy`` checks every
-    parameter: ~30 ms, too much for each fee line upload)."""
+    parameter files (``Policy``'s chain, from the folder in use), then the national one; a
+    region without a parameter file: itself, its province (the first two digits + 0000), then
+    the national one."""
     from yibao.policy.params import policy_dir
 
     return list(_region_chain(region, policy_dir()))
