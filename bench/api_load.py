@@ -250,6 +250,7 @@ async def drive_visits(
     items = catalogue_lines()
     latencies: list[float] = []
     visit_latencies: list[float] = []
+    by_infno: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     settled = 0
     sent = 0
@@ -288,7 +289,9 @@ async def drive_visits(
                     output = answer.get("output")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 outcome = type(exc).__name__
-            latencies.append((time.perf_counter() - start) * 1000)
+            took = (time.perf_counter() - start) * 1000
+            latencies.append(took)
+            by_infno.setdefault(infno, []).append(took)
             sent += 1
             if output is None:
                 errors[outcome] = errors.get(outcome, 0) + 1
@@ -316,6 +319,10 @@ async def drive_visits(
                     visit_latencies.append((time.perf_counter() - start) * 1000)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    for infno, values in sorted(by_infno.items()):
+        print(
+            f"{infno}: p50 ms {percentile(values, 0.5):.1f}, p99 ms {percentile(values, 0.99):.1f}"
+        )
     return settled, sent, latencies, visit_latencies, errors
 
 
