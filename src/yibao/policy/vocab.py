@@ -210,3 +210,21 @@ LINE_REASON_TEXTS: dict[LineReason, str] = {
 #: A classified line's amounts (fen), as the calculator and the API answer them:
 #: amount = fully_self_paid + over_limit + in_scope; category_b ≤ in_scope.
 LINE_AMOUNTS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b")
+
+
+class DischargeWay(StrEnum):
+    """离院方式 (dscg_way): how a patient left hospital, as the national codes."""
+
+    ORDERED = "1"  # 医嘱离院
+    TRANSFERRED = "2"  # 医嘱转院
+    TO_COMMUNITY = "3"  # 医嘱转社区卫生服务机构/乡镇卫生院
+    AGAINST_ADVICE = "4"  # 非医嘱离院
+    DIED = "5"  # 死亡
+    OTHER = "9"  # 其他
+
+
+class FeeLineStatus(StrEnum):
+    """A stored fee detail line: live, or cancelled (2205)."""
+
+    LIVE = "live"
+    CANCELLED = "cancelled"

@@ -325,6 +325,7 @@ class VisitRow(Base):
     status: Mapped[str] = mapped_column(String(10))
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    discharge_way: Mapped[str | None] = mapped_column(String(1))  # 离院方式 (2402)
 
 
 class SettlementRow(Base):
