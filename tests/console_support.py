@@ -54,10 +54,10 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def settled_person(api: Api, uow: UnitOfWork) -> tuple[int, str]:
-    """An employee with one settlement in force: (person number, setl_id)."""
-    who = employee(uow)
-    inst = api.institution()
+def settled_person(api: Api, uow: UnitOfWork, n: int = 1) -> tuple[int, str]:
+    """Employee ``n`` with one settlement in force: (person number, setl_id)."""
+    who = employee(uow, n)
+    inst = api.institution(f"H3601000{n}")
     answer = api.tx(inst, "2207", {"certno": who, "level": 2, **CLAIM})
     assert answer["infcode"] == 0, answer
     with uow:

@@ -57,10 +57,11 @@ class ConsoleConfig:
 class Refused(Exception):
     """A page or action the request may not have: ``status`` and what to say."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, ctx: Ctx | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.ctx = ctx
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Ctx:
     def require(self, action: str) -> svc.Staff:
         assert self.staff is not None
         if not self.staff.may(action):
-            raise Refused(403, self._("Your role may not do this."))
+            raise Refused(403, self._("Your role may not do this."), self)
         return self.staff
 
 
@@ -128,7 +129,7 @@ async def checked_form(request: Request, ctx: StaffCtx) -> Ctx:
     if ctx.token is None or not csrf_matches(
         ctx.config.secret, ctx.token, sent if isinstance(sent, str) else None
     ):
-        raise Refused(403, ctx._("The form is missing its security token; reload the page."))
+        raise Refused(403, ctx._("The form is missing its security token; reload the page."), ctx)
     return ctx
 
 
@@ -210,13 +211,13 @@ def create_console(config: ConsoleConfig) -> FastAPI:
             ctx = Ctx(request, config, _lang(request))
             return _render(ctx, "error.html", 403, message=ctx._("Sign in first."))
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        response = _redirect(f"{PREFIX}/signin?next={quote(PREFIX + target)}")
+        response = _redirect(f"{PREFIX}/signin?next={quote(target)}")
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
-        ctx = Ctx(request, config, _lang(request))
+        ctx = exc.ctx or Ctx(request, config, _lang(request))
         return _render(ctx, "error.html", exc.status, message=exc.message)
 
     @app.exception_handler(NotFound)
@@ -243,13 +244,19 @@ def _set_session(response: Response, config: ConsoleConfig, value: str) -> None:
 def _safe_next(value: str | None) -> str:
     if value and value.startswith(PREFIX + "/") and "//" not in value and "\\" not in value:
         return value
-    return f"{PREFIX}/persons"
+    return f"{PREFIX}/"
 
 
-def _routes(app: FastAPI, config: ConsoleConfig) -> None:  # noqa: C901 - one route each
+def _routes(app: FastAPI, config: ConsoleConfig) -> None:
     @app.get("/", include_in_schema=False)
-    def home() -> Response:
-        return _redirect(f"{PREFIX}/persons")
+    def home(ctx: StaffCtx) -> Response:
+        """The first page the role may see."""
+        assert ctx.staff is not None
+        for action, page in (("person:read", "persons"), ("funds:read", "funds"),
+                             ("admin:institutions", "institutions")):  # fmt: skip
+            if ctx.staff.may(action):
+                return _redirect(f"{PREFIX}/{page}")
+        raise Refused(403, ctx._("Your role may not do this."), ctx)
 
     @app.get("/lang/{code}")
     def switch_language(code: str, next: str | None = None) -> Response:
@@ -284,9 +291,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:  # noqa: C901 - one ro
         if not pre or cookie != pre:
             raise Refused(403, ctx._("The form is missing its security token; reload the page."))
         try:
-            token, _staff = svc.sign_in(
-                ctx.uow(), username, password, config.token_ttl_seconds
-            )
+            token, _staff = svc.sign_in(ctx.uow(), username, password, config.token_ttl_seconds)
         except svc.ConsoleRefused:
             fresh = new_presession()
             response = _render(
@@ -299,10 +304,10 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:  # noqa: C901 - one ro
                 secure=config.secure_cookies,
             )  # fmt: skip
             return response
-        response = _redirect(_safe_next(next))
-        _set_session(response, config, session_value(config.secret, token))
-        response.delete_cookie(PRESESSION_COOKIE, path=PREFIX)
-        return response
+        done = _redirect(_safe_next(next))
+        _set_session(done, config, session_value(config.secret, token))
+        done.delete_cookie(PRESESSION_COOKIE, path=PREFIX)
+        return done
 
     @app.post("/signout")
     def signout(ctx: FormCtx) -> Response:
@@ -441,7 +446,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:  # noqa: C901 - one ro
         view = svc.funds_view(ctx.uow())
         names = {k: ctx._(FUND_NAMES.get(k, k)) for k in view.series}
         line = charts.line_chart(view.months, view.series, names)
-        bars = charts.bar_chart([(f"{n} ({t})", paid) for t, n, _c, paid in view.layers])
+        bars = charts.bar_chart([(ctx._(t), paid) for t, _n, _c, paid in view.layers])
         return _render(ctx, "funds.html", v=view, line=line, bars=bars, fund_names=FUND_NAMES)
 
     # --------------------------------------------------------------------- institutions
@@ -472,12 +477,11 @@ FUND_NAMES = {
     "resident_adjustment": "Resident adjustment fund",
     "opening_balance": "Opening balances",
     "institution_payable": "Owed to institutions",
+    "institution_collected": "Cash collected by institutions",
 }
 
 
-def _pay(
-    uow: UnitOfWork, person_id: int, kind: str, period: str, amount: str, on: dt.date
-) -> Any:
+def _pay(uow: UnitOfWork, person_id: int, kind: str, period: str, amount: str, on: dt.date) -> Any:
     """Record one payment as ``yibao pay`` does (the same services and checks)."""
     if kind in ("employee", "flexible", "retiree-credit"):
         try:

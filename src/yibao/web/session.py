@@ -26,7 +26,9 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,100}$")
 
 
 def _mac(secret: str, purpose: str, value: str) -> str:
-    return hmac.new(secret.encode(), f"console-{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), f"console-{purpose}:{value}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def session_value(secret: str, token: str, now: float | None = None) -> str:
