@@ -91,7 +91,7 @@ def main() -> None:
         rows = s.execute(select(PersonRow.id, PersonRow.national_id, PersonRow.name)).all()
     area = [r for r in rows if r.national_id.startswith("36")] or rows
     rng = random.Random(args.seed)
-    name = f"bench-{rng.randrange(10**9)}"
+    name = f"bench-{time.time_ns()}"
     auditor = NewStaff(username=name, role=Role.SETTLEMENT_AUDITOR, password=PASSWORD)
     create_staff(UnitOfWork.for_engine(engine), auditor)
     settings = Settings(api_secret=SECRET, database_url=args.db)  # type: ignore[call-arg]

@@ -37,15 +37,17 @@ def find_persons(
     name: str | None = None,
     limit: int = 50,
 ) -> list[PersonHit]:
-    """Persons by exact national ID, person number, or name (exact, or beginning with it),
-    ordered by person number; at most ``limit``."""
+    """Persons by exact national ID, person number, or name (exact, or beginning with it, in
+    name order), then by person number; at most ``limit``."""
     stmt = select(PersonRow.id, PersonRow.national_id, PersonRow.name, PersonRow.region)
     if national_id is not None:
         stmt = stmt.where(PersonRow.national_id == national_id)
     elif person_id is not None:
         stmt = stmt.where(PersonRow.id == person_id)
-    elif name is not None:
-        stmt = stmt.where(PersonRow.name.startswith(name, autoescape=True))
+    elif name is not None:  # in name order: the index gives the first ``limit`` at once
+        stmt = stmt.where(PersonRow.name.startswith(name, autoescape=True)).order_by(
+            PersonRow.name
+        )
     else:
         return []
     rows = session.execute(stmt.order_by(PersonRow.id).limit(limit)).all()
