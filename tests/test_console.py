@@ -112,6 +112,10 @@ def test_person_file_read_audited_and_masked(api: Api, uow: UnitOfWork) -> None:
     assert reads[0].actor == f"staff:{clerk_name}" and reads[0].detail == "console; identity shown"
     assert reads[1].detail == "console; identity masked"
     assert clerk.get("/console/persons/999999").status_code == 404
+    for absurd in ("99999999999999999999999", "-1", "x"):
+        assert clerk.get(f"/console/persons/{absurd}").status_code == 404
+    hits = clerk.get("/console/persons", params={"q": "张\x00\u202e"})
+    assert hits.status_code == 200
 
 
 def test_enrol_and_pay_forms(api: Api, uow: UnitOfWork) -> None:

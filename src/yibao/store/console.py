@@ -45,9 +45,7 @@ def find_persons(
     elif person_id is not None:
         stmt = stmt.where(PersonRow.id == person_id)
     elif name is not None:  # in name order: the index gives the first ``limit`` at once
-        stmt = stmt.where(PersonRow.name.startswith(name, autoescape=True)).order_by(
-            PersonRow.name
-        )
+        stmt = stmt.where(PersonRow.name.startswith(name, autoescape=True)).order_by(PersonRow.name)
     else:
         return []
     rows = session.execute(stmt.order_by(PersonRow.id).limit(limit)).all()

@@ -7,17 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from yibao.domain.errors import NotFound, RecordError
+from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
 from yibao.rules.errors import InvalidField
@@ -38,7 +40,7 @@ from yibao.web.session import (
 )
 
 log = logging.getLogger("yibao.web")
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 PREFIX = "/console"
 
 
@@ -120,6 +122,8 @@ def staff_ctx(request: Request) -> Ctx:
 
 
 StaffCtx = Annotated[Ctx, Depends(staff_ctx)]
+#: A person number (``persons.id``) as the store holds it.
+PersonId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 async def checked_form(request: Request, ctx: StaffCtx) -> Ctx:
@@ -161,9 +165,10 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _message(ctx: Ctx, exc: Exception) -> str:
-    """A refusal of a service, in the console's words (its own text: it names the field)."""
-    return str(exc)
+def _check_fields(values: dict[str, str]) -> None:
+    """No control, invisible or direction-changing character in any field (named if so)."""
+    for name, value in values.items():
+        check_identifier(name, value)
 
 
 def _field_errors(exc: Exception, fields: tuple[str, ...], fallback: str) -> dict[str, str]:
@@ -219,6 +224,11 @@ def create_console(config: ConsoleConfig) -> FastAPI:
     async def refused(request: Request, exc: Refused) -> Response:
         ctx = exc.ctx or Ctx(request, config, _lang(request))
         return _render(ctx, "error.html", exc.status, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        ctx = Ctx(request, config, _lang(request))
+        return _render(ctx, "error.html", 404, message=ctx._("Not found."))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -327,13 +337,13 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
         return _render(ctx, "search.html", q=query, hits=hits)
 
     @app.get("/persons/{person_id}")
-    def person(ctx: StaffCtx, person_id: int, done: str | None = None) -> Response:
+    def person(ctx: StaffCtx, person_id: PersonId, done: str | None = None) -> Response:
         staff = ctx.require("person:read")
         view = svc.person_view(ctx.uow(), staff, person_id, clock.today())
         return _render(ctx, "person.html", p=view, done=done)
 
     @app.get("/persons/{person_id}/enrol")
-    def enrol_page(ctx: StaffCtx, person_id: int) -> Response:
+    def enrol_page(ctx: StaffCtx, person_id: PersonId) -> Response:
         ctx.require("person:enrol")
         values = {"kind": "resident", "area": "", "on": clock.today().isoformat(), "employer": ""}
         return _render(ctx, "enrol.html", person_id=person_id, values=values, errors={})
@@ -341,7 +351,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
     @app.post("/persons/{person_id}/enrol")
     def enrol(
         ctx: FormCtx,
-        person_id: int,
+        person_id: PersonId,
         kind: Annotated[str, Form(max_length=20)] = "",
         area: Annotated[str, Form(max_length=20)] = "",
         on: Annotated[str, Form(max_length=20)] = "",
@@ -351,6 +361,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
         values = {"kind": kind, "area": area, "on": on, "employer": employer}
         fields = ("kind", "area", "on", "employer")
         try:
+            _check_fields(values)
             if not (len(area) == 6 and area.isascii() and area.isdigit()):
                 raise InvalidField("area", "a pooling area is a 6-digit code")
             day = _date(on, "on")
@@ -368,7 +379,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
         return _redirect(f"{PREFIX}/persons/{person_id}?done=enrolled")
 
     @app.get("/persons/{person_id}/pay")
-    def pay_page(ctx: StaffCtx, person_id: int) -> Response:
+    def pay_page(ctx: StaffCtx, person_id: PersonId) -> Response:
         ctx.require("person:pay")
         values = {"kind": "resident", "period": str(clock.today().year), "amount": "",
                   "on": clock.today().isoformat()}  # fmt: skip
@@ -377,7 +388,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
     @app.post("/persons/{person_id}/pay")
     def pay(
         ctx: FormCtx,
-        person_id: int,
+        person_id: PersonId,
         kind: Annotated[str, Form(max_length=20)] = "",
         period: Annotated[str, Form(max_length=20)] = "",
         amount: Annotated[str, Form(max_length=40)] = "",
@@ -387,6 +398,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
         values = {"kind": kind, "period": period, "amount": amount, "on": on}
         fields = ("kind", "period", "amount", "on")
         try:
+            _check_fields(values)
             record = _pay(ctx.uow(), person_id, kind, period, amount, _date(on, "on"))
         except NotFound:
             raise
