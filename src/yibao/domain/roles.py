@@ -48,6 +48,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({_D}),
     "admin:institutions": frozenset({_D}),
     "admin:staff": frozenset({_D}),
+    # the staff console (and the command line's staff work): enrolling, recording a payment,
+    # the funds and the ledger check
+    "person:enrol": frozenset({_C, _D}),
+    "person:pay": frozenset({_C, _D}),
+    "funds:read": frozenset({_A, _F, _D}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

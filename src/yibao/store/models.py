@@ -81,7 +81,11 @@ class HouseholdRow(Base):
 
 class PersonRow(Base):
     __tablename__ = "persons"
-    __table_args__ = (CheckConstraint("sex IN ('M', 'F')", name="sex"),)
+    __table_args__ = (
+        CheckConstraint("sex IN ('M', 'F')", name="sex"),
+        # the console's search by the beginning of a name (LIKE 'x%' whatever the collation)
+        Index("ix_persons_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     national_id: Mapped[str] = mapped_column(String(18), unique=True)

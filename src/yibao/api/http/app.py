@@ -39,6 +39,7 @@ from yibao.api.serving.fastpath import ASGIApp, Message, Receive, Scope, Send, S
 from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
 from yibao.store.db import make_engine
+from yibao.web.app import ConsoleConfig, create_console
 
 log = logging.getLogger("yibao.api")
 
@@ -217,4 +218,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_exception_handler(kind, internal)
     app.include_router(router)
     app.include_router(fhir_router)
+    # the staff console (yibao.web), same engine and secret
+    console = ConsoleConfig(
+        engine,
+        settings.api_secret.get_secret_value(),
+        token_ttl_seconds=settings.token_ttl_seconds,
+        idle_seconds=settings.console_idle_seconds,
+        secure_cookies=settings.console_secure_cookies,
+    )
+    app.mount("/console", create_console(console))
     return app
