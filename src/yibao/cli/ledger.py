@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from yibao.cli import funds_ops
 from yibao.cli.common import DbOpt, JsonOpt, emit, out, parse_date, unit_of_work
 from yibao.cli.options import with_policy_dir
 from yibao.policy import fen_to_yuan
@@ -105,3 +106,6 @@ def year_end(
         f"{c.year}: {c.insured} insured, {c.lapsed} lapsed ({c.lapses_recorded} new), "
         f"{c.zero_claim} zero-claim; run {c.runs}",
     )
+
+
+funds_ops.attach(funds_app)

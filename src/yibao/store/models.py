@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from yibao.policy.vocab import LEVELS, CrossRegion, GroupKind, MedType, sql_in
+from yibao.policy.vocab import LEVELS, CrossRegion, FundRisk, GroupKind, MedType, sql_in
 from yibao.policy.vocab import SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS  # (re-exported)
 
 NAMING = {
@@ -417,3 +417,59 @@ class BenefitStateRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     settlements: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+FUND_KINDS = (
+    "('employee_pooling', 'personal_account', 'resident_pooling', 'critical_illness', "
+    "'large_amount', 'medical_assistance', 'adjustment')"
+)
+FUND_RISKS = sql_in(FundRisk)
+
+
+class FundBudgetRow(Base):
+    """A fund's yearly budget in an area (基金预算): its income and expenditure lines, fen."""
+
+    __tablename__ = "fund_budgets"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint("income >= 0 AND expenditure >= 0", name="amounts"),
+        Index("uq_fund_budgets_year_area_fund", "year", "pooling_area", "fund", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    fund: Mapped[str] = mapped_column(String(30))
+    income: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class FundWarningRow(Base):
+    """A risk warning of a fund in a month (基金风险预警) with the figures that raised it; one
+    row per (year, month, area, fund, risk): evaluating a month again replaces its rows."""
+
+    __tablename__ = "fund_warnings"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint(f"risk IN {FUND_RISKS}", name="risk"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month"),
+        Index(
+            "uq_fund_warnings_month_fund_risk",
+            "year",
+            "month",
+            "pooling_area",
+            "fund",
+            "risk",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    fund: Mapped[str] = mapped_column(String(30))
+    risk: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

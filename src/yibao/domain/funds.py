@@ -1,0 +1,78 @@
+"""The funds a fund manager watches (基金运行分析) and their yearly budgets (基金预算).
+
+A fund is a credit-normal kind of ledger account: the pooling funds of an area, the personal
+accounts of its insured (kept per person, counted together), and the province's adjustment fund
+(keyed by the province's code). Amounts are integer fen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yibao.domain.errors import InvalidField
+from yibao.domain.ledger import AccountKind
+from yibao.domain.registry import check_area
+
+#: The funds analysed, in report order (rules.md §7).
+FUNDS: tuple[AccountKind, ...] = (
+    AccountKind.EMPLOYEE_POOLING,
+    AccountKind.PERSONAL_ACCOUNT,
+    AccountKind.RESIDENT_POOLING,
+    AccountKind.CRITICAL_ILLNESS,
+    AccountKind.LARGE_AMOUNT,
+    AccountKind.MEDICAL_ASSISTANCE,
+    AccountKind.ADJUSTMENT,
+)
+FUND_NAMES: tuple[str, ...] = tuple(f.value for f in FUNDS)
+
+#: Funds whose balance is a pooled reserve judged in months of spending (back-office.md §2):
+#: not the personal accounts (each person's own money) nor the adjustment fund (whose size is
+#: ruled by the pause line of the adjustment, not by months of its own spending).
+RESERVE_FUNDS: frozenset[AccountKind] = frozenset(FUNDS) - {
+    AccountKind.PERSONAL_ACCOUNT,
+    AccountKind.ADJUSTMENT,
+}
+
+#: Transaction kinds that undo an earlier expenditure: their postings count against the
+#: fund's expenditure (negative), not as income.
+REVERSAL_KINDS: tuple[str, ...] = ("settlement_reversal",)
+#: Transaction kinds that bring in balances from before the system: they move the balance but
+#: are neither income nor expenditure of the month.
+TRANSFER_KINDS: tuple[str, ...] = ("opening_balance",)
+
+FIRST_YEAR, LAST_YEAR = 1990, 2200
+
+
+def check_year(year: int, field: str = "year") -> int:
+    if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidField(field, f"must be a year from {FIRST_YEAR} to {LAST_YEAR}", year)
+    return year
+
+
+def fund_of(name: str, field: str = "fund") -> AccountKind:
+    """The fund named ``name`` (an account kind of ``FUNDS``), or a clear refusal."""
+    for fund in FUNDS:
+        if fund.value == name:
+            return fund
+    raise InvalidField(field, f"{name!r} is not a fund (one of {', '.join(FUND_NAMES)})")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A fund's budget for a year in an area: its income and expenditure lines (fen)."""
+
+    year: int
+    area: str
+    fund: AccountKind
+    income: int
+    expenditure: int
+
+    def __post_init__(self) -> None:
+        check_year(self.year)
+        check_area(self.area)
+        if self.fund not in FUNDS:
+            raise InvalidField("fund", f"{self.fund.value} is not a fund")
+        for name in ("income", "expenditure"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidField(name, "must be a non-negative amount in fen", value)

@@ -1,0 +1,74 @@
+"""Fund management: yearly budgets per fund and area (``fund_budgets``) and the monthly risk
+warnings with their evidence (``fund_warnings``).
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+FUNDS = (
+    "('employee_pooling', 'personal_account', 'resident_pooling', 'critical_illness', "
+    "'large_amount', 'medical_assistance', 'adjustment')"
+)
+RISKS = "('reserve_critical', 'reserve_low', 'reserve_surplus', 'deficit', 'spending_growth')"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "fund_budgets",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("pooling_area", sa.String(6), nullable=False),
+        sa.Column("fund", sa.String(30), nullable=False),
+        sa.Column("income", sa.BigInteger(), nullable=False),
+        sa.Column("expenditure", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(f"fund IN {FUNDS}", name="ck_fund_budgets_fund"),
+        sa.CheckConstraint("income >= 0 AND expenditure >= 0", name="ck_fund_budgets_amounts"),
+        sa.PrimaryKeyConstraint("id", name="pk_fund_budgets"),
+    )
+    op.create_index(
+        "uq_fund_budgets_year_area_fund",
+        "fund_budgets",
+        ["year", "pooling_area", "fund"],
+        unique=True,
+    )
+    op.create_table(
+        "fund_warnings",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("pooling_area", sa.String(6), nullable=False),
+        sa.Column("fund", sa.String(30), nullable=False),
+        sa.Column("risk", sa.String(20), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(f"fund IN {FUNDS}", name="ck_fund_warnings_fund"),
+        sa.CheckConstraint(f"risk IN {RISKS}", name="ck_fund_warnings_risk"),
+        sa.CheckConstraint("month BETWEEN 1 AND 12", name="ck_fund_warnings_month"),
+        sa.PrimaryKeyConstraint("id", name="pk_fund_warnings"),
+    )
+    op.create_index(
+        "uq_fund_warnings_month_fund_risk",
+        "fund_warnings",
+        ["year", "month", "pooling_area", "fund", "risk"],
+        unique=True,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("uq_fund_warnings_month_fund_risk", table_name="fund_warnings")
+    op.drop_table("fund_warnings")
+    op.drop_index("uq_fund_budgets_year_area_fund", table_name="fund_budgets")
+    op.drop_table("fund_budgets")
