@@ -94,12 +94,50 @@ def test_0004_opening_balance_kind_on_a_used_database(db_url: str, engine: Engin
         with pytest.raises(IntegrityError):
             add_account("opening_balance:360100", "opening_balance")
     finally:
-        assert upgrade(db_url) == head() == "0004"
-    add_account("opening_balance:360100", "opening_balance")
+        assert upgrade(db_url, "0004") == "0004"
+    try:
+        add_account("opening_balance:360100", "opening_balance")
+        with pytest.raises(IntegrityError):
+            add_account("other:360100", "other")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM postings")).scalar_one() == 2
+    finally:
+        assert upgrade(db_url) == head()
+
+
+def test_0008_adjustment_kinds_per_scheme(db_url: str, engine: Engine) -> None:
+    """0008 replaces the kind ``adjustment`` by one per scheme, keeping the others (on a
+    database with postings), and back."""
+
+    def add_account(code: str, kind: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (code, kind, pooling_area, normal_side, balance) "
+                    "VALUES (:code, :kind, '340000', 'credit', 0)"
+                ),
+                {"code": code, "kind": kind},
+            )
+
+    upgrade(db_url)
+    add_account("opening_balance:340100", "opening_balance")
+    add_account("resident_adjustment:340000", "resident_adjustment")
+    add_account("employee_adjustment:340000", "employee_adjustment")
     with pytest.raises(IntegrityError):
-        add_account("other:360100", "other")
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM postings")).scalar_one() == 2
+        add_account("adjustment:340000", "adjustment")
+    downgrade(db_url, "0004")  # the empty adjustment accounts go with the kinds
+    try:
+        add_account("adjustment:340000", "adjustment")
+        with pytest.raises(IntegrityError):
+            add_account("resident_adjustment:340000", "resident_adjustment")
+        with pytest.raises(RuntimeError, match="adjustment:340000"):
+            upgrade(db_url)  # an account of the old kind stops the upgrade
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM accounts WHERE kind = 'adjustment'"))
+    finally:
+        assert upgrade(db_url) == head()
+    add_account("resident_adjustment:340000", "resident_adjustment")
+    add_account("opening_balance:340200", "opening_balance")
 
 
 def test_settlement_amount_columns_are_the_vocabulary(db_url: str, engine: Engine) -> None:

@@ -1,8 +1,8 @@
 """The funds a fund manager watches (基金运行分析) and their yearly budgets (基金预算).
 
 A fund is a credit-normal kind of ledger account: the pooling funds of an area, the personal
-accounts of its insured (kept per person, counted together), and the province's adjustment fund
-(keyed by the province's code). Amounts are integer fen.
+accounts of its insured (kept per person, counted together), and the province's adjustment fund of
+each scheme (keyed by the province's code). Amounts are integer fen.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ FUNDS: tuple[AccountKind, ...] = (
     AccountKind.CRITICAL_ILLNESS,
     AccountKind.LARGE_AMOUNT,
     AccountKind.MEDICAL_ASSISTANCE,
-    AccountKind.ADJUSTMENT,
+    AccountKind.EMPLOYEE_ADJUSTMENT,
+    AccountKind.RESIDENT_ADJUSTMENT,
 )
 FUND_NAMES: tuple[str, ...] = tuple(f.value for f in FUNDS)
 
 #: Funds whose balance is a pooled reserve judged in months of spending (back-office.md §2):
 #: not the personal accounts (each person's own money) nor the adjustment fund (whose size is
 #: ruled by the pause line of the adjustment, not by months of its own spending).
-RESERVE_FUNDS: frozenset[AccountKind] = frozenset(FUNDS) - {
-    AccountKind.PERSONAL_ACCOUNT,
-    AccountKind.ADJUSTMENT,
-}
+RESERVE_FUNDS: frozenset[AccountKind] = frozenset(
+    f for f in FUNDS if f is not AccountKind.PERSONAL_ACCOUNT and not f.provincial
+)
 
 #: Transaction kinds that undo an earlier expenditure: their postings count against the
 #: fund's expenditure (negative), not as income.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from yibao.domain.errors import InvalidField, UnbalancedTransaction
+from yibao.policy.vocab import InsuranceScheme
 
 
 class AccountKind(StrEnum):
@@ -24,11 +25,28 @@ class AccountKind(StrEnum):
     CRITICAL_ILLNESS = "critical_illness"
     LARGE_AMOUNT = "large_amount"
     MEDICAL_ASSISTANCE = "medical_assistance"
-    ADJUSTMENT = "adjustment"  # provincial adjustment fund (调剂金): keyed by province code
+    # provincial adjustment fund (省级调剂金), one per scheme: keyed by province code
+    EMPLOYEE_ADJUSTMENT = "employee_adjustment"
+    RESIDENT_ADJUSTMENT = "resident_adjustment"
     PERSONAL_ACCOUNT = "personal_account"
     # equity counter account of balances brought in from before the system (期初余额), e.g. the
     # personal accounts of a loaded area; credit-normal, so it goes negative as they come in
     OPENING_BALANCE = "opening_balance"
+
+    @classmethod
+    def pooling(cls, scheme: InsuranceScheme) -> AccountKind:
+        """The pooling fund (统筹基金) of a scheme."""
+        return _POOLING[scheme]
+
+    @classmethod
+    def adjustment(cls, scheme: InsuranceScheme) -> AccountKind:
+        """The provincial adjustment fund of a scheme."""
+        return _ADJUSTMENT[scheme]
+
+    @property
+    def provincial(self) -> bool:
+        """Keyed by province (the adjustment funds), not by pooling area."""
+        return self in _ADJUSTMENT.values()
 
     @property
     def debit_normal(self) -> bool:
@@ -43,6 +61,16 @@ class AccountKind(StrEnum):
 _DEBIT_NORMAL = frozenset(
     {AccountKind.CASH, AccountKind.CONTRIBUTIONS_RECEIVABLE, AccountKind.FISCAL_SUBSIDY_RECEIVABLE}
 )
+
+
+_POOLING = {
+    InsuranceScheme.EMPLOYEE: AccountKind.EMPLOYEE_POOLING,
+    InsuranceScheme.RESIDENT: AccountKind.RESIDENT_POOLING,
+}
+_ADJUSTMENT = {
+    InsuranceScheme.EMPLOYEE: AccountKind.EMPLOYEE_ADJUSTMENT,
+    InsuranceScheme.RESIDENT: AccountKind.RESIDENT_ADJUSTMENT,
+}
 
 
 def province_of(area: str) -> str:
@@ -66,7 +94,7 @@ class AccountRef:
 
     @classmethod
     def fund(cls, kind: AccountKind, area: str) -> AccountRef:
-        if kind is AccountKind.ADJUSTMENT:
+        if kind.provincial:
             area = province_of(area)
         return cls(kind, pooling_area=area)
 

@@ -136,6 +136,7 @@ BOUNDS: tuple[Bound, ...] = (
         "benefits.*.outpatient.basic.ratio.*", low=_d("0.50"), since=GBF2021_14, note="GBF2021-14"
     ),
     Bound("funds.adjustment.draw_ratio_max", high=_d("0.05"), note="SPEC-RULES"),
+    Bound("funds.adjustment.draw_ratio", high=_d("0.05"), note="SPEC-RULES"),
 )
 
 

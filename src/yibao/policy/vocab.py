@@ -104,6 +104,15 @@ class AidClass(StrEnum):
     ILL_POOR = "ill_poor"
 
 
+class FundWarning(StrEnum):
+    """基金运行风险预警: the level of a fund's accumulated balance in months of spending
+    (``rules.funds.warning_level``), lowest first."""
+
+    CRITICAL = "critical"  # below funds.warning.balance_months.critical
+    LOW = "low"  # below .low
+    NORMAL = "normal"
+    SURPLUS = "surplus"  # above .high: an idle surplus (结余过多)
+
 
 class FundRisk(StrEnum):
     """A fund's risk warning (基金运行风险预警), evaluated month by month: the reserve months'

@@ -48,7 +48,7 @@ GROUP_KINDS = sql_in(GroupKind)
 ACCOUNT_KINDS = (
     "('cash', 'contributions_receivable', 'fiscal_subsidy_receivable', 'employee_pooling', "
     "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
-    "'adjustment', 'personal_account', 'opening_balance')"
+    "'employee_adjustment', 'resident_adjustment', 'personal_account', 'opening_balance')"
 )
 CONTRIBUTION_KINDS = "('employee', 'flexible', 'resident', 'repair', 'retiree_credit')"
 
@@ -421,7 +421,7 @@ class BenefitStateRow(Base):
 
 FUND_KINDS = (
     "('employee_pooling', 'personal_account', 'resident_pooling', 'critical_illness', "
-    "'large_amount', 'medical_assistance', 'adjustment')"
+    "'large_amount', 'medical_assistance', 'employee_adjustment', 'resident_adjustment')"
 )
 FUND_RISKS = sql_in(FundRisk)
 

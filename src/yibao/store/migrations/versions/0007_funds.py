@@ -2,7 +2,7 @@
 warnings with their evidence (``fund_warnings``).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 FUNDS = (
     "('employee_pooling', 'personal_account', 'resident_pooling', 'critical_illness', "
-    "'large_amount', 'medical_assistance', 'adjustment')"
+    "'large_amount', 'medical_assistance', 'employee_adjustment', 'resident_adjustment')"
 )
 RISKS = "('reserve_critical', 'reserve_low', 'reserve_surplus', 'deficit', 'spending_growth')"
 
