@@ -106,7 +106,8 @@ def _fill(conn: psycopg.Connection, n: int) -> dict[str, int]:
     run(
         "INSERT INTO ledger_transactions (id, kind, occurred_on, description, reference) "
         "SELECT g, 'settlement', date '2025-01-01' + (g %% 365), "
-        "'settlement S' || g || ' of P' || (1 + (g::bigint * 7919) %% %(n)s) || ' at H' || (g %% 800), "
+        "'settlement S' || g || ' of P' || (1 + (g::bigint * 7919) %% %(n)s) "
+        "|| ' at H' || (g %% 800), "
         "'settlement:S' || g FROM generate_series(%(cr)s + 1, %(cs)s) g",
         p,
     )
@@ -220,8 +221,10 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         print(f"insured: {args.insured:,}")
-        print(f"ledger: {counts['ledger_transactions']:,} transactions, "
-              f"{counts['postings']:,} postings")
+        print(
+            f"ledger: {counts['ledger_transactions']:,} transactions, "
+            f"{counts['postings']:,} postings"
+        )
         print(f"setup: {time.perf_counter() - started:.0f} s")
     times = []
     engine = make_engine(url)
@@ -232,8 +235,10 @@ def main() -> None:
         times.append(time.perf_counter() - started)
     for line in analysis.lines:
         last = line.months[-1]
-        print(f"{line.fund} {line.area or '-'}: income {last.income_to_date}, "
-              f"expenditure {last.expenditure_to_date}, balance {last.balance}")
+        print(
+            f"{line.fund} {line.area or '-'}: income {last.income_to_date}, "
+            f"expenditure {last.expenditure_to_date}, balance {last.balance}"
+        )
     print(f"runs: {', '.join(f'{t:.2f}' for t in times)} s")
     engine.dispose()
     if not args.keep:

@@ -116,9 +116,7 @@ def budget_set(
 ) -> None:
     """Enter (or replace) a fund's budget for a year in an area."""
     with unit_of_work(db, as_json) as uow:
-        b = fund_budgets.set_budget(
-            uow, fund_budgets.budget(year, area, fund, income, expenditure)
-        )
+        b = fund_budgets.set_budget(uow, fund_budgets.budget(year, area, fund, income, expenditure))
     data = {
         "year": b.year,
         "area": b.area,
@@ -126,8 +124,12 @@ def budget_set(
         "income": fen_to_yuan(b.income),
         "expenditure": fen_to_yuan(b.expenditure),
     }
-    emit(data, as_json, f"budget {b.year} {b.area} {b.fund.value}: income {data['income']}, "
-         f"expenditure {data['expenditure']}")
+    emit(
+        data,
+        as_json,
+        f"budget {b.year} {b.area} {b.fund.value}: income {data['income']}, "
+        f"expenditure {data['expenditure']}",
+    )
 
 
 @budget_app.command("import")

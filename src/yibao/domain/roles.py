@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({_D}),
     "admin:institutions": frozenset({_D}),
     "admin:staff": frozenset({_D}),
+    # fund management (基金运行): the operation analysis, warnings and budgets
+    "funds:read": frozenset({_F}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

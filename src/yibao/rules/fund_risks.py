@@ -93,7 +93,9 @@ def project_year_end(
     if last_year is not None:
         inc_same, inc_rest, exp_same, exp_rest = last_year
         if inc_same > 0 and exp_same > 0:
-            rest = Fraction(income * inc_rest, inc_same) - Fraction(expenditure * exp_rest, exp_same)
+            rest = Fraction(income * inc_rest, inc_same) - Fraction(
+                expenditure * exp_rest, exp_same
+            )
             return Projection(_half_up(balance + rest), "seasonal")
     rest = Fraction((income - expenditure) * (MONTHS - months), months)
     return Projection(_half_up(balance + rest), "scaled")

@@ -47,7 +47,9 @@ class BudgetFileRefused(RecordError):
         self.problems = list(problems)
         shown = "; ".join(self.problems[:MAX_ERRORS])
         more = len(self.problems) - MAX_ERRORS
-        super().__init__(f"budget file refused: {shown}" + (f"; and {more} more" if more > 0 else ""))
+        super().__init__(
+            f"budget file refused: {shown}" + (f"; and {more} more" if more > 0 else "")
+        )
 
 
 def budget(year: int, area: str, fund: str, income: object, expenditure: object) -> Budget:
@@ -156,7 +158,9 @@ class BudgetComparison:
             "income": fen_to_yuan(b.income),
             "expenditure": fen_to_yuan(b.expenditure),
             "income_execution_pct": _pct(last.income_actual if last else 0, b.income),
-            "expenditure_execution_pct": _pct(last.expenditure_actual if last else 0, b.expenditure),
+            "expenditure_execution_pct": _pct(
+                last.expenditure_actual if last else 0, b.expenditure
+            ),
             "months": [m.as_dict() for m in self.months],
         }
 

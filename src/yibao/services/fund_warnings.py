@@ -17,6 +17,7 @@ one row per month, area, fund and risk, never a duplicate.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from yibao.policy import fen_to_yuan
 from yibao.policy.vocab import FundRisk, FundWarning
 from yibao.rules import fund_risks, funds
 from yibao.services.common import PolicySource, policy_for
-from yibao.services.fund_analysis import Analysis, FundLine, MonthFigures, analyse
+from yibao.services.fund_analysis import Analysis, MonthFigures, analyse
 from yibao.store.repositories.funds import FundRepository, StoredWarning
 from yibao.store.uow import UnitOfWork
 
@@ -65,13 +66,16 @@ def warning_dict(w: StoredWarning) -> dict[str, Any]:
     }
 
 
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
 def _month_warnings(
-    line: FundLine, m: MonthFigures, last_inc: int, last_exp: int, policy_area: str, year: int,
-    policies: PolicySource,
+    m: MonthFigures, last_inc: int, last_exp: int, thresholds: funds.WarningThresholds
 ) -> list[tuple[FundRisk, dict[str, Any]]]:
     out: list[tuple[FundRisk, dict[str, Any]]] = []
     if m.reserve_months is not None:
-        level = funds.warning_level(policies(policy_area), m.reserve_months)
+        level = funds.warning_level(m.reserve_months, thresholds)
         if level in _RESERVE_RISK:
             out.append(
                 (
@@ -80,6 +84,11 @@ def _month_warnings(
                         "balance": fen_to_yuan(m.balance),
                         "annual_expenditure": fen_to_yuan(m.annual_expenditure),
                         "reserve_months": str(m.reserve_months),
+                        "thresholds": {
+                            "critical": str(thresholds.critical),
+                            "low": str(thresholds.low),
+                            "high": str(thresholds.high),
+                        },
                     },
                 )
             )
@@ -115,9 +124,7 @@ def _month_warnings(
     return out
 
 
-def warnings_of(
-    analysis: Analysis, policies: PolicySource = policy_for
-) -> list[StoredWarning]:
+def warnings_of(analysis: Analysis, policies: PolicySource = policy_for) -> list[StoredWarning]:
     """The warnings the analysis raises, month by month (pure: nothing read or stored)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out: list[StoredWarning] = []
@@ -128,9 +135,9 @@ def warnings_of(
         for m in line.months:
             last_inc += m.income_last_year
             last_exp += m.expenditure_last_year
-            for risk, evidence in _month_warnings(
-                line, m, last_inc, last_exp, line.area, analysis.year, policies
-            ):
+            policy = policies(line.area)
+            thresholds = funds.warning_thresholds(policy, _month_end(analysis.year, m.month))
+            for risk, evidence in _month_warnings(m, last_inc, last_exp, thresholds):
                 out.append(
                     StoredWarning(
                         analysis.year, m.month, line.area, line.fund, risk.value, evidence, now
