@@ -324,6 +324,8 @@ GOOD = (
     "2025,360600,resident_pooling,12000.00,11500.50\n"
     "2025,360600,employee_pooling,0,0\n"
 )
+#: a province's yearly pooling income is far above one claim's limit (一亿元)
+BIG = "year,area,fund,income,expenditure\n2025,340000,resident_adjustment,9000000000000.00,1\n"
 
 
 def test_budgets_against_the_ledger(uow: UnitOfWork) -> None:
@@ -351,6 +353,8 @@ def test_budgets_against_the_ledger(uow: UnitOfWork) -> None:
     d = res.as_dict()
     assert (d["income_execution_pct"], d["expenditure_execution_pct"]) == ("25.0", "25.0")
     assert emp.as_dict()["income_execution_pct"] is None  # nothing budgeted
+    [big] = fund_budgets.import_budgets(uow, BIG)
+    assert big.income == 900_000_000_000_000
 
 
 @pytest.mark.parametrize(
@@ -363,7 +367,13 @@ def test_budgets_against_the_ledger(uow: UnitOfWork) -> None:
         (GOOD + "2025,360600,large_amount,-5,1\n", "line 4, income: must not be negative"),
         (GOOD + "2025,360600,large_amount,1,1.234\n", "line 4, expenditure:"),
         (GOOD + "2025,360600,large_amount,1,1e9\n", "line 4, expenditure:"),
-        (GOOD + "2025,360600,large_amount,1,999999999999\n", "line 4, expenditure:"),
+        (GOOD + "2025,360600,large_amount,1,10000000000000.01\n", "line 4, expenditure: 1"),
+        (GOOD + "2025,360600,large_amount,1,\n", "line 4, expenditure: missing"),
+        (
+            GOOD + "2025,360600,large_amount,1,1\x00\n",
+            "line 4, expenditure: '1.x00' is not a number",
+        ),
+        (GOOD + "2025,360600,large_amount,1,1２\n", "line 4, expenditure:"),
         (GOOD + "20x5,360600,large_amount,1,1\n", "line 4, year:"),
         (GOOD + "9999,360600,large_amount,1,1\n", "line 4, year: must be a year"),
         (GOOD + "2025,360600,large_amount,1\n", "line 4: 4 fields, expected 5"),

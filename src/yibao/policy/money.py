@@ -31,6 +31,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 #: The largest amount accepted anywhere, yuan and fen.
 MAX_YUAN = Decimal("100000000.00")
 MAX_FEN = 10_000_000_000
+#: The largest amount of a whole fund (a yearly budget line), yuan: 10 trillion (十万亿).
+MAX_FUND_YUAN = Decimal("10000000000000.00")
 #: The largest year-to-date accumulator of a person (fen): 100 claims at ``MAX_FEN``.
 MAX_YEAR_FEN = 100 * MAX_FEN
 
@@ -47,9 +49,10 @@ class AmountError(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-def parse_yuan(value: object, field: str) -> int:
+def parse_yuan(value: object, field: str, maximum: Decimal = MAX_YUAN) -> int:
     """A yuan amount to integer fen: a decimal string of ASCII digits or a number, finite, not
-    negative, at most two decimals, not above ``MAX_YUAN``."""
+    negative, at most two decimals, not above ``maximum`` (``MAX_YUAN``; a whole fund's figures,
+    such as a budget, pass ``MAX_FUND_YUAN``)."""
     if value is None or value == "":
         raise AmountError(field, "missing (an amount in yuan)")
     if isinstance(value, bool):
@@ -76,8 +79,8 @@ def parse_yuan(value: object, field: str) -> int:
         raise AmountError(field, f"{value!r} is not a finite number")
     if number < 0:
         raise AmountError(field, f"must not be negative (got {value})")
-    if number > MAX_YUAN:
-        raise AmountError(field, f"{value} is above the largest amount accepted ({MAX_YUAN} yuan)")
+    if number > maximum:
+        raise AmountError(field, f"{value} is above the largest amount accepted ({maximum} yuan)")
     fen = number * 100
     if fen != fen.to_integral_value():
         raise AmountError(field, f"{value} has more than two decimal places")

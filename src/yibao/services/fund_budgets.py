@@ -29,7 +29,7 @@ from yibao.domain.funds import Budget, check_year, fund_of
 from yibao.domain.ledger import AccountKind
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
-from yibao.policy.money import AmountError, parse_int, parse_yuan
+from yibao.policy.money import MAX_FUND_YUAN, AmountError, parse_int, parse_yuan
 from yibao.policy.money import round_fen as half_up
 from yibao.services.fund_analysis import analyse
 from yibao.store.repositories.funds import FundRepository
@@ -59,8 +59,8 @@ def budget(year: int, area: str, fund: str, income: object, expenditure: object)
             check_year(year),
             check_area(area, "area"),
             fund_of(fund),
-            parse_yuan(income, "income"),
-            parse_yuan(expenditure, "expenditure"),
+            parse_yuan(income, "income", MAX_FUND_YUAN),
+            parse_yuan(expenditure, "expenditure", MAX_FUND_YUAN),
         )
     except AmountError as exc:
         raise InvalidField(exc.field, exc.reason) from None
@@ -78,7 +78,11 @@ def read_budget_file(text: str) -> list[Budget]:
     """The budgets of a CSV text in the documented layout; every bad line refused by line
     number and field (``BudgetFileRefused``)."""
     problems: list[str] = []
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise BudgetFileRefused([f"line {reader.line_num}: {exc}"]) from None
     if not rows or [c.strip() for c in rows[0]] != list(COLUMNS):
         raise BudgetFileRefused([f"line 1: the header must be {','.join(COLUMNS)}"])
     if len(rows) - 1 > MAX_LINES:
