@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
@@ -37,9 +39,12 @@ from yibao.services import (
     registry,
     settlement,
 )
+from yibao.services.area_load import load_area
 from yibao.services.fund_budgets import BudgetFileRefused
+from yibao.services.settlement import ClaimRequest
 from yibao.store.models import AccountRow, FundWarningRow, LedgerTransactionRow, PostingRow
 from yibao.store.uow import UnitOfWork
+from yibao.synth import SynthConfig, generate
 
 POOL = AccountKind.RESIDENT_POOLING
 CASH = AccountKind.CASH
@@ -249,6 +254,8 @@ def _ledger_by_month(engine: Engine) -> dict[tuple[str, int, int], list[int]]:
         for kind, txn_kind, on, amount in conn.execute(rows):
             day = on if isinstance(on, dt.date) else dt.date.fromisoformat(on)
             sums = out[(kind, day.year, day.month)]
+            if txn_kind == "opening_balance":  # a balance brought in: neither
+                continue
             if txn_kind == "settlement_reversal" or amount > 0:
                 sums[1] += amount
             else:
@@ -315,6 +322,57 @@ def test_analysis_equals_the_ledger_after_the_services(uow: UnitOfWork, engine: 
         )
     for x in a.lines:
         assert x.opening_balance == int(before.get(x.fund.value, 0))
+
+
+def test_generated_area_settled_for_a_year(uow: UnitOfWork, engine: Engine, tmp_path: Path) -> None:
+    """A generated area loaded (a year of contributions, opening balances brought in) and its
+    year of claims settled through the services: every month of every fund is the ledger's."""
+    generate(tmp_path, SynthConfig(AREA, 80, 2025, seed=3, chunk_size=80))
+    load_area(tmp_path, engine, migrate=False)
+    persons = pa.concat_tables(
+        [pq.read_table(f) for f in sorted((tmp_path / "persons").glob("part-*.parquet"))]
+    )
+    nids = dict(zip(persons["psn_no"].to_pylist(), persons["national_id"].to_pylist(), strict=True))
+    claims = pa.concat_tables(
+        [pq.read_table(f) for f in sorted((tmp_path / "claims").glob("part-*.parquet"))]
+    ).to_pylist()
+    requests = [
+        ClaimRequest(
+            Claim(
+                person=nids[c["psn_no"]],
+                date=c["date"],
+                total=c["total"],
+                med_type=c["med_type"],
+                level=c["level"],
+                fully_self_paid=c["fully_self_paid"],
+                over_limit=c["over_limit"],
+                category_b=c["category_b"],
+                cross_region=c["cross_region"],
+                fixmedins_code=c["fixmedins_code"],
+            ),
+            f"claim-{c['claim_id']}",
+        )
+        for c in claims
+    ]
+    outcomes = settlement.settle_many(uow, requests)
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    assert ledger.reconcile(uow).ok
+
+    a = fund_analysis.analyse(uow, 2025)
+    assert a.through == 12
+    by_month = _ledger_by_month(engine)
+    funds = {x.fund for x in a.lines}
+    assert {AccountKind.PERSONAL_ACCOUNT, AccountKind.RESIDENT_POOLING} <= funds
+    with uow:
+        stored = {x.ref.code: x.natural_balance for x in uow.ledger.accounts(AREA)}
+        personal = -uow.ledger.personal_totals()[1]
+    for x in a.lines:
+        assert x.area == AREA
+        for m in x.months:
+            assert [m.income, m.expenditure] == by_month.get((x.fund.value, 2025, m.month), [0, 0])
+        want = personal if x.fund is AccountKind.PERSONAL_ACCOUNT else stored[f"{x.fund}:{AREA}"]
+        assert x.months[-1].balance == want
+        assert x.projection == Projection(want, "actual")
 
 
 # --------------------------------------------------------------------------- budgets
