@@ -42,7 +42,9 @@ from yibao.services import (
 from yibao.services.area_load import load_area
 from yibao.services.fund_budgets import BudgetFileRefused
 from yibao.services.settlement import ClaimRequest
+from yibao.store.migrate import downgrade, upgrade
 from yibao.store.models import AccountRow, FundWarningRow, LedgerTransactionRow, PostingRow
+from yibao.store.repositories.funds import FundRepository
 from yibao.store.uow import UnitOfWork
 from yibao.synth import SynthConfig, generate
 
@@ -76,6 +78,15 @@ def flat_year(uow: UnitOfWork, area: str, lump: int) -> None:
     for m in range(1, 13):
         post(uow, area, dt.date(2024, m, 15), income=100_000, spent=100_000)
     post(uow, area, dt.date(2025, 1, 15), income=100_000, spent=100_000)
+
+
+def assert_totals_kept(uow: UnitOfWork) -> None:
+    """The month totals the ledger kept as it posted equal the postings, recounted."""
+    with uow:
+        repo = FundRepository(uow.session)
+        kept, recounted = repo.month_totals(), repo.recount()
+    assert sorted(kept, key=repr) == sorted(recounted, key=repr)
+    assert kept
 
 
 def line(analysis: fund_analysis.Analysis, fund: AccountKind, area: str) -> Any:
@@ -141,6 +152,7 @@ def test_analysis_by_hand(uow: UnitOfWork) -> None:
         post(uow, area, dt.date(2025, m, 10), income=100_000, spent=150_000)
     post(uow, area, dt.date(2025, 3, 20), income=10_000, kind="settlement_reversal")
 
+    assert_totals_kept(uow)
     a = fund_analysis.analyse(uow, 2025, area)
     assert a.through == 3
     pool = line(a, POOL, area)
@@ -287,6 +299,7 @@ def test_analysis_equals_the_ledger_after_the_services(uow: UnitOfWork, engine: 
     )
     settlement.reverse(uow, s3.setl_id, on=dt.date(2025, 6, 2))
     assert ledger.reconcile(uow).ok
+    assert_totals_kept(uow)
 
     a = fund_analysis.analyse(uow, 2025, AREA)
     assert a.through == 6
@@ -357,6 +370,7 @@ def test_generated_area_settled_for_a_year(uow: UnitOfWork, engine: Engine, tmp_
     outcomes = settlement.settle_many(uow, requests)
     assert not [o for o in outcomes if isinstance(o, Exception)]
     assert ledger.reconcile(uow).ok
+    assert_totals_kept(uow)
 
     a = fund_analysis.analyse(uow, 2025)
     assert a.through == 12
@@ -373,6 +387,24 @@ def test_generated_area_settled_for_a_year(uow: UnitOfWork, engine: Engine, tmp_
         want = personal if x.fund is AccountKind.PERSONAL_ACCOUNT else stored[f"{x.fund}:{AREA}"]
         assert x.months[-1].balance == want
         assert x.projection == Projection(want, "actual")
+
+
+def test_the_migration_counts_what_was_posted_before_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'before.sqlite'}"
+    upgrade(url)
+    uow = UnitOfWork.for_url(url)
+    flat_year(uow, "360100", 290_000)
+    emp = registry.add_person(uow, nid(1), "职工1").label
+    enrolment.enrol(uow, emp, "employer", AREA, dt.date(2024, 1, 1), employer_code=EMPLOYER)
+    contributions.pay_employee(uow, emp, dt.date(2024, 1, 1), 800_000, dt.date(2024, 1, 20))
+    with uow:
+        kept = sorted(FundRepository(uow.session).month_totals(), key=repr)
+    downgrade(url, "0008")
+    upgrade(url)
+    with uow:
+        assert sorted(FundRepository(uow.session).month_totals(), key=repr) == kept
+    assert {m.area for m in kept} == {"360100"}  # the personal account's too
+    assert AccountKind.PERSONAL_ACCOUNT in {m.fund for m in kept}
 
 
 # --------------------------------------------------------------------------- budgets

@@ -7,6 +7,9 @@ each scheme (keyed by the province's code). Amounts are integer fen.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from yibao.domain.errors import InvalidField
@@ -40,7 +43,49 @@ REVERSAL_KINDS: tuple[str, ...] = ("settlement_reversal",)
 #: are neither income nor expenditure of the month.
 TRANSFER_KINDS: tuple[str, ...] = ("opening_balance",)
 
+#: How a posting moves a fund: a credit (income), a debit (expenditure), a posting of a
+#: reversal (reduces expenditure), a transfer of a balance from before the system (neither).
+CREDIT, DEBIT, REVERSAL, TRANSFER = "credit", "debit", "reversal", "transfer"
+PARTS: tuple[str, ...] = (CREDIT, DEBIT, REVERSAL, TRANSFER)
+
+#: A fund's month total: (fund, area or "" when unknown, year, month, part).
+MonthKey = tuple[str, str, int, int, str]
+
 FIRST_YEAR, LAST_YEAR = 1990, 2200
+
+
+def part_of(transaction_kind: str, amount: int) -> str:
+    """How a posting of ``amount`` (debit > 0) in a transaction of that kind moves its fund."""
+    if transaction_kind in REVERSAL_KINDS:
+        return REVERSAL
+    if transaction_kind in TRANSFER_KINDS:
+        return TRANSFER
+    return CREDIT if amount < 0 else DEBIT
+
+
+def month_moves(
+    transaction_kind: str,
+    occurred_on: dt.date,
+    legs: Iterable[tuple[AccountKind, str | None, int]],
+) -> dict[MonthKey, int]:
+    """What a transaction adds to the funds' month totals: its fund legs (kind, area, signed
+    amount) summed by fund, area, month and part. A personal account leg (keyed by person) is
+    counted in the transaction's area: that of its other legs (a settlement's, a contribution's
+    pooling area)."""
+    legs = list(legs)
+    area = next((a for k, a, _ in legs if a is not None and not k.provincial), "")
+    out: dict[MonthKey, int] = defaultdict(int)
+    for kind, leg_area, amount in legs:
+        if kind in FUNDS and amount:
+            key = (
+                kind.value,
+                leg_area if leg_area is not None else area,
+                occurred_on.year,
+                occurred_on.month,
+                part_of(transaction_kind, amount),
+            )
+            out[key] += amount
+    return dict(out)
 
 
 def check_year(year: int, field: str = "year") -> int:

@@ -2,38 +2,30 @@
 income, expenditure, balance and reserve months, per area; growth against the same months of
 last year; the year-end balance projected from the months so far.
 
-The ledger is read by one grouped query (``FundRepository.monthly_moves``: postings summed by
-fund, area, year, month and part in the database, plus the stored balances, one snapshot); the
-figures are built here from those sums, never from single postings.
+The ledger keeps each fund's postings summed by area, month and part as it posts
+(``fund_month_totals``, ``domain.funds.month_moves``); the analysis reads those few rows in one
+query (``FundRepository.month_totals``) and builds the figures from them, never from single
+postings. ``FundRepository.recount`` computes the same sums from the postings (a check).
 
 How a posting counts (every fund is credit-normal): a credit is income, a debit expenditure, a
 posting of a ``settlement_reversal`` reduces expenditure, and an ``opening_balance`` moves the
-balance only. A month's closing balance is the stored balance now less everything posted after
-that month.
+balance only. A month's closing balance is the sum of everything posted to the end of it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from yibao.domain.funds import FUNDS, check_year
+from yibao.domain.funds import CREDIT, DEBIT, FUNDS, REVERSAL, check_year
 from yibao.domain.ledger import AccountKind
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
 from yibao.rules import fund_risks, funds
 from yibao.rules.fund_risks import Projection
-from yibao.store.repositories.funds import (
-    BALANCE,
-    CREDIT,
-    DEBIT,
-    REVERSAL,
-    FundMove,
-    FundRepository,
-)
+from yibao.store.repositories.funds import FundMove, FundRepository
 from yibao.store.uow import UnitOfWork
 
 YearMonth = tuple[int, int]
@@ -162,16 +154,12 @@ class _Sums:
     income: dict[YearMonth, int] = field(default_factory=lambda: defaultdict(int))
     expenditure: dict[YearMonth, int] = field(default_factory=lambda: defaultdict(int))
     moved: dict[YearMonth, int] = field(default_factory=lambda: defaultdict(int))  # natural
-    balance_now: int = 0  # natural
 
 
 def _sums(moves: list[FundMove]) -> dict[tuple[AccountKind, str | None], _Sums]:
     out: dict[tuple[AccountKind, str | None], _Sums] = defaultdict(_Sums)
     for m in moves:
         s = out[(m.fund, m.area)]
-        if m.part == BALANCE:
-            s.balance_now += -m.amount
-            continue
         ym = (m.year, m.month)
         s.moved[ym] += -m.amount
         if m.part == CREDIT:
@@ -189,8 +177,7 @@ def _window(year: int, month: int) -> list[YearMonth]:
 def _line(
     fund: AccountKind, area: str | None, s: _Sums, year: int, through: int, first: YearMonth
 ) -> FundLine:
-    later = sum(v for ym, v in s.moved.items() if ym >= (year, 1))
-    balance = s.balance_now - later  # at 1 January
+    balance = sum(v for ym, v in s.moved.items() if ym < (year, 1))  # at 1 January
     opening = balance
     months: list[MonthFigures] = []
     inc_td = exp_td = 0
@@ -240,8 +227,8 @@ def analyse(uow: UnitOfWork, year: int, area: str | None = None) -> Analysis:
     if area is not None:
         check_area(area, "area")
     with uow:
-        moves = FundRepository(uow.session).monthly_moves(dt.date(year - 1, 1, 1), area)
-    dated = [(m.year, m.month) for m in moves if m.part != BALANCE]
+        moves = FundRepository(uow.session).month_totals(area)
+    dated = [(m.year, m.month) for m in moves]
     in_year = [mo for y, mo in dated if y == year]
     through = 12 if any(y > year for y, _ in dated) else max(in_year, default=0)
     first = min(dated, default=(year, 1))

@@ -424,6 +424,28 @@ FUND_KINDS = (
     "'large_amount', 'medical_assistance', 'employee_adjustment', 'resident_adjustment')"
 )
 FUND_RISKS = sql_in(FundRisk)
+FUND_PARTS = "('credit', 'debit', 'reversal', 'transfer')"
+
+
+class FundMonthTotalRow(Base):
+    """A fund's postings of one month summed by part (credit, debit, reversal, transfer):
+    kept by the ledger as it posts (``LedgerRepository.apply_moves``, the area loader), so the
+    operation analysis reads a few rows instead of every posting. The personal accounts are
+    counted in the area of each transaction; ``pooling_area`` is '' when none is known."""
+
+    __tablename__ = "fund_month_totals"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint(f"part IN {FUND_PARTS}", name="part"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month"),
+    )
+
+    fund: Mapped[str] = mapped_column(String(30), primary_key=True)
+    pooling_area: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    part: Mapped[str] = mapped_column(String(10), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
 
 
 class FundBudgetRow(Base):

@@ -1,42 +1,60 @@
-"""The funds repository: the ledger's postings on the funds grouped by month (one grouped
-query), the yearly budgets and the stored risk warnings."""
+"""The funds repository: the funds' month totals (kept as the ledger posts, read by the
+operation analysis, recounted from the postings to check them), the yearly budgets and the
+stored risk warnings."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, delete, extract, func, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    extract,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
-from yibao.domain.funds import FUND_NAMES, REVERSAL_KINDS, TRANSFER_KINDS, Budget, fund_of
+from yibao.domain.funds import (
+    CREDIT,
+    DEBIT,
+    FUND_NAMES,
+    REVERSAL,
+    REVERSAL_KINDS,
+    TRANSFER,
+    TRANSFER_KINDS,
+    Budget,
+    MonthKey,
+    fund_of,
+)
 from yibao.domain.ledger import AccountKind
 from yibao.store.models import (
     AccountRow,
-    EnrolmentRow,
     FundBudgetRow,
+    FundMonthTotalRow,
     FundWarningRow,
     LedgerTransactionRow,
     PostingRow,
 )
 from yibao.store.sql import dialect_insert
 
-#: How a posting moves a fund (the ``part`` of a ``FundMove``): a credit (income), a debit
-#: (expenditure), a reversal of an expenditure, a transfer of a balance from before the system.
-CREDIT, DEBIT, REVERSAL, TRANSFER = "credit", "debit", "reversal", "transfer"
-#: The ``part`` of the stored balances (no year or month).
-BALANCE = "balance"
+_TOTALS = cast(Table, FundMonthTotalRow.__table__)
+_PROVINCIAL = [k.value for k in AccountKind if k.provincial]
 
 
 @dataclass(frozen=True, slots=True)
 class FundMove:
-    """The sum of the signed postings (debit > 0) of one fund of one area in one month and
-    part; or, with ``part == BALANCE`` (year and month 0), the fund's stored balance now."""
+    """A fund's postings of one month and part, summed (signed: debit > 0)."""
 
     fund: AccountKind
-    area: str | None
+    area: str | None  # None: a personal account posted without any area
     year: int
     month: int
     part: str
@@ -54,79 +72,87 @@ class StoredWarning:
     evaluated_at: dt.datetime
 
 
-def _person_areas() -> Any:
-    """Each person's area: the pooling area of their latest enrolment (personal accounts are
-    keyed by person; this is the area their postings are counted in)."""
-    latest = (
-        select(EnrolmentRow.person_id, func.max(EnrolmentRow.id).label("enrolment_id"))
-        .group_by(EnrolmentRow.person_id)
-        .subquery()
+def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) -> None:
+    """Add ``moves`` to the funds' month totals: one upsert per key, in key order (one lock
+    order: the busy rows of concurrent units never wait on each other in a cycle)."""
+    rows = [
+        {"fund": f, "pooling_area": a, "year": y, "month": m, "part": p, "amount": amount}
+        for (f, a, y, m, p), amount in sorted(moves.items())
+        if amount
+    ]
+    if not rows:
+        return
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(_TOTALS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fund", "pooling_area", "year", "month", "part"],
+        set_={"amount": _TOTALS.c.amount + stmt.excluded.amount},
     )
-    return (
-        select(latest.c.person_id, EnrolmentRow.pooling_area)
-        .join(EnrolmentRow, EnrolmentRow.id == latest.c.enrolment_id)
-        .subquery("person_area")
-    )
+    connection.execute(stmt, rows)
+
+
+def _moves(rows: Iterable[Any]) -> list[FundMove]:
+    return [
+        FundMove(AccountKind(f), a or None, int(y), int(m), str(p), int(amount))
+        for f, a, y, m, p, amount in rows
+        if amount
+    ]
 
 
 class FundRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    # the ledger, grouped
+    # the ledger, by month
 
-    def monthly_moves(self, since: dt.date, area: str | None = None) -> list[FundMove]:
-        """One statement (one snapshot): the funds' postings dated ``since`` or later, summed
-        by fund, area, year, month and part, and the funds' stored balances now. Grouped in
-        the database; only the sums come back."""
-        people = _person_areas()
-        area_of: ColumnElement[Any] = func.coalesce(AccountRow.pooling_area, people.c.pooling_area)
-        funds = AccountRow.kind.in_(FUND_NAMES)
-        where_area = [area_of == area] if area is not None else []
-        t = LedgerTransactionRow
+    def month_totals(self, area: str | None = None) -> list[FundMove]:
+        """The funds' month totals (of one area, or every area), every year: a few rows per
+        fund and month, read as they are kept."""
+        t = FundMonthTotalRow
+        stmt = select(t.fund, t.pooling_area, t.year, t.month, t.part, t.amount)
+        if area is not None:
+            stmt = stmt.where(t.pooling_area == area)
+        return _moves(self.session.execute(stmt))
+
+    def recount(self, area: str | None = None) -> list[FundMove]:
+        """The same totals computed from the postings themselves, in one grouped query (every
+        posting joined to its transaction and account): what ``month_totals`` must equal."""
+        t, p, a = LedgerTransactionRow, PostingRow, AccountRow
+        sibling, other = aliased(PostingRow), aliased(AccountRow)
+        txn_area = (
+            select(sibling.transaction_id, func.min(other.pooling_area).label("area"))
+            .join(other, other.id == sibling.account_id)
+            .where(other.pooling_area.is_not(None), other.kind.not_in(_PROVINCIAL))
+            .group_by(sibling.transaction_id)
+            .subquery()
+        )
+        area_of = func.coalesce(a.pooling_area, txn_area.c.area, literal(""))
         part = case(
             (t.kind.in_(REVERSAL_KINDS), literal(REVERSAL)),
             (t.kind.in_(TRANSFER_KINDS), literal(TRANSFER)),
-            (PostingRow.amount < 0, literal(CREDIT)),
+            (p.amount < 0, literal(CREDIT)),
             else_=literal(DEBIT),
         )
-        year = extract("year", t.occurred_on)
-        month = extract("month", t.occurred_on)
-        moves = (
-            select(
-                AccountRow.kind.label("fund"),
-                area_of.label("area"),
-                year.label("year"),
-                month.label("month"),
-                part.label("part"),
-                func.sum(PostingRow.amount).label("amount"),
+        year, month = extract("year", t.occurred_on), extract("month", t.occurred_on)
+        stmt = (
+            select(a.kind, area_of, year, month, part, func.sum(p.amount))
+            .select_from(p)
+            .join(t, t.id == p.transaction_id)
+            .join(a, a.id == p.account_id)
+            .outerjoin(
+                txn_area,
+                and_(txn_area.c.transaction_id == p.transaction_id, a.pooling_area.is_(None)),
             )
-            .select_from(PostingRow)
-            .join(t, t.id == PostingRow.transaction_id)
-            .join(AccountRow, AccountRow.id == PostingRow.account_id)
-            .outerjoin(people, people.c.person_id == AccountRow.person_id)
-            .where(funds, t.occurred_on >= since, *where_area)
-            .group_by(AccountRow.kind, area_of, year, month, part)
+            .where(a.kind.in_(FUND_NAMES))
+            .group_by(a.kind, area_of, year, month, part)
         )
-        balances = (
-            select(
-                AccountRow.kind.label("fund"),
-                area_of.label("area"),
-                literal(0).label("year"),
-                literal(0).label("month"),
-                literal(BALANCE).label("part"),
-                func.sum(AccountRow.balance).label("amount"),
-            )
-            .select_from(AccountRow)
-            .outerjoin(people, people.c.person_id == AccountRow.person_id)
-            .where(funds, *where_area)
-            .group_by(AccountRow.kind, area_of)
-        )
-        rows = self.session.execute(union_all(moves, balances)).all()
-        return [
-            FundMove(AccountKind(f), a, int(y), int(m), str(p), int(amount))
-            for f, a, y, m, p, amount in rows
-        ]
+        if area is not None:
+            stmt = stmt.having(area_of == area)
+        return _moves(self.session.execute(stmt))
 
     # budgets
 

@@ -11,8 +11,10 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
+from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
+from yibao.store.repositories.funds import add_month_totals
 from yibao.store.sql import BulkRead, dialect_insert, insert_returning_ids, insert_rows
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
@@ -52,6 +54,8 @@ class LedgerRepository:
         self._pending: list[int] = []
         # balance moves of the transactions posted in this unit, applied just before COMMIT
         self._moves: dict[int, int] = {}
+        # and what they add to the funds' month totals (``domain.funds.month_moves``)
+        self._months: dict[MonthKey, int] = {}
         self._ids: dict[AccountRef, int] = {}
         # ids of accounts known to be committed (kept by the unit of work across its uses)
         self._known = known if known is not None else {}
@@ -162,8 +166,14 @@ class LedgerRepository:
         )
         for account_id, amount in legs:
             self._moves[account_id] = self._moves.get(account_id, 0) + amount
+        self._count_months(txn)
         self._pending.append(txn_id)
         return txn_id
+
+    def _count_months(self, txn: LedgerTransaction) -> None:
+        legs = ((p.account.kind, p.account.pooling_area, p.amount) for p in txn.postings)
+        for key, amount in month_moves(txn.kind, txn.occurred_on, legs).items():
+            self._months[key] = self._months.get(key, 0) + amount
 
     def post_many(
         self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
@@ -195,17 +205,19 @@ class LedgerRepository:
                     {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
+            self._count_months(t)
         insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
         self._pending.extend(ids)
         return ids
 
     def apply_moves(self) -> None:
         """Move the stored balances by what was posted in this unit: one executemany, rows in
-        account-id order (one lock order, no deadlocks). Called before reading a balance and
-        by the unit of work just before COMMIT."""
+        account-id order (one lock order, no deadlocks); then the funds' month totals, in key
+        order. Called before reading a balance and by the unit of work just before COMMIT."""
         moves = self._moves
         rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
         moves.clear()
+        months, self._months = self._months, {}
         if rows:
             table = cast(Table, AccountRow.__table__)
             self.session.connection().execute(
@@ -214,6 +226,7 @@ class LedgerRepository:
                 .values(balance=table.c.balance + bindparam("delta")),
                 rows,
             )
+        add_month_totals(self.session, months)  # after the balances: one lock order
 
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""
@@ -252,6 +265,7 @@ class LedgerRepository:
     def committed(self) -> None:
         self._pending.clear()
         self._moves.clear()
+        self._months.clear()
 
     def remember_committed(self) -> None:
         """After a commit: the accounts opened in it exist for every later unit."""
