@@ -212,12 +212,11 @@ class LedgerRepository:
 
     def apply_moves(self) -> None:
         """Move the stored balances by what was posted in this unit: one executemany, rows in
-        account-id order (one lock order, no deadlocks); then the funds' month totals, in key
-        order. Called before reading a balance and by the unit of work just before COMMIT."""
+        account-id order (one lock order, no deadlocks). Called before reading a balance and
+        by the unit of work just before COMMIT."""
         moves = self._moves
         rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
         moves.clear()
-        months, self._months = self._months, {}
         if rows:
             table = cast(Table, AccountRow.__table__)
             self.session.connection().execute(
@@ -226,7 +225,13 @@ class LedgerRepository:
                 .values(balance=table.c.balance + bindparam("delta")),
                 rows,
             )
-        add_month_totals(self.session, months)  # after the balances: one lock order
+
+    def apply_month_totals(self) -> None:
+        """Add what was posted in this unit to the funds' month totals, rows in key order.
+        Only at COMMIT, after every balance (``UnitOfWork.commit``): the busy total rows are
+        always the last locks a unit takes, so no two units wait on each other in a cycle."""
+        months, self._months = self._months, {}
+        add_month_totals(self.session, months)
 
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""
