@@ -11,7 +11,8 @@ the services post, rather than through the services (which would take hours at t
   (D cash, C employee_pooling, C large_amount, C personal account);
 - 70% are residents: one yearly contribution (D cash, D fiscal_subsidy_receivable,
   C resident_pooling, C critical_illness);
-- 5.7 settlements per insured over the year (as ``yibao synth``), each as
+- 5.7 settlements per insured over the year (as ``yibao synth``; 10-110 yuan from the pooling
+  fund, one in 50 an inpatient stay of 2,000-5,000 yuan more), each as
   ``services/settlement/write.py`` posts it: D the scheme's pooling fund, some D critical
   illness, large-amount, medical assistance and (employees) the personal account, C cash;
 - one settlement in 200 reversed the next day (``settlement_reversal``: the legs negated);
@@ -36,6 +37,7 @@ import time
 
 import psycopg
 
+from yibao.policy import fen_to_yuan
 from yibao.services import fund_analysis
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
@@ -146,8 +148,8 @@ def _fill(conn: psycopg.Connection, n: int) -> dict[str, int]:
         "INSERT INTO postings (transaction_id, account_id, amount) "
         "SELECT g, l.account_id, l.amount FROM generate_series(%(cr)s + 1, %(cs)s) g, "
         "LATERAL (SELECT 1 + (g::bigint * 7919) %% %(n)s AS person) w, "
-        "LATERAL (SELECT w.person <= %(e)s AS emp, 2000 + (g::bigint * 7919) %% 30000 "
-        "+ CASE WHEN g %% 20 = 0 THEN 500000 + g %% 1000000 ELSE 0 END AS pool) x, "
+        "LATERAL (SELECT w.person <= %(e)s AS emp, 1000 + (g::bigint * 7919) %% 10000 "
+        "+ CASE WHEN g %% 50 = 0 THEN 200000 + g %% 300000 ELSE 0 END AS pool) x, "
         "LATERAL (SELECT CASE WHEN NOT x.emp AND g %% 10 = 0 THEN 20000 ELSE 0 END AS ci, "
         "CASE WHEN x.emp AND g %% 50 = 0 THEN 50000 ELSE 0 END AS big, "
         "CASE WHEN g %% 33 = 0 THEN 3000 ELSE 0 END AS aid, "
@@ -260,8 +262,9 @@ def main() -> None:
     for line in analysis.lines:
         last = line.months[-1]
         print(
-            f"{line.fund} {line.area or '-'}: income {last.income_to_date}, "
-            f"expenditure {last.expenditure_to_date}, balance {last.balance}"
+            f"{line.fund} {line.area or '-'}: income {fen_to_yuan(last.income_to_date)}, "
+            f"expenditure {fen_to_yuan(last.expenditure_to_date)}, balance "
+            f"{fen_to_yuan(last.balance)}, reserve months {last.reserve_months}"
         )
     print(f"runs: {', '.join(f'{t:.2f}' for t in times)} s")
     if args.recount:
