@@ -11,10 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from yibao.policy import ParameterError, Policy
+from yibao.policy.money import round_fen
 from yibao.policy.vocab import FundWarning
 from yibao.rules.funds import (
+    AdjustmentParameters,
+    AreaFigures,
     FundsRuleError,
     WarningThresholds,
+    adjust_year,
     adjustment_draws,
     adjustment_parameters,
     reserve_months,
@@ -155,3 +159,37 @@ def test_adjustment_parameters() -> None:
         adjustment_parameters(Policy("340000", overlays=[above]), ON)
     with pytest.raises(ParameterError, match=r"national ceiling 0\.05"):
         Policy("340000", overlays=[{"funds": {"adjustment": {"draw_ratio": 0.06}}}])
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**12), st.integers(0, 10**12)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(0, 10**12),
+    st.integers(0, 2 * 10**12),
+)
+def test_the_year_keeps_every_fen(
+    areas: list[tuple[int, int]], extra_income: int, held: int
+) -> None:
+    """Draws never above 5% of income nor past the line (unless already there); each gap split
+    exactly; the fund ends at what it held plus the draws less the gaps it paid, never below 0."""
+    figures = [
+        AreaFigures(f"3401{i:02d}", income, 12, 0, gap) for i, (income, gap) in enumerate(areas)
+    ]
+    province = sum(a[0] for a in areas) + extra_income
+    p = AdjustmentParameters(FIVE, TEN, Decimal("0.5"))
+    r = adjust_year(figures, province, held, p, T)
+    draws = [a.draw for a in r.areas]
+    assert all(
+        0 <= d <= round_fen(FIVE * f.income_last_year) for d, f in zip(draws, figures, strict=True)
+    )
+    line = round_fen(TEN * province)
+    assert held + sum(draws) <= max(line, held)
+    assert r.paused == (held + sum(draws) >= line)
+    for a, f in zip(r.areas, figures, strict=True):
+        assert a.gap_from_adjustment + a.gap_from_balance == f.gap
+        assert 0 <= a.gap_from_adjustment <= round_fen(Decimal("0.5") * f.gap)
+    paid = sum(a.gap_from_adjustment for a in r.areas)
+    assert r.adjustment_balance_after == held + sum(draws) - paid >= 0

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settle": ("yibao.cli.settle", "settle"),
     "reverse": ("yibao.cli.settle", "reverse"),
     "ledger": ("yibao.cli.ledger", "ledger_app"),
-    "funds": ("yibao.cli.ledger", "funds_app"),
+    "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),

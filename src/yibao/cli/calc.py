@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from yibao.calc.funds import funds_scenario
 from yibao.calc.incentives import incentives_scenario
 from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
@@ -57,3 +58,11 @@ def waiting(scenario: str = SCENARIO) -> None:
 def incentives(scenario: str = SCENARIO) -> None:
     """The critical illness cap of a year with the incentive raises earned before it."""
     _run(scenario, incentives_scenario)
+
+
+@app.command()
+@with_policy_dir
+def funds(scenario: str = SCENARIO) -> None:
+    """Reserve months and warnings of a province's cities, and the adjustment fund's draws and
+    gap shares of the year."""
+    _run(scenario, funds_scenario)

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from yibao.domain.errors import InvalidField, UnbalancedTransaction
 from yibao.policy.vocab import InsuranceScheme
+from yibao.rules.funds import province_of as province_of
 
 
 class AccountKind(StrEnum):
@@ -73,10 +74,6 @@ _ADJUSTMENT = {
 }
 
 
-def province_of(area: str) -> str:
-    return area[:2] + "0000"
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class AccountRef:
     """Names an account: a fund of a pooling area, or one person's personal account."""
@@ -91,6 +88,8 @@ class AccountRef:
                 raise InvalidField("account", "a personal account is keyed by person only")
         elif self.pooling_area is None or self.person_id is not None:
             raise InvalidField("account", f"a {self.kind.value} account is keyed by area only")
+        elif self.kind.provincial and province_of(self.pooling_area) != self.pooling_area:
+            raise InvalidField("account", f"a {self.kind.value} account is keyed by province")
 
     @classmethod
     def fund(cls, kind: AccountKind, area: str) -> AccountRef:

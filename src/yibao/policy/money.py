@@ -9,7 +9,9 @@ Bounds, and why the settlement kernel (``kernel.settle``, ``kernel.layers``) can
 within them:
 
 - ``MAX_FEN``: no single amount (a claim's total or part, a balance, a wage) is above
-  100 000 000.00 yuan (一亿元) = 10^10 fen.
+  100 000 000.00 yuan (一亿元) = 10^10 fen. A fund's figures (a city's or a province's yearly
+  income, an accumulated balance: ``parse_fund_yuan``) are bounded by ``MAX_FUND_YUAN``
+  instead, 10^15 fen, far below 2^63; they never enter the kernel.
 - ``MAX_YEAR_FEN``: no year-to-date accumulator of a person (the running bases and running
   payment totals of ``kernel.state.state_keys``) is above 10 000 000 000.00 yuan = 10^12 fen,
   100 claims at the bound. A claim that would take the person's year past it is refused
@@ -31,7 +33,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 #: The largest amount accepted anywhere, yuan and fen.
 MAX_YUAN = Decimal("100000000.00")
 MAX_FEN = 10_000_000_000
-#: The largest amount of a whole fund (a yearly budget line), yuan: 10 trillion (十万亿).
+#: The largest amount of a fund (a province's yearly income, an accumulated balance): ten
+#: trillion yuan (十万亿元), above the country's whole medical insurance income.
 MAX_FUND_YUAN = Decimal("10000000000000.00")
 #: The largest year-to-date accumulator of a person (fen): 100 claims at ``MAX_FEN``.
 MAX_YEAR_FEN = 100 * MAX_FEN
@@ -49,17 +52,28 @@ class AmountError(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-def parse_yuan(value: object, field: str, maximum: Decimal = MAX_YUAN) -> int:
+def parse_yuan(value: object, field: str) -> int:
     """A yuan amount to integer fen: a decimal string of ASCII digits or a number, finite, not
-    negative, at most two decimals, not above ``maximum`` (``MAX_YUAN``; a whole fund's figures,
-    such as a budget, pass ``MAX_FUND_YUAN``)."""
+    negative, at most two decimals, not above ``MAX_YUAN``."""
+    return _parse_yuan(value, field, MAX_YUAN, signed=False)
+
+
+def parse_fund_yuan(value: object, field: str, *, signed: bool = False) -> int:
+    """A fund's amount (a city's or a province's income, spending or balance) to integer fen:
+    as ``parse_yuan`` but bounded by ``MAX_FUND_YUAN``, and negative when ``signed`` (an
+    accumulated deficit, 穿底)."""
+    return _parse_yuan(value, field, MAX_FUND_YUAN, signed=signed)
+
+
+def _parse_yuan(value: object, field: str, ceiling: Decimal, *, signed: bool) -> int:
     if value is None or value == "":
         raise AmountError(field, "missing (an amount in yuan)")
     if isinstance(value, bool):
         raise AmountError(field, "must be an amount in yuan, not a boolean")
     if isinstance(value, str):
         text = value.strip(" \t")
-        if not _DECIMAL.fullmatch(text):
+        digits = text[1:] if signed and text.startswith("-") else text
+        if not _DECIMAL.fullmatch(digits):
             if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
                 raise AmountError(field, f"must not be negative (got {value})")
             raise AmountError(
@@ -77,10 +91,10 @@ def parse_yuan(value: object, field: str, maximum: Decimal = MAX_YUAN) -> int:
         raise AmountError(field, "must be an amount in yuan (a decimal number)")
     if not number.is_finite():
         raise AmountError(field, f"{value!r} is not a finite number")
-    if number < 0:
+    if number < 0 and not signed:
         raise AmountError(field, f"must not be negative (got {value})")
-    if number > maximum:
-        raise AmountError(field, f"{value} is above the largest amount accepted ({maximum} yuan)")
+    if abs(number) > ceiling:
+        raise AmountError(field, f"{value} is above the largest amount accepted ({ceiling} yuan)")
     fen = number * 100
     if fen != fen.to_integral_value():
         raise AmountError(field, f"{value} has more than two decimal places")

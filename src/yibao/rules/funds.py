@@ -17,8 +17,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from yibao.policy import ParameterError, Policy
+from yibao.policy import ParameterError, Policy, fen_to_yuan
 from yibao.policy.money import round_fen
 from yibao.policy.vocab import FundWarning
 from yibao.rules.errors import InvalidField
@@ -28,6 +29,11 @@ UNBOUNDED = Decimal("Infinity")
 
 _MONTHS = "funds.warning.balance_months"
 _ADJUSTMENT = "funds.adjustment"
+
+
+def province_of(area: str) -> str:
+    """The province of a pooling area (``340100`` → ``340000``): who keeps its adjustment fund."""
+    return area[:2] + "0000"
 
 
 class FundsRuleError(InvalidField):
@@ -243,6 +249,30 @@ class Adjustment:
     areas: tuple[AreaAdjustment, ...]
     adjustment_balance_after: int
     paused: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """As ``yibao calc funds`` and ``yibao funds adjust`` print it (back-office.md section
+        2): yuan as strings with two places, reserve months with one (null: unbounded)."""
+        return {
+            "areas": [
+                {
+                    "code": a.code,
+                    "reserve_months": months_text(a.reserve_months),
+                    "warning": a.warning.value,
+                    "draw": fen_to_yuan(a.draw),
+                    "gap_from_adjustment": fen_to_yuan(a.gap_from_adjustment),
+                    "gap_from_balance": fen_to_yuan(a.gap_from_balance),
+                }
+                for a in self.areas
+            ],
+            "adjustment_balance_after": fen_to_yuan(self.adjustment_balance_after),
+            "paused": self.paused,
+        }
+
+
+def months_text(months: Decimal) -> str | None:
+    """Reserve months as printed: one decimal, or None when unbounded (nothing spent)."""
+    return None if months.is_infinite() else f"{months:.1f}"
 
 
 def adjust_year(

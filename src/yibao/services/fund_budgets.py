@@ -29,7 +29,7 @@ from yibao.domain.funds import Budget, check_year, fund_of
 from yibao.domain.ledger import AccountKind
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
-from yibao.policy.money import MAX_FUND_YUAN, AmountError, parse_int, parse_yuan
+from yibao.policy.money import AmountError, parse_fund_yuan, parse_int
 from yibao.policy.money import round_fen as half_up
 from yibao.services.fund_analysis import analyse
 from yibao.store.repositories.funds import FundRepository
@@ -59,8 +59,8 @@ def budget(year: int, area: str, fund: str, income: object, expenditure: object)
             check_year(year),
             check_area(area, "area"),
             fund_of(fund),
-            parse_yuan(income, "income", MAX_FUND_YUAN),
-            parse_yuan(expenditure, "expenditure", MAX_FUND_YUAN),
+            parse_fund_yuan(income, "income"),
+            parse_fund_yuan(expenditure, "expenditure"),
         )
     except AmountError as exc:
         raise InvalidField(exc.field, exc.reason) from None

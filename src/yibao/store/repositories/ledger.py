@@ -3,11 +3,12 @@ and the reconciliation queries."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
@@ -323,3 +324,60 @@ class LedgerRepository:
         ).one()
         bal = self.session.scalar(select(func.coalesce(func.sum(AccountRow.balance), 0)))
         return int(n_txn or 0), int(n_post), int(post_sum), int(bal or 0)
+
+    # fund figures (the provincial adjustment, ``services.adjustment``)
+
+    def fund_accounts(self, kinds: Iterable[AccountKind]) -> list[Account]:
+        """The fund accounts of these kinds (never the personal accounts), by code."""
+        self.apply_moves()
+        stmt = (
+            select(AccountRow)
+            .where(AccountRow.kind.in_([k.value for k in kinds]))
+            .order_by(AccountRow.code)
+        )
+        return [_account(r) for r in self.session.scalars(stmt)]
+
+    def flows(
+        self, codes: Sequence[str], first: dt.date, last: dt.date
+    ) -> list[tuple[str, str, int, int]]:
+        """(account code, transaction kind, debits, credits) of the postings on the accounts
+        ``codes`` in transactions dated ``first`` to ``last``; both sums are positive fen."""
+        if not codes:
+            return []
+        debits = func.coalesce(func.sum(case((PostingRow.amount > 0, PostingRow.amount))), 0)
+        credits = func.coalesce(func.sum(case((PostingRow.amount < 0, -PostingRow.amount))), 0)
+        rows = self.session.execute(
+            select(AccountRow.code, LedgerTransactionRow.kind, debits, credits)
+            .join(PostingRow, PostingRow.account_id == AccountRow.id)
+            .join(LedgerTransactionRow, LedgerTransactionRow.id == PostingRow.transaction_id)
+            .where(
+                AccountRow.code.in_(list(codes)),
+                LedgerTransactionRow.occurred_on.between(first, last),
+            )
+            .group_by(AccountRow.code, LedgerTransactionRow.kind)
+            .order_by(AccountRow.code, LedgerTransactionRow.kind)
+        ).all()
+        return [(code, kind, int(d), int(c)) for code, kind, d, c in rows]
+
+    def balances_on(self, codes: Sequence[str], last: dt.date) -> dict[str, int]:
+        """The signed balance of each account of ``codes`` from its postings dated up to
+        ``last`` (an account without such postings: 0)."""
+        out = dict.fromkeys(codes, 0)
+        if not codes:
+            return out
+        rows = self.session.execute(
+            select(AccountRow.code, func.sum(PostingRow.amount))
+            .join(PostingRow, PostingRow.account_id == AccountRow.id)
+            .join(LedgerTransactionRow, LedgerTransactionRow.id == PostingRow.transaction_id)
+            .where(AccountRow.code.in_(list(codes)), LedgerTransactionRow.occurred_on <= last)
+            .group_by(AccountRow.code)
+        ).all()
+        out.update({code: int(total) for code, total in rows})
+        return out
+
+    def transaction_id(self, reference: str) -> int | None:
+        """The id of the transaction with this reference, if there is one."""
+        found = self.session.scalar(
+            select(LedgerTransactionRow.id).where(LedgerTransactionRow.reference == reference)
+        )
+        return None if found is None else int(found)
