@@ -238,6 +238,8 @@ def main() -> None:
             ).fetchone()
             assert unbalanced is not None and unbalanced[0] == 0, "unbalanced transactions"
             conn.commit()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE")  # the migration's grouped query needs the statistics
         loaded = time.perf_counter()
         upgrade(url)  # 0007 counts the month totals of the postings already stored
         counted = time.perf_counter()
