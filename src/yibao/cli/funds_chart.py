@@ -24,7 +24,9 @@ def render(analysis: Analysis, path: Path) -> int:
         label = f"{line.fund.value} {line.area or '-'}"
         months = [m.month for m in line.months]
         top.plot(months, [m.balance / 100 for m in line.months], marker="o", label=label)
-        reserve = [(m.month, float(m.reserve_months)) for m in line.months if m.reserve_months]
+        reserve = [
+            (m.month, float(m.reserve_months)) for m in line.months if m.reserve_months is not None
+        ]
         if reserve:
             bottom.plot(*zip(*reserve, strict=True), marker="o", label=label)
         drawn += 1

@@ -86,7 +86,7 @@ def warnings(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate the risk warnings of every month of the year so far, store them (replacing the
-    year's earlier ones) and list them; with ``--stored``, list only."""
+    year's earlier ones) and list them; with --stored, list only."""
     with unit_of_work(db, as_json) as uow:
         if stored:
             found = fund_warnings.stored(uow, year, area)
@@ -98,7 +98,10 @@ def warnings(
         if not found:
             out.print(f"{year}: no warnings")
         for w in found:
-            facts = ", ".join(f"{k} {v}" for k, v in w.evidence.items())
+            facts = ", ".join(
+                f"{k} {'/'.join(map(str, v.values())) if isinstance(v, dict) else v}"
+                for k, v in w.evidence.items()
+            )
             out.print(f"{w.year}-{w.month:02d} {w.area} {w.fund.value}: {w.risk} ({facts})")
 
     emit(data, as_json, human)
