@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from yibao.domain.funds import FUND_NAMES, PARTS
 from yibao.policy.vocab import LEVELS, CrossRegion, FundRisk, GroupKind, MedType, sql_in
 from yibao.policy.vocab import SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS  # (re-exported)
 
@@ -419,19 +420,16 @@ class BenefitStateRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 
-FUND_KINDS = (
-    "('employee_pooling', 'personal_account', 'resident_pooling', 'critical_illness', "
-    "'large_amount', 'medical_assistance', 'employee_adjustment', 'resident_adjustment')"
-)
+FUND_KINDS = sql_in(FUND_NAMES)
 FUND_RISKS = sql_in(FundRisk)
-FUND_PARTS = "('credit', 'debit', 'reversal', 'transfer')"
+FUND_PARTS = sql_in(PARTS)
 
 
 class FundMonthTotalRow(Base):
-    """A fund's postings of one month summed by part (credit, debit, reversal, transfer):
-    kept by the ledger as it posts (``LedgerRepository.apply_moves``, the area loader), so the
-    operation analysis reads a few rows instead of every posting. The personal accounts are
-    counted in the area of each transaction; ``pooling_area`` is '' when none is known."""
+    """A fund's postings of one month summed by part (credit, debit, reversal, transfer): kept
+    by the ledger as it posts (``LedgerRepository.apply_month_totals``, the area loader), so
+    the operation analysis reads a few rows instead of every posting. The personal accounts
+    are counted in the area of each transaction; ``pooling_area`` is '' when none is known."""
 
     __tablename__ = "fund_month_totals"
     __table_args__ = (
