@@ -25,8 +25,9 @@ the services post, rather than through the services (which would take hours at t
 
 Timed: ``services.fund_analysis.analyse`` for the year and the area (the query of the month
 totals and the figures built from them), run three times, the first on a new connection; the
-last line is the slowest: ``seconds: <number>``. ``--recount`` also times ``FundRepository.recount`` (the same totals
-grouped from every posting) once and checks that both agree.
+last line is the slowest: ``seconds: <number>``. ``--recount`` also times
+``FundRepository.recount`` (the same totals grouped from every posting) once and checks that
+both agree.
 The database is dropped at the end unless ``--keep``.
 """
 
