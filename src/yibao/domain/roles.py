@@ -53,6 +53,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "person:enrol": frozenset({_C, _D}),
     "person:pay": frozenset({_C, _D}),
     "funds:read": frozenset({_A, _F, _D}),
+    # fund management (基金运行): the operation analysis, warnings and budgets
+    "funds:analysis": frozenset({_F}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

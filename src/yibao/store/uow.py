@@ -95,6 +95,7 @@ class UnitOfWork:
         if self.dialect != "postgresql":  # there the deferred trigger checks at COMMIT
             self.ledger.check_pending()
         self.ledger.apply_moves()  # last: the busy fund account rows are locked until COMMIT
+        self.ledger.apply_month_totals()  # and the funds' month totals after them
         try:
             self.session.commit()
         except IntegrityError as exc:

@@ -32,6 +32,7 @@ from yibao.api.http import handlers_statements as _handlers_statements  # regist
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
+from yibao.api.http.routes_funds import router as funds_router
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import translate
 from yibao.api.serving.batch import Batcher, settle_batch
@@ -227,4 +228,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         secure_cookies=settings.console_secure_cookies,
     )
     app.mount("/console", create_console(console))
+    app.include_router(funds_router)
     return app
