@@ -127,6 +127,7 @@ def upload_2204(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         institution=ctx.principal.institution,
         diagnoses=diagnoses,
         procedures=procedures,
+        catalogues=ctx.catalogues,
     )
     return _change_json(change)
 
@@ -146,7 +147,13 @@ def cancel_2205(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         raise inputs.invalid("feedetl_sn", "a serial, a list of serials, or leave it out for all")
     person_id = _own_visit(ctx, mdtrt_id)
     ctx.audit(person_id=person_id, target=f"visit:{mdtrt_id}", detail="fee lines cancelled")
-    change = fees.cancel_lines(ctx.uow(), mdtrt_id, serials, institution=ctx.principal.institution)
+    change = fees.cancel_lines(
+        ctx.uow(),
+        mdtrt_id,
+        serials,
+        institution=ctx.principal.institution,
+        catalogues=ctx.catalogues,
+    )
     return _change_json(change)
 
 

@@ -1,5 +1,7 @@
-"""Group commit for settlements (2207): concurrent signed settlements of institutions are
-settled together, in one database transaction and one kernel call.
+"""Group commit for institutions' transactions: concurrent signed settlements (2207) are
+settled together, in one database transaction and one kernel call; visits registered (2201),
+fee lines uploaded or cancelled (2204, 2205) and discharges (2402) that arrive with them are
+answered in the same transaction, each in a savepoint of its own.
 
 A hospital's till waits on the network and the database far longer than on computation, and
 every settlement moves the same fund accounts. So the service gathers the 2207s that arrive
@@ -11,9 +13,11 @@ expects (``Batcher``), so busy tills settle together.
 
 Each request keeps the answer it would have got alone (``tx.run_tx``): key and nonce checked, a
 stored answer returned for a repeated msgid, a refused claim refused alone, and the nonce, the
-answer and the audit entries committed in the same transaction as the settlement. If the batch
-transaction fails as a whole (a msgid, nonce or request id taken concurrently by another
-process, a deadlock), its requests are run again one by one, as lone requests.
+answer and the audit entries committed in the same transaction as the work. A 2201, 2204, 2205
+or 2402 runs its own handler (``tx.HANDLERS``) in a savepoint: refused, its savepoint is rolled
+back and the others' work stays. If the batch transaction fails as a whole (a msgid, nonce or
+request id taken concurrently by another process, a deadlock, an error no answer translates),
+its requests are run again one by one, as lone requests.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from yibao.api.http.auth import (
     purge_nonces_now_and_then,
     refusal_entry,
 )
+from yibao.api.http.context import TxContext
 from yibao.api.http.errors import STORABLE, ApiError, answer
 from yibao.api.http.handlers_settlement import claim_of, present, request_id
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import (
+    HANDLERS,
     TxRequest,
     dumps,
     in_progress,
@@ -55,12 +61,17 @@ from yibao.domain.errors import RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
 from yibao.services import settlement as svc
+from yibao.services.fees.source import CatalogueSource, memoised
 from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 log = logging.getLogger("yibao.api")
 
 INFNO = "2207"
+#: The transactions answered by their handler in a savepoint of the batch's transaction.
+IN_SAVEPOINT = frozenset({"2201", "2204", "2205", "2402"})
+#: The transactions the batch takes: those and the settlements.
+BATCHED = IN_SAVEPOINT | {INFNO}
 #: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
 PAUSE = 20
 ACTION = f"tx:{INFNO}"
@@ -71,8 +82,9 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class SignedSettlement:
-    """A 2207 whose signature was verified; key and nonce are checked in the batch."""
+class SignedTx:
+    """A transaction of ``BATCHED`` whose signature was verified; key and nonce are checked in
+    the batch."""
 
     signed: SignedRequest
     envelope: TxRequest
@@ -84,8 +96,9 @@ class SignedSettlement:
 Result = dict[str, Any] | Exception
 
 
-def settle_batch(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
-    """Answer signed 2207s together (blocking; runs in a worker thread)."""
+def settle_batch(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[Result]:
+    """Answer signed transactions of ``BATCHED`` together (blocking; runs in a worker
+    thread)."""
     try:
         return _settle(engine, settings, items)
     except Exception:  # a race or a database error: each request again, alone
@@ -93,11 +106,13 @@ def settle_batch(engine: Engine, settings: Settings, items: list[SignedSettlemen
         return [_alone(engine, settings, item) for item in items]
 
 
-def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
+def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[Result]:
     """One database transaction for the batch: keys and nonces, the stored answers of repeated
-    msgids, the settlements, their answers and audit entries."""
+    msgids, the other transactions each in a savepoint, the settlements, the answers and audit
+    entries."""
     out: list[Result | None] = [None] * len(items)
     audits: list[AuditEntry] = []
+    catalogues = memoised()  # the catalogue's stamp read once a batch, not once a request
     with UnitOfWork.for_engine(engine) as uow:
         repo = ApiRepository(uow.session)
         refusals = admit(uow.session, settings, [i.signed for i in items])
@@ -118,10 +133,13 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                 text = stored[key]
                 first = None if text is None else _loads(text)
                 out[i] = in_progress(msgid) if first is None else first
-                audits.append(replay_entry(principal, ACTION, msgid, first))
+                audits.append(replay_entry(principal, _action(item), msgid, first))
             elif key in seen:  # the same msgid twice in the batch: the first one runs
                 out[i] = in_progress(msgid)
-                audits.append(replay_entry(principal, ACTION, msgid, None))
+                audits.append(replay_entry(principal, _action(item), msgid, None))
+            elif item.envelope.infno != INFNO:
+                seen.add(key)
+                out[i] = _in_savepoint(uow, engine, settings, item, catalogues, audits)
             else:
                 seen.add(key)
                 try:
@@ -157,15 +175,60 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                 out[i] = _refused(principal, msgid, outcome, audits, person_id)
         repo.add_answers(
             [
-                (key[0], key[1], INFNO, item.sha256, int(body["infcode"]), dumps(body))
-                for item, key, body in zip(items, keys, out, strict=True)
-                if isinstance(body, dict) and key in seen and key not in stored
+                (k[0], k[1], item.envelope.infno, item.sha256, int(body["infcode"]), dumps(body))
+                for item, k, body in zip(items, keys, out, strict=True)
+                if isinstance(body, dict) and k in seen and k not in stored
             ]
         )
         repo.audits(audits)
         uow.commit()
     purge_nonces_now_and_then(engine, settings, len(items))
     return [r if r is not None else ApiError(errors.INTERNAL, "no answer") for r in out]
+
+
+def _action(item: SignedTx) -> str:
+    return f"tx:{item.envelope.infno}"
+
+
+def _in_savepoint(
+    uow: UnitOfWork,
+    engine: Engine,
+    settings: Settings,
+    item: SignedTx,
+    catalogues: CatalogueSource,
+    audits: list[AuditEntry],
+) -> Result:
+    """A 2201, 2204, 2205 or 2402 answered by its handler (as ``tx.run_tx`` does) in a
+    savepoint of the batch's transaction: its work stays if it succeeds, is rolled back if it is
+    refused; its audit entries are appended to ``audits``."""
+    principal, envelope = item.signed.principal, item.envelope
+    ctx = TxContext(
+        engine=engine,
+        settings=settings,
+        principal=principal,
+        msgid=envelope.msgid,
+        infno=envelope.infno,
+        request_sha256=item.sha256,
+        catalogues=catalogues,
+    ).joined(uow.session)
+    savepoint = uow.session.begin_nested()
+    try:
+        principal.require(ctx.action)
+        body = success(principal, ctx.msgid, HANDLERS[envelope.infno](ctx, envelope.input))
+        uow.session.flush()
+    except Exception as exc:
+        savepoint.rollback()
+        err = refusal(principal, exc)
+        if err is None:  # not an answer: the batch fails, each request is answered alone
+            raise
+        entries = ctx.audits or [
+            AuditEntry(principal.actor, principal.role.value, ctx.action, msgid=ctx.msgid)
+        ]
+        audits.extend(refused(a, err) for a in entries)
+        return answer(err.infcode, ctx.msgid, err.message, None) if err.infcode in STORABLE else err
+    savepoint.commit()
+    audits.extend(ctx.audits)
+    return body
 
 
 def _refused(
@@ -192,7 +255,7 @@ def _loads(text: str) -> dict[str, Any]:
     return body
 
 
-def _alone(engine: Engine, settings: Settings, item: SignedSettlement) -> Result:
+def _alone(engine: Engine, settings: Settings, item: SignedTx) -> Result:
     """A request of a failed batch, answered as a lone request."""
     try:
         principal = admit_one(engine, settings, item.signed, _WHAT)
