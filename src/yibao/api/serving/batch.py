@@ -44,7 +44,13 @@ from yibao.api.http.auth import (
 )
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import STORABLE, ApiError, answer
-from yibao.api.http.handlers_settlement import claim_of, present, request_id
+from yibao.api.http.handlers_settlement import (
+    claim_of,
+    present,
+    registered_json,
+    registration_of,
+    request_id,
+)
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import (
     HANDLERS,
@@ -57,21 +63,25 @@ from yibao.api.http.tx import (
     run_tx,
     success,
 )
-from yibao.domain.errors import RecordError
+from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
+from yibao.services import clock
 from yibao.services import settlement as svc
+from yibao.services.common import find_person
 from yibao.services.fees.source import CatalogueSource, memoised
+from yibao.services.settlement.common import people
 from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 log = logging.getLogger("yibao.api")
 
 INFNO = "2207"
+REGISTER = "2201"
 #: The transactions answered by their handler in a savepoint of the batch's transaction.
-IN_SAVEPOINT = frozenset({"2201", "2204", "2205", "2402"})
-#: The transactions the batch takes: those and the settlements.
-BATCHED = IN_SAVEPOINT | {INFNO}
+IN_SAVEPOINT = frozenset({"2204", "2205", "2402"})
+#: The transactions the batch takes: those, the registrations and the settlements.
+BATCHED = IN_SAVEPOINT | {REGISTER, INFNO}
 #: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
 PAUSE = 20
 ACTION = f"tx:{INFNO}"
@@ -121,6 +131,8 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
         levels = repo.institution_levels({i.signed.code for i in items})
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
+        registering: list[tuple[int, svc.Registration]] = []
+        today = clock.today()
         seen: set[tuple[str, str]] = set()
         for i, (item, key, refused_) in enumerate(zip(items, keys, refusals, strict=True)):
             principal, msgid = item.signed.principal, item.envelope.msgid
@@ -137,6 +149,17 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
             elif key in seen:  # the same msgid twice in the batch: the first one runs
                 out[i] = in_progress(msgid)
                 audits.append(replay_entry(principal, _action(item), msgid, None))
+            elif item.envelope.infno == REGISTER:
+                seen.add(key)
+                try:
+                    principal.require(_action(item))
+                    reg = registration_of(
+                        principal, item.envelope.input, partial(levels.get, item.signed.code), today
+                    )
+                except (ApiError, RecordError, ParameterError) as exc:
+                    out[i] = _refused(principal, msgid, exc, audits, action=_action(item))
+                    continue
+                registering.append((i, reg))
             elif item.envelope.infno != INFNO:
                 seen.add(key)
                 out[i] = _in_savepoint(uow, engine, settings, item, catalogues, audits)
@@ -156,6 +179,7 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                     svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
                 )
                 settling.append(i)
+        _register(uow, items, registering, out, audits)
         batch = svc.settle_within(uow, requests)
         for i, outcome, person_id in zip(settling, batch.outcomes, batch.person_ids, strict=True):
             principal, msgid = items[i].signed.principal, items[i].envelope.msgid
@@ -218,17 +242,53 @@ def _in_savepoint(
         uow.session.flush()
     except Exception as exc:
         savepoint.rollback()
-        err = refusal(principal, exc)
-        if err is None:  # not an answer: the batch fails, each request is answered alone
-            raise
-        entries = ctx.audits or [
-            AuditEntry(principal.actor, principal.role.value, ctx.action, msgid=ctx.msgid)
-        ]
-        audits.extend(refused(a, err) for a in entries)
-        return answer(err.infcode, ctx.msgid, err.message, None) if err.infcode in STORABLE else err
+        entries = ctx.audits or None
+        return _refused(principal, ctx.msgid, exc, audits, action=ctx.action, entries=entries)
     savepoint.commit()
     audits.extend(ctx.audits)
     return body
+
+
+def _register(
+    uow: UnitOfWork,
+    items: list[SignedTx],
+    registering: list[tuple[int, svc.Registration]],
+    out: list[Result | None],
+    audits: list[AuditEntry],
+) -> None:
+    """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the person
+    found (one read for all), then ``services.settlement.register_visits`` (one insert)."""
+    if not registering:
+        return
+    person_of = people(uow, [reg.who for _, reg in registering])
+    found: list[tuple[int, svc.Registration, list[AuditEntry]]] = []
+    for i, reg in registering:
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        person = person_of(reg.who)
+        if person is None:
+            try:
+                find_person(uow, reg.who)  # the refusal of an unknown person, as alone
+                raise NotFound("person", reg.who)
+            except (RecordError, ParameterError) as exc:
+                out[i] = _refused(principal, msgid, exc, audits, action=_action(items[i]))
+                continue
+        entry = AuditEntry(
+            principal.actor,
+            principal.role.value,
+            _action(items[i]),
+            person_id=person.id,
+            msgid=msgid,
+            detail="visit registered",
+        )
+        found.append((i, reg, [entry]))
+    visits = svc.register_visits(uow, [reg for _, reg, _ in found])
+    for (i, reg, entries), visit in zip(found, visits, strict=True):
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        if isinstance(visit, Exception):
+            out[i] = _refused(principal, msgid, visit, audits, entries=entries)
+        else:
+            out[i] = success(principal, msgid, registered_json(visit, reg))
+            audits.extend(entries)
 
 
 def _refused(
@@ -237,16 +297,23 @@ def _refused(
     exc: Exception,
     audits: list[AuditEntry],
     person_id: int | None = None,
+    *,
+    action: str = ACTION,
+    entries: list[AuditEntry] | None = None,
 ) -> Result:
-    """The answer to a refused settlement (stored, unless its code is not one that is, as in
-    ``tx.run_tx``), its audit entry appended to ``audits``."""
+    """The answer to a refused request (stored, unless its code is not one that is, as in
+    ``tx.run_tx``), its audit entries (``entries``, else one of ``action``) appended to
+    ``audits`` as refused."""
     err = refusal(principal, exc)
     if err is None:  # every error of the input and of the service is translated
         raise exc
-    entry = AuditEntry(
-        principal.actor, principal.role.value, ACTION, person_id=person_id, msgid=msgid
-    )
-    audits.append(refused(entry, err))
+    if entries is None:
+        entries = [
+            AuditEntry(
+                principal.actor, principal.role.value, action, person_id=person_id, msgid=msgid
+            )
+        ]
+    audits.extend(refused(entry, err) for entry in entries)
     return answer(err.infcode, msgid, err.message, None) if err.infcode in STORABLE else err
 
 
