@@ -1,9 +1,10 @@
 """Visits, fee lines and discharges through the batcher (``api.serving.batch``), on SQLite and
-PostgreSQL. A signed 2201, 2204, 2205 or 2402 of an institution is answered by its handler in a
-savepoint of a batch's transaction; it answers exactly as the ``POST /api/v1/tx`` route does
-(the same answers, error codes, stored rows, stored answers and audit entries: a table of good
-and bad requests sent through both paths for twin persons), and a refused request in a batch
-rolls back its own work only."""
+PostgreSQL. A signed 2201, 2204, 2205 or 2402 of an institution is answered in a batch's
+transaction (registrations and uploads together, cancellations and discharges each in a
+savepoint); it answers exactly as the ``POST /api/v1/tx`` route does (the same answers, error
+codes, stored rows, stored answers and audit entries: a table of good and bad requests sent
+through both paths for twin persons), and a refused request in a batch stores nothing while the
+others of the batch are stored."""
 
 from __future__ import annotations
 

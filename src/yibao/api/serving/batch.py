@@ -12,12 +12,15 @@ waits for nothing; under load a batch waits a few milliseconds at most for the r
 expects (``Batcher``), so busy tills settle together.
 
 Each request keeps the answer it would have got alone (``tx.run_tx``): key and nonce checked, a
-stored answer returned for a repeated msgid, a refused claim refused alone, and the nonce, the
-answer and the audit entries committed in the same transaction as the work. A 2201, 2204, 2205
-or 2402 runs its own handler (``tx.HANDLERS``) in a savepoint: refused, its savepoint is rolled
-back and the others' work stays. If the batch transaction fails as a whole (a msgid, nonce or
-request id taken concurrently by another process, a deadlock, an error no answer translates),
-its requests are run again one by one, as lone requests.
+stored answer returned for a repeated msgid, a refused request refused alone, and the nonce, the
+answer and the audit entries committed in the same transaction as the work. In a batch the
+registrations (2201: ``services.settlement.register_visits``) and uploads (2204:
+``services.fees.upload_many``) are done together, with one read per table and one insert for
+all, every check of a request made before anything is written, so a refused one writes nothing;
+then each cancellation (2205) and discharge (2402) runs its own handler (``tx.HANDLERS``) in a
+savepoint, rolled back if it is refused; then the settlements. If the batch transaction fails as
+a whole (a msgid, nonce or request id taken concurrently by another process, a deadlock, an
+error no answer translates), its requests are run again one by one, as lone requests.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from yibao.api.http.auth import (
 )
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import STORABLE, ApiError, answer
+from yibao.api.http.handlers_fees import UPLOADED, change_json, upload_of
 from yibao.api.http.handlers_settlement import (
     claim_of,
     present,
@@ -66,7 +70,7 @@ from yibao.api.http.tx import (
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
-from yibao.services import clock
+from yibao.services import clock, fees
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.services.fees.source import CatalogueSource, memoised
@@ -78,10 +82,11 @@ log = logging.getLogger("yibao.api")
 
 INFNO = "2207"
 REGISTER = "2201"
+UPLOAD = "2204"
 #: The transactions answered by their handler in a savepoint of the batch's transaction.
-IN_SAVEPOINT = frozenset({"2204", "2205", "2402"})
-#: The transactions the batch takes: those, the registrations and the settlements.
-BATCHED = IN_SAVEPOINT | {REGISTER, INFNO}
+IN_SAVEPOINT = frozenset({"2205", "2402"})
+#: The transactions the batch takes: those, the registrations, uploads and settlements.
+BATCHED = IN_SAVEPOINT | {REGISTER, UPLOAD, INFNO}
 #: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
 PAUSE = 20
 ACTION = f"tx:{INFNO}"
@@ -132,6 +137,8 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
         registering: list[tuple[int, svc.Registration]] = []
+        uploading: list[tuple[int, fees.Upload]] = []
+        in_savepoints: list[int] = []
         today = clock.today()
         seen: set[tuple[str, str]] = set()
         for i, (item, key, refused_) in enumerate(zip(items, keys, refusals, strict=True)):
@@ -160,9 +167,18 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                     out[i] = _refused(principal, msgid, exc, audits, action=_action(item))
                     continue
                 registering.append((i, reg))
+            elif item.envelope.infno == UPLOAD:
+                seen.add(key)
+                try:
+                    principal.require(_action(item))
+                    upload = upload_of(item.envelope.input, principal.institution)
+                except (ApiError, RecordError, ParameterError) as exc:
+                    out[i] = _refused(principal, msgid, exc, audits, action=_action(item))
+                    continue
+                uploading.append((i, upload))
             elif item.envelope.infno != INFNO:
                 seen.add(key)
-                out[i] = _in_savepoint(uow, engine, settings, item, catalogues, audits)
+                in_savepoints.append(i)
             else:
                 seen.add(key)
                 try:
@@ -180,6 +196,9 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                 )
                 settling.append(i)
         _register(uow, items, registering, out, audits)
+        _upload(uow, items, uploading, out, audits, catalogues)
+        for i in in_savepoints:  # after the uploads: a cancellation sees the lines uploaded
+            out[i] = _in_savepoint(uow, engine, settings, items[i], catalogues, audits)
         batch = svc.settle_within(uow, requests)
         for i, outcome, person_id in zip(settling, batch.outcomes, batch.person_ids, strict=True):
             principal, msgid = items[i].signed.principal, items[i].envelope.msgid
@@ -288,6 +307,58 @@ def _register(
             out[i] = _refused(principal, msgid, visit, audits, entries=entries)
         else:
             out[i] = success(principal, msgid, registered_json(visit, reg))
+            audits.extend(entries)
+
+
+def _upload(
+    uow: UnitOfWork,
+    items: list[SignedTx],
+    uploading: list[tuple[int, fees.Upload]],
+    out: list[Result | None],
+    audits: list[AuditEntry],
+    catalogues: CatalogueSource,
+) -> None:
+    """The batch's 2204s, as ``handlers_fees.upload_2204`` answers each: the visit found and
+    the caller's (one read for all), then ``services.fees.upload_many`` (one insert of every
+    upload's lines)."""
+    if not uploading:
+        return
+    visits = uow.settlements.visits(upload.mdtrt_id for _, upload in uploading)
+    ready: list[tuple[int, fees.Upload, list[AuditEntry]]] = []
+    for i, upload in uploading:
+        principal, msgid, action = (
+            items[i].signed.principal,
+            items[i].envelope.msgid,
+            _action(items[i]),
+        )
+        visit = visits.get(upload.mdtrt_id)
+        if visit is None or visit.fixmedins_code != principal.institution:
+            exc: Exception = (
+                NotFound("visit", upload.mdtrt_id)
+                if visit is None
+                else ApiError(
+                    errors.NOT_YOURS, f"visit {upload.mdtrt_id} belongs to another institution"
+                )
+            )
+            out[i] = _refused(principal, msgid, exc, audits, action=action)
+            continue
+        entry = AuditEntry(
+            principal.actor,
+            principal.role.value,
+            action,
+            person_id=visit.person_id,
+            target=f"visit:{upload.mdtrt_id}",
+            msgid=msgid,
+            detail=UPLOADED,
+        )
+        ready.append((i, upload, [entry]))
+    changes = fees.upload_many(uow, [u for _, u, _ in ready], catalogues=catalogues)
+    for (i, _, entries), change in zip(ready, changes, strict=True):
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        if isinstance(change, Exception):
+            out[i] = _refused(principal, msgid, change, audits, entries=entries)
+        else:
+            out[i] = success(principal, msgid, change_json(change))
             audits.extend(entries)
 
 
