@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -163,7 +163,7 @@ def lines_from_input(docs: object) -> list[LineInput]:
                 f"{fen_to_yuan(p.stated_amount)} is not cnt × pric "
                 f"({fen_to_yuan(amount)}, rounded to the fen)",
             )
-        out.append(LineInput(replace(p.line, amount=amount), p.stated_amount))
+        out.append(LineInput(p.line.with_amount(amount), p.stated_amount))
     return out
 
 
@@ -227,8 +227,11 @@ def _results(
 ) -> list[LineResult]:
     policy = policies(region)
     out = []
+    ratios: dict[dt.date, Decimal] = {}
     for line, limit in zip(classified, limits, strict=True):
-        ratio = policy.rate(PREPAY_RATIO, line.fee_date)
+        ratio = ratios.get(line.fee_date)
+        if ratio is None:
+            ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
         assert line.classes is not None
         prepay = round_fen(line.classes.category_b * ratio)
         out.append(LineResult(line, limit, ratio, prepay))
@@ -271,13 +274,13 @@ def _reclassify(
     changed = []
     for k, c in zip(keep, found[: len(keep)], strict=True):
         if live[k].classes != c.classes:
-            now[k] = replace(live[k], classes=c.classes)
+            now[k] = live[k].with_classes(c.classes)
             changed.append(now[k])
     uow.fees.reclassify(changed)
     fresh = found[len(keep) :]
     return (
         now,
-        [replace(line, classes=c.classes) for line, c in zip(new, fresh, strict=True)],
+        [line.with_classes(c.classes) for line, c in zip(new, fresh, strict=True)],
         [c.price_limit for c in fresh],
     )
 
