@@ -100,6 +100,20 @@ class FeeLine:
     def approved(self) -> bool:
         return self.approval == APPROVED
 
+    def with_amount(self, amount: int) -> FeeLine:
+        """This line with ``amount`` (``dataclasses.replace``, several times faster)."""
+        return FeeLine(
+            self.feedetl_sn, self.code, self.quantity, self.unit_price, amount, self.fee_date,
+            self.approval, self.status, self.classes, self.id,
+        )  # fmt: skip
+
+    def with_classes(self, classes: FeeLineClass | None) -> FeeLine:
+        """This line with its classification ``classes``."""
+        return FeeLine(
+            self.feedetl_sn, self.code, self.quantity, self.unit_price, self.amount,
+            self.fee_date, self.approval, self.status, classes, self.id,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class LineSums:

@@ -65,7 +65,12 @@ class UnitOfWork:
         if self._open:  # a nested block would leak the outer session and its transaction
             raise RuntimeError("this unit of work is already open: use a new one for a new block")
         self._open = True
-        self.session = self.session_factory()
+        self._attach(self.session_factory())
+        return self
+
+    def _attach(self, session: Session) -> None:
+        """The repositories over ``session``."""
+        self.session = session
         self.persons = PersonRepository(self.session)
         self.enrolments = EnrolmentRepository(self.session)
         self.coverage = CoverageRepository(self.session)
@@ -73,7 +78,6 @@ class UnitOfWork:
         self.contributions = ContributionRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.fees = FeeRepository(self.session)
-        return self
 
     def __exit__(
         self,
@@ -109,3 +113,42 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self.ledger.committed()
+
+
+class JoinedUnitOfWork(UnitOfWork):
+    """A unit of work inside a transaction its caller opened, on the caller's session: its
+    ``commit`` writes what it holds (flush, balance moves), and leaving it rolls nothing back;
+    the caller commits or rolls back the whole (the API's batches run each request of a batch
+    in its own savepoint of one transaction: ``api.serving.batch``)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(make_session_factory(session.get_bind()))  # type: ignore[arg-type]
+        self._joined = session
+
+    @property
+    def dialect(self) -> str:
+        return self._joined.get_bind().dialect.name
+
+    def __enter__(self) -> Self:
+        if self._open:
+            raise RuntimeError("this unit of work is already open: use a new one for a new block")
+        self._open = True
+        self._attach(self._joined)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+
+    def commit(self) -> None:
+        self.session.flush()
+        if self.dialect != "postgresql":
+            self.ledger.check_pending()
+        self.ledger.apply_moves()
+
+    def rollback(self) -> None:
+        """Nothing here: the caller rolls back (its savepoint or its transaction)."""

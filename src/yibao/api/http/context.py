@@ -15,9 +15,10 @@ from yibao.api.http.auth import Principal
 from yibao.api.http.settings import Settings
 from yibao.domain.masking import mask_name, mask_national_id, mask_phone
 from yibao.services import clock
+from yibao.services.fees.source import CatalogueSource
 from yibao.store.db import make_session_factory
 from yibao.store.repositories import ApiRepository, AuditEntry
-from yibao.store.uow import UnitOfWork
+from yibao.store.uow import JoinedUnitOfWork, UnitOfWork
 
 
 class ApiUnitOfWork(UnitOfWork):
@@ -45,6 +46,8 @@ class TxContext:
     audits: list[AuditEntry] = field(default_factory=list)
     marked: bool = False
     today: dt.date = field(default_factory=clock.today)
+    #: Where the fee services get a region's catalogue (None: ``services.fees.source``'s).
+    catalogues: CatalogueSource | None = None
 
     @property
     def action(self) -> str:
@@ -91,6 +94,20 @@ class TxContext:
         self.audits = []
         self.marked = True
 
+    def joined(self, session: Session) -> BatchTxContext:
+        """This request's context inside a batch transaction (``BatchTxContext``)."""
+        return BatchTxContext(
+            engine=self.engine,
+            settings=self.settings,
+            principal=self.principal,
+            msgid=self.msgid,
+            infno=self.infno,
+            request_sha256=self.request_sha256,
+            today=self.today,
+            catalogues=self.catalogues,
+            session=session,
+        )
+
     # ------------------------------------------------------------------- personal data
     def identity(
         self, person_id: int | None, national_id: str | None, name: str | None
@@ -101,3 +118,21 @@ class TxContext:
 
     def phone(self, person_id: int | None, phone: str | None) -> str | None:
         return phone if self.principal.sees_identity(person_id) else mask_phone(phone)
+
+
+@dataclass
+class BatchTxContext(TxContext):
+    """A request's context inside a batch of requests settled in one database transaction
+    (``api.serving.batch``): its units of work join the batch's session (the batch runs the
+    request in a savepoint of its own and stores its answer and audit entries with the
+    others'), so ``commit`` writes without committing and writes no msgid marker."""
+
+    session: Session | None = None
+
+    def uow(self) -> UnitOfWork:
+        assert self.session is not None
+        return JoinedUnitOfWork(self.session)
+
+    def read_uow(self) -> UnitOfWork:
+        assert self.session is not None
+        return JoinedUnitOfWork(self.session)

@@ -14,7 +14,7 @@ from yibao.api.http.auth import Principal, authenticate
 from yibao.api.http.errors import ApiError
 from yibao.api.http.settings import Settings
 from yibao.api.http.textcheck import check_body
-from yibao.api.serving.batch import Batcher, Result, SignedSettlement
+from yibao.api.serving.batch import Batcher, Result, SignedTx
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class State:
     settings: Settings
     engine: Engine
     #: Gathers concurrent signed settlements into batches (``api.serving.batch``); None: each alone.
-    batcher: Batcher[SignedSettlement, Result] | None = None
+    batcher: Batcher[SignedTx, Result] | None = None
 
 
 def get_state(request: Request) -> State:

@@ -68,7 +68,7 @@ def _sums(sums: LineSums) -> dict[str, Any]:
     return fee_lines_json(sums)
 
 
-def _change_json(change: FeeChange) -> dict[str, Any]:
+def change_json(change: FeeChange) -> dict[str, Any]:
     return {
         "mdtrt_id": change.visit.mdtrt_id,
         "psn_no": str(change.visit.person_id),
@@ -113,22 +113,35 @@ def _own_visit(ctx: TxContext, mdtrt_id: str) -> int:
     return person_id
 
 
-@handler("2204", "upload fee detail lines of a visit: each classified, all or none stored")
-def upload_2204(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def upload_of(data: dict[str, Any], institution: str | None) -> fees.Upload:
+    """The upload a 2204 input asks for (lines parsed by the service)."""
     mdtrt_id = inputs.require_text(data, "mdtrt_id", 40)
     diagnoses = fees.diagnoses_from(data.get("diseinfo"))
     procedures = fees.procedures_from(data.get("oprninfo"))
-    person_id = _own_visit(ctx, mdtrt_id)
-    ctx.audit(person_id=person_id, target=f"visit:{mdtrt_id}", detail="fee lines uploaded")
+    return fees.Upload(mdtrt_id, data.get("feedetail"), institution, diagnoses, procedures)
+
+
+#: The audit detail of an upload.
+UPLOADED = "fee lines uploaded"
+
+
+@handler("2204", "upload fee detail lines of a visit: each classified, all or none stored")
+def upload_2204(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    """One upload; concurrent ones from institutions are uploaded together
+    (``api.serving.batch``)."""
+    upload = upload_of(data, ctx.principal.institution)
+    person_id = _own_visit(ctx, upload.mdtrt_id)
+    ctx.audit(person_id=person_id, target=f"visit:{upload.mdtrt_id}", detail=UPLOADED)
     change = fees.upload_lines(
         ctx.uow(),
-        mdtrt_id,
-        data.get("feedetail"),
-        institution=ctx.principal.institution,
-        diagnoses=diagnoses,
-        procedures=procedures,
+        upload.mdtrt_id,
+        upload.docs,
+        institution=upload.institution,
+        diagnoses=upload.diagnoses,
+        procedures=upload.procedures,
+        catalogues=ctx.catalogues,
     )
-    return _change_json(change)
+    return change_json(change)
 
 
 @handler("2205", "cancel fee detail lines of a visit (some, or all)")
@@ -146,8 +159,14 @@ def cancel_2205(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         raise inputs.invalid("feedetl_sn", "a serial, a list of serials, or leave it out for all")
     person_id = _own_visit(ctx, mdtrt_id)
     ctx.audit(person_id=person_id, target=f"visit:{mdtrt_id}", detail="fee lines cancelled")
-    change = fees.cancel_lines(ctx.uow(), mdtrt_id, serials, institution=ctx.principal.institution)
-    return _change_json(change)
+    change = fees.cancel_lines(
+        ctx.uow(),
+        mdtrt_id,
+        serials,
+        institution=ctx.principal.institution,
+        catalogues=ctx.catalogues,
+    )
+    return change_json(change)
 
 
 @handler("2402", "discharge: date, way, diagnoses and procedures")

@@ -10,6 +10,7 @@ person number (``psn_no``), never by national ID.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ from yibao.api.http.errors import ApiError
 from yibao.api.http.tx import handler
 from yibao.domain.errors import NotFound
 from yibao.domain.roles import Role
-from yibao.domain.settlement import Claim
+from yibao.domain.settlement import Claim, Visit
 from yibao.services import accounts, fees
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
@@ -122,33 +123,27 @@ def claim_of(
 # -------------------------------------------------------------------------------- visits
 
 
-@handler("2201", "register a visit (admission)")
-def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+def registration_of(
+    principal: Principal, data: dict[str, Any], level: Callable[[], int | None], today: dt.date
+) -> svc.Registration:
+    """The visit a 2201 input registers. An institution registers at its own code and
+    registered level (``level()``; a different level is refused); staff give both."""
     who = inputs.person_ref(data)
-    code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 40)
+    code = principal.institution or inputs.require_text(data, "fixmedins_code", 40)
     med_type = inputs.require_text(data, "med_type", 12)
-    if ctx.principal.institution is not None:
-        level = registered_level(code, _institution_level(ctx), data.get("level"))
+    if principal.institution is not None:
+        registered = registered_level(code, level(), data.get("level"))
     else:
-        level = inputs.integer(data, "level")
-    begin = inputs.date(data, "begntime", default=inputs.date(data, "date", default=ctx.today))
+        registered = inputs.integer(data, "level")
+    begin = inputs.date(data, "begntime", default=inputs.date(data, "date", default=today))
     cross = inputs.text(data, "cross_region", 12, required=False) or "none"
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
     diagnoses = fees.diagnoses_from(data.get("diseinfo"))
-    with ctx.read_uow() as uow:
-        person = find_person(uow, who)
-    ctx.audit(person_id=person.id, detail="visit registered")
-    visit = svc.register_visit(
-        ctx.uow(),
-        who,
-        code,
-        med_type,
-        level,
-        begin,
-        cross_region=cross,
-        mdtrt_id=mdtrt_id,
-        diagnoses=diagnoses,
-    )
+    return svc.Registration(who, code, med_type, registered, begin, cross, mdtrt_id, diagnoses)
+
+
+def registered_json(visit: Visit, reg: svc.Registration) -> dict[str, Any]:
+    """The answer to a 2201."""
     return {
         "mdtrt_id": visit.mdtrt_id,
         "psn_no": str(visit.person_id),
@@ -160,9 +155,31 @@ def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         "status": visit.status.value,
         "diseinfo": [
             {"diag_code": d.code, "diag_type": d.diag_type, "maindiag_flag": "1" if i == 0 else "0"}
-            for i, d in enumerate(diagnoses)
+            for i, d in enumerate(reg.diagnoses)
         ],
     }
+
+
+@handler("2201", "register a visit (admission)")
+def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    """One registration; concurrent ones from institutions are registered together
+    (``api.serving.batch``)."""
+    reg = registration_of(ctx.principal, data, lambda: _institution_level(ctx), ctx.today)
+    with ctx.read_uow() as uow:
+        person = find_person(uow, reg.who)
+    ctx.audit(person_id=person.id, detail="visit registered")
+    visit = svc.register_visit(
+        ctx.uow(),
+        reg.who,
+        reg.fixmedins_code,
+        reg.med_type,
+        reg.level,
+        reg.begin_date,
+        cross_region=reg.cross_region,
+        mdtrt_id=reg.mdtrt_id,
+        diagnoses=reg.diagnoses,
+    )
+    return registered_json(visit, reg)
 
 
 @handler("2202", "cancel a visit")

@@ -78,8 +78,9 @@ def healthz() -> dict[str, str]:
 @router.post("/api/v1/tx", response_model=TxAnswer, tags=["transactions"])
 def tx(envelope: TxRequest, state: StateDep, who: PrincipalDep, body: RawBodyDep) -> Any:
     """One transaction in the national platform's envelope (infno 1101, 2201, 2202, 2206,
-    2207, 2208, 5206, 3201). The same msgid sent again returns the first answer. (Signed 2207s
-    are settled in batches by ``api.serving.fastpath`` before they reach this route.)"""
+    2207, 2208, 5206, 3201). The same msgid sent again returns the first answer. (Signed 2201s,
+    2204s, 2205s, 2402s and 2207s of institutions are answered in batches by
+    ``api.serving.fastpath`` before they reach this route.)"""
     return Response(
         dumps(run_tx(state.engine, state.settings, who, envelope, body)),
         media_type="application/json",

@@ -35,7 +35,7 @@ from yibao.domain.errors import (
     RecordError,
     RequestConflict,
 )
-from yibao.domain.masking import mask_ids_deep, mask_ids_in
+from yibao.domain.masking import holds_national_id, mask_ids_deep, mask_ids_in
 from yibao.domain.roles import Role
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
@@ -140,8 +140,8 @@ EXTRA_TRANSLATORS: list[Callable[[Exception], ApiError | None]] = []
 def success(principal: Principal, msgid: str, output: Any) -> dict[str, Any]:
     """The answer to a request that succeeded, national IDs masked for callers who may not see
     them (a safety net over what handlers mask)."""
-    if not principal.sees_identity(None):
-        output = mask_ids_deep(output)
+    if not principal.sees_identity(None) and holds_national_id(dumps({"o": output})):
+        output = mask_ids_deep(output)  # (the text holds whatever any of its strings holds)
     return answer(errors.OK, msgid, None, output)
 
 

@@ -1,5 +1,7 @@
-"""Group commit for settlements (2207): concurrent signed settlements of institutions are
-settled together, in one database transaction and one kernel call.
+"""Group commit for institutions' transactions: concurrent signed settlements (2207) are
+settled together, in one database transaction and one kernel call; visits registered (2201),
+fee lines uploaded or cancelled (2204, 2205) and discharges (2402) that arrive with them are
+answered in the same transaction, each in a savepoint of its own.
 
 A hospital's till waits on the network and the database far longer than on computation, and
 every settlement moves the same fund accounts. So the service gathers the 2207s that arrive
@@ -10,10 +12,15 @@ waits for nothing; under load a batch waits a few milliseconds at most for the r
 expects (``Batcher``), so busy tills settle together.
 
 Each request keeps the answer it would have got alone (``tx.run_tx``): key and nonce checked, a
-stored answer returned for a repeated msgid, a refused claim refused alone, and the nonce, the
-answer and the audit entries committed in the same transaction as the settlement. If the batch
-transaction fails as a whole (a msgid, nonce or request id taken concurrently by another
-process, a deadlock), its requests are run again one by one, as lone requests.
+stored answer returned for a repeated msgid, a refused request refused alone, and the nonce, the
+answer and the audit entries committed in the same transaction as the work. In a batch the
+registrations (2201: ``services.settlement.register_visits``) and uploads (2204:
+``services.fees.upload_many``) are done together, with one read per table and one insert for
+all, every check of a request made before anything is written, so a refused one writes nothing;
+then each cancellation (2205) and discharge (2402) runs its own handler (``tx.HANDLERS``) in a
+savepoint, rolled back if it is refused; then the settlements. If the batch transaction fails as
+a whole (a msgid, nonce or request id taken concurrently by another process, a deadlock, an
+error no answer translates), its requests are run again one by one, as lone requests.
 """
 
 from __future__ import annotations
@@ -38,10 +45,19 @@ from yibao.api.http.auth import (
     purge_nonces_now_and_then,
     refusal_entry,
 )
+from yibao.api.http.context import TxContext
 from yibao.api.http.errors import STORABLE, ApiError, answer
-from yibao.api.http.handlers_settlement import claim_of, present, request_id
+from yibao.api.http.handlers_fees import UPLOADED, change_json, upload_of
+from yibao.api.http.handlers_settlement import (
+    claim_of,
+    present,
+    registered_json,
+    registration_of,
+    request_id,
+)
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import (
+    HANDLERS,
     TxRequest,
     dumps,
     in_progress,
@@ -51,16 +67,26 @@ from yibao.api.http.tx import (
     run_tx,
     success,
 )
-from yibao.domain.errors import RecordError
+from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.settlement import Settlement
 from yibao.policy import ParameterError
+from yibao.services import clock, fees
 from yibao.services import settlement as svc
+from yibao.services.common import find_person
+from yibao.services.fees.source import CatalogueSource, memoised
+from yibao.services.settlement.common import people
 from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 log = logging.getLogger("yibao.api")
 
 INFNO = "2207"
+REGISTER = "2201"
+UPLOAD = "2204"
+#: The transactions answered by their handler in a savepoint of the batch's transaction.
+IN_SAVEPOINT = frozenset({"2205", "2402"})
+#: The transactions the batch takes: those, the registrations, uploads and settlements.
+BATCHED = IN_SAVEPOINT | {REGISTER, UPLOAD, INFNO}
 #: Lingers the queue must stay empty before a batch stops expecting the last one's callers.
 PAUSE = 20
 ACTION = f"tx:{INFNO}"
@@ -71,8 +97,9 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class SignedSettlement:
-    """A 2207 whose signature was verified; key and nonce are checked in the batch."""
+class SignedTx:
+    """A transaction of ``BATCHED`` whose signature was verified; key and nonce are checked in
+    the batch."""
 
     signed: SignedRequest
     envelope: TxRequest
@@ -84,8 +111,9 @@ class SignedSettlement:
 Result = dict[str, Any] | Exception
 
 
-def settle_batch(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
-    """Answer signed 2207s together (blocking; runs in a worker thread)."""
+def settle_batch(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[Result]:
+    """Answer signed transactions of ``BATCHED`` together (blocking; runs in a worker
+    thread)."""
     try:
         return _settle(engine, settings, items)
     except Exception:  # a race or a database error: each request again, alone
@@ -93,11 +121,13 @@ def settle_batch(engine: Engine, settings: Settings, items: list[SignedSettlemen
         return [_alone(engine, settings, item) for item in items]
 
 
-def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -> list[Result]:
+def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[Result]:
     """One database transaction for the batch: keys and nonces, the stored answers of repeated
-    msgids, the settlements, their answers and audit entries."""
+    msgids, the other transactions each in a savepoint, the settlements, the answers and audit
+    entries."""
     out: list[Result | None] = [None] * len(items)
     audits: list[AuditEntry] = []
+    catalogues = memoised()  # the catalogue's stamp read once a batch, not once a request
     with UnitOfWork.for_engine(engine) as uow:
         repo = ApiRepository(uow.session)
         refusals = admit(uow.session, settings, [i.signed for i in items])
@@ -106,6 +136,10 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
         levels = repo.institution_levels({i.signed.code for i in items})
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
+        registering: list[tuple[int, svc.Registration]] = []
+        uploading: list[tuple[int, fees.Upload]] = []
+        in_savepoints: list[int] = []
+        today = clock.today()
         seen: set[tuple[str, str]] = set()
         for i, (item, key, refused_) in enumerate(zip(items, keys, refusals, strict=True)):
             principal, msgid = item.signed.principal, item.envelope.msgid
@@ -118,10 +152,33 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                 text = stored[key]
                 first = None if text is None else _loads(text)
                 out[i] = in_progress(msgid) if first is None else first
-                audits.append(replay_entry(principal, ACTION, msgid, first))
+                audits.append(replay_entry(principal, _action(item), msgid, first))
             elif key in seen:  # the same msgid twice in the batch: the first one runs
                 out[i] = in_progress(msgid)
-                audits.append(replay_entry(principal, ACTION, msgid, None))
+                audits.append(replay_entry(principal, _action(item), msgid, None))
+            elif item.envelope.infno == REGISTER:
+                seen.add(key)
+                try:
+                    principal.require(_action(item))
+                    reg = registration_of(
+                        principal, item.envelope.input, partial(levels.get, item.signed.code), today
+                    )
+                except (ApiError, RecordError, ParameterError) as exc:
+                    out[i] = _refused(principal, msgid, exc, audits, action=_action(item))
+                    continue
+                registering.append((i, reg))
+            elif item.envelope.infno == UPLOAD:
+                seen.add(key)
+                try:
+                    principal.require(_action(item))
+                    upload = upload_of(item.envelope.input, principal.institution)
+                except (ApiError, RecordError, ParameterError) as exc:
+                    out[i] = _refused(principal, msgid, exc, audits, action=_action(item))
+                    continue
+                uploading.append((i, upload))
+            elif item.envelope.infno != INFNO:
+                seen.add(key)
+                in_savepoints.append(i)
             else:
                 seen.add(key)
                 try:
@@ -138,6 +195,10 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                     svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
                 )
                 settling.append(i)
+        _register(uow, items, registering, out, audits)
+        _upload(uow, items, uploading, out, audits, catalogues)
+        for i in in_savepoints:  # after the uploads: a cancellation sees the lines uploaded
+            out[i] = _in_savepoint(uow, engine, settings, items[i], catalogues, audits)
         batch = svc.settle_within(uow, requests)
         for i, outcome, person_id in zip(settling, batch.outcomes, batch.person_ids, strict=True):
             principal, msgid = items[i].signed.principal, items[i].envelope.msgid
@@ -157,9 +218,9 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
                 out[i] = _refused(principal, msgid, outcome, audits, person_id)
         repo.add_answers(
             [
-                (key[0], key[1], INFNO, item.sha256, int(body["infcode"]), dumps(body))
-                for item, key, body in zip(items, keys, out, strict=True)
-                if isinstance(body, dict) and key in seen and key not in stored
+                (k[0], k[1], item.envelope.infno, item.sha256, int(body["infcode"]), dumps(body))
+                for item, k, body in zip(items, keys, out, strict=True)
+                if isinstance(body, dict) and k in seen and k not in stored
             ]
         )
         repo.audits(audits)
@@ -168,22 +229,162 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedSettlement]) -
     return [r if r is not None else ApiError(errors.INTERNAL, "no answer") for r in out]
 
 
+def _action(item: SignedTx) -> str:
+    return f"tx:{item.envelope.infno}"
+
+
+def _in_savepoint(
+    uow: UnitOfWork,
+    engine: Engine,
+    settings: Settings,
+    item: SignedTx,
+    catalogues: CatalogueSource,
+    audits: list[AuditEntry],
+) -> Result:
+    """A 2201, 2204, 2205 or 2402 answered by its handler (as ``tx.run_tx`` does) in a
+    savepoint of the batch's transaction: its work stays if it succeeds, is rolled back if it is
+    refused; its audit entries are appended to ``audits``."""
+    principal, envelope = item.signed.principal, item.envelope
+    ctx = TxContext(
+        engine=engine,
+        settings=settings,
+        principal=principal,
+        msgid=envelope.msgid,
+        infno=envelope.infno,
+        request_sha256=item.sha256,
+        catalogues=catalogues,
+    ).joined(uow.session)
+    savepoint = uow.session.begin_nested()
+    try:
+        principal.require(ctx.action)
+        body = success(principal, ctx.msgid, HANDLERS[envelope.infno](ctx, envelope.input))
+        uow.session.flush()
+    except Exception as exc:
+        savepoint.rollback()
+        entries = ctx.audits or None
+        return _refused(principal, ctx.msgid, exc, audits, action=ctx.action, entries=entries)
+    savepoint.commit()
+    audits.extend(ctx.audits)
+    return body
+
+
+def _register(
+    uow: UnitOfWork,
+    items: list[SignedTx],
+    registering: list[tuple[int, svc.Registration]],
+    out: list[Result | None],
+    audits: list[AuditEntry],
+) -> None:
+    """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the person
+    found (one read for all), then ``services.settlement.register_visits`` (one insert)."""
+    if not registering:
+        return
+    person_of = people(uow, [reg.who for _, reg in registering])
+    found: list[tuple[int, svc.Registration, list[AuditEntry]]] = []
+    for i, reg in registering:
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        person = person_of(reg.who)
+        if person is None:
+            try:
+                find_person(uow, reg.who)  # the refusal of an unknown person, as alone
+                raise NotFound("person", reg.who)
+            except (RecordError, ParameterError) as exc:
+                out[i] = _refused(principal, msgid, exc, audits, action=_action(items[i]))
+                continue
+        entry = AuditEntry(
+            principal.actor,
+            principal.role.value,
+            _action(items[i]),
+            person_id=person.id,
+            msgid=msgid,
+            detail="visit registered",
+        )
+        found.append((i, reg, [entry]))
+    visits = svc.register_visits(uow, [reg for _, reg, _ in found])
+    for (i, reg, entries), visit in zip(found, visits, strict=True):
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        if isinstance(visit, Exception):
+            out[i] = _refused(principal, msgid, visit, audits, entries=entries)
+        else:
+            out[i] = success(principal, msgid, registered_json(visit, reg))
+            audits.extend(entries)
+
+
+def _upload(
+    uow: UnitOfWork,
+    items: list[SignedTx],
+    uploading: list[tuple[int, fees.Upload]],
+    out: list[Result | None],
+    audits: list[AuditEntry],
+    catalogues: CatalogueSource,
+) -> None:
+    """The batch's 2204s, as ``handlers_fees.upload_2204`` answers each: the visit found and
+    the caller's (one read for all), then ``services.fees.upload_many`` (one insert of every
+    upload's lines)."""
+    if not uploading:
+        return
+    visits = uow.settlements.visits(upload.mdtrt_id for _, upload in uploading)
+    ready: list[tuple[int, fees.Upload, list[AuditEntry]]] = []
+    for i, upload in uploading:
+        principal, msgid, action = (
+            items[i].signed.principal,
+            items[i].envelope.msgid,
+            _action(items[i]),
+        )
+        visit = visits.get(upload.mdtrt_id)
+        if visit is None or visit.fixmedins_code != principal.institution:
+            exc: Exception = (
+                NotFound("visit", upload.mdtrt_id)
+                if visit is None
+                else ApiError(
+                    errors.NOT_YOURS, f"visit {upload.mdtrt_id} belongs to another institution"
+                )
+            )
+            out[i] = _refused(principal, msgid, exc, audits, action=action)
+            continue
+        entry = AuditEntry(
+            principal.actor,
+            principal.role.value,
+            action,
+            person_id=visit.person_id,
+            target=f"visit:{upload.mdtrt_id}",
+            msgid=msgid,
+            detail=UPLOADED,
+        )
+        ready.append((i, upload, [entry]))
+    changes = fees.upload_many(uow, [u for _, u, _ in ready], catalogues=catalogues)
+    for (i, _, entries), change in zip(ready, changes, strict=True):
+        principal, msgid = items[i].signed.principal, items[i].envelope.msgid
+        if isinstance(change, Exception):
+            out[i] = _refused(principal, msgid, change, audits, entries=entries)
+        else:
+            out[i] = success(principal, msgid, change_json(change))
+            audits.extend(entries)
+
+
 def _refused(
     principal: Principal,
     msgid: str,
     exc: Exception,
     audits: list[AuditEntry],
     person_id: int | None = None,
+    *,
+    action: str = ACTION,
+    entries: list[AuditEntry] | None = None,
 ) -> Result:
-    """The answer to a refused settlement (stored, unless its code is not one that is, as in
-    ``tx.run_tx``), its audit entry appended to ``audits``."""
+    """The answer to a refused request (stored, unless its code is not one that is, as in
+    ``tx.run_tx``), its audit entries (``entries``, else one of ``action``) appended to
+    ``audits`` as refused."""
     err = refusal(principal, exc)
     if err is None:  # every error of the input and of the service is translated
         raise exc
-    entry = AuditEntry(
-        principal.actor, principal.role.value, ACTION, person_id=person_id, msgid=msgid
-    )
-    audits.append(refused(entry, err))
+    if entries is None:
+        entries = [
+            AuditEntry(
+                principal.actor, principal.role.value, action, person_id=person_id, msgid=msgid
+            )
+        ]
+    audits.extend(refused(entry, err) for entry in entries)
     return answer(err.infcode, msgid, err.message, None) if err.infcode in STORABLE else err
 
 
@@ -192,7 +393,7 @@ def _loads(text: str) -> dict[str, Any]:
     return body
 
 
-def _alone(engine: Engine, settings: Settings, item: SignedSettlement) -> Result:
+def _alone(engine: Engine, settings: Settings, item: SignedTx) -> Result:
     """A request of a failed batch, answered as a lone request."""
     try:
         principal = admit_one(engine, settings, item.signed, _WHAT)

@@ -1,13 +1,14 @@
-"""The settlement fast path: an ASGI middleware in front of the FastAPI application that takes
-a well-formed, correctly signed 2207 of an institution straight to the settlement batcher
+"""The fast path: an ASGI middleware in front of the FastAPI application that takes a
+well-formed, correctly signed transaction of an institution that the batcher answers
+(``batch.BATCHED``: 2201, 2204, 2205, 2402 and 2207) straight to the batcher
 (``api.serving.batch``), without FastAPI's routing, dependency solving and response validation,
-which cost about as much CPU as the settlement itself.
+which cost about as much CPU as the work itself.
 
-Only the happy path is taken here. Any other request, and any 2207 that is not well formed, not
-JSON, or not correctly signed, goes on to the application unchanged (its body replayed), which
-answers it through ``POST /api/v1/tx`` with the same checks and messages as always: there is
-one implementation of every refusal. A 2207 answered here gets exactly the answer the route would
-give (``batch.settle_batch`` answers as ``tx.run_tx`` does).
+Only the happy path is taken here. Any other request, and any of those that is not well formed,
+not JSON, or not correctly signed, goes on to the application unchanged (its body replayed),
+which answers it through ``POST /api/v1/tx`` with the same checks and messages as always: there
+is one implementation of every refusal. A transaction answered here gets exactly the answer the
+route would give (``batch.settle_batch`` answers as ``tx.run_tx`` does).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.security import HEADER_SIGNATURE
 from yibao.api.http.textcheck import body_problem
 from yibao.api.http.tx import TxRequest, dumps
-from yibao.api.serving.batch import INFNO, SignedSettlement
+from yibao.api.serving.batch import BATCHED, SignedTx
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,7 +56,7 @@ class SettlementFastPath:
         ):
             return await self.app(scope, receive, send)
         body, more = await _read(receive, state.settings.max_body_bytes)
-        item = None if more else self._settlement(state, scope, raw_headers, body)
+        item = None if more else self._batched(state, scope, raw_headers, body)
         if item is None:
             return await self.app(scope, _replay(body, more, receive), send)
         result = await state.batcher.submit(item)
@@ -67,17 +68,18 @@ class SettlementFastPath:
             await _respond(send, 200, result)
 
     @staticmethod
-    def _settlement(
+    def _batched(
         state: State, scope: Scope, raw_headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> SignedSettlement | None:
-        """The request as a signed settlement, or None for the application to answer."""
+    ) -> SignedTx | None:
+        """The request as a signed transaction for the batcher, or None for the application to
+        answer."""
         if scope.get("query_string") or body_problem(body) is not None:
             return None
         try:
             envelope = TxRequest.model_validate_json(body)
         except ValidationError:
             return None
-        if envelope.infno != INFNO:
+        if envelope.infno not in BATCHED:
             return None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
         try:
@@ -86,7 +88,7 @@ class SettlementFastPath:
             return None
         if signed.code != envelope.fixmedins_code:
             return None
-        return SignedSettlement(signed, envelope, body, hashlib.sha256(body).hexdigest())
+        return SignedTx(signed, envelope, body, hashlib.sha256(body).hexdigest())
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, Message | None]:

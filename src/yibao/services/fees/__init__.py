@@ -22,14 +22,17 @@ from yibao.services.fees.clinical import (
 from yibao.services.fees.lines import (
     FeeChange,
     LineResult,
+    Upload,
     cancel_lines,
     upload_lines,
+    upload_many,
     visit_lines,
 )
 
 __all__ = [
     "FeeChange",
     "LineResult",
+    "Upload",
     "VisitRecord",
     "cancel_discharge",
     "cancel_lines",
@@ -38,6 +41,7 @@ __all__ = [
     "procedures_from",
     "record_diagnoses",
     "upload_lines",
+    "upload_many",
     "visit_lines",
     "visit_record",
 ]

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from yibao.domain.errors import ForeignRecord, InvalidField, NotFound, SettlementRefused
+from yibao.domain.errors import (
+    ForeignRecord,
+    InvalidField,
+    NotFound,
+    RecordError,
+    SettlementRefused,
+)
 from yibao.domain.fees import (
     APPROVAL_FLAGS,
     MAX_LINES_PER_UPLOAD,
@@ -30,7 +36,7 @@ from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
 from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
-from yibao.policy import fen_to_yuan, money
+from yibao.policy import ParameterError, fen_to_yuan, money
 from yibao.policy.dates import DateError, parse_date
 from yibao.policy.money import AmountError, parse_yuan, round_fen
 from yibao.policy.vocab import FeeLineStatus, ItemClass
@@ -157,7 +163,7 @@ def lines_from_input(docs: object) -> list[LineInput]:
                 f"{fen_to_yuan(p.stated_amount)} is not cnt × pric "
                 f"({fen_to_yuan(amount)}, rounded to the fen)",
             )
-        out.append(LineInput(replace(p.line, amount=amount), p.stated_amount))
+        out.append(LineInput(p.line.with_amount(amount), p.stated_amount))
     return out
 
 
@@ -221,8 +227,11 @@ def _results(
 ) -> list[LineResult]:
     policy = policies(region)
     out = []
+    ratios: dict[dt.date, Decimal] = {}
     for line, limit in zip(classified, limits, strict=True):
-        ratio = policy.rate(PREPAY_RATIO, line.fee_date)
+        ratio = ratios.get(line.fee_date)
+        if ratio is None:
+            ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
         assert line.classes is not None
         prepay = round_fen(line.classes.category_b * ratio)
         out.append(LineResult(line, limit, ratio, prepay))
@@ -265,15 +274,31 @@ def _reclassify(
     changed = []
     for k, c in zip(keep, found[: len(keep)], strict=True):
         if live[k].classes != c.classes:
-            now[k] = replace(live[k], classes=c.classes)
+            now[k] = live[k].with_classes(c.classes)
             changed.append(now[k])
     uow.fees.reclassify(changed)
     fresh = found[len(keep) :]
     return (
         now,
-        [replace(line, classes=c.classes) for line, c in zip(new, fresh, strict=True)],
+        [line.with_classes(c.classes) for line, c in zip(new, fresh, strict=True)],
         [c.price_limit for c in fresh],
     )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An upload of fee detail lines (2204): the visit, the lines as sent (national names),
+    the institution that must own the visit (None: staff), and diagnoses and procedures that
+    replace the visit's."""
+
+    mdtrt_id: str
+    docs: object
+    institution: str | None = None
+    diagnoses: Sequence[Diagnosis] = ()
+    procedures: Sequence[Procedure] = ()
+
+
+Uploaded = FeeChange | RecordError | ParameterError
 
 
 def upload_lines(
@@ -293,37 +318,136 @@ def upload_lines(
     zero, an absurd price or amount, a fee date outside the visit or after today, a serial
     (feedetl_sn) the visit has used. Diagnoses and procedures given (a FHIR Claim's) replace
     the visit's, in the same transaction."""
-    inputs = lines_from_input(docs)
-    new = [i.line for i in inputs]
-    today = clock.today()
+    upload = Upload(mdtrt_id, docs, institution, diagnoses, procedures)
     with uow:
-        visit = _open_visit(uow, mdtrt_id, institution)
-        assert visit.id is not None
-        _check_dates(visit, new, today)
-        stored = uow.fees.lines(visit.id)
-        _check_serials(new, {line.feedetl_sn for line in stored})
-        live = [line for line in stored if line.status is FeeLineStatus.LIVE]
-        if len(live) + len(new) > MAX_LINES_PER_VISIT:
-            raise InvalidField(LIST, f"the visit would hold more than {MAX_LINES_PER_VISIT} lines")
-        total = sum(line.amount for line in live) + sum(line.amount for line in new)
-        try:
-            money.check_fen(total, "det_item_fee_sumamt")
-        except money.AmountError as exc:
-            raise InvalidField(
-                LIST, f"the visit's lines would sum to more than allowed: {exc.reason}"
-            ) from None
-        person, region = _person_and_region(uow, visit)
-        live, classified, limits = _reclassify(
-            uow, visit, person, region, live, new, source.source(catalogues)
-        )
-        uow.fees.add_lines(visit.id, classified)
-        if diagnoses:
-            uow.fees.set_diagnoses(visit.id, diagnoses)
-        if procedures:
-            uow.fees.set_procedures(visit.id, procedures)
-        sums = summed(live + classified)
+        found = upload_many(uow, [upload], catalogues=catalogues, policies=policies)[0]
+        if not isinstance(found, FeeChange):
+            raise found
         uow.commit()
-    return FeeChange(visit, _results(classified, limits, region, policies), sums, [])
+    return found
+
+
+def upload_many(
+    uow: UnitOfWork,
+    uploads: Sequence[Upload],
+    *,
+    catalogues: CatalogueSource | None = None,
+    policies: PolicySource = policy_for,
+) -> list[Uploaded]:
+    """Upload many visits' lines inside a unit of work the caller opened and commits (the
+    API's batches): one locked read of the visits, one of their settlements, one of their
+    lines, one of the persons and one of their enrolments, one insert of every upload's lines.
+    Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
+    refused one stores nothing and does not stop the others. Uploads to one visit are taken in
+    turn, each seeing the lines of those before it."""
+    out: list[Uploaded | None] = [None] * len(uploads)
+    parsed: dict[int, list[FeeLine]] = {}
+    for i, upload in enumerate(uploads):
+        try:
+            parsed[i] = [p.line for p in lines_from_input(upload.docs)]
+        except (RecordError, ParameterError) as exc:
+            out[i] = exc
+    todo, today = list(parsed), clock.today()
+    while todo:
+        now: list[int] = []
+        later: list[int] = []
+        visits_taken: set[str] = set()
+        for i in todo:
+            (later if uploads[i].mdtrt_id in visits_taken else now).append(i)
+            visits_taken.add(uploads[i].mdtrt_id)
+        _upload_round(uow, uploads, parsed, now, out, today, source.source(catalogues), policies)
+        todo = later
+    done = [o for o in out if o is not None]
+    assert len(done) == len(uploads)
+    return done
+
+
+def _upload_round(
+    uow: UnitOfWork,
+    uploads: Sequence[Upload],
+    parsed: dict[int, list[FeeLine]],
+    now: list[int],
+    out: list[Uploaded | None],
+    today: dt.date,
+    catalogues: CatalogueSource,
+    policies: PolicySource,
+) -> None:
+    """Upload the lines of ``now`` (distinct visits)."""
+    visits = uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=True)
+    settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
+    open_: list[tuple[int, Visit]] = []
+    for i in now:
+        upload = uploads[i]
+        try:
+            visit = _checked_open(visits.get(upload.mdtrt_id), upload, settled)
+            _check_dates(visit, parsed[i], today)
+        except (RecordError, ParameterError) as exc:
+            out[i] = exc
+            continue
+        open_.append((i, visit))
+    stored = uow.fees.lines_of(v.id for _, v in open_ if v.id)
+    person_ids = {v.person_id for _, v in open_}
+    persons = uow.persons.get_many(person_ids)
+    histories, _ = uow.enrolments.histories(sorted(person_ids)) if person_ids else ({}, {})
+    writes: list[tuple[int, Sequence[FeeLine]]] = []
+    for i, visit in open_:
+        upload, new = uploads[i], parsed[i]
+        assert visit.id is not None
+        try:
+            mine = stored.get(visit.id, [])
+            _check_serials(new, {line.feedetl_sn for line in mine})
+            live = [line for line in mine if line.status is FeeLineStatus.LIVE]
+            _check_size(live, new)
+            person = persons.get(visit.person_id)
+            if person is None:
+                raise NotFound("person", visit.person_id)
+            history = histories.get(visit.person_id, [])
+            region = covering_enrolment(person, history, visit.begin_date).pooling_area
+            live, classified, limits = _reclassify(
+                uow, visit, person, region, live, new, catalogues
+            )
+        except (RecordError, ParameterError) as exc:
+            out[i] = exc
+            continue
+        writes.append((visit.id, classified))
+        if upload.diagnoses:
+            uow.fees.set_diagnoses(visit.id, upload.diagnoses)
+        if upload.procedures:
+            uow.fees.set_procedures(visit.id, upload.procedures)
+        sums = summed(live + classified)
+        out[i] = FeeChange(visit, _results(classified, limits, region, policies), sums, [])
+    uow.fees.add_many(writes)
+
+
+def _checked_open(visit: Visit | None, upload: Upload, settled: Mapping[int, str]) -> Visit:
+    """``_open_visit``'s checks on a visit read (locked) with others."""
+    mdtrt_id = upload.mdtrt_id
+    if visit is None:
+        raise NotFound("visit", mdtrt_id)
+    if visit.id is None:
+        raise NotStored("visit")
+    if upload.institution is not None and visit.fixmedins_code != upload.institution:
+        raise ForeignRecord(f"visit {mdtrt_id}")
+    if visit.status is VisitStatus.CANCELLED:
+        raise SettlementRefused(f"visit {mdtrt_id}", "was cancelled")
+    setl_id = settled.get(visit.id)
+    if setl_id is not None:
+        raise SettlementRefused(
+            f"visit {mdtrt_id}", f"settlement {setl_id} is in force; reverse it (2208) first"
+        )
+    return visit
+
+
+def _check_size(live: Sequence[FeeLine], new: Sequence[FeeLine]) -> None:
+    if len(live) + len(new) > MAX_LINES_PER_VISIT:
+        raise InvalidField(LIST, f"the visit would hold more than {MAX_LINES_PER_VISIT} lines")
+    total = sum(line.amount for line in live) + sum(line.amount for line in new)
+    try:
+        money.check_fen(total, "det_item_fee_sumamt")
+    except money.AmountError as exc:
+        raise InvalidField(
+            LIST, f"the visit's lines would sum to more than allowed: {exc.reason}"
+        ) from None
 
 
 def cancel_lines(

@@ -22,3 +22,17 @@ def catalogue_for(uow: UnitOfWork, region: str) -> CatalogueTable:
 def source(given: CatalogueSource | None) -> CatalogueSource:
     """The catalogue source to use: the one given, else this module's ``catalogue_for``."""
     return given if given is not None else catalogue_for
+
+
+def memoised(given: CatalogueSource | None = None) -> CatalogueSource:
+    """``source(given)`` asked once per region: for many requests answered in one transaction
+    (the API's batches), where the cached table's stamp need not be read again for each."""
+    tables: dict[str, CatalogueTable] = {}
+
+    def table(uow: UnitOfWork, region: str) -> CatalogueTable:
+        found = tables.get(region)
+        if found is None:
+            found = tables[region] = source(given)(uow, region)
+        return found
+
+    return table

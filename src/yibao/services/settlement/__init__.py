@@ -40,12 +40,18 @@ from yibao.services.settlement.queries import (
 )
 from yibao.services.settlement.reverse import reverse
 from yibao.services.settlement.settle import Batch, presettle, settle, settle_many, settle_within
-from yibao.services.settlement.visits import cancel_visit, register_visit
+from yibao.services.settlement.visits import (
+    Registration,
+    cancel_visit,
+    register_visit,
+    register_visits,
+)
 
 __all__ = [
     "Batch",
     "ClaimRequest",
     "Outcome",
+    "Registration",
     "SettlementOnRecord",
     "YearState",
     "cancel_visit",
@@ -53,6 +59,7 @@ __all__ = [
     "not_after_today",
     "presettle",
     "register_visit",
+    "register_visits",
     "reverse",
     "settle",
     "settle_many",

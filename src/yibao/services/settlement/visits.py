@@ -4,17 +4,114 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from yibao.domain.errors import InvalidField, NotFound, SettlementRefused
+from yibao.domain.errors import (
+    AlreadyExists,
+    InvalidField,
+    NotFound,
+    RecordError,
+    SettlementRefused,
+)
 from yibao.domain.fees import Diagnosis
 from yibao.domain.ids import NotStored
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
+from yibao.policy import ParameterError
 from yibao.services import clock
 from yibao.services.common import find_person
 from yibao.services.person_file import covering_enrolment
-from yibao.services.settlement.common import new_id, not_after_today
+from yibao.services.settlement.common import new_id, not_after_today, people
 from yibao.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A visit to register (2201): the person (national ID or person id), the institution, the
+    med type and level, the first day, and optionally the cross-region kind, the caller's
+    ``mdtrt_id`` and the admission diagnoses (principal first)."""
+
+    who: str | int
+    fixmedins_code: str
+    med_type: str
+    level: int
+    begin_date: dt.date
+    cross_region: str = "none"
+    mdtrt_id: str | None = None
+    diagnoses: Sequence[Diagnosis] = ()
+
+
+def _checked(reg: Registration) -> None:
+    not_after_today("begntime", reg.begin_date)
+    check_identifier("fixmedins_code", reg.fixmedins_code)
+    if reg.mdtrt_id is not None:
+        check_identifier("mdtrt_id", reg.mdtrt_id)
+
+
+def register_visits(
+    uow: UnitOfWork, registrations: Sequence[Registration]
+) -> list[Visit | RecordError | ParameterError]:
+    """Register many visits inside a unit of work the caller opened and commits (the API's
+    batches): one read of the persons, one of their enrolments, one of the ``mdtrt_id``s
+    given, one insert. Each registration gets its visit or its refusal, as ``register_visit``
+    would give it alone; a refused one does not stop the others."""
+    out: list[Visit | RecordError | ParameterError | None] = [None] * len(registrations)
+    for i, reg in enumerate(registrations):
+        try:
+            _checked(reg)
+        except (RecordError, ParameterError) as exc:
+            out[i] = exc
+    todo = [i for i, o in enumerate(out) if o is None]
+    person_of = people(uow, [registrations[i].who for i in todo])
+    found = {i: person_of(registrations[i].who) for i in todo}
+    ids = sorted({p.id for p in found.values() if p is not None and p.id is not None})
+    histories, _ = uow.enrolments.histories(ids) if ids else ({}, {})
+    given = [registrations[i].mdtrt_id for i in todo if registrations[i].mdtrt_id]
+    taken = set(uow.settlements.visits(m for m in given if m is not None))
+    new: list[tuple[int, Visit]] = []
+    for i in todo:
+        reg, person = registrations[i], found[i]
+        try:
+            if person is None:
+                find_person(uow, reg.who)  # raises the refusal of an unknown person
+                raise NotFound("person", reg.who)
+            if person.id is None:
+                raise NotStored("person")
+            covering_enrolment(person, histories.get(person.id, []), reg.begin_date)
+            if reg.mdtrt_id is not None and reg.mdtrt_id in taken:
+                raise AlreadyExists("visit", reg.mdtrt_id)
+        except (RecordError, ParameterError) as exc:
+            out[i] = exc
+            continue
+        mdtrt_id = reg.mdtrt_id or new_id("V")
+        taken.add(mdtrt_id)
+        new.append((i, _visit(reg, person.id, mdtrt_id)))
+    # one visit alone: a clash with a concurrent registration is refused (``add_visit``); many
+    # in one insert: such a clash fails the caller's transaction
+    if len(new) == 1:
+        stored = [uow.settlements.add_visit(new[0][1])]
+    else:
+        stored = uow.settlements.add_visits([v for _, v in new])
+    for (i, _), visit in zip(new, stored, strict=True):
+        out[i] = visit
+        if registrations[i].diagnoses:
+            assert visit.id is not None
+            uow.fees.set_diagnoses(visit.id, registrations[i].diagnoses)
+    done = [o for o in out if o is not None]
+    assert len(done) == len(registrations)
+    return done
+
+
+def _visit(reg: Registration, person_id: int, mdtrt_id: str) -> Visit:
+    return Visit(
+        mdtrt_id=mdtrt_id,
+        person_id=person_id,
+        fixmedins_code=reg.fixmedins_code,
+        med_type=reg.med_type,
+        level=reg.level,
+        begin_date=reg.begin_date,
+        cross_region=reg.cross_region,
+    )
 
 
 def register_visit(
@@ -31,31 +128,15 @@ def register_visit(
 ) -> Visit:
     """Register a visit (2201), with its admission diagnoses if given (principal first). The
     person must be enrolled on ``begin_date``, not later than today."""
-    not_after_today("begntime", begin_date)
-    check_identifier("fixmedins_code", fixmedins_code)
-    if mdtrt_id is not None:
-        check_identifier("mdtrt_id", mdtrt_id)
+    reg = Registration(
+        who, fixmedins_code, med_type, level, begin_date, cross_region, mdtrt_id, diagnoses
+    )
     with uow:
-        person = find_person(uow, who)
-        if person.id is None:
-            raise NotStored("person")
-        covering_enrolment(person, uow.enrolments.history(person.id), begin_date)
-        visit = uow.settlements.add_visit(
-            Visit(
-                mdtrt_id=mdtrt_id or new_id("V"),
-                person_id=person.id,
-                fixmedins_code=fixmedins_code,
-                med_type=med_type,
-                level=level,
-                begin_date=begin_date,
-                cross_region=cross_region,
-            )
-        )
-        if diagnoses:
-            assert visit.id is not None
-            uow.fees.set_diagnoses(visit.id, diagnoses)
+        found = register_visits(uow, [reg])[0]
+        if not isinstance(found, Visit):
+            raise found
         uow.commit()
-    return visit
+    return found
 
 
 def cancel_visit(uow: UnitOfWork, mdtrt_id: str, on: dt.date | None = None) -> Visit:

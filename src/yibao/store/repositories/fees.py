@@ -40,6 +40,13 @@ _SUMS = BulkRead(
         .group_by(_LINES.c.visit_id)
     )
 )
+_LINES_OF = BulkRead(
+    lambda in_: (
+        select(_LINES)
+        .where(in_(_LINES.c.visit_id, "keys"))
+        .order_by(_LINES.c.visit_id, _LINES.c.id)
+    )
+)
 _CLASS_COLUMNS = ("item_class", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason")
 _RECLASSIFY = (
     update(_LINES)
@@ -94,26 +101,42 @@ class FeeRepository:
             stmt = stmt.where(_LINES.c.status == _LIVE)
         return [_line_of(r) for r in self.session.execute(stmt.order_by(_LINES.c.id))]
 
+    def lines_of(self, visit_ids: Iterable[int]) -> dict[int, list[FeeLine]]:
+        """{visit id: its lines in upload order, cancelled ones too} of the visits among
+        ``visit_ids`` with lines (one query)."""
+        wanted = sorted(set(visit_ids))
+        out: dict[int, list[FeeLine]] = {}
+        if wanted:
+            for r in _LINES_OF.rows(self.session, keys=wanted):
+                out.setdefault(int(r.visit_id), []).append(_line_of(r))
+        return out
+
     def add_lines(self, visit_id: int, lines: Sequence[FeeLine]) -> None:
         """Insert classified lines (one statement)."""
+        self.add_many([(visit_id, lines)])
+
+    def add_many(self, uploads: Sequence[tuple[int, Sequence[FeeLine]]]) -> None:
+        """Insert the classified lines of many visits (one statement: COPY on PostgreSQL)."""
         rows = []
-        for line in lines:
-            assert line.classes is not None
-            rows.append(
-                {
-                    "visit_id": visit_id,
-                    "feedetl_sn": line.feedetl_sn,
-                    "code": line.code,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "amount": line.amount,
-                    "fee_date": line.fee_date,
-                    "approval": line.approval,
-                    "status": line.status.value,
-                    **_class_values(line.classes),
-                }
-            )
-        insert_rows(self.session, _LINES, rows)
+        for visit_id, lines in uploads:
+            for line in lines:
+                assert line.classes is not None
+                rows.append(
+                    {
+                        "visit_id": visit_id,
+                        "feedetl_sn": line.feedetl_sn,
+                        "code": line.code,
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "amount": line.amount,
+                        "fee_date": line.fee_date,
+                        "approval": line.approval,
+                        "status": line.status.value,
+                        **_class_values(line.classes),
+                    }
+                )
+        if rows:
+            insert_rows(self.session, _LINES, rows)
 
     def reclassify(self, lines: Sequence[FeeLine]) -> None:
         """Store stored lines' new classification (one executemany)."""

@@ -68,6 +68,14 @@ _LOCK_STATES_PG = text(
 )
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
 _VISITS_BY_ID = BulkRead(lambda in_: select(_VISITS).where(in_(_VISITS.c.mdtrt_id, "keys")))
+_VISITS_LOCKED = BulkRead(
+    lambda in_: (
+        select(_VISITS)
+        .where(in_(_VISITS.c.mdtrt_id, "keys"))
+        .order_by(_VISITS.c.id)
+        .with_for_update()
+    )
+)
 _SETTLED_ON_VISITS = BulkRead(
     lambda in_: select(_SETTLEMENTS.c.visit_id, _SETTLEMENTS.c.setl_id).where(
         in_(_SETTLEMENTS.c.visit_id, "keys"),
@@ -127,13 +135,14 @@ class SettlementRepository:
         row = self.session.scalars(stmt).one_or_none()
         return visit_of(row) if row is not None else None
 
-    def visits(self, mdtrt_ids: Iterable[str]) -> dict[str, Visit]:
+    def visits(self, mdtrt_ids: Iterable[str], *, lock: bool = False) -> dict[str, Visit]:
+        """{mdtrt_id: visit} of those found, in one query (``lock``: their rows locked until
+        the transaction ends, in id order)."""
         wanted = set(mdtrt_ids)
         if not wanted:
             return {}
-        return {
-            r.mdtrt_id: visit_of(r) for r in _VISITS_BY_ID.rows(self.session, keys=sorted(wanted))
-        }
+        read = _VISITS_LOCKED if lock else _VISITS_BY_ID
+        return {r.mdtrt_id: visit_of(r) for r in read.rows(self.session, keys=sorted(wanted))}
 
     def reserve_ids(
         self, visits: int, transactions: int, settlements: int

@@ -1,0 +1,148 @@
+"""Where a bill's time goes in the batcher, without HTTP: batches of signed 2201s, then of 2204s
+(``--lines`` lines each), then of 2207s from the lines, answered in process by
+``yibao.api.serving.batch.settle_batch`` on the database given.
+
+    python bench/bills_batch.py --db postgresql://postgres@127.0.0.1:5432/DB
+                                [--batch 16] [--rounds 10] [--lines 20] [--profile]
+
+The database is prepared as by ``bench/api_load.py`` (a population when it holds no person; a
+new institution each run). Requests are built beforehand (not timed); their signatures are not
+checked here (the fast path checks them before the batcher), their keys and nonces are. A
+first round (not timed) compiles the catalogue and loads the parameters. Prints
+per transaction the wall time and this process's CPU time per request (the database's CPU is
+not in it), then with ``--profile`` the functions that took most CPU, and last ``visits/s:
+<n>``: visits whose three requests succeeded, per second of wall time of the batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import hashlib
+import pstats
+import random
+import secrets
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from yibao.api.http import app as _app  # noqa: F401  (registers the transaction handlers)
+from yibao.api.http.auth import SignedRequest
+from yibao.api.http.settings import Settings
+from yibao.api.http.tx import TxRequest
+from yibao.api.serving.batch import Result, SignedTx, settle_batch
+from yibao.store.db import make_engine
+
+try:
+    from bench.api_load import bill, catalogue_lines, claim, prepare
+except ImportError:
+    from api_load import bill, catalogue_lines, claim, prepare  # type: ignore[no-redef]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--lines", type=int, default=20)
+    parser.add_argument("--persons", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    secret = secrets.token_hex(24)
+    persons, code, key_id, _ = prepare(args.db, args.persons, args.seed, secret)
+    engine = make_engine(args.db)
+    settings = Settings(api_secret=secret, database_url=args.db)  # type: ignore[arg-type]
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])  # as the server does (api.http.app)
+    rng = random.Random(args.seed)
+    items = catalogue_lines()
+
+    def signed(infno: str, data: dict[str, Any]) -> SignedTx:
+        body = orjson.dumps(
+            {
+                "infno": infno,
+                "msgid": uuid.uuid4().hex,
+                "fixmedins_code": code,
+                "opter": "bench",
+                "inf_time": "2025-05-01 10:00:00",
+                "input": data,
+            }
+        )
+        request = SignedRequest(code, key_id, uuid.uuid4().hex, secrets.token_hex(32))
+        envelope = TxRequest.model_validate_json(body)
+        return SignedTx(request, envelope, body, hashlib.sha256(body).hexdigest())
+
+    wall = {"2201": 0.0, "2204": 0.0, "2207": 0.0}
+    cpu = dict(wall)
+    done = 0
+    profile = cProfile.Profile(time.process_time) if args.profile else None
+
+    warming = True  # the first round is not timed: the catalogue compiled, parameters loaded
+
+    def timed(infno: str, batch: list[SignedTx]) -> list[Result]:
+        if warming:
+            return settle_batch(engine, settings, batch)
+        start, used = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
+        out = settle_batch(engine, settings, batch)
+        if profile is not None:
+            profile.disable()
+        wall[infno] += time.perf_counter() - start
+        cpu[infno] += time.process_time() - used
+        return out
+
+    def ok(result: Result) -> bool:
+        return isinstance(result, dict) and result.get("infcode") == 0
+
+    for r in range(args.rounds + 1):
+        warming = r == 0
+        claims = [claim(rng, rng.choice(persons)) for _ in range(args.batch)]
+        visits = timed(
+            "2201",
+            [
+                signed(
+                    "2201",
+                    {"certno": c["certno"], "med_type": c["med_type"], "begntime": c["date"]},
+                )
+                for c in claims
+            ],
+        )
+        open_ = [
+            (c, str(v["output"]["mdtrt_id"]))
+            for c, v in zip(claims, visits, strict=True)
+            if isinstance(v, dict) and ok(v)
+        ]
+        uploads = [
+            signed("2204", {"mdtrt_id": m, "feedetail": bill(rng, items, args.lines, day)})
+            for c, m in open_
+            for day in [str(c["date"])]
+        ]
+        uploaded = timed("2204", uploads)
+        billed = [(c, m) for (c, m), u in zip(open_, uploaded, strict=True) if ok(u)]
+        settled = timed(
+            "2207",
+            [
+                signed("2207", {"certno": c["certno"], "mdtrt_id": m, "date": c["date"]})
+                for c, m in billed
+            ],
+        )
+        done += 0 if warming else sum(1 for s in settled if ok(s))
+    engine.dispose()
+    n = args.rounds * args.batch
+    for infno in wall:
+        print(
+            f"{infno}: {wall[infno] / n * 1000:.2f} ms wall, {cpu[infno] / n * 1000:.2f} ms CPU "
+            f"a request (batches of {args.batch})"
+        )
+    print(f"visits settled: {done} of {n}")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    print(f"visits/s: {done / sum(wall.values()):.0f}")
+
+
+if __name__ == "__main__":
+    main()
