@@ -197,21 +197,23 @@ def assign_groups(
     diagnosis: pa.Array, procedure: pa.Array, codes: Sequence[str]
 ) -> I64:
     """Each case's index into ``codes`` (a group table's codes): its core group when the table
-    has its key, else its chapter's comprehensive group, else -1 (not groupable)."""
-    keys = case_keys(diagnosis, procedure)
-    table = pa.array(list(codes), pa.string())
-    found = pc.index_in(keys, value_set=table)
-    index = found.to_numpy(zero_copy_only=False)
-    index = np.where(np.isnan(index), -1, index).astype(np.int64) if index.dtype.kind == "f" \
-        else index.astype(np.int64)
-    missing = index < 0
-    if missing.any():
-        diag_idx, diag_names = _encode(pc.fill_null(diagnosis, ""))
-        lookup = {code: i for i, code in enumerate(codes)}
-        by_diag = np.array(
-            [lookup.get(comprehensive_code(c), -1) if (c := chapter_of(d)) else -1
-             for d in diag_names],
-            np.int64,
-        )
-        index = np.where(missing, by_diag[diag_idx], index)
-    return index
+    has its key, else its chapter's comprehensive group, else -1 (not groupable). Each distinct
+    (diagnosis, procedure) pair is looked up once."""
+    diag_idx, diag_names = _encode(pc.fill_null(diagnosis, ""))
+    proc_idx, proc_names = _encode(pc.fill_null(procedure, ""))
+    n_proc = max(len(proc_names), 1)
+    pair = diag_idx * n_proc + proc_idx
+    size = len(diag_names) * n_proc
+    if size <= 1 << 24:
+        present = np.flatnonzero(np.bincount(pair, minlength=size))
+    else:
+        present = np.unique(pair)
+    lookup = {code: i for i, code in enumerate(codes)}
+    found = np.full(len(present), -1, np.int64)
+    for j, p in enumerate(present.tolist()):
+        d, pr = diag_names[p // n_proc], proc_names[p % n_proc] or NO_PROCEDURE
+        hit = lookup.get(f"{d}:{pr}")
+        if hit is None and (chapter := chapter_of(d)) is not None:
+            hit = lookup.get(comprehensive_code(chapter))
+        found[j] = -1 if hit is None else hit
+    return found[np.searchsorted(present, pair)] if len(pair) else np.zeros(0, np.int64)
