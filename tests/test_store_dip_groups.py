@@ -14,9 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403
+from tests.test_store_settlement import resident
 from yibao.cli import app
+from yibao.domain.fees import Diagnosis, Procedure
+from yibao.domain.settlement import Claim
+from yibao.policy import Policy
 from yibao.policy.group_tables import GroupTableError, parse_csv, read_table, shipped_drg_table
 from yibao.services import provider_payment as pp
+from yibao.services import settlement
+from yibao.services.fees import clinical
 from yibao.store.repositories.payment_groups import PaymentGroupRepository
 from yibao.store.uow import UnitOfWork
 from yibao.synth import SynthConfig, generate
@@ -111,3 +117,59 @@ def test_groups_built_from_a_generated_area_by_the_cli(
     assert result.exit_code == 0, result.stderr
     built = read_table(tmp_path / "drg.csv", "drg")
     assert sum(r.cases or 0 for r in built if r.level == "drg") == len(stays)
+
+
+def _stay(
+    uow: UnitOfWork,
+    who: str,
+    total: int,
+    on: dt.date,
+    institution: str,
+    diag: list[str],
+    proc: str | None,
+    key: str,
+) -> None:
+    answer = settlement.settle(
+        uow,
+        Claim(person=who, date=on, total=total, med_type="inpatient", level=2,
+              fixmedins_code=institution),
+        key,
+    )  # fmt: skip
+    assert answer.mdtrt_id is not None
+    clinical.discharge(
+        uow,
+        answer.mdtrt_id,
+        on,
+        "1",
+        [Diagnosis(c, principal=i == 0) for i, c in enumerate(diag)],
+        [Procedure(proc, main=True)] if proc else None,
+    )
+
+
+def test_groups_built_from_the_stores_discharged_visits(db_url: str, uow: UnitOfWork) -> None:
+    # Four discharged stays of residents in 2025 (costs 3000, 5000, 1000 and 2000 yuan) and one
+    # never discharged (left out). min_cases 2 (overlay): I21:36.07 (3000, 5000) is a core group
+    # of average 4000; J18 and J20 (1000, 2000) fall into chapter X, average 1500; all average
+    # 2750. Scores 4000/2750 × 1000 = 1454.5455 and 1500/2750 × 1000 = 545.4545.
+    people = [resident(uow, n) for n in (3, 5, 7, 9, 11)]
+    _stay(uow, people[0], 300_000, dt.date(2025, 5, 1), "H1", ["I21", "I10"], "36.07", "a")
+    _stay(uow, people[1], 500_000, dt.date(2025, 6, 1), "H2", ["I21"], "36.07", "b")
+    _stay(uow, people[2], 100_000, dt.date(2025, 7, 1), "H1", ["J18"], None, "c")
+    _stay(uow, people[3], 200_000, dt.date(2025, 8, 1), "H1", ["J20"], None, "d")
+    settlement.settle(
+        uow,
+        Claim(person=people[4], date=dt.date(2025, 9, 1), total=900_000, med_type="inpatient",
+              level=2, fixmedins_code="H1"),
+        "e",
+    )  # fmt: skip
+    cases = pp.store_cases(uow, [2025], "360100")
+    assert len(cases) == 4
+    assert sorted(cases.cost.tolist()) == [100_000, 200_000, 300_000, 500_000]
+    assert cases.diagnoses.to_pylist()[0] == ["I21", "I10"]
+    policy = Policy("000000", overlays=[{"provider_payment": {"dip": {"min_cases": 2}}}])
+    rows = pp.dip_rows(cases, [2025], policy, dt.date(2025, 1, 1))
+    got = {r.code: (r.kind, r.score, r.avg_cost, r.cases) for r in rows}
+    assert got == {
+        "I21:36.07": ("core", 14_545_455, 400_000, 2),
+        "chapter:X": ("comprehensive", 5_454_545, 150_000, 2),
+    }

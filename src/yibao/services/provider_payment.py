@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Date, String, column, text
 
 from yibao.kernel.dip_groups import build_groups, cell_sums, group_scores, history_weights
 from yibao.kernel.dip_groups import year_positions as positions
@@ -108,14 +108,17 @@ def area_cases(folder: Path | str, years: Sequence[int] | None = None) -> Cases:
         keep = np.isin(year, np.asarray(list(years), np.int64))
         claims = claims.filter(pa.array(keep))
         year = year[keep]
-    persons = pa.concat_tables(
-        [
-            pq.read_table(p, columns=["psn_no", "birth_date"])
-            for p in sorted((root / "persons").glob("part-*.parquet"))
-        ]
-    ).sort_by("psn_no")
-    psn = persons["psn_no"].to_numpy().astype(np.int64)
-    births = persons["birth_date"].to_numpy().astype("datetime64[D]")
+    person_parts = [
+        pq.read_table(p, columns=["psn_no", "birth_date"])
+        for p in sorted((root / "persons").glob("part-*.parquet"))
+    ]
+    if person_parts:
+        persons = pa.concat_tables(person_parts).sort_by("psn_no")
+        psn = persons["psn_no"].to_numpy().astype(np.int64)
+        births = persons["birth_date"].to_numpy().astype("datetime64[D]")
+    else:  # no persons: ages unknown
+        psn = np.zeros(0, np.int64)
+        births = np.zeros(0, "datetime64[D]")
     who = claims["psn_no"].to_numpy().astype(np.int64)
     at = np.clip(np.searchsorted(psn, who), 0, max(len(psn) - 1, 0))
     admit = pc.fill_null(claims["admit_date"], claims["date"])
@@ -149,6 +152,13 @@ _STORE_CASES = text(
       AND (:region = '' OR s.pooling_area = :region)
     ORDER BY v.id
     """
+).columns(
+    column("id", BigInteger),
+    column("end_date", Date),
+    column("begin_date", Date),
+    column("fixmedins_code", String),
+    column("medfee_sumamt", BigInteger),
+    column("birth_date", Date),
 )
 _STORE_CODES = """
     SELECT c.visit_id, c.code FROM {table} c
