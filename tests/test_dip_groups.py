@@ -231,3 +231,13 @@ def test_a_bad_table_row_is_refused_naming_the_line_and_column(
     with pytest.raises(GroupTableError) as caught:
         parse_csv(body, method, "t.csv")
     assert message in str(caught.value), str(caught.value)
+
+
+def test_years_older_than_the_weights_reach_are_left_out() -> None:
+    # Four years with weights 1:2:7: 2021 has weight 0, its case counts for nothing (not even
+    # towards min_cases): the same groups as for 2022–2024.
+    year, diag, proc, cost = _history()
+    building = GroupBuilding(3, (1, 2, 7), 1000)
+    four = build_groups(year, diag, proc, cost, [2021, 2022, 2023, 2024], building)
+    three = build_groups(year, diag, proc, cost, [2022, 2023, 2024], building)
+    assert four == three

@@ -101,12 +101,14 @@ def _round_half_up(value: Fraction) -> int:
     return int((value * 2 + 1) // 2)
 
 
-def year_positions(year: I64, years: Sequence[int]) -> I64:
-    """Each case's position in ``years`` (oldest first), -1 for another year."""
+def year_positions(year: I64, years: Sequence[int], weights: Sequence[int] | None = None) -> I64:
+    """Each case's position in ``years`` (oldest first), -1 for another year or a year of
+    weight 0 (older than the history's weights reach)."""
     year = np.asarray(year, np.int64)
     out = np.full(year.shape, -1, np.int64)
     for i, y in enumerate(years):
-        out[year == y] = i
+        if weights is None or weights[i] > 0:
+            out[year == y] = i
     return out
 
 
@@ -160,7 +162,7 @@ def build_groups(
     ``len(years)`` of ``history_weights``; cases of other years are ignored."""
     weights = history_weights(building, len(years))
     n_years = len(years)
-    year_pos = year_positions(year, years)
+    year_pos = year_positions(year, years, weights)
     keys, names = _encode(case_keys(diagnosis, procedure))
     diag_idx, diag_names = _encode(pc.fill_null(diagnosis, ""))
     chapters = [chapter_of(d) for d in diag_names]

@@ -250,7 +250,7 @@ def drg_rows(
     compiled = compile_drg_table(table)
     assigned = group_cases(compiled, cases.diagnosis, cases.procedure, cases.diagnoses, cases.age)
     weights = history_weights(building, len(years))
-    pos = positions(cases.year, years)
+    pos = positions(cases.year, years, weights)
     counts, sums = cell_sums(assigned.drg, pos, cases.cost, len(compiled.drgs), len(years))
     scored = group_scores(
         counts, sums, counts.sum(axis=0), sums.sum(axis=0), weights, building.scale
