@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settle": ("yibao.cli.settle", "settle"),
     "reverse": ("yibao.cli.settle", "reverse"),
     "catalogue": ("yibao.cli.catalogue", "app"),
+    "dip": ("yibao.cli.dip", "dip_app"),
+    "drg": ("yibao.cli.dip", "drg_app"),
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),
