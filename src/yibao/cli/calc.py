@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from yibao.calc.dip import dip_scenario, drg_scenario
 from yibao.calc.funds import funds_scenario
 from yibao.calc.incentives import incentives_scenario
 from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
@@ -66,3 +67,18 @@ def funds(scenario: str = SCENARIO) -> None:
     """Reserve months and warnings of a province's cities, and the adjustment fund's draws and
     gap shares of the year."""
     _run(scenario, funds_scenario)
+
+
+@app.command()
+@with_policy_dir
+def dip(scenario: str = SCENARIO) -> None:
+    """DIP (按病种分值): a year's cases pointed, the point value, each case's standard and fund
+    due, each institution's settlement against its advances."""
+    _run(scenario, dip_scenario)
+
+
+@app.command()
+@with_policy_dir
+def drg(scenario: str = SCENARIO) -> None:
+    """DRG (按疾病诊断相关分组): as ``calc dip`` with relative weights and the drg parameters."""
+    _run(scenario, drg_scenario)
