@@ -1,0 +1,143 @@
+"""The DIP year-end settlement (年终清算) on SQLite and PostgreSQL, on a small hand-computed case
+set: points, the point value, each case's standard, the institutions' settlements against
+what the pooling fund advanced, the posting (once: a rerun posts nothing), the ledger
+reconciled, and Σ settlements + Σ advances + Σ patients' shares = Σ points × point value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
+from tests.test_store_settlement import balances, resident
+from yibao.domain.errors import InvalidField
+from yibao.domain.fees import Diagnosis, Procedure
+from yibao.domain.settlement import Claim
+from yibao.services import dip_year, ledger, settlement
+from yibao.services.dip_group_file import parse_group_table
+from yibao.services.fees import clinical
+from yibao.store.uow import UnitOfWork
+
+AREA = "360100"
+
+TABLE = parse_group_table(
+    {
+        "groups": [
+            {"code": "I21.0:36.0601", "weight": 2500, "avg_cost": 20000},
+            {"code": "J18.9", "weight": 500, "avg_cost": 4000},
+            {"code": "F20:bed", "per_day": 30},
+        ],
+        "institutions": [{"code": "H2", "coefficient": 1.05}],
+    }
+)
+
+
+def case(
+    uow: UnitOfWork,
+    n: int,
+    code: str,
+    total: int,
+    admitted: dt.date,
+    discharged: dt.date,
+    dx: str,
+    proc: str | None,
+) -> None:
+    who = resident(uow, n)
+    claim = Claim(
+        person=who, date=admitted, total=total, med_type="inpatient", level=2, fixmedins_code=code
+    )
+    s = settlement.settle(uow, claim, f"dip-{n}")
+    assert s.mdtrt_id is not None
+    procs = [Procedure(proc, admitted, True)] if proc else None
+    clinical.discharge(uow, s.mdtrt_id, discharged, "1", [Diagnosis(dx, True)], procs)
+
+
+def year_2025(uow: UnitOfWork) -> None:
+    """Residents, level 2, first admission: pooling fund (total − 400) × 75%, the rest the
+    patient's:
+
+    - H1: 10000.00 (05-10..05-20, I21.0 + 36.0601): fund 7200.00, patient 2800.00;
+      30000.00 (06-01..06-11, same group): fund 22200.00, patient 7800.00;
+    - H2 (coefficient 1.05): 10000.00 (05-20..07-25, F20.9: per-diem, 66 days) fund 7200.00,
+      patient 2800.00; 4000.00 (06-10..06-15, J18.9, no procedure) fund 2700.00, patient 1300.00.
+    """
+    d = dt.date
+    case(uow, 3, "H1", 1_000_000, d(2025, 5, 10), d(2025, 5, 20), "I21.0", "36.0601")
+    case(uow, 5, "H1", 3_000_000, d(2025, 6, 1), d(2025, 6, 11), "I21.0", "36.0601")
+    case(uow, 7, "H2", 1_000_000, d(2025, 5, 20), d(2025, 7, 25), "F20.9", None)
+    case(uow, 9, "H2", 400_000, d(2025, 6, 10), d(2025, 6, 15), "J18.9", None)
+
+
+def test_year_end_hand_computed_posted_once(uow: UnitOfWork, engine: Engine) -> None:
+    year_2025(uow)
+    before = balances(engine)
+    done = dip_year.settle(uow, AREA, 2025, TABLE, budget=4_000_000, ratio=Decimal("0.8"))
+    # points: 2500 + 2500 (normal: 10000 is not below 0.5 × 20000) + 30 × 66 × 1.05 = 2079
+    # + 500 × 1.05 = 525: 7604; point value 40000 ÷ 0.8 ÷ 7604 = 6.575486586… → 6.575487
+    assert done.total_points == 7604_0000 and done.point_value == 6_575487
+    h1, h2 = done.institutions
+    # standards 2500 × 6.575487 = 16438.7175 → 16438.72 (twice), 2079 × … = 13670.437473 →
+    # 13670.44, 525 × … = 3452.130675 → 3452.13; fund due = standard − patient
+    assert (h1.points, h1.standard, h1.fund_due, h1.advanced) == (
+        5000_0000,
+        3_287_744,
+        1_363_872 + 863_872,
+        720_000 + 2_220_000,
+    )
+    assert h1.settlement == 2_227_744 - 2_940_000 == -712_256
+    assert (h2.points, h2.standard, h2.fund_due, h2.advanced, h2.per_diem_cases) == (
+        2604_0000,
+        1_367_044 + 345_213,
+        1_087_044 + 215_213,
+        990_000,
+        1,
+    )
+    assert h2.settlement == 312_257
+    # Σ fund due + Σ patients' shares = Σ standards = Σ round(points × point value), to the fen
+    assert h1.fund_due + h2.fund_due + h1.patient_share + h2.patient_share == 5_000_001
+    assert h1.standard + h2.standard == 5_000_001
+    assert done.posted and h1.transaction_id and h2.transaction_id
+    after = balances(engine)
+    # H1 pays back 7122.56: the resident pooling fund takes it back (credit-normal, less
+    # negative) and H1's payable account is debited; H2 is owed 3122.57
+    assert after["institution_payable:H1"] - before["institution_payable:H1"] == 712_256
+    assert after["institution_payable:H2"] - before["institution_payable:H2"] == -312_257
+    pool = "resident_pooling:" + AREA
+    assert after[pool] - before[pool] == 312_257 - 712_256
+    assert ledger.reconcile(uow).ok
+
+    again = dip_year.settle(uow, AREA, 2025, TABLE, budget=1, ratio=Decimal("0.5"))
+    assert not again.posted and again.runs == 2
+    assert again.point_value == done.point_value
+    assert [i.settlement for i in again.institutions] == [-712_256, 312_257]
+    assert balances(engine) == after
+    stored = dip_year.statement(uow, AREA, 2025)
+    assert stored is not None and stored.as_dict()["institutions"][1]["settlement"] == "3122.57"
+
+
+def test_default_budget_and_ratio_from_the_year(uow: UnitOfWork) -> None:
+    """Without a budget: budget_factor (1) × Σ advances = 39300.00; ratio Σ advances ÷ Σ costs
+    = 39300 ÷ 54000 = 0.7278 (half up from 0.72777…)."""
+    year_2025(uow)
+    found = dip_year.compute_in(uow, AREA, 2025, TABLE)
+    assert (found.budget, found.ratio, found.budget_source) == (3_930_000, 7278, "factor")
+
+
+def test_refusals(uow: UnitOfWork) -> None:
+    with pytest.raises(InvalidField, match="area"):
+        dip_year.settle(uow, "36010", 2025, TABLE)
+    with pytest.raises(InvalidField, match="not over"):
+        dip_year.settle(uow, AREA, 2026, TABLE)
+    with pytest.raises(InvalidField, match="no discharged"):
+        dip_year.settle(uow, AREA, 2025, TABLE)
+    year_2025(uow)
+    small = parse_group_table({"groups": [{"code": "J18.9", "weight": 500, "avg_cost": 4000}]})
+    with pytest.raises(InvalidField, match="no group for diagnosis I21.0"):
+        dip_year.settle(uow, AREA, 2025, small)
+    assert dip_year.statement(uow, AREA, 2025) is None
+    for bad in ({"groups": [{"code": "X", "weight": -1, "avg_cost": 1}]}, {"groups": 3}):
+        with pytest.raises(InvalidField, match="groups"):
+            parse_group_table(bad)
