@@ -6,13 +6,17 @@ reconciled, and Σ settlements + Σ advances + Σ patients' shares = Σ points �
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import balances, resident
+from yibao.cli import app
 from yibao.domain.errors import InvalidField
 from yibao.domain.fees import Diagnosis, Procedure
 from yibao.domain.settlement import Claim
@@ -135,9 +139,34 @@ def test_refusals(uow: UnitOfWork) -> None:
         dip_year.settle(uow, AREA, 2025, TABLE)
     year_2025(uow)
     small = parse_group_table({"groups": [{"code": "J18.9", "weight": 500, "avg_cost": 4000}]})
-    with pytest.raises(InvalidField, match="no group for diagnosis I21.0"):
+    with pytest.raises(InvalidField, match=r"no group for diagnosis I21\.0"):
         dip_year.settle(uow, AREA, 2025, small)
     assert dip_year.statement(uow, AREA, 2025) is None
     for bad in ({"groups": [{"code": "X", "weight": -1, "avg_cost": 1}]}, {"groups": 3}):
         with pytest.raises(InvalidField, match="groups"):
             parse_group_table(bad)
+
+
+def test_command_json_and_chart(uow: UnitOfWork, db_url: str, tmp_path: Path) -> None:
+    year_2025(uow)
+    groups = tmp_path / "groups.yaml"
+    groups.write_text(
+        "groups:\n"
+        "  - {code: 'I21.0:36.0601', weight: 2500, avg_cost: 20000}\n"
+        "  - {code: J18.9, weight: 500, avg_cost: 4000}\n"
+        "  - {code: 'F20:bed', per_day: 30}\n"
+        "institutions: [{code: H2, coefficient: 1.05}]\n",
+        encoding="utf-8",
+    )
+    chart = tmp_path / "dip.png"
+    args = ["dip", "settle", "--year", "2025", "--area", AREA, "--groups", str(groups)]
+    args += ["--budget", "40000", "--ratio", "0.8", "--db", db_url]
+    r = CliRunner().invoke(app, [*args, "--json", "--chart", str(chart)])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert body["point_value"] == "6.575487" and body["posted"] is True
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "nothing posted" in again.output
+    bad = CliRunner().invoke(app, [*args[:-4], "--budget", "-5", "--db", db_url])
+    assert bad.exit_code == 2 and "budget" in bad.output

@@ -118,14 +118,20 @@ def _groups(doc: dict[str, Any]) -> tuple[dict[str, int], list[tuple[int, int, b
                 if other in group:
                     raise ScenarioError(f"{where}.{other}", "a per-diem group has per_day only")
             per_day = _decimal(
-                group["per_day"], f"{where}.per_day", scale=POINTS_SCALE,
-                ceiling=MAX_WEIGHT, positive=True,
+                group["per_day"],
+                f"{where}.per_day",
+                scale=POINTS_SCALE,
+                ceiling=MAX_WEIGHT,
+                positive=True,
             )
             rows.append((per_day, 1, True))
         else:
             weight = _decimal(
-                group.get("weight"), f"{where}.weight", scale=POINTS_SCALE,
-                ceiling=MAX_WEIGHT, positive=True,
+                group.get("weight"),
+                f"{where}.weight",
+                scale=POINTS_SCALE,
+                ceiling=MAX_WEIGHT,
+                positive=True,
             )
             avg = amount(group.get("avg_cost"), f"{where}.avg_cost")
             if avg <= 0:
@@ -147,8 +153,11 @@ def _institutions(doc: dict[str, Any]) -> tuple[dict[str, int], list[tuple[str, 
         if code in index:
             raise ScenarioError(f"{where}.code", f"{code} is listed twice")
         coefficient = _decimal(
-            inst.get("coefficient", 1), f"{where}.coefficient", scale=RATIO_SCALE,
-            ceiling=MAX_COEFFICIENT, positive=True,
+            inst.get("coefficient", 1),
+            f"{where}.coefficient",
+            scale=RATIO_SCALE,
+            ceiling=MAX_COEFFICIENT,
+            positive=True,
         )
         try:
             advanced = parse_fund_yuan(inst.get("advanced", 0), f"{where}.advanced")
@@ -178,8 +187,11 @@ def dip_scenario(doc: dict[str, Any], method: str = "dip") -> dict[str, Any]:
     except AmountError as exc:
         raise ScenarioError(exc.field, exc.reason) from exc
     ratio_raw = doc.get("reimbursement_ratio")
-    ratio = Decimal(_decimal(ratio_raw, "reimbursement_ratio", scale=RATIO_SCALE,
-                             ceiling=Decimal(1), positive=True)).scaleb(-4)
+    ratio = Decimal(
+        _decimal(
+            ratio_raw, "reimbursement_ratio", scale=RATIO_SCALE, ceiling=Decimal(1), positive=True
+        )
+    ).scaleb(-4)
     group_index, groups = _groups(doc)
     inst_index, institutions = _institutions(doc)
     raw_cases = _list(doc, "cases")

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settle": ("yibao.cli.settle", "settle"),
     "reverse": ("yibao.cli.settle", "reverse"),
     "catalogue": ("yibao.cli.catalogue", "app"),
+    "dip": ("yibao.cli.dip_year", "app"),
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),

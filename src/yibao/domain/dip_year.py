@@ -49,5 +49,7 @@ def dip_postings(institution: str, area: str, by_scheme: Mapping[str, int]) -> l
     ]
     total = sum(by_scheme.values())
     if total != 0:
-        legs.append(credit(AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, institution), total))
+        legs.append(
+            credit(AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, institution), total)
+        )
     return legs if any(p.amount != 0 for p in legs) and sum(p.amount for p in legs) == 0 else []

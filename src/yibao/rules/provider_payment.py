@@ -87,7 +87,9 @@ def outlier_thresholds(policy: Policy, method: str, on: dt.date) -> OutlierThres
     if not t.low <= RATIO_SCALE <= t.high <= t.review:
         path = f"{base}.low_outlier"
         raise ParameterError(
-            policy.source_file(path, on), base, "must be low_outlier ≤ 1 ≤ high_outlier ≤ review_outlier"
+            policy.source_file(path, on),
+            base,
+            "must be low_outlier ≤ 1 ≤ high_outlier ≤ review_outlier",
         )
     return t
 

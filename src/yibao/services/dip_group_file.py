@@ -24,7 +24,9 @@ def _scaled(value: Any, scale: int, where: str) -> int:
         raise InvalidField(where, "must be a number", value) from None
     scaled = d * scale
     if isinstance(value, bool) or not d.is_finite() or scaled != scaled.to_integral_value():
-        raise InvalidField(where, f"must be a number with at most {len(str(scale)) - 1} places", value)
+        raise InvalidField(
+            where, f"must be a number with at most {len(str(scale)) - 1} places", value
+        )
     if d <= 0 or scaled > 10**12:
         raise InvalidField(where, "must be above 0 and not absurd", value)
     return int(scaled)
@@ -33,7 +35,9 @@ def _scaled(value: Any, scale: int, where: str) -> int:
 def parse_group_table(doc: Any) -> GroupTable:
     """The group table of a parsed document (see the module)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
-        raise InvalidField("groups", "must be a list of {code, weight, avg_cost} or {code, per_day}")
+        raise InvalidField(
+            "groups", "must be a list of {code, weight, avg_cost} or {code, per_day}"
+        )
     groups: list[Group] = []
     seen: set[str] = set()
     for i, g in enumerate(doc["groups"]):
@@ -45,7 +49,9 @@ def parse_group_table(doc: Any) -> GroupTable:
             raise InvalidField(f"{where}.code", f"{code} appears twice")
         seen.add(code)
         if "per_day" in g:
-            groups.append(Group(code, _scaled(g["per_day"], POINTS_SCALE, f"{where}.per_day"), 1, True))
+            groups.append(
+                Group(code, _scaled(g["per_day"], POINTS_SCALE, f"{where}.per_day"), 1, True)
+            )
             continue
         weight = _scaled(g.get("weight"), POINTS_SCALE, f"{where}.weight")
         avg = _scaled(g.get("avg_cost"), 100, f"{where}.avg_cost")
@@ -55,7 +61,9 @@ def parse_group_table(doc: Any) -> GroupTable:
         where = f"institutions[{i}]"
         if not isinstance(inst, dict) or not isinstance(inst.get("code"), str):
             raise InvalidField(f"{where}.code", "must be a text")
-        coefficients[inst["code"]] = _scaled(inst.get("coefficient", 1), RATIO_SCALE, f"{where}.coefficient")
+        coefficients[inst["code"]] = _scaled(
+            inst.get("coefficient", 1), RATIO_SCALE, f"{where}.coefficient"
+        )
     return GroupTable(tuple(groups), coefficients)
 
 

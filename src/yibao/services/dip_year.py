@@ -39,11 +39,11 @@ from yibao.policy.vocab import InsuranceScheme
 from yibao.rules.per_diem import bed_days, per_diem_group
 from yibao.rules.provider_payment import (
     RATIO_SCALE,
+    long_stay_days,
     outlier_thresholds,
     point_value,
     point_value_text,
     points_text,
-    long_stay_days,
 )
 from yibao.services import clock
 from yibao.services.common import policy_for
@@ -350,9 +350,7 @@ def compute(
                 None,
             )
         )
-        by_scheme[code] = {
-            s.value: int(diff[j * len(SCHEMES) + m]) for m, s in enumerate(SCHEMES)
-        }
+        by_scheme[code] = {s.value: int(diff[j * len(SCHEMES) + m]) for m, s in enumerate(SCHEMES)}
     return Computed(
         area, year, budget, source, ratio_e4, n, total, value, tuple(institutions), by_scheme
     )
@@ -456,5 +454,3 @@ def _store(uow: UnitOfWork, c: Computed) -> YearEnd:
         True,
         tuple(done),
     )
-
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -67,7 +68,7 @@ def year_cases(session: Session, area: str, year: int) -> YearCases:
         .order_by(VisitRow.id)
     )
     rows = session.execute(stmt).all()
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(9)]
+    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 9
     return YearCases(
         mdtrt_id=list(cols[0]),
         institution=list(cols[1]),

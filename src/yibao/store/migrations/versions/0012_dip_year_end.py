@@ -49,16 +49,16 @@ def upgrade() -> None:
         sa.Column("points", sa.BigInteger(), nullable=False),
         *(sa.Column(name, sa.BigInteger(), nullable=False) for name in FEN),
         sa.Column("transaction_id", BigId, nullable=True),
-        sa.ForeignKeyConstraint(["run_id"], ["dip_runs.id"], name="fk_dip_settlements_run_id_dip_runs"),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["dip_runs.id"], name="fk_dip_settlements_run_id_dip_runs"
+        ),
         sa.ForeignKeyConstraint(
             ["transaction_id"],
             ["ledger_transactions.id"],
             name="fk_dip_settlements_transaction_id_ledger_transactions",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_dip_settlements"),
-        sa.UniqueConstraint(
-            "run_id", "institution", name="uq_dip_settlements_run_id_institution"
-        ),
+        sa.UniqueConstraint("run_id", "institution", name="uq_dip_settlements_run_id_institution"),
     )
 
 
