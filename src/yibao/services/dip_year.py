@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
 
 from yibao.domain.dip_year import dip_postings, dip_reference, group_candidates
-from yibao.domain.errors import AlreadyExists, InvalidField
+from yibao.domain.errors import InvalidField
 from yibao.domain.ledger import LedgerTransaction
 from yibao.kernel.dip import (
     PER_DIEM,
@@ -36,7 +36,7 @@ from yibao.kernel.dip import (
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.vocab import InsuranceScheme
-from yibao.rules.per_diem import bed_days, per_diem_group
+from yibao.rules.per_diem import per_diem_group
 from yibao.rules.provider_payment import (
     RATIO_SCALE,
     long_stay_days,
@@ -262,30 +262,18 @@ def compute(
     if n == 0:
         raise InvalidField("year", f"no discharged inpatient case of area {area} in {year}", year)
     index = {g.code.upper(): i for i, g in enumerate(table.groups)}
+    admitted = np.array(cases.admitted, dtype="datetime64[D]")
+    discharged = np.array(cases.discharged, dtype="datetime64[D]")
+    days = np.maximum((discharged - admitted).astype(np.int64), 1)  # rules.per_diem.bed_days
+    long = days >= long_stay
     group = np.empty(n, np.int64)
-    days = np.empty(n, np.int64)
-    for i in range(n):
-        dx = cases.diagnosis[i]
-        if not dx:
-            raise InvalidField(
-                f"visit {cases.mdtrt_id[i]}", "has no principal diagnosis: cannot be grouped"
-            )
-        days[i] = bed_days(cases.admitted[i], cases.discharged[i])
-        found = None
-        bed = per_diem_group(dx, int(days[i]), long_stay, listed)
-        if bed is not None:
-            found = index.get(bed.upper())
-        if found is None:
-            for code in group_candidates(dx, cases.procedure[i]):
-                found = index.get(code)
-                if found is not None:
-                    break
-        if found is None:
-            raise InvalidField(
-                f"visit {cases.mdtrt_id[i]}",
-                f"no group for diagnosis {dx} and procedure {cases.procedure[i] or '-'}",
-            )
-        group[i] = found
+    found_for: dict[tuple[str | None, str | None, bool], int] = {}
+    for i, key in enumerate(zip(cases.diagnosis, cases.procedure, long.tolist(), strict=True)):
+        g = found_for.get(key)
+        if g is None:
+            g = _group_of(index, key[0], key[1], int(days[i]), long_stay, listed, cases.mdtrt_id[i])
+            found_for[key] = g
+        group[i] = g
     weight = np.array([g.weight for g in table.groups], np.int64)[group]
     avg = np.array([max(g.avg_cost, 1) for g in table.groups], np.int64)[group]
     per_day = np.array([g.per_day for g in table.groups], np.bool_)[group]
@@ -356,6 +344,31 @@ def compute(
     )
 
 
+def _group_of(
+    index: Mapping[str, int],
+    dx: str | None,
+    procedure: str | None,
+    days: int,
+    long_stay: int,
+    listed: Sequence[str],
+    visit: str,
+) -> int:
+    """The group table row of a case: its per-diem group when it is paid by bed day and the
+    table has one, else the first of ``group_candidates`` in the table; refused naming the
+    visit when there is none."""
+    if not dx:
+        raise InvalidField(f"visit {visit}", "has no principal diagnosis: cannot be grouped")
+    bed = per_diem_group(dx, days, long_stay, listed)
+    if bed is not None and bed.upper() in index:
+        return index[bed.upper()]
+    for code in group_candidates(dx, procedure):
+        if code in index:
+            return index[code]
+    raise InvalidField(
+        f"visit {visit}", f"no group for diagnosis {dx} and procedure {procedure or '-'}"
+    )
+
+
 def compute_in(
     uow: UnitOfWork,
     area: str,
@@ -388,40 +401,23 @@ def _store(uow: UnitOfWork, c: Computed) -> YearEnd:
     session.add(run)
     session.flush()
     day = dt.date(c.year, 12, 31)
-    done = []
-    for i in c.institutions:
+    txns: list[LedgerTransaction] = []
+    posted_for: list[int] = []
+    for j, i in enumerate(c.institutions):
         legs = dip_postings(i.institution, c.area, c.by_scheme[i.institution])
-        txn_id = None
         if legs:
-            txn = LedgerTransaction.of(
-                DIP_KIND,
-                day,
-                legs,
-                f"DIP year-end {c.year} of area {c.area} with {i.institution}",
-                dip_reference(i.institution, c.area, c.year),
+            txns.append(
+                LedgerTransaction.of(
+                    DIP_KIND,
+                    day,
+                    legs,
+                    f"DIP year-end {c.year} of area {c.area} with {i.institution}",
+                    dip_reference(i.institution, c.area, c.year),
+                )
             )
-            try:
-                txn_id = uow.ledger.post(txn)
-            except AlreadyExists as exc:  # posted by a run that lost its row: refuse
-                raise InvalidField(
-                    "year", f"the year-end of {i.institution} is already on the ledger"
-                ) from exc
-        done.append(
-            InstitutionYear(
-                i.institution,
-                i.cases,
-                i.per_diem_cases,
-                i.review_cases,
-                i.points,
-                i.cost,
-                i.patient_share,
-                i.standard,
-                i.fund_due,
-                i.advanced,
-                i.settlement,
-                txn_id,
-            )
-        )
+            posted_for.append(j)
+    ids = dict(zip(posted_for, uow.ledger.post_many(txns), strict=True))
+    done = [replace(i, transaction_id=ids.get(j)) for j, i in enumerate(c.institutions)]
     session.add_all(
         DipSettlementRow(
             run_id=run.id,
