@@ -72,8 +72,8 @@ def fill(url: str, n: int) -> None:
                 " date '2025-01-01' + (g % 300), CASE WHEN g % 3 = 0 THEN 'employee'"
                 " ELSE 'resident' END, 'settled', m, 0, 0, 0, m, 0, 0, f, 0, 0, 0, f, m - f,"
                 " 0, 0, m - f, 1, 0, '{}', '{}'"
-                " FROM (SELECT g, 300000 + (g * 7919) % 4000000 AS m,"
-                " (300000 + (g * 7919) % 4000000) * 7 / 10 AS f"
+                " FROM (SELECT g, 300000 + (g::bigint * 7919) % 4000000 AS m,"
+                " (300000 + (g::bigint * 7919) % 4000000) * 7 / 10 AS f"
                 " FROM generate_series(1, :n) g) x"
             ),
             {"n": n, "area": AREA},

@@ -91,3 +91,33 @@ def settle(
             out.print(f"written {chart}")
 
     emit(data, as_json, human)
+
+
+@app.command("capitation")
+def capitation(
+    year: Annotated[int, typer.Option("--year", help="The year to reconcile")],
+    area: Annotated[str, typer.Option("--area", help="The pooling area code")],
+    post: Annotated[
+        bool, typer.Option("--post", help="Post each institution's difference (once)")
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Capitation (按人头) of primary and chronic outpatient care: each institution's enrolled
+    persons, what it is due, what was paid claim by claim, and the difference."""
+    from yibao.services import capitation as cap
+
+    with unit_of_work(db, as_json) as uow:
+        found = [i.as_dict() for i in cap.reconcile(uow, area, year, post=post)]
+
+    def human() -> None:
+        for i in found:
+            out.print(
+                f"{i['institution']}: {i['enrolled']} enrolled, due {i['due']}, paid by claim "
+                f"{i['paid_by_claim']}, settlement {i['settlement']}"
+                + (f" (transaction {i['transaction']})" if i["transaction"] else "")
+            )
+        if not found:
+            out.print(f"capitation {year} area {area}: nobody enrolled")
+
+    emit(found, as_json, human)
