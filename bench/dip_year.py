@@ -81,7 +81,8 @@ def fill(url: str, n: int) -> None:
         c.execute(
             text(
                 "INSERT INTO visit_diagnoses (visit_id, seq, code, diag_type)"
-                " SELECT g, 1, (CAST(:dx AS text[]))[1 + g % :nd], '1' FROM generate_series(1, :n) g"
+                " SELECT g, 1, (CAST(:dx AS text[]))[1 + g % :nd], '1'"
+                " FROM generate_series(1, :n) g"
             ),
             {"n": n, "dx": DIAGNOSES, "nd": nd},
         )
