@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import create_engine, text
 
+from yibao.kernel.dip_groups import chapter_of, comprehensive_code
 from yibao.services import dip_year
 from yibao.services.dip_year import Group, GroupTable
 from yibao.store.db import make_engine
@@ -31,9 +32,10 @@ PROCEDURES = [f"{n:02d}.{d}" for n in range(30, 60) for d in range(5)]
 
 
 def table() -> GroupTable:
-    groups = [Group(f"{dx}:{p}", 1500_0000, 2_000_000) for dx in DIAGNOSES for p in PROCEDURES[:3]]
-    groups += [Group(dx, 800_0000, 900_000) for dx in DIAGNOSES]
-    groups += [Group(dx[:3], 700_0000, 800_000) for dx in DIAGNOSES[::3]]
+    groups = [Group(f"{dx}:{p}", 1500_0000, 2_000_000) for dx in DIAGNOSES for p in PROCEDURES[:2]]
+    groups += [Group(f"{dx}:-", 800_0000, 900_000) for dx in DIAGNOSES[::2]]
+    chapters = sorted({chapter_of(dx) or "" for dx in DIAGNOSES} - {""})
+    groups += [Group(comprehensive_code(c), 700_0000, 800_000) for c in chapters]
     groups += [Group(f"{dx[:3]}:bed", 30_0000, 1, True) for dx in DIAGNOSES[::3]]
     return GroupTable(tuple(groups))
 

@@ -20,9 +20,11 @@ from yibao.cli import app
 from yibao.domain.errors import InvalidField
 from yibao.domain.fees import Diagnosis, Procedure
 from yibao.domain.settlement import Claim
+from yibao.policy.group_tables import GroupTableRow
 from yibao.services import dip_year, ledger, settlement
 from yibao.services.dip_group_file import parse_group_table
 from yibao.services.fees import clinical
+from yibao.store.repositories.payment_groups import PaymentGroupRepository
 from yibao.store.uow import UnitOfWork
 
 AREA = "360100"
@@ -31,7 +33,7 @@ TABLE = parse_group_table(
     {
         "groups": [
             {"code": "I21.0:36.0601", "weight": 2500, "avg_cost": 20000},
-            {"code": "J18.9", "weight": 500, "avg_cost": 4000},
+            {"code": "J18.9:-", "weight": 500, "avg_cost": 4000},
             {"code": "F20:bed", "per_day": 30},
         ],
         "institutions": [{"code": "H2", "coefficient": 1.05}],
@@ -138,7 +140,7 @@ def test_refusals(uow: UnitOfWork) -> None:
     with pytest.raises(InvalidField, match="no discharged"):
         dip_year.settle(uow, AREA, 2025, TABLE)
     year_2025(uow)
-    small = parse_group_table({"groups": [{"code": "J18.9", "weight": 500, "avg_cost": 4000}]})
+    small = parse_group_table({"groups": [{"code": "J18.9:-", "weight": 500, "avg_cost": 4000}]})
     with pytest.raises(InvalidField, match=r"no group for diagnosis I21\.0"):
         dip_year.settle(uow, AREA, 2025, small)
     assert dip_year.statement(uow, AREA, 2025) is None
@@ -153,7 +155,7 @@ def test_command_json_and_chart(uow: UnitOfWork, db_url: str, tmp_path: Path) ->
     groups.write_text(
         "groups:\n"
         "  - {code: 'I21.0:36.0601', weight: 2500, avg_cost: 20000}\n"
-        "  - {code: J18.9, weight: 500, avg_cost: 4000}\n"
+        "  - {code: 'J18.9:-', weight: 500, avg_cost: 4000}\n"
         "  - {code: 'F20:bed', per_day: 30}\n"
         "institutions: [{code: H2, coefficient: 1.05}]\n",
         encoding="utf-8",
@@ -170,3 +172,24 @@ def test_command_json_and_chart(uow: UnitOfWork, db_url: str, tmp_path: Path) ->
     assert again.exit_code == 0 and "nothing posted" in again.output
     bad = CliRunner().invoke(app, [*args[:-4], "--budget", "-5", "--db", db_url])
     assert bad.exit_code == 2 and "budget" in bad.output
+
+
+def test_the_stored_group_table_in_force(uow: UnitOfWork) -> None:
+    """Without a file: the DIP table in force on 31 December (``yibao dip load``/``build``);
+    F20.9 has no ``F20:bed`` row, so it takes provider_payment.per_diem.day_points (100) per
+    day: 100 × 66 × 1.00 = 6600 points."""
+    year_2025(uow)
+    with pytest.raises(InvalidField, match="no DIP group table"):
+        dip_year.compute_in(uow, AREA, 2025)
+    rows = [
+        GroupTableRow("group", "I21.0:36.0601", kind="core", score=2500_0000, avg_cost=2_000_000),
+        GroupTableRow("group", "chapter:X", kind="comprehensive", score=500_0000, avg_cost=400_000),
+    ]
+    with uow:
+        PaymentGroupRepository(uow.session).replace(
+            "dip", AREA, dt.date(2025, 1, 1), "loaded", "t.csv", rows
+        )
+        uow.commit()
+    found = dip_year.compute_in(uow, AREA, 2025, budget=4_000_000, ratio=Decimal("0.8"))
+    # J18.9 (chapter X, respiratory) falls into the comprehensive group: 500 points
+    assert found.total_points == (2500 + 2500 + 6600 + 500) * 10_000

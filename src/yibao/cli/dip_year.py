@@ -1,4 +1,5 @@
-"""``yibao dip settle``: the DIP year-end of a pooling area (年终清算): every institution's points,
+"""``yibao dip settle`` and ``yibao dip capitation`` (registered on ``yibao dip`` by
+``cli/dip.py``): the DIP year-end of a pooling area (年终清算): every institution's points,
 the point value and its settlement against what the fund advanced, posted once."""
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from yibao.services import dip_year as svc
 from yibao.services.dip_chart import write_chart
 from yibao.services.dip_group_file import read_group_table
 
-app = typer.Typer(no_args_is_help=True, help="DIP (按病种分值付费): the year-end settlement")
-
 
 def _decimal(text: str | None, name: str, as_json: bool) -> Decimal | None:
     if text is None:
@@ -28,7 +27,6 @@ def _decimal(text: str | None, name: str, as_json: bool) -> Decimal | None:
         fail(f"{name}: must be a number, got {text!r}", as_json)
 
 
-@app.command("settle")
 def settle(
     year: Annotated[int, typer.Option("--year", help="The year to settle")],
     area: Annotated[str, typer.Option("--area", help="The pooling area code")],
@@ -93,7 +91,6 @@ def settle(
     emit(data, as_json, human)
 
 
-@app.command("capitation")
 def capitation(
     year: Annotated[int, typer.Option("--year", help="The year to reconcile")],
     area: Annotated[str, typer.Option("--area", help="The pooling area code")],

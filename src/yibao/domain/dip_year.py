@@ -23,20 +23,6 @@ def dip_reference(institution: str, area: str, year: int) -> str:
     return f"dip-settlement:{institution}:{area}:{year}"
 
 
-def group_candidates(diagnosis: str, procedure: str | None) -> tuple[str, ...]:
-    """The group codes a case may fall into, most specific first: ``<diagnosis>:<procedure>``
-    (a core group, 核心病种), ``<diagnosis>`` (the diagnosis treated conservatively), then the
-    ICD-10 category ``<A00>`` (a comprehensive group, 综合病种). Codes in upper case."""
-    dx = diagnosis.strip().upper()
-    out: list[str] = []
-    if procedure:
-        out.append(f"{dx}:{procedure.strip().upper()}")
-    out.append(dx)
-    if len(dx) > 3:
-        out.append(dx[:3])
-    return tuple(out)
-
-
 def dip_postings(institution: str, area: str, by_scheme: Mapping[str, int]) -> list[Posting]:
     """An institution's year-end: for each scheme D ``<scheme>_pooling:<area>`` (fund due −
     advanced of the scheme's cases; negative: the fund takes back), C

@@ -51,22 +51,28 @@ def muldiv_round(a: I64, b: I64, d: I64 | int) -> I64:
         raise KernelRangeError("divisor out of range")
     if a.size and (int(a.min()) < 0 or int(b.min()) < 0):
         raise KernelRangeError("negative operand")
-    estimate = a.astype(np.float64) * b.astype(np.float64) / dd.astype(np.float64)
+    estimate = a.astype(np.float64)
+    estimate *= b
+    estimate /= dd
     if estimate.size and float(estimate.max()) > MAX_QUOTIENT:
         raise KernelRangeError("quotient out of range")
-    q = np.floor(estimate).astype(np.int64)
-    # The exact remainder a·b − q·d, computed modulo 2^64: it is small, so the wrap is exact.
+    q = np.floor(estimate, out=estimate).astype(np.int64)
+    # The exact remainder a·b − q·d, computed modulo 2^64 (unsigned views of the non-negative
+    # values): it is small, so the wrapped result is the true one. The estimate is within one
+    # of the floor: at most one step down or up.
+    ud = np.ascontiguousarray(dd).view(np.uint64)
     with np.errstate(over="ignore"):
-        ua, ub, uq, ud = (x.astype(np.uint64) for x in (a, b, q, dd))
-        rem = (ua * ub - uq * ud).view(np.int64)
-    for _ in range(3):  # the estimate is within ±2 of the floor
-        low = rem < 0
-        q = q - low
-        rem = rem + np.where(low, dd, 0)
-        high = rem >= dd
-        q = q + high
-        rem = rem - np.where(high, dd, 0)
-    return q + (rem >= dd - rem)
+        urem = np.ascontiguousarray(a).view(np.uint64) * np.ascontiguousarray(b).view(np.uint64)
+        urem -= q.view(np.uint64) * ud
+    rem = urem.view(np.int64)
+    low = rem < 0
+    q -= low
+    rem += dd * low
+    high = rem >= dd
+    q += high
+    rem -= dd * high
+    q += rem >= dd - rem
+    return q
 
 
 @dataclass(frozen=True, slots=True)

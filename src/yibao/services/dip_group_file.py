@@ -44,7 +44,7 @@ def parse_group_table(doc: Any) -> GroupTable:
         where = f"groups[{i}]"
         if not isinstance(g, dict) or not isinstance(g.get("code"), str) or not g["code"]:
             raise InvalidField(f"{where}.code", "must be a non-empty text")
-        code = g["code"].strip().upper()
+        code = g["code"].strip()
         if code in seen:
             raise InvalidField(f"{where}.code", f"{code} appears twice")
         seen.add(code)

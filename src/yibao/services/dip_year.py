@@ -1,8 +1,9 @@
 """The DIP year-end settlement with institutions (DIP 年终清算) of a pooling area and year.
 
 Every inpatient case of the area's insured discharged in the year, with its settlement in force,
-is grouped (``domain.dip_year.group_candidates``; per-diem first, ``rules.per_diem``) against a
-group table, pointed by the columnar rules (``kernel.dip``), priced at the year's point value
+is grouped (per-diem first, ``rules.per_diem``; then ``kernel.dip_groups.assign_groups``) against
+the DIP group table in force (``yibao dip build``/``load``) or one given, pointed by the
+columnar rules (``kernel.dip``), priced at the year's point value
 (``rules.provider_payment.point_value``: the budget ÷ the reimbursement ratio ÷ the total
 points), and each institution is settled against what the basic pooling fund advanced during
 the year (its settlements' ``hifp_pay``). One ledger transaction per institution, area and year
@@ -22,8 +23,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
-from yibao.domain.dip_year import dip_postings, dip_reference, group_candidates
+from yibao.domain.dip_year import dip_postings, dip_reference
 from yibao.domain.errors import InvalidField
 from yibao.domain.ledger import LedgerTransaction
 from yibao.kernel.dip import (
@@ -34,10 +37,12 @@ from yibao.kernel.dip import (
     institution_sums,
     total_points,
 )
-from yibao.policy import fen_to_yuan
+from yibao.kernel.dip_groups import assign_groups
+from yibao.policy import NATIONAL, Policy, fen_to_yuan
 from yibao.policy.vocab import InsuranceScheme
 from yibao.rules.per_diem import per_diem_group
 from yibao.rules.provider_payment import (
+    POINTS_SCALE,
     RATIO_SCALE,
     long_stay_days,
     outlier_thresholds,
@@ -47,8 +52,9 @@ from yibao.rules.provider_payment import (
 )
 from yibao.services import clock
 from yibao.services.common import policy_for
-from yibao.store.dip_year import stored_run, stored_settlements, year_cases
+from yibao.store.dip_year import YearCases, stored_run, stored_settlements, year_cases
 from yibao.store.dip_year_models import DipRunRow, DipSettlementRow
+from yibao.store.repositories.payment_groups import PaymentGroupRepository
 from yibao.store.uow import UnitOfWork
 
 DIP_KIND = "dip_settlement"
@@ -199,7 +205,7 @@ def settle(
     uow: UnitOfWork,
     area: str,
     year: int,
-    table: GroupTable,
+    table: GroupTable | None = None,
     *,
     budget: int | None = None,
     ratio: Decimal | None = None,
@@ -246,12 +252,14 @@ def compute(
     uow: UnitOfWork,
     area: str,
     year: int,
-    table: GroupTable,
+    table: GroupTable | None = None,
     *,
     budget: int | None = None,
     ratio: Decimal | None = None,
 ) -> Computed:
     """The year-end of ``area`` and ``year`` from the stored cases (inside ``uow``)."""
+    if table is None:
+        table = stored_table(uow, area, year)
     policy = policy_for(area)
     on = dt.date(year, 1, 1)
     thresholds = outlier_thresholds(policy, "dip", on)
@@ -261,22 +269,14 @@ def compute(
     n = len(cases.mdtrt_id)
     if n == 0:
         raise InvalidField("year", f"no discharged inpatient case of area {area} in {year}", year)
-    index = {g.code.upper(): i for i, g in enumerate(table.groups)}
     admitted = np.array(cases.admitted, dtype="datetime64[D]")
     discharged = np.array(cases.discharged, dtype="datetime64[D]")
     days = np.maximum((discharged - admitted).astype(np.int64), 1)  # rules.per_diem.bed_days
-    long = days >= long_stay
-    group = np.empty(n, np.int64)
-    found_for: dict[tuple[str | None, str | None, bool], int] = {}
-    for i, key in enumerate(zip(cases.diagnosis, cases.procedure, long.tolist(), strict=True)):
-        g = found_for.get(key)
-        if g is None:
-            g = _group_of(index, key[0], key[1], int(days[i]), long_stay, listed, cases.mdtrt_id[i])
-            found_for[key] = g
-        group[i] = g
-    weight = np.array([g.weight for g in table.groups], np.int64)[group]
-    avg = np.array([max(g.avg_cost, 1) for g in table.groups], np.int64)[group]
-    per_day = np.array([g.per_day for g in table.groups], np.bool_)[group]
+    groups = list(table.groups)
+    group = _assign(cases, days, long_stay, listed, groups, policy, on)
+    weight = np.array([g.weight for g in groups], np.int64)[group]
+    avg = np.array([max(g.avg_cost, 1) for g in groups], np.int64)[group]
+    per_day = np.array([g.per_day for g in groups], np.bool_)[group]
     codes = sorted(set(cases.institution))
     inst_index = {c: i for i, c in enumerate(codes)}
     inst = np.array([inst_index[c] for c in cases.institution], np.int64)
@@ -344,28 +344,76 @@ def compute(
     )
 
 
-def _group_of(
-    index: Mapping[str, int],
-    dx: str | None,
-    procedure: str | None,
-    days: int,
+def _assign(
+    cases: YearCases,
+    days: npt.NDArray[np.int64],
     long_stay: int,
     listed: Sequence[str],
-    visit: str,
-) -> int:
-    """The group table row of a case: its per-diem group when it is paid by bed day and the
-    table has one, else the first of ``group_candidates`` in the table; refused naming the
-    visit when there is none."""
-    if not dx:
-        raise InvalidField(f"visit {visit}", "has no principal diagnosis: cannot be grouped")
-    bed = per_diem_group(dx, days, long_stay, listed)
-    if bed is not None and bed.upper() in index:
-        return index[bed.upper()]
-    for code in group_candidates(dx, procedure):
-        if code in index:
-            return index[code]
+    groups: list[Group],
+    policy: Policy,
+    on: dt.date,
+) -> npt.NDArray[np.int64]:
+    """Each case's row of ``groups``: a case paid by bed day (``rules.per_diem``) its per-diem
+    group (``<prefix>:bed``; a group of ``provider_payment.per_diem.day_points`` per day is
+    appended to ``groups`` when the table has none), else its DIP group
+    (``kernel.dip_groups.assign_groups``: core, then the chapter's comprehensive group). A case
+    without a principal diagnosis or a group is refused naming its visit."""
+    index = {g.code: i for i, g in enumerate(groups)}
+    n = len(cases.mdtrt_id)
+    group = assign_groups(
+        pa.array(cases.diagnosis, pa.string()),
+        pa.array(cases.procedure, pa.string()),
+        [g.code for g in groups],
+    )
+    long = (days >= long_stay).tolist()
+    bed_for: dict[tuple[str | None, bool], int] = {}
+    for i in range(n):
+        key = (cases.diagnosis[i], long[i])
+        hit = bed_for.get(key)
+        if hit is None:
+            dx = key[0]
+            if not dx:
+                raise InvalidField(
+                    f"visit {cases.mdtrt_id[i]}", "has no principal diagnosis: cannot be grouped"
+                )
+            bed = per_diem_group(dx, long_stay if key[1] else 0, long_stay, listed)
+            hit = -1
+            if bed is not None:
+                if bed not in index:
+                    points = policy.rate("provider_payment.per_diem.day_points", on)
+                    groups.append(Group(bed, int(points * POINTS_SCALE), 1, True))
+                    index[bed] = len(groups) - 1
+                hit = index[bed]
+            bed_for[key] = hit
+        if hit >= 0:
+            group[i] = hit
+        elif group[i] < 0:
+            raise InvalidField(
+                f"visit {cases.mdtrt_id[i]}",
+                f"no group for diagnosis {cases.diagnosis[i]} and procedure "
+                f"{cases.procedure[i] or '-'}",
+            )
+    return group
+
+
+def stored_table(uow: UnitOfWork, area: str, year: int) -> GroupTable:
+    """The DIP group table in force on 31 December of ``year`` for ``area`` (else its
+    province's, else the national one), as ``yibao dip build`` or ``load`` stored it."""
+    on = dt.date(year, 12, 31)
+    for region in (area, area[:2] + "0000", NATIONAL):
+        repo = PaymentGroupRepository(uow.session)
+        found = repo.in_force("dip", region, on)
+        rows = repo.rows(found.id) if found is not None else []
+        if rows:
+            return GroupTable(
+                tuple(
+                    Group(r.code, r.score or 0, r.avg_cost or 1)
+                    for r in rows
+                    if r.level == "group" and r.score is not None
+                )
+            )
     raise InvalidField(
-        f"visit {visit}", f"no group for diagnosis {dx} and procedure {procedure or '-'}"
+        "groups", f"no DIP group table in force for {area} on {on}: build or load one"
     )
 
 
@@ -373,7 +421,7 @@ def compute_in(
     uow: UnitOfWork,
     area: str,
     year: int,
-    table: GroupTable,
+    table: GroupTable | None = None,
     *,
     budget: int | None = None,
     ratio: Decimal | None = None,

@@ -16,6 +16,9 @@ from yibao.store.dip_year_models import DipRunRow, DipSettlementRow
 from yibao.store.fee_models import VisitDiagnosisRow, VisitProcedureRow
 from yibao.store.models import SettlementRow, VisitRow
 
+#: The stays DIP pays: inpatient care and childbirth in hospital (as ``yibao dip build`` reads).
+STAY_TYPES = (MedType.INPATIENT.value, MedType.MATERNITY.value)
+
 
 @dataclass(frozen=True, slots=True)
 class YearCases:
@@ -35,8 +38,8 @@ class YearCases:
 
 
 def year_cases(session: Session, area: str, year: int) -> YearCases:
-    """Every inpatient visit of ``area``'s insured discharged in ``year`` (``end_date``) whose
-    settlement is in force, in visit order."""
+    """Every inpatient (or maternity) visit of ``area``'s insured discharged (2402: a discharge
+    way) in ``year`` (``end_date``) whose settlement is in force, in visit order."""
     stmt = (
         select(
             VisitRow.mdtrt_id,
@@ -61,7 +64,8 @@ def year_cases(session: Session, area: str, year: int) -> YearCases:
         .where(
             SettlementRow.status == "settled",
             SettlementRow.pooling_area == area,
-            VisitRow.med_type == MedType.INPATIENT.value,
+            VisitRow.med_type.in_(STAY_TYPES),
+            VisitRow.discharge_way.is_not(None),
             VisitRow.end_date >= dt.date(year, 1, 1),
             VisitRow.end_date <= dt.date(year, 12, 31),
         )

@@ -3,7 +3,7 @@ reimbursement ratio, total points, point value) and ``dip_settlements`` (one per
 a run, with the ledger transaction that posted it).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
