@@ -31,8 +31,13 @@ def settle(
     year: Annotated[int, typer.Option("--year", help="The year to settle")],
     area: Annotated[str, typer.Option("--area", help="The pooling area code")],
     groups: Annotated[
-        Path, typer.Option("--groups", help="The group table (YAML/JSON: groups, institutions)")
-    ],
+        Path | None,
+        typer.Option(
+            "--groups",
+            help="A group table file (YAML/JSON: groups, institutions); default: the DIP table "
+            "in force (yibao dip build/load)",
+        ),
+    ] = None,
     budget: Annotated[
         str | None,
         typer.Option(
@@ -60,7 +65,7 @@ def settle(
         fen = yuan_to_fen(amount)
     rate = _decimal(ratio, "ratio", as_json)
     try:
-        table = read_group_table(groups)
+        table = read_group_table(groups) if groups is not None else None
     except InvalidField as exc:
         fail(str(exc), as_json)
     with unit_of_work(db, as_json) as uow:
