@@ -18,6 +18,7 @@ from yibao.policy import NATIONAL
 from yibao.policy.group_tables import GroupTableRow, to_csv
 from yibao.services import provider_payment as pp
 from yibao.services.common import policy_for
+from yibao.services.dip_history import history_cases
 from yibao.store.repositories.payment_groups import GroupTable
 
 dip_app = typer.Typer(no_args_is_help=True, help="DIP groups (按病种分值): build, load, show")
@@ -77,7 +78,7 @@ def _build(
     with unit_of_work(db, as_json) as uow:
         pp.check_region(region)
         policy = policy_for(region)
-        cases = pp.area_cases(area, years) if area is not None else pp.store_cases(
+        cases = history_cases(area, years) if area is not None else pp.store_cases(
             uow, years, "" if region == NATIONAL else region
         )
         if method == "dip":
