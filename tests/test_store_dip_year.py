@@ -21,7 +21,7 @@ from yibao.domain.errors import InvalidField
 from yibao.domain.fees import Diagnosis, Procedure
 from yibao.domain.settlement import Claim
 from yibao.policy.group_tables import GroupTableRow
-from yibao.services import dip_year, ledger, settlement
+from yibao.services import demo, dip_year, ledger, settlement
 from yibao.services.dip_group_file import parse_group_table
 from yibao.services.fees import clinical
 from yibao.store.repositories.payment_groups import PaymentGroupRepository
@@ -193,3 +193,16 @@ def test_the_stored_group_table_in_force(uow: UnitOfWork) -> None:
     found = dip_year.compute_in(uow, AREA, 2025, budget=4_000_000, ratio=Decimal("0.8"))
     # J18.9 (chapter X, respiratory) falls into the comprehensive group: 500 points
     assert found.total_points == (2500 + 2500 + 6600 + 500) * 10_000
+
+
+def test_the_demo_year_end(uow: UnitOfWork, db_url: str) -> None:
+    """The demo: nothing to settle without stays; with them, a table built from the year's own
+    stays (all comprehensive: fewer than min_cases), settled once, then shown as stored."""
+    assert demo.dip_year_end(db_url) is None
+    year_2025(uow)
+    first = demo.dip_year_end(db_url)
+    assert first is not None and first.posted and first.cases == 4
+    assert [i.institution for i in first.institutions] == ["H1", "H2"]
+    again = demo.dip_year_end(db_url)
+    assert again is not None and not again.posted and again.point_value == first.point_value
+    assert ledger.reconcile(uow).ok

@@ -101,6 +101,29 @@ def funds_table(url: str, code: str) -> Table:
     return table
 
 
+def dip_table(console: Console, url: str) -> None:
+    """The demo area's DIP year-end (run once, then shown as stored)."""
+    found = area.dip_year_end(url)
+    if found is None:
+        console.print(f"DIP year-end {area.DEMO_YEAR}: no discharged stay in the demo area")
+        return
+    d = found.as_dict()
+    table = Table(
+        title=f"DIP year-end {d['year']} of {d['area']}: {d['cases']} stays, point value "
+        f"{d['point_value']} yuan (yibao dip settle), yuan"
+    )
+    for name in ("institution", "cases", "points", "fund_due", "advanced", "settlement"):
+        table.add_column(name, justify="left" if name == "institution" else "right")
+    for i in d["institutions"]:
+        table.add_row(
+            *(
+                str(i[k])
+                for k in ("institution", "cases", "points", "fund_due", "advanced", "settlement")
+            )
+        )
+    console.print(table)
+
+
 @with_policy_dir
 def demo(
     serve: Annotated[
@@ -129,6 +152,7 @@ def demo(
     for key, source in summary["sources"].items():
         console.print(f"{key}: {source}", highlight=False)
     console.print(funds_table(url, area.DEMO_REGION))
+    dip_table(console, url)
     path = example("settle")
     result = settle_scenario(read_scenario(path))
     rows = result["settlements"]
