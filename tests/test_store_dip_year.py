@@ -140,6 +140,11 @@ def test_refusals(uow: UnitOfWork) -> None:
     with pytest.raises(InvalidField, match="no discharged"):
         dip_year.settle(uow, AREA, 2025, TABLE)
     year_2025(uow)
+    for bad in ("NaN", "0", "1.5", "0.12345"):
+        with pytest.raises(InvalidField, match="reimbursement_ratio"):
+            dip_year.compute_in(uow, AREA, 2025, TABLE, ratio=Decimal(bad))
+    with pytest.raises(InvalidField, match="area"):
+        dip_year.settle(uow, "٣٦٠١٠٠", 2025, TABLE)  # Arabic-Indic digits
     small = parse_group_table({"groups": [{"code": "J18.9:-", "weight": 500, "avg_cost": 4000}]})
     with pytest.raises(InvalidField, match=r"no group for diagnosis I21\.0"):
         dip_year.settle(uow, AREA, 2025, small)

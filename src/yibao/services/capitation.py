@@ -69,7 +69,7 @@ def reconcile(
     """The year's capitation of every institution with enrolled persons in ``area``; with
     ``post``, the differences posted (an institution already posted is not posted again; its
     transaction is shown either way)."""
-    if not (len(area) == 6 and area.isdigit()):
+    if not (len(area) == 6 and area.isascii() and area.isdigit()):
         raise InvalidField("area", "must be a 6-digit pooling area code", area)
     if not 1990 <= year <= 2200:
         raise InvalidField("year", "out of range (1990-2200)", year)

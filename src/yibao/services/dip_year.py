@@ -149,7 +149,7 @@ class YearEnd:
 
 
 def _check(area: str, year: int) -> None:
-    if not (len(area) == 6 and area.isdigit()):
+    if not (len(area) == 6 and area.isascii() and area.isdigit()):
         raise InvalidField("area", "must be a 6-digit pooling area code", area)
     if not 1990 <= year <= 2200:
         raise InvalidField("year", "out of range (1990-2200)", year)
@@ -298,6 +298,8 @@ def compute(
         if cost_sum <= 0:
             raise InvalidField("reimbursement_ratio", "the year's cases cost nothing")
         ratio = (Decimal(advanced_sum) / cost_sum).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    if not ratio.is_finite():
+        raise InvalidField("reimbursement_ratio", "must be a number", ratio)
     ratio_e4 = int((ratio * RATIO_SCALE).to_integral_value(ROUND_HALF_UP))
     if not 0 < ratio_e4 <= RATIO_SCALE or ratio * RATIO_SCALE != ratio_e4:
         raise InvalidField("reimbursement_ratio", "must be above 0, at most 1, 4 places", ratio)
