@@ -23,7 +23,6 @@ from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from yibao.kernel.dip import (
     case_fund_due,
@@ -102,8 +101,13 @@ def main() -> None:
     coefficients = data["coefficients"]
     assert isinstance(inst, np.ndarray) and isinstance(coefficients, np.ndarray)
     pointed = case_points(
-        cost, weight[g], avg[g], np.zeros(n, np.bool_), np.zeros(n, np.int64),
-        coefficients[inst], thresholds,
+        cost,
+        weight[g],
+        avg[g],
+        np.zeros(n, np.bool_),
+        np.zeros(n, np.int64),
+        coefficients[inst],
+        thresholds,
     )
     points = np.where(ok, pointed.points, 0)
     value = point_value(fund, Decimal("0.75"), total_points(points))
@@ -125,11 +129,15 @@ def main() -> None:
 
     ungrouped = int(np.count_nonzero(~ok))
     print(f"cases: {n}, DIP groups: {len(groups)}, ungrouped: {ungrouped}")
-    print(f"point value: {Decimal(value).scaleb(-6)}, institutions' fund due (yuan): "
-          f"{Decimal(int(sums.fund_due.sum())).scaleb(-2)}")
+    print(
+        f"point value: {Decimal(value).scaleb(-6)}, institutions' fund due (yuan): "
+        f"{Decimal(int(sums.fund_due.sum())).scaleb(-2)}"
+    )
     print(f"DIP grouping and pointing: {dip_seconds:.3f} s")
-    print(f"DRG grouping: {drg_seconds:.3f} s, ungrouped "
-          f"{int(np.count_nonzero(assigned.drg < 0))}, drg cases/s: {int(n / drg_seconds)}")
+    print(
+        f"DRG grouping: {drg_seconds:.3f} s, ungrouped "
+        f"{int(np.count_nonzero(assigned.drg < 0))}, drg cases/s: {int(n / drg_seconds)}"
+    )
     print(f"cases/s: {int(n / dip_seconds)}")
 
 

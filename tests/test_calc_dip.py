@@ -62,8 +62,14 @@ BASE: dict[str, Any] = {
         {"id": "c2", "institution": "H1", "group": "G1", "cost": 4000, "patient_paid": 1000},
         {"id": "c3", "institution": "H2", "group": "G1", "cost": 30000, "patient_paid": 5000},
         {"id": "c4", "institution": "H2", "group": "G1", "cost": 60000, "patient_paid": 10000},
-        {"id": "c5", "institution": "H2", "group": "P", "days": 40, "cost": 12000,
-         "patient_paid": 3000},
+        {
+            "id": "c5",
+            "institution": "H2",
+            "group": "P",
+            "days": 40,
+            "cost": 12000,
+            "patient_paid": 3000,
+        },
         {"id": "c6", "institution": "H1", "group": "G2", "cost": 2500, "patient_paid": 100},
         {"id": "c7", "institution": "H3", "group": "G2", "cost": 5000},
     ],
@@ -107,12 +113,20 @@ def test_each_case_kind_pointed_and_settled_as_computed_by_hand(tmp_path: Path) 
     for cid, (kind, review, points, standard, due) in expected.items():
         c = cases[cid]
         assert (c["kind"], c["review"], c["points"], c["standard"], c["fund_due"]) == (
-            kind, review, points, standard, due,
+            kind,
+            review,
+            points,
+            standard,
+            due,
         ), cid
     institutions = {i["code"]: i for i in got["institutions"]}
     assert institutions["H1"] == {
-        "code": "H1", "points": "2310.5250", "standard": "220236.57", "fund_due": "217136.57",
-        "advanced": "200000.00", "settlement": "17136.57",
+        "code": "H1",
+        "points": "2310.5250",
+        "standard": "220236.57",
+        "fund_due": "217136.57",
+        "advanced": "200000.00",
+        "settlement": "17136.57",
     }
     assert institutions["H2"]["settlement"] == "-14546.94"
     assert institutions["H2"]["points"] == "7380.0000"
@@ -170,14 +184,22 @@ BAD: list[tuple[Any, str]] = [
     (scenario(reimbursement_ratio=0), "reimbursement_ratio: must be a positive number"),
     (scenario(reimbursement_ratio=1.5), "reimbursement_ratio: above 1"),
     (scenario(groups=[{"code": "G1", "weight": 1000}]), "groups[0].avg_cost: missing"),
-    (scenario(groups=[{"code": "G1", "weight": "1.00001", "avg_cost": 1}]),
-     "groups[0].weight: at most 4 decimal places"),
-    (scenario(groups=[{"code": "P", "per_day": 30, "avg_cost": 1}]),
-     "groups[0].avg_cost: a per-diem group has per_day only"),
-    (scenario(institutions=[{"code": "H1", "coefficient": 0}]),
-     "institutions[0].coefficient: must be a positive number"),
-    (scenario(cases=[{"id": "x", "institution": "H1", "group": "P", "cost": 1}]),
-     "cases[0].days: must be a whole number of days"),
+    (
+        scenario(groups=[{"code": "G1", "weight": "1.00001", "avg_cost": 1}]),
+        "groups[0].weight: at most 4 decimal places",
+    ),
+    (
+        scenario(groups=[{"code": "P", "per_day": 30, "avg_cost": 1}]),
+        "groups[0].avg_cost: a per-diem group has per_day only",
+    ),
+    (
+        scenario(institutions=[{"code": "H1", "coefficient": 0}]),
+        "institutions[0].coefficient: must be a positive number",
+    ),
+    (
+        scenario(cases=[{"id": "x", "institution": "H1", "group": "P", "cost": 1}]),
+        "cases[0].days: must be a whole number of days",
+    ),
     (scenario(cases=[]), "cases: must be a non-empty list"),
     (scenario(fund_available=None), "fund_available"),
     (scenario(year="2025"), "year: missing or not a year"),
@@ -219,9 +241,9 @@ def test_the_shipped_example_runs(tmp_path: Path) -> None:
 
 @given(
     st.lists(
-        st.tuples(
-            st.integers(0, 2**62), st.integers(0, 2**62), st.integers(1, 2**60)
-        ).filter(lambda t: t[0] * t[1] // t[2] < 2**49),
+        st.tuples(st.integers(0, 2**62), st.integers(0, 2**62), st.integers(1, 2**60)).filter(
+            lambda t: t[0] * t[1] // t[2] < 2**49
+        ),
         min_size=1,
         max_size=20,
     )

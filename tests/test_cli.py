@@ -31,6 +31,8 @@ GROUPS = (
     "settle",
     "reverse",
     "catalogue",
+    "dip",
+    "drg",
     "ledger",
     "funds",
     "year-end",

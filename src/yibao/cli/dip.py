@@ -70,16 +70,24 @@ def _write_csv(rows: list[GroupTableRow], method: str, target: Path | None) -> N
 
 
 def _build(
-    method: str, years_text: str, region: str, area: Path | None, valid_from: str | None,
-    db: str | None, as_json: bool, csv_out: Path | None,
+    method: str,
+    years_text: str,
+    region: str,
+    area: Path | None,
+    valid_from: str | None,
+    db: str | None,
+    as_json: bool,
+    csv_out: Path | None,
 ) -> None:
     years = _years(years_text, as_json)
     on = parse_date(valid_from, "from", as_json) if valid_from else pp.default_from(years)
     with unit_of_work(db, as_json) as uow:
         pp.check_region(region)
         policy = policy_for(region)
-        cases = history_cases(area, years) if area is not None else pp.store_cases(
-            uow, years, "" if region == NATIONAL else region
+        cases = (
+            history_cases(area, years)
+            if area is not None
+            else pp.store_cases(uow, years, "" if region == NATIONAL else region)
         )
         if method == "dip":
             rows = pp.dip_rows(cases, years, policy, dt.date(years[-1], 1, 1))
@@ -91,17 +99,25 @@ def _build(
     data = {**_table_dict(stored, rows), "cases": len(cases)}
     if csv_out is not None and str(csv_out) == "-":
         return
-    emit(data, as_json, f"{method} {region} from {on}: {stored.groups} groups built from {len(cases)} cases "
-         f"of {years[0]}-{years[-1]}")
+    emit(
+        data,
+        as_json,
+        f"{method} {region} from {on}: {stored.groups} groups built from {len(cases)} cases "
+        f"of {years[0]}-{years[-1]}",
+    )
 
 
-def _load(method: str, file: Path, region: str, valid_from: str, db: str | None,
-          as_json: bool) -> None:
+def _load(
+    method: str, file: Path, region: str, valid_from: str, db: str | None, as_json: bool
+) -> None:
     on = parse_date(valid_from, "from", as_json)
     with unit_of_work(db, as_json) as uow:
         stored = pp.load_file(uow, file, method, region, on)
-    emit(_table_dict(stored, []), as_json,
-         f"{method} {region} from {on}: {stored.groups} groups loaded ({stored.detail})")
+    emit(
+        _table_dict(stored, []),
+        as_json,
+        f"{method} {region} from {on}: {stored.groups} groups loaded ({stored.detail})",
+    )
 
 
 def _show(method: str, region: str, on_text: str | None, db: str | None, as_json: bool) -> None:
@@ -118,8 +134,12 @@ def _show(method: str, region: str, on_text: str | None, db: str | None, as_json
 @dip_app.command("build")
 @with_policy_dir
 def dip_build(
-    years: YearsOpt, region: RegionOpt = NATIONAL, area: AreaOpt = None,
-    valid_from: FromOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+    years: YearsOpt,
+    region: RegionOpt = NATIONAL,
+    area: AreaOpt = None,
+    valid_from: FromOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
     csv_out: CsvOpt = None,
 ) -> None:
     """Build the region's DIP groups from the discharged cases of --years and store them."""
@@ -129,9 +149,11 @@ def dip_build(
 @dip_app.command("load")
 @with_policy_dir
 def dip_load(
-    file: Annotated[Path, typer.Argument(help="DIP group table (CSV)")], region: RegionOpt,
+    file: Annotated[Path, typer.Argument(help="DIP group table (CSV)")],
+    region: RegionOpt,
     valid_from: Annotated[str, typer.Option("--from", help="First day of this table")],
-    db: DbOpt = None, as_json: JsonOpt = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load a DIP group table file as the region's table from --from (all or nothing)."""
     _load("dip", file, region, valid_from, db, as_json)
@@ -142,7 +164,8 @@ def dip_load(
 def dip_show(
     region: RegionOpt = NATIONAL,
     on: Annotated[str | None, typer.Option("--on", help="The day (default today)")] = None,
-    db: DbOpt = None, as_json: JsonOpt = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The region's DIP group table in force, as CSV."""
     _show("dip", region, on, db, as_json)
@@ -151,8 +174,12 @@ def dip_show(
 @drg_app.command("build")
 @with_policy_dir
 def drg_build(
-    years: YearsOpt, region: RegionOpt = NATIONAL, area: AreaOpt = None,
-    valid_from: FromOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+    years: YearsOpt,
+    region: RegionOpt = NATIONAL,
+    area: AreaOpt = None,
+    valid_from: FromOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
     csv_out: CsvOpt = None,
 ) -> None:
     """Group the discharged cases of --years with the region's grouping table and store the
@@ -163,9 +190,11 @@ def drg_build(
 @drg_app.command("load")
 @with_policy_dir
 def drg_load(
-    file: Annotated[Path, typer.Argument(help="DRG grouping table (CSV)")], region: RegionOpt,
+    file: Annotated[Path, typer.Argument(help="DRG grouping table (CSV)")],
+    region: RegionOpt,
     valid_from: Annotated[str, typer.Option("--from", help="First day of this table")],
-    db: DbOpt = None, as_json: JsonOpt = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load a DRG grouping table file (with or without weights) as the region's table."""
     _load("drg", file, region, valid_from, db, as_json)
@@ -176,7 +205,8 @@ def drg_load(
 def drg_show(
     region: RegionOpt = NATIONAL,
     on: Annotated[str | None, typer.Option("--on", help="The day (default today)")] = None,
-    db: DbOpt = None, as_json: JsonOpt = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The region's DRG grouping table in force (the shipped one when none is stored), as CSV."""
     _show("drg", region, on, db, as_json)

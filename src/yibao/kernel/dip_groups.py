@@ -55,17 +55,20 @@ def comprehensive_code(chapter: str) -> str:
 
 def case_keys(diagnosis: pa.Array, procedure: pa.Array) -> pa.Array:
     """Each case's ``diagnosis:procedure`` (``-`` for a missing or empty procedure)."""
-    proc = pc.if_else(pc.equal(pc.utf8_length(pc.fill_null(procedure, "")), 0), NO_PROCEDURE,
-                      procedure)
+    proc = pc.if_else(
+        pc.equal(pc.utf8_length(pc.fill_null(procedure, "")), 0), NO_PROCEDURE, procedure
+    )
     return pc.binary_join_element_wise(
         pc.fill_null(diagnosis, ""), pc.fill_null(proc, NO_PROCEDURE), ":"
     )
 
 
 def _encode(values: pa.Array) -> tuple[I64, list[str]]:
-    encoded = pc.dictionary_encode(values).combine_chunks() if isinstance(
-        values, pa.ChunkedArray
-    ) else pc.dictionary_encode(values)
+    encoded = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else pc.dictionary_encode(values)
+    )
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return indices, encoded.dictionary.to_pylist()
 
@@ -98,12 +101,14 @@ def _round_half_up(value: Fraction) -> int:
     return int((value * 2 + 1) // 2)
 
 
-def year_positions(year: I64, years: Sequence[int]) -> I64:
-    """Each case's position in ``years`` (oldest first), -1 for another year."""
+def year_positions(year: I64, years: Sequence[int], weights: Sequence[int] | None = None) -> I64:
+    """Each case's position in ``years`` (oldest first), -1 for another year or a year of
+    weight 0 (older than the history's weights reach)."""
     year = np.asarray(year, np.int64)
     out = np.full(year.shape, -1, np.int64)
     for i, y in enumerate(years):
-        out[year == y] = i
+        if weights is None or weights[i] > 0:
+            out[year == y] = i
     return out
 
 
@@ -157,7 +162,7 @@ def build_groups(
     ``len(years)`` of ``history_weights``; cases of other years are ignored."""
     weights = history_weights(building, len(years))
     n_years = len(years)
-    year_pos = year_positions(year, years)
+    year_pos = year_positions(year, years, weights)
     keys, names = _encode(case_keys(diagnosis, procedure))
     diag_idx, diag_names = _encode(pc.fill_null(diagnosis, ""))
     chapters = [chapter_of(d) for d in diag_names]
@@ -177,8 +182,9 @@ def build_groups(
     all_sums = sums.sum(axis=0)
     out: list[GroupRow] = []
     core_idx = np.flatnonzero(core)
-    scored = group_scores(counts[core_idx], sums[core_idx], all_counts, all_sums, weights,
-                          building.scale)
+    scored = group_scores(
+        counts[core_idx], sums[core_idx], all_counts, all_sums, weights, building.scale
+    )
     for k, found in zip(core_idx, scored, strict=True):
         if found is not None:
             out.append(GroupRow(names[int(k)], CORE, *found))
@@ -193,9 +199,7 @@ def _chapter_order(chapter: str) -> int:
     return [c for _, c in CHAPTERS].index(chapter)
 
 
-def assign_groups(
-    diagnosis: pa.Array, procedure: pa.Array, codes: Sequence[str]
-) -> I64:
+def assign_groups(diagnosis: pa.Array, procedure: pa.Array, codes: Sequence[str]) -> I64:
     """Each case's index into ``codes`` (a group table's codes): its core group when the table
     has its key, else its chapter's comprehensive group, else -1 (not groupable). Each distinct
     (diagnosis, procedure) pair is looked up once."""

@@ -173,9 +173,7 @@ def group_cases(
     """Group cases: ``diagnosis``/``procedure`` the principal ones, ``diagnoses`` each case's
     list (principal first; None: no secondary diagnoses), ``age`` in whole years (-1 unknown:
     rows with an age range do not take the case)."""
-    key = pc.binary_join_element_wise(
-        pc.fill_null(diagnosis, ""), pc.fill_null(procedure, ""), "|"
-    )
+    key = pc.binary_join_element_wise(pc.fill_null(diagnosis, ""), pc.fill_null(procedure, ""), "|")
     idx, names = _encode(key)
     pairs = np.array([adrg_of(table, *name.split("|", 1)) for name in names], np.int64)
     pairs = pairs.reshape(-1, 2)

@@ -42,7 +42,9 @@ MAX_SCORE = Decimal(1_000_000)
 MAX_AVG_COST_YUAN = Decimal(100_000_000)
 MAX_ROWS = 200_000
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:\-+_*]{0,63}")
-_CODE_ITEM = re.compile(r"[A-Z][0-9A-Z.]{0,9}(-[A-Z][0-9A-Z.]{0,9})?|[0-9]{2}(\.[0-9x]{0,4})?(-[0-9]{2}(\.[0-9x]{0,4})?)?")
+_CODE_ITEM = re.compile(
+    r"[A-Z][0-9A-Z.]{0,9}(-[A-Z][0-9A-Z.]{0,9})?|[0-9]{2}(\.[0-9x]{0,4})?(-[0-9]{2}(\.[0-9x]{0,4})?)?"
+)
 _MAX_TEXT = 500
 
 
@@ -130,7 +132,10 @@ def _csv_rows(
     for h in header:
         if h not in columns:
             raise GroupTableError(
-                file, numbered[0][0], "header", f"unknown column {h!r}; expected {', '.join(columns)}"
+                file,
+                numbered[0][0],
+                "header",
+                f"unknown column {h!r}; expected {', '.join(columns)}",
             )
     if len(set(header)) != len(header):
         raise GroupTableError(file, numbered[0][0], "header", "a column is named twice")
@@ -139,7 +144,9 @@ def _csv_rows(
             raise GroupTableError(file, numbered[0][0], "header", f"missing column {need!r}")
     for (n, _), values in zip(numbered[1:], parsed[1:], strict=True):
         if len(values) != len(header):
-            raise GroupTableError(file, n, "row", f"has {len(values)} fields, the header {len(header)}")
+            raise GroupTableError(
+                file, n, "row", f"has {len(values)} fields, the header {len(header)}"
+            )
         yield n, dict(zip(header, values, strict=True))
 
 
@@ -218,7 +225,9 @@ def _row(method: str, cells: Mapping[str, str], file: str, line: int) -> GroupTa
     if level == "adrg" and by not in DRG_BY:
         raise fail("by", f"must be {' or '.join(DRG_BY)}, got {by!r}")
     if level in ("adrg", "drg") and not cell("parent"):
-        raise fail("parent", f"missing: a {level} row names its {'MDC' if level == 'adrg' else 'ADRG'}")
+        raise fail(
+            "parent", f"missing: a {level} row names its {'MDC' if level == 'adrg' else 'ADRG'}"
+        )
     if split not in DRG_SPLITS:
         raise fail("split", f"must be mcc, cc or empty, got {split!r}")
     age_min = whole("age_min", 0, 150)
@@ -226,9 +235,19 @@ def _row(method: str, cells: Mapping[str, str], file: str, line: int) -> GroupTa
     if age_min is not None and age_max is not None and age_min > age_max:
         raise fail("age_max", "is below age_min")
     return GroupTableRow(
-        level, code, name=cell("name"), parent=cell("parent"), by=by, codes=codes, split=split,
-        age_min=age_min, age_max=age_max, score=points("weight"), avg_cost=fen("avg_cost"),
-        cases=cases, kind="drg" if level == "drg" else "",
+        level,
+        code,
+        name=cell("name"),
+        parent=cell("parent"),
+        by=by,
+        codes=codes,
+        split=split,
+        age_min=age_min,
+        age_max=age_max,
+        score=points("weight"),
+        avg_cost=fen("avg_cost"),
+        cases=cases,
+        kind="drg" if level == "drg" else "",
     )
 
 
@@ -282,8 +301,19 @@ def to_csv(rows: list[GroupTableRow], method: str) -> str:
         writer.writerow(DRG_COLUMNS)
         for r in rows:
             writer.writerow(
-                [r.level, r.code, r.name, r.parent, r.by, ";".join(r.codes), r.split,
-                 _opt(r.age_min), _opt(r.age_max), _points(r.score), _yuan(r.avg_cost),
-                 _opt(r.cases)]  # fmt: skip
+                [
+                    r.level,
+                    r.code,
+                    r.name,
+                    r.parent,
+                    r.by,
+                    ";".join(r.codes),
+                    r.split,
+                    _opt(r.age_min),
+                    _opt(r.age_max),
+                    _points(r.score),
+                    _yuan(r.avg_cost),
+                    _opt(r.cases),
+                ]
             )
     return buf.getvalue()

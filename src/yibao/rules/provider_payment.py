@@ -122,16 +122,6 @@ def long_stay_days(policy: Policy, on: dt.date) -> int:
     return policy.count("provider_payment.per_diem.long_stay_days", on)
 
 
-def money_for_points(fund_available_fen: int, reimbursement_ratio: Decimal) -> Decimal:
-    """The total cost the fund's money stands for: fund_available ÷ reimbursement_ratio (yuan
-    grossed up to the whole cost, exact, not rounded)."""
-    if not 0 < reimbursement_ratio <= 1:
-        raise ProviderPaymentError(
-            "reimbursement_ratio", f"must be above 0 and at most 1, got {reimbursement_ratio}"
-        )
-    return Decimal(fund_available_fen) / reimbursement_ratio
-
-
 def point_value(fund_available_fen: int, reimbursement_ratio: Decimal, total_points: int) -> int:
     """点值 = (fund_available ÷ reimbursement_ratio) ÷ Σ case points, yuan per point rounded to
     six places half up, returned × 10^6. ``total_points`` is × 10^4."""

@@ -409,7 +409,7 @@ def stored_table(uow: UnitOfWork, area: str, year: int) -> GroupTable:
         if rows:
             return GroupTable(
                 tuple(
-                    Group(r.code, r.score or 0, r.avg_cost or 1)
+                    Group(r.code, r.score or 0, r.avg_cost or 1, r.kind == "per_diem")
                     for r in rows
                     if r.level == "group" and r.score is not None
                 )

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Date, String, column, text
 
 from yibao.kernel.dip_groups import build_groups, cell_sums, group_scores, history_weights
 from yibao.kernel.dip_groups import year_positions as positions
@@ -75,6 +75,7 @@ def check_years(years: Sequence[int]) -> list[int]:
 
 def _ages(birth: npt.NDArray[np.datetime64], on: npt.NDArray[np.datetime64]) -> I64:
     """Whole years from ``birth`` to ``on``."""
+
     def parts(d: npt.NDArray[np.datetime64]) -> tuple[I64, I64]:
         years = d.astype("datetime64[Y]")
         months = d.astype("datetime64[M]")
@@ -107,12 +108,17 @@ def area_cases(folder: Path | str, years: Sequence[int] | None = None) -> Cases:
         keep = np.isin(year, np.asarray(list(years), np.int64))
         claims = claims.filter(pa.array(keep))
         year = year[keep]
-    persons = pa.concat_tables(
-        [pq.read_table(p, columns=["psn_no", "birth_date"])
-         for p in sorted((root / "persons").glob("part-*.parquet"))]
-    ).sort_by("psn_no")
-    psn = persons["psn_no"].to_numpy().astype(np.int64)
-    births = persons["birth_date"].to_numpy().astype("datetime64[D]")
+    person_parts = [
+        pq.read_table(p, columns=["psn_no", "birth_date"])
+        for p in sorted((root / "persons").glob("part-*.parquet"))
+    ]
+    if person_parts:
+        persons = pa.concat_tables(person_parts).sort_by("psn_no")
+        psn = persons["psn_no"].to_numpy().astype(np.int64)
+        births = persons["birth_date"].to_numpy().astype("datetime64[D]")
+    else:  # no persons: ages unknown
+        psn = np.zeros(0, np.int64)
+        births = np.zeros(0, "datetime64[D]")
     who = claims["psn_no"].to_numpy().astype(np.int64)
     at = np.clip(np.searchsorted(psn, who), 0, max(len(psn) - 1, 0))
     admit = pc.fill_null(claims["admit_date"], claims["date"])
@@ -146,6 +152,13 @@ _STORE_CASES = text(
       AND (:region = '' OR s.pooling_area = :region)
     ORDER BY v.id
     """
+).columns(
+    column("id", BigInteger),
+    column("end_date", Date),
+    column("begin_date", Date),
+    column("fixmedins_code", String),
+    column("medfee_sumamt", BigInteger),
+    column("birth_date", Date),
 )
 _STORE_CODES = """
     SELECT c.visit_id, c.code FROM {table} c
@@ -159,8 +172,11 @@ def _lists(ids: I64, pairs: Sequence[tuple[int, str]]) -> pa.Array:
     """Each visit's codes in order (a list per id of ``ids``, which are ascending)."""
     owner = np.array([p[0] for p in pairs], np.int64)
     pos = np.searchsorted(ids, owner)
-    found = (pos < len(ids)) & (ids[np.clip(pos, 0, max(len(ids) - 1, 0))] == owner) \
-        if len(ids) else np.zeros(len(owner), np.bool_)
+    found = (
+        (pos < len(ids)) & (ids[np.clip(pos, 0, max(len(ids) - 1, 0))] == owner)
+        if len(ids)
+        else np.zeros(len(owner), np.bool_)
+    )
     codes = [p[1] for p, ok in zip(pairs, found, strict=True) if ok]
     counts = np.bincount(pos[found], minlength=len(ids)) if len(ids) else np.zeros(0, np.int64)
     offsets = np.zeros(len(ids) + 1, np.int32)
@@ -181,7 +197,9 @@ def store_cases(uow: UnitOfWork, years: Sequence[int], region: str = "") -> Case
         ]
         procedures = [
             (int(r[0]), str(r[1]))
-            for r in uow.session.execute(text(_STORE_CODES.format(table="visit_procedures")), bounds)
+            for r in uow.session.execute(
+                text(_STORE_CODES.format(table="visit_procedures")), bounds
+            )
         ]
     rows = [r for r in rows if r[1].year in years]
     ids = np.array([r[0] for r in rows], np.int64)
@@ -208,13 +226,16 @@ def _padded(lists: pa.Array) -> pa.Array:
     return pc.if_else(empty, filler, lists)
 
 
-def dip_rows(cases: Cases, years: Sequence[int], policy: Policy, on: dt.date) -> list[GroupTableRow]:
+def dip_rows(
+    cases: Cases, years: Sequence[int], policy: Policy, on: dt.date
+) -> list[GroupTableRow]:
     """The DIP groups of a history as table rows (``kernel.dip_groups.build_groups``)."""
     building = group_building(policy, "dip", on)
     built = build_groups(cases.year, cases.diagnosis, cases.procedure, cases.cost, years, building)
     return [
-        GroupTableRow("group", g.code, kind=g.kind, score=g.score, avg_cost=g.avg_cost,
-                      cases=g.cases)
+        GroupTableRow(
+            "group", g.code, kind=g.kind, score=g.score, avg_cost=g.avg_cost, cases=g.cases
+        )
         for g in built
     ]
 
@@ -229,10 +250,11 @@ def drg_rows(
     compiled = compile_drg_table(table)
     assigned = group_cases(compiled, cases.diagnosis, cases.procedure, cases.diagnoses, cases.age)
     weights = history_weights(building, len(years))
-    pos = positions(cases.year, years)
+    pos = positions(cases.year, years, weights)
     counts, sums = cell_sums(assigned.drg, pos, cases.cost, len(compiled.drgs), len(years))
-    scored = group_scores(counts, sums, counts.sum(axis=0), sums.sum(axis=0), weights,
-                          building.scale)
+    scored = group_scores(
+        counts, sums, counts.sum(axis=0), sums.sum(axis=0), weights, building.scale
+    )
     out: list[GroupTableRow] = []
     i = 0
     for row in table:
@@ -256,7 +278,11 @@ def _check_day(on: dt.date, file: str) -> None:
 
 
 def save_built(
-    uow: UnitOfWork, method: str, region: str, on: dt.date, years: Sequence[int],
+    uow: UnitOfWork,
+    method: str,
+    region: str,
+    on: dt.date,
+    years: Sequence[int],
     rows: Sequence[GroupTableRow],
 ) -> GroupTable:
     """Store a built table as the region's version from ``on`` (replacing one of that day)."""
@@ -266,21 +292,25 @@ def save_built(
         raise GroupTableError("<command>", None, "years", "no discharged cases in those years")
     detail = f"built from {min(years)}-{max(years)}"
     with uow:
-        table = PaymentGroupRepository(uow.session).replace(method, region, on, "built", detail,
-                                                            rows)
+        table = PaymentGroupRepository(uow.session).replace(
+            method, region, on, "built", detail, rows
+        )
         uow.commit()
     return table
 
 
-def load_file(uow: UnitOfWork, path: Path | str, method: str, region: str, on: dt.date) -> GroupTable:
+def load_file(
+    uow: UnitOfWork, path: Path | str, method: str, region: str, on: dt.date
+) -> GroupTable:
     """Load a table file (all or nothing) as the region's version from ``on``."""
     path = Path(path)
     check_region(region, str(path))
     _check_day(on, str(path))
     rows = read_table(path, method)
     with uow:
-        table = PaymentGroupRepository(uow.session).replace(method, region, on, "loaded",
-                                                            path.name, rows)
+        table = PaymentGroupRepository(uow.session).replace(
+            method, region, on, "loaded", path.name, rows
+        )
         uow.commit()
     return table
 
