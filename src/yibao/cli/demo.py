@@ -28,6 +28,7 @@ from yibao.calc.scenario import read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.cli.options import with_policy_dir
 from yibao.cli.synth import summary_table
+from yibao.domain.errors import RecordError
 from yibao.domain.masking import mask_national_id
 from yibao.policy import Policy, available_regions, fen_to_yuan
 from yibao.services import demo as area
@@ -103,7 +104,11 @@ def funds_table(url: str, code: str) -> Table:
 
 def dip_table(console: Console, url: str) -> None:
     """The demo area's DIP year-end (run once, then shown as stored)."""
-    found = area.dip_year_end(url)
+    try:
+        found = area.dip_year_end(url)
+    except RecordError as exc:  # e.g. a stay without a principal diagnosis: say so, go on
+        console.print(f"DIP year-end {area.DEMO_YEAR}: not run: {exc}")
+        return
     if found is None:
         console.print(f"DIP year-end {area.DEMO_YEAR}: no discharged stay in the demo area")
         return
