@@ -28,6 +28,7 @@ from yibao.calc.scenario import read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.cli.options import with_policy_dir
 from yibao.cli.synth import summary_table
+from yibao.domain.errors import RecordError
 from yibao.domain.masking import mask_national_id
 from yibao.policy import Policy, available_regions, fen_to_yuan
 from yibao.services import demo as area
@@ -101,6 +102,33 @@ def funds_table(url: str, code: str) -> Table:
     return table
 
 
+def dip_table(console: Console, url: str) -> None:
+    """The demo area's DIP year-end (run once, then shown as stored)."""
+    try:
+        found = area.dip_year_end(url)
+    except RecordError as exc:  # e.g. a stay without a principal diagnosis: say so, go on
+        console.print(f"DIP year-end {area.DEMO_YEAR}: not run: {exc}")
+        return
+    if found is None:
+        console.print(f"DIP year-end {area.DEMO_YEAR}: no discharged stay in the demo area")
+        return
+    d = found.as_dict()
+    table = Table(
+        title=f"DIP year-end {d['year']} of {d['area']}: {d['cases']} stays, point value "
+        f"{d['point_value']} yuan (yibao dip settle), yuan"
+    )
+    for name in ("institution", "cases", "points", "fund_due", "advanced", "settlement"):
+        table.add_column(name, justify="left" if name == "institution" else "right")
+    for i in d["institutions"]:
+        table.add_row(
+            *(
+                str(i[k])
+                for k in ("institution", "cases", "points", "fund_due", "advanced", "settlement")
+            )
+        )
+    console.print(table)
+
+
 @with_policy_dir
 def demo(
     serve: Annotated[
@@ -129,6 +157,7 @@ def demo(
     for key, source in summary["sources"].items():
         console.print(f"{key}: {source}", highlight=False)
     console.print(funds_table(url, area.DEMO_REGION))
+    dip_table(console, url)
     path = example("settle")
     result = settle_scenario(read_scenario(path))
     rows = result["settlements"]

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 
 import typer
 
+from yibao.cli import dip_year
 from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.cli.options import with_policy_dir
 from yibao.policy import NATIONAL
 from yibao.policy.group_tables import GroupTableRow, to_csv
 from yibao.services import provider_payment as pp
 from yibao.services.common import policy_for
+from yibao.services.dip_history import history_cases
 from yibao.store.repositories.payment_groups import GroupTable
 
 dip_app = typer.Typer(no_args_is_help=True, help="DIP groups (按病种分值): build, load, show")
@@ -83,7 +85,7 @@ def _build(
         pp.check_region(region)
         policy = policy_for(region)
         cases = (
-            pp.area_cases(area, years)
+            history_cases(area, years)
             if area is not None
             else pp.store_cases(uow, years, "" if region == NATIONAL else region)
         )
@@ -208,3 +210,8 @@ def drg_show(
 ) -> None:
     """The region's DRG grouping table in force (the shipped one when none is stored), as CSV."""
     _show("drg", region, on, db, as_json)
+
+
+# The year-end commands (cli/dip_year.py): the DIP year-end and capitation's year.
+dip_app.command("settle")(dip_year.settle)
+dip_app.command("capitation")(dip_year.capitation)

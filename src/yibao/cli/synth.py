@@ -37,6 +37,11 @@ app = typer.Typer(
 REGION = typer.Option("360100", "--region", help="6-digit division code of the pooling area")
 PERSONS = typer.Option(100_000, "--persons", min=1, help="number of insured persons")
 YEAR = typer.Option(2025, "--year", help="year of claims")
+YEARS = typer.Option(
+    None,
+    "--years",
+    help="a history, e.g. 2022-2024: one area per year in OUT/<year>/ (year k: seed + k)",
+)
 SEED = typer.Option(0, "--seed", min=0, help="random seed (same seed, same files)")
 CHUNK = typer.Option(DEFAULT_CHUNK, "--chunk-size", min=1, help="persons per Parquet part")
 QUIET = typer.Option(False, "--quiet", help="no progress bar")
@@ -78,6 +83,39 @@ def _generate(
     typer.echo(f"{manifest.persons} persons, {manifest.claims} claims → {out}")
 
 
+def history_years(text: str) -> list[int]:
+    """``2022-2024`` → [2022, 2023, 2024] (at most 10 years); a single year is one year."""
+    first, _, last = text.partition("-")
+    try:
+        a, b = int(first), int(last or first)
+    except ValueError:
+        a, b = 0, -1
+    if not 1990 <= a <= b <= 2200 or b - a >= 10:
+        typer.echo(
+            f"error: years: must be FIRST-LAST within 1990-2200, at most 10, got {text!r}", err=True
+        )
+        raise typer.Exit(2)
+    return list(range(a, b + 1))
+
+
+def _generate_years(
+    out: Path,
+    region: str,
+    persons: int,
+    years: str | None,
+    year: int,
+    seed: int,
+    chunk_size: int,
+    quiet: bool,
+) -> None:
+    """One year into OUT, or with ``years`` each year of the history into OUT/<year>/."""
+    if years is None:
+        _generate(out, region, persons, year, seed, chunk_size, quiet)
+        return
+    for k, y in enumerate(history_years(years)):
+        _generate(out / str(y), region, persons, y, seed + k, chunk_size, quiet)
+
+
 @app.callback()
 @with_policy_dir
 def main(
@@ -86,6 +124,7 @@ def main(
     region: str = REGION,
     persons: int = PERSONS,
     year: int = YEAR,
+    years: str | None = YEARS,
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
@@ -96,7 +135,7 @@ def main(
     if out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    _generate(out, region, persons, year, seed, chunk_size, quiet)
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet)
 
 
 @app.command()
@@ -106,12 +145,14 @@ def generate(
     region: str = REGION,
     persons: int = PERSONS,
     year: int = YEAR,
+    years: str | None = YEARS,
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
 ) -> None:
-    """Generate persons and their claims for a year into OUT (Parquet parts + meta.json)."""
-    _generate(out, region, persons, year, seed, chunk_size, quiet)
+    """Generate persons and their claims for a year into OUT (Parquet parts + meta.json), or
+    with ``--years FIRST-LAST`` a history, one year per folder OUT/<year>/."""
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet)
 
 
 @app.command()

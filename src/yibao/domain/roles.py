@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "person:read": frozenset({_C, _A, _D, _P}),
     "settlement:read": frozenset({_I, _A, _F, _D, _P}),
     "clearing:read": frozenset({_I, _F, _D}),
+    "dip:read": frozenset({_F, _D}),
     "audit:read": frozenset({_D}),
     "admin:institutions": frozenset({_D}),
     "admin:staff": frozenset({_D}),

@@ -21,14 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from yibao.domain.errors import RecordError
 from yibao.domain.registry import Person
-from yibao.services import ledger
+from yibao.services import dip_year, ledger
+from yibao.services import provider_payment as pp
 from yibao.services.area_load import LoadReport, load_area
 from yibao.services.common import policy_for
 from yibao.services.keys import newest_key_id
 from yibao.services.person_file import enrolment_on, entitlement, load_file
 from yibao.store.db import make_engine
+from yibao.store.dip_year import year_cases
 from yibao.store.uow import UnitOfWork
 from yibao.synth.config import SynthConfig
 from yibao.synth.writer import generate, read_manifest
@@ -94,6 +99,35 @@ def area_funds(url: str, area: str) -> tuple[ledger.FundsReport, ledger.Reconcil
     """The fund balances of ``area`` and the reconciliation of the whole ledger."""
     uow = UnitOfWork.for_url(url)
     return ledger.funds_report(uow, area), ledger.reconcile(uow)
+
+
+def dip_year_end(url: str) -> dip_year.YearEnd | None:
+    """The DIP year-end of the demo area's year (``yibao dip settle``), run once and reused:
+    when no DIP table is in force, one is built from the year's own discharged stays first (a
+    demo shortcut: a bureau builds from the three years before). None when the area holds no
+    discharged stay of the year (the area was loaded without visits)."""
+    found = dip_year.statement(UnitOfWork.for_url(url), DEMO_REGION, DEMO_YEAR)
+    if found is not None:
+        return found
+    with UnitOfWork.for_url(url) as uow:
+        stays = year_cases(uow.session, DEMO_REGION, DEMO_YEAR)
+    if not stays.mdtrt_id:
+        return None
+    cases = pp.Cases(
+        year=np.full(len(stays.mdtrt_id), DEMO_YEAR, np.int64),
+        diagnosis=pa.array(stays.diagnosis, pa.string()),
+        procedure=pa.array(stays.procedure, pa.string()),
+        diagnoses=pa.array([[d] if d else [] for d in stays.diagnosis], pa.list_(pa.string())),
+        cost=np.array(stays.cost, np.int64),
+        age=np.full(len(stays.mdtrt_id), -1, np.int64),
+        institution=pa.array(stays.institution, pa.string()),
+    )
+    first = dt.date(DEMO_YEAR, 1, 1)
+    in_force, _ = pp.table_in_force(UnitOfWork.for_url(url), "dip", DEMO_REGION, first)
+    if in_force is None:
+        rows = pp.dip_rows(cases, [DEMO_YEAR], policy_for(DEMO_REGION), first)
+        pp.save_built(UnitOfWork.for_url(url), "dip", DEMO_REGION, first, [DEMO_YEAR], rows)
+    return dip_year.settle(UnitOfWork.for_url(url), DEMO_REGION, DEMO_YEAR)
 
 
 # ------------------------------------------------------------------------------- the API

@@ -20,7 +20,7 @@ from yibao.api.http.handlers_settlement import owner_or_not_yours, present
 from yibao.api.http.tx import TxAnswer, TxRequest, answer_or_raise, dumps, run_tx
 from yibao.domain.errors import NotFound, RecordError
 from yibao.domain.roles import Role
-from yibao.services import access, accounts, clearing, clock
+from yibao.services import access, accounts, clearing, clock, dip_year
 from yibao.services import settlement as svc
 from yibao.services.accounts import NewInstitution, NewStaff
 from yibao.services.common import find_person
@@ -296,6 +296,33 @@ def settlement(setl_id: str, state: StateDep, who: PrincipalDep) -> dict[str, An
         ),
     )
     return out
+
+
+# ------------------------------------------------------------- DIP year-end (DIP 年终清算)
+
+
+@router.get("/api/v1/dip/{year}", tags=["settlements"])
+def dip_year_end(
+    state: StateDep,
+    who: PrincipalDep,
+    year: int = PathParam(ge=1990, le=2200, description="The settled year"),
+    area: str = Query(pattern=r"^[0-9]{6}$", description="The pooling area"),
+) -> dict[str, Any]:
+    """The DIP year-end of a pooling area (``yibao dip settle``): the point value, and every
+    institution's points, standard, fund due, advances and settlement. Fund managers and
+    administrators only; a year not settled yet is not found."""
+    _deny(state, who, "dip:read", target=f"dip:{area}:{year}")
+    try:
+        found = dip_year.statement(UnitOfWork.for_engine(state.engine), area, year)
+        if found is None:
+            raise NotFound("DIP year-end", f"{area} {year}")
+    except Exception as exc:
+        raise answer_or_raise(exc) from None
+    _audit(
+        state.engine,
+        AuditEntry(who.actor, who.role.value, "dip:read", target=f"dip:{area}:{year}"),
+    )
+    return found.as_dict()
 
 
 # ------------------------------------------------------------------- monthly clearing (清算)
