@@ -73,7 +73,12 @@ def copy_arrow(conn: Connection, table: str, rows: pa.Table) -> None:
     ]
     plain = pa.table(as_text, names=rows.column_names)
     for batch in plain.to_batches(ARROW_BATCH):
-        copy_rows(conn, table, rows.column_names, zip(*(c.to_pylist() for c in batch.columns)))
+        copy_rows(
+            conn,
+            table,
+            rows.column_names,
+            zip(*(c.to_pylist() for c in batch.columns), strict=True),
+        )
 
 
 SHARED = "yibao_shared_values"

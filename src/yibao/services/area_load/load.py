@@ -53,8 +53,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
-from yibao.services import ledger
 from yibao.kernel.classify import CatalogueTable
+from yibao.services import ledger
 from yibao.services.area_load import visits, write, year_rules
 from yibao.services.area_load.read import (
     open_area,
@@ -134,9 +134,7 @@ def _load_part(
     for start in range(0, len(people), SLICE):
         write.write_slice(part, people[start : start + SLICE], person_ids)
     del people
-    written = visits.write_visits(
-        conn, path, person_ids, report.region, report.year, catalogue
-    )
+    written = visits.write_visits(conn, path, person_ids, report.region, report.year, catalogue)
     report.add_visits(written)
     return inserted
 

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection
 
 from yibao.domain.fees import ICD9CM3, ICD10
+from yibao.domain.settlement import VisitStatus
 from yibao.kernel.classify import (
     CLASSES,
     REASONS,
@@ -45,7 +46,6 @@ from yibao.kernel.classify import (
     line_too_large,
     visit_sums,
 )
-from yibao.domain.settlement import VisitStatus
 from yibao.policy.vocab import CrossRegion, FeeLineStatus
 from yibao.services.area_load.report import AreaLoadRefused
 from yibao.store.bulk_write import copy_arrow, next_ids
@@ -146,7 +146,9 @@ def _codes(
     if pc.any(bad).as_py():
         k = pc.index(bad, True).as_py()
         claim = claims[parent[k].as_py()].as_py()
-        raise _refuse(part, f"claim {claim}", f"{column}[{seq[k] - 1}]", f"{codes[k]} is not a code")
+        raise _refuse(
+            part, f"claim {claim}", f"{column}[{seq[k] - 1}]", f"{codes[k]} is not a code"
+        )
     return visit_ids.take(parent), pa.array(seq), codes
 
 
@@ -274,7 +276,9 @@ def build_lines(
         bad = rows < 0
         k = int(np.flatnonzero(bad)[0])
         reason = "not in" if unknown[k] else f"not valid on {lines.column('fee_date')[k]} in"
-        raise refuse(bad, "code", f"{lines.column('code')[k]} is {reason} the catalogue of {region}")
+        raise refuse(
+            bad, "code", f"{lines.column('code')[k]} is {reason} the catalogue of {region}"
+        )
     quantity = lines.column("quantity").to_numpy()
     price = lines.column("unit_price").to_numpy()
     if (quantity <= 0).any():
@@ -341,7 +345,6 @@ def read_lines(path: Path) -> pa.Table:
     return pq.read_table(path, columns=[*LINE_COLUMNS, "amount"])
 
 
-
 @dataclass
 class Written:
     """What ``write_visits`` wrote."""
@@ -394,9 +397,7 @@ def write_visits(
         stop = min(start + LINE_SLICE, m)
         if stop < m:  # whole visits
             stop = int(np.searchsorted(claim, claim[stop - 1], side="right"))
-        done = build_lines(
-            lines.slice(start, stop - start), built, people, catalogue, region, part
-        )
+        done = build_lines(lines.slice(start, stop - start), built, people, catalogue, region, part)
         copy_arrow(conn, "fee_lines", done.rows)
         s = done.sums
         totals[done.first : done.first + len(s.total)] += s.total
