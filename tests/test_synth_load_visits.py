@@ -33,7 +33,7 @@ from yibao.kernel.classify import (
 from yibao.kernel.tables import epoch_days
 from yibao.policy.catalogue import shipped_items
 from yibao.services import fees
-from yibao.services.area_load import AreaLoadRefused, load_area
+from yibao.services.area_load import AreaLoadRefused, load_area, visits
 from yibao.services.fees.classify import catalogue_rows, classify_visit
 from yibao.services.fees.source import catalogue_for
 from yibao.store.uow import UnitOfWork
@@ -158,7 +158,10 @@ def _stored_lines(engine: Engine) -> dict[tuple[str, str], Any]:
         }
 
 
-def test_lines_stored_as_the_parquet_with_their_classification(engine: Engine, area: Path) -> None:
+def test_lines_stored_as_the_parquet_with_their_classification(
+    engine: Engine, area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(visits, "LINE_SLICE", 700)  # several batches of whole visits a part
     report = load_area(area, engine, migrate=False)
     lines = _all(area, "lines")
     claims = _all(area, "claims")

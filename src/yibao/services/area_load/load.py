@@ -26,6 +26,10 @@ in one database transaction per part:
   marked insured. The same transactions carry the financing of the critical illness fund (with
   each resident contribution) and of the large-amount fund (with each month);
 - the personal accounts' opening balances (``services.ledger.opening_legs``);
+- the part's claims as visits (``claims/part-*.parquet``), with their diagnoses, procedures and
+  discharge, and their fee lines (``lines/part-*.parquet``) classified against the area's
+  catalogue as 2204 classifies them (``visits``; not the lines with ``lines=False``); no
+  settlement: the visits stand alone;
 - after the last part, the year's fiscal allocation to the medical assistance fund, by the
   service itself (``services.ledger.allocate_assistance``; posted once per area and year).
 

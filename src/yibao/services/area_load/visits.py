@@ -23,6 +23,7 @@ discharge), with these conventions:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,8 +342,22 @@ def read_claims(path: Path) -> pa.Table:
     return pq.read_table(path, columns=list(CLAIM_COLUMNS))
 
 
-def read_lines(path: Path) -> pa.Table:
-    return pq.read_table(path, columns=[*LINE_COLUMNS, "amount"])
+def _whole_visits(path: Path) -> Iterator[pa.Table]:
+    """The lines of a part, about ``LINE_SLICE`` at a time, each batch the whole lines of its
+    visits (a visit's lines are classified together: its per-stay maxima count them all)."""
+    pending: pa.Table | None = None
+    reader = pq.ParquetFile(path)
+    for batch in reader.iter_batches(batch_size=LINE_SLICE, columns=[*LINE_COLUMNS, "amount"]):
+        table = pa.Table.from_batches([batch])
+        if pending is not None:
+            table = pa.concat_tables([pending, table])
+        claim = table.column("claim_id").to_numpy()
+        cut = int(np.searchsorted(claim, claim[-1], side="left"))  # the last visit's first line
+        if cut:
+            yield table.slice(0, cut)
+        pending = table.slice(cut)
+    if pending is not None and pending.num_rows:
+        yield pending
 
 
 @dataclass
@@ -389,22 +404,25 @@ def write_visits(
     lines_path = sibling(persons_part, "lines")
     if not lines_path.exists():
         raise AreaLoadRefused(f"{lines_path} is missing (the fee lines of {part})")
-    lines = read_lines(lines_path)
-    claim = lines.column("claim_id").to_numpy()
     totals = np.zeros(len(built.claim_id), dtype=np.int64)
-    start, m = 0, lines.num_rows
-    while start < m:
-        stop = min(start + LINE_SLICE, m)
-        if stop < m:  # whole visits
-            stop = int(np.searchsorted(claim, claim[stop - 1], side="right"))
-        done = build_lines(lines.slice(start, stop - start), built, people, catalogue, region, part)
+    last = -1  # the last visit of the lines so far: a visit's lines come together
+    for chunk in _whole_visits(lines_path):
+        done = build_lines(chunk, built, people, catalogue, region, part)
+        if done.first <= last:
+            sn = chunk.column("feedetl_sn")[0]
+            raise _refuse(
+                part,
+                f"claim {built.claim_id[done.first]} line {sn}",
+                "claim_id",
+                "lines out of order",
+            )
+        last = done.first + len(done.sums.total) - 1
         copy_arrow(conn, "fee_lines", done.rows)
         s = done.sums
         totals[done.first : done.first + len(s.total)] += s.total
         for i, x in enumerate((s.total, s.fully_self_paid, s.over_limit, s.category_b)):
             out.amounts[i] += int(x.sum())
         out.lines += done.rows.num_rows
-        start = stop
     if (totals != built.total).any():
         k = int(np.flatnonzero(totals != built.total)[0])
         raise _refuse(
