@@ -372,3 +372,39 @@ def test_cli_no_lines(area: Path, tmp_path: Path) -> None:
     assert data["lines"]["count"] == 0 and sum(data["visits"].values()) > 0
     shown = CliRunner().invoke(app, ["synth", "load", str(area), "--db", url])
     assert shown.exit_code == 0 and "already loaded" in shown.output
+
+
+def test_the_claims_of_an_invalid_person_are_left_out(
+    engine: Engine, area: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "invalid"
+    shutil.copytree(area, copy)
+    path = copy / "persons" / "part-00000.parquet"
+    persons = pq.read_table(path)
+    claims = pq.read_table(copy / "claims" / "part-00000.parquet").to_pylist()
+    psn_no = next(c["psn_no"] for c in claims)  # a person with claims
+    ids = persons.column("national_id").to_pylist()
+    at = persons.column("psn_no").to_pylist().index(psn_no)
+    ids[at] = ids[at][:17] + ("0" if ids[at][17] != "0" else "1")  # a wrong check digit
+    column = persons.column_names.index("national_id")
+    pq.write_table(persons.set_column(column, "national_id", pa.array(ids)), path)
+    report = load_area(copy, engine, migrate=False)
+    theirs = [c for c in claims if c["psn_no"] == psn_no]
+    assert report.invalid == 1 and report.claims_skipped == len(theirs) > 0
+    total = _all(area, "claims").num_rows
+    assert _count(engine, "visits") == sum(report.visits.values()) == total - len(theirs)
+    lines = _all(area, "lines")
+    skipped = pc.is_in(lines.column("claim_id"), pa.array([c["claim_id"] for c in theirs]))
+    assert _count(engine, "fee_lines") == report.lines == lines.num_rows - pc.sum(skipped).as_py()
+
+
+def test_an_area_without_the_clinical_columns_is_refused(
+    engine: Engine, area: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "old"
+    shutil.copytree(area, copy)
+    path = copy / "claims" / "part-00000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["diagnoses", "procedures"]), path)
+    with pytest.raises(AreaLoadRefused, match="has no column diagnoses, procedures"):
+        load_area(copy, engine, migrate=False)
+    assert _count(engine, "persons") == 0

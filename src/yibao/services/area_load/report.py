@@ -40,6 +40,7 @@ class LoadReport:
     history_years: int = 0  # coverage years before the year
     assistance_allocation: int = 0  # fen: the year's fiscal allocation to medical assistance
     visits: dict[str, int] = field(default_factory=dict)  # by med type
+    claims_skipped: int = 0  # claims of persons not registered (invalid rows)
     diagnoses: int = 0
     procedures: int = 0
     lines: int = 0
@@ -56,6 +57,7 @@ class LoadReport:
         """Add what ``visits.write_visits`` wrote."""
         for kind, n in written.visits.items():
             self.count(self.visits, kind, n)
+        self.claims_skipped += written.claims_skipped
         self.diagnoses += written.diagnoses
         self.procedures += written.procedures
         self.lines += written.lines
@@ -90,6 +92,7 @@ class LoadReport:
             "history_years": self.history_years,
             "assistance_allocation": fen_to_yuan(self.assistance_allocation),
             "visits": dict(sorted(self.visits.items())),
+            "claims_skipped": self.claims_skipped,
             "diagnoses": self.diagnoses,
             "procedures": self.procedures,
             "lines": {
