@@ -49,7 +49,7 @@ def next_ids(conn: Connection, table: str, n: int) -> list[int]:
 
 
 #: rows of an Arrow table turned into CSV (PostgreSQL) or tuples (SQLite) at a time
-ARROW_BATCH = 200_000
+ARROW_BATCH = 50_000
 ARROW_STAGE = "yibao_arrow_rows"
 
 

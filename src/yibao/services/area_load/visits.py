@@ -69,7 +69,7 @@ LINE_COLUMNS = ("claim_id", "feedetl_sn", "code", "fee_date", "quantity", "unit_
 #: 西医诊断 (the generator's diagnoses are ICD-10 codes)
 DIAG_TYPE = "1"
 #: lines classified and written at a time (whole visits; bounds the memory of a large part)
-LINE_SLICE = 1_000_000
+LINE_SLICE = 250_000
 
 
 def sibling(persons_part: Path, kind: str) -> Path:
