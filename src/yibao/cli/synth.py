@@ -210,9 +210,13 @@ def load(
     db: str | None = DB,
     as_json: bool = REPORT_JSON,
     quiet: bool = QUIET,
+    no_lines: bool = typer.Option(
+        False, "--no-lines", help="Load the visits without their fee detail lines (faster)."
+    ),
 ) -> None:
     """Load a generated area into the registry database: persons, households, relations,
-    special groups, enrolments and the year's contributions on the ledger (idempotent)."""
+    special groups, enrolments, the year's contributions on the ledger, and the claims as
+    visits with their diagnoses, procedures and classified fee lines (idempotent)."""
     console = Console(stderr=True)
     columns = (
         TextColumn("[bold]persons"),
@@ -227,7 +231,7 @@ def load(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = load_area(folder, db, progress=progress)
+            report = load_area(folder, db, progress=progress, lines=not no_lines)
     except (RecordError, ParameterError) as exc:
         message = exc.public() if isinstance(exc, ParameterError) else str(exc)
         if as_json:
@@ -260,5 +264,10 @@ def load(
     out.print(f"enrolments: {enrolments}")
     out.print(f"contributions: {contributions}")
     out.print(f"ledger: {report.transactions:,} transactions, {report.postings:,} postings")
+    visits = ", ".join(f"{k} {v:,}" for k, v in sorted(report.visits.items()))
+    out.print(
+        f"visits: {visits}; diagnoses {report.diagnoses:,}, procedures {report.procedures:,}, "
+        f"fee lines {report.lines:,}"
+    )
     if report.invalid:
         out.print(f"[red]{report.invalid} invalid persons[/red] (first: {report.errors[:3]})")

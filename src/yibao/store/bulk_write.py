@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, text
 
 from yibao.domain.enrolment import OPEN_STATUSES
 from yibao.domain.ledger import AccountRef
 from yibao.store.bulk import STAGE
-from yibao.store.sql import copy_rows
+from yibao.store.sql import copy_rows, driver_of
 
 
 def prepare(conn: Connection) -> None:
@@ -43,6 +46,45 @@ def next_ids(conn: Connection, table: str, n: int) -> list[int]:
         return [int(i) for i in ids]
     top = int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
     return list(range(top + 1, top + n + 1))
+
+
+#: rows of an Arrow table turned into CSV (PostgreSQL) or tuples (SQLite) at a time
+ARROW_BATCH = 50_000
+ARROW_STAGE = "yibao_arrow_rows"
+
+
+def copy_arrow(conn: Connection, table: str, rows: pa.Table) -> None:
+    """Write an Arrow table's rows into ``table`` (its column names are the table's), in
+    columns: on PostgreSQL ``COPY ... FROM STDIN (FORMAT csv)`` of the CSV Arrow writes (no
+    Python per row), elsewhere one executemany of the columns zipped (dates as ISO text) into
+    a temporary table, then one ``INSERT ... SELECT``."""
+    if not rows.num_rows:
+        return
+    cols = ", ".join(rows.column_names)
+    if conn.dialect.name == "postgresql":
+        sql = f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)"
+        options = pa_csv.WriteOptions(include_header=False)
+        with driver_of(conn, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for batch in rows.to_batches(ARROW_BATCH):
+                sink = pa.BufferOutputStream()
+                pa_csv.write_csv(pa.Table.from_batches([batch]), sink, options)
+                copy.write(sink.getvalue().to_pybytes())
+        return
+    as_text = [
+        pc.cast(c, pa.string()) if pa.types.is_date(c.type) else c for c in rows.itercolumns()
+    ]
+    plain = pa.table(as_text, names=rows.column_names)
+    # staged in a temporary table without constraints, then one INSERT ... SELECT: half the
+    # time of an executemany into a table with checks, foreign keys and a second index
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {ARROW_STAGE}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {ARROW_STAGE} ({cols})")
+    for batch in plain.to_batches(ARROW_BATCH):
+        columns = (c.to_pylist() for c in batch.columns)
+        copy_rows(conn, ARROW_STAGE, rows.column_names, zip(*columns, strict=True))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {ARROW_STAGE} ORDER BY rowid"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {ARROW_STAGE}")
 
 
 SHARED = "yibao_shared_values"

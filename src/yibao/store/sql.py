@@ -123,12 +123,12 @@ def copy_rows(
     cols = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         sql = f"COPY {table} ({cols}) FROM STDIN"
-        with _driver(conn, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
+        with driver_of(conn, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
     sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' for _ in columns)})"
-    with _driver(conn, sql) as driver:
+    with driver_of(conn, sql) as driver:
         cursor = driver.cursor()
         try:
             cursor.executemany(sql, rows)
@@ -137,7 +137,7 @@ def copy_rows(
 
 
 @contextmanager
-def _driver(conn: Connection, sql: str) -> Iterator[Any]:
+def driver_of(conn: Connection, sql: str) -> Iterator[Any]:
     """The connection's driver connection (psycopg, sqlite3), for what SQLAlchemy would only
     slow down (COPY, executemany of ready tuples, the bulk reads); its errors raised as
     SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as from any statement."""
@@ -223,7 +223,7 @@ class BulkRead(Generic[*_Ts]):
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
             self._compiled = (compiled.string, fixed)
         sql, fixed = self._compiled
-        with _driver(conn, sql) as driver, driver.cursor(row_factory=namedtuple_row) as cursor:
+        with driver_of(conn, sql) as driver, driver.cursor(row_factory=namedtuple_row) as cursor:
             cursor.execute(sql, {**fixed, **params})
             return cast(Sequence[Row[*_Ts]], cursor.fetchall())
 

@@ -26,6 +26,10 @@ in one database transaction per part:
   marked insured. The same transactions carry the financing of the critical illness fund (with
   each resident contribution) and of the large-amount fund (with each month);
 - the personal accounts' opening balances (``services.ledger.opening_legs``);
+- the part's claims as visits (``claims/part-*.parquet``), with their diagnoses, procedures and
+  discharge, and their fee lines (``lines/part-*.parquet``) classified against the area's
+  catalogue as 2204 classifies them (``visits``; not the lines with ``lines=False``); no
+  settlement: the visits stand alone;
 - after the last part, the year's fiscal allocation to the medical assistance fund, by the
   service itself (``services.ledger.allocate_assistance``; posted once per area and year).
 
@@ -53,8 +57,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
+from yibao.kernel.classify import CatalogueTable
 from yibao.services import ledger
-from yibao.services.area_load import write, year_rules
+from yibao.services.area_load import visits, write, year_rules
 from yibao.services.area_load.read import (
     open_area,
     part_rows,
@@ -64,6 +69,7 @@ from yibao.services.area_load.read import (
 )
 from yibao.services.area_load.report import AreaLoadRefused, LoadReport
 from yibao.services.common import policy_for
+from yibao.services.fees import source
 from yibao.store import bulk, bulk_write
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
@@ -91,7 +97,12 @@ def _without_cycle_collector() -> Iterator[None]:
 
 
 def _load_part(
-    conn: Connection, path: Path, report: LoadReport, rules: year_rules.Rules, max_errors: int
+    conn: Connection,
+    path: Path,
+    report: LoadReport,
+    rules: year_rules.Rules,
+    max_errors: int,
+    catalogue: CatalogueTable | None,
 ) -> int:
     """Load one persons part inside the caller's transaction; returns the persons inserted,
     or -1 when the part was already loaded."""
@@ -126,6 +137,9 @@ def _load_part(
     write.write_registry(part, people, person_ids)
     for start in range(0, len(people), SLICE):
         write.write_slice(part, people[start : start + SLICE], person_ids)
+    del people
+    written = visits.write_visits(conn, path, person_ids, report.region, report.year, catalogue)
+    report.add_visits(written)
     return inserted
 
 
@@ -136,10 +150,12 @@ def load_area(
     progress: Progress | None = None,
     migrate: bool = True,
     max_errors: int = 100,
+    lines: bool = True,
 ) -> LoadReport:
     """Load the generated area in ``folder`` into the database ``db`` (URL or engine; default
     ``YIBAO_DATABASE_URL``, else ``./yibao.sqlite``). With ``migrate`` the schema is brought to
-    the latest migration first."""
+    the latest migration first. Without ``lines`` the visits are loaded with their diagnoses
+    and procedures but without their fee lines."""
     area = open_area(folder)
     engine = db if isinstance(db, Engine) else make_engine(db)
     url = engine.url.render_as_string(hide_password=False)
@@ -154,6 +170,11 @@ def load_area(
         parts=len(area.parts),
     )
     rules = year_rules.Rules(policy_for(area.region), area.year)
+    catalogue = None
+    if lines:  # the catalogue 2204 classifies the area's lines against
+        uow = UnitOfWork.for_engine(engine)
+        with uow:
+            catalogue = source.catalogue_for(uow, area.region)
     started = time.perf_counter()
     done = 0
     try:
@@ -161,7 +182,7 @@ def load_area(
             for path in area.parts:
                 n = part_rows(path)
                 with _without_cycle_collector(), conn.begin():
-                    inserted = _load_part(conn, path, report, rules, max_errors)
+                    inserted = _load_part(conn, path, report, rules, max_errors, catalogue)
                 if inserted < 0:
                     report.parts_skipped += 1
                 else:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yibao.domain.errors import RecordError
 from yibao.policy import fen_to_yuan
+
+if TYPE_CHECKING:
+    from yibao.services.area_load.visits import Written
 
 
 class AreaLoadRefused(RecordError):
@@ -36,12 +39,29 @@ class LoadReport:
     opening_total: int = 0  # fen
     history_years: int = 0  # coverage years before the year
     assistance_allocation: int = 0  # fen: the year's fiscal allocation to medical assistance
+    visits: dict[str, int] = field(default_factory=dict)  # by med type
+    claims_skipped: int = 0  # claims of persons not registered (invalid rows)
+    diagnoses: int = 0
+    procedures: int = 0
+    lines: int = 0
+    #: the lines' amounts (fen): total, fully self-paid, over the price limit, category B
+    line_amounts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def persons_per_minute(self) -> float:
         return self.persons_inserted * 60.0 / self.seconds if self.seconds > 0 else 0.0
+
+    def add_visits(self, written: Written) -> None:
+        """Add what ``visits.write_visits`` wrote."""
+        for kind, n in written.visits.items():
+            self.count(self.visits, kind, n)
+        self.claims_skipped += written.claims_skipped
+        self.diagnoses += written.diagnoses
+        self.procedures += written.procedures
+        self.lines += written.lines
+        self.line_amounts = [a + b for a, b in zip(self.line_amounts, written.amounts, strict=True)]
 
     def count(self, counts: dict[str, int], key: str, n: int = 1) -> None:
         counts[key] = counts.get(key, 0) + n
@@ -71,6 +91,21 @@ class LoadReport:
             },
             "history_years": self.history_years,
             "assistance_allocation": fen_to_yuan(self.assistance_allocation),
+            "visits": dict(sorted(self.visits.items())),
+            "claims_skipped": self.claims_skipped,
+            "diagnoses": self.diagnoses,
+            "procedures": self.procedures,
+            "lines": {
+                "count": self.lines,
+                **{
+                    k: fen_to_yuan(v)
+                    for k, v in zip(
+                        ("total", "fully_self_paid", "over_limit", "category_b"),
+                        self.line_amounts,
+                        strict=True,
+                    )
+                },
+            },
             "seconds": round(self.seconds, 2),
             "persons_per_minute": round(self.persons_per_minute),
             "errors": self.errors,
