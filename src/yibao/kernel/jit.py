@@ -1,0 +1,42 @@
+"""How the kernel is compiled: Numba ``njit``, cached on disk, releasing the GIL.
+
+``compiled`` is the one decorator of the kernel's compiled functions (``kernel.layers``,
+``kernel.single_pass``). Compiled machine code is cached in ``cache_dir()``: ``NUMBA_CACHE_DIR``
+when set, else ``$XDG_CACHE_HOME/yibao/numba`` (``~/.cache/yibao/numba``), a directory of the
+user's own, since the installed package's directory may not be writable. The first call in a
+fresh environment compiles the kernel (seconds) and writes the cache; every later process loads
+it. ``yibao serve`` warms it at start (``warm``). Importing this module imports Numba: the kernel
+imports it only when it settles (``kernel.settle``), so commands that do not settle start
+without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cache_dir() -> Path:
+    """Where compiled kernel code is cached (see the module docstring)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "yibao" / "numba"
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
+
+import numba  # noqa: E402  (reads NUMBA_CACHE_DIR when imported)
+
+config: Any = numba.config  # where Numba imported earlier, before the variable was set
+config.CACHE_DIR = str(cache_dir())
+
+
+def compiled(fn: F) -> F:
+    """``fn`` compiled in nopython mode, cached to disk, without the GIL (threads settle in
+    parallel: ``kernel.stream``)."""
+    return cast(F, numba.njit(cache=True, nogil=True)(fn))
