@@ -36,7 +36,14 @@ config: Any = numba.config  # where Numba imported earlier, before the variable 
 config.CACHE_DIR = str(cache_dir())
 
 
+#: ``_nrt=False``: no reference counting at all. The kernel's compiled functions allocate
+#: nothing (the Python edge passes every array in); counting the references of the tables'
+#: arrays, handed from layer to layer, cost most of a claim's time (atomic operations).
+OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "inline": "always", "_nrt": False}
+
+
 def compiled(fn: F) -> F:
     """``fn`` compiled in nopython mode, cached to disk, without the GIL (threads settle in
-    parallel: ``kernel.stream``)."""
-    return cast(F, numba.njit(cache=True, nogil=True)(fn))
+    parallel: ``kernel.stream``); inlined where a compiled function calls it, so that the
+    kernel's pass is one loop without calls (nor reference counting of the tables' arrays)."""
+    return cast(F, numba.njit(**OPTIONS)(fn))

@@ -105,12 +105,12 @@ def settle_pass(
     entitled_from: I64,
     state: I64,
     out: I64,
+    tiers: I64,
     explain: bool,
 ) -> bool:
-    """Settle every claim (rules.md §6), writing ``out[column, claim]`` and updating ``state``;
-    True when an aid recipient's claim was settled (the tier columns are then part of the
-    result)."""
-    tiers = np.zeros(out.shape[0] - _TIERS, dtype=np.int64)
+    """Settle every claim (rules.md §6), writing ``out[column, claim]`` and updating ``state``
+    (``tiers``: room for one claim's tier columns); True when an aid recipient's claim was
+    settled (the tier columns are then part of the result)."""
     aided = False
     p = -1
     for i in range(len(person)):
@@ -243,6 +243,7 @@ def settle(
         _i64(persons.entitled_from),
         matrix,
         out,
+        np.zeros(len(tier_names), dtype=np.int64),
         explain,
     )
     columns = dict(zip(COLUMNS[: _MAF + 1], out[: _MAF + 1], strict=True))
