@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from yibao.kernel.arrow import claims_from_arrow, persons_from_arrow
+from yibao.kernel.arrow import claims_from_arrow, in_order, persons_from_arrow
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.settle import Claims, Persons
 
@@ -29,9 +29,11 @@ def parts(area: Path | str) -> list[tuple[Path, Path]]:
 def read_part(persons_path: Path, claims_path: Path) -> tuple[Claims, Persons]:
     """One part as kernel arrays: claims sorted by person, persons in segment order."""
     claims_table = pq.read_table(claims_path, columns=list(CLAIM_COLUMNS))
-    claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
-    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS)).sort_by("psn_no")
     claims = claims_from_arrow(claims_table)
+    if not in_order(claims.person, claims.date):  # a generated part is already in order
+        claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
+        claims = claims_from_arrow(claims_table)
+    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS)).sort_by("psn_no")
     psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
     present = np.unique(claims.person)
     idx = np.searchsorted(psn, present)

@@ -86,6 +86,16 @@ def persons_from_arrow(table: pa.Table) -> Persons:
     )
 
 
+def in_order(person: I64, date: I64) -> bool:
+    """Whether claims are sorted by (person, date), as the kernel takes them."""
+    if len(person) < 2:
+        return True
+    return bool(
+        np.all(person[1:] >= person[:-1])
+        and np.all((person[1:] != person[:-1]) | (date[1:] >= date[:-1]))
+    )
+
+
 def settle_table(
     tables: Tables, claims: pa.Table, persons: pa.Table, state: State | None = None
 ) -> tuple[pa.Table, Result]:
@@ -95,10 +105,7 @@ def settle_table(
     the persons in order of first appearance).
     """
     c = claims_from_arrow(claims)
-    if len(c) > 1 and not (
-        np.all(c.person[1:] >= c.person[:-1])
-        and np.all((c.person[1:] != c.person[:-1]) | (c.date[1:] >= c.date[:-1]))
-    ):
+    if not in_order(c.person, c.date):
         order = np.lexsort((c.date, c.person))
         claims = claims.take(pa.array(order))
         c = claims_from_arrow(claims)

@@ -30,7 +30,7 @@ what it paid (``kernel.settle.reversed_state``, see ``docs/store.md``).
 
 from yibao.services.settlement.claims import ClaimRequest, Outcome, claim_from_mapping
 from yibao.services.settlement.common import not_after_today
-from yibao.services.settlement.compute import tables_for
+from yibao.services.settlement.compute import tables_for, warm_kernel
 from yibao.services.settlement.queries import (
     SettlementOnRecord,
     YearState,
@@ -58,6 +58,7 @@ __all__ = [
     "settle_many",
     "settle_within",
     "settlement_of",
+    "warm_kernel",
     "settlement_on_record",
     "tables_for",
     "year_to_date",
