@@ -196,12 +196,40 @@ def _layout(tables: Tables) -> tuple[list[str], dict[str, int], Slots, list[str]
     return layout
 
 
+_INT64 = np.dtype(np.int64)
+
+
 def _i64(x: npt.NDArray[Any]) -> I64:
     """A column as the compiled pass takes it: int64, contiguous, writeable (one compiled
     version for every caller)."""
-    if x.dtype == np.int64 and x.flags.c_contiguous and x.flags.writeable:
-        return cast(I64, x)
+    if x.dtype == _INT64:
+        flags = x.flags
+        if flags.c_contiguous and flags.writeable:
+            return cast(I64, x)
     return np.array(x, dtype=np.int64)
+
+
+def _state_matrix(
+    state: State | None, keys: list[str], at: dict[str, int], n_persons: int
+) -> tuple[I64, dict[str, I64]]:
+    """The state's accumulators as the matrix ``[slot, person]`` (0 where not given), and the
+    keys the kernel does not keep (passed through)."""
+    if state is None:
+        return np.zeros((len(keys), n_persons), dtype=np.int64), {}
+    given = state.values
+    if list(given) == keys:  # every slot, in order (a state the kernel returned, the service's)
+        stacked = np.concatenate(list(given.values()))
+        if len(stacked) == len(keys) * n_persons:
+            return stacked.reshape(len(keys), n_persons), {}
+    matrix = np.zeros((len(keys), n_persons), dtype=np.int64)
+    extra: dict[str, I64] = {}
+    for key, values in given.items():
+        slot = at.get(key)
+        if slot is None:
+            extra[key] = values
+        else:
+            matrix[slot] = values[:n_persons]
+    return matrix, extra
 
 
 def settle(
@@ -212,15 +240,7 @@ def settle(
     n = len(claims.person)
     person = _i64(claims.person)
     n_persons = 1 if n == 1 else count_persons(person)
-    matrix = np.zeros((len(keys), n_persons), dtype=np.int64)
-    extra: dict[str, I64] = {}
-    if state is not None:
-        for key, given in state.values.items():
-            slot = at.get(key)
-            if slot is None:
-                extra[key] = given
-            else:
-                matrix[slot] = given[:n_persons]
+    matrix, extra = _state_matrix(state, keys, at, n_persons)
     out = np.empty((len(COLUMNS) + len(tier_names), n), dtype=np.int64)
     aided = settle_pass(
         tables.kernel(),

@@ -58,8 +58,8 @@ __all__ = [
     "settle_many",
     "settle_within",
     "settlement_of",
-    "warm_kernel",
     "settlement_on_record",
     "tables_for",
+    "warm_kernel",
     "year_to_date",
 ]
