@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,10 @@ def test_the_cache_is_the_users_own_unless_numba_cache_dir_is_set(
     assert jit.cache_dir() == tmp_path / "yibao" / "numba"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert jit.cache_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    (tmp_path / "file").write_text("")  # a cache home that cannot hold a directory
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert jit.cache_dir().parent == Path(tempfile.gettempdir())
 
 
 def test_the_calculators_help_does_not_import_numba() -> None:

@@ -3,7 +3,8 @@
 ``compiled`` is the one decorator of the kernel's compiled functions (``kernel.layers``,
 ``kernel.single_pass``). Compiled machine code is cached in ``cache_dir()``: ``NUMBA_CACHE_DIR``
 when set, else ``$XDG_CACHE_HOME/yibao/numba`` (``~/.cache/yibao/numba``), a directory of the
-user's own, since the installed package's directory may not be writable. The first call in a
+user's own, since the installed package's directory may not be writable (where that one is not
+either, a directory of the system's temporary one). The first call in a
 fresh environment compiles the kernel (seconds) and writes the cache; every later process loads
 it. ``yibao serve`` warms it at start (``warm``). Importing this module imports Numba: the kernel
 imports it only when it settles (``kernel.settle``), so commands that do not settle start
@@ -13,6 +14,7 @@ without it.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -21,11 +23,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cache_dir() -> Path:
-    """Where compiled kernel code is cached (see the module docstring)."""
+    """Where compiled kernel code is cached (see the module docstring); a directory of the
+    system's temporary one where the user's cannot be written."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "yibao" / "numba"
+    mine = Path(base) / "yibao" / "numba"
+    if _writable(mine):
+        return mine
+    return Path(tempfile.gettempdir()) / f"yibao-numba-{os.getuid()}"
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
 
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
