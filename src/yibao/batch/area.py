@@ -33,12 +33,19 @@ def read_part(persons_path: Path, claims_path: Path) -> tuple[Claims, Persons]:
     if not in_order(claims.person, claims.date):  # a generated part is already in order
         claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
         claims = claims_from_arrow(claims_table)
-    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS)).sort_by("psn_no")
+    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS))
     psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
-    present = np.unique(claims.person)
+    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
+        persons_table = persons_table.sort_by("psn_no")
+        psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
+    # each run of equal keys is one person: its key, and each claim's run number
+    first = np.empty(len(claims), dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(claims.person[1:], claims.person[:-1], out=first[1:])
+    present = claims.person[first]
     idx = np.searchsorted(psn, present)
     persons = persons_from_arrow(persons_table.take(idx))
-    claims.person = np.searchsorted(present, claims.person)  # segment numbers 0..P-1
+    claims.person = np.cumsum(first, dtype=np.int64) - 1  # segment numbers 0..P-1
     return claims, persons
 
 

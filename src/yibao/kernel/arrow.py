@@ -109,7 +109,10 @@ def settle_table(
         order = np.lexsort((c.date, c.person))
         claims = claims.take(pa.array(order))
         c = claims_from_arrow(claims)
-    unique = np.unique(c.person)
+    first = np.empty(len(c), dtype=np.bool_)  # each run of equal keys is one person
+    first[:1] = True
+    np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
+    unique = c.person[first]
     psn = _int(persons["psn_no"])
     sorter = np.argsort(psn, kind="stable")
     pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), max(len(psn) - 1, 0))
