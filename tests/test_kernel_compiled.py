@@ -124,7 +124,7 @@ def test_warming_settles_one_claim() -> None:
 def test_the_cache_is_the_users_own_unless_numba_cache_dir_is_set(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert jit.cache_dir() == tmp_path / "yibao" / "numba"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
@@ -133,6 +133,8 @@ def test_the_cache_is_the_users_own_unless_numba_cache_dir_is_set(
     (tmp_path / "file").write_text("")  # a cache home that cannot hold a directory
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     assert jit.cache_dir().parent == Path(tempfile.gettempdir())
+    # one directory per version of the kernel's sources
+    assert jit.CACHE.name == jit.source_digest() != ""
 
 
 def test_the_calculators_help_does_not_import_numba() -> None:

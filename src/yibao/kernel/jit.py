@@ -1,8 +1,9 @@
 """How the kernel is compiled: Numba ``njit``, cached on disk, releasing the GIL.
 
 ``compiled`` is the one decorator of the kernel's compiled functions (``kernel.layers``,
-``kernel.single_pass``). Compiled machine code is cached in ``cache_dir()``: ``NUMBA_CACHE_DIR``
-when set, else ``$XDG_CACHE_HOME/yibao/numba`` (``~/.cache/yibao/numba``), a directory of the
+``kernel.single_pass``). Compiled machine code is cached in ``CACHE``, a directory per version of
+the kernel's sources (``source_digest``) in ``cache_dir()``: ``NUMBA_CACHE_DIR`` when set, else
+``$XDG_CACHE_HOME/yibao/numba`` (``~/.cache/yibao/numba``), a directory of the
 user's own, since the installed package's directory may not be writable (where that one is not
 either, a directory of the system's temporary one). The first call in a
 fresh environment compiles the kernel (seconds) and writes the cache; every later process loads
@@ -13,6 +14,7 @@ without it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -43,12 +45,26 @@ def _writable(path: Path) -> bool:
     return True
 
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
+def source_digest() -> str:
+    """A digest of the kernel's sources. Numba checks a cached function against its own
+    module's file only, not against the functions it inlined from other modules (the layers):
+    the cache of each version of the sources is kept apart, so a changed layer is compiled
+    again."""
+    digest = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted([*root.glob("*.py"), *root.glob("layers/*.py")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
-import numba  # noqa: E402  (reads NUMBA_CACHE_DIR when imported)
 
-config: Any = numba.config  # where Numba imported earlier, before the variable was set
-config.CACHE_DIR = str(cache_dir())
+#: Where this version of the kernel's compiled code is cached.
+CACHE = cache_dir() / source_digest()
+
+import numba  # noqa: E402
+
+config: Any = numba.config  # read where a function is decorated
+config.CACHE_DIR = str(CACHE)
 
 
 #: ``_nrt=False``: no reference counting at all. The kernel's compiled functions allocate
