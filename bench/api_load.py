@@ -16,12 +16,20 @@ then drives signed 2207 settlements from this process with ``--concurrency`` con
 (aiohttp, asyncio) for ``--seconds`` seconds: each request is for a random enrolled person with a
 fresh msgid. The server is stopped at the end. The last two lines are ``p99 ms: <n>`` (latency
 of every request) and ``settlements/s: <n>`` (successful settlements, infcode 0; whole number).
+
+With ``--lines N`` each client settles whole bills instead: it registers a visit (2201), uploads
+its N fee detail lines in one 2204 (codes drawn from the shipped illustrative catalogue at their
+typical prices, classified by the server against it) and settles the visit from its lines
+(2207, no amounts given). The last lines are then ``p99 ms: <n>`` (every request), ``visit p99
+ms: <n>`` (the three requests of a visit together) and ``visits/s: <n>`` (visits whose three
+requests all succeeded).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import random
 import secrets
@@ -38,6 +46,7 @@ import orjson
 from sqlalchemy import func, select
 
 from yibao.api.http.security import signed_headers
+from yibao.policy.catalogue import shipped_items
 from yibao.services.accounts import NewInstitution, issue_institution
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
@@ -191,6 +200,132 @@ async def drive(
     return ok, sent, latencies, errors
 
 
+def catalogue_lines() -> list[tuple[str, int]]:
+    """(code, typical price in price units) of the shipped catalogue's items a level-2 hospital
+    may bill any patient on any day of 2025 (no sex, age, level or indication restriction)."""
+    _, items = shipped_items(AREA)
+    return [
+        (i.code, i.typical_price)
+        for i in items
+        if i.typical_price
+        and not i.sex
+        and i.min_age is None
+        and i.max_age is None
+        and (i.min_level or 0) <= 2
+        and not i.indication
+        and (i.valid_from is None or i.valid_from <= dt.date(2025, 1, 1))
+        and (i.valid_to is None or i.valid_to >= dt.date(2025, 12, 31))
+    ]
+
+
+def bill(rng: random.Random, items: list[tuple[str, int]], n: int, day: str) -> list[object]:
+    """``n`` fee detail lines of one day (2204's feedetail)."""
+    lines: list[object] = []
+    for k in range(n):
+        code, price = rng.choice(items)
+        lines.append(
+            {
+                "feedetl_sn": str(k + 1),
+                "med_list_codg": code,
+                "cnt": str(rng.choice((1, 1, 1, 2, 3))),
+                "pric": f"{price / 1_000_000:.6f}",
+                "fee_ocur_time": f"{day} 09:00:00",
+            }
+        )
+    return lines
+
+
+async def drive_visits(
+    port: int,
+    persons: list[str],
+    inst: tuple[str, str, str],
+    seconds: float,
+    concurrency: int,
+    n_lines: int,
+) -> tuple[int, int, list[float], list[float], dict[str, int]]:
+    """Whole bills: 2201, 2204 with ``n_lines`` lines, 2207 from the lines, per visit. Returns
+    (visits settled, requests sent, request latencies, visit latencies, errors)."""
+    code, key_id, key = inst
+    rng = random.Random(1)
+    items = catalogue_lines()
+    latencies: list[float] = []
+    visit_latencies: list[float] = []
+    by_infno: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    settled = 0
+    sent = 0
+    stop_at = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30.0)
+    async with aiohttp.ClientSession(
+        f"http://127.0.0.1:{port}", connector=connector, timeout=timeout
+    ) as client:
+
+        async def tx(infno: str, data: dict[str, object]) -> dict[str, object] | None:
+            nonlocal sent
+            body = orjson.dumps(
+                {
+                    "infno": infno,
+                    "msgid": f"load-{uuid.uuid4().hex}",
+                    "fixmedins_code": code,
+                    "opter": "bench",
+                    "inf_time": "2025-05-01 10:00:00",
+                    "input": data,
+                }
+            )
+            headers = {
+                "content-type": "application/json",
+                **signed_headers(code, key_id, key, "POST", TX, body, int(time.time())),
+            }
+            start = time.perf_counter()
+            output = None
+            try:
+                async with client.post(TX, data=body, headers=headers) as r:
+                    answer = orjson.loads(await r.read())
+                outcome = str(answer.get("infcode"))
+                if outcome != "0":
+                    outcome += f" {infno} {answer.get('err_msg', '')[:80]}"
+                else:
+                    output = answer.get("output")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                outcome = type(exc).__name__
+            took = (time.perf_counter() - start) * 1000
+            latencies.append(took)
+            by_infno.setdefault(infno, []).append(took)
+            sent += 1
+            if output is None:
+                errors[outcome] = errors.get(outcome, 0) + 1
+            return output
+
+        async def worker() -> None:
+            nonlocal settled
+            while time.perf_counter() < stop_at:
+                c = claim(rng, rng.choice(persons))
+                start = time.perf_counter()
+                visit = await tx(
+                    "2201",
+                    {"certno": c["certno"], "med_type": c["med_type"], "begntime": c["date"]},
+                )
+                if visit is None:
+                    continue
+                mdtrt_id = visit["mdtrt_id"]
+                day = str(c["date"])
+                lines = bill(rng, items, n_lines, day)
+                if await tx("2204", {"mdtrt_id": mdtrt_id, "feedetail": lines}) is None:
+                    continue
+                done = await tx("2207", {"certno": c["certno"], "mdtrt_id": mdtrt_id, "date": day})
+                if done is not None:
+                    settled += 1
+                    visit_latencies.append((time.perf_counter() - start) * 1000)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    for infno, values in sorted(by_infno.items()):
+        print(
+            f"{infno}: p50 ms {percentile(values, 0.5):.1f}, p99 ms {percentile(values, 0.99):.1f}"
+        )
+    return settled, sent, latencies, visit_latencies, errors
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -206,6 +341,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--lines", type=int, default=0, help="per visit: 2201, 2204 with this many lines, 2207"
+    )
     args = parser.parse_args()
     secret = secrets.token_hex(24)
     persons, code, key_id, key = prepare(args.db, args.persons, args.seed, secret)
@@ -214,9 +352,22 @@ def main() -> None:
     try:
         wait_ready(port, server)
         started = time.perf_counter()
-        ok, sent, latencies, errors = asyncio.run(
-            drive(port, persons, (code, key_id, key), args.seconds, args.concurrency)
-        )
+        visit_latencies: list[float] = []
+        if args.lines:
+            ok, sent, latencies, visit_latencies, errors = asyncio.run(
+                drive_visits(
+                    port,
+                    persons,
+                    (code, key_id, key),
+                    args.seconds,
+                    args.concurrency,
+                    args.lines,
+                )
+            )
+        else:
+            ok, sent, latencies, errors = asyncio.run(
+                drive(port, persons, (code, key_id, key), args.seconds, args.concurrency)
+            )
         took = time.perf_counter() - started
     finally:
         server.terminate()
@@ -234,7 +385,12 @@ def main() -> None:
         print(f"  {n} x {what}")
     print(f"p50 ms: {percentile(latencies, 0.50):.1f}")
     print(f"p99 ms: {percentile(latencies, 0.99):.1f}")
-    print(f"settlements/s: {ok / took:.0f}")
+    if args.lines:
+        print(f"lines per visit: {args.lines}, requests/s: {sent / took:.0f}")
+        print(f"visit p99 ms: {percentile(visit_latencies, 0.99):.1f}")
+        print(f"visits/s: {ok / took:.0f}")
+    else:
+        print(f"settlements/s: {ok / took:.0f}")
 
 
 if __name__ == "__main__":

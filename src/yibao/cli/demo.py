@@ -215,6 +215,10 @@ def serve_demo(console: Console, folder: Path, url: str) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    staff_files = [
+        (name, role, area.ensure_staff(url, folder, name, role)[0])
+        for name, role in area.DEMO_STAFF
+    ]
     on = area.DEMO_CLAIM_DATE
     person = area.pick_person(url, on)
     paths = {}
@@ -226,6 +230,9 @@ def serve_demo(console: Console, folder: Path, url: str) -> None:
     lines = [
         "",
         f"API docs: {base}/docs",
+        f"Staff console: {base}/console/ (中文; English from the page's language switch)",
+        f"  sign in as {area.DEMO_ADMIN!r} (administrator; password in {password_file})",
+        *(f"  or as {name!r} ({role}; password in {path})" for name, role, path in staff_files),
         f"Demo person: psn_no {person.psn_no}, national ID "
         f"{mask_national_id(person.national_id) or ''} "
         f"({person.scheme or 'not enrolled'}; {waiting} on {on.isoformat()})",

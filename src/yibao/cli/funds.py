@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from yibao.cli import funds_ops
 from yibao.cli.clearing import clearing
 from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.cli.options import with_policy_dir
@@ -143,3 +144,8 @@ def funds_adjust(
                 )
 
     emit([a.as_dict() for a in done], as_json, human)
+
+
+# analysis, warnings, budget: the fund manager's commands (``cli/funds_ops.py``)
+
+funds_ops.attach(funds_app)

@@ -88,6 +88,13 @@ def _settlement_human(data: dict[str, Any]) -> Callable[[], None]:
             f"account {data.get('acct_pay')}, mutual aid {data.get('acct_mulaid_pay')}, "
             f"cash {data.get('psn_cash_pay')}"
         )
+        lines = data.get("fee_lines")
+        if lines:
+            out.print(
+                f"  from {lines['count']} fee lines: fully self-paid "
+                f"{lines['fulamt_ownpay_amt']}, over limit {lines['overlmt_amt']}, "
+                f"category B {lines['category_b']}"
+            )
         for d in data.get("setldetail", []):
             out.print(f"  {d['fund_pay_type']} {d['fund_name']}: {d['fund_payamt']}")
         for r in data.get("reasons", []):

@@ -194,6 +194,9 @@ class LedgerTransaction:
     postings: tuple[Posting, ...]
     description: str = ""
     reference: str | None = None  # unique business key (idempotency), e.g. contribution:42
+    #: the pooling area the transaction belongs to, where no leg says it (a settlement paid by
+    #: personal account and cash: its legs are keyed by person and institution)
+    area: str | None = None
 
     def __post_init__(self) -> None:
         for p in self.postings:
@@ -215,10 +218,11 @@ class LedgerTransaction:
         postings: Iterable[Posting],
         description: str = "",
         reference: str | None = None,
+        area: str | None = None,
     ) -> LedgerTransaction:
         """Build a transaction, dropping zero legs (e.g. a subsidy share of 0)."""
         legs = tuple(p for p in postings if p.amount != 0)
-        return cls(kind, occurred_on, legs, description, reference)
+        return cls(kind, occurred_on, legs, description, reference, area)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,11 @@ def mask_ids_in(text: str) -> str:
     return _NATIONAL_ID.sub(lambda m: mask_national_id(m.group(0)) or "", text)
 
 
+def holds_national_id(text: str) -> bool:
+    """Whether ``text`` holds what ``mask_ids_in`` would mask as a national ID number."""
+    return _NATIONAL_ID.search(text) is not None
+
+
 def mask_ids_deep(value: Any) -> Any:
     """Every national ID number inside strings of a JSON-like value, masked."""
     if isinstance(value, str):

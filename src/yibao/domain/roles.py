@@ -32,6 +32,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tx:1101": frozenset({_I, _C, _A, _D}),
     "tx:2201": frozenset({_I}),
     "tx:2202": frozenset({_I}),
+    "tx:2204": frozenset({_I}),
+    "tx:2205": frozenset({_I}),
+    "tx:2402": frozenset({_I}),
+    "tx:2405": frozenset({_I}),
+    "tx:5204": frozenset({_I, _A}),
     "tx:2206": frozenset({_I}),
     "tx:2207": frozenset({_I}),
     "tx:2208": frozenset({_I, _A}),
@@ -43,6 +48,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({_D}),
     "admin:institutions": frozenset({_D}),
     "admin:staff": frozenset({_D}),
+    # the staff console (and the command line's staff work): enrolling, recording a payment,
+    # the funds and the ledger check
+    "person:enrol": frozenset({_C, _D}),
+    "person:pay": frozenset({_C, _D}),
+    "funds:read": frozenset({_A, _F, _D}),
+    # fund management (基金运行): the operation analysis, warnings and budgets
+    "funds:analysis": frozenset({_F}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

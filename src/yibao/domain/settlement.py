@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from yibao.domain.errors import InvalidField
+from yibao.domain.fees import LineSums
 from yibao.policy import money
 from yibao.policy.vocab import CROSS_REGIONS, LEVELS, MED_TYPES
 
@@ -68,9 +69,10 @@ class Visit:
     begin_date: dt.date
     cross_region: str = "none"
     status: VisitStatus = VisitStatus.REGISTERED
-    end_date: dt.date | None = None
+    end_date: dt.date | None = None  # the discharge date (出院日期, 2402)
     cancelled_on: dt.date | None = None
     id: int | None = None
+    discharge_way: str | None = None  # 离院方式 (policy.vocab.DischargeWay), with end_date
 
     def __post_init__(self) -> None:
         check_med_type(self.med_type)
@@ -84,6 +86,10 @@ class Visit:
             raise InvalidField("end_date", "is before the visit's begin date")
 
 
+#: A claim's amounts (fen), as ``Claim`` names them.
+CLAIM_AMOUNTS = ("total", "fully_self_paid", "over_limit", "category_b")
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """One claim of one person to settle (or pre-settle): the 2206/2207 input.
@@ -92,6 +98,11 @@ class Claim:
     status and institution are the visit's; given ones must agree). Without it, a visit is
     registered with the settlement. ``mutual_aid_from`` names the employee whose personal account
     pays through an authorised link (default: the first link in force, if any).
+
+    ``stated`` names the amount fields the request gave (``CLAIM_AMOUNTS``); None (a claim
+    built in code) counts every non-zero one as given. A registered visit with fee detail lines
+    derives the amounts from them (``services.settlement.bill``): a request may then leave
+    ``total`` out (0 here) and must not give the other three.
     """
 
     person: str | int
@@ -107,6 +118,13 @@ class Claim:
     mdtrt_id: str | None = None
     use_account: bool = True
     mutual_aid_from: str | None = None
+    stated: frozenset[str] | None = None
+
+    def gave(self, name: str) -> bool:
+        """Whether the request gave the amount ``name`` (see ``stated``)."""
+        if self.stated is None:
+            return bool(getattr(self, name))
+        return name in self.stated
 
     def __post_init__(self) -> None:
         if not isinstance(self.date, dt.date):
@@ -115,7 +133,7 @@ class Claim:
         parts = 0
         for name in ("fully_self_paid", "over_limit", "category_b"):
             parts += check_fen(getattr(self, name), name)
-        if parts > self.total:
+        if parts > self.total and (self.stated is None or "total" in self.stated):
             raise InvalidField(
                 "total", "fully_self_paid + over_limit + category_b is larger than total"
             )
@@ -126,6 +144,8 @@ class Claim:
         if self.cross_region is not None:
             check_cross_region(self.cross_region)
         if self.mdtrt_id is None:
+            if not self.gave("total") and self.stated is not None:
+                raise InvalidField("total", "missing (an amount in yuan)")
             if self.med_type is None:
                 raise InvalidField("med_type", "missing (required without a registered visit)")
             if self.level is None:
@@ -136,7 +156,13 @@ class Claim:
     def digest(self) -> str:
         """A fingerprint of the request (idempotency: a request id is bound to one claim)."""
         data = {
-            f.name: (v.isoformat() if isinstance(v, dt.date) else v)
+            f.name: (
+                v.isoformat()
+                if isinstance(v, dt.date)
+                else sorted(v)
+                if isinstance(v, frozenset)
+                else v
+            )
             for f in fields(self)
             for v in (getattr(self, f.name),)
         }
@@ -185,6 +211,7 @@ class SettlementAnswer:
     entitlement_rule: str
     incentive_raise: int
     acct_balance_after: int
+    fee_lines: LineSums | None = None  # the visit's live fee lines summed, when it has any
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,19 @@ class FundWarning(StrEnum):
     SURPLUS = "surplus"  # above .high: an idle surplus (结余过多)
 
 
+class FundRisk(StrEnum):
+    """A fund's risk warning (基金运行风险预警), evaluated month by month: the reserve months'
+    levels of back-office.md §2 (below critical, below low, above high), this year's deficit
+    (当期赤字: expenditure above income so far) and spending growing faster than income
+    (支出增速快于收入增速, against the same months of last year)."""
+
+    RESERVE_CRITICAL = "reserve_critical"
+    RESERVE_LOW = "reserve_low"
+    RESERVE_SURPLUS = "reserve_surplus"
+    DEFICIT = "deficit"
+    SPENDING_GROWTH = "spending_growth"
+
+
 #: Institution levels (医疗机构等级): 1 primary, 2 secondary, 3 tertiary.
 LEVELS = (1, 2, 3)
 #: The values of the enums above as plain tuples, in order (for ``in`` and messages).
@@ -210,3 +223,21 @@ LINE_REASON_TEXTS: dict[LineReason, str] = {
 #: A classified line's amounts (fen), as the calculator and the API answer them:
 #: amount = fully_self_paid + over_limit + in_scope; category_b ≤ in_scope.
 LINE_AMOUNTS = ("amount", "fully_self_paid", "over_limit", "in_scope", "category_b")
+
+
+class DischargeWay(StrEnum):
+    """离院方式 (dscg_way): how a patient left hospital, as the national codes."""
+
+    ORDERED = "1"  # 医嘱离院
+    TRANSFERRED = "2"  # 医嘱转院
+    TO_COMMUNITY = "3"  # 医嘱转社区卫生服务机构/乡镇卫生院
+    AGAINST_ADVICE = "4"  # 非医嘱离院
+    DIED = "5"  # 死亡
+    OTHER = "9"  # 其他
+
+
+class FeeLineStatus(StrEnum):
+    """A stored fee detail line: live, or cancelled (2205)."""
+
+    LIVE = "live"
+    CANCELLED = "cancelled"

@@ -244,23 +244,37 @@ def ensure_institution(url: str, secret: str) -> tuple[str, bool]:
 def ensure_admin(url: str, folder: Path) -> tuple[Path, bool]:
     """The demo administrator account (password in the data folder, mode 0600): the password
     file, and whether the account was created now."""
+    from yibao.domain.roles import Role
+
+    return ensure_staff(url, folder, DEMO_ADMIN, Role.ADMINISTRATOR, "admin-password")
+
+
+#: The demo's staff accounts besides the administrator: (username, role), for the console.
+DEMO_STAFF = (("clerk", "enrolment_clerk"), ("auditor", "settlement_auditor"))
+
+
+def ensure_staff(
+    url: str, folder: Path, username: str, role: Any, file_name: str | None = None
+) -> tuple[Path, bool]:
+    """A demo staff account of ``role`` (password in the data folder, mode 0600): the password
+    file, and whether the account was created now."""
     from sqlalchemy.orm import Session
 
     from yibao.domain.roles import Role
     from yibao.services.accounts import NewStaff, create_staff
     from yibao.store.repositories import ApiRepository
 
-    path = folder / "admin-password"
+    path = folder / (file_name or f"{username}-password")
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            exists = ApiRepository(session).staff_by_name(DEMO_ADMIN) is not None
+            exists = ApiRepository(session).staff_by_name(username) is not None
         if exists:
             return path, False
         password, _ = private_file(path, lambda: secrets.token_urlsafe(18))
         create_staff(
             UnitOfWork.for_engine(engine),
-            NewStaff(username=DEMO_ADMIN, role=Role.ADMINISTRATOR, password=password),
+            NewStaff(username=username, role=Role(role), password=password),
         )
     finally:
         engine.dispose()

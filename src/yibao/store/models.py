@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from yibao.policy.vocab import LEVELS, CrossRegion, GroupKind, MedType, sql_in
+from yibao.domain.funds import FUND_NAMES, PARTS
+from yibao.policy.vocab import LEVELS, CrossRegion, FundRisk, GroupKind, MedType, sql_in
 from yibao.policy.vocab import SETTLEMENT_AMOUNTS as SETTLEMENT_AMOUNTS  # (re-exported)
 
 NAMING = {
@@ -81,7 +82,11 @@ class HouseholdRow(Base):
 
 class PersonRow(Base):
     __tablename__ = "persons"
-    __table_args__ = (CheckConstraint("sex IN ('M', 'F')", name="sex"),)
+    __table_args__ = (
+        CheckConstraint("sex IN ('M', 'F')", name="sex"),
+        # the console's search by the beginning of a name (LIKE 'x%' whatever the collation)
+        Index("ix_persons_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     national_id: Mapped[str] = mapped_column(String(18), unique=True)
@@ -250,6 +255,8 @@ class LedgerTransactionRow(Base):
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # the pooling area where no leg says it (``LedgerTransaction.area``)
+    pooling_area: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 
@@ -325,6 +332,7 @@ class VisitRow(Base):
     status: Mapped[str] = mapped_column(String(10))
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    discharge_way: Mapped[str | None] = mapped_column(String(1))  # 离院方式 (2402)
 
 
 class SettlementRow(Base):
@@ -434,3 +442,78 @@ class BenefitStateRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     settlements: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+FUND_KINDS = sql_in(FUND_NAMES)
+FUND_RISKS = sql_in(FundRisk)
+FUND_PARTS = sql_in(PARTS)
+
+
+class FundMonthTotalRow(Base):
+    """A fund's postings of one month summed by part (credit, debit, reversal, transfer): kept
+    by the ledger as it posts (``LedgerRepository.apply_month_totals``, the area loader), so
+    the operation analysis reads a few rows instead of every posting. The personal accounts
+    are counted in the area of each transaction; ``pooling_area`` is '' when none is known."""
+
+    __tablename__ = "fund_month_totals"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint(f"part IN {FUND_PARTS}", name="part"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month"),
+    )
+
+    fund: Mapped[str] = mapped_column(String(30), primary_key=True)
+    pooling_area: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    part: Mapped[str] = mapped_column(String(10), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class FundBudgetRow(Base):
+    """A fund's yearly budget in an area (基金预算): its income and expenditure lines, fen."""
+
+    __tablename__ = "fund_budgets"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint("income >= 0 AND expenditure >= 0", name="amounts"),
+        Index("uq_fund_budgets_year_area_fund", "year", "pooling_area", "fund", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    fund: Mapped[str] = mapped_column(String(30))
+    income: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class FundWarningRow(Base):
+    """A risk warning of a fund in a month (基金风险预警) with the figures that raised it; one
+    row per (year, month, area, fund, risk): evaluating a month again replaces its rows."""
+
+    __tablename__ = "fund_warnings"
+    __table_args__ = (
+        CheckConstraint(f"fund IN {FUND_KINDS}", name="fund"),
+        CheckConstraint(f"risk IN {FUND_RISKS}", name="risk"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month"),
+        Index(
+            "uq_fund_warnings_month_fund_risk",
+            "year",
+            "month",
+            "pooling_area",
+            "fund",
+            "risk",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    pooling_area: Mapped[str] = mapped_column(String(6))
+    fund: Mapped[str] = mapped_column(String(30))
+    risk: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

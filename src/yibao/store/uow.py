@@ -26,6 +26,7 @@ from yibao.store.repositories import (
     ContributionRepository,
     CoverageRepository,
     EnrolmentRepository,
+    FeeRepository,
     LedgerRepository,
     PersonRepository,
     SettlementRepository,
@@ -39,6 +40,7 @@ class UnitOfWork:
     ledger: LedgerRepository
     contributions: ContributionRepository
     settlements: SettlementRepository
+    fees: FeeRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -70,6 +72,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(self.session, self._account_ids)
         self.contributions = ContributionRepository(self.session)
         self.settlements = SettlementRepository(self.session)
+        self.fees = FeeRepository(self.session)
         return self
 
     def __exit__(
@@ -92,6 +95,7 @@ class UnitOfWork:
         if self.dialect != "postgresql":  # there the deferred trigger checks at COMMIT
             self.ledger.check_pending()
         self.ledger.apply_moves()  # last: the busy fund account rows are locked until COMMIT
+        self.ledger.apply_month_totals()  # and the funds' month totals after them
         try:
             self.session.commit()
         except IntegrityError as exc:

@@ -66,6 +66,39 @@ class Extension(Element):
     valueString: StrictStr | None = None
 
 
+class Quantity(Element):
+    value: Any = Field(
+        default=None,
+        description="a decimal number (a string is also read)",
+        json_schema_extra={"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]},
+    )
+
+
+class ClaimItem(Element):
+    """A fee detail line: the national code (``productOrService``), quantity, unit price,
+    its amount (``net``, optional) and day."""
+
+    sequence: int | None = None
+    productOrService: CodeableConcept | None = None
+    quantity: Quantity | None = None
+    unitPrice: Money | None = None
+    net: Money | None = None
+    servicedDate: StrictStr | None = None
+
+
+class ClaimDiagnosis(Element):
+    sequence: int | None = None
+    diagnosisCodeableConcept: CodeableConcept | None = None
+    type: list[CodeableConcept] | None = None
+
+
+class ClaimProcedure(Element):
+    sequence: int | None = None
+    procedureCodeableConcept: CodeableConcept | None = None
+    date: StrictStr | None = None
+    type: list[CodeableConcept] | None = None
+
+
 class ClaimIn(Element):
     """A Claim as ``Claim/$submit`` reads it."""
 
@@ -78,6 +111,9 @@ class ClaimIn(Element):
     created: StrictStr | None = None
     total: Money | None = None
     extension: list[Extension] | None = None
+    item: list[ClaimItem] | None = None
+    diagnosis: list[ClaimDiagnosis] | None = None
+    procedure: list[ClaimProcedure] | None = None
 
 
 class ClaimParameter(Element):

@@ -27,6 +27,9 @@ MED_TYPE_SYSTEM = "urn:yibao:med-type"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 FUND_SYSTEM = "urn:yibao:fund-pay-type"
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+#: The parts of a fee line's amount HL7's adjudication codes do not name, and why.
+YIBAO_ADJUDICATION = "urn:yibao:adjudication"
+LINE_REASON_SYSTEM = "urn:yibao:line-reason"
 
 
 def money(yuan: str | None) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     if not ref.startswith("Patient/") or not ref[8:].isdigit():
         raise ApiError(errors.INVALID_FIELD, "Claim.patient.reference: Patient/<psn_no>")
     total = (claim.get("total") or {}).get("value")
-    if total is None:
+    if total is None and not claim.get("item"):
         raise ApiError(errors.INVALID_FIELD, "Claim.total.value: missing (yuan)")
     codings = ((claim.get("type") or {}).get("coding")) or [{}]
     med_type = codings[0].get("code") if isinstance(codings[0], dict) else None
@@ -77,10 +80,11 @@ def claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         msgid = identifiers[0].get("value")
     data: dict[str, Any] = {
         "psn_no": ref[8:],
-        "total": _yuan(total, "Claim.total.value"),
         "date": str(on)[:10],
         "med_type": med_type,
     }
+    if total is not None:
+        data["total"] = _yuan(total, "Claim.total.value")
     for ext in claim.get("extension") or []:
         if isinstance(ext, dict) and str(ext.get("url", "")).startswith("urn:yibao:"):
             name = str(ext["url"])[len("urn:yibao:") :]
@@ -97,6 +101,69 @@ def claim_input(claim: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     return use, str(msgid or f"fhir-{uuid.uuid4().hex}"), data
 
 
+def _code(concept: object) -> object:
+    """The first coding's code of a CodeableConcept (None when absent)."""
+    codings = (concept or {}).get("coding") if isinstance(concept, dict) else None
+    first = codings[0] if isinstance(codings, list) and codings else None
+    return first.get("code") if isinstance(first, dict) else None
+
+
+def _flagged(types: object, code: str) -> str:
+    """'1' when one of the CodeableConcepts ``types`` holds ``code``, else '0'."""
+    listed = types if isinstance(types, list) else []
+    return "1" if any(_code(t) == code for t in listed) else "0"
+
+
+def claim_bill(claim: dict[str, Any], on: str) -> dict[str, Any] | None:
+    """The 2204 input (without ``mdtrt_id``) a Claim's items, diagnoses and procedures make:
+    each item a fee detail line (``feedetl_sn`` its sequence, ``med_list_codg`` the
+    productOrService code, ``cnt`` quantity, ``pric`` unitPrice, ``det_item_fee_sumamt`` net,
+    ``fee_ocur_time`` servicedDate or the claim's day); None when it has none."""
+    items = claim.get("item") or []
+    diagnoses = claim.get("diagnosis") or []
+    procedures = claim.get("procedure") or []
+    if not items:
+        if diagnoses or procedures:
+            raise ApiError(
+                errors.INVALID_FIELD, "Claim.item: diagnoses and procedures come with the lines"
+            )
+        return None
+    lines = []
+    for i, it in enumerate(items):
+        it = it if isinstance(it, dict) else {}
+        line = {
+            "feedetl_sn": str(it.get("sequence") or i + 1),
+            "med_list_codg": _code(it.get("productOrService")),
+            "cnt": (it.get("quantity") or {}).get("value"),
+            "pric": (it.get("unitPrice") or {}).get("value"),
+            "fee_ocur_time": it.get("servicedDate") or on,
+        }
+        net = (it.get("net") or {}).get("value")
+        if net is not None:
+            line["det_item_fee_sumamt"] = _yuan(net, f"Claim.item[{i}].net.value")
+        lines.append(line)
+    return {
+        "feedetail": lines,
+        "diseinfo": [
+            {
+                "diag_code": _code(d.get("diagnosisCodeableConcept")),
+                "maindiag_flag": _flagged(d.get("type"), "principal"),
+            }
+            for d in diagnoses
+            if isinstance(d, dict)
+        ],
+        "oprninfo": [
+            {
+                "oprn_oprt_code": _code(p.get("procedureCodeableConcept")),
+                "oprn_date": p.get("date"),
+                "main_oprn_flag": _flagged(p.get("type"), "primary"),
+            }
+            for p in procedures
+            if isinstance(p, dict)
+        ],
+    }
+
+
 def _yuan(value: object, element: str) -> str:
     """A FHIR Money value (yuan) checked by ``policy.money.parse_yuan``, as a yuan string."""
     try:
@@ -105,7 +172,43 @@ def _yuan(value: object, element: str) -> str:
         raise ApiError(errors.INVALID_FIELD, f"{element}: {exc.reason}") from None
 
 
-def claim_response(out: dict[str, Any], use: str, request_ref: str | None) -> dict[str, Any]:
+def _line_item(line: dict[str, Any]) -> dict[str, Any]:
+    """A classified fee line (a 2204 result) adjudicated: submitted, eligible (in scope), and
+    the yibao-coded self-paid parts, each with the line's reason."""
+    reason = {
+        "coding": [{"system": LINE_REASON_SYSTEM, "code": line["reason"]}],
+        "text": line["memo"],
+    }
+    parts = [
+        (ADJUDICATION, "submitted", "det_item_fee_sumamt"),
+        (ADJUDICATION, "eligible", "inscp_scp_amt"),
+        (YIBAO_ADJUDICATION, "fully_self_paid", "fulamt_ownpay_amt"),
+        (YIBAO_ADJUDICATION, "over_limit", "overlmt_amt"),
+        (YIBAO_ADJUDICATION, "category_b", "category_b"),
+        (YIBAO_ADJUDICATION, "category_b_prepay", "preselfpay_amt"),
+    ]
+    return {
+        "itemSequence": int(line["feedetl_sn"]) if line["feedetl_sn"].isdigit() else 0,
+        "adjudication": [
+            {
+                "category": {"coding": [{"system": system, "code": code}]},
+                "reason": reason,
+                "amount": money(line[field]),
+            }
+            for system, code, field in parts
+        ],
+    }
+
+
+def claim_response(
+    out: dict[str, Any],
+    use: str,
+    request_ref: str | None,
+    lines: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A 2206/2207 answer as a ClaimResponse: the claim's adjudication, and one item per fund
+    layer; with the Claim's fee lines (``lines``: the 2204 results), one item per line, and the
+    fund layers as ``addItem``."""
     adjudication = [
         {"category": {"coding": [{"system": ADJUDICATION, "code": code}]}, "amount": money(out[f])}
         for code, f in (
@@ -116,7 +219,7 @@ def claim_response(out: dict[str, Any], use: str, request_ref: str | None) -> di
             ("copay", "psn_part_amt"),
         )
     ]
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "itemSequence": i + 1,
             "adjudication": [
@@ -163,7 +266,17 @@ def claim_response(out: dict[str, Any], use: str, request_ref: str | None) -> di
             "amount": money(out["fund_pay_sumamt"]),
         },
     }
-    if items:
+    if lines:
+        resource["item"] = [_line_item(line) for line in lines]
+        if items:
+            resource["addItem"] = [
+                {
+                    "productOrService": it["adjudication"][0]["reason"],
+                    "adjudication": it["adjudication"],
+                }
+                for it in items
+            ]
+    elif items:
         resource["item"] = items
     if out.get("setl_id"):
         resource["id"] = out["setl_id"]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from yibao.api.fhir.inputs import ClaimBody, EligibilityBody
 from yibao.api.fhir.resources import (
     NATIONAL_ID_SYSTEM,
+    claim_bill,
     claim_input,
     claim_response,
     coverage_resource,
@@ -121,9 +122,20 @@ def submit(
     claim: ClaimBody,
 ) -> dict[str, Any]:
     """Settle a Claim (``use = claim``, 2207) or preview it (``predetermination``, 2206)."""
-    use, msgid, data = claim_input(
-        operation_resource(claim.model_dump(exclude_unset=True), "Claim")
-    )
+    resource = operation_resource(claim.model_dump(exclude_unset=True), "Claim")
+    use, msgid, data = claim_input(resource)
+    bill = claim_bill(resource, data["date"])
+    lines = None
+    if bill is not None:  # the Claim's lines first (2204, under a msgid of their own)
+        if not data.get("mdtrt_id"):
+            raise ApiError(
+                errors.INVALID_FIELD,
+                "Claim.item: lines need the registered visit (extension urn:yibao:mdtrt_id)",
+            )
+        uploaded = _run(
+            state, who, raw, "2204", f"{msgid}.lines", bill | {"mdtrt_id": data["mdtrt_id"]}
+        )
+        lines = uploaded["result"]
     infno = "2206" if use == "predetermination" else "2207"
     try:
         envelope = TxRequest(
@@ -139,7 +151,29 @@ def submit(
     answer = run_tx(state.engine, state.settings, who, envelope, raw)
     if answer["infcode"] != errors.OK:
         raise ApiError(answer["infcode"], answer["err_msg"] or "refused")
-    return claim_response(answer["output"], use, msgid)
+    return claim_response(answer["output"], use, msgid, lines)
+
+
+def _run(
+    state: Any, who: Principal, raw: bytes, infno: str, msgid: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Run one transaction for a FHIR operation; its refusal as the operation's."""
+    try:
+        envelope = TxRequest(
+            infno=infno,
+            msgid=msgid,
+            fixmedins_code=who.institution or "-",
+            opter="fhir",
+            inf_time=dt.datetime.now(dt.UTC).isoformat()[:19],
+            input=data,
+        )
+    except ValidationError:
+        raise ApiError(errors.INVALID_FIELD, "Claim.identifier: 1-58 of A-Za-z0-9_.:-") from None
+    answer = run_tx(state.engine, state.settings, who, envelope, raw)
+    if answer["infcode"] != errors.OK:
+        raise ApiError(answer["infcode"], answer["err_msg"] or "refused")
+    output: dict[str, Any] = answer["output"]
+    return output
 
 
 @router.get("/ExplanationOfBenefit/{setl_id}")

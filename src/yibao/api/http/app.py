@@ -25,12 +25,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.api.fhir.routes import router as fhir_router
 from yibao.api.http import errors
+from yibao.api.http import handlers_fees as _handlers_fees  # registers 2204/2205/2402/2405/5204
 from yibao.api.http import handlers_person as _handlers_person  # registers 1101
 from yibao.api.http import handlers_settlement as _handlers_settlement  # registers 22xx
 from yibao.api.http import handlers_statements as _handlers_statements  # registers 3201, 5206
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
+from yibao.api.http.routes_funds import router as funds_router
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import translate
 from yibao.api.serving.batch import Batcher, settle_batch
@@ -39,10 +41,11 @@ from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
 from yibao.services.settlement import warm_kernel
 from yibao.store.db import make_engine
+from yibao.web.app import ConsoleConfig, create_console
 
 log = logging.getLogger("yibao.api")
 
-_REGISTERED = (_handlers_person, _handlers_settlement, _handlers_statements)
+_REGISTERED = (_handlers_fees, _handlers_person, _handlers_settlement, _handlers_statements)
 
 
 def _envelope(
@@ -219,4 +222,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_exception_handler(kind, internal)
     app.include_router(router)
     app.include_router(fhir_router)
+    # the staff console (yibao.web), same engine and secret
+    console = ConsoleConfig(
+        engine,
+        settings.api_secret.get_secret_value(),
+        token_ttl_seconds=settings.token_ttl_seconds,
+        idle_seconds=settings.console_idle_seconds,
+        secure_cookies=settings.console_secure_cookies,
+    )
+    app.mount("/console", create_console(console))
+    app.include_router(funds_router)
     return app

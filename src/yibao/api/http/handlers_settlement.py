@@ -22,7 +22,7 @@ from yibao.api.http.tx import handler
 from yibao.domain.errors import NotFound
 from yibao.domain.roles import Role
 from yibao.domain.settlement import Claim
-from yibao.services import accounts
+from yibao.services import accounts, fees
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.services.statements import settlement_owner
@@ -134,11 +134,20 @@ def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     begin = inputs.date(data, "begntime", default=inputs.date(data, "date", default=ctx.today))
     cross = inputs.text(data, "cross_region", 12, required=False) or "none"
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
+    diagnoses = fees.diagnoses_from(data.get("diseinfo"))
     with ctx.read_uow() as uow:
         person = find_person(uow, who)
     ctx.audit(person_id=person.id, detail="visit registered")
     visit = svc.register_visit(
-        ctx.uow(), who, code, med_type, level, begin, cross_region=cross, mdtrt_id=mdtrt_id
+        ctx.uow(),
+        who,
+        code,
+        med_type,
+        level,
+        begin,
+        cross_region=cross,
+        mdtrt_id=mdtrt_id,
+        diagnoses=diagnoses,
     )
     return {
         "mdtrt_id": visit.mdtrt_id,
@@ -149,6 +158,10 @@ def register_2201(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         "cross_region": visit.cross_region,
         "begntime": visit.begin_date.isoformat(),
         "status": visit.status.value,
+        "diseinfo": [
+            {"diag_code": d.code, "diag_type": d.diag_type, "maindiag_flag": "1" if i == 0 else "0"}
+            for i, d in enumerate(diagnoses)
+        ],
     }
 
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     #: minute by one worker process; those over it are counted in the next one (``api.audit``).
     audit_refusals_per_minute: int = Field(default=120, ge=1, le=100_000)
 
+    #: The staff console (``/console``): a session without a request for this long is signed
+    #: out.
+    console_idle_seconds: int = Field(default=900, ge=30, le=24 * 3600)
+    #: The console's cookies marked Secure (sent over HTTPS only): set it behind TLS.
+    console_secure_cookies: bool = False
+
     _refusals: RefusalBudget | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:

@@ -3,12 +3,14 @@ fund balances moved and every transaction checked, inside the part's database tr
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from yibao.domain.errors import UnbalancedTransaction
+from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.services import ledger
 from yibao.services.area_load import build, households, year_rules
@@ -16,6 +18,7 @@ from yibao.services.area_load.read import GeneratedPerson
 from yibao.services.area_load.report import LoadReport
 from yibao.store import bulk_write
 from yibao.store.bulk_write import copy_expanded, next_ids
+from yibao.store.repositories.funds import add_month_totals
 from yibao.store.sql import copy_rows
 
 RELATION_COLUMNS = ("person_id", "relative_id", "kind")
@@ -121,6 +124,21 @@ def write_registry(
     part.report.groups += len(groups)
 
 
+def month_totals(entries: Sequence[build.Entry], area: str) -> dict[MonthKey, int]:
+    """What the entries add to the funds' month totals (as the ledger counts a posted
+    transaction: ``domain.funds.month_moves``)."""
+    out: dict[MonthKey, int] = {}
+    for e in entries:
+        legs = (
+            (kind, None if kind is AccountKind.PERSONAL_ACCOUNT else area, amount)
+            for kind, amount in e.legs.items()
+        )
+        on = dt.date.fromisoformat(e.occurred_on)
+        for key, amount in month_moves(e.kind, on, legs).items():
+            out[key] = out.get(key, 0) + amount
+    return out
+
+
 def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[int, int]) -> None:
     """Enrolments, coverage years, contributions and their ledger transactions (and the
     opening balances of personal accounts) of the registered persons of ``people``."""
@@ -153,6 +171,7 @@ def write_slice(part: Part, people: Sequence[GeneratedPerson], person_ids: dict[
         conn, "contributions", CONTRIBUTION_OWN, CONTRIBUTION_SHARED, heads, rows.contributions
     )
     bulk_write.move_balances(conn, rows.fund_moves)
+    add_month_totals(conn, month_totals(built.entries, part.region))
     if transaction_ids:
         bad = bulk_write.unbalanced_between(conn, min(transaction_ids), max(transaction_ids))
         if bad is not None:

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from yibao.domain.fees import LineSums
 from yibao.domain.settlement import Layer, SettlementAnswer, SettlementStatus
 from yibao.kernel.schema import SETTLEMENT_FIELDS
 from yibao.policy import fen_to_yuan, yuan_to_fen
@@ -21,8 +22,9 @@ def _day(value: dt.date | None) -> str | None:
 
 
 def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
-    """The answer as stored and sent (key order included)."""
-    return {
+    """The answer as stored and sent (key order included); ``fee_lines`` only for a visit
+    settled from its fee lines."""
+    out: dict[str, Any] = {
         "setl_id": answer.setl_id,
         "mdtrt_id": answer.mdtrt_id,
         "psn_no": answer.psn_no,
@@ -51,6 +53,36 @@ def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
         "incentive_raise": fen_to_yuan(answer.incentive_raise),
         "acct_balance_after": fen_to_yuan(answer.acct_balance_after),
     }
+    if answer.fee_lines is not None:
+        out["fee_lines"] = fee_lines_json(answer.fee_lines)
+    return out
+
+
+def fee_lines_json(sums: LineSums) -> dict[str, Any]:
+    """A visit's live fee lines summed, as a settlement answer lists them (``fee_lines``): how
+    many, their amount, fully self-paid, over-limit, in-scope and category-B parts (yuan). Each
+    line's classification is in the 2204 answer and the 5204 query."""
+    return {
+        "count": sums.count,
+        "det_item_fee_sumamt": fen_to_yuan(sums.amount),
+        "fulamt_ownpay_amt": fen_to_yuan(sums.fully_self_paid),
+        "overlmt_amt": fen_to_yuan(sums.over_limit),
+        "inscp_scp_amt": fen_to_yuan(sums.in_scope),
+        "category_b": fen_to_yuan(sums.category_b),
+    }
+
+
+def _fee_lines_of(doc: Mapping[str, Any] | None) -> LineSums | None:
+    if doc is None:
+        return None
+    return LineSums(
+        int(doc["count"]),
+        yuan_to_fen(doc["det_item_fee_sumamt"]),
+        yuan_to_fen(doc["fulamt_ownpay_amt"]),
+        yuan_to_fen(doc["overlmt_amt"]),
+        yuan_to_fen(doc["inscp_scp_amt"]),
+        yuan_to_fen(doc["category_b"]),
+    )
 
 
 def answer_from_json(doc: Mapping[str, Any]) -> SettlementAnswer:
@@ -84,6 +116,7 @@ def answer_from_json(doc: Mapping[str, Any]) -> SettlementAnswer:
         entitlement_rule=doc["entitlement_rule"],
         incentive_raise=yuan_to_fen(doc["incentive_raise"]),
         acct_balance_after=yuan_to_fen(doc["acct_balance_after"]),
+        fee_lines=_fee_lines_of(doc.get("fee_lines")),
     )
 
 

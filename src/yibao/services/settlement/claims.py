@@ -66,8 +66,19 @@ def _identifier(doc: Mapping[str, Any], key: str) -> str | None:
     return None if value is None else check_identifier(key, str(value))
 
 
+#: Each claim amount and the keys a mapping may give it by (the calculator's, the national).
+_AMOUNT_KEYS = {
+    "total": ("total", "medfee_sumamt"),
+    "fully_self_paid": ("fully_self_paid", "fulamt_ownpay_amt"),
+    "over_limit": ("over_limit", "overlmt_selfpay"),
+    "category_b": ("category_b",),
+}
+
+
 def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
-    """A claim from a YAML/JSON mapping (amounts in yuan); errors name the field."""
+    """A claim from a YAML/JSON mapping (amounts in yuan); errors name the field. With a
+    registered visit (``mdtrt_id``) the total may be left out: the visit's fee detail lines
+    then give it (``services.settlement.bill``)."""
     person = doc.get("person") or doc.get("psn_no")
     if person is None:
         raise InvalidField("person", "missing (national ID)")
@@ -78,10 +89,18 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
     use_account = doc.get("use_account", True)
     if not isinstance(use_account, bool):
         raise InvalidField("use_account", "must be true or false")
+    mdtrt_id = _identifier(doc, "mdtrt_id")
+    stated = frozenset(
+        name
+        for name, keys in _AMOUNT_KEYS.items()
+        if any(doc.get(k) not in (None, "") for k in keys)
+    )
     return Claim(
         person=str(person),
         date=on,
-        total=_yuan(doc.get("total", doc.get("medfee_sumamt")), "total"),
+        total=_yuan(
+            doc.get("total", doc.get("medfee_sumamt")), "total", optional=mdtrt_id is not None
+        ),
         med_type=_text(doc, "med_type"),
         level=level,
         fully_self_paid=_yuan(
@@ -95,9 +114,10 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
         category_b=_yuan(doc.get("category_b"), "category_b", optional=True),
         cross_region=_text(doc, "cross_region"),
         fixmedins_code=_identifier(doc, "fixmedins_code"),
-        mdtrt_id=_identifier(doc, "mdtrt_id"),
+        mdtrt_id=mdtrt_id,
         use_account=use_account,
         mutual_aid_from=_text(doc, "mutual_aid_from"),
+        stated=stated,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import ForeignRecord, InvalidField, NotFound, SettlementRefused
+from yibao.domain.fees import LineSums
 from yibao.domain.ledger import Account, AccountRef
 from yibao.domain.registry import MutualAidLink, Person
 from yibao.domain.settlement import Claim, Layer, SettlementAnswer, Visit, VisitStatus
@@ -49,6 +50,7 @@ from yibao.services.person_file import (
     mutual_aid_link,
     rule_scheme,
 )
+from yibao.services.settlement.bill import claim_amounts
 from yibao.store.models import SETTLEMENT_AMOUNTS
 
 #: State keys whose limit is a live balance read from the ledger, not a yearly cap.
@@ -88,6 +90,7 @@ class Prepared:
     stored_state: Mapping[str, int]
     given: Mapping[str, int]
     request: Request
+    lines: LineSums | None = None  # the visit's live fee lines summed, when it has any
 
 
 @dataclass(frozen=True)
@@ -164,10 +167,13 @@ def prepare(
     accounts: Mapping[AccountRef, Account],
     policies: PolicySource,
     institution: str | None = None,
+    lines: LineSums | None = None,
 ) -> Prepared:
-    """Everything the kernel needs for one claim, from the person's file (pure)."""
-    _check_year_room(stored_state, claim.total)
+    """Everything the kernel needs for one claim, from the person's file (pure); the amounts
+    from the visit's fee lines (``lines``) when it has any (``bill.claim_amounts``)."""
     med_type, level, cross = visit_for(file, claim, visit, institution)
+    total, fully_self_paid, over_limit, category_b = claim_amounts(claim, lines)
+    _check_year_room(stored_state, total)
     enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
     year = claim.date.year
@@ -183,10 +189,10 @@ def prepare(
         med_type=np.array([MED_TYPES.index(med_type)], dtype=np.int64),
         level=np.array([level - 1], dtype=np.int64),
         cross_region=np.array([CROSS_REGIONS.index(cross)], dtype=np.int64),
-        total=np.array([claim.total], dtype=np.int64),
-        fully_self_paid=np.array([claim.fully_self_paid], dtype=np.int64),
-        over_limit=np.array([claim.over_limit], dtype=np.int64),
-        category_b=np.array([claim.category_b], dtype=np.int64),
+        total=np.array([total], dtype=np.int64),
+        fully_self_paid=np.array([fully_self_paid], dtype=np.int64),
+        over_limit=np.array([over_limit], dtype=np.int64),
+        category_b=np.array([category_b], dtype=np.int64),
     )
     # no entitlement date: no benefits at all (``kernel.entitled``)
     entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
@@ -219,6 +225,7 @@ def prepare(
         stored_state=stored_state,
         given=given,
         request=Request(claims, persons, state),
+        lines=lines,
     )
 
 
@@ -315,5 +322,6 @@ def computed(inp: Prepared, result: Result) -> Computed:
         entitlement_rule=ent.rule,
         incentive_raise=inp.incentive_raise,
         acct_balance_after=inp.account - amounts["acct_pay"],
+        fee_lines=inp.lines,
     )
     return Computed(inp, answer, flags, delta, state_after)

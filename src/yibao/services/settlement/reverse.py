@@ -65,6 +65,7 @@ def reverse(
                     legs,
                     f"reversal of settlement {setl_id}",
                     f"settlement-reversal:{setl_id}",
+                    uow.ledger.area_of(row.transaction_id),
                 )
             )
         uow.settlements.save_state(

@@ -52,7 +52,9 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
             [AccountRef.personal(link.owner_id)] if link else []
         )
         state = uow.settlements.state(person.id, claim.date.year)
-        inp = prepare(file, claim, state, visit, link, uow.ledger.balances(refs), policies)
+        lines = uow.fees.sums([visit.id]).get(visit.id) if visit and visit.id else None
+        balances = uow.ledger.balances(refs)
+        inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
         c = compute_all([inp])[0]
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
@@ -204,7 +206,10 @@ def _settle_round(
         uow, (p for _, p in fresh), {p.id or 0: claims[i].date.year for i, p in fresh}
     )
     visits = uow.settlements.visits(c.mdtrt_id for c in claims.values() if c.mdtrt_id)
+    # the visits locked before their fee lines are summed: no upload slips in between
+    uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
+    bills = uow.fees.sums(v.id for v in visits.values() if v.id)
 
     # the personal accounts each claim may spend; an account shared with an earlier claim of
     # this round (family mutual aid) waits for the next round
@@ -236,7 +241,15 @@ def _settle_round(
         try:
             state = states[(file.id, claim.date.year)]
             inp = prepare(
-                file, claim, state, visit, link, accounts, policies, requests[i].institution
+                file,
+                claim,
+                state,
+                visit,
+                link,
+                accounts,
+                policies,
+                requests[i].institution,
+                bills.get(visit.id) if visit is not None and visit.id is not None else None,
             )
             if visit is not None and visit.id in settled:
                 raise SettlementRefused(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from yibao.domain.errors import InvalidField, NotFound, SettlementRefused
+from yibao.domain.fees import Diagnosis
 from yibao.domain.ids import NotStored
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
@@ -25,9 +27,10 @@ def register_visit(
     *,
     cross_region: str = "none",
     mdtrt_id: str | None = None,
+    diagnoses: Sequence[Diagnosis] = (),
 ) -> Visit:
-    """Register a visit (2201). The person must be enrolled on ``begin_date``, not later than
-    today."""
+    """Register a visit (2201), with its admission diagnoses if given (principal first). The
+    person must be enrolled on ``begin_date``, not later than today."""
     not_after_today("begntime", begin_date)
     check_identifier("fixmedins_code", fixmedins_code)
     if mdtrt_id is not None:
@@ -48,6 +51,9 @@ def register_visit(
                 cross_region=cross_region,
             )
         )
+        if diagnoses:
+            assert visit.id is not None
+            uow.fees.set_diagnoses(visit.id, diagnoses)
         uow.commit()
     return visit
 

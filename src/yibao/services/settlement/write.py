@@ -100,6 +100,7 @@ def store_round(
             f"settlement {sid} of {c.input.file.person.label} at "
             f"{institution_code(c.fixmedins_code)}",
             f"settlement:{sid}",
+            c.input.enrolment.pooling_area,
         )
         for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
         if lg  # nothing to post for a settlement of nothing

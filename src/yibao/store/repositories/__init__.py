@@ -5,6 +5,7 @@ from yibao.store.repositories.api import ApiRepository, AuditEntry, StaffAccount
 from yibao.store.repositories.contributions import ContributionRepository
 from yibao.store.repositories.coverage import CoverageRepository
 from yibao.store.repositories.enrolments import EnrolmentRepository
+from yibao.store.repositories.fees import FeeRepository
 from yibao.store.repositories.ledger import BalanceMismatch, LedgerRepository
 from yibao.store.repositories.persons import PersonRepository
 from yibao.store.repositories.settlement_records import SettlementRecord, StoredSettlement
@@ -20,6 +21,7 @@ __all__ = [
     "ContributionRepository",
     "CoverageRepository",
     "EnrolmentRepository",
+    "FeeRepository",
     "LedgerRepository",
     "PersonRepository",
     "SettlementRecord",

@@ -12,8 +12,10 @@ from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
+from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
+from yibao.store.repositories.funds import add_month_totals
 from yibao.store.sql import BulkRead, dialect_insert, insert_returning_ids, insert_rows
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
@@ -53,6 +55,8 @@ class LedgerRepository:
         self._pending: list[int] = []
         # balance moves of the transactions posted in this unit, applied just before COMMIT
         self._moves: dict[int, int] = {}
+        # and what they add to the funds' month totals (``domain.funds.month_moves``)
+        self._months: dict[MonthKey, int] = {}
         self._ids: dict[AccountRef, int] = {}
         # ids of accounts known to be committed (kept by the unit of work across its uses)
         self._known = known if known is not None else {}
@@ -149,6 +153,7 @@ class LedgerRepository:
             occurred_on=txn.occurred_on,
             description=txn.description or None,
             reference=txn.reference,
+            pooling_area=txn.area,
         )
         if txn.reference is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["reference"])
@@ -164,8 +169,14 @@ class LedgerRepository:
         )
         for account_id, amount in legs:
             self._moves[account_id] = self._moves.get(account_id, 0) + amount
+        self._count_months(txn)
         self._pending.append(txn_id)
         return txn_id
+
+    def _count_months(self, txn: LedgerTransaction) -> None:
+        legs = ((p.account.kind, p.account.pooling_area, p.amount) for p in txn.postings)
+        for key, amount in month_moves(txn.kind, txn.occurred_on, legs, txn.area).items():
+            self._months[key] = self._months.get(key, 0) + amount
 
     def post_many(
         self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
@@ -183,6 +194,7 @@ class LedgerRepository:
                     "occurred_on": t.occurred_on,
                     "description": t.description or None,
                     "reference": t.reference,
+                    "pooling_area": t.area,
                 }
                 for t in txns
             ],
@@ -197,6 +209,7 @@ class LedgerRepository:
                     {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
+            self._count_months(t)
         insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
         self._pending.extend(ids)
         return ids
@@ -217,6 +230,13 @@ class LedgerRepository:
                 rows,
             )
 
+    def apply_month_totals(self) -> None:
+        """Add what was posted in this unit to the funds' month totals, rows in key order.
+        Only at COMMIT, after every balance (``UnitOfWork.commit``): the busy total rows are
+        always the last locks a unit takes, so no two units wait on each other in a cycle."""
+        months, self._months = self._months, {}
+        add_month_totals(self.session, months)
+
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""
         rows = self.session.execute(
@@ -235,6 +255,15 @@ class LedgerRepository:
             Posting(AccountRef(AccountKind(kind), area, person, institution), int(amount))
             for kind, area, person, institution, amount in rows
         ]
+
+    def area_of(self, transaction_id: int) -> str | None:
+        """The pooling area a stored transaction names (``LedgerTransaction.area``)."""
+        found = self.session.execute(
+            select(LedgerTransactionRow.pooling_area).where(
+                LedgerTransactionRow.id == transaction_id
+            )
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     def check_pending(self) -> None:
         """Before commit: every transaction posted in this unit of work sums to zero."""
@@ -258,6 +287,7 @@ class LedgerRepository:
     def committed(self) -> None:
         self._pending.clear()
         self._moves.clear()
+        self._months.clear()
 
     def remember_committed(self) -> None:
         """After a commit: the accounts opened in it exist for every later unit."""

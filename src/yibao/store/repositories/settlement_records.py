@@ -28,6 +28,7 @@ def visit_of(row: VisitRow | Row[Any]) -> Visit:
         end_date=row.end_date,
         cancelled_on=row.cancelled_on,
         id=row.id,
+        discharge_way=row.discharge_way,
     )
 
 
@@ -43,6 +44,7 @@ def visit_values(visit: Visit) -> dict[str, Any]:
         "end_date": visit.end_date,
         "status": visit.status.value,
         "cancelled_on": visit.cancelled_on,
+        "discharge_way": visit.discharge_way,
     }
 
 

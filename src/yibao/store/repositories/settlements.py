@@ -111,6 +111,7 @@ class SettlementRepository:
             end_date=visit.end_date,
             status=visit.status.value,
             cancelled_on=visit.cancelled_on,
+            discharge_way=visit.discharge_way,
         )
         try:
             with self.session.begin_nested():

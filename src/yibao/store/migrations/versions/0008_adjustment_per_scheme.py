@@ -8,7 +8,7 @@ SQLite the table's SQL text is edited in ``sqlite_schema`` as revision 0004 does
 ``adjustment`` account (none was ever opened by yibao) stops the upgrade.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,178 @@
+"""Fee detail lines (费用明细) and a visit's clinical data (diagnoses, procedures, discharge) as
+plain data, with the checks of their fields. No ORM import.
+
+Units as the columnar classification's (``kernel.classify``): quantity in 1/10,000 of a unit
+(``cnt``, four decimals), unit price in 1/1,000,000 yuan (``pric``, six decimals), amounts in
+fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from yibao.domain.errors import InvalidField
+from yibao.policy.catalogue import (
+    MAX_PRICE_YUAN,
+    MAX_QUANTITY,
+    PRICE_SCALE,
+    QTY_SCALE,
+    to_units,
+)
+from yibao.policy.vocab import DischargeWay, FeeLineStatus, ItemClass, LineReason
+
+#: The most lines one upload (2204) may carry, and a visit may hold.
+MAX_LINES_PER_UPLOAD = 2_000
+MAX_LINES_PER_VISIT = 20_000
+#: Hospital approval flags (hosp_appr_flag): 0 none needed, 1 approved, 2 not approved.
+APPROVAL_FLAGS = ("0", "1", "2")
+APPROVED = "1"
+
+#: ICD-10 (国家临床版 2.0 included: ``J18.900``, ``I10.x00x002``) and ICD-9-CM-3 (国家临床版
+#: 3.0 included: ``36.0600x001``) code formats.
+ICD10 = re.compile(r"[A-Z][0-9]{2}(\.[0-9xX]{1,3}([xX][0-9]{3})?)?")
+ICD9CM3 = re.compile(r"[0-9]{2}(\.[0-9xX]{1,4}([xX][0-9]{3})?)?")
+
+
+def _units(value: object, field: str, scale: int, bound: Decimal, unit: str) -> int:
+    """``policy.catalogue.to_units`` (the catalogue file's parser), its reason naming
+    ``field``."""
+    if value is None or value == "":
+        raise InvalidField(field, f"missing (a number, {unit})")
+    try:
+        return to_units(value, scale, bound, unit)
+    except ValueError as exc:
+        raise InvalidField(field, str(exc)) from None
+
+
+def parse_quantity(value: object, field: str = "cnt") -> int:
+    """``cnt``: more than 0, at most four decimals, at most ``policy.catalogue.MAX_QUANTITY``."""
+    q = _units(value, field, QTY_SCALE, MAX_QUANTITY, "item units")
+    if q <= 0:
+        raise InvalidField(field, f"must be more than 0 (got {value})")
+    return q
+
+
+def parse_price(value: object, field: str = "pric") -> int:
+    """``pric`` (yuan): not negative, at most six decimals, at most
+    ``policy.catalogue.MAX_PRICE_YUAN``."""
+    return _units(value, field, PRICE_SCALE, MAX_PRICE_YUAN, "yuan")
+
+
+def units_text(value: int, scale: int, places: int) -> str:
+    """Integer units of 1/``scale`` as a decimal string with ``places`` decimals."""
+    return str((Decimal(value) / scale).quantize(Decimal(1).scaleb(-places)))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLineClass:
+    """A line's classification (fen): ``amount`` = fully_self_paid + over_limit + in_scope;
+    ``category_b`` (乙类) ≤ in_scope."""
+
+    item_class: ItemClass
+    fully_self_paid: int
+    over_limit: int
+    in_scope: int
+    category_b: int
+    reason: LineReason
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLine:
+    """One fee detail line of a visit (费用明细, 2204): the hospital's serial (``feedetl_sn``,
+    unique per visit), the national code (``med_list_codg``), quantity, unit price, amount,
+    the day the fee was incurred, the hospital's approval flag, and its classification."""
+
+    feedetl_sn: str
+    code: str
+    quantity: int
+    unit_price: int
+    amount: int
+    fee_date: dt.date
+    approval: str = "0"
+    status: FeeLineStatus = FeeLineStatus.LIVE
+    classes: FeeLineClass | None = None
+    id: int | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.approval == APPROVED
+
+
+@dataclass(frozen=True, slots=True)
+class LineSums:
+    """A visit's live lines summed (fen): what settlement derives the claim's amounts from."""
+
+    count: int
+    amount: int
+    fully_self_paid: int
+    over_limit: int
+    in_scope: int
+    category_b: int
+
+
+def check_discharge_way(value: object, field: str = "dscg_way") -> DischargeWay:
+    try:
+        return DischargeWay(str(value).strip())
+    except ValueError:
+        codes = ", ".join(f"{w.value} ({w.name.lower()})" for w in DischargeWay)
+        raise InvalidField(field, f"unknown code {value!r}; expected one of {codes}") from None
+
+
+def check_icd10(value: object, field: str = "diag_code") -> str:
+    """An ICD-10 diagnosis code (国家临床版 included): a letter, two digits, an optional
+    subdivision; the letter is read in upper case."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    code = text[:1].upper() + text[1:]
+    if not ICD10.fullmatch(code):
+        raise InvalidField(field, f"{value!r} is not an ICD-10 code (e.g. J18.900, I10.x00x002)")
+    return code
+
+
+def check_icd9cm3(value: object, field: str = "oprn_oprt_code") -> str:
+    """An ICD-9-CM-3 procedure code (国家临床版 included): two digits, an optional
+    subdivision."""
+    code = value.strip() if isinstance(value, str) else ""
+    if not ICD9CM3.fullmatch(code):
+        raise InvalidField(field, f"{value!r} is not an ICD-9-CM-3 code (e.g. 47.09, 36.0600x001)")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A visit's diagnosis (ICD-10); the principal one (主要诊断) comes first."""
+
+    code: str
+    principal: bool = False
+    diag_type: str = "1"  # 1 西医诊断, 2 中医主病, 3 中医主证
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A visit's procedure or operation (ICD-9-CM-3); the main one (主手术) comes first."""
+
+    code: str
+    on: dt.date | None = None
+    main: bool = False
+
+
+def principal_first(diagnoses: list[Diagnosis], field: str = "diseinfo") -> list[Diagnosis]:
+    """The diagnoses with the principal one first: the one flagged, else the first given; two
+    flagged, or a code given twice, is refused."""
+    flagged = [i for i, d in enumerate(diagnoses) if d.principal]
+    if len(flagged) > 1:
+        raise InvalidField(f"{field}[{flagged[1]}].maindiag_flag", "a second principal diagnosis")
+    seen: set[str] = set()
+    for i, d in enumerate(diagnoses):
+        if d.code in seen:
+            raise InvalidField(f"{field}[{i}].diag_code", f"{d.code} is given twice")
+        seen.add(d.code)
+    if not diagnoses:
+        return []
+    first = flagged[0] if flagged else 0
+    ordered = [diagnoses[first]] + [d for i, d in enumerate(diagnoses) if i != first]
+    return [
+        Diagnosis(d.code, principal=(i == 0), diag_type=d.diag_type) for i, d in enumerate(ordered)
+    ]

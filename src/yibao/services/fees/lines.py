@@ -1,0 +1,379 @@
+"""Fee detail lines of a visit: upload (2204) and cancel (2205). Either is all or nothing: a
+bad line refuses the whole request, naming the line (its index and ``feedetl_sn``) and the
+field, and nothing is stored. After either, the visit's live lines are classified again in one
+pass and their classification stored beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from yibao.domain.errors import ForeignRecord, InvalidField, NotFound, SettlementRefused
+from yibao.domain.fees import (
+    APPROVAL_FLAGS,
+    MAX_LINES_PER_UPLOAD,
+    MAX_LINES_PER_VISIT,
+    Diagnosis,
+    FeeLine,
+    LineSums,
+    Procedure,
+    parse_price,
+    parse_quantity,
+)
+from yibao.domain.ids import NotStored
+from yibao.domain.registry import Person
+from yibao.domain.settlement import Visit, VisitStatus
+from yibao.domain.text import check_identifier
+from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
+from yibao.policy import fen_to_yuan, money
+from yibao.policy.dates import DateError, parse_date
+from yibao.policy.money import AmountError, parse_yuan, round_fen
+from yibao.policy.vocab import FeeLineStatus, ItemClass
+from yibao.services import clock
+from yibao.services.common import PolicySource, policy_for
+from yibao.services.fees import source
+from yibao.services.fees.classify import amounts, catalogue_rows, classify_visit, summed
+from yibao.services.fees.source import CatalogueSource
+from yibao.services.person_file import covering_enrolment
+from yibao.store.uow import UnitOfWork
+
+#: The category-B pre-payment share (乙类先行自付比例) of the pooling area.
+PREPAY_RATIO = "catalog.category_b_prepay_ratio"
+LIST = "feedetail"
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """A line as uploaded: the line (its amount computed) and the amount the hospital stated
+    (``det_item_fee_sumamt``, fen), if it did."""
+
+    line: FeeLine
+    stated_amount: int | None
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """A classified line as answered: its price limit (price units, None when none), the
+    category-B share on its fee date and the line's share of it (fen, half up; informative:
+    settlement applies the share to the visit's summed category B)."""
+
+    line: FeeLine
+    price_limit: int | None
+    prepay_ratio: Decimal
+    prepay: int
+
+    @property
+    def self_pay_ratio(self) -> Decimal:
+        """selfpay_prop: 1 for a line fully self-paid, the category-B share for class B, else
+        0."""
+        c = self.line.classes
+        assert c is not None
+        if c.fully_self_paid == self.line.amount and self.line.amount > 0:
+            return Decimal(1)
+        return self.prepay_ratio if c.item_class is ItemClass.B else Decimal(0)
+
+
+@dataclass(frozen=True)
+class FeeChange:
+    """What an upload or a cancellation did: the visit, the lines it concerns (uploaded, or
+    cancelled) and the visit's live lines summed after it."""
+
+    visit: Visit
+    lines: list[LineResult]
+    sums: LineSums
+    cancelled: list[str]
+
+
+def _at(i: int, sn: str | None, name: str) -> str:
+    where = f"{LIST}[{i}]"
+    return f"{where}.{name}" if sn is None else f"{where} (feedetl_sn {sn}).{name}"
+
+
+def _text(doc: Mapping[str, Any], i: int, sn: str | None, name: str, max_len: int) -> str:
+    value = doc.get(name)
+    if value is None or value == "":
+        raise InvalidField(_at(i, sn, name), "missing")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidField(_at(i, sn, name), "must be a string")
+    text = str(value).strip()
+    if len(text) > max_len:
+        raise InvalidField(_at(i, sn, name), f"longer than {max_len} characters")
+    return check_identifier(_at(i, sn, name), text)
+
+
+def line_from_mapping(doc: object, i: int) -> LineInput:
+    """Line ``i`` of an upload (national 2204 names: feedetl_sn, med_list_codg, cnt, pric,
+    det_item_fee_sumamt, fee_ocur_time, hosp_appr_flag); errors name the line and field."""
+    if not isinstance(doc, Mapping):
+        raise InvalidField(f"{LIST}[{i}]", "must be an object")
+    sn = _text(doc, i, None, "feedetl_sn", 30)
+    code = _text(doc, i, sn, "med_list_codg", 50)
+    try:
+        quantity = parse_quantity(doc.get("cnt"), _at(i, sn, "cnt"))
+        price = parse_price(doc.get("pric"), _at(i, sn, "pric"))
+        when = doc.get("fee_ocur_time")
+        fee_date = parse_date(
+            when[:10] if isinstance(when, str) else when, _at(i, sn, "fee_ocur_time")
+        )
+        stated = doc.get("det_item_fee_sumamt")
+        stated_fen = (
+            None if stated in (None, "") else parse_yuan(stated, _at(i, sn, "det_item_fee_sumamt"))
+        )
+    except (DateError, AmountError) as exc:
+        raise InvalidField(exc.field, exc.reason) from None
+    approval = str(doc.get("hosp_appr_flag") or "0").strip()
+    if approval not in APPROVAL_FLAGS:
+        raise InvalidField(
+            _at(i, sn, "hosp_appr_flag"),
+            f"{approval!r}: expected 0 (none needed), 1 (approved) or 2 (not approved)",
+        )
+    if quantity * price > MAX_LINE_YUAN * QTY_SCALE * PRICE_SCALE:
+        raise InvalidField(
+            _at(i, sn, "pric"),
+            f"cnt × pric is above the largest line amount ({MAX_LINE_YUAN} yuan)",
+        )
+    line = FeeLine(sn, code, quantity, price, 0, fee_date, approval)
+    return LineInput(line, stated_fen)
+
+
+def lines_from_input(docs: object) -> list[LineInput]:
+    """The lines of an upload, with their amounts; a stated amount that differs is refused."""
+    if not isinstance(docs, list) or not docs:
+        raise InvalidField(LIST, "missing: a list of fee detail lines")
+    if len(docs) > MAX_LINES_PER_UPLOAD:
+        raise InvalidField(LIST, f"more than {MAX_LINES_PER_UPLOAD} lines in one upload")
+    parsed = [line_from_mapping(doc, i) for i, doc in enumerate(docs)]
+    sums = amounts([p.line.quantity for p in parsed], [p.line.unit_price for p in parsed])
+    out = []
+    for i, (p, amount) in enumerate(zip(parsed, sums, strict=True)):
+        if p.stated_amount is not None and p.stated_amount != amount:
+            raise InvalidField(
+                _at(i, p.line.feedetl_sn, "det_item_fee_sumamt"),
+                f"{fen_to_yuan(p.stated_amount)} is not cnt × pric "
+                f"({fen_to_yuan(amount)}, rounded to the fen)",
+            )
+        out.append(LineInput(replace(p.line, amount=amount), p.stated_amount))
+    return out
+
+
+def _open_visit(uow: UnitOfWork, mdtrt_id: str, institution: str | None) -> Visit:
+    """The visit, locked: refused if unknown, another institution's, cancelled or settled."""
+    visit = uow.settlements.visit(mdtrt_id, lock=True)
+    if visit is None:
+        raise NotFound("visit", mdtrt_id)
+    if visit.id is None:
+        raise NotStored("visit")
+    if institution is not None and visit.fixmedins_code != institution:
+        raise ForeignRecord(f"visit {mdtrt_id}")
+    if visit.status is VisitStatus.CANCELLED:
+        raise SettlementRefused(f"visit {mdtrt_id}", "was cancelled")
+    setl_id = uow.settlements.settled_on_visit(visit.id)
+    if setl_id is not None:
+        raise SettlementRefused(
+            f"visit {mdtrt_id}", f"settlement {setl_id} is in force; reverse it (2208) first"
+        )
+    return visit
+
+
+def _check_dates(visit: Visit, lines: Sequence[FeeLine], today: dt.date) -> None:
+    for i, line in enumerate(lines):
+        field = _at(i, line.feedetl_sn, "fee_ocur_time")
+        day = line.fee_date
+        if day < visit.begin_date:
+            raise InvalidField(field, f"{day} is before the visit began ({visit.begin_date})")
+        if visit.end_date is not None and day > visit.end_date:
+            raise InvalidField(field, f"{day} is after the discharge ({visit.end_date})")
+        if day > today:
+            raise InvalidField(field, f"{day} is after today ({today})")
+
+
+def _check_serials(lines: Sequence[FeeLine], used: set[str]) -> None:
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        sn = line.feedetl_sn
+        if sn in used:
+            raise InvalidField(
+                _at(i, sn, "feedetl_sn"), "already used for this visit (a cancelled line's too)"
+            )
+        if sn in seen:
+            raise InvalidField(_at(i, sn, "feedetl_sn"), "given twice in this upload")
+        seen.add(sn)
+
+
+def _person_and_region(uow: UnitOfWork, visit: Visit) -> tuple[Person, str]:
+    person = uow.persons.get(visit.person_id)
+    if person.id is None:
+        raise NotStored("person")
+    enrolment = covering_enrolment(person, uow.enrolments.history(person.id), visit.begin_date)
+    return person, enrolment.pooling_area
+
+
+def _results(
+    classified: Sequence[FeeLine],
+    limits: Sequence[int | None],
+    region: str,
+    policies: PolicySource,
+) -> list[LineResult]:
+    policy = policies(region)
+    out = []
+    for line, limit in zip(classified, limits, strict=True):
+        ratio = policy.rate(PREPAY_RATIO, line.fee_date)
+        assert line.classes is not None
+        prepay = round_fen(line.classes.category_b * ratio)
+        out.append(LineResult(line, limit, ratio, prepay))
+    return out
+
+
+def _reclassify(
+    uow: UnitOfWork,
+    visit: Visit,
+    person: Person,
+    region: str,
+    live: list[FeeLine],
+    new: list[FeeLine],
+    catalogues: CatalogueSource,
+) -> tuple[list[FeeLine], list[FeeLine], list[int | None]]:
+    """Classify the visit's live lines (stored ones first, then ``new``, whose codes must be
+    valid on their dates) and store the changes; returns the stored lines as now classified,
+    ``new`` classified and their price limits. A stored line whose code has since left the
+    catalogue keeps its classification."""
+    assert visit.id is not None
+    table = catalogues(uow, region)
+    rows = catalogue_rows(table, new)
+    for i, (line, row) in enumerate(zip(new, rows, strict=True)):
+        if row == -2:
+            raise InvalidField(
+                _at(i, line.feedetl_sn, "med_list_codg"),
+                f"{line.code} is not in the catalogue of area {region}",
+            )
+        if row == -1:
+            raise InvalidField(
+                _at(i, line.feedetl_sn, "med_list_codg"),
+                f"{line.code} is not valid on {line.fee_date} in the catalogue of area {region}",
+            )
+    old_rows = catalogue_rows(table, live)
+    keep = [k for k, r in enumerate(old_rows) if r >= 0]
+    together = [live[k] for k in keep] + new
+    all_rows = np.concatenate([old_rows[keep], rows]).astype(np.int64)
+    found = classify_visit(table, visit, person, together, all_rows)
+    now = list(live)
+    changed = []
+    for k, c in zip(keep, found[: len(keep)], strict=True):
+        if live[k].classes != c.classes:
+            now[k] = replace(live[k], classes=c.classes)
+            changed.append(now[k])
+    uow.fees.reclassify(changed)
+    fresh = found[len(keep) :]
+    return (
+        now,
+        [replace(line, classes=c.classes) for line, c in zip(new, fresh, strict=True)],
+        [c.price_limit for c in fresh],
+    )
+
+
+def upload_lines(
+    uow: UnitOfWork,
+    mdtrt_id: str,
+    docs: object,
+    *,
+    institution: str | None = None,
+    catalogues: CatalogueSource | None = None,
+    policies: PolicySource = policy_for,
+    diagnoses: Sequence[Diagnosis] = (),
+    procedures: Sequence[Procedure] = (),
+) -> FeeChange:
+    """Upload fee detail lines for a visit (2204): all of them stored, classified, or none.
+    Refused: an unknown visit, another institution's (``institution``), a cancelled or settled
+    one; a line with an unknown code, a code not valid on its fee date, a quantity not above
+    zero, an absurd price or amount, a fee date outside the visit or after today, a serial
+    (feedetl_sn) the visit has used. Diagnoses and procedures given (a FHIR Claim's) replace
+    the visit's, in the same transaction."""
+    inputs = lines_from_input(docs)
+    new = [i.line for i in inputs]
+    today = clock.today()
+    with uow:
+        visit = _open_visit(uow, mdtrt_id, institution)
+        assert visit.id is not None
+        _check_dates(visit, new, today)
+        stored = uow.fees.lines(visit.id)
+        _check_serials(new, {line.feedetl_sn for line in stored})
+        live = [line for line in stored if line.status is FeeLineStatus.LIVE]
+        if len(live) + len(new) > MAX_LINES_PER_VISIT:
+            raise InvalidField(LIST, f"the visit would hold more than {MAX_LINES_PER_VISIT} lines")
+        total = sum(line.amount for line in live) + sum(line.amount for line in new)
+        try:
+            money.check_fen(total, "det_item_fee_sumamt")
+        except money.AmountError as exc:
+            raise InvalidField(
+                LIST, f"the visit's lines would sum to more than allowed: {exc.reason}"
+            ) from None
+        person, region = _person_and_region(uow, visit)
+        live, classified, limits = _reclassify(
+            uow, visit, person, region, live, new, source.source(catalogues)
+        )
+        uow.fees.add_lines(visit.id, classified)
+        if diagnoses:
+            uow.fees.set_diagnoses(visit.id, diagnoses)
+        if procedures:
+            uow.fees.set_procedures(visit.id, procedures)
+        sums = summed(live + classified)
+        uow.commit()
+    return FeeChange(visit, _results(classified, limits, region, policies), sums, [])
+
+
+def cancel_lines(
+    uow: UnitOfWork,
+    mdtrt_id: str,
+    serials: Sequence[str] | None,
+    *,
+    institution: str | None = None,
+    catalogues: CatalogueSource | None = None,
+) -> FeeChange:
+    """Cancel fee detail lines of a visit (2205): those of ``serials`` (each must be a live
+    line of the visit), or all of them (None). Refused once the visit is settled; the lines
+    left are classified again."""
+    with uow:
+        visit = _open_visit(uow, mdtrt_id, institution)
+        assert visit.id is not None
+        live = uow.fees.lines(visit.id, live_only=True)
+        if serials is not None:
+            live_sns = {line.feedetl_sn for line in live}
+            for i, sn in enumerate(serials):
+                if sn not in live_sns:
+                    raise InvalidField(
+                        f"feedetl_sn[{i}]",
+                        f"{sn} is not a live fee detail line of visit {mdtrt_id}",
+                    )
+            gone = set(serials)
+        else:
+            gone = {line.feedetl_sn for line in live}
+        uow.fees.cancel(visit.id, None if serials is None else gone)
+        left = [line for line in live if line.feedetl_sn not in gone]
+        if left:
+            person, region = _person_and_region(uow, visit)
+            left, _, _ = _reclassify(
+                uow, visit, person, region, left, [], source.source(catalogues)
+            )
+        sums = summed(left)
+        uow.commit()
+    cancelled = [line.feedetl_sn for line in live if line.feedetl_sn in gone]
+    return FeeChange(visit, [], sums, cancelled)
+
+
+def visit_lines(
+    uow: UnitOfWork, mdtrt_id: str, *, institution: str | None = None
+) -> tuple[Visit, list[FeeLine]]:
+    """A visit's lines, cancelled ones included, in upload order (5204)."""
+    with uow:
+        visit = uow.settlements.visit(mdtrt_id)
+        if visit is None:
+            raise NotFound("visit", mdtrt_id)
+        if institution is not None and visit.fixmedins_code != institution:
+            raise ForeignRecord(f"visit {mdtrt_id}")
+        assert visit.id is not None
+        return visit, uow.fees.lines(visit.id)

@@ -1,0 +1,201 @@
+"""The fee repository: a visit's fee detail lines with their classification, its diagnoses and
+procedures, its discharge."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from yibao.domain.fees import (
+    Diagnosis,
+    FeeLine,
+    FeeLineClass,
+    LineSums,
+    Procedure,
+)
+from yibao.domain.settlement import Visit
+from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason
+from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow, VisitProcedureRow
+from yibao.store.models import VisitRow
+from yibao.store.sql import BulkRead, insert_rows
+
+_LINES = cast(Table, FeeLineRow.__table__)
+_LIVE = FeeLineStatus.LIVE.value
+_SUMS = BulkRead(
+    lambda in_: (
+        select(
+            _LINES.c.visit_id,
+            func.count(),
+            func.sum(_LINES.c.amount),
+            func.sum(_LINES.c.fully_self_paid),
+            func.sum(_LINES.c.over_limit),
+            func.sum(_LINES.c.in_scope),
+            func.sum(_LINES.c.category_b),
+        )
+        .where(in_(_LINES.c.visit_id, "keys"), _LINES.c.status == _LIVE)
+        .group_by(_LINES.c.visit_id)
+    )
+)
+_CLASS_COLUMNS = ("item_class", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason")
+_RECLASSIFY = (
+    update(_LINES)
+    .where(_LINES.c.id == bindparam("p_id"))
+    .values({c: bindparam(f"p_{c}") for c in _CLASS_COLUMNS})
+)
+
+
+def _line_of(row: Any) -> FeeLine:
+    return FeeLine(
+        feedetl_sn=row.feedetl_sn,
+        code=row.code,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        amount=row.amount,
+        fee_date=row.fee_date,
+        approval=row.approval,
+        status=FeeLineStatus(row.status),
+        classes=FeeLineClass(
+            ItemClass(row.item_class),
+            row.fully_self_paid,
+            row.over_limit,
+            row.in_scope,
+            row.category_b,
+            LineReason(row.reason),
+        ),
+        id=row.id,
+    )
+
+
+def _class_values(c: FeeLineClass) -> dict[str, Any]:
+    return {
+        "item_class": c.item_class.value,
+        "fully_self_paid": c.fully_self_paid,
+        "over_limit": c.over_limit,
+        "in_scope": c.in_scope,
+        "category_b": c.category_b,
+        "reason": c.reason.value,
+    }
+
+
+class FeeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # lines
+
+    def lines(self, visit_id: int, *, live_only: bool = False) -> list[FeeLine]:
+        """The visit's lines in upload order (cancelled ones too unless ``live_only``)."""
+        stmt = select(_LINES).where(_LINES.c.visit_id == visit_id)
+        if live_only:
+            stmt = stmt.where(_LINES.c.status == _LIVE)
+        return [_line_of(r) for r in self.session.execute(stmt.order_by(_LINES.c.id))]
+
+    def add_lines(self, visit_id: int, lines: Sequence[FeeLine]) -> None:
+        """Insert classified lines (one statement)."""
+        rows = []
+        for line in lines:
+            assert line.classes is not None
+            rows.append(
+                {
+                    "visit_id": visit_id,
+                    "feedetl_sn": line.feedetl_sn,
+                    "code": line.code,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "amount": line.amount,
+                    "fee_date": line.fee_date,
+                    "approval": line.approval,
+                    "status": line.status.value,
+                    **_class_values(line.classes),
+                }
+            )
+        insert_rows(self.session, _LINES, rows)
+
+    def reclassify(self, lines: Sequence[FeeLine]) -> None:
+        """Store stored lines' new classification (one executemany)."""
+        params = []
+        for line in lines:
+            assert line.id is not None and line.classes is not None
+            params.append(
+                {"p_id": line.id, **{f"p_{k}": v for k, v in _class_values(line.classes).items()}}
+            )
+        if params:
+            self.session.execute(_RECLASSIFY, params)
+
+    def cancel(self, visit_id: int, serials: Iterable[str] | None) -> int:
+        """Mark the visit's live lines (those of ``serials``, or all) cancelled; how many."""
+        cond = and_(_LINES.c.visit_id == visit_id, _LINES.c.status == _LIVE)
+        if serials is not None:
+            cond = and_(cond, _LINES.c.feedetl_sn.in_(sorted(set(serials))))
+        result = self.session.execute(
+            update(_LINES).where(cond).values(status=FeeLineStatus.CANCELLED.value)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def lock_visits(self, visit_ids: Iterable[int]) -> None:
+        """Lock the visits' rows (``SELECT ... FOR UPDATE``, in id order) until the
+        transaction ends: an upload or cancellation of their lines (which locks its visit)
+        waits for a settlement reading them, or the settlement for it."""
+        wanted = sorted(set(visit_ids))
+        if wanted:
+            stmt = select(VisitRow.id).where(VisitRow.id.in_(wanted)).order_by(VisitRow.id)
+            self.session.execute(stmt.with_for_update()).all()
+
+    def sums(self, visit_ids: Iterable[int]) -> dict[int, LineSums]:
+        """{visit id: its live lines summed} of the visits among ``visit_ids`` with live
+        lines (one query)."""
+        wanted = sorted(set(visit_ids))
+        if not wanted:
+            return {}
+        return {
+            int(v): LineSums(int(n), int(a), int(f), int(o), int(i), int(b))
+            for v, n, a, f, o, i, b in _SUMS.rows(self.session, keys=wanted)
+        }
+
+    # diagnoses, procedures, discharge
+
+    def diagnoses(self, visit_id: int) -> list[Diagnosis]:
+        rows = self.session.scalars(
+            select(VisitDiagnosisRow)
+            .where(VisitDiagnosisRow.visit_id == visit_id)
+            .order_by(VisitDiagnosisRow.seq)
+        )
+        return [Diagnosis(r.code, r.seq == 1, r.diag_type) for r in rows]
+
+    def set_diagnoses(self, visit_id: int, diagnoses: Sequence[Diagnosis]) -> None:
+        """Replace the visit's diagnoses (principal first)."""
+        self.session.execute(
+            delete(VisitDiagnosisRow).where(VisitDiagnosisRow.visit_id == visit_id)
+        )
+        self.session.add_all(
+            VisitDiagnosisRow(visit_id=visit_id, seq=i, code=d.code, diag_type=d.diag_type)
+            for i, d in enumerate(diagnoses, start=1)
+        )
+
+    def procedures(self, visit_id: int) -> list[Procedure]:
+        rows = self.session.scalars(
+            select(VisitProcedureRow)
+            .where(VisitProcedureRow.visit_id == visit_id)
+            .order_by(VisitProcedureRow.seq)
+        )
+        return [Procedure(r.code, r.performed_on, r.main) for r in rows]
+
+    def set_procedures(self, visit_id: int, procedures: Sequence[Procedure]) -> None:
+        """Replace the visit's procedures (the main one first)."""
+        self.session.execute(
+            delete(VisitProcedureRow).where(VisitProcedureRow.visit_id == visit_id)
+        )
+        self.session.add_all(
+            VisitProcedureRow(visit_id=visit_id, seq=i, code=p.code, performed_on=p.on, main=p.main)
+            for i, p in enumerate(procedures, start=1)
+        )
+
+    def discharge(self, visit: Visit, on: dt.date | None, way: str | None) -> None:
+        """Record (or, with None, take back) the visit's discharge date and way."""
+        self.session.execute(
+            update(VisitRow).where(VisitRow.id == visit.id).values(end_date=on, discharge_way=way)
+        )

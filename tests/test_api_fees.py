@@ -1,0 +1,436 @@
+"""Fee detail lines over the transaction API (2204/2205/2402/2405/5204, settlement from lines
+by 2206/2207, reversal and settling again), on SQLite and PostgreSQL: each line classified and
+stored, a bad line refused naming the line and field with nothing stored, another
+institution's visit refused, a bill's lines settled as the equivalent pre-digested claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.api_support import *  # noqa: F403
+from tests.api_support import Api, Inst, route_only
+from tests.fee_support import test_catalogue  # noqa: F401  (the fixture)
+from tests.store_support import nid
+from yibao.services import contributions, enrolment, registry
+from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow
+from yibao.store.uow import UnitOfWork
+
+#: The fee services read the small test catalogue (``tests.fee_support``).
+pytestmark = pytest.mark.usefixtures("test_catalogue")
+
+AREA = "360100"
+EMPLOYER = "91360100MA35000001"
+
+
+def employee(uow: UnitOfWork, n: int = 1) -> str:
+    who = registry.add_person(uow, nid(n), f"职工{n}").label
+    enrolment.enrol(uow, who, "employer", AREA, dt.date(2024, 1, 1), employer_code=EMPLOYER)
+    for m in range(1, 7):
+        contributions.pay_employee(uow, who, dt.date(2024, m, 1), 800000, dt.date(2024, m, 20))
+    return who
+
+
+def line(sn: str, code: str, cnt: str, pric: str, day: str = "2025-05-02") -> dict[str, Any]:
+    return {
+        "feedetl_sn": sn,
+        "med_list_codg": code,
+        "cnt": cnt,
+        "pric": pric,
+        "fee_ocur_time": f"{day} 10:00:00",
+    }
+
+
+#: A bill: class A 10 × 1000.00 = 10000.00 in scope; class B 100 × 12.00 = 1200.00 against a
+#: limit of 10.00: 200.00 over the limit, 1000.00 in scope and category B; class C 1 × 800.00
+#: fully self-paid. Total 12000.00, fully self-paid 800.00, over limit 200.00, category B
+#: 1000.00.
+BILL = [
+    line("1", "001101000010000", "10", "1000.00"),
+    line("2", "XB01ACA001", "100", "12.00"),
+    line("3", "XC03", "1", "800"),
+]
+DIGESTED = {
+    "medfee_sumamt": "12000.00",
+    "fulamt_ownpay_amt": "800.00",
+    "overlmt_selfpay": "200.00",
+    "category_b": "1000.00",
+}
+AMOUNTS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "fund_pay_sumamt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+
+
+def visit(api: Api, inst: Inst, who: str, **extra: Any) -> str:
+    out = api.tx(
+        inst, "2201", {"certno": who, "med_type": "inpatient", "begntime": "2025-05-01", **extra}
+    )
+    assert out["infcode"] == 0, out
+    mdtrt_id: str = out["output"]["mdtrt_id"]
+    return mdtrt_id
+
+
+def count_lines(engine: Engine) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(FeeLineRow)) or 0)
+
+
+def test_upload_classify_settle_reverse_settle_again(
+    api: Api, uow: UnitOfWork, engine: Engine
+) -> None:
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who, diseinfo=[{"diag_code": "I21.000", "maindiag_flag": "1"}])
+
+    up = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": BILL})
+    assert up["infcode"] == 0, up
+    a, b, c = up["output"]["result"]
+    assert (a["det_item_fee_sumamt"], a["inscp_scp_amt"], a["chrgitm_lv"], a["reason"]) == (
+        "10000.00",
+        "10000.00",
+        "01",
+        "class_a",
+    )
+    # class B over its limit: 100 × (12 − 10) = 200.00 over; 1000.00 in scope, category B;
+    # its share of the pre-payment 1000.00 × 10% = 100.00 (informative)
+    assert (b["overlmt_amt"], b["inscp_scp_amt"], b["category_b"], b["preselfpay_amt"]) == (
+        "200.00",
+        "1000.00",
+        "1000.00",
+        "100.00",
+    )
+    assert (b["pric_uplmt_amt"], b["selfpay_prop"], b["reason"]) == (
+        "10.000000",
+        "0.1",
+        "price_limit",
+    )
+    assert (c["fulamt_ownpay_amt"], c["chrgitm_lv"], c["selfpay_prop"]) == ("800.00", "03", "1")
+    assert up["output"]["fee_lines"]["det_item_fee_sumamt"] == "12000.00"
+
+    # settled from the lines: the amounts are derived, none given
+    pre = api.tx(inst, "2206", {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-03"})
+    assert pre["infcode"] == 0, pre
+    out = pre["output"]
+    # scope 12000 − 800 − 200 − 1000 × 10% = 10900.00; (10900 − 500) × 85% = 8840.00
+    assert (out["medfee_sumamt"], out["fulamt_ownpay_amt"], out["overlmt_selfpay"]) == (
+        "12000.00",
+        "800.00",
+        "200.00",
+    )
+    assert (out["preselfpay_amt"], out["inscp_scp_amt"], out["hifp_pay"]) == (
+        "100.00",
+        "10900.00",
+        "8840.00",
+    )
+    assert out["fee_lines"]["count"] == 3
+
+    # the same bill pre-digested, on a visit without lines: the same amounts
+    plain = visit(api, inst, who)
+    same = api.tx(
+        inst, "2206", {"certno": who, "mdtrt_id": plain, "date": "2025-05-03", **DIGESTED}
+    )
+    assert same["infcode"] == 0, same
+    assert {k: same["output"][k] for k in AMOUNTS} == {k: out[k] for k in AMOUNTS}
+    assert "fee_lines" not in same["output"]
+
+    settled = api.tx(
+        inst,
+        "2207",
+        {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-03", "medfee_sumamt": "12000.00"},
+    )
+    assert settled["infcode"] == 0, settled
+    assert {k: settled["output"][k] for k in AMOUNTS} == {k: out[k] for k in AMOUNTS}
+    setl_id = settled["output"]["setl_id"]
+
+    # settled: no more lines, no cancellation
+    refused = api.tx(
+        inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [line("4", "XC03", "1", "1")]}
+    )
+    assert refused["infcode"] == 3002 and "reverse" in refused["err_msg"], refused
+    assert api.tx(inst, "2205", {"mdtrt_id": mdtrt_id})["infcode"] == 3002
+
+    # reversed: the lines stay; the class C line cancelled, the visit settles again without it
+    # (through the route this time: the first settlement took the fast path)
+    assert api.tx(inst, "2208", {"setl_id": setl_id, "date": "2025-05-04"})["infcode"] == 0
+    gone = api.tx(inst, "2205", {"mdtrt_id": mdtrt_id, "feedetl_sn": ["3"]})
+    assert gone["infcode"] == 0, gone
+    assert gone["output"]["cancelled"] == ["3"]
+    assert gone["output"]["fee_lines"]["det_item_fee_sumamt"] == "11200.00"
+    again = route_only(api).tx(
+        inst, "2207", {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"}
+    )
+    assert again["infcode"] == 0, again
+    assert (again["output"]["medfee_sumamt"], again["output"]["fulamt_ownpay_amt"]) == (
+        "11200.00",
+        "0.00",
+    )
+
+    read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})
+    assert read["infcode"] == 0, read
+    assert [(x["feedetl_sn"], x["status"]) for x in read["output"]["feedetail"]] == [
+        ("1", "live"),
+        ("2", "live"),
+        ("3", "cancelled"),
+    ]
+    assert read["output"]["diseinfo"][0]["diag_code"] == "I21.000"
+
+
+def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
+    api: Api, uow: UnitOfWork, engine: Engine
+) -> None:
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    good = line("1", "001101000010000", "1", "10")
+    cases = [
+        (
+            line("2", "ZZ99", "1", "1"),
+            "feedetail[1] (feedetl_sn 2).med_list_codg",
+            "not in the catalogue",
+        ),
+        (
+            line("2", "XE05", "1", "1"),
+            "feedetail[1] (feedetl_sn 2).med_list_codg",
+            "not valid on 2025-05-02",
+        ),
+        (line("2", "XC03", "-1", "1"), "feedetail[1] (feedetl_sn 2).cnt", ""),
+        (line("2", "XC03", "0", "1"), "feedetail[1] (feedetl_sn 2).cnt", "more than 0"),
+        (line("2", "XC03", "1", "99999999999"), "feedetail[1] (feedetl_sn 2).pric", "largest"),
+        (line("2", "XC03", "1000000", "999999"), "(feedetl_sn 2).pric", "largest line amount"),
+        (line("2", "XC03", "1", "1", day="2025-04-30"), "fee_ocur_time", "before the visit"),
+        (line("2", "XC03", "1", "1", day="2099-01-01"), "fee_ocur_time", "after today"),
+        (line("1", "XC03", "1", "1"), "feedetail[1] (feedetl_sn 1).feedetl_sn", "twice"),
+        (
+            {**line("2", "XC03", "1", "1"), "det_item_fee_sumamt": "2.00"},
+            "det_item_fee_sumamt",
+            "not cnt × pric",
+        ),
+        ({**line("2", "XC03", "1", "1"), "hosp_appr_flag": "7"}, "hosp_appr_flag", "expected"),
+    ]
+    for bad, field, words in cases:
+        out = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good, bad]})
+        assert out["infcode"] == 1003, (bad, out)
+        assert field in out["err_msg"] and words in out["err_msg"], (bad, out)
+    assert count_lines(engine) == 0
+    # another institution's visit, an unknown one
+    theirs = api.institution("H36010002")
+    assert api.tx(theirs, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good]})["infcode"] == 2005
+    assert api.tx(theirs, "2205", {"mdtrt_id": mdtrt_id})["infcode"] == 2005
+    assert api.tx(theirs, "5204", {"mdtrt_id": mdtrt_id})["infcode"] == 2005
+    assert api.tx(theirs, "2402", {"mdtrt_id": mdtrt_id, "dscg_way": "1"})["infcode"] == 2005
+    assert api.tx(inst, "2204", {"mdtrt_id": "V-NOPE", "feedetail": [good]})["infcode"] == 3001
+    assert count_lines(engine) == 0
+    # a serial used once is not used again
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good]})["infcode"] == 0
+    again = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good]})
+    assert again["infcode"] == 1003 and "already used" in again["err_msg"]
+    assert count_lines(engine) == 1
+
+
+def test_settlement_from_lines_refuses_stated_parts(api: Api, uow: UnitOfWork) -> None:
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": BILL})["infcode"] == 0
+    base = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-03"}
+    for extra, field in (
+        ({"medfee_sumamt": "11999.99"}, "medfee_sumamt"),
+        ({"fulamt_ownpay_amt": "0"}, "fulamt_ownpay_amt"),
+        ({"fully_self_paid": "800.00"}, "fulamt_ownpay_amt"),
+        ({"category_b": "1"}, "category_b"),
+    ):
+        for infno in ("2206", "2207"):
+            out = api.tx(inst, infno, {**base, **extra})
+            assert out["infcode"] == 1003 and field in out["err_msg"], (infno, extra, out)
+    # a visit without lines still needs its total
+    plain = visit(api, inst, who)
+    out = api.tx(inst, "2207", {"certno": who, "mdtrt_id": plain, "date": "2025-05-03"})
+    assert out["infcode"] == 1003 and "medfee_sumamt" in out["err_msg"], out
+
+
+def test_per_day_maximum_counts_earlier_uploads(api: Api, uow: UnitOfWork) -> None:
+    """XD04: at most 2 a day. 2 on one upload, 1 more on the next the same day: the third is
+    self-paid (1 × 5.00); the next day counts afresh."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    first = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [line("1", "XD04", "2", "5")]})
+    assert first["output"]["result"][0]["fulamt_ownpay_amt"] == "0.00"
+    second = api.tx(
+        inst,
+        "2204",
+        {
+            "mdtrt_id": mdtrt_id,
+            "feedetail": [
+                line("2", "XD04", "1", "5"),
+                line("3", "XD04", "1", "5", day="2025-05-03"),
+            ],
+        },
+    )
+    a, b = second["output"]["result"]
+    assert (a["fulamt_ownpay_amt"], a["reason"]) == ("5.00", "day_quantity")
+    assert (b["fulamt_ownpay_amt"], b["reason"]) == ("0.00", "class_a")
+    # the first line cancelled: the second is within the day's maximum again
+    api.tx(inst, "2205", {"mdtrt_id": mdtrt_id, "feedetl_sn": "1"})
+    read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]["feedetail"]
+    assert [(x["feedetl_sn"], x["fulamt_ownpay_amt"]) for x in read] == [
+        ("1", "0.00"),
+        ("2", "0.00"),
+        ("3", "0.00"),
+    ]
+
+
+def test_discharge_and_its_cancellation(api: Api, uow: UnitOfWork, engine: Engine) -> None:
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    api.tx(
+        inst,
+        "2204",
+        {"mdtrt_id": mdtrt_id, "feedetail": [line("1", "XC03", "1", "1", day="2025-05-05")]},
+    )
+    early = api.tx(inst, "2402", {"mdtrt_id": mdtrt_id, "dscg_date": "2025-05-04", "dscg_way": "1"})
+    assert early["infcode"] == 1003 and "fee line 1" in early["err_msg"], early
+    for bad, field in (
+        ({"dscg_way": "7"}, "dscg_way"),
+        ({"dscg_way": "1", "diseinfo": [{"diag_code": "XYZ"}]}, "diseinfo[0].diag_code"),
+        (
+            {
+                "dscg_way": "1",
+                "diseinfo": [
+                    {"diag_code": "J18.900", "maindiag_flag": "1"},
+                    {"diag_code": "I10.x00x002", "maindiag_flag": "1"},
+                ],
+            },
+            "diseinfo[1].maindiag_flag",
+        ),
+        ({"dscg_way": "1", "oprninfo": [{"oprn_oprt_code": "A1"}]}, "oprninfo[0].oprn_oprt_code"),
+    ):
+        out = api.tx(inst, "2402", {"mdtrt_id": mdtrt_id, "dscg_date": "2025-05-06", **bad})
+        assert out["infcode"] == 1003 and field in out["err_msg"], (bad, out)
+    done = api.tx(
+        inst,
+        "2402",
+        {
+            "mdtrt_id": mdtrt_id,
+            "dscg_date": "2025-05-06",
+            "dscg_way": "5",
+            "diseinfo": [
+                {"diag_code": "J18.900"},
+                {"diag_code": "I10.x00x002", "maindiag_flag": "1"},
+            ],
+            "oprninfo": [
+                {"oprn_oprt_code": "36.0600x001", "oprn_date": "2025-05-03", "main_oprn_flag": "1"}
+            ],
+        },
+    )
+    assert done["infcode"] == 0, done
+    o = done["output"]
+    assert (o["dscg_date"], o["dscg_way"]) == ("2025-05-06", "5")
+    assert [d["diag_code"] for d in o["diseinfo"]] == ["I10.x00x002", "J18.900"]  # principal first
+    assert o["oprninfo"][0]["oprn_oprt_code"] == "36.0600x001"
+    # after the discharge, no line dated later
+    late = api.tx(
+        inst,
+        "2204",
+        {"mdtrt_id": mdtrt_id, "feedetail": [line("2", "XC03", "1", "1", day="2025-05-07")]},
+    )
+    assert late["infcode"] == 1003 and "after the discharge" in late["err_msg"]
+    assert api.tx(inst, "2402", {"mdtrt_id": mdtrt_id, "dscg_way": "1"})["infcode"] == 3002
+    back = api.tx(inst, "2405", {"mdtrt_id": mdtrt_id})
+    assert back["infcode"] == 0 and back["output"]["dscg_date"] is None, back
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(VisitDiagnosisRow)) == 2
+
+
+def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -> None:
+    """A FHIR Claim carrying the bill's lines, diagnoses and procedures: the lines are uploaded
+    (2204) and the visit settled from them; the ClaimResponse adjudicates each item."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    national = "urn:yibao:med-list-codg"
+    items = [
+        {
+            "sequence": int(x["feedetl_sn"]),
+            "productOrService": {"coding": [{"system": national, "code": x["med_list_codg"]}]},
+            "quantity": {"value": float(x["cnt"])},
+            "unitPrice": {"value": x["pric"]},
+            "servicedDate": "2025-05-02",
+        }
+        for x in BILL
+    ]
+    items[0]["net"] = {"value": 10000, "currency": "CNY"}
+    claim = {
+        "resourceType": "Claim",
+        "identifier": [{"value": "fhir-bill-1"}],
+        "use": "claim",
+        "patient": {"reference": f"Patient/{psn_no}"},
+        "type": {"coding": [{"system": "urn:yibao:med-type", "code": "inpatient"}]},
+        "billablePeriod": {"start": "2025-05-03"},
+        "extension": [{"url": "urn:yibao:mdtrt_id", "valueString": mdtrt_id}],
+        "item": items,
+        "diagnosis": [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "J18.900"}]
+                },
+                "type": [{"coding": [{"code": "principal"}]}],
+            }
+        ],
+        "procedure": [
+            {
+                "sequence": 1,
+                "procedureCodeableConcept": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-9-cm", "code": "96.04"}]
+                },
+            }
+        ],
+    }
+    body = orjson.dumps(claim)
+    path = "/fhir/Claim/$submit"
+    r = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert r.status_code == 200, r.text
+    cr = r.json()
+    total = {a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in cr["adjudication"]}
+    assert total["submitted"] == 12000 and total["eligible"] == 10900  # as the hand computation
+    by_item = {
+        it["itemSequence"]: {
+            a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in it["adjudication"]
+        }
+        for it in cr["item"]
+    }
+    assert by_item[2] == {
+        "submitted": 1200,
+        "eligible": 1000,
+        "fully_self_paid": 0,
+        "over_limit": 200,
+        "category_b": 1000,
+        "category_b_prepay": 100,
+    }
+    assert by_item[3]["fully_self_paid"] == 800
+    assert cr["item"][2]["adjudication"][0]["reason"]["coding"][0]["code"] == "class_c"
+    assert cr["addItem"]  # the fund layers
+    # sent again: the same answer, nothing uploaded or settled twice
+    again = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert again.json()["id"] == cr["id"]
+    read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]
+    assert len(read["feedetail"]) == 3 and read["diseinfo"][0]["diag_code"] == "J18.900"
+    assert read["oprninfo"][0]["oprn_oprt_code"] == "96.04"
