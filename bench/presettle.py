@@ -71,7 +71,7 @@ def main() -> None:
     n = len(reqs)
     print(f"one call per request: {n / alone:,.0f}/s  ({alone / n * 1e6:.0f} µs each)")
     print(f"coalesced {args.coalesce} per call: {n / together:,.0f}/s")
-    print(f"settlements/s: {n / together:.0f}")
+    print(f"settlements/s: {n / alone:.0f}")
 
 
 if __name__ == "__main__":

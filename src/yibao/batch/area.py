@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from yibao.kernel.arrow import claims_from_arrow, persons_from_arrow
+from yibao.kernel.arrow import claims_from_arrow, in_order, persons_from_arrow
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.settle import Claims, Persons
 
@@ -29,14 +29,23 @@ def parts(area: Path | str) -> list[tuple[Path, Path]]:
 def read_part(persons_path: Path, claims_path: Path) -> tuple[Claims, Persons]:
     """One part as kernel arrays: claims sorted by person, persons in segment order."""
     claims_table = pq.read_table(claims_path, columns=list(CLAIM_COLUMNS))
-    claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
-    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS)).sort_by("psn_no")
     claims = claims_from_arrow(claims_table)
+    if not in_order(claims.person, claims.date):  # a generated part is already in order
+        claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
+        claims = claims_from_arrow(claims_table)
+    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS))
     psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
-    present = np.unique(claims.person)
+    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
+        persons_table = persons_table.sort_by("psn_no")
+        psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
+    # each run of equal keys is one person: its key, and each claim's run number
+    first = np.empty(len(claims), dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(claims.person[1:], claims.person[:-1], out=first[1:])
+    present = claims.person[first]
     idx = np.searchsorted(psn, present)
     persons = persons_from_arrow(persons_table.take(idx))
-    claims.person = np.searchsorted(present, claims.person)  # segment numbers 0..P-1
+    claims.person = np.cumsum(first, dtype=np.int64) - 1  # segment numbers 0..P-1
     return claims, persons
 
 

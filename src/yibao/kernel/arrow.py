@@ -86,6 +86,16 @@ def persons_from_arrow(table: pa.Table) -> Persons:
     )
 
 
+def in_order(person: I64, date: I64) -> bool:
+    """Whether claims are sorted by (person, date), as the kernel takes them."""
+    if len(person) < 2:
+        return True
+    return bool(
+        np.all(person[1:] >= person[:-1])
+        and np.all((person[1:] != person[:-1]) | (date[1:] >= date[:-1]))
+    )
+
+
 def settle_table(
     tables: Tables, claims: pa.Table, persons: pa.Table, state: State | None = None
 ) -> tuple[pa.Table, Result]:
@@ -95,14 +105,14 @@ def settle_table(
     the persons in order of first appearance).
     """
     c = claims_from_arrow(claims)
-    if len(c) > 1 and not (
-        np.all(c.person[1:] >= c.person[:-1])
-        and np.all((c.person[1:] != c.person[:-1]) | (c.date[1:] >= c.date[:-1]))
-    ):
+    if not in_order(c.person, c.date):
         order = np.lexsort((c.date, c.person))
         claims = claims.take(pa.array(order))
         c = claims_from_arrow(claims)
-    unique = np.unique(c.person)
+    first = np.empty(len(c), dtype=np.bool_)  # each run of equal keys is one person
+    first[:1] = True
+    np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
+    unique = c.person[first]
     psn = _int(persons["psn_no"])
     sorter = np.argsort(psn, kind="stable")
     pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), max(len(psn) - 1, 0))

@@ -1,19 +1,19 @@
 """Keeping freed memory for the next batch (glibc ``malloc`` tuning).
 
-A kernel call allocates and frees a few hundred temporary arrays. With glibc's defaults the
-main thread's heap gives freed memory back to the system as soon as its free top passes a
-small, self-adjusting threshold (about twice the largest array freed so far), and takes it
-back, page fault by page fault, a moment later: on the main thread a batch of 100,000 claims
-took about twice the page faults, and up to twice the time, of the same batch on a worker thread
-(docs/benchmarks.md). ``keep_freed_memory`` fixes the thresholds instead (``mallopt``):
+Each kernel call allocates its result (one int64 row per output column) and the persons' state,
+and a process that settles batch after batch frees them and allocates them again. With glibc's
+defaults the main thread's heap gives freed memory back to the system as soon as its free top
+passes a small, self-adjusting threshold (about twice the largest block freed so far), and takes
+it back, page fault by page fault, a moment later, where a worker thread's arena keeps more of
+it (docs/benchmarks.md). ``keep_freed_memory`` fixes the thresholds instead (``mallopt``):
 
 - ``M_MMAP_THRESHOLD``: arrays below 32 MiB (glibc's largest setting) come from the heap, not
   from a fresh mapping each;
 - ``M_TRIM_THRESHOLD``: up to 256 MiB free at the heap's top stays with the process;
 - ``M_TOP_PAD``: the heap grows 64 MiB at a time.
 
-So a process that settles keeps its peak heap (the temporaries of one batch, about 100 MB for
-100,000 claims) instead of returning and re-faulting it. Applied once per process when the
+So a process that settles keeps its peak heap (the results of the batches in flight) instead of
+returning and re-faulting it. Applied once per process when the
 kernel is imported (``kernel.settle``): the calculator, ``yibao serve``'s workers, batch
 settlement and the benchmarks all settle through it. Elsewhere than glibc, or with the
 environment variable ``YIBAO_MALLOC_TUNING=off`` (glibc's own defaults, e.g. to compare), nothing

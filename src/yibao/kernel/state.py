@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,41 @@ def state_keys(tables: Tables) -> list[str]:
     keys = ["admissions", FREE_ADMISSIONS, "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
     keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
     return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+
+
+class Slots(NamedTuple):
+    """Where each accumulator of ``state_keys`` sits along the compiled kernel's state matrix
+    (``[key, person]``): a layer's ``.raw`` slot, its ``.paid`` slot right after it."""
+
+    admissions: int
+    free: int
+    ci_base: int
+    ded_base: int  # ded:<m>.base of med type m at ded_base + m
+    ma_base: int  # ma:<t>.base at ma_base + t
+    cap: int  # cap:<g>.raw at cap + 2g
+    ci: int
+    la: int
+    acct: int
+    mulaid: int
+    ma: int  # ma:<t>.raw at ma + 2t
+
+
+def slots(tables: Tables) -> Slots:
+    """The slots of ``state_keys(tables)``."""
+    at = {k: i for i, k in enumerate(state_keys(tables))}
+    return Slots(
+        admissions=at["admissions"],
+        free=at[FREE_ADMISSIONS],
+        ci_base=at["ci.base"],
+        ded_base=at[f"ded:{MED_TYPES[0]}.base"],
+        ma_base=at["ma:0.base"] if tables.n_tiers else 0,
+        cap=at[f"cap:{tables.cap_groups[0]}.raw"],
+        ci=at["ci.raw"],
+        la=at["la.raw"],
+        acct=at["acct.raw"],
+        mulaid=at["mulaid.raw"],
+        ma=at["ma:0.raw"] if tables.n_tiers else 0,
+    )
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 Batches are independent when they hold whole persons, so they settle in parallel; results come
 back in input order and memory stays bounded by ``workers`` + ``prefetch`` batches in flight.
-Threads (the default) share the batches without copying and NumPy releases the GIL inside its
-array loops; worker processes avoid the GIL but pay for pickling every batch both ways, which
-measured slower here (docs/benchmarks.md).
+Threads (the default) share the batches without copying and the compiled kernel runs without the
+GIL (``kernel.jit``); worker processes pay for pickling every batch both ways, which measured
+slower here (docs/benchmarks.md).
 """
 
 from __future__ import annotations

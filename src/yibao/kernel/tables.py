@@ -8,9 +8,9 @@ scaled by ``SCALE`` (1e6) so that all arithmetic is exact integer arithmetic on 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +82,38 @@ def parse_bands(file: str, path: str, value: Any, bonus: int = 0) -> Bands:
     return Bands([OPEN], [min(SCALE, scaled(value) + bonus)])
 
 
+class KernelTables(NamedTuple):
+    """The arrays of ``Tables`` as the compiled kernel takes them (``Tables.kernel``): one
+    argument, read by name inside the compiled functions."""
+
+    version_dates: I64
+    style: I64
+    deductible: I64
+    repeat: I64
+    band_edges: I64
+    band_ratios: I64
+    band_basis: I64
+    annual_cap: I64
+    cap_group: I64
+    ded_group: I64
+    prepay_b: I64
+    cross_prepay: I64
+    ci_residual_excl_ded: I64
+    ci_include_b: I64
+    ci_deductible: I64
+    ci_edges: I64
+    ci_ratios: I64
+    ci_basis: I64
+    ci_cap: I64
+    ci_vulnerable: npt.NDArray[np.bool_]
+    la_ratio: I64
+    la_cap: I64
+    la_group: int
+    ma_deductible: I64
+    ma_ratio: I64
+    ma_cap: I64
+
+
 @dataclass
 class Tables:
     """All arrays the kernel reads, indexed [version, ...]."""
@@ -120,6 +152,17 @@ class Tables:
     ma_deductible: I64
     ma_ratio: I64
     ma_cap: I64
+    #: what the compiled kernel derives from the tables once (``kernel.single_pass``)
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def kernel(self) -> KernelTables:
+        """The arrays as the compiled kernel's argument (built once)."""
+        kt = self.derived.get("kernel")
+        if kt is None:
+            kt = self.derived["kernel"] = KernelTables(
+                **{name: getattr(self, name) for name in KernelTables._fields}
+            )
+        return kt
 
     def version_of(self, days: npt.NDArray[np.int64]) -> I64:
         idx = np.searchsorted(self.version_dates, days, side="right") - 1

@@ -39,6 +39,7 @@ from yibao.api.serving.batch import Batcher, settle_batch
 from yibao.api.serving.fastpath import ASGIApp, Message, Receive, Scope, Send, SettlementFastPath
 from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
+from yibao.services.settlement import warm_kernel
 from yibao.store.db import make_engine
 from yibao.web.app import ConsoleConfig, create_console
 
@@ -156,6 +157,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # counting; the cycle collector's youngest generation at its default (every 700
         # allocations) cost ~7 % of a batch's CPU for nothing (docs/benchmarks-service.md §4).
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+        # the compiled settlement kernel loaded before the first request, not by it
+        await anyio.to_thread.run_sync(warm_kernel, clock.today().year)
         yield
 
     app = FastAPI(

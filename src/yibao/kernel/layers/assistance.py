@@ -4,41 +4,45 @@ and annual limit, on what is still owed within policy scope after every insuranc
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import numpy as np
-
-from yibao.kernel.layers.common import Context
-from yibao.kernel.reasons import MA_CAP, NOT_AID_RECIPIENT
-from yibao.kernel.segments import I64, round_div
-from yibao.kernel.tables import SCALE
+from yibao.kernel.jit import compiled
+from yibao.kernel.layers.common import deductible_growth, round_div, within_cap
+from yibao.kernel.reasons import MA_CAP
+from yibao.kernel.segments import I64
+from yibao.kernel.state import Slots
+from yibao.kernel.tables import SCALE, KernelTables
 
 
-class MedicalAssistance(NamedTuple):
-    paid: I64  # maf_pay: all tiers
-    tiers: dict[str, I64]  # ma_base:<t> and maf_pay:<t> of each tier t
-
-
-def medical_assistance(ctx: Context, aid_class: I64, owed: I64) -> MedicalAssistance:
-    """Medical assistance of aid recipients (``aid_class`` > 0 per claim) on ``owed`` (policy
-    scope less the insurance funds): ``medical_assistance.classes.<class>.tiers``."""
-    tables, version = ctx.tables, ctx.version
-    paid = np.zeros(len(owed), dtype=np.int64)
-    tiers: dict[str, I64] = {}
-    aided = ctx.entitled & (aid_class > 0)
-    ctx.flag(ctx.entitled & ~aided & (owed > 0), NOT_AID_RECIPIENT)
-    if not aided.any():
-        return MedicalAssistance(paid, tiers)
-    for t in range(tables.n_tiers):
-        ratio = tables.ma_ratio[version, aid_class, t]
-        member = aided & (ratio > 0)
+@compiled
+def medical_assistance(
+    kt: KernelTables,
+    state: I64,
+    slots: Slots,
+    p: int,
+    v: int,
+    aid_class: int,
+    owed: int,
+    tiers: I64,
+) -> tuple[int, int]:
+    """Medical assistance of an entitled aid recipient's claim (``aid_class`` > 0) on ``owed``
+    (policy scope less the insurance funds): ``medical_assistance.classes.<class>.tiers``.
+    Fills ``tiers`` with each tier's base and payment (``[2t]``, ``[2t + 1]``); returns maf_pay
+    (all tiers) and the reasons it paid less."""
+    paid = 0
+    reasons = 0
+    for t in range(len(tiers) // 2):
+        ratio = kt.ma_ratio[v, aid_class, t]
+        if ratio <= 0:
+            tiers[2 * t] = 0
+            tiers[2 * t + 1] = 0
+            continue
         remaining = owed - paid
-        deductible = tables.ma_deductible[version, aid_class, t]
-        grown, _ = ctx.deductible(remaining, member, deductible, f"ma:{t}.base")
+        deductible = kt.ma_deductible[v, aid_class, t]
+        grown, _ = deductible_growth(state, slots.ma_base + t, p, remaining, deductible)
         raw = round_div(ratio * grown, SCALE)
-        pay, _ = ctx.capped(raw, member, tables.ma_cap[version, aid_class, t], f"ma:{t}")
-        ctx.flag(pay < raw, MA_CAP)
-        tiers[f"ma_base:{t}"] = np.where(member, remaining, 0)
-        tiers[f"maf_pay:{t}"] = pay
+        pay, _ = within_cap(state, slots.ma + 2 * t, p, raw, kt.ma_cap[v, aid_class, t])
+        if pay < raw:
+            reasons = MA_CAP
+        tiers[2 * t] = remaining
+        tiers[2 * t + 1] = pay
         paid += pay
-    return MedicalAssistance(paid, tiers)
+    return paid, reasons

@@ -30,7 +30,7 @@ what it paid (``kernel.settle.reversed_state``, see ``docs/store.md``).
 
 from yibao.services.settlement.claims import ClaimRequest, Outcome, claim_from_mapping
 from yibao.services.settlement.common import not_after_today
-from yibao.services.settlement.compute import tables_for
+from yibao.services.settlement.compute import tables_for, warm_kernel
 from yibao.services.settlement.queries import (
     SettlementOnRecord,
     YearState,
@@ -67,5 +67,6 @@ __all__ = [
     "settlement_of",
     "settlement_on_record",
     "tables_for",
+    "warm_kernel",
     "year_to_date",
 ]

@@ -20,7 +20,16 @@ from yibao.kernel import online
 from yibao.kernel.entitled import NEVER, entitled_days
 from yibao.kernel.online import Request
 from yibao.kernel.report import setl_detail
-from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, Result, State, state_keys
+from yibao.kernel.settle import (
+    REASONS,
+    WAITING,
+    Claims,
+    Persons,
+    Result,
+    State,
+    state_keys,
+    warm,
+)
 from yibao.kernel.tables import (
     MED_TYPES,
     SCHEME_INPUT,
@@ -52,6 +61,13 @@ BALANCE_LAYERS = ("acct.raw", "acct.paid", "mulaid.raw", "mulaid.paid")
 def tables_for(policy: Policy, year: int) -> Tables:
     """The policy compiled for the kernel, once per (policy, year)."""
     return compile_tables(policy, year)
+
+
+def warm_kernel(year: int) -> None:
+    """Load the compiled kernel now (compiled once per installation, then read from its cache:
+    ``kernel.jit``), so that the first settlement does not wait for it: ``yibao serve`` calls
+    it at start."""
+    warm(tables_for(Policy("000000"), year))
 
 
 @dataclass(frozen=True)
