@@ -17,6 +17,7 @@ from yibao.services.fees.clinical import (
     discharge,
     procedures_from,
     record_diagnoses,
+    visit_diagnoses,
     visit_record,
 )
 from yibao.services.fees.lines import (
@@ -38,6 +39,7 @@ __all__ = [
     "procedures_from",
     "record_diagnoses",
     "upload_lines",
+    "visit_diagnoses",
     "visit_lines",
     "visit_record",
 ]
