@@ -17,6 +17,11 @@ from tests.api_support import *  # noqa: F403
 from tests.api_support import Api, Inst
 from tests.test_api_fees_shipped import WHO, walk_employee
 from yibao.api.fsi.route import PATH
+from yibao.domain.enrolment import EnrolmentKind
+from yibao.domain.enrolment import Status as EnrolmentStatus
+from yibao.kernel.report import FUND_CODES
+from yibao.policy.codesets import CodeError, code_sets, to_yibao
+from yibao.policy.vocab import ITEM_CLASS_CODES, DischargeWay
 from yibao.store.uow import UnitOfWork
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fsi"
@@ -204,6 +209,9 @@ def test_outpatient_visit_in_the_national_format(api: Api, uow: UnitOfWork) -> N
     assert (layer["fund_pay_type"], layer["fund_payamt"]) == ("310100", "84.90")
     assert layer["fund_pay_type_name"] == "职工基本医疗保险统筹基金"
     his.values["setl_id"] = info["setl_id"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for k in ("medfee_sumamt", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "hifp_pay"):
+        assert f'"{k}": "{figures[k]}"' in readme, k
 
     # the same settlement through yibao's own route: the same handler, the same figures
     own = api.tx(his.inst, "5206", {"psn_no": his.values["psn_no"], "year": 2025})
@@ -318,3 +326,87 @@ def test_unsigned_request_is_refused_in_the_envelope(api: Api) -> None:
     r = api.client.post(PATH, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200
     assert r.json()["infcode"] == -1 and r.json()["err_msg"].startswith("[2001]")
+
+
+def test_stay_changed_and_taken_back(api: Api, uow: UnitOfWork) -> None:
+    """2401 → 2403 → 2301 → 2302 → 2402 → 2405 → 2404, and 2201 → 2205 → 2202; 5206, 3201."""
+    his = signed_in(api, uow)
+    his.values["mdtrt_id"] = his.ok("2401")["result"]["mdtrt_id"]
+    changed = his.ok("2403")["result"]
+    assert [(d["diag_code"], d["maindiag_flag"]) for d in changed["diseinfo"]] == [
+        ("K35.800", "1"),
+        ("I10.X00", "0"),
+    ]
+    assert len(his.ok("2301")["result"]) == 4
+    cut = his.ok("2302")
+    assert (cut["fee_lines"]["count"], cut["fee_lines"]["det_item_fee_sumamt"]) == (3, "9150.00")
+    assert his.ok("2402")["result"]["dscg_date"] == "2025-05-03"
+    assert his.ok("2405")["result"]["dscg_date"] is None
+    assert his.ok("2404")["data"]["status"] == "cancelled"
+
+    his.values["mdtrt_id"] = his.ok("2201")["data"]["mdtrt_id"]
+    his.ok("2204")
+    emptied = his.ok("2205")
+    assert emptied["fee_lines"]["count"] == 0
+    refused = his.send("2207")  # no live fee details: upload them first
+    assert refused["infcode"] == -1 and "upload them (2204)" in refused["err_msg"]
+    assert his.ok("2202")["data"]["status"] == "cancelled"
+
+    cum = his.ok("5206")["cuminfo"]
+    assert (cum["year"], cum["settled"]["setl_cnt"]) == (2025, 0)
+    stmt = his.ok("3201")["stmtinfo"]
+    assert (stmt["setl_optins"], stmt["stmt_rslt"], stmt["stmt_rslt_dscr"]) == ("360100", "0", None)
+
+
+def test_another_institutions_visit_is_refused(api: Api, uow: UnitOfWork) -> None:
+    his = signed_in(api, uow)
+    his.values["mdtrt_id"] = his.ok("2201")["data"]["mdtrt_id"]
+    other = Hospital(api, api.institution("H36010002"))
+    other.sign_no = other.ok("9001", fixmedins_code="H36010002")["signinoutb"]["sign_no"]
+    other.values = dict(his.values)
+    out = other.send("2204", fixmedins_code="H36010002")
+    assert out["infcode"] == -1 and out["err_msg"].startswith("[2005]")
+    # an envelope naming another institution than the one that signed it
+    forged = his.send("2206", fixmedins_code="H36010002")
+    assert forged["infcode"] == -1 and "sign in again" in forged["err_msg"]
+    # the sign_no of one operator is not another's
+    clerk = his.send("1101", opter="0999")
+    assert clerk["infcode"] == -1 and "operator 0999" in clerk["err_msg"]
+
+
+CODE_TABLE = [
+    ("med_type", "11", "outpatient"),
+    ("med_type", "14", "chronic"),
+    ("med_type", "21", "inpatient"),
+    ("med_type", "41", "pharmacy"),
+    ("med_type", "51", "maternity"),
+    ("med_type", "52", "maternity"),
+    ("insutype", "310", "employee"),
+    ("insutype", "390", "resident"),
+    ("mdtrt_cert_type", "02", "national_id"),
+    ("acct_used_flag", "0", "false"),
+    ("dscg_way", "5", "5"),
+    ("chrgitm_lv", "02", "B"),
+    ("fund_pay_type", "330100", "large_amount"),
+]
+
+
+@pytest.mark.parametrize(("code_set", "code", "value"), CODE_TABLE)
+def test_national_codes_map_to_yibao(code_set: str, code: str, value: str) -> None:
+    assert to_yibao(code_set, code) == value
+
+
+def test_code_sets_agree_with_the_vocabulary() -> None:
+    sets = code_sets()
+    for kind in EnrolmentKind:
+        assert sets["psn_type"].to_national(kind.value) is not None, kind
+    for status in EnrolmentStatus:
+        assert sets["psn_insu_stas"].to_national(status.value) is not None, status
+    for item_class, code in ITEM_CLASS_CODES.items():
+        assert sets["chrgitm_lv"].to_yibao(code) == item_class.value
+    for layer, (code, _name) in FUND_CODES.items():
+        assert sets["fund_pay_type"].to_yibao(code) == layer
+    for way in DischargeWay:
+        assert sets["dscg_way"].to_yibao(way.value) == way.value
+    with pytest.raises(CodeError, match="settle under 310"):
+        to_yibao("insutype", "330")
