@@ -293,7 +293,7 @@ def test_bad_envelopes_are_refused_naming_the_field(api: Api, uow: UnitOfWork) -
     env.update(msgid="H36010001bad", sign_no=his.sign_no, infno="1101")
 
     def with_(**change: Any) -> bytes:
-        return orjson.dumps({**env, **change})
+        return orjson.dumps({**env, "msgid": f"H36010001bad{uuid.uuid4().hex[:12]}", **change})
 
     no_infno = {k: v for k, v in env.items() if k != "infno"}
     assert _bad(his, orjson.dumps(no_infno)) == "[1001] infno: missing"
@@ -317,6 +317,17 @@ def test_bad_envelopes_are_refused_naming_the_field(api: Api, uow: UnitOfWork) -
     assert _bad(his, b"{not json").startswith("[1001] body: not JSON")
     assert "lone surrogate" in _bad(his, b'{"infno": "1101", "msgid": "\\ud800"}')
     assert "[1001] body: must be a JSON object" in _bad(his, b"[1, 2]")
+    his.values["mdtrt_id"] = his.ok("2201")["data"]["mdtrt_id"]
+    settle = fixture("2206", his.values)["input"]
+    settle["data"]["medfee_sumamt"] = "1e3"
+    message = _bad(his, with_(infno="2206", input=settle))
+    assert message.startswith("[1003] input.data.medfee_sumamt:"), message
+    rlo = with_(input={"data": {"mdtrt_cert_type": "02", "psn_no": "1\u202e2"}})
+    assert "input.data.psn_no" in _bad(his, rlo)
+    first = his.send("1101", msgid="H36010001reused")
+    assert first["infcode"] == 0
+    reused = his.send("2206", msgid="H36010001reused")
+    assert reused["err_msg"].startswith("[3003] msgid H36010001reused was already used")
     missing = with_(input={"data": {"mdtrt_cert_type": "02"}})
     assert _bad(his, missing).startswith("[1003] input.data.psn_no: missing")
 

@@ -138,7 +138,14 @@ def _transaction(
         if out["infcode"] == errors.INVALID_FIELD:
             message = mapping.national_message(tx, message)
         return _refused(env.msgid, received, out["infcode"], message)
-    return answer(SUCCESS, env.msgid, received, tx.to_output(out["output"], env.msgid))
+    try:
+        output = tx.to_output(out["output"], env.msgid)
+    except (KeyError, TypeError, AttributeError):  # the first answer of a msgid used before
+        raise ApiError(
+            errors.CONFLICT,
+            f"msgid {env.msgid} was already used for another transaction: send a new msgid",
+        ) from None
+    return answer(SUCCESS, env.msgid, received, output)
 
 
 def _require_lines(state: State, who: Principal, mdtrt_id: str, infno: str) -> None:
