@@ -1,12 +1,11 @@
-"""9001/9002 operator sign-in and sign-out (签到/签退) and the ``sign_no`` every other
-transaction carries.
+"""9001/9002 operator sign-in and sign-out (签到/签退) and ``sign_no``.
 
 yibao authenticates every request by its signature (``api.http.auth``); ``sign_no`` adds no
-authority. It is a stateless token of the operator's day: ``YYYYMMDD`` and 22 hex digits of
-HMAC-SHA256(master secret, ``sign-in:<institution>:<opter>:<YYYYMMDD>``). 9001 answers it; a
-business transaction must carry the token of its ``opter`` for today (else it is refused: sign
-in first), as the platform requires. 9002 answers the sign-out time and is audited; the token
-stays valid until the day ends (nothing is stored, so there is nothing to revoke).
+authority, so a business transaction's ``sign_no`` is not checked (hospital systems in use send
+the 9001 number, their msgid, or nothing). 9001 answers a stateless number of the operator's
+day: ``YYYYMMDD`` and 22 hex digits of HMAC-SHA256(master secret,
+``sign-in:<institution>:<opter>:<YYYYMMDD>``). 9002 takes that number back (another is refused),
+answers the sign-out time and is audited; nothing is stored, so there is nothing to revoke.
 """
 
 from __future__ import annotations
