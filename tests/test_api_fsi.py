@@ -155,6 +155,8 @@ def signed_in(api: Api, uow: UnitOfWork) -> Hospital:
         "insuplc_admdvs": "360100",
     }
     assert insu["psn_insu_date"] == "2025-01-01"
+    # the personal account: the employee's own 2 % of 8000.00 for three months = 480.00
+    assert insu["balc"] == "480.00"
     his.values["psn_no"] = base["psn_no"]
     return his
 
