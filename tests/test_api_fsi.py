@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
 from tests.api_support import Api, Inst
@@ -22,6 +23,7 @@ from yibao.domain.enrolment import Status as EnrolmentStatus
 from yibao.kernel.report import FUND_CODES
 from yibao.policy.codesets import CodeError, code_sets, to_yibao
 from yibao.policy.vocab import ITEM_CLASS_CODES, DischargeWay
+from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fsi"
@@ -359,8 +361,11 @@ def test_stay_changed_and_taken_back(api: Api, uow: UnitOfWork) -> None:
     his.ok("2204")
     emptied = his.ok("2205")
     assert emptied["fee_lines"]["count"] == 0
-    refused = his.send("2207")  # no live fee details: upload them first
+    refused = his.send("2207", msgid="H36010001nolines")  # no live fee details
     assert refused["infcode"] == -1 and "upload them (2204)" in refused["err_msg"]
+    with Session(api.engine) as session:  # refused before the handler ran, and audited
+        (entry,) = ApiRepository(session).audit_log(limit=1)
+    assert (entry.action, entry.outcome, entry.msgid) == ("tx:2207", "refused", "H36010001nolines")
     assert his.ok("2202")["data"]["status"] == "cancelled"
 
     cum = his.ok("5206")["cuminfo"]

@@ -11,6 +11,7 @@ a 500 (``app.LastResort``).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -117,10 +118,14 @@ def _transaction(
         )
     try:
         data = tx.to_input(env.input)
+        if tx.needs_lines:
+            _require_lines(state, who, str(data.get("mdtrt_id")), env.infno)
     except mapping.InputError as exc:
+        _audit_refusal(state, who, env, ApiError(errors.INVALID_FIELD, str(exc)))
         raise ApiError(errors.INVALID_FIELD, str(exc)) from None
-    if tx.needs_lines:
-        _require_lines(state, who, str(data.get("mdtrt_id")), env.infno)
+    except ApiError as err:
+        _audit_refusal(state, who, env, err)
+        raise
     envelope = TxRequest(
         infno=tx.yibao,
         msgid=env.msgid,
@@ -143,6 +148,14 @@ def _transaction(
             f"msgid {env.msgid} was already used for another transaction: send a new msgid",
         ) from None
     return answer(SUCCESS, env.msgid, received, output)
+
+
+def _audit_refusal(state: State, who: Principal, env: Envelope, err: ApiError) -> None:
+    """The audit entry of a transaction the adapter refused before its handler ran (a failure
+    to write it is only logged, ``api.audit.write``)."""
+    outcome = "denied" if err.infcode in (errors.FORBIDDEN, errors.NOT_YOURS) else "refused"
+    entry = AuditEntry(who.actor, who.role.value, f"tx:{env.infno}", outcome, msgid=env.msgid)
+    audit.write(state.engine, [replace(entry, detail=f"[{err.infcode}] {err.message}"[:500])])
 
 
 def _require_lines(state: State, who: Principal, mdtrt_id: str, infno: str) -> None:
