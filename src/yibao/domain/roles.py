@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tx:2202": frozenset({_I}),
     "tx:2204": frozenset({_I}),
     "tx:2205": frozenset({_I}),
+    "tx:2203": frozenset({_I}),
     "tx:2402": frozenset({_I}),
     "tx:2405": frozenset({_I}),
     "tx:5204": frozenset({_I, _A}),

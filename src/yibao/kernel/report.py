@@ -7,14 +7,23 @@ from __future__ import annotations
 import numpy as np
 
 from yibao.policy import fen_to_yuan
+from yibao.policy.codesets import to_national
 
-#: National fund type codes (基金支付类型) of the layers.
+
+def _fund(layer: str, name: str) -> tuple[str, str]:
+    """The layer's national fund type code, from the one code set (``policy.codesets``)."""
+    code = to_national("fund_pay_type", layer)
+    assert code is not None, layer
+    return code, name
+
+
+#: National fund type codes (基金支付类型) of the layers (policy/codes/national.yaml).
 FUND_CODES = {
-    "basic_employee": ("310100", "employee basic pooling fund"),
-    "basic_resident": ("390100", "resident basic pooling fund"),
-    "critical_illness": ("390200", "resident critical illness insurance"),
-    "large_amount": ("330100", "employee large-amount medical expense subsidy"),
-    "assistance": ("610100", "medical assistance fund"),
+    "basic_employee": _fund("basic_employee", "employee basic pooling fund"),
+    "basic_resident": _fund("basic_resident", "resident basic pooling fund"),
+    "critical_illness": _fund("critical_illness", "resident critical illness insurance"),
+    "large_amount": _fund("large_amount", "employee large-amount medical expense subsidy"),
+    "assistance": _fund("assistance", "medical assistance fund"),
 }
 
 

@@ -204,6 +204,12 @@ def allocate_assistance(
 OPENING_KIND = "opening_balance"
 
 
+def personal_balance(uow: UnitOfWork, person_id: int) -> int:
+    """The person's personal account balance (个人账户余额, fen; 0 without an account)."""
+    account = uow.ledger.account(AccountRef.personal(person_id))
+    return max(account.natural_balance, 0) if account is not None else 0
+
+
 def opening_reference(person_id: int) -> str:
     return f"opening:personal:{person_id}"
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.api.fhir.routes import router as fhir_router
+from yibao.api.fsi.route import router as fsi_router
 from yibao.api.http import errors
 from yibao.api.http import handlers_fees as _handlers_fees  # registers 2204/2205/2402/2405/5204
 from yibao.api.http import handlers_person as _handlers_person  # registers 1101
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_exception_handler(kind, internal)
     app.include_router(router)
     app.include_router(fhir_router)
+    app.include_router(fsi_router)  # the national platform's envelope (docs/fsi.md)
     # the staff console (yibao.web), same engine and secret
     console = ConsoleConfig(
         engine,

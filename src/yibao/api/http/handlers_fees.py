@@ -1,6 +1,6 @@
 """Fee detail lines and a visit's clinical data over ``yibao.services.fees``: 2204 (upload
-lines), 2205 (cancel lines), 2402 (discharge), 2405 (cancel the discharge), 5204 (a visit's
-lines, diagnoses and procedures). Diagnoses at admission come with 2201
+lines), 2205 (cancel lines), 2203 (a visit's diagnoses), 2402 (discharge), 2405 (cancel the
+discharge), 5204 (a visit's lines, diagnoses and procedures). Diagnoses at admission come with 2201
 (``handlers_settlement``).
 
 An institution acts only on its own visits: another institution's visit is refused with 2005
@@ -167,6 +167,18 @@ def cancel_2205(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         catalogues=ctx.catalogues,
     )
     return change_json(change)
+
+
+@handler("2203", "a visit's diagnoses (visit information; an admission's changes)")
+def diagnoses_2203(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    mdtrt_id = inputs.require_text(data, "mdtrt_id", 40)
+    diagnoses = fees.diagnoses_from(data.get("diseinfo"))
+    person_id = _own_visit(ctx, mdtrt_id)
+    ctx.audit(person_id=person_id, target=f"visit:{mdtrt_id}", detail="diagnoses recorded")
+    record = fees.visit_diagnoses(
+        ctx.uow(), mdtrt_id, diagnoses, institution=ctx.principal.institution
+    )
+    return _record_json(record)
 
 
 @handler("2402", "discharge: date, way, diagnoses and procedures")

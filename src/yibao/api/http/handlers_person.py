@@ -14,6 +14,7 @@ from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.domain.roles import Role
 from yibao.policy import fen_to_yuan
+from yibao.services import ledger
 from yibao.services.common import find_person
 from yibao.services.person_file import enrolment_on
 from yibao.store.uow import UnitOfWork
@@ -95,6 +96,8 @@ def person_info(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         ctx.audit(person_id=p.id, target=f"person:{p.id}", detail="person and coverage read")
         out = {"baseinfo": baseinfo(ctx, p, on), **coverage(uow, p, on)}
         out.update(entitlement(uow, p, on))
+        balance = ledger.personal_balance(uow, p.id) if p.id is not None else 0
+        out["balc"] = fen_to_yuan(balance)  # 个人账户余额
     return out
 
 

@@ -17,6 +17,7 @@ from yibao.services.fees.clinical import (
     discharge,
     procedures_from,
     record_diagnoses,
+    visit_diagnoses,
     visit_record,
 )
 from yibao.services.fees.lines import (
@@ -42,6 +43,7 @@ __all__ = [
     "record_diagnoses",
     "upload_lines",
     "upload_many",
+    "visit_diagnoses",
     "visit_lines",
     "visit_record",
 ]

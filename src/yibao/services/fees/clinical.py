@@ -162,6 +162,32 @@ def discharge(
     return visit_record(uow, mdtrt_id)
 
 
+def visit_diagnoses(
+    uow: UnitOfWork,
+    mdtrt_id: str,
+    diagnoses: Sequence[Diagnosis],
+    *,
+    institution: str | None = None,
+) -> VisitRecord:
+    """Replace a visit's diagnoses (就诊信息上传, 2203; an admission's changes, 2403). Refused:
+    no diagnosis given, a cancelled visit, one with a settlement in force."""
+    if not diagnoses:
+        raise InvalidField("diseinfo", "missing: at least one diagnosis (diag_code)")
+    with uow:
+        visit = _visit(uow, mdtrt_id, institution, lock=True)
+        assert visit.id is not None
+        if visit.status is VisitStatus.CANCELLED:
+            raise SettlementRefused(f"visit {mdtrt_id}", "was cancelled")
+        setl_id = uow.settlements.settled_on_visit(visit.id)
+        if setl_id is not None:
+            raise SettlementRefused(
+                f"visit {mdtrt_id}", f"settlement {setl_id} is in force; reverse it (2208) first"
+            )
+        uow.fees.set_diagnoses(visit.id, diagnoses)
+        uow.commit()
+    return visit_record(uow, mdtrt_id)
+
+
 def cancel_discharge(
     uow: UnitOfWork, mdtrt_id: str, *, institution: str | None = None
 ) -> VisitRecord:
