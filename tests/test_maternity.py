@@ -170,7 +170,7 @@ def test_allowance_paid_once_from_the_employers_contributions(
     assert _fund(uow, AccountKind.EMPLOYEE_POOLING) == pool - 3555558
     assert _fund(uow, AccountKind.CASH) == cash - 3555558
     before = _transactions(engine)
-    with pytest.raises(maternity.AllowanceRefused, match="is paid"):
+    with pytest.raises(maternity.AllowanceAlreadyPaid, match="is paid"):
         maternity.pay_allowance(uow, mother, Birth(D, difficult=True, babies=2))
     assert _transactions(engine) == before
     assert ledger.reconcile(uow).ok

@@ -37,7 +37,18 @@ TRANSACTION_KIND = "maternity_allowance"
 
 
 class AllowanceRefused(InvalidField):
-    """The allowance cannot be paid (not entitled, or already paid); nothing was changed."""
+    """The allowance cannot be paid (the person is not entitled); nothing was changed."""
+
+
+class AllowanceAlreadyPaid(AlreadyExists):
+    """The allowance of this birth was paid already; nothing was changed."""
+
+    def __init__(self, person: str, birth_date: dt.date) -> None:
+        super().__init__("maternity allowance", f"of {person}'s birth {birth_date}")
+        self.args = (f"the maternity allowance of {person}'s birth {birth_date} is paid",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def allowance_reference(person_id: int, birth_date: dt.date) -> str:
@@ -143,9 +154,7 @@ def pay_allowance(
             transaction_id = uow.ledger.post(txn)
         except AlreadyExists as exc:
             uow.rollback()
-            raise AllowanceRefused(
-                "birth_date", f"the allowance of {person.label}'s birth {birth.date} is paid"
-            ) from exc
+            raise AllowanceAlreadyPaid(person.label, birth.date) from exc
         uow.commit()
     return AllowancePaid(
         person.label,
