@@ -49,7 +49,5 @@ def test_auditor_pays_the_allowance_once_others_refused(
     assert unknown.status_code in (400, 422) and "salary" in unknown.text
     assert ledger.reconcile(uow).ok
     with Session(api.engine) as s:
-        outcomes = s.scalars(
-            select(AuditRow.outcome).where(AuditRow.action == "benefit:pay")
-        ).all()
+        outcomes = s.scalars(select(AuditRow.outcome).where(AuditRow.action == "benefit:pay")).all()
     assert sorted(outcomes) == ["denied"] * 2 + ["ok"] + ["refused"] * 2
