@@ -96,7 +96,7 @@ class ContributionRepository:
         """The contribution bases summed (fen) and the person-months counted of the employee
         contributions of ``year`` paid under ``employer_code``'s enrolments."""
         row = self.session.execute(
-            select(func.coalesce(func.sum(ContributionRow.base), 0), func.count())
+            select(func.sum(ContributionRow.base), func.count(ContributionRow.base))
             .select_from(ContributionRow)
             .join(EnrolmentRow, EnrolmentRow.id == ContributionRow.enrolment_id)
             .where(
@@ -106,4 +106,4 @@ class ContributionRepository:
                 ContributionRow.period_start <= dt.date(year, 12, 31),
             )
         ).one()
-        return int(row[0]), int(row[1])
+        return int(row[0] or 0), int(row[1])
