@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
@@ -66,6 +69,20 @@ def test_leave_days(policy: Policy, birth: Birth, days: int) -> None:
 def test_allowance_hand_computed(wage: int, birth: Birth, daily: int, allowance: int) -> None:
     r = maternity_allowance(NATIONAL, wage, birth)
     assert (r.daily, r.allowance) == (daily, allowance)
+
+
+@given(
+    wage=st.integers(min_value=0, max_value=10_000_000_00),
+    difficult=st.booleans(),
+    babies=st.integers(min_value=1, max_value=9),
+)
+def test_allowance_within_half_a_fen_of_the_exact_amount(
+    wage: int, difficult: bool, babies: int
+) -> None:
+    r = maternity_allowance(NATIONAL, wage, Birth(D, difficult, babies))
+    exact = Fraction(wage * r.leave_days, 30)
+    assert -Fraction(1, 2) < r.allowance - exact <= Fraction(1, 2)
+    assert r.leave_days == 98 + 15 * difficult + 15 * (babies - 1)
 
 
 def test_average_monthly_wage_rounds_once_half_up() -> None:
