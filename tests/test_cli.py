@@ -26,6 +26,7 @@ GROUPS = (
     "enrol",
     "enrolment",
     "pay",
+    "maternity",
     "visit",
     "presettle",
     "settle",

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enrol": ("yibao.cli.enrol", "enrol"),
     "enrolment": ("yibao.cli.enrol", "enrolment_app"),
     "pay": ("yibao.cli.pay", "pay"),
+    "maternity": ("yibao.cli.maternity", "maternity_app"),
     "visit": ("yibao.cli.settle", "visit_app"),
     "presettle": ("yibao.cli.settle", "presettle"),
     "settle": ("yibao.cli.settle", "settle"),

@@ -16,6 +16,7 @@ import typer
 from yibao.calc.dip import dip_scenario, drg_scenario
 from yibao.calc.funds import funds_scenario
 from yibao.calc.incentives import incentives_scenario
+from yibao.calc.maternity import maternity_scenario
 from yibao.calc.scenario import ScenarioError, policy_error, read_scenario
 from yibao.calc.settle import settle_scenario
 from yibao.calc.waiting import waiting_scenario
@@ -82,3 +83,10 @@ def dip(scenario: str = SCENARIO) -> None:
 def drg(scenario: str = SCENARIO) -> None:
     """DRG (按疾病诊断相关分组): as ``calc dip`` with relative weights and the drg parameters."""
     _run(scenario, drg_scenario)
+
+
+@app.command()
+@with_policy_dir
+def maternity(scenario: str = SCENARIO) -> None:
+    """The maternity allowance (生育津贴) of one birth."""
+    _run(scenario, maternity_scenario)

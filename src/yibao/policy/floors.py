@@ -46,6 +46,7 @@ GBF2015_57 = dt.date(2015, 7, 28)  # critical illness insurance in full: ratio 5
 GBF2021_14 = dt.date(2021, 4, 13)  # employee outpatient mutual aid: ratio from 50%
 GBF2021_42 = dt.date(2021, 10, 28)  # medical assistance for major and serious diseases
 GBF2024_38_FROM = dt.date(2025, 1, 1)  # incentives and waiting periods "from 2025"
+SP2012 = dt.date(2012, 4, 28)  # special provisions on labour protection of female employees
 
 #: National per-capita fiscal subsidy floors of the yearly resident notices (year, yuan, source).
 #: Years whose notice was not found (2008 and 2009: 80, see ASSUMED in 000000.yaml) set none.
@@ -135,6 +136,11 @@ BOUNDS: tuple[Bound, ...] = (
     Bound(
         "benefits.*.outpatient.basic.ratio.*", low=_d("0.50"), since=GBF2021_14, note="GBF2021-14"
     ),
+    # maternity leave (产假): the national days are a floor; a region may add, never take away
+    Bound("maternity.leave_days.base", low=_d("98"), high=_d("365"), since=SP2012, note="SP2012"),
+    Bound("maternity.leave_days.difficult", low=_d("15"), high=_d("365"), note="SP2012"),
+    Bound("maternity.leave_days.per_extra_baby", low=_d("15"), high=_d("365"), note="SP2012"),
+    Bound("maternity.leave_days.local_extra", low=_d("0"), high=_d("365"), note="SP2012"),
     Bound("funds.adjustment.draw_ratio_max", high=_d("0.05"), note="SPEC-RULES"),
     Bound("funds.adjustment.draw_ratio", high=_d("0.05"), note="SPEC-RULES"),
 )

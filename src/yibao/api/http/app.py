@@ -34,6 +34,7 @@ from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
 from yibao.api.http.routes_funds import router as funds_router
+from yibao.api.http.routes_maternity import router as maternity_router
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import translate
 from yibao.api.serving.batch import Batcher, settle_batch
@@ -234,4 +235,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.mount("/console", create_console(console))
     app.include_router(funds_router)
+    app.include_router(maternity_router)
     return app

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yibao.domain.contributions import ContributionKind, ContributionRecord
-from yibao.store.models import ContributionRow
+from yibao.store.models import ContributionRow, EnrolmentRow
 
 
 def _contribution(row: ContributionRow) -> ContributionRecord:
@@ -91,3 +91,19 @@ class ContributionRepository:
             )
             or 0
         )
+
+    def employer_wage_months(self, employer_code: str, year: int) -> tuple[int, int]:
+        """The contribution bases summed (fen) and the person-months counted of the employee
+        contributions of ``year`` paid under ``employer_code``'s enrolments."""
+        row = self.session.execute(
+            select(func.sum(ContributionRow.base), func.count(ContributionRow.base))
+            .select_from(ContributionRow)
+            .join(EnrolmentRow, EnrolmentRow.id == ContributionRow.enrolment_id)
+            .where(
+                EnrolmentRow.employer_code == employer_code,
+                ContributionRow.kind == ContributionKind.EMPLOYEE.value,
+                ContributionRow.period_start >= dt.date(year, 1, 1),
+                ContributionRow.period_start <= dt.date(year, 12, 31),
+            )
+        ).one()
+        return int(row[0] or 0), int(row[1])
