@@ -30,6 +30,7 @@ GROUPS = (
     "presettle",
     "settle",
     "reverse",
+    "supervise",
     "catalogue",
     "ledger",
     "funds",

@@ -120,6 +120,14 @@ def test_split_admission_only_between_admissions() -> None:
     assert earlier.tolist() == [-1, -1, 0]
 
 
+def test_split_admission_past_an_admission_for_another_diagnosis() -> None:
+    """An admission for another diagnosis between the two does not hide the readmission."""
+    earlier = split_admissions(
+        a(1, 1, 1), a(10, 22, 28), a(20, 26, 30), a(3, 9, 3), np.array([True, True, True]), 15
+    )
+    assert earlier.tolist() == [-1, -1, 0]
+
+
 @pytest.mark.parametrize(
     ("admit", "discharge", "limit", "inpatient", "fires"),
     [

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),
+    "supervise": ("yibao.cli.supervise", "supervise"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),
 }

@@ -40,6 +40,9 @@ YEAR = typer.Option(2025, "--year", help="year of claims")
 SEED = typer.Option(0, "--seed", min=0, help="random seed (same seed, same files)")
 CHUNK = typer.Option(DEFAULT_CHUNK, "--chunk-size", min=1, help="persons per Parquet part")
 QUIET = typer.Option(False, "--quiet", help="no progress bar")
+IRREGULAR = typer.Option(
+    0.0, "--irregular", min=0.0, max=0.5, help="share of claims planted irregular (truth/)"
+)
 OUT_OPTIONAL = typer.Option(None, "--out", help="output folder (generates when given)")
 OUT = typer.Option(..., "--out", help="output folder")
 FOLDER = typer.Argument(..., help="a generated folder")
@@ -52,10 +55,17 @@ DB = typer.Option(
 
 
 def _generate(
-    out: Path, region: str, persons: int, year: int, seed: int, chunk_size: int, quiet: bool
+    out: Path,
+    region: str,
+    persons: int,
+    year: int,
+    seed: int,
+    chunk_size: int,
+    quiet: bool,
+    irregular: float = 0.0,
 ) -> None:
     try:
-        config = SynthConfig(region, persons, year, seed, chunk_size)
+        config = SynthConfig(region, persons, year, seed, chunk_size, irregular)
         check_region(region, year)
     except ValueError as exc:
         typer.echo(f"error: {exc.public() if isinstance(exc, ParameterError) else exc}", err=True)
@@ -75,7 +85,8 @@ def _generate(
             bar.update(task, completed=done, persons=persons_done, claims=claims_done)
 
         manifest = generate_area(out, config, progress)
-    typer.echo(f"{manifest.persons} persons, {manifest.claims} claims → {out}")
+    planted = f", {manifest.planted} planted irregular" if manifest.planted else ""
+    typer.echo(f"{manifest.persons} persons, {manifest.claims} claims{planted} → {out}")
 
 
 @app.callback()
@@ -89,6 +100,7 @@ def main(
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
+    irregular: float = IRREGULAR,
 ) -> None:
     """Generate a pooling area (options here or after ``generate``), or summarise one."""
     if ctx.invoked_subcommand is not None:
@@ -96,7 +108,7 @@ def main(
     if out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    _generate(out, region, persons, year, seed, chunk_size, quiet)
+    _generate(out, region, persons, year, seed, chunk_size, quiet, irregular)
 
 
 @app.command()
@@ -109,9 +121,10 @@ def generate(
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
+    irregular: float = IRREGULAR,
 ) -> None:
     """Generate persons and their claims for a year into OUT (Parquet parts + meta.json)."""
-    _generate(out, region, persons, year, seed, chunk_size, quiet)
+    _generate(out, region, persons, year, seed, chunk_size, quiet, irregular)
 
 
 @app.command()

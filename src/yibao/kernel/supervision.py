@@ -83,15 +83,16 @@ def duplicate_lines(person: I64, code: I64, day: I64, quantity: I64, unit_price:
 def split_admissions(
     person: I64, admit: I64, discharge: I64, diagnosis: I64, inpatient: B, window_days: int
 ) -> I64:
-    """分解住院: for each admission, the person's previous admission it follows within
-    ``window_days`` of that one's discharge for the same principal diagnosis (−1 when none).
+    """分解住院: for each admission, the person's previous admission for the same principal
+    diagnosis when it began within ``window_days`` of that one's discharge (−1 when none).
     ``diagnosis`` is a code id per visit (−1 when none: never matches)."""
     n = len(person)
     earlier = np.full(n, -1, dtype=np.int64)
     at = np.flatnonzero(inpatient)
     if len(at) < 2:
         return earlier
-    order = at[np.lexsort((discharge[at], admit[at], person[at]))]
+    # the person's admissions for one diagnosis in order: each follows the one before it
+    order = at[np.lexsort((discharge[at], admit[at], diagnosis[at], person[at]))]
     prev, nxt = order[:-1], order[1:]
     gap = admit[nxt] - discharge[prev]
     hit = (person[nxt] == person[prev]) & (diagnosis[nxt] == diagnosis[prev])

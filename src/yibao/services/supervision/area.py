@@ -257,3 +257,47 @@ def supervise_area(
             if on_part:
                 on_part(i + 1, len(names))
     return AreaRun(pa.concat_tables(out), n_lines, n_visits)
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """One rule's findings against the planted ground truth."""
+
+    rule: str
+    planted: int
+    found: int  # planted cases the rule found
+    findings: int
+    false_positives: int  # findings that are not planted cases
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.planted if self.planted else 1.0
+
+
+def read_truth(area: Path | str) -> pa.Table:
+    """The planted irregularities of an area generated with ``--irregular``."""
+    parts = sorted((Path(area) / "truth").glob("part-*.parquet"))
+    if not parts:
+        raise FileNotFoundError(f"{area}: no truth/part-*.parquet (generate with --irregular)")
+    return pa.concat_tables(pq.read_table(p) for p in parts)
+
+
+def score(run: AreaRun, truth: pa.Table) -> list[RuleScore]:
+    """Recall and false positives per rule: a planted case is found when a finding of its rule
+    names its claim (a person's, for visit frequency: one finding per person)."""
+    out = []
+    ev, tr = run.evidence, truth
+    for rule in RULES:
+        key = "psn_no" if rule.value == "visit_frequency" else "claim_id"
+        found_keys = set(pc.filter(ev[key], pc.equal(ev["rule"], rule.value)).to_pylist())
+        planted = set(pc.filter(tr[key], pc.equal(tr["rule"], rule.value)).to_pylist())
+        out.append(
+            RuleScore(
+                rule.value,
+                len(planted),
+                len(planted & found_keys),
+                len(found_keys),
+                len(found_keys - planted),
+            )
+        )
+    return out
