@@ -45,7 +45,10 @@ def above_level_lines(reason: I64) -> B:
 
 
 def _ranks(values: I64) -> I64:
-    """Dense ranks of ``values`` (0 ..): small keys to pack."""
+    """Small keys to pack: ``values`` themselves when they are already small indexes (a
+    person's row), else their dense ranks (0 ..)."""
+    if not len(values) or (int(values.min()) >= 0 and int(values.max()) < (1 << 23)):
+        return values.astype(np.int64, copy=False)
     _, rank = np.unique(values, return_inverse=True)
     return rank.astype(np.int64).reshape(-1)
 
@@ -60,7 +63,7 @@ def duplicate_lines(person: I64, code: I64, day: I64, quantity: I64, unit_price:
     key = (_ranks(person) << 40) | (code.astype(np.int64) << _DAY_BITS) | (day & 0xFFFFF)
     # one sort of the packed key finds the few lines sharing (person, item, day); only those
     # are sorted again with quantity and price
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     k = key[order]
     repeat = np.zeros(n, dtype=np.bool_)
     repeat[1:] = k[1:] == k[:-1]

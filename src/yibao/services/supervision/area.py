@@ -80,6 +80,13 @@ def _ints(column: pa.ChunkedArray) -> I64:
 
 
 def _rows(keys: I64, wanted: I64, what: str) -> I64:
+    """The row of ``keys`` (ascending) holding each wanted key; runs of one key (a claim's
+    lines) are looked up once."""
+    if len(wanted) > 1:
+        start = np.flatnonzero(np.concatenate(([True], wanted[1:] != wanted[:-1])))
+        if len(start) < len(wanted) // 2:
+            runs = _rows(keys, wanted[start], what)
+            return np.repeat(runs, np.diff(np.append(start, len(wanted))))
     at = np.searchsorted(keys, wanted).clip(0, max(len(keys) - 1, 0))
     if len(wanted) and (not len(keys) or (keys[at] != wanted).any()):
         raise ValueError(f"{what}: a row refers to an unknown key")
@@ -153,7 +160,7 @@ def check_part(
     )
     quantity = _ints(lines["quantity"])
     unit_price = _ints(lines["unit_price"])
-    reason = classify_lines(
+    reason = line_reasons(
         table,
         Lines(
             visit=visit,
@@ -167,7 +174,7 @@ def check_part(
             level=_ints(claims["level"])[visit],
             approved=np.asarray(lines["approved"].to_numpy(), dtype=np.bool_),
         ),
-    ).reason
+    )
     found = run_rules(
         visits,
         LineColumns(visit, code_id, line_day, quantity, unit_price, reason),
@@ -179,6 +186,40 @@ def check_part(
         frozenset(r.code for r in catalogue.rules if r.action != RuleAction.OFF),
     )
     return evidence_table(found, claims, lines)
+
+
+#: Lines classified at a time (cut at a visit's end): the classification's passes stay in cache.
+BATCH = 1 << 17
+
+
+def line_reasons(table: CatalogueTable, lines: Lines) -> I64:
+    """Each line's classification reason (index into REASONS), in batches of whole visits."""
+    n = len(lines.visit)
+    reason = np.empty(n, dtype=np.int64)
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + BATCH)
+        if hi < n:  # end at a visit boundary
+            hi = int(np.searchsorted(lines.visit, lines.visit[hi], side="left"))
+            if hi <= lo:
+                hi = int(np.searchsorted(lines.visit, lines.visit[lo], side="right"))
+        part = slice(lo, hi)
+        reason[part] = classify_lines(
+            table,
+            Lines(
+                visit=lines.visit[part] - lines.visit[lo],
+                row=lines.row[part],
+                day=lines.day[part],
+                quantity=lines.quantity[part],
+                unit_price=lines.unit_price[part],
+                sex=lines.sex[part],
+                age=lines.age[part],
+                level=lines.level[part],
+                approved=lines.approved[part],
+            ),
+        ).reason
+        lo = hi
+    return reason
 
 
 def evidence_table(found: Hits, claims: pa.Table, lines: pa.Table) -> pa.Table:
