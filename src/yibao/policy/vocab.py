@@ -259,3 +259,13 @@ class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+class FindingStatus(StrEnum):
+    """A supervision finding's state: open → confirmed (with a recovery amount) → recovered,
+    or open/confirmed → dismissed (with a reason)."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    RECOVERED = "recovered"
+    DISMISSED = "dismissed"

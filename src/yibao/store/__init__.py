@@ -4,6 +4,7 @@ unit of work. SQLite (embedded, the default) and PostgreSQL run the same migrati
 from yibao.store import api_models as _api_models  # noqa: F401  (API tables on Base)
 from yibao.store import catalogue_models as _catalogue_models  # noqa: F401  (on Base)
 from yibao.store import fee_models as _fee_models  # noqa: F401  (fee line tables on Base)
+from yibao.store import supervision_models as _supervision_models  # noqa: F401  (on Base)
 from yibao.store.db import database_url, make_engine, make_session_factory
 from yibao.store.migrate import upgrade
 from yibao.store.uow import UnitOfWork

@@ -30,9 +30,9 @@ from yibao.kernel.supervision import (
 )
 from yibao.policy.params import Policy
 from yibao.policy.supervision import RuleCatalogue, rule_catalogue
-from yibao.policy.vocab import MedType, RuleAction
+from yibao.policy.vocab import InsuranceScheme, MedType, RuleAction
 
-PERSON_COLUMNS = ["psn_no", "sex", "birth_date", "enrolled_on"]
+PERSON_COLUMNS = ["psn_no", "sex", "birth_date", "enrolled_on", "scheme"]
 CLAIM_COLUMNS = [
     "claim_id",
     "psn_no",
@@ -185,7 +185,10 @@ def check_part(
         ),
         frozenset(r.code for r in catalogue.rules if r.action != RuleAction.OFF),
     )
-    return evidence_table(found, claims, lines)
+    evidence = evidence_table(found, claims, lines)
+    resident = pc.equal(persons["scheme"], InsuranceScheme.RESIDENT.value)
+    scheme = pc.if_else(resident, InsuranceScheme.RESIDENT.value, InsuranceScheme.EMPLOYEE.value)
+    return evidence.append_column("scheme", scheme.take(pa.array(person[found.visit])))
 
 
 #: Lines classified at a time (cut at a visit's end): the classification's passes stay in cache.
@@ -224,7 +227,8 @@ def line_reasons(table: CatalogueTable, lines: Lines) -> I64:
 
 def evidence_table(found: Hits, claims: pa.Table, lines: pa.Table) -> pa.Table:
     """Evidence rows as Arrow: rule, claim, person, institution, line number (−1), the other
-    claim (−1) and the amount at stake (the line's, else the claim's total, fen)."""
+    claim (−1) and the amount at stake (the line's, else the claim's total, fen); ``check_part``
+    adds the patient's scheme (employee or resident: the fund a recovery goes back to)."""
     claim_id = _ints(claims["claim_id"])
     has_line = found.line >= 0
     line_at = np.where(has_line, found.line, 0)
