@@ -31,6 +31,7 @@ GROUPS = (
     "settle",
     "reverse",
     "supervise",
+    "findings",
     "catalogue",
     "ledger",
     "funds",

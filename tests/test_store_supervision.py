@@ -81,7 +81,7 @@ def test_confirm_recover_posts_a_balanced_transaction(uow: UnitOfWork) -> None:
 
 def test_the_workflow_refuses_what_it_does_not_allow(uow: UnitOfWork) -> None:
     findings.record(uow, evidence(), AREA, YEAR)
-    sex, split, dead = findings.list_findings(uow)
+    sex, _split, dead = findings.list_findings(uow)
     with pytest.raises(FindingStateError, match="open to recovered"):
         findings.recover(uow, sex.id, by="a")
     with pytest.raises(InvalidField, match="recovery"):
@@ -120,3 +120,28 @@ def test_credit_scores_from_confirmed_findings(uow: UnitOfWork) -> None:
 def test_credit_score_never_below_zero() -> None:
     assert credit_score([Severity.HIGH] * 11) == 0
     assert credit_score([Severity.LOW, Severity.MEDIUM]) == 96
+
+
+def test_cli_findings_confirm_recover_and_scores(db_url: str, uow: UnitOfWork) -> None:
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+
+    findings.record(uow, evidence(), AREA, YEAR)
+    split = findings.list_findings(uow, rule="split_admission")[0]
+    run = CliRunner().invoke
+    args = ["--db", db_url, "--operator", "auditor-li"]
+    sci = run(app, ["findings", "confirm", str(split.id), "--recovery", "1e3", *args])
+    assert sci.exit_code == 0  # 1e3 yuan is 1,000.00 yuan
+    assert findings.show(uow, split.id).recovery == 100000
+    done = run(app, ["findings", "recover", str(split.id), "--on", "2026-02-01", *args])
+    assert done.exit_code == 0, done.output
+    again = run(app, ["findings", "recover", str(split.id), *args])
+    assert again.exit_code == 2 and "recovered to recovered" in again.output
+    odd = run(app, ["findings", "dismiss", "999999", "--reason", "x", "--db", db_url])
+    assert odd.exit_code == 2
+    scores = run(
+        app, ["findings", "scores", "--area", AREA, "--year", str(YEAR), "--db", db_url, "--json"]
+    )
+    assert scores.exit_code == 0, scores.output
+    assert '"H2": 90' in scores.output

@@ -23,6 +23,10 @@ OutOpt = Annotated[
 ]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="parts checked at once")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the counts as JSON")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="also record the findings in this database (idempotent)"),
+]
 
 
 @with_policy_dir
@@ -32,6 +36,7 @@ def supervise(
     area: AreaOpt = None,
     out: OutOpt = None,
     threads: ThreadsOpt = 2,
+    db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every rule of the area's catalogue over a year of visits and lines; write findings
@@ -56,11 +61,22 @@ def supervise(
         raise typer.Exit(2) from exc
     target = out or area_dir / "findings.parquet"
     pq.write_table(run.evidence, target)
+    if db is not None:
+        from yibao.cli.common import database
+        from yibao.services.supervision import findings
+        from yibao.store.uow import UnitOfWork
+
+        with database(db, as_json) as engine:
+            added = findings.record(UnitOfWork.for_engine(engine), run.evidence, region, year)
+        result_db = {"recorded": added}
+    else:
+        result_db = {}
     result: dict[str, object] = {
         "lines": run.lines,
         "visits": run.visits,
         "findings": run.counts(),
         "out": str(target),
+        **result_db,
     }
     if (area_dir / "truth").is_dir():
         result["planted"] = {
@@ -76,6 +92,8 @@ def supervise(
         typer.echo(json.dumps(result, indent=2))
         return
     typer.echo(f"{run.visits} visits, {run.lines} lines → {target}")
+    if result_db:
+        typer.echo(f"  {result_db['recorded']} new findings recorded")
     planted = result.get("planted", {})
     assert isinstance(planted, dict)
     for rule, n in run.counts().items():
