@@ -48,6 +48,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({_D}),
     "admin:institutions": frozenset({_D}),
     "admin:staff": frozenset({_D}),
+    # supervision findings (稽核): the auditor works them, the administrator reads them
+    "findings:read": frozenset({_A, _D}),
+    "findings:work": frozenset({_A}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

@@ -32,6 +32,7 @@ from yibao.api.http import handlers_statements as _handlers_statements  # regist
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
+from yibao.api.http.routes_findings import router as findings_router
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import translate
 from yibao.api.serving.batch import Batcher, settle_batch
@@ -216,5 +217,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for kind in (OperationalError, DataError, Exception):
         app.add_exception_handler(kind, internal)
     app.include_router(router)
+    app.include_router(findings_router)
     app.include_router(fhir_router)
     return app
