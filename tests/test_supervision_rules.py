@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from yibao.kernel.classify import NO_LIMIT, REASONS
 from yibao.kernel.supervision import (
@@ -270,3 +272,45 @@ def test_an_unknown_action_names_the_rule(tmp_path: Path) -> None:
     _region(tmp_path, {"rules": {"sex_age": {"action": "shout", "severity": "low"}}})
     with pytest.raises(ParameterError, match=r"supervision\.rules\.sex_age"):
         rule_catalogue(Policy("990000", folder=tmp_path), dt.date(2025, 1, 1))
+
+
+small = st.integers(min_value=0, max_value=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(small, small, small, small, small), min_size=0, max_size=40))
+def test_duplicate_lines_match_a_line_by_line_oracle(rows: list[tuple[int, ...]]) -> None:
+    """Each line repeats the first earlier line with the same five values, if any."""
+    first: dict[tuple[int, ...], int] = {}
+    expected = []
+    for i, r in enumerate(rows):
+        expected.append(first.get(r, -1))
+        first.setdefault(r, i)
+    cols = [np.array([r[k] for r in rows], dtype=np.int64) for k in range(5)]
+    assert duplicate_lines(*cols).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40)), min_size=0, max_size=40),
+    st.integers(1, 10),
+    st.integers(1, 4),
+)
+def test_frequent_visits_match_a_count_per_visit(
+    rows: list[tuple[int, int]], window: int, most: int
+) -> None:
+    """A visit fires when the person's visits on days (day − window, day] number more than
+    ``most``, counting the same day's visits up to and including it in input order."""
+    person = np.array([r[0] for r in rows], dtype=np.int64)
+    day = np.array([r[1] for r in rows], dtype=np.int64)
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], i))
+    rank = {i: k for k, i in enumerate(order)}
+    expected = []
+    for i, (p, d) in enumerate(rows):
+        count = sum(
+            1
+            for j, (q, e) in enumerate(rows)
+            if q == p and d - window < e <= d and (e < d or rank[j] <= rank[i])
+        )
+        expected.append(count > most)
+    assert frequent_visits(person, day, window, most).tolist() == expected
