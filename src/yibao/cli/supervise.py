@@ -12,7 +12,8 @@ import typer
 from yibao.cli.options import with_policy_dir
 
 AreaDirOpt = Annotated[
-    Path, typer.Option("--area-dir", help="a generated area (persons, claims, lines parts)")
+    Path | None,
+    typer.Option("--area-dir", help="a generated area (persons, claims, lines parts)"),
 ]
 YearOpt = Annotated[int, typer.Option("--year", help="the year of visits")]
 AreaOpt = Annotated[
@@ -25,24 +26,33 @@ ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="parts checked
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the counts as JSON")]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="also record the findings in this database (idempotent)"),
+    typer.Option(
+        "--db",
+        help="the store: without --area-dir its visits are checked; the findings are recorded "
+        "there (idempotent)",
+    ),
 ]
 
 
 @with_policy_dir
 def supervise(
     year: YearOpt,
-    area_dir: AreaDirOpt,
+    area_dir: AreaDirOpt = None,
     area: AreaOpt = None,
     out: OutOpt = None,
     threads: ThreadsOpt = 2,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every rule of the area's catalogue over a year of visits and lines; write findings
-    (one row per piece of evidence) and print the findings per rule, with recall and false
-    positives when the area has planted irregularities (``truth/``)."""
+    """Run every rule of the area's catalogue over a year of visits and lines: of a generated
+    area (``--area-dir``: findings written as Parquet, with recall and false positives when it
+    has planted irregularities) or of the store (``--area`` and ``--db``); ``--db`` records the
+    findings (a rerun adds none)."""
     import pyarrow.parquet as pq
+
+    if area_dir is None:
+        _store(year, area, db, as_json)
+        return
 
     from yibao.services.supervision.area import read_truth, score, supervise_area
 
@@ -104,3 +114,28 @@ def supervise(
                 f"  planted {p['planted']}, found {p['found']}, not planted {p['false_positives']}"
             )
         typer.echo(f"  {rule:<18} {n:>8}{extra}")
+
+
+def _store(year: int, area: str | None, db: str | None, as_json: bool) -> None:
+    """The store's visits of the year in ``area``, their findings recorded."""
+    from yibao.cli.common import database
+    from yibao.services.supervision import findings
+    from yibao.services.supervision.store_run import supervise_store
+    from yibao.store.uow import UnitOfWork
+
+    if area is None or len(area) != 6 or not area.isdigit():
+        typer.echo("error: --area: a 6-digit region code is needed without --area-dir", err=True)
+        raise typer.Exit(2)
+    with database(db, as_json) as engine:
+        evidence, n_lines, n_visits = supervise_store(UnitOfWork.for_engine(engine), area, year)
+        added = findings.record(UnitOfWork.for_engine(engine), evidence, area, year)
+    result = {
+        "lines": n_lines,
+        "visits": n_visits,
+        "evidence": evidence.num_rows,
+        "recorded": added,
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(f"{n_visits} visits, {n_lines} lines: {added} new findings recorded")

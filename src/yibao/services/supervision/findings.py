@@ -41,6 +41,12 @@ def _actor(by: str) -> str:
     return name
 
 
+def _sn(row: dict[str, Any]) -> str | None:
+    """A piece of evidence's line serial: an area's number (−1: none) or the store's text."""
+    sn = row["feedetl_sn"]
+    return None if sn is None or sn == -1 else str(sn)
+
+
 def findings_of(evidence: pa.Table, area: str, year: int) -> list[NewFinding]:
     """A run's evidence rows (``services.supervision.area``) as findings: one per rule and
     claim, its severity from the area's rule catalogue, its amount the sum of its lines'
@@ -51,7 +57,7 @@ def findings_of(evidence: pa.Table, area: str, year: int) -> list[NewFinding]:
         groups[(row["rule"], row["claim_id"])].append(row)
     out = []
     for (rule, claim), rows in groups.items():
-        lines = {r["feedetl_sn"]: r["amount"] for r in rows if r["feedetl_sn"] >= 0}
+        lines = {_sn(r): r["amount"] for r in rows if _sn(r) is not None}
         amount = sum(lines.values()) if lines else rows[0]["amount"]
         first = rows[0]
         out.append(
@@ -67,7 +73,7 @@ def findings_of(evidence: pa.Table, area: str, year: int) -> list[NewFinding]:
                 amount=int(amount),
                 evidence=tuple(
                     (
-                        str(r["feedetl_sn"]) if r["feedetl_sn"] >= 0 else None,
+                        _sn(r),
                         str(r["other_claim_id"]) if r["other_claim_id"] >= 0 else None,
                         int(r["amount"]),
                     )
