@@ -63,8 +63,8 @@ def list_findings(
     status: str | None = Query(default=None, max_length=10),
     rule: str | None = Query(default=None, max_length=24),
     institution: str | None = Query(default=None, max_length=30),
-) -> list[dict[str, Any]]:
-    """Findings, filtered (no evidence: read one for it)."""
+) -> Any:
+    """Findings, filtered (no evidence: read one for it): a list, or the refusal's envelope."""
     _deny(state, who, "findings:read")
     try:
         found = findings.list_findings(
@@ -82,12 +82,12 @@ def scores(
     who: PrincipalDep,
     area: str = Query(pattern=_AREA),
     year: int = Query(ge=1950, le=2100),
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Institutions' credit scores for the year, from their confirmed findings."""
     _deny(state, who, "findings:read")
     got = findings.credit_scores(UnitOfWork.for_engine(state.engine), area, year)
     _done(state, who, "findings:read", f"scores:{area}:{year}")
-    return got
+    return dict(got)
 
 
 @router.get("/api/v1/findings/{finding_id}")
