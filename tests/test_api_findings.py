@@ -75,3 +75,10 @@ def test_other_roles_cannot_reach_findings(api: Api) -> None:
     inst = api.institution()
     assert api.get(inst, "/api/v1/findings").status_code == 403
     assert findings.show(UnitOfWork.for_engine(api.engine), first.id).status == "open"
+
+
+def test_an_id_beyond_64_bits_is_a_field_error_not_a_500(api: Api) -> None:
+    auditor = api.staff(Role.SETTLEMENT_AUDITOR)
+    r = api.staff_get(auditor, "/api/v1/findings/969170830000604839936")
+    assert r.status_code < 500 and r.json()["infcode"] != -1, r.text
+    assert api.staff_get(auditor, "/api/v1/findings/42").json()["infcode"] == 3001

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from yibao.api.http import errors
@@ -22,6 +23,8 @@ from yibao.store.uow import UnitOfWork
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["supervision"])
 _AREA = r"^[0-9]{6}$"
+#: a finding's id: a positive 64-bit integer (a larger one is refused as a field, not a 500)
+FindingId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the finding's id")]
 
 
 class Confirm(BaseModel):
@@ -91,7 +94,7 @@ def scores(
 
 
 @router.get("/api/v1/findings/{finding_id}")
-def show(finding_id: int, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+def show(finding_id: FindingId, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """A finding with its evidence and who moved it when."""
     _deny(state, who, "findings:read", target=f"finding:{finding_id}")
     try:
@@ -103,7 +106,7 @@ def show(finding_id: int, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/api/v1/findings/{finding_id}/confirm")
-def confirm(finding_id: int, body: Confirm, state: StateDep, who: PrincipalDep) -> Any:
+def confirm(finding_id: FindingId, body: Confirm, state: StateDep, who: PrincipalDep) -> Any:
     _deny(state, who, "findings:work", target=f"finding:{finding_id}")
     fen = _fen(body.recovery)
     try:
@@ -115,7 +118,7 @@ def confirm(finding_id: int, body: Confirm, state: StateDep, who: PrincipalDep) 
 
 
 @router.post("/api/v1/findings/{finding_id}/dismiss")
-def dismiss(finding_id: int, body: Dismiss, state: StateDep, who: PrincipalDep) -> Any:
+def dismiss(finding_id: FindingId, body: Dismiss, state: StateDep, who: PrincipalDep) -> Any:
     _deny(state, who, "findings:work", target=f"finding:{finding_id}")
     try:
         out = findings.dismiss(
@@ -128,7 +131,7 @@ def dismiss(finding_id: int, body: Dismiss, state: StateDep, who: PrincipalDep) 
 
 
 @router.post("/api/v1/findings/{finding_id}/recover")
-def recover(finding_id: int, body: Recover, state: StateDep, who: PrincipalDep) -> Any:
+def recover(finding_id: FindingId, body: Recover, state: StateDep, who: PrincipalDep) -> Any:
     _deny(state, who, "findings:work", target=f"finding:{finding_id}")
     try:
         out = findings.recover(UnitOfWork.for_engine(state.engine), finding_id, who.actor, body.on)
