@@ -31,6 +31,8 @@ GROUPS = (
     "presettle",
     "settle",
     "reverse",
+    "supervise",
+    "findings",
     "catalogue",
     "dip",
     "drg",

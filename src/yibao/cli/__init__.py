@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("yibao.cli.ledger", "ledger_app"),
     "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),
+    "supervise": ("yibao.cli.supervise", "supervise"),
+    "findings": ("yibao.cli.findings", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),
 }

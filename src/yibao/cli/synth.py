@@ -45,6 +45,9 @@ YEARS = typer.Option(
 SEED = typer.Option(0, "--seed", min=0, help="random seed (same seed, same files)")
 CHUNK = typer.Option(DEFAULT_CHUNK, "--chunk-size", min=1, help="persons per Parquet part")
 QUIET = typer.Option(False, "--quiet", help="no progress bar")
+IRREGULAR = typer.Option(
+    0.0, "--irregular", min=0.0, max=0.5, help="share of claims planted irregular (truth/)"
+)
 OUT_OPTIONAL = typer.Option(None, "--out", help="output folder (generates when given)")
 OUT = typer.Option(..., "--out", help="output folder")
 FOLDER = typer.Argument(..., help="a generated folder")
@@ -57,10 +60,17 @@ DB = typer.Option(
 
 
 def _generate(
-    out: Path, region: str, persons: int, year: int, seed: int, chunk_size: int, quiet: bool
+    out: Path,
+    region: str,
+    persons: int,
+    year: int,
+    seed: int,
+    chunk_size: int,
+    quiet: bool,
+    irregular: float = 0.0,
 ) -> None:
     try:
-        config = SynthConfig(region, persons, year, seed, chunk_size)
+        config = SynthConfig(region, persons, year, seed, chunk_size, irregular)
         check_region(region, year)
     except ValueError as exc:
         typer.echo(f"error: {exc.public() if isinstance(exc, ParameterError) else exc}", err=True)
@@ -80,7 +90,8 @@ def _generate(
             bar.update(task, completed=done, persons=persons_done, claims=claims_done)
 
         manifest = generate_area(out, config, progress)
-    typer.echo(f"{manifest.persons} persons, {manifest.claims} claims → {out}")
+    planted = f", {manifest.planted} planted irregular" if manifest.planted else ""
+    typer.echo(f"{manifest.persons} persons, {manifest.claims} claims{planted} → {out}")
 
 
 def history_years(text: str) -> list[int]:
@@ -107,13 +118,14 @@ def _generate_years(
     seed: int,
     chunk_size: int,
     quiet: bool,
+    irregular: float = 0.0,
 ) -> None:
     """One year into OUT, or with ``years`` each year of the history into OUT/<year>/."""
     if years is None:
-        _generate(out, region, persons, year, seed, chunk_size, quiet)
+        _generate(out, region, persons, year, seed, chunk_size, quiet, irregular)
         return
     for k, y in enumerate(history_years(years)):
-        _generate(out / str(y), region, persons, y, seed + k, chunk_size, quiet)
+        _generate(out / str(y), region, persons, y, seed + k, chunk_size, quiet, irregular)
 
 
 @app.callback()
@@ -128,6 +140,7 @@ def main(
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
+    irregular: float = IRREGULAR,
 ) -> None:
     """Generate a pooling area (options here or after ``generate``), or summarise one."""
     if ctx.invoked_subcommand is not None:
@@ -135,7 +148,7 @@ def main(
     if out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet)
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular)
 
 
 @app.command()
@@ -149,10 +162,11 @@ def generate(
     seed: int = SEED,
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
+    irregular: float = IRREGULAR,
 ) -> None:
     """Generate persons and their claims for a year into OUT (Parquet parts + meta.json), or
     with ``--years FIRST-LAST`` a history, one year per folder OUT/<year>/."""
-    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet)
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular)
 
 
 @app.command()

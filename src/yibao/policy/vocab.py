@@ -241,3 +241,44 @@ class FeeLineStatus(StrEnum):
 
     LIVE = "live"
     CANCELLED = "cancelled"
+
+
+class SupervisionRule(StrEnum):
+    """智能监控: the rules the system ships (back-office.md §4, rules.md §9), as their codes in
+    the rule catalogue (``supervision.rules.<code>`` in the region files)."""
+
+    DUPLICATE_ITEM = "duplicate_item"  # 重复收费: the same item billed twice on one day
+    OVER_QUANTITY = "over_quantity"  # 超限量: quantity over the catalogue's daily/per-stay maximum
+    SEX_AGE = "sex_age"  # 限性别/限年龄: an item restricted by sex or age
+    SPLIT_ADMISSION = "split_admission"  # 分解住院: readmission for the same principal diagnosis
+    LONG_STAY = "long_stay"  # 超长住院: a stay longer than its diagnosis group's limit
+    DEAD_OR_UNINSURED = "dead_or_uninsured"  # 死亡/未参保结算: after death or outside cover
+    ABOVE_LEVEL = "above_level"  # 超医疗机构级别: an item above the institution's level
+    VISIT_FREQUENCY = "visit_frequency"  # 就诊频次异常: implausibly many visits in a period
+
+
+class RuleAction(StrEnum):
+    """What a supervision rule does when it fires, per region and date (the rule catalogue)."""
+
+    WARN = "warn"  # answered as a warning at pre-settlement (2206) and settlement (2207)
+    REFUSE = "refuse"  # warns at 2206, refuses the settlement at 2207 (nothing is stored)
+    REVIEW = "review"  # after the fact only: the yearly batch run makes findings
+    OFF = "off"  # switched off
+
+
+class Severity(StrEnum):
+    """A supervision rule's severity (the weight of its findings in an institution's score)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FindingStatus(StrEnum):
+    """A supervision finding's state: open → confirmed (with a recovery amount) → recovered,
+    or open/confirmed → dismissed (with a reason)."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    RECOVERED = "recovered"
+    DISMISSED = "dismissed"

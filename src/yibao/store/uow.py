@@ -30,6 +30,7 @@ from yibao.store.repositories import (
     LedgerRepository,
     PersonRepository,
     SettlementRepository,
+    SupervisionRepository,
 )
 
 
@@ -41,6 +42,7 @@ class UnitOfWork:
     contributions: ContributionRepository
     settlements: SettlementRepository
     fees: FeeRepository
+    supervision: SupervisionRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -78,6 +80,7 @@ class UnitOfWork:
         self.contributions = ContributionRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.fees = FeeRepository(self.session)
+        self.supervision = SupervisionRepository(self.session)
 
     def __exit__(
         self,

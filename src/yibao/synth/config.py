@@ -27,6 +27,8 @@ class SynthConfig:
     year: int
     seed: int
     chunk_size: int = DEFAULT_CHUNK
+    #: share of claims made irregular for supervision (synth.irregular); 0: none
+    irregular: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.region) != 6 or not self.region.isdigit():
@@ -39,6 +41,8 @@ class SynthConfig:
             raise ValueError(f"seed must not be negative, got {self.seed}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk size must be at least 1, got {self.chunk_size}")
+        if not 0 <= self.irregular <= 0.5:
+            raise ValueError(f"irregular must be between 0 and 0.5, got {self.irregular}")
 
     @property
     def chunks(self) -> int:

@@ -17,6 +17,7 @@ memory.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,12 +30,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yibao.policy.catalogue import shipped_items
+from yibao.policy.params import Policy
+from yibao.policy.supervision import rule_catalogue
 from yibao.synth.claim_rates import MAX_LOS
 from yibao.synth.claims import make_claims
 from yibao.synth.config import SynthConfig, load_area
 from yibao.synth.dates import days_in_year, year_start
 from yibao.synth.ids import IdIssuer
 from yibao.synth.institutions import Institutions
+from yibao.synth.irregular import plant
 from yibao.synth.lines import ItemPool, build_pool
 from yibao.synth.population import make_persons
 
@@ -63,6 +67,9 @@ class Manifest:
     figures_dated: dict[str, str] = field(default_factory=dict)
     institutions: dict[str, int] = field(default_factory=dict)
     id_order_overflow: int = 0
+    #: planted irregularities (rows of ``truth/``), 0 without ``--irregular``
+    planted: int = 0
+    irregular: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -70,6 +77,8 @@ class Manifest:
 
 #: the part folders, one part per chunk in each
 PARTS = ("persons", "claims", "lines")
+#: the planted irregularities' ground truth (``--irregular``), one part per chunk
+TRUTH = "truth"
 
 
 def item_pool(region: str, year: int) -> tuple[str, ItemPool]:
@@ -99,9 +108,10 @@ def _write(table: pa.Table, path: Path) -> None:
 
 
 def _prepare(out: Path) -> None:
-    for sub in PARTS:
+    for sub in (*PARTS, TRUTH):
         folder = out / sub
-        folder.mkdir(parents=True, exist_ok=True)
+        if sub in PARTS:
+            folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):
             old.unlink()
     (out / "meta.json").unlink(missing_ok=True)
@@ -126,6 +136,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
         figures_dated=dict(area.figures_dated),
         institutions=dict(institutions.counts),
         catalogue_region=catalogue_region,
+        irregular=config.irregular,
     )
     _prepare(out)
     done = 0
@@ -137,10 +148,24 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
             n = min(config.chunk_size, config.persons - first)
             persons = make_persons(rng, area, issuer, first, n)
             claims, lines = make_claims(rng, area, persons, institutions, chunk, items)
+            truth = None
+            if config.irregular:
+                claims, lines, truth = plant(
+                    rng,
+                    persons.table,
+                    claims,
+                    lines,
+                    items.table,
+                    rule_catalogue(Policy(area.policy_region), dt.date(config.year, 1, 1)),
+                    config.year,
+                    chunk,
+                    config.irregular,
+                )
+                manifest.planted += truth.num_rows
             if pending is not None:
                 pending.result()
             tables = (persons.table, claims, lines)
-            pending = pool.submit(_write_chunk, out, chunk, tables)
+            pending = pool.submit(_write_chunk, out, chunk, tables, truth)
             done += n
             manifest.claims += claims.num_rows
             manifest.lines += lines.num_rows
@@ -153,9 +178,14 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
     return manifest
 
 
-def _write_chunk(out: Path, chunk: int, tables: tuple[pa.Table, ...]) -> None:
+def _write_chunk(
+    out: Path, chunk: int, tables: tuple[pa.Table, ...], truth: pa.Table | None = None
+) -> None:
     for sub, table in zip(PARTS, tables, strict=True):
         _write(table, out / sub / part_name(chunk))
+    if truth is not None:
+        (out / TRUTH).mkdir(exist_ok=True)
+        _write(truth, out / TRUTH / part_name(chunk))
 
 
 def read_manifest(out: Path | str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from yibao.services import accounts, fees
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.services.statements import settlement_owner
+from yibao.services.supervision import online as supervision_online
 from yibao.store.uow import UnitOfWork
 
 
@@ -209,7 +210,12 @@ def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         _own_institution(ctx, code, f"visit {claim.mdtrt_id}")
     result = svc.presettle(ctx.read_uow(), claim)
     ctx.audit(person_id=result.person_id, detail="pre-settlement")
-    return present(result.response, result.person_id)
+    out = present(result.response, result.person_id)
+    if claim.mdtrt_id is not None:
+        out["warnings"] = supervision_online.visit_warnings(
+            ctx.read_uow(), claim.mdtrt_id, result.answer.pooling_area, claim.date
+        )
+    return out
 
 
 @handler("2207", "settlement: stored, funds posted, year-to-date totals moved")

@@ -10,6 +10,7 @@ from yibao.store.repositories.ledger import BalanceMismatch, LedgerRepository
 from yibao.store.repositories.persons import PersonRepository
 from yibao.store.repositories.settlement_records import SettlementRecord, StoredSettlement
 from yibao.store.repositories.settlements import SettlementRepository
+from yibao.store.repositories.supervision import NewFinding, SupervisionRepository
 from yibao.store.repositories.year_close import YearCloseCounts
 from yibao.store.sql import BulkRead, any_of, insert_rows
 
@@ -23,11 +24,13 @@ __all__ = [
     "EnrolmentRepository",
     "FeeRepository",
     "LedgerRepository",
+    "NewFinding",
     "PersonRepository",
     "SettlementRecord",
     "SettlementRepository",
     "StaffAccount",
     "StoredSettlement",
+    "SupervisionRepository",
     "YearCloseCounts",
     "any_of",
     "insert_rows",
