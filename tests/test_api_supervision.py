@@ -51,3 +51,18 @@ def test_presettlement_without_lines_has_no_warnings(api: Api, uow: UnitOfWork) 
     pre = api.tx(inst, "2206", {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"})
     assert pre["infcode"] == 0, pre
     assert pre["output"]["warnings"] == []
+
+
+def test_the_national_envelope_carries_the_warnings_in_warn_msg() -> None:
+    """2206/2303 over /fsi: each firing line as ``feedetl_sn rule: text`` in ``warn_msg``."""
+    from yibao.api.fsi.route import warn_msg
+
+    output = {
+        "warnings": [
+            {"feedetl_sn": "3", "rule": "duplicate_item", "text": "billed twice", "action": "warn"},
+            {"feedetl_sn": "7", "rule": "sex_age", "text": "restricted", "action": "warn"},
+        ]
+    }
+    assert warn_msg(output) == "3 duplicate_item: billed twice; 7 sex_age: restricted"
+    assert warn_msg({"warnings": []}) is None
+    assert warn_msg({"setl_id": "S1"}) is None

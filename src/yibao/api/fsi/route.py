@@ -147,7 +147,16 @@ def _transaction(
             errors.CONFLICT,
             f"msgid {env.msgid} was already used for another transaction: send a new msgid",
         ) from None
-    return answer(SUCCESS, env.msgid, received, output)
+    return answer(SUCCESS, env.msgid, received, output, warn_msg=warn_msg(out["output"]))
+
+
+def warn_msg(output: Any) -> str | None:
+    """The supervision warnings of a pre-settlement (2206/2303) as the envelope's ``warn_msg``:
+    one ``feedetl_sn rule: text`` per firing line, ``; ``-separated."""
+    warnings = output.get("warnings") if isinstance(output, dict) else None
+    if not warnings:
+        return None
+    return "; ".join(f"{w['feedetl_sn']} {w['rule']}: {w['text']}" for w in warnings)
 
 
 def _audit_refusal(state: State, who: Principal, env: Envelope, err: ApiError) -> None:
