@@ -61,13 +61,15 @@ def settle_claims(
 
 def warm(tables: Tables) -> None:
     """Load (or compile) the compiled pass now, so the first settlement does not wait for it:
-    one claim settled with ``tables``."""
+    one claim settled with ``tables`` (the one-person entry), then two persons' (the batch's)."""
     import numpy as np
 
-    one = np.zeros(1, dtype=np.int64)
-    claims = Claims(one, tables.version_dates[:1].copy(), one, one, one, one, one, one, one)
-    persons = Persons(one, one, one, np.zeros(1, dtype=np.bool_), one, one, one)
-    settle_claims(tables, claims, persons)
+    for n in (1, 2):
+        zeros, key = np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
+        day = np.full(n, tables.version_dates[0], dtype=np.int64)
+        claims = Claims(key, day, zeros, zeros, zeros, zeros, zeros, zeros, zeros)
+        persons = Persons(zeros, zeros, zeros, np.zeros(n, dtype=np.bool_), zeros, zeros, zeros)
+        settle_claims(tables, claims, persons)
 
 
 __all__ = [
