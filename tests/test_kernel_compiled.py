@@ -142,6 +142,16 @@ def test_one_persons_claims_settle_alone_as_in_a_batch() -> None:
         assert dict(two.state.row(0)) == {k: int(v[p]) for k, v in want.state.values.items()}
 
 
+def test_the_one_person_row_takes_the_fields_in_their_declared_order() -> None:
+    """``settle_person``'s row is the dataclasses' fields in order: their order is the pass's."""
+    from dataclasses import fields
+
+    from yibao.kernel.single_pass import CLAIM_FIELDS, PERSON_FIELDS
+
+    assert tuple(f.name for f in fields(Claims)) == CLAIM_FIELDS
+    assert tuple(f.name for f in fields(Persons)) == PERSON_FIELDS
+
+
 def test_result_rows_read_as_a_mapping_and_change_like_one() -> None:
     tables = compile_tables(Policy("000000"), 2025)
     claims, persons = _batch()

@@ -407,13 +407,18 @@ def _settle_person(
     tables: Tables, claims: Claims, persons: Persons, state: State | None, explain: bool
 ) -> Result:
     """``settle`` of one person's claims (the online path) through ``settle_person``: the
-    columns in one array, one call with eight arguments."""
+    columns in one array (the dataclasses' fields in order, which are ``CLAIM_FIELDS`` and
+    ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
+    arguments."""
     keys, at, sl, tier_names = _layout(tables)
-    row = np.concatenate(
-        [getattr(claims, f) for f in CLAIM_FIELDS] + [getattr(persons, f) for f in PERSON_FIELDS],
-        dtype=np.int64,
-        casting="unsafe",
-    )
+    row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
+    if row.dtype != _INT64 or len(row) != 9 * len(claims.person) + 7:
+        row = np.concatenate(
+            [getattr(claims, f) for f in CLAIM_FIELDS]
+            + [getattr(persons, f) for f in PERSON_FIELDS],
+            dtype=np.int64,
+            casting="unsafe",
+        )
     matrix, extra = _state_matrix(state, keys, at, 1)
     out = np.empty((len(COLUMNS) + len(tier_names), len(claims.person)), dtype=np.int64)
     tiers = np.empty(len(tier_names), dtype=np.int64)
