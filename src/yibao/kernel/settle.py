@@ -17,6 +17,8 @@ cache, or compiled once) on the first settlement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from yibao.kernel.columns import Claims, Persons, Result
 from yibao.kernel.memory import keep_freed_memory
 from yibao.kernel.reasons import (
@@ -43,6 +45,10 @@ from yibao.kernel.tables import Tables
 keep_freed_memory()
 
 
+#: ``single_pass.settle`` once imported (importing it imports Numba: not before a settlement).
+_settle: Callable[[Tables, Claims, Persons, State | None, bool], Result] | None = None
+
+
 def settle_claims(
     tables: Tables,
     claims: Claims,
@@ -54,9 +60,12 @@ def settle_claims(
 
     ``explain`` adds the ``reasons`` flags (why a layer paid nothing); batch work may skip them.
     """
-    from yibao.kernel.single_pass import settle  # imports Numba (kernel.jit)
+    global _settle
+    if _settle is None:
+        from yibao.kernel.single_pass import settle  # imports Numba (kernel.jit)
 
-    return settle(tables, claims, persons, state, explain)
+        _settle = settle
+    return _settle(tables, claims, persons, state, explain)
 
 
 def warm(tables: Tables) -> None:

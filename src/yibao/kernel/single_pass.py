@@ -371,7 +371,7 @@ def settle(
     keys, at, sl, tier_names = _layout(tables)
     n = len(claims.person)
     if len(persons.scheme) == 1 and n and claims.person[0] == claims.person[n - 1]:
-        return _settle_person(tables, claims, persons, state, explain)
+        return _settle_person(tables, claims, persons, state, explain, keys, at, sl, tier_names)
     person = _i64(claims.person)
     n_persons = 1 if n == 1 else count_persons(person)
     matrix, extra = _state_matrix(state, keys, at, n_persons)
@@ -404,13 +404,20 @@ def settle(
 
 
 def _settle_person(
-    tables: Tables, claims: Claims, persons: Persons, state: State | None, explain: bool
+    tables: Tables,
+    claims: Claims,
+    persons: Persons,
+    state: State | None,
+    explain: bool,
+    keys: list[str],
+    at: dict[str, int],
+    sl: I64,
+    tier_names: list[str],
 ) -> Result:
     """``settle`` of one person's claims (the online path) through ``settle_person``: the
     columns in one array (the dataclasses' fields in order, which are ``CLAIM_FIELDS`` and
     ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
-    arguments."""
-    keys, at, sl, tier_names = _layout(tables)
+    arguments. ``keys``, ``at``, ``sl``, ``tier_names``: ``_layout(tables)``."""
     row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
     if row.dtype != _INT64 or len(row) != 9 * len(claims.person) + 7:
         row = np.concatenate(
