@@ -117,6 +117,55 @@ def test_columns_of_any_integer_dtype_or_layout_settle_alike() -> None:
     assert list(want.state.values) == state_keys(tables)
 
 
+def test_one_persons_claims_settle_alone_as_in_a_batch() -> None:
+    """The one-person entry (``settle_person``: the online path) gives each person's rows and
+    state exactly as the batch pass does, with a state carried from one call to the next."""
+    tables = compile_tables(Policy("000000"), 2025)
+    claims, persons = _batch()
+    want = settle_claims(tables, claims, persons)
+    for p, rows in ((0, slice(0, 2)), (1, slice(2, 4))):
+        mine = Claims(**{k: v[rows] for k, v in vars(claims).items()})
+        person = Persons(**{k: v[p : p + 1] for k, v in vars(persons).items()})
+        alone = settle_claims(tables, mine, person)
+        # the aid tiers' columns are there when an aid recipient was settled (person 0)
+        assert ("maf_pay:0" in alone.columns) == (p == 0)
+        for name, column in alone.columns.items():
+            assert np.array_equal(want.columns[name][rows], column), name
+        for key, values in want.state.values.items():
+            assert alone.state.values[key][0] == values[p], key
+        # claim by claim, the state of the first call carried into the second
+        first = Claims(**{k: v[:1] for k, v in vars(mine).items()})
+        second = Claims(**{k: v[1:] for k, v in vars(mine).items()})
+        one = settle_claims(tables, first, person)
+        two = settle_claims(tables, second, person, one.state)
+        assert two.columns["hifp_pay"][0] == want.columns["hifp_pay"][rows][1]
+        assert dict(two.state.row(0)) == {k: int(v[p]) for k, v in want.state.values.items()}
+
+
+def test_the_one_person_row_takes_the_fields_in_their_declared_order() -> None:
+    """``settle_person``'s row is the dataclasses' fields in order: their order is the pass's."""
+    from dataclasses import fields
+
+    from yibao.kernel.single_pass import CLAIM_FIELDS, PERSON_FIELDS
+
+    assert tuple(f.name for f in fields(Claims)) == CLAIM_FIELDS
+    assert tuple(f.name for f in fields(Persons)) == PERSON_FIELDS
+
+
+def test_result_rows_read_as_a_mapping_and_change_like_one() -> None:
+    tables = compile_tables(Policy("000000"), 2025)
+    claims, persons = _batch()
+    result = settle_claims(tables, claims, persons)
+    state = result.state.values
+    assert list(state) == state_keys(tables) and len(state) == len(state_keys(tables))
+    before = state["acct.paid"].copy()
+    state["extra"] = np.array([1, 2])  # a key the kernel does not keep: carried as given
+    assert np.array_equal(state["acct.paid"], before) and "extra" in state
+    del state["extra"]
+    assert list(state) == state_keys(tables)
+    assert "hifp_pay" in result.columns and "nonsense" not in result.columns
+
+
 def test_warming_settles_one_claim() -> None:
     warm(compile_tables(Policy("000000"), 2025))
 

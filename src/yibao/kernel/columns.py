@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from yibao.kernel.segments import I64, B
-from yibao.kernel.state import State
+from yibao.kernel.state import Rows, State
 
 
 @dataclass
@@ -43,5 +44,8 @@ class Persons:
 class Result:
     """Output columns (fen) in claim order, and the persons' new state."""
 
-    columns: dict[str, I64]
+    columns: Mapping[str, I64]
     state: State
+
+
+__all__ = ["I64", "B", "Claims", "Persons", "Result", "Rows"]

@@ -9,11 +9,14 @@ across the requests that arrived together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims, state_keys
+from yibao.kernel.state import Rows
 from yibao.kernel.tables import Tables
 
 
@@ -56,12 +59,18 @@ def settle_many(tables: Tables, requests: list[Request]) -> list[Result]:
         }
     )
     result = settle_claims(tables, claims, persons, state)
-    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
     out = []
     for i in range(len(requests)):
         lo, hi = bounds[i], bounds[i + 1]
-        columns = {k: v[lo:hi] for k, v in result.columns.items()}
         out.append(
-            Result(columns, State({k: v[i : i + 1] for k, v in result.state.values.items()}))
+            Result(_part(result.columns, lo, hi), State(_part(result.state.values, i, i + 1)))
         )
     return out
+
+
+def _part(rows: Mapping[str, I64], lo: int, hi: int) -> MutableMapping[str, I64]:
+    """Columns ``lo:hi`` of each row: one view of the matrix when the rows are a ``Rows``."""
+    if isinstance(rows, Rows) and rows.own is None:
+        return Rows(rows.matrix[:, lo:hi], rows.at)
+    return {k: v[lo:hi] for k, v in rows.items()}

@@ -17,6 +17,8 @@ cache, or compiled once) on the first settlement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from yibao.kernel.columns import Claims, Persons, Result
 from yibao.kernel.memory import keep_freed_memory
 from yibao.kernel.reasons import (
@@ -43,6 +45,10 @@ from yibao.kernel.tables import Tables
 keep_freed_memory()
 
 
+#: ``single_pass.settle`` once imported (importing it imports Numba: not before a settlement).
+_settle: Callable[[Tables, Claims, Persons, State | None, bool], Result] | None = None
+
+
 def settle_claims(
     tables: Tables,
     claims: Claims,
@@ -54,20 +60,25 @@ def settle_claims(
 
     ``explain`` adds the ``reasons`` flags (why a layer paid nothing); batch work may skip them.
     """
-    from yibao.kernel.single_pass import settle  # imports Numba (kernel.jit)
+    global _settle
+    if _settle is None:
+        from yibao.kernel.single_pass import settle  # imports Numba (kernel.jit)
 
-    return settle(tables, claims, persons, state, explain)
+        _settle = settle
+    return _settle(tables, claims, persons, state, explain)
 
 
 def warm(tables: Tables) -> None:
     """Load (or compile) the compiled pass now, so the first settlement does not wait for it:
-    one claim settled with ``tables``."""
+    one claim settled with ``tables`` (the one-person entry), then two persons' (the batch's)."""
     import numpy as np
 
-    one = np.zeros(1, dtype=np.int64)
-    claims = Claims(one, tables.version_dates[:1].copy(), one, one, one, one, one, one, one)
-    persons = Persons(one, one, one, np.zeros(1, dtype=np.bool_), one, one, one)
-    settle_claims(tables, claims, persons)
+    for n in (1, 2):
+        zeros, key = np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
+        day = np.full(n, tables.version_dates[0], dtype=np.int64)
+        claims = Claims(key, day, zeros, zeros, zeros, zeros, zeros, zeros, zeros)
+        persons = Persons(zeros, zeros, zeros, np.zeros(n, dtype=np.bool_), zeros, zeros, zeros)
+        settle_claims(tables, claims, persons)
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from yibao.kernel.columns import Claims, Persons, Result
+from yibao.kernel.columns import Claims, Persons, Result, Rows
 from yibao.kernel.jit import compiled
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
@@ -33,7 +33,7 @@ from yibao.kernel.layers.scope import entitled_claim, policy_scope
 from yibao.kernel.reasons import BASIC_CAP, BASIC_DEDUCTIBLE, NOT_AID_RECIPIENT, WAITING
 from yibao.kernel.segments import I64
 from yibao.kernel.state import Slots, State, slots, state_keys
-from yibao.kernel.tables import SCHEMES, KernelTables, Tables
+from yibao.kernel.tables import PACKED, SCHEMES, KernelTables, Tables
 
 RESIDENT = SCHEMES.index("resident")
 
@@ -84,9 +84,79 @@ def version_of(version_dates: I64, day: int) -> int:
 
 
 @compiled
+def _view1(buf: I64, layout: I64, k: int) -> I64:
+    at = k * PACKED
+    return buf[layout[at] : layout[at] + layout[at + 1]]
+
+
+@compiled
+def _view2(buf: I64, layout: I64, k: int) -> I64:
+    at = k * PACKED
+    d0, d1 = layout[at + 1], layout[at + 2]
+    return buf[layout[at] : layout[at] + d0 * d1].reshape((d0, d1))
+
+
+@compiled
+def _view3(buf: I64, layout: I64, k: int) -> I64:
+    at = k * PACKED
+    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
+    return buf[layout[at] : layout[at] + d0 * d1 * d2].reshape((d0, d1, d2))
+
+
+@compiled
+def _view4(buf: I64, layout: I64, k: int) -> I64:
+    at = k * PACKED
+    d0, d1, d2, d3 = layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4]
+    return buf[layout[at] : layout[at] + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))
+
+
+@compiled
+def _view5(buf: I64, layout: I64, k: int) -> I64:
+    at = k * PACKED
+    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
+    d3, d4 = layout[at + 4], layout[at + 5]
+    size = d0 * d1 * d2 * d3 * d4
+    return buf[layout[at] : layout[at] + size].reshape((d0, d1, d2, d3, d4))
+
+
+@compiled
+def unpack(buf: I64, layout: I64) -> KernelTables:
+    """The tables by name from ``Tables.packed`` (views into the buffer, in field order)."""
+    return KernelTables(
+        _view1(buf, layout, 0),  # version_dates
+        _view3(buf, layout, 1),  # style
+        _view4(buf, layout, 2),  # deductible
+        _view4(buf, layout, 3),  # repeat
+        _view5(buf, layout, 4),  # band_edges
+        _view5(buf, layout, 5),  # band_ratios
+        _view3(buf, layout, 6),  # band_basis
+        _view3(buf, layout, 7),  # annual_cap
+        _view3(buf, layout, 8),  # cap_group
+        _view3(buf, layout, 9),  # ded_group
+        _view1(buf, layout, 10),  # prepay_b
+        _view2(buf, layout, 11),  # cross_prepay
+        _view1(buf, layout, 12),  # ci_residual_excl_ded
+        _view1(buf, layout, 13),  # ci_include_b
+        _view2(buf, layout, 14),  # ci_deductible
+        _view3(buf, layout, 15),  # ci_edges
+        _view3(buf, layout, 16),  # ci_ratios
+        _view1(buf, layout, 17),  # ci_basis
+        _view2(buf, layout, 18),  # ci_cap
+        _view2(buf, layout, 19),  # type: ignore[arg-type]  # ci_vulnerable, 0/1 as int64
+        _view1(buf, layout, 20),  # la_ratio
+        _view1(buf, layout, 21),  # la_cap
+        layout[len(layout) - 1],  # la_group
+        _view3(buf, layout, 22),  # ma_deductible
+        _view3(buf, layout, 23),  # ma_ratio
+        _view3(buf, layout, 24),  # ma_cap
+    )
+
+
+@compiled
 def settle_pass(
-    kt: KernelTables,
-    sl: Slots,
+    tables: I64,
+    layout: I64,
+    state_slots: I64,
     person: I64,
     date: I64,
     med_type: I64,
@@ -110,7 +180,11 @@ def settle_pass(
 ) -> bool:
     """Settle every claim (rules.md §6), writing ``out[column, claim]`` and updating ``state``
     (``tiers``: room for one claim's tier columns); True when an aid recipient's claim was
-    settled (the tier columns are then part of the result)."""
+    settled (the tier columns are then part of the result). The policy tables come packed
+    (``Tables.packed``), the state's slots as an array (``Slots`` in order)."""
+    kt = unpack(tables, layout)
+    s_ = state_slots
+    sl = Slots(s_[0], s_[1], s_[2], s_[3], s_[4], s_[5], s_[6], s_[7], s_[8], s_[9], s_[10])
     aided = False
     p = -1
     for i in range(len(person)):
@@ -185,13 +259,64 @@ def settle_pass(
     return aided
 
 
-def _layout(tables: Tables) -> tuple[list[str], dict[str, int], Slots, list[str]]:
+#: The fields of ``settle_person``'s ``row``: each claim field over the person's n claims, then
+#: the person's fields (one value each), in ``settle_pass``'s order.
+CLAIM_FIELDS = (
+    "person",
+    "date",
+    "med_type",
+    "level",
+    "cross_region",
+    "total",
+    "fully_self_paid",
+    "over_limit",
+    "category_b",
+)
+PERSON_FIELDS = (
+    "scheme",
+    "aid_class",
+    "account_balance",
+    "use_account",
+    "mutual_aid_balance",
+    "incentive_raise",
+    "entitled_from",
+)
+
+
+@compiled
+def settle_person(
+    tables: I64,
+    layout: I64,
+    state_slots: I64,
+    row: I64,
+    state: I64,
+    out: I64,
+    tiers: I64,
+    explain: bool,
+) -> bool:
+    """``settle_pass`` over one person's n claims given as one array (the one-person entry of the
+    online path): ``CLAIM_FIELDS`` n values each, then ``PERSON_FIELDS`` one value each. One
+    array instead of sixteen: Numba's dispatcher checks each argument's type on every call."""
+    n = (len(row) - 7) // 9
+    c = 9 * n
+    return settle_pass(
+        tables, layout, state_slots,
+        row[0:n], row[n : 2 * n], row[2 * n : 3 * n], row[3 * n : 4 * n], row[4 * n : 5 * n],
+        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : c],
+        row[c : c + 1], row[c + 1 : c + 2], row[c + 2 : c + 3], row[c + 3 : c + 4],
+        row[c + 4 : c + 5], row[c + 5 : c + 6], row[c + 6 : c + 7],
+        state, out, tiers, explain,
+    )  # fmt: skip
+
+
+def _layout(tables: Tables) -> tuple[list[str], dict[str, int], I64, list[str]]:
     """The state keys, their slots and the output column names of ``tables`` (once)."""
     layout = tables.derived.get("layout")
     if layout is None:
         keys = state_keys(tables)
         tier_names = [f"{k}:{t}" for t in range(tables.n_tiers) for k in ("ma_base", "maf_pay")]
-        layout = (keys, {k: i for i, k in enumerate(keys)}, slots(tables), tier_names)
+        state_slots = np.array(slots(tables), dtype=np.int64)
+        layout = (keys, {k: i for i, k in enumerate(keys)}, state_slots, tier_names)
         tables.derived["layout"] = layout
     return layout
 
@@ -217,6 +342,13 @@ def _state_matrix(
     if state is None:
         return np.zeros((len(keys), n_persons), dtype=np.int64), {}
     given = state.values
+    if (
+        isinstance(given, Rows)
+        and given.own is None
+        and given.at is at
+        and given.matrix.shape[1] == n_persons
+    ):
+        return given.matrix.copy(), {}  # a state this kernel returned, unchanged
     if list(given) == keys:  # every slot, in order (a state the kernel returned, the service's)
         stacked = np.concatenate(list(given.values()))
         if len(stacked) == len(keys) * n_persons:
@@ -238,12 +370,14 @@ def settle(
     """``settle_pass`` over a batch: the state's keys to slots, the output rows to columns."""
     keys, at, sl, tier_names = _layout(tables)
     n = len(claims.person)
+    if len(persons.scheme) == 1 and n and claims.person[0] == claims.person[n - 1]:
+        return _settle_person(tables, claims, persons, state, explain, keys, at, sl, tier_names)
     person = _i64(claims.person)
     n_persons = 1 if n == 1 else count_persons(person)
     matrix, extra = _state_matrix(state, keys, at, n_persons)
     out = np.empty((len(COLUMNS) + len(tier_names), n), dtype=np.int64)
     aided = settle_pass(
-        tables.kernel(),
+        *tables.packed(),
         sl,
         person,
         _i64(claims.date),
@@ -266,10 +400,57 @@ def settle(
         np.zeros(len(tier_names), dtype=np.int64),
         explain,
     )
-    columns = dict(zip(COLUMNS[: _MAF + 1], out[: _MAF + 1], strict=True))
+    return _result(tables, out, matrix, extra, aided)
+
+
+def _settle_person(
+    tables: Tables,
+    claims: Claims,
+    persons: Persons,
+    state: State | None,
+    explain: bool,
+    keys: list[str],
+    at: dict[str, int],
+    sl: I64,
+    tier_names: list[str],
+) -> Result:
+    """``settle`` of one person's claims (the online path) through ``settle_person``: the
+    columns in one array (the dataclasses' fields in order, which are ``CLAIM_FIELDS`` and
+    ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
+    arguments. ``keys``, ``at``, ``sl``, ``tier_names``: ``_layout(tables)``."""
+    row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
+    if row.dtype != _INT64 or len(row) != 9 * len(claims.person) + 7:
+        row = np.concatenate(
+            [getattr(claims, f) for f in CLAIM_FIELDS]
+            + [getattr(persons, f) for f in PERSON_FIELDS],
+            dtype=np.int64,
+            casting="unsafe",
+        )
+    matrix, extra = _state_matrix(state, keys, at, 1)
+    out = np.empty((len(COLUMNS) + len(tier_names), len(claims.person)), dtype=np.int64)
+    tiers = np.empty(len(tier_names), dtype=np.int64)
+    aided = settle_person(*tables.packed(), sl, row, matrix, out, tiers, explain)
+    return _result(tables, out, matrix, extra, aided)
+
+
+def _rows(tier_names: list[str], aided: bool) -> dict[str, int]:
+    """The result's column names and their rows of ``out`` (the tier columns after ``maf_pay``
+    when an aid recipient was settled)."""
+    at = {name: k for k, name in enumerate(COLUMNS[: _MAF + 1])}
     if aided:
-        columns.update(zip(tier_names, out[_TIERS:], strict=True))
-    columns.update(zip(COLUMNS[_MAF + 1 :], out[_MAF + 1 : _TIERS], strict=True))
-    values = dict(zip(keys, matrix, strict=True))
-    values.update(extra)
-    return Result(columns=columns, state=State(values))
+        at.update({name: _TIERS + t for t, name in enumerate(tier_names)})
+    at.update({name: _MAF + 1 + k for k, name in enumerate(COLUMNS[_MAF + 1 : _TIERS])})
+    return at
+
+
+def _result(tables: Tables, out: I64, matrix: I64, extra: dict[str, I64], aided: bool) -> Result:
+    """The output rows as named columns (read as views: ``Rows``), the state matrix's rows as
+    the state's keys."""
+    _, at, _, tier_names = _layout(tables)
+    rows = tables.derived.get("rows")
+    if rows is None:
+        rows = tables.derived["rows"] = (_rows(tier_names, False), _rows(tier_names, True))
+    state = Rows(matrix, at)
+    if extra:
+        state.update(extra)
+    return Result(columns=Rows(out, rows[aided]), state=State(state))

@@ -3,7 +3,7 @@ and the state once a settlement is reversed (冲正)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -64,11 +64,53 @@ def slots(tables: Tables) -> Slots:
     )
 
 
+class Rows(MutableMapping[str, I64]):
+    """The rows of a matrix (``[column, claim]`` of results, ``[slot, person]`` of state) by
+    name, each row made (a view) when it is read: a one-claim settlement does not pay for views
+    of rows nobody reads. Changing it first turns it into a plain mapping of its rows."""
+
+    __slots__ = ("at", "matrix", "own")
+
+    def __init__(self, matrix: I64, at: dict[str, int]) -> None:
+        self.matrix = matrix
+        self.at = at  # name → row of ``matrix``
+        self.own: dict[str, I64] | None = None  # the rows, once changed
+
+    def __getitem__(self, name: str) -> I64:
+        if self.own is not None:
+            return self.own[name]
+        row: I64 = self.matrix[self.at[name]]
+        return row
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.at if self.own is None else self.own)
+
+    def __len__(self) -> int:
+        return len(self.at if self.own is None else self.own)
+
+    def __contains__(self, name: object) -> bool:
+        return name in (self.at if self.own is None else self.own)
+
+    def _owned(self) -> dict[str, I64]:
+        if self.own is None:
+            self.own = {name: self.matrix[k] for name, k in self.at.items()}
+        return self.own
+
+    def __setitem__(self, name: str, value: I64) -> None:
+        self._owned()[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._owned()[name]
+
+    def __repr__(self) -> str:
+        return f"Rows({dict(self)!r})"
+
+
 @dataclass
 class State:
     """Each person's year-to-date accumulators (fen, counts), one row per person."""
 
-    values: dict[str, I64] = field(default_factory=dict)
+    values: MutableMapping[str, I64] = field(default_factory=dict)
 
     @classmethod
     def zeros(cls, tables: Tables, n: int) -> State:

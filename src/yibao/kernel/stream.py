@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from yibao.kernel.segments import I64
@@ -31,7 +31,7 @@ def _init(tables: Tables) -> None:
 
 def _settle_in_worker(
     batch: Batch, explain: bool, columns: Sequence[str] | None
-) -> tuple[dict[str, I64], State]:
+) -> tuple[Mapping[str, I64], State]:
     assert _TABLES is not None
     result = settle_claims(_TABLES, batch[0], batch[1], batch[2], explain)
     kept = result.columns if columns is None else {c: result.columns[c] for c in columns}
@@ -72,7 +72,7 @@ class KernelPool:
 
         ``columns`` limits the output columns sent back from worker processes (all by default).
         """
-        pending: deque[Future[tuple[dict[str, I64], State]]] = deque()
+        pending: deque[Future[tuple[Mapping[str, I64], State]]] = deque()
         for batch in batches:
             pending.append(self.executor.submit(_settle_in_worker, batch, explain, columns))
             if len(pending) >= self.workers + prefetch:

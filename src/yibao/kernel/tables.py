@@ -82,6 +82,10 @@ def parse_bands(file: str, path: str, value: Any, bonus: int = 0) -> Bands:
     return Bands([OPEN], [min(SCALE, scaled(value) + bonus)])
 
 
+#: Ints per array in the layout of ``Tables.packed``: offset and up to 5 dimensions.
+PACKED = 6
+
+
 class KernelTables(NamedTuple):
     """The arrays of ``Tables`` as the compiled kernel takes them (``Tables.kernel``): one
     argument, read by name inside the compiled functions."""
@@ -156,13 +160,37 @@ class Tables:
     derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def kernel(self) -> KernelTables:
-        """The arrays as the compiled kernel's argument (built once)."""
+        """The arrays by name, as the compiled kernel's layers read them."""
         kt = self.derived.get("kernel")
         if kt is None:
             kt = self.derived["kernel"] = KernelTables(
                 **{name: getattr(self, name) for name in KernelTables._fields}
             )
         return kt
+
+    def packed(self) -> tuple[I64, I64]:
+        """The arrays of ``KernelTables`` as the compiled pass takes them (built once): one int64
+        buffer, and where each array lies in it (``PACKED`` ints per array: its offset, then its
+        shape padded with ones; ``la_group`` last). Two arguments instead of a tuple of 26:
+        Numba's dispatcher checks each array's type on every call (``kernel.single_pass.unpack``
+        takes them apart again)."""
+        packed = self.derived.get("packed")
+        if packed is None:
+            parts, layout, offset = [], [], 0
+            for name in KernelTables._fields:
+                if name == "la_group":
+                    continue
+                array = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
+                shape = [*array.shape, *[1] * (PACKED - 1 - array.ndim)]
+                layout += [offset, *shape]
+                parts.append(array.reshape(-1))
+                offset += array.size
+            layout.append(self.la_group)
+            packed = self.derived["packed"] = (
+                np.concatenate(parts),
+                np.array(layout, dtype=np.int64),
+            )
+        return packed
 
     def version_of(self, days: npt.NDArray[np.int64]) -> I64:
         idx = np.searchsorted(self.version_dates, days, side="right") - 1
