@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from typer._click.globals import get_current_context as current_context  # typer vendors click
 
 from yibao.domain.errors import RecordError
+from yibao.domain.funds import FIRST_YEAR, LAST_YEAR
 from yibao.domain.masking import mask_ids_in, mask_personal
 from yibao.domain.text import bad_in_text
 from yibao.policy import ParameterError
@@ -174,6 +175,23 @@ def parse_date(
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{field}: {value!r} is not a date (YYYY-MM-DD)", as_json)
+
+
+def parse_years(text: str, as_json: bool, *, most: int, field: str = "years") -> list[int]:
+    """``YEAR`` or ``FIRST-LAST`` (within ``domain.funds`` FIRST_YEAR..LAST_YEAR, at most
+    ``most`` years) as the list of years, else exit 2 naming ``field``."""
+    first, _, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last or first)
+    except ValueError:
+        fail(f"{field}: {text!r} is not YEAR or FIRST-LAST", as_json)
+    if not FIRST_YEAR <= lo <= hi <= LAST_YEAR or hi - lo >= most:
+        fail(
+            f"{field}: {text!r} must be within {FIRST_YEAR}-{LAST_YEAR}, first ≤ last, "
+            f"at most {most} years",
+            as_json,
+        )
+    return list(range(lo, hi + 1))
 
 
 def parse_amount(value: str, field: str, as_json: bool) -> int:

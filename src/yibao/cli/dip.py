@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import typer
 
 from yibao.cli import dip_year
-from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
+from yibao.cli.common import (
+    DbOpt,
+    JsonOpt,
+    emit,
+    fail,
+    out,
+    parse_date,
+    parse_years,
+    unit_of_work,
+)
 from yibao.cli.options import with_policy_dir
 from yibao.policy import NATIONAL
 from yibao.policy.group_tables import GroupTableRow, to_csv
@@ -35,17 +44,6 @@ FromOpt = Annotated[
 CsvOpt = Annotated[
     Path | None, typer.Option("--csv", help="Also write the table as CSV (- for stdout)")
 ]
-
-
-def _years(text: str, as_json: bool) -> list[int]:
-    first, _, last = text.partition("-")
-    try:
-        lo, hi = int(first), int(last or first)
-    except ValueError:
-        fail(f"years: {text!r} is not YEAR or FIRST-LAST", as_json)
-    if not 1990 <= lo <= hi <= 2999 or hi - lo > 20:
-        fail(f"years: {text!r} must be 1990..2999, first ≤ last, at most 21 years", as_json)
-    return list(range(lo, hi + 1))
 
 
 def _table_dict(table: GroupTable, rows: list[GroupTableRow]) -> dict[str, Any]:
@@ -79,7 +77,7 @@ def _build(
     as_json: bool,
     csv_out: Path | None,
 ) -> None:
-    years = _years(years_text, as_json)
+    years = parse_years(years_text, as_json, most=21)
     on = parse_date(valid_from, "from", as_json) if valid_from else pp.default_from(years)
     with unit_of_work(db, as_json) as uow:
         pp.check_region(region)

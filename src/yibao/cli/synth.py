@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from yibao.cli.common import parse_years
 from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import RecordError
 from yibao.policy import ParameterError
@@ -94,21 +95,6 @@ def _generate(
     typer.echo(f"{manifest.persons} persons, {manifest.claims} claims{planted} → {out}")
 
 
-def history_years(text: str) -> list[int]:
-    """``2022-2024`` → [2022, 2023, 2024] (at most 10 years); a single year is one year."""
-    first, _, last = text.partition("-")
-    try:
-        a, b = int(first), int(last or first)
-    except ValueError:
-        a, b = 0, -1
-    if not 1990 <= a <= b <= 2200 or b - a >= 10:
-        typer.echo(
-            f"error: years: must be FIRST-LAST within 1990-2200, at most 10, got {text!r}", err=True
-        )
-        raise typer.Exit(2)
-    return list(range(a, b + 1))
-
-
 def _generate_years(
     out: Path,
     region: str,
@@ -124,7 +110,7 @@ def _generate_years(
     if years is None:
         _generate(out, region, persons, year, seed, chunk_size, quiet, irregular)
         return
-    for k, y in enumerate(history_years(years)):
+    for k, y in enumerate(parse_years(years, False, most=10)):
         _generate(out / str(y), region, persons, y, seed + k, chunk_size, quiet, irregular)
 
 

@@ -48,7 +48,7 @@ _AREA = re.compile(r"^[0-9]{6}$")
 
 def check_area(code: object, field: str = "pooling_area") -> str:
     """A pooling area or region: a 6-digit administrative division code."""
-    if not isinstance(code, str) or not _AREA.match(code):
+    if not isinstance(code, str) or not _AREA.fullmatch(code):
         raise InvalidField(field, "must be a 6-digit administrative division code", code)
     return code
 

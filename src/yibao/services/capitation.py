@@ -20,7 +20,9 @@ from typing import Any
 
 from yibao.domain.dip_year import dip_postings
 from yibao.domain.errors import InvalidField
+from yibao.domain.funds import check_year
 from yibao.domain.ledger import LedgerTransaction
+from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
 from yibao.rules.capitation import capitation_due, capitation_settlement, enrolled_institution
 from yibao.services import clock
@@ -69,10 +71,8 @@ def reconcile(
     """The year's capitation of every institution with enrolled persons in ``area``; with
     ``post``, the differences posted (an institution already posted is not posted again; its
     transaction is shown either way)."""
-    if not (len(area) == 6 and area.isascii() and area.isdigit()):
-        raise InvalidField("area", "must be a 6-digit pooling area code", area)
-    if not 1990 <= year <= 2200:
-        raise InvalidField("year", "out of range (1990-2200)", year)
+    check_area(area, "area")
+    check_year(year)
     if post and clock.today() <= dt.date(year, 12, 31):
         raise InvalidField("year", f"{year} is not over: reconcile it after 31 December", year)
     policy = policy_for(area)

@@ -28,7 +28,9 @@ import pyarrow as pa
 
 from yibao.domain.dip_year import dip_postings, dip_reference
 from yibao.domain.errors import InvalidField
+from yibao.domain.funds import check_year
 from yibao.domain.ledger import LedgerTransaction
+from yibao.domain.registry import check_area
 from yibao.kernel.dip import (
     PER_DIEM,
     case_fund_due,
@@ -149,10 +151,8 @@ class YearEnd:
 
 
 def _check(area: str, year: int) -> None:
-    if not (len(area) == 6 and area.isascii() and area.isdigit()):
-        raise InvalidField("area", "must be a 6-digit pooling area code", area)
-    if not 1990 <= year <= 2200:
-        raise InvalidField("year", "out of range (1990-2200)", year)
+    check_area(area, "area")
+    check_year(year)
     last = dt.date(year, 12, 31)
     if clock.today() <= last:
         raise InvalidField("year", f"{year} is not over: settle it after {last}", year)

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from yibao.domain.errors import NotFound, RecordError
+from yibao.domain.registry import check_area
 from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, parse_yuan
@@ -362,8 +363,7 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
         fields = ("kind", "area", "on", "employer")
         try:
             _check_fields(values)
-            if not (len(area) == 6 and area.isascii() and area.isdigit()):
-                raise InvalidField("area", "a pooling area is a 6-digit code")
+            check_area(area, "area")
             day = _date(on, "on")
             e = enrolment.enrol(
                 ctx.uow(), person_id, kind, area, day, employer_code=employer.strip() or None
