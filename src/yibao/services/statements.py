@@ -1,6 +1,7 @@
 """What was settled, summed: a person's running and settled totals of a year (5206), an
 institution's settlements and reversals of a day and their reconciliation against the
-institution's own figures (对账, 3201), and who a settlement belongs to. Amounts in fen.
+institution's own figures (对账, 3201), the same settlements one by one (对明细账, 3202), and who
+a settlement belongs to. Amounts in fen.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from yibao.domain.detail_reconciliation import DETAIL_AMOUNTS, DetailRow
 from yibao.domain.errors import InvalidField, NotFound
 from yibao.kernel.settle import FREE_ADMISSIONS
 from yibao.store.models import SettlementRow, VisitRow
@@ -123,15 +125,7 @@ def period_statement(
     """``day_statement`` over the days [first, last] (3201's ``stmt_begndate`` ..
     ``stmt_enddate``), optionally of one scheme (``insutype``) and one pooling area
     (``setl_optins``)."""
-    if last < first:
-        raise InvalidField("stmt_enddate", "is before stmt_begndate", last.isoformat())
-    if (last - first).days >= MAX_PERIOD_DAYS:
-        raise InvalidField("stmt_enddate", f"a period is at most {MAX_PERIOD_DAYS} days")
-    where: list[Any] = [VisitRow.fixmedins_code == institution]
-    if scheme is not None:
-        where.append(SettlementRow.scheme == scheme)
-    if area is not None:
-        where.append(SettlementRow.pooling_area == area)
+    where = _period_where(institution, first, last, scheme, area)
     with uow:
         settled = _sums(
             uow, *where, SettlementRow.settled_on >= first, SettlementRow.settled_on <= last
@@ -146,6 +140,61 @@ def period_statement(
         if (theirs := claimed.get(name)) is not None and theirs != net.figure(name)
     )
     return DayStatement(settled, reversed_, net, differences)
+
+
+def _period_where(
+    institution: str, first: dt.date, last: dt.date, scheme: str | None, area: str | None
+) -> list[Any]:
+    if last < first:
+        raise InvalidField("stmt_enddate", "is before stmt_begndate", last.isoformat())
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise InvalidField("stmt_enddate", f"a period is at most {MAX_PERIOD_DAYS} days")
+    where: list[Any] = [VisitRow.fixmedins_code == institution]
+    if scheme is not None:
+        where.append(SettlementRow.scheme == scheme)
+    if area is not None:
+        where.append(SettlementRow.pooling_area == area)
+    return where
+
+
+def period_details(
+    uow: UnitOfWork,
+    institution: str,
+    first: dt.date,
+    last: dt.date,
+    *,
+    scheme: str | None = None,
+    area: str | None = None,
+) -> list[DetailRow]:
+    """The centre's side of a detail reconciliation (3202): each settlement of the period as
+    a row, and each reversal of the period as a row of its own (``refund``), amounts
+    positive."""
+    where = _period_where(institution, first, last, scheme, area)
+    cols = (
+        SettlementRow.setl_id,
+        SettlementRow.person_id,
+        SettlementRow.settled_on,
+        SettlementRow.reversed_on,
+        *(getattr(SettlementRow, a) for a in DETAIL_AMOUNTS),
+    )
+    during = or_(
+        SettlementRow.settled_on.between(first, last),
+        SettlementRow.reversed_on.between(first, last),
+    )
+    out: list[DetailRow] = []
+    with uow:
+        rows = uow.session.execute(
+            select(*cols)
+            .join(VisitRow, VisitRow.id == SettlementRow.visit_id)
+            .where(*where, during)
+        )
+        for setl_id, person, settled_on, reversed_on, *amounts in rows:
+            fen = (int(amounts[0]), int(amounts[1]), int(amounts[2]))
+            if first <= settled_on <= last:
+                out.append(DetailRow(str(setl_id), str(person), False, fen))
+            if reversed_on is not None and first <= reversed_on <= last:
+                out.append(DetailRow(str(setl_id), str(person), True, fen))
+    return out
 
 
 def settlement_owner(uow: UnitOfWork, setl_id: str) -> tuple[str, int]:

@@ -1,5 +1,6 @@
 """Tables of the API service (migration ``0003``): institutions and their key ids, staff
-accounts and bearer tokens, seen request nonces, stored answers by msgid, the audit log.
+accounts and bearer tokens, seen request nonces, stored answers by msgid, the audit log; files
+exchanged with institutions (migration ``0019``).
 
 Registered on the same ``Base`` as ``models.py`` (``yibao.store`` imports this module, so the
 migration test and Alembic see one metadata).
@@ -15,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -132,3 +134,25 @@ class AuditRow(Base):
     msgid: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ExchangeFileRow(Base):
+    """A file exchanged with an institution (the platform's 9101 upload, 9102 download): what
+    it sent (a 3202 detail file, ``upload``) or what yibao made for it (a 3202 result,
+    ``result``), kept until ``expires_at``."""
+
+    __tablename__ = "exchange_files"
+    __table_args__ = (
+        CheckConstraint("kind IN ('upload', 'result')", name="kind"),
+        CheckConstraint("size >= 0", name="size"),
+    )
+
+    file_qury_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)

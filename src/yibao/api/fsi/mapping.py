@@ -269,6 +269,11 @@ def in_settle(given: dict[str, Any]) -> dict[str, Any]:
     if data.get("mdtrt_id") in (None, ""):
         raise InputError("input.data.mdtrt_id: missing: register the visit (2201/2401) first")
     out["mdtrt_id"] = data["mdtrt_id"]
+    if str(data.get("mid_setl_flag") or "0") != "0":
+        raise InputError(
+            "input.data.mid_setl_flag: interim settlement of a stay (中途结算) is not offered: "
+            "send 0 and settle the stay at discharge"
+        )
     out["date"] = clock.today().isoformat()  # the platform settles at the time of the call
     if data.get("medfee_sumamt") not in (None, ""):
         out["medfee_sumamt"] = data["medfee_sumamt"]
@@ -311,6 +316,16 @@ def in_3201(given: dict[str, Any]) -> dict[str, Any]:
     if data.get("insutype") not in (None, ""):
         _code(data, "data", "insutype")
     return data
+
+
+def in_9101(given: dict[str, Any]) -> dict[str, Any]:
+    """``fsUploadIn``: ``in`` (the file's bytes), ``filename``, ``fixmedins_code``."""
+    return dict(_node(given, "fsUploadIn"))
+
+
+def in_9102(given: dict[str, Any]) -> dict[str, Any]:
+    """``fsDownloadIn``: ``file_qury_no`` (``filename`` and ``fixmedins_code`` not needed)."""
+    return {"file_qury_no": _node(given, "fsDownloadIn").get("file_qury_no")}
 
 
 # -------------------------------------------------------------------------------- table
@@ -405,6 +420,9 @@ TRANSACTIONS: dict[str, Transaction] = {
     "2305": Transaction("2208", "data", in_reverse, reversal_out),
     "5206": Transaction("5206", "data", in_5206, _wrap("cuminfo"), renames={"year": "cum_ym"}),
     "3201": Transaction("3201", "data", in_3201, _stmt),
+    "3202": Transaction("3202", "data", in_3201),
+    "9101": Transaction("9101", "fsUploadIn", in_9101),
+    "9102": Transaction("9102", "fsDownloadIn", in_9102),
 }
 
 _FIELD = re.compile(r"^(?:input\.)?([a-z_]+)([\[.:].*)$", re.S)

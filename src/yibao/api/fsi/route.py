@@ -10,9 +10,11 @@ a 500 (``app.LastResort``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -64,12 +66,28 @@ async def call_service(request: Request, state: StateDep) -> Response:
     received = dt.datetime.now(dt.UTC)
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return _json(await run_in_threadpool(_serve, state, headers, body, received))
+    answered = await run_in_threadpool(_serve, state, headers, body, received)
+    if isinstance(answered, Download):
+        return Response(
+            answered.content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(answered.name)}"},
+        )
+    return _json(answered)
+
+
+@dataclass(frozen=True)
+class Download:
+    """9102's answer: the file itself, as the platform answers it (a failure is the usual
+    JSON envelope)."""
+
+    name: str
+    content: bytes
 
 
 def _serve(
     state: State, headers: dict[str, str], body: bytes, received: dt.datetime
-) -> dict[str, Any]:
+) -> dict[str, Any] | Download:
     if len(body) > state.settings.max_body_bytes:
         return _refused(None, received, errors.MALFORMED, "request body too large")
     problem = body_problem(body)
@@ -104,7 +122,7 @@ def _serve(
 
 def _transaction(
     state: State, who: Principal, env: Envelope, body: bytes, received: dt.datetime
-) -> dict[str, Any]:
+) -> dict[str, Any] | Download:
     secret = state.settings.api_secret.get_secret_value()
     today = clock.today()
     if env.infno in ("9001", "9002"):
@@ -140,6 +158,9 @@ def _transaction(
         if out["infcode"] == errors.INVALID_FIELD:
             message = mapping.national_message(tx, message)
         return _refused(env.msgid, received, out["infcode"], message)
+    if env.infno == "9102":
+        f = out["output"]
+        return Download(f["filename"], base64.b64decode(f["content"]))
     try:
         output = tx.to_output(out["output"], env.msgid)
     except (KeyError, TypeError, AttributeError):  # the first answer of a msgid used before

@@ -27,6 +27,7 @@ from yibao.api.fhir.routes import router as fhir_router
 from yibao.api.fsi.route import router as fsi_router
 from yibao.api.http import errors
 from yibao.api.http import handlers_fees as _handlers_fees  # registers 2204/2205/2402/2405/5204
+from yibao.api.http import handlers_files as _handlers_files  # registers 9101, 9102, 3202
 from yibao.api.http import handlers_person as _handlers_person  # registers 1101
 from yibao.api.http import handlers_settlement as _handlers_settlement  # registers 22xx
 from yibao.api.http import handlers_statements as _handlers_statements  # registers 3201, 5206
@@ -48,7 +49,13 @@ from yibao.web.app import ConsoleConfig, create_console
 
 log = logging.getLogger("yibao.api")
 
-_REGISTERED = (_handlers_fees, _handlers_person, _handlers_settlement, _handlers_statements)
+_REGISTERED = (
+    _handlers_fees,
+    _handlers_files,
+    _handlers_person,
+    _handlers_settlement,
+    _handlers_statements,
+)
 
 
 def _envelope(

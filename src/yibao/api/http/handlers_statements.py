@@ -7,6 +7,7 @@ entitlement part of 1101 (waiting period and remaining caps), over ``services.be
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from yibao.api.http import inputs
@@ -22,6 +23,7 @@ from yibao.services.common import find_person
 from yibao.services.statements import (
     RECONCILED,
     TOTALS,
+    Difference,
     Totals,
     cumulative,
     period_statement,
@@ -98,8 +100,25 @@ def year_to_date(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 INSUTYPES = {"310": "employee", "390": "resident", "employee": "employee", "resident": "resident"}
 
 
-@handler("3201", "reconciliation of an institution's settlements for a day or a period")
-def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Period:
+    """What 3201 and 3202 reconcile: an institution's period, optionally one scheme and one
+    pooling area, and the totals the institution claims (fen; ``setl_cnt`` a count)."""
+
+    institution: str
+    first: dt.date
+    last: dt.date
+    scheme: str | None
+    area: str | None
+    claimed: dict[str, int]
+
+
+#: The platform's names of the claimed totals, as yibao's.
+_CLAIMED_ALIASES = {"fixmedins_setl_cnt": "setl_cnt", "cash_payamt": "psn_cash_pay"}
+
+
+def reconcile_input(ctx: TxContext, data: dict[str, Any], what: str) -> Period:
+    """The period, filters and claimed totals of a 3201 or 3202, audited as ``what``."""
     day = inputs.date(data, "stmt_date", default=inputs.date(data, "date", default=ctx.today))
     first = inputs.date(data, "stmt_begndate", default=day)
     last = inputs.date(data, "stmt_enddate", default=first if "stmt_begndate" in data else day)
@@ -114,9 +133,10 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         area = inputs.require_text(data, "setl_optins", 6)
         check_area(area, "setl_optins")
     period = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
-    ctx.audit(target=f"institution:{code}", detail=f"reconciliation {period}")
-    if data.get("fixmedins_setl_cnt") is not None and data.get("setl_cnt") is None:
-        data = {**data, "setl_cnt": data["fixmedins_setl_cnt"]}
+    ctx.audit(target=f"institution:{code}", detail=f"{what} {period}")
+    for theirs, ours in _CLAIMED_ALIASES.items():
+        if data.get(theirs) is not None and data.get(ours) is None:
+            data = {**data, ours: data[theirs]}
     claimed = {
         name: (
             inputs.integer(data, name)
@@ -126,7 +146,25 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         for name in RECONCILED
         if data.get(name) is not None
     }
-    found = period_statement(ctx.read_uow(), code, first, last, claimed, scheme=scheme, area=area)
+    return Period(code, first, last, scheme, area, claimed)
+
+
+def differences_out(differences: tuple[Difference, ...]) -> list[dict[str, str]]:
+    return [
+        {
+            "field": d.field,
+            "institution": _figure(d.field, d.institution),
+            "centre": _figure(d.field, d.centre),
+        }
+        for d in differences
+    ]
+
+
+@handler("3201", "reconciliation of an institution's settlements for a day or a period")
+def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    p = reconcile_input(ctx, data, "reconciliation")
+    first, last, code, scheme, area = p.first, p.last, p.institution, p.scheme, p.area
+    found = period_statement(ctx.read_uow(), code, first, last, p.claimed, scheme=scheme, area=area)
     return {
         "fixmedins_code": code,
         "stmt_date": first.isoformat(),
@@ -143,12 +181,5 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         "fund_pay_sumamt": fen_to_yuan(found.net.amounts["fund_pay_sumamt"]),
         "acct_pay": fen_to_yuan(found.net.amounts["acct_pay"]),
         "stmt_rslt": "0" if not found.differences else "1",
-        "differences": [
-            {
-                "field": d.field,
-                "institution": _figure(d.field, d.institution),
-                "centre": _figure(d.field, d.centre),
-            }
-            for d in found.differences
-        ],
+        "differences": differences_out(found.differences),
     }
