@@ -1,6 +1,7 @@
-"""Detail reconciliation over the national interface (docs/fsi.md): a HIS uploads its file of
-settlements (9101), reconciles it (3202) and downloads the result (9102), on SQLite and
-PostgreSQL; the file's format and the comparison as table tests."""
+"""The national interface's files and undoing (docs/fsi.md), on SQLite and PostgreSQL: a HIS
+uploads its file of settlements (9101), reconciles it (3202) and downloads the result (9102); it
+undoes a transaction by its msgid (2601); the detail file's format and the comparison as table
+tests."""
 
 from __future__ import annotations
 
@@ -160,6 +161,45 @@ def test_an_interim_settlement_is_refused_naming_the_field(api: Api, uow: UnitOf
     assert out["infcode"] == -1
     assert "input.data.mid_setl_flag: interim settlement" in out["err_msg"]
     assert his.ok("5206")["cuminfo"]["settled"]["setl_cnt"] == 0  # nothing settled
+
+
+def test_a_transaction_is_undone_by_its_msgid(api: Api, uow: UnitOfWork) -> None:
+    his = signed_in(api, uow)
+    his.values["mdtrt_id"] = his.ok("2201")["data"]["mdtrt_id"]
+    his.ok("2203")
+    his.ok("2204")
+    setl_id = his.ok("2207", msgid="H36010001-timeout-1")["setlinfo"]["setl_id"]
+
+    # the HIS heard nothing back from its 2207 and undoes it: the settlement is reversed
+    his.values.update(omsgid="H36010001-timeout-1", oinfno="2207")
+    out = his.ok("2601")
+    assert (out["undone"], out["result"]["setl_id"]) == ("reversed", setl_id)
+    assert out["result"]["hifp_pay"] == "-84.90"
+    assert his.ok("5206")["cuminfo"]["settled"]["setl_cnt"] == 0
+    again = his.send("2601")  # a second 2601 of the same transaction: already undone
+    assert again["infcode"] == -1 and "already reversed" in again["err_msg"]
+    wrong = his.send("2601", input={"data": {"omsgid": "H36010001-timeout-1", "oinfno": "2201"}})
+    assert wrong["infcode"] == -1
+    assert "input.data.oinfno: msgid H36010001-timeout-1 was a 2207, not a 2201" in wrong["err_msg"]
+    other = his.send("2601", input={"data": {"omsgid": "X", "oinfno": "2204"}})
+    assert other["infcode"] == -1 and "input.data.oinfno: 2204: 2601 undoes" in other["err_msg"]
+
+    # a 2207 that never arrived: undone before it comes, and refused when it comes late
+    his.values.update(omsgid="H36010001-lost-2")
+    assert his.ok("2601")["undone"] == "not_arrived"
+    late = his.send("2207", msgid="H36010001-lost-2")
+    assert late["infcode"] == -1 and "undone by 2601" in late["err_msg"]
+    assert his.ok("5206")["cuminfo"]["settled"]["setl_cnt"] == 0
+
+    # an admission undone: the visit is cancelled
+    mdtrt_id = his.ok("2401", msgid="H36010001-adm-3")["result"]["mdtrt_id"]
+    his.values.update(omsgid="H36010001-adm-3", oinfno="2401")
+    out = his.ok("2601")
+    assert (out["undone"], out["result"]["mdtrt_id"], out["result"]["status"]) == (
+        "reversed",
+        mdtrt_id,
+        "cancelled",
+    )
 
 
 # ------------------------------------------------------------------ the file and the rule

@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tx:2206": frozenset({_I}),
     "tx:2207": frozenset({_I}),
     "tx:2208": frozenset({_I, _A}),
+    "tx:2601": frozenset({_I}),
     "tx:5206": frozenset({_I, _A, _F, _D, _P}),
     "tx:3201": frozenset({_I, _A, _F, _D}),
     "tx:3202": frozenset({_I, _A, _F, _D}),

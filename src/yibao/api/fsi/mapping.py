@@ -318,6 +318,12 @@ def in_3201(given: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def in_2601(given: dict[str, Any]) -> dict[str, Any]:
+    """``data``: ``omsgid`` (the transaction undone), ``oinfno`` (its number), ``psn_no``."""
+    data = _node(given, "data")
+    return {"omsgid": data.get("omsgid"), "oinfno": data.get("oinfno")}
+
+
 def in_9101(given: dict[str, Any]) -> dict[str, Any]:
     """``fsUploadIn``: ``in`` (the file's bytes), ``filename``, ``fixmedins_code``."""
     return dict(_node(given, "fsUploadIn"))
@@ -421,6 +427,7 @@ TRANSACTIONS: dict[str, Transaction] = {
     "5206": Transaction("5206", "data", in_5206, _wrap("cuminfo"), renames={"year": "cum_ym"}),
     "3201": Transaction("3201", "data", in_3201, _stmt),
     "3202": Transaction("3202", "data", in_3201),
+    "2601": Transaction("2601", "data", in_2601),
     "9101": Transaction("9101", "fsUploadIn", in_9101),
     "9102": Transaction("9102", "fsDownloadIn", in_9102),
 }

@@ -31,6 +31,7 @@ from yibao.api.http import handlers_files as _handlers_files  # registers 9101, 
 from yibao.api.http import handlers_person as _handlers_person  # registers 1101
 from yibao.api.http import handlers_settlement as _handlers_settlement  # registers 22xx
 from yibao.api.http import handlers_statements as _handlers_statements  # registers 3201, 5206
+from yibao.api.http import handlers_undo as _handlers_undo  # registers 2601
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
@@ -55,6 +56,7 @@ _REGISTERED = (
     _handlers_person,
     _handlers_settlement,
     _handlers_statements,
+    _handlers_undo,
 )
 
 
