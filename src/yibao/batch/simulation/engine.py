@@ -210,24 +210,38 @@ def output_schema(scenarios: int) -> pa.Schema:
     return pa.schema(fields)
 
 
-def person_table(part: PartInput, sums: dict[str, I64], scenarios: int) -> pa.Table:
-    """The per-person sums as the seam's Arrow table."""
+def person_arrays(part: PartInput, sums: dict[str, I64]) -> dict[str, I64]:
+    """The per-person columns of the seam's table as arrays (``category`` as codes; ``income``
+    negative where none)."""
     n = len(part.psn_no)
     claims = np.zeros(n, dtype=np.int64)
     if len(part.claims):
         claims[part.rows] = np.bincount(part.claims.person, minlength=len(part.rows))
+    return {
+        "psn_no": part.psn_no,
+        "household_id": part.household_id,
+        "claims": claims,
+        "total": part.total,
+        **sums,
+    }
+
+
+def person_table(part: PartInput, sums: dict[str, I64], scenarios: int) -> pa.Table:
+    """The per-person sums as the seam's Arrow table."""
+    cols = person_arrays(part, sums)
+    n = len(part.psn_no)
     income = (
         pa.array(part.income, mask=part.income < 0)
         if part.income is not None
         else pa.nulls(n, pa.int64())
     )
     columns: dict[str, pa.Array] = {
-        "psn_no": pa.array(part.psn_no),
-        "household_id": pa.array(part.household_id),
+        "psn_no": pa.array(cols["psn_no"]),
+        "household_id": pa.array(cols["household_id"]),
         "category": pa.array(CATEGORIES, pa.string()).take(pa.array(part.category)),
         INCOME: income,
-        "claims": pa.array(claims),
-        "total": pa.array(part.total),
+        "claims": pa.array(cols["claims"]),
+        "total": pa.array(cols["total"]),
     }
     for k in range(scenarios):
         for name in SUMS:
