@@ -137,28 +137,38 @@ def person_year(
         out["account_credits"],
         out["large_amount_financing"],
     )
-    for k, month in enumerate(rates.months):
-        on = first_month <= k
-        e, f, r = emp & on, flex & on, ret & on
+    # months with the same parameters give the same amounts: each run of equal months once,
+    # times the months of it each person contributes for
+    k = 0
+    while k < 12:
+        month = rates.months[k]
+        last = k
+        while last + 1 < 12 and rates.months[last + 1] == month:
+            last += 1
+        count = np.clip(last + 1 - np.maximum(first_month, k), 0, None)
+        k = last + 1
+        e, f = emp & (count > 0), flex & (count > 0)
         if e.any():
-            b = np.clip(wage_m[e], month.floor, month.ceiling)
+            b, times_e = np.clip(wage_m[e], month.floor, month.ceiling), count[e]
             employee = times(month.employee, b)
             total = times(month.employer, b) + employee
             to_account = np.minimum(times(month.account_share, b), employee)
-            contrib[e] += total
-            own[e] += employee
-            credit[e] += to_account
-            large[e] += np.minimum(month.large_amount, total - to_account)
+            contrib[e] += total * times_e
+            own[e] += employee * times_e
+            credit[e] += to_account * times_e
+            large[e] += np.minimum(month.large_amount, total - to_account) * times_e
         if f.any():
-            b = np.clip(base_m[f], month.floor, month.ceiling)
+            b, times_f = np.clip(base_m[f], month.floor, month.ceiling), count[f]
             total = times(month.flexible, b)
             to_account = np.minimum(times(month.account_share, b), total)
-            contrib[f] += total
-            own[f] += total
-            credit[f] += to_account
-            large[f] += np.minimum(month.large_amount, total - to_account)
-        credit[r] += month.retiree_credit
-        large[r] += month.large_amount  # a retiree's month: paid from the fund's balance
+            contrib[f] += total * times_f
+            own[f] += total * times_f
+            credit[f] += to_account * times_f
+            large[f] += np.minimum(month.large_amount, total - to_account) * times_f
+        # a retiree's month: a credit from the pooling fund, the large-amount share from the
+        # fund's balance
+        credit[ret] += month.retiree_credit * count[ret]
+        large[ret] += month.large_amount * count[ret]
     table = np.array(rates.resident, dtype=np.int64).reshape(-1, 4)
     row = table[aid_class[res]]
     contrib[res] = row[:, 0] + row[:, 1]

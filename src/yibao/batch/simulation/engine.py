@@ -156,40 +156,34 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
 
 def settle_part(part: PartInput, scenarios: Sequence[Scenario]) -> dict[str, I64]:
     """Per person of the slice (``part.psn_no`` order): ``s<k>_<amount>`` for every scenario and
-    ``s<k>_changed`` (0 or 1) for every reform."""
+    ``s<k>_changed`` (0 or 1) for every reform. Scenarios with the same contribution rates share
+    one computation of the contributions."""
+    from yibao.batch.simulation.sums import changed_persons, person_sums
+
     n = len(part.psn_no)
     c = part.claims
-    first = np.empty(len(c), dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
     out: dict[str, I64] = {}
-    base_claims: dict[str, I64] = {}
-    base_own: I64 | None = None
+    years: dict[ContributionRates, dict[str, I64]] = {}
+    base_claims: list[I64] = []
     for k, s in enumerate(scenarios):
-        contributions = person_year(
-            s.rates, part.category, part.aid_class, part.wage, part.base, part.first_month
-        )
+        contributions = years.get(s.rates)
+        if contributions is None:
+            contributions = years[s.rates] = person_year(
+                s.rates, part.category, part.aid_class, part.wage, part.base, part.first_month
+            )
         for name, values in contributions.items():
             out[f"s{k}_{name}"] = values
         result = settle_claims(s.tables, c, part.persons, None, explain=False)
-        for name in PAYMENTS:
-            summed = np.zeros(n, dtype=np.int64)
-            if len(c):
-                summed[part.rows] = np.add.reduceat(result.columns[name], starts)
-            out[f"s{k}_{name}"] = summed
-        own = contributions["person_contributions"]
+        summed = person_sums(c.person, part.rows, [result.columns[p] for p in PAYMENTS], n)
+        for j, name in enumerate(PAYMENTS):
+            out[f"s{k}_{name}"] = summed[j]
+        compared = [result.columns[name] for name in COMPARED]
         if k == 0:
-            base_claims = {name: result.columns[name] for name in COMPARED}
-            base_own = own
+            base_claims = compared
             continue
-        assert base_own is not None
-        differs = np.zeros(len(c), dtype=np.bool_)
-        for name in COMPARED:
-            differs |= result.columns[name] != base_claims[name]
+        own, base_own = contributions["person_contributions"], out["s0_person_contributions"]
         changed = (own != base_own).astype(np.int64)
-        if len(c):
-            changed[part.rows] |= np.add.reduceat(differs.astype(np.int64), starts) > 0
+        changed_persons(c.person, part.rows, compared, base_claims, changed)
         out[f"s{k}_changed"] = changed
     return out
 
