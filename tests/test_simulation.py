@@ -524,3 +524,30 @@ def test_a_scenario_is_picklable() -> None:
     back = pickle.loads(pickle.dumps(s))
     assert back.rates == s.rates and back.name == s.name
     assert replace(s, name="x").name == "x"
+
+
+def test_the_calibration_table_comes_with_every_simulation(
+    area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``calibration_rows(area)`` of ``yibao.synth.calibration`` (calibrate's), printed and in
+    the JSON; an area without meta.json (exported) has none."""
+    import sys
+    import types
+
+    fake = types.ModuleType("yibao.synth.calibration")
+    seen: list[Path] = []
+
+    def rows(where: Path) -> list[dict[str, Any]]:
+        seen.append(Path(where))
+        return [
+            {"measure": "fund ratio, inpatient, employees", "generated": 84.1, "published": 84.6}
+        ]
+
+    fake.calibration_rows = rows  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "yibao.synth.calibration", fake)
+    good = str(EXAMPLES / "resident_subsidy.yaml")
+    out = json.loads(run_cli(good, "--area", str(area), "--json").output)
+    assert out["calibration"] == rows(area)
+    assert seen[0] == area
+    text = run_cli(good, "--area", str(area)).output
+    assert "calibration of the area" in text and "fund ratio, inpatient, employees" in text

@@ -159,9 +159,8 @@ def _print(result: dict[str, Any], files: list[str]) -> None:
         console.print("household burden not measured: the area's persons have no household_income")
     else:
         _burden(console, result)
-    if result.get("calibration") is not None:
-        console.print("calibration:")
-        console.print(result["calibration"])
+    if result.get("calibration"):
+        _calibration(console, result["calibration"])
     for f in files:
         console.print(f"wrote {f}")
 
@@ -188,6 +187,19 @@ def _burden(console: Any, result: dict[str, Any]) -> None:
             b = totals["burden_by_quintile"][q]
             row.append(f"{b['households_over_10pct']:,} / {b['households_over_25pct']:,}")
         table.add_row(*row)
+    console.print(table)
+
+
+def _calibration(console: Any, rows: list[dict[str, Any]]) -> None:
+    """The area's calibration table: each measure generated against its published figure."""
+    from rich.table import Table
+
+    table = Table(title="calibration of the area against published figures")
+    keys = list(rows[0])
+    for key in keys:
+        table.add_column(key.replace("_", " "))
+    for row in rows:
+        table.add_row(*("–" if row.get(k) is None else str(row.get(k)) for k in keys))
     console.print(table)
 
 

@@ -96,16 +96,24 @@ def settle(
     return acc
 
 
-def calibration(area: Path) -> Any:
-    """The area's calibration table (``calibration_table(area)``), or None while there is none."""
+def calibration(area: Path) -> list[dict[str, Any]] | None:
+    """The area's calibration table (``calibration_table(area)``: what the generated area's
+    answer depends on against published figures) as rows of JSON, or None where the synthetic
+    area has no calibration. Only a generated area (``meta.json`` of ``yibao synth``) is
+    calibrated: an exported one is the bureau's own data."""
+    if area_meta(area).get("generator") != "yibao.synth":
+        return None
     for name in CALIBRATION_MODULES:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
+        rows = getattr(module, "calibration_rows", None)
+        if rows is not None:
+            return list(rows(area))
         table = getattr(module, "calibration_table", None)
         if table is not None:
-            return table(area)
+            return [row.as_dict() for row in table(area)]
     return None
 
 
