@@ -551,3 +551,28 @@ def test_the_calibration_table_comes_with_every_simulation(
     assert seen[0] == area
     text = run_cli(good, "--area", str(area)).output
     assert "calibration of the area" in text and "fund ratio, inpatient, employees" in text
+
+
+def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Claims outside the year, a column the kernel does not know, --out a file: one line,
+    exit 2, nothing written."""
+    good = str(EXAMPLES / "resident_subsidy.yaml")
+    area = tiny_area(tmp_path / "a", True)
+    claims = pq.read_table(area / "claims" / "part-00000.parquet")
+    late = claims.set_column(1, "date", pa.array([dt.date(YEAR + 1, 1, 2)] * 2, pa.date32()))
+    pq.write_table(late, area / "claims" / "part-00000.parquet")
+    args = ["--region", NATIONAL, "--year", str(YEAR)]
+    result = run_cli(good, "--area", str(area), *args, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "claims: date 2026-01-02 is not in 2025" in result.output
+    assert not (tmp_path / "o").exists()
+    med = claims.set_column(2, "med_type", pa.array(["dental", "inpatient"]))
+    pq.write_table(med, area / "claims" / "part-00000.parquet")
+    result = run_cli(good, "--area", str(area), *args)
+    assert result.exit_code == 2 and "med_type: unknown value 'dental'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    (tmp_path / "file").write_text("x")
+    result = run_cli(good, "--area", str(area), *args, "--out", str(tmp_path / "file"))
+    assert result.exit_code == 2 and "--out:" in result.output
+    bad_name = write_reform(tmp_path, "n", {"name": "a\nb", "policy": {}})
+    result = run_cli(str(bad_name), "--area", str(area), *args)
+    assert result.exit_code == 2 and "name: at most 100 printable characters" in result.output

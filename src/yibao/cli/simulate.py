@@ -86,6 +86,8 @@ def simulate(
 
     if engine not in ENGINES:
         raise _fail(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise _fail(f"--out: {out} is not a folder")
     try:
         p = plan(area, reforms, year, region)
     except (AreaError, ReformError) as exc:
@@ -106,8 +108,8 @@ def simulate(
 
         try:
             acc = settle(p, engine, master, workers, on_part)
-        except AreaError as exc:
-            raise _fail(str(exc)) from exc
+        except (ValueError, OSError) as exc:  # a part's bad column or value (ColumnError), I/O
+            raise _fail(f"--area: {exc}") from exc
     result = report(p, acc, engine)
     if out is not None:
         from yibao.batch.simulation.charts import draw

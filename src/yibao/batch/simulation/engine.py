@@ -42,17 +42,13 @@ from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, settle_claims
 from yibao.kernel.tables import Tables, compile_tables
 from yibao.policy import Policy
+from yibao.policy.vocab import KERNEL_AMOUNTS
 
-#: the kernel's payments summed per person
-PAYMENTS = (
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
+#: the kernel's payments summed per person: each fund's, their sum, the account's, mutual aid's
+#: and cash (``policy.vocab.KERNEL_AMOUNTS`` from ``hifp_pay``, but the person's part, which is
+#: account + mutual aid + cash)
+PAYMENTS = tuple(
+    a for a in KERNEL_AMOUNTS[KERNEL_AMOUNTS.index("hifp_pay") :] if a != "psn_part_amt"
 )
 #: per person and scenario: contributions, then payments
 SUMS = (*AMOUNTS, *PAYMENTS)
@@ -113,6 +109,13 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
         psn = np.asarray(persons["psn_no"].to_numpy(), dtype=np.int64)
         if np.any(psn[1:] == psn[:-1]):
             raise ValueError("persons: a psn_no appears twice")
+    start = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days
+    end = (dt.date(year, 12, 31) - dt.date(1970, 1, 1)).days
+    if len(c) and (c.date.min() < start or c.date.max() > end):
+        bad = c.date[(c.date < start) | (c.date > end)][0]
+        raise ValueError(
+            f"claims: date {dt.date(1970, 1, 1) + dt.timedelta(days=int(bad))} is not in {year}"
+        )
     first = np.empty(len(c), dtype=np.bool_)
     first[:1] = True
     np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
@@ -131,7 +134,6 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
         total[rows] = np.add.reduceat(c.total, starts)
     category = pc.index_in(persons["scheme"], value_set=pa.array(CATEGORIES))
     enrolled = pc.cast(persons["enrolled_on"], pa.int32())
-    start = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days
     enrolled_days = _ints(enrolled, start)
     # the first month contributed for: the month of enrolment in the year (0 before it)
     month = np.asarray(pc.month(persons["enrolled_on"]).fill_null(1).to_numpy(), dtype=np.int64) - 1
