@@ -576,3 +576,23 @@ def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
     bad_name = write_reform(tmp_path, "n", {"name": "a\nb", "policy": {}})
     result = run_cli(str(bad_name), "--area", str(area), *args)
     assert result.exit_code == 2 and "name: at most 100 printable characters" in result.output
+
+
+def test_an_area_of_one_part_settles_its_scenarios_at_once(tmp_path: Path) -> None:
+    """Fewer parts than workers: the scenarios of the part settle on threads at once, with
+    the same totals as one after the other."""
+    area = tiny_area(tmp_path / "a", True)
+    national = Policy(NATIONAL)
+    lower = check_reform(
+        Reform(
+            "d",
+            {"benefits": {"resident": {"inpatient": {"basic": {"deductible": {"level1": 50}}}}}},
+        ),
+        NATIONAL,
+    )
+    scenarios = [scenario("baseline", national, YEAR), scenario("d", lower, YEAR)]
+    one = simulate_area(area, scenarios, YEAR, workers=1)
+    two = simulate_area(area, scenarios, YEAR, workers=2)
+    assert one.sums == two.sums and one.changed == two.changed
+    assert one.result(["baseline", "d"]) == two.result(["baseline", "d"])
+    assert one.sums[1][1]["hifp_pay"] - one.sums[0][1]["hifp_pay"] == 42_50
