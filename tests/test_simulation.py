@@ -596,3 +596,17 @@ def test_an_area_of_one_part_settles_its_scenarios_at_once(tmp_path: Path) -> No
     assert one.sums == two.sums and one.changed == two.changed
     assert one.result(["baseline", "d"]) == two.result(["baseline", "d"])
     assert one.sums[1][1]["hifp_pay"] - one.sums[0][1]["hifp_pay"] == 42_50
+
+
+def test_spark_where_it_cannot_load_is_refused_before_work(
+    area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yibao.batch.spark", None)  # importing it fails
+    result = run_cli(
+        str(EXAMPLES / "resident_subsidy.yaml"), "--area", str(area), "--engine", "spark"
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --engine spark: the Spark engine cannot be loaded")
+    assert len(result.output.strip().splitlines()) == 1

@@ -82,13 +82,12 @@ def simulate(
 
     from yibao.batch.simulation.local import AreaError
     from yibao.batch.simulation.reform import ReformError
-    from yibao.batch.simulation.run import ENGINES, plan, report, settle
+    from yibao.batch.simulation.run import check_engine, plan, report, settle
 
-    if engine not in ENGINES:
-        raise _fail(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
     if out is not None and out.exists() and not out.is_dir():
         raise _fail(f"--out: {out} is not a folder")
     try:
+        check_engine(engine)
         p = plan(area, reforms, year, region)
     except (AreaError, ReformError) as exc:
         raise _fail(str(exc)) from exc
