@@ -610,3 +610,25 @@ def test_spark_where_it_cannot_load_is_refused_before_work(
     assert result.exit_code == 2
     assert result.output.startswith("error: --engine spark: the Spark engine cannot be loaded")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_contributions_count_the_months_from_enrolment(tmp_path: Path) -> None:
+    """An employee enrolled on 15 July contributes for July to December; before the year, all
+    twelve months; after it, none."""
+    from yibao.batch.simulation.engine import part_input
+
+    area = tiny_area(tmp_path / "a", False)
+    persons = pq.read_table(area / "persons" / "part-00000.parquet")
+    claims = pq.read_table(area / "claims" / "part-00000.parquet")
+    days = [dt.date(2024, 3, 1), dt.date(YEAR, 7, 15), dt.date(YEAR + 1, 1, 1)]
+    persons = persons.set_column(
+        persons.schema.get_field_index("enrolled_on"), "enrolled_on", pa.array(days, pa.date32())
+    )
+    part = part_input(claims, persons, YEAR)
+    assert part.first_month.tolist() == [0, 6, 12]
+    rates = vec.compile_rates(Policy(NATIONAL), YEAR)
+    got = vec.person_year(
+        rates, part.category, part.aid_class, part.wage, part.base, np.array([0, 0, 6])
+    )
+    assert got["contributions"][2] == 6 * 800_00  # six months of 8% of 10,000 yuan
+    assert got["contributions"][0] == 1100_00  # a resident pays the year

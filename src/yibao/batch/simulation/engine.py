@@ -139,7 +139,7 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
     # the first month contributed for: the month of enrolment in the year (0 before it)
     month = np.asarray(pc.month(persons["enrolled_on"]).fill_null(1).to_numpy(), dtype=np.int64) - 1
     first_month = np.where(enrolled_days < start, 0, month)
-    first_month[enrolled_days >= start + 366] = 12
+    first_month[enrolled_days > end] = 12  # enrolled after the year: none
     income = _ints(persons[INCOME], -1) if INCOME in persons.column_names else None
     return PartInput(
         claims=c,
