@@ -14,7 +14,12 @@ import typer
 from yibao.cli.options import with_policy_dir
 
 ReformsArg = Annotated[
-    list[Path], typer.Argument(help="reform files (YAML or JSON: name, policy)", show_default=False)
+    list[Path],
+    typer.Argument(
+        metavar="REFORM.yaml",
+        help="reform files (YAML or JSON: name, policy)",
+        show_default=False,
+    ),
 ]
 AreaOpt = Annotated[Path, typer.Option("--area", help="a generated (or exported) area's folder")]
 YearOpt = Annotated[
