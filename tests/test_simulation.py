@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -632,3 +633,44 @@ def test_contributions_count_the_months_from_enrolment(tmp_path: Path) -> None:
     )
     assert got["contributions"][2] == 6 * 800_00  # six months of 8% of 10,000 yuan
     assert got["contributions"][0] == 1100_00  # a resident pays the year
+
+
+@pytest.fixture(scope="module")
+def per_person(area: Path) -> tuple[pa.Table, list[str]]:
+    claims = pa.concat_tables([pq.read_table(c) for _, c in parts(area)])
+    persons = pa.concat_tables([pq.read_table(p) for p, _ in parts(area)])
+    lower = read_reform_checked(EXAMPLES / "lower_deductible.yaml")
+    scenarios = [scenario("baseline", Policy(REGION), YEAR), scenario("d", lower, YEAR)]
+    return settle_households(claims, persons, scenarios, YEAR), ["baseline", "d"]
+
+
+def read_reform_checked(path: Path) -> Policy:
+    from yibao.batch.simulation.reform import read_reform
+
+    return check_reform(read_reform(path), REGION)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(1, 2999), max_size=8), shuffle=st.randoms(use_true_random=False))
+def test_slices_in_any_order_and_cut_anywhere_give_the_same_report(
+    per_person: tuple[pa.Table, list[str]], cuts: list[int], shuffle: Any
+) -> None:
+    """The per-person table cut at any rows (households split between slices, as Spark's
+    batches may) and added in any order, merged or not: the same report as one slice."""
+    table, names = per_person
+    whole = Accumulator(2)
+    whole.add(table)
+    bounds = [0, *sorted(set(cuts)), table.num_rows]
+    slices = [table.slice(a, b - a) for a, b in pairwise(bounds) if b > a]
+    shuffle.shuffle(slices)
+    one, merged = Accumulator(2), Accumulator(2)
+    for s in slices:
+        one.add(s)
+        part = Accumulator(2)
+        part.add(s)
+        merged.merge(part)
+    expected = whole.result(names)
+    assert one.result(names) == expected
+    assert merged.result(names) == expected
