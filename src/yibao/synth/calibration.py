@@ -1,7 +1,8 @@
 """How far a generated area is from the published figures a simulation's answer depends on.
 
-``calibration_table(area)`` returns one ``CalibrationRow`` per measure: the generated value, the
-published one, its source, the tolerance and whether the generated value is within it.
+``calibration_table(area)`` returns one row per measure (a plain dict, ready for JSON, with the
+keys of ``CalibrationRow``): the generated value, the published one, its source, the tolerance
+and whether the generated value is within it.
 
 - **Fund payment ratio within policy scope, inpatient care** (政策范围内住院费用基金支付比例), by
   scheme: the area's inpatient claims settled through the kernel (``kernel.arrow.settle_table``)
@@ -123,7 +124,12 @@ def household_quintiles(area: Path | str) -> list[float] | None:
     return [round(float(income[g].sum() / size[g].sum()), 0) for g in groups]
 
 
-def calibration_table(area: Path | str) -> list[CalibrationRow]:
+def calibration_table(area: Path | str) -> list[dict[str, Any]]:
+    """The calibration rows of a generated area as dicts (see the module docstring)."""
+    return [row.as_dict() for row in calibration_rows(area)]
+
+
+def calibration_rows(area: Path | str) -> list[CalibrationRow]:
     """The calibration rows of a generated area (see the module docstring)."""
     out = Path(area)
     meta = read_manifest(out)
@@ -177,8 +183,3 @@ def _area_income(meta: dict[str, Any]) -> float:
     from yibao.synth.config import load_area
 
     return load_area(str(meta["region"]), int(meta["year"])).disposable_income / 100.0
-
-
-def calibration_rows(area: Path | str) -> list[dict[str, Any]]:
-    """``calibration_table`` as plain dicts (for JSON)."""
-    return [row.as_dict() for row in calibration_table(area)]
