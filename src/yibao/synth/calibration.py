@@ -61,8 +61,11 @@ def _parts(out: Path) -> list[tuple[Path, Path]]:
     return [(p, out / "claims" / p.name) for p in sorted((out / "persons").glob("part-*.parquet"))]
 
 
-def inpatient_fund_sums(area: Path | str) -> dict[str, tuple[int, int]]:
-    """{scheme group: (insurance funds' payments, policy-scope amount)} of inpatient claims, fen.
+def inpatient_fund_sums(
+    area: Path | str, region: str | None = None, year: int | None = None
+) -> dict[str, tuple[int, int]]:
+    """{scheme group: (insurance funds' payments, policy-scope amount)} of inpatient claims, fen,
+    under the parameters of ``region`` for ``year`` (default: the area's ``meta.json``).
 
     Each part holds whole persons, so parts settle independently.
     """
@@ -71,10 +74,11 @@ def inpatient_fund_sums(area: Path | str) -> dict[str, tuple[int, int]]:
     from yibao.policy import Policy
 
     out = Path(area)
-    meta = read_manifest(out)
-    tables = compile_tables(
-        Policy(str(meta.get("policy_region") or meta["region"])), int(meta["year"])
-    )
+    if region is None or year is None:
+        meta = read_manifest(out)
+        region = region or str(meta.get("policy_region") or meta["region"])
+        year = year or int(meta["year"])
+    tables = compile_tables(Policy(region), year)
     sums = {"employee": [0, 0], "resident": [0, 0]}
     for persons_path, claims_path in _parts(out):
         persons = pq.read_table(persons_path).sort_by("psn_no")
@@ -125,7 +129,10 @@ def household_quintiles(area: Path | str) -> list[float] | None:
 
 
 def calibration_table(area: Path | str) -> list[dict[str, Any]]:
-    """The calibration rows of a generated area as dicts (see the module docstring)."""
+    """The calibration rows of a generated area as dicts (see the module docstring); none for
+    an area without ``meta.json`` (an exported area: not generated, nothing to calibrate)."""
+    if not (Path(area) / "meta.json").is_file():
+        return []
     return [row.as_dict() for row in calibration_rows(area)]
 
 
