@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -241,34 +243,55 @@ class Cells:
         )
 
 
-def settle_cells(area: Path, scenarios: list[Scenario], year: int) -> Cells:
-    """The area's year settled under every scenario through the kernel, summed per cell."""
+def settle_part_cells(
+    persons_path: Path, claims_path: Path, scenarios: list[Scenario], year: int
+) -> Cells:
+    """One part settled under every scenario through the kernel, summed per cell."""
     cells = Cells.empty(len(scenarios))
-    for persons_path, claims_path in check_area(area):
-        names = pq.read_schema(persons_path).names
-        missing = [c for c in ("sex", "birth_date") if c not in names]
-        if missing:
-            raise AreaError(f"--area: {persons_path.name} has no {missing[0]} column (ageing)")
-        part = read_slice(persons_path, claims_path, year)
-        sums = settle_part(part, scenarios)
-        people = pq.read_table(persons_path, columns=["psn_no", "sex", "birth_date"])
-        people = people.sort_by("psn_no")
-        if not np.array_equal(np.asarray(people["psn_no"].to_numpy()), part.psn_no):
-            raise AreaError(f"--area: {persons_path.name}: a psn_no appears twice")
-        male = np.asarray(pc.equal(people["sex"], "M").fill_null(False).to_numpy(), np.int64)
-        born = np.asarray(pc.year(people["birth_date"]).fill_null(year).to_numpy(), np.int64)
-        age = np.clip(year - born, 0, MAX_AGE)
-        cell = (part.category * 2 + male) * AGES + age
-        size = cells.persons.size
-        cells.persons += np.bincount(cell, minlength=size).reshape(cells.persons.shape)
-        cells.claims += len(part.claims)
-        for k in range(len(scenarios)):
-            income = sums[f"s{k}_contributions"] - sums[f"s{k}_account_credits"]
-            spent = sum((sums[f"s{k}_{n}"] for n in SPENT), np.zeros(len(cell), np.int64))
-            flat_income = cells.income[k].reshape(-1)
-            flat_spent = cells.spent[k].reshape(-1)
-            np.add.at(flat_income, cell, income)
-            np.add.at(flat_spent, cell, spent)
+    names = pq.read_schema(persons_path).names
+    missing = [c for c in ("sex", "birth_date") if c not in names]
+    if missing:
+        raise AreaError(f"--area: {persons_path.name} has no {missing[0]} column (ageing)")
+    part = read_slice(persons_path, claims_path, year)
+    sums = settle_part(part, scenarios)
+    people = pq.read_table(persons_path, columns=["psn_no", "sex", "birth_date"])
+    people = people.sort_by("psn_no")
+    male = np.asarray(pc.equal(people["sex"], "M").fill_null(False).to_numpy(), np.int64)
+    born = np.asarray(pc.year(people["birth_date"]).fill_null(year).to_numpy(), np.int64)
+    age = np.clip(year - born, 0, MAX_AGE)
+    cell = (part.category * 2 + male) * AGES + age
+    cells.persons += np.bincount(cell, minlength=cells.persons.size).reshape(cells.persons.shape)
+    cells.claims = len(part.claims)
+    for k in range(len(scenarios)):
+        income = sums[f"s{k}_contributions"] - sums[f"s{k}_account_credits"]
+        spent = sum((sums[f"s{k}_{n}"] for n in SPENT), np.zeros(len(cell), np.int64))
+        np.add.at(cells.income[k].reshape(-1), cell, income)  # reshape: a view (contiguous)
+        np.add.at(cells.spent[k].reshape(-1), cell, spent)
+    return cells
+
+
+def settle_cells(
+    area: Path,
+    scenarios: list[Scenario],
+    year: int,
+    workers: int | None = None,
+    on_part: Callable[[int], None] | None = None,
+) -> Cells:
+    """The area's year settled under every scenario through the kernel, summed per cell; parts
+    in parallel threads (the compiled kernel runs without the GIL). ``on_part(claims)`` is
+    called as each part is done."""
+    todo = check_area(area)
+    cells = Cells.empty(len(scenarios))
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        futures = [pool.submit(settle_part_cells, p, c, scenarios, year) for p, c in todo]
+        for future in futures:
+            done = future.result()
+            cells.persons += done.persons
+            cells.income += done.income
+            cells.spent += done.spent
+            cells.claims += done.claims
+            if on_part is not None:
+                on_part(done.claims)
     return cells
 
 
@@ -469,9 +492,12 @@ def project(
     reform_paths: Sequence[Path] = (),
     effective: int | None = None,
     overrides: Mapping[str, str] | None = None,
+    on_part: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Projection:
     """Check everything (before any claim is read), settle the area's year under the baseline
-    and each reform, and project ``years`` years from it."""
+    and each reform, and project ``years`` years from it. ``on_start(claims)`` is called once
+    the inputs are checked, ``on_part(claims)`` as each part is settled (progress)."""
     check_area(area)
     meta = area_meta(area)
     region = str(meta.get("policy_region") or meta.get("region") or "")
@@ -503,7 +529,9 @@ def project(
     except ParameterError as exc:
         raise AreaError(f"{exc.file}: {exc.path}: {exc.reason}") from exc
     names = ["baseline", *(r.name for r, _ in checked)]
-    cells = settle_cells(area, scenarios, year)
+    if on_start is not None:
+        on_start(sum(pq.ParquetFile(c).metadata.num_rows for _, c in check_area(area)))
+    cells = settle_cells(area, scenarios, year, on_part=on_part)
     paths = project_cells(cells, a, year, years, names, effective)
     return Projection(
         area,

@@ -65,6 +65,7 @@ def project(
     drift as the projection.* parameters), under the baseline and each reform from its year of
     effect; a chart with --out."""
     from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from yibao.batch.projection import ProjectionError, draw_chart
     from yibao.batch.projection import project as run
@@ -73,11 +74,27 @@ def project(
 
     overrides = _overrides(set_ or [])
     err = Console(stderr=True)
-    try:
-        with err.status("settling the area's year …", spinner="dots"):
-            result = run(area, years, list(reform or []), effective, overrides)
-    except (AreaError, ReformError, ProjectionError) as exc:
-        raise _fail(str(exc)) from exc
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} claims"),
+    )
+    with Progress(
+        *columns, TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True
+    ) as progress:
+        task = progress.add_task("settling the area's year", total=None)
+        try:
+            result = run(
+                area,
+                years,
+                list(reform or []),
+                effective,
+                overrides,
+                on_part=lambda claims: progress.advance(task, claims),
+                on_start=lambda claims: progress.update(task, total=claims),
+            )
+        except (AreaError, ReformError, ProjectionError) as exc:
+            raise _fail(str(exc)) from exc
     body = result.report()
     files: list[str] = []
     if out is not None:
