@@ -41,6 +41,8 @@ GROUPS = (
     "year-end",
     "serve",
     "api",
+    "simulate",
+    "project",
 )
 
 
