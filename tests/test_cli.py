@@ -42,6 +42,8 @@ GROUPS = (
     "year-end",
     "serve",
     "api",
+    "simulate",
+    "project",
 )
 
 

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "year-end": ("yibao.cli.ledger", "year_end"),
     "supervise": ("yibao.cli.supervise", "supervise"),
     "simulate": ("yibao.cli.simulate", "simulate"),
+    "project": ("yibao.cli.project", "project"),
     "findings": ("yibao.cli.findings", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),

@@ -56,6 +56,7 @@ from yibao.synth.dates import I64, days_in_year, year_starts
 from yibao.synth.demography import AGE_P, BAND_OF_AGE, MALE_SHARE, MAX_AGE, by_age, draw_ages
 from yibao.synth.households import RELATIONS, form_households
 from yibao.synth.ids import IdIssuer, psn_numbers
+from yibao.synth.income import household_income
 from yibao.synth.names import names
 
 F64 = npt.NDArray[np.float64]
@@ -206,9 +207,17 @@ def _accounts(
 
 
 def make_persons(
-    rng: np.random.Generator, area: Area, issuer: IdIssuer, first: int, n: int
+    rng: np.random.Generator,
+    area: Area,
+    issuer: IdIssuer,
+    first: int,
+    n: int,
+    income_draws: np.random.Generator,
 ) -> Persons:
-    """Persons ``first`` .. ``first + n - 1`` of the run."""
+    """Persons ``first`` .. ``first + n - 1`` of the run.
+
+    ``income_draws`` is the household incomes' own stream (``synth.income.income_rng``).
+    """
     year = area.year
     age = draw_ages(rng, n)
     male = rng.random(n) < MALE_SHARE
@@ -229,6 +238,18 @@ def make_persons(
     groups = np.column_stack(
         [resident & (age == 0), resident & (age < 18) & ~student, student, resident & (age >= 60)]
     )
+    income = household_income(
+        income_draws,
+        year=year,
+        average_wage_yuan=area.average_wage / 100.0,
+        pension_monthly_yuan=area.average_pension_monthly / 100.0,
+        disposable_income_yuan=area.disposable_income / 100.0,
+        head=head,
+        scheme=scheme,
+        age=age,
+        wage_fen=wage,
+        aid=aid > 0,
+    )
     psn = psn_numbers(area.region, first, n)
     table = pa.table(
         {
@@ -246,6 +267,7 @@ def make_persons(
             "birth_date": dates(birth),
             "household_id": pa.array(psn[head]),
             "relation": strings(RELATIONS, relation),
+            "household_income": pa.array(income, type=pa.int64()),
             "groups": string_lists(GROUPS, groups),
             "chronic_condition": strings(CONDITION_CODES, condition),
             "wage": nullable_int(wage, -1, pa.int64()),

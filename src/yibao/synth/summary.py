@@ -8,8 +8,8 @@ of persons) and returns::
      "sources": {key: citation}}
 
 ``published`` is None where no comparable national figure is stated. The fund payment ratio
-within policy scope needs the settlement kernel: ``fund_ratio(out_dir)`` is the hook for it and
-returns None until it is wired in.
+within policy scope needs the settlement kernel: ``fund_ratio(out_dir)`` settles the area
+(``synth.calibration``).
 """
 
 from __future__ import annotations
@@ -102,40 +102,13 @@ UNPUBLISHED.update({k: (v[0], v[1]) for k, v in LINE_FIGURES.items() if v[2] is 
 
 
 def fund_ratio(out_dir: Path | str) -> dict[str, float] | None:
-    """Fund payment ratio within policy scope by scheme ({"employee": %, "resident": %}).
+    """Fund payment ratio within policy scope by scheme ({"employee": %, "resident": %}), as
+    ``synth.calibration.fund_ratios`` computes it (the insurance funds' inpatient payments over
+    the policy-scope amount, the claims settled through the kernel); None without inpatient
+    claims."""
+    from yibao.synth.calibration import fund_ratios
 
-    Settles every chunk's claims through the kernel (``yibao.kernel.arrow.settle_table``) with
-    the area's parameters, then divides all fund payments of inpatient claims by their policy
-    scope amounts. Each chunk holds whole persons, so chunks settle independently.
-    """
-    from yibao.kernel.arrow import settle_table
-    from yibao.kernel.tables import compile_tables
-    from yibao.policy import Policy
-
-    out = Path(out_dir)
-    meta = read_manifest(out)
-    tables = compile_tables(
-        Policy(str(meta.get("policy_region") or meta["region"])), int(meta["year"])
-    )
-    fund = {"employee": 0, "resident": 0}
-    scope = {"employee": 0, "resident": 0}
-    for persons_path, claims_path in _parts(out):
-        persons = pq.read_table(persons_path).sort_by("psn_no")
-        settled, _ = settle_table(tables, pq.read_table(claims_path), persons)
-        schemes = pc.take(
-            persons["scheme"], pc.index_in(settled["psn_no"], value_set=persons["psn_no"])
-        )
-        inpatient = pc.is_in(settled["med_type"], value_set=pa.array(["inpatient"]))
-        for group, members in (
-            ("resident", pc.equal(schemes, "resident")),
-            ("employee", pc.not_equal(schemes, "resident")),
-        ):
-            mask = pc.and_(inpatient, members)
-            fund[group] += int(pc.sum(pc.filter(settled["fund_pay_sumamt"], mask)).as_py() or 0)
-            scope[group] += int(pc.sum(pc.filter(settled["inscp_scp_amt"], mask)).as_py() or 0)
-    if not any(scope.values()):
-        return None
-    return {g: round(100 * fund[g] / scope[g], 1) for g in fund if scope[g]}
+    return fund_ratios(out_dir) or None
 
 
 @dataclass

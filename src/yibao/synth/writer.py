@@ -37,6 +37,7 @@ from yibao.synth.claims import make_claims
 from yibao.synth.config import SynthConfig, load_area
 from yibao.synth.dates import days_in_year, year_start
 from yibao.synth.ids import IdIssuer
+from yibao.synth.income import income_figures, income_rng
 from yibao.synth.institutions import Institutions
 from yibao.synth.irregular import plant
 from yibao.synth.lines import ItemPool, build_pool
@@ -70,6 +71,8 @@ class Manifest:
     #: planted irregularities (rows of ``truth/``), 0 without ``--irregular``
     planted: int = 0
     irregular: float = 0.0
+    #: the household income figures used (``synth.income.income_figures``)
+    income: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -137,6 +140,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
         institutions=dict(institutions.counts),
         catalogue_region=catalogue_region,
         irregular=config.irregular,
+        income=income_figures(config.year, area.disposable_income / 100.0),
     )
     _prepare(out)
     done = 0
@@ -146,7 +150,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
             rng = chunk_rng(config.seed, chunk)
             first = chunk * config.chunk_size
             n = min(config.chunk_size, config.persons - first)
-            persons = make_persons(rng, area, issuer, first, n)
+            persons = make_persons(rng, area, issuer, first, n, income_rng(config.seed, chunk))
             claims, lines = make_claims(rng, area, persons, institutions, chunk, items)
             truth = None
             if config.irregular:
