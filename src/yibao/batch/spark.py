@@ -1,0 +1,229 @@
+"""Apache Spark engine: the one settlement kernel over an area too large for one machine.
+
+The area's claims are joined to their persons and the rows are partitioned by household (every
+member of a household, hence every claim of a person, in one partition), sorted inside each
+partition by (person, date, claim id) — the order in which the local engine settles a generated
+part — and handed to the kernel (``kernel.settle.settle_claims``) through
+``DataFrame.mapInArrow``: each Python worker receives its partition as Arrow record batches, cuts
+them at person boundaries (a person split across two batches is carried into the next) and
+settles whole persons in order with their year-to-date state. Input and output are Parquet. The
+results equal the local engine's to the fen (``tests/spark``).
+
+``session`` starts (or joins) a Spark session: ``local[N]`` on one machine, a cluster's master URL
+in production. PySpark is imported only here and only when the Spark engine is asked for: the
+local engine needs neither PySpark nor Java (``pip install 'yibao[spark]'`` adds them). Workers
+run the driver's Python (``sys.executable``; on a cluster the same virtual environment must exist
+at the same path on every node) and share the compiled kernel's on-disk cache
+(``kernel.jit.cache_dir``, passed as ``NUMBA_CACHE_DIR``; the driver compiles or loads it before
+the job, so that on one machine no worker compiles).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from yibao.kernel.arrow import claims_from_arrow, persons_from_arrow
+from yibao.kernel.schema import CLAIM_COLUMNS, OUTPUT_COLUMNS, PERSON_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from yibao.kernel.tables import Tables
+
+#: Rows per Arrow batch handed to a worker (Spark's default is 10,000: the kernel's fixed cost per
+#: call is small, but fewer, larger batches copy less).
+ARROW_BATCH = 100_000
+#: The local master of the tests and of one machine.
+LOCAL = "local[2]"
+#: The household key by which rows are partitioned (``synth`` writes it on every person).
+HOUSEHOLD = "household_id"
+#: The claim key that breaks ties between a person's claims of one day (the generated order).
+CLAIM_ID = "claim_id"
+#: What the Spark engine writes per claim: the keys, then the kernel's amounts (fen).
+SETTLED = pa.schema(
+    [(CLAIM_ID, pa.int64()), ("psn_no", pa.int64())] + [(c, pa.int64()) for c in OUTPUT_COLUMNS]
+)
+
+
+def spark_ddl(schema: pa.Schema) -> str:
+    """An Arrow schema of int64 columns as the DDL ``mapInArrow`` takes for its output."""
+    names = {pa.int64(): "long", pa.int32(): "int", pa.float64(): "double", pa.string(): "string"}
+    return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
+
+
+class SparkUnavailable(RuntimeError):
+    """The Spark engine was asked for where it cannot run (no PySpark, no Java)."""
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """How the session is started: ``master`` (``local[N]`` or a cluster URL), the partitions of
+    the shuffle by household, and the memory of the driver and of each executor."""
+
+    master: str = LOCAL
+    partitions: int = 4
+    driver_memory: str = "1g"
+    executor_memory: str = "1g"
+    app: str = "yibao"
+
+
+def check_available() -> None:
+    """Refuse early, with one line, where PySpark or Java is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise SparkUnavailable(
+            "--engine spark: PySpark is not installed (pip install 'yibao[spark]')"
+        ) from exc
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
+        raise SparkUnavailable("--engine spark: no Java on this machine (Spark needs Java 17+)")
+
+
+def session(options: SparkOptions | None = None) -> SparkSession:
+    """A Spark session for the kernel (an existing one is reused: its options stay)."""
+    check_available()
+    from pyspark.sql import SparkSession
+
+    from yibao.kernel.jit import cache_dir
+
+    opts = options or SparkOptions()
+    # mapInArrow passes Arrow batches, not pandas frames: PySpark's caution about pandas 3 does
+    # not concern it
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    # the workers run this interpreter (the venv's), with this package and the kernel's cache
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    log4j = Path(__file__).with_name("spark_log4j2.properties")
+    quiet = f"-Dlog4j2.configurationFile={log4j}"
+    builder: Any = SparkSession.builder
+    spark: SparkSession = (
+        builder.master(opts.master)
+        .appName(opts.app)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(opts.partitions))
+        .config("spark.sql.adaptive.enabled", "false")  # keep the partitions asked for
+        .config("spark.driver.memory", opts.driver_memory)
+        .config("spark.executor.memory", opts.executor_memory)
+        .config("spark.driver.extraJavaOptions", quiet)
+        .config("spark.executor.extraJavaOptions", quiet)
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.executorEnv.NUMBA_CACHE_DIR", str(cache_dir()))
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def person_runs(psn: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Where each run of equal person keys starts (rows sorted by person)."""
+    if not len(psn):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, psn[1:] != psn[:-1]])
+
+
+def settle_rows(tables: Tables, rows: pa.Table) -> pa.Table:
+    """Settle whole persons' claims joined to their person columns, sorted by (person, date,
+    claim id): the claim keys and the kernel's amounts, in the rows' order."""
+    from yibao.kernel.settle import settle_claims
+
+    claims = claims_from_arrow(rows.select(list(CLAIM_COLUMNS)))
+    starts = person_runs(claims.person)
+    persons = persons_from_arrow(rows.select(list(PERSON_COLUMNS)).take(pa.array(starts)))
+    first = np.zeros(len(claims), dtype=np.int64)
+    first[starts[1:]] = 1
+    claims.person = np.cumsum(first)  # segment numbers 0..P-1
+    result = settle_claims(tables, claims, persons, explain=False)
+    columns = {CLAIM_ID: rows[CLAIM_ID], "psn_no": rows["psn_no"]}
+    columns.update({c: pa.array(result.columns[c]) for c in OUTPUT_COLUMNS})
+    return pa.table(columns, schema=SETTLED)
+
+
+def whole_persons(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """The rows of a partition (sorted by person) again as tables of whole persons: the last
+    person of a batch is carried into the next, where the rest of their rows are."""
+    carry: pa.Table | None = None
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        if carry is not None:
+            table = pa.concat_tables([carry, table])
+        psn = np.asarray(table["psn_no"].to_numpy(), dtype=np.int64)
+        cut = int(person_runs(psn)[-1])  # where the last (perhaps unfinished) person starts
+        carry = table.slice(cut)
+        if cut:
+            yield table.slice(0, cut).combine_chunks()
+    if carry is not None and carry.num_rows:
+        yield carry.combine_chunks()
+
+
+_TABLES: dict[tuple[str, int], Tables] = {}
+
+
+def area_tables(region: str, year: int) -> Tables:
+    """The kernel's tables of the region's policy for the year, built once per worker."""
+    from yibao.kernel.tables import compile_tables
+    from yibao.policy import Policy
+
+    key = (region, year)
+    if key not in _TABLES:
+        _TABLES[key] = compile_tables(Policy(region), year)
+    return _TABLES[key]
+
+
+def settler(
+    region: str, year: int
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The function ``mapInArrow`` runs on each partition (pickled to the workers: it carries
+    the region and year only, and builds the tables there)."""
+
+    def settle_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        tables = area_tables(region, year)
+        for rows in whole_persons(batches):
+            yield from settle_rows(tables, rows).to_batches()
+
+    return settle_partition
+
+
+def area_rows(spark: SparkSession, area: Path | str, partitions: int) -> DataFrame:
+    """An area's claims joined to their persons, partitioned by household and sorted inside each
+    partition by (person, date, claim id)."""
+    root = Path(area)
+    persons = spark.read.parquet(str(root / "persons")).select(HOUSEHOLD, *PERSON_COLUMNS)
+    claims = spark.read.parquet(str(root / "claims")).select(CLAIM_ID, *CLAIM_COLUMNS)
+    rows = claims.join(persons, "psn_no")
+    return rows.repartition(partitions, HOUSEHOLD).sortWithinPartitions("psn_no", "date", CLAIM_ID)
+
+
+def settle_area(
+    spark: SparkSession,
+    area: Path | str,
+    out: Path | str,
+    region: str,
+    year: int,
+    partitions: int | None = None,
+) -> None:
+    """Settle an area (``persons/``, ``claims/`` Parquet, as ``yibao synth`` writes it) on
+    Spark under the region's policy for the year; write each claim's amounts as Parquet to
+    ``out`` (one file per partition)."""
+    from yibao.kernel.settle import warm
+
+    warm(area_tables(region, year))  # the compiled kernel in its on-disk cache before the job
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
+    rows = area_rows(spark, area, n)
+    settled = rows.mapInArrow(settler(region, year), spark_ddl(SETTLED))
+    settled.write.mode("overwrite").parquet(str(out))
