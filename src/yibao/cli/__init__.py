@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "funds": ("yibao.cli.funds", "funds_app"),
     "year-end": ("yibao.cli.ledger", "year_end"),
     "supervise": ("yibao.cli.supervise", "supervise"),
+    "simulate": ("yibao.cli.simulate", "simulate"),
     "findings": ("yibao.cli.findings", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),

@@ -1,0 +1,133 @@
+"""A simulation from start to end: the area and the reforms checked (before any work), the
+scenarios compiled, the area settled by an engine, the report built (back-office.md §6)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from yibao.batch.simulation.aggregate import Accumulator
+from yibao.batch.simulation.engine import Scenario, scenario
+from yibao.batch.simulation.local import AreaError, area_meta, check_area, simulate_area
+from yibao.batch.simulation.reform import Reform, load_reforms
+from yibao.policy import ParameterError, Policy, UnknownRegion
+
+ENGINES = ("local", "spark")
+BASELINE = "baseline"
+#: where ``calibration_table(area)`` may live (the synthetic area's calibration report)
+CALIBRATION_MODULES = ("yibao.synth.calibration", "yibao.batch.calibration")
+
+
+@dataclass
+class Plan:
+    """What a simulation will do, every input checked."""
+
+    area: Path
+    region: str
+    year: int
+    reforms: list[Reform]
+    scenarios: list[Scenario]
+    claims: int  # the area's claims (Parquet metadata), for progress
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+
+def plan(
+    area: Path, reform_paths: list[Path], year: int | None = None, region: str | None = None
+) -> Plan:
+    """Check the area and every reform and compile the scenarios; raises ``AreaError`` or
+    ``reform.ReformError`` (one line) before any claim is read."""
+    parts = check_area(area)
+    meta = area_meta(area)
+    found_region = region or str(meta.get("policy_region") or meta.get("region") or "")
+    if not found_region:
+        raise AreaError("--region: the area has no meta.json; give the region")
+    meta_year = meta.get("year")
+    if year is None:
+        if not isinstance(meta_year, int):
+            raise AreaError("--year: the area has no meta.json; give the year of its claims")
+        year = meta_year
+    elif isinstance(meta_year, int) and meta_year != year:
+        raise AreaError(f"--year: the area's claims are of {meta_year}, not {year}")
+    if not reform_paths:
+        raise AreaError("REFORM: give at least one reform file")
+    checked = load_reforms(reform_paths, found_region)
+    if BASELINE in {r.name for r, _ in checked}:
+        raise AreaError(f"{BASELINE!r} is the name of the baseline; name the reform otherwise")
+    try:
+        scenarios = [scenario(BASELINE, Policy(found_region), year)]
+        scenarios += [scenario(r.name, policy, year) for r, policy in checked]
+    except UnknownRegion as exc:
+        raise AreaError(f"--region: unknown region {found_region!r}") from exc
+    except ParameterError as exc:
+        raise AreaError(f"{exc.file}: {exc.path}: {exc.reason}") from exc
+    claims = sum(pq.ParquetFile(c).metadata.num_rows for _, c in parts)
+    return Plan(area, found_region, year, [r for r, _ in checked], scenarios, claims)
+
+
+def settle(
+    p: Plan,
+    engine: str = "local",
+    master: str | None = None,
+    workers: int | None = None,
+    on_part: Callable[[int, int], None] | None = None,
+) -> Accumulator:
+    """The area settled under every scenario by ``engine`` (``local`` or ``spark``)."""
+    if engine == "local":
+        return simulate_area(p.area, p.scenarios, p.year, workers, on_part)
+    if engine != "spark":
+        raise AreaError(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    spark = importlib.import_module("yibao.batch.spark")
+    found = spark.simulate_area(p.area, p.scenarios, p.year, master=master, on_part=on_part)
+    if isinstance(found, Accumulator):
+        return found
+    acc = Accumulator(len(p.scenarios))
+    tables: Iterable[pa.Table] = found
+    for table in tables:
+        acc.add(table)
+    return acc
+
+
+def calibration(area: Path) -> list[dict[str, Any]] | None:
+    """The area's calibration table (``calibration_table(area)``: what the generated area's
+    answer depends on against published figures) as rows of JSON, or None where the synthetic
+    area has no calibration. Only a generated area (``meta.json`` of ``yibao synth``) is
+    calibrated: an exported one is the bureau's own data."""
+    if area_meta(area).get("generator") != "yibao.synth":
+        return None
+    for name in CALIBRATION_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        rows = getattr(module, "calibration_rows", None)
+        if rows is not None:
+            return list(rows(area))
+        table = getattr(module, "calibration_table", None)
+        if table is not None:
+            return [row.as_dict() for row in table(area)]
+    return None
+
+
+def report(p: Plan, acc: Accumulator, engine: str = "local") -> dict[str, Any]:
+    """The JSON of back-office.md §6 (and more: the reforms' sources, who is affected, the
+    quintiles' bounds, the calibration table)."""
+    body = acc.result(p.names)
+    for entry, reform in zip(body["reforms"], p.reforms, strict=True):
+        entry["source"] = reform.source
+    return {
+        "year": p.year,
+        "region": p.region,
+        "area": str(p.area),
+        "engine": engine,
+        **body,
+        "calibration": calibration(p.area),
+    }
