@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
+from tests.spark.conftest import REGION, YEAR
 from yibao.batch.area import parts, read_part
 from yibao.batch.spark import (
     CLAIM_ID,
@@ -22,16 +22,6 @@ from yibao.batch.spark import (
 )
 from yibao.kernel.schema import OUTPUT_COLUMNS
 from yibao.kernel.settle import settle_claims
-from yibao.synth import SynthConfig, generate
-
-REGION, YEAR = "360100", 2025
-
-
-@pytest.fixture(scope="module")
-def area(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("area")
-    generate(out, SynthConfig(REGION, 1800, YEAR, seed=17, chunk_size=600))
-    return out
 
 
 def local_settlement(area: Path) -> pa.Table:

@@ -21,11 +21,12 @@ the job, so that on one machine no worker compiles).
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ from yibao.kernel.schema import CLAIM_COLUMNS, OUTPUT_COLUMNS, PERSON_COLUMNS
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from yibao.batch.simulation.aggregate import Accumulator
+    from yibao.batch.simulation.engine import Scenario
     from yibao.kernel.tables import Tables
 
 #: Rows per Arrow batch handed to a worker (Spark's default is 10,000: the kernel's fixed cost per
@@ -56,9 +59,17 @@ SETTLED = pa.schema(
 
 
 def spark_ddl(schema: pa.Schema) -> str:
-    """An Arrow schema of int64 columns as the DDL ``mapInArrow`` takes for its output."""
-    names = {pa.int64(): "long", pa.int32(): "int", pa.float64(): "double", pa.string(): "string"}
+    """An Arrow schema (int64, bool, binary, string columns) as the DDL of ``mapInArrow``."""
+    names = {
+        pa.int64(): "long",
+        pa.bool_(): "boolean",
+        pa.binary(): "binary",
+        pa.string(): "string",
+    }
     return ", ".join(f"{f.name} {names[f.type]}" for f in schema)
+
+
+Partition = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
 class SparkUnavailable(RuntimeError):
@@ -98,16 +109,13 @@ def session(options: SparkOptions | None = None) -> SparkSession:
     from yibao.kernel.jit import cache_dir
 
     opts = options or SparkOptions()
-    # mapInArrow passes Arrow batches, not pandas frames: PySpark's caution about pandas 3 does
-    # not concern it
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     # the workers run this interpreter (the venv's), with this package and the kernel's cache
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     log4j = Path(__file__).with_name("spark_log4j2.properties")
     quiet = f"-Dlog4j2.configurationFile={log4j}"
     builder: Any = SparkSession.builder
-    spark: SparkSession = (
+    conf = (
         builder.master(opts.master)
         .appName(opts.app)
         .config("spark.ui.enabled", "false")
@@ -122,10 +130,20 @@ def session(options: SparkOptions | None = None) -> SparkSession:
         .config("spark.executorEnv.NUMBA_CACHE_DIR", str(cache_dir()))
         .config("spark.python.worker.reuse", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH))
-        .getOrCreate()
     )
+    with warnings.catch_warnings():  # PySpark's caution about pandas 3 (see map_in_arrow)
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        spark: SparkSession = conf.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def map_in_arrow(rows: DataFrame, fn: Partition, schema: pa.Schema) -> DataFrame:
+    """``rows.mapInArrow(fn)`` with output ``schema``. mapInArrow passes Arrow batches, not
+    pandas frames: PySpark's caution about pandas 3 does not concern it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        return rows.mapInArrow(fn, spark_ddl(schema))
 
 
 def person_runs(psn: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -152,9 +170,10 @@ def settle_rows(tables: Tables, rows: pa.Table) -> pa.Table:
     return pa.table(columns, schema=SETTLED)
 
 
-def whole_persons(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
-    """The rows of a partition (sorted by person) again as tables of whole persons: the last
-    person of a batch is carried into the next, where the rest of their rows are."""
+def whole_persons(batches: Iterable[pa.RecordBatch], key: str = "psn_no") -> Iterator[pa.Table]:
+    """The rows of a partition (sorted by ``key``: person, or household) again as tables of
+    whole persons (households): the last one of a batch is carried into the next, where the
+    rest of their rows are."""
     carry: pa.Table | None = None
     for batch in batches:
         if not batch.num_rows:
@@ -162,8 +181,8 @@ def whole_persons(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
         table = pa.Table.from_batches([batch])
         if carry is not None:
             table = pa.concat_tables([carry, table])
-        psn = np.asarray(table["psn_no"].to_numpy(), dtype=np.int64)
-        cut = int(person_runs(psn)[-1])  # where the last (perhaps unfinished) person starts
+        keys = np.asarray(table[key].to_numpy(), dtype=np.int64)
+        cut = int(person_runs(keys)[-1])  # where the last (perhaps unfinished) one starts
         carry = table.slice(cut)
         if cut:
             yield table.slice(0, cut).combine_chunks()
@@ -225,5 +244,144 @@ def settle_area(
     warm(area_tables(region, year))  # the compiled kernel in its on-disk cache before the job
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
     rows = area_rows(spark, area, n)
-    settled = rows.mapInArrow(settler(region, year), spark_ddl(SETTLED))
+    settled = map_in_arrow(rows, settler(region, year), SETTLED)
     settled.write.mode("overwrite").parquet(str(out))
+
+
+# --- policy simulation (``yibao simulate --engine spark``) -------------------------------------
+
+
+def household_rows(spark: SparkSession, area: Path | str, partitions: int) -> DataFrame:
+    """An area's persons and their claims as one DataFrame (a person row has no ``claim_id``;
+    a claim row carries its person's ``household_id``), partitioned by household and sorted
+    inside each partition by (household, person, date, claim id): every household whole in one
+    partition, its rows together, each person's claims in the generated order."""
+    from pyspark.sql import functions as F
+
+    from yibao.batch.simulation.engine import CLAIM_INPUT, INCOME, PERSON_INPUT
+
+    root = Path(area)
+    persons = spark.read.parquet(str(root / "persons"))
+    person_columns = [*PERSON_INPUT, *([INCOME] if INCOME in persons.columns else [])]
+    persons = persons.select(*person_columns)
+    claims = spark.read.parquet(str(root / "claims"))
+    # the tie-break of a person's claims of one day: the claim id, else the order read
+    order = F.col(CLAIM_ID) if CLAIM_ID in claims.columns else F.monotonically_increasing_id()
+    claims = claims.select(order.alias(CLAIM_ID), *CLAIM_INPUT).join(
+        persons.select("psn_no", HOUSEHOLD), "psn_no"
+    )
+    rows = persons.unionByName(claims, allowMissingColumns=True)
+    return rows.repartition(partitions, HOUSEHOLD).sortWithinPartitions(
+        HOUSEHOLD, "psn_no", "date", CLAIM_ID
+    )
+
+
+def split_rows(rows: pa.Table, person_columns: list[str]) -> tuple[pa.Table, pa.Table]:
+    """Households' mixed rows as the seam takes them: (claims, persons)."""
+    import pyarrow.compute as pc
+
+    from yibao.batch.simulation.engine import CLAIM_INPUT
+
+    is_claim = pc.is_valid(rows[CLAIM_ID])
+    claims = rows.filter(is_claim).select(list(CLAIM_INPUT))
+    persons = rows.filter(pc.invert(is_claim)).select(person_columns)
+    return claims, persons
+
+
+def simulator(scenarios: Sequence[Scenario], year: int, person_columns: list[str]) -> Partition:
+    """What ``mapInArrow`` runs on each partition: whole households through the seam
+    (``simulation.engine.settle_households``), the per-person sums out."""
+
+    def simulate_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from yibao.batch.simulation.engine import settle_households
+
+        for rows in whole_persons(batches, HOUSEHOLD):
+            claims, persons = split_rows(rows, person_columns)
+            yield from settle_households(claims, persons, scenarios, year).to_batches()
+
+    return simulate_partition
+
+
+#: the one column of the partial totals a partition returns (``simulation.aggregate``, pickled)
+PARTIAL = pa.schema([("accumulator", pa.binary())])
+
+
+def reducer(scenarios: Sequence[Scenario], year: int, person_columns: list[str]) -> Partition:
+    """Each partition's per-person sums reduced there to its slice of the totals
+    (``aggregate.Accumulator``: sums, and households' partial sums), one pickled row: the driver
+    merges them instead of reading every person."""
+    per_person = simulator(scenarios, year, person_columns)
+
+    def reduce_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from yibao.batch.simulation.aggregate import Accumulator
+
+        acc = Accumulator(len(scenarios))
+        for batch in per_person(batches):
+            acc.add(pa.Table.from_batches([batch]))
+        blob = pickle.dumps(acc, protocol=pickle.HIGHEST_PROTOCOL)
+        yield pa.record_batch([pa.array([blob], pa.binary())], schema=PARTIAL)
+
+    return reduce_partition
+
+
+def person_sums(
+    spark: SparkSession,
+    area: Path | str,
+    scenarios: Sequence[Scenario],
+    year: int,
+    partitions: int | None = None,
+) -> DataFrame:
+    """The seam's per-person table of the area under every scenario, as a Spark DataFrame (to
+    write as Parquet, or to reduce)."""
+    from yibao.batch.simulation.engine import output_schema
+
+    rows, columns = _prepared(spark, area, scenarios, partitions)
+    schema = output_schema(len(scenarios))
+    return map_in_arrow(rows, simulator(scenarios, year, columns), schema)
+
+
+def _prepared(
+    spark: SparkSession, area: Path | str, scenarios: Sequence[Scenario], partitions: int | None
+) -> tuple[DataFrame, list[str]]:
+    from yibao.batch.simulation.engine import PERSON_INPUT
+    from yibao.kernel.settle import warm
+
+    warm(scenarios[0].tables)  # the compiled kernel in its on-disk cache before the job
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
+    rows = household_rows(spark, area, n)
+    columns = [c for c in rows.columns if c in PERSON_INPUT or c == "household_income"]
+    return rows, columns
+
+
+def simulate_area(
+    area: Path | str,
+    scenarios: Sequence[Scenario],
+    year: int,
+    master: str | None = None,
+    on_part: Callable[[int, int], None] | None = None,
+    options: SparkOptions | None = None,
+    persons_out: Path | str | None = None,
+) -> Accumulator:
+    """The Spark engine of ``yibao simulate``: every household of ``area`` under every scenario
+    (baseline first), each partition reduced to its slice of the totals on its executor, the
+    slices merged here. ``on_part(claims, persons)`` is called as each slice arrives;
+    ``persons_out`` also writes the per-person sums as Parquet (a second pass)."""
+    from yibao.batch.simulation.aggregate import Accumulator
+
+    opts = options or SparkOptions()
+    if master:
+        opts = replace(opts, master=master)
+    spark = session(opts)
+    rows, columns = _prepared(spark, area, scenarios, opts.partitions)
+    if persons_out is not None:
+        person_sums(spark, area, scenarios, year, opts.partitions).write.mode("overwrite").parquet(
+            str(persons_out)
+        )
+    partial = map_in_arrow(rows, reducer(scenarios, year, columns), PARTIAL)
+    total = Accumulator(len(scenarios))
+    for row in partial.collect():  # every partition at once: a few small rows
+        acc: Accumulator = pickle.loads(row["accumulator"])
+        total.merge(acc)
+        if on_part is not None:
+            on_part(acc.claims, acc.persons)
+    return total

@@ -86,6 +86,15 @@ def simulate(
 
     if engine not in ENGINES:
         raise _fail(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    if master is not None and engine != "spark":
+        raise _fail("--master: only with --engine spark")
+    if engine == "spark":  # PySpark and Java present, before any work
+        from yibao.batch.spark import SparkUnavailable, check_available
+
+        try:
+            check_available()
+        except SparkUnavailable as exc:
+            raise _fail(str(exc)) from exc
     try:
         p = plan(area, reforms, year, region)
     except (AreaError, ReformError) as exc:
