@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import resource
 import shutil
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -59,10 +61,11 @@ SETTLED = pa.schema(
 
 
 def spark_ddl(schema: pa.Schema) -> str:
-    """An Arrow schema (int64, bool, binary, string columns) as the DDL of ``mapInArrow``."""
+    """An Arrow schema (int64, float64, bool, binary, string) as the DDL of ``mapInArrow``."""
     names = {
         pa.int64(): "long",
         pa.bool_(): "boolean",
+        pa.float64(): "double",
         pa.binary(): "binary",
         pa.string(): "string",
     }
@@ -302,8 +305,17 @@ def simulator(scenarios: Sequence[Scenario], year: int, person_columns: list[str
     return simulate_partition
 
 
-#: the one column of the partial totals a partition returns (``simulation.aggregate``, pickled)
-PARTIAL = pa.schema([("accumulator", pa.binary())])
+#: what a partition returns: its partial totals (``simulation.aggregate``, pickled), the
+#: seconds its Python worker spent on it (wall, waiting for rows included, and CPU) and the
+#: worker's peak resident memory (KiB)
+PARTIAL = pa.schema(
+    [
+        ("accumulator", pa.binary()),
+        ("seconds", pa.float64()),
+        ("cpu_seconds", pa.float64()),
+        ("max_rss_kib", pa.int64()),
+    ]
+)
 
 
 def reducer(scenarios: Sequence[Scenario], year: int, person_columns: list[str]) -> Partition:
@@ -315,11 +327,15 @@ def reducer(scenarios: Sequence[Scenario], year: int, person_columns: list[str])
     def reduce_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from yibao.batch.simulation.aggregate import Accumulator
 
+        start, cpu = time.perf_counter(), time.process_time()
         acc = Accumulator(len(scenarios))
         for batch in per_person(batches):
             acc.add(pa.Table.from_batches([batch]))
         blob = pickle.dumps(acc, protocol=pickle.HIGHEST_PROTOCOL)
-        yield pa.record_batch([pa.array([blob], pa.binary())], schema=PARTIAL)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        row = [[blob], [wall], [cpu], [rss]]
+        yield pa.record_batch(row, schema=PARTIAL)
 
     return reduce_partition
 
@@ -361,11 +377,13 @@ def simulate_area(
     on_part: Callable[[int, int], None] | None = None,
     options: SparkOptions | None = None,
     persons_out: Path | str | None = None,
+    stats: list[dict[str, float]] | None = None,
 ) -> Accumulator:
     """The Spark engine of ``yibao simulate``: every household of ``area`` under every scenario
     (baseline first), each partition reduced to its slice of the totals on its executor, the
     slices merged here. ``on_part(claims, persons)`` is called as each slice arrives;
-    ``persons_out`` also writes the per-person sums as Parquet (a second pass)."""
+    ``persons_out`` also writes the per-person sums as Parquet (a second pass); ``stats``
+    receives per partition its claims, persons, the worker's seconds on it and peak memory."""
     from yibao.batch.simulation.aggregate import Accumulator
 
     opts = options or SparkOptions()
@@ -382,6 +400,16 @@ def simulate_area(
     for row in partial.collect():  # every partition at once: a few small rows
         acc: Accumulator = pickle.loads(row["accumulator"])
         total.merge(acc)
+        if stats is not None:
+            stats.append(
+                {
+                    "claims": acc.claims,
+                    "persons": acc.persons,
+                    "seconds": row["seconds"],
+                    "cpu_seconds": row["cpu_seconds"],
+                    "max_rss_kib": row["max_rss_kib"],
+                }
+            )
         if on_part is not None:
             on_part(acc.claims, acc.persons)
     return total
