@@ -207,9 +207,7 @@ def area_tables(region: str, year: int) -> Tables:
     return _TABLES[key]
 
 
-def settler(
-    region: str, year: int
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def settler(region: str, year: int) -> Partition:
     """The function ``mapInArrow`` runs on each partition (pickled to the workers: it carries
     the region and year only, and builds the tables there)."""
 
@@ -221,12 +219,21 @@ def settler(
     return settle_partition
 
 
+def claim_order(claims: DataFrame) -> Any:
+    """The tie-break of a person's claims of one day: the claim id (``yibao synth`` numbers
+    them in the order it writes them), else the order in which the files are read."""
+    from pyspark.sql import functions as F
+
+    return F.col(CLAIM_ID) if CLAIM_ID in claims.columns else F.monotonically_increasing_id()
+
+
 def area_rows(spark: SparkSession, area: Path | str, partitions: int) -> DataFrame:
     """An area's claims joined to their persons, partitioned by household and sorted inside each
     partition by (person, date, claim id)."""
     root = Path(area)
     persons = spark.read.parquet(str(root / "persons")).select(HOUSEHOLD, *PERSON_COLUMNS)
-    claims = spark.read.parquet(str(root / "claims")).select(CLAIM_ID, *CLAIM_COLUMNS)
+    claims = spark.read.parquet(str(root / "claims"))
+    claims = claims.select(claim_order(claims).alias(CLAIM_ID), *CLAIM_COLUMNS)
     rows = claims.join(persons, "psn_no")
     return rows.repartition(partitions, HOUSEHOLD).sortWithinPartitions("psn_no", "date", CLAIM_ID)
 
@@ -259,8 +266,6 @@ def household_rows(spark: SparkSession, area: Path | str, partitions: int) -> Da
     a claim row carries its person's ``household_id``), partitioned by household and sorted
     inside each partition by (household, person, date, claim id): every household whole in one
     partition, its rows together, each person's claims in the generated order."""
-    from pyspark.sql import functions as F
-
     from yibao.batch.simulation.engine import CLAIM_INPUT, INCOME, PERSON_INPUT
 
     root = Path(area)
@@ -268,9 +273,7 @@ def household_rows(spark: SparkSession, area: Path | str, partitions: int) -> Da
     person_columns = [*PERSON_INPUT, *([INCOME] if INCOME in persons.columns else [])]
     persons = persons.select(*person_columns)
     claims = spark.read.parquet(str(root / "claims"))
-    # the tie-break of a person's claims of one day: the claim id, else the order read
-    order = F.col(CLAIM_ID) if CLAIM_ID in claims.columns else F.monotonically_increasing_id()
-    claims = claims.select(order.alias(CLAIM_ID), *CLAIM_INPUT).join(
+    claims = claims.select(claim_order(claims).alias(CLAIM_ID), *CLAIM_INPUT).join(
         persons.select("psn_no", HOUSEHOLD), "psn_no"
     )
     rows = persons.unionByName(claims, allowMissingColumns=True)
