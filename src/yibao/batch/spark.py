@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 #: Rows per Arrow batch handed to a worker (Spark's default is 10,000: the kernel's fixed cost per
 #: call is small, but fewer, larger batches copy less).
 ARROW_BATCH = 100_000
+#: Claims per partition at most (``partitions_for``): a partition's sorted run stays a few
+#: hundred MB in the JVM, and a province's 600 million claims make a few hundred tasks.
+CLAIMS_PER_PARTITION = 2_000_000
 #: The local master of the tests and of one machine.
 LOCAL = "local[2]"
 #: The household key by which rows are partitioned (``synth`` writes it on every person).
@@ -81,13 +84,15 @@ class SparkUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class SparkOptions:
-    """How the session is started: ``master`` (``local[N]`` or a cluster URL), the partitions of
-    the shuffle by household, and the memory of the driver and of each executor."""
+    """How the session is started: ``master`` (``local[N]`` or a cluster URL), the least number
+    of partitions of the shuffle by household (an area gets one more per ``CLAIMS_PER_PARTITION``
+    claims: ``partitions_for``), and the memory of the driver and of each executor."""
 
     master: str = LOCAL
     partitions: int = 4
-    driver_memory: str = "1g"
-    executor_memory: str = "1g"
+    #: None: Spark's own (``spark-defaults.conf`` of the cluster, else 1g)
+    driver_memory: str | None = None
+    executor_memory: str | None = None
     app: str = "yibao"
 
 
@@ -125,8 +130,6 @@ def session(options: SparkOptions | None = None) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(opts.partitions))
         .config("spark.sql.adaptive.enabled", "false")  # keep the partitions asked for
-        .config("spark.driver.memory", opts.driver_memory)
-        .config("spark.executor.memory", opts.executor_memory)
         .config("spark.driver.extraJavaOptions", quiet)
         .config("spark.executor.extraJavaOptions", quiet)
         .config("spark.pyspark.python", sys.executable)
@@ -134,6 +137,12 @@ def session(options: SparkOptions | None = None) -> SparkSession:
         .config("spark.python.worker.reuse", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH))
     )
+    for key, value in (
+        ("spark.driver.memory", opts.driver_memory),
+        ("spark.executor.memory", opts.executor_memory),
+    ):
+        if value is not None:
+            conf = conf.config(key, value)
     with warnings.catch_warnings():  # PySpark's caution about pandas 3 (see map_in_arrow)
         warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
         spark: SparkSession = conf.getOrCreate()
@@ -219,6 +228,19 @@ def settler(region: str, year: int) -> Partition:
     return settle_partition
 
 
+def partitions_for(spark: SparkSession, area: Path | str, least: int | None) -> int:
+    """The partitions of an area: ``least`` (else the session's shuffle partitions), or one per
+    ``CLAIMS_PER_PARTITION`` claims (from the Parquet footers) where that is more."""
+    import pyarrow.parquet as pq
+
+    n = least or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
+    claims = Path(area) / "claims"
+    if claims.is_dir():  # a local folder (a cluster's URL is read by Spark alone)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in claims.glob("*.parquet"))
+        n = max(n, -(-rows // CLAIMS_PER_PARTITION))
+    return n
+
+
 def claim_order(claims: DataFrame) -> Any:
     """The tie-break of a person's claims of one day: the claim id (``yibao synth`` numbers
     them in the order it writes them), else the order in which the files are read."""
@@ -252,8 +274,7 @@ def settle_area(
     from yibao.kernel.settle import warm
 
     warm(area_tables(region, year))  # the compiled kernel in its on-disk cache before the job
-    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
-    rows = area_rows(spark, area, n)
+    rows = area_rows(spark, area, partitions_for(spark, area, partitions))
     settled = map_in_arrow(rows, settler(region, year), SETTLED)
     settled.write.mode("overwrite").parquet(str(out))
 
@@ -366,8 +387,7 @@ def _prepared(
     from yibao.kernel.settle import warm
 
     warm(scenarios[0].tables)  # the compiled kernel in its on-disk cache before the job
-    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 4)
-    rows = household_rows(spark, area, n)
+    rows = household_rows(spark, area, partitions_for(spark, area, partitions))
     columns = [c for c in rows.columns if c in PERSON_INPUT or c == "household_income"]
     return rows, columns
 
