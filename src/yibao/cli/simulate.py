@@ -91,6 +91,8 @@ def simulate(
 
     if out is not None and out.exists() and not out.is_dir():
         raise _fail(f"--out: {out} is not a folder")
+    if master is not None and engine != "spark":
+        raise _fail("--master: only with --engine spark")
     try:
         check_engine(engine)
         p = plan(area, reforms, year, region)

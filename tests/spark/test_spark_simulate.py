@@ -1,0 +1,84 @@
+"""``yibao simulate --engine spark`` (local[2]) gives the local engine's output exactly: the
+report to the fen, and every person's sums under every scenario; households stay whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from tests.spark.conftest import REGION, YEAR
+from yibao.batch.area import parts
+from yibao.batch.simulation.engine import CLAIM_INPUT, PERSON_INPUT, scenario, settle_households
+from yibao.batch.simulation.reform import load_reforms
+from yibao.batch.spark import person_sums
+from yibao.cli import app
+from yibao.policy import Policy
+
+EXAMPLES = Path(__file__).parents[2] / "src/yibao/calc/examples/reforms"
+REFORMS = [EXAMPLES / "lower_deductible.yaml", EXAMPLES / "lift_cap.yaml"]
+
+
+def simulate(*args: str) -> Any:
+    result = CliRunner().invoke(app, ["simulate", *args], env={"COLUMNS": "200"})
+    return result
+
+
+def test_spark_and_local_give_the_same_report(spark: Any, area: Path) -> None:
+    args = [*map(str, REFORMS), "--area", str(area), "--json"]
+    local = simulate(*args)
+    on_spark = simulate(*args, "--engine", "spark", "--master", "local[2]")
+    assert local.exit_code == 0, local.output
+    assert on_spark.exit_code == 0, on_spark.output
+    a, b = json.loads(local.stdout), json.loads(on_spark.stdout)
+    assert (a.pop("engine"), b.pop("engine")) == ("local", "spark")
+    assert a == b
+    # the reforms changed something: the comparison is not of two empty reports
+    assert a["claims"] > 5000
+    assert any(r["affected"]["persons"] for r in a["reforms"]), a["reforms"]
+
+
+def test_every_person_equal_and_households_whole(spark: Any, area: Path, tmp_path: Path) -> None:
+    scenarios = [scenario("baseline", Policy(REGION), YEAR)]
+    scenarios += [scenario(r.name, p, YEAR) for r, p in load_reforms(REFORMS, REGION)]
+    out = tmp_path / "persons"
+    person_sums(spark, area, scenarios, YEAR, partitions=3).write.parquet(str(out))
+    files = sorted(out.glob("part-*.parquet"))
+    on_spark = pa.concat_tables(pq.read_table(f) for f in files).sort_by("psn_no")
+    local = pa.concat_tables(
+        settle_households(
+            pq.read_table(c, columns=list(CLAIM_INPUT)),
+            pq.read_table(p, columns=list(PERSON_INPUT)),
+            scenarios,
+            YEAR,
+        )
+        for p, c in parts(area)
+    ).sort_by("psn_no")
+    assert on_spark.schema.names == local.schema.names
+    assert on_spark.num_rows == local.num_rows == 1800  # persons without claims too
+    for name in local.schema.names:
+        assert on_spark[name].to_pylist() == local[name].to_pylist(), name
+    # each household in exactly one partition (file), with all its members
+    seen: dict[int, int] = {}
+    for k, f in enumerate(files):
+        for h in np.unique(pq.read_table(f, columns=["household_id"])["household_id"]):
+            assert seen.setdefault(int(h), k) == k
+    assert len(files) >= 2
+
+
+def test_spark_refused_in_one_line_before_work(area: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\npolicy:\n  benefitz:\n    x: 1\n", encoding="utf-8")
+    result = simulate(str(bad), "--area", str(area), "--engine", "spark")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {bad}: policy.benefitz.x: unknown parameter"
+    ]
+    result = simulate(str(REFORMS[0]), "--area", str(area), "--master", "local[2]")
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --master: only with --engine spark"
