@@ -32,6 +32,9 @@ from yibao.store.repositories.compare import CompareRepository
 from yibao.store.uow import UnitOfWork
 
 Progress = Callable[[str], None]
+#: record linkage's seam: (unmatched records, registry) -> accepted pairs (``match.LINKED``:
+#: ``source``, ``row_no``, ``person``), taken as matches by the findings
+Linker = Callable[[pa.Table, Registry], pa.Table]
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,10 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def run_digest(area: str, on: dt.date, sources: dict[str, Path]) -> str:
+def run_digest(area: str, on: dt.date, sources: dict[str, Path], *, linked: bool = False) -> str:
     parts = [area, on.isoformat()] + [f"{k}={file_digest(sources[k])}" for k in sorted(sources)]
+    if linked:
+        parts.append("linked")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -141,7 +146,14 @@ def coverage_rows(coverage: pa.Table, goal: Targets | None) -> list[dict[str, An
             }
         )
     order = {"overall": 0, "group": 1, "area": 2, "age_band": 3, "sex": 4}
-    return sorted(rows, key=lambda r: (order.get(r["dimension"], 9), r["value"]))
+    def key(r: dict[str, Any]) -> tuple[int, int, str]:
+        value = str(r["value"])
+        if r["dimension"] == "age_band":
+            return (order["age_band"], int(value.split("-")[0].rstrip("+")), value)
+        first = 0 if value in ("all", "low_income") else 1
+        return (order.get(r["dimension"], 9), first, value)
+
+    return sorted(rows, key=key)
 
 
 def read_sources(
@@ -183,7 +195,7 @@ def run_area(
     folder: Path,
     *,
     on: dt.date | None = None,
-    linked: pa.Table | None = None,
+    linker: Linker | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
     """Compare against a generated area's persons (no database); ``on`` defaults to the last
@@ -192,9 +204,19 @@ def run_area(
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     area = str(meta["region"])
     day = on or dt.date(int(meta["year"]), 12, 31)
-    comparison, _ = compare_files(
-        sources, registry, area=area, on=day, linked=linked, progress=progress
-    )
+    comparison, files = compare_files(sources, registry, area=area, on=day, progress=progress)
+    if linker is not None and comparison.unmatched.num_rows:
+        if progress is not None:
+            progress(f"linking {comparison.unmatched.num_rows} unmatched records")
+        linked = linker(comparison.unmatched, registry)
+        comparison = compare(
+            files,
+            registry,
+            day,
+            area=area,
+            newborn_window_days=newborn_window(area, day),
+            linked=linked,
+        )
     return RunReport(
         area, day, run_digest(area, day, sources), comparison, targets=targets(area, day)
     )
@@ -231,28 +253,35 @@ def run_store(
     area: str,
     by: str,
     on: dt.date,
-    linked: pa.Table | None = None,
+    linker: Linker | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
-    """Compare against the store's registry and store the run (once per inputs)."""
+    """Compare against the store's registry and store the run (once per inputs). With
+    ``linker``, the records no ID matched are linked and its pairs taken as matches."""
     check_area(area, "area")
     if not by.strip():
         raise InvalidField("by", "missing")
-    digest = run_digest(area, on, sources)
+    digest = run_digest(area, on, sources, linked=linker is not None)
     with uow:
         existing = CompareRepository(uow.session).run_by_digest(digest)
-        existing_id = existing.id if existing is not None else None
-    if existing_id is not None and linked is None:
-        return RunReport(area, on, digest, None, existing_id, new=False)
+        if existing is not None:
+            return RunReport(area, on, digest, None, existing.id, new=False)
     registry = from_store(uow, on)
-    comparison, files = compare_files(
-        sources, registry, area=area, on=on, linked=linked, progress=progress
-    )
+    comparison, files = compare_files(sources, registry, area=area, on=on, progress=progress)
+    if linker is not None and comparison.unmatched.num_rows:
+        if progress is not None:
+            progress(f"linking {comparison.unmatched.num_rows} unmatched records")
+        linked = linker(comparison.unmatched, registry)
+        comparison = compare(
+            files,
+            registry,
+            on,
+            area=area,
+            newborn_window_days=newborn_window(area, on),
+            linked=linked,
+        )
     goal = targets(area, on)
     report = RunReport(area, on, digest, comparison, targets=goal)
-    if existing_id is not None:  # linkage's pairs added to a stored run: compared, not stored
-        report.run_id, report.new = existing_id, False
-        return report
     if progress is not None:
         progress("storing")
     sources_json = {
