@@ -166,7 +166,7 @@ def _batches(kind: str, path: Path, skipped: list[tuple[int, str]]) -> Iterator[
 
     reader = pcsv.open_csv(
         path,
-        read_options=pcsv.ReadOptions(block_size=64 << 20, encoding="utf8"),
+        read_options=pcsv.ReadOptions(block_size=64 << 20, encoding="utf8", use_threads=False),
         parse_options=pcsv.ParseOptions(invalid_row_handler=bad_row),
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(columns, pa.string()),
@@ -186,7 +186,7 @@ def _text(col: pa.Array) -> pa.Array:
     return col.cast(pa.string())
 
 
-def _parse(column: Column, raw: pa.Array) -> tuple[pa.Array, np.ndarray, str]:
+def _parse(column: Column, raw: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """(typed values, bad mask, reason) of one column of a batch."""
     text = _text(raw)
     empty = pc.fill_null(pc.equal(text, ""), True)
@@ -196,6 +196,9 @@ def _parse(column: Column, raw: pa.Array) -> tuple[pa.Array, np.ndarray, str]:
         else:
             parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
             value = pc.cast(parsed, pa.date32())
+            # strptime rolls 30 February over: only a date written back the same is one
+            same = pc.equal(pc.strftime(value, format="%Y-%m-%d"), text)
+            value = pc.if_else(pc.fill_null(same, False), value, pa.scalar(None, pa.date32()))
         bad = pc.and_(pc.invert(empty), pc.is_null(value))
         reason = "not a date YYYY-MM-DD"
     elif column.kind == "int":
@@ -219,7 +222,8 @@ def _parse(column: Column, raw: pa.Array) -> tuple[pa.Array, np.ndarray, str]:
     if column.required:
         bad_np = bad_np | missing
     value = pc.if_else(pa.array(missing), pa.scalar(None, value.type), value)
-    return value, bad_np, reason
+    reasons = pc.if_else(pa.array(missing), "missing", reason)
+    return value, bad_np, reasons
 
 
 def _errors(

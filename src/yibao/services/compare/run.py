@@ -146,6 +146,7 @@ def coverage_rows(coverage: pa.Table, goal: Targets | None) -> list[dict[str, An
             }
         )
     order = {"overall": 0, "group": 1, "area": 2, "age_band": 3, "sex": 4}
+
     def key(r: dict[str, Any]) -> tuple[int, int, str]:
         value = str(r["value"])
         if r["dimension"] == "age_band":
