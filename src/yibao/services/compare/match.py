@@ -191,7 +191,7 @@ def _unmatched(con: duckdb.DuckDBPyConnection) -> pa.Table:
             f"FROM {kind} WHERE person IS NULL"
         )
     sql = " UNION ALL ".join(parts) + " ORDER BY source, row_no"
-    return con.execute(sql).fetch_arrow_table().cast(UNMATCHED)
+    return con.execute(sql).to_arrow_table().cast(UNMATCHED)
 
 
 def _findings(
@@ -294,7 +294,7 @@ def _findings(
     table = con.execute(
         f"SELECT * FROM ({sql}) ORDER BY 1, 5, 6 NULLS LAST, 2 NULLS LAST, 3",
         {k: v for k, v in params.items() if k in ("on", "window", "year")},
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     return table.rename_columns(FINDINGS.names).cast(FINDINGS)
 
 
@@ -314,7 +314,9 @@ def _coverage(con: duckdb.DuckDBPyConnection, on: dt.date, area: str) -> pa.Tabl
                     THEN 1 ELSE 0 END AS age FROM household) h
         LEFT JOIN persons p ON p.person = h.person
         LEFT JOIN (SELECT person, min(aid_class) AS aid_class FROM aid
-                   WHERE person IS NOT NULL GROUP BY person) x ON x.person = h.person
+                   WHERE person IS NOT NULL AND valid_from <= $on
+                     AND (valid_to IS NULL OR valid_to >= $on)
+                   GROUP BY person) x ON x.person = h.person
         WHERE (h.person IS NOT NULL OR h.id_no IS NOT NULL)
           AND NOT EXISTS (SELECT 1 FROM death d WHERE d.id_no = h.id_no OR d.person = h.person)
         """,
@@ -334,7 +336,7 @@ def _coverage(con: duckdb.DuckDBPyConnection, on: dt.date, area: str) -> pa.Tabl
         UNION ALL SELECT 'group', grp, count(*), count(*) FILTER (insured)
                FROM population GROUP BY grp
     """
-    table = con.execute(sql).fetch_arrow_table()
+    table = con.execute(sql).to_arrow_table()
     return table.cast(
         pa.schema(
             [
