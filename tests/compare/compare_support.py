@@ -14,7 +14,10 @@ ON = D(2025, 12, 31)
 AREA = "360100"
 
 
-def nid(n: int, birth: dt.date = D(1985, 6, 15)) -> str:
+BIRTH = D(1985, 6, 15)
+
+
+def nid(n: int, birth: dt.date = BIRTH) -> str:
     return make_national_id(AREA, birth, n)
 
 

@@ -3,7 +3,6 @@ registry (the Arrow tables ``registry.from_store`` and ``from_area`` produce).""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa

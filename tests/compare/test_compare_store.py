@@ -3,7 +3,6 @@ and actions through the services, all or nothing and audited."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
