@@ -281,6 +281,10 @@ def _absent_issuer(region: str, year: int) -> IdIssuer:
     return issuer
 
 
+def _issue(issuer: IdIssuer, birth: I64, male: B) -> list[str]:
+    return list(issuer.issue(birth, male).to_pylist()) if len(birth) else []
+
+
 def _pick(values: list[Any] | pa.Array, index: I64) -> list[Any]:
     arr = values if isinstance(values, pa.Array) else pa.array(values)
     return list(arr.take(pa.array(index)).to_pylist())
@@ -321,7 +325,7 @@ def _chunk(
     a_male = rng.random(m) < 0.5
     a_birth = year_start(year) - (a_age * 365.25).astype(np.int64) - rng.integers(0, 365, m)
     a_birth = np.where(a_age == 0, year_start(year) + rng.integers(0, 300, m), a_birth)
-    a_ids = issuer.issue(a_birth, a_male).to_pylist()
+    a_ids = _issue(issuer, a_birth, a_male)
     a_names = names(rng, a_male).to_pylist()
     a_household = rng.integers(10**15, 10**16, m)
     none_m = np.full(m, -1, dtype=np.int64)
@@ -355,7 +359,7 @@ def _chunk(
     k = int(rng.binomial(n, min(1.0, DEATH_ABSENT_SHARE * scale)))
     k_male = rng.random(k) < 0.5
     k_birth = year_start(year) - rng.integers(60 * 365, 95 * 365, k)
-    k_ids = issuer.issue(k_birth, k_male).to_pylist()
+    k_ids = _issue(issuer, k_birth, k_male)
     k_days = year_start(year) + rng.integers(0, end - year_start(year) + 1, k)
     yield (
         "death",
