@@ -163,18 +163,18 @@ def normalise_ids(raw: Any) -> tuple[Any, Any]:
     data = np.frombuffer(
         pc.cast(safe, pa.binary(18)).buffers()[1], dtype=np.uint8, count=18 * n
     ).reshape(n, 18)
-    digits = data[:, :17].astype(np.int64) - 48
-    body_ok = np.asarray(((digits >= 0) & (digits <= 9)).all(axis=1), dtype=bool)
+    digits = data[:, :17] - np.uint8(48)  # wraps below '0': > 9 either way
+    body_ok = np.asarray((digits <= 9).all(axis=1), dtype=bool)
     last = data[:, 17]
     last_ok = ((last >= 48) & (last <= 57)) | (last == ord("X")) | (length == 15)
     bad_chars = ok_len & ~(body_ok & last_ok & ascii_ok)
     reason[bad_chars & (reason == 0)] = 3
-    body = np.where(body_ok[:, None], digits, 0)
-    total = (body * np.array(_WEIGHTS, dtype=np.int64)).sum(axis=1) % 11
+    body = np.where(body_ok[:, None], digits, np.uint8(0)).astype(np.int32)
+    total = (body @ np.array(_WEIGHTS, dtype=np.int32)) % 11
     check = np.frombuffer(_CHECK.encode(), dtype=np.uint8)[total]
     wrong = (length == 18) & (check != last)
     reason[wrong & (reason == 0)] = 4
-    ymd = body[:, 6:14] @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
+    ymd = body[:, 6:14].astype(np.int64) @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
     year, month, day = ymd // 10_000, ymd // 100 % 100, ymd % 100
     month_ok = (month >= 1) & (month <= 12)
     start = (np.clip(year, 1800, 2200) - 1970).astype("datetime64[Y]").astype(
@@ -189,3 +189,27 @@ def normalise_ids(raw: Any) -> tuple[Any, Any]:
     valid = reason == 0
     out = pc.cast(pc.cast(fixed, pa.binary()), pa.string())
     return pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string())), reason
+
+
+def id_keys(ids: Any) -> Any:
+    """Each 18-character ID (an Arrow string array, nulls allowed) as one int64 — the 17-digit
+    body times 11 plus the check value (X = 10) — for joins on integers; -1 where null or not
+    18 ASCII digits (X last)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    n = len(arr)
+    ok = pc.fill_null(pc.equal(pc.binary_length(arr), 18), False)
+    safe = pc.if_else(ok, arr, pa.scalar("0" * 18)).cast(pa.binary())
+    data = np.frombuffer(
+        pc.cast(safe, pa.binary(18)).buffers()[1], dtype=np.uint8, count=18 * n
+    ).reshape(n, 18)
+    digits = data[:, :17] - np.uint8(48)
+    last = data[:, 17]
+    check = np.where(last == ord("X"), 10, last.astype(np.int64) - 48)
+    good = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    good &= (digits <= 9).all(axis=1) & (check >= 0) & (check <= 10)
+    body = digits.astype(np.int64) @ (10 ** np.arange(16, -1, -1, dtype=np.int64))
+    return np.where(good, body * 11 + check, -1)

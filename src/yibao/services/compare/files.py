@@ -21,7 +21,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from yibao.domain.errors import InvalidField
-from yibao.domain.identity import ID_REASONS, normalise_ids
+from yibao.domain.identity import ID_REASONS, id_keys, normalise_ids
 from yibao.policy.vocab import AidClass
 
 BATCH_ROWS = 1 << 20
@@ -98,12 +98,14 @@ def _type(column: Column) -> pa.DataType:
 
 def schema(kind: str) -> pa.Schema:
     """The columns a read file of ``kind`` has: row_no, id_raw, id_no (18 digits or null),
-    id_reason (ID_REASONS code) and the layout's other columns typed."""
+    id_reason (ID_REASONS code), id_key (``id_keys``: the ID as an integer, -1 if none) and the
+    layout's other columns typed."""
     fields = [
         pa.field("row_no", pa.int64()),
         pa.field("id_raw", pa.string()),
         pa.field("id_no", pa.string()),
         pa.field("id_reason", pa.int8()),
+        pa.field("id_key", pa.int64()),
     ]
     fields += [pa.field(c.name, _type(c)) for c in LAYOUTS[kind] if c.kind != "id"]
     return pa.schema(fields)
@@ -188,17 +190,18 @@ def _text(col: pa.Array) -> pa.Array:
 
 def _parse(column: Column, raw: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """(typed values, bad mask, reason) of one column of a batch."""
+    if column.kind == "date" and pa.types.is_date32(raw.type):  # typed in Parquet
+        missing = np.asarray(pc.is_null(raw).to_numpy(zero_copy_only=False), dtype=bool)
+        bad_np = missing if column.required else np.zeros(len(raw), dtype=bool)
+        return raw, bad_np, pa.array(np.where(missing, "missing", ""), pa.string())
     text = _text(raw)
     empty = pc.fill_null(pc.equal(text, ""), True)
     if column.kind == "date":
-        if pa.types.is_date32(raw.type):
-            value = raw
-        else:
-            parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-            value = pc.cast(parsed, pa.date32())
-            # strptime rolls 30 February over: only a date written back the same is one
-            same = pc.equal(pc.strftime(value, format="%Y-%m-%d"), text)
-            value = pc.if_else(pc.fill_null(same, False), value, pa.scalar(None, pa.date32()))
+        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        value = pc.cast(parsed, pa.date32())
+        # strptime rolls 30 February over: only a date written back the same is one
+        same = pc.equal(pc.strftime(value, format="%Y-%m-%d"), text)
+        value = pc.if_else(pc.fill_null(same, False), value, pa.scalar(None, pa.date32()))
         bad = pc.and_(pc.invert(empty), pc.is_null(value))
         reason = "not a date YYYY-MM-DD"
     elif column.kind == "int":
@@ -244,7 +247,7 @@ def _errors(
             "row_no": pa.array(row_no[mask]),
             "field": pa.array([field] * n, type=pa.string()),
             "reason": reasons.cast(pa.string()),
-            "value": _text(value).take(idx),
+            "value": _text(value.take(idx)),
             "kept": pa.array([kept] * n, type=pa.bool_()),
         },
         schema=ERROR_SCHEMA,
@@ -318,6 +321,7 @@ def read_department(
                 "id_raw": _text(batch.column("id_no")),
                 "id_no": ids,
                 "id_reason": pa.array(reason),
+                "id_key": pa.array(id_keys(ids)),
                 **columns,
             },
             schema=schema(kind),

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from yibao.domain.identity import id_keys
 from yibao.services.compare.files import DepartmentFile
 from yibao.services.compare.registry import Registry
 
@@ -130,7 +131,8 @@ def compare(
     seconds: dict[str, float] = {}
     for kind in ("household", "aid", "death", "employment", "education"):
         con.register(f"raw_{kind}", files[kind].rows if kind in files else _empty(kind))
-    con.register("persons", registry.persons)
+    people = registry.persons
+    con.register("persons", people.append_column("id_key", pa.array(id_keys(people["id_no"]))))
     con.register("enrolments", registry.enrolments)
     con.register("linked", linked if linked is not None else LINKED.empty_table())
     con.execute(
@@ -146,7 +148,7 @@ def compare(
                    CASE WHEN p.person IS NOT NULL THEN 'id'
                         WHEN l.person IS NOT NULL THEN 'linked' END AS matched_by
             FROM raw_{kind} d
-            LEFT JOIN persons p ON p.id_no = d.id_no
+            LEFT JOIN persons p ON p.id_key = d.id_key AND d.id_key >= 0
             LEFT JOIN linked l ON l.source = '{kind}' AND l.row_no = d.row_no"""
         )
     seconds["match"] = time.perf_counter() - started
@@ -211,8 +213,8 @@ def _findings(
            FROM household h
            WHERE (h.person IS NOT NULL OR h.id_no IS NOT NULL)
              AND NOT EXISTS (SELECT 1 FROM insured i WHERE i.person = h.person)
-             AND NOT EXISTS (SELECT 1 FROM death d WHERE d.id_no = h.id_no
-                             OR d.person = h.person)""",
+             AND NOT EXISTS (SELECT 1 FROM death d WHERE d.id_no = h.id_no)
+             AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person = h.person)""",
         # employed, insured as a resident
         """SELECT 'two_schemes', e.person, e.id_no, e.name, 'employment', e.row_no, NULL,
                   'employed ' || e.months || ' months in ' || e.year || ' by ' || e.employer
@@ -309,8 +311,9 @@ def _coverage(con: duckdb.DuckDBPyConnection, on: dt.date, area: str) -> pa.Tabl
                coalesce(p.sex, h.sex) AS sex,
                coalesce(x.aid_class, p.aid_class, 'none') AS grp,
                EXISTS (SELECT 1 FROM insured i WHERE i.person = h.person) AS insured
-        FROM (SELECT *, date_diff('year', birth_date, $on::DATE)
-                  - CASE WHEN strftime(birth_date, '%m%d') > strftime($on::DATE, '%m%d')
+        FROM (SELECT *, year($on::DATE) - year(birth_date)
+                  - CASE WHEN month(birth_date) * 100 + day(birth_date)
+                              > month($on::DATE) * 100 + day($on::DATE)
                     THEN 1 ELSE 0 END AS age FROM household) h
         LEFT JOIN persons p ON p.person = h.person
         LEFT JOIN (SELECT person, min(aid_class) AS aid_class FROM aid
@@ -318,7 +321,8 @@ def _coverage(con: duckdb.DuckDBPyConnection, on: dt.date, area: str) -> pa.Tabl
                      AND (valid_to IS NULL OR valid_to >= $on)
                    GROUP BY person) x ON x.person = h.person
         WHERE (h.person IS NOT NULL OR h.id_no IS NOT NULL)
-          AND NOT EXISTS (SELECT 1 FROM death d WHERE d.id_no = h.id_no OR d.person = h.person)
+          AND NOT EXISTS (SELECT 1 FROM death d WHERE d.id_no = h.id_no)
+          AND NOT EXISTS (SELECT 1 FROM death d WHERE d.person = h.person)
         """,
         {"on": on, "area": area},
     )

@@ -239,7 +239,7 @@ def _evidence(findings: pa.Table, files: dict[str, DepartmentFile]) -> list[str]
         if not wanted:
             continue
         index = pc.index_in(pa.array([rows[i] for i in wanted]), file.rows["row_no"])
-        taken = file.rows.drop_columns(["id_reason"]).take(index).to_pylist()
+        taken = file.rows.drop_columns(["id_reason", "id_key"]).take(index).to_pylist()
         for i, data in zip(wanted, taken, strict=True):
             out[i] = json.dumps(
                 {k: _jsonable(v) for k, v in data.items()}, ensure_ascii=False, sort_keys=True
