@@ -108,8 +108,7 @@ def _linker(area: str) -> Linker:
             }
         )
         found = linkage.link(records, side, linkage.thresholds(area, today()))
-        pairs = found.candidates if hasattr(found, "candidates") else found.pairs
-        auto = pairs.filter(pa.compute.equal(pairs["status"], linkage.AUTO))
+        auto = found.auto()
         return pa.table(
             {
                 "source": auto["source"],
