@@ -174,20 +174,23 @@ def compare_files(
     *,
     area: str,
     on: dt.date,
-    linked: pa.Table | None = None,
+    linker: Linker | None = None,
     progress: Progress | None = None,
 ) -> tuple[Comparison, dict[str, DepartmentFile]]:
+    """Read, match and find; with ``linker``, the unmatched records are linked and the
+    comparison made again with its pairs as matches."""
     files = read_sources(sources, progress)
     if progress is not None:
         progress("matching")
-    comparison = compare(
-        files,
-        registry,
-        on,
-        area=area,
-        newborn_window_days=newborn_window(area, on),
-        linked=linked,
-    )
+    window = newborn_window(area, on)
+    comparison = compare(files, registry, on, area=area, newborn_window_days=window)
+    if linker is not None and comparison.unmatched.num_rows:
+        if progress is not None:
+            progress(f"linking {comparison.unmatched.num_rows} unmatched records")
+        linked = linker(comparison.unmatched, registry)
+        comparison = compare(
+            files, registry, on, area=area, newborn_window_days=window, linked=linked
+        )
     return comparison, files
 
 
@@ -205,19 +208,9 @@ def run_area(
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     area = str(meta["region"])
     day = on or dt.date(int(meta["year"]), 12, 31)
-    comparison, files = compare_files(sources, registry, area=area, on=day, progress=progress)
-    if linker is not None and comparison.unmatched.num_rows:
-        if progress is not None:
-            progress(f"linking {comparison.unmatched.num_rows} unmatched records")
-        linked = linker(comparison.unmatched, registry)
-        comparison = compare(
-            files,
-            registry,
-            day,
-            area=area,
-            newborn_window_days=newborn_window(area, day),
-            linked=linked,
-        )
+    comparison, _ = compare_files(
+        sources, registry, area=area, on=day, linker=linker, progress=progress
+    )
     return RunReport(
         area, day, run_digest(area, day, sources), comparison, targets=targets(area, day)
     )
@@ -268,19 +261,9 @@ def run_store(
         if existing is not None:
             return RunReport(area, on, digest, None, existing.id, new=False)
     registry = from_store(uow, on)
-    comparison, files = compare_files(sources, registry, area=area, on=on, progress=progress)
-    if linker is not None and comparison.unmatched.num_rows:
-        if progress is not None:
-            progress(f"linking {comparison.unmatched.num_rows} unmatched records")
-        linked = linker(comparison.unmatched, registry)
-        comparison = compare(
-            files,
-            registry,
-            on,
-            area=area,
-            newborn_window_days=newborn_window(area, on),
-            linked=linked,
-        )
+    comparison, files = compare_files(
+        sources, registry, area=area, on=on, linker=linker, progress=progress
+    )
     goal = targets(area, on)
     report = RunReport(area, on, digest, comparison, targets=goal)
     if progress is not None:
