@@ -216,3 +216,16 @@ def test_coverage_by_dimension(tmp_path: Path) -> None:
     assert rows[("group", "low_income")] == (2, 2)
     assert rows[("age_band", "0-6")] == (2, 1)  # G insured, BABY not
     assert rows[("sex", "F")] == (2, 2)
+
+
+def test_a_row_firing_twice_is_one_finding(tmp_path: Path) -> None:
+    reg = registry()
+    extra = _table([(1, "resident", "360200", D(2012, 1, 1), None)], ENROLMENTS)
+    reg.enrolments = pa.concat_tables([reg.enrolments, extra])
+    read = {k: read_department(k, p) for k, p in files(tmp_path).items()}  # type: ignore[arg-type]
+    c = compare(read, reg, ON, area=AREA, newborn_window_days=90)
+    dead = [r for r in c.findings.to_pylist() if r["kind"] == "dead_enrolled"]
+    assert [r["detail"] for r in dead] == [
+        "resident enrolment in 360100 from 2010-01-01, open; "
+        "resident enrolment in 360200 from 2012-01-01, open"
+    ]

@@ -52,7 +52,10 @@ class Acted:
     detail: str
 
 
-def action_for(kind: str) -> str:
+def action_for(kind: str, detail: str = "") -> str:
+    """The action a finding's kind takes (a newborn enrolled late is enrolled already)."""
+    if kind == "newborn_late" and ", enrolled " in detail:
+        return "close"
     if kind in ENROL:
         return "enrol"
     if kind == "dead_enrolled":
@@ -71,7 +74,7 @@ def _apply(
 ) -> tuple[str, str]:
     joined = JoinedUnitOfWork(uow.session)
     evidence = json.loads(row.evidence or "{}")
-    action = action_for(row.kind)
+    action = action_for(row.kind, row.detail)
     if action == "enrol":
         who: str | int
         if row.person_id is None:
@@ -187,7 +190,7 @@ def _view(row: CompareFindingRow, history: list[dict[str, Any]] | None = None) -
         on_date=row.on_date.isoformat() if row.on_date else None,
         detail=row.detail,
         evidence=json.loads(row.evidence or "{}"),
-        action=action_for(row.kind),
+        action=action_for(row.kind, row.detail),
         history=history or [],
     )
 

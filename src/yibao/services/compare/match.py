@@ -293,8 +293,13 @@ def _findings(
              AND NOT EXISTS (SELECT 1 FROM insured i WHERE i.person = s.person)""",
     ]
     sql = " UNION ALL ".join(f"({q})" for q in queries)
+    # one finding per (kind, row, person): a row that fires twice (two enrolments past a
+    # death, two resident enrolments beside a job) lists both in its detail
+    names = ", ".join(FINDINGS.names[:7])
     table = con.execute(
-        f"SELECT * FROM ({sql}) ORDER BY 1, 5, 6 NULLS LAST, 2 NULLS LAST, 3",
+        f"SELECT {names}, string_agg(DISTINCT detail, '; ' ORDER BY detail) AS detail "
+        f"FROM ({sql}) f({', '.join(FINDINGS.names)}) GROUP BY {names} "
+        "ORDER BY 1, 5, 6 NULLS LAST, 2 NULLS LAST, 3",
         {k: v for k, v in params.items() if k in ("on", "window", "year")},
     ).to_arrow_table()
     return table.rename_columns(FINDINGS.names).cast(FINDINGS)
