@@ -98,7 +98,7 @@ def _type(column: Column) -> pa.DataType:
 
 def schema(kind: str) -> pa.Schema:
     """The columns a read file of ``kind`` has: row_no, id_raw, id_no (18 digits or null),
-    id_reason (ID_REASONS code), id_key (``id_keys``: the ID as an integer, -1 if none) and the
+    id_reason (ID_REASONS code), id_key (``id_keys``: the ID as an integer, null if none) and the
     layout's other columns typed."""
     fields = [
         pa.field("row_no", pa.int64()),
@@ -289,6 +289,7 @@ def read_department(
         last = int(row_no[-1]) if m else last
         read += m
         ids, reason = normalise_ids(batch.column("id_no"))
+        keys = id_keys(ids)
         bad_id = reason > 0
         errors.append(
             _errors(
@@ -321,7 +322,7 @@ def read_department(
                 "id_raw": _text(batch.column("id_no")),
                 "id_no": ids,
                 "id_reason": pa.array(reason),
-                "id_key": pa.array(id_keys(ids)),
+                "id_key": pa.array(keys, mask=keys < 0),
                 **columns,
             },
             schema=schema(kind),

@@ -132,7 +132,8 @@ def compare(
     for kind in ("household", "aid", "death", "employment", "education"):
         con.register(f"raw_{kind}", files[kind].rows if kind in files else _empty(kind))
     people = registry.persons
-    con.register("persons", people.append_column("id_key", pa.array(id_keys(people["id_no"]))))
+    keys = id_keys(people["id_no"])
+    con.register("persons", people.append_column("id_key", pa.array(keys, mask=keys < 0)))
     con.register("enrolments", registry.enrolments)
     con.register("linked", linked if linked is not None else LINKED.empty_table())
     con.execute(
@@ -148,7 +149,7 @@ def compare(
                    CASE WHEN p.person IS NOT NULL THEN 'id'
                         WHEN l.person IS NOT NULL THEN 'linked' END AS matched_by
             FROM raw_{kind} d
-            LEFT JOIN persons p ON p.id_key = d.id_key AND d.id_key >= 0
+            LEFT JOIN persons p ON p.id_key = d.id_key
             LEFT JOIN linked l ON l.source = '{kind}' AND l.row_no = d.row_no"""
         )
     seconds["match"] = time.perf_counter() - started
