@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("yibao.cli.simulate", "simulate"),
     "project": ("yibao.cli.project", "project"),
     "findings": ("yibao.cli.findings", "app"),
+    "compare": ("yibao.cli.compare", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),
 }

@@ -66,6 +66,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # supervision findings (稽核): the auditor works them, the administrator reads them
     "findings:read": frozenset({_A, _D}),
     "findings:work": frozenset({_A}),
+    # data comparison with other departments (数据比对): worklists and their actions
+    "compare:read": frozenset({_C, _A, _D}),
+    "compare:work": frozenset({_C}),
 }
 
 #: Roles that see national IDs, names and phones unmasked (an insured person: their own only).

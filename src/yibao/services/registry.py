@@ -14,6 +14,7 @@ from yibao.domain.errors import InvalidField, MutualAidNotAuthorised
 from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import (
+    ASSISTANCE_CLASSES,
     GroupKind,
     MutualAidLink,
     Person,
@@ -213,3 +214,29 @@ def person_file(uow: UnitOfWork, who: str | int) -> dict[str, Any]:
             "contributions": len(uow.contributions.for_person(p.id)),
             "personal_account": fen_to_yuan(account.natural_balance) if account else "0.00",
         }
+
+
+def set_aid_class(
+    uow: UnitOfWork,
+    who: str | int,
+    kind: GroupKind | str,
+    valid_from: dt.date,
+    valid_to: dt.date | None = None,
+) -> SpecialGroup:
+    """The person's aid class (医疗救助对象类别) from ``valid_from``: the aid classes in force
+    after the day before end on it, then ``kind`` is added (a correction from civil affairs)."""
+    try:
+        kind = GroupKind(kind)
+    except ValueError as exc:
+        raise InvalidField("kind", f"must be one of {[k.value for k in GroupKind]}", kind) from exc
+    if kind not in ASSISTANCE_CLASSES:
+        raise InvalidField("kind", "is not an aid class", kind.value)
+    with uow:
+        person = find_person(uow, who)
+        if person.id is None:
+            raise NotStored("person")
+        aid = sorted(k.value for k in ASSISTANCE_CLASSES)
+        uow.persons.end_groups(person.id, aid, valid_from - dt.timedelta(days=1))
+        group = uow.persons.add_group(SpecialGroup(person.id, kind, valid_from, valid_to))
+        uow.commit()
+    return group

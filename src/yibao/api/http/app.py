@@ -35,6 +35,7 @@ from yibao.api.http import handlers_undo as _handlers_undo  # registers 2601
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
+from yibao.api.http.routes_compare import router as compare_router
 from yibao.api.http.routes_findings import router as findings_router
 from yibao.api.http.routes_funds import router as funds_router
 from yibao.api.http.routes_maternity import router as maternity_router
@@ -234,6 +235,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.add_exception_handler(kind, internal)
     app.include_router(router)
     app.include_router(findings_router)
+    app.include_router(compare_router)
     app.include_router(fhir_router)
     app.include_router(fsi_router)  # the national platform's envelope (docs/fsi.md)
     # the staff console (yibao.web), same engine and secret

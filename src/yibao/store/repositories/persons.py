@@ -231,6 +231,24 @@ class PersonRepository:
         self.session.flush()
         return _group(row)
 
+    def end_groups(self, person_id: int, kinds: Sequence[str], last_day: dt.date) -> int:
+        """End the person's groups of ``kinds`` in force after ``last_day`` on that day (a group
+        not yet begun by then is removed); how many were changed."""
+        stmt = select(SpecialGroupRow).where(
+            SpecialGroupRow.person_id == person_id,
+            SpecialGroupRow.kind.in_(list(kinds)),
+            or_(SpecialGroupRow.valid_to.is_(None), SpecialGroupRow.valid_to > last_day),
+        )
+        changed = 0
+        for row in self.session.scalars(stmt):
+            if row.valid_from > last_day:
+                self.session.delete(row)
+            else:
+                row.valid_to = last_day
+            changed += 1
+        self.session.flush()
+        return changed
+
     def groups(self, person_id: int, on: dt.date | None = None) -> list[SpecialGroup]:
         if on is None:
             return [_group(r) for r in self.session.scalars(_ALL_GROUPS, {"p_person": person_id})]
