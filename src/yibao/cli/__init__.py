@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "year-end": ("yibao.cli.ledger", "year_end"),
     "supervise": ("yibao.cli.supervise", "supervise"),
     "findings": ("yibao.cli.findings", "app"),
+    "compare-review": ("yibao.cli.compare_review", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),
 }

@@ -1,0 +1,1 @@
+"""Data comparison with other departments: files in, matching, linkage, findings, coverage."""
