@@ -1,7 +1,7 @@
 """``yibao compare-review``: record linkage of department records whose ID is wrong or missing
 (Splink, Fellegi–Sunter) and its review list: ``link`` stores the candidate pairs, ``list`` and
 ``show`` print them (the record beside the person, masked unless ``--show-identity``),
-``confirm`` and ``reject`` work them, audited (docs/compare.md, "Record linkage")."""
+``confirm`` and ``reject`` work them, audited (docs/linkage.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Record linkage's candidate pairs (匹配候选) without the ORM: a pair's status and the moves a
-reviewer may make (docs/compare.md, "Record linkage").
+reviewer may make (docs/linkage.md).
 
 A pair is ``auto`` (linked without review: its match probability at or above
 ``compare.linkage.match_threshold`` and no rival candidate of its record) or ``review``; a

@@ -1,6 +1,5 @@
 """Probabilistic record linkage (概率匹配) of department records whose national ID is wrong or
-missing against the registry, with Splink (Fellegi–Sunter) on DuckDB (docs/compare.md, "Record
-linkage").
+missing against the registry, with Splink (Fellegi–Sunter) on DuckDB (docs/linkage.md).
 
 The records (``row_no``, ``source``, ``name``, ``sex``, ``birth_date``, ``address``, ``id_no``)
 are linked to the registry's persons (``psn_no``, ``name``, ``sex``, ``birth_date``,

@@ -3,7 +3,7 @@ the registry (the store's persons with their household's address, or a generated
 persons), store the candidate pairs with both sides' fields, and let a person confirm or reject
 each ``review`` pair; every move is audited (who, when). Pairs ``auto`` or ``confirmed`` are the
 records linked to a person, which the findings take as matched by ID (``linked``).
-docs/compare.md, "Record linkage".
+docs/linkage.md.
 """
 
 from __future__ import annotations
