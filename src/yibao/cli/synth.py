@@ -55,6 +55,11 @@ FOLDER = typer.Argument(..., help="a generated folder")
 CHART = typer.Option(None, "--chart", help="write a PNG chart here")
 AS_JSON = typer.Option(False, "--json", help="print the figures as JSON")
 REPORT_JSON = typer.Option(False, "--json", help="print the load report as JSON")
+DEPT_OUT = typer.Option(None, "--out", help="output folder (default: FOLDER/departments)")
+NOISE = typer.Option(
+    1.0, "--noise", min=0.0, max=5.0, help="scale of every noise and planted share"
+)
+FORMAT = typer.Option("parquet", "--format", help="parquet or csv")
 DB = typer.Option(
     None, "--db", help="database URL (default: $YIBAO_DATABASE_URL or ./yibao.sqlite)"
 )
@@ -271,3 +276,39 @@ def load(
     )
     if report.invalid:
         out.print(f"[red]{report.invalid} invalid persons[/red] (first: {report.errors[:3]})")
+
+
+@app.command()
+def departments(
+    folder: Path = FOLDER,
+    out: Path | None = DEPT_OUT,
+    seed: int = SEED,
+    noise: float = NOISE,
+    fmt: str = FORMAT,
+    quiet: bool = QUIET,
+) -> None:
+    """Other departments' files for a generated area (household registry, aid recipients,
+    deaths, employment, education) with realistic noise, and their truth.parquet."""
+    from yibao.synth.departments import write_departments
+
+    if not (folder / "meta.json").exists():
+        typer.echo(f"error: {folder} has no meta.json (not a generated folder)", err=True)
+        raise typer.Exit(2)
+    if fmt not in ("parquet", "csv"):
+        typer.echo(f"error: --format must be parquet or csv, got {fmt!r}", err=True)
+        raise typer.Exit(2)
+    console = Console(stderr=True)
+    columns = (TextColumn("[bold]parts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet) as bar:
+        task = bar.add_task("departments", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        manifest = write_departments(
+            folder, out, seed=seed, noise=noise, fmt=fmt, progress=progress
+        )
+    rows = ", ".join(f"{k} {v:,}" for k, v in manifest.rows.items())
+    planted = ", ".join(f"{k} {v:,}" for k, v in manifest.planted.items())
+    typer.echo(f"{rows} → {out or folder / 'departments'}")
+    typer.echo(f"planted: {planted}")
