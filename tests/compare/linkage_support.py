@@ -8,9 +8,12 @@ None."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from yibao.domain.identity import make_national_id
 from yibao.synth.names import names
@@ -142,3 +145,41 @@ def precision_recall(
     right = sum(1 for row, psn in pairs if truth.get(row) == psn)
     in_registry = sum(1 for v in truth.values() if v is not None)
     return (right / len(pairs) if pairs else 1.0), right / in_registry
+
+
+def department_unmatched(
+    area: Path, noise: float = 3.0, seed: int = 3
+) -> tuple[pa.Table, pa.Table, dict[int, str | None]]:
+    """The generated area's household file (``synth.departments``, compare's generator): its
+    rows whose ID is missing or matches no registry ID (a 15-digit one upgraded first) as the
+    records to link, the area's persons as the registry, and the truth of those rows."""
+    from yibao.services.compare.review import registry_from_area
+    from yibao.synth.departments import write_departments
+
+    out = area / "departments"
+    write_departments(area, out, seed=seed, noise=noise)
+    registry = registry_from_area(area)
+    household = pq.read_table(out / "household.parquet")
+    truth_table = pq.read_table(out / "truth.parquet")
+    truth_table = truth_table.filter(pc.equal(truth_table["source"], "household"))
+    known = set(registry["id_no"].to_pylist())
+    ids = household["id_no"].to_pylist()
+    keep = [not i or (_upgrade(i) not in known) for i in ids]
+    n = household.num_rows
+    records = household.append_column("row_no", pa.array(range(1, n + 1), pa.int64()))
+    records = records.append_column("source", pa.array(["household"] * n)).filter(pa.array(keep))
+    psn = dict(
+        zip(truth_table["row_no"].to_pylist(), truth_table["psn_no"].to_pylist(), strict=True)
+    )
+    truth = {r: (None if psn[r] is None else str(psn[r])) for r in records["row_no"].to_pylist()}
+    return records, registry, truth
+
+
+def _upgrade(id_no: str) -> str:
+    """A 15-digit ID as its 18-digit form (19 inserted, the check digit computed)."""
+    if len(id_no) != 15:
+        return id_no
+    from stdnum.cn import ric
+
+    body = id_no[:6] + "19" + id_no[6:]
+    return body + ric.calc_check_digit(body)

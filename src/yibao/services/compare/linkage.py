@@ -196,6 +196,9 @@ def _settings(probability: float) -> Any:
             cll.DamerauLevenshteinLevel("birth_date", 1).configure(
                 label_for_charts="one digit off"
             ),
+            cll.AbsoluteDateDifferenceLevel(
+                "birth_date", input_is_string=True, threshold=31, metric="day"
+            ).configure(label_for_charts="within a month"),
             cll.ElseLevel(),
         ],
     )

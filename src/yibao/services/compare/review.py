@@ -35,6 +35,7 @@ from yibao.store.linkage_models import CandidatePairRow
 from yibao.store.models import HouseholdRow, PersonRow
 from yibao.store.repositories.linkage import LinkageRepository
 from yibao.store.uow import UnitOfWork
+from yibao.synth.departments import household_address
 
 SIDE_FIELDS = ("name", "sex", "birth_date", "address", "id_no")
 LINKED_SCHEMA = pa.schema(
@@ -87,27 +88,35 @@ def registry_from_store(uow: UnitOfWork, region: str | None = None) -> pa.Table:
 
 
 def registry_from_area(folder: Path) -> pa.Table:
-    """The registry side from a generated area's ``persons.parquet`` (``synth``): its persons'
-    numbers, names, sex, birth dates and national IDs; an ``address`` column if the file has
-    one, else none (the address then weighs nothing)."""
-    path = folder / "persons.parquet"
-    if not path.is_file():
-        raise InvalidField("registry", f"{path} is not a generated area's persons file")
-    have = pq.read_schema(path).names
-    wanted = [
-        c for c in ("psn_no", "name", "sex", "birth_date", "national_id", "address") if c in have
-    ]
-    table = pq.read_table(path, columns=wanted)
-    n = table.num_rows
+    """The registry side from a generated area's persons (``synth``: ``persons/part-*.parquet``,
+    or one ``persons.parquet``): numbers, names, sex, birth dates and national IDs; the address
+    the file's ``address`` column, else the household's (``synth.departments``), else none."""
+    parts = sorted((folder / "persons").glob("part-*.parquet"))
+    if not parts and (folder / "persons.parquet").is_file():
+        parts = [folder / "persons.parquet"]
+    if not parts:
+        raise InvalidField("registry", f"{folder} holds no generated area's persons")
+    have = pq.read_schema(parts[0]).names
+    columns = ("psn_no", "name", "sex", "birth_date", "national_id", "address", "household_id")
+    table = pa.concat_tables(
+        [pq.read_table(p, columns=[c for c in columns if c in have]) for p in parts]
+    )
+    if "address" in have:
+        address = table["address"]
+    elif "household_id" in have:
+        address = household_address(table["household_id"].to_numpy())
+    else:
+        address = pa.nulls(table.num_rows, pa.string())
+    birth = table["birth_date"]
     return pa.table(
         {
             "psn_no": table["psn_no"].cast(pa.string()),
             "name": table["name"],
             "sex": table["sex"],
-            "birth_date": pc.strftime(table["birth_date"], "%Y-%m-%d")
-            if not pa.types.is_string(table["birth_date"].type)
-            else table["birth_date"],
-            "address": table["address"] if "address" in wanted else pa.nulls(n, pa.string()),
+            "birth_date": birth
+            if pa.types.is_string(birth.type)
+            else pc.strftime(birth, "%Y-%m-%d"),
+            "address": address,
             "id_no": table["national_id"],
         }
     )
