@@ -106,17 +106,21 @@ _PINYIN: dict[str, str] = {}
 
 def pinyin(text: str | None) -> str | None:
     """A name's pinyin without tones, syllables joined ("张伟" → "zhangwei"); homophones agree.
-    Memoised: the registry's names repeat."""
+    Character by character (a name is not a phrase; a polyphonic character takes its most
+    common reading), each character's reading memoised."""
     if text is None:
         return None
-    got = _PINYIN.get(text)
-    if got is None:
-        from pypinyin import Style, lazy_pinyin
+    out = []
+    for ch in text:
+        got = _PINYIN.get(ch)
+        if got is None:
+            from pypinyin import Style, lazy_pinyin
 
-        got = "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default")).lower()
-        if len(_PINYIN) < 2_000_000:
-            _PINYIN[text] = got
-    return got
+            got = "".join(lazy_pinyin(ch, style=Style.NORMAL, errors="default")).lower()
+            if len(_PINYIN) < 100_000:
+                _PINYIN[ch] = got
+        out.append(got)
+    return "".join(out)
 
 
 def _blank(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -135,13 +139,14 @@ def _prepare(table: pa.Table, uid: pa.ChunkedArray | pa.Array) -> pa.Table:
     birth = _blank(birth)
     address = _blank(table["address"])
     id_no = pc.utf8_upper(_blank(table["id_no"]))
-    names = name.to_pylist()
-    pys = [pinyin(n) for n in names]
+    unique = pc.unique(name)
+    readings = pa.array([pinyin(n) for n in unique.to_pylist()], pa.string())
+    pys = readings.take(pc.index_in(name, value_set=unique))
     return pa.table(
         {
             "unique_id": uid,
             "name": name,
-            "name_py": pa.array(pys, pa.string()),
+            "name_py": pys,
             "surname": pc.utf8_slice_codeunits(name, 0, 1),
             "birth_date": birth,
             "birth_year": pc.utf8_slice_codeunits(birth, 0, 4),
