@@ -165,7 +165,7 @@ def test_statuses_of_a_records_candidates() -> None:
     """Record 1: one candidate ≥ 0.99 → auto. Record 2: its best ≥ 0.99 but a rival ≥ 0.5 →
     both review, best first. Record 3: 0.7 → review. Record 4: 0.3 → dropped. The pair's ids
     come either way round."""
-    got = linkage._statuses(
+    got = linkage.statuses(
         _predicted(
             [
                 ("r:aid:1", "p:A", 12.0, 0.999),
@@ -201,7 +201,7 @@ def test_floored_model_by_hand() -> None:
             }
         ]
     }
-    levels = linkage._floored(model)["comparisons"][0]["comparison_levels"]
+    levels = linkage.floored(model)["comparisons"][0]["comparison_levels"]
     assert levels[0] == {"is_null_level": True}
     assert [round(lv["m_probability"], 8) for lv in levels[1:]] == [
         round(0.9999 / 1.0019, 8),

@@ -316,14 +316,14 @@ def link(
         block_on("name_py", "birth_year"), fix_probability_two_random_records_match=True
     )
     # the trained model, each level's m and u floored, scores the pairs
-    linker = Linker(frames, _floored(linker.misc.save_model_to_json()), log_level=logging.ERROR)
+    linker = Linker(frames, floored(linker.misc.save_model_to_json()), log_level=logging.ERROR)
     say("scoring candidate pairs")
     review = float(limits.review)
     predicted = linker.inference.predict(
         threshold_match_probability=review, warning_mode="never"
     ).as_pyarrow_table()  # type: ignore[no-untyped-call]
     weights = _weights(linker)
-    return Linkage(_statuses(predicted, float(limits.match), review), weights)
+    return Linkage(statuses(predicted, float(limits.match), review), weights)
 
 
 #: The least m and u probability of a comparison level (ASSUMPTION): a level the training pairs
@@ -332,7 +332,7 @@ def link(
 M_FLOOR, U_FLOOR = 0.001, 1e-7
 
 
-def _floored(model: dict[str, Any]) -> dict[str, Any]:
+def floored(model: dict[str, Any]) -> dict[str, Any]:
     """The model with each non-null level's m at least ``M_FLOOR`` and u at least
     ``U_FLOOR``, both renormalised over the comparison's levels."""
     for comparison in model["comparisons"]:
@@ -357,7 +357,7 @@ def _weights(linker: Any) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
-def _statuses(predicted: pa.Table, match: float, review: float) -> pa.Table:
+def statuses(predicted: pa.Table, match: float, review: float) -> pa.Table:
     """Candidates per record, best first; the best is ``auto`` when at or above ``match`` and
     no other candidate of its record reaches ``review`` (else every candidate is ``review``)."""
     rows: dict[str, list[dict[str, Any]]] = {}
