@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -108,6 +109,19 @@ def show_(pair: IdArg, db: DbOpt = None, show: ShowOpt = False, as_json: JsonOpt
         emit(p.to_dict(), as_json, _line(p, show), show=show)
 
 
+def _move(
+    move: Callable[..., review.PairView],
+    pair: int,
+    note: str | None,
+    db: str | None,
+    operator: str | None,
+    as_json: bool,
+) -> None:
+    with database(db, as_json) as engine:
+        p = move(UnitOfWork.for_engine(engine), pair, _by(operator), note)
+        emit(p.to_dict(), as_json, _line(p, False))
+
+
 @app.command()
 def confirm(
     pair: IdArg,
@@ -117,9 +131,7 @@ def confirm(
     as_json: JsonOpt = False,
 ) -> None:
     """review → confirmed: the record is this person (its other candidates rejected)."""
-    with database(db, as_json) as engine:
-        p = review.confirm(UnitOfWork.for_engine(engine), pair, _by(operator), note)
-        emit(p.to_dict(), as_json, _line(p, False))
+    _move(review.confirm, pair, note, db, operator, as_json)
 
 
 @app.command()
@@ -131,9 +143,7 @@ def reject(
     as_json: JsonOpt = False,
 ) -> None:
     """review or auto → rejected: the record is not this person."""
-    with database(db, as_json) as engine:
-        p = review.reject(UnitOfWork.for_engine(engine), pair, _by(operator), note)
-        emit(p.to_dict(), as_json, _line(p, False))
+    _move(review.reject, pair, note, db, operator, as_json)
 
 
 __all__ = ["app", "out"]

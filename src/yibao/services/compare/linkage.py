@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -243,12 +244,19 @@ def _settings(probability: float) -> Any:
 
 
 def _db_api(engine: Engine, threads: int | None) -> Any:
-    if engine == "spark":  # Splink's Spark backend: a session from the environment
+    if engine == "spark":  # Splink's Spark backend: the session the environment configures
         from pyspark.sql import SparkSession
-        from splink import SparkAPI
+        from splink.backends.spark import SparkAPI, similarity_jar_location
 
-        spark = SparkSession.builder.appName("yibao-linkage").getOrCreate()
-        spark.sparkContext.setCheckpointDir("/tmp/yibao-linkage-checkpoints")
+        builder = SparkSession.builder.appName("yibao-linkage")
+        # Splink's similarity functions (Jaro–Winkler, Damerau–Levenshtein) as Spark UDFs
+        builder = builder.config("spark.jars", similarity_jar_location())
+        if threads is not None:  # a local session of that many cores
+            builder = builder.master(f"local[{int(threads)}]").config(
+                "spark.sql.shuffle.partitions", str(4 * int(threads))
+            )
+        spark = builder.getOrCreate()
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="yibao-linkage-"))
         return SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
     import duckdb
     from splink import DuckDBAPI
