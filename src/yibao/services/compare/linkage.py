@@ -238,7 +238,7 @@ def _settings(probability: float) -> Any:
             # an ID with two adjacent digits swapped, or one wrong, in its first 14 digits
             # agrees on one of these (beyond, the birth date block finds it)
             block_on("id_part1"),
-            block_on("id_part2"),
+            block_on("id_part2", "surname"),  # (the sequence numbers are few per day)
         ],
         probability_two_random_records_match=probability,
         retain_matching_columns=True,  # and the comparison levels (gamma_)
