@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("yibao.cli.project", "project"),
     "findings": ("yibao.cli.findings", "app"),
     "compare": ("yibao.cli.compare", "app"),
+    "compare-review": ("yibao.cli.compare_review", "app"),
     "serve": ("yibao.cli.api", "serve"),
     "api": ("yibao.cli.api", "app"),
 }
