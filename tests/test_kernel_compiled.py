@@ -81,6 +81,7 @@ def _batch() -> tuple[Claims, Persons]:
         fully_self_paid=np.array([100_000, 0, 0, 5_000]),
         over_limit=np.zeros(n, dtype=np.int64),
         category_b=np.array([1_000_000, 0, 0, 0]),
+        disease=np.array([-2, -2, -2, 0]),
     )
     persons = Persons(
         scheme=np.array([2, 0]),

@@ -73,6 +73,7 @@ def claim_rows(draw: st.DrawFn) -> tuple[int, ...]:
         fully,
         over,
         cat_b,
+        draw(st.integers(-2, 9)),  # the certified disease: not looked up, none, listed or beyond
     )
 
 
@@ -85,8 +86,9 @@ def batches(draw: st.DrawFn) -> tuple[Claims, Persons, int]:
         rows += [(p, *c) for c in claims]
     col = np.array(rows, dtype=np.int64).T
     claims = Claims(
-        col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7], col[8]
-    )
+        col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7], col[8],
+        col[9],
+    )  # fmt: skip
     persons = Persons(
         scheme=np.array(draw(st.lists(st.integers(0, 2), min_size=n_persons, max_size=n_persons))),
         aid_class=np.array(
@@ -130,7 +132,7 @@ def _cap_raised_after_a_claim_it_cut() -> tuple[Claims, Persons, int]:
     n = 3
     zero = np.zeros(n, dtype=np.int64)
     claims = Claims(zero, YEAR_START + np.array([0, 0, 181]), zero, zero, zero,
-        np.array([0, 127194445, 0]), zero, zero, zero)  # fmt: skip
+        np.array([0, 127194445, 0]), zero, zero, zero, zero)  # fmt: skip
     z1 = np.zeros(1, dtype=np.int64)
     persons = Persons(z1, z1, z1, np.array([False]), z1, z1, z1 + YEAR_START)
     return claims, persons, 2
@@ -194,7 +196,7 @@ def test_no_fund_pays_more_than_its_cap_in_a_year(batch: tuple) -> None:
 def one_claim(scheme: int, med: int, level: int, total: int) -> tuple[Claims, Persons, int]:
     """One entitled claim of one person without an account, with the national tables."""
     claims = Claims(*(np.array([v], dtype=np.int64) for v in (0, YEAR_START + 10, med, level, 0)),
-        *(np.array([v], dtype=np.int64) for v in (total, 0, 0, 0)))  # fmt: skip
+        *(np.array([v], dtype=np.int64) for v in (total, 0, 0, 0, -2)))  # fmt: skip
     zero = np.zeros(1, dtype=np.int64)
     persons = Persons(np.array([scheme]), zero, zero, np.array([False]), zero, zero,
         np.array([YEAR_START]))  # fmt: skip
@@ -339,6 +341,7 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
         fully_self_paid=excluded * full,
         over_limit=0 * full,
         category_b=(MAX_FEN - excluded) // 4 * full,
+        disease=-2 * full,  # not looked up: the chronic benefit alone (its cap is reached)
     )
     one = np.ones(1, dtype=np.int64)
     persons = Persons(
@@ -401,7 +404,16 @@ def test_a_claims_layers_do_not_depend_on_who_else_is_in_the_batch() -> None:
         one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
         return Request(
             Claims(
-                one(0), one(day), one(0), one(1), one(0), one(1_900_000), one(0), one(0), one(0)
+                one(0),
+                one(day),
+                one(0),
+                one(1),
+                one(0),
+                one(1_900_000),
+                one(0),
+                one(0),
+                one(0),
+                one(-2),
             ),
             Persons(
                 one(2),

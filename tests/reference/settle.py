@@ -19,6 +19,7 @@ from tests.reference.parameters import (
     assistance_tiers,
     basic,
     category_b_prepay_ratio,
+    chronic_disease,
     critical_illness,
     cross_region_prepay_ratio,
     half_up,
@@ -47,6 +48,13 @@ class Claim:
     fully_self_paid: int = 0
     over_limit: int = 0
     category_b: int = 0
+    #: a chronic claim's certified disease (门诊慢特病): its code, None when the person is
+    #: certified for none on the claim's date, ``UNCHECKED`` when no certification was looked up
+    disease: str | None = "?"
+
+
+#: ``Claim.disease``: no certification looked up (the chronic benefit alone pays).
+UNCHECKED = "?"
 
 
 @dataclass
@@ -63,6 +71,7 @@ class Year:
     ma_paid: dict[int, int] = field(default_factory=dict)
     account_spent: int = 0
     mutual_aid_spent: int = 0
+    chronic_paid: dict[str, int] = field(default_factory=dict)  # per disease, within its limit
 
 
 def within_cap(amount: int, paid: int, cap: int | None) -> int:
@@ -128,7 +137,38 @@ def settle_claim(policy: Policy, person: Person, claim: Claim, year: Year) -> Se
     terms = basic(policy, person.scheme, claim.med_type, claim.level, on)
     deductible = eligible = raw = paid = admission_no = 0
     paid_before = 0
-    if entitled:
+    chronic = claim.med_type == "chronic" and claim.disease != UNCHECKED
+    if entitled and chronic:
+        # a certified, listed disease only; its class picks the ratio, its flag the deductible,
+        # its limit caps the fund before the cap group does
+        disease = chronic_disease(policy, claim.disease, on)
+        paid_before = year.basic_paid.get(terms.cap_group, 0)
+        if disease is None:
+            capped.append("not_certified")
+        else:
+            ratio_terms = terms
+            if disease.like_inpatient:
+                ratio_terms = basic(policy, person.scheme, "inpatient", claim.level, on)
+            eligible = base
+            if disease.deductible_applies:
+                ytd = year.deductible_base.get(terms.paid_as, 0) + base
+                year.deductible_base[terms.paid_as] = ytd
+                eligible = above_deductible(ytd, base, terms.deductible)
+            deductible = base - eligible
+            uncut = half_up(ratio_terms.bands[0].ratio * eligible)
+            code = str(claim.disease)
+            raw = within_cap(uncut, year.chronic_paid.get(code, 0), disease.annual_cap)
+            year.chronic_paid[code] = year.chronic_paid.get(code, 0) + raw
+            if raw < uncut:
+                capped.append("chronic")
+                eligible = half_up(Decimal(eligible) * raw / uncut)
+            terms = ratio_terms
+            paid_before = year.basic_paid.get(terms.cap_group, 0)
+            paid = within_cap(raw, paid_before, terms.annual_cap)
+            year.basic_paid[terms.cap_group] = paid_before + paid
+            if paid < raw:
+                capped.append("basic")
+    elif entitled:
         if terms.per_admission:
             year.admissions += 1
             admission_no = year.admissions

@@ -30,15 +30,18 @@ from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
+    DISEASE_UNCHECKED,
     MED_TYPES,
     SCHEME_INPUT,
     compile_tables,
+    disease_index,
     epoch_days,
     from_epoch_days,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
 from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
+from yibao.rules.chronic import Certification, certified_disease
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -81,7 +84,10 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             year_room(year_total, total, f"{f}.total")
         except AmountError as exc:
             raise ScenarioError(exc.field, exc.reason) from exc
-        rows.append((on, med, level, cross, total, parts))
+        disease = claim.get("disease")
+        if disease is not None and (not isinstance(disease, str) or not disease):
+            raise ScenarioError(f"{f}.disease", "must be a disease code (门诊慢特病病种编码)")
+        rows.append((on, med, level, cross, total, parts, disease))
         year_total += total
     years = {r[0].year for r in rows}
     if len(years) > 1:
@@ -97,6 +103,8 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         )
     if any(b[0] < a[0] for a, b in pairwise(rows)):
         raise ScenarioError("claims", "must be in date order")
+    tables = compile_tables(policy, years.pop())
+    certified = _certified(person, tables.chronic_codes)
     c = Claims(
         person=np.zeros(len(rows), dtype=np.int64),
         date=np.array([epoch_days(r[0]) for r in rows], dtype=np.int64),
@@ -107,6 +115,15 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         fully_self_paid=np.array([r[5]["fully_self_paid"] for r in rows], dtype=np.int64),
         over_limit=np.array([r[5]["over_limit"] for r in rows], dtype=np.int64),
         category_b=np.array([r[5]["category_b"] for r in rows], dtype=np.int64),
+        disease=np.array(
+            [
+                DISEASE_UNCHECKED
+                if certified is None
+                else disease_index(tables, certified_disease(certified, r[6], r[0]))
+                for r in rows
+            ],
+            dtype=np.int64,
+        ),
     )
     p = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
@@ -134,7 +151,37 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         ),
     )
     info = {"scheme": scheme, "aid": aid, "bills": bills}
-    return compile_tables(policy, years.pop()), c, p, info
+    return tables, c, p, info
+
+
+def _certified(person: dict[str, Any], codes: tuple[str, ...]) -> list[Certification] | None:
+    """``person.certified_diseases``: the diseases (门诊慢特病) the person is certified for, each
+    ``{disease, valid_from, valid_to}`` (dates default to any day). None when the scenario gives
+    no list: chronic claims are then paid by the chronic benefit alone, unchecked."""
+    given = person.get("certified_diseases")
+    if given is None:
+        return None
+    if not isinstance(given, list):
+        raise ScenarioError("person.certified_diseases", "must be a list of certified diseases")
+    out = []
+    for i, item in enumerate(given):
+        f = f"person.certified_diseases[{i}]"
+        if not isinstance(item, dict):
+            raise ScenarioError(f, "must be a mapping {disease, valid_from, valid_to}")
+        code = item.get("disease")
+        if not isinstance(code, str) or not code:
+            raise ScenarioError(f"{f}.disease", "a disease code is required")
+        if code not in codes:
+            raise ScenarioError(
+                f"{f}.disease", f"{code!r} is not on the region's list of chronic diseases"
+            )
+        start = date(item["valid_from"], f"{f}.valid_from") if item.get("valid_from") else None
+        end = date(item["valid_to"], f"{f}.valid_to") if item.get("valid_to") else None
+        start, end = start or dt.date.min, end or dt.date.max
+        if end < start:
+            raise ScenarioError(f"{f}.valid_to", "is before valid_from")
+        out.append(Certification(code, start, end))
+    return out
 
 
 def _date_level(claim: Any, f: str) -> tuple[dt.date, int]:

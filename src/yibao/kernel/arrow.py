@@ -13,7 +13,7 @@ from yibao.kernel.entitled import ALWAYS
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, SCHEME_INPUT, Tables
+from yibao.kernel.tables import AID_CLASSES, DISEASE_UNCHECKED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy.vocab import CROSS_REGIONS
 
 
@@ -68,6 +68,8 @@ def claims_from_arrow(table: pa.Table) -> Claims:
         fully_self_paid=_int(table["fully_self_paid"]),
         over_limit=_int(table["over_limit"]),
         category_b=_int(table["category_b"]),
+        # no certified chronic diseases in the files: the chronic benefit alone pays
+        disease=np.full(table.num_rows, DISEASE_UNCHECKED, dtype=np.int64),
     )
 
 

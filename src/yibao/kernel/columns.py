@@ -22,6 +22,9 @@ class Claims:
     fully_self_paid: I64
     over_limit: I64
     category_b: I64
+    #: the certified chronic disease (门诊慢特病) of a chronic claim: its index on
+    #: ``Tables.chronic_codes``, -1 none certified, -2 not looked up (``kernel.layers.chronic``)
+    disease: I64
 
     def __len__(self) -> int:
         return len(self.person)

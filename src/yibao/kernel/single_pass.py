@@ -27,6 +27,7 @@ from yibao.kernel.jit import compiled
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
 from yibao.kernel.layers.basic import basic_pooling
+from yibao.kernel.layers.chronic import CHRONIC, UNCHECKED, chronic_care
 from yibao.kernel.layers.critical_illness import critical_illness
 from yibao.kernel.layers.large_amount import large_amount
 from yibao.kernel.layers.scope import entitled_claim, policy_scope
@@ -149,6 +150,9 @@ def unpack(buf: I64, layout: I64) -> KernelTables:
         _view3(buf, layout, 22),  # ma_deductible
         _view3(buf, layout, 23),  # ma_ratio
         _view3(buf, layout, 24),  # ma_cap
+        _view2(buf, layout, 25),  # chronic_class
+        _view2(buf, layout, 26),  # chronic_cap
+        _view2(buf, layout, 27),  # chronic_ded
     )
 
 
@@ -166,6 +170,7 @@ def settle_pass(
     fully_self_paid: I64,
     over_limit: I64,
     category_b: I64,
+    disease: I64,
     scheme: I64,
     aid_class: I64,
     account_balance: I64,
@@ -184,7 +189,7 @@ def settle_pass(
     (``Tables.packed``), the state's slots as an array (``Slots`` in order)."""
     kt = unpack(tables, layout)
     s_ = state_slots
-    sl = Slots(s_[0], s_[1], s_[2], s_[3], s_[4], s_[5], s_[6], s_[7], s_[8], s_[9], s_[10])
+    sl = Slots(s_[0], s_[1], s_[2], s_[3], s_[4], s_[5], s_[6], s_[7], s_[8], s_[9], s_[10], s_[11])
     aided = False
     p = -1
     for i in range(len(person)):
@@ -208,10 +213,14 @@ def settle_pass(
         tiers[:] = 0
         if entitled:
             base = in_scope - cross
-            basic = basic_pooling(kt, state, sl, p, v, s, med_type[i], level[i], base)
+            if med_type[i] == CHRONIC and disease[i] != UNCHECKED:
+                basic, why = chronic_care(kt, state, sl, p, v, s, level[i], disease[i], base)
+                reasons |= why
+            else:
+                basic = basic_pooling(kt, state, sl, p, v, s, med_type[i], level[i], base)
             dedc, basic_raw, hifp = basic.deductible, basic.raw, basic.paid
             admission_no = basic.admission_no
-            if base > 0 and basic.eligible == 0:
+            if base > 0 and basic.deductible == base:
                 reasons |= BASIC_DEDUCTIBLE
             if basic.paid < basic.raw:
                 reasons |= BASIC_CAP
@@ -271,6 +280,7 @@ CLAIM_FIELDS = (
     "fully_self_paid",
     "over_limit",
     "category_b",
+    "disease",
 )
 PERSON_FIELDS = (
     "scheme",
@@ -296,13 +306,14 @@ def settle_person(
 ) -> bool:
     """``settle_pass`` over one person's n claims given as one array (the one-person entry of the
     online path): ``CLAIM_FIELDS`` n values each, then ``PERSON_FIELDS`` one value each. One
-    array instead of sixteen: Numba's dispatcher checks each argument's type on every call."""
-    n = (len(row) - 7) // 9
-    c = 9 * n
+    array instead of seventeen: Numba's dispatcher checks each argument's type on every call."""
+    n = (len(row) - 7) // 10
+    c = 10 * n
     return settle_pass(
         tables, layout, state_slots,
         row[0:n], row[n : 2 * n], row[2 * n : 3 * n], row[3 * n : 4 * n], row[4 * n : 5 * n],
-        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : c],
+        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : 9 * n],
+        row[9 * n : c],
         row[c : c + 1], row[c + 1 : c + 2], row[c + 2 : c + 3], row[c + 3 : c + 4],
         row[c + 4 : c + 5], row[c + 5 : c + 6], row[c + 6 : c + 7],
         state, out, tiers, explain,
@@ -388,6 +399,7 @@ def settle(
         _i64(claims.fully_self_paid),
         _i64(claims.over_limit),
         _i64(claims.category_b),
+        _i64(claims.disease),
         _i64(persons.scheme),
         _i64(persons.aid_class),
         _i64(persons.account_balance),
@@ -419,7 +431,7 @@ def _settle_person(
     ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
     arguments. ``keys``, ``at``, ``sl``, ``tier_names``: ``_layout(tables)``."""
     row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
-    if row.dtype != _INT64 or len(row) != 9 * len(claims.person) + 7:
+    if row.dtype != _INT64 or len(row) != 10 * len(claims.person) + 7:
         row = np.concatenate(
             [getattr(claims, f) for f in CLAIM_FIELDS]
             + [getattr(persons, f) for f in PERSON_FIELDS],
