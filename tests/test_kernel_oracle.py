@@ -13,6 +13,7 @@ types with entries of their own), and Beijing.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -20,18 +21,28 @@ import numpy as np
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tests.reference.settle import UNCHECKED, Claim, Person, Settled, reference_settle
+from tests.reference.settle import (
+    UNCHECKED,
+    Claim,
+    Person,
+    Product,
+    Settled,
+    reference_settle,
+)
 from yibao.kernel.entitled import NEVER
 from yibao.kernel.online import Request, settle_many
 from yibao.kernel.settle import Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
+    COVERS_IN_SCOPE,
+    COVERS_LISTED,
     DISEASE_NOT_CERTIFIED,
     DISEASE_UNCHECKED,
     SCHEMES,
     Tables,
     compile_tables,
     epoch_days,
+    scaled,
 )
 from yibao.policy import Policy
 from yibao.policy.vocab import CROSS_REGIONS, MED_TYPES, AidClass
@@ -198,6 +209,7 @@ def claims(draw: st.DrawFn) -> Claim:
         over_limit=over,
         category_b=draw(st.integers(0, total - fully - over)),
         disease=draw(st.sampled_from(DISEASES)),
+        listed_self_paid=draw(st.integers(0, fully)),
     )
 
 
@@ -215,6 +227,20 @@ def persons(draw: st.DrawFn) -> Person:
         entitled_from=NEVER_DATE
         if waiting is None
         else dt.date(YEAR, 1, 1) + dt.timedelta(days=waiting),
+        commercial=draw(st.one_of(st.none(), products())),
+    )
+
+
+@st.composite
+def products(draw: st.DrawFn) -> Product:
+    """A supplementary commercial product: small caps and deductibles so that both are reached."""
+    covers = draw(st.integers(0, 3))
+    return Product(
+        deductible=draw(st.sampled_from([0, 20_000, 2_000_000])),
+        ratio=Decimal(draw(st.sampled_from(["0", "0.5", "0.75", "0.833333", "1"]))),
+        cap=draw(st.sampled_from([0, 50_000, 10_000_000])),
+        in_scope=bool(covers & 1),
+        listed=bool(covers & 2),
     )
 
 
@@ -253,6 +279,7 @@ def kernel_claims(rows: list[Claim], person: list[int], codes: tuple[str, ...] =
         over_limit=col([c.over_limit for c in rows]),
         category_b=col([c.category_b for c in rows]),
         disease=col([disease_index(codes, c.disease) for c in rows]),
+        listed_self_paid=col([c.listed_self_paid for c in rows]),
     )
 
 
@@ -270,6 +297,18 @@ def kernel_persons(people: list[Person]) -> Persons:
         entitled_from=col(
             [
                 NEVER if p.entitled_from == NEVER_DATE else epoch_days(p.entitled_from)
+                for p in people
+            ]
+        ),
+        com_deductible=col([p.commercial.deductible if p.commercial else 0 for p in people]),
+        com_ratio=col([scaled(p.commercial.ratio) if p.commercial else 0 for p in people]),
+        com_cap=col([p.commercial.cap if p.commercial else 0 for p in people]),
+        com_covers=col(
+            [
+                (COVERS_IN_SCOPE if p.commercial.in_scope else 0)
+                | (COVERS_LISTED if p.commercial.listed else 0)
+                if p.commercial
+                else 0
                 for p in people
             ]
         ),
@@ -353,11 +392,17 @@ def test_the_generated_layers_reach_every_cap() -> None:
         Person("resident", "tekun", account_balance=100_000),
         Person("employee", None, account_balance=200_000, mutual_aid_balance=50_000),
         Person("resident", "low_income_edge"),
+        Person(
+            "employee",
+            None,
+            commercial=Product(20_000, Decimal("0.8"), 5_000_000, in_scope=True, listed=True),
+        ),
     ]
-    per_person = [sorted(big + outpatient, key=lambda c: c.date)] * 3
+    per_person = [sorted(big + outpatient, key=lambda c: c.date)] * len(people)
     settled = reference(variant, people, per_person)
     capped = {layer for s in settled for layer in s.capped}
-    assert capped >= {"basic", "ci", "la", "ma:0", "ma:1", "chronic", "not_certified"}, capped
+    every = {"basic", "ci", "la", "ma:0", "ma:1", "chronic", "not_certified", "commercial"}
+    assert capped >= every, capped
     rows = [c for mine in per_person for c in mine]
     owner = [p for p, mine in enumerate(per_person) for _ in mine]
     t = tables(variant)

@@ -118,7 +118,9 @@ def chronic_disease(policy: Policy, code: str | None, on: dt.date) -> ChronicDis
     """The disease ``code`` as listed on ``on`` (None: not listed, or no code)."""
     if code is None or not policy.has(f"chronic_diseases.{code}", on):
         return None
-    entry = policy.node(f"chronic_diseases.{code}", on)
+    entry = policy.subtree(f"chronic_diseases.{code}", on)
+    if not entry:  # listed on other dates only
+        return None
     cap = entry.get("annual_cap")
     return ChronicDisease(
         like_inpatient=entry.get("class", "chronic") == "inpatient",

@@ -30,13 +30,17 @@ from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
+    COVERS_IN_SCOPE,
+    COVERS_LISTED,
     DISEASE_UNCHECKED,
     MED_TYPES,
+    SCALE,
     SCHEME_INPUT,
     compile_tables,
     disease_index,
     epoch_days,
     from_epoch_days,
+    scaled,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
@@ -87,7 +91,10 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         disease = claim.get("disease")
         if disease is not None and (not isinstance(disease, str) or not disease):
             raise ScenarioError(f"{f}.disease", "must be a disease code (门诊慢特病病种编码)")
-        rows.append((on, med, level, cross, total, parts, disease))
+        listed = amount(claim.get("listed_self_paid"), f"{f}.listed_self_paid", allow_none=True)
+        if listed > parts["fully_self_paid"]:
+            raise ScenarioError(f"{f}.listed_self_paid", "is larger than fully_self_paid")
+        rows.append((on, med, level, cross, total, parts, disease, listed))
         year_total += total
     years = {r[0].year for r in rows}
     if len(years) > 1:
@@ -124,7 +131,9 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             ],
             dtype=np.int64,
         ),
+        listed_self_paid=np.array([r[7] for r in rows], dtype=np.int64),
     )
+    product = _commercial(person)
     p = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
         aid_class=np.array([AID_CLASSES.index(aid or "none")], dtype=np.int64),
@@ -149,9 +158,53 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             ],
             dtype=np.int64,
         ),
+        **{k: np.array([v], dtype=np.int64) for k, v in product.items()},
     )
-    info = {"scheme": scheme, "aid": aid, "bills": bills}
+    info = {"scheme": scheme, "aid": aid, "bills": bills, "commercial": product["com_cap"] > 0}
     return tables, c, p, info
+
+
+#: ``person.commercial.covers``: what a product may cover.
+COVERS = {"in_scope": COVERS_IN_SCOPE, "listed": COVERS_LISTED}
+
+
+def _commercial(person: dict[str, Any]) -> dict[str, int]:
+    """``person.commercial``: the supplementary commercial product (惠民保) the person bought,
+    ``{deductible, ratio, cap, covers}`` (yuan a year, a rate, yuan a year, a list of
+    ``in_scope`` and ``listed``) as the kernel's person columns; none: all 0."""
+    given = person.get("commercial")
+    if given is None:
+        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
+    f = "person.commercial"
+    if not isinstance(given, dict):
+        raise ScenarioError(f, "must be a mapping {deductible, ratio, cap, covers}")
+    unknown = set(given) - {"deductible", "ratio", "cap", "covers"}
+    if unknown:
+        raise ScenarioError(f"{f}.{sorted(unknown)[0]}", "unknown field")
+    cap = amount(given.get("cap"), f"{f}.cap")
+    if cap <= 0:
+        raise ScenarioError(f"{f}.cap", "must be above 0")
+    ratio = given.get("ratio")
+    try:
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float | str):
+            raise ValueError
+        scaled_ratio = scaled(ratio)
+    except (ValueError, ArithmeticError):
+        raise ScenarioError(f"{f}.ratio", "must be a rate between 0 and 1") from None
+    if not 0 < scaled_ratio <= SCALE:
+        raise ScenarioError(f"{f}.ratio", "must be a rate between 0 and 1")
+    covers = given.get("covers", ["in_scope"])
+    if not isinstance(covers, list) or not covers or any(c not in COVERS for c in covers):
+        raise ScenarioError(f"{f}.covers", "must list in_scope and/or listed")
+    bits = 0
+    for c in covers:
+        bits |= COVERS[c]
+    return {
+        "com_deductible": amount(given.get("deductible", 0), f"{f}.deductible"),
+        "com_ratio": scaled_ratio,
+        "com_cap": cap,
+        "com_covers": bits,
+    }
 
 
 def _certified(person: dict[str, Any], codes: tuple[str, ...]) -> list[Certification] | None:
@@ -223,6 +276,8 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     out = []
     for i in range(len(claims)):
         row: dict[str, Any] = {f: fen_to_yuan(int(col[f][i])) for f in OUTPUT_FIELDS}
+        if info["commercial"]:  # the insurer's part: total = funds + this + account + cash
+            row["commercial_pay"] = fen_to_yuan(int(col["commercial_pay"][i]))
         row["setl_time"] = from_epoch_days(claims.date[i])
         row["setl_time"] = row["setl_time"].isoformat()
         row["med_type"] = MED_TYPES[int(claims.med_type[i])]

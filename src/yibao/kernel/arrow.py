@@ -70,6 +70,7 @@ def claims_from_arrow(table: pa.Table) -> Claims:
         category_b=_int(table["category_b"]),
         # no certified chronic diseases in the files: the chronic benefit alone pays
         disease=np.full(table.num_rows, DISEASE_UNCHECKED, dtype=np.int64),
+        listed_self_paid=np.zeros(table.num_rows, dtype=np.int64),
     )
 
 
@@ -77,6 +78,7 @@ def persons_from_arrow(table: pa.Table) -> Persons:
     _require(table, PERSON_COLUMNS, "persons")
     schemes = tuple(SCHEME_INPUT)
     scheme_codes = np.array([SCHEME_INPUT[s] for s in schemes], dtype=np.int64)
+    none = np.zeros(table.num_rows, dtype=np.int64)  # no commercial product (read only)
     return Persons(
         scheme=scheme_codes[_codes(table["scheme"], schemes, "scheme")],
         aid_class=_codes(table["assistance_class"], AID_CLASSES, "assistance_class", null_code=0),
@@ -85,6 +87,10 @@ def persons_from_arrow(table: pa.Table) -> Persons:
         mutual_aid_balance=_int(table["mutual_aid_balance"]),
         incentive_raise=_int(table["incentive_raise"]),
         entitled_from=_days(table["entitled_from"], ALWAYS),  # null: no waiting period
+        com_deductible=none,
+        com_ratio=none,
+        com_cap=none,
+        com_covers=none,
     )
 
 

@@ -51,6 +51,9 @@ CHRONIC_UNLISTED, CHRONIC_CLASS, CHRONIC_INPATIENT = -1, 0, 1
 #: index: none certified on the claim's date (the fund pays nothing), or not looked up (a file
 #: without the column: the chronic benefit alone pays it).
 DISEASE_NOT_CERTIFIED, DISEASE_UNCHECKED = -1, -2
+#: What a supplementary commercial product (惠民保) covers (``Persons.com_covers``, bits): the
+#: in-scope remainder after the funds, the claim's self-paid items on its list.
+COVERS_IN_SCOPE, COVERS_LISTED = 1, 2
 AMOUNT, EXCESS = 0, 1
 
 

@@ -203,6 +203,7 @@ def prepare(
             ],
             dtype=np.int64,
         ),
+        listed_self_paid=np.zeros(1, dtype=np.int64),
     )
     # no entitlement date: no benefits at all (``kernel.entitled``)
     entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
@@ -214,6 +215,11 @@ def prepare(
         mutual_aid_balance=np.array([mutual], dtype=np.int64),
         incentive_raise=np.array([raise_], dtype=np.int64),
         entitled_from=np.array([entitled_from], dtype=np.int64),
+        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
+        com_deductible=np.zeros(1, dtype=np.int64),
+        com_ratio=np.zeros(1, dtype=np.int64),
+        com_cap=np.zeros(1, dtype=np.int64),
+        com_covers=np.zeros(1, dtype=np.int64),
     )
     # The account layers are limited by the live balance, not by a yearly running total.
     given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}
