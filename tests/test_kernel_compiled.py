@@ -81,6 +81,8 @@ def _batch() -> tuple[Claims, Persons]:
         fully_self_paid=np.array([100_000, 0, 0, 5_000]),
         over_limit=np.zeros(n, dtype=np.int64),
         category_b=np.array([1_000_000, 0, 0, 0]),
+        disease=np.array([-2, -2, -2, 0]),
+        listed_self_paid=np.array([0, 0, 0, 5_000]),
     )
     persons = Persons(
         scheme=np.array([2, 0]),
@@ -90,6 +92,10 @@ def _batch() -> tuple[Claims, Persons]:
         mutual_aid_balance=np.array([0, 0]),
         incentive_raise=np.array([0, 0]),
         entitled_from=np.array([0, 0]),
+        com_deductible=np.array([0, 10_000]),
+        com_ratio=np.array([0, 800_000]),
+        com_cap=np.array([0, 5_000_000]),
+        com_covers=np.array([0, 3]),
     )
     return claims, persons
 

@@ -13,6 +13,7 @@ types with entries of their own), and Beijing.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -20,11 +21,29 @@ import numpy as np
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tests.reference.settle import Claim, Person, Settled, reference_settle
+from tests.reference.settle import (
+    UNCHECKED,
+    Claim,
+    Person,
+    Product,
+    Settled,
+    reference_settle,
+)
 from yibao.kernel.entitled import NEVER
 from yibao.kernel.online import Request, settle_many
 from yibao.kernel.settle import Claims, Persons, settle_claims
-from yibao.kernel.tables import AID_CLASSES, SCHEMES, Tables, compile_tables, epoch_days
+from yibao.kernel.tables import (
+    AID_CLASSES,
+    COVERS_IN_SCOPE,
+    COVERS_LISTED,
+    DISEASE_NOT_CERTIFIED,
+    DISEASE_UNCHECKED,
+    SCHEMES,
+    Tables,
+    compile_tables,
+    epoch_days,
+    scaled,
+)
 from yibao.policy import Policy
 from yibao.policy.vocab import CROSS_REGIONS, MED_TYPES, AidClass
 
@@ -59,6 +78,7 @@ MID_YEAR: dict[str, Any] = {  # parameters changing within the year, caps small 
             "outpatient": {
                 "basic": {"annual_deductible": dated(300, 100), "annual_cap": dated(2000, 1500)}
             },
+            "chronic": {"basic": {"annual_deductible": dated(200, 100)}},
         },
         "resident": {
             "inpatient": {
@@ -76,6 +96,12 @@ MID_YEAR: dict[str, Any] = {  # parameters changing within the year, caps small 
         "bands": dated([{"ratio": 0.6}], SMALL_BANDS),
     },
     "large_amount": {"cap": dated(4000, 3000), "ratio": dated(0.9, 0.85)},
+    "chronic_diseases": {  # limits that change, a disease listed from July, one dropped
+        "I10": {"annual_cap": dated(500, 800)},
+        "E11": {"annual_deductible_applies": dated(True, False)},
+        "K74": {"name": {JUL: "肝硬化"}, "class": {JUL: "inpatient"}, "annual_cap": {JUL: 3000}},
+        "F20": {"class": dated("chronic", "inpatient")},
+    },
     "medical_assistance": {
         "classes": {
             "tekun": {
@@ -155,6 +181,11 @@ def policy(variant: int) -> Policy:
     return Policy(region, overlays=[overlay])
 
 
+#: Diseases a chronic claim may name: listed (some only from July), not listed, not certified
+#: (None) and not looked up (``UNCHECKED``).
+DISEASES = ["I10", "E11", "N18", "Z94", "F20", "K74", "X99", None, UNCHECKED]
+
+
 @cache
 def tables(variant: int) -> Tables:
     return compile_tables(policy(variant), YEAR)
@@ -177,6 +208,8 @@ def claims(draw: st.DrawFn) -> Claim:
         fully_self_paid=fully,
         over_limit=over,
         category_b=draw(st.integers(0, total - fully - over)),
+        disease=draw(st.sampled_from(DISEASES)),
+        listed_self_paid=draw(st.integers(0, fully)),
     )
 
 
@@ -194,6 +227,20 @@ def persons(draw: st.DrawFn) -> Person:
         entitled_from=NEVER_DATE
         if waiting is None
         else dt.date(YEAR, 1, 1) + dt.timedelta(days=waiting),
+        commercial=draw(st.one_of(st.none(), products())),
+    )
+
+
+@st.composite
+def products(draw: st.DrawFn) -> Product:
+    """A supplementary commercial product: small caps and deductibles so that both are reached."""
+    covers = draw(st.integers(0, 3))
+    return Product(
+        deductible=draw(st.sampled_from([0, 20_000, 2_000_000])),
+        ratio=Decimal(draw(st.sampled_from(["0", "0.5", "0.75", "0.833333", "1"]))),
+        cap=draw(st.sampled_from([0, 50_000, 10_000_000])),
+        in_scope=bool(covers & 1),
+        listed=bool(covers & 2),
     )
 
 
@@ -210,7 +257,14 @@ def batches(draw: st.DrawFn) -> Batch:
     return draw(st.integers(0, len(VARIANTS) - 1)), people, per_person
 
 
-def kernel_claims(rows: list[Claim], person: list[int]) -> Claims:
+def disease_index(codes: tuple[str, ...], disease: str | None) -> int:
+    """The kernel's ``disease`` column of a reference claim's disease."""
+    if disease == UNCHECKED:
+        return DISEASE_UNCHECKED
+    return codes.index(disease) if disease in codes else DISEASE_NOT_CERTIFIED
+
+
+def kernel_claims(rows: list[Claim], person: list[int], codes: tuple[str, ...] = ()) -> Claims:
     def col(values: list[int]) -> np.ndarray:
         return np.array(values, dtype=np.int64)
 
@@ -224,6 +278,8 @@ def kernel_claims(rows: list[Claim], person: list[int]) -> Claims:
         fully_self_paid=col([c.fully_self_paid for c in rows]),
         over_limit=col([c.over_limit for c in rows]),
         category_b=col([c.category_b for c in rows]),
+        disease=col([disease_index(codes, c.disease) for c in rows]),
+        listed_self_paid=col([c.listed_self_paid for c in rows]),
     )
 
 
@@ -241,6 +297,18 @@ def kernel_persons(people: list[Person]) -> Persons:
         entitled_from=col(
             [
                 NEVER if p.entitled_from == NEVER_DATE else epoch_days(p.entitled_from)
+                for p in people
+            ]
+        ),
+        com_deductible=col([p.commercial.deductible if p.commercial else 0 for p in people]),
+        com_ratio=col([scaled(p.commercial.ratio) if p.commercial else 0 for p in people]),
+        com_cap=col([p.commercial.cap if p.commercial else 0 for p in people]),
+        com_covers=col(
+            [
+                (COVERS_IN_SCOPE if p.commercial.in_scope else 0)
+                | (COVERS_LISTED if p.commercial.listed else 0)
+                if p.commercial
+                else 0
                 for p in people
             ]
         ),
@@ -271,7 +339,8 @@ def test_one_batch_equals_the_reference(batch: Batch) -> None:
     variant, people, per_person = batch
     rows = [c for mine in per_person for c in mine]
     owner = [p for p, mine in enumerate(per_person) for _ in mine]
-    result = settle_claims(tables(variant), kernel_claims(rows, owner), kernel_persons(people))
+    t = tables(variant)
+    result = settle_claims(t, kernel_claims(rows, owner, t.chronic_codes), kernel_persons(people))
     for i, expected in enumerate(reference(variant, people, per_person)):
         assert_equal(expected, result.columns, i, f"variant {variant}, batch")
         for layer in expected.capped:  # --hypothesis-show-statistics: how often each cap cuts
@@ -293,7 +362,9 @@ def test_one_claim_per_call_online_equals_the_reference(batch: Batch) -> None:
         who = [p for p, rows in enumerate(per_person) if r < len(rows)]
         requests = [
             Request(
-                kernel_claims([per_person[p][r]], [0]), kernel_persons([people[p]]), states.get(p)
+                kernel_claims([per_person[p][r]], [0], tables(variant).chronic_codes),
+                kernel_persons([people[p]]),
+                states.get(p),
             )
             for p in who
         ]
@@ -313,18 +384,29 @@ def test_the_generated_layers_reach_every_cap() -> None:
         for m in (2, 5, 8, 11)
     ]
     outpatient = [Claim(dt.date(YEAR, m, 15), "outpatient", 1, "referred", 300_000) for m in (3, 9)]
+    outpatient += [
+        Claim(dt.date(YEAR, m, 20), "chronic", 2, "none", 200_000, disease=d)
+        for m, d in ((1, "I10"), (4, "I10"), (6, None), (7, "K74"), (10, "I10"), (12, "N18"))
+    ]
     people = [
         Person("resident", "tekun", account_balance=100_000),
         Person("employee", None, account_balance=200_000, mutual_aid_balance=50_000),
         Person("resident", "low_income_edge"),
+        Person(
+            "employee",
+            None,
+            commercial=Product(20_000, Decimal("0.8"), 5_000_000, in_scope=True, listed=True),
+        ),
     ]
-    per_person = [sorted(big + outpatient, key=lambda c: c.date)] * 3
+    per_person = [sorted(big + outpatient, key=lambda c: c.date)] * len(people)
     settled = reference(variant, people, per_person)
     capped = {layer for s in settled for layer in s.capped}
-    assert capped >= {"basic", "ci", "la", "ma:0", "ma:1"}, capped
+    every = {"basic", "ci", "la", "ma:0", "ma:1", "chronic", "not_certified", "commercial"}
+    assert capped >= every, capped
     rows = [c for mine in per_person for c in mine]
     owner = [p for p, mine in enumerate(per_person) for _ in mine]
-    result = settle_claims(tables(variant), kernel_claims(rows, owner), kernel_persons(people))
+    t = tables(variant)
+    result = settle_claims(t, kernel_claims(rows, owner, t.chronic_codes), kernel_persons(people))
     for i, expected in enumerate(settled):
         assert_equal(expected, result.columns, i, "every cap")
 

@@ -73,6 +73,8 @@ def claim_rows(draw: st.DrawFn) -> tuple[int, ...]:
         fully,
         over,
         cat_b,
+        draw(st.integers(-2, 9)),  # the certified disease: not looked up, none, listed or beyond
+        draw(st.integers(0, fully)),  # self-paid items on the commercial product's list
     )
 
 
@@ -85,8 +87,9 @@ def batches(draw: st.DrawFn) -> tuple[Claims, Persons, int]:
         rows += [(p, *c) for c in claims]
     col = np.array(rows, dtype=np.int64).T
     claims = Claims(
-        col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7], col[8]
-    )
+        col[0], col[1] + YEAR_START, col[2], col[3], col[4], col[5], col[6], col[7], col[8],
+        col[9], col[10],
+    )  # fmt: skip
     persons = Persons(
         scheme=np.array(draw(st.lists(st.integers(0, 2), min_size=n_persons, max_size=n_persons))),
         aid_class=np.array(
@@ -112,6 +115,31 @@ def batches(draw: st.DrawFn) -> tuple[Claims, Persons, int]:
             draw(st.lists(st.integers(0, 200), min_size=n_persons, max_size=n_persons))
         )
         + YEAR_START,
+        # a supplementary commercial product (惠民保) or none (cap 0)
+        com_deductible=np.array(
+            draw(st.lists(st.sampled_from([0, 50_000]), min_size=n_persons, max_size=n_persons))
+        ),
+        com_ratio=np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([0, 500_000, 800_000, 1_000_000]),
+                    min_size=n_persons,
+                    max_size=n_persons,
+                )
+            )
+        ),
+        com_cap=np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([0, 0, 100_000, 5_000_000]),
+                    min_size=n_persons,
+                    max_size=n_persons,
+                )
+            )
+        ),
+        com_covers=np.array(
+            draw(st.lists(st.integers(0, 3), min_size=n_persons, max_size=n_persons))
+        ),
     )
     return claims, persons, draw(st.integers(0, 2))
 
@@ -130,9 +158,9 @@ def _cap_raised_after_a_claim_it_cut() -> tuple[Claims, Persons, int]:
     n = 3
     zero = np.zeros(n, dtype=np.int64)
     claims = Claims(zero, YEAR_START + np.array([0, 0, 181]), zero, zero, zero,
-        np.array([0, 127194445, 0]), zero, zero, zero)  # fmt: skip
+        np.array([0, 127194445, 0]), zero, zero, zero, zero, zero)  # fmt: skip
     z1 = np.zeros(1, dtype=np.int64)
-    persons = Persons(z1, z1, z1, np.array([False]), z1, z1, z1 + YEAR_START)
+    persons = Persons(z1, z1, z1, np.array([False]), z1, z1, z1 + YEAR_START, z1, z1, z1, z1)
     return claims, persons, 2
 
 
@@ -144,7 +172,11 @@ def test_total_is_funds_plus_account_plus_mutual_aid_plus_cash(batch: tuple) -> 
     c = settle_claims(tables(variant), claims, persons).columns
     assert np.array_equal(
         claims.total,
-        c["fund_pay_sumamt"] + c["acct_pay"] + c["acct_mulaid_pay"] + c["psn_cash_pay"],
+        c["fund_pay_sumamt"]
+        + c["commercial_pay"]
+        + c["acct_pay"]
+        + c["acct_mulaid_pay"]
+        + c["psn_cash_pay"],
     )
     assert np.array_equal(
         c["fund_pay_sumamt"], c["hifp_pay"] + c["hifmi_pay"] + c["hifob_pay"] + c["maf_pay"]
@@ -194,10 +226,10 @@ def test_no_fund_pays_more_than_its_cap_in_a_year(batch: tuple) -> None:
 def one_claim(scheme: int, med: int, level: int, total: int) -> tuple[Claims, Persons, int]:
     """One entitled claim of one person without an account, with the national tables."""
     claims = Claims(*(np.array([v], dtype=np.int64) for v in (0, YEAR_START + 10, med, level, 0)),
-        *(np.array([v], dtype=np.int64) for v in (total, 0, 0, 0)))  # fmt: skip
+        *(np.array([v], dtype=np.int64) for v in (total, 0, 0, 0, -2, 0)))  # fmt: skip
     zero = np.zeros(1, dtype=np.int64)
     persons = Persons(np.array([scheme]), zero, zero, np.array([False]), zero, zero,
-        np.array([YEAR_START]))  # fmt: skip
+        np.array([YEAR_START]), zero, zero, zero, zero)  # fmt: skip
     return claims, persons, 0
 
 
@@ -339,11 +371,13 @@ def test_claims_at_the_largest_amount_settle_without_overflow(
         fully_self_paid=excluded * full,
         over_limit=0 * full,
         category_b=(MAX_FEN - excluded) // 4 * full,
+        disease=-2 * full,  # not looked up: the chronic benefit alone (its cap is reached)
+        listed_self_paid=0 * full,
     )
     one = np.ones(1, dtype=np.int64)
     persons = Persons(
         scheme * one, aid * one, MAX_FEN * one, np.array([use_account]), MAX_FEN * one,
-        600_000 * one, YEAR_START * one,
+        600_000 * one, YEAR_START * one, 0 * one, 0 * one, 0 * one, 0 * one,
     )  # fmt: skip
     r = settle_claims(t, claims, persons)
     c = r.columns
@@ -401,7 +435,17 @@ def test_a_claims_layers_do_not_depend_on_who_else_is_in_the_batch() -> None:
         one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
         return Request(
             Claims(
-                one(0), one(day), one(0), one(1), one(0), one(1_900_000), one(0), one(0), one(0)
+                one(0),
+                one(day),
+                one(0),
+                one(1),
+                one(0),
+                one(1_900_000),
+                one(0),
+                one(0),
+                one(0),
+                one(-2),
+                one(0),
             ),
             Persons(
                 one(2),
@@ -411,6 +455,10 @@ def test_a_claims_layers_do_not_depend_on_who_else_is_in_the_batch() -> None:
                 one(0),
                 one(0),
                 one(-(10**9)),
+                one(0),
+                one(0),
+                one(0),
+                one(0),
             ),
         )
 

@@ -72,6 +72,8 @@ class PersonState:
             "use_account": True,
             "incentive_raise": 0,
             "entitled_from": "2025-04-01" if waits else None,
+            # certified for no chronic disease (门诊慢特病), as the store holds none
+            "certified_diseases": [],
         }
 
 

@@ -105,6 +105,30 @@ def basic(policy: Policy, scheme: str, med: str, level: int, on: dt.date) -> Bas
     )
 
 
+@dataclass(frozen=True)
+class ChronicDisease:
+    """A listed chronic or special disease (``chronic_diseases.<code>``) on a date."""
+
+    like_inpatient: bool  # class inpatient: paid at the inpatient ratio
+    annual_cap: int | None  # its annual limit (None: none of its own)
+    deductible_applies: bool  # the chronic benefit's annual deductible applies
+
+
+def chronic_disease(policy: Policy, code: str | None, on: dt.date) -> ChronicDisease | None:
+    """The disease ``code`` as listed on ``on`` (None: not listed, or no code)."""
+    if code is None or not policy.has(f"chronic_diseases.{code}", on):
+        return None
+    entry = policy.subtree(f"chronic_diseases.{code}", on)
+    if not entry:  # listed on other dates only
+        return None
+    cap = entry.get("annual_cap")
+    return ChronicDisease(
+        like_inpatient=entry.get("class", "chronic") == "inpatient",
+        annual_cap=None if cap is None else int(cap),
+        deductible_applies=bool(entry.get("annual_deductible_applies", True)),
+    )
+
+
 def group_cap(policy: Policy, scheme: str, group: str, on: dt.date) -> int | None:
     """A cap group's annual cap: declared once, by a member's entry (its owner's)."""
     for med in MED_TYPES:

@@ -19,11 +19,23 @@ from tests.reference.parameters import (
     assistance_tiers,
     basic,
     category_b_prepay_ratio,
+    chronic_disease,
     critical_illness,
     cross_region_prepay_ratio,
     half_up,
 )
 from yibao.policy import Policy
+
+
+@dataclass(frozen=True)
+class Product:
+    """A supplementary commercial product (惠民保) the person bought for the year."""
+
+    deductible: int  # fen a year
+    ratio: Decimal
+    cap: int  # fen a year
+    in_scope: bool  # covers the in-scope remainder after the funds
+    listed: bool  # covers the claim's self-paid items on its list
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Person:
     mutual_aid_balance: int = 0
     incentive_raise: int = 0  # the critical illness cap raise earned (rules.md §5)
     entitled_from: dt.date = dt.date.min  # claims before it are all self-paid
+    commercial: Product | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,14 @@ class Claim:
     fully_self_paid: int = 0
     over_limit: int = 0
     category_b: int = 0
+    #: a chronic claim's certified disease (门诊慢特病): its code, None when the person is
+    #: certified for none on the claim's date, ``UNCHECKED`` when no certification was looked up
+    disease: str | None = "?"
+    listed_self_paid: int = 0  # self-paid items on the commercial product's list
+
+
+#: ``Claim.disease``: no certification looked up (the chronic benefit alone pays).
+UNCHECKED = "?"
 
 
 @dataclass
@@ -63,6 +84,9 @@ class Year:
     ma_paid: dict[int, int] = field(default_factory=dict)
     account_spent: int = 0
     mutual_aid_spent: int = 0
+    chronic_paid: dict[str, int] = field(default_factory=dict)  # per disease, within its limit
+    commercial_base: int = 0
+    commercial_paid: int = 0
 
 
 def within_cap(amount: int, paid: int, cap: int | None) -> int:
@@ -128,7 +152,38 @@ def settle_claim(policy: Policy, person: Person, claim: Claim, year: Year) -> Se
     terms = basic(policy, person.scheme, claim.med_type, claim.level, on)
     deductible = eligible = raw = paid = admission_no = 0
     paid_before = 0
-    if entitled:
+    chronic = claim.med_type == "chronic" and claim.disease != UNCHECKED
+    if entitled and chronic:
+        # a certified, listed disease only; its class picks the ratio, its flag the deductible,
+        # its limit caps the fund before the cap group does
+        disease = chronic_disease(policy, claim.disease, on)
+        paid_before = year.basic_paid.get(terms.cap_group, 0)
+        if disease is None:
+            capped.append("not_certified")
+        else:
+            ratio_terms = terms
+            if disease.like_inpatient:
+                ratio_terms = basic(policy, person.scheme, "inpatient", claim.level, on)
+            eligible = base
+            if disease.deductible_applies:
+                ytd = year.deductible_base.get(terms.paid_as, 0) + base
+                year.deductible_base[terms.paid_as] = ytd
+                eligible = above_deductible(ytd, base, terms.deductible)
+            deductible = base - eligible
+            uncut = half_up(ratio_terms.bands[0].ratio * eligible)
+            code = str(claim.disease)
+            raw = within_cap(uncut, year.chronic_paid.get(code, 0), disease.annual_cap)
+            year.chronic_paid[code] = year.chronic_paid.get(code, 0) + raw
+            if raw < uncut:
+                capped.append("chronic")
+                eligible = half_up(Decimal(eligible) * raw / uncut)
+            terms = ratio_terms
+            paid_before = year.basic_paid.get(terms.cap_group, 0)
+            paid = within_cap(raw, paid_before, terms.annual_cap)
+            year.basic_paid[terms.cap_group] = paid_before + paid
+            if paid < raw:
+                capped.append("basic")
+    elif entitled:
         if terms.per_admission:
             year.admissions += 1
             admission_no = year.admissions
@@ -211,19 +266,41 @@ def settle_claim(policy: Policy, person: Person, claim: Claim, year: Year) -> Se
     # the person's share: personal account (if allowed), family mutual aid, cash
     fund = paid + ci_paid + la_paid + ma_paid
     share = claim.total - fund
+
+    # supplementary commercial insurance (惠民保): what the product covers of what is left,
+    # above its annual deductible, at its ratio, up to its annual cap; never more than the share
+    commercial = 0
+    product = person.commercial
+    if entitled and product is not None and product.cap > 0 and product.ratio > 0:
+        covered = 0
+        if product.in_scope:
+            covered += max(in_scope - fund, 0)
+        if product.listed:
+            covered += max(claim.listed_self_paid, 0)
+        covered = min(covered, max(share, 0))
+        year.commercial_base += covered
+        grown = above_deductible(year.commercial_base, covered, product.deductible)
+        commercial_raw = half_up(product.ratio * grown)
+        commercial = within_cap(commercial_raw, year.commercial_paid, product.cap)
+        year.commercial_paid += commercial
+        if commercial < commercial_raw:
+            capped.append("commercial")
+    out["commercial_pay"] = commercial
+    left = share - commercial
+
     balance = person.account_balance if person.use_account else 0
-    account = within_cap(share, year.account_spent, balance)
+    account = within_cap(left, year.account_spent, balance)
     year.account_spent += account
     mutual_aid = 0
     if person.mutual_aid_balance > 0:
-        mutual_aid = within_cap(share - account, year.mutual_aid_spent, person.mutual_aid_balance)
+        mutual_aid = within_cap(left - account, year.mutual_aid_spent, person.mutual_aid_balance)
         year.mutual_aid_spent += mutual_aid
     out |= {
         "fund_pay_sumamt": fund,
         "psn_part_amt": share,
         "acct_pay": account,
         "acct_mulaid_pay": mutual_aid,
-        "psn_cash_pay": share - account - mutual_aid,
+        "psn_cash_pay": left - account - mutual_aid,
     }
     return Settled(out, tuple(capped))
 

@@ -30,15 +30,22 @@ from yibao.kernel.report import FUND_CODES, setl_detail
 from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
+    COVERS_IN_SCOPE,
+    COVERS_LISTED,
+    DISEASE_UNCHECKED,
     MED_TYPES,
+    SCALE,
     SCHEME_INPUT,
     compile_tables,
+    disease_index,
     epoch_days,
     from_epoch_days,
+    scaled,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
 from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
+from yibao.rules.chronic import Certification, certified_disease
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -81,7 +88,13 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             year_room(year_total, total, f"{f}.total")
         except AmountError as exc:
             raise ScenarioError(exc.field, exc.reason) from exc
-        rows.append((on, med, level, cross, total, parts))
+        disease = claim.get("disease")
+        if disease is not None and (not isinstance(disease, str) or not disease):
+            raise ScenarioError(f"{f}.disease", "must be a disease code (门诊慢特病病种编码)")
+        listed = amount(claim.get("listed_self_paid"), f"{f}.listed_self_paid", allow_none=True)
+        if listed > parts["fully_self_paid"]:
+            raise ScenarioError(f"{f}.listed_self_paid", "is larger than fully_self_paid")
+        rows.append((on, med, level, cross, total, parts, disease, listed))
         year_total += total
     years = {r[0].year for r in rows}
     if len(years) > 1:
@@ -97,6 +110,8 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         )
     if any(b[0] < a[0] for a, b in pairwise(rows)):
         raise ScenarioError("claims", "must be in date order")
+    tables = compile_tables(policy, years.pop())
+    certified = _certified(person, tables.chronic_codes)
     c = Claims(
         person=np.zeros(len(rows), dtype=np.int64),
         date=np.array([epoch_days(r[0]) for r in rows], dtype=np.int64),
@@ -107,7 +122,18 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         fully_self_paid=np.array([r[5]["fully_self_paid"] for r in rows], dtype=np.int64),
         over_limit=np.array([r[5]["over_limit"] for r in rows], dtype=np.int64),
         category_b=np.array([r[5]["category_b"] for r in rows], dtype=np.int64),
+        disease=np.array(
+            [
+                DISEASE_UNCHECKED
+                if certified is None
+                else disease_index(tables, certified_disease(certified, r[6], r[0]))
+                for r in rows
+            ],
+            dtype=np.int64,
+        ),
+        listed_self_paid=np.array([r[7] for r in rows], dtype=np.int64),
     )
+    product = _commercial(person)
     p = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
         aid_class=np.array([AID_CLASSES.index(aid or "none")], dtype=np.int64),
@@ -132,9 +158,83 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
             ],
             dtype=np.int64,
         ),
+        **{k: np.array([v], dtype=np.int64) for k, v in product.items()},
     )
-    info = {"scheme": scheme, "aid": aid, "bills": bills}
-    return compile_tables(policy, years.pop()), c, p, info
+    info = {"scheme": scheme, "aid": aid, "bills": bills, "commercial": product["com_cap"] > 0}
+    return tables, c, p, info
+
+
+#: ``person.commercial.covers``: what a product may cover.
+COVERS = {"in_scope": COVERS_IN_SCOPE, "listed": COVERS_LISTED}
+
+
+def _commercial(person: dict[str, Any]) -> dict[str, int]:
+    """``person.commercial``: the supplementary commercial product (惠民保) the person bought,
+    ``{deductible, ratio, cap, covers}`` (yuan a year, a rate, yuan a year, a list of
+    ``in_scope`` and ``listed``) as the kernel's person columns; none: all 0."""
+    given = person.get("commercial")
+    if given is None:
+        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
+    f = "person.commercial"
+    if not isinstance(given, dict):
+        raise ScenarioError(f, "must be a mapping {deductible, ratio, cap, covers}")
+    unknown = set(given) - {"deductible", "ratio", "cap", "covers"}
+    if unknown:
+        raise ScenarioError(f"{f}.{sorted(unknown)[0]}", "unknown field")
+    cap = amount(given.get("cap"), f"{f}.cap")
+    if cap <= 0:
+        raise ScenarioError(f"{f}.cap", "must be above 0")
+    ratio = given.get("ratio")
+    try:
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float | str):
+            raise ValueError
+        scaled_ratio = scaled(ratio)
+    except (ValueError, ArithmeticError):
+        raise ScenarioError(f"{f}.ratio", "must be a rate between 0 and 1") from None
+    if not 0 < scaled_ratio <= SCALE:
+        raise ScenarioError(f"{f}.ratio", "must be a rate between 0 and 1")
+    covers = given.get("covers", ["in_scope"])
+    if not isinstance(covers, list) or not covers or any(c not in COVERS for c in covers):
+        raise ScenarioError(f"{f}.covers", "must list in_scope and/or listed")
+    bits = 0
+    for c in covers:
+        bits |= COVERS[c]
+    return {
+        "com_deductible": amount(given.get("deductible", 0), f"{f}.deductible"),
+        "com_ratio": scaled_ratio,
+        "com_cap": cap,
+        "com_covers": bits,
+    }
+
+
+def _certified(person: dict[str, Any], codes: tuple[str, ...]) -> list[Certification] | None:
+    """``person.certified_diseases``: the diseases (门诊慢特病) the person is certified for, each
+    ``{disease, valid_from, valid_to}`` (dates default to any day). None when the scenario gives
+    no list: chronic claims are then paid by the chronic benefit alone, unchecked."""
+    given = person.get("certified_diseases")
+    if given is None:
+        return None
+    if not isinstance(given, list):
+        raise ScenarioError("person.certified_diseases", "must be a list of certified diseases")
+    out = []
+    for i, item in enumerate(given):
+        f = f"person.certified_diseases[{i}]"
+        if not isinstance(item, dict):
+            raise ScenarioError(f, "must be a mapping {disease, valid_from, valid_to}")
+        code = item.get("disease")
+        if not isinstance(code, str) or not code:
+            raise ScenarioError(f"{f}.disease", "a disease code is required")
+        if code not in codes:
+            raise ScenarioError(
+                f"{f}.disease", f"{code!r} is not on the region's list of chronic diseases"
+            )
+        start = date(item["valid_from"], f"{f}.valid_from") if item.get("valid_from") else None
+        end = date(item["valid_to"], f"{f}.valid_to") if item.get("valid_to") else None
+        start, end = start or dt.date.min, end or dt.date.max
+        if end < start:
+            raise ScenarioError(f"{f}.valid_to", "is before valid_from")
+        out.append(Certification(code, start, end))
+    return out
 
 
 def _date_level(claim: Any, f: str) -> tuple[dt.date, int]:
@@ -176,6 +276,8 @@ def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     out = []
     for i in range(len(claims)):
         row: dict[str, Any] = {f: fen_to_yuan(int(col[f][i])) for f in OUTPUT_FIELDS}
+        if info["commercial"]:  # the insurer's part: total = funds + this + account + cash
+            row["commercial_pay"] = fen_to_yuan(int(col["commercial_pay"][i]))
         row["setl_time"] = from_epoch_days(claims.date[i])
         row["setl_time"] = row["setl_time"].isoformat()
         row["med_type"] = MED_TYPES[int(claims.med_type[i])]

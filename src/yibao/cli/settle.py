@@ -55,6 +55,10 @@ MutualOpt = Annotated[
     str | None,
     typer.Option("--mutual-aid-from", help="National ID of the employee whose account pays"),
 ]
+DiseaseOpt = Annotated[
+    str | None,
+    typer.Option("--disease", help="A chronic claim's disease (门诊慢特病 code), certified"),
+]
 RequestOpt = Annotated[
     str | None, typer.Option("--request-id", help="Idempotency key (msgid): settled once")
 ]
@@ -122,6 +126,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
         mdtrt_id: VisitOpt = None,
         no_account: NoAccountOpt = False,
         mutual_aid_from: MutualOpt = None,
+        disease: DiseaseOpt = None,
         request_id: RequestOpt = None,
         show_identity: ShowOpt = False,
         operator: OperatorOpt = None,
@@ -142,6 +147,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
             "mdtrt_id": mdtrt_id,
             "use_account": False if no_account else None,
             "mutual_aid_from": mutual_aid_from,
+            "disease": disease,
         }
         claim_doc = _claim_doc(file, as_json, options)
         key = request_id or claim_doc.pop("request_id", None) or claim_doc.pop("msgid", None)

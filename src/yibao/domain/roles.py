@@ -63,6 +63,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "funds:analysis": frozenset({_F}),
     # benefits paid to a person outside a settlement (待遇支付): the maternity allowance
     "benefit:pay": frozenset({_A, _D}),
+    # certified chronic and special diseases (门诊慢特病认定): certify, renew, end; read
+    "chronic:certify": frozenset({_C, _A, _D}),
+    "chronic:read": frozenset({_C, _A, _D}),
     # supervision findings (稽核): the auditor works them, the administrator reads them
     "findings:read": frozenset({_A, _D}),
     "findings:work": frozenset({_A}),

@@ -119,6 +119,9 @@ class Claim:
     use_account: bool = True
     mutual_aid_from: str | None = None
     stated: frozenset[str] | None = None
+    #: a chronic claim's disease (门诊慢特病病种编码, ``dise_codg``): paid only when the person is
+    #: certified for it on the claim's date; none named: the person's only certified disease
+    disease: str | None = None
 
     def gave(self, name: str) -> bool:
         """Whether the request gave the amount ``name`` (see ``stated``)."""
@@ -165,6 +168,7 @@ class Claim:
             )
             for f in fields(self)
             for v in (getattr(self, f.name),)
+            if v is not None or f.name != "disease"  # a claim naming none: as before the field
         }
         text = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()

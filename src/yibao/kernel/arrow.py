@@ -13,7 +13,7 @@ from yibao.kernel.entitled import ALWAYS
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
-from yibao.kernel.tables import AID_CLASSES, MED_TYPES, SCHEME_INPUT, Tables
+from yibao.kernel.tables import AID_CLASSES, DISEASE_UNCHECKED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy.vocab import CROSS_REGIONS
 
 
@@ -68,6 +68,9 @@ def claims_from_arrow(table: pa.Table) -> Claims:
         fully_self_paid=_int(table["fully_self_paid"]),
         over_limit=_int(table["over_limit"]),
         category_b=_int(table["category_b"]),
+        # no certified chronic diseases in the files: the chronic benefit alone pays
+        disease=np.full(table.num_rows, DISEASE_UNCHECKED, dtype=np.int64),
+        listed_self_paid=np.zeros(table.num_rows, dtype=np.int64),
     )
 
 
@@ -75,6 +78,7 @@ def persons_from_arrow(table: pa.Table) -> Persons:
     _require(table, PERSON_COLUMNS, "persons")
     schemes = tuple(SCHEME_INPUT)
     scheme_codes = np.array([SCHEME_INPUT[s] for s in schemes], dtype=np.int64)
+    none = np.zeros(table.num_rows, dtype=np.int64)  # no commercial product (read only)
     return Persons(
         scheme=scheme_codes[_codes(table["scheme"], schemes, "scheme")],
         aid_class=_codes(table["assistance_class"], AID_CLASSES, "assistance_class", null_code=0),
@@ -83,6 +87,10 @@ def persons_from_arrow(table: pa.Table) -> Persons:
         mutual_aid_balance=_int(table["mutual_aid_balance"]),
         incentive_raise=_int(table["incentive_raise"]),
         entitled_from=_days(table["entitled_from"], ALWAYS),  # null: no waiting period
+        com_deductible=none,
+        com_ratio=none,
+        com_cap=none,
+        com_covers=none,
     )
 
 

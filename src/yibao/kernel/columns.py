@@ -22,6 +22,11 @@ class Claims:
     fully_self_paid: I64
     over_limit: I64
     category_b: I64
+    #: the certified chronic disease (门诊慢特病) of a chronic claim: its index on
+    #: ``Tables.chronic_codes``, -1 none certified, -2 not looked up (``kernel.layers.chronic``)
+    disease: I64
+    #: the claim's self-paid items on the list of the person's commercial product (惠民保)
+    listed_self_paid: I64
 
     def __len__(self) -> int:
         return len(self.person)
@@ -38,6 +43,11 @@ class Persons:
     mutual_aid_balance: I64
     incentive_raise: I64
     entitled_from: I64  # days since epoch; claims before it are self-paid
+    # the supplementary commercial product (惠民保) the person bought for the year (cap 0: none):
+    com_deductible: I64  # fen a year
+    com_ratio: I64  # scaled by SCALE
+    com_cap: I64  # fen a year
+    com_covers: I64  # kernel.layers.commercial.COVERS_IN_SCOPE | COVERS_LISTED
 
 
 @dataclass

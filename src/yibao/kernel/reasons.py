@@ -10,6 +10,8 @@ CI_CAP = 16
 LA_CAP = 32
 NOT_AID_RECIPIENT = 64
 MA_CAP = 128
+CHRONIC_NOT_CERTIFIED = 256
+CHRONIC_LIMIT = 512
 REASONS = {
     WAITING: "waiting period: insured but not yet entitled, all self-paid",
     BASIC_DEDUCTIBLE: "basic fund: within the deductible",
@@ -19,4 +21,9 @@ REASONS = {
     LA_CAP: "large-amount insurance: annual cap reached",
     NOT_AID_RECIPIENT: "medical assistance: not an aid recipient",
     MA_CAP: "medical assistance: annual limit reached",
+    CHRONIC_NOT_CERTIFIED: (
+        "chronic and special diseases: no disease certified for the person on the claim's date "
+        "(or the disease is not listed), the basic fund pays nothing"
+    ),
+    CHRONIC_LIMIT: "chronic and special diseases: the disease's annual limit reached",
 }

@@ -76,8 +76,8 @@ def warm(tables: Tables) -> None:
     for n in (1, 2):
         zeros, key = np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
         day = np.full(n, tables.version_dates[0], dtype=np.int64)
-        claims = Claims(key, day, zeros, zeros, zeros, zeros, zeros, zeros, zeros)
-        persons = Persons(zeros, zeros, zeros, np.zeros(n, dtype=np.bool_), zeros, zeros, zeros)
+        claims = Claims(key, day, *[zeros] * 9)
+        persons = Persons(zeros, zeros, zeros, np.zeros(n, dtype=np.bool_), *[zeros] * 7)
         settle_claims(tables, claims, persons)
 
 

@@ -27,6 +27,8 @@ from yibao.kernel.jit import compiled
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
 from yibao.kernel.layers.basic import basic_pooling
+from yibao.kernel.layers.chronic import CHRONIC, UNCHECKED, chronic_care
+from yibao.kernel.layers.commercial import commercial_insurance
 from yibao.kernel.layers.critical_illness import critical_illness
 from yibao.kernel.layers.large_amount import large_amount
 from yibao.kernel.layers.scope import entitled_claim, policy_scope
@@ -58,10 +60,11 @@ COLUMNS = (
     "reasons",
     "admission_no",
     "version",
+    "commercial_pay",
 )
 _PRESELFPAY, _INSCP, _CROSS, _DEDC, _BASIC_RAW, _HIFP, _CI_BASE, _HIFMI = 0, 1, 2, 3, 4, 5, 6, 7
 _LA_BASE, _HIFOB, _MAF, _FUND, _SHARE, _ACCT, _MULAID, _CASH = 8, 9, 10, 11, 12, 13, 14, 15
-_REASONS, _ADMISSION_NO, _VERSION, _TIERS = 16, 17, 18, 19
+_REASONS, _ADMISSION_NO, _VERSION, _COMMERCIAL, _TIERS = 16, 17, 18, 19, 20
 
 
 @compiled
@@ -149,6 +152,9 @@ def unpack(buf: I64, layout: I64) -> KernelTables:
         _view3(buf, layout, 22),  # ma_deductible
         _view3(buf, layout, 23),  # ma_ratio
         _view3(buf, layout, 24),  # ma_cap
+        _view2(buf, layout, 25),  # chronic_class
+        _view2(buf, layout, 26),  # chronic_cap
+        _view2(buf, layout, 27),  # chronic_ded
     )
 
 
@@ -166,6 +172,8 @@ def settle_pass(
     fully_self_paid: I64,
     over_limit: I64,
     category_b: I64,
+    disease: I64,
+    listed_self_paid: I64,
     scheme: I64,
     aid_class: I64,
     account_balance: I64,
@@ -173,6 +181,10 @@ def settle_pass(
     mutual_aid_balance: I64,
     incentive_raise: I64,
     entitled_from: I64,
+    com_deductible: I64,
+    com_ratio: I64,
+    com_cap: I64,
+    com_covers: I64,
     state: I64,
     out: I64,
     tiers: I64,
@@ -184,7 +196,10 @@ def settle_pass(
     (``Tables.packed``), the state's slots as an array (``Slots`` in order)."""
     kt = unpack(tables, layout)
     s_ = state_slots
-    sl = Slots(s_[0], s_[1], s_[2], s_[3], s_[4], s_[5], s_[6], s_[7], s_[8], s_[9], s_[10])
+    sl = Slots(
+        s_[0], s_[1], s_[2], s_[3], s_[4], s_[5], s_[6], s_[7], s_[8], s_[9], s_[10], s_[11],
+        s_[12],
+    )  # fmt: skip
     aided = False
     p = -1
     for i in range(len(person)):
@@ -208,10 +223,14 @@ def settle_pass(
         tiers[:] = 0
         if entitled:
             base = in_scope - cross
-            basic = basic_pooling(kt, state, sl, p, v, s, med_type[i], level[i], base)
+            if med_type[i] == CHRONIC and disease[i] != UNCHECKED:
+                basic, why = chronic_care(kt, state, sl, p, v, s, level[i], disease[i], base)
+                reasons |= why
+            else:
+                basic = basic_pooling(kt, state, sl, p, v, s, med_type[i], level[i], base)
             dedc, basic_raw, hifp = basic.deductible, basic.raw, basic.paid
             admission_no = basic.admission_no
-            if base > 0 and basic.eligible == 0:
+            if base > 0 and basic.deductible == base:
                 reasons |= BASIC_DEDUCTIBLE
             if basic.paid < basic.raw:
                 reasons |= BASIC_CAP
@@ -233,8 +252,15 @@ def settle_pass(
                 reasons |= NOT_AID_RECIPIENT
         fund = hifp + hifmi + hifob + maf
         share = total[i] - fund
-        acct = personal_account(state, sl, p, share, use_account[p] != 0, account_balance[p])
-        mulaid = family_mutual_aid(state, sl, p, share - acct, mutual_aid_balance[p])
+        commercial = 0
+        if entitled and com_cap[p] > 0:
+            commercial = commercial_insurance(
+                state, sl, p, com_covers[p], com_deductible[p], com_ratio[p], com_cap[p],
+                in_scope - fund, listed_self_paid[i], share,
+            )  # fmt: skip
+        left = share - commercial
+        acct = personal_account(state, sl, p, left, use_account[p] != 0, account_balance[p])
+        mulaid = family_mutual_aid(state, sl, p, left - acct, mutual_aid_balance[p])
         out[_PRESELFPAY, i] = b_prepay
         out[_INSCP, i] = in_scope
         out[_CROSS, i] = cross
@@ -250,7 +276,8 @@ def settle_pass(
         out[_SHARE, i] = share
         out[_ACCT, i] = acct
         out[_MULAID, i] = mulaid
-        out[_CASH, i] = share - acct - mulaid
+        out[_CASH, i] = left - acct - mulaid
+        out[_COMMERCIAL, i] = commercial
         out[_REASONS, i] = reasons if explain else 0
         out[_ADMISSION_NO, i] = admission_no
         out[_VERSION, i] = v
@@ -271,6 +298,8 @@ CLAIM_FIELDS = (
     "fully_self_paid",
     "over_limit",
     "category_b",
+    "disease",
+    "listed_self_paid",
 )
 PERSON_FIELDS = (
     "scheme",
@@ -280,6 +309,10 @@ PERSON_FIELDS = (
     "mutual_aid_balance",
     "incentive_raise",
     "entitled_from",
+    "com_deductible",
+    "com_ratio",
+    "com_cap",
+    "com_covers",
 )
 
 
@@ -296,15 +329,17 @@ def settle_person(
 ) -> bool:
     """``settle_pass`` over one person's n claims given as one array (the one-person entry of the
     online path): ``CLAIM_FIELDS`` n values each, then ``PERSON_FIELDS`` one value each. One
-    array instead of sixteen: Numba's dispatcher checks each argument's type on every call."""
-    n = (len(row) - 7) // 9
-    c = 9 * n
+    array instead of twenty-two: Numba's dispatcher checks each argument's type on every call."""
+    n = (len(row) - 11) // 11
+    c = 11 * n
     return settle_pass(
         tables, layout, state_slots,
         row[0:n], row[n : 2 * n], row[2 * n : 3 * n], row[3 * n : 4 * n], row[4 * n : 5 * n],
-        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : c],
+        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : 9 * n],
+        row[9 * n : 10 * n], row[10 * n : c],
         row[c : c + 1], row[c + 1 : c + 2], row[c + 2 : c + 3], row[c + 3 : c + 4],
-        row[c + 4 : c + 5], row[c + 5 : c + 6], row[c + 6 : c + 7],
+        row[c + 4 : c + 5], row[c + 5 : c + 6], row[c + 6 : c + 7], row[c + 7 : c + 8],
+        row[c + 8 : c + 9], row[c + 9 : c + 10], row[c + 10 : c + 11],
         state, out, tiers, explain,
     )  # fmt: skip
 
@@ -388,6 +423,8 @@ def settle(
         _i64(claims.fully_self_paid),
         _i64(claims.over_limit),
         _i64(claims.category_b),
+        _i64(claims.disease),
+        _i64(claims.listed_self_paid),
         _i64(persons.scheme),
         _i64(persons.aid_class),
         _i64(persons.account_balance),
@@ -395,6 +432,10 @@ def settle(
         _i64(persons.mutual_aid_balance),
         _i64(persons.incentive_raise),
         _i64(persons.entitled_from),
+        _i64(persons.com_deductible),
+        _i64(persons.com_ratio),
+        _i64(persons.com_cap),
+        _i64(persons.com_covers),
         matrix,
         out,
         np.zeros(len(tier_names), dtype=np.int64),
@@ -419,7 +460,7 @@ def _settle_person(
     ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
     arguments. ``keys``, ``at``, ``sl``, ``tier_names``: ``_layout(tables)``."""
     row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
-    if row.dtype != _INT64 or len(row) != 9 * len(claims.person) + 7:
+    if row.dtype != _INT64 or len(row) != 11 * len(claims.person) + 11:
         row = np.concatenate(
             [getattr(claims, f) for f in CLAIM_FIELDS]
             + [getattr(persons, f) for f in PERSON_FIELDS],

@@ -21,12 +21,16 @@ MAX_TRACKED_RANK = 62
 
 def state_keys(tables: Tables) -> list[str]:
     """Names of the year-to-date accumulators: ``<layer>.raw`` is the uncapped running total of
-    a capped layer's payments, ``<layer>.paid`` what it paid, ``<schedule>.base`` a running base."""
+    a capped layer's payments, ``<layer>.paid`` what it paid, ``<schedule>.base`` a running base.
+    ``chr:<code>`` is a listed chronic disease's annual limit (门诊慢特病); ``com`` the person's
+    supplementary commercial insurance (惠民保): its deductible's base, its cap, last."""
     layers = [f"cap:{g}" for g in tables.cap_groups] + ["ci", "la", "acct", "mulaid"]
     layers += [f"ma:{t}" for t in range(tables.n_tiers)]
+    layers += [f"chr:{code}" for code in tables.chronic_codes]
     keys = ["admissions", FREE_ADMISSIONS, "ci.base"] + [f"ded:{m}.base" for m in MED_TYPES]
     keys += [f"ma:{t}.base" for t in range(tables.n_tiers)]
-    return keys + [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+    keys += [f"{layer}.{k}" for layer in layers for k in ("raw", "paid")]
+    return [*keys, "com.base", "com.raw", "com.paid"]
 
 
 class Slots(NamedTuple):
@@ -44,6 +48,8 @@ class Slots(NamedTuple):
     acct: int
     mulaid: int
     ma: int  # ma:<t>.raw at ma + 2t
+    chronic: int  # chr:<code>.raw of the disease d (``Tables.chronic_codes[d]``) at chronic + 2d
+    commercial: int  # com.base, then com.raw and com.paid
 
 
 def slots(tables: Tables) -> Slots:
@@ -61,6 +67,8 @@ def slots(tables: Tables) -> Slots:
         acct=at["acct.raw"],
         mulaid=at["mulaid.raw"],
         ma=at["ma:0.raw"] if tables.n_tiers else 0,
+        chronic=at[f"chr:{tables.chronic_codes[0]}.raw"] if tables.chronic_codes else 0,
+        commercial=at["com.base"],
     )
 
 

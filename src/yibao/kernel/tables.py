@@ -16,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
-from yibao.policy.vocab import CROSS_REGIONS, AidClass, BenefitScheme, InsuredCategory
+from yibao.policy.chronic import chronic_diseases, listed_codes
+from yibao.policy.vocab import (
+    CROSS_REGIONS,
+    AidClass,
+    BenefitScheme,
+    ChronicClass,
+    InsuredCategory,
+)
 from yibao.policy.vocab import LEVELS as LEVELS
 from yibao.policy.vocab import MED_TYPES as MED_TYPES
 
@@ -37,6 +44,16 @@ SCHEME_INPUT = {c.value: SCHEMES.index(c.benefits) for c in InsuredCategory}
 MED_FALLBACK = {"maternity": "inpatient", "pharmacy": "outpatient"}
 
 ADMISSION, ANNUAL = 0, 1
+#: ``Tables.chronic_class``: a disease not listed on the version's date, or its class
+#: (``policy.vocab.ChronicClass``: paid with the chronic benefit's ratios, or like inpatient care).
+CHRONIC_UNLISTED, CHRONIC_CLASS, CHRONIC_INPATIENT = -1, 0, 1
+#: A chronic claim's ``disease`` column (``kernel.layers.chronic``) when it is no disease's
+#: index: none certified on the claim's date (the fund pays nothing), or not looked up (a file
+#: without the column: the chronic benefit alone pays it).
+DISEASE_NOT_CERTIFIED, DISEASE_UNCHECKED = -1, -2
+#: What a supplementary commercial product (惠民保) covers (``Persons.com_covers``, bits): the
+#: in-scope remainder after the funds, the claim's self-paid items on its list.
+COVERS_IN_SCOPE, COVERS_LISTED = 1, 2
 AMOUNT, EXCESS = 0, 1
 
 
@@ -116,6 +133,9 @@ class KernelTables(NamedTuple):
     ma_deductible: I64
     ma_ratio: I64
     ma_cap: I64
+    chronic_class: I64
+    chronic_cap: I64
+    chronic_ded: I64
 
 
 @dataclass
@@ -156,6 +176,12 @@ class Tables:
     ma_deductible: I64
     ma_ratio: I64
     ma_cap: I64
+    # outpatient chronic and special diseases (门诊慢特病) [v, disease]: the disease axis is
+    # ``chronic_codes`` (every code listed in the year, in first-listed order)
+    chronic_codes: tuple[str, ...]
+    chronic_class: I64  # CHRONIC_UNLISTED (not listed on the version's date) or a class code
+    chronic_cap: I64  # the disease's annual limit on the basic fund's payment (UNCAPPED: none)
+    chronic_ded: I64  # 1: the chronic benefit's annual deductible applies
     #: what the compiled kernel derives from the tables once (``kernel.single_pass``)
     derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -203,6 +229,14 @@ EPOCH = dt.date(1970, 1, 1)
 def epoch_days(d: dt.date) -> int:
     """A date as the kernel stores it: days since 1970-01-01."""
     return (d - EPOCH).days
+
+
+def disease_index(tables: Tables, disease: str | None) -> int:
+    """A chronic claim's ``disease`` column: the index of its certified disease on the disease
+    axis (``chronic_codes``), ``DISEASE_NOT_CERTIFIED`` for none or a code never listed."""
+    if disease is None or disease not in tables.chronic_codes:
+        return DISEASE_NOT_CERTIFIED
+    return tables.chronic_codes.index(disease)
 
 
 def from_epoch_days(days: int) -> dt.date:
@@ -280,6 +314,8 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
     def z(*shape: int) -> I64:
         return np.zeros(shape, dtype=np.int64)
 
+    chronic_codes = listed_codes(policy, dates)
+
     t = Tables(
         policy=policy,
         version_dates=np.array([epoch_days(d) for d in dates], dtype=np.int64),
@@ -311,6 +347,10 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
         ma_deductible=z(nv, len(AID_CLASSES), n_tiers),
         ma_ratio=z(nv, len(AID_CLASSES), n_tiers),
         ma_cap=z(nv, len(AID_CLASSES), n_tiers),
+        chronic_codes=chronic_codes,
+        chronic_class=np.full((nv, len(chronic_codes)), CHRONIC_UNLISTED, dtype=np.int64),
+        chronic_cap=np.full((nv, len(chronic_codes)), UNCAPPED, dtype=np.int64),
+        chronic_ded=z(nv, len(chronic_codes)),
     )
 
     def fill_bands(edges: I64, ratios: I64, bands: Bands) -> None:
@@ -401,6 +441,13 @@ def _compile_tables(policy: Policy, year: int) -> Tables:
                 t.ma_deductible[v, a, ti] = int(tier.get("deductible", 0))
                 t.ma_ratio[v, a, ti] = scaled(tier["ratio"])
                 t.ma_cap[v, a, ti] = int(tier.get("annual_cap", UNCAPPED))
+
+        for code, disease in chronic_diseases(policy, on).items():
+            d = chronic_codes.index(code)
+            inpatient = disease.cls is ChronicClass.INPATIENT
+            t.chronic_class[v, d] = CHRONIC_INPATIENT if inpatient else CHRONIC_CLASS
+            t.chronic_cap[v, d] = UNCAPPED if disease.annual_cap is None else disease.annual_cap
+            t.chronic_ded[v, d] = int(disease.deductible_applies)
     return t
 
 

@@ -72,6 +72,13 @@ class MedType(StrEnum):
     PHARMACY = "pharmacy"  # 定点药店购药
 
 
+class ChronicClass(StrEnum):
+    """How a listed chronic or special disease (门诊慢特病) is paid (``chronic_diseases``)."""
+
+    CHRONIC = "chronic"  # 门诊慢性病: the chronic benefit's ratios
+    INPATIENT = "inpatient"  # 门诊特殊病: paid like inpatient care (the inpatient ratio by level)
+
+
 class CrossRegion(StrEnum):
     """异地就医: where a claim was treated, relative to the insured area (``none``: at home)."""
 

@@ -23,6 +23,7 @@ from yibao.domain.errors import UnbalancedTransaction
 from yibao.domain.ledger import AccountRef
 from yibao.store.db import make_engine, make_session_factory
 from yibao.store.repositories import (
+    ChronicRepository,
     ContributionRepository,
     CoverageRepository,
     EnrolmentRepository,
@@ -35,6 +36,7 @@ from yibao.store.repositories import (
 
 
 class UnitOfWork:
+    chronic: ChronicRepository
     persons: PersonRepository
     enrolments: EnrolmentRepository
     coverage: CoverageRepository
@@ -81,6 +83,7 @@ class UnitOfWork:
         self.settlements = SettlementRepository(self.session)
         self.fees = FeeRepository(self.session)
         self.supervision = SupervisionRepository(self.session)
+        self.chronic = ChronicRepository(self.session)
 
     def __exit__(
         self,

@@ -280,6 +280,8 @@ def in_settle(given: dict[str, Any]) -> dict[str, Any]:
     flag = _code(data, "data", "acct_used_flag")
     if flag is not None:
         out["use_account"] = flag == "true"
+    if data.get("dise_codg") not in (None, ""):  # 门诊慢特病: the disease the claim is for
+        out["disease"] = data["dise_codg"]
     return out
 
 

@@ -118,6 +118,7 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
         use_account=use_account,
         mutual_aid_from=_text(doc, "mutual_aid_from"),
         stated=stated,
+        disease=_identifier(doc, "disease") or _identifier(doc, "dise_codg"),
     )
 
 

@@ -35,10 +35,12 @@ from yibao.kernel.tables import (
     SCHEME_INPUT,
     Tables,
     compile_tables,
+    disease_index,
     epoch_days,
 )
 from yibao.policy import Policy, money, yuan_to_fen
 from yibao.policy.vocab import CROSS_REGIONS
+from yibao.rules.chronic import certified_disease
 from yibao.services.common import PolicySource
 from yibao.services.person_file import (
     Entitlement,
@@ -193,6 +195,15 @@ def prepare(
         fully_self_paid=np.array([fully_self_paid], dtype=np.int64),
         over_limit=np.array([over_limit], dtype=np.int64),
         category_b=np.array([category_b], dtype=np.int64),
+        disease=np.array(
+            [
+                disease_index(
+                    tables, certified_disease(file.certifications, claim.disease, claim.date)
+                )
+            ],
+            dtype=np.int64,
+        ),
+        listed_self_paid=np.zeros(1, dtype=np.int64),
     )
     # no entitlement date: no benefits at all (``kernel.entitled``)
     entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
@@ -204,6 +215,11 @@ def prepare(
         mutual_aid_balance=np.array([mutual], dtype=np.int64),
         incentive_raise=np.array([raise_], dtype=np.int64),
         entitled_from=np.array([entitled_from], dtype=np.int64),
+        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
+        com_deductible=np.zeros(1, dtype=np.int64),
+        com_ratio=np.zeros(1, dtype=np.int64),
+        com_cap=np.zeros(1, dtype=np.int64),
+        com_covers=np.zeros(1, dtype=np.int64),
     )
     # The account layers are limited by the live balance, not by a yearly running total.
     given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}

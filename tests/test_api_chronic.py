@@ -1,0 +1,71 @@
+"""Chronic-disease certifications over the API on SQLite and PostgreSQL: staff who may certify
+do (certify, list, renew, end), others are refused, bad inputs are refused clearly, and every
+change and refusal is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.api_support import *  # noqa: F403
+from tests.api_support import Api
+from tests.test_chronic import _employee
+from yibao.api.http.errors import CONFLICT, INVALID_FIELD
+from yibao.domain.roles import Role
+from yibao.store.api_models import AuditRow
+from yibao.store.uow import UnitOfWork
+
+PATH = "/api/v1/chronic/certifications"
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def _post(api: Api, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    return api.client.post(path, json=body or {}, headers=_auth(token))
+
+
+def test_clerk_certifies_renews_ends_others_refused(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    body = {"person": who, "disease": "E11"}
+    for role in (Role.FUND_MANAGER,):
+        assert _post(api, api.staff(role), PATH, body).status_code == 403
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    r = _post(api, clerk, PATH, body)
+    assert r.status_code == 200, r.text
+    made = r.json()
+    assert (made["disease"], made["name"], made["valid_from"], made["valid_to"]) == (
+        "E11",
+        "糖尿病",
+        "2025-01-10",
+        "2027-01-09",
+    )
+    again = _post(api, clerk, PATH, body).json()
+    assert again["infcode"] == CONFLICT
+    missing = _post(api, clerk, PATH, {"person": who, "disease": ""}).json()
+    assert missing["infcode"] == INVALID_FIELD
+    assert missing["err_msg"].startswith("disease: a disease code is required")
+    past = _post(api, clerk, PATH, {**body, "valid_from": "2025-01-09"}).json()
+    assert past["infcode"] == INVALID_FIELD and "is in the past" in past["err_msg"]
+    extra = _post(api, clerk, PATH, {**body, "limit": "1"})
+    assert extra.status_code in (400, 422) and "limit" in extra.text
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert [c["id"] for c in listed.json()["certifications"]] == [made["id"]]
+    renewed = _post(api, clerk, f"{PATH}/{made['id']}/renew").json()
+    assert renewed["valid_to"] == "2029-01-09"
+    ended = _post(api, clerk, f"{PATH}/{made['id']}/end", {"last_day": "2025-02-28"}).json()
+    assert (ended["status"], ended["valid_to"]) == ("ended", "2025-02-28")
+    gone = _post(api, clerk, f"{PATH}/999999/renew").json()
+    assert gone["infcode"] != 0 and "999999" in gone["err_msg"]
+    with Session(api.engine) as s:
+        outcomes = s.scalars(
+            select(AuditRow.outcome).where(AuditRow.action == "chronic:certify")
+        ).all()
+    assert sorted(outcomes) == ["denied"] + ["ok"] * 3 + ["refused"] * 4
