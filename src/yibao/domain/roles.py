@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "funds:read": frozenset({_A, _F, _D}),
     # fund management (基金运行): the operation analysis, warnings and budgets
     "funds:analysis": frozenset({_F}),
+    # the monthly clearing between pooling areas (异地就医清算): read and post
+    "funds:cross_region": frozenset({_F}),
     # benefits paid to a person outside a settlement (待遇支付): the maternity allowance
     "benefit:pay": frozenset({_A, _D}),
     # supervision findings (稽核): the auditor works them, the administrator reads them
