@@ -27,6 +27,7 @@ from yibao.services.settlement.answer import answer_from_json, answer_json
 from yibao.services.settlement.claims import ClaimRequest, Outcome, check_claim
 from yibao.services.settlement.common import new_id, people
 from yibao.services.settlement.compute import Prepared, compute_all, paying_link, prepare
+from yibao.services.settlement.institutions import check_institution, institution_kinds
 from yibao.services.settlement.write import store_round
 from yibao.store.repositories import StoredSettlement
 from yibao.store.uow import UnitOfWork
@@ -55,6 +56,8 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
         lines = uow.fees.sums([visit.id]).get(visit.id) if visit and visit.id else None
         balances = uow.ledger.balances(refs)
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
+        kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])
+        check_institution(kinds, inp, policies)
         c = compute_all([inp])[0]
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
@@ -210,6 +213,12 @@ def _settle_round(
     uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     bills = uow.fees.sums(v.id for v in visits.values() if v.id)
+    kinds = institution_kinds(
+        uow,
+        [c.fixmedins_code for c in claims.values()]
+        + [v.fixmedins_code for v in visits.values()]
+        + [requests[i].institution for i in todo],
+    )
 
     # the personal accounts each claim may spend; an account shared with an earlier claim of
     # this round (family mutual aid) waits for the next round
@@ -251,6 +260,7 @@ def _settle_round(
                 requests[i].institution,
                 bills.get(visit.id) if visit is not None and visit.id is not None else None,
             )
+            check_institution(kinds, inp, policies, requests[i].institution)
             if visit is not None and visit.id in settled:
                 raise SettlementRefused(
                     f"visit {visit.mdtrt_id}", f"already settled ({settled[visit.id]})"

@@ -1,4 +1,8 @@
-"""Benefits the policy texts name: cross-region direct settlement (异地就医).
+"""Benefits the policy texts name: cross-region direct settlement (异地就医) and village clinics
+and pharmacies as designated institutions.
+
+``institutions.kind`` (hospital, village_clinic, pharmacy; ``policy.vocab.InstitutionKind``),
+'hospital' for every institution registered before.
 
 The accounts' kind check gains ``cross_region_receivable`` and ``cross_region_payable`` (keyed
 by pooling area, as the owner check already requires of a fund kind): read from the database and
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
 
@@ -76,9 +81,14 @@ def _account_kinds(add: bool) -> None:
 
 def upgrade() -> None:
     _account_kinds(add=True)
+    op.add_column(
+        "institutions",
+        sa.Column("kind", sa.String(16), server_default="hospital", nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("institutions", "kind")  # SQLite >= 3.35: ALTER TABLE DROP COLUMN
     # refused (a foreign key) while a cross-region account holds postings
     op.execute(f"DELETE FROM accounts WHERE kind IN {_sql_in(list(NEW_KINDS))} AND balance = 0")
     _account_kinds(add=False)
