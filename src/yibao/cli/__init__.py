@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enrolment": ("yibao.cli.enrol", "enrolment_app"),
     "pay": ("yibao.cli.pay", "pay"),
     "maternity": ("yibao.cli.maternity", "maternity_app"),
+    "epidemic": ("yibao.cli.epidemic", "app"),
     "visit": ("yibao.cli.settle", "visit_app"),
     "presettle": ("yibao.cli.settle", "presettle"),
     "settle": ("yibao.cli.settle", "settle"),

@@ -46,6 +46,9 @@ class AccountKind(StrEnum):
     # between two areas (``domain.cross_region``) settles both
     CROSS_REGION_RECEIVABLE = "cross_region_receivable"
     CROSS_REGION_PAYABLE = "cross_region_payable"
+    # a major epidemic (重大疫情): what the area's funds advanced to designated institutions
+    # before settlement and have not cleared yet (debit-normal, keyed by area)
+    EPIDEMIC_ADVANCE = "epidemic_advance"
 
     @classmethod
     def pooling(cls, scheme: InsuranceScheme) -> AccountKind:
@@ -79,6 +82,7 @@ _DEBIT_NORMAL = frozenset(
         AccountKind.FISCAL_SUBSIDY_RECEIVABLE,
         AccountKind.INSTITUTION_COLLECTED,
         AccountKind.CROSS_REGION_RECEIVABLE,
+        AccountKind.EPIDEMIC_ADVANCE,
     }
 )
 #: The kinds keyed by a designated institution's code (not by area or person).

@@ -4,6 +4,7 @@ unit of work. SQLite (embedded, the default) and PostgreSQL run the same migrati
 from yibao.store import api_models as _api_models  # noqa: F401  (API tables on Base)
 from yibao.store import catalogue_models as _catalogue_models  # noqa: F401  (on Base)
 from yibao.store import dip_year_models as _dip_year_models  # noqa: F401  (DIP year-end)
+from yibao.store import epidemics as _epidemics  # noqa: F401  (major epidemics)
 from yibao.store import fee_models as _fee_models  # noqa: F401  (fee line tables on Base)
 from yibao.store import payment_group_models as _payment_group_models  # noqa: F401  (on Base)
 from yibao.store import supervision_models as _supervision_models  # noqa: F401  (on Base)

@@ -492,6 +492,7 @@ FUND_NAMES = {
     "institution_collected": "Cash collected by institutions",
     "cross_region_receivable": "Owed by other areas (cross-region care)",
     "cross_region_payable": "Owed to other areas (cross-region care)",
+    "epidemic_advance": "Advanced to institutions (epidemic)",
 }
 
 

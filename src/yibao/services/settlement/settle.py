@@ -21,6 +21,7 @@ from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import MutualAidLink, Person
 from yibao.domain.settlement import Claim, Settlement, SettlementStatus
 from yibao.policy import ParameterError
+from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.person_file import PersonFile, load_file, load_files
 from yibao.services.settlement.answer import answer_from_json, answer_json
@@ -58,7 +59,8 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
         kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])
         check_institution(kinds, inp, policies)
-        c = compute_all([inp])[0]
+        (inp,), (covered,) = epidemics.apply(uow, [inp])
+        c = epidemics.with_reason(compute_all([inp])[0], covered)
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
 
@@ -272,5 +274,12 @@ def _settle_round(
         inputs.append(inp)
     if not ready:
         return sorted(later), False
-    store_round(uow, requests, ready, compute_all(inputs), outcomes)
+    inputs, covered = epidemics.apply(uow, inputs)
+    done = [
+        epidemics.with_reason(c, cv) for c, cv in zip(compute_all(inputs), covered, strict=True)
+    ]
+    store_round(uow, requests, ready, done, outcomes)
+    if any(covered):
+        setl_ids = [o.answer.setl_id if isinstance(o, Settlement) else None for o in outcomes]
+        epidemics.mark(uow, [(setl_ids[i], cv) for i, cv in zip(ready, covered, strict=True)])
     return sorted(later), True

@@ -4,6 +4,10 @@ and pharmacies as designated institutions.
 ``institutions.kind`` (hospital, village_clinic, pharmacy; ``policy.vocab.InstitutionKind``),
 'hospital' for every institution registered before.
 
+Major epidemics (重大疫情): ``epidemics`` (declared for an area and period, with the listed
+diseases and special groups) and ``epidemic_settlements`` (the settlements one covered); the
+accounts' kind check gains ``epidemic_advance`` (what an area advanced to its institutions).
+
 The accounts' kind check gains ``cross_region_receivable`` and ``cross_region_payable`` (keyed
 by pooling area, as the owner check already requires of a fund kind): read from the database and
 widened, so the migration composes with others that widen it. PostgreSQL drops and adds the
@@ -29,7 +33,7 @@ branch_labels = None
 depends_on = None
 
 KIND = "ck_accounts_ck_accounts_kind"
-NEW_KINDS = ("cross_region_receivable", "cross_region_payable")
+NEW_KINDS = ("cross_region_receivable", "cross_region_payable", "epidemic_advance")
 _KIND_SQLITE = re.compile(rf"CONSTRAINT {KIND} CHECK \(kind IN \(([^)]*)\)\)")
 
 
@@ -79,8 +83,39 @@ def _account_kinds(add: bool) -> None:
     conn.execute(text("PRAGMA writable_schema = OFF"))
 
 
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
     _account_kinds(add=True)
+    op.create_table(
+        "epidemics",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("area", sa.String(6), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("diseases", sa.JSON(), nullable=False),
+        sa.Column("groups", sa.JSON(), nullable=False),
+        sa.Column("declared_by", sa.String(80), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_epidemics_period"),
+        sa.PrimaryKeyConstraint("id", name="pk_epidemics"),
+    )
+    op.create_index("ix_epidemics_area", "epidemics", ["area"])
+    op.create_table(
+        "epidemic_settlements",
+        sa.Column("setl_id", sa.String(40), nullable=False),
+        sa.Column("epidemic_id", BigId, nullable=False),
+        sa.Column("exempted", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["epidemic_id"],
+            ["epidemics.id"],
+            name="fk_epidemic_settlements_epidemic_id_epidemics",
+        ),
+        sa.PrimaryKeyConstraint("setl_id", name="pk_epidemic_settlements"),
+    )
+    op.create_index("ix_epidemic_settlements_epidemic_id", "epidemic_settlements", ["epidemic_id"])
     op.add_column(
         "institutions",
         sa.Column("kind", sa.String(16), server_default="hospital", nullable=False),
@@ -88,6 +123,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("epidemic_settlements")
+    op.drop_table("epidemics")
     op.drop_column("institutions", "kind")  # SQLite >= 3.35: ALTER TABLE DROP COLUMN
     # refused (a foreign key) while a cross-region account holds postings
     op.execute(f"DELETE FROM accounts WHERE kind IN {_sql_in(list(NEW_KINDS))} AND balance = 0")
