@@ -15,11 +15,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from tests.api_support import *  # noqa: F403  (fixtures: api)
+from tests.api_support import Api
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import balances, resident
 from yibao.cli import app
 from yibao.domain.errors import InvalidField, NotFound, SettlementRefused
 from yibao.domain.fees import Diagnosis
+from yibao.domain.roles import Role
 from yibao.domain.settlement import Claim
 from yibao.services import epidemics, ledger, registry, settlement
 from yibao.store.api_models import AuditRow
@@ -176,3 +179,32 @@ def test_cli_epidemic(db_url: str, uow: UnitOfWork) -> None:
     assert json.loads(shown.output)["settlements"] == 0
     bad = run(app, [*args, "--disease", "nonsense", "--db", db_url])
     assert bad.exit_code == 2 and "diseases" in bad.output
+
+
+def test_over_the_api(api: Api, uow: UnitOfWork) -> None:
+    admin, manager = api.staff(Role.ADMINISTRATOR), api.staff(Role.FUND_MANAGER)
+    auth = {"authorization": f"Bearer {admin}"}
+    body = {"area": AREA, "name": "COVID-19", "starts_on": "2025-05-01", "diseases": ["U07"]}
+    made = api.client.post("/api/v1/epidemics", json=body, headers=auth)
+    assert made.status_code == 200, made.text
+    ep = made.json()["id"]
+    refused = api.client.post(
+        "/api/v1/epidemics", json=body, headers={"authorization": f"Bearer {manager}"}
+    )
+    assert refused.status_code == 403
+    bad = api.client.post("/api/v1/epidemics", json={**body, "diseases": ["U0"]}, headers=auth)
+    assert bad.json()["infcode"] == 1003 and "diseases" in bad.json()["err_msg"]
+    m = {"authorization": f"Bearer {manager}"}
+    adv = {"institution": "H1", "amount": "500.00", "on": "2025-05-02"}
+    posted = api.client.post(f"/api/v1/epidemics/{ep}/advances", json=adv, headers=m)
+    assert posted.status_code == 200 and posted.json()["amount"] == "500.00", posted.text
+    cleared = api.client.post(
+        f"/api/v1/epidemics/{ep}/clearing",
+        json={"institution": "H1", "on": "2025-06-01"},
+        headers=m,
+    )
+    assert cleared.json()["amount"] == "500.00", cleared.text
+    report = api.staff_get(manager, f"/api/v1/epidemics/{ep}/report").json()
+    assert (report["title"], report["settlements"]) == ("COVID-19", 0)
+    assert api.staff_get(api.staff(Role.ENROLMENT_CLERK), "/api/v1/epidemics").status_code == 403
+    assert ledger.reconcile(UnitOfWork.for_engine(api.engine)).ok

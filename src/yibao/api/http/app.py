@@ -33,6 +33,7 @@ from yibao.api.http import handlers_statements as _handlers_statements  # regist
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
+from yibao.api.http.routes_epidemics import router as epidemics_router
 from yibao.api.http.routes_findings import router as findings_router
 from yibao.api.http.routes_funds import router as funds_router
 from yibao.api.http.routes_maternity import router as maternity_router
@@ -237,5 +238,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.mount("/console", create_console(console))
     app.include_router(funds_router)
+    app.include_router(epidemics_router)
     app.include_router(maternity_router)
     return app
