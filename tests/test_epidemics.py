@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -208,3 +209,28 @@ def test_over_the_api(api: Api, uow: UnitOfWork) -> None:
     assert (report["title"], report["settlements"]) == ("COVID-19", 0)
     assert api.staff_get(api.staff(Role.ENROLMENT_CLERK), "/api/v1/epidemics").status_code == 403
     assert ledger.reconcile(UnitOfWork.for_engine(api.engine)).ok
+
+
+def test_the_calculator_settles_a_covered_claim(tmp_path: Path) -> None:
+    """``yibao calc settle`` with ``epidemic: true``: R's covered claim of the first test,
+    6825.00, and the student's outpatient claim above the 400.00 cap, 650.00."""
+    scenario = {
+        "region": "360100",
+        "epidemic": True,
+        "person": {"scheme": "resident"},
+        "claims": [
+            {"date": "2025-05-10", "med_type": "inpatient", "level": 2, "total": "10000.00",
+             "fully_self_paid": "2000.00", "over_limit": "500.00", "category_b": "1000.00"},
+            {"date": "2025-05-12", "med_type": "outpatient", "level": 1, "total": "1000.00"},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "epidemic.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    done = CliRunner().invoke(app, ["calc", "settle", str(path)])
+    assert done.exit_code == 0, done.output
+    got = [s["hifp_pay"] for s in json.loads(done.output)["settlements"]]
+    assert got == ["6825.00", "650.00"]
+    bad = path.with_name("bad.json")
+    bad.write_text(json.dumps({**scenario, "epidemic": "yes"}), encoding="utf-8")
+    refused = CliRunner().invoke(app, ["calc", "settle", str(bad)])
+    assert refused.exit_code == 2 and "epidemic" in refused.output

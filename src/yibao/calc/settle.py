@@ -35,10 +35,12 @@ from yibao.kernel.tables import (
     compile_tables,
     epoch_days,
     from_epoch_days,
+    without_annual_caps,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
 from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
+from yibao.rules.epidemics import exempt_amounts
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -134,7 +136,19 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         ),
     )
     info = {"scheme": scheme, "aid": aid, "bills": bills}
-    return compile_tables(policy, years.pop()), c, p, info
+    tables = compile_tables(policy, years.pop())
+    epidemic = doc.get("epidemic", False)
+    if not isinstance(epidemic, bool):
+        raise ScenarioError("epidemic", "must be true or false")
+    if epidemic:  # every claim covered by a major epidemic (rules.epidemics)
+        for i in range(len(c)):
+            _, fsp, over, catb = exempt_amounts(
+                int(c.total[i]), int(c.fully_self_paid[i]), int(c.over_limit[i]),
+                int(c.category_b[i]),
+            )  # fmt: skip
+            c.fully_self_paid[i], c.over_limit[i], c.category_b[i] = fsp, over, catb
+        tables = without_annual_caps(tables)
+    return tables, c, p, info
 
 
 def _date_level(claim: Any, f: str) -> tuple[dt.date, int]:

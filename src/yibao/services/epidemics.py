@@ -31,7 +31,7 @@ from yibao.domain.epidemics import (
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound, SettlementRefused
 from yibao.domain.ledger import AccountKind, LedgerTransaction
 from yibao.domain.text import check_identifier
-from yibao.kernel.tables import UNCAPPED, Tables
+from yibao.kernel.tables import without_annual_caps
 from yibao.policy import fen_to_yuan
 from yibao.rules.epidemics import EpidemicTerms, covering, exempt_amounts
 from yibao.services import clock
@@ -138,15 +138,6 @@ class Covered:
     exempted: int
 
 
-def uncapped(tables: Tables) -> Tables:
-    """The same tables without the basic fund's annual caps (made once per tables)."""
-    found = tables.derived.get("uncapped")
-    if found is None:
-        found = dataclasses.replace(tables, annual_cap=np.full_like(tables.annual_cap, UNCAPPED))
-        tables.derived["uncapped"] = found
-    return found
-
-
 def exempt(
     inp: Any, terms: Sequence[EpidemicTerms], diagnosis: str | None
 ) -> tuple[Any, Covered | None]:
@@ -172,7 +163,7 @@ def exempt(
         category_b=np.array([catb2], dtype=np.int64),
     )
     request = dataclasses.replace(inp.request, claims=new_claims)
-    out = dataclasses.replace(inp, request=request, tables=uncapped(inp.tables))
+    out = dataclasses.replace(inp, request=request, tables=without_annual_caps(inp.tables))
     return out, Covered(found.id, fsp - fsp2)
 
 
