@@ -117,7 +117,7 @@ def epidemics(uow: UnitOfWork, area: str | None = None) -> list[Epidemic]:
 
 def in_force(uow: UnitOfWork, areas: Iterable[str]) -> list[EpidemicTerms]:
     """The epidemics declared for ``areas`` (any period: the rule checks the date)."""
-    return [e.terms for e in store.listed(uow.session, areas)]
+    return store.terms(uow.session, areas)
 
 
 def principal_diagnoses(uow: UnitOfWork, visit_ids: Iterable[int]) -> dict[int, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     String,
+    Table,
     func,
     select,
 )
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yibao.domain.clearing import CLEARED_AMOUNTS
 from yibao.domain.epidemics import Epidemic
+from yibao.rules.epidemics import EpidemicTerms
 from yibao.store.models import Base, BigId, SettlementRow, VisitRow
+from yibao.store.sql import BulkRead
 
 
 class EpidemicRow(Base):
@@ -105,6 +108,31 @@ def listed(session: Session, areas: Iterable[str] | None = None) -> list[Epidemi
             return []
         stmt = stmt.where(EpidemicRow.area.in_(wanted))
     return [_epidemic(r) for r in session.scalars(stmt)]
+
+
+_TABLE = cast(Table, EpidemicRow.__table__)
+_TERMS = BulkRead(
+    lambda in_: select(
+        _TABLE.c.id,
+        _TABLE.c.area,
+        _TABLE.c.starts_on,
+        _TABLE.c.ends_on,
+        _TABLE.c.diseases,
+        _TABLE.c.groups,
+    ).where(in_(_TABLE.c.area, "keys"))
+)
+
+
+def terms(session: Session, areas: Iterable[str]) -> list[EpidemicTerms]:
+    """The epidemics of ``areas`` as the settlement rule reads them (one compiled read: it runs
+    with every settlement round)."""
+    wanted = sorted(set(areas))
+    if not wanted:
+        return []
+    return [
+        EpidemicTerms(int(i), str(a), s, e, tuple(d), tuple(g))
+        for i, a, s, e, d, g in _TERMS.rows(session, keys=wanted)
+    ]
 
 
 def mark(session: Session, marks: Iterable[tuple[str, int, int]]) -> None:

@@ -48,6 +48,11 @@ _LEVELS = BulkRead(
         in_(_INSTITUTIONS.c.code, "keys")
     )
 )
+_KINDS = BulkRead(
+    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.kind).where(
+        in_(_INSTITUTIONS.c.code, "keys")
+    )
+)
 _STORED_ANSWERS = BulkRead(
     lambda in_: select(_RESPONSES.c.caller, _RESPONSES.c.msgid, _RESPONSES.c.response).where(
         in_(_RESPONSES.c.caller, "callers"), in_(_RESPONSES.c.msgid, "msgids")
@@ -128,12 +133,7 @@ class ApiRepository:
         """{code: kind} of the institutions found (``policy.vocab.InstitutionKind``)."""
         if not codes:
             return {}
-        rows = self.session.execute(
-            select(InstitutionRow.code, InstitutionRow.kind).where(
-                InstitutionRow.code.in_(sorted(codes))
-            )
-        ).all()
-        return {str(c): str(k) for c, k in rows}
+        return {str(c): str(k) for c, k in _KINDS.rows(self.session, keys=sorted(codes))}
 
     def add_key(self, institution_id: int, key_id: str) -> None:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
