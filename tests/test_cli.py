@@ -27,6 +27,7 @@ GROUPS = (
     "enrolment",
     "pay",
     "maternity",
+    "epidemic",
     "visit",
     "presettle",
     "settle",

@@ -221,7 +221,9 @@ def test_month_totals_net_reversals() -> None:
     a = {"medfee_sumamt": 100, "fund_pay_sumamt": 60, "acct_pay": 10, "acct_mulaid_pay": 5}
     a["psn_cash_pay"] = 25
     assert owed_to_institution(a) == 75
-    t = month_totals([(1, 1, "360100", a), (1, 1, "360200", a), (-1, 1, "360100", a)])
+    t = month_totals(
+        [(1, 1, "360100", None, a), (1, 1, "360200", None, a), (-1, 1, "360100", None, a)]
+    )
     assert (
         (t.settled, t.reversed, t.count) == (2, 1, 1)
         and t.owed_by_area == {"360100": 0, "360200": 75}
@@ -234,6 +236,7 @@ _LINE = st.tuples(
     st.sampled_from([1, -1]),
     st.sampled_from(["360100", "360200"]),
     st.tuples(_AMOUNT, _AMOUNT, _AMOUNT, _AMOUNT),
+    st.sampled_from([None, "110100", "360200"]),  # the treating area of a cross-region one
 )
 
 
@@ -242,7 +245,7 @@ def test_the_payment_closes_what_the_month_posted(lines: list[Any]) -> None:
     """For any month of settlements and reversals: the payment balances, and with what the
     settlements and reversals posted to the institution's accounts it leaves them at zero."""
     month = []
-    for sign, area, (fund, acct, mulaid, cash) in lines:
+    for sign, area, (fund, acct, mulaid, cash), treating in lines:
         amounts = {
             "medfee_sumamt": fund + acct + mulaid + cash,
             "fund_pay_sumamt": fund,
@@ -250,20 +253,25 @@ def test_the_payment_closes_what_the_month_posted(lines: list[Any]) -> None:
             "acct_mulaid_pay": mulaid,
             "psn_cash_pay": cash,
         }
-        month.append((sign, 1, area, amounts))
+        month.append((sign, 1, area, treating, amounts))
     totals = month_totals(month)
     legs = clearing_postings("H1", totals)
     assert sum(p.amount for p in legs) == 0
     payable = AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, "H1")
     collected = AccountRef.of_institution(AccountKind.INSTITUTION_COLLECTED, "H1")
     # a settlement posts C payable (fees), D collected (cash); a reversal the negation
-    posted_payable = sum(-sign * a["medfee_sumamt"] for sign, _, _, a in month)
-    posted_collected = sum(sign * a["psn_cash_pay"] for sign, _, _, a in month)
+    posted_payable = sum(-sign * a["medfee_sumamt"] for sign, _, _, _, a in month)
+    posted_collected = sum(sign * a["psn_cash_pay"] for sign, _, _, _, a in month)
     paid = {p.account: p.amount for p in legs}
     assert posted_payable + paid.get(payable, 0) == 0
     assert posted_collected + paid.get(collected, 0) == 0
     cash_out = -sum(p.amount for p in legs if p.account.kind is AccountKind.CASH)
-    assert cash_out == totals.owed == sum(sign * owed_to_institution(a) for sign, _, _, a in month)
+    assert cash_out == totals.owed == sum(sign * owed_to_institution(a) for sign, *_, a in month)
+    # an advance is neutral for the treating area (cash out, receivable in): each area's legs
+    # come to what its own insured were owed, wherever they were treated
+    for area in ("360100", "360200", "110100"):
+        own = sum(sign * owed_to_institution(a) for sign, _, home, _, a in month if home == area)
+        assert sum(p.amount for p in legs if p.account.pooling_area == area) == -own
 
 
 def test_an_institution_account_is_keyed_by_its_code_only() -> None:

@@ -41,11 +41,13 @@ from yibao.kernel.tables import (
     epoch_days,
     from_epoch_days,
     scaled,
+    without_annual_caps,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
 from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
 from yibao.rules.chronic import Certification, certified_disease
+from yibao.rules.epidemics import exempt_amounts
 
 OUTPUT_FIELDS = SETTLEMENT_FIELDS
 
@@ -161,6 +163,17 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         **{k: np.array([v], dtype=np.int64) for k, v in product.items()},
     )
     info = {"scheme": scheme, "aid": aid, "bills": bills, "commercial": product["com_cap"] > 0}
+    epidemic = doc.get("epidemic", False)
+    if not isinstance(epidemic, bool):
+        raise ScenarioError("epidemic", "must be true or false")
+    if epidemic:  # every claim covered by a major epidemic (rules.epidemics)
+        for i in range(len(c)):
+            _, fsp, over, catb = exempt_amounts(
+                int(c.total[i]), int(c.fully_self_paid[i]), int(c.over_limit[i]),
+                int(c.category_b[i]),
+            )  # fmt: skip
+            c.fully_self_paid[i], c.over_limit[i], c.category_b[i] = fsp, over, catb
+        tables = without_annual_caps(tables)
     return tables, c, p, info
 
 

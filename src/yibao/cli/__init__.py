@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pay": ("yibao.cli.pay", "pay"),
     "maternity": ("yibao.cli.maternity", "maternity_app"),
     "chronic": ("yibao.cli.chronic", "app"),
+    "epidemic": ("yibao.cli.epidemic", "app"),
     "visit": ("yibao.cli.settle", "visit_app"),
     "presettle": ("yibao.cli.settle", "presettle"),
     "settle": ("yibao.cli.settle", "settle"),

@@ -75,8 +75,12 @@ def add_institution(
     name: Annotated[str, typer.Option(help="Name of the institution")],
     level: Annotated[int | None, typer.Option(help="Hospital level 1-3")] = None,
     area: Annotated[str | None, typer.Option(help="6-digit area code")] = None,
+    kind: Annotated[
+        str, typer.Option(help="hospital | village_clinic | pharmacy (定点医药机构类别)")
+    ] = "hospital",
 ) -> None:
-    """Register an institution (or add a key to it) and print its key id and key, once."""
+    """Register an institution (or add a key to it) and print its key id and key, once. A
+    village clinic or pharmacy is registered at its kind's level (1 by default)."""
     from yibao.domain.errors import RecordError
     from yibao.services.accounts import NewInstitution, issue_institution
     from yibao.store.db import make_engine
@@ -88,7 +92,9 @@ def add_institution(
         issued = issue_institution(
             UnitOfWork.for_engine(engine),
             s.api_secret.get_secret_value(),
-            NewInstitution(code=code, name=name, level=level, area=area),
+            NewInstitution.model_validate(
+                {"code": code, "name": name, "level": level, "area": area, "kind": kind}
+            ),
         )
     except (RecordError, ValidationError) as exc:
         typer.echo(str(exc), err=True)

@@ -1,6 +1,7 @@
 """``yibao funds``: fund management (基金运行). One self-contained block per command: balances
 (``report``), the medical assistance allocation (``allocate``), the provincial adjustment
-(``adjust``), the monthly settlement with institutions (``clearing``, in ``cli/clearing.py``)."""
+(``adjust``), the monthly settlement with institutions (``clearing``, in ``cli/clearing.py``)
+and between areas (``cross-region``, there too)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 import yaml
 
 from yibao.cli import funds_ops
-from yibao.cli.clearing import clearing
+from yibao.cli.clearing import clearing, cross_region
 from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import InvalidField
@@ -20,6 +21,7 @@ from yibao.services import adjustment, ledger
 
 funds_app = typer.Typer(no_args_is_help=True, help="Fund management")
 funds_app.command("clearing")(clearing)
+funds_app.command("cross-region")(cross_region)
 
 
 # report: fund balances

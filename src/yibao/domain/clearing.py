@@ -5,7 +5,10 @@ A settlement posts the institution's medical fees (``medfee_sumamt``) to
 ``institution_payable:<code>`` (credit) and the patient's counter cash (``psn_cash_pay``) to
 ``institution_collected:<code>`` (debit); a reversal (2208) posts the negation. The month's
 clearing closes exactly what the month's settlements and reversals posted there, and pays the
-difference out of each pooling area's cash.
+difference out of each pooling area's cash. A cross-region settlement (异地就医直接结算: the
+visit is cross-region and the institution is registered in another area than the insured's) is
+paid out of the treating area's cash in advance: that area's receivable and the insured area's
+payable record it until the two areas clear the month (``domain.cross_region``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yibao.domain.errors import InvalidField
 from yibao.domain.ledger import AccountKind, AccountRef, Posting, credit, debit
@@ -63,12 +66,14 @@ def clearing_reference(institution: str, first: dt.date) -> str:
 @dataclass(frozen=True, slots=True)
 class MonthTotals:
     """An institution's month, net of reversals: the settlements and reversals counted, each of
-    ``CLEARED_AMOUNTS`` and what the funds owe, by pooling area."""
+    ``CLEARED_AMOUNTS`` and what the funds owe, by pooling area; of that, what the treating
+    area advances for cross-region settlements, by (insured area, treating area)."""
 
     settled: int
     reversed: int
     amounts: dict[str, int]
     owed_by_area: dict[str, int]
+    advanced: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -80,21 +85,34 @@ class MonthTotals:
         return sum(self.owed_by_area.values())
 
 
-def month_totals(groups: Iterable[tuple[int, int, str, Mapping[str, int]]]) -> MonthTotals:
-    """Sum ``(sign, count, pooling area, amounts)`` groups: ``count`` settlements of the month
-    (sign +1) or reversals in the month (−1) and the sum of their settlements' amounts."""
+#: A group of a month's settlements (sign +1) or reversals (−1): the sign, how many, the insured's
+#: pooling area, the treating area when it is another (a cross-region settlement) else None, and
+#: the sum of the settlements' amounts.
+LineGroup = tuple[int, int, str, str | None, Mapping[str, int]]
+
+
+def month_totals(groups: Iterable[LineGroup]) -> MonthTotals:
+    """Sum ``(sign, count, pooling area, treating area, amounts)`` groups: ``count`` settlements
+    of the month (sign +1) or reversals in the month (−1) and the sum of their settlements'
+    amounts; what a treating area other than the pooling area advances, by pair."""
     settled = reversed_ = 0
     amounts = dict.fromkeys(CLEARED_AMOUNTS, 0)
     by_area: dict[str, int] = {}
-    for sign, count, area, a in groups:
+    advanced: dict[tuple[str, str], int] = {}
+    for sign, count, area, treating, a in groups:
         if sign > 0:
             settled += count
         else:
             reversed_ += count
         for name in CLEARED_AMOUNTS:
             amounts[name] += sign * a[name]
-        by_area[area] = by_area.get(area, 0) + sign * owed_to_institution(a)
-    return MonthTotals(settled, reversed_, amounts, dict(sorted(by_area.items())))
+        owed = sign * owed_to_institution(a)
+        by_area[area] = by_area.get(area, 0) + owed
+        if treating is not None and treating != area:
+            advanced[area, treating] = advanced.get((area, treating), 0) + owed
+    return MonthTotals(
+        settled, reversed_, amounts, dict(sorted(by_area.items())), dict(sorted(advanced.items()))
+    )
 
 
 def clearing_postings(institution: str, totals: MonthTotals) -> list[Posting]:
@@ -102,7 +120,11 @@ def clearing_postings(institution: str, totals: MonthTotals) -> list[Posting]:
     medical fees), C ``institution_collected:<code>`` (the month's counter cash, set against
     them), C ``cash:<area>`` (what each area's funds owe, paid out). Balanced because
     medfee = fund + account + mutual aid + cash for every settlement. A month whose reversals
-    outweigh its settlements gives the signs reversed (the institution pays back)."""
+    outweigh its settlements gives the signs reversed (the institution pays back).
+
+    What is owed for cross-region settlements is paid out of the treating area's cash instead,
+    with D ``cross_region_receivable:<treating area>`` and C ``cross_region_payable:<insured
+    area>`` (so each area's own legs still balance), until the two areas clear the month."""
     legs = [
         debit(
             AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, institution),
@@ -113,8 +135,24 @@ def clearing_postings(institution: str, totals: MonthTotals) -> list[Posting]:
             totals.amounts["psn_cash_pay"],
         ),
     ]
+    paid_by = dict(totals.owed_by_area)
+    receivable: dict[str, int] = {}
+    payable: dict[str, int] = {}
+    for (home, treating), fen in totals.advanced.items():
+        paid_by[home] -= fen
+        paid_by[treating] = paid_by.get(treating, 0) + fen
+        receivable[treating] = receivable.get(treating, 0) + fen
+        payable[home] = payable.get(home, 0) + fen
     legs += [
         credit(AccountRef.fund(AccountKind.CASH, area), fen)
-        for area, fen in totals.owed_by_area.items()
+        for area, fen in sorted(paid_by.items())
+    ]
+    legs += [
+        debit(AccountRef.fund(AccountKind.CROSS_REGION_RECEIVABLE, area), fen)
+        for area, fen in sorted(receivable.items())
+    ]
+    legs += [
+        credit(AccountRef.fund(AccountKind.CROSS_REGION_PAYABLE, area), fen)
+        for area, fen in sorted(payable.items())
     ]
     return [p for p in legs if p.amount != 0]

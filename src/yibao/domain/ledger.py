@@ -39,6 +39,16 @@ class AccountKind(StrEnum):
     # already holds); the funds owe it the difference until the month is cleared (清算)
     INSTITUTION_PAYABLE = "institution_payable"
     INSTITUTION_COLLECTED = "institution_collected"
+    # cross-region direct settlement (异地就医直接结算), keyed by area: what other areas' funds
+    # owe this area for the care its institutions gave their insured, advanced out of this
+    # area's cash when it paid its institutions (debit-normal), and what this area's funds owe
+    # other areas for the care of its own insured there (credit-normal); the monthly clearing
+    # between two areas (``domain.cross_region``) settles both
+    CROSS_REGION_RECEIVABLE = "cross_region_receivable"
+    CROSS_REGION_PAYABLE = "cross_region_payable"
+    # a major epidemic (重大疫情): what the area's funds advanced to designated institutions
+    # before settlement and have not cleared yet (debit-normal, keyed by area)
+    EPIDEMIC_ADVANCE = "epidemic_advance"
 
     @classmethod
     def pooling(cls, scheme: InsuranceScheme) -> AccountKind:
@@ -71,6 +81,8 @@ _DEBIT_NORMAL = frozenset(
         AccountKind.CONTRIBUTIONS_RECEIVABLE,
         AccountKind.FISCAL_SUBSIDY_RECEIVABLE,
         AccountKind.INSTITUTION_COLLECTED,
+        AccountKind.CROSS_REGION_RECEIVABLE,
+        AccountKind.EPIDEMIC_ADVANCE,
     }
 )
 #: The kinds keyed by a designated institution's code (not by area or person).

@@ -61,6 +61,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "funds:read": frozenset({_A, _F, _D}),
     # fund management (基金运行): the operation analysis, warnings and budgets
     "funds:analysis": frozenset({_F}),
+    # the monthly clearing between pooling areas (异地就医清算): read and post
+    "funds:cross_region": frozenset({_F}),
+    # major epidemics (重大疫情): declared and ended by the administrator, read by fund managers
+    # and administrators, the advances to institutions posted by fund managers
+    "epidemic:declare": frozenset({_D}),
+    "epidemic:read": frozenset({_F, _D}),
+    "epidemic:advance": frozenset({_F}),
     # benefits paid to a person outside a settlement (待遇支付): the maternity allowance
     "benefit:pay": frozenset({_A, _D}),
     # certified chronic and special diseases (门诊慢特病认定): certify, renew, end; read

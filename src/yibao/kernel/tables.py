@@ -7,6 +7,7 @@ scaled by ``SCALE`` (1e6) so that all arithmetic is exact integer arithmetic on 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -256,6 +257,16 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
         if policy.has(f"benefits.{s}.{key}.basic", on):
             values.update(policy.node(f"benefits.{s}.{key}.basic", on))
     return key, values
+
+
+def without_annual_caps(tables: Tables) -> Tables:
+    """The same tables with no annual cap on the basic fund (``UNCAPPED``): how a claim covered
+    by a major epidemic is settled (``rules.epidemics``). Made once per tables and kept."""
+    found = tables.derived.get("without_annual_caps")
+    if found is None:
+        found = dataclasses.replace(tables, annual_cap=np.full_like(tables.annual_cap, UNCAPPED))
+        tables.derived["without_annual_caps"] = found
+    return found
 
 
 def compile_tables(policy: Policy, year: int) -> Tables:

@@ -79,6 +79,16 @@ class ChronicClass(StrEnum):
     INPATIENT = "inpatient"  # 门诊特殊病: paid like inpatient care (the inpatient ratio by level)
 
 
+class InstitutionKind(StrEnum):
+    """定点医药机构类别: what kind of designated institution settles a claim. Hospitals (and
+    clinics) are paid at the level they are registered at; the others by their own benefit rules,
+    ``institutions.<kind>`` in the parameters (``rules.institutions``)."""
+
+    HOSPITAL = "hospital"  # 定点医疗机构 (医院, 卫生院, 诊所), levels 1-3
+    VILLAGE_CLINIC = "village_clinic"  # 村卫生室: general outpatient pooling at primary care
+    PHARMACY = "pharmacy"  # 定点零售药店: personal account, outpatient pooling for listed drugs
+
+
 class CrossRegion(StrEnum):
     """异地就医: where a claim was treated, relative to the insured area (``none``: at home)."""
 
@@ -139,6 +149,7 @@ LEVELS = (1, 2, 3)
 #: The values of the enums above as plain tuples, in order (for ``in`` and messages).
 MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
 CROSS_REGIONS: tuple[str, ...] = tuple(c.value for c in CrossRegion)
+INSTITUTION_KINDS: tuple[str, ...] = tuple(k.value for k in InstitutionKind)
 
 #: A claim's own amounts (fen), as the national platform names them: total, fully self-paid,
 #: over the price limit.

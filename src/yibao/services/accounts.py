@@ -26,6 +26,10 @@ from yibao.domain.credentials import (
 )
 from yibao.domain.errors import AlreadyExists, InvalidField, RecordError
 from yibao.domain.roles import STAFF_ROLES, Role
+from yibao.policy.vocab import InstitutionKind
+from yibao.rules.institutions import institution_terms, registered_level
+from yibao.services import clock
+from yibao.services.common import policy_for
 from yibao.store.db import utcnow
 from yibao.store.repositories import ApiRepository, AuditEntry, StaffAccount
 from yibao.store.uow import UnitOfWork
@@ -39,6 +43,9 @@ class NewInstitution(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     level: int | None = Field(default=None, ge=0, le=3)
     area: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    #: 定点医药机构类别: a village clinic or pharmacy is registered at its kind's level
+    #: (``institutions.<kind>.level`` of its area's parameters; another level is refused)
+    kind: InstitutionKind = InstitutionKind.HOSPITAL
 
 
 class NewStaff(BaseModel):
@@ -74,6 +81,9 @@ def issue_institution(
     """Register institution ``spec.code`` (unless it is already) and issue it a new key, derived
     from the master ``secret``. A concurrent registration of the same code is ``AlreadyExists``."""
     key_id = f"k{secrets.token_hex(6)}"
+    kind = InstitutionKind(spec.kind)
+    terms = institution_terms(policy_for(spec.area or "000000"), kind, clock.today())
+    level = registered_level(terms, spec.level)
     with uow:
         repo = ApiRepository(uow.session)
         try:
@@ -81,7 +91,7 @@ def issue_institution(
             inst_id = (
                 found.id
                 if found is not None
-                else repo.add_institution(spec.code, spec.name, spec.level, spec.area)
+                else repo.add_institution(spec.code, spec.name, level, spec.area, kind.value)
             )
             repo.add_key(inst_id, key_id)
         except IntegrityError:

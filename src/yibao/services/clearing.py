@@ -131,9 +131,24 @@ def line_row(x: MonthLine) -> dict[str, Any]:
     }
 
 
-def _month(month: str | dt.date) -> tuple[dt.date, dt.date]:
+def month_span(month: str | dt.date) -> tuple[dt.date, dt.date]:
+    """A month (``YYYY-MM`` or a day of it) → its first and last day."""
     first = parse_month(month) if isinstance(month, str) else month.replace(day=1)
     return first, month_end(first)
+
+
+def payment_day(first: dt.date, last: dt.date, on: dt.date | None) -> dt.date:
+    """The day a month is paid: ``on`` (default today), after the month's end and not after
+    today."""
+    day = on or clock.today()
+    today = clock.today()
+    if day > today:
+        raise InvalidField("on", f"{day.isoformat()} is after today ({today.isoformat()})", day)
+    if day <= last:
+        raise InvalidField(
+            "month", f"{first:%Y-%m} is not over on {day.isoformat()}: pay it after {last}"
+        )
+    return day
 
 
 def statements(
@@ -146,7 +161,7 @@ def statements(
     """The month's statement of ``institution`` (one, possibly empty) or of every institution
     with a settlement or reversal in the month, by code; with their lines when ``lines`` (by
     default when one institution is asked for: the totals are summed in the database)."""
-    first, last = _month(month)
+    first, last = month_span(month)
     if institution is not None:
         check_identifier("institution", institution)
     with uow:
@@ -171,7 +186,7 @@ def _read(
             code,
             first,
             last,
-            month_totals((g.sign, g.count, g.pooling_area, g.amounts) for g in gs),
+            month_totals((g.sign, g.count, g.pooling_area, g.treating_area, g.amounts) for g in gs),
             paid.get(clearing_reference(code, first)),
             tuple(by_line[code]) if lines else None,
         )
@@ -204,15 +219,8 @@ def pay(
     today. A month already paid to an institution is not paid again (its statement shows the
     payment; anything dated into the month since shows as ``outstanding``). Nothing is posted
     for an institution owed nothing and holding no counter cash of the month."""
-    first, last = _month(month)
-    day = on or clock.today()
-    today = clock.today()
-    if day > today:
-        raise InvalidField("on", f"{day.isoformat()} is after today ({today.isoformat()})", day)
-    if day <= last:
-        raise InvalidField(
-            "month", f"{first:%Y-%m} is not over on {day.isoformat()}: pay it after {last}"
-        )
+    first, last = month_span(month)
+    day = payment_day(first, last, on)
     if institution is not None:
         check_identifier("institution", institution)
     out: list[Cleared] = []

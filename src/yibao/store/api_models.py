@@ -45,6 +45,8 @@ class InstitutionRow(Base):
     area: Mapped[str | None] = mapped_column(String(6))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    # 定点医药机构类别 (``policy.vocab.InstitutionKind``): hospital, village_clinic, pharmacy
+    kind: Mapped[str] = mapped_column(String(16), server_default="hospital")
 
 
 class InstitutionKeyRow(Base):

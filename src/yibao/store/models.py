@@ -50,7 +50,8 @@ ACCOUNT_KINDS = (
     "('cash', 'contributions_receivable', 'fiscal_subsidy_receivable', 'employee_pooling', "
     "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
     "'employee_adjustment', 'resident_adjustment', 'personal_account', 'opening_balance', "
-    "'institution_payable', 'institution_collected')"
+    "'institution_payable', 'institution_collected', 'cross_region_receivable', "
+    "'cross_region_payable', 'epidemic_advance')"
 )
 #: The account kinds keyed by a designated institution's code (``domain.ledger.INSTITUTION_KINDS``).
 INSTITUTION_ACCOUNT_KINDS = "('institution_payable', 'institution_collected')"

@@ -490,6 +490,9 @@ FUND_NAMES = {
     "opening_balance": "Opening balances",
     "institution_payable": "Owed to institutions",
     "institution_collected": "Cash collected by institutions",
+    "cross_region_receivable": "Owed by other areas (cross-region care)",
+    "cross_region_payable": "Owed to other areas (cross-region care)",
+    "epidemic_advance": "Advanced to institutions (epidemic)",
 }
 
 

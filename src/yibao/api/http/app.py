@@ -37,6 +37,7 @@ from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
 from yibao.api.http.routes_compare import router as compare_router
 from yibao.api.http.routes_chronic import router as chronic_router
+from yibao.api.http.routes_epidemics import router as epidemics_router
 from yibao.api.http.routes_findings import router as findings_router
 from yibao.api.http.routes_funds import router as funds_router
 from yibao.api.http.routes_maternity import router as maternity_router
@@ -249,6 +250,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.mount("/console", create_console(console))
     app.include_router(funds_router)
+    app.include_router(epidemics_router)
     app.include_router(maternity_router)
     app.include_router(chronic_router)
     return app

@@ -18,7 +18,7 @@ from yibao.api.http.errors import ApiError
 from yibao.api.http.handlers_person import baseinfo, coverage, require_own
 from yibao.api.http.handlers_settlement import owner_or_not_yours, present
 from yibao.api.http.tx import TxAnswer, TxRequest, answer_or_raise, dumps, run_tx
-from yibao.domain.errors import NotFound, RecordError
+from yibao.domain.errors import InvalidField, NotFound, RecordError
 from yibao.domain.roles import Role
 from yibao.services import access, accounts, clearing, clock, dip_year
 from yibao.services import settlement as svc
@@ -198,6 +198,8 @@ def add_institution(spec: NewInstitution, state: StateDep, who: PrincipalDep) ->
     uow = UnitOfWork.for_engine(state.engine)
     try:
         issued = accounts.issue_institution(uow, secret, spec, who.actor, who.role.value)
+    except InvalidField as exc:  # a check of the body the model cannot make alone (a kind's level)
+        raise ApiError(errors.MALFORMED, str(exc)) from None
     except RecordError as exc:
         raise answer_or_raise(exc) from None
     return InstitutionKey(code=issued.code, key_id=issued.key_id, key=issued.key)

@@ -21,12 +21,14 @@ from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import MutualAidLink, Person
 from yibao.domain.settlement import Claim, Settlement, SettlementStatus
 from yibao.policy import ParameterError
+from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.person_file import PersonFile, load_file, load_files
 from yibao.services.settlement.answer import answer_from_json, answer_json
 from yibao.services.settlement.claims import ClaimRequest, Outcome, check_claim
 from yibao.services.settlement.common import new_id, people
 from yibao.services.settlement.compute import Prepared, compute_all, paying_link, prepare
+from yibao.services.settlement.institutions import check_institution, institution_kinds
 from yibao.services.settlement.write import store_round
 from yibao.store.repositories import StoredSettlement
 from yibao.store.uow import UnitOfWork
@@ -55,7 +57,10 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
         lines = uow.fees.sums([visit.id]).get(visit.id) if visit and visit.id else None
         balances = uow.ledger.balances(refs)
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
-        c = compute_all([inp])[0]
+        kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])
+        check_institution(kinds, inp, policies)
+        (inp,), (covered,) = epidemics.apply(uow, [inp])
+        c = epidemics.with_reason(compute_all([inp])[0], covered)
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
 
@@ -210,6 +215,12 @@ def _settle_round(
     uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     bills = uow.fees.sums(v.id for v in visits.values() if v.id)
+    kinds = institution_kinds(
+        uow,
+        [c.fixmedins_code for c in claims.values()]
+        + [v.fixmedins_code for v in visits.values()]
+        + [requests[i].institution for i in todo],
+    )
 
     # the personal accounts each claim may spend; an account shared with an earlier claim of
     # this round (family mutual aid) waits for the next round
@@ -251,6 +262,7 @@ def _settle_round(
                 requests[i].institution,
                 bills.get(visit.id) if visit is not None and visit.id is not None else None,
             )
+            check_institution(kinds, inp, policies, requests[i].institution)
             if visit is not None and visit.id in settled:
                 raise SettlementRefused(
                     f"visit {visit.mdtrt_id}", f"already settled ({settled[visit.id]})"
@@ -262,5 +274,12 @@ def _settle_round(
         inputs.append(inp)
     if not ready:
         return sorted(later), False
-    store_round(uow, requests, ready, compute_all(inputs), outcomes)
+    inputs, covered = epidemics.apply(uow, inputs)
+    done = [
+        epidemics.with_reason(c, cv) for c, cv in zip(compute_all(inputs), covered, strict=True)
+    ]
+    store_round(uow, requests, ready, done, outcomes)
+    if any(covered):
+        setl_ids = [o.answer.setl_id if isinstance(o, Settlement) else None for o in outcomes]
+        epidemics.mark(uow, [(setl_ids[i], cv) for i, cv in zip(ready, covered, strict=True)])
     return sorted(later), True

@@ -18,10 +18,13 @@ from yibao.domain.ids import NotStored
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
 from yibao.policy import ParameterError
+from yibao.policy.vocab import InstitutionKind
+from yibao.rules.institutions import check_claim_at, institution_terms
 from yibao.services import clock
-from yibao.services.common import find_person
+from yibao.services.common import find_person, policy_for
 from yibao.services.person_file import covering_enrolment
 from yibao.services.settlement.common import new_id, not_after_today, people
+from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
 
@@ -68,6 +71,9 @@ def register_visits(
     histories, _ = uow.enrolments.histories(ids) if ids else ({}, {})
     given = [registrations[i].mdtrt_id for i in todo if registrations[i].mdtrt_id]
     taken = set(uow.settlements.visits(m for m in given if m is not None))
+    kinds = ApiRepository(uow.session).institution_kinds(
+        {registrations[i].fixmedins_code for i in todo}
+    )
     new: list[tuple[int, Visit]] = []
     for i in todo:
         reg, person = registrations[i], found[i]
@@ -77,7 +83,11 @@ def register_visits(
                 raise NotFound("person", reg.who)
             if person.id is None:
                 raise NotStored("person")
-            covering_enrolment(person, histories.get(person.id, []), reg.begin_date)
+            enrolment = covering_enrolment(person, histories.get(person.id, []), reg.begin_date)
+            kind = kinds.get(reg.fixmedins_code, InstitutionKind.HOSPITAL.value)
+            if kind != InstitutionKind.HOSPITAL.value:  # a village clinic, a pharmacy
+                terms = institution_terms(policy_for(enrolment.pooling_area), kind, reg.begin_date)
+                check_claim_at(terms, reg.med_type, reg.level)
             if reg.mdtrt_id is not None and reg.mdtrt_id in taken:
                 raise AlreadyExists("visit", reg.mdtrt_id)
         except (RecordError, ParameterError) as exc:

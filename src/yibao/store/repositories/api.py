@@ -48,6 +48,11 @@ _LEVELS = BulkRead(
         in_(_INSTITUTIONS.c.code, "keys")
     )
 )
+_KINDS = BulkRead(
+    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.kind).where(
+        in_(_INSTITUTIONS.c.code, "keys")
+    )
+)
 _STORED_ANSWERS = BulkRead(
     lambda in_: select(_RESPONSES.c.caller, _RESPONSES.c.msgid, _RESPONSES.c.response).where(
         in_(_RESPONSES.c.caller, "callers"), in_(_RESPONSES.c.msgid, "msgids")
@@ -104,9 +109,14 @@ class ApiRepository:
 
     # ------------------------------------------------------------------ institutions & keys
     def add_institution(
-        self, code: str, name: str, level: int | None = None, area: str | None = None
+        self,
+        code: str,
+        name: str,
+        level: int | None = None,
+        area: str | None = None,
+        kind: str = "hospital",
     ) -> int:
-        row = InstitutionRow(code=code, name=name, level=level, area=area, active=True)
+        row = InstitutionRow(code=code, name=name, level=level, area=area, active=True, kind=kind)
         self.session.add(row)
         self.session.flush()
         return row.id
@@ -118,6 +128,12 @@ class ApiRepository:
         """{code: level (1-3), or None when not known} of the institutions found."""
         rows = _LEVELS.rows(self.session, keys=sorted(codes))
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
+
+    def institution_kinds(self, codes: set[str]) -> dict[str, str]:
+        """{code: kind} of the institutions found (``policy.vocab.InstitutionKind``)."""
+        if not codes:
+            return {}
+        return {str(c): str(k) for c, k in _KINDS.rows(self.session, keys=sorted(codes))}
 
     def add_key(self, institution_id: int, key_id: str) -> None:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))

@@ -1,0 +1,39 @@
+"""A claim at a village clinic or a pharmacy (``rules.institutions``): settled only for the med
+types its kind settles and at its kind's level, with the insured area's parameters on the
+claim's date; a hospital (or an institution not registered) as it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from yibao.policy.vocab import InstitutionKind
+from yibao.rules.institutions import check_claim_at, institution_terms
+from yibao.services.common import PolicySource
+from yibao.services.settlement.compute import Prepared
+from yibao.store.repositories import ApiRepository
+from yibao.store.uow import UnitOfWork
+
+
+def institution_kinds(uow: UnitOfWork, codes: Iterable[str | None]) -> dict[str, str]:
+    """{code: kind} of the registered institutions among ``codes``."""
+    return ApiRepository(uow.session).institution_kinds({c for c in codes if c})
+
+
+def code_of(inp: Prepared, institution: str | None = None) -> str | None:
+    """The institution a prepared claim is settled at."""
+    if inp.visit is not None:
+        return inp.visit.fixmedins_code
+    return inp.claim.fixmedins_code or institution
+
+
+def check_institution(
+    kinds: dict[str, str], inp: Prepared, policies: PolicySource, institution: str | None = None
+) -> None:
+    """Refuse (``InvalidField`` naming ``med_type`` or ``level``) a claim its institution's kind
+    may not settle."""
+    code = code_of(inp, institution)
+    kind = kinds.get(code) if code else None
+    if kind is None or kind == InstitutionKind.HOSPITAL.value:
+        return
+    terms = institution_terms(policies(inp.enrolment.pooling_area), kind, inp.claim.date)
+    check_claim_at(terms, inp.med_type, inp.level)
