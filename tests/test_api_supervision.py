@@ -4,13 +4,20 @@ near misses are not; nothing is stored by 2206 (docs/supervision.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
-from tests.api_support import Api
+from tests.api_support import Api, route_only
 from tests.fee_support import test_catalogue  # noqa: F401  (the fixture)
 from tests.store_support import nid
 from tests.test_api_fees import employee, line, visit
+from yibao.policy import params
+from yibao.store.models import BenefitStateRow, LedgerTransactionRow, SettlementRow
 from yibao.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.usefixtures("test_catalogue")
@@ -66,3 +73,62 @@ def test_the_national_envelope_carries_the_warnings_in_warn_msg() -> None:
     assert warn_msg(output) == "3 duplicate_item: billed twice; 7 sex_age: restricted"
     assert warn_msg({"warnings": []}) is None
     assert warn_msg({"setl_id": "S1"}) is None
+
+
+def _refusing_region(folder: Path, rule: str) -> None:
+    """A bureau's 360100 file (over the shipped Jiangxi one) making ``rule`` refuse."""
+    doc = {
+        "region": "360100",
+        "name": "Nanchang (a bureau's file)",
+        "parent": "360000",
+        "parameters": {"supervision": {"rules": {rule: {"action": "refuse", "severity": "high"}}}},
+    }
+    (folder / "360100.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_refusing_rule_refuses_2207_and_stores_nothing(
+    api: Api, uow: UnitOfWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_path: bool
+) -> None:
+    """A region file switches over_quantity to refuse: 2207 of a visit with a line over its
+    daily maximum is refused (3002) naming the rule and the line, nothing is stored; 2206 still
+    answers the warning (action refuse); the line cancelled (2205), the visit settles. A visit
+    whose lines fire no refusing rule (a duplicate: still warn) settles as before."""
+    client = api if fast_path else route_only(api)  # (an application sets the folder in use)
+    _refusing_region(tmp_path, "over_quantity")
+    monkeypatch.setattr(params, "_policy_dir", tmp_path)
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    bill = [
+        line("1", "001101000010000", "1", "100.00", "2025-05-02"),
+        line("2", "001101000010000", "1", "100.00", "2025-05-02"),  # duplicate: warn only
+        line("5", "XD04", "3", "5.00", "2025-05-02"),  # 3 against a daily maximum of 2
+    ]
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": bill})["infcode"] == 0
+    before = _stored(api)
+    body = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"}
+    refused = client.tx(inst, "2207", body)
+    assert refused["infcode"] == 3002, refused
+    assert "supervision rule over_quantity" in refused["err_msg"]
+    assert "line(s) 5;" in refused["err_msg"] and "2205" in refused["err_msg"]
+    assert _stored(api) == before
+    pre = api.tx(inst, "2206", body)
+    assert ("5", "over_quantity", "refuse") in [
+        (w["feedetl_sn"], w["rule"], w["action"]) for w in pre["output"]["warnings"]
+    ]
+    assert api.tx(inst, "2205", {"mdtrt_id": mdtrt_id, "feedetl_sn": ["5"]})["infcode"] == 0
+    settled = client.tx(inst, "2207", body)
+    assert settled["infcode"] == 0, settled
+    assert settled["output"]["medfee_sumamt"] == "200.00"
+
+
+def _stored(api: Api) -> tuple[int, int, int]:
+    """Settlements, ledger transactions, and the settlements the persons' year-to-date states
+    count (a state row locked for a settlement may be there, empty)."""
+    with Session(api.engine) as s:
+        return (
+            int(s.scalar(select(func.count()).select_from(SettlementRow)) or 0),
+            int(s.scalar(select(func.count()).select_from(LedgerTransactionRow)) or 0),
+            int(s.scalar(select(func.coalesce(func.sum(BenefitStateRow.settlements), 0))) or 0),
+        )

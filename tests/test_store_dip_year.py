@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import balances, resident
 from yibao.cli import app
-from yibao.domain.errors import InvalidField
+from yibao.domain.errors import InvalidField, NotFound
 from yibao.domain.fees import Diagnosis, Procedure
 from yibao.domain.settlement import Claim
 from yibao.policy.group_tables import GroupTableRow
@@ -211,3 +211,51 @@ def test_the_demo_year_end(uow: UnitOfWork, db_url: str) -> None:
     again = demo.dip_year_end(db_url)
     assert again is not None and not again.posted and again.point_value == first.point_value
     assert ledger.reconcile(uow).ok
+
+
+def test_year_end_balances_paid_out_of_cash_once(
+    uow: UnitOfWork, engine: Engine, db_url: str
+) -> None:
+    """``yibao dip pay``: H1's reclaimed 7122.56 is paid back into cash:360100, H2's owed
+    3122.57 paid out of it, each institution's payable account back where the year-end found
+    it; once per institution; refused before the year-end, within the year and after today."""
+    with pytest.raises(NotFound, match="DIP year-end"):
+        dip_year.pay(uow, AREA, 2025, on=dt.date(2026, 1, 15))
+    year_2025(uow)
+    before = balances(engine)
+    dip_year.settle(uow, AREA, 2025, TABLE, budget=4_000_000, ratio=Decimal("0.8"))
+    for day, why in ((dt.date(2025, 12, 31), "within 2025"), (dt.date(9999, 1, 1), "after today")):
+        with pytest.raises(InvalidField, match=why):
+            dip_year.pay(uow, AREA, 2025, on=day)
+    with pytest.raises(NotFound, match="H9"):
+        dip_year.pay(uow, AREA, 2025, "H9", on=dt.date(2026, 1, 15))
+    settled = balances(engine)
+    h2 = dip_year.pay(uow, AREA, 2025, "H2", on=dt.date(2026, 1, 15))
+    assert [(p.institution, p.posted, p.settlement) for p in h2] == [("H2", True, 312_257)]
+    paid = dip_year.pay(uow, AREA, 2025, on=dt.date(2026, 1, 20))
+    assert [(p.institution, p.posted) for p in paid] == [("H1", True), ("H2", False)]
+    assert paid[1].payment == h2[0].payment  # H2's payment of the 15th, not paid again
+    h1 = paid[0].payment
+    assert h1 is not None and h1.amount == -712_256 and h1.paid_on == dt.date(2026, 1, 20)
+    after = balances(engine)
+    cash = "cash:" + AREA
+    assert after[cash] - settled[cash] == 712_256 - 312_257
+    for code in ("H1", "H2"):
+        key = f"institution_payable:{code}"
+        assert after[key] == before[key]
+    assert ledger.reconcile(uow).ok
+    again = dip_year.pay(uow, AREA, 2025, on=dt.date(2026, 2, 1))
+    assert not any(p.posted for p in again) and balances(engine) == after
+    r = CliRunner().invoke(
+        app, ["dip", "pay", "--year", "2025", "--area", AREA, "--db", db_url, "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert [(p["institution"], p["paid"]["amount"], p["posted"]) for p in body] == [
+        ("H1", "-7122.56", False),
+        ("H2", "3122.57", False),
+    ]
+    bad = CliRunner().invoke(
+        app, ["dip", "pay", "--year", "2025", "--area", AREA, "--on", "2026-13-01", "--db", db_url]
+    )
+    assert bad.exit_code == 2 and "on" in bad.output

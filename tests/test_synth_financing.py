@@ -100,7 +100,7 @@ def _paid(engine: Engine, column: str) -> int:
 
 
 def test_funds_financed_and_settled(engine: Engine, uow: UnitOfWork, area: Path) -> None:
-    report = load_area(area, engine, migrate=False)
+    report = load_area(area, engine, migrate=False, settlements=False)
     requests = _claims(area)
     for i in range(0, len(requests), 200):
         outcomes = settlement.settle_many(uow, requests[i : i + 200])
@@ -142,7 +142,7 @@ def test_funds_financed_and_settled(engine: Engine, uow: UnitOfWork, area: Path)
     assert check.ok, check.as_dict()
 
     # loading again posts nothing more (the allocation is once per area and year)
-    again = load_area(area, engine, migrate=False)
+    again = load_area(area, engine, migrate=False, settlements=False)
     assert again.transactions == 0 and _flows(engine, "medical_assistance")[0] == assistance_in
 
 
@@ -154,7 +154,7 @@ def test_opening_balances_and_history(engine: Engine, uow: UnitOfWork, area: Pat
     (brought in at 1 January plus the year's credits), the opening transactions balance against
     the area's opening_balance account, the coverage history is the generated one, and the
     waiting periods the services derive from it are the generator's."""
-    report = load_area(area, engine, migrate=False)
+    report = load_area(area, engine, migrate=False, settlements=False)
     persons = {p["national_id"]: p for p in _table(area, "persons").to_pylist()}
     with engine.connect() as conn:
         credits = dict(

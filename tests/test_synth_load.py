@@ -56,7 +56,7 @@ def _scalar(engine: Engine, sql: str) -> int:
 
 
 def test_load_area(engine: Engine, uow: UnitOfWork, area: Path) -> None:
-    report = load_area(area, engine, migrate=False)
+    report = load_area(area, engine, migrate=False, settlements=False)
     persons = _persons(area)
     assert report.parts == report.parts_loaded == 3
     assert report.persons_inserted == PERSONS and report.invalid == 0
@@ -140,12 +140,12 @@ def test_load_area(engine: Engine, uow: UnitOfWork, area: Path) -> None:
 
 
 def test_loading_twice_is_idempotent(engine: Engine, uow: UnitOfWork, area: Path) -> None:
-    load_area(area, engine, migrate=False)
+    load_area(area, engine, migrate=False, settlements=False)
     counts = [
         _scalar(engine, f"SELECT COUNT(*) FROM {t}")
         for t in ("persons", "enrolments", "contributions", "postings", "relations")
     ]
-    again = load_area(area, engine, migrate=False)
+    again = load_area(area, engine, migrate=False, settlements=False)
     assert again.parts_skipped == 3 and again.parts_loaded == 0 and again.persons_inserted == 0
     assert counts == [
         _scalar(engine, f"SELECT COUNT(*) FROM {t}")
@@ -158,7 +158,7 @@ def test_persons_registered_elsewhere_refuse_the_part(uow: UnitOfWork, area: Pat
     first = _persons(area, 1).slice(0, 1).to_pylist()[0]
     registry.add_person(uow, first["national_id"], first["name"])
     with pytest.raises(AreaLoadRefused, match="1 of its 120 persons are already registered"):
-        load_area(area, uow.session_factory.kw["bind"], migrate=False)
+        load_area(area, uow.session_factory.kw["bind"], migrate=False, settlements=False)
 
 
 # ------------------------------------------------------ the same rows as the services write
@@ -347,7 +347,7 @@ def by_services(area: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 def test_rows_equal_those_the_services_write(
     engine: Engine, area: Path, by_services: dict[str, Any]
 ) -> None:
-    load_area(area, engine, migrate=False)
+    load_area(area, engine, migrate=False, settlements=False)
     loaded = _rows(engine, set(_persons(area, 1).column("national_id").to_pylist()))
     assert len(by_services["contributions"]) > 400 and len(by_services["openings"]) > 10
     assert sum(1 for c in by_services["coverage"] if int(c[1]) < YEAR) > 400
@@ -363,7 +363,7 @@ def test_an_area_of_a_past_year_loads_priced_from_that_years_figures(
     # between 60% and 300% of the 2011 average wage, 41799 yuan (NBS-WAGE), a twelfth a month.
     out = tmp_path / "area2012"
     generate(out, SynthConfig(REGION, 120, 2012, seed=5, chunk_size=60))
-    report = load_area(out, engine, migrate=False)
+    report = load_area(out, engine, migrate=False, settlements=False)
     assert report.errors == [] and report.persons_inserted == 120
     floor, ceiling = (4179900 * 6 // 10 + 6) // 12, (4179900 * 3 + 6) // 12
     assert (floor, ceiling) == (208995, 1044975)

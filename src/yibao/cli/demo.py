@@ -22,6 +22,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from yibao.calc.scenario import read_scenario
@@ -66,8 +67,13 @@ def prepare_area(console: Console) -> tuple[Path, str]:
             f"{config.year}, seed {config.seed} -> {folder}"
         )
 
+    columns = (TextColumn("[bold]loading persons"), BarColumn(), MofNCompleteColumn())
     try:
-        prepared = area.prepare_area(generating)
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("load", total=None)
+            prepared = area.prepare_area(
+                generating, lambda done, total: bar.update(task, completed=done, total=total)
+            )
     except AreaLoadRefused as exc:
         console.print(f"[red]error:[/red] {exc} (remove {area.data_folder()} to start afresh)")
         raise typer.Exit(2) from exc
@@ -76,6 +82,7 @@ def prepare_area(console: Console) -> tuple[Path, str]:
         console.print(
             f"Loaded into {prepared.database}: {report.persons_inserted:,} persons, "
             f"{sum(report.contributions.values()):,} contributions, "
+            f"{report.settlements:,} settlements, "
             f"{report.transactions:,} ledger transactions ({prepared.seconds:.1f} s)"
         )
     else:

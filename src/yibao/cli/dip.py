@@ -212,4 +212,5 @@ def drg_show(
 
 # The year-end commands (cli/dip_year.py): the DIP year-end and capitation's year.
 dip_app.command("settle")(dip_year.settle)
+dip_app.command("pay")(dip_year.pay)
 dip_app.command("capitation")(dip_year.capitation)

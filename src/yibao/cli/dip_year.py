@@ -1,6 +1,7 @@
-"""``yibao dip settle`` and ``yibao dip capitation`` (registered on ``yibao dip`` by
-``cli/dip.py``): the DIP year-end of a pooling area (年终清算): every institution's points,
-the point value and its settlement against what the fund advanced, posted once."""
+"""``yibao dip settle``, ``yibao dip pay`` and ``yibao dip capitation`` (registered on ``yibao
+dip`` by ``cli/dip.py``): the DIP year-end of a pooling area (年终清算): every institution's
+points, the point value and its settlement against what the fund advanced, posted once, then
+paid out of cash once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, unit_of_work
+from yibao.cli.common import DbOpt, JsonOpt, emit, fail, out, parse_date, unit_of_work
 from yibao.domain.errors import InvalidField
 from yibao.policy import yuan_to_fen
 from yibao.services import dip_year as svc
@@ -121,5 +122,37 @@ def capitation(
             )
         if not found:
             out.print(f"capitation {year} area {area}: nobody enrolled")
+
+    emit(found, as_json, human)
+
+
+def pay(
+    year: Annotated[int, typer.Option("--year", help="The settled year")],
+    area: Annotated[str, typer.Option("--area", help="The pooling area code")],
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Only this institution (default: all)")
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="The payment date, after the year (default today)")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pay out the stored DIP year-end (yibao dip settle): each institution's balance paid out
+    of the area's cash, or paid back into it where the fund reclaims (once per institution)."""
+    day = parse_date(on, "on", as_json)
+    with unit_of_work(db, as_json) as uow:
+        found = [p.as_dict() for p in svc.pay(uow, area, year, institution, on=day)]
+
+    def human() -> None:
+        for p in found:
+            paid = p["paid"]
+            state = (
+                "nothing to pay"
+                if paid is None
+                else f"{'paid now' if p['posted'] else 'paid before'}: {paid['amount']} on "
+                f"{paid['paid_on']} (transaction {paid['transaction']})"
+            )
+            out.print(f"{p['institution']}: settlement {p['settlement']}, {state}")
 
     emit(found, as_json, human)

@@ -218,10 +218,14 @@ def load(
     no_lines: bool = typer.Option(
         False, "--no-lines", help="Load the visits without their fee detail lines (faster)."
     ),
+    no_settlements: bool = typer.Option(
+        False, "--no-settlements", help="Load the visits without settling them (faster)."
+    ),
 ) -> None:
     """Load a generated area into the registry database: persons, households, relations,
     special groups, enrolments, the year's contributions on the ledger, and the claims as
-    visits with their diagnoses, procedures and classified fee lines (idempotent)."""
+    visits with their diagnoses, procedures and classified fee lines, settled through the
+    kernel with their ledger transactions (idempotent)."""
     console = Console(stderr=True)
     columns = (
         TextColumn("[bold]persons"),
@@ -236,7 +240,13 @@ def load(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = load_area(folder, db, progress=progress, lines=not no_lines)
+            report = load_area(
+                folder,
+                db,
+                progress=progress,
+                lines=not no_lines,
+                settlements=not no_settlements,
+            )
     except (RecordError, ParameterError) as exc:
         message = exc.public() if isinstance(exc, ParameterError) else str(exc)
         if as_json:
@@ -274,6 +284,13 @@ def load(
         f"visits: {visits}; diagnoses {report.diagnoses:,}, procedures {report.procedures:,}, "
         f"fee lines {report.lines:,}"
     )
+    if report.settlements:
+        settled = report.as_dict()["settlements"]
+        out.print(
+            f"settlements: {report.settlements:,}, medical fees {settled['medfee_sumamt']}, "
+            f"funds {settled['fund_pay_sumamt']}, personal accounts {settled['acct_pay']}, "
+            f"cash {settled['psn_cash_pay']} yuan"
+        )
     if report.invalid:
         out.print(f"[red]{report.invalid} invalid persons[/red] (first: {report.errors[:3]})")
 

@@ -39,3 +39,23 @@ def dip_postings(institution: str, area: str, by_scheme: Mapping[str, int]) -> l
             credit(AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, institution), total)
         )
     return legs if any(p.amount != 0 for p in legs) and sum(p.amount for p in legs) == 0 else []
+
+
+def dip_payment_reference(institution: str, area: str, year: int) -> str:
+    """The business key of paying out an institution's year-end balance: one transaction per
+    institution, area and year (``dip-payment:<code>:<area>:<year>``)."""
+    return f"dip-payment:{institution}:{area}:{year}"
+
+
+def dip_payment_postings(institution: str, area: str, settlement: int) -> list[Posting]:
+    """Paying out the year-end's balance as the monthly clearing pays a month
+    (``domain.clearing.clearing_postings``): D ``institution_payable:<code>`` (what the
+    year-end posted there), C ``cash:<area>`` (paid out of the area's cash). A negative
+    settlement (the fund reclaims) gives the signs reversed: the institution pays the money
+    back into cash. Nothing to pay gives []."""
+    if settlement == 0:
+        return []
+    return [
+        debit(AccountRef.of_institution(AccountKind.INSTITUTION_PAYABLE, institution), settlement),
+        credit(AccountRef.fund(AccountKind.CASH, area), settlement),
+    ]

@@ -99,6 +99,20 @@ class SettlementRefused(RecordError):
         super().__init__(f"{subject}: {reason}")
 
 
+class SupervisionRefused(SettlementRefused):
+    """A settlement (2207) refused by a supervision rule whose action is ``refuse``: the rule's
+    code and the serials (``feedetl_sn``) of the lines that fire it; nothing was stored."""
+
+    def __init__(self, subject: str, rule: str, description: str, lines: list[str]) -> None:
+        self.rule = rule
+        self.lines = lines
+        super().__init__(
+            subject,
+            f"refused by supervision rule {rule} ({description}): line(s) {', '.join(lines)}; "
+            "cancel (2205) or correct them, then settle again",
+        )
+
+
 class RequestConflict(SettlementRefused):
     """A request id already used for a different request (idempotency keys are not reusable)."""
 

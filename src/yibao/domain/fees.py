@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from yibao.domain.errors import InvalidField
@@ -125,6 +125,10 @@ class LineSums:
     over_limit: int
     in_scope: int
     category_b: int
+    #: (rule code, lines) of the line rules the lines' classification fires
+    #: (``policy.supervision.LINE_RULE_REASONS``), those with lines only: what 2207 checks a
+    #: refusing rule against without reading the lines
+    rule_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
 
 def check_discharge_way(value: object, field: str = "dscg_way") -> DischargeWay:

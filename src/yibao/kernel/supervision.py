@@ -15,6 +15,7 @@ import numpy as np
 
 from yibao.kernel.classify import NO_LIMIT, REASONS
 from yibao.kernel.segments import I64, B
+from yibao.policy.supervision import LINE_RULE_REASONS
 from yibao.policy.vocab import LineReason, SupervisionRule
 
 _REASON = {r: i for i, r in enumerate(REASONS)}
@@ -31,17 +32,17 @@ def _reason_in(reason: I64, *which: LineReason) -> B:
 
 def over_quantity_lines(reason: I64) -> B:
     """超限量: lines whose quantity passed the item's daily or per-stay maximum."""
-    return _reason_in(reason, LineReason.DAY_QUANTITY, LineReason.STAY_QUANTITY)
+    return _reason_in(reason, *LINE_RULE_REASONS[SupervisionRule.OVER_QUANTITY])
 
 
 def sex_age_lines(reason: I64) -> B:
     """限性别/限年龄: lines of an item restricted to the other sex or to other ages."""
-    return _reason_in(reason, LineReason.SEX, LineReason.AGE)
+    return _reason_in(reason, *LINE_RULE_REASONS[SupervisionRule.SEX_AGE])
 
 
 def above_level_lines(reason: I64) -> B:
     """超医疗机构级别: lines of an item the institution's level may not bill."""
-    return _reason_in(reason, LineReason.LEVEL)
+    return _reason_in(reason, *LINE_RULE_REASONS[SupervisionRule.ABOVE_LEVEL])
 
 
 def _ranks(values: I64) -> I64:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from yibao.policy.errors import ParameterError
 from yibao.policy.params import Policy
-from yibao.policy.vocab import RuleAction, Severity, SupervisionRule
+from yibao.policy.vocab import LineReason, RuleAction, Severity, SupervisionRule
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,16 @@ RULE_TEXTS: dict[SupervisionRule, RuleText] = {
         ("supervision.frequency.window_days", "supervision.frequency.max_visits"),
     ),
 }
+
+
+#: The line rules fired by a line's classification (2204's reason): the reasons of each.
+LINE_RULE_REASONS: dict[SupervisionRule, tuple[LineReason, ...]] = {
+    SupervisionRule.OVER_QUANTITY: (LineReason.DAY_QUANTITY, LineReason.STAY_QUANTITY),
+    SupervisionRule.SEX_AGE: (LineReason.SEX, LineReason.AGE),
+    SupervisionRule.ABOVE_LEVEL: (LineReason.LEVEL,),
+}
+#: The rules run over a visit's lines at settlement time: 2206 warns, 2207 refuses on them.
+ONLINE_RULES: tuple[SupervisionRule, ...] = (SupervisionRule.DUPLICATE_ITEM, *LINE_RULE_REASONS)
 
 
 @dataclass(frozen=True)
@@ -147,3 +158,11 @@ def _stay(policy: Policy, on: dt.date) -> dict[str, int]:
             policy.source_file("supervision", on), "supervision.stay_limit_days.default", "not set"
         )
     return table
+
+
+@lru_cache(maxsize=1024)
+def refusing_rules(policy: Policy, on: dt.date) -> tuple[CatalogueRule, ...]:
+    """The online rules (``ONLINE_RULES``) whose action in ``policy``'s region on ``on`` is
+    ``refuse``: what 2207 checks a visit's lines against (none by default)."""
+    catalogue = rule_catalogue(policy, on)
+    return tuple(r for r in catalogue.acting(RuleAction.REFUSE) if r.code in ONLINE_RULES)

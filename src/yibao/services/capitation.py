@@ -24,6 +24,7 @@ from yibao.domain.funds import check_year
 from yibao.domain.ledger import LedgerTransaction
 from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
+from yibao.policy.vocab import InsuredCategory
 from yibao.rules.capitation import capitation_due, capitation_settlement, enrolled_institution
 from yibao.services import clock
 from yibao.services.common import policy_for
@@ -83,7 +84,13 @@ def reconcile(
         care = outpatient_care(uow.session, area, year)
         by_person: dict[tuple[int, str], dict[str, tuple[int, int]]] = defaultdict(dict)
         for c in care:
-            by_person[(c.person_id, c.scheme)][c.institution] = (c.visits, c.fund_paid)
+            # a settlement names the insured category; the fund is its scheme's
+            scheme = InsuredCategory(c.scheme).scheme.value
+            visits, fund_paid = by_person[(c.person_id, scheme)].get(c.institution, (0, 0))
+            by_person[(c.person_id, scheme)][c.institution] = (
+                visits + c.visits,
+                fund_paid + c.fund_paid,
+            )
         enrolled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         paid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for (_, scheme), places in by_person.items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from yibao.domain.registry import Person
 from yibao.services import dip_year, ledger
 from yibao.services import provider_payment as pp
 from yibao.services.area_load import LoadReport, load_area
+from yibao.services.area_load.load import Progress
 from yibao.services.common import policy_for
 from yibao.services.keys import newest_key_id
 from yibao.services.person_file import enrolment_on, entitlement, load_file
@@ -77,7 +79,10 @@ class DemoArea:
     seconds: float
 
 
-def prepare_area(generating: Callable[[SynthConfig, Path], None] | None = None) -> DemoArea:
+def prepare_area(
+    generating: Callable[[SynthConfig, Path], None] | None = None,
+    progress: Progress | None = None,
+) -> DemoArea:
     """The demo area and its database: generated (``generating`` is told first) and loaded on
     first use, then reused. A folder that holds another area is ``AreaLoadRefused``."""
     folder = data_folder()
@@ -85,14 +90,30 @@ def prepare_area(generating: Callable[[SynthConfig, Path], None] | None = None) 
     database = folder / "yibao.sqlite"
     url = f"sqlite:///{database}"
     started = time.perf_counter()
-    if not _same_area(folder, config):
-        if generating is not None:
-            generating(config, folder)
+    same = _same_area(folder, config)
+    if not same or _unsettled(database):
         for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
             stale.unlink(missing_ok=True)
+    if not same:
+        if generating is not None:
+            generating(config, folder)
         generate(folder, config)
-    report = load_area(folder, url)
+    report = load_area(folder, url, progress=progress)
     return DemoArea(folder, database, url, report, time.perf_counter() - started)
+
+
+def _unsettled(database: Path) -> bool:
+    """Whether the demo database holds visits and no settlement (loaded before the load settled
+    its visits): it is then loaded anew, so that the demo's year-end has stays to settle."""
+    if not database.exists():
+        return False
+    with sqlite3.connect(database) as conn:
+        try:
+            visits = conn.execute("SELECT EXISTS (SELECT 1 FROM visits)").fetchone()[0]
+            settled = conn.execute("SELECT EXISTS (SELECT 1 FROM settlements)").fetchone()[0]
+        except sqlite3.Error:  # not migrated yet
+            return False
+    return bool(visits) and not settled
 
 
 def area_funds(url: str, area: str) -> tuple[ledger.FundsReport, ledger.ReconciliationReport]:
@@ -105,7 +126,7 @@ def dip_year_end(url: str) -> dip_year.YearEnd | None:
     """The DIP year-end of the demo area's year (``yibao dip settle``), run once and reused:
     when no DIP table is in force, one is built from the year's own discharged stays first (a
     demo shortcut: a bureau builds from the three years before). None when the area holds no
-    discharged stay of the year (the area was loaded without visits)."""
+    settled discharged stay of the year (the area was loaded without visits or settlements)."""
     found = dip_year.statement(UnitOfWork.for_url(url), DEMO_REGION, DEMO_YEAR)
     if found is not None:
         return found

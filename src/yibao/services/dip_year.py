@@ -26,8 +26,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from yibao.domain.dip_year import dip_postings, dip_reference
-from yibao.domain.errors import InvalidField
+from yibao.domain.dip_year import (
+    dip_payment_postings,
+    dip_payment_reference,
+    dip_postings,
+    dip_reference,
+)
+from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
 from yibao.domain.funds import check_year
 from yibao.domain.ledger import LedgerTransaction
 from yibao.domain.registry import check_area
@@ -41,7 +46,7 @@ from yibao.kernel.dip import (
 )
 from yibao.kernel.dip_groups import assign_groups
 from yibao.policy import NATIONAL, Policy, fen_to_yuan
-from yibao.policy.vocab import InsuranceScheme
+from yibao.policy.vocab import InsuranceScheme, InsuredCategory
 from yibao.rules.per_diem import per_diem_group
 from yibao.rules.provider_payment import (
     POINTS_SCALE,
@@ -54,12 +59,15 @@ from yibao.rules.provider_payment import (
 )
 from yibao.services import clock
 from yibao.services.common import policy_for
+from yibao.store.clearing import Payment, payments
 from yibao.store.dip_year import YearCases, stored_run, stored_settlements, year_cases
 from yibao.store.dip_year_models import DipRunRow, DipSettlementRow
 from yibao.store.repositories.payment_groups import PaymentGroupRepository
 from yibao.store.uow import UnitOfWork
 
 DIP_KIND = "dip_settlement"
+#: the ledger kind of paying a year-end balance out of cash (as ``services.clearing`` pays)
+DIP_PAYMENT_KIND = "dip_payment"
 SCHEMES = tuple(InsuranceScheme)
 
 
@@ -317,7 +325,11 @@ def compute(
     per_diem_n = per_inst(pointed.kind == PER_DIEM)
     review_n = per_inst(pointed.review)
     cost_i, patient_i, adv_i = per_inst(cost), per_inst(patient), per_inst(advanced)
-    scheme_idx = np.array([SCHEMES.index(InsuranceScheme(s)) for s in cases.scheme], np.int64)
+    # a settlement names the insured category (a retiree's, a flexible worker's: the employee
+    # scheme's pooling fund)
+    scheme_idx = np.array(
+        [SCHEMES.index(InsuredCategory(s).scheme) for s in cases.scheme], np.int64
+    )
     diff = np.zeros(k * len(SCHEMES), np.int64)
     np.add.at(diff, inst * len(SCHEMES) + scheme_idx, due - advanced)
     institutions = []
@@ -500,3 +512,92 @@ def _store(uow: UnitOfWork, c: Computed) -> YearEnd:
         True,
         tuple(done),
     )
+
+
+@dataclass(frozen=True)
+class Paid:
+    """Paying out one institution's year-end balance: ``posted`` False when it was paid
+    before (``payment`` is that payment) or there was nothing to pay."""
+
+    institution: str
+    settlement: int  # fen: what the year-end posted to the institution (negative: reclaimed)
+    payment: Payment | None
+    posted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.payment
+        return {
+            "institution": self.institution,
+            "settlement": fen_to_yuan(self.settlement),
+            "reference": p.reference if p is not None else None,
+            "paid": None
+            if p is None
+            else {
+                "transaction": p.transaction_id,
+                "paid_on": p.paid_on.isoformat(),
+                "amount": fen_to_yuan(p.amount),
+            },
+            "posted": self.posted,
+        }
+
+
+def pay(
+    uow: UnitOfWork,
+    area: str,
+    year: int,
+    institution: str | None = None,
+    *,
+    on: dt.date | None = None,
+) -> list[Paid]:
+    """Pay out the stored year-end of ``area`` and ``year`` (``settle``) to every institution
+    (or to ``institution``): per institution one transaction ``dip-payment:<code>:<area>:<year>``
+    (``domain.dip_year.dip_payment_postings``: D ``institution_payable``, C ``cash:<area>``;
+    reversed when the fund reclaims), dated ``on`` (default today), after the year and not
+    after today. An institution paid before is not paid again; one whose year-end posted
+    nothing gets nothing. A year-end not run is ``NotFound``."""
+    _check(area, year)
+    day = on or clock.today()
+    today = clock.today()
+    if day > today:
+        raise InvalidField("on", f"{day.isoformat()} is after today ({today.isoformat()})", day)
+    if day <= dt.date(year, 12, 31):
+        raise InvalidField("on", f"{day.isoformat()} is within {year}: pay after the year", day)
+    with uow:  # read and paid in one database transaction
+        run = stored_run(uow.session, area, year)
+        if run is None:
+            raise NotFound("DIP year-end", f"{area} {year}")
+        rows = [
+            r
+            for r in stored_settlements(uow.session, run.id)
+            if institution is None or r.institution == institution
+        ]
+        if institution is not None and not rows:
+            raise NotFound("institution in the DIP year-end", institution)
+        refs = {r.institution: dip_payment_reference(r.institution, area, year) for r in rows}
+        done = payments(uow.session, list(refs.values()))
+        out: list[Paid] = []
+        for r in rows:
+            ref = refs[r.institution]
+            legs = dip_payment_postings(r.institution, area, r.settlement)
+            found = done.get(ref)
+            if found is not None or not legs or r.transaction_id is None:
+                out.append(Paid(r.institution, r.settlement, found, False))
+                continue
+            txn = LedgerTransaction.of(
+                DIP_PAYMENT_KIND,
+                day,
+                legs,
+                f"DIP year-end {year} of area {area}: balance paid with {r.institution}",
+                ref,
+            )
+            try:
+                txn_id = uow.ledger.post(txn)
+            except AlreadyExists:  # paid meanwhile by another run: keep its payment
+                again = payments(uow.session, [ref]).get(ref)
+                out.append(Paid(r.institution, r.settlement, again, False))
+                continue
+            out.append(
+                Paid(r.institution, r.settlement, Payment(ref, txn_id, day, r.settlement), True)
+            )
+        uow.commit()
+    return out

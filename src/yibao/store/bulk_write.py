@@ -192,16 +192,20 @@ def staged_enrolled(conn: Connection) -> int:
 
 
 def fund_account_id(conn: Connection, ref: AccountRef) -> int:
-    """The id of a fund account, opened on first use."""
+    """The id of a fund account (or of any account a reference names: an institution's, a
+    person's), opened on first use."""
     conn.execute(
         text(
-            "INSERT INTO accounts (code, kind, pooling_area, normal_side, balance) "
-            "VALUES (:code, :kind, :area, :side, 0) ON CONFLICT (code) DO NOTHING"
+            "INSERT INTO accounts (code, kind, pooling_area, person_id, institution, "
+            "normal_side, balance) "
+            "VALUES (:code, :kind, :area, :person, :inst, :side, 0) ON CONFLICT (code) DO NOTHING"
         ),
         {
             "code": ref.code,
             "kind": ref.kind.value,
             "area": ref.pooling_area,
+            "person": ref.person_id,
+            "inst": ref.institution,
             "side": ref.kind.normal_side,
         },
     )

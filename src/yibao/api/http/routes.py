@@ -20,7 +20,7 @@ from yibao.api.http.handlers_settlement import owner_or_not_yours, present
 from yibao.api.http.tx import TxAnswer, TxRequest, answer_or_raise, dumps, run_tx
 from yibao.domain.errors import InvalidField, NotFound, RecordError
 from yibao.domain.roles import Role
-from yibao.services import access, accounts, clearing, clock, dip_year
+from yibao.services import access, accounts, capitation, clearing, clock, dip_year
 from yibao.services import settlement as svc
 from yibao.services.accounts import NewInstitution, NewStaff
 from yibao.services.common import find_person
@@ -325,6 +325,33 @@ def dip_year_end(
         AuditEntry(who.actor, who.role.value, "dip:read", target=f"dip:{area}:{year}"),
     )
     return found.as_dict()
+
+
+@router.get("/api/v1/capitation/{year}", tags=["settlements"])
+def capitation_year(
+    state: StateDep,
+    who: PrincipalDep,
+    year: int = PathParam(ge=1990, le=2200, description="The reconciled year"),
+    area: str = Query(pattern=r"^[0-9]{6}$", description="The pooling area"),
+) -> dict[str, Any]:
+    """The capitation year of a pooling area (``yibao dip capitation``): every institution's
+    enrolled persons, what is due per capita, what the fund paid claim by claim and the
+    difference, with its ledger transaction once posted. Read only (posting is the command's);
+    fund managers and administrators only."""
+    _deny(state, who, "dip:read", target=f"capitation:{area}:{year}")
+    try:
+        found = capitation.reconcile(UnitOfWork.for_engine(state.engine), area, year)
+    except Exception as exc:
+        raise answer_or_raise(exc) from None
+    _audit(
+        state.engine,
+        AuditEntry(who.actor, who.role.value, "dip:read", target=f"capitation:{area}:{year}"),
+    )
+    return {
+        "area": area,
+        "year": year,
+        "institutions": [i.as_dict() for i in found],
+    }
 
 
 # ------------------------------------------------------------------- monthly clearing (清算)

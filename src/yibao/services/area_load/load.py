@@ -28,8 +28,11 @@ in one database transaction per part:
 - the personal accounts' opening balances (``services.ledger.opening_legs``);
 - the part's claims as visits (``claims/part-*.parquet``), with their diagnoses, procedures and
   discharge, and their fee lines (``lines/part-*.parquet``) classified against the area's
-  catalogue as 2204 classifies them (``visits``; not the lines with ``lines=False``); no
-  settlement: the visits stand alone;
+  catalogue as 2204 classifies them (``visits``; not the lines with ``lines=False``);
+- the visits settled (2207) through the kernel, each person's in date order with the
+  year-to-date state carried, and stored with their layers, their balanced ledger
+  transactions, the accounts' balances and the funds' month totals (``settle``; not with
+  ``settle=False``);
 - after the last part, the year's fiscal allocation to the medical assistance fund, by the
   service itself (``services.ledger.allocate_assistance``; posted once per area and year).
 
@@ -58,8 +61,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from yibao.kernel.classify import CatalogueTable
+from yibao.kernel.tables import Tables
 from yibao.services import ledger
-from yibao.services.area_load import visits, write, year_rules
+from yibao.services.area_load import settle, visits, write, year_rules
 from yibao.services.area_load.read import (
     open_area,
     part_rows,
@@ -70,6 +74,7 @@ from yibao.services.area_load.read import (
 from yibao.services.area_load.report import AreaLoadRefused, LoadReport
 from yibao.services.common import policy_for
 from yibao.services.fees import source
+from yibao.services.settlement.compute import tables_for
 from yibao.store import bulk, bulk_write
 from yibao.store.db import make_engine
 from yibao.store.migrate import upgrade
@@ -103,6 +108,7 @@ def _load_part(
     rules: year_rules.Rules,
     max_errors: int,
     catalogue: CatalogueTable | None,
+    tables: Tables | None,
 ) -> int:
     """Load one persons part inside the caller's transaction; returns the persons inserted,
     or -1 when the part was already loaded."""
@@ -140,6 +146,16 @@ def _load_part(
     del people
     written = visits.write_visits(conn, path, person_ids, report.region, report.year, catalogue)
     report.add_visits(written)
+    if tables is not None and written.to_settle is not None:
+        done = settle.settle_part(
+            conn,
+            written.to_settle,
+            settle.part_persons(path),
+            report.region,
+            report.year,
+            tables,
+        )
+        report.add_settled(done)
     return inserted
 
 
@@ -151,11 +167,13 @@ def load_area(
     migrate: bool = True,
     max_errors: int = 100,
     lines: bool = True,
+    settlements: bool = True,
 ) -> LoadReport:
     """Load the generated area in ``folder`` into the database ``db`` (URL or engine; default
     ``YIBAO_DATABASE_URL``, else ``./yibao.sqlite``). With ``migrate`` the schema is brought to
     the latest migration first. Without ``lines`` the visits are loaded with their diagnoses
-    and procedures but without their fee lines."""
+    and procedures but without their fee lines; without ``settlements`` the visits are not
+    settled."""
     area = open_area(folder)
     engine = db if isinstance(db, Engine) else make_engine(db)
     url = engine.url.render_as_string(hide_password=False)
@@ -170,6 +188,7 @@ def load_area(
         parts=len(area.parts),
     )
     rules = year_rules.Rules(policy_for(area.region), area.year)
+    tables = tables_for(policy_for(area.region), area.year) if settlements else None
     catalogue = None
     if lines:  # the catalogue 2204 classifies the area's lines against
         uow = UnitOfWork.for_engine(engine)
@@ -182,7 +201,7 @@ def load_area(
             for path in area.parts:
                 n = part_rows(path)
                 with _without_cycle_collector(), conn.begin():
-                    inserted = _load_part(conn, path, report, rules, max_errors, catalogue)
+                    inserted = _load_part(conn, path, report, rules, max_errors, catalogue, tables)
                 if inserted < 0:
                     report.parts_skipped += 1
                 else:

@@ -9,6 +9,7 @@ from yibao.domain.errors import RecordError
 from yibao.policy import fen_to_yuan
 
 if TYPE_CHECKING:
+    from yibao.services.area_load.settle import Settled
     from yibao.services.area_load.visits import Written
 
 
@@ -46,6 +47,9 @@ class LoadReport:
     lines: int = 0
     #: the lines' amounts (fen): total, fully self-paid, over the price limit, category B
     line_amounts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    settlements: int = 0
+    #: the settlements' amounts (fen): medical fees, funds, personal accounts, cash
+    settled_amounts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -62,6 +66,14 @@ class LoadReport:
         self.procedures += written.procedures
         self.lines += written.lines
         self.line_amounts = [a + b for a, b in zip(self.line_amounts, written.amounts, strict=True)]
+
+    def add_settled(self, settled: Settled) -> None:
+        """Add what ``settle.settle_part`` stored."""
+        self.settlements += settled.settlements
+        self.transactions += settled.transactions
+        self.postings += settled.postings
+        for k, v in settled.amounts.items():
+            self.count(self.settled_amounts, k, v)
 
     def count(self, counts: dict[str, int], key: str, n: int = 1) -> None:
         counts[key] = counts.get(key, 0) + n
@@ -105,6 +117,10 @@ class LoadReport:
                         strict=True,
                     )
                 },
+            },
+            "settlements": {
+                "count": self.settlements,
+                **{k: fen_to_yuan(v) for k, v in self.settled_amounts.items()},
             },
             "seconds": round(self.seconds, 2),
             "persons_per_minute": round(self.persons_per_minute),

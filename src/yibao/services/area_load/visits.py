@@ -49,8 +49,11 @@ from yibao.kernel.classify import (
 )
 from yibao.policy.vocab import CrossRegion, FeeLineStatus
 from yibao.services.area_load.report import AreaLoadRefused
+from yibao.services.area_load.settle import Visits
 from yibao.store.bulk_write import copy_arrow, next_ids
 
+#: the claim's own amounts, settled from when the area is loaded without its lines
+CLAIM_AMOUNTS = ("fully_self_paid", "over_limit", "category_b")
 CLAIM_COLUMNS = (
     "claim_id",
     "psn_no",
@@ -232,11 +235,12 @@ def build_visits(
 @dataclass
 class LineSlice:
     """Fee lines of whole visits ready to copy, and their sums per visit
-    (``kernel.classify.visit_sums``) from visit ``first`` on."""
+    (``kernel.classify.visit_sums``) and counts from visit ``first`` on."""
 
     rows: pa.Table
     first: int
     sums: VisitSums
+    counts: np.ndarray
 
 
 def _age_on(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -335,7 +339,8 @@ def build_lines(
     )
     first = int(visit[0]) if m else 0
     count = int(visit[-1]) - first + 1 if m else 0
-    return LineSlice(out, first, visit_sums(visit - first, found, count))
+    counts = np.bincount(visit - first, minlength=count) if m else np.zeros(0, np.int64)
+    return LineSlice(out, first, visit_sums(visit - first, found, count), counts)
 
 
 def _check_columns(path: Path, wanted: tuple[str, ...]) -> None:
@@ -347,9 +352,11 @@ def _check_columns(path: Path, wanted: tuple[str, ...]) -> None:
         )
 
 
-def read_claims(path: Path) -> pa.Table:
-    _check_columns(path, CLAIM_COLUMNS)
-    return pq.read_table(path, columns=list(CLAIM_COLUMNS))
+def read_claims(path: Path, with_amounts: bool = False) -> pa.Table:
+    """A claims part's columns (``with_amounts``: and the claim's own amounts)."""
+    columns = (*CLAIM_COLUMNS, *CLAIM_AMOUNTS) if with_amounts else CLAIM_COLUMNS
+    _check_columns(path, columns)
+    return pq.read_table(path, columns=list(columns))
 
 
 def _whole_visits(path: Path) -> Iterator[pa.Table]:
@@ -382,6 +389,8 @@ class Written:
     lines: int = 0
     #: the lines' amounts summed (fen): amount, fully self-paid, over limit, category B
     amounts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    #: the visits as the settlement of the load takes them (``settle.Visits``)
+    to_settle: Visits | None = None
 
 
 def write_visits(
@@ -399,7 +408,7 @@ def write_visits(
     claims_path = sibling(persons_part, "claims")
     if not claims_path.exists():
         raise AreaLoadRefused(f"{claims_path} is missing (the claims of {part})")
-    claims = read_claims(claims_path)
+    claims = read_claims(claims_path, with_amounts=catalogue is None)
     persons = pq.read_table(persons_part, columns=["psn_no", "sex", "birth_date"])
     people = People.of(persons, person_ids)
     # the claims of a person not registered (an invalid row of the part) are left out
@@ -410,18 +419,40 @@ def write_visits(
     built = build_visits(
         claims, people, next_ids(conn, "visits", claims.num_rows), region, year, part
     )
-    del claims
     out = Written(visits=built.by_med_type, claims_skipped=len(skipped))
     copy_arrow(conn, "visits", built.visits)
     copy_arrow(conn, "visit_diagnoses", built.diagnoses)
     copy_arrow(conn, "visit_procedures", built.procedures)
     out.diagnoses, out.procedures = built.diagnoses.num_rows, built.procedures.num_rows
+    v = built.visits
+    out.to_settle = Visits(
+        visit_id=v.column("id").to_numpy(),
+        mdtrt_id=v.column("mdtrt_id").to_pylist(),
+        claim_id=built.claim_id,
+        person=built.person,
+        person_id=people.person_id[built.person],
+        day=_days(claims.column("date")),
+        med_type=v.column("med_type").to_pylist(),
+        level=built.level,
+        cross_region=v.column("cross_region").to_pylist(),
+        institution=v.column("fixmedins_code").to_pylist(),
+        total=built.total,
+        fully_self_paid=np.zeros(0, np.int64),
+        over_limit=np.zeros(0, np.int64),
+        category_b=np.zeros(0, np.int64),
+    )
     if catalogue is None:
+        for name in CLAIM_AMOUNTS:
+            setattr(out.to_settle, name, claims.column(name).to_numpy().astype(np.int64))
         return out
+    del claims
     lines_path = sibling(persons_part, "lines")
     if not lines_path.exists():
         raise AreaLoadRefused(f"{lines_path} is missing (the fee lines of {part})")
-    totals = np.zeros(len(built.claim_id), dtype=np.int64)
+    n = len(built.claim_id)
+    totals, fully_self_paid, over_limit, category_b, counts = (
+        np.zeros(n, dtype=np.int64) for _ in range(5)
+    )
     last = -1  # the last visit of the lines so far: a visit's lines come together
     for chunk in _whole_visits(lines_path):
         if len(skipped):
@@ -440,7 +471,12 @@ def write_visits(
         last = done.first + len(done.sums.total) - 1
         copy_arrow(conn, "fee_lines", done.rows)
         s = done.sums
-        totals[done.first : done.first + len(s.total)] += s.total
+        at = slice(done.first, done.first + len(s.total))
+        totals[at] += s.total
+        fully_self_paid[at] += s.fully_self_paid
+        over_limit[at] += s.over_limit
+        category_b[at] += s.category_b
+        counts[at] += done.counts
         for i, x in enumerate((s.total, s.fully_self_paid, s.over_limit, s.category_b)):
             out.amounts[i] += int(x.sum())
         out.lines += done.rows.num_rows
@@ -452,4 +488,11 @@ def write_visits(
             "total",
             f"{built.total[k]} fen is not the sum of its lines ({totals[k]} fen)",
         )
+    t = out.to_settle
+    t.fully_self_paid, t.over_limit, t.category_b, t.lines = (
+        fully_self_paid,
+        over_limit,
+        category_b,
+        counts,
+    )
     return out

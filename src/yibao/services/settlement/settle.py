@@ -30,6 +30,7 @@ from yibao.services.settlement.common import new_id, people
 from yibao.services.settlement.compute import Prepared, compute_all, paying_link, prepare
 from yibao.services.settlement.institutions import check_institution, institution_kinds
 from yibao.services.settlement.write import store_round
+from yibao.services.supervision.online import refuse_on_lines
 from yibao.store.repositories import StoredSettlement
 from yibao.store.uow import UnitOfWork
 
@@ -266,6 +267,10 @@ def _settle_round(
             if visit is not None and visit.id in settled:
                 raise SettlementRefused(
                     f"visit {visit.mdtrt_id}", f"already settled ({settled[visit.id]})"
+                )
+            if visit is not None and inp.lines is not None:  # supervision's refusing rules
+                refuse_on_lines(
+                    uow, visit, inp.lines, policies(inp.enrolment.pooling_area), claim.date
                 )
         except (RecordError, ParameterError) as exc:
             outcomes[i] = exc

@@ -2,6 +2,12 @@
 ``warn`` or ``refuse``, over the visit's live fee lines as 2204 classified them, answered as
 warnings (rule code and text per line). One read of the visit's lines; nothing is stored.
 
+At settlement (2207, ``refuse_on_lines``) a rule whose action is ``refuse`` refuses the visit
+(``SupervisionRefused``: the rule and the lines, nothing stored). The line sums 2207 reads
+already count the lines of each classification rule (``FeeRepository.sums``), so a visit none
+of whose lines fires costs nothing more; the lines are read only to name the ones that fire,
+or for the duplicate-item rule (a comparison of lines), when it refuses.
+
 The line rules run online (duplicate item, quantity over a maximum, sex/age restriction, an
 item above the institution's level); the rules over a person's year (split admission, long
 stay, visit frequency) run in the batch (``yibao supervise``); a settlement for a person not
@@ -15,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from yibao.domain.fees import FeeLine
+from yibao.domain.errors import SupervisionRefused
+from yibao.domain.fees import FeeLine, LineSums
+from yibao.domain.settlement import Visit
 from yibao.kernel.classify import REASONS
 from yibao.kernel.supervision import (
     above_level_lines,
@@ -24,7 +32,7 @@ from yibao.kernel.supervision import (
     sex_age_lines,
 )
 from yibao.policy.params import Policy
-from yibao.policy.supervision import RuleCatalogue, rule_catalogue
+from yibao.policy.supervision import RuleCatalogue, refusing_rules, rule_catalogue
 from yibao.policy.vocab import RuleAction, SupervisionRule
 from yibao.store.uow import UnitOfWork
 
@@ -78,3 +86,29 @@ def visit_warnings(uow: UnitOfWork, mdtrt_id: str, area: str, on: dt.date) -> li
             return []
         lines = uow.fees.lines(visit.id, live_only=True)
     return line_warnings(lines, catalogue)
+
+
+def refuse_on_lines(
+    uow: UnitOfWork, visit: Visit, sums: LineSums, policy: Policy, on: dt.date
+) -> None:
+    """Refuse a settlement (2207) of ``visit`` (its live lines summed: ``sums``) when a rule
+    of the area's catalogue on ``on`` whose action is ``refuse`` fires on its lines: the first
+    such rule in catalogue order, named with the serials of its lines. Nothing is read when no
+    online rule refuses (the default), or when none of the refusing classification rules has
+    a line in ``sums``."""
+    rules = refusing_rules(policy, on)
+    if not rules or visit.id is None:
+        return
+    counted = dict(sums.rule_lines)
+    suspect = [
+        r for r in rules if r.code is SupervisionRule.DUPLICATE_ITEM or counted.get(r.code.value)
+    ]
+    if not suspect:
+        return
+    found = line_warnings(uow.fees.lines(visit.id, live_only=True), rule_catalogue(policy, on))
+    for rule in suspect:
+        serials = [w["feedetl_sn"] for w in found if w["rule"] == rule.code.value]
+        if serials:
+            raise SupervisionRefused(
+                f"visit {visit.mdtrt_id}", rule.code.value, rule.text.description, serials
+            )

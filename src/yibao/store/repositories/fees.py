@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yibao.domain.fees import (
@@ -18,6 +18,7 @@ from yibao.domain.fees import (
     Procedure,
 )
 from yibao.domain.settlement import Visit
+from yibao.policy.supervision import LINE_RULE_REASONS
 from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow, VisitProcedureRow
 from yibao.store.models import VisitRow
@@ -25,6 +26,8 @@ from yibao.store.sql import BulkRead, insert_rows
 
 _LINES = cast(Table, FeeLineRow.__table__)
 _LIVE = FeeLineStatus.LIVE.value
+#: the line rules counted beside the sums (their lines: a reason of the rule's)
+_RULES = tuple(LINE_RULE_REASONS)
 _SUMS = BulkRead(
     lambda in_: (
         select(
@@ -35,6 +38,15 @@ _SUMS = BulkRead(
             func.sum(_LINES.c.over_limit),
             func.sum(_LINES.c.in_scope),
             func.sum(_LINES.c.category_b),
+            *(
+                func.sum(
+                    case(
+                        (or_(*(_LINES.c.reason == r.value for r in LINE_RULE_REASONS[rule])), 1),
+                        else_=0,
+                    )
+                )
+                for rule in _RULES
+            ),
         )
         .where(in_(_LINES.c.visit_id, "keys"), _LINES.c.status == _LIVE)
         .group_by(_LINES.c.visit_id)
@@ -175,8 +187,16 @@ class FeeRepository:
         if not wanted:
             return {}
         return {
-            int(v): LineSums(int(n), int(a), int(f), int(o), int(i), int(b))
-            for v, n, a, f, o, i, b in _SUMS.rows(self.session, keys=wanted)
+            int(v): LineSums(
+                int(n),
+                int(a),
+                int(f),
+                int(o),
+                int(i),
+                int(b),
+                tuple((r.value, int(k)) for r, k in zip(_RULES, counts, strict=True) if k),
+            )
+            for v, n, a, f, o, i, b, *counts in _SUMS.rows(self.session, keys=wanted)
         }
 
     # diagnoses, procedures, discharge
