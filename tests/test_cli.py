@@ -35,6 +35,7 @@ GROUPS = (
     "supervise",
     "simulate",
     "findings",
+    "compare",
     "catalogue",
     "dip",
     "drg",
