@@ -35,8 +35,8 @@ from yibao.api.http import handlers_undo as _handlers_undo  # registers 2601
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
-from yibao.api.http.routes_compare import router as compare_router
 from yibao.api.http.routes_chronic import router as chronic_router
+from yibao.api.http.routes_compare import router as compare_router
 from yibao.api.http.routes_epidemics import router as epidemics_router
 from yibao.api.http.routes_findings import router as findings_router
 from yibao.api.http.routes_funds import router as funds_router
