@@ -33,6 +33,7 @@ GROUPS = (
     "reverse",
     "supervise",
     "findings",
+    "compare-review",
     "catalogue",
     "dip",
     "drg",
