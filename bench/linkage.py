@@ -124,7 +124,7 @@ def main() -> None:
         threads=args.threads,
         progress=say,
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     auto = result.auto()
     right = sum(
         truth[r] == p
@@ -135,7 +135,7 @@ def main() -> None:
     print(f"registry {args.registry:,}, records {args.records:,}, engine {args.engine}")
     print(f"auto {auto.num_rows:,}, review {review.num_rows:,} pairs")
     print(f"precision {right / max(1, auto.num_rows):.4f}, recall {right / in_registry:.4f}")
-    print(f"seconds: {seconds:.1f}")
+    print(f"seconds: {seconds:.1f} ({cpu:.1f} s CPU, {args.threads} DuckDB threads)")
     print(f"records/s: {round(args.records / seconds)}")
 
 

@@ -36,6 +36,7 @@ GROUPS = (
     "simulate",
     "findings",
     "compare",
+    "compare-review",
     "catalogue",
     "dip",
     "drg",

@@ -38,6 +38,8 @@ from yibao.store.uow import UnitOfWork
 from yibao.synth.departments import household_address
 
 SIDE_FIELDS = ("name", "sex", "birth_date", "address", "id_no")
+#: The stored length of each side's field (``linkage_pairs``).
+SIDE_SIZES = {"name": 100, "sex": 1, "birth_date": 10, "address": 200, "id_no": 18}
 LINKED_SCHEMA = pa.schema(
     [("source", pa.string()), ("row_no", pa.int64()), ("psn_no", pa.string()),
      ("status", pa.string())]
@@ -167,9 +169,10 @@ def pairs_of(linkage: Linkage, records: pa.Table, registry: pa.Table) -> list[di
             **recs[(c["source"], c["row_no"])],
             **people[c["psn_no"]],
         }
-        for k in ("rec_address", "psn_address"):
-            if row[k] is not None:
-                row[k] = row[k][:200]
+        for side in ("rec", "psn"):  # as the columns hold them (a department's odd value)
+            for f, size in SIDE_SIZES.items():
+                if row[f"{side}_{f}"] is not None:
+                    row[f"{side}_{f}"] = row[f"{side}_{f}"][:size]
         out.append(row)
     return out
 
