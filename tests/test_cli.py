@@ -27,6 +27,7 @@ GROUPS = (
     "enrolment",
     "pay",
     "maternity",
+    "chronic",
     "epidemic",
     "visit",
     "presettle",
@@ -45,7 +46,6 @@ GROUPS = (
     "year-end",
     "serve",
     "api",
-    "simulate",
     "project",
 )
 
