@@ -3,7 +3,7 @@ person: match weight, probability, comparison levels, both sides' fields, status
 ``linkage_actions`` (the review's audit trail: who moved a pair, when).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ constraint; SQLite cannot alter one, so the table's SQL text is edited in ``sqli
 (widening a check changes nothing stored), as in 0004 and 0009.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-01
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

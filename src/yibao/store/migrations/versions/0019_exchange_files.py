@@ -2,7 +2,7 @@
 download; a 3202 detail file and its result).
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
