@@ -20,26 +20,12 @@ from yibao.cli.common import (
     parse_date,
     unit_of_work,
 )
-from yibao.domain.epidemics import Epidemic
 from yibao.policy import fen_to_yuan
 from yibao.services import epidemics as svc
 
 app = typer.Typer(
     no_args_is_help=True, help="Major epidemics (重大疫情: treat first, charge later)"
 )
-
-
-def _row(e: Epidemic) -> dict[str, object]:
-    return {
-        "id": e.id,
-        "area": e.area,
-        "title": e.name,
-        "starts_on": e.starts_on.isoformat(),
-        "ends_on": e.ends_on.isoformat() if e.ends_on else None,
-        "diseases": list(e.diseases),
-        "groups": list(e.groups),
-        "declared_by": e.declared_by,
-    }
 
 
 def _line(d: dict[str, object]) -> str:
@@ -73,7 +59,7 @@ def declare(
     last = parse_date(ends, "to", as_json) if ends is not None else None
     with unit_of_work(db, as_json) as uow:
         e = svc.declare(uow, area, name, first, disease or (), group or (), last)
-    data = _row(e)
+    data = svc.epidemic_dict(e)
     emit(data, as_json, lambda: out.print(f"declared {_line(data)}"))
 
 
@@ -88,7 +74,7 @@ def end(
     day = parse_date(on, "on", as_json)
     with unit_of_work(db, as_json) as uow:
         e = svc.end(uow, epidemic, day)
-    data = _row(e)
+    data = svc.epidemic_dict(e)
     emit(data, as_json, lambda: out.print(f"ended {_line(data)}"))
 
 
@@ -100,7 +86,7 @@ def list_(
 ) -> None:
     """The declared epidemics."""
     with unit_of_work(db, as_json) as uow:
-        found = [_row(e) for e in svc.epidemics(uow, area)]
+        found = [svc.epidemic_dict(e) for e in svc.epidemics(uow, area)]
 
     def human() -> None:
         for d in found:

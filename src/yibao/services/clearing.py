@@ -98,13 +98,7 @@ class Statement:
             "owed": fen_to_yuan(t.owed),
             "owed_by_area": {area: fen_to_yuan(v) for area, v in t.owed_by_area.items()},
             "reference": self.reference,
-            "paid": None
-            if p is None
-            else {
-                "transaction": p.transaction_id,
-                "paid_on": p.paid_on.isoformat(),
-                "amount": fen_to_yuan(p.amount),
-            },
+            "paid": payment_dict(p),
             "outstanding": fen_to_yuan(self.outstanding),
         }
 
@@ -113,6 +107,17 @@ class Statement:
         if self.lines is None:
             return self.summary()
         return {**self.summary(), "lines": [line_row(x) for x in self.lines]}
+
+
+def payment_dict(p: Payment | None) -> dict[str, Any] | None:
+    """A posted clearing payment as a statement answers it (None: not paid)."""
+    if p is None:
+        return None
+    return {
+        "transaction": p.transaction_id,
+        "paid_on": p.paid_on.isoformat(),
+        "amount": fen_to_yuan(p.amount),
+    }
 
 
 def line_row(x: MonthLine) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from yibao.domain.errors import AlreadyExists
 from yibao.domain.ledger import AccountKind, LedgerTransaction
 from yibao.policy import fen_to_yuan
 from yibao.services.clearing import CSV_COLUMNS as INSTITUTION_COLUMNS
-from yibao.services.clearing import line_row, month_span, payment_day
+from yibao.services.clearing import line_row, month_span, payment_day, payment_dict
 from yibao.store.clearing import MonthGroup, MonthLine, Payment, month_groups, month_lines, payments
 from yibao.store.uow import UnitOfWork
 
@@ -78,13 +78,7 @@ class PairStatement:
             **{a: fen_to_yuan(t.amounts[a]) for a in CLEARED_AMOUNTS},
             "owed": fen_to_yuan(t.owed),
             "reference": self.reference,
-            "paid": None
-            if p is None
-            else {
-                "transaction": p.transaction_id,
-                "paid_on": p.paid_on.isoformat(),
-                "amount": fen_to_yuan(p.amount),
-            },
+            "paid": payment_dict(p),
             "outstanding": fen_to_yuan(self.outstanding),
         }
 

@@ -107,6 +107,20 @@ def end(
     return dataclasses.replace(e, ends_on=ends_on)
 
 
+def epidemic_dict(e: Epidemic) -> dict[str, Any]:
+    """An epidemic as the command line and the API answer it (``title``: its name)."""
+    return {
+        "id": e.id,
+        "area": e.area,
+        "title": e.name,
+        "starts_on": e.starts_on.isoformat(),
+        "ends_on": e.ends_on.isoformat() if e.ends_on else None,
+        "diseases": list(e.diseases),
+        "groups": list(e.groups),
+        "declared_by": e.declared_by,
+    }
+
+
 def epidemics(uow: UnitOfWork, area: str | None = None) -> list[Epidemic]:
     with uow:
         return store.listed(uow.session, None if area is None else [area])
@@ -170,6 +184,14 @@ def exempt(
 # ------------------------------------------------------------------ advance and clearing
 
 
+def _day(on: dt.date | None) -> dt.date:
+    """A posting's date: ``on`` (default today), not after today."""
+    day = on or clock.today()
+    if day > clock.today():
+        raise InvalidField("on", f"is after today ({clock.today().isoformat()})", day)
+    return day
+
+
 def _institution(code: str) -> str:
     check_identifier("institution", code)
     return code
@@ -204,9 +226,7 @@ def advance(
     """Advance ``fen`` to ``institution`` for the epidemic (预拨), dated ``on`` (default today;
     in the epidemic's period, not after today): one transaction per epidemic, institution and
     day. Returns the transaction id."""
-    day = on or clock.today()
-    if day > clock.today():
-        raise InvalidField("on", "is after today", day)
+    day = _day(on)
     _institution(institution)
     with uow:
         e = _epidemic(uow, epidemic_id)
@@ -230,9 +250,7 @@ def clear_advance(
     """Clear what the epidemic advanced to ``institution`` (recovered once its settlements are
     cleared): one transaction per epidemic and institution. Returns (transaction id, fen);
     refused when nothing was advanced or it was cleared before."""
-    day = on or clock.today()
-    if day > clock.today():
-        raise InvalidField("on", "is after today", day)
+    day = _day(on)
     _institution(institution)
     with uow:
         e = _epidemic(uow, epidemic_id)
@@ -270,14 +288,7 @@ def report(uow: UnitOfWork, epidemic_id: int) -> dict[str, Any]:
         lines = store.settlements(uow.session, epidemic_id)
     live = [x for x in lines if x["status"] == "settled"]
     return {
-        "id": e.id,
-        "area": e.area,
-        "title": e.name,
-        "starts_on": e.starts_on.isoformat(),
-        "ends_on": e.ends_on.isoformat() if e.ends_on else None,
-        "diseases": list(e.diseases),
-        "groups": list(e.groups),
-        "declared_by": e.declared_by,
+        **epidemic_dict(e),
         "settlements": len(live),
         **{a: fen_to_yuan(sum(x[a] for x in live)) for a in CLEARED_AMOUNTS},
         "exempted": fen_to_yuan(sum(x["exempted"] for x in live)),

@@ -52,19 +52,6 @@ class Clearing(BaseModel):
     on: dt.date | None = None
 
 
-def _row(e: Any) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "area": e.area,
-        "title": e.name,
-        "starts_on": e.starts_on.isoformat(),
-        "ends_on": e.ends_on.isoformat() if e.ends_on else None,
-        "diseases": list(e.diseases),
-        "groups": list(e.groups),
-        "declared_by": e.declared_by,
-    }
-
-
 @router.post("/api/v1/epidemics")
 def declare(body: Declaration, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Declare an epidemic for an area and period (administrators; audited)."""
@@ -76,7 +63,7 @@ def declare(body: Declaration, state: StateDep, who: PrincipalDep) -> dict[str, 
         )  # fmt: skip
     except Exception as exc:
         raise answer_or_raise(exc) from None
-    return _row(e)
+    return epidemics.epidemic_dict(e)
 
 
 @router.post("/api/v1/epidemics/{epidemic_id}/end")
@@ -90,7 +77,7 @@ def end(body: Ending, state: StateDep, who: PrincipalDep, epidemic_id: int = ID)
         )  # fmt: skip
     except Exception as exc:
         raise answer_or_raise(exc) from None
-    return _row(e)
+    return epidemics.epidemic_dict(e)
 
 
 @router.get("/api/v1/epidemics")
@@ -103,7 +90,7 @@ def listed(
         found = epidemics.epidemics(UnitOfWork.for_engine(state.engine), area)
     except Exception as exc:
         raise answer_or_raise(exc) from None
-    return {"epidemics": [_row(e) for e in found]}
+    return {"epidemics": [epidemics.epidemic_dict(e) for e in found]}
 
 
 @router.get("/api/v1/epidemics/{epidemic_id}/report")
