@@ -111,7 +111,7 @@ def test_a_refusing_rule_refuses_2207_and_stores_nothing(
     refused = client.tx(inst, "2207", body)
     assert refused["infcode"] == 3002, refused
     assert "supervision rule over_quantity" in refused["err_msg"]
-    assert "line(s) 5;" in refused["err_msg"] and "2205" in refused["err_msg"]
+    assert "1 line(s) (2206 names them);" in refused["err_msg"] and "2205" in refused["err_msg"]
     assert _stored(api) == before
     pre = api.tx(inst, "2206", body)
     assert ("5", "over_quantity", "refuse") in [
@@ -132,3 +132,29 @@ def _stored(api: Api) -> tuple[int, int, int]:
             int(s.scalar(select(func.count()).select_from(LedgerTransactionRow)) or 0),
             int(s.scalar(select(func.coalesce(func.sum(BenefitStateRow.settlements), 0))) or 0),
         )
+
+
+def test_a_refusing_duplicate_rule_names_the_lines(
+    api: Api, uow: UnitOfWork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """duplicate_item switched to refuse: the visit's lines are read and the repeated line is
+    named; the next day's same item (a near miss) does not fire."""
+    _refusing_region(tmp_path, "duplicate_item")
+    monkeypatch.setattr(params, "_policy_dir", tmp_path)
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    bill = [
+        line("1", "001101000010000", "1", "100.00", "2025-05-02"),
+        line("2", "001101000010000", "1", "100.00", "2025-05-02"),
+        line("3", "001101000010000", "1", "100.00", "2025-05-03"),
+    ]
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": bill})["infcode"] == 0
+    body = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"}
+    refused = api.tx(inst, "2207", body)
+    assert refused["infcode"] == 3002, refused
+    assert "supervision rule duplicate_item" in refused["err_msg"]
+    assert "line(s) 2;" in refused["err_msg"]
+    assert _stored(api)[0] == 0
+    assert api.tx(inst, "2205", {"mdtrt_id": mdtrt_id, "feedetl_sn": ["2"]})["infcode"] == 0
+    assert api.tx(inst, "2207", body)["infcode"] == 0

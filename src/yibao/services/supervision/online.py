@@ -3,10 +3,10 @@
 warnings (rule code and text per line). One read of the visit's lines; nothing is stored.
 
 At settlement (2207, ``refuse_on_lines``) a rule whose action is ``refuse`` refuses the visit
-(``SupervisionRefused``: the rule and the lines, nothing stored). The line sums 2207 reads
-already count the lines of each classification rule (``FeeRepository.sums``), so a visit none
-of whose lines fires costs nothing more; the lines are read only to name the ones that fire,
-or for the duplicate-item rule (a comparison of lines), when it refuses.
+(``SupervisionRefused``: the rule and its lines, nothing stored). The line sums 2207 reads
+already count the lines of each classification rule (``FeeRepository.sums``), so the check
+reads nothing more (the refusal counts the lines; 2206 names them); only the duplicate-item
+rule, a comparison of lines, reads the visit's lines when it refuses, and names them.
 
 The line rules run online (duplicate item, quantity over a maximum, sex/age restriction, an
 item above the institution's level); the rules over a person's year (split admission, long
@@ -93,22 +93,21 @@ def refuse_on_lines(
 ) -> None:
     """Refuse a settlement (2207) of ``visit`` (its live lines summed: ``sums``) when a rule
     of the area's catalogue on ``on`` whose action is ``refuse`` fires on its lines: the first
-    such rule in catalogue order, named with the serials of its lines. Nothing is read when no
-    online rule refuses (the default), or when none of the refusing classification rules has
-    a line in ``sums``."""
+    such rule in catalogue order, with the number of its lines (a classification rule's from
+    ``sums``: nothing is read) or their serials (the duplicate-item rule's, from the visit's
+    lines, read only when that rule refuses)."""
     rules = refusing_rules(policy, on)
     if not rules or visit.id is None:
         return
     counted = dict(sums.rule_lines)
-    suspect = [
-        r for r in rules if r.code is SupervisionRule.DUPLICATE_ITEM or counted.get(r.code.value)
-    ]
-    if not suspect:
-        return
-    found = line_warnings(uow.fees.lines(visit.id, live_only=True), rule_catalogue(policy, on))
-    for rule in suspect:
-        serials = [w["feedetl_sn"] for w in found if w["rule"] == rule.code.value]
+    subject = f"visit {visit.mdtrt_id}"
+    for rule in rules:
+        code = rule.code.value
+        if rule.code is not SupervisionRule.DUPLICATE_ITEM:
+            if counted.get(code):
+                raise SupervisionRefused(subject, code, rule.text.description, counted[code], None)
+            continue
+        found = line_warnings(uow.fees.lines(visit.id, live_only=True), rule_catalogue(policy, on))
+        serials = [w["feedetl_sn"] for w in found if w["rule"] == code]
         if serials:
-            raise SupervisionRefused(
-                f"visit {visit.mdtrt_id}", rule.code.value, rule.text.description, serials
-            )
+            raise SupervisionRefused(subject, code, rule.text.description, len(serials), serials)
