@@ -17,11 +17,10 @@ from yibao.batch.simulation.engine import Scenario, scenario
 from yibao.batch.simulation.local import AreaError, area_meta, check_area, simulate_area
 from yibao.batch.simulation.reform import Reform, load_reforms
 from yibao.policy import ParameterError, Policy, UnknownRegion
+from yibao.synth.calibration import calibration_table
 
 ENGINES = ("local", "spark")
 BASELINE = "baseline"
-#: where ``calibration_table(area)`` may live (the synthetic area's calibration report)
-CALIBRATION_MODULES = ("yibao.synth.calibration", "yibao.batch.calibration")
 
 
 @dataclass
@@ -120,18 +119,7 @@ def calibration(area: Path) -> list[dict[str, Any]] | None:
     calibrated: an exported one is the bureau's own data."""
     if area_meta(area).get("generator") != "yibao.synth":
         return None
-    for name in CALIBRATION_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        rows = getattr(module, "calibration_rows", None)
-        if rows is not None:
-            return list(rows(area))
-        table = getattr(module, "calibration_table", None)
-        if table is not None:
-            return [row.as_dict() for row in table(area)]
-    return None
+    return calibration_table(area)
 
 
 def report(p: Plan, acc: Accumulator, engine: str = "local") -> dict[str, Any]:
