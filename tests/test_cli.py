@@ -32,6 +32,7 @@ GROUPS = (
     "settle",
     "reverse",
     "supervise",
+    "simulate",
     "findings",
     "catalogue",
     "dip",

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -551,3 +552,125 @@ def test_the_calibration_table_comes_with_every_simulation(
     assert seen[0] == area
     text = run_cli(good, "--area", str(area)).output
     assert "calibration of the area" in text and "fund ratio, inpatient, employees" in text
+
+
+def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Claims outside the year, a column the kernel does not know, --out a file: one line,
+    exit 2, nothing written."""
+    good = str(EXAMPLES / "resident_subsidy.yaml")
+    area = tiny_area(tmp_path / "a", True)
+    claims = pq.read_table(area / "claims" / "part-00000.parquet")
+    late = claims.set_column(1, "date", pa.array([dt.date(YEAR + 1, 1, 2)] * 2, pa.date32()))
+    pq.write_table(late, area / "claims" / "part-00000.parquet")
+    args = ["--region", NATIONAL, "--year", str(YEAR)]
+    result = run_cli(good, "--area", str(area), *args, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "claims: date 2026-01-02 is not in 2025" in result.output
+    assert not (tmp_path / "o").exists()
+    med = claims.set_column(2, "med_type", pa.array(["dental", "inpatient"]))
+    pq.write_table(med, area / "claims" / "part-00000.parquet")
+    result = run_cli(good, "--area", str(area), *args)
+    assert result.exit_code == 2 and "med_type: unknown value 'dental'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    (tmp_path / "file").write_text("x")
+    result = run_cli(good, "--area", str(area), *args, "--out", str(tmp_path / "file"))
+    assert result.exit_code == 2 and "--out:" in result.output
+    bad_name = write_reform(tmp_path, "n", {"name": "a\nb", "policy": {}})
+    result = run_cli(str(bad_name), "--area", str(area), *args)
+    assert result.exit_code == 2 and "name: at most 100 printable characters" in result.output
+
+
+def test_an_area_of_one_part_settles_its_scenarios_at_once(tmp_path: Path) -> None:
+    """Fewer parts than workers: the scenarios of the part settle on threads at once, with
+    the same totals as one after the other."""
+    area = tiny_area(tmp_path / "a", True)
+    national = Policy(NATIONAL)
+    lower = check_reform(
+        Reform(
+            "d",
+            {"benefits": {"resident": {"inpatient": {"basic": {"deductible": {"level1": 50}}}}}},
+        ),
+        NATIONAL,
+    )
+    scenarios = [scenario("baseline", national, YEAR), scenario("d", lower, YEAR)]
+    one = simulate_area(area, scenarios, YEAR, workers=1)
+    two = simulate_area(area, scenarios, YEAR, workers=2)
+    assert one.sums == two.sums and one.changed == two.changed
+    assert one.result(["baseline", "d"]) == two.result(["baseline", "d"])
+    assert one.sums[1][1]["hifp_pay"] - one.sums[0][1]["hifp_pay"] == 42_50
+
+
+def test_spark_where_it_cannot_load_is_refused_before_work(
+    area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yibao.batch.spark", None)  # importing it fails
+    result = run_cli(
+        str(EXAMPLES / "resident_subsidy.yaml"), "--area", str(area), "--engine", "spark"
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --engine spark: the Spark engine cannot be loaded")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_contributions_count_the_months_from_enrolment(tmp_path: Path) -> None:
+    """An employee enrolled on 15 July contributes for July to December; before the year, all
+    twelve months; after it, none."""
+    from yibao.batch.simulation.engine import part_input
+
+    area = tiny_area(tmp_path / "a", False)
+    persons = pq.read_table(area / "persons" / "part-00000.parquet")
+    claims = pq.read_table(area / "claims" / "part-00000.parquet")
+    days = [dt.date(2024, 3, 1), dt.date(YEAR, 7, 15), dt.date(YEAR + 1, 1, 1)]
+    persons = persons.set_column(
+        persons.schema.get_field_index("enrolled_on"), "enrolled_on", pa.array(days, pa.date32())
+    )
+    part = part_input(claims, persons, YEAR)
+    assert part.first_month.tolist() == [0, 6, 12]
+    rates = vec.compile_rates(Policy(NATIONAL), YEAR)
+    got = vec.person_year(
+        rates, part.category, part.aid_class, part.wage, part.base, np.array([0, 0, 6])
+    )
+    assert got["contributions"][2] == 6 * 800_00  # six months of 8% of 10,000 yuan
+    assert got["contributions"][0] == 1100_00  # a resident pays the year
+
+
+@pytest.fixture(scope="module")
+def per_person(area: Path) -> tuple[pa.Table, list[str]]:
+    claims = pa.concat_tables([pq.read_table(c) for _, c in parts(area)])
+    persons = pa.concat_tables([pq.read_table(p) for p, _ in parts(area)])
+    lower = read_reform_checked(EXAMPLES / "lower_deductible.yaml")
+    scenarios = [scenario("baseline", Policy(REGION), YEAR), scenario("d", lower, YEAR)]
+    return settle_households(claims, persons, scenarios, YEAR), ["baseline", "d"]
+
+
+def read_reform_checked(path: Path) -> Policy:
+    from yibao.batch.simulation.reform import read_reform
+
+    return check_reform(read_reform(path), REGION)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(1, 2999), max_size=8), shuffle=st.randoms(use_true_random=False))
+def test_slices_in_any_order_and_cut_anywhere_give_the_same_report(
+    per_person: tuple[pa.Table, list[str]], cuts: list[int], shuffle: Any
+) -> None:
+    """The per-person table cut at any rows (households split between slices, as Spark's
+    batches may) and added in any order, merged or not: the same report as one slice."""
+    table, names = per_person
+    whole = Accumulator(2)
+    whole.add(table)
+    bounds = [0, *sorted(set(cuts)), table.num_rows]
+    slices = [table.slice(a, b - a) for a, b in pairwise(bounds) if b > a]
+    shuffle.shuffle(slices)
+    one, merged = Accumulator(2), Accumulator(2)
+    for s in slices:
+        one.add(s)
+        part = Accumulator(2)
+        part.add(s)
+        merged.merge(part)
+    expected = whole.result(names)
+    assert one.result(names) == expected
+    assert merged.result(names) == expected

@@ -14,7 +14,12 @@ import typer
 from yibao.cli.options import with_policy_dir
 
 ReformsArg = Annotated[
-    list[Path], typer.Argument(help="reform files (YAML or JSON: name, policy)", show_default=False)
+    list[Path],
+    typer.Argument(
+        metavar="REFORM.yaml",
+        help="reform files (YAML or JSON: name, policy)",
+        show_default=False,
+    ),
 ]
 AreaOpt = Annotated[Path, typer.Option("--area", help="a generated (or exported) area's folder")]
 YearOpt = Annotated[
@@ -82,20 +87,14 @@ def simulate(
 
     from yibao.batch.simulation.local import AreaError
     from yibao.batch.simulation.reform import ReformError
-    from yibao.batch.simulation.run import ENGINES, plan, report, settle
+    from yibao.batch.simulation.run import check_engine, plan, report, settle
 
-    if engine not in ENGINES:
-        raise _fail(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise _fail(f"--out: {out} is not a folder")
     if master is not None and engine != "spark":
         raise _fail("--master: only with --engine spark")
-    if engine == "spark":  # PySpark and Java present, before any work
-        from yibao.batch.spark import SparkUnavailable, check_available
-
-        try:
-            check_available()
-        except SparkUnavailable as exc:
-            raise _fail(str(exc)) from exc
     try:
+        check_engine(engine)
         p = plan(area, reforms, year, region)
     except (AreaError, ReformError) as exc:
         raise _fail(str(exc)) from exc
@@ -115,8 +114,8 @@ def simulate(
 
         try:
             acc = settle(p, engine, master, workers, on_part)
-        except AreaError as exc:
-            raise _fail(str(exc)) from exc
+        except (ValueError, OSError) as exc:  # a part's bad column or value (ColumnError), I/O
+            raise _fail(f"--area: {exc}") from exc
     result = report(p, acc, engine)
     if out is not None:
         from yibao.batch.simulation.charts import draw

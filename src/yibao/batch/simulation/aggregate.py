@@ -107,29 +107,72 @@ class Accumulator:
         self.persons += len(category)
         self.claims += int(cols["claims"].sum())
         self.total += int(cols["total"].sum())
+        from yibao.batch.simulation.sums import person_sums
+
+        n = len(category)
         scheme = (category == RESIDENT).astype(np.int64)
-        masks = [scheme == 0, scheme == 1]
+        # every amount by scheme, in one compiled pass over the persons
+        names = [(k, name) for k in range(self.scenarios) for name in SUMS]
+        changed = [k for k in range(1, self.scenarios)]
+        by_scheme = person_sums(
+            scheme,
+            np.arange(2, dtype=np.int64),
+            [cols[f"s{k}_{name}"] for k, name in names]
+            + [cols[f"s{k}_changed"].astype(np.int64) for k in changed],
+            2,
+        )
+        for j, (k, name) in enumerate(names):
+            for s in range(2):
+                self.sums[k][s][name] += int(by_scheme[j, s])
+        for j, k in enumerate(changed, start=len(names)):
+            for s in range(2):
+                self.changed[k][s] += int(by_scheme[j, s])
+        self.parts.append(self._households(cols, scheme, income, n))
+
+    def _households(
+        self, cols: Mapping[str, I64], scheme: I64, income: I64 | None, n: int
+    ) -> dict[str, I64]:
+        """The slice's households: their members, out-of-pocket, own contributions and changed
+        members summed per scenario; the head's scheme (+2 where the head is not in the slice)."""
+        from yibao.batch.simulation.sums import person_sums
+
+        psn, hh = cols["psn_no"], cols["household_id"]
+        income = income if income is not None else np.full(n, -1, np.int64)
+        columns = [np.ones(n, dtype=np.int64)]
         for k in range(self.scenarios):
-            for s, mask in enumerate(masks):
-                sums = self.sums[k][s]
-                for name in SUMS:
-                    sums[name] += int(cols[f"s{k}_{name}"][mask].sum())
-                if k:
-                    self.changed[k][s] += int(np.count_nonzero(cols[f"s{k}_changed"][mask]))
-        head = cols["psn_no"] == cols["household_id"]
-        values: dict[str, I64] = {
-            "scheme": scheme + np.where(head, 0, 2),  # the head's scheme wins (min)
-            "members": np.ones(len(scheme), dtype=np.int64),
-            "income": income if income is not None else np.full(len(scheme), -1, np.int64),
-        }
-        how = {"scheme": "min", "income": "max"}
-        for k in range(self.scenarios):
-            values[f"oop{k}"] = sum(cols[f"s{k}_{n}"] for n in OUT_OF_POCKET)  # type: ignore[assignment]
-            values[f"own{k}"] = cols[f"s{k}_person_contributions"]
+            columns += [cols[f"s{k}_{name}"] for name in OUT_OF_POCKET]
+            columns.append(cols[f"s{k}_person_contributions"])
             if k:
-                values[f"changed{k}"] = cols[f"s{k}_changed"].astype(np.int64)
-                how[f"changed{k}"] = "max"
-        self.parts.append(_reduce(cols["household_id"], values, how))
+                columns.append(cols[f"s{k}_changed"].astype(np.int64))
+        row = np.searchsorted(psn, hh)
+        inside = row < n
+        heads_here = bool(
+            np.all(inside)
+            and (n < 2 or np.all(psn[1:] > psn[:-1]))
+            and np.array_equal(psn[np.minimum(row, n - 1)], hh)
+        )
+        if heads_here:  # every household's head in the slice: sum onto the head's row
+            summed = person_sums(row, np.arange(n, dtype=np.int64), columns, n)
+            at = np.flatnonzero(summed[0])
+            out = {"key": psn[at], "scheme": scheme[at], "income": income[at]}
+            summed = summed[:, at]
+        else:  # sort by household
+            values = {str(j): c for j, c in enumerate(columns)}
+            values["scheme"] = scheme + np.where(psn == hh, 0, 2)
+            values["income"] = income
+            reduced = _reduce(hh, values, {"scheme": "min", "income": "max"})
+            out = {"key": reduced["key"], "scheme": reduced["scheme"], "income": reduced["income"]}
+            summed = np.stack([reduced[str(j)] for j in range(len(columns))])
+        out["members"] = summed[0]
+        j = 1
+        for k in range(self.scenarios):
+            out[f"oop{k}"] = summed[j] + summed[j + 1] + summed[j + 2]
+            out[f"own{k}"] = summed[j + 3]
+            j += 4
+            if k:
+                out[f"changed{k}"] = summed[j]
+                j += 1
+        return out
 
     def merge(self, other: Accumulator) -> None:
         """Another slice's accumulator (same scenarios) into this one."""
@@ -157,7 +200,9 @@ class Accumulator:
         how = {"scheme": "min", "income": "max"}
         how.update({n: "max" for n in merged if n.startswith("changed")})
         key = merged.pop("key")
-        out = _reduce(key, merged, how) if len(self.parts) > 1 else {"key": key, **merged}
+        # slices of whole households in order (a generated area's parts): nothing to merge
+        distinct = len(key) < 2 or bool(np.all(key[1:] > key[:-1]))
+        out = {"key": key, **merged} if distinct else _reduce(key, merged, how)
         out["scheme"] = out["scheme"] % 2
         self.parts = [out]
         return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,17 +43,13 @@ from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, settle_claims
 from yibao.kernel.tables import Tables, compile_tables
 from yibao.policy import Policy
+from yibao.policy.vocab import KERNEL_AMOUNTS
 
-#: the kernel's payments summed per person
-PAYMENTS = (
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "acct_pay",
-    "acct_mulaid_pay",
-    "psn_cash_pay",
+#: the kernel's payments summed per person: each fund's, their sum, the account's, mutual aid's
+#: and cash (``policy.vocab.KERNEL_AMOUNTS`` from ``hifp_pay``, but the person's part, which is
+#: account + mutual aid + cash)
+PAYMENTS = tuple(
+    a for a in KERNEL_AMOUNTS[KERNEL_AMOUNTS.index("hifp_pay") :] if a != "psn_part_amt"
 )
 #: per person and scenario: contributions, then payments
 SUMS = (*AMOUNTS, *PAYMENTS)
@@ -113,6 +110,13 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
         psn = np.asarray(persons["psn_no"].to_numpy(), dtype=np.int64)
         if np.any(psn[1:] == psn[:-1]):
             raise ValueError("persons: a psn_no appears twice")
+    start = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days
+    end = (dt.date(year, 12, 31) - dt.date(1970, 1, 1)).days
+    if len(c) and (c.date.min() < start or c.date.max() > end):
+        bad = c.date[(c.date < start) | (c.date > end)][0]
+        raise ValueError(
+            f"claims: date {dt.date(1970, 1, 1) + dt.timedelta(days=int(bad))} is not in {year}"
+        )
     first = np.empty(len(c), dtype=np.bool_)
     first[:1] = True
     np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
@@ -131,12 +135,11 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
         total[rows] = np.add.reduceat(c.total, starts)
     category = pc.index_in(persons["scheme"], value_set=pa.array(CATEGORIES))
     enrolled = pc.cast(persons["enrolled_on"], pa.int32())
-    start = (dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days
     enrolled_days = _ints(enrolled, start)
     # the first month contributed for: the month of enrolment in the year (0 before it)
     month = np.asarray(pc.month(persons["enrolled_on"]).fill_null(1).to_numpy(), dtype=np.int64) - 1
     first_month = np.where(enrolled_days < start, 0, month)
-    first_month[enrolled_days >= start + 366] = 12
+    first_month[enrolled_days > end] = 12  # enrolled after the year: none
     income = _ints(persons[INCOME], -1) if INCOME in persons.column_names else None
     return PartInput(
         claims=c,
@@ -154,18 +157,37 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
     )
 
 
-def settle_part(part: PartInput, scenarios: Sequence[Scenario]) -> dict[str, I64]:
+def _settled(part: PartInput, s: Scenario) -> tuple[I64, list[I64]]:
+    """One scenario's settlement of the slice: per-person sums of ``PAYMENTS`` (rows in that
+    order) and the claims' ``COMPARED`` columns."""
+    from yibao.batch.simulation.sums import person_sums
+
+    c = part.claims
+    result = settle_claims(s.tables, c, part.persons, None, explain=False)
+    summed = person_sums(
+        c.person, part.rows, [result.columns[p] for p in PAYMENTS], len(part.psn_no)
+    )
+    return summed, [result.columns[name] for name in COMPARED]
+
+
+def settle_part(
+    part: PartInput, scenarios: Sequence[Scenario], pool: Executor | None = None
+) -> dict[str, I64]:
     """Per person of the slice (``part.psn_no`` order): ``s<k>_<amount>`` for every scenario and
     ``s<k>_changed`` (0 or 1) for every reform. Scenarios with the same contribution rates share
-    one computation of the contributions."""
-    from yibao.batch.simulation.sums import changed_persons, person_sums
+    one computation of the contributions. With a ``pool`` the scenarios settle at once on its
+    threads (the kernel runs without the GIL): an area of one part uses every core."""
+    from yibao.batch.simulation.sums import changed_persons
 
-    n = len(part.psn_no)
+    if pool is not None:
+        futures = [pool.submit(_settled, part, s) for s in scenarios]
+        settled = [f.result() for f in futures]
+    else:
+        settled = [_settled(part, s) for s in scenarios]
     c = part.claims
     out: dict[str, I64] = {}
     years: dict[ContributionRates, dict[str, I64]] = {}
-    base_claims: list[I64] = []
-    for k, s in enumerate(scenarios):
+    for k, (s, (summed, compared)) in enumerate(zip(scenarios, settled, strict=True)):
         contributions = years.get(s.rates)
         if contributions is None:
             contributions = years[s.rates] = person_year(
@@ -173,17 +195,13 @@ def settle_part(part: PartInput, scenarios: Sequence[Scenario]) -> dict[str, I64
             )
         for name, values in contributions.items():
             out[f"s{k}_{name}"] = values
-        result = settle_claims(s.tables, c, part.persons, None, explain=False)
-        summed = person_sums(c.person, part.rows, [result.columns[p] for p in PAYMENTS], n)
         for j, name in enumerate(PAYMENTS):
             out[f"s{k}_{name}"] = summed[j]
-        compared = [result.columns[name] for name in COMPARED]
         if k == 0:
-            base_claims = compared
             continue
         own, base_own = contributions["person_contributions"], out["s0_person_contributions"]
         changed = (own != base_own).astype(np.int64)
-        changed_persons(c.person, part.rows, compared, base_claims, changed)
+        changed_persons(c.person, part.rows, compared, settled[0][1], changed)
         out[f"s{k}_changed"] = changed
     return out
 

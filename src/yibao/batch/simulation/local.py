@@ -13,7 +13,7 @@ import json
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -68,12 +68,18 @@ def read_slice(persons_path: Path, claims_path: Path, year: int) -> PartInput:
 
 
 def simulate_part(
-    persons_path: Path, claims_path: Path, scenarios: Sequence[Scenario], year: int
+    persons_path: Path,
+    claims_path: Path,
+    scenarios: Sequence[Scenario],
+    year: int,
+    pool: Executor | None = None,
 ) -> Accumulator:
-    """One part read, settled under every scenario and reduced to its slice of the totals."""
+    """One part read, settled under every scenario (at once on ``pool``'s threads, if given)
+    and reduced to its slice of the totals."""
     part = read_slice(persons_path, claims_path, year)
     acc = Accumulator(len(scenarios))
-    acc.add_arrays(person_arrays(part, settle_part(part, scenarios)), part.category, part.income)
+    sums = settle_part(part, scenarios, pool)
+    acc.add_arrays(person_arrays(part, sums), part.category, part.income)
     return acc
 
 
@@ -89,19 +95,27 @@ def simulate_area(
     todo = check_area(area)
     workers = workers or os.cpu_count() or 1
     total = Accumulator(len(scenarios))
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque[Future[Accumulator]] = deque()
+    # fewer parts than workers (a city in one part): the scenarios of a part settle at once
+    inner = ThreadPoolExecutor(workers) if len(todo) < workers and len(scenarios) > 1 else None
+    try:
+        with ThreadPoolExecutor(min(workers, len(todo))) as pool:
+            pending: deque[Future[Accumulator]] = deque()
 
-        def collect() -> None:
-            acc = pending.popleft().result()
-            total.merge(acc)
-            if on_part is not None:
-                on_part(acc.claims, acc.persons)
+            def collect() -> None:
+                acc = pending.popleft().result()
+                total.merge(acc)
+                if on_part is not None:
+                    on_part(acc.claims, acc.persons)
 
-        for persons_path, claims_path in todo:
-            pending.append(pool.submit(simulate_part, persons_path, claims_path, scenarios, year))
-            if len(pending) > workers:
+            for persons_path, claims_path in todo:
+                pending.append(
+                    pool.submit(simulate_part, persons_path, claims_path, scenarios, year, inner)
+                )
+                if len(pending) > workers:
+                    collect()
+            while pending:
                 collect()
-        while pending:
-            collect()
+    finally:
+        if inner is not None:
+            inner.shutdown()
     return total

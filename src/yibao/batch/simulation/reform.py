@@ -83,6 +83,8 @@ def parse_reform(doc: dict[str, Any], source: str, default_name: str) -> Reform:
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         raise ReformError(source, "name", "must be a non-empty text")
+    if len(name) > 100 or not name.isprintable():
+        raise ReformError(source, "name", "at most 100 printable characters")
     overlay = doc.get("policy")
     if overlay is None:
         overlay = {}

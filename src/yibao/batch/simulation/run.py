@@ -73,6 +73,24 @@ def plan(
     return Plan(area, found_region, year, [r for r, _ in checked], scenarios, claims)
 
 
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine, or Spark where it cannot run (no pyspark, no Java), before any
+    work (``AreaError``)."""
+    if engine not in ENGINES:
+        raise AreaError(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        try:
+            spark = importlib.import_module("yibao.batch.spark")
+        except ImportError as exc:
+            raise AreaError(f"--engine spark: the Spark engine cannot be loaded ({exc})") from exc
+        check = getattr(spark, "check_available", None)
+        if check is not None:
+            try:
+                check()
+            except (ImportError, RuntimeError, OSError) as exc:
+                raise AreaError(f"--engine spark: {exc}") from exc
+
+
 def settle(
     p: Plan,
     engine: str = "local",
@@ -83,8 +101,7 @@ def settle(
     """The area settled under every scenario by ``engine`` (``local`` or ``spark``)."""
     if engine == "local":
         return simulate_area(p.area, p.scenarios, p.year, workers, on_part)
-    if engine != "spark":
-        raise AreaError(f"--engine: unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    check_engine(engine)
     spark = importlib.import_module("yibao.batch.spark")
     found = spark.simulate_area(p.area, p.scenarios, p.year, master=master, on_part=on_part)
     if isinstance(found, Accumulator):
