@@ -101,12 +101,10 @@ def check_available() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        raise SparkUnavailable(
-            "--engine spark: PySpark is not installed (pip install 'yibao[spark]')"
-        ) from exc
+        raise SparkUnavailable("PySpark is not installed (pip install 'yibao[spark]')") from exc
     java_home = os.environ.get("JAVA_HOME")
     if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
-        raise SparkUnavailable("--engine spark: no Java on this machine (Spark needs Java 17+)")
+        raise SparkUnavailable("no Java on this machine (Spark needs Java 17+)")
 
 
 def session(options: SparkOptions | None = None) -> SparkSession:
