@@ -50,7 +50,7 @@ from yibao.kernel.arrow import persons_from_arrow
 from yibao.kernel.report import setl_detail
 from yibao.kernel.schema import PERSON_COLUMNS
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, settle_claims, state_keys
-from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, Tables
+from yibao.kernel.tables import DISEASE_UNCHECKED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy import yuan_to_fen
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.services.settlement.answer import answer_json
@@ -188,6 +188,10 @@ def settle_visits(
             fully_self_paid=v.fully_self_paid[sel],
             over_limit=v.over_limit[sel],
             category_b=v.category_b[sel],
+            # as every generated area's claims (kernel.arrow): no certified chronic diseases
+            # in the files, the chronic benefit alone pays; no commercial product
+            disease=np.full(m, DISEASE_UNCHECKED, dtype=np.int64),
+            listed_self_paid=np.zeros(m, dtype=np.int64),
         )
         round_persons = Persons(
             scheme=persons.scheme[who],
@@ -197,6 +201,10 @@ def settle_visits(
             mutual_aid_balance=persons.mutual_aid_balance[who],
             incentive_raise=persons.incentive_raise[who],
             entitled_from=persons.entitled_from[who],
+            com_deductible=persons.com_deductible[who],
+            com_ratio=persons.com_ratio[who],
+            com_cap=persons.com_cap[who],
+            com_covers=persons.com_covers[who],
         )
         given = {
             k: np.zeros(m, dtype=np.int64) if k in BALANCE_LAYERS else held[k][who] for k in keys
