@@ -35,7 +35,13 @@ from yibao.batch.simulation.run import plan, report, settle
 from yibao.cli import app
 from yibao.kernel.reasons import BASIC_CAP
 from yibao.kernel.settle import Claims, Persons, settle_claims
-from yibao.kernel.tables import MED_TYPES, SCHEME_INPUT, compile_tables, epoch_days
+from yibao.kernel.tables import (
+    DISEASE_UNCHECKED,
+    MED_TYPES,
+    SCHEME_INPUT,
+    compile_tables,
+    epoch_days,
+)
 from yibao.policy import Policy
 from yibao.rules import contributions as rules
 from yibao.synth import SynthConfig, generate
@@ -139,6 +145,8 @@ def test_raising_a_cap_changes_only_claims_that_reached_it(
         fully_self_paid=zeros,
         over_limit=zeros,
         category_b=zeros,
+        disease=np.full(n, DISEASE_UNCHECKED, dtype=np.int64),
+        listed_self_paid=zeros,
     )
     p = int(seg[-1]) + 1
     persons = Persons(
@@ -149,6 +157,10 @@ def test_raising_a_cap_changes_only_claims_that_reached_it(
         mutual_aid_balance=np.zeros(p, dtype=np.int64),
         incentive_raise=np.zeros(p, dtype=np.int64),
         entitled_from=np.full(p, start - 1000, dtype=np.int64),
+        com_deductible=np.zeros(p, dtype=np.int64),
+        com_ratio=np.zeros(p, dtype=np.int64),
+        com_cap=np.zeros(p, dtype=np.int64),
+        com_covers=np.zeros(p, dtype=np.int64),
     )
     before = settle_claims(base, claims, persons)
     after = settle_claims(reformed, claims, persons)
@@ -529,31 +541,18 @@ def test_a_scenario_is_picklable() -> None:
     assert replace(s, name="x").name == "x"
 
 
-def test_the_calibration_table_comes_with_every_simulation(
-    area: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``calibration_rows(area)`` of ``yibao.synth.calibration`` (calibrate's), printed and in
-    the JSON; an area without meta.json (exported) has none."""
-    import sys
-    import types
+def test_the_calibration_table_comes_with_every_simulation(area: Path) -> None:
+    """The generated area's calibration table (``synth.calibration.calibration_table``),
+    printed and in the JSON."""
+    from yibao.synth.calibration import calibration_table
 
-    fake = types.ModuleType("yibao.synth.calibration")
-    seen: list[Path] = []
-
-    def rows(where: Path) -> list[dict[str, Any]]:
-        seen.append(Path(where))
-        return [
-            {"measure": "fund ratio, inpatient, employees", "generated": 84.1, "published": 84.6}
-        ]
-
-    fake.calibration_rows = rows  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "yibao.synth.calibration", fake)
     good = str(EXAMPLES / "resident_subsidy.yaml")
     out = json.loads(run_cli(good, "--area", str(area), "--json").output)
-    assert out["calibration"] == rows(area)
-    assert seen[0] == area
+    table = calibration_table(area)
+    assert table and out["calibration"] == json.loads(json.dumps(table))
+    assert any(r["measure"].startswith("fund payment ratio") for r in table)
     text = run_cli(good, "--area", str(area)).output
-    assert "calibration of the area" in text and "fund ratio, inpatient, employees" in text
+    assert "calibration of the area" in text and str(table[0]["measure"]) in text
 
 
 def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
