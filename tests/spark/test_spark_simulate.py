@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from tests.spark.conftest import REGION, YEAR
 from yibao.batch.area import parts
-from yibao.batch.simulation.engine import CLAIM_INPUT, PERSON_INPUT, scenario, settle_households
+from yibao.batch.simulation.engine import (
+    CLAIM_INPUT,
+    INCOME,
+    PERSON_INPUT,
+    scenario,
+    settle_households,
+)
 from yibao.batch.simulation.reform import load_reforms
 from yibao.batch.spark import person_sums
 from yibao.cli import app
@@ -53,7 +59,7 @@ def test_every_person_equal_and_households_whole(spark: Any, area: Path, tmp_pat
     local = pa.concat_tables(
         settle_households(
             pq.read_table(c, columns=list(CLAIM_INPUT)),
-            pq.read_table(p, columns=list(PERSON_INPUT)),
+            pq.read_table(p, columns=[*PERSON_INPUT, INCOME]),  # as the local engine reads
             scenarios,
             YEAR,
         )

@@ -50,7 +50,7 @@ from yibao.kernel.arrow import persons_from_arrow
 from yibao.kernel.report import setl_detail
 from yibao.kernel.schema import PERSON_COLUMNS
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, settle_claims, state_keys
-from yibao.kernel.tables import DISEASE_UNCHECKED, MED_TYPES, SCHEME_INPUT, Tables
+from yibao.kernel.tables import DISEASE_NOT_CERTIFIED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy import yuan_to_fen
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.services.settlement.answer import answer_json
@@ -188,9 +188,9 @@ def settle_visits(
             fully_self_paid=v.fully_self_paid[sel],
             over_limit=v.over_limit[sel],
             category_b=v.category_b[sel],
-            # as every generated area's claims (kernel.arrow): no certified chronic diseases
-            # in the files, the chronic benefit alone pays; no commercial product
-            disease=np.full(m, DISEASE_UNCHECKED, dtype=np.int64),
+            # as 2207 settles them: the loaded persons hold no certified chronic disease
+            # (services.chronic), so a chronic claim gets CHRONIC_NOT_CERTIFIED; no product
+            disease=np.full(m, DISEASE_NOT_CERTIFIED, dtype=np.int64),
             listed_self_paid=np.zeros(m, dtype=np.int64),
         )
         round_persons = Persons(
