@@ -132,12 +132,18 @@ class PartPersons:
     national_id: list[str]
     scheme: list[str]
     entitled_from: list[dt.date | None]  # the waiting period's end, else the enrolment's start
+    #: the generated registered chronic condition's ICD-10 code (门诊慢特病), or None
+    chronic: list[str | None] = field(default_factory=list)
 
 
 def part_persons(persons_part: Path) -> PartPersons:
     """The kernel's person rows of a persons part (``kernel.schema``), and what an answer
     names of each person."""
-    table = pq.read_table(persons_part, columns=[*PERSON_COLUMNS, "national_id", "enrolled_on"])
+    names = set(pq.read_schema(persons_part).names)
+    extra = ["chronic_condition"] if "chronic_condition" in names else []
+    table = pq.read_table(
+        persons_part, columns=[*PERSON_COLUMNS, "national_id", "enrolled_on", *extra]
+    )
     table = table.take(pa.array(np.argsort(table.column("psn_no").to_numpy(), kind="stable")))
     persons = persons_from_arrow(table)
     # no mutual-aid authorisation is loaded: no one else's account pays
@@ -148,6 +154,7 @@ def part_persons(persons_part: Path) -> PartPersons:
         [str(x) for x in table.column("national_id").to_pylist()],
         [str(x) for x in table.column("scheme").to_pylist()],
         entitled.to_pylist(),
+        table.column("chronic_condition").to_pylist() if extra else [None] * table.num_rows,
     )
 
 
@@ -157,7 +164,7 @@ def _codes(values: list[str], names: tuple[str, ...]) -> np.ndarray:
 
 
 def settle_visits(
-    tables: Tables, v: Visits, persons: Persons
+    tables: Tables, v: Visits, persons: Persons, disease: np.ndarray | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Settle every visit, each person's in (day, claim) order with the state carried: the
     kernel's columns per visit, each state key's move per visit, and the state after the last
@@ -188,9 +195,13 @@ def settle_visits(
             fully_self_paid=v.fully_self_paid[sel],
             over_limit=v.over_limit[sel],
             category_b=v.category_b[sel],
-            # as 2207 settles them: the loaded persons hold no certified chronic disease
-            # (services.chronic), so a chronic claim gets CHRONIC_NOT_CERTIFIED; no product
-            disease=np.full(m, DISEASE_NOT_CERTIFIED, dtype=np.int64),
+            # as 2207 settles them: the person's one certified disease (certify_conditions),
+            # else DISEASE_NOT_CERTIFIED; no commercial product
+            disease=(
+                disease[who]
+                if disease is not None
+                else np.full(m, DISEASE_NOT_CERTIFIED, dtype=np.int64)
+            ),
             listed_self_paid=np.zeros(m, dtype=np.int64),
         )
         round_persons = Persons(
@@ -276,6 +287,58 @@ class Accounts:
         self.personal.update({int(p): int(a) for p, a in rows})
 
 
+def certify_conditions(
+    conn: Connection, v: Visits, people: PartPersons, region: str, year: int, tables: Tables
+) -> np.ndarray:
+    """Certify (门诊慢特病认定) each visiting person's generated chronic condition that is on
+    the area's list, for the year (audited as the loader's), so that the service settles their
+    chronic visits as the load does; the disease index of every person of the part
+    (``DISEASE_NOT_CERTIFIED`` where none)."""
+    index = np.array(
+        [
+            tables.chronic_codes.index(c) if c in tables.chronic_codes else DISEASE_NOT_CERTIFIED
+            for c in people.chronic
+        ],
+        dtype=np.int64,
+    )
+    ids = dict(zip(v.person.tolist(), v.person_id.tolist(), strict=False))
+    who = sorted(p for p in ids if index[p] >= 0)
+    cert_ids = bulk_write.next_ids(conn, "chronic_certifications", len(who))
+    action_ids = bulk_write.next_ids(conn, "chronic_actions", len(who))
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if who:
+        conn.execute(
+            text(
+                "INSERT INTO chronic_certifications (id, person_id, area, disease, valid_from,"
+                " valid_to, status) VALUES (:id, :person_id, :area, :disease, :first, :last,"
+                " 'active')"
+            ),
+            [
+                {
+                    "id": c,
+                    "person_id": int(ids[p]),
+                    "area": region,
+                    "disease": people.chronic[p],
+                    "first": first,
+                    "last": last,
+                }
+                for c, p in zip(cert_ids, who, strict=True)
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO chronic_actions (id, cert_id, action, actor, at, detail) VALUES"
+                " (:id, :cert_id, 'certify', 'area-load', :at, :detail)"
+            ),
+            [
+                {"id": a, "cert_id": c, "at": now, "detail": f"{first} .. {last} (generated)"}
+                for a, c in zip(action_ids, cert_ids, strict=True)
+            ],
+        )
+    return index
+
+
 def settle_part(
     conn: Connection,
     v: Visits,
@@ -292,7 +355,8 @@ def settle_part(
     n = len(v.visit_id)
     if not n:
         return out
-    col, moves, held = settle_visits(tables, v, persons)
+    disease = certify_conditions(conn, v, people, region, year, tables)
+    col, moves, held = settle_visits(tables, v, persons, disease)
     col["medfee_sumamt"] = v.total
     col["fulamt_ownpay_amt"] = v.fully_self_paid
     col["overlmt_selfpay"] = v.over_limit
