@@ -45,16 +45,14 @@ from yibao.domain.errors import UnbalancedTransaction
 from yibao.domain.fees import LineSums
 from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import AccountKind, AccountRef
-from yibao.domain.settlement import Layer, SettlementAnswer, SettlementStatus
+from yibao.domain.settlement import SettlementAnswer, SettlementStatus
 from yibao.kernel.arrow import persons_from_arrow
-from yibao.kernel.report import setl_detail
 from yibao.kernel.schema import PERSON_COLUMNS
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, settle_claims, state_keys
 from yibao.kernel.tables import DISEASE_NOT_CERTIFIED, MED_TYPES, SCHEME_INPUT, Tables
-from yibao.policy import yuan_to_fen
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.services.settlement.answer import answer_json
-from yibao.services.settlement.compute import BALANCE_LAYERS
+from yibao.services.settlement.compute import BALANCE_LAYERS, fund_layers
 from yibao.services.settlement.write import FUND_ACCOUNTS
 from yibao.store import bulk_write
 from yibao.store.models import SETTLEMENT_AMOUNTS
@@ -384,16 +382,7 @@ def settle_part(
         day = _day(v.day[i])
         code = v.institution[i]
         amt = {a: int(amounts[a][i]) for a in SETTLEMENT_AMOUNTS}
-        layers = tuple(
-            Layer(
-                d["fund_pay_type"],
-                d["fund_name"],
-                yuan_to_fen(d["base"]),
-                yuan_to_fen(d["fund_payamt"]),
-                d["text"],
-            )
-            for d in setl_detail(col, i, scheme, n_tiers, bool(persons.aid_class[p]))
-        )
+        layers = fund_layers(col, i, scheme, n_tiers, bool(persons.aid_class[p]))
         setl_id = f"L{region}{year}{int(v.claim_id[i])}"
         lines = None
         if v.lines is not None:

@@ -301,17 +301,8 @@ def computed(inp: Prepared, result: Result) -> Computed:
         "overlmt_selfpay": claims.over_limit,
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
-    layers = tuple(
-        Layer(
-            d["fund_pay_type"],
-            d["fund_name"],
-            yuan_to_fen(d["base"]),
-            yuan_to_fen(d["fund_payamt"]),
-            d["text"],
-        )
-        for d in setl_detail(
-            col, 0, inp.scheme, inp.tables.n_tiers, bool(inp.request.person.aid_class[0])
-        )
+    layers = fund_layers(
+        col, 0, inp.scheme, inp.tables.n_tiers, bool(inp.request.person.aid_class[0])
     )
     if sum(layer.payment for layer in layers) != amounts["fund_pay_sumamt"]:
         raise AssertionError("fund layers do not add up to fund_pay_sumamt")
@@ -341,3 +332,20 @@ def computed(inp: Prepared, result: Result) -> Computed:
         fee_lines=inp.lines,
     )
     return Computed(inp, answer, flags, delta, state_after)
+
+
+def fund_layers(
+    col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int, aided: bool
+) -> tuple[Layer, ...]:
+    """Claim ``i``'s fund layers (setldetail) as the answer stores them, fen (one pass over
+    ``kernel.report.setl_detail``; the area loader's settlements are built by it too)."""
+    return tuple(
+        Layer(
+            d["fund_pay_type"],
+            d["fund_name"],
+            yuan_to_fen(d["base"]),
+            yuan_to_fen(d["fund_payamt"]),
+            d["text"],
+        )
+        for d in setl_detail(col, i, scheme, n_tiers, aided)
+    )
