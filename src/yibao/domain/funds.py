@@ -38,7 +38,7 @@ RESERVE_FUNDS: frozenset[AccountKind] = frozenset(
 
 #: Transaction kinds that undo an earlier expenditure: their postings count against the
 #: fund's expenditure (negative), not as income.
-REVERSAL_KINDS: tuple[str, ...] = ("settlement_reversal",)
+REVERSAL_KINDS: tuple[str, ...] = ("settlement_reversal", "maternity_allowance_reversal")
 #: Transaction kinds that bring in balances from before the system: they move the balance but
 #: are neither income nor expenditure of the month.
 TRANSFER_KINDS: tuple[str, ...] = ("opening_balance",)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yibao.domain.errors import AlreadyExists, InvalidField
+from yibao.domain.funds import REVERSAL_KINDS
 from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, Posting, credit, debit
 from yibao.domain.registry import check_area
 from yibao.policy import Policy, fen_to_yuan
@@ -49,7 +50,7 @@ ADJUSTMENT_KIND = "adjustment"
 #: Transactions that are not a pooling fund's income or expenditure.
 NOT_FLOWS = frozenset({ADJUSTMENT_KIND, "opening_balance"})
 #: Transactions whose credits undo expenditure (not income).
-REVERSALS = frozenset({"settlement_reversal"})
+REVERSALS = frozenset(REVERSAL_KINDS)
 
 #: Policy-caused gaps (fen) by scheme and pooling area.
 Gaps = Mapping[InsuranceScheme, Mapping[str, int]]

@@ -13,27 +13,46 @@ the months, ``rules.maternity.average_monthly_wage``). When the store holds no m
 the caller gives the wage (``wage``); a given wage is used as given.
 
 Legs: D employee_pooling:<area> (the fund pays), C cash:<area> (paid out to the person or the
-employer that advanced it), reference ``maternity:<person id>:<birth date>`` (one per birth; a
-second application is refused, not paid twice).
+employer that advanced it), reference ``maternity:<person id>:<birth date>`` (one application
+in force per birth; a second is refused, not paid twice; once undone, the next application takes
+``…#2``, and so on).
+
+The one step (一站式申领, Beijing's 2022 measures: "one-stop application for the payment of
+maternity allowance and the reimbursement of maternity medical expenses"): ``settle_birth``
+settles the birth's medical claim through the settlement (med type maternity) and pays the
+allowance in one database transaction; ``undo_birth`` reverses both in one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from yibao.domain.enrolment import EnrolmentKind
-from yibao.domain.errors import AlreadyExists, InvalidField
+from yibao.domain.errors import AlreadyExists, InvalidField, NotFound, RequestConflict
 from yibao.domain.ids import NotStored
-from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
+from yibao.domain.ledger import (
+    AccountKind,
+    AccountRef,
+    LedgerTransaction,
+    Posting,
+    credit,
+    debit,
+)
+from yibao.domain.registry import Person
+from yibao.domain.settlement import Claim, Reversal, Settlement
 from yibao.policy import fen_to_yuan
 from yibao.rules.maternity import Birth, average_monthly_wage, maternity_allowance
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.settlement import ClaimRequest, reverse_within, settle_within
 from yibao.store.uow import UnitOfWork
 
 TRANSACTION_KIND = "maternity_allowance"
+#: The med type of a birth's medical expenses (生育医疗费用).
+MATERNITY = "maternity"
 
 
 class AllowanceRefused(InvalidField):
@@ -51,8 +70,32 @@ class AllowanceAlreadyPaid(AlreadyExists):
         return str(self.args[0])
 
 
-def allowance_reference(person_id: int, birth_date: dt.date) -> str:
-    return f"maternity:{person_id}:{birth_date.isoformat()}"
+#: The most applications of one birth (each one after the previous was undone): a guard.
+MAX_APPLICATIONS = 20
+REVERSAL_KIND = "maternity_allowance_reversal"
+
+
+def allowance_reference(person_id: int, birth_date: dt.date, n: int = 1) -> str:
+    """The reference of the ``n``-th application for a birth (the next one is taken only once
+    the one before was undone)."""
+    base = f"maternity:{person_id}:{birth_date.isoformat()}"
+    return base if n == 1 else f"{base}#{n}"
+
+
+def reversal_reference(reference: str) -> str:
+    """The reference of the undoing of the application ``reference``."""
+    return "maternity-reversal:" + reference.removeprefix("maternity:")
+
+
+def _references(uow: UnitOfWork, person_id: int, birth_date: dt.date) -> tuple[str | None, str]:
+    """(the birth's application in force, if any; the reference a new application takes)."""
+    for n in range(1, MAX_APPLICATIONS + 1):
+        ref = allowance_reference(person_id, birth_date, n)
+        if uow.ledger.transaction_id(ref) is None:
+            return None, ref
+        if uow.ledger.transaction_id(reversal_reference(ref)) is None:
+            return ref, ref
+    raise InvalidField("birth_date", f"applied for {MAX_APPLICATIONS} times already")
 
 
 @dataclass(frozen=True)
@@ -103,59 +146,72 @@ def pay_allowance(
     """Pay the maternity allowance of ``birth`` to ``who`` (an employer-enrolled employee on the
     birth date): one ledger transaction, refused if the birth is in the future, the person is
     not entitled, or the allowance of that birth was paid already."""
+    _check_request(birth, wage)
+    with uow:
+        paid = allowance_within(uow, find_person(uow, who), birth, wage, policies)
+        uow.commit()
+    return paid
+
+
+def _check_request(birth: Birth, wage: int | None) -> None:
     if birth.date > today():
         raise InvalidField("birth_date", f"{birth.date} is in the future", birth.date.isoformat())
     if wage is not None and (isinstance(wage, bool) or not isinstance(wage, int) or wage <= 0):
         raise InvalidField("wage", "must be a positive amount", wage)
-    with uow:
-        person = find_person(uow, who)
-        if person.id is None:
-            raise NotStored("person")
-        covering = [e for e in uow.enrolments.history(person.id) if e.covers(birth.date)]
-        if not covering:
-            raise AllowanceRefused(
-                "person", f"{person.label} has no enrolment on {birth.date}: not insured"
-            )
-        enrolment = covering[-1]
-        if enrolment.kind is not EnrolmentKind.EMPLOYER or enrolment.employer_code is None:
-            raise AllowanceRefused(
-                "person",
-                f"{person.label} is not an employer-enrolled employee on {birth.date} "
-                f"({enrolment.describe()}): the maternity allowance is for employees",
-            )
-        employer = enrolment.employer_code
-        source = "given"
-        if wage is None:
-            wage = employer_wage(uow, employer, birth.date.year - 1)
-            source = "store"
-            if wage is None:
-                raise InvalidField(
-                    "wage",
-                    f"no contributions of employer {employer} in {birth.date.year - 1}: "
-                    "give the employer's average monthly wage",
-                )
-        area = enrolment.pooling_area
-        r = maternity_allowance(policies(area), wage, birth)
-        reference = allowance_reference(person.id, birth.date)
-        if r.allowance == 0:
-            raise AllowanceRefused("wage", "the allowance is 0.00: nothing to pay")
-        txn = LedgerTransaction.of(
-            TRANSACTION_KIND,
-            birth.date,
-            [
-                debit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), r.allowance),
-                credit(AccountRef.fund(AccountKind.CASH, area), r.allowance),
-            ],
-            f"maternity allowance of {person.label}, birth {birth.date} "
-            f"({r.leave_days} days, employer {employer})",
-            reference,
+
+
+def allowance_within(
+    uow: UnitOfWork, person: Person, birth: Birth, wage: int | None, policies: PolicySource
+) -> AllowancePaid:
+    """``pay_allowance`` inside a unit of work the caller opened and commits: the entitlement,
+    the wage, the amount, and its ledger transaction posted (not committed)."""
+    if person.id is None:
+        raise NotStored("person")
+    covering = [e for e in uow.enrolments.history(person.id) if e.covers(birth.date)]
+    if not covering:
+        raise AllowanceRefused(
+            "person", f"{person.label} has no enrolment on {birth.date}: not insured"
         )
-        try:
-            transaction_id = uow.ledger.post(txn)
-        except AlreadyExists as exc:
-            uow.rollback()
-            raise AllowanceAlreadyPaid(person.label, birth.date) from exc
-        uow.commit()
+    enrolment = covering[-1]
+    if enrolment.kind is not EnrolmentKind.EMPLOYER or enrolment.employer_code is None:
+        raise AllowanceRefused(
+            "person",
+            f"{person.label} is not an employer-enrolled employee on {birth.date} "
+            f"({enrolment.describe()}): the maternity allowance is for employees",
+        )
+    in_force, reference = _references(uow, person.id, birth.date)
+    if in_force is not None:
+        raise AllowanceAlreadyPaid(person.label, birth.date)
+    employer = enrolment.employer_code
+    source = "given"
+    if wage is None:
+        wage = employer_wage(uow, employer, birth.date.year - 1)
+        source = "store"
+        if wage is None:
+            raise InvalidField(
+                "wage",
+                f"no contributions of employer {employer} in {birth.date.year - 1}: "
+                "give the employer's average monthly wage",
+            )
+    area = enrolment.pooling_area
+    r = maternity_allowance(policies(area), wage, birth)
+    if r.allowance == 0:
+        raise AllowanceRefused("wage", "the allowance is 0.00: nothing to pay")
+    txn = LedgerTransaction.of(
+        TRANSACTION_KIND,
+        birth.date,
+        [
+            debit(AccountRef.fund(AccountKind.EMPLOYEE_POOLING, area), r.allowance),
+            credit(AccountRef.fund(AccountKind.CASH, area), r.allowance),
+        ],
+        f"maternity allowance of {person.label}, birth {birth.date} "
+        f"({r.leave_days} days, employer {employer})",
+        reference,
+    )
+    try:
+        transaction_id = uow.ledger.post(txn)
+    except AlreadyExists as exc:  # an application of the same birth committed meanwhile
+        raise AllowanceAlreadyPaid(person.label, birth.date) from exc
     return AllowancePaid(
         person.label,
         employer,
@@ -169,3 +225,117 @@ def pay_allowance(
         reference,
         transaction_id,
     )
+
+
+# ------------------------------------------------------------------------ the one step
+
+
+@dataclass(frozen=True)
+class BirthSettled:
+    """A birth applied for in one step (生育医疗费用和生育津贴一站式申领): the settlement of its
+    medical claim (med type maternity) and the allowance, committed together."""
+
+    settlement: Settlement
+    allowance: AllowancePaid
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.allowance.reference,
+            "settlement": dict(self.settlement.response),
+            "allowance": self.allowance.as_dict(),
+        }
+
+
+def settle_birth(
+    uow: UnitOfWork,
+    claim: Claim,
+    birth: Birth,
+    *,
+    wage: int | None = None,
+    policies: PolicySource = policy_for,
+) -> BirthSettled:
+    """The maternity medical expenses and the maternity allowance of one birth in one step: the
+    claim settled as 2207 settles it (``services.settlement.settle_within``, med type maternity)
+    and the allowance paid (``allowance_within``) in one database transaction, both on the
+    ledger. Refused as a whole, nothing stored, when either is refused: a non-employee, a birth
+    in the future, a claim dated before the birth or of another med type, the birth applied
+    for already (in one step or the allowance alone), a claim the settlement refuses. The
+    settlement's request id is the application's reference (``maternity:<person id>:<birth
+    date>``): one settlement per application."""
+    _check_request(birth, wage)
+    if claim.med_type not in (None, MATERNITY):
+        raise InvalidField("med_type", f"must be {MATERNITY} for a birth's medical expenses")
+    if claim.date < birth.date:
+        raise InvalidField("date", f"the claim is dated before the birth ({birth.date})")
+    claim = dataclasses.replace(claim, med_type=MATERNITY)  # a registered visit's must agree
+    with uow:
+        paid = allowance_within(uow, find_person(uow, claim.person), birth, wage, policies)
+        request = ClaimRequest(claim, paid.reference)
+        outcome = settle_within(uow, [request], policies=policies).outcomes[0]
+        if not isinstance(outcome, Settlement):
+            raise outcome
+        if outcome.replayed:  # the request id names a settlement stored before: not this one
+            raise RequestConflict(
+                f"request {paid.reference}", f"already used for settlement {outcome.setl_id}"
+            )
+        uow.commit()
+    return BirthSettled(outcome, paid)
+
+
+@dataclass(frozen=True)
+class BirthUndone:
+    """A birth's application undone: the settlement's reversal (None when the allowance was
+    paid alone) and the allowance's reversing transaction."""
+
+    reference: str
+    on: dt.date
+    reversal: Reversal | None
+    allowance: int
+    transaction_id: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "on": self.on.isoformat(),
+            "settlement": None if self.reversal is None else dict(self.reversal.response),
+            "allowance_reversed": fen_to_yuan(self.allowance),
+            "transaction_id": self.transaction_id,
+        }
+
+
+def undo_birth(
+    uow: UnitOfWork, who: str | int, birth_date: dt.date, *, on: dt.date | None = None
+) -> BirthUndone:
+    """Undo the application in force for a birth, both parts together in one database
+    transaction: the settlement reversed (2208, ``reverse_within``) and the allowance's
+    transaction negated (kind ``maternity_allowance_reversal``, a reversal of expenditure). The
+    birth may then be applied for again (the next application takes the next reference)."""
+    day = on or today()
+    if day > today():
+        raise InvalidField("on", f"{day} is in the future", day.isoformat())
+    if day < birth_date:
+        raise InvalidField("on", f"is before the birth ({birth_date})", day.isoformat())
+    with uow:
+        person = find_person(uow, who)
+        if person.id is None:
+            raise NotStored("person")
+        reference, _ = _references(uow, person.id, birth_date)
+        if reference is None:
+            raise NotFound("maternity application", f"of {person.label}'s birth {birth_date}")
+        stored = uow.settlements.by_request(reference)
+        reversal = None if stored is None else reverse_within(uow, stored.setl_id, day)
+        txn_id = uow.ledger.transaction_id(reference)
+        assert txn_id is not None
+        legs = [Posting(p.account, -p.amount) for p in uow.ledger.postings_of(txn_id)]
+        undone = uow.ledger.post(
+            LedgerTransaction.of(
+                REVERSAL_KIND,
+                day,
+                legs,
+                f"maternity allowance of {person.label}, birth {birth_date}, undone",
+                reversal_reference(reference),
+            )
+        )
+        uow.commit()
+    allowance = sum(p.amount for p in legs if p.amount > 0)
+    return BirthUndone(reference, day, reversal, allowance, undone)

@@ -38,7 +38,7 @@ from yibao.services.settlement.queries import (
     settlement_on_record,
     year_to_date,
 )
-from yibao.services.settlement.reverse import reverse
+from yibao.services.settlement.reverse import reverse, reverse_within
 from yibao.services.settlement.settle import Batch, presettle, settle, settle_many, settle_within
 from yibao.services.settlement.visits import (
     Registration,
@@ -61,6 +61,7 @@ __all__ = [
     "register_visit",
     "register_visits",
     "reverse",
+    "reverse_within",
     "settle",
     "settle_many",
     "settle_within",
