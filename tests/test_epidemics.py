@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -234,3 +235,96 @@ def test_the_calculator_settles_a_covered_claim(tmp_path: Path) -> None:
     bad.write_text(json.dumps({**scenario, "epidemic": "yes"}), encoding="utf-8")
     refused = CliRunner().invoke(app, ["calc", "settle", str(bad)])
     assert refused.exit_code == 2 and "epidemic" in refused.output
+
+
+def _calc(tmp_path: Path, scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    done = CliRunner().invoke(app, ["calc", "settle", str(path)])
+    assert done.exit_code == 0, done.output
+    return list(json.loads(done.output)["settlements"])
+
+
+def _outpatient(on: str, total: str, **kw: Any) -> dict[str, Any]:
+    return {"date": on, "med_type": "outpatient", "level": 1, "total": total, **kw}
+
+
+def test_the_calculator_settles_a_mixed_year_claim_by_claim(tmp_path: Path) -> None:
+    """A resident's year of covered and ordinary outpatient claims (level 1, 65%, the 400.00
+    annual cap of the outpatient group): the flag on each claim decides its exemption, and what
+    a covered claim paid counts towards the cap of the later ordinary ones, as the service
+    settles them."""
+    claims = [
+        _outpatient("2025-05-10", "400.00"),  # 65% = 260.00, under the cap
+        # covered: the 100.00 fully self-paid is in scope, 1000.00 × 65% = 650.00, uncapped
+        _outpatient("2025-05-12", "1000.00", fully_self_paid="100.00", epidemic=True),
+        _outpatient("2025-05-20", "300.00"),  # 260.00 + 650.00 paid ≥ 400.00: nothing
+    ]
+    got = _calc(tmp_path, {"region": AREA, "person": {"scheme": "resident"}, "claims": claims})
+    assert [s["hifp_pay"] for s in got] == ["260.00", "650.00", "0.00"]
+    assert [s["fulamt_ownpay_amt"] for s in got] == ["0.00", "0.00", "0.00"]
+    assert "basic fund: annual cap reached" in got[2]["reasons"]
+    # the scenario's flag covers every claim but one that says otherwise: the same year
+    flagged = [claims[0] | {"epidemic": False}, claims[1], claims[2] | {"epidemic": False}]
+    again = _calc(
+        tmp_path,
+        {"region": AREA, "epidemic": True, "person": {"scheme": "resident"}, "claims": flagged},
+    )
+    assert [s["hifp_pay"] for s in again] == ["260.00", "650.00", "0.00"]
+    # no epidemic: the second claim's scope is 900.00, 585.00 capped at the 140.00 left
+    plain = [{k: v for k, v in c.items() if k != "epidemic"} for c in claims]
+    none = _calc(tmp_path, {"region": AREA, "person": {"scheme": "resident"}, "claims": plain})
+    assert [s["hifp_pay"] for s in none] == ["260.00", "140.00", "0.00"]
+    bad = _calc_error(tmp_path, {"region": AREA, "person": {"scheme": "resident"},
+                                 "claims": [claims[0] | {"epidemic": "yes"}]})  # fmt: skip
+    assert "claims[0].epidemic: must be true or false" in bad
+
+
+def _calc_error(tmp_path: Path, scenario: dict[str, Any]) -> str:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    done = CliRunner().invoke(app, ["calc", "settle", str(path)])
+    assert done.exit_code == 2
+    return str(done.output)
+
+
+def test_an_epidemic_lifts_the_critical_illness_cap(tmp_path: Path) -> None:
+    """A resident's covered admission at level 2 of 2,400,000.00, all in scope: the basic fund
+    uncapped, (2400000 − 400) × 75% = 1799700.00; critical illness on the residual 600300.00,
+    (600300 − 20657) × 60% = 347785.80, above its 300000.00 cap, which is lifted too.
+    Uncovered: the basic fund stops at its 247884.00 cap and critical illness at 300000.00."""
+    claim = {"date": "2025-06-01", "med_type": "inpatient", "level": 2, "total": "2400000.00"}
+    scenario = {"region": AREA, "person": {"scheme": "resident"}}
+    (covered,) = _calc(tmp_path, scenario | {"claims": [claim | {"epidemic": True}]})
+    assert (covered["hifp_pay"], covered["hifmi_pay"]) == ("1799700.00", "347785.80")
+    (plain,) = _calc(tmp_path, scenario | {"claims": [claim]})
+    assert (plain["hifp_pay"], plain["hifmi_pay"]) == ("247884.00", "300000.00")
+
+
+def test_an_epidemic_lifts_a_chronic_diseases_annual_limit(tmp_path: Path) -> None:
+    """A resident certified for hypertension (I10: limit 1500.00 a year, no deductible in 2025),
+    chronic claims at level 1 (70%): 1000.00 → 700.00; a covered 5000.00 → 3500.00, above the
+    limit, which is lifted; a later ordinary 1000.00 finds the limit used up (700 + 3500)."""
+    person = {"scheme": "resident", "certified_diseases": [{"disease": "I10"}]}
+    chronic = {"med_type": "chronic", "level": 1, "disease": "I10"}
+    claims = [
+        chronic | {"date": "2025-05-10", "total": "1000.00"},
+        chronic | {"date": "2025-05-12", "total": "5000.00", "epidemic": True},
+        chronic | {"date": "2025-05-20", "total": "1000.00"},
+    ]
+    got = _calc(tmp_path, {"region": AREA, "person": person, "claims": claims})
+    assert [s["hifp_pay"] for s in got] == ["700.00", "3500.00", "0.00"]
+
+
+def test_the_service_lifts_the_critical_illness_cap_as_the_calculator(uow: UnitOfWork) -> None:
+    """The covered admission of ``test_an_epidemic_lifts_the_critical_illness_cap`` settled by
+    the service (a resident's U07.1 stay at H1, level 2): the same 1799700.00 and 347785.80."""
+    _declare(uow)
+    r = resident(uow, 3)
+    visit = settlement.register_visit(
+        uow, r, "H1", "inpatient", 2, dt.date(2025, 6, 1), diagnoses=[Diagnosis("U07.1", True)]
+    )
+    claim = Claim(person=r, date=dt.date(2025, 6, 1), total=240_000_000, mdtrt_id=visit.mdtrt_id)
+    paid = settlement.settle(uow, claim, "big")
+    assert (paid.amounts["hifp_pay"], paid.amounts["hifmi_pay"]) == (179_970_000, 34_778_580)
+    assert ledger.reconcile(uow).ok

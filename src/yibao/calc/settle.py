@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from yibao.calc.lines import (
     DIGESTED,
@@ -27,7 +29,7 @@ from yibao.calc.scenario import (
 )
 from yibao.kernel.entitled import ALWAYS, entitled_days
 from yibao.kernel.report import FUND_CODES, setl_detail
-from yibao.kernel.settle import REASONS, Claims, Persons, settle_claims
+from yibao.kernel.settle import REASONS, Claims, Persons, State, settle_claims
 from yibao.kernel.tables import (
     AID_CLASSES,
     COVERS_IN_SCOPE,
@@ -36,12 +38,13 @@ from yibao.kernel.tables import (
     MED_TYPES,
     SCALE,
     SCHEME_INPUT,
+    Tables,
     compile_tables,
     disease_index,
     epoch_days,
     from_epoch_days,
     scaled,
-    without_annual_caps,
+    without_caps,
 )
 from yibao.policy import fen_to_yuan
 from yibao.policy.money import AmountError, year_room
@@ -67,6 +70,9 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
     claims = doc.get("claims")
     if not isinstance(claims, list) or not claims:
         raise ScenarioError("claims", "must be a non-empty list of claims")
+    epidemic = doc.get("epidemic", False)
+    if not isinstance(epidemic, bool):
+        raise ScenarioError("epidemic", "must be true or false")
     rows: list[tuple[Any, ...]] = []
     year_total = 0  # the claims so far, for year_room
     bills = _bills(doc, policy.region, claims, person)
@@ -96,7 +102,16 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         listed = amount(claim.get("listed_self_paid"), f"{f}.listed_self_paid", allow_none=True)
         if listed > parts["fully_self_paid"]:
             raise ScenarioError(f"{f}.listed_self_paid", "is larger than fully_self_paid")
-        rows.append((on, med, level, cross, total, parts, disease, listed))
+        covered = claim.get("epidemic", epidemic)
+        if not isinstance(covered, bool):
+            raise ScenarioError(f"{f}.epidemic", "must be true or false")
+        if covered:  # covered by a major epidemic (rules.epidemics): exempt amounts
+            _, fsp, over, catb = exempt_amounts(
+                total, parts["fully_self_paid"], parts["over_limit"], parts["category_b"]
+            )
+            parts = {"fully_self_paid": fsp, "over_limit": over, "category_b": catb}
+            listed = 0
+        rows.append((on, med, level, cross, total, parts, disease, listed, covered))
         year_total += total
     years = {r[0].year for r in rows}
     if len(years) > 1:
@@ -162,19 +177,34 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         ),
         **{k: np.array([v], dtype=np.int64) for k, v in product.items()},
     )
-    info = {"scheme": scheme, "aid": aid, "bills": bills, "commercial": product["com_cap"] > 0}
-    epidemic = doc.get("epidemic", False)
-    if not isinstance(epidemic, bool):
-        raise ScenarioError("epidemic", "must be true or false")
-    if epidemic:  # every claim covered by a major epidemic (rules.epidemics)
-        for i in range(len(c)):
-            _, fsp, over, catb = exempt_amounts(
-                int(c.total[i]), int(c.fully_self_paid[i]), int(c.over_limit[i]),
-                int(c.category_b[i]),
-            )  # fmt: skip
-            c.fully_self_paid[i], c.over_limit[i], c.category_b[i] = fsp, over, catb
-        tables = without_annual_caps(tables)
+    info = {
+        "scheme": scheme,
+        "aid": aid,
+        "bills": bills,
+        "commercial": product["com_cap"] > 0,
+        "covered": np.array([r[8] for r in rows], dtype=np.bool_),
+    }
     return tables, c, p, info
+
+
+def settle_runs(
+    tables: Tables, claims: Claims, persons: Persons, covered: npt.NDArray[np.bool_]
+) -> dict[str, npt.NDArray[np.int64]]:
+    """One person's claims through the kernel, those a major epidemic covers with its tables
+    (``kernel.tables.without_caps``): each run of claims of equal coverage in one call, the
+    year-to-date state carried from run to run, as the service settles them one by one (what a
+    covered claim paid counts towards the caps of the year's later claims)."""
+    edges = [0, *(i for i in range(1, len(covered)) if covered[i] != covered[i - 1]), len(covered)]
+    parts: list[dict[str, npt.NDArray[np.int64]]] = []
+    state: State | None = None
+    for lo, hi in pairwise(edges):
+        run = Claims(**{f.name: getattr(claims, f.name)[lo:hi] for f in fields(Claims)})
+        result = settle_claims(without_caps(tables) if covered[lo] else tables, run, persons, state)
+        parts.append(dict(result.columns))
+        state = result.state
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 #: ``person.commercial.covers``: what a product may cover.
@@ -279,7 +309,7 @@ def _bills(
 def settle_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     tables, claims, persons, info = parse(doc)
     doc_claims = doc["claims"]
-    col = settle_claims(tables, claims, persons).columns
+    col = settle_runs(tables, claims, persons, info["covered"])
     col = {
         **col,
         "medfee_sumamt": claims.total,

@@ -259,13 +259,23 @@ def _benefit(policy: Policy, scheme: str, med: str, on: dt.date) -> tuple[str, d
     return key, values
 
 
-def without_annual_caps(tables: Tables) -> Tables:
-    """The same tables with no annual cap on the basic fund (``UNCAPPED``): how a claim covered
-    by a major epidemic is settled (``rules.epidemics``). Made once per tables and kept."""
-    found = tables.derived.get("without_annual_caps")
+def without_caps(tables: Tables) -> Tables:
+    """The same tables with the insurance's payment limits lifted (``UNCAPPED``): the basic
+    fund's annual caps, the critical-illness and large-amount caps, and each chronic disease's
+    annual limit. How a claim covered by a major epidemic is settled (``rules.epidemics``:
+    exempt from "the medical insurance catalogue, payment limit and drug dosage"). Medical
+    assistance's caps stay: assistance is not the insurance's limit. Made once per tables and
+    kept."""
+    found = tables.derived.get("without_caps")
     if found is None:
-        found = dataclasses.replace(tables, annual_cap=np.full_like(tables.annual_cap, UNCAPPED))
-        tables.derived["without_annual_caps"] = found
+        found = dataclasses.replace(
+            tables,
+            annual_cap=np.full_like(tables.annual_cap, UNCAPPED),
+            ci_cap=np.full_like(tables.ci_cap, UNCAPPED),
+            la_cap=np.full_like(tables.la_cap, UNCAPPED),
+            chronic_cap=np.full_like(tables.chronic_cap, UNCAPPED),
+        )
+        tables.derived["without_caps"] = found
     return found
 
 

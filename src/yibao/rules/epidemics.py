@@ -7,7 +7,9 @@ diseases (an ICD-10 code or the start of one: ``J12`` covers ``J12.8``) or the p
 that date to one of its listed special groups (``policy.vocab.GroupKind``). A covered claim is
 exempt from the catalogue and from dosage restrictions (what was fully self-paid, classes and
 restrictions and quantities above a maximum, is within policy scope; no category-B pre-payment;
-what lies above a price limit stays self-paid) and from the basic fund's annual cap.
+what lies above a price limit stays self-paid) and from the insurance's payment limits: the basic
+fund's annual cap, the critical-illness and large-amount caps and a chronic disease's annual
+limit (``kernel.tables.without_caps``; medical assistance's caps stay).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Major epidemics (重大疫情, treat first and charge later): a bureau declares one for an area and
 period (stored, audited) and ends it; while it is in force, the claims it covers are settled
-exempt from the catalogue, dosage limits and the basic fund's annual cap (``rules.epidemics``,
+exempt from the catalogue, dosage limits and the insurance's payment limits (``rules.epidemics``,
 applied by ``services.settlement``) and marked; the fund advances money to an institution before
 settlement and clears the advance afterwards, on the ledger (``domain.epidemics``); the report
 lists every settlement an epidemic covered.
@@ -31,7 +31,7 @@ from yibao.domain.epidemics import (
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound, SettlementRefused
 from yibao.domain.ledger import AccountKind, LedgerTransaction
 from yibao.domain.text import check_identifier
-from yibao.kernel.tables import without_annual_caps
+from yibao.kernel.tables import without_caps
 from yibao.policy import fen_to_yuan
 from yibao.rules.epidemics import EpidemicTerms, covering, exempt_amounts
 from yibao.services import clock
@@ -42,7 +42,7 @@ from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 CLI_ACTOR = "cli"
-REASON = "重大疫情: exempt from the catalogue, dosage limits and the annual cap"
+REASON = "重大疫情: exempt from the catalogue, dosage limits and the payment limits"
 
 
 def declare(
@@ -156,7 +156,8 @@ def exempt(
     inp: Any, terms: Sequence[EpidemicTerms], diagnosis: str | None
 ) -> tuple[Any, Covered | None]:
     """A prepared claim (``services.settlement.compute.Prepared``) as an epidemic covering it
-    settles it: its amounts exempt and the tables without annual caps; unchanged otherwise."""
+    settles it: its amounts exempt and the tables without the insurance's payment limits
+    (``kernel.tables.without_caps``); unchanged otherwise."""
     on = inp.claim.date
     kinds = [g.kind.value for g in groups_on(inp.file, on)]
     found = covering(terms, inp.enrolment.pooling_area, on, diagnosis, kinds)
@@ -177,7 +178,7 @@ def exempt(
         category_b=np.array([catb2], dtype=np.int64),
     )
     request = dataclasses.replace(inp.request, claims=new_claims)
-    out = dataclasses.replace(inp, request=request, tables=without_annual_caps(inp.tables))
+    out = dataclasses.replace(inp, request=request, tables=without_caps(inp.tables))
     return out, Covered(found.id, fsp - fsp2)
 
 
