@@ -328,3 +328,31 @@ def test_the_service_lifts_the_critical_illness_cap_as_the_calculator(uow: UnitO
     paid = settlement.settle(uow, claim, "big")
     assert (paid.amounts["hifp_pay"], paid.amounts["hifmi_pay"]) == (179_970_000, 34_778_580)
     assert ledger.reconcile(uow).ok
+
+
+def test_a_covered_bill_is_exempt_from_quantity_limits_and_classes(tmp_path: Path) -> None:
+    """Dosage and quantity restrictions (用量限制) are lifted through the fully self-paid amount:
+    a bed (class A, at most one a day) billed twice on one day at 35.00, the second one
+    self-paid as above the daily maximum, and 20 × 50.00 of a class-C item. Ordinary: 35.00 +
+    1000.00 fully self-paid, scope 35.00, under the 400.00 deductible: the fund pays nothing.
+    Covered: nothing self-paid, scope 1070.00, (1070 − 400) × 75% = 502.50."""
+    claim = {
+        "date": "2025-05-10", "med_type": "inpatient", "level": 2,
+        "lines": [{"code": "BED", "quantity": 2, "unit_price": 35, "date": "2025-05-09"},
+                  {"code": "C1", "quantity": 20, "unit_price": 50}],
+    }  # fmt: skip
+    catalogue = [
+        {"code": "BED", "class": "A", "price_limit": 50, "max_per_day": 1},
+        {"code": "C1", "class": "C"},
+    ]
+    person = {"scheme": "resident", "sex": "F", "birth_date": "1960-03-02"}
+    scenario = {"region": AREA, "person": person, "catalogue": catalogue}
+    (plain,) = _calc(tmp_path, scenario | {"claims": [claim]})
+    assert (plain["fulamt_ownpay_amt"], plain["inscp_scp_amt"], plain["hifp_pay"]) == (
+        "1035.00", "35.00", "0.00",
+    )  # fmt: skip
+    assert [x["reason"] for x in plain["lines"]] == ["day_quantity", "class_c"]
+    (covered,) = _calc(tmp_path, scenario | {"claims": [claim | {"epidemic": True}]})
+    assert (covered["fulamt_ownpay_amt"], covered["inscp_scp_amt"], covered["hifp_pay"]) == (
+        "0.00", "1070.00", "502.50",
+    )  # fmt: skip
