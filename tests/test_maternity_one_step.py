@@ -216,3 +216,22 @@ def test_over_the_api(api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
     u = post("/api/v1/maternity/birth/undo", Role.SETTLEMENT_AUDITOR, undo)
     assert u.status_code == 200 and u.json()["allowance_reversed"] == "35555.58", u.text
     assert ledger.reconcile(uow).ok
+
+
+def test_an_allowance_paid_alone_is_undone_alone(
+    uow: UnitOfWork, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YIBAO_TODAY", "2025-06-01")
+    mother = _mother(uow)
+    start = snapshot(engine)
+    paid = maternity.pay_allowance(uow, mother, TWINS)
+    assert paid.allowance == ALLOWANCE
+    with pytest.raises(InvalidField, match="on: is before the birth"):
+        maternity.undo_birth(uow, mother, BORN, on=dt.date(2025, 4, 30))
+    undone = maternity.undo_birth(uow, mother, BORN, on=dt.date(2025, 5, 2))
+    assert (undone.reversal, undone.allowance) == (None, ALLOWANCE)
+    assert snapshot(engine)["balances"] == start["balances"]
+    # applied for again, now with the medical expenses: one step, the second reference
+    again = maternity.settle_birth(uow, _bill(mother), TWINS)
+    assert again.allowance.reference == f"{paid.reference}#2"
+    assert ledger.reconcile(uow).ok
