@@ -41,7 +41,8 @@ def reverse_within(
 ) -> Reversal:
     """``reverse`` inside a unit of work the caller opened and commits (the maternity one-step
     undoes its settlement and its allowance together): the settlement's state row and row
-    locked, refused when it is unknown or already reversed, or ``day`` is before it."""
+    locked, refused when it is unknown or already reversed (a repeat of its reversal request id
+    gets the first answer), or ``day`` is before it."""
     found = uow.settlements.get(setl_id)
     if found is None:
         raise NotFound("settlement", setl_id)
