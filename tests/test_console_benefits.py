@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
-from tests.api_support import Api
+from tests.api_support import Api, nid
 from tests.console_support import csrf_of, signed_in
 from tests.test_chronic import _employee as chronic_employee
 from tests.test_cross_region import settled_months
@@ -24,7 +24,7 @@ from tests.test_maternity import _employee as maternity_employee
 from tests.test_store_settlement import resident
 from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.domain.roles import Role
-from yibao.services import ledger, settlement
+from yibao.services import ledger, registry, settlement
 from yibao.store.api_models import AuditRow
 from yibao.store.chronic_models import ChronicCertificationRow
 from yibao.store.models import LedgerTransactionRow
@@ -123,7 +123,17 @@ def test_chronic_certify_renew_end_on_the_file(
     assert reads and {r.person_id for r in reads} == {pid}
     # the auditor reads and certifies (masked identity); the fund manager neither
     auditor, _ = signed_in(api, Role.SETTLEMENT_AUDITOR)
-    assert f"/console/chronic/{cert_id}" in auditor.get(f"/console/persons/{pid}").text
+    page = auditor.get(f"/console/persons/{pid}").text
+    assert f"/console/chronic/{cert_id}" in page
+    r = auditor.post(url, data={"csrf": csrf_of(page), "disease": "E11", "valid_from": ""})
+    assert r.status_code == 422 and "360426********" in error_of(r.text, "general")  # masked
+    # a person never enrolled: no list to choose from, and refused as not insured
+    lone = registry.add_person(uow, nid(8), "李四").id
+    form = clerk.get(f"/console/persons/{lone}/chronic/certify").text
+    assert "<select" not in form.split("<main")[1]
+    r = clerk.post(f"/console/persons/{lone}/chronic/certify",
+                   data={"csrf": token, "disease": "E11", "valid_from": ""})  # fmt: skip
+    assert r.status_code == 422 and "not insured" in error_of(r.text, "general")
     manager, _ = signed_in(api, Role.FUND_MANAGER)
     assert manager.get(cert_url).status_code == 403
     assert manager.get(url).status_code == 403
@@ -364,3 +374,12 @@ def test_benefit_pages_need_a_session(anonymous: TestClient) -> None:
     for path in ("epidemics", "epidemics/1/advance", "cross-region/clear", "chronic/1/renew",
                  "persons/1/maternity"):  # fmt: skip
         assert anonymous.post(f"/console/{path}", data={}).status_code == 403
+
+
+def test_benefit_pages_in_english(api: Api) -> None:
+    manager, _ = signed_in(api, Role.FUND_MANAGER)
+    assert "重大疫情" in manager.get("/console/epidemics").text
+    manager.get("/console/lang/en?next=/console/epidemics")
+    assert "Major epidemics" in manager.get("/console/epidemics").text
+    page = manager.get("/console/cross-region", params={"month": "2025-05"}).text
+    assert "Cross-region clearing" in page and "No cross-region settlement" in page
