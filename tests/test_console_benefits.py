@@ -285,7 +285,9 @@ def test_cross_region_statements_and_clearing(api: Api) -> None:
     )
     assert r.status_code == 303 and "done=2" in r.headers["location"]
     page = manager.get(r.headers["location"]).text
-    assert "7450.00 于 2025-06-03" in page
+    assert "7450.00 于 2025-06-03" in page and "本次清算的地区对数: 2" in page
+    forged = manager.get("/console/cross-region", params={"month": "2025-05", "done": "all!"})
+    assert "本次清算的地区对数" not in forged.text  # only a count is shown
     assert transactions(api.engine) == before + 2
     r = manager.post(
         "/console/cross-region/clear",

@@ -326,7 +326,8 @@ def _cross_region_routes(app: FastAPI) -> None:
         ctx.require("funds:cross_region")
         values = {"month": month[:20] or _last_month(), "insured_area": insured_area[:20],
                   "treating_area": treating_area[:20], "on": clock.today().isoformat()}  # fmt: skip
-        return page(ctx, values, {}, lines, done[:10] if done else None)
+        shown = done if done and done.isascii() and done.isdigit() and len(done) < 6 else None
+        return page(ctx, values, {}, lines, shown)
 
     @app.post("/cross-region/clear")
     def clear(
