@@ -62,10 +62,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                     log_level="warning"))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
-        if server.started:
+    for _ in range(6000):  # the compiled kernel is warmed before the first request: slow
+        if server.started:  # on a loaded machine
             break
         time.sleep(0.05)
+    assert server.started, "the console's server did not start in 300 s"
     yield {
         "base": f"http://127.0.0.1:{port}/console",
         "settled": person_id,
@@ -238,3 +239,47 @@ def test_fund_manager_sees_the_funds_as_charts_in_both_languages(
     page.screenshot(path=shots / "funds-en.png", full_page=True)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_clerk_certifies_a_chronic_disease_with_the_error_next_to_its_field(
+    browser: Browser, site: dict[str, Any], shots: Path
+) -> None:
+    base, settled = site["base"], site["settled"]
+    page = _page(browser)
+    _sign_in(page, base, site["names"][Role.ENROLMENT_CLERK])
+    page.goto(f"{base}/persons/{settled}")
+    page.get_by_role("link", name="慢特病认定").click()
+    page.get_by_role("button", name="认定", exact=True).click()  # no disease chosen
+    expect(page.locator("#disease-error")).to_contain_text("a disease code is required")
+    field = page.get_by_label("病种（本统筹区门诊慢特病目录）")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    field.select_option("E11")
+    page.get_by_role("button", name="认定", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("已认定。")
+    expect(page.get_by_role("button", name="续期")).to_be_visible()
+    page.screenshot(path=shots / "chronic.png", full_page=True)
+    page.get_by_role("link", name=str(settled), exact=True).click()
+    expect(page.get_by_role("cell", name="E11 糖尿病")).to_be_visible()
+    _sign_out(page, base)
+
+
+def test_fund_manager_reaches_epidemics_and_the_cross_region_clearing(
+    browser: Browser, site: dict[str, Any], shots: Path
+) -> None:
+    base = site["base"]
+    page = _page(browser)
+    page.goto(f"{base}/signin")
+    page.get_by_label("用户名").fill(site["names"][Role.FUND_MANAGER])
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="异地就医清算").click()
+    expect(page.get_by_role("heading", name="异地就医清算")).to_be_visible()
+    page.get_by_label("月份（YYYY-MM）").fill("2025-13")
+    page.get_by_role("button", name="显示").click()
+    expect(page.locator("#month-error")).to_contain_text("YYYY-MM")
+    page.screenshot(path=shots / "cross-region.png", full_page=True)
+    page.get_by_role("link", name="重大疫情").click()
+    expect(page.get_by_text("尚未宣布重大疫情。")).to_be_visible()
+    expect(page.locator("#declare-form")).to_have_count(0)  # declared by administrators
+    page.get_by_role("button", name="退出").click()
+    expect(page).to_have_url(f"{base}/signin")

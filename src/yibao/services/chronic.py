@@ -204,6 +204,29 @@ def listing(
         return [_view(r, person, policies) for r in uow.chronic.of_person(pid)]
 
 
+def certification(
+    uow: UnitOfWork, cert_id: int, *, policies: PolicySource = policy_for
+) -> tuple[CertificationView, int]:
+    """One certification and its person's number."""
+    with uow:
+        row = uow.chronic.get(cert_id)
+        return _view(row, uow.persons.get(row.person_id), policies), row.person_id
+
+
+def diseases_for(
+    uow: UnitOfWork, who: str | int, on: dt.date, *, policies: PolicySource = policy_for
+) -> list[tuple[str, str]]:
+    """(code, name) of the diseases the person may be certified for on ``on``: the list of the
+    area ``certify`` would use; empty for a person never enrolled."""
+    with uow:
+        person, pid = _person(uow, who)
+        try:
+            area = _area(uow, person, pid, on)
+        except InvalidField:
+            return []
+    return [(code, d.name) for code, d in chronic_diseases(policies(area), on).items()]
+
+
 def history(uow: UnitOfWork, cert_id: int) -> list[dict[str, Any]]:
     """A certification's audit trail: each action, by whom, when."""
     with uow:
@@ -229,8 +252,10 @@ def _now() -> dt.datetime:
 __all__ = [
     "CertificationView",
     "NotFound",
+    "certification",
     "certifications_of",
     "certify",
+    "diseases_for",
     "end",
     "history",
     "listing",

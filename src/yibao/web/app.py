@@ -26,6 +26,7 @@ from yibao.policy.money import AmountError, parse_yuan
 from yibao.rules.errors import InvalidField
 from yibao.services import clock, contributions, enrolment
 from yibao.services import console as svc
+from yibao.services import console_benefits as benefits_svc
 from yibao.services.access import revoke_key
 from yibao.store.uow import UnitOfWork
 from yibao.web import charts, i18n
@@ -237,6 +238,9 @@ def create_console(config: ConsoleConfig) -> FastAPI:
         return _render(ctx, "error.html", 404, message=ctx._("Not found."))
 
     _routes(app, config)
+    from yibao.web.benefits import benefit_routes  # imports this module's helpers
+
+    benefit_routes(app)
     return app
 
 
@@ -341,7 +345,12 @@ def _routes(app: FastAPI, config: ConsoleConfig) -> None:
     def person(ctx: StaffCtx, person_id: PersonId, done: str | None = None) -> Response:
         staff = ctx.require("person:read")
         view = svc.person_view(ctx.uow(), staff, person_id, clock.today())
-        return _render(ctx, "person.html", p=view, done=done)
+        chronic = (
+            benefits_svc.chronic_file(ctx.uow(), staff, person_id, clock.today())
+            if staff.may("chronic:read")
+            else None
+        )
+        return _render(ctx, "person.html", p=view, chronic=chronic, done=done)
 
     @app.get("/persons/{person_id}/enrol")
     def enrol_page(ctx: StaffCtx, person_id: PersonId) -> Response:
