@@ -192,8 +192,10 @@ def test_epidemics_declare_advance_clear_end(
     token = csrf_of(page)
     assert manager.post("/console/epidemics", data={**good, "csrf": token}).status_code == 403
     adv = f"{ep_url}/advance"
+    api.institution("H1")
     before = transactions(api.engine)
     for field, value, says in (
+        ("institution", "H404", "not a registered institution"),
         ("amount", "-1", "amount"),
         ("amount", "１００", "amount"),
         ("amount", "0", "more than 0"),

@@ -26,7 +26,7 @@ from yibao.domain.errors import InvalidField, NotFound, SettlementRefused
 from yibao.domain.fees import Diagnosis
 from yibao.domain.roles import Role
 from yibao.domain.settlement import Claim
-from yibao.services import epidemics, ledger, registry, settlement
+from yibao.services import accounts, epidemics, ledger, registry, settlement
 from yibao.store.api_models import AuditRow
 from yibao.store.uow import UnitOfWork
 
@@ -115,6 +115,9 @@ def test_an_epidemic_exemption(uow: UnitOfWork, engine: Engine) -> None:
 
 def test_the_advance_and_its_clearing(uow: UnitOfWork, engine: Engine) -> None:
     ep = _declare(uow)
+    accounts.issue_institution(
+        uow, "s" * 32, accounts.NewInstitution(code="H1", name="H1", area=AREA)
+    )
     start = balances(engine)
     epidemics.advance(uow, ep, "H1", 5_000_000, dt.date(2025, 5, 2))
     epidemics.advance(uow, ep, "H1", 1_000_000, dt.date(2025, 5, 9))
@@ -134,6 +137,8 @@ def test_the_advance_and_its_clearing(uow: UnitOfWork, engine: Engine) -> None:
         (lambda: epidemics.advance(uow, ep, "H1", 100, dt.date(2025, 4, 30)), InvalidField),
         (lambda: epidemics.advance(uow, ep, "H1", 100, dt.date(2025, 5, 2)), Exception),  # again
         (lambda: epidemics.advance(uow, 999, "H1", 100, dt.date(2025, 5, 3)), NotFound),
+        # an institution that is not registered
+        (lambda: epidemics.advance(uow, ep, "H404", 100, dt.date(2025, 5, 3)), InvalidField),
         (lambda: epidemics.advance(uow, ep, "H1\u202e", 100, dt.date(2025, 5, 3)), InvalidField),
     ]
     for call, error in refused:
@@ -152,6 +157,8 @@ def test_bad_declarations_are_refused(uow: UnitOfWork) -> None:
         (dict(groups=["vip"]), "groups"),
         (dict(ends_on=dt.date(2025, 4, 1)), "ends_on"),
         (dict(starts_on=future), "starts_on"),
+        (dict(starts_on=dt.date(1, 1, 1)), "starts_on"),  # before the insurance began
+        (dict(ends_on=dt.date(9999, 12, 31)), "ends_on"),  # an open end is left empty
     ]
     base = dict(area=AREA, name="x", starts_on=START, diseases=["U07"], groups=["student"])
     for change, field in cases:
@@ -175,6 +182,9 @@ def test_cli_epidemic(db_url: str, uow: UnitOfWork) -> None:
     ep = json.loads(made.output)["id"]
     listed = run(app, ["epidemic", "list", "--db", db_url, "--json"])
     assert [e["title"] for e in json.loads(listed.output)] == ["COVID-19"]
+    accounts.issue_institution(
+        uow, "s" * 32, accounts.NewInstitution(code="H1", name="H1", area=AREA)
+    )
     adv = ["epidemic", "advance", str(ep), "--institution", "H1", "--amount", "500.00"]
     assert run(app, [*adv, "--on", "2025-05-02", "--db", db_url]).exit_code == 0
     shown = run(app, ["epidemic", "report", str(ep), "--db", db_url, "--json"])
@@ -197,6 +207,7 @@ def test_over_the_api(api: Api, uow: UnitOfWork) -> None:
     bad = api.client.post("/api/v1/epidemics", json={**body, "diseases": ["U0"]}, headers=auth)
     assert bad.json()["infcode"] == 1003 and "diseases" in bad.json()["err_msg"]
     m = {"authorization": f"Bearer {manager}"}
+    api.institution("H1")
     adv = {"institution": "H1", "amount": "500.00", "on": "2025-05-02"}
     posted = api.client.post(f"/api/v1/epidemics/{ep}/advances", json=adv, headers=m)
     assert posted.status_code == 200 and posted.json()["amount"] == "500.00", posted.text

@@ -24,6 +24,11 @@ from yibao.rules.epidemics import EpidemicTerms
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 #: The most listed diseases or groups of one declaration (a guard, not a policy figure).
 MAX_LISTED = 200
+#: No declaration starts before the basic medical insurance itself (国发〔1998〕44号, 1998-12-14).
+EARLIEST_START = dt.date(1998, 12, 14)
+#: The longest declared period (a guard, not a policy figure): an epidemic whose end is not known
+#: is declared without one and ended when it is over.
+MAX_PERIOD = dt.timedelta(days=5 * 366)
 ADVANCE_KIND = "epidemic_advance"
 ADVANCE_CLEARING_KIND = "epidemic_advance_clearing"
 
@@ -46,8 +51,17 @@ class Epidemic:
         check_area(self.area, "area")
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 100:
             raise InvalidField("name", "missing or longer than 100 characters", self.name)
+        if self.starts_on < EARLIEST_START:
+            raise InvalidField(
+                "starts_on", f"is before the insurance began ({EARLIEST_START})", self.starts_on
+            )
         if self.ends_on is not None and self.ends_on < self.starts_on:
             raise InvalidField("ends_on", "is before the epidemic starts", self.ends_on)
+        if self.ends_on is not None and self.ends_on - self.starts_on > MAX_PERIOD:
+            raise InvalidField(
+                "ends_on", "is more than 5 years after the start (leave it open instead)",
+                self.ends_on,
+            )  # fmt: skip
         if not self.diseases and not self.groups:
             raise InvalidField("diseases", "list at least one disease or group")
         if len(self.diseases) > MAX_LISTED or len(self.groups) > MAX_LISTED:

@@ -230,6 +230,8 @@ def advance(
     day = _day(on)
     _institution(institution)
     with uow:
+        if ApiRepository(uow.session).institution(institution) is None:
+            raise InvalidField("institution", "is not a registered institution", institution)
         e = _epidemic(uow, epidemic_id)
         if not e.terms.in_force(day):
             raise InvalidField("on", f"is outside epidemic {epidemic_id}'s period", day)
