@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,13 @@ import pytest
 from stdnum.cn import ric
 from typer.testing import CliRunner
 
+from yibao.batch.area import read_part
 from yibao.cli.synth import app
-from yibao.kernel.arrow import claims_from_arrow
+from yibao.kernel.arrow import claims_from_arrow, settle_table
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
+from yibao.kernel.settle import settle_claims
+from yibao.kernel.tables import compile_tables
+from yibao.policy import Policy
 from yibao.synth import SynthConfig, fund_ratio, generate, summarize
 from yibao.synth.dates import add_months, day_number
 from yibao.synth.ids import check_values, place_code
@@ -133,6 +138,41 @@ def test_columns_follow_the_kernel_contract(persons: pa.Table, claims: pa.Table)
 def test_claims_parse_in_the_kernel(sample: Path) -> None:
     table = pq.read_table(sample / "claims" / "part-00000.parquet")
     assert len(claims_from_arrow(table).total) == table.num_rows
+
+
+def test_a_part_reads_alike_in_any_layout(sample: Path, tmp_path: Path) -> None:
+    """``batch.area.read_part`` of a generated part equals that of the same rows shuffled and
+    written with plain strings, zstd and no dictionary (an older part's layout), and settles as
+    ``settle_table`` settles the part's tables."""
+    persons_path, claims_path = (
+        sample / "persons" / "part-00001.parquet",
+        sample / "claims" / "part-00001.parquet",
+    )
+    claims, persons = pq.read_table(claims_path), pq.read_table(persons_path)
+    rng = np.random.default_rng(3)
+    psn = claims["psn_no"].to_numpy()
+    keys, at = np.unique(psn, return_inverse=True)
+    # the persons in a random order, each one's claims kept in theirs (same-day claims too)
+    claim_order = np.argsort(rng.permutation(len(keys))[at], kind="stable")
+    orders = {"claims": claim_order, "persons": rng.permutation(persons.num_rows)}
+    old = tmp_path / "old"
+    for name, table in (("claims", claims), ("persons", persons)):
+        (old / name).mkdir(parents=True)
+        shuffled = table.take(pa.array(orders[name]))
+        pq.write_table(shuffled, old / name / "part-00001.parquet", compression="zstd",
+                       use_dictionary=False)  # fmt: skip
+    new_c, new_p = read_part(persons_path, claims_path)
+    old_c, old_p = read_part(old / "persons" / "part-00001.parquet",
+                             old / "claims" / "part-00001.parquet", use_threads=False)  # fmt: skip
+    for new, was in ((new_c, old_c), (new_p, old_p)):
+        for f in fields(new):
+            assert np.array_equal(getattr(new, f.name), getattr(was, f.name)), f.name
+    tables = compile_tables(Policy("360100"), YEAR)
+    settled = settle_claims(tables, new_c, new_p, explain=False)
+    table, _ = settle_table(tables, claims, persons)
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
+        assert np.array_equal(settled.columns[name], table[name].to_numpy()), name
+    assert settled.columns["fund_pay_sumamt"].sum() > 0
 
 
 # --- validity ---------------------------------------------------------------------------------

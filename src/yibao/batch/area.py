@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from yibao.kernel.arrow import claims_from_arrow, in_order, persons_from_arrow
+from yibao.kernel.arrow import (
+    claims_from_arrow,
+    in_order,
+    int_column,
+    person_rows,
+    persons_from_arrow,
+    take,
+)
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.settle import Claims, Persons
 
@@ -26,26 +33,42 @@ def parts(area: Path | str) -> list[tuple[Path, Path]]:
     ]
 
 
-def read_part(persons_path: Path, claims_path: Path) -> tuple[Claims, Persons]:
-    """One part as kernel arrays: claims sorted by person, persons in segment order."""
-    claims_table = pq.read_table(claims_path, columns=list(CLAIM_COLUMNS))
+#: The string columns read dictionary-encoded: a part's few distinct values are looked up once
+#: each (``kernel.arrow._codes``), not once per row.
+CLAIM_STRINGS = ("med_type", "cross_region")
+PERSON_STRINGS = ("scheme", "assistance_class")
+
+
+def read_part(
+    persons_path: Path, claims_path: Path, use_threads: bool = True
+) -> tuple[Claims, Persons]:
+    """One part as kernel arrays: claims sorted by (person, date) with ``person`` the segment
+    number 0..P-1, persons in segment order.
+
+    Reads only the kernel's columns, its strings as dictionaries; sorts in NumPy (argsort of the
+    integer keys) only where the part is not already in order, and finds the persons by runs of
+    equal keys. ``use_threads``: Arrow decodes the columns on its own threads (off where the
+    caller already keeps every core busy, e.g. reading one part while others settle).
+    """
+    claims_table = pq.read_table(
+        claims_path,
+        columns=list(CLAIM_COLUMNS),
+        read_dictionary=CLAIM_STRINGS,
+        use_threads=use_threads,
+    )
     claims = claims_from_arrow(claims_table)
     if not in_order(claims.person, claims.date):  # a generated part is already in order
-        claims_table = claims_table.sort_by([("psn_no", "ascending"), ("date", "ascending")])
-        claims = claims_from_arrow(claims_table)
-    persons_table = pq.read_table(persons_path, columns=list(PERSON_COLUMNS))
-    psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
-    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
-        persons_table = persons_table.sort_by("psn_no")
-        psn = np.asarray(persons_table["psn_no"].to_numpy(), dtype=np.int64)
-    # each run of equal keys is one person: its key, and each claim's run number
-    first = np.empty(len(claims), dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(claims.person[1:], claims.person[:-1], out=first[1:])
-    present = claims.person[first]
-    idx = np.searchsorted(psn, present)
-    persons = persons_from_arrow(persons_table.take(idx))
-    claims.person = np.cumsum(first, dtype=np.int64) - 1  # segment numbers 0..P-1
+        claims = take(claims, np.lexsort((claims.date, claims.person)))
+    persons_table = pq.read_table(
+        persons_path,
+        columns=list(PERSON_COLUMNS),
+        read_dictionary=PERSON_STRINGS,
+        use_threads=use_threads,
+    )
+    persons = persons_from_arrow(persons_table)
+    claims.person, rows = person_rows(claims.person, int_column(persons_table["psn_no"]))
+    if len(rows) != len(persons.scheme) or np.any(rows != np.arange(len(rows))):
+        persons = take(persons, rows)  # only the persons with claims, in segment order
     return claims, persons
 
 
