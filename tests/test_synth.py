@@ -16,11 +16,12 @@ import pytest
 from stdnum.cn import ric
 from typer.testing import CliRunner
 
-from yibao.batch.area import read_part
+from yibao.batch.area import PAYMENTS, read_part, settle_area
 from yibao.cli.synth import app
 from yibao.kernel.arrow import claims_from_arrow, settle_table
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
 from yibao.kernel.settle import settle_claims
+from yibao.kernel.stream import KernelPool
 from yibao.kernel.tables import compile_tables
 from yibao.policy import Policy
 from yibao.synth import SynthConfig, fund_ratio, generate, summarize
@@ -173,6 +174,36 @@ def test_a_part_reads_alike_in_any_layout(sample: Path, tmp_path: Path) -> None:
     for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
         assert np.array_equal(settled.columns[name], table[name].to_numpy()), name
     assert settled.columns["fund_pay_sumamt"].sum() > 0
+
+
+def test_an_area_settles_to_parquet_as_each_part_settles(sample: Path, tmp_path: Path) -> None:
+    """``batch.area.settle_area`` writes each part's payments, claim by claim in (psn_no, date)
+    order, equal to ``settle_table`` on the part, on a pool of two threads and in batches that
+    cut the parts; an empty part gets an empty file."""
+    area = tmp_path / "area"
+    for sub in ("persons", "claims"):
+        (area / sub).mkdir(parents=True)
+        for part in sorted((sample / sub).glob("part-*.parquet")):
+            (area / sub / part.name).symlink_to(part)
+        empty = pq.read_table(sample / sub / "part-00000.parquet").slice(0, 0)
+        for name in ("part-00000x.parquet", "part-00009.parquet"):  # between parts, and last
+            pq.write_table(empty, area / sub / name)
+    tables = compile_tables(Policy("360100"), YEAR)
+    out = tmp_path / "out"
+    with KernelPool(tables, 2) as pool:
+        done = settle_area(area, out, lambda b: pool.stream(b, columns=PAYMENTS), batch=7_000)
+    claims = sorted((sample / "claims").glob("part-*.parquet"))
+    assert done == sum(pq.read_metadata(part).num_rows for part in claims)
+    for part in claims:
+        written = pq.read_table(out / part.name)
+        assert written.schema.names == list(PAYMENTS)
+        expected, _ = settle_table(
+            tables, pq.read_table(part), pq.read_table(sample / "persons" / part.name)
+        )
+        for name in PAYMENTS:
+            assert written[name].to_pylist() == expected[name].to_pylist(), (part.name, name)
+    for name in ("part-00000x.parquet", "part-00009.parquet"):
+        assert pq.read_table(out / name).num_rows == 0
 
 
 # --- validity ---------------------------------------------------------------------------------
