@@ -7,16 +7,18 @@ Generates a seeded area with ``yibao synth`` (about 5.7 claims per person, every
 type, level, aid class and cross-region kind; not timed), or reads one given with --area, then
 settles it part by part twice. First the kernel alone: each part is read into kernel arrays (not
 timed) and cut at person boundaries into batches of --batch claims that ``KernelPool.stream``
-settles on all cores (timed: "kernel claims/s"). Then end to end: each part is read from Parquet
-(``batch.area.read_part``: Arrow reads, sorts if needed and decodes; the next part is read while
-this one settles), settled, and its payments written as Parquet, one file a part in the part's
-claim order, one row group a batch (timed: the last line). Memory stays bounded by two parts.
-``--main-thread`` settles the batches one after the other on the main thread instead (no pool);
-``--passes K`` settles each part K times for the kernel's own figure (a small area still times
-many calls). Prints the page faults taken while settling (``ru_minflt``). The compiled kernel is
-loaded (or compiled) before the clock starts. Results are written plainly (no dictionary, no
-compression, no statistics: int64 columns of payments gain little from them and cost most of
-the writing).
+settles on all cores (timed: "kernel claims/s"). Then end to end, ``batch.area.settle_area``:
+each part read from Parquet (``batch.area.read_part``: the kernel's columns, strings as
+dictionaries, sorted only if not in order; the next part read on one thread while this one
+settles, ``--read-threads`` lets Arrow decode on its own threads too), every part's batches one
+stream through the pool, and the payments written as Parquet, one file a part in (person, date)
+order, row groups of at least 131,072 claims (timed: the last line, and the process CPU time a
+claim). Memory stays bounded by about two parts. ``--main-thread`` settles the batches one after
+the other on the main thread instead (no pool); ``--passes K`` settles each part K times for the
+kernel's own figure (a small area still times many calls). Prints the page faults taken while
+settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before the clock starts.
+Results are written plainly (not-nullable int64, no dictionary, compression or statistics: the
+payments gain little from them and they cost most of the writing).
 Last line: ``claims/s: <number>``, end to end.
 """
 

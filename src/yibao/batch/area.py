@@ -2,7 +2,9 @@
 
 An area is a folder of ``persons/part-*.parquet`` and ``claims/part-*.parquet`` with the columns
 of ``yibao.kernel.schema``; each part holds whole persons, so parts (and batches cut at person
-boundaries inside a part) settle independently and in parallel. Memory is bounded by one part.
+boundaries inside a part) settle independently and in parallel. ``read_part`` reads one part as
+kernel arrays; ``settle_area`` settles a whole area and writes each part's payments as Parquet,
+memory bounded by about two parts.
 """
 
 from __future__ import annotations
