@@ -33,6 +33,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from yibao.batch.area import PAYMENTS, parts, read_part, settle_area, split
@@ -122,8 +124,13 @@ def main() -> None:
             done = settle_area(
                 area, out, stream, args.batch, WRITTEN, read_threads=args.read_threads
             )
-            assert done == settled
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            # what was written is what the kernel alone paid (not timed)
+            written = sum(
+                pc.sum(pq.read_table(f, columns=["fund_pay_sumamt"])[0]).as_py() or 0
+                for f in out.glob("part-*.parquet")
+            )
+            assert done == settled and written * args.passes == paid, (written, paid)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     where = "main thread" if args.main_thread else f"workers: {args.workers}"
     print(
