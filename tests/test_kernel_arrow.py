@@ -63,3 +63,40 @@ def test_unknown_values_and_missing_persons_are_named() -> None:
         settle_table(TABLES, claims().drop_columns(["total"]), PERSONS)
     with pytest.raises(ColumnError, match="has no person row"):
         settle_table(TABLES, claims(psn_no=[30, 10, 20]), PERSONS)
+
+
+def dictionary_encoded(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """The table with its string columns ``names`` dictionary-encoded, as Parquet reads them
+    with ``read_dictionary``."""
+    for name in names:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, table[name].dictionary_encode())
+    return table
+
+
+def test_dictionary_columns_settle_as_their_strings() -> None:
+    plain, _ = settle_table(TABLES, claims(), PERSONS)
+    encoded, _ = settle_table(
+        TABLES,
+        dictionary_encoded(claims(), ("med_type", "cross_region")),
+        dictionary_encoded(PERSONS, ("scheme", "assistance_class")),
+    )
+    for name in ("hifp_pay", "maf_pay", "acct_pay", "psn_cash_pay", "fund_pay_sumamt"):
+        assert encoded[name].to_pylist() == plain[name].to_pylist(), name
+    assert plain["maf_pay"].to_pylist() != [0, 0, 0]  # the dibao person's aid was decoded
+
+
+def test_unknown_dictionary_values_are_named() -> None:
+    bad = dictionary_encoded(claims(med_type=["inpatient", "dental", "inpatient"]), ("med_type",))
+    with pytest.raises(ColumnError, match="med_type: unknown value 'dental'"):
+        settle_table(TABLES, bad, PERSONS)
+    # a null where none is allowed is named too (cross_region's null is "registered")
+    bad = dictionary_encoded(claims(med_type=["inpatient", None, "inpatient"]), ("med_type",))
+    with pytest.raises(ColumnError, match="med_type: unknown value None"):
+        settle_table(TABLES, bad, PERSONS)
+    # a value no row uses does not matter
+    unused = pa.DictionaryArray.from_arrays(
+        pa.array([0, 0, 1], type=pa.int32()), pa.array(["inpatient", "outpatient", "dental"])
+    )
+    out, _ = settle_table(TABLES, claims().set_column(2, "med_type", unused), PERSONS)
+    assert out["med_type"].to_pylist() == ["inpatient", "outpatient", "inpatient"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,14 @@ import pytest
 from stdnum.cn import ric
 from typer.testing import CliRunner
 
+from yibao.batch.area import PAYMENTS, read_part, settle_area
 from yibao.cli.synth import app
-from yibao.kernel.arrow import claims_from_arrow
+from yibao.kernel.arrow import claims_from_arrow, settle_table
 from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
+from yibao.kernel.settle import settle_claims
+from yibao.kernel.stream import KernelPool
+from yibao.kernel.tables import compile_tables
+from yibao.policy import Policy
 from yibao.synth import SynthConfig, fund_ratio, generate, summarize
 from yibao.synth.dates import add_months, day_number
 from yibao.synth.ids import check_values, place_code
@@ -133,6 +139,71 @@ def test_columns_follow_the_kernel_contract(persons: pa.Table, claims: pa.Table)
 def test_claims_parse_in_the_kernel(sample: Path) -> None:
     table = pq.read_table(sample / "claims" / "part-00000.parquet")
     assert len(claims_from_arrow(table).total) == table.num_rows
+
+
+def test_a_part_reads_alike_in_any_layout(sample: Path, tmp_path: Path) -> None:
+    """``batch.area.read_part`` of a generated part equals that of the same rows shuffled and
+    written with plain strings, zstd and no dictionary (an older part's layout), and settles as
+    ``settle_table`` settles the part's tables."""
+    persons_path, claims_path = (
+        sample / "persons" / "part-00001.parquet",
+        sample / "claims" / "part-00001.parquet",
+    )
+    claims, persons = pq.read_table(claims_path), pq.read_table(persons_path)
+    rng = np.random.default_rng(3)
+    psn = claims["psn_no"].to_numpy()
+    keys, at = np.unique(psn, return_inverse=True)
+    # the persons in a random order, each one's claims kept in theirs (same-day claims too)
+    claim_order = np.argsort(rng.permutation(len(keys))[at], kind="stable")
+    orders = {"claims": claim_order, "persons": rng.permutation(persons.num_rows)}
+    old = tmp_path / "old"
+    for name, table in (("claims", claims), ("persons", persons)):
+        (old / name).mkdir(parents=True)
+        shuffled = table.take(pa.array(orders[name]))
+        pq.write_table(shuffled, old / name / "part-00001.parquet", compression="zstd",
+                       use_dictionary=False)  # fmt: skip
+    new_c, new_p = read_part(persons_path, claims_path)
+    old_c, old_p = read_part(old / "persons" / "part-00001.parquet",
+                             old / "claims" / "part-00001.parquet", use_threads=False)  # fmt: skip
+    for new, was in ((new_c, old_c), (new_p, old_p)):
+        for f in fields(new):
+            assert np.array_equal(getattr(new, f.name), getattr(was, f.name)), f.name
+    tables = compile_tables(Policy("360100"), YEAR)
+    settled = settle_claims(tables, new_c, new_p, explain=False)
+    table, _ = settle_table(tables, claims, persons)
+    for name in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
+        assert np.array_equal(settled.columns[name], table[name].to_numpy()), name
+    assert settled.columns["fund_pay_sumamt"].sum() > 0
+
+
+def test_an_area_settles_to_parquet_as_each_part_settles(sample: Path, tmp_path: Path) -> None:
+    """``batch.area.settle_area`` writes each part's payments, claim by claim in (psn_no, date)
+    order, equal to ``settle_table`` on the part, on a pool of two threads and in batches that
+    cut the parts; an empty part gets an empty file."""
+    area = tmp_path / "area"
+    for sub in ("persons", "claims"):
+        (area / sub).mkdir(parents=True)
+        for part in sorted((sample / sub).glob("part-*.parquet")):
+            (area / sub / part.name).symlink_to(part)
+        empty = pq.read_table(sample / sub / "part-00000.parquet").slice(0, 0)
+        for name in ("part-00000x.parquet", "part-00009.parquet"):  # between parts, and last
+            pq.write_table(empty, area / sub / name)
+    tables = compile_tables(Policy("360100"), YEAR)
+    out = tmp_path / "out"
+    with KernelPool(tables, 2) as pool:
+        done = settle_area(area, out, lambda b: pool.stream(b, columns=PAYMENTS), batch=7_000)
+    claims = sorted((sample / "claims").glob("part-*.parquet"))
+    assert done == sum(pq.read_metadata(part).num_rows for part in claims)
+    for part in claims:
+        written = pq.read_table(out / part.name)
+        assert written.schema.names == list(PAYMENTS)
+        expected, _ = settle_table(
+            tables, pq.read_table(part), pq.read_table(sample / "persons" / part.name)
+        )
+        for name in PAYMENTS:
+            assert written[name].to_pylist() == expected[name].to_pylist(), (part.name, name)
+    for name in ("part-00000x.parquet", "part-00009.parquet"):
+        assert pq.read_table(out / name).num_rows == 0
 
 
 # --- validity ---------------------------------------------------------------------------------

@@ -5,6 +5,9 @@ Column names are those of ``yibao.kernel.schema``; amounts are int64 fen.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import TypeVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +18,8 @@ from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, Result, State, settle_claims
 from yibao.kernel.tables import AID_CLASSES, DISEASE_UNCHECKED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy.vocab import CROSS_REGIONS
+
+ClaimsOrPersons = TypeVar("ClaimsOrPersons", Claims, Persons)
 
 
 class ColumnError(ValueError):
@@ -27,6 +32,15 @@ def _codes(
     field: str,
     null_code: int | None = None,
 ) -> I64:
+    """Each row's index in ``names`` (``null_code`` for a null where nulls are allowed); a
+    dictionary-encoded column (Parquet read with ``read_dictionary``) is looked up once per
+    dictionary value, not once per row."""
+    if pa.types.is_dictionary(column.type):
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        if chunks:
+            parts = [_dictionary_codes(c, names, field, null_code) for c in chunks]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        column = column.cast(pa.string())
     codes = pc.index_in(column, value_set=pa.array(names))
     if null_code is not None:
         codes = pc.if_else(pc.is_null(column), null_code, codes)
@@ -36,7 +50,35 @@ def _codes(
     return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _int(column: pa.ChunkedArray | pa.Array) -> I64:
+_UNKNOWN = -1
+
+
+def _dictionary_codes(
+    chunk: pa.DictionaryArray, names: tuple[str, ...], field: str, null_code: int | None
+) -> I64:
+    """``_codes`` of one dictionary-encoded chunk: its dictionary's values looked up in
+    ``names``, then taken by the chunk's indices."""
+    dictionary = chunk.dictionary
+    found = pc.index_in(dictionary, value_set=pa.array(names))
+    if null_code is not None and dictionary.null_count:
+        found = pc.if_else(pc.is_null(dictionary), null_code, found)
+    lookup = np.asarray(pc.fill_null(found, _UNKNOWN).to_numpy(zero_copy_only=False), np.int64)
+    indices = chunk.indices
+    nulls = chunk.null_count
+    if nulls:
+        indices = pc.fill_null(indices, 0)
+    codes: I64 = lookup[np.asarray(indices.to_numpy(zero_copy_only=False))]
+    if nulls:
+        missing = np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        codes[missing] = _UNKNOWN if null_code is None else null_code
+    if len(codes) and codes.min() == _UNKNOWN:
+        bad = chunk[int(np.argmin(codes))].as_py()
+        raise ColumnError(f"{field}: unknown value {bad!r}; expected one of {names}")
+    return codes
+
+
+def int_column(column: pa.ChunkedArray | pa.Array) -> I64:
+    """An integer column as int64 NumPy (copied only where it is not int64 in one chunk)."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
@@ -59,15 +101,15 @@ def claims_from_arrow(table: pa.Table) -> Claims:
     _require(table, CLAIM_COLUMNS, "claims")
     cross = table["cross_region"]
     return Claims(
-        person=_int(table["psn_no"]),
+        person=int_column(table["psn_no"]),
         date=_days(table["date"], 0),
         med_type=_codes(table["med_type"], MED_TYPES, "med_type"),
-        level=_int(table["level"]) - 1,
+        level=int_column(table["level"]) - 1,
         cross_region=_codes(cross, CROSS_REGIONS, "cross_region", null_code=0),
-        total=_int(table["total"]),
-        fully_self_paid=_int(table["fully_self_paid"]),
-        over_limit=_int(table["over_limit"]),
-        category_b=_int(table["category_b"]),
+        total=int_column(table["total"]),
+        fully_self_paid=int_column(table["fully_self_paid"]),
+        over_limit=int_column(table["over_limit"]),
+        category_b=int_column(table["category_b"]),
         # no certified chronic diseases in the files: the chronic benefit alone pays
         disease=np.full(table.num_rows, DISEASE_UNCHECKED, dtype=np.int64),
         listed_self_paid=np.zeros(table.num_rows, dtype=np.int64),
@@ -82,10 +124,10 @@ def persons_from_arrow(table: pa.Table) -> Persons:
     return Persons(
         scheme=scheme_codes[_codes(table["scheme"], schemes, "scheme")],
         aid_class=_codes(table["assistance_class"], AID_CLASSES, "assistance_class", null_code=0),
-        account_balance=_int(table["account_balance"]),
+        account_balance=int_column(table["account_balance"]),
         use_account=np.asarray(table["use_account"].to_numpy(zero_copy_only=False), dtype=bool),
-        mutual_aid_balance=_int(table["mutual_aid_balance"]),
-        incentive_raise=_int(table["incentive_raise"]),
+        mutual_aid_balance=int_column(table["mutual_aid_balance"]),
+        incentive_raise=int_column(table["incentive_raise"]),
         entitled_from=_days(table["entitled_from"], ALWAYS),  # null: no waiting period
         com_deductible=none,
         com_ratio=none,
@@ -104,6 +146,31 @@ def in_order(person: I64, date: I64) -> bool:
     )
 
 
+def take(columns: ClaimsOrPersons, rows: I64) -> ClaimsOrPersons:
+    """The same columns at ``rows`` (NumPy takes: reordering or picking persons without going
+    back to Arrow)."""
+    return type(columns)(**{f.name: getattr(columns, f.name)[rows] for f in fields(columns)})
+
+
+def person_rows(person: I64, psn: I64) -> tuple[I64, I64]:
+    """Claims sorted by person key in, (each claim's person number 0..P-1, each person's row
+    in ``psn``) out; each run of equal keys is one person. Raises ``ColumnError`` when a key
+    has no row in ``psn``."""
+    first = np.empty(len(person), dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(person[1:], person[:-1], out=first[1:])
+    unique = person[first]
+    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
+        sorter = np.argsort(psn, kind="stable")
+        pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), len(psn) - 1)
+        idx = sorter[pos]
+    else:
+        idx = np.minimum(np.searchsorted(psn, unique), max(len(psn) - 1, 0))
+    if len(unique) and (not len(psn) or np.any(psn[idx] != unique)):
+        raise ColumnError("persons: a claim's psn_no has no person row")
+    return np.cumsum(first, dtype=np.int64) - 1, idx
+
+
 def settle_table(
     tables: Tables, claims: pa.Table, persons: pa.Table, state: State | None = None
 ) -> tuple[pa.Table, Result]:
@@ -116,18 +183,9 @@ def settle_table(
     if not in_order(c.person, c.date):
         order = np.lexsort((c.date, c.person))
         claims = claims.take(pa.array(order))
-        c = claims_from_arrow(claims)
-    first = np.empty(len(c), dtype=np.bool_)  # each run of equal keys is one person
-    first[:1] = True
-    np.not_equal(c.person[1:], c.person[:-1], out=first[1:])
-    unique = c.person[first]
-    psn = _int(persons["psn_no"])
-    sorter = np.argsort(psn, kind="stable")
-    pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), max(len(psn) - 1, 0))
-    idx = sorter[pos] if len(psn) else pos
-    if not len(psn) or np.any(psn[idx] != unique):
-        raise ColumnError("persons: a claim's psn_no has no person row")
-    p = persons_from_arrow(persons.take(pa.array(idx)))
+        c = take(c, order)
+    _, idx = person_rows(c.person, int_column(persons["psn_no"]))
+    p = take(persons_from_arrow(persons), idx)
     result = settle_claims(tables, c, p, state)
     out = claims
     for name, values in result.columns.items():
