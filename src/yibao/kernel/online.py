@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 
@@ -102,31 +101,28 @@ def state_of(tables: Tables, values: Mapping[str, int]) -> State:
     """A person's stored state as the kernel keeps it: one column of the state matrix (the
     slots of ``state_keys(tables)``, 0 where not given), read where it lies by the kernel; keys
     the kernel does not keep are passed through."""
-    keys, at, _, _ = layout(tables)
+    keys, at, _, _, column_at = layout(tables)
     column = np.array([values.get(k, 0) for k in keys], dtype=np.int64).reshape(-1, 1)
-    state = Rows(column, at)
+    state = Rows(column, column_at)
     for key in values.keys() - at.keys():
         state[key] = np.array([values[key]], dtype=np.int64)
     return State(state)
 
 
-_pass: ModuleType | None = None
+def _settle_row(tables: Tables, row: I64, state: State | None) -> Result:
+    """``single_pass.settle_row``, imported on the first settlement (it imports Numba)."""
+    global _settle_row
+    from yibao.kernel.single_pass import settle_row
 
-
-def _kernel() -> ModuleType:
-    """``kernel.single_pass``, imported on the first settlement (importing it imports Numba)."""
-    global _pass
-    if _pass is None:
-        from yibao.kernel import single_pass
-
-        _pass = single_pass
-    return _pass
+    _settle_row = settle_row
+    return settle_row(tables, row, state)
 
 
 def settle_one(tables: Tables, request: Request) -> Result:
     """One request in one kernel call."""
-    if len(request.row) == _N_ROW:
-        return (_pass or _kernel()).settle_row(tables, request.row, request.state)  # type: ignore[no-any-return]
+    row = request.row
+    if len(row) == _N_ROW:
+        return _settle_row(tables, row, request.state)
     return settle_claims(tables, *request.columns(), request.state)
 
 
@@ -137,7 +133,9 @@ def settle_many(tables: Tables, requests: list[Request]) -> list[Result]:
     if all(len(r.row) == _N_ROW for r in requests):  # one claim each: the online path
         rows = [r.row for r in requests]
         states = [r.state for r in requests]
-        return (_pass or _kernel()).settle_rows(tables, rows, states)  # type: ignore[no-any-return]
+        from yibao.kernel.single_pass import settle_rows
+
+        return settle_rows(tables, rows, states)
     return _settle_stacked(tables, requests)
 
 

@@ -32,7 +32,7 @@ from yibao.kernel.columns import (
     Result,
     Rows,
 )
-from yibao.kernel.jit import compiled
+from yibao.kernel.jit import c_view, compiled
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
 from yibao.kernel.layers.basic import basic_pooling
@@ -104,36 +104,34 @@ def _view1(buf: I64, layout: I64, k: int) -> I64:
 @compiled
 def _view2(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1 = layout[at + 1], layout[at + 2]
-    return buf[layout[at] : layout[at] + d0 * d1].reshape((d0, d1))
+    return c_view(buf, layout[at], (layout[at + 1], layout[at + 2]))
 
 
 @compiled
 def _view3(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
-    return buf[layout[at] : layout[at] + d0 * d1 * d2].reshape((d0, d1, d2))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def _view4(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2, d3 = layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4]
-    return buf[layout[at] : layout[at] + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def _view5(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
-    d3, d4 = layout[at + 4], layout[at + 5]
-    size = d0 * d1 * d2 * d3 * d4
-    return buf[layout[at] : layout[at] + size].reshape((d0, d1, d2, d3, d4))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4], layout[at + 5])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def unpack(buf: I64, layout: I64) -> KernelTables:
-    """The tables by name from ``Tables.packed`` (views into the buffer, in field order)."""
+    """The tables by name from ``Tables.packed`` (views into the buffer, in field order: made
+    without ``reshape``'s checks, ``jit.c_view``, since ``Tables.packed`` made the layout)."""
     return KernelTables(
         _view1(buf, layout, 0),  # version_dates
         _view3(buf, layout, 1),  # style
@@ -378,8 +376,10 @@ class Online(NamedTuple):
     height: int  # rows of ``buf``: the output columns, then the state's slots
     columns: tuple[dict[str, int], dict[str, int]]  # the result's columns → rows of ``buf``
     # (no aid recipient settled, one settled: with the tier columns)
-    state_at: dict[str, int]  # the state's keys → rows of ``buf``
+    state_at: dict[str, int]  # the state's keys → rows of ``buf`` (a result of its own)
+    part_at: dict[str, int]  # the same, of a column of a coalesced call's ``buf`` (a view)
     keys_at: dict[str, int]  # the state's keys → slots (``layout(tables).at``)
+    column_at: dict[str, int]  # the same, of a state matrix of one column (``layout``)
     zeros: I64  # ``[slot, 1]``: no stored state
 
 
@@ -387,7 +387,7 @@ def online(tables: Tables) -> Online:
     """The ``Online`` of ``tables``."""
     found: Online | None = tables.derived.get("online")
     if found is None:
-        keys, at, sl, tier_names = layout(tables)
+        keys, at, sl, tier_names, column_at = layout(tables)
         buf, lay = tables.packed()
         n_out = len(COLUMNS) + len(tier_names)
         lengths = np.array([len(buf), len(lay), n_out, len(keys)], dtype=np.int64)
@@ -397,27 +397,35 @@ def online(tables: Tables) -> Online:
             height=n_out + len(keys),
             columns=(_rows(tier_names, False), _rows(tier_names, True)),
             state_at={k: n_out + j for k, j in at.items()},
+            part_at={k: n_out + j for k, j in at.items()},
             keys_at=at,
+            column_at=column_at,
             zeros=np.zeros((len(keys), 1), dtype=np.int64),
         )
     return found
 
 
-def _given(e: Online, state: State | None) -> tuple[I64, int, dict[str, I64] | None]:
-    """A person's given state as ``settle_each`` reads it: a matrix of one column and the row
-    where its slots begin, and the keys the kernel does not keep (passed through). A state the
-    kernel returned (or ``kernel.online.state_of`` made) is read where it lies, not copied."""
+def _given(
+    e: Online, state: State | None, contiguous: bool = True
+) -> tuple[I64, int, dict[str, I64] | None]:
+    """A person's given state as ``settle_each`` reads it: a matrix of one column (contiguous
+    if ``contiguous``) and the row where its slots begin, and the keys the kernel does not keep
+    (passed through). A state the kernel returned (or ``kernel.online.state_of`` made) is read
+    where it lies, not copied."""
     if state is None:
         return e.zeros, 0, None
     values = state.values
     if type(values) is Rows and values.own is None:
-        matrix = values.matrix
-        at = e.n_out if values.at is e.state_at else 0 if values.at is e.keys_at else -1
-        height, width = matrix.shape
-        if at >= 0 and width == 1 and height >= at + len(e.keys_at):
-            if not matrix.flags.c_contiguous:  # a column of a coalesced call's result
-                matrix = np.ascontiguousarray(matrix)
-            return matrix, at, None
+        where = values.at
+        if where is e.state_at:  # a settle_row result's: its own matrix
+            return values.matrix, e.n_out, None
+        if where is e.column_at:  # state_of's: its own matrix
+            return values.matrix, 0, None
+        if where is e.part_at:  # a column of a coalesced call's result
+            matrix = values.matrix
+            return (np.ascontiguousarray(matrix) if contiguous else matrix), e.n_out, None
+        if where is e.keys_at and values.matrix.shape[1] == 1:  # a batch's of one person
+            return np.ascontiguousarray(values.matrix), 0, None
     column = np.zeros((len(e.keys_at), 1), dtype=np.int64)
     extra: dict[str, I64] = {}
     for key, given in values.items():
@@ -457,13 +465,11 @@ def settle_rows(
     (requests coalesced); results in order, each a view of one column of the result's matrix."""
     e: Online = tables.derived.get("online") or online(tables)
     k = len(rows)
-    stacked = np.stack(rows, axis=1)  # [field, claim]
-    if stacked.shape[0] != _ROW:
-        raise ValueError(f"rows: {stacked.shape[0]} values, not one per field of ROW_FIELDS")
-    if stacked.dtype is not _INT64:
-        stacked = stacked.astype(np.int64)
-    stacked[0] = np.arange(k)  # each claim its own person
-    givens = [_given(e, s) for s in states]
+    stacked = np.array(rows, dtype=np.int64)  # [claim, field]
+    if stacked.shape != (k, _ROW):
+        raise ValueError(f"rows: not {_ROW} values each, one per field of ROW_FIELDS")
+    stacked[:, 0] = np.arange(k)  # each claim its own person
+    givens = [_given(e, s, False) for s in states]
     at = givens[0][1]
     if any(g[1] != at for g in givens):  # from different places: the slots of each
         n_keys = len(e.keys_at)
@@ -472,12 +478,12 @@ def settle_rows(
     else:
         given = np.concatenate([g[0] for g in givens], axis=1)
     buf = np.empty((e.height, k), dtype=np.int64)
-    aided = settle_each(e.static, stacked.reshape(-1), given, at, buf, explain)
-    columns, state_at = e.columns[aided], e.state_at
+    aided = settle_each(e.static, stacked.T.reshape(-1), given, at, buf, explain)
+    columns, part_at = e.columns[aided], e.part_at
     out = []
     for i, (_, _, extra) in enumerate(givens):
         mine = buf[:, i : i + 1]
-        new = Rows(mine, state_at)
+        new = Rows(mine, part_at)
         if extra:
             new.update(extra)
         out.append(Result(Rows(mine, columns), State(new)))
@@ -500,7 +506,7 @@ def settle(
                 casting="unsafe",
             )
         return settle_row(tables, row, state, explain)
-    keys, at, sl, tier_names = layout(tables)
+    keys, at, sl, tier_names, _ = layout(tables)
     person = _i64(claims.person)
     n_persons = 1 if n == 1 else count_persons(person)
     matrix, extra = _state_matrix(state, keys, at, n_persons)
@@ -550,7 +556,7 @@ def _rows(tier_names: list[str], aided: bool) -> dict[str, int]:
 def _result(tables: Tables, out: I64, matrix: I64, extra: dict[str, I64], aided: bool) -> Result:
     """The output rows as named columns (read as views: ``Rows``), the state matrix's rows as
     the state's keys."""
-    _, at, _, tier_names = layout(tables)
+    _, at, _, tier_names, _ = layout(tables)
     rows = tables.derived.get("rows")
     if rows is None:
         rows = tables.derived["rows"] = (_rows(tier_names, False), _rows(tier_names, True))

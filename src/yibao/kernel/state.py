@@ -74,12 +74,15 @@ def slots(tables: Tables) -> Slots:
 
 class Layout(NamedTuple):
     """The state's keys (``state_keys``), their slots by name (a state matrix's rows), the slots
-    of ``Slots`` as an array, and the names of the medical-assistance tier columns."""
+    of ``Slots`` as an array, the names of the medical-assistance tier columns, and the slots by
+    name again (an object of its own) of a state of one person in a contiguous matrix of its own
+    (``kernel.online.state_of``: the kernel reads it where it lies)."""
 
     keys: list[str]
     at: dict[str, int]
     slots: I64
     tier_names: list[str]
+    column_at: dict[str, int]
 
 
 def layout(tables: Tables) -> Layout:
@@ -88,11 +91,9 @@ def layout(tables: Tables) -> Layout:
     if found is None:
         keys = state_keys(tables)
         tier_names = [f"{k}:{t}" for t in range(tables.n_tiers) for k in ("ma_base", "maf_pay")]
+        at = {k: i for i, k in enumerate(keys)}
         found = tables.derived["layout"] = Layout(
-            keys,
-            {k: i for i, k in enumerate(keys)},
-            np.array(slots(tables), dtype=np.int64),
-            tier_names,
+            keys, at, np.array(slots(tables), dtype=np.int64), tier_names, dict(at)
         )
     return found
 
