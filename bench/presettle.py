@@ -12,6 +12,10 @@ timed, each in wall time and in the process's CPU time (the machine may be share
 - requests coalesced ``--coalesce`` at a time into one kernel call (``settle_many``), as a server
   does with the requests that arrive together.
 
+``--parts`` also times the parts of one call in process (best of repeated timings, the
+process's CPU time): the given state as the compiled entry reads it, allocating the output,
+the compiled call, the result's objects, and the whole call.
+
 Last line: ``settlements/s: <number>``, one kernel call per request.
 """
 
@@ -20,6 +24,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import timeit
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -51,11 +57,36 @@ def requests(tables: Tables, n: int, region: str) -> list[Request]:
     return out
 
 
+def time_parts(tables: Tables, request: Request) -> None:
+    """Where one call's time goes (µs of the process's CPU time, best of 7 × 20,000)."""
+    from yibao.kernel import single_pass as sp
+    from yibao.kernel.columns import Result
+    from yibao.kernel.state import Rows, State
+
+    def best(f: Callable[[], object]) -> float:
+        timer = timeit.Timer(f, timer=time.process_time)
+        return min(timer.repeat(number=20_000, repeat=7)) / 20_000 * 1e6
+
+    e = sp.online(tables)
+    given, at, _ = sp._given(e, request.state)
+    buf = np.empty((e.height, 1), dtype=np.int64)
+    timed = {
+        "given state": lambda: sp._given(e, request.state),
+        "allocate output": lambda: np.empty((e.height, 1), dtype=np.int64),
+        "compiled call": lambda: sp.settle_each(e.static, request.row, given, at, buf, True),
+        "result objects": lambda: Result(Rows(buf, e.columns[0]), State(Rows(buf, e.state_at))),
+        "whole call": lambda: settle_one(tables, request),
+    }
+    for name, f in timed.items():
+        print(f"{name}: {best(f):.2f} µs CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--coalesce", type=int, default=64)
     parser.add_argument("--region", default="360100")
+    parser.add_argument("--parts", action="store_true", help="time the parts of one call")
     args = parser.parse_args()
     tables = compile_tables(Policy(args.region), 2025)
     warm(tables)  # the compiled kernel loaded from its cache (or compiled) before timing
@@ -70,6 +101,9 @@ def main() -> None:
     for i in range(0, len(reqs), args.coalesce):
         settle_many(tables, reqs[i : i + args.coalesce])
     together, together_cpu = time.perf_counter() - start, time.process_time() - cpu
+
+    if args.parts:
+        time_parts(tables, reqs[0])
 
     n = len(reqs)
     print(

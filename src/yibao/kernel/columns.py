@@ -58,7 +58,7 @@ PERSON_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Persons))
 ROW_FIELDS: tuple[str, ...] = CLAIM_FIELDS + PERSON_FIELDS
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     """Output columns (fen) in claim order, and the persons' new state."""
 

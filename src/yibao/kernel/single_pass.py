@@ -449,7 +449,12 @@ def settle_row(tables: Tables, row: I64, state: State | None, explain: bool = Tr
         raise ValueError(f"row: {len(row)} values, not one per field of ROW_FIELDS ({_ROW})")
     if row.dtype is not _INT64:
         row = np.asarray(row, dtype=np.int64)
-    given, at, extra = _given(e, state)
+    if state is None:
+        given, at, extra = e.zeros, 0, None
+    elif type(state.values) is Rows and state.values.at is e.column_at and state.values.own is None:
+        given, at, extra = state.values.matrix, 0, None  # state_of's (the service's)
+    else:
+        given, at, extra = _given(e, state)
     buf = np.empty((e.height, 1), dtype=np.int64)
     aided = settle_each(e.static, row, given, at, buf, explain)
     new = Rows(buf, e.state_at)

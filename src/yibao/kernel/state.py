@@ -140,7 +140,7 @@ class Rows(MutableMapping[str, I64]):
         return f"Rows({dict(self)!r})"
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """Each person's year-to-date accumulators (fen, counts), one row per person."""
 
