@@ -403,7 +403,7 @@ def test_one_claim_requests_built_from_values_and_refused_when_malformed() -> No
     import pytest
 
     from yibao.kernel.columns import ROW_FIELDS
-    from yibao.kernel.online import Request, one_claim, settle_one, state_of
+    from yibao.kernel.online import Request, one_claim, settle_many, settle_one, state_of
 
     t = tables(0)
     outpatient = MED_TYPES.index("outpatient")
@@ -428,6 +428,12 @@ def test_one_claim_requests_built_from_values_and_refused_when_malformed() -> No
         settle_one(t, Request(request.row[:-1].copy()))
     with pytest.raises(KeyError, match="nonsense"):
         request.column("nonsense")
+    cut = state_of(t, {})
+    cut.values.matrix = cut.values.matrix[:3]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="fewer slots"):
+        settle_one(t, replace(request, state=cut))
+    with pytest.raises(ValueError, match="fewer slots"):
+        settle_many(t, [replace(request, state=cut), replace(request, state=cut)])
     changed = request.replaced(total=20_000)
     assert changed.column("total").tolist() == [20_000] and request.column("total")[0] == 10_000
 

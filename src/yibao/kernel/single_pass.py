@@ -455,6 +455,8 @@ def settle_row(tables: Tables, row: I64, state: State | None, explain: bool = Tr
         given, at, extra = state.values.matrix, 0, None  # state_of's (the service's)
     else:
         given, at, extra = _given(e, state)
+    if len(given) < at + len(e.keys_at):  # a state matrix changed by hand: not read past its end
+        raise ValueError("state: fewer slots than the kernel's state_keys")
     buf = np.empty((e.height, 1), dtype=np.int64)
     aided = settle_each(e.static, row, given, at, buf, explain)
     new = Rows(buf, e.state_at)
@@ -482,6 +484,8 @@ def settle_rows(
         at = 0
     else:
         given = np.concatenate([g[0] for g in givens], axis=1)
+    if len(given) < at + len(e.keys_at):  # a state matrix changed by hand: not read past its end
+        raise ValueError("state: fewer slots than the kernel's state_keys")
     buf = np.empty((e.height, k), dtype=np.int64)
     aided = settle_each(e.static, stacked.T.reshape(-1), given, at, buf, explain)
     columns, part_at = e.columns[aided], e.part_at
