@@ -124,8 +124,9 @@ def test_columns_of_any_integer_dtype_or_layout_settle_alike() -> None:
 
 
 def test_one_persons_claims_settle_alone_as_in_a_batch() -> None:
-    """The one-person entry (``settle_person``: the online path) gives each person's rows and
-    state exactly as the batch pass does, with a state carried from one call to the next."""
+    """One person's claims settled alone (several claims: the batch's entry; one claim: the
+    one-row entry, ``settle_each``) give the person's rows and state exactly as the batch of
+    every person does, with a state carried from one call to the next."""
     tables = compile_tables(Policy("000000"), 2025)
     claims, persons = _batch()
     want = settle_claims(tables, claims, persons)
@@ -149,10 +150,10 @@ def test_one_persons_claims_settle_alone_as_in_a_batch() -> None:
 
 
 def test_the_one_person_row_takes_the_fields_in_their_declared_order() -> None:
-    """``settle_person``'s row is the dataclasses' fields in order: their order is the pass's."""
+    """A request's row (``settle_each``'s) is the dataclasses' fields in order."""
     from dataclasses import fields
 
-    from yibao.kernel.single_pass import CLAIM_FIELDS, PERSON_FIELDS
+    from yibao.kernel.columns import CLAIM_FIELDS, PERSON_FIELDS
 
     assert tuple(f.name for f in fields(Claims)) == CLAIM_FIELDS
     assert tuple(f.name for f in fields(Persons)) == PERSON_FIELDS

@@ -361,7 +361,7 @@ def test_one_claim_per_call_online_equals_the_reference(batch: Batch) -> None:
     for r in range(max(len(rows) for rows in per_person)):
         who = [p for p, rows in enumerate(per_person) if r < len(rows)]
         requests = [
-            Request(
+            Request.of(
                 kernel_claims([per_person[p][r]], [0], tables(variant).chronic_codes),
                 kernel_persons([people[p]]),
                 states.get(p),

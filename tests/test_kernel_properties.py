@@ -320,7 +320,7 @@ def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
     for p in range(len(persons.scheme)):
         mine = take(claims, np.flatnonzero(claims.person == p))
         mine = replace(mine, person=np.zeros(len(mine), dtype=np.int64))
-        requests.append(Request(mine, take_person(persons, p)))
+        requests.append(Request.of(mine, take_person(persons, p)))
     # a first settlement gives each person a stored state, then the same claims again on top
     first = [settle_one(t, r) for r in requests]
     again = [replace(r, state=f.state) for r, f in zip(requests, first, strict=True)]
@@ -331,6 +331,111 @@ def test_coalesced_requests_equal_requests_settled_alone(batch: tuple) -> None:
             assert np.array_equal(alone.columns[name], together.columns[name]), name
         for key, value in alone.state.values.items():
             assert np.array_equal(value, together.state.values[key]), key
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches(), st.lists(st.integers(0, 3), min_size=8, max_size=8))
+def test_one_claim_requests_coalesced_equal_them_alone_from_any_stored_state(
+    batch: tuple, origins: list[int]
+) -> None:
+    """Round r settles each person's r-th claim (one claim per request: the one-array entry),
+    alone and coalesced, with the state stored in any of the forms it arrives in: none, a
+    column built from a mapping (``state_of``), the previous result's (alone: a matrix of its
+    own; coalesced: a column of the coalesced result), or a plain mapping of arrays. Both
+    equal the batch of every claim at once."""
+    from yibao.kernel.online import Request, settle_many, settle_one, state_of
+
+    claims, persons, variant = batch
+    t = tables(variant)
+    whole = settle_claims(t, claims, persons)
+    n_persons = len(persons.scheme)
+    mine = [np.flatnonzero(claims.person == p) for p in range(n_persons)]
+    alone_state: dict[int, Result] = {}
+    together_state: dict[int, Result] = {}
+    for r in range(max(len(m) for m in mine)):
+        who = [p for p in range(n_persons) if r < len(mine[p])]
+        requests = []
+        for p in who:
+            claim = take(claims, mine[p][r : r + 1])
+            request = Request.of(
+                replace(claim, person=np.zeros(1, np.int64)), take_person(persons, p)
+            )
+            requests.append(request)
+
+        def stored(p: int, results: dict[int, Result]) -> State | None:
+            if p not in results:
+                return None
+            state = results[p].state
+            origin = origins[p % len(origins)]
+            if origin == 1:
+                return state_of(t, state.row(0))
+            if origin == 2:
+                return State({k: np.array(v) for k, v in state.values.items()})
+            return state  # origin 0 or 3: as the kernel returned it
+
+        alone = [
+            settle_one(t, replace(q, state=stored(p, alone_state)))
+            for p, q in zip(who, requests, strict=True)
+        ]
+        together = settle_many(
+            t,
+            [
+                replace(q, state=stored(p, together_state))
+                for p, q in zip(who, requests, strict=True)
+            ],
+        )
+        for p, a, b in zip(who, alone, together, strict=True):
+            i = mine[p][r]
+            for name, column in whole.columns.items():
+                if name.startswith(("ma_base:", "maf_pay:")) and name not in a.columns:
+                    continue
+                assert a.columns[name][0] == column[i], name
+                assert b.columns[name][0] == column[i], name
+            assert a.state.row(0) == b.state.row(0)
+            alone_state[p], together_state[p] = a, b
+    for p in range(n_persons):
+        assert alone_state[p].state.row(0) == {k: int(v[p]) for k, v in whole.state.values.items()}
+
+
+def test_one_claim_requests_built_from_values_and_refused_when_malformed() -> None:
+    """``one_claim`` takes every field by name (an unknown or missing one is refused by name);
+    the row is the claim's then the person's fields; a row of the wrong length is refused."""
+    import pytest
+
+    from yibao.kernel.columns import ROW_FIELDS
+    from yibao.kernel.online import Request, one_claim, settle_many, settle_one, state_of
+
+    t = tables(0)
+    outpatient = MED_TYPES.index("outpatient")
+    values = dict.fromkeys(ROW_FIELDS[1:], 0) | {
+        "date": YEAR_START + 9,
+        "total": 10_000,
+        "med_type": outpatient,
+    }
+    request = one_claim(state_of(t, {"admissions": 2, "not.kept": 5}), **values)
+    assert request.row.tolist() == [values.get(f, 0) for f in ROW_FIELDS] and len(request) == 1
+    assert request.column("total").tolist() == [10_000]
+    result = settle_one(t, request)
+    assert result.state.values["not.kept"].tolist() == [5]  # passed through
+    assert result.state.values["admissions"].tolist() == [2]  # an outpatient claim
+    paid = sum(int(result.columns[k][0]) for k in ("fund_pay_sumamt", "acct_pay", "psn_cash_pay"))
+    assert paid + int(result.columns["acct_mulaid_pay"][0]) == 10_000
+    with pytest.raises(TypeError, match="unknown field nonsense"):
+        one_claim(nonsense=1, **values)
+    with pytest.raises(TypeError, match="missing field total"):
+        one_claim(**{k: v for k, v in values.items() if k != "total"})
+    with pytest.raises(ValueError, match="ROW_FIELDS"):
+        settle_one(t, Request(request.row[:-1].copy()))
+    with pytest.raises(KeyError, match="nonsense"):
+        request.column("nonsense")
+    cut = state_of(t, {})
+    cut.values.matrix = cut.values.matrix[:3]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="fewer slots"):
+        settle_one(t, replace(request, state=cut))
+    with pytest.raises(ValueError, match="fewer slots"):
+        settle_many(t, [replace(request, state=cut), replace(request, state=cut)])
+    changed = request.replaced(total=20_000)
+    assert changed.column("total").tolist() == [20_000] and request.column("total")[0] == 10_000
 
 
 @settings(max_examples=60, deadline=None)
@@ -433,7 +538,7 @@ def test_a_claims_layers_do_not_depend_on_who_else_is_in_the_batch() -> None:
     def request(aid: str) -> Request:
         day = epoch_days(dt.date(2025, 5, 1))
         one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
-        return Request(
+        return Request.of(
             Claims(
                 one(0),
                 one(day),

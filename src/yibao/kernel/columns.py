@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from yibao.kernel.segments import I64, B
 from yibao.kernel.state import Rows, State
@@ -50,7 +50,15 @@ class Persons:
     com_covers: I64  # kernel.layers.commercial.COVERS_IN_SCOPE | COVERS_LISTED
 
 
-@dataclass
+#: The claims' and the persons' fields in order: the one-array form of one claim per person
+#: (``kernel.online.Request.row``, ``single_pass.settle_each``): each claim field over the claims,
+#: then each person field over the persons.
+CLAIM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Claims))
+PERSON_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Persons))
+ROW_FIELDS: tuple[str, ...] = CLAIM_FIELDS + PERSON_FIELDS
+
+
+@dataclass(slots=True)
 class Result:
     """Output columns (fen) in claim order, and the persons' new state."""
 
@@ -58,4 +66,14 @@ class Result:
     state: State
 
 
-__all__ = ["I64", "B", "Claims", "Persons", "Result", "Rows"]
+__all__ = [
+    "CLAIM_FIELDS",
+    "I64",
+    "PERSON_FIELDS",
+    "ROW_FIELDS",
+    "B",
+    "Claims",
+    "Persons",
+    "Result",
+    "Rows",
+]

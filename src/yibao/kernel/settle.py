@@ -70,7 +70,7 @@ def settle_claims(
 
 def warm(tables: Tables) -> None:
     """Load (or compile) the compiled pass now, so the first settlement does not wait for it:
-    one claim settled with ``tables`` (the one-person entry), then two persons' (the batch's)."""
+    one claim settled with ``tables`` (the one-claim entry), then two persons' (the batch's)."""
     import numpy as np
 
     for n in (1, 2):

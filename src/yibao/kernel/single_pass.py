@@ -17,13 +17,22 @@ product or running sum here passes 2^63: the reasoning is in that module's docst
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from yibao.kernel.columns import Claims, Persons, Result, Rows
-from yibao.kernel.jit import compiled
+from yibao.kernel.columns import (
+    CLAIM_FIELDS,
+    PERSON_FIELDS,
+    ROW_FIELDS,
+    Claims,
+    Persons,
+    Result,
+    Rows,
+)
+from yibao.kernel.jit import c_view, compiled
 from yibao.kernel.layers.accounts import family_mutual_aid, personal_account
 from yibao.kernel.layers.assistance import medical_assistance
 from yibao.kernel.layers.basic import basic_pooling
@@ -34,7 +43,7 @@ from yibao.kernel.layers.large_amount import large_amount
 from yibao.kernel.layers.scope import entitled_claim, policy_scope
 from yibao.kernel.reasons import BASIC_CAP, BASIC_DEDUCTIBLE, NOT_AID_RECIPIENT, WAITING
 from yibao.kernel.segments import I64
-from yibao.kernel.state import Slots, State, slots, state_keys
+from yibao.kernel.state import Slots, State, layout
 from yibao.kernel.tables import PACKED, SCHEMES, KernelTables, Tables
 
 RESIDENT = SCHEMES.index("resident")
@@ -95,36 +104,34 @@ def _view1(buf: I64, layout: I64, k: int) -> I64:
 @compiled
 def _view2(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1 = layout[at + 1], layout[at + 2]
-    return buf[layout[at] : layout[at] + d0 * d1].reshape((d0, d1))
+    return c_view(buf, layout[at], (layout[at + 1], layout[at + 2]))
 
 
 @compiled
 def _view3(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
-    return buf[layout[at] : layout[at] + d0 * d1 * d2].reshape((d0, d1, d2))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def _view4(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2, d3 = layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4]
-    return buf[layout[at] : layout[at] + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def _view5(buf: I64, layout: I64, k: int) -> I64:
     at = k * PACKED
-    d0, d1, d2 = layout[at + 1], layout[at + 2], layout[at + 3]
-    d3, d4 = layout[at + 4], layout[at + 5]
-    size = d0 * d1 * d2 * d3 * d4
-    return buf[layout[at] : layout[at] + size].reshape((d0, d1, d2, d3, d4))
+    shape = (layout[at + 1], layout[at + 2], layout[at + 3], layout[at + 4], layout[at + 5])
+    return c_view(buf, layout[at], shape)
 
 
 @compiled
 def unpack(buf: I64, layout: I64) -> KernelTables:
-    """The tables by name from ``Tables.packed`` (views into the buffer, in field order)."""
+    """The tables by name from ``Tables.packed`` (views into the buffer, in field order: made
+    without ``reshape``'s checks, ``jit.c_view``, since ``Tables.packed`` made the layout)."""
     return KernelTables(
         _view1(buf, layout, 0),  # version_dates
         _view3(buf, layout, 1),  # style
@@ -187,13 +194,12 @@ def settle_pass(
     com_covers: I64,
     state: I64,
     out: I64,
-    tiers: I64,
     explain: bool,
 ) -> bool:
-    """Settle every claim (rules.md §6), writing ``out[column, claim]`` and updating ``state``
-    (``tiers``: room for one claim's tier columns); True when an aid recipient's claim was
-    settled (the tier columns are then part of the result). The policy tables come packed
-    (``Tables.packed``), the state's slots as an array (``Slots`` in order)."""
+    """Settle every claim (rules.md §6), writing ``out[column, claim]`` and updating ``state``;
+    True when an aid recipient's claim was settled (the tier columns, written by medical
+    assistance straight into ``out``, are then part of the result). The policy tables come
+    packed (``Tables.packed``), the state's slots as an array (``Slots`` in order)."""
     kt = unpack(tables, layout)
     s_ = state_slots
     sl = Slots(
@@ -220,6 +226,7 @@ def settle_pass(
         )
         dedc = basic_raw = hifp = admission_no = 0
         ci_base = hifmi = la_base = hifob = maf = 0
+        tiers = out[_TIERS:, i]  # the claim's tier columns (ma_base:<t>, maf_pay:<t>)
         tiers[:] = 0
         if entitled:
             base = in_scope - cross
@@ -281,79 +288,40 @@ def settle_pass(
         out[_REASONS, i] = reasons if explain else 0
         out[_ADMISSION_NO, i] = admission_no
         out[_VERSION, i] = v
-        for t in range(len(tiers)):
-            out[_TIERS + t, i] = tiers[t]
     return aided
 
 
-#: The fields of ``settle_person``'s ``row``: each claim field over the person's n claims, then
-#: the person's fields (one value each), in ``settle_pass``'s order.
-CLAIM_FIELDS = (
-    "person",
-    "date",
-    "med_type",
-    "level",
-    "cross_region",
-    "total",
-    "fully_self_paid",
-    "over_limit",
-    "category_b",
-    "disease",
-    "listed_self_paid",
-)
-PERSON_FIELDS = (
-    "scheme",
-    "aid_class",
-    "account_balance",
-    "use_account",
-    "mutual_aid_balance",
-    "incentive_raise",
-    "entitled_from",
-    "com_deductible",
-    "com_ratio",
-    "com_cap",
-    "com_covers",
-)
-
-
 @compiled
-def settle_person(
-    tables: I64,
-    layout: I64,
-    state_slots: I64,
-    row: I64,
-    state: I64,
-    out: I64,
-    tiers: I64,
-    explain: bool,
-) -> bool:
-    """``settle_pass`` over one person's n claims given as one array (the one-person entry of the
-    online path): ``CLAIM_FIELDS`` n values each, then ``PERSON_FIELDS`` one value each. One
-    array instead of twenty-two: Numba's dispatcher checks each argument's type on every call."""
-    n = (len(row) - 11) // 11
-    c = 11 * n
+def settle_each(static: I64, row: I64, given: I64, at: int, buf: I64, explain: bool) -> bool:
+    """``settle_pass`` over k claims of k persons, one claim each (the online path: one request,
+    or requests coalesced), in six arguments instead of twenty-nine (Numba's dispatcher checks
+    each argument's type on every call): ``row`` each of ``CLAIM_FIELDS`` over the k claims,
+    then each of ``PERSON_FIELDS`` over the k persons (``kernel.columns.ROW_FIELDS``, ``person``
+    0..k−1); ``static`` the packed tables, their layout and the state's slots (``Online``);
+    the given state in rows ``at:`` of ``given`` (``[slot, person]``, read only); ``buf``
+    ``[row, claim]`` the output columns (``COLUMNS``, then the tier columns), then the new
+    state."""
+    k = buf.shape[1]
+    end = len(static) - 4
+    n_tables, n_layout = static[end], static[end + 1]
+    n_out, n_keys = static[end + 2], static[end + 3]
+    lay = n_tables + n_layout
+    state = buf[n_out : n_out + n_keys]
+    for j in range(n_keys):
+        for p in range(k):
+            state[j, p] = given[at + j, p]
+    c = 11 * k
     return settle_pass(
-        tables, layout, state_slots,
-        row[0:n], row[n : 2 * n], row[2 * n : 3 * n], row[3 * n : 4 * n], row[4 * n : 5 * n],
-        row[5 * n : 6 * n], row[6 * n : 7 * n], row[7 * n : 8 * n], row[8 * n : 9 * n],
-        row[9 * n : 10 * n], row[10 * n : c],
-        row[c : c + 1], row[c + 1 : c + 2], row[c + 2 : c + 3], row[c + 3 : c + 4],
-        row[c + 4 : c + 5], row[c + 5 : c + 6], row[c + 6 : c + 7], row[c + 7 : c + 8],
-        row[c + 8 : c + 9], row[c + 9 : c + 10], row[c + 10 : c + 11],
-        state, out, tiers, explain,
+        static[:n_tables], static[n_tables:lay], static[lay:end],
+        row[0:k], row[k : 2 * k], row[2 * k : 3 * k], row[3 * k : 4 * k], row[4 * k : 5 * k],
+        row[5 * k : 6 * k], row[6 * k : 7 * k], row[7 * k : 8 * k], row[8 * k : 9 * k],
+        row[9 * k : 10 * k], row[10 * k : c],
+        row[c : c + k], row[c + k : c + 2 * k], row[c + 2 * k : c + 3 * k],
+        row[c + 3 * k : c + 4 * k], row[c + 4 * k : c + 5 * k], row[c + 5 * k : c + 6 * k],
+        row[c + 6 * k : c + 7 * k], row[c + 7 * k : c + 8 * k], row[c + 8 * k : c + 9 * k],
+        row[c + 9 * k : c + 10 * k], row[c + 10 * k : c + 11 * k],
+        state, buf[:n_out], explain,
     )  # fmt: skip
-
-
-def _layout(tables: Tables) -> tuple[list[str], dict[str, int], I64, list[str]]:
-    """The state keys, their slots and the output column names of ``tables`` (once)."""
-    layout = tables.derived.get("layout")
-    if layout is None:
-        keys = state_keys(tables)
-        tier_names = [f"{k}:{t}" for t in range(tables.n_tiers) for k in ("ma_base", "maf_pay")]
-        state_slots = np.array(slots(tables), dtype=np.int64)
-        layout = (keys, {k: i for i, k in enumerate(keys)}, state_slots, tier_names)
-        tables.derived["layout"] = layout
-    return layout
 
 
 _INT64 = np.dtype(np.int64)
@@ -399,14 +367,155 @@ def _state_matrix(
     return matrix, extra
 
 
+class Online(NamedTuple):
+    """What ``settle_each`` takes of a ``Tables`` besides the claims (built once: ``online``)."""
+
+    static: I64  # packed tables, their layout, the state's slots, then those three lengths,
+    # ``n_out`` and the number of state slots
+    n_out: int  # rows of output columns in ``buf``: ``COLUMNS``, then the tier columns
+    height: int  # rows of ``buf``: the output columns, then the state's slots
+    columns: tuple[dict[str, int], dict[str, int]]  # the result's columns → rows of ``buf``
+    # (no aid recipient settled, one settled: with the tier columns)
+    state_at: dict[str, int]  # the state's keys → rows of ``buf`` (a result of its own)
+    part_at: dict[str, int]  # the same, of a column of a coalesced call's ``buf`` (a view)
+    keys_at: dict[str, int]  # the state's keys → slots (``layout(tables).at``)
+    column_at: dict[str, int]  # the same, of a state matrix of one column (``layout``)
+    zeros: I64  # ``[slot, 1]``: no stored state
+
+
+def online(tables: Tables) -> Online:
+    """The ``Online`` of ``tables``."""
+    found: Online | None = tables.derived.get("online")
+    if found is None:
+        keys, at, sl, tier_names, column_at = layout(tables)
+        buf, lay = tables.packed()
+        n_out = len(COLUMNS) + len(tier_names)
+        lengths = np.array([len(buf), len(lay), n_out, len(keys)], dtype=np.int64)
+        found = tables.derived["online"] = Online(
+            static=np.concatenate((buf, lay, sl, lengths)),
+            n_out=n_out,
+            height=n_out + len(keys),
+            columns=(_rows(tier_names, False), _rows(tier_names, True)),
+            state_at={k: n_out + j for k, j in at.items()},
+            part_at={k: n_out + j for k, j in at.items()},
+            keys_at=at,
+            column_at=column_at,
+            zeros=np.zeros((len(keys), 1), dtype=np.int64),
+        )
+    return found
+
+
+def _given(
+    e: Online, state: State | None, contiguous: bool = True
+) -> tuple[I64, int, dict[str, I64] | None]:
+    """A person's given state as ``settle_each`` reads it: a matrix of one column (contiguous
+    if ``contiguous``) and the row where its slots begin, and the keys the kernel does not keep
+    (passed through). A state the kernel returned (or ``kernel.online.state_of`` made) is read
+    where it lies, not copied."""
+    if state is None:
+        return e.zeros, 0, None
+    values = state.values
+    if type(values) is Rows and values.own is None:
+        where = values.at
+        if where is e.state_at:  # a settle_row result's: its own matrix
+            return values.matrix, e.n_out, None
+        if where is e.column_at:  # state_of's: its own matrix
+            return values.matrix, 0, None
+        if where is e.part_at:  # a column of a coalesced call's result
+            matrix = values.matrix
+            return (np.ascontiguousarray(matrix) if contiguous else matrix), e.n_out, None
+        if where is e.keys_at and values.matrix.shape[1] == 1:  # a batch's of one person
+            return np.ascontiguousarray(values.matrix), 0, None
+    column = np.zeros((len(e.keys_at), 1), dtype=np.int64)
+    extra: dict[str, I64] = {}
+    for key, given in values.items():
+        slot = e.keys_at.get(key)
+        if slot is None:
+            extra[key] = given
+        else:
+            column[slot] = given[:1]
+    return column, 0, extra or None
+
+
+_ROW = len(ROW_FIELDS)
+
+
+def settle_row(tables: Tables, row: I64, state: State | None, explain: bool = True) -> Result:
+    """One claim of one person (the online path) through ``settle_each``: ``row`` the claim's and
+    the person's fields (``ROW_FIELDS``, int64), ``state`` the person's stored state. The result's
+    columns and new state are rows of one matrix, read by name (``Rows``)."""
+    e: Online = tables.derived.get("online") or online(tables)
+    if len(row) != _ROW:
+        raise ValueError(f"row: {len(row)} values, not one per field of ROW_FIELDS ({_ROW})")
+    if row.dtype is not _INT64:
+        row = np.asarray(row, dtype=np.int64)
+    if state is None:
+        given, at, extra = e.zeros, 0, None
+    elif type(state.values) is Rows and state.values.at is e.column_at and state.values.own is None:
+        given, at, extra = state.values.matrix, 0, None  # state_of's (the service's)
+    else:
+        given, at, extra = _given(e, state)
+    if len(given) < at + len(e.keys_at):  # a state matrix changed by hand: not read past its end
+        raise ValueError("state: fewer slots than the kernel's state_keys")
+    buf = np.empty((e.height, 1), dtype=np.int64)
+    aided = settle_each(e.static, row, given, at, buf, explain)
+    new = Rows(buf, e.state_at)
+    if extra:
+        new.update(extra)
+    return Result(Rows(buf, e.columns[aided]), State(new))
+
+
+def settle_rows(
+    tables: Tables, rows: Sequence[I64], states: Sequence[State | None], explain: bool = True
+) -> list[Result]:
+    """Claims of distinct persons, one each (``settle_row``'s), in one call of ``settle_each``
+    (requests coalesced); results in order, each a view of one column of the result's matrix."""
+    e: Online = tables.derived.get("online") or online(tables)
+    k = len(rows)
+    stacked = np.array(rows, dtype=np.int64)  # [claim, field]
+    if stacked.shape != (k, _ROW):
+        raise ValueError(f"rows: not {_ROW} values each, one per field of ROW_FIELDS")
+    stacked[:, 0] = np.arange(k)  # each claim its own person
+    givens = [_given(e, s, False) for s in states]
+    at = givens[0][1]
+    if any(g[1] != at for g in givens):  # from different places: the slots of each
+        n_keys = len(e.keys_at)
+        given = np.concatenate([g[0][g[1] : g[1] + n_keys] for g in givens], axis=1)
+        at = 0
+    else:
+        given = np.concatenate([g[0] for g in givens], axis=1)
+    if len(given) < at + len(e.keys_at):  # a state matrix changed by hand: not read past its end
+        raise ValueError("state: fewer slots than the kernel's state_keys")
+    buf = np.empty((e.height, k), dtype=np.int64)
+    aided = settle_each(e.static, stacked.T.reshape(-1), given, at, buf, explain)
+    columns, part_at = e.columns[aided], e.part_at
+    out = []
+    for i, (_, _, extra) in enumerate(givens):
+        mine = buf[:, i : i + 1]
+        new = Rows(mine, part_at)
+        if extra:
+            new.update(extra)
+        out.append(Result(Rows(mine, columns), State(new)))
+    return out
+
+
 def settle(
     tables: Tables, claims: Claims, persons: Persons, state: State | None, explain: bool
 ) -> Result:
-    """``settle_pass`` over a batch: the state's keys to slots, the output rows to columns."""
-    keys, at, sl, tier_names = _layout(tables)
+    """``settle_pass`` over a batch: the state's keys to slots, the output rows to columns (one
+    claim of one person: ``settle_row``)."""
     n = len(claims.person)
-    if len(persons.scheme) == 1 and n and claims.person[0] == claims.person[n - 1]:
-        return _settle_person(tables, claims, persons, state, explain, keys, at, sl, tier_names)
+    if n == 1 and len(persons.scheme) == 1:
+        row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
+        if row.dtype != _INT64 or len(row) != _ROW:  # not integers, or not the fields alone
+            row = np.concatenate(
+                [getattr(claims, f) for f in CLAIM_FIELDS]
+                + [getattr(persons, f) for f in PERSON_FIELDS],
+                dtype=np.int64,
+                casting="unsafe",
+            )
+        return settle_row(tables, row, state, explain)
+    keys, at, sl, tier_names, _ = layout(tables)
     person = _i64(claims.person)
     n_persons = 1 if n == 1 else count_persons(person)
     matrix, extra = _state_matrix(state, keys, at, n_persons)
@@ -438,39 +547,8 @@ def settle(
         _i64(persons.com_covers),
         matrix,
         out,
-        np.zeros(len(tier_names), dtype=np.int64),
         explain,
     )
-    return _result(tables, out, matrix, extra, aided)
-
-
-def _settle_person(
-    tables: Tables,
-    claims: Claims,
-    persons: Persons,
-    state: State | None,
-    explain: bool,
-    keys: list[str],
-    at: dict[str, int],
-    sl: I64,
-    tier_names: list[str],
-) -> Result:
-    """``settle`` of one person's claims (the online path) through ``settle_person``: the
-    columns in one array (the dataclasses' fields in order, which are ``CLAIM_FIELDS`` and
-    ``PERSON_FIELDS``; converted one by one where a column is not integer), one call with eight
-    arguments. ``keys``, ``at``, ``sl``, ``tier_names``: ``_layout(tables)``."""
-    row = np.concatenate((*vars(claims).values(), *vars(persons).values()))
-    if row.dtype != _INT64 or len(row) != 11 * len(claims.person) + 11:
-        row = np.concatenate(
-            [getattr(claims, f) for f in CLAIM_FIELDS]
-            + [getattr(persons, f) for f in PERSON_FIELDS],
-            dtype=np.int64,
-            casting="unsafe",
-        )
-    matrix, extra = _state_matrix(state, keys, at, 1)
-    out = np.empty((len(COLUMNS) + len(tier_names), len(claims.person)), dtype=np.int64)
-    tiers = np.empty(len(tier_names), dtype=np.int64)
-    aided = settle_person(*tables.packed(), sl, row, matrix, out, tiers, explain)
     return _result(tables, out, matrix, extra, aided)
 
 
@@ -487,7 +565,7 @@ def _rows(tier_names: list[str], aided: bool) -> dict[str, int]:
 def _result(tables: Tables, out: I64, matrix: I64, extra: dict[str, I64], aided: bool) -> Result:
     """The output rows as named columns (read as views: ``Rows``), the state matrix's rows as
     the state's keys."""
-    _, at, _, tier_names = _layout(tables)
+    _, at, _, tier_names, _ = layout(tables)
     rows = tables.derived.get("rows")
     if rows is None:
         rows = tables.derived["rows"] = (_rows(tier_names, False), _rows(tier_names, True))

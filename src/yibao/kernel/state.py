@@ -72,6 +72,32 @@ def slots(tables: Tables) -> Slots:
     )
 
 
+class Layout(NamedTuple):
+    """The state's keys (``state_keys``), their slots by name (a state matrix's rows), the slots
+    of ``Slots`` as an array, the names of the medical-assistance tier columns, and the slots by
+    name again (an object of its own) of a state of one person in a contiguous matrix of its own
+    (``kernel.online.state_of``: the kernel reads it where it lies)."""
+
+    keys: list[str]
+    at: dict[str, int]
+    slots: I64
+    tier_names: list[str]
+    column_at: dict[str, int]
+
+
+def layout(tables: Tables) -> Layout:
+    """The ``Layout`` of ``tables`` (built once: a state read by name keeps the same ``at``)."""
+    found: Layout | None = tables.derived.get("layout")
+    if found is None:
+        keys = state_keys(tables)
+        tier_names = [f"{k}:{t}" for t in range(tables.n_tiers) for k in ("ma_base", "maf_pay")]
+        at = {k: i for i, k in enumerate(keys)}
+        found = tables.derived["layout"] = Layout(
+            keys, at, np.array(slots(tables), dtype=np.int64), tier_names, dict(at)
+        )
+    return found
+
+
 class Rows(MutableMapping[str, I64]):
     """The rows of a matrix (``[column, claim]`` of results, ``[slot, person]`` of state) by
     name, each row made (a view) when it is read: a one-claim settlement does not pay for views
@@ -114,7 +140,7 @@ class Rows(MutableMapping[str, I64]):
         return f"Rows({dict(self)!r})"
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """Each person's year-to-date accumulators (fen, counts), one row per person."""
 
@@ -130,7 +156,12 @@ class State:
         return self.values[key]
 
     def row(self, i: int) -> dict[str, int]:
-        return {k: int(v[i]) for k, v in self.values.items()}
+        """Person ``i``'s accumulators by key."""
+        values = self.values
+        if type(values) is Rows and values.own is None:  # one column of the matrix
+            column = values.matrix[:, i].tolist()
+            return {k: column[j] for k, j in values.at.items()}
+        return {k: int(v[i]) for k, v in values.items()}
 
 
 def released_rank(held: int, free: int, rank: int) -> tuple[int, int]:

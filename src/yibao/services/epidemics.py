@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 
 from yibao.domain.clearing import CLEARED_AMOUNTS
@@ -163,21 +162,12 @@ def exempt(
     found = covering(terms, inp.enrolment.pooling_area, on, diagnosis, kinds)
     if found is None:
         return inp, None
-    claims = inp.request.claims
+    column = inp.request.column
     total, fsp, over, catb = (
-        int(claims.total[0]),
-        int(claims.fully_self_paid[0]),
-        int(claims.over_limit[0]),
-        int(claims.category_b[0]),
+        int(column(name)[0]) for name in ("total", "fully_self_paid", "over_limit", "category_b")
     )
     _, fsp2, over2, catb2 = exempt_amounts(total, fsp, over, catb)
-    new_claims = dataclasses.replace(
-        claims,
-        fully_self_paid=np.array([fsp2], dtype=np.int64),
-        over_limit=np.array([over2], dtype=np.int64),
-        category_b=np.array([catb2], dtype=np.int64),
-    )
-    request = dataclasses.replace(inp.request, claims=new_claims)
+    request = inp.request.replaced(fully_self_paid=fsp2, over_limit=over2, category_b=catb2)
     out = dataclasses.replace(inp, request=request, tables=without_caps(inp.tables))
     return out, Covered(found.id, fsp - fsp2)
 

@@ -23,10 +23,7 @@ from yibao.kernel.report import setl_detail
 from yibao.kernel.settle import (
     REASONS,
     WAITING,
-    Claims,
-    Persons,
     Result,
-    State,
     state_keys,
     warm,
 )
@@ -185,45 +182,36 @@ def prepare(
     raise_ = incentive_raise(file, year, policy) if scheme == "resident" else 0
     account = _natural(accounts, file.id) if claim.use_account and scheme != "resident" else 0
     mutual = _natural(accounts, link.owner_id) if link is not None else 0
-    claims = Claims(
-        person=np.zeros(1, dtype=np.int64),
-        date=np.array([epoch_days(claim.date)], dtype=np.int64),
-        med_type=np.array([MED_TYPES.index(med_type)], dtype=np.int64),
-        level=np.array([level - 1], dtype=np.int64),
-        cross_region=np.array([CROSS_REGIONS.index(cross)], dtype=np.int64),
-        total=np.array([total], dtype=np.int64),
-        fully_self_paid=np.array([fully_self_paid], dtype=np.int64),
-        over_limit=np.array([over_limit], dtype=np.int64),
-        category_b=np.array([category_b], dtype=np.int64),
-        disease=np.array(
-            [
-                disease_index(
-                    tables, certified_disease(file.certifications, claim.disease, claim.date)
-                )
-            ],
-            dtype=np.int64,
-        ),
-        listed_self_paid=np.zeros(1, dtype=np.int64),
-    )
     # no entitlement date: no benefits at all (``kernel.entitled``)
     entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
-    persons = Persons(
-        scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
-        aid_class=np.array([aid_class(file, claim.date)], dtype=np.int64),
-        account_balance=np.array([account], dtype=np.int64),
-        use_account=np.array([claim.use_account]),
-        mutual_aid_balance=np.array([mutual], dtype=np.int64),
-        incentive_raise=np.array([raise_], dtype=np.int64),
-        entitled_from=np.array([entitled_from], dtype=np.int64),
-        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
-        com_deductible=np.zeros(1, dtype=np.int64),
-        com_ratio=np.zeros(1, dtype=np.int64),
-        com_cap=np.zeros(1, dtype=np.int64),
-        com_covers=np.zeros(1, dtype=np.int64),
-    )
+    disease = certified_disease(file.certifications, claim.disease, claim.date)
     # The account layers are limited by the live balance, not by a yearly running total.
     given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}
-    state = State({k: np.array([v], dtype=np.int64) for k, v in given.items()})
+    request = online.one_claim(
+        online.state_of(tables, given),
+        date=epoch_days(claim.date),
+        med_type=MED_TYPES.index(med_type),
+        level=level - 1,
+        cross_region=CROSS_REGIONS.index(cross),
+        total=total,
+        fully_self_paid=fully_self_paid,
+        over_limit=over_limit,
+        category_b=category_b,
+        disease=disease_index(tables, disease),
+        listed_self_paid=0,
+        scheme=SCHEME_INPUT[scheme],
+        aid_class=aid_class(file, claim.date),
+        account_balance=account,
+        use_account=claim.use_account,
+        mutual_aid_balance=mutual,
+        incentive_raise=raise_,
+        entitled_from=entitled_from,
+        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
+        com_deductible=0,
+        com_ratio=0,
+        com_cap=0,
+        com_covers=0,
+    )
     return Prepared(
         file=file,
         claim=claim,
@@ -240,7 +228,7 @@ def prepare(
         link=link,
         stored_state=stored_state,
         given=given,
-        request=Request(claims, persons, state),
+        request=request,
         lines=lines,
     )
 
@@ -286,7 +274,7 @@ def _reasons(flags: int, ent: Entitlement) -> list[str]:
 
 def computed(inp: Prepared, result: Result) -> Computed:
     """The kernel's answer for one claim as a typed answer (without its ids) and state moves."""
-    claim, claims, ent = inp.claim, inp.request.claims, inp.ent
+    claim, request, ent = inp.claim, inp.request, inp.ent
     given, stored_state = inp.given, inp.stored_state
     after = result.state.row(0)
     delta = {k: v - given.get(k, 0) for k, v in after.items() if v != given.get(k, 0)}
@@ -296,13 +284,13 @@ def computed(inp: Prepared, result: Result) -> Computed:
     state_after = {k: v for k, v in state_after.items() if v}
     col = {
         **result.columns,
-        "medfee_sumamt": claims.total,
-        "fulamt_ownpay_amt": claims.fully_self_paid,
-        "overlmt_selfpay": claims.over_limit,
+        "medfee_sumamt": request.column("total"),
+        "fulamt_ownpay_amt": request.column("fully_self_paid"),
+        "overlmt_selfpay": request.column("over_limit"),
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
     layers = fund_layers(
-        col, 0, inp.scheme, inp.tables.n_tiers, bool(inp.request.person.aid_class[0])
+        col, 0, inp.scheme, inp.tables.n_tiers, bool(request.column("aid_class")[0])
     )
     if sum(layer.payment for layer in layers) != amounts["fund_pay_sumamt"]:
         raise AssertionError("fund layers do not add up to fund_pay_sumamt")
