@@ -72,6 +72,14 @@ LINE_RULE_REASONS: dict[SupervisionRule, tuple[LineReason, ...]] = {
 }
 #: The rules run over a visit's lines at settlement time: 2206 warns, 2207 refuses on them.
 ONLINE_RULES: tuple[SupervisionRule, ...] = (SupervisionRule.DUPLICATE_ITEM, *LINE_RULE_REASONS)
+#: The rules run over the visit itself and the person's other visits at settlement time (each
+#: reads at most one query, and only when its action is ``warn`` or ``refuse``).
+VISIT_RULES: tuple[SupervisionRule, ...] = (
+    SupervisionRule.DEAD_OR_UNINSURED,
+    SupervisionRule.SPLIT_ADMISSION,
+    SupervisionRule.LONG_STAY,
+    SupervisionRule.VISIT_FREQUENCY,
+)
 
 
 @dataclass(frozen=True)
@@ -166,3 +174,18 @@ def refusing_rules(policy: Policy, on: dt.date) -> tuple[CatalogueRule, ...]:
     ``refuse``: what 2207 checks a visit's lines against (none by default)."""
     catalogue = rule_catalogue(policy, on)
     return tuple(r for r in catalogue.acting(RuleAction.REFUSE) if r.code in ONLINE_RULES)
+
+
+@lru_cache(maxsize=1024)
+def refusing_visit_rules(policy: Policy, on: dt.date) -> tuple[CatalogueRule, ...]:
+    """The visit rules (``VISIT_RULES``) whose action in ``policy``'s region on ``on`` is
+    ``refuse``: what 2207 checks a visit and the person's other visits against (by default
+    only ``dead_or_uninsured``, which reads nothing)."""
+    catalogue = rule_catalogue(policy, on)
+    return tuple(r for r in catalogue.acting(RuleAction.REFUSE) if r.code in VISIT_RULES)
+
+
+@lru_cache(maxsize=1024)
+def cached_catalogue(policy: Policy, on: dt.date) -> RuleCatalogue:
+    """``rule_catalogue`` read once per policy and date (2206 asks it per request)."""
+    return rule_catalogue(policy, on)
