@@ -250,3 +250,29 @@ def test_death_dates_refused_and_audited(uow: UnitOfWork) -> None:
             if e.action == "registry:death"
         ]
     assert entries == [("cli:test", "died on 2025-06-01")]
+
+
+def test_the_refusing_rules_follow_a_dated_action(tmp_path: Path) -> None:
+    """The catalogue is cached per step of the parameters, not per claim date: a rule made to
+    refuse from 1 June refuses from that day on and not the day before."""
+    from yibao.policy import Policy
+    from yibao.policy.supervision import refusing_rules, refusing_visit_rules, rule_catalogue
+
+    _region(tmp_path, {})
+    doc = yaml.safe_load((tmp_path / "360100.yaml").read_text())
+    doc["parameters"]["supervision"]["rules"] = {
+        "sex_age": {"action": {"2025-01-01": "warn", "2025-06-01": "refuse"}, "severity": "high"}
+    }
+    (tmp_path / "360100.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    policy = Policy("360100", folder=tmp_path)
+    for day, refusing in [
+        ("2025-05-31", []),
+        ("2025-06-01", ["sex_age"]),
+        ("2025-12-31", ["sex_age"]),
+    ]:
+        on = dt.date.fromisoformat(day)
+        assert [r.code.value for r in refusing_rules(policy, on)] == refusing
+        expected = [r for r in rule_catalogue(policy, on).rules if r.action.value == "refuse"]
+        assert [r.code.value for r in refusing_visit_rules(policy, on)] == [
+            r.code.value for r in expected if r.code.value != "sex_age"
+        ]

@@ -53,7 +53,6 @@ from yibao.policy.supervision import (
     cached_catalogue,
     refusing_rules,
     refusing_visit_rules,
-    rule_catalogue,
 )
 from yibao.policy.vocab import MedType, RuleAction, SupervisionRule
 from yibao.services.common import policy_for
@@ -257,7 +256,9 @@ def refuse_on_lines(
             if counted.get(code):
                 raise SupervisionRefused(subject, code, rule.text.description, counted[code], None)
             continue
-        found = line_warnings(uow.fees.lines(visit.id, live_only=True), rule_catalogue(policy, on))
+        found = line_warnings(
+            uow.fees.lines(visit.id, live_only=True), cached_catalogue(policy, on)
+        )
         serials = [w["feedetl_sn"] for w in found if w["rule"] == code]
         if serials:
             raise SupervisionRefused(subject, code, rule.text.description, len(serials), serials)
