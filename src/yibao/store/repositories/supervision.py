@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, select
+from sqlalchemy import Table, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from yibao.domain.errors import NotFound
 from yibao.policy.vocab import MedType
+from yibao.store.bulk_write import next_ids
 from yibao.store.fee_models import VisitDiagnosisRow
 from yibao.store.models import VisitRow
-from yibao.store.sql import dialect_insert
+from yibao.store.sql import copy_rows
 from yibao.store.supervision_models import EvidenceRow, FindingActionRow, FindingRow
 
 
@@ -74,42 +75,82 @@ _VISIT_DAYS = select(_SETTLED_DAY).where(
 )
 
 
+_FINDING_COLUMNS = (
+    "id",
+    "area",
+    "year",
+    "rule",
+    "severity",
+    "claim_ref",
+    "psn_no",
+    "institution",
+    "scheme",
+    "amount",
+    "status",
+)
+
+
+def _finding_values(f: NewFinding) -> tuple[Any, ...]:
+    return (
+        f.area,
+        f.year,
+        f.rule,
+        f.severity,
+        f.claim_ref,
+        f.psn_no,
+        f.institution,
+        f.scheme,
+        f.amount,
+    )
+
+
 class SupervisionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def add_findings(self, findings: Sequence[NewFinding]) -> int:
-        """Record the findings not recorded yet (same area, year, rule and claim); each new
-        one with its evidence and an ``open`` action. Returns how many were new."""
-        added = 0
-        for f in findings:
-            stmt = (
-                dialect_insert(self.session, FindingRow)
-                .values(
-                    area=f.area,
-                    year=f.year,
-                    rule=f.rule,
-                    severity=f.severity,
-                    claim_ref=f.claim_ref,
-                    psn_no=f.psn_no,
-                    institution=f.institution,
-                    scheme=f.scheme,
-                    amount=f.amount,
-                    status="open",
+        """Record the findings not recorded yet (same area, year, rule and claim), each new
+        one with its evidence, in bulk: one read of the keys recorded for the findings' areas
+        and years, ids reserved, then one COPY (PostgreSQL; SQLite one executemany) of the
+        findings and one of their evidence. Concurrent runs are serialised (PostgreSQL: a
+        transaction lock), so a rerun adds none. Returns how many were new."""
+        if not findings:
+            return 0
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('supervision_findings'))"))
+        seen: set[tuple[str, int, str, str]] = set()
+        for area, year in {(f.area, f.year) for f in findings}:
+            keys = conn.execute(
+                select(FindingRow.rule, FindingRow.claim_ref).where(
+                    FindingRow.area == area, FindingRow.year == year
                 )
-                .on_conflict_do_nothing(index_elements=["area", "year", "rule", "claim_ref"])
-                .returning(FindingRow.id)
             )
-            new_id = self.session.execute(stmt).scalar_one_or_none()
-            if new_id is None:
-                continue
-            added += 1
-            self.session.add_all(
-                EvidenceRow(finding_id=new_id, line_sn=sn, other_claim_ref=other, amount=amount)
+            seen.update((area, year, rule, claim) for rule, claim in keys)
+        new: list[NewFinding] = []
+        for f in findings:
+            key = (f.area, f.year, f.rule, f.claim_ref)
+            if key not in seen:
+                seen.add(key)
+                new.append(f)
+        ids = next_ids(conn, FindingRow.__tablename__, len(new))
+        copy_rows(
+            conn,
+            FindingRow.__tablename__,
+            _FINDING_COLUMNS,
+            ((i, *_finding_values(f), "open") for i, f in zip(ids, new, strict=True)),
+        )
+        copy_rows(
+            conn,
+            EvidenceRow.__tablename__,
+            ("finding_id", "line_sn", "other_claim_ref", "amount"),
+            (
+                (i, sn, other, amount)
+                for i, f in zip(ids, new, strict=True)
                 for sn, other, amount in f.evidence
-            )
-        self.session.flush()
-        return added
+            ),
+        )
+        return len(new)
 
     # the online rules over a person's visits (services.supervision.online)
 
