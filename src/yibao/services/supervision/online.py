@@ -4,9 +4,10 @@ warnings (rule code and text per line). One read of the visit's lines; nothing i
 
 At settlement (2207, ``refuse_on_lines``) a rule whose action is ``refuse`` refuses the visit
 (``SupervisionRefused``: the rule and its lines, nothing stored). The line sums 2207 reads
-already count the lines of each classification rule (``FeeRepository.sums``), so the check
-reads nothing more (the refusal counts the lines; 2206 names them); only the duplicate-item
-rule, a comparison of lines, reads the visit's lines when it refuses, and names them.
+already count the lines of each classification rule and the repeated lines
+(``FeeRepository.sums``), so the check reads nothing more (the refusal counts the lines; 2206
+names them); only a refusing duplicate-item rule that fires reads the visit's lines, to name
+the repeated ones.
 
 The line rules run online (duplicate item, quantity over a maximum, sex/age restriction, an
 item above the institution's level), and so do the rules over the visit and the person's
@@ -243,8 +244,8 @@ def refuse_on_lines(
     """Refuse a settlement (2207) of ``visit`` (its live lines summed: ``sums``) when a rule
     of the area's catalogue on ``on`` whose action is ``refuse`` fires on its lines: the first
     such rule in catalogue order, with the number of its lines (a classification rule's from
-    ``sums``: nothing is read) or their serials (the duplicate-item rule's, from the visit's
-    lines, read only when that rule refuses)."""
+    ``sums``: nothing is read) or their serials (the duplicate-item rule's: the sums count the
+    repeated lines, and only when there are some are the visit's lines read to name them)."""
     rules = refusing_rules(policy, on)
     if not rules or visit.id is None:
         return
@@ -256,6 +257,8 @@ def refuse_on_lines(
             if counted.get(code):
                 raise SupervisionRefused(subject, code, rule.text.description, counted[code], None)
             continue
+        if not counted.get(code):
+            continue  # no repeated line (counted by the sums): nothing read
         found = line_warnings(
             uow.fees.lines(visit.id, live_only=True), cached_catalogue(policy, on)
         )
