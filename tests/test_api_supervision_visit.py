@@ -276,3 +276,39 @@ def test_the_refusing_rules_follow_a_dated_action(tmp_path: Path) -> None:
         assert [r.code.value for r in refusing_visit_rules(policy, on)] == [
             r.code.value for r in expected if r.code.value != "sex_age"
         ]
+
+
+def test_a_visit_warning_in_the_national_envelope() -> None:
+    """Over /fsi a visit rule's warning (no line) reads ``rule: text (detail)``."""
+    from yibao.api.fsi.route import warn_msg
+
+    output = {
+        "warnings": [
+            {"feedetl_sn": None, "rule": "long_stay", "text": "too long", "detail": "16 days"},
+            {"feedetl_sn": "3", "rule": "sex_age", "text": "restricted", "action": "warn"},
+        ]
+    }
+    assert warn_msg(output) == "long_stay: too long (16 days); 3 sex_age: restricted"
+
+
+def test_yibao_person_died(uow: UnitOfWork, db_url: str) -> None:
+    """``yibao person died``: a future date is refused naming ``on`` (exit code not 0, nothing
+    recorded); a date recorded, as the operator given."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+
+    who = employee(uow)
+    run = CliRunner().invoke
+    bad = run(app, ["person", "died", who, "--on", "2999-01-01", "--db", db_url, "--json"])
+    assert bad.exit_code != 0 and "on: date of death 2999-01-01 is in the future" in bad.output
+    assert registry.person_file(uow, who)["died_on"] is None
+    args = ["person", "died", who, "--on", "2025-06-01", "--operator", "clerk", "--db", db_url]
+    ok = run(app, [*args, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["died_on"] == "2025-06-01"
+    with uow:
+        entries = ApiRepository(uow.session).audit_log(actor="cli:clerk")
+        assert [e.action for e in entries] == ["registry:death"]
