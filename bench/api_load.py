@@ -200,14 +200,16 @@ async def drive(
     return ok, sent, latencies, errors
 
 
-def catalogue_lines() -> list[tuple[str, int]]:
+def catalogue_lines(unlimited: bool = False) -> list[tuple[str, int]]:
     """(code, typical price in price units) of the shipped catalogue's items a level-2 hospital
-    may bill any patient on any day of 2025 (no sex, age, level or indication restriction)."""
+    may bill any patient on any day of 2025 (no sex, age, level or indication restriction;
+    ``unlimited``: no daily or per-stay quantity maximum either)."""
     _, items = shipped_items(AREA)
     return [
         (i.code, i.typical_price)
         for i in items
         if i.typical_price
+        and not (unlimited and (i.max_per_day is not None or i.max_per_stay is not None))
         and not i.sex
         and i.min_age is None
         and i.max_age is None
@@ -223,6 +225,23 @@ def bill(rng: random.Random, items: list[tuple[str, int]], n: int, day: str) -> 
     lines: list[object] = []
     for k in range(n):
         code, price = rng.choice(items)
+        lines.append(
+            {
+                "feedetl_sn": str(k + 1),
+                "med_list_codg": code,
+                "cnt": str(rng.choice((1, 1, 1, 2, 3))),
+                "pric": f"{price / 1_000_000:.6f}",
+                "fee_ocur_time": f"{day} 09:00:00",
+            }
+        )
+    return lines
+
+
+def clean_bill(rng: random.Random, items: list[tuple[str, int]], n: int, day: str) -> list[object]:
+    """``n`` fee detail lines of one day that fire no supervision rule: distinct items (no
+    duplicate) from ``items`` (``catalogue_lines(unlimited=True)``: no maximum to pass)."""
+    lines: list[object] = []
+    for k, (code, price) in enumerate(rng.sample(items, n)):
         lines.append(
             {
                 "feedetl_sn": str(k + 1),

@@ -3,7 +3,12 @@
 ``yibao.api.serving.batch.settle_batch`` on the database given.
 
     python bench/bills_batch.py --db postgresql://postgres@127.0.0.1:5432/DB
-                                [--batch 16] [--rounds 10] [--lines 20] [--profile]
+                                [--batch 16] [--rounds 10] [--lines 20] [--clean] [--profile]
+
+``--clean`` sends bills whose lines fire no supervision rule (distinct items without a
+quantity maximum, so no duplicate and nothing over a maximum; the items are already free of
+sex, age and level restrictions): with refusing rules on (``YIBAO_POLICY_DIR``), 2207 then
+times the check, not the refusal.
 
 The database is prepared as by ``bench/api_load.py`` (a population when it holds no person; a
 new institution each run). Requests are built beforehand (not timed); their signatures are not
@@ -37,9 +42,15 @@ from yibao.api.serving.batch import Result, SignedTx, settle_batch
 from yibao.store.db import make_engine
 
 try:
-    from bench.api_load import bill, catalogue_lines, claim, prepare
+    from bench.api_load import bill, catalogue_lines, claim, clean_bill, prepare
 except ImportError:
-    from api_load import bill, catalogue_lines, claim, prepare  # type: ignore[no-redef]
+    from api_load import (  # type: ignore[no-redef]
+        bill,
+        catalogue_lines,
+        claim,
+        clean_bill,
+        prepare,
+    )
 
 
 def main() -> None:
@@ -51,6 +62,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--clean", action="store_true", help="bills that fire no rule")
     args = parser.parse_args()
     secret = secrets.token_hex(24)
     persons, code, key_id, _ = prepare(args.db, args.persons, args.seed, secret)
@@ -58,7 +70,8 @@ def main() -> None:
     settings = Settings(api_secret=secret, database_url=args.db)  # type: ignore[arg-type]
     gc.set_threshold(50_000, *gc.get_threshold()[1:])  # as the server does (api.http.app)
     rng = random.Random(args.seed)
-    items = catalogue_lines()
+    items = catalogue_lines(unlimited=args.clean)
+    make_bill = clean_bill if args.clean else bill
 
     def signed(infno: str, data: dict[str, Any]) -> SignedTx:
         body = orjson.dumps(
@@ -117,7 +130,7 @@ def main() -> None:
             if isinstance(v, dict) and ok(v)
         ]
         uploads = [
-            signed("2204", {"mdtrt_id": m, "feedetail": bill(rng, items, args.lines, day)})
+            signed("2204", {"mdtrt_id": m, "feedetail": make_bill(rng, items, args.lines, day)})
             for c, m in open_
             for day in [str(c["date"])]
         ]

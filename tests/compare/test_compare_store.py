@@ -101,6 +101,7 @@ def test_run_is_stored_once_and_actions_close_the_loop(uow: UnitOfWork, tmp_path
         dead = s.scalars(select(PersonRow).where(PersonRow.national_id == DEAD)).one()
         ended = s.scalars(select(EnrolmentRow).where(EnrolmentRow.person_id == dead.id)).one()
         assert (ended.status, ended.end_date) == ("terminated", D(2025, 5, 31))
+        assert dead.died_on == D(2025, 5, 31)  # the registry's date of death, recorded too
         new = s.scalars(select(PersonRow).where(PersonRow.national_id == NEW)).one()
         assert new.region == AREA and new.name == "吴新"
         started = s.scalars(select(EnrolmentRow).where(EnrolmentRow.person_id == new.id)).one()

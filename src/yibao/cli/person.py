@@ -1,8 +1,9 @@
 """``yibao person``: the registry, one person one file (add, import, show, relate, group,
-authorise and revoke family mutual aid)."""
+authorise and revoke family mutual aid, died)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -237,5 +238,28 @@ def person_revoke(
         {"id": link.id, "revoked_on": day.isoformat()},
         as_json,
         f"link #{link.id} revoked",
+        show_identity,
+    )
+
+
+@app.command("died")
+def person_died(
+    national_id: Annotated[str, typer.Argument()],
+    on: Annotated[str, typer.Option(help="Date of death (YYYY-MM-DD)")],
+    show_identity: ShowOpt = False,
+    operator: OperatorOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a person's date of death: no settlement on or after it (audited)."""
+    day = parse_date(on, "on", as_json)
+    with unit_of_work(db, as_json, show_identity) as uow:
+        p = registry.record_death(
+            uow, national_id, day, actor=f"cli:{operator or getpass.getuser()}"
+        )
+    emit(
+        {"id": p.id, "national_id": p.label, "died_on": day.isoformat()},
+        as_json,
+        f"{p.label} died on {day.isoformat()}",
         show_identity,
     )

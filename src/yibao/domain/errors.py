@@ -101,21 +101,25 @@ class SettlementRefused(RecordError):
 
 class SupervisionRefused(SettlementRefused):
     """A settlement (2207) refused by a supervision rule whose action is ``refuse``: the rule's
-    code, how many lines fire it and, when they were read, their serials (``feedetl_sn``);
-    nothing was stored."""
+    code, how many lines fire it and, when they were read, their serials (``feedetl_sn``), or
+    for a rule over the visit (``why``) what fired; nothing was stored."""
 
     def __init__(
-        self, subject: str, rule: str, description: str, count: int, lines: list[str] | None
+        self,
+        subject: str,
+        rule: str,
+        description: str,
+        count: int,
+        lines: list[str] | None,
+        why: str | None = None,
     ) -> None:
         self.rule = rule
         self.count = count
         self.lines = lines
-        which = f"line(s) {', '.join(lines)}" if lines else f"{count} line(s) (2206 names them)"
-        super().__init__(
-            subject,
-            f"refused by supervision rule {rule} ({description}): {which}; cancel (2205) or "
-            "correct them, then settle again",
-        )
+        if why is None:
+            which = f"line(s) {', '.join(lines)}" if lines else f"{count} line(s) (2206 names them)"
+            why = f"{which}; cancel (2205) or correct them, then settle again"
+        super().__init__(subject, f"refused by supervision rule {rule} ({description}): {why}")
 
 
 class RequestConflict(SettlementRefused):

@@ -88,6 +88,7 @@ class Person:
     phone: str | None = None
     household_id: int | None = None
     region: str | None = None  # area of permanent residence
+    died_on: dt.date | None = None  # date of death (死亡日期): no settlement on or after it
 
     @property
     def birth_date(self) -> dt.date:
@@ -104,6 +105,23 @@ class Person:
     def age_on(self, on: dt.date) -> int:
         b = self.birth_date
         return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
+def check_death(person: Person, on: dt.date, today: dt.date) -> dt.date:
+    """A date of death for ``person``: not in the future, not before their birth, and not
+    different from one already recorded (a correction is not a death); raises InvalidField
+    naming ``on``."""
+    if on > today:
+        raise InvalidField("on", f"date of death {on.isoformat()} is in the future")
+    if on < person.birth_date:
+        raise InvalidField(
+            "on", f"date of death {on.isoformat()} is before birth {person.birth_date.isoformat()}"
+        )
+    if person.died_on is not None and person.died_on != on:
+        raise InvalidField(
+            "on", f"the person is already recorded dead on {person.died_on.isoformat()}"
+        )
+    return on
 
 
 def new_person(

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,15 @@ def policy_dir() -> Path | None:
     if _policy_dir is not _UNSET:
         return _policy_dir if isinstance(_policy_dir, Path) else None
     env = os.environ.get(POLICY_DIR_ENV)
-    return Path(env) if env else None
+    return _env_path(env) if env else None
+
+
+@lru_cache(maxsize=8)
+def _env_path(env: str) -> Path:
+    """The folder named by ``$YIBAO_POLICY_DIR``, one ``Path`` per value: asked for by every
+    request (``services.common.policy_for``, the catalogue's region chain), a new ``Path``
+    each time would be parsed and hashed again."""
+    return Path(env)
 
 
 def set_policy_dir(folder: Path | str | None) -> None:

@@ -7,6 +7,7 @@ tunes its threshold without a code change (back-office.md §4, docs/supervision.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -72,6 +73,14 @@ LINE_RULE_REASONS: dict[SupervisionRule, tuple[LineReason, ...]] = {
 }
 #: The rules run over a visit's lines at settlement time: 2206 warns, 2207 refuses on them.
 ONLINE_RULES: tuple[SupervisionRule, ...] = (SupervisionRule.DUPLICATE_ITEM, *LINE_RULE_REASONS)
+#: The rules run over the visit itself and the person's other visits at settlement time (each
+#: reads at most one query, and only when its action is ``warn`` or ``refuse``).
+VISIT_RULES: tuple[SupervisionRule, ...] = (
+    SupervisionRule.DEAD_OR_UNINSURED,
+    SupervisionRule.SPLIT_ADMISSION,
+    SupervisionRule.LONG_STAY,
+    SupervisionRule.VISIT_FREQUENCY,
+)
 
 
 @dataclass(frozen=True)
@@ -160,9 +169,46 @@ def _stay(policy: Policy, on: dt.date) -> dict[str, int]:
     return table
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
+def _change_dates(policy: Policy) -> tuple[dt.date, ...]:
+    return tuple(policy.dates())
+
+
+def _step(policy: Policy, on: dt.date) -> dt.date:
+    """The last date on or before ``on`` at which some parameter of ``policy`` changes: the
+    catalogue is the same on both, so the caches below hold one entry per step, not one per
+    claim date (``on`` itself before the first change)."""
+    dates = _change_dates(policy)
+    at = bisect_right(dates, on)
+    return dates[at - 1] if at else on
+
+
 def refusing_rules(policy: Policy, on: dt.date) -> tuple[CatalogueRule, ...]:
     """The online rules (``ONLINE_RULES``) whose action in ``policy``'s region on ``on`` is
     ``refuse``: what 2207 checks a visit's lines against (none by default)."""
-    catalogue = rule_catalogue(policy, on)
-    return tuple(r for r in catalogue.acting(RuleAction.REFUSE) if r.code in ONLINE_RULES)
+    return _refusing(policy, _step(policy, on), ONLINE_RULES)
+
+
+def refusing_visit_rules(policy: Policy, on: dt.date) -> tuple[CatalogueRule, ...]:
+    """The visit rules (``VISIT_RULES``) whose action in ``policy``'s region on ``on`` is
+    ``refuse``: what 2207 checks a visit and the person's other visits against (by default
+    only ``dead_or_uninsured``, which reads nothing)."""
+    return _refusing(policy, _step(policy, on), VISIT_RULES)
+
+
+def cached_catalogue(policy: Policy, on: dt.date) -> RuleCatalogue:
+    """``rule_catalogue``, read once per policy and step of its parameters (2206 and 2207 ask
+    for it per request)."""
+    return _catalogue(policy, _step(policy, on))
+
+
+@lru_cache(maxsize=1024)
+def _catalogue(policy: Policy, on: dt.date) -> RuleCatalogue:
+    return rule_catalogue(policy, on)
+
+
+@lru_cache(maxsize=1024)
+def _refusing(
+    policy: Policy, on: dt.date, which: tuple[SupervisionRule, ...]
+) -> tuple[CatalogueRule, ...]:
+    return tuple(r for r in _catalogue(policy, on).acting(RuleAction.REFUSE) if r.code in which)

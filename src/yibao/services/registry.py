@@ -3,6 +3,7 @@ authorisations, and the bulk import."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,16 @@ from yibao.domain.registry import (
     RelationKind,
     SpecialGroup,
     check_area,
+    check_death,
     new_person,
 )
 from yibao.domain.text import bad_in_text, check_identifier
 from yibao.policy import fen_to_yuan
+from yibao.services import clock
 from yibao.services.common import find_person
 from yibao.store.bulk import ImportReport, Progress
 from yibao.store.bulk import import_persons as _bulk_import
+from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
 
@@ -174,6 +178,7 @@ def person_file(uow: UnitOfWork, who: str | int) -> dict[str, Any]:
             "birth_date": p.birth_date.isoformat(),
             "phone": p.phone,
             "region": p.region,
+            "died_on": p.died_on.isoformat() if p.died_on else None,
             "household": household.code if household else None,
             "relatives": relatives,
             "groups": [
@@ -240,3 +245,33 @@ def set_aid_class(
         group = uow.persons.add_group(SpecialGroup(person.id, kind, valid_from, valid_to))
         uow.commit()
     return group
+
+
+def record_death(
+    uow: UnitOfWork, who: str | int, on: dt.date, *, actor: str, role: str = "cli"
+) -> Person:
+    """Record a person's date of death (死亡日期), audited (``audit_log``: who, when, the
+    date). From that day no settlement is made (rule ``dead_or_uninsured``, refused by 2207,
+    warned by 2206) and the batch run finds the settlements on or after it. A date in the
+    future or before birth is refused, and so is another date than one already recorded;
+    recording the same date again changes nothing."""
+    with uow:
+        person = find_person(uow, who)
+        if person.id is None:
+            raise NotStored("person")
+        check_death(person, on, clock.today())
+        if person.died_on == on:
+            return person
+        uow.persons.set_died_on(person.id, on)
+        ApiRepository(uow.session).audit(
+            AuditEntry(
+                actor,
+                role,
+                "registry:death",
+                person_id=person.id,
+                target=f"person:{person.id}",
+                detail=f"died on {on.isoformat()}",
+            )
+        )
+        uow.commit()
+        return dataclasses.replace(person, died_on=on)

@@ -97,6 +97,8 @@ class PersonRow(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     region: Mapped[str | None] = mapped_column(String(6))
+    #: the date of death (registry; migration 0021): no settlement on or after it
+    died_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 

@@ -173,11 +173,17 @@ def _transaction(
 
 def warn_msg(output: Any) -> str | None:
     """The supervision warnings of a pre-settlement (2206/2303) as the envelope's ``warn_msg``:
-    one ``feedetl_sn rule: text`` per firing line, ``; ``-separated."""
+    one ``feedetl_sn rule: text`` per firing line (``rule: text (detail)`` for a rule over the
+    visit), ``; ``-separated."""
     warnings = output.get("warnings") if isinstance(output, dict) else None
     if not warnings:
         return None
-    return "; ".join(f"{w['feedetl_sn']} {w['rule']}: {w['text']}" for w in warnings)
+    return "; ".join(
+        f"{w['feedetl_sn']} {w['rule']}: {w['text']}"
+        if w.get("feedetl_sn") is not None
+        else f"{w['rule']}: {w['text']} ({w.get('detail', '')})"
+        for w in warnings
+    )
 
 
 def _audit_refusal(state: State, who: Principal, env: Envelope, err: ApiError) -> None:

@@ -211,10 +211,9 @@ def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     result = svc.presettle(ctx.read_uow(), claim)
     ctx.audit(person_id=result.person_id, detail="pre-settlement")
     out = present(result.response, result.person_id)
-    if claim.mdtrt_id is not None:
-        out["warnings"] = supervision_online.visit_warnings(
-            ctx.read_uow(), claim.mdtrt_id, result.answer.pooling_area, claim.date
-        )
+    out["warnings"] = supervision_online.visit_warnings(
+        ctx.read_uow(), claim.mdtrt_id, result.person_id, result.answer.pooling_area, claim.date
+    )
     return out
 
 

@@ -8,7 +8,8 @@ when: the audit). What each kind's action does:
 - ``uninsured``, ``student_unenrolled``, ``newborn_late``: enrol as a resident in the run's
   area from ``on`` (newborns from their birth date); a person not in the registry is registered
   first from the household or education row (ID and name)
-- ``dead_enrolled``: the enrolment ends on the date of death
+- ``dead_enrolled``: the date of death is recorded in the registry
+  (``services.registry.record_death``) and the enrolment ends on it
 - ``aid_missing``, ``aid_wrong_class``: the aid class of the aid file from its ``valid_from``
   (``services.registry.set_aid_class``)
 - the others (two schemes, two areas, two records, settled after death) need a person's
@@ -70,7 +71,12 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _apply(
-    uow: UnitOfWork, row: CompareFindingRow, area: str, on: dt.date, note: str | None
+    uow: UnitOfWork,
+    row: CompareFindingRow,
+    area: str,
+    on: dt.date,
+    note: str | None,
+    by: str = "compare",
 ) -> tuple[str, str]:
     joined = JoinedUnitOfWork(uow.session)
     evidence = json.loads(row.evidence or "{}")
@@ -101,6 +107,9 @@ def _apply(
     if action == "end_enrolment":
         if row.person_id is None or row.on_date is None:
             raise InvalidField("finding", "no person or date of death")
+        registry_service.record_death(
+            joined, row.person_id, row.on_date, actor=f"compare:{by}", role="compare"
+        )
         enrolment_service.terminate(joined, row.person_id, row.on_date, "died (death file)")
         return action, f"enrolment ended on {row.on_date.isoformat()} (date of death)"
     if action == "set_aid_class":
@@ -144,7 +153,7 @@ def act(
                 raise ActionRefused(fid, f"already {row.status}")
             area = repo.run(row.run_id).area
             try:
-                action, detail = _apply(uow, row, area, day, note)
+                action, detail = _apply(uow, row, area, day, note, by.strip()[:60])
             except RecordError as exc:
                 raise ActionRefused(fid, str(exc)) from exc
             row.status = "acted" if action != "close" else "closed"

@@ -30,7 +30,7 @@ from yibao.services.settlement.common import new_id, people
 from yibao.services.settlement.compute import Prepared, compute_all, paying_link, prepare
 from yibao.services.settlement.institutions import check_institution, institution_kinds
 from yibao.services.settlement.write import store_round
-from yibao.services.supervision.online import refuse_on_lines
+from yibao.services.supervision.online import refuse_on_lines, refuse_on_visit
 from yibao.store.repositories import StoredSettlement
 from yibao.store.uow import UnitOfWork
 
@@ -268,10 +268,11 @@ def _settle_round(
                 raise SettlementRefused(
                     f"visit {visit.mdtrt_id}", f"already settled ({settled[visit.id]})"
                 )
-            if visit is not None and inp.lines is not None:  # supervision's refusing rules
-                refuse_on_lines(
-                    uow, visit, inp.lines, policies(inp.enrolment.pooling_area), claim.date
-                )
+            # supervision's refusing rules: over the visit and the person, then its lines
+            policy = policies(inp.enrolment.pooling_area)
+            refuse_on_visit(uow, visit, file.person, policy, claim.date)
+            if visit is not None and inp.lines is not None:
+                refuse_on_lines(uow, visit, inp.lines, policy, claim.date)
         except (RecordError, ParameterError) as exc:
             outcomes[i] = exc
             continue

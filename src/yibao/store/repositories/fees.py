@@ -7,7 +7,22 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    distinct,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import (
+    cast as sql_cast,
+)
 from sqlalchemy.orm import Session
 
 from yibao.domain.fees import (
@@ -19,7 +34,7 @@ from yibao.domain.fees import (
 )
 from yibao.domain.settlement import Visit
 from yibao.policy.supervision import LINE_RULE_REASONS
-from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason
+from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason, SupervisionRule
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow, VisitProcedureRow
 from yibao.store.models import VisitRow
 from yibao.store.sql import BulkRead, insert_rows
@@ -28,6 +43,16 @@ _LINES = cast(Table, FeeLineRow.__table__)
 _LIVE = FeeLineStatus.LIVE.value
 #: the line rules counted beside the sums (their lines: a reason of the rule's)
 _RULES = tuple(LINE_RULE_REASONS)
+#: what makes two lines of a visit the same for ``duplicate_item`` (``kernel.supervision``)
+_LINE_KEY = (
+    _LINES.c.code
+    + "|"
+    + sql_cast(_LINES.c.fee_date, String)
+    + "|"
+    + sql_cast(_LINES.c.quantity, String)
+    + "|"
+    + sql_cast(_LINES.c.unit_price, String)
+)
 _SUMS = BulkRead(
     lambda in_: (
         select(
@@ -47,6 +72,9 @@ _SUMS = BulkRead(
                 )
                 for rule in _RULES
             ),
+            # the repeated lines (duplicate_item within the visit): lines less distinct
+            # (item, day, quantity, unit price)
+            func.count() - func.count(distinct(_LINE_KEY)),
         )
         .where(in_(_LINES.c.visit_id, "keys"), _LINES.c.status == _LIVE)
         .group_by(_LINES.c.visit_id)
@@ -194,7 +222,11 @@ class FeeRepository:
                 int(o),
                 int(i),
                 int(b),
-                tuple((r.value, int(k)) for r, k in zip(_RULES, counts, strict=True) if k),
+                tuple(
+                    (r.value, int(k))
+                    for r, k in zip((*_RULES, SupervisionRule.DUPLICATE_ITEM), counts, strict=True)
+                    if k
+                ),
             )
             for v, n, a, f, o, i, b, *counts in _SUMS.rows(self.session, keys=wanted)
         }

@@ -66,6 +66,7 @@ def _person(row: PersonRow | Row[Any]) -> Person:
         phone=row.phone,
         household_id=row.household_id,
         region=row.region,
+        died_on=row.died_on,
     )
 
 
@@ -151,6 +152,14 @@ class PersonRepository:
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
+
+    def set_died_on(self, person_id: int, on: dt.date) -> None:
+        """Record the person's date of death (the row must exist)."""
+        row = self.session.get(PersonRow, person_id, with_for_update=True)
+        if row is None:
+            raise NotFound("person", person_id)
+        row.died_on = on
+        self.session.flush()
 
     # households
 

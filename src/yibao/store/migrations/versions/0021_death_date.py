@@ -1,0 +1,28 @@
+"""The registry's date of death: ``persons.died_on`` (nullable; set by
+``services.registry.record_death``). Settlement on or after it is refused (rule
+``dead_or_uninsured``); the batch run reads it.
+
+Revision ID: 0021
+Revises: 0019
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("persons") as batch:
+        batch.add_column(sa.Column("died_on", sa.Date(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("persons") as batch:
+        batch.drop_column("died_on")
