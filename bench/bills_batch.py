@@ -20,6 +20,7 @@ import argparse
 import cProfile
 import gc
 import hashlib
+import os
 import pstats
 import random
 import secrets
@@ -144,7 +145,7 @@ def main() -> None:
         )
     print(f"visits settled: {done} of {n}")
     if profile is not None:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+        pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(40)
     print(f"visits/s: {done / sum(wall.values()):.0f}")
 
 
