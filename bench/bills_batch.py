@@ -3,7 +3,8 @@
 ``yibao.api.serving.batch.settle_batch`` on the database given.
 
     python bench/bills_batch.py --db postgresql://postgres@127.0.0.1:5432/DB
-                                [--batch 16] [--rounds 10] [--lines 20] [--clean] [--profile]
+                                [--batch 16] [--rounds 10] [--lines 20] [--clean]
+                                [--profile [--only INFNO]]
 
 ``--clean`` sends bills whose lines fire no supervision rule (distinct items without a
 quantity maximum, so no duplicate and nothing over a maximum; the items are already free of
@@ -25,6 +26,7 @@ import argparse
 import cProfile
 import gc
 import hashlib
+import os
 import pstats
 import random
 import secrets
@@ -63,6 +65,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--clean", action="store_true", help="bills that fire no rule")
+    parser.add_argument(
+        "--only", choices=("2201", "2204", "2207"), help="profile this transaction alone"
+    )
     args = parser.parse_args()
     secret = secrets.token_hex(24)
     persons, code, key_id, _ = prepare(args.db, args.persons, args.seed, secret)
@@ -99,10 +104,11 @@ def main() -> None:
         if warming:
             return settle_batch(engine, settings, batch)
         start, used = time.perf_counter(), time.process_time()
-        if profile is not None:
+        profiled = profile is not None and args.only in (None, infno)
+        if profiled:
             profile.enable()
         out = settle_batch(engine, settings, batch)
-        if profile is not None:
+        if profiled:
             profile.disable()
         wall[infno] += time.perf_counter() - start
         cpu[infno] += time.process_time() - used
@@ -153,7 +159,7 @@ def main() -> None:
         )
     print(f"visits settled: {done} of {n}")
     if profile is not None:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(40)
     print(f"visits/s: {done / sum(wall.values()):.0f}")
 
 

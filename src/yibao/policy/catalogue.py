@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -221,6 +222,29 @@ def _overlap(a: CatalogueItem, b: CatalogueItem) -> bool:
 def to_units(value: object, scale: int, bound: Decimal, unit: str) -> int:
     """A non-negative decimal (text or number) in integer units of 1/``scale`` (a price in
     price units, a quantity in quantity units); ValueError with the reason otherwise."""
+    if type(value) is str and _DECIMAL.fullmatch(value):  # the common case, in integers
+        whole, _, frac = value.partition(".")
+        places = _PLACES.get(scale)
+        if places is not None and len(frac) <= places:
+            units = int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
+            if units <= _bound_units(bound, scale):
+                return units
+    return _to_units(value, scale, bound, unit)
+
+
+#: Decimal places of the scales ``to_units`` converts in integers.
+_PLACES = {10**k: k for k in range(1, 10)}
+
+
+@functools.lru_cache(maxsize=16)
+def _bound_units(bound: Decimal, scale: int) -> int:
+    """``bound`` in units of 1/``scale``, rounded down (a value is above it iff its units
+    are)."""
+    return int(bound * scale)
+
+
+def _to_units(value: object, scale: int, bound: Decimal, unit: str) -> int:
+    """``to_units`` of any value, with the reason of a refusal."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"must be a number ({unit})")
     text = value.strip() if isinstance(value, str) else str(value)

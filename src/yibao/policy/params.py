@@ -151,6 +151,7 @@ class Policy:
             overlay_layer(tree, self.region) for tree in reversed(list(overlays)) if tree
         ] + chain
         self._cache: dict[tuple[str, dt.date], Any] = {}
+        self._under: dict[str, tuple[str, ...]] = {}  # paths_under, per prefix
         from yibao.policy.benefits import check_cap_groups
         from yibao.policy.floors import check_floors
 
@@ -295,8 +296,15 @@ class Policy:
         )
 
     def paths_under(self, prefix: str) -> list[str]:
-        dotted = prefix + "."
-        return sorted({p for layer in self.layers for p in layer.leaves if p.startswith(dotted)})
+        """The leaves' paths under ``prefix``, sorted (found once per prefix: the layers do not
+        change)."""
+        found = self._under.get(prefix)
+        if found is None:
+            dotted = prefix + "."
+            found = self._under[prefix] = tuple(
+                sorted({p for layer in self.layers for p in layer.leaves if p.startswith(dotted)})
+            )
+        return list(found)
 
     def subtree(self, prefix: str, on: dt.date) -> dict[str, Any]:
         """All leaves under ``prefix`` as a nested dict of typed values."""

@@ -12,7 +12,7 @@ The functions below are pure: they see only the file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from yibao.domain.contributions import ContributionKind
@@ -63,11 +63,16 @@ class PersonFile:
 
 
 def load_files(
-    uow: UnitOfWork, persons: Iterable[Person], years: Mapping[int, int] | None = None
+    uow: UnitOfWork,
+    persons: Iterable[Person],
+    years: Mapping[int, int] | None = None,
+    certified: Collection[int] | None = None,
 ) -> dict[int, PersonFile]:
     """The files of ``persons`` by person id. ``years`` (person id -> the claim's year) limits
     the sum of past fund payments to residents with a coverage year before it (the only ones
-    whose incentive raise needs it); without it, it is read for everyone with coverage years."""
+    whose incentive raise needs it); without it, it is read for everyone with coverage years.
+    ``certified`` limits the read of certified chronic diseases to those persons (the ones with
+    a chronic claim, the only claims the certification changes); without it, everyone's."""
     people = {p.id: p for p in persons if p.id is not None}
     ids = sorted(people)
     enrolments, first_paid = uow.enrolments.histories(ids, FIRST_PAID)
@@ -76,7 +81,9 @@ def load_files(
     )
     groups = uow.persons.groups_of(ids)
     links = uow.persons.links_for(ids)
-    certified = uow.chronic.of_persons(ids)
+    chronic = None if certified is None else set(certified)
+    wanted = ids if chronic is None else [i for i in ids if i in chronic]
+    certified_of = uow.chronic.of_persons(wanted) if wanted else {}
     return {
         pid: PersonFile(
             person=people[pid],
@@ -89,7 +96,8 @@ def load_files(
             fund_paid=fund_paid.get(pid, {}),
             links=links.get(pid, []),
             certifications=[
-                Certification(c.disease, c.valid_from, c.valid_to) for c in certified.get(pid, [])
+                Certification(c.disease, c.valid_from, c.valid_to)
+                for c in certified_of.get(pid, [])
             ],
         )
         for pid in ids

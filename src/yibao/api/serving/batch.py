@@ -133,7 +133,7 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
         refusals = admit(uow.session, settings, [i.signed for i in items])
         keys = [(i.signed.principal.actor, i.envelope.msgid) for i in items]
         stored = repo.stored_answers([k for k, r in zip(keys, refusals, strict=True) if r is None])
-        levels = repo.institution_levels({i.signed.code for i in items})
+        levels, kinds = repo.institution_levels_kinds({i.signed.code for i in items})
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
         registering: list[tuple[int, svc.Registration]] = []
@@ -199,7 +199,7 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
         _upload(uow, items, uploading, out, audits, catalogues)
         for i in in_savepoints:  # after the uploads: a cancellation sees the lines uploaded
             out[i] = _in_savepoint(uow, engine, settings, items[i], catalogues, audits)
-        batch = svc.settle_within(uow, requests)
+        batch = svc.settle_within(uow, requests, kinds=kinds)
         for i, outcome, person_id in zip(settling, batch.outcomes, batch.person_ids, strict=True):
             principal, msgid = items[i].signed.principal, items[i].envelope.msgid
             if isinstance(outcome, Settlement):

@@ -34,7 +34,7 @@ from yibao.domain.fees import (
 from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
-from yibao.domain.text import check_identifier
+from yibao.domain.text import bad_in_identifier, check_identifier
 from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
 from yibao.policy import ParameterError, fen_to_yuan, money
 from yibao.policy.dates import DateError, parse_date
@@ -109,6 +109,8 @@ def _text(doc: Mapping[str, Any], i: int, sn: str | None, name: str, max_len: in
     text = str(value).strip()
     if len(text) > max_len:
         raise InvalidField(_at(i, sn, name), f"longer than {max_len} characters")
+    if bad_in_identifier(text) is None:  # the common case: no field name built
+        return text
     return check_identifier(_at(i, sn, name), text)
 
 
@@ -119,19 +121,20 @@ def line_from_mapping(doc: object, i: int) -> LineInput:
         raise InvalidField(f"{LIST}[{i}]", "must be an object")
     sn = _text(doc, i, None, "feedetl_sn", 30)
     code = _text(doc, i, sn, "med_list_codg", 50)
+    name = "cnt"  # the field being read: its full name (``_at``) is built only for an error
     try:
-        quantity = parse_quantity(doc.get("cnt"), _at(i, sn, "cnt"))
-        price = parse_price(doc.get("pric"), _at(i, sn, "pric"))
-        when = doc.get("fee_ocur_time")
-        fee_date = parse_date(
-            when[:10] if isinstance(when, str) else when, _at(i, sn, "fee_ocur_time")
-        )
-        stated = doc.get("det_item_fee_sumamt")
-        stated_fen = (
-            None if stated in (None, "") else parse_yuan(stated, _at(i, sn, "det_item_fee_sumamt"))
-        )
-    except (DateError, AmountError) as exc:
-        raise InvalidField(exc.field, exc.reason) from None
+        quantity = parse_quantity(doc.get(name), name)
+        name = "pric"
+        price = parse_price(doc.get(name), name)
+        name = "fee_ocur_time"
+        when = doc.get(name)
+        fee_date = parse_date(when[:10] if isinstance(when, str) else when, name)
+        name = "det_item_fee_sumamt"
+        stated = doc.get(name)
+        stated_fen = None if stated in (None, "") else parse_yuan(stated, name)
+    except (DateError, AmountError, InvalidField) as exc:
+        where = _at(i, sn, name) + exc.field.removeprefix(name)
+        raise InvalidField(where, exc.reason) from None
     approval = str(doc.get("hosp_appr_flag") or "0").strip()
     if approval not in APPROVAL_FLAGS:
         raise InvalidField(

@@ -4,7 +4,7 @@ claim's date; a hospital (or an institution not registered) as it is given."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from yibao.policy.vocab import InstitutionKind
 from yibao.rules.institutions import check_claim_at, institution_terms
@@ -14,9 +14,17 @@ from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
 
-def institution_kinds(uow: UnitOfWork, codes: Iterable[str | None]) -> dict[str, str]:
-    """{code: kind} of the registered institutions among ``codes``."""
-    return ApiRepository(uow.session).institution_kinds({c for c in codes if c})
+def institution_kinds(
+    uow: UnitOfWork, codes: Iterable[str | None], known: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """{code: kind} of the registered institutions among ``codes``; those in ``known`` (kind,
+    or None for a code not registered: read by the caller in the same transaction) are not
+    read again."""
+    known = known or {}
+    wanted = {c for c in codes if c}
+    found = {c: k for c, k in known.items() if c in wanted and k is not None}
+    missing = {c for c in wanted if c not in known}
+    return found | ApiRepository(uow.session).institution_kinds(missing) if missing else found
 
 
 def code_of(inp: Prepared, institution: str | None = None) -> str | None:

@@ -4,7 +4,7 @@ in rounds (claims of one person, or sharing a personal account, one after the ot
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +19,9 @@ from yibao.domain.errors import (
 from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import MutualAidLink, Person
-from yibao.domain.settlement import Claim, Settlement, SettlementStatus
+from yibao.domain.settlement import Claim, Settlement, SettlementStatus, Visit
 from yibao.policy import ParameterError
+from yibao.policy.vocab import MedType
 from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.person_file import PersonFile, load_file, load_files
@@ -33,6 +34,8 @@ from yibao.services.settlement.write import store_round
 from yibao.services.supervision.online import refuse_on_lines, refuse_on_visit
 from yibao.store.repositories import StoredSettlement
 from yibao.store.uow import UnitOfWork
+
+CHRONIC = MedType.CHRONIC.value
 
 
 def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_for) -> Settlement:
@@ -135,12 +138,17 @@ class Batch:
 
 
 def settle_within(
-    uow: UnitOfWork, requests: Sequence[ClaimRequest], *, policies: PolicySource = policy_for
+    uow: UnitOfWork,
+    requests: Sequence[ClaimRequest],
+    *,
+    policies: PolicySource = policy_for,
+    kinds: Mapping[str, str | None] | None = None,
 ) -> Batch:
     """``settle_many`` inside a unit of work the caller opened and commits (the API stores its
     answers and audit entries in the same transaction). Claims of one person (or sharing a
     personal account through mutual aid) are settled one after the other, each seeing the
-    previous one's state."""
+    previous one's state. ``kinds``: institutions' kinds the caller read in this transaction
+    (None for a code not registered), not read again (``institutions.institution_kinds``)."""
     outcomes: list[Outcome | None] = [None] * len(requests)
     person_ids: list[int | None] = [None] * len(requests)
     for i, r in enumerate(requests):
@@ -153,11 +161,17 @@ def settle_within(
     todo = [i for i, o in enumerate(outcomes) if o is None]
     wrote = False
     while todo:
-        todo, written = _settle_round(uow, requests, todo, outcomes, person_ids, policies)
+        todo, written = _settle_round(uow, requests, todo, outcomes, person_ids, policies, kinds)
         wrote = wrote or written
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(requests)
     return Batch(done, person_ids, wrote)
+
+
+def _med_type(claim: Claim, visits: Mapping[str, Visit]) -> str | None:
+    """The med type a claim is settled as (``compute.visit_for``: its registered visit's)."""
+    visit = visits.get(claim.mdtrt_id) if claim.mdtrt_id else None
+    return visit.med_type if visit is not None else claim.med_type
 
 
 def _settle_round(
@@ -167,6 +181,7 @@ def _settle_round(
     outcomes: list[Outcome | None],
     person_ids: list[int | None],
     policies: PolicySource,
+    known_kinds: Mapping[str, str | None] | None = None,
 ) -> tuple[list[int], bool]:
     """Settle the requests of ``todo`` that touch distinct persons, accounts and request ids;
     returns the others (for the next round) and whether anything was written."""
@@ -208,10 +223,13 @@ def _settle_round(
             outcomes[i] = replay(found, claims[i], claims[i].digest())
         except RequestConflict as exc:
             outcomes[i] = exc
-    files = load_files(
-        uow, (p for _, p in fresh), {p.id or 0: claims[i].date.year for i, p in fresh}
-    )
     visits = uow.settlements.visits(c.mdtrt_id for c in claims.values() if c.mdtrt_id)
+    files = load_files(
+        uow,
+        (p for _, p in fresh),
+        {p.id or 0: claims[i].date.year for i, p in fresh},
+        certified={p.id or 0 for i, p in fresh if _med_type(claims[i], visits) == CHRONIC},
+    )
     # the visits locked before their fee lines are summed: no upload slips in between
     uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
@@ -221,6 +239,7 @@ def _settle_round(
         [c.fixmedins_code for c in claims.values()]
         + [v.fixmedins_code for v in visits.values()]
         + [requests[i].institution for i in todo],
+        known_kinds,
     )
 
     # the personal accounts each claim may spend; an account shared with an earlier claim of

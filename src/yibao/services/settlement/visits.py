@@ -100,8 +100,9 @@ def register_visits(
     # in one insert: such a clash fails the caller's transaction
     if len(new) == 1:
         stored = [uow.settlements.add_visit(new[0][1])]
-    else:
-        stored = uow.settlements.add_visits([v for _, v in new])
+    else:  # ids reserved in one statement, rows by COPY: no statement text per batch size
+        reserved = uow.settlements.reserve_ids(len(new), 0, 0)
+        stored = uow.settlements.add_visits([v for _, v in new], reserved[0] if reserved else None)
     for (i, _), visit in zip(new, stored, strict=True):
         out[i] = visit
         if registrations[i].diagnoses:

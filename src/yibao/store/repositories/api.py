@@ -48,6 +48,11 @@ _LEVELS = BulkRead(
         in_(_INSTITUTIONS.c.code, "keys")
     )
 )
+_LEVELS_KINDS = BulkRead(
+    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.level, _INSTITUTIONS.c.kind).where(
+        in_(_INSTITUTIONS.c.code, "keys")
+    )
+)
 _KINDS = BulkRead(
     lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.kind).where(
         in_(_INSTITUTIONS.c.code, "keys")
@@ -128,6 +133,17 @@ class ApiRepository:
         """{code: level (1-3), or None when not known} of the institutions found."""
         rows = _LEVELS.rows(self.session, keys=sorted(codes))
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
+
+    def institution_levels_kinds(
+        self, codes: set[str]
+    ) -> tuple[dict[str, int | None], dict[str, str | None]]:
+        """``institution_levels`` and the kinds of ``codes`` in one read: {code: kind, or None
+        when not registered} of every code asked."""
+        rows = _LEVELS_KINDS.rows(self.session, keys=sorted(codes))
+        levels = {c: (lv if lv in (1, 2, 3) else None) for c, lv, _ in rows}
+        kinds: dict[str, str | None] = dict.fromkeys(codes)
+        kinds.update({str(c): str(k) for c, _, k in rows})
+        return levels, kinds
 
     def institution_kinds(self, codes: set[str]) -> dict[str, str]:
         """{code: kind} of the institutions found (``policy.vocab.InstitutionKind``)."""
