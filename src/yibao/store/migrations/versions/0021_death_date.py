@@ -19,10 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("persons") as batch:
-        batch.add_column(sa.Column("died_on", sa.Date(), nullable=True))
+    op.add_column("persons", sa.Column("died_on", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("persons") as batch:
-        batch.drop_column("died_on")
+    op.drop_column("persons", "died_on")  # SQLite >= 3.35: ALTER TABLE DROP COLUMN
