@@ -176,7 +176,15 @@ def test_raising_a_cap_changes_only_claims_that_reached_it(
 
 
 def test_baseline_totals_equal_a_plain_batch_settlement(area: Path, tmp_path: Path) -> None:
-    tables = compile_tables(Policy(REGION), YEAR)
+    """The baseline is the area's policy: the region's with the generated area's calibrated
+    benefits on top (``synth.calibrated``), which pays more than the region's alone."""
+    from yibao.batch.simulation.local import area_meta
+    from yibao.synth.calibrated import area_policy
+
+    meta = area_meta(area)
+    assert meta["benefits"] == "calibrated"
+    tables = compile_tables(area_policy(REGION, meta), YEAR)
+    plain = compile_tables(Policy(REGION), YEAR)
     sums = dict.fromkeys(PAYMENTS, 0)
     claims_n = 0
     for persons_path, claims_path in parts(area):
