@@ -156,3 +156,32 @@ def test_an_area_without_income_has_no_income_rows(area: Path, tmp_path: Path) -
     assert pc.sum(pq.read_table(copy / "persons")["account_balance"]).as_py() == int(
         np.asarray(pq.read_table(area / "persons")["account_balance"]).sum()
     )
+
+
+def test_benefits_option_is_recorded_and_checked(tmp_path: Path) -> None:
+    """``yibao synth --benefits region`` records it; an unknown value is refused with exit 2
+    and one line, nothing written; a simulation of an area whose meta.json names unknown
+    benefits is refused before any work."""
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "area"
+    args = ["synth", "--persons", "300", "--out", str(out), "--seed", "3", "--quiet"]
+    res = runner.invoke(app, [*args, "--benefits", "region"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "meta.json").read_text())["benefits"] == "region"
+    bad_args = ["synth", "--persons", "300", "--out", str(tmp_path / "bad"), "--quiet"]
+    bad = runner.invoke(app, [*bad_args, "--benefits", "generous"])
+    assert bad.exit_code == 2 and "benefits must be calibrated or region" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    meta = json.loads((out / "meta.json").read_text())
+    meta["benefits"] = "generous"
+    (out / "meta.json").write_text(json.dumps(meta))
+    reform = Path(__file__).parents[1] / "src/yibao/calc/examples/reforms/lift_cap.yaml"
+    res = runner.invoke(app, ["simulate", str(reform), "--area", str(out)])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (
+        "error: --area: meta.json: benefits: 'generous' is not one of calibrated, region"
+    )
