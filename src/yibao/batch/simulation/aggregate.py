@@ -2,9 +2,13 @@
 
 ``Accumulator.add`` takes the per-person table of a slice (``engine.settle_households``) or
 its arrays (``add_arrays``, the local engine); slices may come in any order and a household may
-span slices. ``Accumulator.result`` gives the report: for the baseline and each reform the
-TOTALS (contributions and subsidies, each layer's payments, the funds' result, cash paid by
-persons, household burden), each reform's delta (reform − baseline) and who it affects.
+span slices. Households are reduced to their burden aggregates (``Burden``: mergeable sums
+and counts by scenario, scheme and income quintile) under the area's exact quintile cut points
+(``quintile_cuts``): by ``result`` for the local engine, by each Spark partition for its
+whole households (``reduce_households``). ``Accumulator.result`` gives the report: for the
+baseline and each reform the TOTALS (contributions and subsidies, each layer's payments, the
+funds' result, cash paid by persons, household burden), each reform's delta (reform −
+baseline) and who it affects.
 
 Definitions (docs/simulation.md):
 
