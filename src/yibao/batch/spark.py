@@ -370,11 +370,12 @@ def quintile_cuts(spark: SparkSession, area: Path | str) -> list[tuple[int, int]
     member, household id) of the households at ranks ⌈q·n/5⌉), computed on Spark from the
     persons alone, before the claims are settled; None without household income.
 
-    Exact without sorting every household: approximate quantiles (``approxQuantile``,
-    relative error ``QUANTILE_ERROR``) at 2 errors either side of each cut's rank bracket it;
-    one pass counts the households below each bracket, one collects the households inside the
-    brackets (≈ 4 errors of the households each), and the driver sorts those. Should a bracket
-    miss its rank (the approximation's guarantee broken), it is widened to every household.
+    Exact without sorting every household: approximate quantiles (``percentile_approx``,
+    relative error ``QUANTILE_ERROR``, in the job that counts the households) a few errors
+    either side of each quintile bracket its cut; one pass counts the households below each
+    bracket, one collects the households inside the brackets (≈ 5 errors of the households
+    each), and the driver sorts those. Should a bracket miss its rank (the approximation's
+    guarantee broken, or fewer than 500 households), it is widened to every household.
     """
     from pyspark.sql import functions as F
 
@@ -385,15 +386,23 @@ def quintile_cuts(spark: SparkSession, area: Path | str) -> list[tuple[int, int]
 
     rows = rows.cache()
     try:
-        n = rows.count()
-        ranks = cut_ranks(n)
+        # one job: the count and, around each quintile q/5, approximate quantiles: the cut's
+        # rank r = ⌈q·n/5⌉ lies in [q/5, q/5 + 1/n) of n, inside (q/5 − 2ε, q/5 + 3ε) from
+        # 500 households on (a smaller area falls back to the widening below)
+        err = QUANTILE_ERROR
+        probs = [q / 5 + d for d in (-2 * err, 3 * err) for q in range(1, 5)]
+        stats = rows.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.percentile_approx("pc", [min(max(p, 0.0), 1.0) for p in probs], round(1 / err)).alias(
+                "q"
+            ),
+        ).collect()[0]
+        ranks = cut_ranks(int(stats["n"]))
         if not ranks:
             return []
-        err = QUANTILE_ERROR
-        probs = [min(max(r / n + d, 0.0), 1.0) for d in (-2 * err, 2 * err) for r in ranks]
-        found = rows.approxQuantile("pc", probs, err)
+        found = [int(x) for x in stats["q"]]
         brackets: list[tuple[int | None, int | None]] = [
-            (int(found[i]), int(found[len(ranks) + i])) for i in range(len(ranks))
+            (found[i], found[4 + i]) for i in range(len(ranks))
         ]
         for _ in range(2):
             cuts = _cuts_in(rows, ranks, brackets, F)
