@@ -27,11 +27,11 @@ from pathlib import Path
 
 from yibao.batch.area import parts
 from yibao.batch.simulation.engine import scenario, settle_part
-from yibao.batch.simulation.local import read_slice, simulate_area
+from yibao.batch.simulation.local import area_meta, read_slice, simulate_area
 from yibao.batch.simulation.reform import check_reform, read_reform
 from yibao.kernel.settle import warm
-from yibao.policy import Policy
 from yibao.synth import SynthConfig, generate
+from yibao.synth.calibrated import area_overlays, area_policy
 
 CLAIMS_PER_PERSON = 5.73
 REFORM = Path(__file__).parents[1] / "src/yibao/calc/examples/reforms/lower_deductible.yaml"
@@ -58,8 +58,13 @@ def main() -> None:
             print(f"generated {args.persons} persons in {time.perf_counter() - start:.1f} s")
         reform = read_reform(REFORM)
         scenarios = [
-            scenario("baseline", Policy(args.region), args.year),
-            scenario(reform.name, check_reform(reform, args.region), args.year),
+            # the area's policy: the region's, a generated area's calibrated benefits on top
+            scenario("baseline", area_policy(args.region, area_meta(area)), args.year),
+            scenario(
+                reform.name,
+                check_reform(reform, args.region, area_overlays(area_meta(area))),
+                args.year,
+            ),
         ]
         for s in scenarios:
             warm(s.tables)

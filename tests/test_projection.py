@@ -27,12 +27,13 @@ from yibao.batch.projection import (
 )
 from yibao.batch.simulation.contributions import CATEGORIES
 from yibao.batch.simulation.engine import scenario
-from yibao.batch.simulation.local import simulate_area
+from yibao.batch.simulation.local import area_meta, simulate_area
 from yibao.cli import app
 from yibao.policy import Policy
 from yibao.policy.params import fen_to_yuan
 from yibao.rules.funds import reserve_months
 from yibao.synth import SynthConfig, generate
+from yibao.synth.calibrated import area_policy
 
 YEAR = 2025
 STATIC = {
@@ -64,7 +65,9 @@ def run_cli(*args: str) -> Any:
 def test_zero_growth_keeps_the_balance_moving_only_by_the_surplus(area: Path) -> None:
     result = project(area, 4, overrides=STATIC).report()
     # the settled year equals the simulation's baseline (the one kernel, the contribution rules)
-    acc = simulate_area(area, [scenario("baseline", Policy("360100"), YEAR)], YEAR)
+    # under the area's policy (the region's, the generated area's calibrated benefits on top)
+    policy = area_policy("360100", area_meta(area))
+    acc = simulate_area(area, [scenario("baseline", policy, YEAR)], YEAR)
     for f, fund in enumerate(FUNDS):
         sums = acc.sums[0][f]
         income = sums["contributions"] - sums["account_credits"]
@@ -209,6 +212,24 @@ def test_the_command_prints_json_and_draws_the_chart(area: Path, tmp_path: Path)
     assert json.loads((out / "projection.json").read_text()) == body
     text = run_cli("--area", str(area), "--years", "2")
     assert text.exit_code == 0 and "resident fund" in text.stdout
+
+
+def test_the_projection_carries_the_calibration_table(area: Path) -> None:
+    """As every simulation: the generated area's calibration table (published figure and
+    source beside each row), in the JSON and printed; the benefits it was settled under."""
+    from yibao.synth.calibration import calibration_table
+
+    res = run_cli("--area", str(area), "--years", "1", "--json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    table = calibration_table(area)
+    assert body["benefits"] == "calibrated"
+    assert body["calibration"] == json.loads(json.dumps(table))
+    ratio = [r for r in body["calibration"] if r["measure"].startswith("fund payment ratio")]
+    assert len(ratio) == 8 and all(r["published"] and r["source"] for r in ratio)
+    text = run_cli("--area", str(area), "--years", "1").stdout
+    assert "calibration of the area against published figures" in text
+    assert "benefits: calibrated" in text
 
 
 @pytest.mark.parametrize(

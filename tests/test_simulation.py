@@ -176,7 +176,15 @@ def test_raising_a_cap_changes_only_claims_that_reached_it(
 
 
 def test_baseline_totals_equal_a_plain_batch_settlement(area: Path, tmp_path: Path) -> None:
-    tables = compile_tables(Policy(REGION), YEAR)
+    """The baseline is the area's policy: the region's with the generated area's calibrated
+    benefits on top (``synth.calibrated``), which pays more than the region's alone."""
+    from yibao.batch.simulation.local import area_meta
+    from yibao.synth.calibrated import area_policy
+
+    meta = area_meta(area)
+    assert meta["benefits"] == "calibrated"
+    tables = compile_tables(area_policy(REGION, meta), YEAR)
+    plain = compile_tables(Policy(REGION), YEAR)
     sums = dict.fromkeys(PAYMENTS, 0)
     claims_n = 0
     for persons_path, claims_path in parts(area):
@@ -185,6 +193,8 @@ def test_baseline_totals_equal_a_plain_batch_settlement(area: Path, tmp_path: Pa
         for name in PAYMENTS:
             sums[name] += int(result.columns[name].sum())
         claims_n += len(claims)
+        region_only = settle_claims(plain, claims, persons, explain=False)
+        assert result.columns["hifp_pay"].sum() > region_only.columns["hifp_pay"].sum()
     reform = write_reform(tmp_path, "r", {"name": "r", "policy": {}})
     p = plan(area, [reform])
     acc = settle(p, workers=2)
@@ -675,3 +685,43 @@ def test_slices_in_any_order_and_cut_anywhere_give_the_same_report(
     expected = whole.result(names)
     assert one.result(names) == expected
     assert merged.result(names) == expected
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(-1, 3)), min_size=0, max_size=60),
+    st.integers(0, 5),
+)
+def test_quintile_cuts_give_the_rank_quintiles(rows: list[tuple[int, int]], split: int) -> None:
+    """A household of rank r of n (by income per member, then id) is in quintile ⌊5r/n⌋ under
+    the cut points, whichever slice it is reduced in; the burden of two slices merged is the
+    burden of both at once."""
+    from yibao.batch.simulation.aggregate import (
+        household_burden,
+        per_member,
+        quintile_cuts,
+        quintile_of,
+    )
+
+    n = len(rows)
+    key = np.arange(100, 100 + n, dtype=np.int64)[::-1].copy()  # ids not in income order
+    income = np.array([r[0] * 7 for r in rows], dtype=np.int64)
+    income[[r[1] < 0 for r in rows]] = -1 if n else income[:0]
+    h = {
+        "key": key,
+        "income": income,
+        "members": np.array([max(r[1], 1) for r in rows], dtype=np.int64),
+        "scheme": np.zeros(n, dtype=np.int64),
+        "oop0": income // 3,
+        "own0": np.zeros(n, dtype=np.int64),
+    }
+    pc = per_member(h)
+    cuts = quintile_cuts(key, pc)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((key, pc))] = np.arange(n)
+    assert np.array_equal(quintile_of(key, pc, cuts), rank * 5 // max(n, 1))
+    whole = household_burden(h, 1, cuts)
+    cut = min(split * n // 5, n)
+    halves = [{k: v[:cut] for k, v in h.items()}, {k: v[cut:] for k, v in h.items()}]
+    merged = household_burden(halves[0], 1, cuts).merged(household_burden(halves[1], 1, cuts))
+    assert merged == whole
+    assert sum(whole.q_households) == n

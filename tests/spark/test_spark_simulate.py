@@ -88,3 +88,59 @@ def test_spark_refused_in_one_line_before_work(area: Path, tmp_path: Path) -> No
     result = simulate(str(REFORMS[0]), "--area", str(area), "--master", "local[2]")
     assert result.exit_code == 2
     assert result.output.strip() == "error: --master: only with --engine spark"
+
+
+def local_cuts(area: Path) -> list[tuple[int, int]]:
+    """The local engine's exact quintile cut points, from the persons' Parquet."""
+    from yibao.batch.simulation.aggregate import per_member
+    from yibao.batch.simulation.aggregate import quintile_cuts as cuts
+
+    persons = pa.concat_tables(
+        pq.read_table(p, columns=["household_id", INCOME]) for p, _ in parts(area)
+    )
+    grouped = persons.group_by("household_id").aggregate(
+        [(INCOME, "max"), ("household_id", "count")]
+    )
+    h = {
+        "key": np.asarray(grouped["household_id"].to_numpy(), dtype=np.int64),
+        "income": np.asarray(grouped[f"{INCOME}_max"].to_numpy(), dtype=np.int64),
+        "members": np.asarray(grouped["household_id_count"].to_numpy(), dtype=np.int64),
+    }
+    return cuts(h["key"], per_member(h))
+
+
+def test_quintile_cuts_on_spark_are_the_exact_ones(spark: Any, area: Path) -> None:
+    """The first pass (persons only) finds the same cut points as the local engine's sort, and
+    a bracket that misses its rank is widened until it holds it."""
+    from pyspark.sql import functions as F
+
+    from yibao.batch.simulation.aggregate import cut_ranks
+    from yibao.batch.spark import _cuts_in, household_incomes, quintile_cuts
+
+    expected = local_cuts(area)
+    assert len(expected) == 4 and expected == sorted(expected)
+    assert quintile_cuts(spark, area) == expected
+    rows = household_incomes(spark, area)
+    assert rows is not None
+    ranks = cut_ranks(rows.count())
+    # brackets that hold no cut (all below the lowest income): not found
+    assert _cuts_in(rows, ranks, [(-2, -1)] * 4, F) == [None] * 4
+    # unbounded brackets: every household collected, the exact cuts
+    assert _cuts_in(rows, ranks, [(None, None)] * 4, F) == expected
+
+
+def test_a_partition_sends_burden_aggregates_not_households(spark: Any, area: Path) -> None:
+    """The driver receives, per partition, sums and a ``Burden`` of fixed size: no household."""
+    import pickle
+
+    from yibao.batch.spark import PARTIAL, _prepared, map_in_arrow, quintile_cuts, reducer
+
+    scenarios = [scenario("baseline", Policy(REGION), YEAR)]
+    rows, columns = _prepared(spark, area, scenarios, 3)
+    cuts = quintile_cuts(spark, area)
+    partial = map_in_arrow(rows, reducer(scenarios, YEAR, columns, cuts), PARTIAL).collect()
+    accs = [pickle.loads(r["accumulator"]) for r in partial]
+    assert accs and all(a.parts == [] and a.burden is not None for a in accs)
+    assert sum(a.burden.households for a in accs) == len(
+        {*pq.read_table(area / "persons")["household_id"].to_pylist()}
+    )

@@ -45,9 +45,11 @@ from yibao.batch.simulation.contributions import EMPLOYEE as IN_SERVICE
 from yibao.batch.simulation.engine import Scenario, scenario, settle_part
 from yibao.batch.simulation.local import AreaError, area_meta, check_area, read_slice
 from yibao.batch.simulation.reform import load_reforms
+from yibao.batch.simulation.run import calibration
 from yibao.policy import ParameterError, Policy, UnknownRegion
 from yibao.policy.params import fen_to_yuan
 from yibao.rules.funds import reserve_months
+from yibao.synth.calibrated import BenefitsError, area_overlays, benefits_of
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -452,6 +454,10 @@ class Projection:
     persons: int
     claims: int
     sources: dict[str, str]
+    #: the benefits the area is settled under (``synth.calibrated``), None: not generated
+    benefits: str | None = None
+    #: the area's calibration table (``simulation.run.calibration``), None: not generated
+    calibration: list[dict[str, Any]] | None = None
 
     def report(self) -> dict[str, Any]:
         return {
@@ -474,6 +480,8 @@ class Projection:
                 }
                 for p in self.paths
             ],
+            "benefits": self.benefits,
+            "calibration": self.calibration,
         }
 
 
@@ -511,9 +519,12 @@ def project(
             "--effective", f"must be a year from {year} (the settled year) on, got {effective}"
         )
     try:
-        policy = Policy(region)
+        base = area_overlays(meta)
+        policy = Policy(region, overlays=base)
     except UnknownRegion as exc:
         raise AreaError(f"--area: unknown region {region!r}") from exc
+    except BenefitsError as exc:
+        raise AreaError(f"--area: {exc}") from exc
     on = dt.date(year, 1, 1)
     a = assumptions(policy, on, overrides or {})
     for s in SEXES:  # fit the life tables now: a bad combination fails before any work
@@ -522,7 +533,7 @@ def project(
             a.f("mortality.infant"),
             a.f("mortality.gompertz_slope"),
         )
-    checked = load_reforms(list(reform_paths), region)
+    checked = load_reforms(list(reform_paths), region, base)
     try:
         scenarios = [scenario("baseline", policy, year)]
         scenarios += [scenario(r.name, p, year) for r, p in checked]
@@ -543,6 +554,8 @@ def project(
         int(cells.persons.sum()),
         cells.claims,
         _sources(policy),
+        benefits_of(meta) if meta.get("generator") == "yibao.synth" else None,
+        calibration(area),
     )
 
 

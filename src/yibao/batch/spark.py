@@ -340,10 +340,126 @@ PARTIAL = pa.schema(
 )
 
 
-def reducer(scenarios: Sequence[Scenario], year: int, person_columns: list[str]) -> Partition:
+#: relative error of the approximate quantiles that bracket each quintile cut (``quintile_cuts``)
+QUANTILE_ERROR = 0.001
+
+
+def household_incomes(spark: SparkSession, area: Path | str) -> DataFrame | None:
+    """One row per household of the area's persons: ``key`` (``household_id``) and ``pc``, its
+    income per member in fen as the simulation ranks it (``aggregate.per_member``: the largest
+    ``household_income`` of its members, none or negative as 0, integer-divided by the
+    members); None when the persons have no ``household_income``."""
+    from pyspark.sql import functions as F
+
+    from yibao.batch.simulation.engine import INCOME
+
+    persons = spark.read.parquet(str(Path(area) / "persons"))
+    if INCOME not in persons.columns:
+        return None
+    grouped = persons.groupBy(HOUSEHOLD).agg(
+        F.count(F.lit(1)).alias("members"), F.max(INCOME).alias("income")
+    )
+    return grouped.select(
+        F.col(HOUSEHOLD).cast("long").alias("key"),
+        F.expr("greatest(coalesce(cast(income as long), 0L), 0L) div members").alias("pc"),
+    )
+
+
+def quintile_cuts(spark: SparkSession, area: Path | str) -> list[tuple[int, int]] | None:
+    """The area's exact quintile cut points (``aggregate.quintile_cuts``: the (income per
+    member, household id) of the households at ranks ⌈q·n/5⌉), computed on Spark from the
+    persons alone, before the claims are settled; None without household income.
+
+    Exact without sorting every household: approximate quantiles (``percentile_approx``,
+    relative error ``QUANTILE_ERROR``, in the job that counts the households) a few errors
+    either side of each quintile bracket its cut; one pass counts the households below each
+    bracket, one collects the households inside the brackets (≈ 5 errors of the households
+    each), and the driver sorts those. Should a bracket miss its rank (the approximation's
+    guarantee broken, or fewer than 500 households), it is widened to every household.
+    """
+    from pyspark.sql import functions as F
+
+    rows = household_incomes(spark, area)
+    if rows is None:
+        return None
+    from yibao.batch.simulation.aggregate import cut_ranks
+
+    rows = rows.cache()
+    try:
+        # one job: the count and, around each quintile q/5, approximate quantiles: the cut's
+        # rank r = ⌈q·n/5⌉ lies in [q/5, q/5 + 1/n) of n, inside (q/5 − 2ε, q/5 + 3ε) from
+        # 500 households on (a smaller area falls back to the widening below)
+        err = QUANTILE_ERROR
+        probs = [q / 5 + d for d in (-2 * err, 3 * err) for q in range(1, 5)]
+        stats = rows.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.percentile_approx("pc", [min(max(p, 0.0), 1.0) for p in probs], round(1 / err)).alias(
+                "q"
+            ),
+        ).collect()[0]
+        ranks = cut_ranks(int(stats["n"]))
+        if not ranks:
+            return []
+        found = [int(x) for x in stats["q"]]
+        brackets: list[tuple[int | None, int | None]] = [
+            (found[i], found[4 + i]) for i in range(len(ranks))
+        ]
+        for _ in range(2):
+            cuts = _cuts_in(rows, ranks, brackets, F)
+            missed = [i for i, c in enumerate(cuts) if c is None]
+            if not missed:
+                return [c for c in cuts if c is not None]
+            brackets = [(None, None) if i in missed else b for i, b in enumerate(brackets)]
+        raise RuntimeError("quintile cut points not found")  # every household was collected
+    finally:
+        rows.unpersist()
+
+
+def _cuts_in(
+    rows: DataFrame, ranks: list[int], brackets: list[tuple[int | None, int | None]], F: Any
+) -> list[tuple[int, int] | None]:
+    """Each rank's (pc, key) from the households inside its bracket (None: ±infinity), or None
+    when the rank is not inside it."""
+
+    def inside(lo: int | None, hi: int | None) -> Any:
+        cond = F.lit(True)
+        if lo is not None:
+            cond = cond & (F.col("pc") >= lo)
+        if hi is not None:
+            cond = cond & (F.col("pc") <= hi)
+        return cond
+
+    below = rows.agg(
+        *[
+            F.sum(F.when(F.col("pc") < lo, 1).otherwise(0)).alias(f"b{i}")
+            if lo is not None
+            else F.lit(0).alias(f"b{i}")
+            for i, (lo, _) in enumerate(brackets)
+        ]
+    ).collect()[0]
+    any_inside = F.lit(False)
+    for lo, hi in brackets:
+        any_inside = any_inside | inside(lo, hi)
+    found = sorted((int(r["pc"]), int(r["key"])) for r in rows.where(any_inside).collect())
+    out: list[tuple[int, int] | None] = []
+    for i, (rank, (lo, hi)) in enumerate(zip(ranks, brackets, strict=True)):
+        mine = [c for c in found if (lo is None or c[0] >= lo) and (hi is None or c[0] <= hi)]
+        at = rank - int(below[f"b{i}"] or 0)
+        out.append(mine[at] if 0 <= at < len(mine) else None)
+    return out
+
+
+def reducer(
+    scenarios: Sequence[Scenario],
+    year: int,
+    person_columns: list[str],
+    cuts: list[tuple[int, int]] | None = None,
+) -> Partition:
     """Each partition's per-person sums reduced there to its slice of the totals
-    (``aggregate.Accumulator``: sums, and households' partial sums), one pickled row: the driver
-    merges them instead of reading every person."""
+    (``aggregate.Accumulator``: sums by scheme, and its households — whole, the rows being
+    partitioned by household — reduced to their burden aggregates under the area's quintile
+    ``cuts``: ``Accumulator.reduce_households``), one pickled row of a fixed size whatever the
+    households: the driver merges them."""
     per_person = simulator(scenarios, year, person_columns)
 
     def reduce_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -353,6 +469,7 @@ def reducer(scenarios: Sequence[Scenario], year: int, person_columns: list[str])
         acc = Accumulator(len(scenarios))
         for batch in per_person(batches):
             acc.add(pa.Table.from_batches([batch]))
+        acc.reduce_households(cuts)
         blob = pickle.dumps(acc, protocol=pickle.HIGHEST_PROTOCOL)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -416,7 +533,8 @@ def simulate_area(
         person_sums(spark, area, scenarios, year, opts.partitions).write.mode("overwrite").parquet(
             str(persons_out)
         )
-    partial = map_in_arrow(rows, reducer(scenarios, year, columns), PARTIAL)
+    cuts = quintile_cuts(spark, area)  # the first pass: persons only
+    partial = map_in_arrow(rows, reducer(scenarios, year, columns, cuts), PARTIAL)
     total = Accumulator(len(scenarios))
     for row in partial.collect():  # every partition at once: a few small rows
         acc: Accumulator = pickle.loads(row["accumulator"])

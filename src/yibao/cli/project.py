@@ -137,5 +137,11 @@ def _print(body: dict[str, Any], files: list[str]) -> None:
                 )
             console.print(table)
     console.print("assumptions: " + ", ".join(f"{k}={v}" for k, v in body["assumptions"].items()))
+    if body.get("calibration"):
+        from yibao.cli.simulate import print_calibration
+
+        if body.get("benefits"):
+            console.print(f"benefits: {body['benefits']} (yibao synth --benefits)")
+        print_calibration(console, body["calibration"])
     for f in files:
         console.print(f"wrote {f}")

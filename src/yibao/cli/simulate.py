@@ -168,7 +168,9 @@ def _print(result: dict[str, Any], files: list[str]) -> None:
     else:
         _burden(console, result)
     if result.get("calibration"):
-        _calibration(console, result["calibration"])
+        if result.get("benefits"):
+            console.print(f"benefits: {result['benefits']} (yibao synth --benefits)")
+        print_calibration(console, result["calibration"])
     for f in files:
         console.print(f"wrote {f}")
 
@@ -198,7 +200,7 @@ def _burden(console: Any, result: dict[str, Any]) -> None:
     console.print(table)
 
 
-def _calibration(console: Any, rows: list[dict[str, Any]]) -> None:
+def print_calibration(console: Any, rows: list[dict[str, Any]]) -> None:
     """The area's calibration table: each measure generated against its published figure."""
     from rich.table import Table
 

@@ -49,6 +49,12 @@ QUIET = typer.Option(False, "--quiet", help="no progress bar")
 IRREGULAR = typer.Option(
     0.0, "--irregular", min=0.0, max=0.5, help="share of claims planted irregular (truth/)"
 )
+BENEFITS = typer.Option(
+    "calibrated",
+    "--benefits",
+    help="calibrated (the region's parameters with the calibrated inpatient ratios of "
+    "synth/calibrated.yaml on top) or region (the region's parameters alone)",
+)
 OUT_OPTIONAL = typer.Option(None, "--out", help="output folder (generates when given)")
 OUT = typer.Option(..., "--out", help="output folder")
 FOLDER = typer.Argument(..., help="a generated folder")
@@ -74,9 +80,10 @@ def _generate(
     chunk_size: int,
     quiet: bool,
     irregular: float = 0.0,
+    benefits: str = "calibrated",
 ) -> None:
     try:
-        config = SynthConfig(region, persons, year, seed, chunk_size, irregular)
+        config = SynthConfig(region, persons, year, seed, chunk_size, irregular, benefits)
         check_region(region, year)
     except ValueError as exc:
         typer.echo(f"error: {exc.public() if isinstance(exc, ParameterError) else exc}", err=True)
@@ -110,13 +117,16 @@ def _generate_years(
     chunk_size: int,
     quiet: bool,
     irregular: float = 0.0,
+    benefits: str = "calibrated",
 ) -> None:
     """One year into OUT, or with ``years`` each year of the history into OUT/<year>/."""
     if years is None:
-        _generate(out, region, persons, year, seed, chunk_size, quiet, irregular)
+        _generate(out, region, persons, year, seed, chunk_size, quiet, irregular, benefits)
         return
     for k, y in enumerate(parse_years(years, False, most=10)):
-        _generate(out / str(y), region, persons, y, seed + k, chunk_size, quiet, irregular)
+        _generate(
+            out / str(y), region, persons, y, seed + k, chunk_size, quiet, irregular, benefits
+        )
 
 
 @app.callback()
@@ -132,6 +142,7 @@ def main(
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
     irregular: float = IRREGULAR,
+    benefits: str = BENEFITS,
 ) -> None:
     """Generate a pooling area (options here or after ``generate``), or summarise one."""
     if ctx.invoked_subcommand is not None:
@@ -139,7 +150,7 @@ def main(
     if out is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular)
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular, benefits)
 
 
 @app.command()
@@ -154,10 +165,11 @@ def generate(
     chunk_size: int = CHUNK,
     quiet: bool = QUIET,
     irregular: float = IRREGULAR,
+    benefits: str = BENEFITS,
 ) -> None:
     """Generate persons and their claims for a year into OUT (Parquet parts + meta.json), or
     with ``--years FIRST-LAST`` a history, one year per folder OUT/<year>/."""
-    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular)
+    _generate_years(out, region, persons, years, year, seed, chunk_size, quiet, irregular, benefits)
 
 
 @app.command()

@@ -29,6 +29,9 @@ class SynthConfig:
     chunk_size: int = DEFAULT_CHUNK
     #: share of claims made irregular for supervision (synth.irregular); 0: none
     irregular: float = 0.0
+    #: the benefits the area is settled under (``synth.calibrated``): ``calibrated`` (the
+    #: region's parameters with the calibrated overlay on top) or ``region``
+    benefits: str = "calibrated"
 
     def __post_init__(self) -> None:
         if len(self.region) != 6 or not self.region.isdigit():
@@ -43,6 +46,8 @@ class SynthConfig:
             raise ValueError(f"chunk size must be at least 1, got {self.chunk_size}")
         if not 0 <= self.irregular <= 0.5:
             raise ValueError(f"irregular must be between 0 and 0.5, got {self.irregular}")
+        if self.benefits not in ("calibrated", "region"):
+            raise ValueError(f"benefits must be calibrated or region, got {self.benefits!r}")
 
     @property
     def chunks(self) -> int:

@@ -318,6 +318,7 @@ def summarize(out_dir: Path | str) -> dict[str, Any]:
         "chunks",
         "claims",
         "policy_region",
+        "benefits",
         "average_wage",
     )
     return {

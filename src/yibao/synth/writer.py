@@ -73,6 +73,8 @@ class Manifest:
     irregular: float = 0.0
     #: the household income figures used (``synth.income.income_figures``)
     income: dict[str, Any] = field(default_factory=dict)
+    #: the benefits the area is settled under (``synth.calibrated``: calibrated or region)
+    benefits: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -141,6 +143,7 @@ def generate(out: Path | str, config: SynthConfig, progress: Progress | None = N
         catalogue_region=catalogue_region,
         irregular=config.irregular,
         income=income_figures(config.year, area.disposable_income / 100.0),
+        benefits=config.benefits,
     )
     _prepare(out)
     done = 0

@@ -2,9 +2,13 @@
 
 ``Accumulator.add`` takes the per-person table of a slice (``engine.settle_households``) or
 its arrays (``add_arrays``, the local engine); slices may come in any order and a household may
-span slices. ``Accumulator.result`` gives the report: for the baseline and each reform the
-TOTALS (contributions and subsidies, each layer's payments, the funds' result, cash paid by
-persons, household burden), each reform's delta (reform − baseline) and who it affects.
+span slices. Households are reduced to their burden aggregates (``Burden``: mergeable sums
+and counts by scenario, scheme and income quintile) under the area's exact quintile cut points
+(``quintile_cuts``): by ``result`` for the local engine, by each Spark partition for its
+whole households (``reduce_households``). ``Accumulator.result`` gives the report: for the
+baseline and each reform the TOTALS (contributions and subsidies, each layer's payments, the
+funds' result, cash paid by persons, household burden), each reform's delta (reform −
+baseline) and who it affects.
 
 Definitions (docs/simulation.md):
 
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from yibao.batch.simulation.contributions import AMOUNTS, CATEGORIES, RESIDENT
@@ -70,6 +75,8 @@ class Accumulator:
     sums: list[list[dict[str, int]]] = field(default_factory=list)
     changed: list[list[int]] = field(default_factory=list)  # per reform, per scheme: persons
     parts: list[dict[str, I64]] = field(default_factory=list)  # households' partial sums
+    #: households already reduced (``reduce_households``: a Spark partition's), or None
+    burden: Burden | None = None
 
     def __post_init__(self) -> None:
         self.sums = [[dict.fromkeys(SUMS, 0) for _ in SCHEMES] for _ in range(self.scenarios)]
@@ -191,6 +198,8 @@ class Accumulator:
                     self.sums[k][s][name] += other.sums[k][s][name]
                 self.changed[k][s] += other.changed[k][s]
         self.parts.extend(other.parts)
+        if other.burden is not None:
+            self.burden = other.burden if self.burden is None else self.burden.merged(other.burden)
 
     def households(self) -> dict[str, I64]:
         """Every household once (partial sums of the slices merged)."""
@@ -207,34 +216,35 @@ class Accumulator:
         self.parts = [out]
         return out
 
+    def reduce_households(self, cuts: list[tuple[int, int]] | None) -> None:
+        """Reduce the households held (whole: no other slice may hold a part of one) to their
+        burden aggregates (``Burden``) under the quintile ``cuts`` (``quintile_cuts`` of the
+        whole area), and drop them: what a Spark partition sends to the driver."""
+        h = self.households()
+        found = household_burden(h, self.scenarios, cuts)
+        self.burden = found if self.burden is None else self.burden.merged(found)
+        self.parts = []
+
     def result(self, names: list[str]) -> dict[str, Any]:
         """The report: ``names`` are the scenarios' names, baseline first."""
-        h = self.households()
-        n_h = len(h["key"])
         measured = bool(self.has_income)
-        quintile = np.zeros(n_h, dtype=np.int64)
-        bounds: list[dict[str, Any]] = []
-        if measured:
-            income = h["income"]
-            per_capita = np.where(income >= 0, income, 0) // np.maximum(h["members"], 1)
-            order = np.lexsort((h["key"], per_capita))
-            rank = np.empty(n_h, dtype=np.int64)
-            rank[order] = np.arange(n_h)
-            quintile = rank * QUINTILES // max(n_h, 1)
-            for q in range(QUINTILES):
-                inq = per_capita[quintile == q]
-                bounds.append(
-                    {
-                        "quintile": q + 1,
-                        "households": len(inq),
-                        "income_per_member_from": fen_to_yuan(int(inq.min())) if len(inq) else None,
-                        "income_per_member_to": fen_to_yuan(int(inq.max())) if len(inq) else None,
-                    }
-                )
-        totals = [self._totals(k, h, quintile, measured) for k in range(self.scenarios)]
+        burden = self.burden or Burden(self.scenarios)
+        if self.parts:  # households held here: cut the quintiles and reduce them
+            h = self.households()
+            cuts = quintile_cuts(h["key"], per_member(h)) if measured else None
+            burden = burden.merged(household_burden(h, self.scenarios, cuts))
+        bounds = [
+            {
+                "quintile": q + 1,
+                "households": burden.q_households[q],
+                "income_per_member_from": _yuan(burden.q_min[q]),
+                "income_per_member_to": _yuan(burden.q_max[q]),
+            }
+            for q in range(QUINTILES)
+        ]
+        totals = [self._totals(k, burden, measured) for k in range(self.scenarios)]
         reforms = []
         for k in range(1, self.scenarios):
-            burden_change = (h[f"oop{k}"] + h[f"own{k}"]) - (h["oop0"] + h["own0"])
             reforms.append(
                 {
                     "name": names[k],
@@ -243,16 +253,26 @@ class Accumulator:
                     "affected": {
                         "persons": sum(self.changed[k]),
                         "persons_by_scheme": dict(zip(SCHEMES, self.changed[k], strict=True)),
-                        "households": int(np.count_nonzero(h[f"changed{k}"])),
-                        "households_better_off": int(np.count_nonzero(burden_change < 0)),
-                        "households_worse_off": int(np.count_nonzero(burden_change > 0)),
-                        "by_quintile": _gains(burden_change, quintile) if measured else None,
+                        "households": burden.changed[k],
+                        "households_better_off": sum(burden.better[k]),
+                        "households_worse_off": sum(burden.worse[k]),
+                        "by_quintile": [
+                            {
+                                "quintile": q + 1,
+                                "better_off": burden.better[k][q],
+                                "worse_off": burden.worse[k][q],
+                                "change": fen_to_yuan(burden.change[k][q]),
+                            }
+                            for q in range(QUINTILES)
+                        ]
+                        if measured
+                        else None,
                     },
                 }
             )
         return {
             "persons": self.persons,
-            "households": n_h,
+            "households": burden.households,
             "claims": self.claims,
             "total": fen_to_yuan(self.total),
             "burden_measured": measured,
@@ -261,7 +281,7 @@ class Accumulator:
             "reforms": reforms,
         }
 
-    def _totals(self, k: int, h: dict[str, I64], quintile: I64, measured: bool) -> dict[str, Any]:
+    def _totals(self, k: int, b: Burden, measured: bool) -> dict[str, Any]:
         by_scheme: dict[str, Any] = {}
         for s, name in enumerate(SCHEMES):
             sums = dict(self.sums[k][s])
@@ -270,46 +290,173 @@ class Accumulator:
         out: dict[str, Any] = {
             n: sum(by_scheme[s][n] for s in SCHEMES) for n in (*SUMS, "fund_balance")
         }
-        oop = h[f"oop{k}"]
         if measured:
-            income = h["income"]
-            over10 = np.where(income > 0, oop * 10 > income, oop > 0)
-            over25 = np.where(income > 0, oop * 4 > income, oop > 0)
-            out["households_over_10pct"] = int(np.count_nonzero(over10))
-            out["households_over_25pct"] = int(np.count_nonzero(over25))
+            out["households_over_10pct"] = sum(b.over10[k])
+            out["households_over_25pct"] = sum(b.over25[k])
             for s, name in enumerate(SCHEMES):
-                mine = h["scheme"] == s
-                by_scheme[name]["households_over_10pct"] = int(np.count_nonzero(over10 & mine))
-                by_scheme[name]["households_over_25pct"] = int(np.count_nonzero(over25 & mine))
+                by_scheme[name]["households_over_10pct"] = b.over10_scheme[k][s]
+                by_scheme[name]["households_over_25pct"] = b.over25_scheme[k][s]
             out["burden_by_quintile"] = [
                 {
-                    "households_over_10pct": int(np.count_nonzero(over10[quintile == q])),
-                    "households_over_25pct": int(np.count_nonzero(over25[quintile == q])),
-                    "out_of_pocket": int(oop[quintile == q].sum()),
+                    "households_over_10pct": b.over10[k][q],
+                    "households_over_25pct": b.over25[k][q],
+                    "out_of_pocket": b.oop[k][q],
                 }
                 for q in range(QUINTILES)
             ]
         else:
             out["households_over_10pct"] = None
             out["households_over_25pct"] = None
-        out["out_of_pocket"] = int(oop.sum())
+        out["out_of_pocket"] = sum(b.oop[k])
         out["by_scheme"] = by_scheme
         return out
 
 
-def _gains(change: I64, quintile: I64) -> list[dict[str, Any]]:
-    out = []
-    for q in range(QUINTILES):
-        mine = change[quintile == q]
-        out.append(
-            {
-                "quintile": q + 1,
-                "better_off": int(np.count_nonzero(mine < 0)),
-                "worse_off": int(np.count_nonzero(mine > 0)),
-                "change": fen_to_yuan(int(mine.sum())),
-            }
+def _yuan(fen: int | None) -> str | None:
+    return None if fen is None else fen_to_yuan(fen)
+
+
+def _grid(rows: int, cols: int) -> list[list[int]]:
+    return [[0] * cols for _ in range(rows)]
+
+
+@dataclass
+class Burden:
+    """Households reduced to what the report needs of them (SDG 3.8.2 burden, winners and
+    losers), per scenario ``k`` and income quintile ``q``: sums and counts that add up across
+    slices of whole households, and each quintile's lowest and highest income per member. A
+    Spark partition sends this instead of its households (``Accumulator.reduce_households``).
+    """
+
+    scenarios: int
+    households: int = 0
+    q_households: list[int] = field(default_factory=lambda: [0] * QUINTILES)
+    q_min: list[int | None] = field(default_factory=lambda: [None] * QUINTILES)
+    q_max: list[int | None] = field(default_factory=lambda: [None] * QUINTILES)
+    #: [k][q]: households above 10% (25%) of income, and their out-of-pocket
+    over10: list[list[int]] = field(default_factory=list)
+    over25: list[list[int]] = field(default_factory=list)
+    oop: list[list[int]] = field(default_factory=list)
+    #: [k][scheme]: households above 10% (25%), by the head's scheme
+    over10_scheme: list[list[int]] = field(default_factory=list)
+    over25_scheme: list[list[int]] = field(default_factory=list)
+    #: [k]: households with a changed member; [k][q]: better off, worse off, the change (fen)
+    changed: list[int] = field(default_factory=list)
+    better: list[list[int]] = field(default_factory=list)
+    worse: list[list[int]] = field(default_factory=list)
+    change: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        k = self.scenarios
+        for name in ("over10", "over25", "oop", "better", "worse", "change"):
+            if not getattr(self, name):
+                setattr(self, name, _grid(k, QUINTILES))
+        for name in ("over10_scheme", "over25_scheme"):
+            if not getattr(self, name):
+                setattr(self, name, _grid(k, len(SCHEMES)))
+        if not self.changed:
+            self.changed = [0] * k
+
+    def merged(self, other: Burden) -> Burden:
+        """The sum of two slices' burdens (of different households)."""
+
+        def add(a: list[list[int]], b: list[list[int]]) -> list[list[int]]:
+            return [
+                [x + y for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(a, b, strict=True)
+            ]
+
+        def pick(a: int | None, b: int | None, f: Any) -> int | None:
+            return b if a is None else a if b is None else int(f(a, b))
+
+        return Burden(
+            self.scenarios,
+            self.households + other.households,
+            [a + b for a, b in zip(self.q_households, other.q_households, strict=True)],
+            [pick(a, b, min) for a, b in zip(self.q_min, other.q_min, strict=True)],
+            [pick(a, b, max) for a, b in zip(self.q_max, other.q_max, strict=True)],
+            add(self.over10, other.over10),
+            add(self.over25, other.over25),
+            add(self.oop, other.oop),
+            add(self.over10_scheme, other.over10_scheme),
+            add(self.over25_scheme, other.over25_scheme),
+            [a + b for a, b in zip(self.changed, other.changed, strict=True)],
+            add(self.better, other.better),
+            add(self.worse, other.worse),
+            add(self.change, other.change),
         )
-    return out
+
+
+def per_member(h: Mapping[str, I64]) -> I64:
+    """Each household's income per member, fen (no income: 0), as the quintiles rank it."""
+    income = h["income"]
+    return np.where(income >= 0, income, 0) // np.maximum(h["members"], 1)
+
+
+def cut_ranks(households: int) -> list[int]:
+    """The ranks (0-based, by income per member then household id) of the first household of
+    quintiles 2..5: ⌈q·n/5⌉, those below n. A household of rank r is in quintile ⌊5r/n⌋ + 1."""
+    return [r for q in range(1, QUINTILES) if (r := -(-q * households // QUINTILES)) < households]
+
+
+def quintile_cuts(key: I64, per_capita: I64) -> list[tuple[int, int]]:
+    """The (income per member, household id) of the households at ``cut_ranks``: the quintile
+    of a household is 1 + the number of cuts at or below its own pair."""
+    order = np.lexsort((key, per_capita))
+    return [(int(per_capita[order[r]]), int(key[order[r]])) for r in cut_ranks(len(key))]
+
+
+def quintile_of(key: I64, per_capita: I64, cuts: list[tuple[int, int]]) -> I64:
+    """Each household's quintile, 0..4: how many cuts its (income per member, id) reaches."""
+    q = np.zeros(len(key), dtype=np.int64)
+    for pc, k in cuts:
+        q += (per_capita > pc) | ((per_capita == pc) & (key >= k))
+    return q
+
+
+def household_burden(
+    h: Mapping[str, I64], scenarios: int, cuts: list[tuple[int, int]] | None
+) -> Burden:
+    """Whole households (``Accumulator.households``) reduced to a ``Burden``; ``cuts`` None:
+    no income measured (every household in the first quintile, the bounds left empty)."""
+    b = Burden(scenarios)
+    n = len(h["key"])
+    b.households = n
+    if n == 0:
+        return b
+    income = h["income"]
+    if cuts is not None:
+        pc = per_member(h)
+        quintile = quintile_of(h["key"], pc, cuts)
+        for q in range(QUINTILES):
+            mine = pc[quintile == q]
+            b.q_households[q] = len(mine)
+            if len(mine):
+                b.q_min[q], b.q_max[q] = int(mine.min()), int(mine.max())
+    else:
+        quintile = np.zeros(n, dtype=np.int64)
+
+    def by_q(values: I64) -> list[int]:
+        return [int(values[quintile == q].sum()) for q in range(QUINTILES)]
+
+    def count_q(mask: npt.NDArray[np.bool_]) -> list[int]:
+        return [int(np.count_nonzero(mask[quintile == q])) for q in range(QUINTILES)]
+
+    for k in range(scenarios):
+        oop = h[f"oop{k}"]
+        over10 = np.where(income > 0, oop * 10 > income, oop > 0)
+        over25 = np.where(income > 0, oop * 4 > income, oop > 0)
+        b.over10[k], b.over25[k] = count_q(over10), count_q(over25)
+        b.oop[k] = by_q(oop)
+        for s in range(len(SCHEMES)):
+            mine = h["scheme"] == s
+            b.over10_scheme[k][s] = int(np.count_nonzero(over10 & mine))
+            b.over25_scheme[k][s] = int(np.count_nonzero(over25 & mine))
+        if k:
+            change = (h[f"oop{k}"] + h[f"own{k}"]) - (h["oop0"] + h["own0"])
+            b.changed[k] = int(np.count_nonzero(h[f"changed{k}"]))
+            b.better[k], b.worse[k] = count_q(change < 0), count_q(change > 0)
+            b.change[k] = by_q(change)
+    return b
 
 
 def fund_balance(sums: Mapping[str, int]) -> int:
@@ -344,4 +491,4 @@ def render(totals: Any, key: str = "") -> Any:
     return totals
 
 
-__all__ = ["AMOUNTS", "Accumulator", "diff", "fund_balance", "render"]
+__all__ = ["AMOUNTS", "Accumulator", "Burden", "diff", "fund_balance", "render"]

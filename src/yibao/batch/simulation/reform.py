@@ -16,6 +16,7 @@ not a new rule), and the region with the overlay must keep the national floors
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,10 @@ def known(path: str, leaves: set[str]) -> bool:
     return any(leaf.startswith(path + ".") for leaf in leaves)
 
 
-def check_reform(reform: Reform, region: str) -> Policy:
-    """The region's policy with the reform on top, or a ``ReformError``: an unknown parameter,
-    a value of the wrong kind, a broken national floor."""
+def check_reform(reform: Reform, region: str, under: Sequence[dict[str, Any]] = ()) -> Policy:
+    """The region's policy (with the area's overlays ``under`` the reform, e.g. a generated area's
+    calibrated benefits) with the reform on top, or a ``ReformError``: an unknown parameter, a
+    value of the wrong kind, a broken national floor."""
     try:
         base = Policy(region)
     except UnknownRegion as exc:
@@ -70,7 +72,7 @@ def check_reform(reform: Reform, region: str) -> Policy:
         if not known(path, leaves):
             raise ReformError(reform.source, f"policy.{path}", "unknown parameter")
     try:
-        return Policy(region, overlays=[reform.overlay] if reform.overlay else [])
+        return Policy(region, overlays=[*under, *([reform.overlay] if reform.overlay else [])])
     except ParameterError as exc:
         where = f"policy.{exc.path}" if exc.path else "policy"
         raise ReformError(reform.source, where, exc.reason) from exc
@@ -109,9 +111,11 @@ def read_reform(path: str | Path) -> Reform:
     return parse_reform(doc, source, Path(source).stem)
 
 
-def load_reforms(paths: list[str] | list[Path], region: str) -> list[tuple[Reform, Policy]]:
-    """Every reform read and checked against ``region`` (the first bad one raises); names must
-    be distinct."""
+def load_reforms(
+    paths: list[str] | list[Path], region: str, under: Sequence[dict[str, Any]] = ()
+) -> list[tuple[Reform, Policy]]:
+    """Every reform read and checked against ``region`` with the area's overlays ``under`` it
+    (the first bad one raises); names must be distinct."""
     out: list[tuple[Reform, Policy]] = []
     seen: set[str] = set()
     for p in paths:
@@ -119,5 +123,5 @@ def load_reforms(paths: list[str] | list[Path], region: str) -> list[tuple[Refor
         if reform.name in seen:
             raise ReformError(reform.source, "name", f"{reform.name!r} is used by another reform")
         seen.add(reform.name)
-        out.append((reform, check_reform(reform, region)))
+        out.append((reform, check_reform(reform, region, under)))
     return out

@@ -17,6 +17,7 @@ from yibao.batch.simulation.engine import Scenario, scenario
 from yibao.batch.simulation.local import AreaError, area_meta, check_area, simulate_area
 from yibao.batch.simulation.reform import Reform, load_reforms
 from yibao.policy import ParameterError, Policy, UnknownRegion
+from yibao.synth.calibrated import BenefitsError, area_overlays, benefits_of
 from yibao.synth.calibration import calibration_table
 
 ENGINES = ("local", "spark")
@@ -58,11 +59,15 @@ def plan(
         raise AreaError(f"--year: the area's claims are of {meta_year}, not {year}")
     if not reform_paths:
         raise AreaError("REFORM: give at least one reform file")
-    checked = load_reforms(reform_paths, found_region)
+    try:
+        base = area_overlays(meta)
+    except BenefitsError as exc:
+        raise AreaError(f"--area: {exc}") from exc
+    checked = load_reforms(reform_paths, found_region, base)
     if BASELINE in {r.name for r, _ in checked}:
         raise AreaError(f"{BASELINE!r} is the name of the baseline; name the reform otherwise")
     try:
-        scenarios = [scenario(BASELINE, Policy(found_region), year)]
+        scenarios = [scenario(BASELINE, Policy(found_region, overlays=base), year)]
         scenarios += [scenario(r.name, policy, year) for r, policy in checked]
     except UnknownRegion as exc:
         raise AreaError(f"--region: unknown region {found_region!r}") from exc
@@ -128,11 +133,13 @@ def report(p: Plan, acc: Accumulator, engine: str = "local") -> dict[str, Any]:
     body = acc.result(p.names)
     for entry, reform in zip(body["reforms"], p.reforms, strict=True):
         entry["source"] = reform.source
+    meta = area_meta(p.area)
     return {
         "year": p.year,
         "region": p.region,
         "area": str(p.area),
         "engine": engine,
         **body,
+        "benefits": benefits_of(meta) if meta.get("generator") == "yibao.synth" else None,
         "calibration": calibration(p.area),
     }
