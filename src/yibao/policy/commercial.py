@@ -1,8 +1,9 @@
 """The region's supplementary commercial insurance products (惠民保), dated like every parameter
 (``commercial.products.<code>``): each product's name, insurer, annual deductible, ratio, annual
 cap, what it covers (``in_scope``: the in-scope remainder after the funds; ``listed``: the
-claim's self-paid items on its list) and its sale period for a coverage year. A product's terms
-for year Y are those in force on 1 January of Y (docs/parameters.md)."""
+claim's self-paid items on its list), its sale period for a coverage year, and the days after a
+purchase within which it may be cancelled (``cooling_off_days``, 犹豫期). A product's terms for
+year Y are those in force on 1 January of Y (docs/parameters.md)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class Product:
     covers: tuple[str, ...]
     sale_from: dt.date
     sale_to: dt.date
+    #: days after a purchase within which it may be cancelled (犹豫期) even once it covers
+    cooling_off_days: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +52,7 @@ class Product:
             "covers": list(self.covers),
             "sale_from": self.sale_from.isoformat(),
             "sale_to": self.sale_to.isoformat(),
+            "cooling_off_days": self.cooling_off_days,
         }
 
 
@@ -120,6 +124,9 @@ def products(policy: Policy, year: int) -> dict[str, Product]:
         opens = _month_day(file, f"{path}.sale_from", entry.get("sale_from"))
         closes = _month_day(file, f"{path}.sale_to", entry.get("sale_to"))
         sale_from, sale_to = sale_period(year, opens, closes)
+        cooling = entry.get("cooling_off_days", 0)
+        if isinstance(cooling, bool) or not isinstance(cooling, int) or not 0 <= cooling <= 366:
+            raise ParameterError(file, f"{path}.cooling_off_days", "expected 0 to 366 days")
         out[code] = Product(
             code,
             str(entry.get("name", code)),
@@ -130,5 +137,6 @@ def products(policy: Policy, year: int) -> dict[str, Product]:
             tuple(c for c in COVERS if c in covers),
             sale_from,
             sale_to,
+            cooling,
         )
     return out

@@ -4,6 +4,7 @@ kernel's columns read back as a typed answer (``computed``). Nothing is stored h
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,16 +32,21 @@ from yibao.kernel.settle import (
     warm,
 )
 from yibao.kernel.tables import (
+    COVERS_IN_SCOPE,
+    COVERS_LISTED,
     MED_TYPES,
     SCHEME_INPUT,
     Tables,
     compile_tables,
     disease_index,
     epoch_days,
+    scaled,
 )
 from yibao.policy import Policy, money, yuan_to_fen
+from yibao.policy.commercial import Product, products
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.rules.chronic import certified_disease
+from yibao.rules.commercial import Cover, cover_on
 from yibao.services.common import PolicySource
 from yibao.services.person_file import (
     Entitlement,
@@ -93,6 +99,8 @@ class Prepared:
     given: Mapping[str, int]
     request: Request
     lines: LineSums | None = None  # the visit's live fee lines summed, when it has any
+    #: the person's supplementary commercial purchase (惠民保) covering the claim, if any
+    cover: Cover | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,7 @@ def prepare(
     _check_year_room(stored_state, total)
     enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
+    cover, product = commercial_cover(file, claim.date, policies)
     year = claim.date.year
     tables = tables_for(policy, year)
     scheme = rule_scheme(enrolment)
@@ -215,11 +224,8 @@ def prepare(
         mutual_aid_balance=np.array([mutual], dtype=np.int64),
         incentive_raise=np.array([raise_], dtype=np.int64),
         entitled_from=np.array([entitled_from], dtype=np.int64),
-        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
-        com_deductible=np.zeros(1, dtype=np.int64),
-        com_ratio=np.zeros(1, dtype=np.int64),
-        com_cap=np.zeros(1, dtype=np.int64),
-        com_covers=np.zeros(1, dtype=np.int64),
+        # the commercial product covering the claim's date (none: all 0, it pays nothing)
+        **{k: np.array([v], dtype=np.int64) for k, v in product_columns(product).items()},
     )
     # The account layers are limited by the live balance, not by a yearly running total.
     given = {k: 0 if k in BALANCE_LAYERS else stored_state.get(k, 0) for k in state_keys(tables)}
@@ -242,7 +248,36 @@ def prepare(
         given=given,
         request=Request(claims, persons, state),
         lines=lines,
+        cover=cover,
     )
+
+
+def commercial_cover(
+    file: PersonFile, on: dt.date, policies: PolicySource
+) -> tuple[Cover | None, Product | None]:
+    """The person's commercial purchase covering ``on`` and its product's terms for the year
+    (``rules.commercial.cover_on``); (None, None) without one, or when the product is no longer
+    on its area's list for the year."""
+    cover = cover_on(file.covers, on)
+    if cover is None:
+        return None, None
+    product = products(policies(cover.area), cover.year).get(cover.product)
+    return (cover, product) if product is not None else (None, None)
+
+
+def product_columns(product: Product | None) -> dict[str, int]:
+    """A product's terms as the kernel's person columns (``com_*``; none: all 0)."""
+    if product is None:
+        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
+    bits = (COVERS_IN_SCOPE if "in_scope" in product.covers else 0) | (
+        COVERS_LISTED if "listed" in product.covers else 0
+    )
+    return {
+        "com_deductible": product.deductible,
+        "com_ratio": scaled(product.ratio),
+        "com_cap": product.cap,
+        "com_covers": bits,
+    }
 
 
 def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
@@ -301,6 +336,8 @@ def computed(inp: Prepared, result: Result) -> Computed:
         "overlmt_selfpay": claims.over_limit,
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
+    if inp.cover is not None:  # the product's share (part of psn_part_amt)
+        amounts["commercial_pay"] = int(col["commercial_pay"][0])
     layers = fund_layers(
         col, 0, inp.scheme, inp.tables.n_tiers, bool(inp.request.person.aid_class[0])
     )
