@@ -191,7 +191,7 @@ def test_buy_settle_reverse_and_the_statement(
     assert commercial.statement(uow, "2025-02")["insurers"] == []
 
     # paid settlements in force: not cancelled (and past its cooling-off days anyway)
-    with pytest.raises(InvalidField, match="purchase: purchase .* covers since 2025-01-11"):
+    with pytest.raises(InvalidField, match=r"purchase: purchase .* covers since 2025-01-11"):
         commercial.cancel(uow, bought.id, policies=policies)
     assert [(a["action"], a["actor"]) for a in commercial.history(uow, bought.id)] == [
         ("buy", "clerk")
@@ -212,26 +212,26 @@ def test_bad_purchases_refused_and_nothing_stored(
         commercial.buy(uow, who, "T1", 2026, policies=policies)
     with pytest.raises(InvalidField, match="year: must be a year from 2000 to 2100"):
         commercial.buy(uow, who, "T1", 9999, policies=policies)
-    with pytest.raises(InvalidField, match="person: .* not insured"):
+    with pytest.raises(InvalidField, match=r"person: .* not insured"):
         commercial.buy(uow, never, "T1", policies=policies)
     with pytest.raises(NotFound):
         commercial.buy(uow, "110101199001011234", "T1", policies=policies)
     monkeypatch.setenv("YIBAO_TODAY", "2025-04-01")
-    with pytest.raises(InvalidField, match="year: T1 is sold for 2025 .* not on 2025-04-01"):
+    with pytest.raises(InvalidField, match=r"year: T1 is sold for 2025 .* not on 2025-04-01"):
         commercial.buy(uow, who, "T1", 2025, policies=policies)
     assert _rows(engine) == (0, 0)
 
     monkeypatch.setenv("YIBAO_TODAY", "2024-12-01")  # for 2025, before it starts
     made = commercial.buy(uow, who, "T1", policies=policies)
     assert (made.year, made.covers_from) == (2025, dt.date(2025, 1, 1))
-    with pytest.raises(AlreadyExists, match="purchase of T1 .* for 2025"):
+    with pytest.raises(AlreadyExists, match=r"purchase of T1 .* for 2025"):
         commercial.buy(uow, who, "T1", 2025, policies=policies)
     assert _rows(engine) == (1, 1)
     cancelled = commercial.cancel(
         uow, made.id, actor="clerk", reason="changed mind", policies=policies
     )
     assert (cancelled.status, cancelled.cancelled_on) == ("cancelled", dt.date(2024, 12, 1))
-    with pytest.raises(InvalidField, match="purchase: purchase .* is cancelled"):
+    with pytest.raises(InvalidField, match=r"purchase: purchase .* is cancelled"):
         commercial.cancel(uow, made.id, policies=policies)
     with pytest.raises(NotFound):
         commercial.cancel(uow, 999999, policies=policies)
