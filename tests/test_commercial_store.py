@@ -7,6 +7,7 @@ summing to the postings."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import cache
 from typing import Any
 
@@ -248,3 +249,51 @@ def test_bad_purchases_refused_and_nothing_stored(
     with pytest.raises(InvalidField, match="month: must be YYYY-MM"):
         commercial.statement(uow, "2025-13")
     assert ledger.reconcile(uow).ok
+
+
+def test_cli_products_buy_list_cancel_statement(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YIBAO_TODAY", "2025-12-01")
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+    from yibao.store.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        who = _employee(UnitOfWork.for_engine(engine), 9)
+    finally:
+        engine.dispose()
+
+    def run(*args: str, db: bool = True) -> Any:
+        more = ["--db", db_url] if db else []
+        return CliRunner().invoke(app, ["commercial", *args, *more, "--json"])
+
+    listed = run("products", "--area", AREA, "--year", "2026", db=False)
+    assert listed.exit_code == 0, listed.stderr
+    assert [p["code"] for p in json.loads(listed.stdout)["products"]] == ["HMB-DEMO"]
+    bad_area = run("products", "--area", "36", db=False)
+    assert bad_area.exit_code == 2 and "area: must be" in json.loads(bad_area.stderr)["error"]
+    # today is in the sale period for 2026: the year defaults to it
+    made = run("buy", "--person", who, "--product", "HMB-DEMO", "--operator", "clerk")
+    assert made.exit_code == 0, made.stderr
+    bought = json.loads(made.stdout)
+    assert (bought["year"], bought["covers_from"], bought["insurer"]) == (
+        2026,
+        "2026-01-01",
+        "DEMO-INSURER",
+    )
+    twice = run("buy", "--person", who, "--product", "HMB-DEMO")
+    assert twice.exit_code != 0 and "already exists" in json.loads(twice.stderr)["error"]
+    missing = run("buy", "--person", who)
+    assert missing.exit_code == 2
+    assert "product: a product code is required" in json.loads(missing.stderr)["error"]
+    mine = json.loads(run("list", "--person", who).stdout)["purchases"]
+    assert [p["id"] for p in mine] == [bought["id"]]
+    cancelled = run("cancel", str(bought["id"]), "--reason", "moved")
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    empty = json.loads(run("statement", "--month", "2025-11").stdout)
+    assert (empty["insurers"], empty["total"], empty["balanced"]) == ([], "0.00", True)
+    bad_month = run("statement", "--month", "11-2025")
+    assert bad_month.exit_code == 2 and "month: must be YYYY-MM" in bad_month.stderr

@@ -44,7 +44,7 @@ class Product:
     def as_dict(self) -> dict[str, object]:
         return {
             "code": self.code,
-            "name": self.name,
+            "product_name": self.name,
             "insurer": self.insurer,
             "deductible": fen_to_yuan(self.deductible),
             "ratio": str(self.ratio),

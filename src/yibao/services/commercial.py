@@ -15,6 +15,7 @@ it covers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from yibao.store.commercial_models import CommercialPurchaseRow
 from yibao.store.uow import UnitOfWork
 
 ACTIVE, CANCELLED = "active", "cancelled"
+AREA = re.compile(r"\d{6}")
 #: The coverage years a purchase may name.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -57,7 +59,7 @@ class PurchaseView:
             "person": self.person,
             "area": self.area,
             "product": self.product,
-            "name": self.name,
+            "product_name": self.name,
             "insurer": self.insurer,
             "year": self.year,
             "bought_on": self.bought_on.isoformat(),
@@ -72,6 +74,8 @@ def product_list(
     area: str, year: int | None = None, *, policies: PolicySource = policy_for
 ) -> list[Product]:
     """The products sold in ``area`` for coverage ``year`` (default: this year), by code."""
+    if not isinstance(area, str) or not AREA.fullmatch(area):
+        raise InvalidField("area", "must be a pooling area's 6-digit code", area)
     y = _year(year if year is not None else today().year)
     return sorted(products(policies(area), y).values(), key=lambda p: p.code)
 
