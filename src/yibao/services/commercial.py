@@ -32,7 +32,7 @@ from yibao.store.commercial_models import CommercialPurchaseRow
 from yibao.store.uow import UnitOfWork
 
 ACTIVE, CANCELLED = "active", "cancelled"
-AREA = re.compile(r"\d{6}")
+AREA = re.compile(r"[0-9]{6}")
 #: The coverage years a purchase may name.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 

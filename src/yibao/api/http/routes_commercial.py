@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from yibao.api.http import audit
@@ -26,6 +27,7 @@ from yibao.store.uow import UnitOfWork
 router = APIRouter(responses=ERROR_RESPONSES, tags=["benefits"])
 
 READ, BUY, STATEMENT = "commercial:read", "commercial:buy", "commercial:statement"
+ID = PathParam(ge=1, le=2**62, description="The purchase's id")
 
 
 class BuyRequest(BaseModel):
@@ -71,7 +73,7 @@ def _answer(who: Any, data: dict[str, Any]) -> dict[str, Any]:
 def product_list(
     state: StateDep,
     who: PrincipalDep,
-    area: str = Query(pattern=r"^\d{6}$"),
+    area: str = Query(pattern=r"^[0-9]{6}$"),
     year: int | None = None,
 ) -> dict[str, Any]:
     """The products sold in a pooling area for a coverage year (default this year)."""
@@ -94,7 +96,7 @@ def buy(state: StateDep, who: PrincipalDep, body: BuyRequest) -> dict[str, Any]:
 
 @router.post("/api/v1/commercial/purchases/{purchase_id}/cancel")
 def cancel(
-    state: StateDep, who: PrincipalDep, purchase_id: int, body: CancelRequest
+    state: StateDep, who: PrincipalDep, body: CancelRequest, purchase_id: int = ID
 ) -> dict[str, Any]:
     """Cancel a purchase: before it covers or within its cooling-off days, unless it paid."""
     made = _run(
