@@ -32,15 +32,13 @@ from yibao.kernel.settle import (
     warm,
 )
 from yibao.kernel.tables import (
-    COVERS_IN_SCOPE,
-    COVERS_LISTED,
     MED_TYPES,
     SCHEME_INPUT,
     Tables,
     compile_tables,
     disease_index,
     epoch_days,
-    scaled,
+    product_columns,
 )
 from yibao.policy import Policy, money, yuan_to_fen
 from yibao.policy.commercial import Product, products
@@ -263,21 +261,6 @@ def commercial_cover(
         return None, None
     product = products(policies(cover.area), cover.year).get(cover.product)
     return (cover, product) if product is not None else (None, None)
-
-
-def product_columns(product: Product | None) -> dict[str, int]:
-    """A product's terms as the kernel's person columns (``com_*``; none: all 0)."""
-    if product is None:
-        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
-    bits = (COVERS_IN_SCOPE if "in_scope" in product.covers else 0) | (
-        COVERS_LISTED if "listed" in product.covers else 0
-    )
-    return {
-        "com_deductible": product.deductible,
-        "com_ratio": scaled(product.ratio),
-        "com_cap": product.cap,
-        "com_covers": bits,
-    }
 
 
 def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
