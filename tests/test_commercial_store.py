@@ -41,7 +41,9 @@ PRODUCT = {
     "sale_to": "03-31",
     "cooling_off_days": 15,
 }
-OVERLAY = {"commercial": {"products": {"T1": PRODUCT}}}
+#: A second insurer's product on the listed self-paid items only: no deductible, 50 %, cap 1000.
+LISTED = {**PRODUCT, "insurer": "INS-B", "deductible": 0, "ratio": 0.5, "cap": 1000}
+OVERLAY = {"commercial": {"products": {"T1": PRODUCT, "T2": {**LISTED, "covers": ["listed"]}}}}
 
 
 @cache
@@ -102,7 +104,7 @@ def _rows(engine: Engine) -> tuple[int, int]:
     return int(bought or 0), int(actions or 0)
 
 
-def _settle(uow: UnitOfWork, who: str, on: dt.date, total: int) -> Any:
+def _settle(uow: UnitOfWork, who: str, on: dt.date, total: int, **more: int) -> Any:
     claim = Claim(
         person=who,
         date=on,
@@ -111,6 +113,7 @@ def _settle(uow: UnitOfWork, who: str, on: dt.date, total: int) -> Any:
         level=2,
         use_account=False,
         fixmedins_code="H36010001",
+        **more,
     )
     return settlement.settle(uow, claim, policies=policies)
 
@@ -297,3 +300,31 @@ def test_cli_products_buy_list_cancel_statement(
     assert (empty["insurers"], empty["total"], empty["balanced"]) == ([], "0.00", True)
     bad_month = run("statement", "--month", "11-2025")
     assert bad_month.exit_code == 2 and "month: must be YYYY-MM" in bad_month.stderr
+
+
+def test_a_product_on_the_listed_self_paid_items(
+    uow: UnitOfWork, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 11)
+    commercial.buy(uow, who, "T2", policies=policies)
+    monkeypatch.setenv("YIBAO_TODAY", "2025-05-31")
+    with pytest.raises(InvalidField, match=r"listed_self_paid: 3000\.00 is larger than"):
+        _settle(
+            uow, who, dt.date(2025, 5, 2), 1000000, fully_self_paid=200000, listed_self_paid=300000
+        )
+    # 10000 with 2000 fully self-paid, 1500 of it on T2's list: basic (8000 − 500) × 85 % =
+    # 6375; the in-scope remainder 1125 is not covered; 1500 × 50 % = 750; cash 10000 − 6375 −
+    # 750 = 2875
+    one = _settle(
+        uow, who, dt.date(2025, 5, 2), 1000000, fully_self_paid=200000, listed_self_paid=150000
+    ).answer
+    assert [one.amounts[k] for k in ("hifp_pay", "commercial_pay", "psn_cash_pay")] == [
+        637500,
+        75000,
+        287500,
+    ]
+    may = commercial.statement(uow, "2025-05")
+    assert [(e["insurer"], e["owed"]) for e in may["insurers"]] == [("INS-B", "750.00")]
+    assert may["balanced"]
+    assert ledger.reconcile(uow).ok

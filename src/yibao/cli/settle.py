@@ -55,6 +55,13 @@ MutualOpt = Annotated[
     str | None,
     typer.Option("--mutual-aid-from", help="National ID of the employee whose account pays"),
 ]
+ListedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--listed-self-paid",
+        help="Self-paid items on the list of the person's commercial product (惠民保, yuan)",
+    ),
+]
 DiseaseOpt = Annotated[
     str | None,
     typer.Option("--disease", help="A chronic claim's disease (门诊慢特病 code), certified"),
@@ -127,6 +134,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
         no_account: NoAccountOpt = False,
         mutual_aid_from: MutualOpt = None,
         disease: DiseaseOpt = None,
+        listed_self_paid: ListedOpt = None,
         request_id: RequestOpt = None,
         show_identity: ShowOpt = False,
         operator: OperatorOpt = None,
@@ -148,6 +156,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
             "use_account": False if no_account else None,
             "mutual_aid_from": mutual_aid_from,
             "disease": disease,
+            "listed_self_paid": listed_self_paid,
         }
         claim_doc = _claim_doc(file, as_json, options)
         key = request_id or claim_doc.pop("request_id", None) or claim_doc.pop("msgid", None)

@@ -40,7 +40,7 @@ from yibao.kernel.tables import (
     epoch_days,
     product_columns,
 )
-from yibao.policy import Policy, money, yuan_to_fen
+from yibao.policy import Policy, fen_to_yuan, money, yuan_to_fen
 from yibao.policy.commercial import Product, products
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.rules.chronic import certified_disease
@@ -181,6 +181,12 @@ def prepare(
     from the visit's fee lines (``lines``) when it has any (``bill.claim_amounts``)."""
     med_type, level, cross = visit_for(file, claim, visit, institution)
     total, fully_self_paid, over_limit, category_b = claim_amounts(claim, lines)
+    if claim.listed_self_paid > fully_self_paid:
+        raise InvalidField(
+            "listed_self_paid",
+            f"{fen_to_yuan(claim.listed_self_paid)} is larger than the claim's fully self-paid "
+            f"{fen_to_yuan(fully_self_paid)}",
+        )
     _check_year_room(stored_state, total)
     enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
@@ -210,7 +216,8 @@ def prepare(
             ],
             dtype=np.int64,
         ),
-        listed_self_paid=np.zeros(1, dtype=np.int64),
+        # the self-paid items on the product's list (a product covering ``listed`` pays on them)
+        listed_self_paid=np.array([claim.listed_self_paid], dtype=np.int64),
     )
     # no entitlement date: no benefits at all (``kernel.entitled``)
     entitled_from = entitled_days(ent.entitled_from, if_none=NEVER)
