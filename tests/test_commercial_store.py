@@ -21,7 +21,15 @@ from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.domain.settlement import Claim
 from yibao.policy import ParameterError, Policy
 from yibao.policy.commercial import products, sale_period
-from yibao.services import commercial, contributions, enrolment, ledger, registry, settlement
+from yibao.services import (
+    clearing,
+    commercial,
+    contributions,
+    enrolment,
+    ledger,
+    registry,
+    settlement,
+)
 from yibao.services.common import policy_for
 from yibao.store.commercial_models import CommercialActionRow, CommercialPurchaseRow
 from yibao.store.uow import UnitOfWork
@@ -193,6 +201,12 @@ def test_buy_settle_reverse_and_the_statement(
     )
     assert (july["total"], july["posted"], july["balanced"]) == ("-890.00", "-890.00", True)
     assert commercial.statement(uow, "2025-02")["insurers"] == []
+
+    # the monthly clearing pays the institution what the funds and the product paid (medfee −
+    # cash): March 8075 + 740; its two accounts are then at zero for the month
+    paid = clearing.pay(uow, "2025-03", "H36010001", on=dt.date(2025, 4, 5))
+    assert [(c.posted, c.statement.totals.owed) for c in paid] == [(True, 807500 + 74000)]
+    assert ledger.reconcile(uow).ok
 
     # paid settlements in force: not cancelled (and past its cooling-off days anyway)
     with pytest.raises(InvalidField, match=r"purchase: purchase .* covers since 2025-01-11"):
