@@ -266,8 +266,14 @@ def commercial_cover(
     cover = cover_on(file.covers, on)
     if cover is None:
         return None, None
-    product = products(policies(cover.area), cover.year).get(cover.product)
+    product = products_for(policies(cover.area), cover.year).get(cover.product)
     return (cover, product) if product is not None else (None, None)
+
+
+@lru_cache(maxsize=64)
+def products_for(policy: Policy, year: int) -> Mapping[str, Product]:
+    """The policy's commercial products for the year, read once per (policy, year)."""
+    return products(policy, year)
 
 
 def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
