@@ -93,9 +93,12 @@ def _claim_doc(file: str | None, as_json: bool, options: dict[str, Any]) -> dict
 def _settlement_human(data: dict[str, Any]) -> Callable[[], None]:
     def human() -> None:
         ident = data.get("setl_id") or "pre-settlement"
+        insurer = (
+            f"commercial {data['commercial_pay']}, " if "commercial_pay" in data else ""
+        )  # 惠民保
         out.print(
             f"{ident} {data.get('psn_no')} {data.get('setl_time')} {data.get('med_type')}: "
-            f"total {data.get('medfee_sumamt')}, funds {data.get('fund_pay_sumamt')}, "
+            f"total {data.get('medfee_sumamt')}, funds {data.get('fund_pay_sumamt')}, {insurer}"
             f"account {data.get('acct_pay')}, mutual aid {data.get('acct_mulaid_pay')}, "
             f"cash {data.get('psn_cash_pay')}"
         )
