@@ -342,3 +342,17 @@ def test_a_product_on_the_listed_self_paid_items(
     assert [(e["insurer"], e["owed"]) for e in may["insurers"]] == [("INS-B", "750.00")]
     assert may["balanced"]
     assert ledger.reconcile(uow).ok
+
+
+def test_a_claim_states_its_listed_self_paid_items() -> None:
+    base = {"person": "x", "date": "2025-05-02", "med_type": "inpatient", "level": 2}
+    doc = {**base, "total": "1000.00", "fully_self_paid": "200", "listed_self_paid": "150.50"}
+    claim = settlement.claim_from_mapping(doc)
+    assert claim.listed_self_paid == 15050
+    plain = settlement.claim_from_mapping({**base, "total": "1000.00"})
+    assert plain.listed_self_paid == 0  # not given
+    assert (
+        claim.digest() != settlement.claim_from_mapping({**doc, "listed_self_paid": "1"}).digest()
+    )
+    with pytest.raises(InvalidField, match="listed_self_paid"):
+        settlement.claim_from_mapping({**doc, "listed_self_paid": "-1"})
