@@ -28,6 +28,7 @@ GROUPS = (
     "pay",
     "maternity",
     "chronic",
+    "commercial",
     "epidemic",
     "visit",
     "presettle",

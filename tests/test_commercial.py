@@ -89,7 +89,8 @@ def test_waiting_period_product_pays_nothing() -> None:
         ({**PRODUCT, "covers": []}, "person.commercial.covers: must list in_scope"),
         ({**PRODUCT, "deductible": -1}, "person.commercial.deductible: must not be negative"),
         ({**PRODUCT, "price": 99}, "person.commercial.price: unknown field"),
-        ("gold", "person.commercial: must be a mapping"),
+        ("gold", "person.commercial: 'gold' is not a product of region 000000 for 2025"),
+        (7, "person.commercial: must be a mapping"),
     ],
 )
 def test_bad_products_refused(product: Any, message: str) -> None:
@@ -100,3 +101,27 @@ def test_bad_products_refused(product: Any, message: str) -> None:
 def test_listed_beyond_the_self_paid_refused() -> None:
     with pytest.raises(ScenarioError, match=r"claims\[0\].listed_self_paid: is larger than"):
         settle_scenario(scenario(PERSON, [claim("2025-03-01", 1000, fully=100, listed=200)]))
+
+
+def test_a_product_of_the_region_by_its_code() -> None:
+    """``person.commercial: CODE`` takes the product's terms from the region's list for the
+    claims' year: the same answer as the terms given as a mapping."""
+    sold = {
+        "commercial": {
+            "products": {
+                "T1": {
+                    **PRODUCT,
+                    "insurer": "INS-A",
+                    "sale_from": "11-01",
+                    "sale_to": "03-31",
+                }
+            }
+        }
+    }
+    claims = [claim("2025-03-01", 4400, fully=500, listed=300), claim("2025-06-01", 6400)]
+    by_code = settle_scenario({**scenario({**PERSON, "commercial": "T1"}, claims), "policy": sold})
+    assert amounts(by_code, "commercial_pay") == [("460.00",), ("1400.00",)]  # as by hand above
+    with pytest.raises(ScenarioError, match=r"person\.commercial: 'GOLD' is not a product"):
+        settle_scenario({**scenario({**PERSON, "commercial": "GOLD"}, claims), "policy": sold})
+    shipped = settle_scenario(scenario({**PERSON, "commercial": "HMB-DEMO"}, claims))
+    assert amounts(shipped, "commercial_pay") == [("0.00",), ("0.00",)]  # below 20000 deductible

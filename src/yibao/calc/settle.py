@@ -43,10 +43,12 @@ from yibao.kernel.tables import (
     disease_index,
     epoch_days,
     from_epoch_days,
+    product_columns,
     scaled,
     without_caps,
 )
-from yibao.policy import fen_to_yuan
+from yibao.policy import Policy, fen_to_yuan
+from yibao.policy.commercial import products
 from yibao.policy.money import AmountError, year_room
 from yibao.policy.vocab import CROSS_REGIONS, SETTLEMENT_FIELDS, AidClass, InsuredCategory
 from yibao.rules.chronic import Certification, certified_disease
@@ -150,7 +152,7 @@ def parse(doc: dict[str, Any]) -> tuple[Any, Claims, Persons, dict[str, Any]]:
         ),
         listed_self_paid=np.array([r[7] for r in rows], dtype=np.int64),
     )
-    product = _commercial(person)
+    product = _commercial(person, policy, rows[0][0].year)
     p = Persons(
         scheme=np.array([SCHEME_INPUT[scheme]], dtype=np.int64),
         aid_class=np.array([AID_CLASSES.index(aid or "none")], dtype=np.int64),
@@ -211,16 +213,26 @@ def settle_runs(
 COVERS = {"in_scope": COVERS_IN_SCOPE, "listed": COVERS_LISTED}
 
 
-def _commercial(person: dict[str, Any]) -> dict[str, int]:
+def _commercial(person: dict[str, Any], policy: Policy, year: int) -> dict[str, int]:
     """``person.commercial``: the supplementary commercial product (惠民保) the person bought,
     ``{deductible, ratio, cap, covers}`` (yuan a year, a rate, yuan a year, a list of
-    ``in_scope`` and ``listed``) as the kernel's person columns; none: all 0."""
+    ``in_scope`` and ``listed``) or the code of one the region sells for the claims' year
+    (``commercial.products``), as the kernel's person columns; none: all 0."""
     given = person.get("commercial")
     if given is None:
-        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
+        return product_columns(None)
+    if isinstance(given, str):
+        sold = products(policy, year)
+        if given not in sold:
+            listed = ", ".join(sorted(sold)) or "none"
+            raise ScenarioError(
+                "person.commercial",
+                f"{given!r} is not a product of region {policy.region} for {year} ({listed})",
+            )
+        return product_columns(sold[given])
     f = "person.commercial"
     if not isinstance(given, dict):
-        raise ScenarioError(f, "must be a mapping {deductible, ratio, cap, covers}")
+        raise ScenarioError(f, "must be a mapping {deductible, ratio, cap, covers} or a code")
     unknown = set(given) - {"deductible", "ratio", "cap", "covers"}
     if unknown:
         raise ScenarioError(f"{f}.{sorted(unknown)[0]}", "unknown field")

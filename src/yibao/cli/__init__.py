@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pay": ("yibao.cli.pay", "pay"),
     "maternity": ("yibao.cli.maternity", "maternity_app"),
     "chronic": ("yibao.cli.chronic", "app"),
+    "commercial": ("yibao.cli.commercial", "app"),
     "epidemic": ("yibao.cli.epidemic", "app"),
     "visit": ("yibao.cli.settle", "visit_app"),
     "presettle": ("yibao.cli.settle", "presettle"),

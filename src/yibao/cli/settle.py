@@ -55,6 +55,13 @@ MutualOpt = Annotated[
     str | None,
     typer.Option("--mutual-aid-from", help="National ID of the employee whose account pays"),
 ]
+ListedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--listed-self-paid",
+        help="Self-paid items on the list of the person's commercial product (惠民保, yuan)",
+    ),
+]
 DiseaseOpt = Annotated[
     str | None,
     typer.Option("--disease", help="A chronic claim's disease (门诊慢特病 code), certified"),
@@ -86,9 +93,12 @@ def _claim_doc(file: str | None, as_json: bool, options: dict[str, Any]) -> dict
 def _settlement_human(data: dict[str, Any]) -> Callable[[], None]:
     def human() -> None:
         ident = data.get("setl_id") or "pre-settlement"
+        insurer = (
+            f"commercial {data['commercial_pay']}, " if "commercial_pay" in data else ""
+        )  # 惠民保
         out.print(
             f"{ident} {data.get('psn_no')} {data.get('setl_time')} {data.get('med_type')}: "
-            f"total {data.get('medfee_sumamt')}, funds {data.get('fund_pay_sumamt')}, "
+            f"total {data.get('medfee_sumamt')}, funds {data.get('fund_pay_sumamt')}, {insurer}"
             f"account {data.get('acct_pay')}, mutual aid {data.get('acct_mulaid_pay')}, "
             f"cash {data.get('psn_cash_pay')}"
         )
@@ -127,6 +137,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
         no_account: NoAccountOpt = False,
         mutual_aid_from: MutualOpt = None,
         disease: DiseaseOpt = None,
+        listed_self_paid: ListedOpt = None,
         request_id: RequestOpt = None,
         show_identity: ShowOpt = False,
         operator: OperatorOpt = None,
@@ -148,6 +159,7 @@ def _claim_command(preview: bool, doc: str) -> Callable[..., None]:
             "use_account": False if no_account else None,
             "mutual_aid_from": mutual_aid_from,
             "disease": disease,
+            "listed_self_paid": listed_self_paid,
         }
         claim_doc = _claim_doc(file, as_json, options)
         key = request_id or claim_doc.pop("request_id", None) or claim_doc.pop("msgid", None)

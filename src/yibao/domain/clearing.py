@@ -51,10 +51,11 @@ def month_end(first: dt.date) -> dt.date:
 
 
 def owed_to_institution(amounts: Mapping[str, int]) -> int:
-    """What the funds owe an institution for a settlement (应付医疗机构): what the funds and
-    the personal accounts paid, ``fund_pay_sumamt + acct_pay + acct_mulaid_pay`` (=
-    ``medfee_sumamt − psn_cash_pay``: the patient paid the cash at the counter)."""
-    return amounts["fund_pay_sumamt"] + amounts["acct_pay"] + amounts["acct_mulaid_pay"]
+    """What the funds owe an institution for a settlement (应付医疗机构): ``medfee_sumamt −
+    psn_cash_pay`` (the patient paid the cash at the counter), what the funds, the personal
+    accounts and the person's supplementary commercial product (惠民保, paid by the area and
+    owed to it by the insurer: ``commercial_receivable``) paid."""
+    return amounts["medfee_sumamt"] - amounts["psn_cash_pay"]
 
 
 def clearing_reference(institution: str, first: dt.date) -> str:
@@ -118,8 +119,8 @@ def month_totals(groups: Iterable[LineGroup]) -> MonthTotals:
 def clearing_postings(institution: str, totals: MonthTotals) -> list[Posting]:
     """The payment of an institution's month: D ``institution_payable:<code>`` (the month's
     medical fees), C ``institution_collected:<code>`` (the month's counter cash, set against
-    them), C ``cash:<area>`` (what each area's funds owe, paid out). Balanced because
-    medfee = fund + account + mutual aid + cash for every settlement. A month whose reversals
+    them), C ``cash:<area>`` (what each area's funds owe, paid out: medfee − cash). Balanced
+    by construction. A month whose reversals
     outweigh its settlements gives the signs reversed (the institution pays back).
 
     What is owed for cross-region settlements is paid out of the treating area's cash instead,

@@ -49,6 +49,11 @@ class AccountKind(StrEnum):
     # a major epidemic (重大疫情): what the area's funds advanced to designated institutions
     # before settlement and have not cleared yet (debit-normal, keyed by area)
     EPIDEMIC_ADVANCE = "epidemic_advance"
+    # supplementary commercial insurance (惠民保), keyed by area: what the insurers owe the area
+    # for the commercial part of its settlements (commercial_pay), which the institutions are
+    # paid with the rest of their fees (debit-normal); the monthly statement per insurer
+    # (``services.commercial.statement``) is what each owes of it
+    COMMERCIAL_RECEIVABLE = "commercial_receivable"
 
     @classmethod
     def pooling(cls, scheme: InsuranceScheme) -> AccountKind:
@@ -83,6 +88,7 @@ _DEBIT_NORMAL = frozenset(
         AccountKind.INSTITUTION_COLLECTED,
         AccountKind.CROSS_REGION_RECEIVABLE,
         AccountKind.EPIDEMIC_ADVANCE,
+        AccountKind.COMMERCIAL_RECEIVABLE,
     }
 )
 #: The kinds keyed by a designated institution's code (not by area or person).

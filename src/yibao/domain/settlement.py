@@ -122,6 +122,9 @@ class Claim:
     #: a chronic claim's disease (门诊慢特病病种编码, ``dise_codg``): paid only when the person is
     #: certified for it on the claim's date; none named: the person's only certified disease
     disease: str | None = None
+    #: the claim's self-paid items on the list of the person's commercial product (惠民保,
+    #: fen; at most the fully self-paid amount): what a product covering ``listed`` pays on
+    listed_self_paid: int = 0
 
     def gave(self, name: str) -> bool:
         """Whether the request gave the amount ``name`` (see ``stated``)."""
@@ -155,6 +158,7 @@ class Claim:
                 raise InvalidField("level", "missing (required without a registered visit)")
         if not isinstance(self.use_account, bool):
             raise InvalidField("use_account", "must be true or false")
+        check_fen(self.listed_self_paid, "listed_self_paid")
 
     def digest(self) -> str:
         """A fingerprint of the request (idempotency: a request id is bound to one claim)."""
@@ -168,7 +172,8 @@ class Claim:
             )
             for f in fields(self)
             for v in (getattr(self, f.name),)
-            if v is not None or f.name != "disease"  # a claim naming none: as before the field
+            # a claim naming no disease, no listed self-paid items: as before those fields
+            if (v is not None or f.name != "disease") and (v != 0 or f.name != "listed_self_paid")
         }
         text = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from yibao.policy import ParameterError, Policy
 from yibao.policy.chronic import chronic_diseases, listed_codes
+from yibao.policy.commercial import Product
 from yibao.policy.vocab import (
     CROSS_REGIONS,
     AidClass,
@@ -65,6 +66,22 @@ def scaled(rate: Any) -> int:
     if out != value:
         raise ValueError(f"rate {rate} has more than 6 decimal places")
     return int(out)
+
+
+def product_columns(product: Product | None) -> dict[str, int]:
+    """A supplementary commercial product's terms (惠民保, ``policy.commercial.Product``) as the
+    kernel's person columns ``com_*`` (none: all 0, it pays nothing)."""
+    if product is None:
+        return {"com_deductible": 0, "com_ratio": 0, "com_cap": 0, "com_covers": 0}
+    bits = (COVERS_IN_SCOPE if "in_scope" in product.covers else 0) | (
+        COVERS_LISTED if "listed" in product.covers else 0
+    )
+    return {
+        "com_deductible": product.deductible,
+        "com_ratio": scaled(product.ratio),
+        "com_cap": product.cap,
+        "com_covers": bits,
+    }
 
 
 @dataclass(frozen=True)

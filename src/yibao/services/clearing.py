@@ -56,7 +56,7 @@ CSV_COLUMNS = (
     "insutype",  # the scheme: employee | resident
     "pooling_area",
     *CLEARED_AMOUNTS,
-    "owed",  # fund_pay_sumamt + acct_pay + acct_mulaid_pay
+    "owed",  # medfee_sumamt − psn_cash_pay: funds, commercial, account, mutual aid
 )
 
 

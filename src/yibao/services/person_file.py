@@ -5,7 +5,8 @@ family mutual-aid link (家庭共济) that pays.
 
 ``load_files`` reads every person of a batch with five queries (enrolments with their first
 payments, coverage years with what the funds paid in them, special groups, mutual-aid links,
-certified chronic diseases), so settling 64 claims costs the same five reads as settling one.
+certified chronic diseases, commercial insurance purchases), so settling 64 claims costs the same
+reads as settling one.
 The functions below are pure: they see only the file.
 """
 
@@ -30,6 +31,7 @@ from yibao.domain.registry import ASSISTANCE_CLASSES, MutualAidLink, Person, Spe
 from yibao.kernel.tables import AID_CLASSES
 from yibao.policy import Policy
 from yibao.rules.chronic import Certification
+from yibao.rules.commercial import Cover
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
@@ -54,6 +56,8 @@ class PersonFile:
     links: list[MutualAidLink]  # mutual-aid links paying for the person, oldest first
     #: certified chronic and special diseases (门诊慢特病), oldest first
     certifications: list[Certification] = field(default_factory=list)
+    #: supplementary commercial insurance (惠民保) purchases in force, by year
+    covers: list[Cover] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -84,6 +88,7 @@ def load_files(
     chronic = None if certified is None else set(certified)
     wanted = ids if chronic is None else [i for i in ids if i in chronic]
     certified_of = uow.chronic.of_persons(wanted) if wanted else {}
+    bought = uow.commercial.in_force(ids)
     return {
         pid: PersonFile(
             person=people[pid],
@@ -98,6 +103,10 @@ def load_files(
             certifications=[
                 Certification(c.disease, c.valid_from, c.valid_to)
                 for c in certified_of.get(pid, [])
+            ],
+            covers=[
+                Cover(b.id, b.area, b.product, b.insurer, b.year, b.covers_from)
+                for b in bought.get(pid, [])
             ],
         )
         for pid in ids

@@ -4,6 +4,7 @@ unit of work. SQLite (embedded, the default) and PostgreSQL run the same migrati
 from yibao.store import api_models as _api_models  # noqa: F401  (API tables on Base)
 from yibao.store import catalogue_models as _catalogue_models  # noqa: F401  (on Base)
 from yibao.store import chronic_models as _chronic_models  # noqa: F401  (on Base)
+from yibao.store import commercial_models as _commercial_models  # noqa: F401  (惠民保)
 from yibao.store import compare_models as _compare_models  # noqa: F401  (data comparison)
 from yibao.store import dip_year_models as _dip_year_models  # noqa: F401  (DIP year-end)
 from yibao.store import epidemics as _epidemics  # noqa: F401  (major epidemics)

@@ -51,7 +51,7 @@ ACCOUNT_KINDS = (
     "'resident_pooling', 'critical_illness', 'large_amount', 'medical_assistance', "
     "'employee_adjustment', 'resident_adjustment', 'personal_account', 'opening_balance', "
     "'institution_payable', 'institution_collected', 'cross_region_receivable', "
-    "'cross_region_payable', 'epidemic_advance')"
+    "'cross_region_payable', 'epidemic_advance', 'commercial_receivable')"
 )
 #: The account kinds keyed by a designated institution's code (``domain.ledger.INSTITUTION_KINDS``).
 INSTITUTION_ACCOUNT_KINDS = "('institution_payable', 'institution_collected')"
@@ -353,9 +353,13 @@ class SettlementRow(Base):
             "fund_pay_sumamt = hifp_pay + hifmi_pay + hifob_pay + maf_pay", name="fund"
         ),
         CheckConstraint(
-            "psn_part_amt = acct_pay + acct_mulaid_pay + psn_cash_pay "
+            "psn_part_amt = commercial_pay + acct_pay + acct_mulaid_pay + psn_cash_pay "
             "AND medfee_sumamt = fund_pay_sumamt + psn_part_amt",
             name="parts",
+        ),
+        CheckConstraint(
+            "commercial_pay >= 0 AND (commercial_pay = 0 OR commercial_purchase_id IS NOT NULL)",
+            name="commercial",
         ),
         # A visit is settled at most once at a time (a reversed settlement frees it).
         Index(
@@ -418,6 +422,12 @@ class SettlementRow(Base):
     )
     reversal_response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    # supplementary commercial insurance (惠民保, migration 0020): what the person's product paid
+    # (part of psn_part_amt) and the purchase that paid it
+    commercial_pay: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    commercial_purchase_id: Mapped[int | None] = mapped_column(
+        ForeignKey("commercial_purchases.id"), index=True
+    )
 
 
 class SettlementLayerRow(Base):

@@ -24,6 +24,7 @@ from yibao.domain.ledger import AccountRef
 from yibao.store.db import make_engine, make_session_factory
 from yibao.store.repositories import (
     ChronicRepository,
+    CommercialRepository,
     ContributionRepository,
     CoverageRepository,
     EnrolmentRepository,
@@ -37,6 +38,7 @@ from yibao.store.repositories import (
 
 class UnitOfWork:
     chronic: ChronicRepository
+    commercial: CommercialRepository
     persons: PersonRepository
     enrolments: EnrolmentRepository
     coverage: CoverageRepository
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.fees = FeeRepository(self.session)
         self.supervision = SupervisionRepository(self.session)
         self.chronic = ChronicRepository(self.session)
+        self.commercial = CommercialRepository(self.session)
 
     def __exit__(
         self,

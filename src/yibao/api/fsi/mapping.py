@@ -131,7 +131,7 @@ SETL_AMOUNTS = (
     "psn_cash_pay",
 )
 #: Amounts of the platform's setlinfo that yibao does not pay (always zero here).
-ZERO_AMOUNTS = ("cvlserv_pay", "hifes_pay", "oth_pay", "hosp_part_amt")
+ZERO_AMOUNTS = ("cvlserv_pay", "hifes_pay", "hosp_part_amt")
 _INSUTYPE_OF_SCHEME = {"employee": "310", "retiree": "310", "flexible": "310", "resident": "390"}
 
 
@@ -147,6 +147,8 @@ def setlinfo_out(out: dict[str, Any], msgid: str) -> dict[str, Any]:
             "setl_time": out["setl_time"],
             **{k: out[k] for k in SETL_AMOUNTS},
             **{k: "0.00" for k in ZERO_AMOUNTS},
+            # 其他支付: the supplementary commercial insurance (惠民保) paid in one-stop settlement
+            "oth_pay": out.get("commercial_pay", "0.00"),
             "balc": out.get("acct_balance_after"),
             "medins_setl_id": msgid,
             "clr_optins": out.get("pooling_area"),

@@ -36,6 +36,7 @@ from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
 from yibao.api.http.routes import router
 from yibao.api.http.routes_chronic import router as chronic_router
+from yibao.api.http.routes_commercial import router as commercial_router
 from yibao.api.http.routes_compare import router as compare_router
 from yibao.api.http.routes_epidemics import router as epidemics_router
 from yibao.api.http.routes_findings import router as findings_router
@@ -253,4 +254,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(epidemics_router)
     app.include_router(maternity_router)
     app.include_router(chronic_router)
+    app.include_router(commercial_router)
     return app

@@ -15,6 +15,8 @@ from yibao.policy import fen_to_yuan, yuan_to_fen
 
 #: The answer's amounts: the settlement fields, then the cross-region pre-payment.
 ANSWER_AMOUNTS = (*SETTLEMENT_FIELDS, "cross_prepay")
+#: What a supplementary commercial product (惠民保) paid: in an answer only when one covered it.
+COMMERCIAL = "commercial_pay"
 
 
 def _day(value: dt.date | None) -> str | None:
@@ -36,7 +38,7 @@ def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
         "scheme": answer.scheme,
         "pooling_area": answer.pooling_area,
         "admission_no": answer.admission_no,
-        **{f: fen_to_yuan(answer.amounts[f]) for f in ANSWER_AMOUNTS},
+        **_amounts(answer.amounts),
         "setldetail": [
             {
                 "fund_pay_type": layer.fund_pay_type,
@@ -55,6 +57,17 @@ def answer_json(answer: SettlementAnswer) -> dict[str, Any]:
     }
     if answer.fee_lines is not None:
         out["fee_lines"] = fee_lines_json(answer.fee_lines)
+    return out
+
+
+def _amounts(amounts: Mapping[str, int]) -> dict[str, str]:
+    """The answer's amounts (yuan); ``commercial_pay`` (惠民保) before ``acct_pay`` when the
+    person had a product covering the claim."""
+    out: dict[str, str] = {}
+    for f in ANSWER_AMOUNTS:
+        if f == "acct_pay" and COMMERCIAL in amounts:
+            out[COMMERCIAL] = fen_to_yuan(amounts[COMMERCIAL])
+        out[f] = fen_to_yuan(amounts[f])
     return out
 
 
@@ -100,7 +113,8 @@ def answer_from_json(doc: Mapping[str, Any]) -> SettlementAnswer:
         scheme=doc["scheme"],
         pooling_area=doc["pooling_area"],
         admission_no=int(doc.get("admission_no") or 0),
-        amounts={f: yuan_to_fen(doc[f]) for f in ANSWER_AMOUNTS},
+        amounts={f: yuan_to_fen(doc[f]) for f in ANSWER_AMOUNTS}
+        | ({COMMERCIAL: yuan_to_fen(doc[COMMERCIAL])} if COMMERCIAL in doc else {}),
         layers=tuple(
             Layer(
                 d["fund_pay_type"],
@@ -131,4 +145,9 @@ def reversal_json(
         "status": SettlementStatus.REVERSED.value,
         "reversed_on": on.isoformat(),
         **{f: fen_to_yuan(-amounts[f]) for f in SETTLEMENT_FIELDS},
+        **(
+            {COMMERCIAL: fen_to_yuan(-answer.amounts[COMMERCIAL])}
+            if COMMERCIAL in answer.amounts
+            else {}
+        ),
     }

@@ -119,6 +119,7 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
         mutual_aid_from=_text(doc, "mutual_aid_from"),
         stated=stated,
         disease=_identifier(doc, "disease") or _identifier(doc, "dise_codg"),
+        listed_self_paid=_yuan(doc.get("listed_self_paid"), "listed_self_paid", optional=True),
     )
 
 

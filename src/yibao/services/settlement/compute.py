@@ -4,6 +4,7 @@ kernel's columns read back as a typed answer (``computed``). Nothing is stored h
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,10 +35,13 @@ from yibao.kernel.tables import (
     compile_tables,
     disease_index,
     epoch_days,
+    product_columns,
 )
-from yibao.policy import Policy, money, yuan_to_fen
+from yibao.policy import Policy, fen_to_yuan, money, yuan_to_fen
+from yibao.policy.commercial import Product, products
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.rules.chronic import certified_disease
+from yibao.rules.commercial import Cover, cover_on
 from yibao.services.common import PolicySource
 from yibao.services.person_file import (
     Entitlement,
@@ -90,6 +94,8 @@ class Prepared:
     given: Mapping[str, int]
     request: Request
     lines: LineSums | None = None  # the visit's live fee lines summed, when it has any
+    #: the person's supplementary commercial purchase (惠民保) covering the claim, if any
+    cover: Cover | None = None
 
 
 @dataclass(frozen=True)
@@ -172,9 +178,16 @@ def prepare(
     from the visit's fee lines (``lines``) when it has any (``bill.claim_amounts``)."""
     med_type, level, cross = visit_for(file, claim, visit, institution)
     total, fully_self_paid, over_limit, category_b = claim_amounts(claim, lines)
+    if claim.listed_self_paid > fully_self_paid:
+        raise InvalidField(
+            "listed_self_paid",
+            f"{fen_to_yuan(claim.listed_self_paid)} is larger than the claim's fully self-paid "
+            f"{fen_to_yuan(fully_self_paid)}",
+        )
     _check_year_room(stored_state, total)
     enrolment = covering_enrolment(file.person, file.enrolments, claim.date)
     policy = policies(enrolment.pooling_area)
+    cover, product = commercial_cover(file, claim.date, policies)
     year = claim.date.year
     tables = tables_for(policy, year)
     scheme = rule_scheme(enrolment)
@@ -198,7 +211,8 @@ def prepare(
         over_limit=over_limit,
         category_b=category_b,
         disease=disease_index(tables, disease),
-        listed_self_paid=0,
+        # the self-paid items on the product's list (a product covering ``listed`` pays on them)
+        listed_self_paid=claim.listed_self_paid,
         scheme=SCHEME_INPUT[scheme],
         aid_class=aid_class(file, claim.date),
         account_balance=account,
@@ -206,11 +220,8 @@ def prepare(
         mutual_aid_balance=mutual,
         incentive_raise=raise_,
         entitled_from=entitled_from,
-        # no supplementary commercial product is stored: it pays nothing (commercial_pay 0)
-        com_deductible=0,
-        com_ratio=0,
-        com_cap=0,
-        com_covers=0,
+        # the commercial product covering the claim's date (none: all 0, it pays nothing)
+        **product_columns(product),
     )
     return Prepared(
         file=file,
@@ -230,7 +241,27 @@ def prepare(
         given=given,
         request=request,
         lines=lines,
+        cover=cover,
     )
+
+
+def commercial_cover(
+    file: PersonFile, on: dt.date, policies: PolicySource
+) -> tuple[Cover | None, Product | None]:
+    """The person's commercial purchase covering ``on`` and its product's terms for the year
+    (``rules.commercial.cover_on``); (None, None) without one, or when the product is no longer
+    on its area's list for the year."""
+    cover = cover_on(file.covers, on)
+    if cover is None:
+        return None, None
+    product = products_for(policies(cover.area), cover.year).get(cover.product)
+    return (cover, product) if product is not None else (None, None)
+
+
+@lru_cache(maxsize=64)
+def products_for(policy: Policy, year: int) -> Mapping[str, Product]:
+    """The policy's commercial products for the year, read once per (policy, year)."""
+    return products(policy, year)
 
 
 def _check_year_room(stored_state: Mapping[str, int], total: int) -> None:
@@ -289,6 +320,8 @@ def computed(inp: Prepared, result: Result) -> Computed:
         "overlmt_selfpay": request.column("over_limit"),
     }
     amounts = {a: int(col[a][0]) for a in SETTLEMENT_AMOUNTS}
+    if inp.cover is not None:  # the product's share (part of psn_part_amt)
+        amounts["commercial_pay"] = int(col["commercial_pay"][0])
     layers = fund_layers(
         col, 0, inp.scheme, inp.tables.n_tiers, bool(request.column("aid_class")[0])
     )

@@ -31,16 +31,25 @@ FUND_ACCOUNTS = {
 
 def postings(c: Computed) -> list[Posting]:
     """The settlement's legs: each fund layer and personal account debited with what it pays,
-    ``institution_collected:<code>`` debited with the patient's cash paid at the counter, and
-    ``institution_payable:<code>`` credited with the medical fees (``medfee_sumamt``, their sum:
-    total = funds + account + mutual aid + cash). The institution is owed the difference of its
-    two accounts until the month is cleared (``services.clearing``)."""
+    ``commercial_receivable:<area>`` with what the person's commercial product (惠民保) pays
+    (the insurer owes it), ``institution_collected:<code>`` debited with the patient's cash
+    paid at the counter, and ``institution_payable:<code>`` credited with the medical fees
+    (``medfee_sumamt``, their sum: total = funds + commercial + account + mutual aid + cash).
+    The institution is owed the difference of its two accounts until the month is cleared
+    (``services.clearing``)."""
     area = c.input.enrolment.pooling_area
     code = institution_code(c.fixmedins_code)
     legs = [
         debit(AccountRef.fund(FUND_ACCOUNTS[layer.fund_pay_type], area), layer.payment)
         for layer in c.answer.layers
     ]
+    if c.input.cover is not None:  # the insurer's part: owed to the area by the insurer
+        legs.append(
+            debit(
+                AccountRef.fund(AccountKind.COMMERCIAL_RECEIVABLE, area),
+                c.amounts.get("commercial_pay", 0),
+            )
+        )
     legs.append(debit(AccountRef.personal(c.input.file.id), c.amounts["acct_pay"]))
     if c.input.link is not None:
         legs.append(debit(AccountRef.personal(c.input.link.owner_id), c.amounts["acct_mulaid_pay"]))
@@ -137,6 +146,8 @@ def store_round(
                 if inp.link is not None and c.amounts["acct_mulaid_pay"]
                 else None,
                 state_delta=c.delta,
+                commercial_pay=c.amounts.get("commercial_pay", 0),
+                commercial_purchase_id=inp.cover.purchase_id if inp.cover is not None else None,
             )
         )
         outcomes[i] = result

@@ -3,6 +3,7 @@ rows inside one session. The SQL machinery they share is ``yibao.store.sql``."""
 
 from yibao.store.repositories.api import ApiRepository, AuditEntry, StaffAccount
 from yibao.store.repositories.chronic import ChronicRepository
+from yibao.store.repositories.commercial import CommercialRepository
 from yibao.store.repositories.contributions import ContributionRepository
 from yibao.store.repositories.coverage import CoverageRepository
 from yibao.store.repositories.enrolments import EnrolmentRepository
@@ -21,6 +22,7 @@ __all__ = [
     "BalanceMismatch",
     "BulkRead",
     "ChronicRepository",
+    "CommercialRepository",
     "ContributionRepository",
     "CoverageRepository",
     "EnrolmentRepository",

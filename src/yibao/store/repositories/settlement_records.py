@@ -106,6 +106,9 @@ class SettlementRecord:
     reasons: int
     mutual_aid_link_id: int | None
     state_delta: dict[str, int]
+    #: what the person's commercial product (惠民保) paid, and the purchase
+    commercial_pay: int = 0
+    commercial_purchase_id: int | None = None
 
     def values(self) -> dict[str, Any]:
         s = self.settlement
@@ -129,4 +132,6 @@ class SettlementRecord:
             "state_delta": self.state_delta,
             "transaction_id": s.transaction_id,
             **{a: s.amounts[a] for a in SETTLEMENT_AMOUNTS},
+            "commercial_pay": self.commercial_pay,
+            "commercial_purchase_id": self.commercial_purchase_id,
         }

@@ -1,0 +1,128 @@
+"""Supplementary commercial insurance (惠民保) over the API: the products sold in an area for a
+year and a person's purchases (``commercial:read``), a purchase bought or cancelled
+(``commercial:buy``: the enrolment clerk, the administrator), the monthly statement per insurer
+(``commercial:statement``: fund managers, the administrator). As ``yibao commercial`` does;
+every change and refusal is audited (and a purchase keeps its own trail of actions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from yibao.api.http import audit
+from yibao.api.http.deps import PrincipalDep, StateDep
+from yibao.api.http.routes import ERROR_RESPONSES
+from yibao.api.http.routes import _deny as deny
+from yibao.api.http.tx import refusal
+from yibao.domain.masking import mask_ids_deep
+from yibao.services import commercial
+from yibao.services.commercial import PurchaseView
+from yibao.store.repositories.api import AuditEntry
+from yibao.store.uow import UnitOfWork
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["benefits"])
+
+READ, BUY, STATEMENT = "commercial:read", "commercial:buy", "commercial:statement"
+ID = PathParam(ge=1, le=2**62, description="The purchase's id")
+
+
+class BuyRequest(BaseModel):
+    """A purchase: the person (national ID or person number), the product's code on the list of
+    the person's area, and the coverage year (default: the one on sale today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person: str = Field(min_length=1, max_length=40)
+    product: str = Field(max_length=40)
+    year: int | None = None
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=200)
+
+
+def _run(state: Any, who: Any, action: str, target: str, call: Callable[[UnitOfWork], Any]) -> Any:
+    """``call`` on a unit of work, audited: a refusal answers with its error, an unexpected
+    error propagates."""
+    deny(state, who, action)
+    try:
+        made = call(UnitOfWork.for_engine(state.engine))
+    except Exception as exc:
+        err = refusal(who, exc)
+        if err is None:
+            raise
+        entry = AuditEntry(who.actor, who.role.value, action, "refused", detail=err.message)
+        audit.write(state.engine, [entry])
+        raise err from None
+    ref = f"commercial:{made.id}" if isinstance(made, PurchaseView) else target
+    audit.write(state.engine, [AuditEntry(who.actor, who.role.value, action, "ok", target=ref)])
+    return made
+
+
+def _answer(who: Any, data: dict[str, Any]) -> dict[str, Any]:
+    return data if who.sees_identity(None) else mask_ids_deep(data)
+
+
+@router.get("/api/v1/commercial/products")
+def product_list(
+    state: StateDep,
+    who: PrincipalDep,
+    area: str = Query(pattern=r"^[0-9]{6}$"),
+    year: int | None = None,
+) -> dict[str, Any]:
+    """The products sold in a pooling area for a coverage year (default this year)."""
+    found = _run(state, who, READ, area, lambda _uow: commercial.product_list(area, year))
+    return {"area": area, "products": [p.as_dict() for p in found]}
+
+
+@router.post("/api/v1/commercial/purchases")
+def buy(state: StateDep, who: PrincipalDep, body: BuyRequest) -> dict[str, Any]:
+    """Buy a product for a person for a coverage year, today (within its sale period)."""
+    made = _run(
+        state,
+        who,
+        BUY,
+        body.person,
+        lambda uow: commercial.buy(uow, body.person, body.product, body.year, actor=who.actor),
+    )
+    return _answer(who, made.as_dict())
+
+
+@router.post("/api/v1/commercial/purchases/{purchase_id}/cancel")
+def cancel(
+    state: StateDep, who: PrincipalDep, body: CancelRequest, purchase_id: int = ID
+) -> dict[str, Any]:
+    """Cancel a purchase: before it covers or within its cooling-off days, unless it paid."""
+    made = _run(
+        state,
+        who,
+        BUY,
+        str(purchase_id),
+        lambda uow: commercial.cancel(uow, purchase_id, actor=who.actor, reason=body.reason),
+    )
+    return _answer(who, made.as_dict())
+
+
+@router.get("/api/v1/commercial/purchases")
+def listing(state: StateDep, who: PrincipalDep, person: str) -> dict[str, Any]:
+    """A person's purchases, by year."""
+    found = _run(state, who, READ, person, lambda uow: commercial.listing(uow, person))
+    return _answer(who, {"purchases": [p.as_dict() for p in found]})
+
+
+@router.get("/api/v1/commercial/statement")
+def statement(
+    state: StateDep, who: PrincipalDep, month: str = Query(max_length=7)
+) -> dict[str, Any]:
+    """The month's statement per insurer: what its products paid, net of reversals, and the
+    net posted to the commercial receivable accounts (equal)."""
+    found: dict[str, Any] = _run(
+        state, who, STATEMENT, month, lambda uow: commercial.statement(uow, month)
+    )
+    return found
