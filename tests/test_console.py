@@ -271,7 +271,7 @@ def test_every_console_text_has_its_chinese() -> None:
     web = Path(i18n.__file__).parent
     zh = i18n.translations("zh")
     texts = set()
-    for f in [*web.glob("templates/*.html"), web / "app.py"]:
+    for f in [*web.glob("templates/*.html"), *web.glob("*.py")]:
         for m in re.finditer(
             r"""_\(\s*"([^"]+)"\s*\)|_\(\s*'((?:[^'\\]|\\.)+)'\s*\)""", f.read_text()
         ):
