@@ -237,6 +237,9 @@ def create_console(config: ConsoleConfig) -> FastAPI:
         ctx = Ctx(request, config, _lang(request))
         return _render(ctx, "error.html", 404, message=ctx._("Not found."))
 
+    from yibao.web.commercial import commercial_routes  # imports this module's helpers
+
+    commercial_routes(app)
     _routes(app, config)
     from yibao.web.benefits import benefit_routes  # imports this module's helpers
 
