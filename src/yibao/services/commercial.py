@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import AlreadyExists, InvalidField
 from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountKind
@@ -113,6 +115,14 @@ def _code(product: str | None) -> str:
     return code
 
 
+def selling_enrolment(history: Sequence[Enrolment], on: dt.date) -> Enrolment | None:
+    """The enrolment whose pooling area sells a person a product on ``on``: the one covering
+    ``on``, else the last one (None: never enrolled)."""
+    return next((e for e in reversed(history) if e.covers(on)), None) or (
+        history[-1] if history else None
+    )
+
+
 def buy(
     uow: UnitOfWork,
     who: str | int,
@@ -130,9 +140,7 @@ def buy(
     with uow:
         person, pid = _person(uow, who)
         history = uow.enrolments.history(pid)
-        chosen = next((e for e in reversed(history) if e.covers(now)), None) or (
-            history[-1] if history else None
-        )
+        chosen = selling_enrolment(history, now)
         if chosen is None:
             raise InvalidField("person", f"{person.label} has no enrolment: not insured")
         area = chosen.pooling_area

@@ -410,10 +410,17 @@ def institutions(uow: UnitOfWork) -> list[store.InstitutionKey]:
         return store.institutions_and_keys(uow.session)
 
 
-def record_write(
-    uow: UnitOfWork, staff: Staff, action: str, person_id: int | None, detail: str
+def console_audit(
+    uow: UnitOfWork,
+    staff: Staff,
+    action: str,
+    detail: str,
+    *,
+    person_id: int | None = None,
+    target: str | None = None,
 ) -> None:
-    """Audit a write done through the console (enrolment, payment)."""
+    """Audit a read or write done through the console as ``staff:<user>``, its detail
+    beginning ``console``."""
     write_audit(
         uow,
         AuditEntry(
@@ -421,7 +428,15 @@ def record_write(
             staff.role.value,
             action,
             person_id=person_id,
-            target=None if person_id is None else f"person:{person_id}",
+            target=target,
             detail=f"console; {detail}"[:500],
         ),
     )
+
+
+def record_write(
+    uow: UnitOfWork, staff: Staff, action: str, person_id: int | None, detail: str
+) -> None:
+    """Audit a write done through the console (enrolment, payment)."""
+    target = None if person_id is None else f"person:{person_id}"
+    console_audit(uow, staff, action, detail, person_id=person_id, target=target)

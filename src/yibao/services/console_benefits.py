@@ -22,34 +22,10 @@ from yibao.policy import fen_to_yuan
 from yibao.rules.maternity import Birth
 from yibao.services import chronic, cross_region, epidemics, maternity
 from yibao.services.chronic import CertificationView
-from yibao.services.console import Staff, write_audit
+from yibao.services.console import Staff, console_audit
 from yibao.services.cross_region import PairCleared, PairStatement
 from yibao.services.maternity import AllowancePaid
-from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
-
-
-def _audit(
-    uow: UnitOfWork,
-    staff: Staff,
-    action: str,
-    detail: str,
-    *,
-    person_id: int | None = None,
-    target: str | None = None,
-) -> None:
-    write_audit(
-        uow,
-        AuditEntry(
-            staff.actor,
-            staff.role.value,
-            action,
-            person_id=person_id,
-            target=target,
-            detail=f"console; {detail}"[:500],
-        ),
-    )
-
 
 # ------------------------------------------------------------------ chronic and special diseases
 
@@ -67,8 +43,8 @@ def chronic_file(uow: UnitOfWork, staff: Staff, person_id: int, on: dt.date) -> 
     ``on``; audited (``chronic:read``)."""
     found = chronic.listing(uow, person_id)
     diseases = chronic.diseases_for(uow, person_id, on)
-    _audit(uow, staff, "chronic:read", f"{len(found)} certifications", person_id=person_id,
-           target=f"person:{person_id}")  # fmt: skip
+    console_audit(uow, staff, "chronic:read", f"{len(found)} certifications", person_id=person_id,
+                  target=f"person:{person_id}")  # fmt: skip
     return ChronicFile(found, diseases)
 
 
@@ -83,16 +59,16 @@ def certification_page(uow: UnitOfWork, staff: Staff, cert_id: int) -> Certifica
     """One certification, its person and its trail of actions; audited (``chronic:read``)."""
     view, person_id = chronic.certification(uow, cert_id)
     trail = chronic.history(uow, cert_id)
-    _audit(uow, staff, "chronic:read", "certification", person_id=person_id,
-           target=f"chronic:{cert_id}")  # fmt: skip
+    console_audit(uow, staff, "chronic:read", "certification", person_id=person_id,
+                  target=f"chronic:{cert_id}")  # fmt: skip
     return CertificationPage(view, person_id, trail)
 
 
 def _certified(uow: UnitOfWork, staff: Staff, what: str, made: CertificationView) -> None:
     _, person_id = chronic.certification(uow, made.id)
-    _audit(uow, staff, "chronic:certify",
-           f"{what} {made.disease} {made.valid_from} to {made.valid_to} ({made.status})",
-           person_id=person_id, target=f"chronic:{made.id}")  # fmt: skip
+    console_audit(uow, staff, "chronic:certify",
+                  f"{what} {made.disease} {made.valid_from} to {made.valid_to} ({made.status})",
+                  person_id=person_id, target=f"chronic:{made.id}")  # fmt: skip
 
 
 def certify(
@@ -126,14 +102,14 @@ def end(
 def epidemic_list(uow: UnitOfWork, staff: Staff) -> list[Epidemic]:
     """The declared epidemics; audited (``epidemic:read``)."""
     found = epidemics.epidemics(uow)
-    _audit(uow, staff, "epidemic:read", f"list; {len(found)} epidemics")
+    console_audit(uow, staff, "epidemic:read", f"list; {len(found)} epidemics")
     return found
 
 
 def epidemic_report(uow: UnitOfWork, staff: Staff, epidemic_id: int) -> dict[str, Any]:
     """An epidemic and the settlements it covered (``epidemics.report``); audited."""
     found = epidemics.report(uow, epidemic_id)
-    _audit(uow, staff, "epidemic:read", "report", target=f"epidemic:{epidemic_id}")
+    console_audit(uow, staff, "epidemic:read", "report", target=f"epidemic:{epidemic_id}")
     return found
 
 
@@ -162,8 +138,8 @@ def advance(
 ) -> int:
     """Advance money to an institution for the epidemic (``epidemics.advance``); audited."""
     txn = epidemics.advance(uow, epidemic_id, institution, fen, on)
-    _audit(uow, staff, "epidemic:advance", f"{institution} {fen_to_yuan(fen)}",
-           target=f"epidemic:{epidemic_id}")  # fmt: skip
+    console_audit(uow, staff, "epidemic:advance", f"{institution} {fen_to_yuan(fen)}",
+                  target=f"epidemic:{epidemic_id}")  # fmt: skip
     return txn
 
 
@@ -173,8 +149,8 @@ def clear_advance(
     """Clear what the epidemic advanced to an institution (``epidemics.clear_advance``);
     audited. Returns the amount cleared (fen)."""
     _txn, fen = epidemics.clear_advance(uow, epidemic_id, institution, on)
-    _audit(uow, staff, "epidemic:clear", f"{institution} {fen_to_yuan(fen)}",
-           target=f"epidemic:{epidemic_id}")  # fmt: skip
+    console_audit(uow, staff, "epidemic:clear", f"{institution} {fen_to_yuan(fen)}",
+                  target=f"epidemic:{epidemic_id}")  # fmt: skip
     return fen
 
 
@@ -197,8 +173,8 @@ def cross_region_statements(
     """The month's statement per pair of areas (``cross_region.statements``); audited
     (``funds:cross_region``)."""
     found = cross_region.statements(uow, month, insured_area, treating_area, lines=lines)
-    _audit(uow, staff, "funds:cross_region", f"read; {len(found)} pairs",
-           target=_pair_target(month, insured_area, treating_area))  # fmt: skip
+    console_audit(uow, staff, "funds:cross_region", f"read; {len(found)} pairs",
+                  target=_pair_target(month, insured_area, treating_area))  # fmt: skip
     return found
 
 
@@ -214,8 +190,9 @@ def cross_region_clear(
     audited with the references posted."""
     done = cross_region.pay(uow, month, insured_area, treating_area, on=on)
     posted = [c.statement.reference for c in done if c.posted]
-    _audit(uow, staff, "funds:cross_region", f"cleared {len(posted)} pairs: {', '.join(posted)}",
-           target=_pair_target(month, insured_area, treating_area))  # fmt: skip
+    detail = f"cleared {len(posted)} pairs: {', '.join(posted)}"
+    target = _pair_target(month, insured_area, treating_area)
+    console_audit(uow, staff, "funds:cross_region", detail, target=target)
     return done
 
 
@@ -228,9 +205,9 @@ def maternity_allowance(
     """Pay the maternity allowance of a birth (``maternity.pay_allowance``); audited
     (``benefit:pay``). The person's ID is masked unless the role sees identities."""
     paid = maternity.pay_allowance(uow, person_id, birth, wage=wage)
-    _audit(uow, staff, "benefit:pay",
-           f"maternity allowance {fen_to_yuan(paid.allowance)} ({paid.leave_days} days)",
-           person_id=person_id, target=paid.reference)  # fmt: skip
+    console_audit(uow, staff, "benefit:pay",
+                  f"maternity allowance {fen_to_yuan(paid.allowance)} ({paid.leave_days} days)",
+                  person_id=person_id, target=paid.reference)  # fmt: skip
     if staff.sees_identity:
         return paid
     return replace(paid, person=mask_national_id(paid.person) or "")

@@ -19,31 +19,8 @@ from yibao.policy.commercial import Product
 from yibao.rules.commercial import on_sale
 from yibao.services import commercial
 from yibao.services.commercial import PurchaseView
-from yibao.services.console import Staff, write_audit
-from yibao.store.repositories import AuditEntry
+from yibao.services.console import Staff, console_audit
 from yibao.store.uow import UnitOfWork
-
-
-def _audit(
-    uow: UnitOfWork,
-    staff: Staff,
-    action: str,
-    detail: str,
-    *,
-    person_id: int | None = None,
-    target: str | None = None,
-) -> None:
-    write_audit(
-        uow,
-        AuditEntry(
-            staff.actor,
-            staff.role.value,
-            action,
-            person_id=person_id,
-            target=target,
-            detail=f"console; {detail}"[:500],
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -72,9 +49,7 @@ def _area(uow: UnitOfWork, person_id: int, on: dt.date) -> str | None:
     last one."""
     with uow:
         history = uow.enrolments.history(person_id)
-    chosen = next((e for e in reversed(history) if e.covers(on)), None) or (
-        history[-1] if history else None
-    )
+    chosen = commercial.selling_enrolment(history, on)
     return chosen.pooling_area if chosen is not None else None
 
 
@@ -96,7 +71,7 @@ def commercial_file(uow: UnitOfWork, staff: Staff, person_id: int, on: dt.date) 
     found = commercial.listing(uow, person_id)  # an unknown person: NotFound
     trails = {p.id: commercial.history(uow, p.id) for p in found}
     area = _area(uow, person_id, on)
-    _audit(uow, staff, "commercial:read", f"{len(found)} purchases", person_id=person_id,
+    console_audit(uow, staff, "commercial:read", f"{len(found)} purchases", person_id=person_id,
            target=f"person:{person_id}")  # fmt: skip
     return CommercialFile(person_id, found, trails, area, offers(area, on))
 
@@ -106,7 +81,7 @@ def buy(
 ) -> PurchaseView:
     """The person buys ``product`` for ``year`` today (``commercial.buy``); audited."""
     made = commercial.buy(uow, person_id, product, year, actor=staff.actor)
-    _audit(uow, staff, "commercial:buy",
+    console_audit(uow, staff, "commercial:buy",
            f"buy {made.product} for {made.year} from {made.covers_from}",
            person_id=person_id, target=f"commercial:{made.id}")  # fmt: skip
     return made
@@ -123,7 +98,7 @@ def cancel(
     if owner != person_id:
         raise NotFound("purchase", purchase_id)
     made = commercial.cancel(uow, purchase_id, actor=staff.actor, reason=reason)
-    _audit(uow, staff, "commercial:buy", f"cancel {made.product} for {made.year}",
+    console_audit(uow, staff, "commercial:buy", f"cancel {made.product} for {made.year}",
            person_id=person_id, target=f"commercial:{made.id}")  # fmt: skip
     return made
 
@@ -132,7 +107,7 @@ def statement(uow: UnitOfWork, staff: Staff, month: str) -> dict[str, Any]:
     """The month's statement per insurer (``commercial.statement``); audited
     (``commercial:statement``)."""
     found = commercial.statement(uow, month)
-    _audit(uow, staff, "commercial:statement",
+    console_audit(uow, staff, "commercial:statement",
            f"{found['month']}; {len(found['insurers'])} insurers; total {found['total']}",
            target=f"commercial:{found['month']}")  # fmt: skip
     return found
