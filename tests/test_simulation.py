@@ -565,6 +565,31 @@ def test_the_calibration_table_comes_with_every_simulation(area: Path) -> None:
     assert "calibration of the area" in text and str(table[0]["measure"]) in text
 
 
+def test_the_calibration_sums_are_the_baseline_s_own(
+    area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inpatient sums by scheme and level the local engine makes of the baseline equal, to
+    the fen, those of a separate settlement of the area (``inpatient_fund_sums_by_level``), and
+    so does the table; the simulation's report does not settle the area a second time."""
+    from yibao.synth import calibration as cal
+
+    p = plan(area, [EXAMPLES / "resident_subsidy.yaml"])
+    acc = settle(p)
+    by_level = acc.inpatient_by_level()
+    expected = cal.inpatient_fund_sums_by_level(area)
+    assert by_level == expected
+    # both schemes, every level, have inpatient care: the comparison is not of zeros
+    assert all(fund > 0 and scope > fund for fund, scope in expected.values()), expected
+    table = cal.calibration_table(area)
+    assert cal.calibration_table(area, by_level) == table
+
+    def settles(*_: Any) -> Any:
+        raise AssertionError("the area settled again for the calibration table")
+
+    monkeypatch.setattr(cal, "inpatient_fund_sums_by_level", settles)
+    assert report(p, acc)["calibration"] == table
+
+
 def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
     """Claims outside the year, a column the kernel does not know, --out a file: one line,
     exit 2, nothing written."""

@@ -25,6 +25,7 @@ from yibao.batch.simulation.reform import load_reforms
 from yibao.batch.spark import person_sums
 from yibao.cli import app
 from yibao.policy import Policy
+from yibao.synth.calibration import calibration_table, inpatient_fund_sums_by_level
 
 EXAMPLES = Path(__file__).parents[2] / "src/yibao/calc/examples/reforms"
 REFORMS = [EXAMPLES / "lower_deductible.yaml", EXAMPLES / "lift_cap.yaml"]
@@ -44,6 +45,9 @@ def test_spark_and_local_give_the_same_report(spark: Any, area: Path) -> None:
     a, b = json.loads(local.stdout), json.loads(on_spark.stdout)
     assert (a.pop("engine"), b.pop("engine")) == ("local", "spark")
     assert a == b
+    # the calibration table, from each engine's own sums of the baseline, is the one of a
+    # separate settlement of the area
+    assert a["calibration"] == json.loads(json.dumps(calibration_table(area)))
     # the reforms changed something: the comparison is not of two empty reports
     assert a["claims"] > 5000
     assert any(r["affected"]["persons"] for r in a["reforms"]), a["reforms"]
@@ -127,6 +131,18 @@ def test_quintile_cuts_on_spark_are_the_exact_ones(spark: Any, area: Path) -> No
     assert _cuts_in(rows, ranks, [(-2, -1)] * 4, F) == [None] * 4
     # unbounded brackets: every household collected, the exact cuts
     assert _cuts_in(rows, ranks, [(None, None)] * 4, F) == expected
+
+
+def test_the_calibration_sums_on_spark_are_the_area_s(spark: Any, area: Path) -> None:
+    """The baseline's inpatient sums by scheme and level, summed on the executors, equal to the
+    fen those of a separate settlement of the area (``synth.calibration``)."""
+    from yibao.batch.simulation.run import plan, settle
+
+    p = plan(area, [REFORMS[0]])
+    acc = settle(p, "spark", "local[2]")
+    expected = inpatient_fund_sums_by_level(area)
+    assert acc.inpatient_by_level() == expected
+    assert all(fund > 0 and scope > fund for fund, scope in expected.values()), expected
 
 
 def test_a_partition_sends_burden_aggregates_not_households(spark: Any, area: Path) -> None:

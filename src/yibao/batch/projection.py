@@ -40,9 +40,16 @@ import numpy.typing as npt
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from yibao.batch.simulation.aggregate import SCHEMES
 from yibao.batch.simulation.contributions import CATEGORIES, FLEXIBLE, RESIDENT, RETIREE
 from yibao.batch.simulation.contributions import EMPLOYEE as IN_SERVICE
-from yibao.batch.simulation.engine import Scenario, scenario, settle_part
+from yibao.batch.simulation.engine import (
+    INPATIENT,
+    Scenario,
+    inpatient_by_level,
+    scenario,
+    settle_part,
+)
 from yibao.batch.simulation.local import AreaError, area_meta, check_area, read_slice
 from yibao.batch.simulation.reform import load_reforms
 from yibao.batch.simulation.run import calibration
@@ -234,6 +241,9 @@ class Cells:
     income: I64  # (K, 4, 2, 101)
     spent: I64  # (K, 4, 2, 101)
     claims: int = 0
+    #: the baseline's ``engine.INPATIENT`` amounts per name, per scheme (employee, resident):
+    #: the calibration table's fund payment ratios (``Accumulator.inpatient_by_level``)
+    inpatient: dict[str, list[int]] = field(default_factory=dict)
 
     @staticmethod
     def empty(scenarios: int) -> Cells:
@@ -242,6 +252,7 @@ class Cells:
             np.zeros(shape, np.int64),
             np.zeros((scenarios, *shape), np.int64),
             np.zeros((scenarios, *shape), np.int64),
+            inpatient={name: [0, 0] for name in INPATIENT},
         )
 
 
@@ -264,6 +275,10 @@ def settle_part_cells(
     cell = (part.category * 2 + male) * AGES + age
     cells.persons += np.bincount(cell, minlength=cells.persons.size).reshape(cells.persons.shape)
     cells.claims = len(part.claims)
+    resident = part.category == RESIDENT
+    for name in INPATIENT:
+        values = sums[f"s0_{name}"]
+        cells.inpatient[name] = [int(values[~resident].sum()), int(values[resident].sum())]
     for k in range(len(scenarios)):
         income = sums[f"s{k}_contributions"] - sums[f"s{k}_account_credits"]
         spent = sum((sums[f"s{k}_{n}"] for n in SPENT), np.zeros(len(cell), np.int64))
@@ -292,6 +307,10 @@ def settle_cells(
             cells.income += done.income
             cells.spent += done.spent
             cells.claims += done.claims
+            for name, by_scheme in done.inpatient.items():
+                cells.inpatient[name] = [
+                    a + b for a, b in zip(cells.inpatient[name], by_scheme, strict=True)
+                ]
             if on_part is not None:
                 on_part(done.claims)
     return cells
@@ -555,7 +574,7 @@ def project(
         cells.claims,
         _sources(policy),
         benefits_of(meta) if meta.get("generator") == "yibao.synth" else None,
-        calibration(area),
+        calibration(area, region, inpatient_by_level(cells.inpatient, SCHEMES)),
     )
 
 

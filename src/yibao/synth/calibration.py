@@ -13,7 +13,9 @@ and whether the generated value is within it.
   flexible workers and retirees. Published: NHSA 2023 bulletin, employees 84.6%, residents
   68.1%; tolerance 2 points. The same by institution level (tertiary, secondary, primary or
   below: employees 83.5 / 87.4 / 89.4%, residents 63.2 / 72.4 / 80.8%), the figures the
-  calibrated benefits (``synth.calibrated``) were fitted to.
+  calibrated benefits (``synth.calibrated``) were fitted to. A simulation or projection
+  passes the sums its engine already made of the baseline (``simulation.engine.INPATIENT``,
+  summed per part or Spark partition), so the area is not settled twice.
 - **Per-capita disposable income by household quintile**: households ranked by per-capita
   income (``household_income`` / members) and cut into five groups of equal count, as NBS
   does; each group's total income over its members against the published quintile mean scaled
@@ -170,20 +172,28 @@ def household_quintiles(area: Path | str) -> list[float] | None:
     return [round(float(income[g].sum() / size[g].sum()), 0) for g in groups]
 
 
-def calibration_table(area: Path | str) -> list[dict[str, Any]]:
+def calibration_table(
+    area: Path | str, by_level: dict[tuple[str, int], tuple[int, int]] | None = None
+) -> list[dict[str, Any]]:
     """The calibration rows of a generated area as dicts (see the module docstring); none for
-    an area without ``meta.json`` (an exported area: not generated, nothing to calibrate)."""
+    an area without ``meta.json`` (an exported area: not generated, nothing to calibrate).
+    ``by_level``: the inpatient sums of ``inpatient_fund_sums_by_level`` already at hand (a
+    simulation's baseline, summed by its engine), else the area is settled here."""
     if not (Path(area) / "meta.json").is_file():
         return []
-    return [row.as_dict() for row in calibration_rows(area)]
+    return [row.as_dict() for row in calibration_rows(area, by_level)]
 
 
-def calibration_rows(area: Path | str) -> list[CalibrationRow]:
-    """The calibration rows of a generated area (see the module docstring)."""
+def calibration_rows(
+    area: Path | str, by_level: dict[tuple[str, int], tuple[int, int]] | None = None
+) -> list[CalibrationRow]:
+    """The calibration rows of a generated area (see the module docstring; ``by_level`` as
+    ``calibration_table``'s)."""
     out = Path(area)
     meta = read_manifest(out)
     rows: list[CalibrationRow] = []
-    by_level = inpatient_fund_sums_by_level(out)
+    if by_level is None:
+        by_level = inpatient_fund_sums_by_level(out)
     level_ratios = _ratios(by_level)
     ratios = _ratios(_by_group(by_level))
     for group, label in (("employee", "employees"), ("resident", "residents")):

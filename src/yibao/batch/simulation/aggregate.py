@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from yibao.batch.simulation.contributions import AMOUNTS, CATEGORIES, RESIDENT
-from yibao.batch.simulation.engine import INCOME, SUMS
+from yibao.batch.simulation.engine import INCOME, INPATIENT, SUMS, inpatient_by_level
 from yibao.kernel.segments import I64
 from yibao.policy.params import fen_to_yuan
 
@@ -74,6 +74,8 @@ class Accumulator:
     #: per scenario, per insurance scheme: each amount summed
     sums: list[list[dict[str, int]]] = field(default_factory=list)
     changed: list[list[int]] = field(default_factory=list)  # per reform, per scheme: persons
+    #: the baseline's ``engine.INPATIENT`` amounts, per name, per scheme (the calibration's)
+    inpatient: dict[str, list[int]] = field(default_factory=dict)
     parts: list[dict[str, I64]] = field(default_factory=list)  # households' partial sums
     #: households already reduced (``reduce_households``: a Spark partition's), or None
     burden: Burden | None = None
@@ -81,6 +83,13 @@ class Accumulator:
     def __post_init__(self) -> None:
         self.sums = [[dict.fromkeys(SUMS, 0) for _ in SCHEMES] for _ in range(self.scenarios)]
         self.changed = [[0, 0] for _ in range(self.scenarios)]
+        self.inpatient = {name: [0, 0] for name in INPATIENT}
+
+    def inpatient_by_level(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """The baseline's inpatient insurance funds' payments and policy-scope amounts by
+        (scheme, institution level), fen: what ``synth.calibration.calibration_table`` takes
+        instead of settling the area again."""
+        return inpatient_by_level(self.inpatient, SCHEMES)
 
     def add(self, table: pa.Table) -> None:
         """A per-person table of the seam (``engine.output_schema``)."""
@@ -125,7 +134,8 @@ class Accumulator:
             scheme,
             np.arange(2, dtype=np.int64),
             [cols[f"s{k}_{name}"] for k, name in names]
-            + [cols[f"s{k}_changed"].astype(np.int64) for k in changed],
+            + [cols[f"s{k}_changed"].astype(np.int64) for k in changed]
+            + [cols[f"s0_{name}"] for name in INPATIENT],
             2,
         )
         for j, (k, name) in enumerate(names):
@@ -134,6 +144,9 @@ class Accumulator:
         for j, k in enumerate(changed, start=len(names)):
             for s in range(2):
                 self.changed[k][s] += int(by_scheme[j, s])
+        for j, name in enumerate(INPATIENT, start=len(names) + len(changed)):
+            for s in range(2):
+                self.inpatient[name][s] += int(by_scheme[j, s])
         self.parts.append(self._households(cols, scheme, income, n))
 
     def _households(
@@ -197,6 +210,9 @@ class Accumulator:
                 for name in SUMS:
                     self.sums[k][s][name] += other.sums[k][s][name]
                 self.changed[k][s] += other.changed[k][s]
+        for name in INPATIENT:
+            for s in range(len(SCHEMES)):
+                self.inpatient[name][s] += other.inpatient[name][s]
         self.parts.extend(other.parts)
         if other.burden is not None:
             self.burden = other.burden if self.burden is None else self.burden.merged(other.burden)

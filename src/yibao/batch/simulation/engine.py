@@ -16,13 +16,17 @@ Output columns (``output_schema(k)`` for k scenarios): ``psn_no``, ``household_i
 ``household_income`` (int64 fen, the household's annual disposable income; null when the area
 has none), ``claims``, ``total`` (fen billed), then per scenario ``s<k>_<amount>`` for every
 ``SUMS`` amount, and for each reform (k ≥ 1) ``s<k>_changed``: whether any of the person's
-claims or their own contribution came out different from the baseline.
+claims or their own contribution came out different from the baseline. The baseline also
+carries ``s0_inpatient_fund_<level>`` and ``s0_inpatient_scope_<level>`` (level 1, 2, 3): the
+person's inpatient claims' insurance funds' payments (hifp + hifmi + hifob) and policy-scope
+amount (``inscp_scp_amt``) at institutions of that level, what the calibration table's fund
+payment ratios are made of (``synth.calibration``, ``INPATIENT``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -43,7 +47,8 @@ from yibao.kernel.segments import I64
 from yibao.kernel.settle import Claims, Persons, settle_claims
 from yibao.kernel.tables import Tables, compile_tables
 from yibao.policy import Policy
-from yibao.policy.vocab import KERNEL_AMOUNTS
+from yibao.policy.vocab import KERNEL_AMOUNTS, MED_TYPES
+from yibao.synth.calibration import INSURANCE_FUNDS
 
 #: the kernel's payments summed per person: each fund's, their sum, the account's, mutual aid's
 #: and cash (``policy.vocab.KERNEL_AMOUNTS`` from ``hifp_pay``, but the person's part, which is
@@ -58,6 +63,11 @@ COMPARED = ("fund_pay_sumamt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay")
 #: the persons' columns the simulation reads beside the kernel's
 EXTRA_PERSON_COLUMNS = ("household_id", "wage", "contribution_base", "enrolled_on")
 INCOME = "household_income"
+LEVELS = (1, 2, 3)  # institution level: primary or below, secondary, tertiary
+#: per person, baseline only: inpatient insurance funds' payments and policy-scope amount by
+#: institution level (``inpatient_by_level`` reads their sums back)
+INPATIENT = tuple(f"inpatient_{what}_{lv}" for what in ("fund", "scope") for lv in LEVELS)
+_INPATIENT_CODE = MED_TYPES.index("inpatient")
 
 
 @dataclass(frozen=True)
@@ -157,17 +167,35 @@ def part_input(claims: pa.Table, persons: pa.Table, year: int) -> PartInput:
     )
 
 
-def _settled(part: PartInput, s: Scenario) -> tuple[I64, list[I64]]:
+def _settled(part: PartInput, s: Scenario, inpatient: bool = False) -> tuple[I64, list[I64]]:
     """One scenario's settlement of the slice: per-person sums of ``PAYMENTS`` (rows in that
-    order) and the claims' ``COMPARED`` columns."""
+    order, then ``INPATIENT`` when ``inpatient``) and the claims' ``COMPARED`` columns."""
     from yibao.batch.simulation.sums import person_sums
 
     c = part.claims
     result = settle_claims(s.tables, c, part.persons, None, explain=False)
-    summed = person_sums(
-        c.person, part.rows, [result.columns[p] for p in PAYMENTS], len(part.psn_no)
-    )
+    cols = [result.columns[p] for p in PAYMENTS]
+    if inpatient:
+        fund = sum(np.asarray(result.columns[f], dtype=np.int64) for f in INSURANCE_FUNDS)
+        scope = np.asarray(result.columns["inscp_scp_amt"], dtype=np.int64)
+        level = np.where(c.med_type == _INPATIENT_CODE, c.level + 1, 0)
+        zero = np.zeros(len(c), dtype=np.int64)
+        cols += [np.where(level == lv, v, zero) for v in (fund, scope) for lv in LEVELS]
+    summed = person_sums(c.person, part.rows, cols, len(part.psn_no))
     return summed, [result.columns[name] for name in COMPARED]
+
+
+def inpatient_by_level(
+    sums: Mapping[str, Sequence[int]], groups: Sequence[str]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """{(scheme group, level): (insurance funds' payments, policy-scope amount)}, fen, from the
+    ``INPATIENT`` amounts summed per scheme group (``sums[name][g]`` for ``groups[g]``): the
+    form ``synth.calibration.calibration_table`` takes."""
+    return {
+        (group, lv): (sums[f"inpatient_fund_{lv}"][g], sums[f"inpatient_scope_{lv}"][g])
+        for g, group in enumerate(groups)
+        for lv in LEVELS
+    }
 
 
 def settle_part(
@@ -180,10 +208,10 @@ def settle_part(
     from yibao.batch.simulation.sums import changed_persons
 
     if pool is not None:
-        futures = [pool.submit(_settled, part, s) for s in scenarios]
+        futures = [pool.submit(_settled, part, s, k == 0) for k, s in enumerate(scenarios)]
         settled = [f.result() for f in futures]
     else:
-        settled = [_settled(part, s) for s in scenarios]
+        settled = [_settled(part, s, k == 0) for k, s in enumerate(scenarios)]
     c = part.claims
     out: dict[str, I64] = {}
     years: dict[ContributionRates, dict[str, I64]] = {}
@@ -195,7 +223,7 @@ def settle_part(
             )
         for name, values in contributions.items():
             out[f"s{k}_{name}"] = values
-        for j, name in enumerate(PAYMENTS):
+        for j, name in enumerate(PAYMENTS if k else (*PAYMENTS, *INPATIENT)):
             out[f"s{k}_{name}"] = summed[j]
         if k == 0:
             continue
@@ -219,6 +247,8 @@ def output_schema(scenarios: int) -> pa.Schema:
         fields += [(f"s{k}_{name}", pa.int64()) for name in SUMS]
         if k:
             fields.append((f"s{k}_changed", pa.bool_()))
+        else:
+            fields += [(f"s0_{name}", pa.int64()) for name in INPATIENT]
     return pa.schema(fields)
 
 
@@ -260,6 +290,9 @@ def person_table(part: PartInput, sums: dict[str, I64], scenarios: int) -> pa.Ta
             columns[f"s{k}_{name}"] = pa.array(sums[f"s{k}_{name}"])
         if k:
             columns[f"s{k}_changed"] = pa.array(sums[f"s{k}_changed"].astype(np.bool_))
+        else:
+            for name in INPATIENT:
+                columns[f"s0_{name}"] = pa.array(sums[f"s0_{name}"])
     return pa.Table.from_pydict(columns, schema=output_schema(scenarios))
 
 

@@ -117,14 +117,23 @@ def settle(
     return acc
 
 
-def calibration(area: Path) -> list[dict[str, Any]] | None:
-    """The area's calibration table (``calibration_table(area)``: what the generated area's
-    answer depends on against published figures) as rows of JSON, or None where the synthetic
-    area has no calibration. Only a generated area (``meta.json`` of ``yibao synth``) is
-    calibrated: an exported one is the bureau's own data."""
-    if area_meta(area).get("generator") != "yibao.synth":
+def calibration(
+    area: Path,
+    region: str | None = None,
+    by_level: dict[tuple[str, int], tuple[int, int]] | None = None,
+) -> list[dict[str, Any]] | None:
+    """The area's calibration table (``calibration_table``: what the generated area's answer
+    depends on against published figures) as rows of JSON, or None where the synthetic area
+    has no calibration. Only a generated area (``meta.json`` of ``yibao synth``) is
+    calibrated: an exported one is the bureau's own data. ``by_level``: the baseline's
+    inpatient sums (``Accumulator.inpatient_by_level``), taken when the baseline was settled
+    under ``region`` = the area's own (else the area is settled once more under its own)."""
+    meta = area_meta(area)
+    if meta.get("generator") != "yibao.synth":
         return None
-    return calibration_table(area)
+    if region != str(meta.get("policy_region") or meta.get("region") or ""):
+        by_level = None
+    return calibration_table(area, by_level)
 
 
 def report(p: Plan, acc: Accumulator, engine: str = "local") -> dict[str, Any]:
@@ -141,5 +150,5 @@ def report(p: Plan, acc: Accumulator, engine: str = "local") -> dict[str, Any]:
         "engine": engine,
         **body,
         "benefits": benefits_of(meta) if meta.get("generator") == "yibao.synth" else None,
-        "calibration": calibration(p.area),
+        "calibration": calibration(p.area, p.region, acc.inpatient_by_level()),
     }
