@@ -214,6 +214,24 @@ def test_the_command_prints_json_and_draws_the_chart(area: Path, tmp_path: Path)
     assert text.exit_code == 0 and "resident fund" in text.stdout
 
 
+def test_the_projection_s_calibration_comes_from_its_own_baseline(
+    area: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The projection's calibration table is made of the sums of its own settlement of the
+    baseline (equal to a separate settlement's, the test below): the area is not settled twice."""
+    from yibao.synth import calibration as cal
+
+    expected = cal.calibration_table(area)
+
+    def settles(*_: Any) -> Any:
+        raise AssertionError("the area settled again for the calibration table")
+
+    monkeypatch.setattr(cal, "inpatient_fund_sums_by_level", settles)
+    res = run_cli("--area", str(area), "--years", "1", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["calibration"] == json.loads(json.dumps(expected))
+
+
 def test_the_projection_carries_the_calibration_table(area: Path) -> None:
     """As every simulation: the generated area's calibration table (published figure and
     source beside each row), in the JSON and printed; the benefits it was settled under."""
