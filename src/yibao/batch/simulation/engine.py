@@ -174,14 +174,19 @@ def _settled(part: PartInput, s: Scenario, inpatient: bool = False) -> tuple[I64
 
     c = part.claims
     result = settle_claims(s.tables, c, part.persons, None, explain=False)
-    cols = [result.columns[p] for p in PAYMENTS]
-    if inpatient:
-        fund = sum(np.asarray(result.columns[f], dtype=np.int64) for f in INSURANCE_FUNDS)
-        scope = np.asarray(result.columns["inscp_scp_amt"], dtype=np.int64)
-        level = np.where(c.med_type == _INPATIENT_CODE, c.level + 1, 0)
-        zero = np.zeros(len(c), dtype=np.int64)
-        cols += [np.where(level == lv, v, zero) for v in (fund, scope) for lv in LEVELS]
-    summed = person_sums(c.person, part.rows, cols, len(part.psn_no))
+    n = len(part.psn_no)
+    summed = person_sums(c.person, part.rows, [result.columns[p] for p in PAYMENTS], n)
+    if inpatient:  # only the inpatient claims, summed per (person, level)
+        at = np.flatnonzero(c.med_type == _INPATIENT_CODE)
+        fund = np.zeros(len(at), dtype=np.int64)
+        for f in INSURANCE_FUNDS:
+            fund += result.columns[f][at]
+        scope = np.asarray(result.columns["inscp_scp_amt"][at], dtype=np.int64)
+        cell = part.rows[c.person[at]] * len(LEVELS) + c.level[at]
+        by_level = person_sums(cell, np.arange(n * len(LEVELS)), [fund, scope], n * len(LEVELS))
+        # rows: fund at levels 1, 2, 3, then scope at levels 1, 2, 3 (``INPATIENT``)
+        rows = by_level.reshape(2, n, len(LEVELS)).transpose(0, 2, 1).reshape(len(INPATIENT), n)
+        summed = np.concatenate([summed, rows])
     return summed, [result.columns[name] for name in COMPARED]
 
 
