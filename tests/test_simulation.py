@@ -31,7 +31,7 @@ from yibao.batch.simulation.aggregate import Accumulator
 from yibao.batch.simulation.engine import PAYMENTS, scenario, settle_households
 from yibao.batch.simulation.local import simulate_area
 from yibao.batch.simulation.reform import Reform, check_reform
-from yibao.batch.simulation.run import plan, report, settle
+from yibao.batch.simulation.run import calibration, plan, report, settle
 from yibao.cli import app
 from yibao.kernel.reasons import BASIC_CAP
 from yibao.kernel.settle import Claims, Persons, settle_claims
@@ -588,6 +588,11 @@ def test_the_calibration_sums_are_the_baseline_s_own(
 
     monkeypatch.setattr(cal, "inpatient_fund_sums_by_level", settles)
     assert report(p, acc)["calibration"] == table
+    monkeypatch.undo()
+    # a baseline under another region than the area's own is not the area's: settled again
+    wrong = dict.fromkeys(by_level, (1, 1))
+    assert calibration(area, REGION, wrong) != table
+    assert calibration(area, "110000", wrong) == table
 
 
 def test_a_bad_area_is_refused_with_one_line(tmp_path: Path) -> None:
