@@ -231,7 +231,7 @@ def test_institutions_are_for_administrators(api: Api) -> None:
     assert auditor.get("/console/institutions").status_code == 403
     admin, name = signed_in(api, Role.ADMINISTRATOR)
     page = admin.get("/console/institutions").text
-    assert inst.key_id in page
+    assert inst.key_id in page and "定点医疗机构" in page  # its kind (定点医药机构类别)
     url = f"/console/institutions/{inst.code}/keys/{inst.key_id}/revoke"
     assert admin.post(url, data={}).status_code == 403
     page_token = csrf_of(page)

@@ -128,6 +128,8 @@ def layer_totals(
 class InstitutionKey:
     code: str
     name: str
+    #: 定点医药机构类别 (``InstitutionKind``: hospital, village_clinic, pharmacy)
+    kind: str
     level: int | None
     area: str | None
     key_id: str | None
@@ -143,6 +145,7 @@ def institutions_and_keys(session: Session, limit: int = 500) -> list[Institutio
         select(
             InstitutionRow.code,
             InstitutionRow.name,
+            InstitutionRow.kind,
             InstitutionRow.level,
             InstitutionRow.area,
             InstitutionKeyRow.key_id,
@@ -155,8 +158,8 @@ def institutions_and_keys(session: Session, limit: int = 500) -> list[Institutio
         .limit(limit)
     ).all()
     return [
-        InstitutionKey(c, n, lv, a, k, bool(act) if k is not None else False, ca, ra)
-        for c, n, lv, a, k, act, ca, ra in rows
+        InstitutionKey(c, n, kd, lv, a, k, bool(act) if k is not None else False, ca, ra)
+        for c, n, kd, lv, a, k, act, ca, ra in rows
     ]
 
 
