@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from yibao.kernel.classify import CatalogueTable
@@ -210,6 +210,11 @@ def load_area(
                 done += n
                 if progress is not None:
                     progress(done, area.persons)
+            if report.parts_loaded and engine.dialect.name == "postgresql":
+                # fresh statistics for the planner: the store's supervision run and the console
+                # read the loaded tables at once, before autovacuum would have analysed them
+                with conn.begin():
+                    conn.execute(text("ANALYZE"))
         allocation = ledger.allocate_assistance(
             UnitOfWork.for_engine(engine), area.region, area.year
         )
