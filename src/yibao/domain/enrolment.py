@@ -7,6 +7,7 @@ day D ends the old enrolment on D − 1 and starts the new one on D.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -180,3 +181,12 @@ class CoverageYear:
     continuous_years: int = 0  # consecutive insured years ending with this one
     zero_claim: bool = False  # insured and the funds paid nothing (set at year-end)
     closed: bool = False
+
+
+def covering_or_last(history: Sequence[Enrolment], on: dt.date) -> Enrolment | None:
+    """The enrolment whose pooling area a person's benefit is arranged in on ``on`` (a chronic
+    certification, a 惠民保 purchase): the last one covering ``on``, else the latest one (None:
+    never enrolled). ``history`` oldest first."""
+    return next((e for e in reversed(history) if e.covers(on)), None) or (
+        history[-1] if history else None
+    )

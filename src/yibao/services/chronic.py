@@ -15,13 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
-from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.policy.chronic import chronic_diseases
 from yibao.rules.chronic import Certification, renewed_until, valid_until, validity_months
 from yibao.services.clock import today
-from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.common import PolicySource, policy_for, stored_person
 from yibao.store.chronic_models import ChronicCertificationRow
 from yibao.store.uow import UnitOfWork
 
@@ -65,19 +65,10 @@ def _view(
     )  # fmt: skip
 
 
-def _person(uow: UnitOfWork, who: str | int) -> tuple[Person, int]:
-    person = find_person(uow, who)
-    if person.id is None:
-        raise NotStored("person")
-    return person, person.id
-
-
 def _area(uow: UnitOfWork, person: Person, person_id: int, on: dt.date) -> str:
     """The pooling area whose list the certification is made against: the enrolment covering
     ``on``, else the person's latest enrolment; a person never enrolled is refused."""
-    history = uow.enrolments.history(person_id)
-    covering = [e for e in history if e.covers(on)]
-    chosen = covering[-1] if covering else (history[-1] if history else None)
+    chosen = covering_or_last(uow.enrolments.history(person_id), on)
     if chosen is None:
         raise InvalidField("person", f"{person.label} has no enrolment: not insured")
     return chosen.pooling_area
@@ -109,7 +100,7 @@ def certify(
             "valid_from", f"{start} is in the past: a certification starts today or later", start
         )
     with uow:
-        person, pid = _person(uow, who)
+        person, pid = stored_person(uow, who)
         area = _area(uow, person, pid, start)
         policy = policies(area)
         listed = chronic_diseases(policy, start)
@@ -200,7 +191,7 @@ def listing(
 ) -> list[CertificationView]:
     """The person's certifications, oldest first."""
     with uow:
-        person, pid = _person(uow, who)
+        person, pid = stored_person(uow, who)
         return [_view(r, person, policies) for r in uow.chronic.of_person(pid)]
 
 
@@ -219,7 +210,7 @@ def diseases_for(
     """(code, name) of the diseases the person may be certified for on ``on``: the list of the
     area ``certify`` would use; empty for a person never enrolled."""
     with uow:
-        person, pid = _person(uow, who)
+        person, pid = stored_person(uow, who)
         try:
             area = _area(uow, person, pid, on)
         except InvalidField:

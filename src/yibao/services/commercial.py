@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from yibao.domain.enrolment import Enrolment
+from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import AlreadyExists, InvalidField
-from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountKind
 from yibao.domain.registry import Person
 from yibao.policy import fen_to_yuan
 from yibao.policy.commercial import Product, products
 from yibao.rules.commercial import Cover, cancellable, covers_from, on_sale
 from yibao.services.clock import today
-from yibao.services.common import PolicySource, find_person, policy_for
+from yibao.services.common import PolicySource, policy_for, stored_person
 from yibao.store.commercial_models import CommercialPurchaseRow
 from yibao.store.uow import UnitOfWork
 
@@ -101,26 +99,11 @@ def _view(row: CommercialPurchaseRow, person: Person, policies: PolicySource) ->
     )  # fmt: skip
 
 
-def _person(uow: UnitOfWork, who: str | int) -> tuple[Person, int]:
-    person = find_person(uow, who)
-    if person.id is None:
-        raise NotStored("person")
-    return person, person.id
-
-
 def _code(product: str | None) -> str:
     code = (product or "").strip()
     if not code:
         raise InvalidField("product", "a product code is required (惠民保产品编码)", product)
     return code
-
-
-def selling_enrolment(history: Sequence[Enrolment], on: dt.date) -> Enrolment | None:
-    """The enrolment whose pooling area sells a person a product on ``on``: the one covering
-    ``on``, else the last one (None: never enrolled)."""
-    return next((e for e in reversed(history) if e.covers(on)), None) or (
-        history[-1] if history else None
-    )
 
 
 def buy(
@@ -138,9 +121,9 @@ def buy(
     code = _code(product)
     now = today()
     with uow:
-        person, pid = _person(uow, who)
+        person, pid = stored_person(uow, who)
         history = uow.enrolments.history(pid)
-        chosen = selling_enrolment(history, now)
+        chosen = covering_or_last(history, now)
         if chosen is None:
             raise InvalidField("person", f"{person.label} has no enrolment: not insured")
         area = chosen.pooling_area
@@ -221,7 +204,7 @@ def listing(
 ) -> list[PurchaseView]:
     """The person's purchases, by year."""
     with uow:
-        person, pid = _person(uow, who)
+        person, pid = stored_person(uow, who)
         return [_view(r, person, policies) for r in uow.commercial.of_person(pid)]
 
 

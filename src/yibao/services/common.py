@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from yibao.domain.errors import NotFound
+from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.policy import NATIONAL, Policy, UnknownRegion, policy_dir
 from yibao.store.uow import UnitOfWork
@@ -36,3 +37,11 @@ def find_person(uow: UnitOfWork, who: str | int) -> Person:
     if isinstance(who, int):
         return uow.persons.get(who)
     return uow.persons.require(who)
+
+
+def stored_person(uow: UnitOfWork, who: str | int) -> tuple[Person, int]:
+    """``find_person`` with its stored id."""
+    person = find_person(uow, who)
+    if person.id is None:
+        raise NotStored("person")
+    return person, person.id

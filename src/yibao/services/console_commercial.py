@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import NotFound
 from yibao.policy.commercial import Product
 from yibao.rules.commercial import on_sale
@@ -49,7 +50,7 @@ def _area(uow: UnitOfWork, person_id: int, on: dt.date) -> str | None:
     last one."""
     with uow:
         history = uow.enrolments.history(person_id)
-    chosen = commercial.selling_enrolment(history, on)
+    chosen = covering_or_last(history, on)
     return chosen.pooling_area if chosen is not None else None
 
 
