@@ -1,6 +1,7 @@
 """How ``api.serving.batch.Batcher`` forms batches: busy callers who send again at once are settled
 together when it lingers (not in alternating halves); a caller who does not come back is not
-waited for beyond the linger; a lone caller never waits.
+waited for beyond the linger; a lone caller never waits; callers on several event loops at once
+(a test client's requests from several threads) are each answered on their own loop.
 
 The batcher runs on a virtual clock (``tests.virtual_clock``) with its work on the loop: every
 pause below is exact, so the batches come out the same on an idle or an overloaded machine."""
@@ -8,6 +9,7 @@ pause below is exact, so the batches come out the same on an idle or an overload
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from tests.virtual_clock import run_virtual
 from yibao.api.serving.batch import Batcher
@@ -82,3 +84,29 @@ def test_after_a_pause_nobody_is_expected() -> None:
 
     run_virtual(main())
     assert work.sizes == [4, 1, 1]
+
+
+def test_callers_on_several_event_loops_at_once_are_each_answered() -> None:
+    # four threads, each with its event loop, send at once, again and again; each request is
+    # answered on its own loop (a batcher with one queue for whichever loop came last put one
+    # loop's request on another's queue, and its caller waited for ever)
+    work = Work()
+    batcher: Batcher[tuple[int, int], tuple[int, int]] = Batcher(work, 64)
+    start = threading.Barrier(4)
+    answers: dict[int, list[tuple[int, int]]] = {}
+
+    async def caller(me: int) -> None:
+        got = answers.setdefault(me, [])
+        for r in range(100):
+            got.append(await asyncio.wait_for(batcher.submit((me, r)), 60))
+
+    def thread(me: int) -> None:
+        start.wait()
+        asyncio.run(caller(me))
+
+    threads = [threading.Thread(target=thread, args=(me,)) for me in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == {me: [(me, r) for r in range(100)] for me in range(4)}

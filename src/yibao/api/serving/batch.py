@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -430,11 +431,10 @@ class Batcher(Generic[T, R]):
         self.concurrent = concurrent
         self.linger = linger
         self.in_thread = in_thread
-        self._arrived = asyncio.Event()
-        self._forming = asyncio.Lock()  # one batch formed at a time (with ``concurrent`` > 1)
-        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        #: One lane per event loop: a server has one; tests may run several at once (a test
+        #: client runs each request on a loop of its own, and tests send from several threads).
+        self._lanes: dict[asyncio.AbstractEventLoop, _Lane[T, R]] = {}
+        self._lanes_lock = threading.Lock()
         #: Items submitted, batches run and items answered so far (for tests and the curious).
         self.submitted = 0
         self.batches = 0
@@ -442,21 +442,28 @@ class Batcher(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._queue is None:  # a new event loop (tests): start over
-            self._loop, self._queue = loop, asyncio.Queue()
-            self._arrived, self._forming = asyncio.Event(), asyncio.Lock()
-            self._tasks = [loop.create_task(self._run(self._queue)) for _ in range(self.concurrent)]
+        lane = self._lane(loop)
         future: asyncio.Future[R] = loop.create_future()
         self.submitted += 1
-        self._queue.put_nowait((item, future))
-        self._arrived.set()
+        lane.queue.put_nowait((item, future))
+        lane.arrived.set()
         return await future
 
-    async def _run(self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]]) -> None:
+    def _lane(self, loop: asyncio.AbstractEventLoop) -> _Lane[T, R]:
+        with self._lanes_lock:
+            lane = self._lanes.get(loop)
+            if lane is None:
+                for closed in [old for old in self._lanes if old.is_closed()]:
+                    del self._lanes[closed]
+                lane = self._lanes[loop] = _Lane()
+                lane.tasks = [loop.create_task(self._run(lane)) for _ in range(self.concurrent)]
+            return lane
+
+    async def _run(self, lane: _Lane[T, R]) -> None:
         answered = 0
         while True:
-            async with self._forming:
-                batch = await self._form(queue, answered)
+            async with lane.forming:
+                batch = await self._form(lane, answered)
             self.batches += 1
             self.items += len(batch)
             answered = len(batch)
@@ -477,12 +484,11 @@ class Batcher(Generic[T, R]):
                     if not future.done():
                         future.set_exception(exc)
 
-    async def _form(
-        self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]], answered: int
-    ) -> list[tuple[T, asyncio.Future[R]]]:
+    async def _form(self, lane: _Lane[T, R], answered: int) -> list[tuple[T, asyncio.Future[R]]]:
         """The next batch: what is queued, after waiting (``linger`` at most) for the callers
         the last batch answered, unless the queue stayed empty for ``PAUSE`` lingers (under
         load their first one may take longer than a linger to come back)."""
+        queue = lane.queue
         loop = asyncio.get_running_loop()
         expected = min(self.max_batch, answered + queue.qsize())
         idle_from = loop.time()
@@ -490,20 +496,30 @@ class Batcher(Generic[T, R]):
         if loop.time() - idle_from > PAUSE * self.linger:  # a lull, not a busy till: start over
             expected = 1
         if self.linger > 0 and queue.qsize() + 1 < expected:
-            await self._gather(queue, expected - 1)
+            await self._gather(lane, expected - 1)
         while len(batch) < self.max_batch and not queue.empty():
             batch.append(queue.get_nowait())
         return batch
 
-    async def _gather(self, queue: asyncio.Queue[Any], wanted: int) -> None:
+    async def _gather(self, lane: _Lane[T, R], wanted: int) -> None:
         """Wait until ``wanted`` items are queued, for ``linger`` seconds at most."""
         deadline = asyncio.get_running_loop().time() + self.linger
-        while queue.qsize() < wanted:
+        while lane.queue.qsize() < wanted:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 return
-            self._arrived.clear()
+            lane.arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), left)
+                await asyncio.wait_for(lane.arrived.wait(), left)
             except TimeoutError:
                 return
+
+
+@dataclass
+class _Lane(Generic[T, R]):
+    """A batcher's queue, its signal and its workers on one event loop."""
+
+    queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = field(default_factory=asyncio.Queue)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    forming: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch formed at a time
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
