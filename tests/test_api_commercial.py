@@ -89,3 +89,38 @@ def test_products_and_statement(api: Api, monkeypatch: pytest.MonkeyPatch) -> No
         "/api/v1/commercial/statement", params={"month": "2026-01"}, headers=_auth(clerk)
     )
     assert refused.status_code == 403
+
+
+def test_collect_by_the_fund_manager_only(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YIBAO_TODAY", "2026-02-10")
+    path = "/api/v1/commercial/statement/2026-01/collect"
+    for role in (Role.ADMINISTRATOR, Role.ENROLMENT_CLERK, Role.SETTLEMENT_AUDITOR):
+        assert _post(api, api.staff(role), path).status_code == 403, role
+    manager = api.staff(Role.FUND_MANAGER)
+    r = _post(api, manager, path, {"on": "2026-02-05"})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["collected"], got["statement"]["month"], got["statement"]["balanced"]) == (
+        [],
+        "2026-01",
+        True,
+    )
+    for body, where in (
+        ({"on": "2026-03-01"}, "on: 2026-03-01 is after today"),
+        ({"on": "2026-01-31"}, "month: 2026-01 is not over on 2026-01-31"),
+        ({"insurer": "INS\u202eA"}, "insurer: contains"),
+    ):
+        bad = _post(api, manager, path, body).json()
+        assert bad["infcode"] == INVALID_FIELD and bad["err_msg"].startswith(where), bad
+    assert (
+        _post(api, manager, "/api/v1/commercial/statement/2026-13/collect")
+        .json()["err_msg"]
+        .startswith("month: must be YYYY-MM")
+    )
+    extra = _post(api, manager, path, {"amount": 1})  # no such field
+    assert extra.status_code == 400 and "amount" in extra.json()["err_msg"], extra.text
+    with Session(api.engine) as s:
+        outcomes = s.scalars(
+            select(AuditRow.outcome).where(AuditRow.action == "commercial:collect")
+        ).all()
+    assert sorted(outcomes) == ["denied"] * 3 + ["ok"] + ["refused"] * 4

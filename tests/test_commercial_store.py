@@ -1,8 +1,8 @@
 """Supplementary commercial insurance (惠民保) end to end on SQLite and PostgreSQL: products as
 parameters, purchases stored per person and year (bad ones refused with nothing stored), a
 settlement whose product pays its share (by hand, over two claims: its deductible, then its
-cap), a reversal undoing it, the insurer's receivable on the ledger and the monthly statement
-summing to the postings."""
+cap), a reversal undoing it, the insurer's receivable on the ledger, the monthly statement
+summing to the postings, and the insurer's payment of a month collected once into cash."""
 
 from __future__ import annotations
 
@@ -126,11 +126,19 @@ def _settle(uow: UnitOfWork, who: str, on: dt.date, total: int, **more: int) -> 
     return settlement.settle(uow, claim, policies=policies)
 
 
-def _receivable(uow: UnitOfWork) -> int:
+def _balance(uow: UnitOfWork, kind: AccountKind) -> int:
     with uow:
-        ref = AccountRef.fund(AccountKind.COMMERCIAL_RECEIVABLE, AREA)
+        ref = AccountRef.fund(kind, AREA)
         account = uow.ledger.balances([ref]).get(ref)
         return account.natural_balance if account is not None else 0
+
+
+def _receivable(uow: UnitOfWork) -> int:
+    return _balance(uow, AccountKind.COMMERCIAL_RECEIVABLE)
+
+
+def _cash(uow: UnitOfWork) -> int:
+    return _balance(uow, AccountKind.CASH)
 
 
 def test_buy_settle_reverse_and_the_statement(
@@ -207,6 +215,45 @@ def test_buy_settle_reverse_and_the_statement(
     paid = clearing.pay(uow, "2025-03", "H36010001", on=dt.date(2025, 4, 5))
     assert [(c.posted, c.statement.totals.owed) for c in paid] == [(True, 807500 + 74000)]
     assert ledger.reconcile(uow).ok
+
+    # the insurer pays March's 740 into the area's cash: the receivable falls by it, once
+    cash_before = _cash(uow)
+    got = commercial.collect(uow, "2025-03", "INS-A", on=dt.date(2025, 4, 10))
+    assert [(c.insurer, c.area, c.amount, c.posted) for c in got] == [("INS-A", AREA, 74000, True)]
+    assert (_receivable(uow), _cash(uow)) == (137000, cash_before + 74000)
+    again = commercial.collect(uow, "2025-03", on=dt.date(2025, 4, 11))
+    assert [(c.amount, c.posted, c.transaction, c.paid_on) for c in again] == [
+        (74000, False, got[0].transaction, dt.date(2025, 4, 10))
+    ]
+    march = commercial.statement(uow, "2025-03")
+    assert [(e["owed"], e["collected"], e["outstanding"]) for e in march["insurers"]] == [
+        ("740.00", "740.00", "0.00")
+    ]
+    # the collection, dated in April, is not a settlement of April's: April still balances
+    april = commercial.statement(uow, "2025-04")
+    assert (april["insurers"], april["total"], april["posted"], april["balanced"]) == (
+        [],
+        "0.00",
+        "0.00",
+        True,
+    )
+    # refused, changing nothing: a month not over, a day after today, an insurer's bad name
+    with pytest.raises(InvalidField, match="month: 2025-07 is not over on 2025-07-31"):
+        commercial.collect(uow, "2025-07", on=dt.date(2025, 7, 31))
+    with pytest.raises(InvalidField, match="on: 2025-08-01 is after today"):
+        commercial.collect(uow, "2025-06", on=dt.date(2025, 8, 1))
+    with pytest.raises(InvalidField, match="insurer: contains"):
+        commercial.collect(uow, "2025-06", "INS\u202eA", on=dt.date(2025, 7, 5))
+    with pytest.raises(InvalidField, match="month: must be YYYY-MM"):
+        commercial.collect(uow, "2025-13")
+    assert (_receivable(uow), _cash(uow)) == (137000, cash_before + 74000)
+    # July's net is negative (a reversal of June's): nothing to collect; June not yet paid
+    monkeypatch.setenv("YIBAO_TODAY", "2025-08-05")
+    assert commercial.collect(uow, "2025-07") == []
+    june = commercial.statement(uow, "2025-06")["insurers"][0]
+    assert (june["collected"], june["outstanding"]) == ("0.00", "2260.00")
+    assert ledger.reconcile(uow).ok
+    monkeypatch.setenv("YIBAO_TODAY", "2025-07-31")
 
     # paid settlements in force: not cancelled (and past its cooling-off days anyway)
     with pytest.raises(InvalidField, match=r"purchase: purchase .* covers since 2025-01-11"):
@@ -314,6 +361,13 @@ def test_cli_products_buy_list_cancel_statement(
     assert (empty["insurers"], empty["total"], empty["balanced"]) == ([], "0.00", True)
     bad_month = run("statement", "--month", "11-2025")
     assert bad_month.exit_code == 2 and "month: must be YYYY-MM" in bad_month.stderr
+    collected = run("collect", "--month", "2025-11", "--on", "2025-12-01")
+    assert collected.exit_code == 0, collected.stderr
+    assert json.loads(collected.stdout)["collected"] == []
+    early = run("collect", "--month", "2025-12")
+    assert early.exit_code == 2 and "month: 2025-12 is not over" in early.stderr
+    text = CliRunner().invoke(app, ["commercial", "collect", "--month", "2025-11", "--db", db_url])
+    assert text.exit_code == 0 and "2025-11: nothing to collect" in text.stdout
 
 
 def test_a_product_on_the_listed_self_paid_items(

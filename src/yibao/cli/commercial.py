@@ -1,6 +1,6 @@
 """``yibao commercial``: supplementary commercial insurance (惠民保): the products sold in an
 area, a person's purchase of one for a coverage year, its cancellation, a person's purchases, and
-the monthly statement of what each insurer owes."""
+the monthly statement of what each insurer owes, and its collection from the insurer."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from yibao.cli.common import (
     ShowOpt,
     emit,
     fail,
+    parse_date,
     unit_of_work,
 )
 from yibao.cli.options import with_policy_dir
 from yibao.domain.errors import RecordError
-from yibao.policy import ParameterError
+from yibao.policy import ParameterError, fen_to_yuan
 from yibao.services import commercial
 from yibao.services.commercial import PurchaseView
 
@@ -131,8 +132,13 @@ def statement(
     equals the net posted to the commercial receivable accounts in the month."""
     with unit_of_work(db, as_json) as uow:
         data = commercial.statement(uow, month)
+    emit(data, as_json, _statement_text(data))
+
+
+def _statement_text(data: dict[str, Any]) -> str:
     lines = [
-        f"{e['insurer']}: owes {e['owed']}"
+        f"{e['insurer']}: owes {e['owed']}, collected {e['collected']}, "
+        f"outstanding {e['outstanding']}"
         + "".join(
             f"\n  {ln['area']} {ln['product']}: {ln['settlements']} settled {ln['paid']}, "
             f"{ln['reversals']} reversed {ln['reversed']}, owed {ln['owed']}"
@@ -142,4 +148,33 @@ def statement(
     ]
     check = "equals" if data["balanced"] else "DIFFERS FROM"
     lines.append(f"{data['month']}: total {data['total']} {check} the posted {data['posted']}")
-    emit(data, as_json, "\n".join(lines))
+    return "\n".join(lines)
+
+
+@app.command("collect")
+def collect(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    insurer: Annotated[
+        str | None, typer.Option("--insurer", help="One insurer (default: every insurer)")
+    ] = None,
+    on: Annotated[str | None, typer.Option(help="The day the insurer paid (default today)")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the insurers' payment of the month's net (收回惠民保垫付): per insurer and area
+    one ledger transaction, cash in, the commercial receivable down; once per month. Then the
+    month's statement."""
+    day = parse_date(on, "on", as_json) if on is not None else None
+    with unit_of_work(db, as_json) as uow:
+        done = commercial.collect(uow, month, insurer, on=day)
+        data = commercial.statement(uow, month)
+    lines = [
+        f"{c.insurer} {c.area}: {'collected' if c.posted else 'already collected'} "
+        f"{fen_to_yuan(c.amount)} on {c.paid_on} (transaction {c.transaction})"
+        for c in done
+    ] or [f"{month}: nothing to collect"]
+    emit(
+        {"collected": [c.as_dict() for c in done], "statement": data},
+        as_json,
+        "\n".join([*lines, _statement_text(data)]),
+    )

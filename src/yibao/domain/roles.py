@@ -75,10 +75,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "chronic:read": frozenset({_C, _A, _D}),
     # supplementary commercial insurance (惠民保): the products and a person's purchases read by
     # staff; a purchase bought or cancelled at the counter (the clerk, the administrator); the
-    # monthly statement of what each insurer owes read by fund managers and administrators
+    # monthly statement of what each insurer owes read by fund managers and administrators, and
+    # the insurer's payment of it recorded by fund managers
     "commercial:read": frozenset({_C, _A, _F, _D}),
     "commercial:buy": frozenset({_C, _D}),
     "commercial:statement": frozenset({_F, _D}),
+    "commercial:collect": frozenset({_F}),
     # supervision findings (稽核): the auditor works them, the administrator reads them
     "findings:read": frozenset({_A, _D}),
     "findings:work": frozenset({_A}),

@@ -1,15 +1,16 @@
 """Supplementary commercial insurance (惠民保): the region's products (``commercial.products``),
 a person's purchase of one for a coverage year, its cancellation, and the monthly statement of
-what each insurer owes for the settlements its products paid. Each purchase keeps its own audit
-trail of actions (who bought or cancelled it, when). A settlement reads the purchase covering
-the claim's date and the product pays its share (``kernel.layers.commercial``), posted to
-``commercial_receivable:<area>`` (``services.settlement.write``).
+what each insurer owes for the settlements its products paid, and its collection: the insurer
+pays the month's net, per area, into the area's cash (``collect``). Each purchase keeps its own
+audit trail of actions (who bought or cancelled it, when). A settlement reads the purchase
+covering the claim's date and the product pays its share (``kernel.layers.commercial``),
+posted to ``commercial_receivable:<area>`` (``services.settlement.write``).
 
 Refused, changing nothing: a product code missing or not on the list of the person's area for
 the year, a purchase outside the product's sale period, a person not insured on the day the
 purchase would start to cover, a second purchase for one person and year; cancelling a
 cancelled purchase, one that paid a settlement in force, or one past its cooling-off days once
-it covers.
+it covers; a collection dated before the month is over or after today.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from typing import Any
 
 from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import AlreadyExists, InvalidField
-from yibao.domain.ledger import AccountKind
+from yibao.domain.ledger import AccountKind, AccountRef, LedgerTransaction, credit, debit
 from yibao.domain.registry import Person
+from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.policy.commercial import Product, products
 from yibao.rules.commercial import Cover, cancellable, covers_from, on_sale
+from yibao.services.clearing import payment_day
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, policy_for, stored_person
+from yibao.store.clearing import payments
 from yibao.store.commercial_models import CommercialPurchaseRow
 from yibao.store.uow import UnitOfWork
 
@@ -35,6 +39,8 @@ ACTIVE, CANCELLED = "active", "cancelled"
 AREA = re.compile(r"[0-9]{6}")
 #: The coverage years a purchase may name.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: The ledger transaction of an insurer's payment of a month's net for an area.
+COLLECTION_KIND = "commercial_collection"
 
 
 @dataclass(frozen=True)
@@ -240,24 +246,20 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
 def statement(uow: UnitOfWork, month: str) -> dict[str, Any]:
     """The month's statement per insurer (惠民保结算单): for each insurer, area and product, the
     settlements its products paid in the month and those reversed in it, and the net it owes
-    (yuan); with the net posted to the ``commercial_receivable`` accounts in the month, which
-    the statement's total equals."""
+    (yuan); what the insurer has paid of each area's net (``collect``), and what is still
+    outstanding; with the net posted to the ``commercial_receivable`` accounts by the month's
+    settlements and reversals, which the statement's total equals."""
     first, last = month_bounds(month)
     with uow:
-        settled = uow.commercial.paid(first, last, reversed_=False)
-        undone = uow.commercial.paid(first, last, reversed_=True)
+        lines = _owed(uow, first, last)
         accounts = uow.ledger.fund_accounts([AccountKind.COMMERCIAL_RECEIVABLE])
         flows = uow.ledger.flows([a.ref.code for a in accounts], first, last)
-    lines: dict[tuple[str, str, str], dict[str, int]] = {}
-    for sign, group in ((1, settled), (-1, undone)):
-        for g in group:
-            line = lines.setdefault(
-                (g.insurer, g.area, g.product),
-                {"settled": 0, "settled_amount": 0, "reversed": 0, "reversed_amount": 0},
-            )
-            key = "settled" if sign > 0 else "reversed"
-            line[key] += g.count
-            line[f"{key}_amount"] += g.amount
+        owing = sorted({(insurer, area) for insurer, area, _ in lines})
+        paid = payments(uow.session, [collection_reference(*k, first) for k in owing], sign=1)
+    collected: dict[str, int] = {}
+    for insurer, area in owing:
+        got = paid.get(collection_reference(insurer, area, first))
+        collected[insurer] = collected.get(insurer, 0) + (got.amount if got else 0)
     insurers: dict[str, dict[str, Any]] = {}
     for (insurer, area, product), n in sorted(lines.items()):
         entry = insurers.setdefault(insurer, {"insurer": insurer, "lines": [], "owed": 0})
@@ -275,14 +277,123 @@ def statement(uow: UnitOfWork, month: str) -> dict[str, Any]:
             }
         )
     total = sum(e["owed"] for e in insurers.values())
-    posted = sum(d - c for _, _, d, c in flows)
+    posted = sum(d - c for _, kind, d, c in flows if kind != COLLECTION_KIND)
     return {
         "month": first.strftime("%Y-%m"),
-        "insurers": [{**e, "owed": fen_to_yuan(e["owed"])} for e in insurers.values()],
+        "insurers": [
+            {
+                **e,
+                "owed": fen_to_yuan(e["owed"]),
+                "collected": fen_to_yuan(collected[i]),
+                "outstanding": fen_to_yuan(e["owed"] - collected[i]),
+            }
+            for i, e in insurers.items()
+        ],
         "total": fen_to_yuan(total),
         "posted": fen_to_yuan(posted),
         "balanced": total == posted,
     }
+
+
+def _owed(
+    uow: UnitOfWork, first: dt.date, last: dt.date
+) -> dict[tuple[str, str, str], dict[str, int]]:
+    """The settlements and reversals from ``first`` to ``last`` paid under purchases, by
+    (insurer, area, product): counts and fen."""
+    settled = uow.commercial.paid(first, last, reversed_=False)
+    undone = uow.commercial.paid(first, last, reversed_=True)
+    lines: dict[tuple[str, str, str], dict[str, int]] = {}
+    for sign, group in ((1, settled), (-1, undone)):
+        for g in group:
+            line = lines.setdefault(
+                (g.insurer, g.area, g.product),
+                {"settled": 0, "settled_amount": 0, "reversed": 0, "reversed_amount": 0},
+            )
+            key = "settled" if sign > 0 else "reversed"
+            line[key] += g.count
+            line[f"{key}_amount"] += g.amount
+    return lines
+
+
+def collection_reference(insurer: str, area: str, first: dt.date) -> str:
+    """The business key of an insurer's payment of a month's net for an area."""
+    return f"commercial:{insurer}:{area}:{first:%Y-%m}"
+
+
+@dataclass(frozen=True)
+class Collected:
+    """An insurer's payment of a month's net for an area: ``posted`` False when it was
+    collected before (nothing changed; ``amount`` and ``transaction`` are that payment's)."""
+
+    insurer: str
+    area: str
+    month: str
+    amount: int
+    transaction: int
+    paid_on: dt.date
+    posted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "insurer": self.insurer,
+            "area": self.area,
+            "month": self.month,
+            "amount": fen_to_yuan(self.amount),
+            "transaction": self.transaction,
+            "paid_on": self.paid_on.isoformat(),
+            "posted": self.posted,
+        }
+
+
+def collect(
+    uow: UnitOfWork, month: str, insurer: str | None = None, *, on: dt.date | None = None
+) -> list[Collected]:
+    """The insurer (or every insurer with a statement for the month) pays the month's net per
+    area (收回惠民保垫付): one transaction ``commercial:<insurer>:<area>:<YYYY-MM>`` per
+    (insurer, area) owing more than nothing, dated ``on`` (default today; after the month's end
+    and not after today): D ``cash:<area>``, C ``commercial_receivable:<area>``. A month
+    already collected from an insurer for an area is not collected again; what was posted to
+    the area's receivable in the month after its collection (a settlement dated into it since)
+    shows as outstanding in the statement."""
+    first, last = month_bounds(month)
+    label, day = f"{first:%Y-%m}", payment_day(first, last, on)
+    if insurer is not None:
+        check_identifier("insurer", insurer)
+    out: list[Collected] = []
+    with uow:  # read and posted in one database transaction
+        owed: dict[tuple[str, str], int] = {}
+        for (who, area, _), n in _owed(uow, first, last).items():
+            if insurer is None or who == insurer:
+                net = n["settled_amount"] - n["reversed_amount"]
+                owed[who, area] = owed.get((who, area), 0) + net
+        refs = {key: collection_reference(*key, first) for key in owed}
+        done = payments(uow.session, list(refs.values()), sign=1)
+        for (who, area), amount in sorted(owed.items()):
+            ref = refs[who, area]
+            before = done.get(ref)
+            if before is not None:
+                paid = (before.amount, before.transaction_id, before.paid_on, False)
+                out.append(Collected(who, area, label, *paid))
+                continue
+            if amount <= 0:
+                continue
+            txn = LedgerTransaction.of(
+                COLLECTION_KIND,
+                day,
+                [
+                    debit(AccountRef.fund(AccountKind.CASH, area), amount),
+                    credit(AccountRef.fund(AccountKind.COMMERCIAL_RECEIVABLE, area), amount),
+                ],
+                f"惠民保 {first:%Y-%m}: {who} pays the net for {area}",
+                ref,
+            )
+            try:
+                txn_id = uow.ledger.post(txn)
+            except AlreadyExists:  # collected meanwhile by another run: keep its payment
+                continue
+            out.append(Collected(who, area, label, amount, txn_id, day, True))
+        uow.commit()
+    return out
 
 
 def _now() -> dt.datetime:
@@ -290,9 +401,13 @@ def _now() -> dt.datetime:
 
 
 __all__ = [
+    "COLLECTION_KIND",
+    "Collected",
     "PurchaseView",
     "buy",
     "cancel",
+    "collect",
+    "collection_reference",
     "covers_of",
     "history",
     "listing",

@@ -1,11 +1,13 @@
 """Supplementary commercial insurance (惠民保) over the API: the products sold in an area for a
 year and a person's purchases (``commercial:read``), a purchase bought or cancelled
 (``commercial:buy``: the enrolment clerk, the administrator), the monthly statement per insurer
-(``commercial:statement``: fund managers, the administrator). As ``yibao commercial`` does;
+(``commercial:statement``: fund managers, the administrator) and its collection from the insurers
+(``commercial:collect``: fund managers). As ``yibao commercial`` does;
 every change and refusal is audited (and a purchase keeps its own trail of actions)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +29,7 @@ from yibao.store.uow import UnitOfWork
 router = APIRouter(responses=ERROR_RESPONSES, tags=["benefits"])
 
 READ, BUY, STATEMENT = "commercial:read", "commercial:buy", "commercial:statement"
+COLLECT = "commercial:collect"
 ID = PathParam(ge=1, le=2**62, description="The purchase's id")
 
 
@@ -39,6 +42,16 @@ class BuyRequest(BaseModel):
     person: str = Field(min_length=1, max_length=40)
     product: str = Field(max_length=40)
     year: int | None = None
+
+
+class CollectRequest(BaseModel):
+    """The insurers' payment of a month's net: one insurer (default every insurer) and the day
+    it paid (default today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    insurer: str | None = Field(default=None, min_length=1, max_length=100)
+    on: dt.date | None = None
 
 
 class CancelRequest(BaseModel):
@@ -124,5 +137,29 @@ def statement(
     net posted to the commercial receivable accounts (equal)."""
     found: dict[str, Any] = _run(
         state, who, STATEMENT, month, lambda uow: commercial.statement(uow, month)
+    )
+    return found
+
+
+@router.post("/api/v1/commercial/statement/{month}/collect")
+def collect(
+    state: StateDep,
+    who: PrincipalDep,
+    body: CollectRequest,
+    month: str = PathParam(max_length=7, description="YYYY-MM"),
+) -> dict[str, Any]:
+    """Record the insurers' payment of the month's net per area (once per insurer, area and
+    month): the collections posted (or found posted before) and the month's statement."""
+    found: dict[str, Any] = _run(
+        state,
+        who,
+        COLLECT,
+        month,
+        lambda uow: {
+            "collected": [
+                c.as_dict() for c in commercial.collect(uow, month, body.insurer, on=body.on)
+            ],
+            "statement": commercial.statement(uow, month),
+        },
     )
     return found
