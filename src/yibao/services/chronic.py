@@ -230,10 +230,7 @@ def history(uow: UnitOfWork, cert_id: int) -> list[dict[str, Any]]:
 
 def certifications_of(uow: UnitOfWork, person_ids: list[int]) -> dict[int, list[Certification]]:
     """What a settlement reads: each person's certifications (their validity dates)."""
-    return {
-        pid: [Certification(r.disease, r.valid_from, r.valid_to) for r in rows]
-        for pid, rows in uow.chronic.of_persons(person_ids).items()
-    }
+    return uow.chronic.of_persons(person_ids)
 
 
 def _now() -> dt.datetime:

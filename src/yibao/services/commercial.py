@@ -226,10 +226,7 @@ def history(uow: UnitOfWork, purchase_id: int) -> list[dict[str, Any]]:
 
 def covers_of(uow: UnitOfWork, person_ids: list[int]) -> dict[int, list[Cover]]:
     """What a settlement reads: each person's purchases in force."""
-    return {
-        pid: [Cover(r.id, r.area, r.product, r.insurer, r.year, r.covers_from) for r in rows]
-        for pid, rows in uow.commercial.in_force(person_ids).items()
-    }
+    return uow.commercial.in_force(person_ids)
 
 
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:

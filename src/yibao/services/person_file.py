@@ -100,14 +100,8 @@ def load_files(
             },
             fund_paid=fund_paid.get(pid, {}),
             links=links.get(pid, []),
-            certifications=[
-                Certification(c.disease, c.valid_from, c.valid_to)
-                for c in certified_of.get(pid, [])
-            ],
-            covers=[
-                Cover(b.id, b.area, b.product, b.insurer, b.year, b.covers_from)
-                for b in bought.get(pid, [])
-            ],
+            certifications=certified_of.get(pid, []),
+            covers=bought.get(pid, []),
         )
         for pid in ids
     }

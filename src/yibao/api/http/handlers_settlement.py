@@ -9,7 +9,6 @@ person number (``psn_no``), never by national ID.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -107,7 +106,6 @@ def claim_of(
     give the level (or a registered visit's is taken)."""
     who = inputs.person_ref(data)
     doc = {k: v for k, v in data.items() if k not in ("psn_no", "certno")}
-    doc["person"] = "-"
     mdtrt_id = inputs.text(data, "mdtrt_id", 40, required=False)
     if institution is not None:
         doc["fixmedins_code"] = institution
@@ -117,8 +115,7 @@ def claim_of(
         doc["level"] = level()
     elif mdtrt_id is not None:
         doc.pop("fixmedins_code", None)  # the visit's
-    claim = svc.claim_from_mapping(doc)
-    return dataclasses.replace(claim, person=who)
+    return svc.claim_from_mapping(doc, person=who)
 
 
 # -------------------------------------------------------------------------------- visits

@@ -75,13 +75,16 @@ _AMOUNT_KEYS = {
 }
 
 
-def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
+def claim_from_mapping(doc: Mapping[str, Any], person: str | int | None = None) -> Claim:
     """A claim from a YAML/JSON mapping (amounts in yuan); errors name the field. With a
     registered visit (``mdtrt_id``) the total may be left out: the visit's fee detail lines
-    then give it (``services.settlement.bill``)."""
-    person = doc.get("person") or doc.get("psn_no")
+    then give it (``services.settlement.bill``). ``person``: the person the caller read from
+    the request (as given), instead of the mapping's ``person``."""
     if person is None:
-        raise InvalidField("person", "missing (national ID)")
+        named = doc.get("person") or doc.get("psn_no")
+        if named is None:
+            raise InvalidField("person", "missing (national ID)")
+        person = str(named)
     on = _date(doc.get("date") or doc.get("setl_time"), "date")
     level = doc.get("level")
     if level is not None and not isinstance(level, int):
@@ -96,7 +99,7 @@ def claim_from_mapping(doc: Mapping[str, Any]) -> Claim:
         if any(doc.get(k) not in (None, "") for k in keys)
     )
     return Claim(
-        person=str(person),
+        person=person,
         date=on,
         total=_yuan(
             doc.get("total", doc.get("medfee_sumamt")), "total", optional=mdtrt_id is not None

@@ -20,7 +20,7 @@ from yibao.domain.settlement import Claim, Layer, SettlementAnswer, Visit, Visit
 from yibao.kernel import online
 from yibao.kernel.entitled import NEVER, entitled_days
 from yibao.kernel.online import Request
-from yibao.kernel.report import setl_detail
+from yibao.kernel.report import detail_fen
 from yibao.kernel.settle import (
     REASONS,
     WAITING,
@@ -37,7 +37,7 @@ from yibao.kernel.tables import (
     epoch_days,
     product_columns,
 )
-from yibao.policy import Policy, fen_to_yuan, money, yuan_to_fen
+from yibao.policy import Policy, fen_to_yuan, money
 from yibao.policy.commercial import Product, products
 from yibao.policy.vocab import CROSS_REGIONS
 from yibao.rules.chronic import certified_disease
@@ -359,14 +359,5 @@ def fund_layers(
     col: dict[str, np.ndarray], i: int, scheme: str, n_tiers: int, aided: bool
 ) -> tuple[Layer, ...]:
     """Claim ``i``'s fund layers (setldetail) as the answer stores them, fen (one pass over
-    ``kernel.report.setl_detail``; the area loader's settlements are built by it too)."""
-    return tuple(
-        Layer(
-            d["fund_pay_type"],
-            d["fund_name"],
-            yuan_to_fen(d["base"]),
-            yuan_to_fen(d["fund_payamt"]),
-            d["text"],
-        )
-        for d in setl_detail(col, i, scheme, n_tiers, aided)
-    )
+    ``kernel.report.detail_fen``; the area loader's settlements are built by it too)."""
+    return tuple(Layer(*row) for row in detail_fen(col, i, scheme, n_tiers, aided))

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from yibao.domain.errors import NotFound
+from yibao.rules.chronic import Certification
 from yibao.store.chronic_models import ChronicActionRow, ChronicCertificationRow
+from yibao.store.sql import BulkRead, grouped
+
+_CERTIFICATIONS = cast(Table, ChronicCertificationRow.__table__)
+#: what a settlement round reads of its chronic claimants (``BulkRead``: built once)
+_OF_PERSONS = BulkRead(
+    lambda in_: (
+        select(
+            _CERTIFICATIONS.c.person_id,
+            _CERTIFICATIONS.c.disease,
+            _CERTIFICATIONS.c.valid_from,
+            _CERTIFICATIONS.c.valid_to,
+        )
+        .where(in_(_CERTIFICATIONS.c.person_id, "keys"))
+        .order_by(_CERTIFICATIONS.c.valid_from, _CERTIFICATIONS.c.id)
+    )
+)
 
 
 class ChronicRepository:
@@ -47,19 +65,15 @@ class ChronicRepository:
         )
         return list(self.session.execute(stmt.with_for_update() if lock else stmt).scalars())
 
-    def of_persons(self, person_ids: Sequence[int]) -> dict[int, list[ChronicCertificationRow]]:
-        """The certifications of many persons by person id (one query)."""
+    def of_persons(self, person_ids: Sequence[int]) -> dict[int, list[Certification]]:
+        """The certifications of many persons by person id, oldest first (one compiled read:
+        it runs with every settlement round that has a chronic claim)."""
         if not person_ids:
             return {}
-        stmt = (
-            select(ChronicCertificationRow)
-            .where(ChronicCertificationRow.person_id.in_(person_ids))
-            .order_by(ChronicCertificationRow.valid_from, ChronicCertificationRow.id)
+        rows = _OF_PERSONS.rows(self.session, keys=list(person_ids))
+        return grouped(
+            (r.person_id, Certification(r.disease, r.valid_from, r.valid_to)) for r in rows
         )
-        out: dict[int, list[ChronicCertificationRow]] = {}
-        for row in self.session.execute(stmt).scalars():
-            out.setdefault(row.person_id, []).append(row)
-        return out
 
     def act(self, cert_id: int, action: str, actor: str, at: dt.datetime, detail: str) -> None:
         self.session.add(

@@ -6,15 +6,36 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from yibao.domain.errors import NotFound
+from yibao.rules.commercial import Cover
 from yibao.store.commercial_models import CommercialActionRow, CommercialPurchaseRow
 from yibao.store.models import SettlementRow
+from yibao.store.sql import BulkRead, grouped
 
 ACTIVE = "active"
+
+_PURCHASES = cast(Table, CommercialPurchaseRow.__table__)
+#: what a settlement round reads of its persons' purchases (``BulkRead``: built once)
+_IN_FORCE = BulkRead(
+    lambda in_: (
+        select(
+            _PURCHASES.c.person_id,
+            _PURCHASES.c.id,
+            _PURCHASES.c.area,
+            _PURCHASES.c.product,
+            _PURCHASES.c.insurer,
+            _PURCHASES.c.year,
+            _PURCHASES.c.covers_from,
+        )
+        .where(in_(_PURCHASES.c.person_id, "keys"), _PURCHASES.c.status == ACTIVE)
+        .order_by(_PURCHASES.c.year, _PURCHASES.c.id)
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +94,16 @@ class CommercialRepository:
         )
         return list(self.session.execute(stmt.with_for_update() if lock else stmt).scalars())
 
-    def in_force(self, person_ids: Sequence[int]) -> dict[int, list[CommercialPurchaseRow]]:
-        """The purchases not cancelled of many persons by person id (one query)."""
+    def in_force(self, person_ids: Sequence[int]) -> dict[int, list[Cover]]:
+        """The purchases not cancelled of many persons by person id, by year then id (one
+        compiled read: it runs with every settlement round)."""
         if not person_ids:
             return {}
-        stmt = (
-            select(CommercialPurchaseRow)
-            .where(
-                CommercialPurchaseRow.person_id.in_(person_ids),
-                CommercialPurchaseRow.status == ACTIVE,
-            )
-            .order_by(CommercialPurchaseRow.year, CommercialPurchaseRow.id)
+        rows = _IN_FORCE.rows(self.session, keys=list(person_ids))
+        return grouped(
+            (r.person_id, Cover(r.id, r.area, r.product, r.insurer, r.year, r.covers_from))
+            for r in rows
         )
-        out: dict[int, list[CommercialPurchaseRow]] = {}
-        for row in self.session.execute(stmt).scalars():
-            out.setdefault(row.person_id, []).append(row)
-        return out
 
     def paid_under(self, purchase_id: int) -> int:
         """How many settlements in force the purchase paid something of."""

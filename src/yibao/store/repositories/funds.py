@@ -83,16 +83,27 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
     if not rows:
         return
     connection = bind.connection() if isinstance(bind, Session) else bind
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(_TOTALS)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["fund", "pooling_area", "year", "month", "part"],
-        set_={"amount": _TOTALS.c.amount + stmt.excluded.amount},
-    )
-    connection.execute(stmt, rows)
+    connection.execute(_month_totals_upsert(connection.dialect.name), rows)
+
+
+#: the month totals' upsert by dialect, built once (``add_month_totals`` runs at every COMMIT
+#: of a posting unit: building it and its cache key anew cost about what running it costs)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _month_totals_upsert(dialect: str) -> Any:
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        new = insert(_TOTALS)
+        stmt = _UPSERTS[dialect] = new.on_conflict_do_update(
+            index_elements=["fund", "pooling_area", "year", "month", "part"],
+            set_={"amount": _TOTALS.c.amount + new.excluded.amount},
+        )
+    return stmt
 
 
 def _moves(rows: Iterable[Any]) -> list[FundMove]:

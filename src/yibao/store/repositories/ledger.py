@@ -30,6 +30,12 @@ _BALANCES = BulkRead(
     )
 )
 _BALANCES_LOCKED = BulkRead(lambda in_: _BALANCES.statement_with(in_).with_for_update())
+#: a balance moved by what a unit posted (``apply_moves``, at every COMMIT: built once)
+_MOVE_BALANCE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("aid"))
+    .values(balance=_ACCOUNTS.c.balance + bindparam("delta"))
+)
 
 
 def _account(row: AccountRow) -> Account:
@@ -222,13 +228,7 @@ class LedgerRepository:
         rows = [{"aid": a, "delta": moves[a]} for a in sorted(moves) if moves[a]]
         moves.clear()
         if rows:
-            table = cast(Table, AccountRow.__table__)
-            self.session.connection().execute(
-                update(table)
-                .where(table.c.id == bindparam("aid"))
-                .values(balance=table.c.balance + bindparam("delta")),
-                rows,
-            )
+            self.session.connection().execute(_MOVE_BALANCE, rows)
 
     def apply_month_totals(self) -> None:
         """Add what was posted in this unit to the funds' month totals, rows in key order.
