@@ -19,6 +19,7 @@ from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
 from yibao.domain.errors import InvalidField, NotFound
 from yibao.domain.linkage import PairStateError
+from yibao.services import clock
 from yibao.services import registry as registry_service
 from yibao.services.compare import review
 from yibao.services.compare.linkage import CANDIDATES_SCHEMA, FIELDS, Linkage, Thresholds
@@ -88,7 +89,7 @@ def _store(uow: UnitOfWork) -> list[review.PairView]:
     with uow:
         from yibao.store.repositories.linkage import LinkageRepository
 
-        assert LinkageRepository(uow.session).add_pairs(AREA, rows, "run", review._now()) == 4
+        assert LinkageRepository(uow.session).add_pairs(AREA, rows, "run", clock.now()) == 4
         uow.commit()
     return review.list_pairs(uow, area=AREA)
 
@@ -122,7 +123,7 @@ def test_pairs_stored_with_both_sides_and_levels(uow: UnitOfWork) -> None:
     with uow:
         from yibao.store.repositories.linkage import LinkageRepository
 
-        assert LinkageRepository(uow.session).add_pairs(AREA, rows, "run", review._now()) == 0
+        assert LinkageRepository(uow.session).add_pairs(AREA, rows, "run", clock.now()) == 0
         uow.commit()
     assert review.show(uow, zhang.id).status == "rejected"
 

@@ -20,6 +20,7 @@ from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
 from yibao.domain.registry import Person
 from yibao.policy.chronic import chronic_diseases
 from yibao.rules.chronic import Certification, renewed_until, valid_until, validity_months
+from yibao.services import clock
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, policy_for, stored_person
 from yibao.store.chronic_models import ChronicCertificationRow
@@ -118,7 +119,7 @@ def certify(
                     f"of {code} for {person.label} ({other.valid_from} to {other.valid_to})",
                 )
         row = uow.chronic.add(pid, area, code, start, end)
-        uow.chronic.act(row.id, "certify", actor, _now(), f"{code} {start} to {end}")
+        uow.chronic.act(row.id, "certify", actor, clock.now(), f"{code} {start} to {end}")
         view = _view(row, person, policies)
         uow.commit()
     return view
@@ -145,7 +146,7 @@ def renew(
             )
         before = row.valid_to
         row.valid_to = renewed_until(before, now, validity_months(policy, now))
-        uow.chronic.act(row.id, "renew", actor, _now(), f"valid to {before} -> {row.valid_to}")
+        uow.chronic.act(row.id, "renew", actor, clock.now(), f"valid to {before} -> {row.valid_to}")
         view = _view(row, uow.persons.get(row.person_id), policies)
         uow.commit()
     return view
@@ -180,7 +181,7 @@ def end(
         detail = f"ended, last day {row.valid_to} (was {before})" + (
             f": {reason}" if reason else ""
         )
-        uow.chronic.act(row.id, "end", actor, _now(), detail[:500])
+        uow.chronic.act(row.id, "end", actor, clock.now(), detail[:500])
         view = _view(row, uow.persons.get(row.person_id), policies)
         uow.commit()
     return view
@@ -231,10 +232,6 @@ def history(uow: UnitOfWork, cert_id: int) -> list[dict[str, Any]]:
 def certifications_of(uow: UnitOfWork, person_ids: list[int]) -> dict[int, list[Certification]]:
     """What a settlement reads: each person's certifications (their validity dates)."""
     return uow.chronic.of_persons(person_ids)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 __all__ = [

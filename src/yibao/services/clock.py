@@ -1,6 +1,7 @@
 """Today's date, as every use case and edge sees it: the server's clock, or the date set in
 ``YIBAO_TODAY`` (ISO ``YYYY-MM-DD``; for tests and for replaying a day). A settlement, visit or
-reversal dated after it is refused (``services.settlement``)."""
+reversal dated after it is refused (``services.settlement``). And the moment an action is
+stamped with in a trail (``now``: UTC, naive, as the database stores it)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def today() -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{ENV}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def now() -> dt.datetime:
+    """The moment, UTC without a zone (how the trails of actions store it)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

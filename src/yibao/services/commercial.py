@@ -28,6 +28,7 @@ from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.policy.commercial import Product, products
 from yibao.rules.commercial import Cover, cancellable, covers_from, on_sale
+from yibao.services import clock
 from yibao.services.clearing import payment_day
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, policy_for, stored_person
@@ -160,7 +161,7 @@ def buy(
                     "purchase", f"of {other.product} for {person.label} for {y} (#{other.id})"
                 )
         row = uow.commercial.add(pid, area, code, listed.insurer, y, now, start)
-        uow.commercial.act(row.id, "buy", actor, _now(), f"{code} for {y} from {start}")
+        uow.commercial.act(row.id, "buy", actor, clock.now(), f"{code} for {y} from {start}")
         view = _view(row, person, policies)
         uow.commit()
     return view
@@ -199,7 +200,7 @@ def cancel(
             )
         row.status, row.cancelled_on = CANCELLED, now
         detail = f"cancelled on {now}" + (f": {reason}" if reason else "")
-        uow.commercial.act(row.id, "cancel", actor, _now(), detail[:500])
+        uow.commercial.act(row.id, "cancel", actor, clock.now(), detail[:500])
         view = _view(row, uow.persons.get(row.person_id), policies)
         uow.commit()
     return view
@@ -391,10 +392,6 @@ def collect(
             out.append(Collected(who, area, label, amount, txn_id, day, True))
         uow.commit()
     return out
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from yibao.domain.registry import check_area
 from yibao.policy import fen_to_yuan
 from yibao.policy.vocab import FundRisk, FundWarning
 from yibao.rules import fund_risks, funds
+from yibao.services import clock
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.fund_analysis import Analysis, MonthFigures, analyse
 from yibao.store.repositories.funds import FundRepository, StoredWarning
@@ -126,7 +127,7 @@ def _month_warnings(
 
 def warnings_of(analysis: Analysis, policies: PolicySource = policy_for) -> list[StoredWarning]:
     """The warnings the analysis raises, month by month (pure: nothing read or stored)."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.now()
     out: list[StoredWarning] = []
     for line in analysis.lines:
         if line.fund not in RESERVE_FUNDS or line.area is None:

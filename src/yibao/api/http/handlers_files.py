@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 from typing import Any
 
 from yibao.api.http import inputs
@@ -17,11 +16,8 @@ from yibao.api.http.handlers_statements import differences_out, reconcile_input
 from yibao.api.http.tx import handler
 from yibao.policy import fen_to_yuan
 from yibao.services import exchange_files
+from yibao.services.clock import now
 from yibao.services.exchange_files import ExchangeFile
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def file_bytes(data: dict[str, Any], field: str = "in") -> bytes:
@@ -57,14 +53,14 @@ def upload_9101(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     content = file_bytes(data)
     code = ctx.principal.institution or inputs.require_text(data, "fixmedins_code", 32)
     ctx.audit(target=f"institution:{code}", detail=f"file {name[:80]} ({len(content)} bytes)")
-    return file_info(exchange_files.upload(ctx.uow(), code, name, content, _now()))
+    return file_info(exchange_files.upload(ctx.uow(), code, name, content, now()))
 
 
 @handler("9102", "download a file by its file_qury_no (an upload or a 3202 result)")
 def download_9102(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     number = inputs.require_text(data, "file_qury_no", 40)
     ctx.audit(target=f"file:{number}", detail="file downloaded")
-    f = exchange_files.download(ctx.read_uow(), number, ctx.principal.institution, _now())
+    f = exchange_files.download(ctx.read_uow(), number, ctx.principal.institution, now())
     return {**file_info(f), "content": base64.b64encode(f.content).decode()}
 
 
@@ -79,7 +75,7 @@ def reconcile_3202(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         period.first,
         period.last,
         period.claimed,
-        _now(),
+        now(),
         scheme=period.scheme,
         area=period.area,
     )

@@ -51,6 +51,7 @@ from yibao.kernel.schema import PERSON_COLUMNS
 from yibao.kernel.settle import REASONS, WAITING, Claims, Persons, State, settle_claims, state_keys
 from yibao.kernel.tables import DISEASE_NOT_CERTIFIED, MED_TYPES, SCHEME_INPUT, Tables
 from yibao.policy.vocab import CROSS_REGIONS
+from yibao.services import clock
 from yibao.services.settlement.answer import answer_json
 from yibao.services.settlement.compute import BALANCE_LAYERS, fund_layers
 from yibao.services.settlement.write import FUND_ACCOUNTS
@@ -304,7 +305,7 @@ def certify_conditions(
     cert_ids = bulk_write.next_ids(conn, "chronic_certifications", len(who))
     action_ids = bulk_write.next_ids(conn, "chronic_actions", len(who))
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.now()
     if who:
         conn.execute(
             text(

@@ -53,10 +53,6 @@ def _actor(by: str) -> str:
     return name
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def registry_from_store(uow: UnitOfWork, region: str | None = None) -> pa.Table:
     """The registry side: every person of the store (of ``region`` if given), ``psn_no`` their
     id, the address their household's."""
@@ -216,7 +212,7 @@ def link_and_store(
     linkage = link(records, registry, limits, seed=seed, progress=progress)
     rows = pairs_of(linkage, records, registry)
     with uow:
-        added = LinkageRepository(uow.session).add_pairs(area, rows, actor, _now())
+        added = LinkageRepository(uow.session).add_pairs(area, rows, actor, clock.now())
         uow.commit()
     auto = sum(1 for r in rows if r["status"] == PairStatus.AUTO)
     return LinkRun(auto, len(rows) - auto, added, linkage.weights)
@@ -304,7 +300,7 @@ def confirm(uow: UnitOfWork, pair_id: int, by: str, note: str | None = None) -> 
         ]
         if any(PairStatus(o.status) in LINKED for o in others):
             raise PairStateError(pair_id, row.status, "confirmed (its record is already linked)")
-        at = _now()
+        at = clock.now()
         row.status = PairStatus.CONFIRMED.value
         repo.act(row.id, row.status, actor, at, text or "confirmed")
         for o in others:
@@ -323,7 +319,7 @@ def reject(uow: UnitOfWork, pair_id: int, by: str, note: str | None = None) -> P
         row = repo.get(pair_id, lock=True)
         check_move(pair_id, PairStatus(row.status), PairStatus.REJECTED)
         row.status = PairStatus.REJECTED.value
-        repo.act(row.id, row.status, actor, _now(), text or "rejected")
+        repo.act(row.id, row.status, actor, clock.now(), text or "rejected")
         uow.commit()
     return show(uow, pair_id)
 

@@ -172,10 +172,6 @@ def show(uow: UnitOfWork, finding_id: int) -> FindingView:
         return _view(uow, uow.supervision.get(finding_id), detail=True)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _move(
     uow: UnitOfWork, finding_id: int, to: FindingStatus, by: str, detail: str | None
 ) -> FindingRow:
@@ -186,7 +182,7 @@ def _move(
     check_move(finding_id, FindingStatus(row.status), to)
     row.status = to.value
     if detail is not None:
-        uow.supervision.act(finding_id, to.value, actor, _now(), detail)
+        uow.supervision.act(finding_id, to.value, actor, clock.now(), detail)
     return row
 
 
@@ -230,7 +226,7 @@ def recover(uow: UnitOfWork, finding_id: int, by: str, on: dt.date | None = None
             finding_id,
             FindingStatus.RECOVERED.value,
             _actor(by),
-            _now(),
+            clock.now(),
             f"ledger transaction {row.ledger_transaction} on {day.isoformat()}",
         )
         uow.commit()
