@@ -1,6 +1,7 @@
 """The console's supplementary commercial insurance (惠民保) pages over the application as served,
 on SQLite and PostgreSQL: a person's purchases with the buy form (the products on sale in their
-area) and cancel, and the month's statement per insurer. A role without the action gets no form
+area) and cancel, and the month's statement per insurer with the insurer's payment recorded by a
+fund manager. A role without the action gets no form
 or link and is refused (403) if it posts anyway; a form without its CSRF token is refused and
 changes nothing; a refusal is shown next to the field it names; every read and write is audited
 as ``staff:<user>``; Chinese first, English on the switch."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -274,4 +276,31 @@ def test_statement_of_a_month(api: Api, uow: UnitOfWork, monkeypatch: pytest.Mon
     r = clerk.post(f"/console/persons/{pid}/commercial/{purchase}/cancel",
                    data={"csrf": csrf_of(page), "reason": ""})  # fmt: skip
     assert r.status_code == 422 and "cooling-off days" in error_of(r.text, f"cancel{purchase}")
+    assert ledger.reconcile(uow).ok
+
+    # the fund manager records the insurer's payment of March: once, into the area's cash
+    page = manager.get("/console/commercial/statement?month=2025-03").text
+    assert 'id="collect-1"' in page and "承保公司已付 0.00 元 · 承保公司尚欠 9397.50 元" in page
+    admin, _ = signed_in(api, Role.ADMINISTRATOR)  # reads the statement, records no payment
+    seen = admin.get("/console/commercial/statement?month=2025-03").text
+    assert "承保公司尚欠 9397.50 元" in seen and 'id="collect-1"' not in seen
+    form = {"csrf": csrf_of(page), "month": "2025-03", "insurer": "DEMO-INSURER", "on": ""}
+    assert admin.post("/console/commercial/statement/collect", data=form).status_code == 403
+    for bad, said in (
+        ("2025-13-01", "on: '2025-13-01' is not a date (YYYY-MM-DD)"),
+        ("2025-08-01", "on: 2025-08-01 is after today (2025-07-31)"),
+        ("2025-03-31", "month: 2025-03 is not over on 2025-03-31"),
+    ):
+        r = manager.post("/console/commercial/statement/collect", data={**form, "on": bad})
+        assert r.status_code == 422 and unescape(error_of(r.text, "collect")).startswith(said), bad
+        assert f'value="{bad}"' in r.text  # the form keeps what was typed
+    r = manager.post("/console/commercial/statement/collect", data={**form, "on": "2025-04-10"},
+                     follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"].endswith("month=2025-03&done=collected")
+    page = manager.get(r.headers["location"]).text
+    assert "承保公司付款已登记。" in page and 'id="collect-1"' not in page
+    assert "承保公司已付 9397.50 元 · 承保公司尚欠 0.00 元" in page
+    assert [a.detail for a in audit(api.engine, "commercial:collect")] == [
+        "console; DEMO-INSURER 2025-03: 1 posted, 9397.50"
+    ]
     assert ledger.reconcile(uow).ok

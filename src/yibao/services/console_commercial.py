@@ -16,6 +16,7 @@ from typing import Any
 
 from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import NotFound
+from yibao.policy import fen_to_yuan
 from yibao.policy.commercial import Product
 from yibao.rules.commercial import on_sale
 from yibao.services import commercial
@@ -114,4 +115,26 @@ def statement(uow: UnitOfWork, staff: Staff, month: str) -> dict[str, Any]:
     return found
 
 
-__all__ = ["CommercialFile", "Offer", "buy", "cancel", "commercial_file", "offers", "statement"]
+def collect(
+    uow: UnitOfWork, staff: Staff, month: str, insurer: str, on: dt.date
+) -> list[commercial.Collected]:
+    """Record the insurer's payment of the month's net (``commercial.collect``); audited
+    (``commercial:collect``)."""
+    done = commercial.collect(uow, month, insurer, on=on)
+    posted = sum(c.amount for c in done if c.posted)
+    console_audit(uow, staff, "commercial:collect",
+           f"{insurer} {month}: {sum(c.posted for c in done)} posted, {fen_to_yuan(posted)}",
+           target=f"commercial:{insurer}:{month}")  # fmt: skip
+    return done
+
+
+__all__ = [
+    "CommercialFile",
+    "Offer",
+    "buy",
+    "cancel",
+    "collect",
+    "commercial_file",
+    "offers",
+    "statement",
+]

@@ -1,6 +1,7 @@
 """The console's supplementary commercial insurance (惠民保) pages (``commercial_routes``): a
 person's purchases with the buy form (the products on sale in the person's area) and cancel,
-reached from the person's file; the month's statement per insurer. Each route checks the
+reached from the person's file; the month's statement per insurer, with the form that records an
+insurer's payment of it (fund managers). Each route checks the
 session, the form's CSRF token and the role's action, then calls
 ``services.console_commercial`` (the same service as the command line and the API) and renders;
 a refusal is shown next to the field it names."""
@@ -25,6 +26,7 @@ from yibao.web.app import (
     PersonId,
     StaffCtx,
     _check_fields,
+    _date,
     _redirect,
     _render,
 )
@@ -109,19 +111,42 @@ def commercial_routes(app: FastAPI) -> None:
             return page(ctx, person_id, values, {f"cancel{purchase_id}": _said(ctx, exc)}, 422)
         return _redirect(f"{PREFIX}/persons/{person_id}/commercial?done=cancelled")
 
-    @app.get("/commercial/statement")
-    def statement(ctx: StaffCtx, month: str = "") -> Response:
-        staff = ctx.require("commercial:statement")
-        shown = month[:20] or _last_month()
-        errors: dict[str, str] = {}
+    def statement_page(
+        ctx: Ctx, shown: str, errors: dict[str, str], done: str | None = None,
+        values: dict[str, str] | None = None,
+    ) -> Response:  # fmt: skip
+        assert ctx.staff is not None
         found = None
         try:
             _check_fields({"month": shown})
-            found = svc.statement(ctx.uow(), staff, shown.strip())
+            found = svc.statement(ctx.uow(), ctx.staff, shown.strip())
         except (RecordError, ValueError) as exc:
-            errors["month"] = _said(ctx, exc)
+            errors = {**errors, "month": _said(ctx, exc)}
         return _render(ctx, "commercial_statement.html", 422 if errors else 200, s=found,
-                       values={"month": shown}, errors=errors)  # fmt: skip
+                       values={"month": shown, "on": "", **(values or {})}, errors=errors,
+                       done=done == "collected", today=clock.today())  # fmt: skip
+
+    @app.get("/commercial/statement")
+    def statement(ctx: StaffCtx, month: str = "", done: str | None = None) -> Response:
+        ctx.require("commercial:statement")
+        return statement_page(ctx, month[:20] or _last_month(), {}, done)
+
+    @app.post("/commercial/statement/collect")
+    def collect(
+        ctx: FormCtx,
+        month: Annotated[str, Form(max_length=7)] = "",
+        insurer: Annotated[str, Form(max_length=100)] = "",
+        on: Annotated[str, Form(max_length=10)] = "",
+    ) -> Response:
+        staff = ctx.require("commercial:collect")
+        try:
+            _check_fields({"month": month, "insurer": insurer, "on": on})
+            day = _date(on, "on") if on.strip() else clock.today()
+            svc.collect(ctx.uow(), staff, month.strip(), insurer.strip(), day)
+        except (RecordError, ValueError) as exc:
+            said = {"collect": _said(ctx, exc)}
+            return statement_page(ctx, month, said, values={"on": on, "insurer": insurer})
+        return _redirect(f"{PREFIX}/commercial/statement?month={month.strip()}&done=collected")
 
 
 __all__ = ["commercial_routes"]
