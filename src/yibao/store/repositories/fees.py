@@ -117,14 +117,18 @@ def _line_of(row: Any) -> FeeLine:
     )
 
 
+#: The stored codes of the vocabularies (an enum's ``value`` is a slow property: read once).
+_VALUES: dict[Any, str] = {v: v.value for e in (ItemClass, LineReason, FeeLineStatus) for v in e}
+
+
 def _class_values(c: FeeLineClass) -> dict[str, Any]:
     return {
-        "item_class": c.item_class.value,
+        "item_class": _VALUES[c.item_class],
         "fully_self_paid": c.fully_self_paid,
         "over_limit": c.over_limit,
         "in_scope": c.in_scope,
         "category_b": c.category_b,
-        "reason": c.reason.value,
+        "reason": _VALUES[c.reason],
     }
 
 
@@ -171,7 +175,7 @@ class FeeRepository:
                         "amount": line.amount,
                         "fee_date": line.fee_date,
                         "approval": line.approval,
-                        "status": line.status.value,
+                        "status": _VALUES[line.status],
                         **_class_values(line.classes),
                     }
                 )
