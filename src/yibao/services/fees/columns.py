@@ -26,6 +26,8 @@ from yibao.policy.money import MAX_YUAN
 #: Per upload: its lines with their amounts, or why it was refused.
 Parsed = list[FeeLine] | RecordError | ParameterError
 
+#: fee_ocur_time's day: its first ten characters.
+_DAY = itemgetter(slice(None, 10))
 _REQUIRED = itemgetter("feedetl_sn", "med_list_codg", "cnt", "pric", "fee_ocur_time")
 #: Plain decimal text, newline-joined: the whole column checked by one match.
 _QUANTITIES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,4})?\n)*[0-9]+(?:\.[0-9]{1,4})?")
@@ -71,7 +73,7 @@ def _columns(docs_of: Sequence[object]) -> list[list[FeeLine]] | None:
             return None
         sizes.append(len(docs))
         flat.extend(docs)
-    if any(type(d) is not dict for d in flat):
+    if set(map(type, flat)) != {dict}:
         return None
     try:
         sns, codes, cnts, prices, whens = zip(*map(_REQUIRED, flat), strict=True)
@@ -79,11 +81,12 @@ def _columns(docs_of: Sequence[object]) -> list[list[FeeLine]] | None:
     except (KeyError, TypeError):  # a field missing, an unhashable flag
         return None
     stated = [d.get("det_item_fee_sumamt") for d in flat]
-    texts = (*sns, *codes, *cnts, *prices, *whens)
-    if any(type(t) is not str for t in texts) or not all(sns) or not all(codes):
+    if set(map(type, (*sns, *codes, *cnts, *prices, *whens))) != {str}:
         return None
-    sns = tuple(s.strip() for s in sns)
-    codes = tuple(c.strip() for c in codes)
+    if not all(sns) or not all(codes):
+        return None
+    sns = tuple(map(str.strip, sns))
+    codes = tuple(map(str.strip, codes))
     if max(map(len, sns)) > 30 or max(map(len, codes)) > 50:
         return None
     if not ("".join(sns).isprintable() and "".join(codes).isprintable()):
@@ -117,6 +120,9 @@ def _units(
     if joined.count("\n") != len(texts) - 1 or not pattern.fullmatch(joined):
         return None
     scale = 10**places
+    if "." not in joined:  # whole numbers: converted in C
+        units = [scale * u for u in map(int, texts)]
+        return units if max(units) <= most else None
     units = [
         int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
         for whole, _, frac in (t.partition(".") for t in texts)
@@ -126,17 +132,19 @@ def _units(
 
 def _days(texts: Sequence[str]) -> list[dt.date] | None:
     """``fee_ocur_time``'s days (its first ten characters, an ISO date), None if any is not."""
-    cut = [t[:10] for t in texts]
+    cut = list(map(_DAY, texts))
     try:
         known = {t: dt.date.fromisoformat(t) for t in set(cut)}
     except ValueError:
         return None
-    return [known[t] for t in cut]
+    return list(map(known.__getitem__, cut))
 
 
 def _stated_agree(stated: Sequence[object], amounts: Sequence[int]) -> bool:
     """Every stated amount (``det_item_fee_sumamt``) absent, or plain yuan equal to the
     line's amount."""
+    if not any(stated):  # none stated (None or empty)
+        return all(given is None or given == "" for given in stated)
     for given, amount in zip(stated, amounts, strict=True):
         if given is None or given == "":
             continue
