@@ -4,6 +4,7 @@ quantities count the earlier uploads."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,9 +35,14 @@ def catalogue_rows(table: CatalogueTable, lines: Sequence[FeeLine]) -> I64:
     if not lines:
         return np.zeros(0, dtype=np.int64)
     ids = table.code_ids(np.array([line.code for line in lines]))
-    days = np.array([epoch_days(line.fee_date) for line in lines], dtype=np.int64)
-    rows = table.rows(ids, days)
+    rows = table.rows(ids, _epoch_days([line.fee_date for line in lines]))
     return np.where(ids < 0, -2, rows)
+
+
+def _epoch_days(dates: Sequence[dt.date]) -> I64:
+    """``epoch_days`` of each date (each distinct one computed once)."""
+    days = {d: epoch_days(d) for d in set(dates)}
+    return np.array([days[d] for d in dates], dtype=np.int64)
 
 
 def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
@@ -84,8 +90,6 @@ def classify_visits(
     if not n:
         return [([], []) for _ in visits]
     lines = [line for v in visits for line in v.lines]
-    dates = [line.fee_date for line in lines]
-    days = {d: epoch_days(d) for d in set(dates)}
     rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
     sex = [SEX_MALE if v.person.sex is Sex.MALE else SEX_FEMALE for v in visits]
     ages = [v.person.age_on(d) for v in visits for d in (line.fee_date for line in v.lines)]
@@ -95,7 +99,7 @@ def classify_visits(
         Lines(
             visit=np.repeat(np.arange(len(visits), dtype=np.int64), count),
             row=rows,
-            day=np.array([days[d] for d in dates], dtype=np.int64),
+            day=_epoch_days([line.fee_date for line in lines]),
             quantity=np.array([line.quantity for line in lines], dtype=np.int64),
             unit_price=np.array([line.unit_price for line in lines], dtype=np.int64),
             sex=np.repeat(np.array(sex, dtype=np.int64), count),
