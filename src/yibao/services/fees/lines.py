@@ -249,7 +249,8 @@ def _results(
         if ratio is None:
             ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
         assert line.classes is not None
-        prepay = round_fen(line.classes.category_b * ratio)
+        b = line.classes.category_b
+        prepay = round_fen(b * ratio) if b else 0  # most lines are not category B
         out.append(LineResult(line, limit, ratio, prepay))
     return out
 
