@@ -19,6 +19,7 @@ from tests.fee_support import (
 )
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_api_fees import employee
+from yibao.domain.errors import RecordError
 from yibao.services import fees
 from yibao.services.settlement import register_visit
 from yibao.store.uow import UnitOfWork
@@ -97,3 +98,52 @@ def test_new_ids_never_look_like_a_national_id(monkeypatch: pytest.MonkeyPatch) 
     drawn = iter(["abcdef" + "123456789012345678" + "0" * 8, "ab" * 16])
     monkeypatch.setattr(common.uuid, "uuid4", lambda: uuid.UUID(hex=next(drawn)))
     assert common.new_id("V") == "V" + ("AB" * 12)
+
+
+@pytest.mark.usefixtures("test_catalogue")
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(bills=st.lists(lines, min_size=2, max_size=4), bad=st.integers(0, 3))
+def test_a_batch_of_uploads_is_each_upload_alone(engine: Engine, bills: Any, bad: int) -> None:
+    """``upload_many`` (the API's batches: the lines of all read as columns, the visits
+    classified in one call) gives each upload what ``upload_lines`` gives it alone; a refused
+    upload (an unknown code, or a line the columns leave to the line-by-line reading) keeps
+    its refusal and stores nothing, the others are stored."""
+    with UnitOfWork.for_engine(engine) as counting:
+        n = counting.persons.count() + 1
+    who = employee(UnitOfWork.for_engine(engine), n=n)
+
+    def visit() -> str:
+        v = register_visit(
+            UnitOfWork.for_engine(engine), who, "H1", "inpatient", 2, dt.date(2025, 5, 1)
+        )
+        return v.mdtrt_id
+
+    sent = [docs(bill) for bill in bills]
+    refused = bad % len(sent)
+    sent[refused][-1]["med_list_codg" if bad % 2 else "cnt"] = "ZZ99" if bad % 2 else " 0"
+    alone, together = [visit() for _ in sent], [visit() for _ in sent]
+    expected = []
+    for mdtrt_id, lines_sent in zip(alone, sent, strict=True):
+        try:
+            change = fees.upload_lines(UnitOfWork.for_engine(engine), mdtrt_id, lines_sent)
+            expected.append(([(r.line.amount, r.line.classes) for r in change.lines], change.sums))
+        except RecordError as exc:
+            expected.append(str(exc))
+    uow = UnitOfWork.for_engine(engine)
+    with uow:
+        found = fees.upload_many(
+            uow, [fees.Upload(m, d) for m, d in zip(together, sent, strict=True)]
+        )
+        uow.commit()
+    got = [
+        str(f)
+        if isinstance(f, Exception)
+        else ([(r.line.amount, r.line.classes) for r in f.lines], f.sums)
+        for f in found
+    ]
+    assert got == expected
+    assert isinstance(expected[refused], str) and "feedetail[" in expected[refused]
+    for a, b in zip(alone, together, strict=True):
+        assert stored(UnitOfWork.for_engine(engine), a) == stored(UnitOfWork.for_engine(engine), b)

@@ -31,6 +31,8 @@ def yuan_to_fen(value: Decimal | int | float | str) -> int:
 
 def fen_to_yuan(fen: int) -> str:
     """Integer fen as a decimal string with two places ("34790.00")."""
+    if type(fen) is int and fen >= 0:  # the common case
+        return f"{fen // 100}.{fen % 100:02d}"
     sign = "-" if fen < 0 else ""
     fen = abs(int(fen))
     return f"{sign}{fen // 100}.{fen % 100:02d}"

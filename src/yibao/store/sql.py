@@ -97,6 +97,44 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.execute(insert(table), list(rows))
         return
     names = tuple(rows[0])
+    binds = _binds(conn, table, names)
+    copy_rows(
+        conn,
+        table.name,
+        names,
+        ([row[n] if bind is None else bind(row[n]) for n, bind in binds] for row in rows),
+    )
+
+
+def insert_tuples(
+    session: Session, table: Table, names: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """``insert_rows`` of rows given as sequences in the order of ``names``: no dict per row,
+    and on PostgreSQL no list per row either when no column's type processes its values."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    binds = _binds(conn, table, names)
+    if all(bind is None for _, bind in binds):
+        copy_rows(conn, table.name, names, rows)
+        return
+    copy_rows(
+        conn,
+        table.name,
+        names,
+        (
+            [v if bind is None else bind(v) for v, (_, bind) in zip(row, binds, strict=True)]
+            for row in rows
+        ),
+    )
+
+
+def _binds(conn: Connection, table: Table, names: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """(column, its type's bind processor or None) of ``names``, kept per (table, names); a
+    table with a Python-side default for a column not given is refused (COPY would skip it)."""
     binds = _COPY_BINDS.get((table, names))
     if binds is None:
         python_defaults = [c.name for c in table.c if c.name not in names and c.default is not None]
@@ -106,12 +144,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             (n, table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
             for n in names
         ]
-    copy_rows(
-        conn,
-        table.name,
-        names,
-        ([row[n] if bind is None else bind(row[n]) for n, bind in binds] for row in rows),
-    )
+    return binds
 
 
 def copy_rows(

@@ -4,6 +4,7 @@ quantities count the earlier uploads."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,9 +35,14 @@ def catalogue_rows(table: CatalogueTable, lines: Sequence[FeeLine]) -> I64:
     if not lines:
         return np.zeros(0, dtype=np.int64)
     ids = table.code_ids(np.array([line.code for line in lines]))
-    days = np.array([epoch_days(line.fee_date) for line in lines], dtype=np.int64)
-    rows = table.rows(ids, days)
+    rows = table.rows(ids, _epoch_days([line.fee_date for line in lines]))
     return np.where(ids < 0, -2, rows)
+
+
+def _epoch_days(dates: Sequence[dt.date]) -> I64:
+    """``epoch_days`` of each date (each distinct one computed once)."""
+    days = {d: epoch_days(d) for d in set(dates)}
+    return np.array([days[d] for d in dates], dtype=np.int64)
 
 
 def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
@@ -59,42 +65,66 @@ def classify_visit(
     table: CatalogueTable, visit: Visit, person: Person, lines: Sequence[FeeLine], rows: I64
 ) -> list[Classified]:
     """Classify the visit's lines (``rows``: their catalogue rows, every one ≥ 0)."""
-    n = len(lines)
+    ((classes, limits),) = classify_visits(table, [VisitLines(visit, person, lines, rows)])
+    return [Classified(c, limit) for c, limit in zip(classes, limits, strict=True)]
+
+
+@dataclass(frozen=True)
+class VisitLines:
+    """A visit's lines to classify together, with their catalogue rows (every one ≥ 0)."""
+
+    visit: Visit
+    person: Person
+    lines: Sequence[FeeLine]
+    rows: I64
+
+
+def classify_visits(
+    table: CatalogueTable, visits: Sequence[VisitLines]
+) -> list[tuple[list[FeeLineClass], list[int | None]]]:
+    """Classify the lines of many visits of one catalogue in one columnar call (each visit's
+    maxima count its own lines only): per visit, its lines' classifications and the price
+    limits they were held to (price units; None when the item has none)."""
+    sizes = [len(v.lines) for v in visits]
+    n = sum(sizes)
     if not n:
-        return []
-    days = np.array([epoch_days(line.fee_date) for line in lines], dtype=np.int64)
-    ages = np.array([person.age_on(line.fee_date) for line in lines], dtype=np.int64)
-    sex = SEX_MALE if person.sex is Sex.MALE else SEX_FEMALE
+        return [([], []) for _ in visits]
+    lines = [line for v in visits for line in v.lines]
+    rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
+    sex = [SEX_MALE if v.person.sex is Sex.MALE else SEX_FEMALE for v in visits]
+    ages = [v.person.age_on(d) for v in visits for d in (line.fee_date for line in v.lines)]
+    count = np.array(sizes, dtype=np.int64)
     found = classify_lines(
         table,
         Lines(
-            visit=np.zeros(n, dtype=np.int64),
+            visit=np.repeat(np.arange(len(visits), dtype=np.int64), count),
             row=rows,
-            day=days,
+            day=_epoch_days([line.fee_date for line in lines]),
             quantity=np.array([line.quantity for line in lines], dtype=np.int64),
             unit_price=np.array([line.unit_price for line in lines], dtype=np.int64),
-            sex=np.full(n, sex, dtype=np.int64),
-            age=ages,
-            level=np.full(n, visit.level, dtype=np.int64),
+            sex=np.repeat(np.array(sex, dtype=np.int64), count),
+            age=np.array(ages, dtype=np.int64),
+            level=np.repeat(np.array([v.visit.level for v in visits], dtype=np.int64), count),
             approved=np.array([line.approved for line in lines], dtype=np.bool_),
         ),
     )
-    limits = table.price_limit[rows]
-    classes = table.item_class[rows]
-    return [
-        Classified(
-            FeeLineClass(
-                CLASSES[int(classes[i])],
-                int(found.fully_self_paid[i]),
-                int(found.over_limit[i]),
-                int(found.in_scope[i]),
-                int(found.category_b[i]),
-                REASONS[int(found.reason[i])],
-            ),
-            None if limits[i] == NO_LIMIT else int(limits[i]),
+    classes = list(
+        map(
+            FeeLineClass,
+            [CLASSES[k] for k in table.item_class[rows].tolist()],
+            found.fully_self_paid.tolist(),
+            found.over_limit.tolist(),
+            found.in_scope.tolist(),
+            found.category_b.tolist(),
+            [REASONS[k] for k in found.reason.tolist()],
         )
-        for i in range(n)
-    ]
+    )
+    limits = [None if k == NO_LIMIT else k for k in table.price_limit[rows].tolist()]
+    out, at = [], 0
+    for size in sizes:
+        out.append((classes[at : at + size], limits[at : at + size]))
+        at += size
+    return out
 
 
 def summed(lines: Sequence[FeeLine]) -> LineSums:

@@ -35,7 +35,8 @@ from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import bad_in_identifier, check_identifier
-from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE
+from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE, CatalogueTable
+from yibao.kernel.segments import I64
 from yibao.policy import ParameterError, fen_to_yuan, money
 from yibao.policy.dates import DateError, parse_date
 from yibao.policy.money import AmountError, parse_yuan, round_fen
@@ -43,7 +44,14 @@ from yibao.policy.vocab import FeeLineStatus, ItemClass
 from yibao.services import clock
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.fees import source
-from yibao.services.fees.classify import amounts, catalogue_rows, classify_visit, summed
+from yibao.services.fees.classify import (
+    VisitLines,
+    amounts,
+    catalogue_rows,
+    classify_visits,
+    summed,
+)
+from yibao.services.fees.columns import parse_uploads
 from yibao.services.fees.source import CatalogueSource
 from yibao.services.person_file import covering_enrolment
 from yibao.store.uow import UnitOfWork
@@ -170,6 +178,11 @@ def lines_from_input(docs: object) -> list[LineInput]:
     return out
 
 
+def _by_line(docs: object) -> list[FeeLine]:
+    """The lines of an upload read line by line (``lines_from_input``)."""
+    return [p.line for p in lines_from_input(docs)]
+
+
 def _open_visit(uow: UnitOfWork, mdtrt_id: str, institution: str | None) -> Visit:
     """The visit, locked: refused if unknown, another institution's, cancelled or settled."""
     visit = uow.settlements.visit(mdtrt_id, lock=True)
@@ -236,9 +249,89 @@ def _results(
         if ratio is None:
             ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
         assert line.classes is not None
-        prepay = round_fen(line.classes.category_b * ratio)
+        b = line.classes.category_b
+        prepay = round_fen(b * ratio) if b else 0  # most lines are not category B
         out.append(LineResult(line, limit, ratio, prepay))
     return out
+
+
+@dataclass(frozen=True)
+class _ToClassify:
+    """A visit's live lines (stored ones, in upload order) and new ones, to classify."""
+
+    visit: Visit
+    person: Person
+    live: list[FeeLine]
+    new: list[FeeLine]
+
+
+#: Per visit: the stored lines as now classified, the new ones classified and their price
+#: limits; or why the new lines were refused.
+Reclassified = tuple[list[FeeLine], list[FeeLine], list[int | None]] | InvalidField
+
+
+def _reclassify_many(
+    uow: UnitOfWork, region: str, table: CatalogueTable, todo: Sequence[_ToClassify]
+) -> list[Reclassified]:
+    """Classify the live lines of visits of ``region`` (``table``: its catalogue) together, in
+    one call: each visit's stored lines first, then its new ones, whose codes must be valid on
+    their dates (else that visit is refused, naming the first line that is not); store the
+    stored lines' changes. A stored line whose code has since left the catalogue keeps its
+    classification."""
+    new_rows = _split(catalogue_rows(table, [ln for t in todo for ln in t.new]), todo, "new")
+    old_rows = _split(catalogue_rows(table, [ln for t in todo for ln in t.live]), todo, "live")
+    out: list[Reclassified | None] = [None] * len(todo)
+    going: list[tuple[int, list[int], VisitLines]] = []
+    for k, (t, rows, olds) in enumerate(zip(todo, new_rows, old_rows, strict=True)):
+        try:
+            _check_codes(t.new, rows, region)
+        except InvalidField as exc:
+            out[k] = exc
+            continue
+        keep = np.flatnonzero(olds >= 0).tolist()
+        together = [t.live[j] for j in keep] + t.new
+        all_rows = np.concatenate([olds[keep], rows])
+        going.append((k, keep, VisitLines(t.visit, t.person, together, all_rows)))
+    found = classify_visits(table, [v for _, _, v in going])
+    changed = []
+    for (k, keep, _), (classes, limits) in zip(going, found, strict=True):
+        t = todo[k]
+        now = list(t.live)
+        for j, c in zip(keep, classes[: len(keep)], strict=True):
+            if now[j].classes != c:
+                now[j] = now[j].with_classes(c)
+                changed.append(now[j])
+        fresh = classes[len(keep) :]
+        new = [line.with_classes(c) for line, c in zip(t.new, fresh, strict=True)]
+        out[k] = (now, new, limits[len(keep) :])
+    uow.fees.reclassify(changed)
+    done = [o for o in out if o is not None]
+    assert len(done) == len(todo)
+    return done
+
+
+def _split(rows: I64, todo: Sequence[_ToClassify], which: str) -> list[I64]:
+    """``rows`` of the visits' ``new`` or ``live`` lines, concatenated, cut per visit."""
+    sizes = [len(t.new if which == "new" else t.live) for t in todo]
+    return np.split(rows, np.cumsum(sizes)[:-1]) if todo else []
+
+
+def _check_codes(new: Sequence[FeeLine], rows: I64, region: str) -> None:
+    """Refuse the first new line whose code the catalogue does not list, or not on its date."""
+    bad = np.flatnonzero(rows < 0)
+    if not len(bad):
+        return
+    i = int(bad[0])
+    line = new[i]
+    if rows[i] == -2:
+        raise InvalidField(
+            _at(i, line.feedetl_sn, "med_list_codg"),
+            f"{line.code} is not in the catalogue of area {region}",
+        )
+    raise InvalidField(
+        _at(i, line.feedetl_sn, "med_list_codg"),
+        f"{line.code} is not valid on {line.fee_date} in the catalogue of area {region}",
+    )
 
 
 def _reclassify(
@@ -250,42 +343,13 @@ def _reclassify(
     new: list[FeeLine],
     catalogues: CatalogueSource,
 ) -> tuple[list[FeeLine], list[FeeLine], list[int | None]]:
-    """Classify the visit's live lines (stored ones first, then ``new``, whose codes must be
-    valid on their dates) and store the changes; returns the stored lines as now classified,
-    ``new`` classified and their price limits. A stored line whose code has since left the
-    catalogue keeps its classification."""
-    assert visit.id is not None
-    table = catalogues(uow, region)
-    rows = catalogue_rows(table, new)
-    for i, (line, row) in enumerate(zip(new, rows, strict=True)):
-        if row == -2:
-            raise InvalidField(
-                _at(i, line.feedetl_sn, "med_list_codg"),
-                f"{line.code} is not in the catalogue of area {region}",
-            )
-        if row == -1:
-            raise InvalidField(
-                _at(i, line.feedetl_sn, "med_list_codg"),
-                f"{line.code} is not valid on {line.fee_date} in the catalogue of area {region}",
-            )
-    old_rows = catalogue_rows(table, live)
-    keep = [k for k, r in enumerate(old_rows) if r >= 0]
-    together = [live[k] for k in keep] + new
-    all_rows = np.concatenate([old_rows[keep], rows]).astype(np.int64)
-    found = classify_visit(table, visit, person, together, all_rows)
-    now = list(live)
-    changed = []
-    for k, c in zip(keep, found[: len(keep)], strict=True):
-        if live[k].classes != c.classes:
-            now[k] = live[k].with_classes(c.classes)
-            changed.append(now[k])
-    uow.fees.reclassify(changed)
-    fresh = found[len(keep) :]
-    return (
-        now,
-        [line.with_classes(c.classes) for line, c in zip(new, fresh, strict=True)],
-        [c.price_limit for c in fresh],
+    """``_reclassify_many`` of one visit; its refusal raised."""
+    (found,) = _reclassify_many(
+        uow, region, catalogues(uow, region), [_ToClassify(visit, person, live, new)]
     )
+    if isinstance(found, InvalidField):
+        raise found
+    return found
 
 
 @dataclass(frozen=True)
@@ -345,11 +409,11 @@ def upload_many(
     turn, each seeing the lines of those before it."""
     out: list[Uploaded | None] = [None] * len(uploads)
     parsed: dict[int, list[FeeLine]] = {}
-    for i, upload in enumerate(uploads):
-        try:
-            parsed[i] = [p.line for p in lines_from_input(upload.docs)]
-        except (RecordError, ParameterError) as exc:
-            out[i] = exc
+    for i, found in enumerate(parse_uploads([u.docs for u in uploads], _by_line)):
+        if isinstance(found, list):
+            parsed[i] = found
+        else:
+            out[i] = found
     todo, today = list(parsed), clock.today()
     while todo:
         now: list[int] = []
@@ -392,9 +456,9 @@ def _upload_round(
     person_ids = {v.person_id for _, v in open_}
     persons = uow.persons.get_many(person_ids)
     histories, _ = uow.enrolments.histories(sorted(person_ids)) if person_ids else ({}, {})
-    writes: list[tuple[int, Sequence[FeeLine]]] = []
+    regions: dict[str, list[tuple[int, _ToClassify]]] = {}
     for i, visit in open_:
-        upload, new = uploads[i], parsed[i]
+        new = parsed[i]
         assert visit.id is not None
         try:
             mine = stored.get(visit.id, [])
@@ -406,19 +470,33 @@ def _upload_round(
                 raise NotFound("person", visit.person_id)
             history = histories.get(visit.person_id, [])
             region = covering_enrolment(person, history, visit.begin_date).pooling_area
-            live, classified, limits = _reclassify(
-                uow, visit, person, region, live, new, catalogues
-            )
         except (RecordError, ParameterError) as exc:
             out[i] = exc
             continue
-        writes.append((visit.id, classified))
-        if upload.diagnoses:
-            uow.fees.set_diagnoses(visit.id, upload.diagnoses)
-        if upload.procedures:
-            uow.fees.set_procedures(visit.id, upload.procedures)
-        sums = summed(live + classified)
-        out[i] = FeeChange(visit, _results(classified, limits, region, policies), sums, [])
+        regions.setdefault(region, []).append((i, _ToClassify(visit, person, live, new)))
+    writes: list[tuple[int, Sequence[FeeLine]]] = []
+    for region, todo in regions.items():
+        try:
+            table = catalogues(uow, region)
+        except (RecordError, ParameterError) as exc:
+            for i, _ in todo:
+                out[i] = exc
+            continue
+        found = _reclassify_many(uow, region, table, [t for _, t in todo])
+        for (i, t), done in zip(todo, found, strict=True):
+            if isinstance(done, InvalidField):
+                out[i] = done
+                continue
+            live, classified, limits = done
+            upload, visit_id = uploads[i], t.visit.id
+            assert visit_id is not None
+            writes.append((visit_id, classified))
+            if upload.diagnoses:
+                uow.fees.set_diagnoses(visit_id, upload.diagnoses)
+            if upload.procedures:
+                uow.fees.set_procedures(visit_id, upload.procedures)
+            sums = summed(live + classified)
+            out[i] = FeeChange(t.visit, _results(classified, limits, region, policies), sums, [])
     uow.fees.add_many(writes)
 
 

@@ -37,7 +37,7 @@ from yibao.policy.supervision import LINE_RULE_REASONS
 from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason, SupervisionRule
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow, VisitProcedureRow
 from yibao.store.models import VisitRow
-from yibao.store.sql import BulkRead, insert_rows
+from yibao.store.sql import BulkRead, insert_tuples
 
 _LINES = cast(Table, FeeLineRow.__table__)
 _LIVE = FeeLineStatus.LIVE.value
@@ -117,14 +117,25 @@ def _line_of(row: Any) -> FeeLine:
     )
 
 
+#: The stored codes of the vocabularies (an enum's ``value`` is a slow property: read once).
+_VALUES: dict[Any, str] = {v: v.value for e in (ItemClass, LineReason, FeeLineStatus) for v in e}
+
+
+#: The columns ``FeeRepository.add_many`` writes, in its rows' order.
+_ADDED = (
+    "visit_id", "feedetl_sn", "code", "quantity", "unit_price", "amount", "fee_date", "approval",
+    "status", "item_class", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason",
+)  # fmt: skip
+
+
 def _class_values(c: FeeLineClass) -> dict[str, Any]:
     return {
-        "item_class": c.item_class.value,
+        "item_class": _VALUES[c.item_class],
         "fully_self_paid": c.fully_self_paid,
         "over_limit": c.over_limit,
         "in_scope": c.in_scope,
         "category_b": c.category_b,
-        "reason": c.reason.value,
+        "reason": _VALUES[c.reason],
     }
 
 
@@ -158,25 +169,20 @@ class FeeRepository:
     def add_many(self, uploads: Sequence[tuple[int, Sequence[FeeLine]]]) -> None:
         """Insert the classified lines of many visits (one statement: COPY on PostgreSQL)."""
         rows = []
+        values = _VALUES
         for visit_id, lines in uploads:
             for line in lines:
-                assert line.classes is not None
+                c = line.classes
+                assert c is not None
                 rows.append(
-                    {
-                        "visit_id": visit_id,
-                        "feedetl_sn": line.feedetl_sn,
-                        "code": line.code,
-                        "quantity": line.quantity,
-                        "unit_price": line.unit_price,
-                        "amount": line.amount,
-                        "fee_date": line.fee_date,
-                        "approval": line.approval,
-                        "status": line.status.value,
-                        **_class_values(line.classes),
-                    }
-                )
-        if rows:
-            insert_rows(self.session, _LINES, rows)
+                    (
+                        visit_id, line.feedetl_sn, line.code, line.quantity, line.unit_price,
+                        line.amount, line.fee_date, line.approval, values[line.status],
+                        values[c.item_class], c.fully_self_paid, c.over_limit, c.in_scope,
+                        c.category_b, values[c.reason],
+                    )
+                )  # fmt: skip
+        insert_tuples(self.session, _LINES, _ADDED, rows)
 
     def reclassify(self, lines: Sequence[FeeLine]) -> None:
         """Store stored lines' new classification (one executemany)."""

@@ -1,0 +1,66 @@
+"""2204's answer of a line (``handlers_fees.result_json``, written out field by field) is 5204's
+fields of the line (``_line_json``), its price limit and category-B share, then its
+classification (``_classes_json``), in that order (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from yibao.api.http.handlers_fees import _classes_json, _line_json, result_json
+from yibao.domain.fees import FeeLine, FeeLineClass, units_text
+from yibao.policy import fen_to_yuan
+from yibao.policy.catalogue import PRICE_SCALE
+from yibao.policy.vocab import ItemClass, LineReason
+from yibao.services.fees import LineResult
+
+fen = st.integers(0, 10**9)
+
+
+@given(
+    st.text(min_size=1, max_size=30),
+    st.integers(1, 10**10),
+    st.integers(0, 10**12),
+    fen,
+    st.sampled_from(list(ItemClass)),
+    st.sampled_from(list(LineReason)),
+    st.tuples(fen, fen, fen, fen),
+    st.none() | st.integers(0, 10**12),
+    st.sampled_from([Decimal(0), Decimal("0.1"), Decimal("0.15")]),
+    fen,
+)
+def test_result_json_is_line_share_and_classes(
+    sn: str,
+    quantity: int,
+    price: int,
+    amount: int,
+    item_class: ItemClass,
+    reason: LineReason,
+    parts: tuple[int, int, int, int],
+    limit: int | None,
+    ratio: Decimal,
+    prepay: int,
+) -> None:
+    classes = FeeLineClass(item_class, *parts, reason)
+    line = FeeLine(sn, "XA01", quantity, price, amount, dt.date(2025, 5, 1), "1", classes=classes)
+    r = LineResult(line, limit, ratio, prepay)
+    expected: dict[str, Any] = {
+        **_line_json(line),
+        "pric_uplmt_amt": None if limit is None else units_text(limit, PRICE_SCALE, 6),
+        "selfpay_prop": str(r.self_pay_ratio),
+        "preselfpay_amt": fen_to_yuan(prepay),
+        **_classes_json(line),
+    }
+    found = result_json(r)
+    assert list(found.items()) == list(expected.items())
+
+
+@given(st.integers(-(10**12), 10**12))
+def test_fen_to_yuan(value: int) -> None:
+    sign = "-" if value < 0 else ""
+    assert fen_to_yuan(value) == f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
+    assert Decimal(fen_to_yuan(value)) == Decimal(value) / 100
