@@ -171,21 +171,24 @@ def take(columns: ClaimsOrPersons, rows: I64) -> ClaimsOrPersons:
 
 def person_rows(person: I64, psn: I64) -> tuple[I64, I64]:
     """Claims sorted by person key in, (each claim's person number 0..P-1, each person's row
-    in ``psn``) out; each run of equal keys is one person. Raises ``ColumnError`` when a key
-    has no row in ``psn``."""
-    first = np.empty(len(person), dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(person[1:], person[:-1], out=first[1:])
-    unique = person[first]
-    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
+    in ``psn``) out; each run of equal keys is one person (``kernel.runs``: one compiled pass
+    for the runs, a merge where ``psn`` is sorted). Raises ``ColumnError`` when a key has no
+    row in ``psn``."""
+    from yibao.kernel.runs import match_sorted, number_runs  # imports Numba
+
+    run, keys = np.empty(len(person), dtype=np.int64), np.empty(len(person), dtype=np.int64)
+    unique = keys[: number_runs(person, run, keys)]
+    if len(psn) < 2 or np.all(psn[1:] >= psn[:-1]):
+        idx = np.empty(len(unique), dtype=np.int64)
+        found = match_sorted(unique, np.ascontiguousarray(psn, dtype=np.int64), idx)
+    else:
         sorter = np.argsort(psn, kind="stable")
         pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), len(psn) - 1)
         idx = sorter[pos]
-    else:
-        idx = np.minimum(np.searchsorted(psn, unique), max(len(psn) - 1, 0))
-    if len(unique) and (not len(psn) or np.any(psn[idx] != unique)):
+        found = len(unique) if np.all(psn[idx] == unique) else -1
+    if found != len(unique):
         raise ColumnError("persons: a claim's psn_no has no person row")
-    return np.cumsum(first, dtype=np.int64) - 1, idx
+    return run, idx
 
 
 def settle_table(
