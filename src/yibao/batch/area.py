@@ -128,10 +128,15 @@ def write_payments(path: Path, results: Iterable[Result], columns: Sequence[str]
     """Write the payments of one part's results, in order, as one Parquet file; returns the
     number of claims written. Not-nullable int64 columns (no definition levels, which took a
     third of the writer's time), row groups of at least ``ROW_GROUP`` claims, no dictionary or
-    statistics, LZ4 only for ``MOSTLY_ZERO``: what is cheapest to write, read back exactly."""
+    statistics, LZ4 only for ``MOSTLY_ZERO``: what is cheapest to write, read back exactly.
+
+    Each result's payments are copied into one buffer, reused row group after row group, and
+    the result let go at once: a kernel call's output holds every one of its columns, and
+    keeping a row group's worth of them alive until it is written made the next calls write
+    into memory not in the cache (~30 ns a claim more for the kernel)."""
     schema = payments_schema(columns)
-    written = 0
-    buffered: list[pa.RecordBatch] = []
+    buffer = np.empty((len(columns), 0), dtype=np.int64)
+    at = written = 0
     with pq.ParquetWriter(
         path,
         schema,
@@ -142,16 +147,24 @@ def write_payments(path: Path, results: Iterable[Result], columns: Sequence[str]
     ) as writer:
 
         def flush() -> None:
-            rows = sum(b.num_rows for b in buffered)
-            writer.write_table(pa.Table.from_batches(buffered, schema), row_group_size=rows)
-            buffered.clear()
+            table = pa.Table.from_arrays([pa.array(row[:at]) for row in buffer], schema=schema)
+            writer.write_table(table, row_group_size=at)
 
         for result in results:
-            buffered.append(pa.record_batch([result.columns[c] for c in columns], schema=schema))
-            written += buffered[-1].num_rows
-            if sum(b.num_rows for b in buffered) >= ROW_GROUP:
+            n = len(result.columns[columns[0]])
+            if at + n > buffer.shape[1]:
+                grown = np.empty((len(columns), max(ROW_GROUP, at) + n), dtype=np.int64)
+                grown[:, :at] = buffer[:, :at]
+                buffer = grown
+            for row, name in zip(buffer, columns, strict=True):
+                row[at : at + n] = result.columns[name]
+            del result
+            at += n
+            written += n
+            if at >= ROW_GROUP:
                 flush()
-        if buffered:
+                at = 0
+        if at:
             flush()
     return written
 
