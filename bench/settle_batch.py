@@ -8,17 +8,17 @@ type, level, aid class and cross-region kind; not timed), or reads one given wit
 settles it part by part twice. First the kernel alone: each part is read into kernel arrays (not
 timed) and cut at person boundaries into batches of --batch claims that ``KernelPool.stream``
 settles on all cores (timed: "kernel claims/s"). Then end to end, ``batch.area.settle_area``:
-each part read from Parquet (``batch.area.read_part``: the kernel's columns, strings as
-dictionaries, sorted only if not in order; the next part read on one thread while this one
-settles, ``--read-threads`` lets Arrow decode on its own threads too), every part's batches one
-stream through the pool, and the payments written as Parquet, one file a part in (person, date)
-order, row groups of at least 131,072 claims (timed: the last line, and the process CPU time a
-claim). Memory stays bounded by about two parts. ``--main-thread`` settles the batches one after
-the other on the main thread instead (no pool); ``--passes K`` settles each part K times for the
-kernel's own figure (a small area still times many calls). Prints the page faults taken while
-settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before the clock starts.
-Results are written plainly (not-nullable int64, no dictionary, compression or statistics: the
-payments gain little from them and they cost most of the writing).
+one part a core at once, each on its own thread (read from Parquet by ``batch.area.read_part``:
+the kernel's columns, strings as dictionaries, sorted only if not in order; ``--read-threads``
+lets Arrow decode on its own threads too; its batches settled in order through the pool; its
+payments written as Parquet by ``batch.area.write_payments``, one file a part in (person, date)
+order, row groups of at least 131,072 claims) (timed: the last line, and the process CPU time a
+claim). Memory stays bounded by about one part a core. ``--main-thread`` settles the batches one
+after the other on the thread that reads the part instead (no pool); ``--passes K`` settles each
+part K times for the kernel's own figure (a small area still times many calls). Prints the page
+faults taken while settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before
+the clock starts. Results are written plainly (not-nullable int64, no dictionary or statistics,
+LZ4 only for the mostly-zero payments: ``batch.area.MOSTLY_ZERO``).
 Last line: ``claims/s: <number>``, end to end.
 """
 
@@ -58,7 +58,7 @@ def main_thread(tables: Tables, batch: Batch) -> Result:
 def settle(
     tables: Tables, pool: KernelPool, batches: Iterable[Batch], on_main_thread: bool
 ) -> Iterator[Result]:
-    """The batches settled in order, on the pool or on the main thread."""
+    """The batches settled in order, on the pool or on the calling thread."""
     if on_main_thread:
         return (main_thread(tables, batch) for batch in batches)
     return pool.stream(batches, columns=WRITTEN)
@@ -71,7 +71,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000, help="claims per kernel call")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--processes", action="store_true", help="processes instead of threads")
-    parser.add_argument("--main-thread", action="store_true", help="settle on the main thread")
+    parser.add_argument(
+        "--main-thread",
+        action="store_true",
+        help="no pool: the kernel alone on the main thread, end to end on each reading thread",
+    )
     parser.add_argument("--passes", type=int, default=1, help="settle each part this many times")
     parser.add_argument(
         "--read-threads",
