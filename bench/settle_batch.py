@@ -10,11 +10,12 @@ timed) and cut at person boundaries into batches of --batch claims that ``Kernel
 settles on all cores (timed: "kernel claims/s"). Then end to end, ``batch.area.settle_area``:
 one part a core at once, each on its own thread (read from Parquet by ``batch.area.read_part``:
 the kernel's columns, strings as dictionaries, sorted only if not in order; ``--read-threads``
-lets Arrow decode on its own threads too; its batches settled in order through the pool; its
+lets Arrow decode on its own threads too; its batches settled in order on that same thread, the
+part's data still in its core's caches (``--pool-end-to-end``: through the pool instead); its
 payments written as Parquet by ``batch.area.write_payments``, one file a part in (person, date)
 order, row groups of at least 131,072 claims) (timed: the last line, and the process CPU time a
-claim). Memory stays bounded by about one part a core. ``--main-thread`` settles the batches one
-after the other on the thread that reads the part instead (no pool); ``--passes K`` settles each
+claim). Memory stays bounded by about one part a core. ``--main-thread`` settles the kernel
+alone's batches on the main thread instead of the pool; ``--passes K`` settles each
 part K times for the kernel's own figure (a small area still times many calls). Prints the page
 faults taken while settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before
 the clock starts. Results are written plainly (not-nullable int64, no dictionary or statistics,
@@ -74,7 +75,12 @@ def main() -> None:
     parser.add_argument(
         "--main-thread",
         action="store_true",
-        help="no pool: the kernel alone on the main thread, end to end on each reading thread",
+        help="the kernel alone on the main thread, not on the pool",
+    )
+    parser.add_argument(
+        "--pool-end-to-end",
+        action="store_true",
+        help="end to end, each part's batches settled on the pool (default: on the part's thread)",
     )
     parser.add_argument("--passes", type=int, default=1, help="settle each part this many times")
     parser.add_argument(
@@ -121,12 +127,18 @@ def main() -> None:
             start, cpu_start = time.perf_counter(), time.process_time()
 
             def stream(batches: Iterable[Batch]) -> Iterator[Result]:
-                for result in settle(tables, pool, batches, args.main_thread):
+                for result in settle(tables, pool, batches, not args.pool_end_to_end):
                     progress.advance(task, len(result.columns[WRITTEN[0]]))
                     yield result
 
             done = settle_area(
-                area, out, stream, args.batch, WRITTEN, read_threads=args.read_threads
+                area,
+                out,
+                stream,
+                args.batch,
+                WRITTEN,
+                read_threads=args.read_threads,
+                pipelines=args.workers,
             )
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             # what was written is what the kernel alone paid (not timed)
@@ -136,7 +148,9 @@ def main() -> None:
             )
             assert done == settled and written * args.passes == paid, (written, paid)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    where = "main thread" if args.main_thread else f"workers: {args.workers}"
+    alone = "main thread" if args.main_thread else f"workers: {args.workers}"
+    end_to_end = f"workers: {args.workers}" if args.pool_end_to_end else "each part's thread"
+    where = f"kernel alone: {alone}, end to end: {end_to_end}"
     print(
         f"claims: {settled}  kernel seconds ({args.passes} passes): {elapsed:.2f}  "
         f"end-to-end seconds: {wall:.2f} (CPU {cpu:.2f}: {cpu / settled * 1e9:.0f} ns a claim)  "
