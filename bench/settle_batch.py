@@ -8,17 +8,18 @@ type, level, aid class and cross-region kind; not timed), or reads one given wit
 settles it part by part twice. First the kernel alone: each part is read into kernel arrays (not
 timed) and cut at person boundaries into batches of --batch claims that ``KernelPool.stream``
 settles on all cores (timed: "kernel claims/s"). Then end to end, ``batch.area.settle_area``:
-each part read from Parquet (``batch.area.read_part``: the kernel's columns, strings as
-dictionaries, sorted only if not in order; the next part read on one thread while this one
-settles, ``--read-threads`` lets Arrow decode on its own threads too), every part's batches one
-stream through the pool, and the payments written as Parquet, one file a part in (person, date)
-order, row groups of at least 131,072 claims (timed: the last line, and the process CPU time a
-claim). Memory stays bounded by about two parts. ``--main-thread`` settles the batches one after
-the other on the main thread instead (no pool); ``--passes K`` settles each part K times for the
-kernel's own figure (a small area still times many calls). Prints the page faults taken while
-settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before the clock starts.
-Results are written plainly (not-nullable int64, no dictionary, compression or statistics: the
-payments gain little from them and they cost most of the writing).
+one part a core at once, each on its own thread (read from Parquet by ``batch.area.read_part``:
+the kernel's columns, strings as dictionaries, sorted only if not in order; ``--read-threads``
+lets Arrow decode on its own threads too; its batches settled in order on that same thread, the
+part's data still in its core's caches (``--pool-end-to-end``: through the pool instead); its
+payments written as Parquet by ``batch.area.write_payments``, one file a part in (person, date)
+order, row groups of at least 131,072 claims) (timed: the last line, and the process CPU time a
+claim). Memory stays bounded by about one part a core. ``--main-thread`` settles the kernel
+alone's batches on the main thread instead of the pool; ``--passes K`` settles each
+part K times for the kernel's own figure (a small area still times many calls). Prints the page
+faults taken while settling (``ru_minflt``). The compiled kernel is loaded (or compiled) before
+the clock starts. Results are written plainly (not-nullable int64, no dictionary or statistics,
+LZ4 only for the mostly-zero payments: ``batch.area.MOSTLY_ZERO``).
 Last line: ``claims/s: <number>``, end to end.
 """
 
@@ -58,7 +59,7 @@ def main_thread(tables: Tables, batch: Batch) -> Result:
 def settle(
     tables: Tables, pool: KernelPool, batches: Iterable[Batch], on_main_thread: bool
 ) -> Iterator[Result]:
-    """The batches settled in order, on the pool or on the main thread."""
+    """The batches settled in order, on the pool or on the calling thread."""
     if on_main_thread:
         return (main_thread(tables, batch) for batch in batches)
     return pool.stream(batches, columns=WRITTEN)
@@ -71,7 +72,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000, help="claims per kernel call")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--processes", action="store_true", help="processes instead of threads")
-    parser.add_argument("--main-thread", action="store_true", help="settle on the main thread")
+    parser.add_argument(
+        "--main-thread",
+        action="store_true",
+        help="the kernel alone on the main thread, not on the pool",
+    )
+    parser.add_argument(
+        "--pool-end-to-end",
+        action="store_true",
+        help="end to end, each part's batches settled on the pool (default: on the part's thread)",
+    )
     parser.add_argument("--passes", type=int, default=1, help="settle each part this many times")
     parser.add_argument(
         "--read-threads",
@@ -117,12 +127,18 @@ def main() -> None:
             start, cpu_start = time.perf_counter(), time.process_time()
 
             def stream(batches: Iterable[Batch]) -> Iterator[Result]:
-                for result in settle(tables, pool, batches, args.main_thread):
+                for result in settle(tables, pool, batches, not args.pool_end_to_end):
                     progress.advance(task, len(result.columns[WRITTEN[0]]))
                     yield result
 
             done = settle_area(
-                area, out, stream, args.batch, WRITTEN, read_threads=args.read_threads
+                area,
+                out,
+                stream,
+                args.batch,
+                WRITTEN,
+                read_threads=args.read_threads,
+                pipelines=args.workers,
             )
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             # what was written is what the kernel alone paid (not timed)
@@ -132,7 +148,9 @@ def main() -> None:
             )
             assert done == settled and written * args.passes == paid, (written, paid)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    where = "main thread" if args.main_thread else f"workers: {args.workers}"
+    alone = "main thread" if args.main_thread else f"workers: {args.workers}"
+    end_to_end = f"workers: {args.workers}" if args.pool_end_to_end else "each part's thread"
+    where = f"kernel alone: {alone}, end to end: {end_to_end}"
     print(
         f"claims: {settled}  kernel seconds ({args.passes} passes): {elapsed:.2f}  "
         f"end-to-end seconds: {wall:.2f} (CPU {cpu:.2f}: {cpu / settled * 1e9:.0f} ns a claim)  "

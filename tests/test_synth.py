@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from yibao.batch.area import PAYMENTS, read_part, settle_area
 from yibao.cli.synth import app
 from yibao.kernel.arrow import claims_from_arrow, settle_table
-from yibao.kernel.schema import CLAIM_COLUMNS, PERSON_COLUMNS
+from yibao.kernel.schema import CLAIM_COLUMNS, NULLABLE, PERSON_COLUMNS
 from yibao.kernel.settle import settle_claims
 from yibao.kernel.stream import KernelPool
 from yibao.kernel.tables import compile_tables
@@ -134,6 +134,15 @@ def test_columns_follow_the_kernel_contract(persons: pa.Table, claims: pa.Table)
     assert set(pc.unique(persons["assistance_class"]).to_pylist()) == {
         None, "tekun", "dibao", "low_income_edge", "monitored", "ill_poor"
     }  # fmt: skip
+
+
+def test_the_kernel_columns_without_nulls_are_written_required(sample: Path) -> None:
+    """Every kernel column but the nullable ones is a required (not-null) Parquet column, so a
+    reader decodes no definition levels for it; the others stay optional."""
+    for part, names in (("claims", CLAIM_COLUMNS), ("persons", PERSON_COLUMNS)):
+        schema = pq.read_schema(sample / part / "part-00000.parquet")
+        for name in names:
+            assert schema.field(name).nullable == (name in NULLABLE), (part, name)
 
 
 def test_claims_parse_in_the_kernel(sample: Path) -> None:

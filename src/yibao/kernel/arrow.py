@@ -26,6 +26,10 @@ class ColumnError(ValueError):
     """A batch column is missing or holds a value the kernel does not know."""
 
 
+def _chunks(column: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
+
+
 def _codes(
     column: pa.ChunkedArray | pa.Array,
     names: tuple[str, ...],
@@ -34,47 +38,47 @@ def _codes(
 ) -> I64:
     """Each row's index in ``names`` (``null_code`` for a null where nulls are allowed); a
     dictionary-encoded column (Parquet read with ``read_dictionary``) is looked up once per
-    dictionary value, not once per row."""
+    dictionary value, not once per row, each chunk's codes written in place."""
     if pa.types.is_dictionary(column.type):
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        if chunks:
-            parts = [_dictionary_codes(c, names, field, null_code) for c in chunks]
-            return parts[0] if len(parts) == 1 else np.concatenate(parts)
-        column = column.cast(pa.string())
-    codes = pc.index_in(column, value_set=pa.array(names))
+        codes = np.empty(len(column), dtype=np.int64)
+        at = 0
+        for chunk in _chunks(column):
+            _dictionary_codes(chunk, names, field, null_code, codes[at : at + len(chunk)])
+            at += len(chunk)
+        return codes
+    found = pc.index_in(column, value_set=pa.array(names))
     if null_code is not None:
-        codes = pc.if_else(pc.is_null(column), null_code, codes)
-    if codes.null_count:
-        bad = pc.filter(column, pc.is_null(codes))[0]
+        found = pc.if_else(pc.is_null(column), null_code, found)
+    if found.null_count:
+        bad = pc.filter(column, pc.is_null(found))[0]
         raise ColumnError(f"{field}: unknown value {bad.as_py()!r}; expected one of {names}")
-    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 _UNKNOWN = -1
 
 
 def _dictionary_codes(
-    chunk: pa.DictionaryArray, names: tuple[str, ...], field: str, null_code: int | None
-) -> I64:
-    """``_codes`` of one dictionary-encoded chunk: its dictionary's values looked up in
-    ``names``, then taken by the chunk's indices."""
+    chunk: pa.DictionaryArray, names: tuple[str, ...], field: str, null_code: int | None, out: I64
+) -> None:
+    """``_codes`` of one dictionary-encoded chunk into ``out``: its dictionary's values looked
+    up in ``names`` (a null row looked up as one more value past the dictionary's), then taken
+    by the chunk's indices."""
     dictionary = chunk.dictionary
     found = pc.index_in(dictionary, value_set=pa.array(names))
     if null_code is not None and dictionary.null_count:
         found = pc.if_else(pc.is_null(dictionary), null_code, found)
-    lookup = np.asarray(pc.fill_null(found, _UNKNOWN).to_numpy(zero_copy_only=False), np.int64)
+    lookup = np.empty(len(dictionary) + 1, dtype=np.int64)
+    lookup[:-1] = pc.fill_null(found, _UNKNOWN).to_numpy(zero_copy_only=False)
+    lookup[-1] = _UNKNOWN if null_code is None else null_code
     indices = chunk.indices
-    nulls = chunk.null_count
-    if nulls:
-        indices = pc.fill_null(indices, 0)
-    codes: I64 = lookup[np.asarray(indices.to_numpy(zero_copy_only=False))]
-    if nulls:
-        missing = np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
-        codes[missing] = _UNKNOWN if null_code is None else null_code
-    if len(codes) and codes.min() == _UNKNOWN:
-        bad = chunk[int(np.argmin(codes))].as_py()
+    if chunk.null_count:
+        indices = pc.fill_null(indices, pa.scalar(len(dictionary), indices.type))
+    np.take(lookup, indices.to_numpy(zero_copy_only=False), out=out, mode="clip")
+    unknown = lookup[:-1].min(initial=0) == _UNKNOWN or (null_code is None and chunk.null_count)
+    if unknown and len(out) and out.min() == _UNKNOWN:
+        bad = chunk[int(np.argmin(out))].as_py()
         raise ColumnError(f"{field}: unknown value {bad!r}; expected one of {names}")
-    return codes
 
 
 def int_column(column: pa.ChunkedArray | pa.Array) -> I64:
@@ -82,13 +86,26 @@ def int_column(column: pa.ChunkedArray | pa.Array) -> I64:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def _shifted(column: pa.ChunkedArray | pa.Array, by: int) -> I64:
+    """A not-null integer column plus ``by``, as int64, in one pass."""
+    out = np.empty(len(column), dtype=np.int64)
+    at = 0
+    for chunk in _chunks(column):
+        np.add(chunk.to_numpy(), by, out=out[at : at + len(chunk)], dtype=np.int64)
+        at += len(chunk)
+    return out
+
+
 def _days(column: pa.ChunkedArray | pa.Array, fill: int) -> I64:
-    days = (
-        pc.fill_null(pc.cast(column, pa.int32()), fill)
-        if column.null_count
-        else pc.cast(column, pa.int32())
-    )
-    return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if column.null_count or column.type not in (pa.date32(), pa.int32()):
+        days = pc.fill_null(pc.cast(column, pa.int32()), fill)
+        return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = np.empty(len(column), dtype=np.int64)
+    at = 0
+    for chunk in _chunks(column):  # date32: int32 days since 1970-01-01, viewed as such
+        out[at : at + len(chunk)] = chunk.view(pa.int32()).to_numpy()
+        at += len(chunk)
+    return out
 
 
 def _require(table: pa.Table, columns: tuple[str, ...], what: str) -> None:
@@ -104,7 +121,7 @@ def claims_from_arrow(table: pa.Table) -> Claims:
         person=int_column(table["psn_no"]),
         date=_days(table["date"], 0),
         med_type=_codes(table["med_type"], MED_TYPES, "med_type"),
-        level=int_column(table["level"]) - 1,
+        level=_shifted(table["level"], -1),
         cross_region=_codes(cross, CROSS_REGIONS, "cross_region", null_code=0),
         total=int_column(table["total"]),
         fully_self_paid=int_column(table["fully_self_paid"]),
@@ -154,21 +171,24 @@ def take(columns: ClaimsOrPersons, rows: I64) -> ClaimsOrPersons:
 
 def person_rows(person: I64, psn: I64) -> tuple[I64, I64]:
     """Claims sorted by person key in, (each claim's person number 0..P-1, each person's row
-    in ``psn``) out; each run of equal keys is one person. Raises ``ColumnError`` when a key
-    has no row in ``psn``."""
-    first = np.empty(len(person), dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(person[1:], person[:-1], out=first[1:])
-    unique = person[first]
-    if len(psn) > 1 and not np.all(psn[1:] >= psn[:-1]):
+    in ``psn``) out; each run of equal keys is one person (``kernel.runs``: one compiled pass
+    for the runs, a merge where ``psn`` is sorted). Raises ``ColumnError`` when a key has no
+    row in ``psn``."""
+    from yibao.kernel.runs import match_sorted, number_runs  # imports Numba
+
+    run, keys = np.empty(len(person), dtype=np.int64), np.empty(len(person), dtype=np.int64)
+    unique = keys[: number_runs(person, run, keys)]
+    if len(psn) < 2 or np.all(psn[1:] >= psn[:-1]):
+        idx = np.empty(len(unique), dtype=np.int64)
+        found = match_sorted(unique, np.ascontiguousarray(psn, dtype=np.int64), idx)
+    else:
         sorter = np.argsort(psn, kind="stable")
         pos = np.minimum(np.searchsorted(psn, unique, sorter=sorter), len(psn) - 1)
         idx = sorter[pos]
-    else:
-        idx = np.minimum(np.searchsorted(psn, unique), max(len(psn) - 1, 0))
-    if len(unique) and (not len(psn) or np.any(psn[idx] != unique)):
+        found = len(unique) if np.all(psn[idx] == unique) else -1
+    if found != len(unique):
         raise ColumnError("persons: a claim's psn_no has no person row")
-    return np.cumsum(first, dtype=np.int64) - 1, idx
+    return run, idx
 
 
 def settle_table(

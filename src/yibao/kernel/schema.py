@@ -40,6 +40,14 @@ PERSON_COLUMNS = (
     "incentive_raise",
     "entitled_from",
 )
+#: The input columns that may hold nulls; every other one of the kernel's columns never does.
+NULLABLE = frozenset({"cross_region", "assistance_class", "entitled_from"})
 #: The kernel's amount columns (``policy.vocab.KERNEL_AMOUNTS``).
 OUTPUT_COLUMNS = KERNEL_AMOUNTS
-__all__ = ["CLAIM_COLUMNS", "OUTPUT_COLUMNS", "PERSON_COLUMNS", "SETTLEMENT_FIELDS"]
+__all__ = [
+    "CLAIM_COLUMNS",
+    "NULLABLE",
+    "OUTPUT_COLUMNS",
+    "PERSON_COLUMNS",
+    "SETTLEMENT_FIELDS",
+]

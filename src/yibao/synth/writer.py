@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yibao.kernel.schema import CLAIM_COLUMNS, NULLABLE, PERSON_COLUMNS
 from yibao.policy.catalogue import shipped_items
 from yibao.policy.params import Policy
 from yibao.policy.supervision import rule_catalogue
@@ -100,6 +101,26 @@ def chunk_rng(seed: int, chunk: int) -> np.random.Generator:
 
 def part_name(chunk: int) -> str:
     return f"part-{chunk:05d}.parquet"
+
+
+#: The kernel's columns that never hold a null, by part, written as required (not-null) Parquet
+#: columns: a reader decodes no definition levels for them (``batch.area.read_part``: a claims
+#: part's kernel columns ~80 → ~69 ns a claim).
+REQUIRED = {
+    "persons": tuple(c for c in PERSON_COLUMNS if c not in NULLABLE),
+    "claims": tuple(c for c in CLAIM_COLUMNS if c not in NULLABLE),
+}
+
+
+def required(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """``table`` with the fields ``names`` declared not null (they hold none)."""
+    fields = []
+    for f in table.schema:
+        if f.name in names:
+            assert table[f.name].null_count == 0, f"{f.name} holds nulls"
+            f = f.with_nullable(False)
+        fields.append(f)
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, table.schema.metadata))
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -189,7 +210,7 @@ def _write_chunk(
     out: Path, chunk: int, tables: tuple[pa.Table, ...], truth: pa.Table | None = None
 ) -> None:
     for sub, table in zip(PARTS, tables, strict=True):
-        _write(table, out / sub / part_name(chunk))
+        _write(required(table, REQUIRED.get(sub, ())), out / sub / part_name(chunk))
     if truth is not None:
         (out / TRUTH).mkdir(exist_ok=True)
         _write(truth, out / TRUTH / part_name(chunk))
