@@ -64,6 +64,9 @@ def test_clerk_certifies_renews_ends_others_refused(
     assert (ended["status"], ended["valid_to"]) == ("ended", "2025-02-28")
     gone = _post(api, clerk, f"{PATH}/999999/renew").json()
     assert gone["infcode"] != 0 and "999999" in gone["err_msg"]
+    for action in ("renew", "end"):  # an id no store holds: refused by name, not looked up
+        huge = _post(api, clerk, f"{PATH}/{2**64}/{action}", {"last_day": "2025-02-28"})
+        assert huge.status_code == 400 and "cert_id" in huge.json()["err_msg"], huge.text
     with Session(api.engine) as s:
         outcomes = s.scalars(
             select(AuditRow.outcome).where(AuditRow.action == "chronic:certify")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from yibao.api.http import audit
@@ -84,8 +85,12 @@ def certify(state: StateDep, who: PrincipalDep, body: CertifyRequest) -> dict[st
     return _answer(who, made.as_dict())
 
 
+#: A certification's id as the store holds it (a larger number is refused, not looked up).
+CertId = Annotated[int, PathParam(ge=1, le=2**62, description="The certification's id")]
+
+
 @router.post("/api/v1/chronic/certifications/{cert_id}/renew")
-def renew(state: StateDep, who: PrincipalDep, cert_id: int) -> dict[str, Any]:
+def renew(state: StateDep, who: PrincipalDep, cert_id: CertId) -> dict[str, Any]:
     """Renew a certification for the area's period from the day after its last day."""
     made = _run(
         state, who, CERTIFY, str(cert_id), lambda uow: chronic.renew(uow, cert_id, actor=who.actor)
@@ -94,7 +99,7 @@ def renew(state: StateDep, who: PrincipalDep, cert_id: int) -> dict[str, Any]:
 
 
 @router.post("/api/v1/chronic/certifications/{cert_id}/end")
-def end(state: StateDep, who: PrincipalDep, cert_id: int, body: EndRequest) -> dict[str, Any]:
+def end(state: StateDep, who: PrincipalDep, cert_id: CertId, body: EndRequest) -> dict[str, Any]:
     """End a certification on its last day (default today; not in the past)."""
     made = _run(
         state,
