@@ -113,7 +113,7 @@ def start_server(url: str, secret: str, port: int, workers: int) -> subprocess.P
     return subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
 
 
-def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -126,6 +126,29 @@ def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60.0
             pass
         time.sleep(0.2)
     raise SystemExit("the API server did not start")
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (Linux ``/proc``; the server's workers)."""
+    found = [pid]
+    for p in found:
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            found.extend(int(c) for c in task.read_text().split())
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of ``pids`` (``/proc/<pid>/stat``'s utime and stime), in seconds;
+    a process gone counts nothing."""
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def claim(rng: random.Random, who: str) -> dict[str, object]:
@@ -370,6 +393,9 @@ def main() -> None:
     server = start_server(args.db, secret, port, args.workers)
     try:
         wait_ready(port, server)
+        server_pids = descendants(server.pid)
+        server_cpu = cpu_seconds(server_pids)
+        own_cpu = time.process_time()
         started = time.perf_counter()
         visit_latencies: list[float] = []
         if args.lines:
@@ -388,6 +414,8 @@ def main() -> None:
                 drive(port, persons, (code, key_id, key), args.seconds, args.concurrency)
             )
         took = time.perf_counter() - started
+        own_cpu = time.process_time() - own_cpu
+        server_cpu = cpu_seconds(server_pids) - server_cpu
     finally:
         server.terminate()
         try:
@@ -402,6 +430,12 @@ def main() -> None:
     print(f"requests: {sent}, settled: {ok}, refused or failed: {sum(errors.values())}")
     for what, n in sorted(errors.items(), key=lambda kv: -kv[1])[:5]:
         print(f"  {n} x {what}")
+    per = max(sent, 1)
+    print(
+        f"server CPU ms per request: {server_cpu * 1000 / per:.2f}"
+        f" ({len(server_pids)} processes, {server_cpu:.1f} s);"
+        f" load generator's: {own_cpu * 1000 / per:.2f} ({own_cpu:.1f} s)"
+    )
     print(f"p50 ms: {percentile(latencies, 0.50):.1f}")
     print(f"p99 ms: {percentile(latencies, 0.99):.1f}")
     if args.lines:
