@@ -14,7 +14,7 @@ processes each with its own socket on the port; 2 by default, one per core of th
 machine of quality.md) as a separate process on a free loopback port,
 then drives signed 2207 settlements from this process with ``--concurrency`` concurrent clients
 (a minimal HTTP/1.1 client on asyncio, ``Connection``: one persistent connection each, at about
-a third of aiohttp's CPU per request) for ``--seconds`` seconds: each request is for a random
+two fifths of aiohttp's CPU per request) for ``--seconds`` seconds: each request is for a random
 enrolled person with a fresh msgid. The server is stopped at the end. The CPU per request of the
 server's processes (``/proc``'s utime and stime, the timed run only) and of this process are
 printed. The last two lines are ``p99 ms: <n>`` (latency of every request) and
@@ -70,7 +70,7 @@ class Connection(asyncio.Protocol):
     bytes written as they are, the answer's status and body read by its ``Content-Length``.
     It sends what aiohttp sent (method, path, ``Host``, ``Content-Type``, ``Content-Length``,
     the signature headers and the body; not aiohttp's ``Accept``, ``Accept-Encoding`` and
-    ``User-Agent``, which the server ignores) at about a quarter of aiohttp's CPU per request:
+    ``User-Agent``, which the server ignores) at about two fifths of aiohttp's CPU per request:
     the load generator shares the machine's two cores with the server and PostgreSQL."""
 
     def __init__(self) -> None:
