@@ -9,6 +9,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,9 @@ from yibao.store.repositories import ApiRepository, AuditEntry
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,100}$")
 _SHORT = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+#: An institution's signing key, derived once per (secret, institution, key id) and remembered
+#: (an HMAC per request otherwise); bounded, as the institution and key id are the caller's.
+_institution_key = lru_cache(maxsize=1024)(institution_key)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ def verify_signature(
             f"request timestamp is {int(skew)} s away from the server clock (at most "
             f"{settings.max_clock_skew_seconds} s allowed): check the clock and sign again",
         )
-    key = institution_key(settings.api_secret.get_secret_value(), code, key_id)
+    key = _institution_key(settings.api_secret.get_secret_value(), code, key_id)
     if not signatures_match(sign(key, ts, nonce, method, path, body), signature):
         raise ApiError(
             errors.UNAUTHENTICATED,

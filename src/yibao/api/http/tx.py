@@ -161,7 +161,12 @@ def refused(entry: AuditEntry, err: ApiError) -> AuditEntry:
 
 
 def dumps(body: dict[str, Any]) -> str:
-    return orjson.dumps(body, default=str).decode()
+    return dumps_bytes(body).decode()
+
+
+def dumps_bytes(body: dict[str, Any]) -> bytes:
+    """The body as UTF-8 JSON (``dumps``'s text, encoded)."""
+    return orjson.dumps(body, default=str)
 
 
 def _write_audit(engine: Engine, entry: AuditEntry) -> None:

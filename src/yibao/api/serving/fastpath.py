@@ -22,9 +22,15 @@ from pydantic import ValidationError
 from yibao.api.http.auth import verify_signature
 from yibao.api.http.deps import State
 from yibao.api.http.errors import ApiError, answer
-from yibao.api.http.security import HEADER_SIGNATURE
+from yibao.api.http.security import (
+    HEADER_INSTITUTION,
+    HEADER_KEY_ID,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+)
 from yibao.api.http.textcheck import body_problem
-from yibao.api.http.tx import TxRequest, dumps
+from yibao.api.http.tx import TxRequest, dumps_bytes
 from yibao.api.serving.batch import BATCHED, SignedTx
 
 Scope = MutableMapping[str, Any]
@@ -35,6 +41,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/v1/tx"
 _SIGNATURE = HEADER_SIGNATURE.lower().encode()
+#: The headers ``verify_signature`` reads: (name as it reads it, name as the server gives it).
+_SIGNED = tuple(
+    (h.lower(), h.lower().encode())
+    for h in (HEADER_INSTITUTION, HEADER_KEY_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+)
 
 
 class SettlementFastPath:
@@ -56,7 +67,7 @@ class SettlementFastPath:
         ):
             return await self.app(scope, receive, send)
         body, more = await _read(receive, state.settings.max_body_bytes)
-        item = None if more else self._batched(state, scope, raw_headers, body)
+        item = None if more else self._batched(state, scope, names, body)
         if item is None:
             return await self.app(scope, _replay(body, more, receive), send)
         result = await state.batcher.submit(item)
@@ -69,7 +80,7 @@ class SettlementFastPath:
 
     @staticmethod
     def _batched(
-        state: State, scope: Scope, raw_headers: list[tuple[bytes, bytes]], body: bytes
+        state: State, scope: Scope, names: dict[bytes, bytes], body: bytes
     ) -> SignedTx | None:
         """The request as a signed transaction for the batcher, or None for the application to
         answer."""
@@ -81,7 +92,8 @@ class SettlementFastPath:
             return None
         if envelope.infno not in BATCHED:
             return None
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        # (the signature's headers only: the others are not read)
+        headers = {name: names[raw].decode("latin-1") for name, raw in _SIGNED if raw in names}
         try:
             signed = verify_signature(state.settings, "POST", PATH, headers, body)
         except ApiError:
@@ -126,7 +138,7 @@ def _replay(body: bytes, pending: Message | None, receive: Receive) -> Receive:
 
 
 async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = dumps(body).encode()
+    payload = dumps_bytes(body)
     await send(
         {
             "type": "http.response.start",
