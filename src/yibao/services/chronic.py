@@ -19,7 +19,7 @@ from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
 from yibao.domain.registry import Person
 from yibao.policy.chronic import chronic_diseases
-from yibao.rules.chronic import Certification, renewed_until, valid_until, validity_months
+from yibao.rules.chronic import renewed_until, valid_until, validity_months
 from yibao.services import clock
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, policy_for, stored_person
@@ -229,16 +229,10 @@ def history(uow: UnitOfWork, cert_id: int) -> list[dict[str, Any]]:
         ]
 
 
-def certifications_of(uow: UnitOfWork, person_ids: list[int]) -> dict[int, list[Certification]]:
-    """What a settlement reads: each person's certifications (their validity dates)."""
-    return uow.chronic.of_persons(person_ids)
-
-
 __all__ = [
     "CertificationView",
     "NotFound",
     "certification",
-    "certifications_of",
     "certify",
     "diseases_for",
     "end",

@@ -27,7 +27,7 @@ from yibao.domain.registry import Person
 from yibao.domain.text import check_identifier
 from yibao.policy import fen_to_yuan
 from yibao.policy.commercial import Product, products
-from yibao.rules.commercial import Cover, cancellable, covers_from, on_sale
+from yibao.rules.commercial import cancellable, covers_from, on_sale
 from yibao.services import clock
 from yibao.services.clearing import payment_day
 from yibao.services.clock import today
@@ -225,11 +225,6 @@ def history(uow: UnitOfWork, purchase_id: int) -> list[dict[str, Any]]:
         ]
 
 
-def covers_of(uow: UnitOfWork, person_ids: list[int]) -> dict[int, list[Cover]]:
-    """What a settlement reads: each person's purchases in force."""
-    return uow.commercial.in_force(person_ids)
-
-
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     """``YYYY-MM`` as its first and last day, else refused naming ``month``."""
     try:
@@ -402,7 +397,6 @@ __all__ = [
     "cancel",
     "collect",
     "collection_reference",
-    "covers_of",
     "history",
     "listing",
     "month_bounds",

@@ -24,18 +24,24 @@ from yibao.services import fees
 from yibao.services.fees import FeeChange, LineResult, VisitRecord
 from yibao.services.settlement.answer import fee_lines_json
 
+#: Per reason: its code and its text (``memo``); per class: its code (an enum's ``value`` is
+#: a slow property, read once here).
+_REASONS = {r: (r.value, LINE_REASON_TEXTS[r]) for r in LineReason}
+_LEVELS = dict(ITEM_CLASS_CODES)
+
 
 def _classes_json(line: FeeLine) -> dict[str, Any]:
     c = line.classes
     assert c is not None
+    reason, memo = _REASONS[c.reason]
     return {
         "fulamt_ownpay_amt": fen_to_yuan(c.fully_self_paid),
         "overlmt_amt": fen_to_yuan(c.over_limit),
         "inscp_scp_amt": fen_to_yuan(c.in_scope),
         "category_b": fen_to_yuan(c.category_b),
-        "chrgitm_lv": ITEM_CLASS_CODES[c.item_class],
-        "reason": c.reason.value,
-        "memo": LINE_REASON_TEXTS[c.reason],
+        "chrgitm_lv": _LEVELS[c.item_class],
+        "reason": reason,
+        "memo": memo,
     }
 
 
@@ -51,37 +57,16 @@ def _line_json(line: FeeLine) -> dict[str, Any]:
     }
 
 
-#: Per reason: its code and its text (``memo``); per class: its code (an enum's ``value`` is
-#: a slow property, read once here).
-_REASONS = {r: (r.value, LINE_REASON_TEXTS[r]) for r in LineReason}
-_LEVELS = dict(ITEM_CLASS_CODES)
-
-
 def result_json(r: LineResult) -> dict[str, Any]:
-    """One classified line as 2204 answers it: ``_line_json``'s fields, its price limit, its
-    category-B share and pre-payment, then ``_classes_json``'s (written out in that order: the
-    answer of every line of every upload)."""
-    line, c, limit = r.line, r.line.classes, r.price_limit
-    assert c is not None
-    reason, memo = _REASONS[c.reason]
+    """One classified line as 2204 answers it: the line, its price limit, its category-B share
+    and pre-payment, then its classes."""
+    limit = r.price_limit
     return {
-        "feedetl_sn": line.feedetl_sn,
-        "med_list_codg": line.code,
-        "fee_ocur_time": line.fee_date.isoformat(),
-        "cnt": units_text(line.quantity, QTY_SCALE, 4),
-        "pric": units_text(line.unit_price, PRICE_SCALE, 6),
-        "det_item_fee_sumamt": fen_to_yuan(line.amount),
-        "hosp_appr_flag": line.approval,
+        **_line_json(r.line),
         "pric_uplmt_amt": None if limit is None else units_text(limit, PRICE_SCALE, 6),
         "selfpay_prop": str(r.self_pay_ratio),
         "preselfpay_amt": fen_to_yuan(r.prepay),
-        "fulamt_ownpay_amt": fen_to_yuan(c.fully_self_paid),
-        "overlmt_amt": fen_to_yuan(c.over_limit),
-        "inscp_scp_amt": fen_to_yuan(c.in_scope),
-        "category_b": fen_to_yuan(c.category_b),
-        "chrgitm_lv": _LEVELS[c.item_class],
-        "reason": reason,
-        "memo": memo,
+        **_classes_json(r.line),
     }
 
 

@@ -278,8 +278,8 @@ def _reclassify_many(
     their dates (else that visit is refused, naming the first line that is not); store the
     stored lines' changes. A stored line whose code has since left the catalogue keeps its
     classification."""
-    new_rows = _split(catalogue_rows(table, [ln for t in todo for ln in t.new]), todo, "new")
-    old_rows = _split(catalogue_rows(table, [ln for t in todo for ln in t.live]), todo, "live")
+    new_rows = _per_visit(table, [t.new for t in todo])
+    old_rows = _per_visit(table, [t.live for t in todo])
     out: list[Reclassified | None] = [None] * len(todo)
     going: list[tuple[int, list[int], VisitLines]] = []
     for k, (t, rows, olds) in enumerate(zip(todo, new_rows, old_rows, strict=True)):
@@ -310,10 +310,10 @@ def _reclassify_many(
     return done
 
 
-def _split(rows: I64, todo: Sequence[_ToClassify], which: str) -> list[I64]:
-    """``rows`` of the visits' ``new`` or ``live`` lines, concatenated, cut per visit."""
-    sizes = [len(t.new if which == "new" else t.live) for t in todo]
-    return np.split(rows, np.cumsum(sizes)[:-1]) if todo else []
+def _per_visit(table: CatalogueTable, lines: Sequence[Sequence[FeeLine]]) -> list[I64]:
+    """The catalogue rows of each visit's ``lines``, looked up in one call."""
+    rows = catalogue_rows(table, [line for visit in lines for line in visit])
+    return np.split(rows, np.cumsum([len(visit) for visit in lines])[:-1]) if lines else []
 
 
 def _check_codes(new: Sequence[FeeLine], rows: I64, region: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -86,24 +87,20 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
     connection.execute(_month_totals_upsert(connection.dialect.name), rows)
 
 
-#: the month totals' upsert by dialect, built once (``add_month_totals`` runs at every COMMIT
-#: of a posting unit: building it and its cache key anew cost about what running it costs)
-_UPSERTS: dict[str, Any] = {}
-
-
+@cache
 def _month_totals_upsert(dialect: str) -> Any:
-    stmt = _UPSERTS.get(dialect)
-    if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        new = insert(_TOTALS)
-        stmt = _UPSERTS[dialect] = new.on_conflict_do_update(
-            index_elements=["fund", "pooling_area", "year", "month", "part"],
-            set_={"amount": _TOTALS.c.amount + new.excluded.amount},
-        )
-    return stmt
+    """The month totals' upsert for ``dialect``, built once (``add_month_totals`` runs at every
+    COMMIT of a posting unit: building it and its cache key anew cost about what running it
+    costs)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    new = insert(_TOTALS)
+    return new.on_conflict_do_update(
+        index_elements=["fund", "pooling_area", "year", "month", "part"],
+        set_={"amount": _TOTALS.c.amount + new.excluded.amount},
+    )
 
 
 def _moves(rows: Iterable[Any]) -> list[FundMove]:
