@@ -1,6 +1,7 @@
 """Anchors: Polars and DuckDB settling the kernel's first two layers, beside yibao's kernel.
 
     python bench/anchors.py --claims 1000000 [--repeat 3] [--area DIR]
+    python bench/anchors.py --area DIR --end-to-end [--repeat 3]
 
 The same generated claims as ``bench/settle_batch.py`` (``yibao synth``, about 5.7 claims per
 person; not timed), read into kernel arrays and into one Arrow table of the claims in (person,
@@ -26,6 +27,13 @@ kernel's, to the fen, before any figure is printed. The running totals stand for
 state only while the year has one parameter version and each cap group one cap (the region's
 tables are checked for it); the kernel carries any.
 
+``--end-to-end``: each engine starts from the area's Parquet parts and ends with its columns
+written as Parquet (``end_to_end``): yibao as ``bench/settle_batch.py``'s end-to-end figure
+(``batch.area.settle_area``: read, seven layers, eight payments written, one part a thread),
+Polars and DuckDB reading each part themselves, converting its strings to the kernel's codes and
+joining the persons' scheme and entitlement date, then their two layers, their six columns
+written; every engine's written columns are checked equal to the kernel's afterwards.
+
 Each engine runs ``--repeat`` times; the median is printed. Last line: ``claims/s: <number>``,
 yibao's kernel.
 """
@@ -37,7 +45,7 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,12 +54,24 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from yibao.batch.area import parts, read_part, split
-from yibao.kernel.settle import Claims, Persons, settle_claims, warm
+from yibao.batch.area import PAYMENTS, parts, read_part, settle_area, split
+from yibao.kernel.entitled import ALWAYS
+from yibao.kernel.schema import CLAIM_COLUMNS
+from yibao.kernel.settle import Claims, Persons, Result, settle_claims, warm
 from yibao.kernel.stream import Batch, KernelPool
-from yibao.kernel.tables import ADMISSION, EXCESS, SCALE, Tables, compile_tables
+from yibao.kernel.tables import (
+    ADMISSION,
+    EXCESS,
+    MED_TYPES,
+    SCALE,
+    SCHEME_INPUT,
+    Tables,
+    compile_tables,
+)
 from yibao.policy import Policy
+from yibao.policy.vocab import CROSS_REGIONS
 from yibao.synth import SynthConfig, generate
 
 CLAIMS_PER_PERSON = 5.73
@@ -153,7 +173,7 @@ def parameter_tables(tables: Tables) -> tuple[pa.Table, pa.Table, int, int, int]
 
 
 def polars_two_layers(
-    claims: pl.DataFrame,
+    claims: pl.DataFrame | pl.LazyFrame,
     params: pl.DataFrame,
     cross: pl.DataFrame,
     prepay_b: int,
@@ -324,6 +344,123 @@ def kernel_pass(pool: KernelPool, batches: list[Batch]) -> int:
     return sum(int(r.columns["hifp_pay"].sum()) for r in pool.stream(batches, columns=CHECKED))
 
 
+# --- end to end from Parquet (--end-to-end) -----------------------------------------------------
+
+#: The kernel's codes of the strings (``kernel.arrow``), as small tables an engine joins.
+CODES = {
+    "med_type": {name: k for k, name in enumerate(MED_TYPES)},
+    "cross_region": {name: k for k, name in enumerate(CROSS_REGIONS)},
+    "scheme": SCHEME_INPUT,
+}
+
+
+def polars_claims(claims_path: Path, persons_path: Path) -> pl.LazyFrame:
+    """A part's claims as ``claims_table`` lays them out, read and converted by Polars: the
+    strings to the kernel's codes, each claim's person's scheme and entitlement date joined."""
+    c = pl.col
+    persons = pl.scan_parquet(persons_path).select("psn_no", "scheme", "entitled_from")
+    return (
+        pl.scan_parquet(claims_path)
+        .select(CLAIM_COLUMNS)
+        .join(persons, on="psn_no", how="left", maintain_order="left")
+        .select(
+            row=pl.int_range(pl.len(), dtype=pl.Int64),
+            pidx=c("psn_no"),
+            date=c("date").cast(pl.Int32).cast(pl.Int64),
+            med_type=c("med_type").replace_strict(CODES["med_type"], return_dtype=pl.Int64),
+            level=c("level").cast(pl.Int64) - 1,
+            cross_region=c("cross_region").replace_strict(
+                CODES["cross_region"], default=0, return_dtype=pl.Int64
+            ),
+            total=c("total"),
+            fsp=c("fully_self_paid"),
+            over_limit=c("over_limit"),
+            category_b=c("category_b"),
+            scheme=c("scheme").replace_strict(CODES["scheme"], return_dtype=pl.Int64),
+            entitled_from=c("entitled_from").cast(pl.Int32).cast(pl.Int64).fill_null(ALWAYS),
+        )
+    )
+
+
+def duckdb_claims_view(
+    con: duckdb.DuckDBPyConnection, claims_path: Path, persons_path: Path
+) -> None:
+    """``claims`` as a view over a part's Parquet files, laid out as ``claims_table``."""
+    con.execute(f"""
+CREATE OR REPLACE VIEW claims AS
+SELECT c.file_row_number AS row, c.psn_no AS pidx, c.date - DATE '1970-01-01' AS date,
+       m.code AS med_type, c.level - 1 AS level, coalesce(x.code, 0) AS cross_region,
+       c.total, c.fully_self_paid AS fsp, c.over_limit, c.category_b,
+       s.code AS scheme, coalesce(p.entitled_from - DATE '1970-01-01', {ALWAYS}) AS entitled_from
+FROM read_parquet('{claims_path}', file_row_number = true) c
+JOIN read_parquet('{persons_path}') p USING (psn_no)
+JOIN med_type_codes m ON m.name = c.med_type
+LEFT JOIN cross_region_codes x ON x.name = c.cross_region
+JOIN scheme_codes s ON s.name = p.scheme
+""")
+
+
+def end_to_end(
+    area: Path, tables: Tables, con: duckdb.DuckDBPyConnection, args: argparse.Namespace
+) -> None:
+    """Each engine reads every part's Parquet, settles it and writes its columns as Parquet
+    (yibao: ``batch.area.settle_area``, one part a thread, seven layers and eight payments;
+    Polars and DuckDB: the part's claims converted and joined to their persons in the engine,
+    two layers, their six columns), ``--repeat`` times (median); then each engine's written
+    columns are checked equal to the kernel's (not timed)."""
+    params, cross, prepay_b, n_r, n_b = parameter_tables(tables)
+    pl_params, pl_cross = pl.from_arrow(params), pl.from_arrow(cross)
+    assert isinstance(pl_params, pl.DataFrame) and isinstance(pl_cross, pl.DataFrame)
+    for name, codes in CODES.items():
+        con.register(f"{name}_codes", pa.table({"name": list(codes), "code": list(codes.values())}))
+    sql = duckdb_sql(prepay_b, n_r, n_b)
+    todo = parts(area)
+
+    def kernel(batches: Iterable[Batch]) -> Iterator[Result]:
+        for c, p, s in batches:
+            result = settle_claims(tables, c, p, s, explain=False)
+            yield Result({k: result.columns[k] for k in PAYMENTS}, result.state)
+
+    def polars_run(out: Path) -> None:
+        for persons_path, claims_path in todo:
+            frame = polars_claims(claims_path, persons_path)
+            settled = polars_two_layers(frame, pl_params, pl_cross, prepay_b, n_r, n_b)
+            settled.write_parquet(out / claims_path.name)
+
+    def duckdb_run(out: Path) -> None:
+        for persons_path, claims_path in todo:
+            duckdb_claims_view(con, claims_path, persons_path)
+            con.execute(f"COPY ({sql}) TO '{out / claims_path.name}' (FORMAT parquet)")
+
+    runs: dict[str, Callable[[Path], Any]] = {
+        "yibao": lambda out: settle_area(area, out, kernel, args.batch, pipelines=args.threads),
+        "polars": polars_run,
+        "duckdb": duckdb_run,
+    }
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine, run in runs.items():
+            out = Path(tmp) / engine
+            out.mkdir()
+            seconds[engine], _ = timed(partial(run, out), args.repeat)
+        n = 0
+        for persons_path, claims_path in todo:  # the check, not timed
+            claims, persons = read_part(persons_path, claims_path)
+            result = settle_claims(tables, claims, persons, explain=False)
+            want = {k: result.columns[k] for k in CHECKED}
+            for engine in runs:
+                got = pq.read_table(Path(tmp) / engine / claims_path.name)
+                check(
+                    engine, {k: got[k].to_numpy() for k in CHECKED if k in got.column_names}, want
+                )
+            n += len(claims)
+    print(f"claims: {n}, end to end from Parquet, each engine's columns equal to the kernel's")
+    print(f"polars {pl.__version__}, two layers: {n / seconds['polars']:,.0f} claims/s")
+    print(f"duckdb {duckdb.__version__}, two layers: {n / seconds['duckdb']:,.0f} claims/s")
+    print(f"yibao, seven layers, eight payments: {n / seconds['yibao']:,.0f} claims/s")
+    print(f"claims/s: {n / seconds['yibao']:.0f}")
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -338,8 +475,8 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def check(engine: str, got: dict[str, np.ndarray[Any, Any]], want: dict[str, Any]) -> None:
-    """Every compared column equal to the kernel's, to the fen."""
-    for name in CHECKED:
+    """Every compared column ``got`` has equal to the kernel's, to the fen."""
+    for name in got:
         diff = np.flatnonzero(np.asarray(got[name], dtype=np.int64) != want[name])
         if len(diff):
             i = int(diff[0])
@@ -358,6 +495,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000, help="claims per kernel call")
     parser.add_argument("--region", default="360100")
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="each engine reads the Parquet parts, settles and writes Parquet (needs --area)",
+    )
     args = parser.parse_args()
     tables = compile_tables(Policy(args.region), 2025)
     warm(tables)
@@ -366,6 +508,10 @@ def main() -> None:
     con.execute(f"SET threads = {args.threads}")
     con.register("params", params)
     con.register("cross_ratios", cross)
+    if args.end_to_end:
+        if args.area is None:
+            raise SystemExit("--end-to-end reads an area: give --area DIR (yibao synth --out DIR)")
+        return end_to_end(args.area, tables, con, args)
     sql = duckdb_sql(prepay_b, n_r, n_b)
     pl_params, pl_cross = pl.from_arrow(params), pl.from_arrow(cross)
     assert isinstance(pl_params, pl.DataFrame) and isinstance(pl_cross, pl.DataFrame)
