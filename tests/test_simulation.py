@@ -725,12 +725,8 @@ def test_quintile_cuts_give_the_rank_quintiles(rows: list[tuple[int, int]], spli
     """A household of rank r of n (by income per member, then id) is in quintile ⌊5r/n⌋ under
     the cut points, whichever slice it is reduced in; the burden of two slices merged is the
     burden of both at once."""
-    from yibao.batch.simulation.aggregate import (
-        household_burden,
-        per_member,
-        quintile_cuts,
-        quintile_of,
-    )
+    from yibao.batch.simulation.aggregate import household_burden
+    from yibao.kernel.quintiles import per_member, quintile_cuts, quintile_of
 
     n = len(rows)
     key = np.arange(100, 100 + n, dtype=np.int64)[::-1].copy()  # ids not in income order
@@ -744,7 +740,7 @@ def test_quintile_cuts_give_the_rank_quintiles(rows: list[tuple[int, int]], spli
         "oop0": income // 3,
         "own0": np.zeros(n, dtype=np.int64),
     }
-    pc = per_member(h)
+    pc = per_member(h["income"], h["members"])
     cuts = quintile_cuts(key, pc)
     rank = np.empty(n, dtype=np.int64)
     rank[np.lexsort((key, pc))] = np.arange(n)

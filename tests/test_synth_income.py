@@ -95,3 +95,36 @@ def test_quintiles_near_published_and_aid_households_lowest(area: Path) -> None:
     aid = h["assistance_class_count"].to_numpy() > 0
     lowest_fifth = np.quantile(pc_income, 0.2)
     assert aid.any() and np.all(pc_income[aid] <= lowest_fifth * 1.05)
+
+
+def test_quintiles_group_households_as_the_simulation_does(tmp_path: Path) -> None:
+    """Seven households in two parts, ranked by income per member (fen, integer division) then
+    id: the groups are ranks [0, 2), [2, 3), [3, 5), [5, 6), [6, 7) (first rank of quintile q:
+    ⌈q·7/5⌉ = 2, 3, 5, 6), each group's income over its members, as the simulation's report
+    groups them (``kernel.quintiles``)."""
+    # (household, members, household income in yuan); per member: 900, 1000, 1000, 2000,
+    # 3000, 3000 (a tie: id 6 before id 7), 10000
+    households = [(7, 1, 3000), (1, 2, 1800), (6, 2, 6000), (3, 1, 1000), (2, 3, 3000)]
+    households += [(4, 1, 2000), (5, 2, 20000)]
+    rows = [(h, income * 100) for h, members, income in households for _ in range(members)]
+    (tmp_path / "persons").mkdir()
+    for k, part in enumerate((rows[:5], rows[5:])):
+        pq.write_table(
+            pa.table(
+                {
+                    "household_id": pa.array([h for h, _ in part], pa.int64()),
+                    "household_income": pa.array([i for _, i in part], pa.int64()),
+                }
+            ),
+            tmp_path / "persons" / f"part-{k:05d}.parquet",
+        )
+    # by rank: id 1 (900 a member, 2 members, 1,800), id 2 (1000, 3, 3,000), id 3 (1000, 1,
+    # 1,000), id 4 (2000, 1, 2,000), id 6 (3000, 2, 6,000), id 7 (3000, 1, 3,000), id 5 (10000)
+    expected = [
+        round((1800 + 3000) / (2 + 3)),  # ids 1 and 2
+        1000.0,  # id 3
+        round((2000 + 6000) / (1 + 2)),  # ids 4 and 6
+        3000.0,  # id 7
+        10000.0,  # id 5
+    ]
+    assert household_quintiles(tmp_path) == expected

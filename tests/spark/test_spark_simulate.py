@@ -96,8 +96,8 @@ def test_spark_refused_in_one_line_before_work(area: Path, tmp_path: Path) -> No
 
 def local_cuts(area: Path) -> list[tuple[int, int]]:
     """The local engine's exact quintile cut points, from the persons' Parquet."""
-    from yibao.batch.simulation.aggregate import per_member
-    from yibao.batch.simulation.aggregate import quintile_cuts as cuts
+    from yibao.kernel.quintiles import per_member
+    from yibao.kernel.quintiles import quintile_cuts as cuts
 
     persons = pa.concat_tables(
         pq.read_table(p, columns=["household_id", INCOME]) for p, _ in parts(area)
@@ -110,7 +110,7 @@ def local_cuts(area: Path) -> list[tuple[int, int]]:
         "income": np.asarray(grouped[f"{INCOME}_max"].to_numpy(), dtype=np.int64),
         "members": np.asarray(grouped["household_id_count"].to_numpy(), dtype=np.int64),
     }
-    return cuts(h["key"], per_member(h))
+    return cuts(h["key"], per_member(h["income"], h["members"]))
 
 
 def test_quintile_cuts_on_spark_are_the_exact_ones(spark: Any, area: Path) -> None:
@@ -118,7 +118,7 @@ def test_quintile_cuts_on_spark_are_the_exact_ones(spark: Any, area: Path) -> No
     a bracket that misses its rank is widened until it holds it."""
     from pyspark.sql import functions as F
 
-    from yibao.batch.simulation.aggregate import cut_ranks
+    from yibao.kernel.quintiles import cut_ranks
     from yibao.batch.spark import _cuts_in, household_incomes, quintile_cuts
 
     expected = local_cuts(area)

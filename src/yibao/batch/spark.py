@@ -346,8 +346,8 @@ QUANTILE_ERROR = 0.001
 
 def household_incomes(spark: SparkSession, area: Path | str) -> DataFrame | None:
     """One row per household of the area's persons: ``key`` (``household_id``) and ``pc``, its
-    income per member in fen as the simulation ranks it (``aggregate.per_member``: the largest
-    ``household_income`` of its members, none or negative as 0, integer-divided by the
+    income per member in fen as the simulation ranks it (``kernel.quintiles.per_member``: the
+    largest ``household_income`` of its members, none or negative as 0, integer-divided by the
     members); None when the persons have no ``household_income``."""
     from pyspark.sql import functions as F
 
@@ -366,7 +366,7 @@ def household_incomes(spark: SparkSession, area: Path | str) -> DataFrame | None
 
 
 def quintile_cuts(spark: SparkSession, area: Path | str) -> list[tuple[int, int]] | None:
-    """The area's exact quintile cut points (``aggregate.quintile_cuts``: the (income per
+    """The area's exact quintile cut points (``kernel.quintiles.quintile_cuts``: the (income per
     member, household id) of the households at ranks ⌈q·n/5⌉), computed on Spark from the
     persons alone, before the claims are settled; None without household income.
 
@@ -382,7 +382,7 @@ def quintile_cuts(spark: SparkSession, area: Path | str) -> list[tuple[int, int]
     rows = household_incomes(spark, area)
     if rows is None:
         return None
-    from yibao.batch.simulation.aggregate import cut_ranks
+    from yibao.kernel.quintiles import cut_ranks
 
     rows = rows.cache()
     try:

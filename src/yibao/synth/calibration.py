@@ -25,6 +25,7 @@ and whether the generated value is within it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from yibao.kernel.quintiles import QUINTILES, quintiles_of
 from yibao.synth.calibrated import area_policy
 from yibao.synth.income import income_figures
 from yibao.synth.writer import read_manifest
@@ -148,9 +150,11 @@ def fund_ratios(area: Path | str) -> dict[str, float]:
 
 
 def household_quintiles(area: Path | str) -> list[float] | None:
-    """Per-capita disposable income (yuan) of the five equal household groups, lowest first;
-    None when the persons carry no ``household_income``."""
+    """Per-capita disposable income (yuan) of the five household income groups, lowest first:
+    the households grouped as the simulation groups them (``kernel.quintiles``), each group's
+    income over its members; None when the persons carry no ``household_income``."""
     out = Path(area)
+    keys: list[np.ndarray[Any, Any]] = []
     incomes: list[np.ndarray[Any, Any]] = []
     sizes: list[np.ndarray[Any, Any]] = []
     for persons_path, _ in _parts(out):
@@ -161,15 +165,22 @@ def household_quintiles(area: Path | str) -> list[float] | None:
         grouped = t.group_by("household_id").aggregate(
             [("household_income", "max"), ("household_id", "count")]
         )
-        incomes.append(np.asarray(grouped["household_income_max"].to_numpy(), dtype=np.int64))
+        keys.append(np.asarray(grouped["household_id"].to_numpy(), dtype=np.int64))
+        incomes.append(
+            np.asarray(grouped["household_income_max"].fill_null(-1).to_numpy(), dtype=np.int64)
+        )
         sizes.append(np.asarray(grouped["household_id_count"].to_numpy(), dtype=np.int64))
     if not incomes:
         return None
-    income = np.concatenate(incomes).astype(np.float64) / 100.0
-    size = np.concatenate(sizes).astype(np.float64)
-    order = np.argsort(income / size, kind="stable")
-    groups = np.array_split(order, 5)
-    return [round(float(income[g].sum() / size[g].sum()), 0) for g in groups]
+    income, size = np.concatenate(incomes), np.concatenate(sizes)
+    group = quintiles_of(np.concatenate(keys), income, size)
+    income = np.maximum(income, 0)
+    return [_mean_yuan(income[group == q], size[group == q]) for q in range(QUINTILES)]
+
+
+def _mean_yuan(income: np.ndarray[Any, Any], members: np.ndarray[Any, Any]) -> float:
+    """Income over members, whole yuan (NaN for a group without households)."""
+    return round(float(income.sum()) / 100.0 / float(members.sum()), 0) if len(members) else nan
 
 
 def calibration_table(

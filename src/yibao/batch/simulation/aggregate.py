@@ -39,11 +39,11 @@ import pyarrow as pa
 
 from yibao.batch.simulation.contributions import AMOUNTS, CATEGORIES, RESIDENT
 from yibao.batch.simulation.engine import INCOME, INPATIENT, SUMS, inpatient_by_level
+from yibao.kernel.quintiles import QUINTILES, per_member, quintile_cuts, quintile_of
 from yibao.kernel.segments import I64
 from yibao.policy.params import fen_to_yuan
 
 SCHEMES = ("employee", "resident")  # the insurance schemes (policy.vocab.InsuranceScheme)
-QUINTILES = 5
 OUT_OF_POCKET = ("psn_cash_pay", "acct_pay", "acct_mulaid_pay")
 #: amounts in TOTALS shown as yuan strings; every other number is a count
 MONEY = frozenset({*SUMS, "fund_balance", "out_of_pocket", "total"})
@@ -247,7 +247,9 @@ class Accumulator:
         burden = self.burden or Burden(self.scenarios)
         if self.parts:  # households held here: cut the quintiles and reduce them
             h = self.households()
-            cuts = quintile_cuts(h["key"], per_member(h)) if measured else None
+            cuts = (
+                quintile_cuts(h["key"], per_member(h["income"], h["members"])) if measured else None
+            )
             burden = burden.merged(household_burden(h, self.scenarios, cuts))
         bounds = [
             {
@@ -402,33 +404,6 @@ class Burden:
         )
 
 
-def per_member(h: Mapping[str, I64]) -> I64:
-    """Each household's income per member, fen (no income: 0), as the quintiles rank it."""
-    income = h["income"]
-    return np.where(income >= 0, income, 0) // np.maximum(h["members"], 1)
-
-
-def cut_ranks(households: int) -> list[int]:
-    """The ranks (0-based, by income per member then household id) of the first household of
-    quintiles 2..5: ⌈q·n/5⌉, those below n. A household of rank r is in quintile ⌊5r/n⌋ + 1."""
-    return [r for q in range(1, QUINTILES) if (r := -(-q * households // QUINTILES)) < households]
-
-
-def quintile_cuts(key: I64, per_capita: I64) -> list[tuple[int, int]]:
-    """The (income per member, household id) of the households at ``cut_ranks``: the quintile
-    of a household is 1 + the number of cuts at or below its own pair."""
-    order = np.lexsort((key, per_capita))
-    return [(int(per_capita[order[r]]), int(key[order[r]])) for r in cut_ranks(len(key))]
-
-
-def quintile_of(key: I64, per_capita: I64, cuts: list[tuple[int, int]]) -> I64:
-    """Each household's quintile, 0..4: how many cuts its (income per member, id) reaches."""
-    q = np.zeros(len(key), dtype=np.int64)
-    for pc, k in cuts:
-        q += (per_capita > pc) | ((per_capita == pc) & (key >= k))
-    return q
-
-
 def household_burden(
     h: Mapping[str, I64], scenarios: int, cuts: list[tuple[int, int]] | None
 ) -> Burden:
@@ -441,7 +416,7 @@ def household_burden(
         return b
     income = h["income"]
     if cuts is not None:
-        pc = per_member(h)
+        pc = per_member(income, h["members"])
         quintile = quintile_of(h["key"], pc, cuts)
         for q in range(QUINTILES):
             mine = pc[quintile == q]
