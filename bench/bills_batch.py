@@ -15,9 +15,11 @@ The database is prepared as by ``bench/api_load.py`` (a population when it holds
 new institution each run). Requests are built beforehand (not timed); their signatures are not
 checked here (the fast path checks them before the batcher), their keys and nonces are. A
 first round (not timed) compiles the catalogue and loads the parameters. Prints
-per transaction the wall time and this process's CPU time per request (the database's CPU is
-not in it), then with ``--profile`` the functions that took most CPU, and last ``visits/s:
-<n>``: visits whose three requests succeeded, per second of wall time of the batches.
+per transaction the wall time and this process's CPU time per request, and the database's (the
+CPU of this machine's ``postgres`` processes, from ``/proc/<pid>/schedstat``, when the database
+is local and those are readable), then with ``--profile`` the functions that took most CPU,
+and last ``visits/s: <n>``: visits whose three requests succeeded, per second of wall time of
+the batches.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import random
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -95,6 +98,7 @@ def main() -> None:
 
     wall = {"2201": 0.0, "2204": 0.0, "2207": 0.0}
     cpu = dict(wall)
+    db_cpu = dict(wall)
     done = 0
     profile = cProfile.Profile(time.process_time) if args.profile else None
 
@@ -103,6 +107,7 @@ def main() -> None:
     def timed(infno: str, batch: list[SignedTx]) -> list[Result]:
         if warming:
             return settle_batch(engine, settings, batch)
+        db_used = database_cpu()
         start, used = time.perf_counter(), time.process_time()
         profiled = profile is not None and args.only in (None, infno)
         if profiled:
@@ -112,6 +117,7 @@ def main() -> None:
             profile.disable()
         wall[infno] += time.perf_counter() - start
         cpu[infno] += time.process_time() - used
+        db_cpu[infno] += database_cpu() - db_used
         return out
 
     def ok(result: Result) -> bool:
@@ -156,11 +162,27 @@ def main() -> None:
         print(
             f"{infno}: {wall[infno] / n * 1000:.2f} ms wall, {cpu[infno] / n * 1000:.2f} ms CPU "
             f"a request (batches of {args.batch})"
+            + (f", database {db_cpu[infno] / n * 1000:.2f} ms" if db_cpu[infno] else "")
         )
     print(f"visits settled: {done} of {n}")
     if profile is not None:
         pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(40)
     print(f"visits/s: {done / sum(wall.values()):.0f}")
+
+
+def database_cpu() -> float:
+    """Seconds of CPU the ``postgres`` processes of this machine have used (0 if none is
+    readable): the first field of ``/proc/<pid>/schedstat``, in nanoseconds."""
+    used = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().startswith("postgres"):
+                used += int((proc / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # gone, or not ours to read
+            continue
+    return used / 1e9
 
 
 if __name__ == "__main__":
