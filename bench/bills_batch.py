@@ -16,10 +16,10 @@ new institution each run). Requests are built beforehand (not timed); their sign
 checked here (the fast path checks them before the batcher), their keys and nonces are. A
 first round (not timed) compiles the catalogue and loads the parameters. Prints
 per transaction the wall time and this process's CPU time per request, and the database's (the
-CPU of this machine's ``postgres`` processes, from ``/proc/<pid>/schedstat``, when the database
-is local and those are readable), then with ``--profile`` the functions that took most CPU,
-and last ``visits/s: <n>``: visits whose three requests succeeded, per second of wall time of
-the batches.
+CPU of this machine's ``postgres`` processes of the database, from ``/proc/<pid>/schedstat``,
+when it is local and those are readable; not the server's shared WAL writer), then with
+``--profile`` the functions that took most CPU, and last ``visits/s: <n>``: visits whose three
+requests succeeded, per second of wall time of the batches.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     secret = secrets.token_hex(24)
     persons, code, key_id, _ = prepare(args.db, args.persons, args.seed, secret)
     engine = make_engine(args.db)
+    dbname = engine.url.database or ""
     settings = Settings(api_secret=secret, database_url=args.db)  # type: ignore[arg-type]
     gc.set_threshold(50_000, *gc.get_threshold()[1:])  # as the server does (api.http.app)
     rng = random.Random(args.seed)
@@ -107,7 +108,7 @@ def main() -> None:
     def timed(infno: str, batch: list[SignedTx]) -> list[Result]:
         if warming:
             return settle_batch(engine, settings, batch)
-        db_used = database_cpu()
+        db_used = database_cpu(dbname)
         start, used = time.perf_counter(), time.process_time()
         profiled = profile is not None and args.only in (None, infno)
         if profiled:
@@ -117,7 +118,7 @@ def main() -> None:
             profile.disable()
         wall[infno] += time.perf_counter() - start
         cpu[infno] += time.process_time() - used
-        db_cpu[infno] += database_cpu() - db_used
+        db_cpu[infno] += database_cpu(dbname) - db_used
         return out
 
     def ok(result: Result) -> bool:
@@ -170,15 +171,18 @@ def main() -> None:
     print(f"visits/s: {done / sum(wall.values()):.0f}")
 
 
-def database_cpu() -> float:
-    """Seconds of CPU the ``postgres`` processes of this machine have used (0 if none is
-    readable): the first field of ``/proc/<pid>/schedstat``, in nanoseconds."""
-    used = 0
+def database_cpu(name: str) -> float:
+    """Seconds of CPU used by this machine's ``postgres`` processes of database ``name`` (its
+    backends and autovacuum workers, named in their process titles; 0 if none is readable):
+    the first field of ``/proc/<pid>/schedstat``, in nanoseconds."""
+    used, tag = 0, f" {name} ".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if (proc / "comm").read_text().startswith("postgres"):
+            if (proc / "comm").read_text().startswith("postgres") and tag in (
+                proc / "cmdline"
+            ).read_bytes():
                 used += int((proc / "schedstat").read_text().split()[0])
         except (OSError, ValueError, IndexError):  # gone, or not ours to read
             continue
