@@ -65,7 +65,7 @@ def register_visits(
     refusal, as ``register_visit`` would give it alone; a refused one does not stop the others.
     A caller that has read them already gives ``person_of`` (``common.people`` of the
     registrations' persons) and ``kinds`` ({code: kind, or None when not registered} of their
-    institutions), which are then not read again."""
+    institutions), which are then not read again (a code not in ``kinds`` is)."""
     out: list[Visit | RecordError | ParameterError | None] = [None] * len(registrations)
     for i, reg in enumerate(registrations):
         try:
@@ -80,10 +80,11 @@ def register_visits(
     histories, _ = uow.enrolments.histories(ids) if ids else ({}, {})
     given = [registrations[i].mdtrt_id for i in todo if registrations[i].mdtrt_id]
     taken = set(uow.settlements.visits(m for m in given if m is not None))
-    if kinds is None:
-        kinds = ApiRepository(uow.session).institution_kinds(
-            {registrations[i].fixmedins_code for i in todo}
-        )
+    known: dict[str, str | None] = dict(kinds or {})
+    unread = {registrations[i].fixmedins_code for i in todo} - known.keys()
+    if unread:  # the kinds not given
+        read = ApiRepository(uow.session).institution_kinds(unread)
+        known.update({c: read.get(c) for c in unread})
     new: list[tuple[int, Visit]] = []
     for i in todo:
         reg, person = registrations[i], found[i]
@@ -94,7 +95,7 @@ def register_visits(
             if person.id is None:
                 raise NotStored("person")
             enrolment = covering_enrolment(person, histories.get(person.id, []), reg.begin_date)
-            kind = kinds.get(reg.fixmedins_code)
+            kind = known[reg.fixmedins_code]
             if kind is None:  # not registered
                 kind = InstitutionKind.HOSPITAL.value
             if kind != InstitutionKind.HOSPITAL.value:  # a village clinic, a pharmacy
