@@ -15,9 +15,11 @@ The database is prepared as by ``bench/api_load.py`` (a population when it holds
 new institution each run). Requests are built beforehand (not timed); their signatures are not
 checked here (the fast path checks them before the batcher), their keys and nonces are. A
 first round (not timed) compiles the catalogue and loads the parameters. Prints
-per transaction the wall time and this process's CPU time per request (the database's CPU is
-not in it), then with ``--profile`` the functions that took most CPU, and last ``visits/s:
-<n>``: visits whose three requests succeeded, per second of wall time of the batches.
+per transaction the wall time and this process's CPU time per request, and the database's (the
+CPU of this machine's ``postgres`` processes of the database, from ``/proc/<pid>/schedstat``,
+when it is local and those are readable; not the server's shared WAL writer), then with
+``--profile`` the functions that took most CPU, and last ``visits/s: <n>``: visits whose three
+requests succeeded, per second of wall time of the batches.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import random
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,6 +75,7 @@ def main() -> None:
     secret = secrets.token_hex(24)
     persons, code, key_id, _ = prepare(args.db, args.persons, args.seed, secret)
     engine = make_engine(args.db)
+    dbname = engine.url.database or ""
     settings = Settings(api_secret=secret, database_url=args.db)  # type: ignore[arg-type]
     gc.set_threshold(50_000, *gc.get_threshold()[1:])  # as the server does (api.http.app)
     rng = random.Random(args.seed)
@@ -95,6 +99,7 @@ def main() -> None:
 
     wall = {"2201": 0.0, "2204": 0.0, "2207": 0.0}
     cpu = dict(wall)
+    db_cpu = dict(wall)
     done = 0
     profile = cProfile.Profile(time.process_time) if args.profile else None
 
@@ -103,6 +108,7 @@ def main() -> None:
     def timed(infno: str, batch: list[SignedTx]) -> list[Result]:
         if warming:
             return settle_batch(engine, settings, batch)
+        db_used = database_cpu(dbname)
         start, used = time.perf_counter(), time.process_time()
         profiled = profile is not None and args.only in (None, infno)
         if profiled:
@@ -112,6 +118,7 @@ def main() -> None:
             profile.disable()
         wall[infno] += time.perf_counter() - start
         cpu[infno] += time.process_time() - used
+        db_cpu[infno] += database_cpu(dbname) - db_used
         return out
 
     def ok(result: Result) -> bool:
@@ -156,11 +163,30 @@ def main() -> None:
         print(
             f"{infno}: {wall[infno] / n * 1000:.2f} ms wall, {cpu[infno] / n * 1000:.2f} ms CPU "
             f"a request (batches of {args.batch})"
+            + (f", database {db_cpu[infno] / n * 1000:.2f} ms" if db_cpu[infno] else "")
         )
     print(f"visits settled: {done} of {n}")
     if profile is not None:
         pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(40)
     print(f"visits/s: {done / sum(wall.values()):.0f}")
+
+
+def database_cpu(name: str) -> float:
+    """Seconds of CPU used by this machine's ``postgres`` processes of database ``name`` (its
+    backends and autovacuum workers, named in their process titles; 0 if none is readable):
+    the first field of ``/proc/<pid>/schedstat``, in nanoseconds."""
+    used, tag = 0, f" {name} ".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().startswith("postgres") and tag in (
+                proc / "cmdline"
+            ).read_bytes():
+                used += int((proc / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # gone, or not ours to read
+            continue
+    return used / 1e9
 
 
 if __name__ == "__main__":

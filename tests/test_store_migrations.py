@@ -208,3 +208,23 @@ def test_settlement_amount_columns_are_the_vocabulary(db_url: str, engine: Engin
         first = columns.index("status") + 1
         last = columns.index("admission_no")
         assert tuple(columns[first:last]) == SETTLEMENT_AMOUNTS
+
+
+def test_0022_stored_answers_compressed_with_lz4(db_url: str, engine: Engine) -> None:
+    """On PostgreSQL a stored answer long enough to be compressed (a 2204's) is compressed
+    with LZ4 and reads back byte for byte; SQLite stores it as it is."""
+    upgrade(db_url)
+    body = '{"infcode":0,"output":[' + ",".join(f'{{"sn":"{i:05d}"}}' for i in range(600)) + "]}"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tx_responses (caller, msgid, infno, request_sha256, infcode, response)"
+                " VALUES ('inst:H1', 'm1', '2204', :sha, 0, :body)"
+            ),
+            {"sha": "0" * 64, "body": body},
+        )
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT response FROM tx_responses")).scalar_one() == body
+        if engine.dialect.name == "postgresql":
+            method = "SELECT pg_column_compression(response) FROM tx_responses"
+            assert conn.execute(text(method)).scalar_one() == "lz4"

@@ -11,7 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow, pg_engine)
 from tests.test_store_settlement import AREA, employee, inpatient, resident, snapshot
@@ -139,3 +140,25 @@ def test_failure_between_postings_leaves_nothing(
     assert settlement.settle(uow, inpatient(emp, 2_000_000), "crash-1").setl_id
     assert settlement.reverse(uow, kept.setl_id, on=dt.date(2025, 5, 2)).transaction_id
     assert ledger.reconcile(uow).ok
+
+
+def test_pg_a_settlement_holds_its_visit_until_commit(pg_engine: Engine) -> None:
+    """A settlement round reads its visits locked: until it commits, an upload or cancellation
+    of the visit's lines (which locks the visit first) cannot slip in. (``FOR SHARE``: the
+    settlement's foreign key to the visit alone takes a lock that only ``FOR UPDATE`` waits
+    for.)"""
+    who = employee(UnitOfWork.for_engine(pg_engine), 1)
+    visit = settlement.register_visit(
+        UnitOfWork.for_engine(pg_engine), who, "H1", "inpatient", 2, dt.date(2025, 5, 10)
+    )
+    lock = text("SELECT id FROM visits WHERE mdtrt_id = :m FOR SHARE NOWAIT")
+    uow = UnitOfWork.for_engine(pg_engine)
+    with uow:
+        claim = inpatient(who, 500000, mdtrt_id=visit.mdtrt_id)
+        batch = settlement.settle_within(uow, [settlement.ClaimRequest(claim, "lock-1")])
+        assert isinstance(batch.outcomes[0], Settlement), batch.outcomes
+        with pg_engine.connect() as other, pytest.raises(OperationalError):
+            other.execute(lock, {"m": visit.mdtrt_id})
+        uow.commit()
+    with pg_engine.connect() as other:
+        assert other.execute(lock, {"m": visit.mdtrt_id}).all()

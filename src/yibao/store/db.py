@@ -65,7 +65,16 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """The engine's session factory, made once per engine and kept on it: a ``sessionmaker``
+    makes a new ``Session`` subclass, whose events SQLAlchemy sets up at its first transaction
+    (~80 µs of CPU for every unit of work that made its own)."""
+    found: sessionmaker[Session] | None = engine.__dict__.get(_SESSIONS)
+    if found is None:
+        found = engine.__dict__[_SESSIONS] = sessionmaker(bind=engine, expire_on_commit=False)
+    return found
+
+
+_SESSIONS = "_yibao_session_factory"
 
 
 def utcnow() -> dt.datetime:

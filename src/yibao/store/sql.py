@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     insert,
     literal,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
@@ -47,21 +46,22 @@ def reserve_ids(session: Session, counts: Sequence[tuple[Table, int]]) -> list[l
     if session.get_bind().dialect.name != "postgresql" or max(n for _, n in counts) < 2:
         return None
     names = tuple(t.name for t, _ in counts)
-    stmt = _RESERVE.get(names)
-    if stmt is None:
-        stmt = _RESERVE[names] = text(
-            "SELECT "
-            + ", ".join(
-                f"ARRAY(SELECT nextval(pg_get_serial_sequence('{name}', 'id'))"
-                f" FROM generate_series(1, :n{i}))"
-                for i, name in enumerate(names)
-            )
+    sql = _RESERVE.get(names)
+    if sql is None:
+        sql = _RESERVE[names] = "SELECT " + ", ".join(
+            f"ARRAY(SELECT nextval(pg_get_serial_sequence('{name}', 'id'))"
+            f" FROM generate_series(1, %(n{i})s::int))"
+            for i, name in enumerate(names)
         )
-    row = session.connection().execute(stmt, {f"n{i}": n for i, (_, n) in enumerate(counts)})
-    return [[int(i) for i in ids] for ids in row.one()]
+    conn = session.connection()
+    with driver_of(conn, sql) as driver, driver.cursor() as cursor:
+        cursor.execute(sql, {f"n{i}": n for i, (_, n) in enumerate(counts)})
+        row = cursor.fetchone()
+    return [[int(i) for i in ids] for ids in row]
 
 
-_RESERVE: dict[tuple[str, ...], Any] = {}
+#: (table names) -> the SQL reserving their ids, run on the psycopg connection
+_RESERVE: dict[tuple[str, ...], str] = {}
 
 
 def insert_returning_ids(

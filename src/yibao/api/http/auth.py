@@ -221,17 +221,14 @@ def admit(
     and the nonce is new (it is stored; the same nonce twice in ``requests`` is a replay too).
     One refusal per request, or None."""
     repo = ApiRepository(session)
-    active: dict[tuple[str, str], bool] = {}
+    active = repo.active_keys((r.code, r.key_id) for r in requests)
     out: list[ApiError | None] = []
     fresh: list[SignedRequest] = []
     seen: set[tuple[str, str]] = set()
     signatures: set[str] = set()
     for r in requests:
-        pair = (r.code, r.key_id)
-        if pair not in active:
-            active[pair] = repo.active_key(r.code, r.key_id)
         caller = r.principal.actor
-        if not active[pair]:
+        if (r.code, r.key_id) not in active:
             out.append(_unknown_key(r))
         elif (caller, r.nonce) in seen or r.signature in signatures:
             out.append(_replayed())

@@ -196,7 +196,7 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                     svc.ClaimRequest(claim, request_id(principal, msgid), principal.institution)
                 )
                 settling.append(i)
-        _register(uow, items, registering, out, audits)
+        _register(uow, items, registering, out, audits, kinds)
         _upload(uow, items, uploading, out, audits, catalogues)
         for i in in_savepoints:  # after the uploads: a cancellation sees the lines uploaded
             out[i] = _in_savepoint(uow, engine, settings, items[i], catalogues, audits)
@@ -275,9 +275,11 @@ def _register(
     registering: list[tuple[int, svc.Registration]],
     out: list[Result | None],
     audits: list[AuditEntry],
+    kinds: dict[str, str | None],
 ) -> None:
     """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the person
-    found (one read for all), then ``services.settlement.register_visits`` (one insert)."""
+    found (one read for all), then ``services.settlement.register_visits`` (one insert) with
+    the persons and the institutions' ``kinds`` the batch read."""
     if not registering:
         return
     person_of = people(uow, [reg.who for _, reg in registering])
@@ -301,7 +303,9 @@ def _register(
             detail="visit registered",
         )
         found.append((i, reg, [entry]))
-    visits = svc.register_visits(uow, [reg for _, reg, _ in found])
+    visits = svc.register_visits(
+        uow, [reg for _, reg, _ in found], person_of=person_of, kinds=kinds
+    )
     for (i, reg, entries), visit in zip(found, visits, strict=True):
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid
         if isinstance(visit, Exception):
@@ -320,11 +324,11 @@ def _upload(
     catalogues: CatalogueSource,
 ) -> None:
     """The batch's 2204s, as ``handlers_fees.upload_2204`` answers each: the visit found and
-    the caller's (one read for all), then ``services.fees.upload_many`` (one insert of every
-    upload's lines)."""
+    the caller's (one locked read for all, which ``services.fees.upload_many`` takes), then
+    ``upload_many`` (one insert of every upload's lines)."""
     if not uploading:
         return
-    visits = uow.settlements.visits(upload.mdtrt_id for _, upload in uploading)
+    visits = uow.settlements.visits((upload.mdtrt_id for _, upload in uploading), lock=True)
     ready: list[tuple[int, fees.Upload, list[AuditEntry]]] = []
     for i, upload in uploading:
         principal, msgid, action = (
@@ -353,7 +357,7 @@ def _upload(
             detail=UPLOADED,
         )
         ready.append((i, upload, [entry]))
-    changes = fees.upload_many(uow, [u for _, u, _ in ready], catalogues=catalogues)
+    changes = fees.upload_many(uow, [u for _, u, _ in ready], catalogues=catalogues, visits=visits)
     for (i, _, entries), change in zip(ready, changes, strict=True):
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid
         if isinstance(change, Exception):

@@ -400,13 +400,17 @@ def upload_many(
     *,
     catalogues: CatalogueSource | None = None,
     policies: PolicySource = policy_for,
+    visits: Mapping[str, Visit] | None = None,
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
     API's batches): one locked read of the visits, one of their settlements, one of their
     lines, one of the persons and one of their enrolments, one insert of every upload's lines.
     Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
     refused one stores nothing and does not stop the others. Uploads to one visit are taken in
-    turn, each seeing the lines of those before it."""
+    turn, each seeing the lines of those before it. A caller that has read the uploads' visits
+    already, locked (``SettlementRepository.visits(..., lock=True)`` in this transaction),
+    gives them as ``visits`` ({mdtrt_id: visit} of those found), and they are not read
+    again."""
     out: list[Uploaded | None] = [None] * len(uploads)
     parsed: dict[int, list[FeeLine]] = {}
     for i, found in enumerate(parse_uploads([u.docs for u in uploads], _by_line)):
@@ -422,7 +426,9 @@ def upload_many(
         for i in todo:
             (later if uploads[i].mdtrt_id in visits_taken else now).append(i)
             visits_taken.add(uploads[i].mdtrt_id)
-        _upload_round(uow, uploads, parsed, now, out, today, source.source(catalogues), policies)
+        _upload_round(
+            uow, uploads, parsed, now, out, today, source.source(catalogues), policies, visits
+        )
         todo = later
     done = [o for o in out if o is not None]
     assert len(done) == len(uploads)
@@ -438,9 +444,15 @@ def _upload_round(
     today: dt.date,
     catalogues: CatalogueSource,
     policies: PolicySource,
+    locked: Mapping[str, Visit] | None,
 ) -> None:
-    """Upload the lines of ``now`` (distinct visits)."""
-    visits = uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=True)
+    """Upload the lines of ``now`` (distinct visits); ``locked``: their visits if read
+    already."""
+    visits = (
+        locked
+        if locked is not None
+        else uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=True)
+    )
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     open_: list[tuple[int, Visit]] = []
     for i in now:

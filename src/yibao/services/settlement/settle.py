@@ -223,15 +223,15 @@ def _settle_round(
             outcomes[i] = replay(found, claims[i], claims[i].digest())
         except RequestConflict as exc:
             outcomes[i] = exc
-    visits = uow.settlements.visits(c.mdtrt_id for c in claims.values() if c.mdtrt_id)
+    # the visits locked (in id order) before their fee lines are summed: no upload slips in
+    # between
+    visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
     files = load_files(
         uow,
         (p for _, p in fresh),
         {p.id or 0: claims[i].date.year for i, p in fresh},
         certified={p.id or 0 for i, p in fresh if _med_type(claims[i], visits) == CHRONIC},
     )
-    # the visits locked before their fee lines are summed: no upload slips in between
-    uow.fees.lock_visits(v.id for v in visits.values() if v.id)
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     bills = uow.fees.sums(v.id for v in visits.values() if v.id)
     kinds = institution_kinds(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from yibao.domain.errors import (
@@ -15,6 +15,7 @@ from yibao.domain.errors import (
 )
 from yibao.domain.fees import Diagnosis
 from yibao.domain.ids import NotStored
+from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
 from yibao.policy import ParameterError
@@ -52,12 +53,19 @@ def _checked(reg: Registration) -> None:
 
 
 def register_visits(
-    uow: UnitOfWork, registrations: Sequence[Registration]
+    uow: UnitOfWork,
+    registrations: Sequence[Registration],
+    *,
+    person_of: Callable[[str | int], Person | None] | None = None,
+    kinds: Mapping[str, str | None] | None = None,
 ) -> list[Visit | RecordError | ParameterError]:
     """Register many visits inside a unit of work the caller opened and commits (the API's
     batches): one read of the persons, one of their enrolments, one of the ``mdtrt_id``s
-    given, one insert. Each registration gets its visit or its refusal, as ``register_visit``
-    would give it alone; a refused one does not stop the others."""
+    given, one of the institutions' kinds, one insert. Each registration gets its visit or its
+    refusal, as ``register_visit`` would give it alone; a refused one does not stop the others.
+    A caller that has read them already gives ``person_of`` (``common.people`` of the
+    registrations' persons) and ``kinds`` ({code: kind, or None when not registered} of their
+    institutions), which are then not read again (a code not in ``kinds`` is)."""
     out: list[Visit | RecordError | ParameterError | None] = [None] * len(registrations)
     for i, reg in enumerate(registrations):
         try:
@@ -65,15 +73,18 @@ def register_visits(
         except (RecordError, ParameterError) as exc:
             out[i] = exc
     todo = [i for i, o in enumerate(out) if o is None]
-    person_of = people(uow, [registrations[i].who for i in todo])
+    if person_of is None:
+        person_of = people(uow, [registrations[i].who for i in todo])
     found = {i: person_of(registrations[i].who) for i in todo}
     ids = sorted({p.id for p in found.values() if p is not None and p.id is not None})
     histories, _ = uow.enrolments.histories(ids) if ids else ({}, {})
     given = [registrations[i].mdtrt_id for i in todo if registrations[i].mdtrt_id]
     taken = set(uow.settlements.visits(m for m in given if m is not None))
-    kinds = ApiRepository(uow.session).institution_kinds(
-        {registrations[i].fixmedins_code for i in todo}
-    )
+    known: dict[str, str | None] = dict(kinds or {})
+    unread = {registrations[i].fixmedins_code for i in todo} - known.keys()
+    if unread:  # the kinds not given
+        read = ApiRepository(uow.session).institution_kinds(unread)
+        known.update({c: read.get(c) for c in unread})
     new: list[tuple[int, Visit]] = []
     for i in todo:
         reg, person = registrations[i], found[i]
@@ -84,7 +95,9 @@ def register_visits(
             if person.id is None:
                 raise NotStored("person")
             enrolment = covering_enrolment(person, histories.get(person.id, []), reg.begin_date)
-            kind = kinds.get(reg.fixmedins_code, InstitutionKind.HOSPITAL.value)
+            kind = known[reg.fixmedins_code]
+            if kind is None:  # not registered
+                kind = InstitutionKind.HOSPITAL.value
             if kind != InstitutionKind.HOSPITAL.value:  # a village clinic, a pharmacy
                 terms = institution_terms(policy_for(enrolment.pooling_area), kind, reg.begin_date)
                 check_claim_at(terms, reg.med_type, reg.level)

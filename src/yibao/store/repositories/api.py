@@ -4,10 +4,11 @@ tokens, stored answers by msgid, and the audit log, over one session (the caller
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -20,29 +21,31 @@ from yibao.store.api_models import (
     TxResponseRow,
 )
 from yibao.store.db import utcnow
-from yibao.store.sql import BulkRead, any_of, insert_rows
+from yibao.store.sql import BulkRead, any_of, driver_of, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
 _RESPONSES = cast(Table, TxResponseRow.__table__)
 _AUDIT = cast(Table, AuditRow.__table__)
+_INSTITUTIONS = cast(Table, InstitutionRow.__table__)
 _INSTITUTION = select(InstitutionRow).where(InstitutionRow.code == bindparam("p_code"))
-_ACTIVE_KEY = (
-    select(InstitutionKeyRow.id)
-    .join(InstitutionRow, InstitutionRow.id == InstitutionKeyRow.institution_id)
-    .where(
-        InstitutionRow.code == bindparam("p_code"),
-        InstitutionRow.active.is_(True),
-        InstitutionKeyRow.key_id == bindparam("p_key"),
-        InstitutionKeyRow.active.is_(True),
+_KEYS = cast(Table, InstitutionKeyRow.__table__)
+_ACTIVE_KEYS = BulkRead(
+    lambda in_: (
+        select(_INSTITUTIONS.c.code, _KEYS.c.key_id)
+        .join(_INSTITUTIONS, _INSTITUTIONS.c.id == _KEYS.c.institution_id)
+        .where(
+            in_(_INSTITUTIONS.c.code, "codes"),
+            _INSTITUTIONS.c.active.is_(True),
+            in_(_KEYS.c.key_id, "keys"),
+            _KEYS.c.active.is_(True),
+        )
     )
-    .limit(1)
 )
 _STORED_ANSWER = select(TxResponseRow).where(
     TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
 )
 _INSERT_NONCE = insert(_NONCES)
-_INSTITUTIONS = cast(Table, InstitutionRow.__table__)
 _LEVELS = BulkRead(
     lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.level).where(
         in_(_INSTITUTIONS.c.code, "keys")
@@ -65,10 +68,11 @@ _STORED_ANSWERS = BulkRead(
 )
 # PostgreSQL: the nonces stored in one statement; a nonce (or signature) already used is skipped
 # and so not returned (a concurrent insert of the same one is waited for, then skipped).
-_TAKE_NONCES_PG = text(
+# (run on the psycopg connection: SQLAlchemy's execution step cost more than the statement)
+_TAKE_NONCES_PG = (
     "INSERT INTO request_nonces (caller, nonce, signature, seen_at)"
-    " SELECT * FROM unnest(CAST(:c AS VARCHAR[]), CAST(:n AS VARCHAR[]),"
-    " CAST(:s AS VARCHAR[]), CAST(:t AS TIMESTAMP[]))"
+    " SELECT * FROM unnest(CAST(%(c)s AS VARCHAR[]), CAST(%(n)s AS VARCHAR[]),"
+    " CAST(%(s)s AS VARCHAR[]), CAST(%(t)s AS TIMESTAMP[]))"
     " ON CONFLICT DO NOTHING RETURNING caller, nonce"
 )
 _INSERT_RESPONSE = insert(_RESPONSES)
@@ -155,10 +159,18 @@ class ApiRepository:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
         self.session.flush()
 
-    def active_key(self, code: str, key_id: str) -> bool:
-        """The key id exists, is active and belongs to an active institution ``code``."""
-        row = self.session.connection().execute(_ACTIVE_KEY, {"p_code": code, "p_key": key_id})
-        return row.first() is not None
+    def active_keys(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of (institution code, key id), those whose key id exists, is active and belongs to
+        the active institution of that code (one read)."""
+        wanted = set(pairs)
+        if not wanted:
+            return set()
+        rows = _ACTIVE_KEYS.rows(
+            self.session,
+            codes=sorted({c for c, _ in wanted}),
+            keys=sorted({k for _, k in wanted}),
+        )
+        return {(c, k) for c, k in rows} & wanted
 
     def take_nonces(
         self, keys: list[tuple[str, str, str]], at: dt.datetime
@@ -170,15 +182,17 @@ class ApiRepository:
             return set()
         conn = self.session.connection()
         if conn.dialect.name == "postgresql":
-            taken = conn.execute(
-                _TAKE_NONCES_PG,
-                {
-                    "c": [c for c, _, _ in keys],
-                    "n": [n for _, n, _ in keys],
-                    "s": [s for _, _, s in keys],
-                    "t": [at] * len(keys),
-                },
-            ).all()
+            with driver_of(conn, _TAKE_NONCES_PG) as driver, driver.cursor() as cursor:
+                cursor.execute(
+                    _TAKE_NONCES_PG,
+                    {
+                        "c": [c for c, _, _ in keys],
+                        "n": [n for _, n, _ in keys],
+                        "s": [s for _, _, s in keys],
+                        "t": [at] * len(keys),
+                    },
+                )
+                taken = cursor.fetchall()
             return {(c, n) for c, n, _ in keys} - {(c, n) for c, n in taken}
         used = self._used_nonces(keys)
         fresh = [(c, n, s) for c, n, s in keys if (c, n) not in used]

@@ -13,9 +13,18 @@ from sqlalchemy.orm import Session
 from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.vocab import ItemClass, ItemKind
 from yibao.store.catalogue_models import CatalogueItemRow, CatalogueLoadRow
-from yibao.store.sql import insert_rows
+from yibao.store.sql import BulkRead, insert_rows
 
 _ITEMS = cast(Table, CatalogueItemRow.__table__)
+_LOADS = cast(Table, CatalogueLoadRow.__table__)
+#: the regions' loads as a cache key (read for every batch of uploads: built once)
+_STAMPS = BulkRead(
+    lambda in_: (
+        select(_LOADS.c.region, _LOADS.c.id, _LOADS.c.valid_from, _LOADS.c.sha256)
+        .where(in_(_LOADS.c.region, "keys"))
+        .order_by(_LOADS.c.region, _LOADS.c.id)
+    )
+)
 #: The item fields stored as they are (the rest: kind, class, dates, load, region).
 _PLAIN = (
     "code",
@@ -77,16 +86,7 @@ class CatalogueRepository:
     def stamps(self, regions: Sequence[str]) -> tuple[tuple[str, int, str, str], ...]:
         """Every load of the regions: (region, load id, first day, the file's sha256), what
         changes whenever a load changes a region's catalogue (a cache key)."""
-        rows = self.session.execute(
-            select(
-                CatalogueLoadRow.region,
-                CatalogueLoadRow.id,
-                CatalogueLoadRow.valid_from,
-                CatalogueLoadRow.sha256,
-            )
-            .where(CatalogueLoadRow.region.in_(list(regions)))
-            .order_by(CatalogueLoadRow.region, CatalogueLoadRow.id)
-        )
+        rows = _STAMPS.rows(self.session, keys=sorted(set(regions)))
         return tuple((str(r), int(i), d.isoformat(), str(h)) for r, i, d, h in rows)
 
     def items(self, region: str, code: str | None = None) -> list[CatalogueItem]:

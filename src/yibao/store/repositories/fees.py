@@ -205,15 +205,6 @@ class FeeRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def lock_visits(self, visit_ids: Iterable[int]) -> None:
-        """Lock the visits' rows (``SELECT ... FOR UPDATE``, in id order) until the
-        transaction ends: an upload or cancellation of their lines (which locks its visit)
-        waits for a settlement reading them, or the settlement for it."""
-        wanted = sorted(set(visit_ids))
-        if wanted:
-            stmt = select(VisitRow.id).where(VisitRow.id.in_(wanted)).order_by(VisitRow.id)
-            self.session.execute(stmt.with_for_update()).all()
-
     def sums(self, visit_ids: Iterable[int]) -> dict[int, LineSums]:
         """{visit id: its live lines summed} of the visits among ``visit_ids`` with live
         lines (one query)."""

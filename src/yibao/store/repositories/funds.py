@@ -44,7 +44,7 @@ from yibao.store.models import (
     LedgerTransactionRow,
     PostingRow,
 )
-from yibao.store.sql import dialect_insert
+from yibao.store.sql import dialect_insert, driver_of
 
 _TOTALS = cast(Table, FundMonthTotalRow.__table__)
 _PROVINCIAL = [k.value for k in AccountKind if k.provincial]
@@ -74,8 +74,9 @@ class StoredWarning:
 
 
 def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) -> None:
-    """Add ``moves`` to the funds' month totals: one upsert per key, in key order (one lock
-    order: the busy rows of concurrent units never wait on each other in a cycle)."""
+    """Add ``moves`` to the funds' month totals: upserted in key order (one lock order: the
+    busy rows of concurrent units never wait on each other in a cycle); on PostgreSQL in one
+    statement, elsewhere one executemany."""
     rows = [
         {"fund": f, "pooling_area": a, "year": y, "month": m, "part": p, "amount": amount}
         for (f, a, y, m, p), amount in sorted(moves.items())
@@ -84,7 +85,29 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
     if not rows:
         return
     connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name == "postgresql":  # one statement, rows taken in the given order
+        columns = {c: [r[c] for r in rows] for c in ("fund", "pooling_area", "year", "month")}
+        params = {
+            **columns,
+            "part": [r["part"] for r in rows],
+            "amount": [r["amount"] for r in rows],
+        }
+        with driver_of(connection, _UPSERT_PG) as driver, driver.cursor() as cursor:
+            cursor.execute(_UPSERT_PG, params)
+        return
     connection.execute(_month_totals_upsert(connection.dialect.name), rows)
+
+
+#: ``add_month_totals`` on PostgreSQL (on the psycopg connection): the keys are distinct
+_UPSERT_PG = (
+    "INSERT INTO fund_month_totals (fund, pooling_area, year, month, part, amount)"
+    " SELECT f, a, y, m, p, n FROM unnest(CAST(%(fund)s AS VARCHAR[]),"
+    " CAST(%(pooling_area)s AS VARCHAR[]), CAST(%(year)s AS INTEGER[]),"
+    " CAST(%(month)s AS INTEGER[]), CAST(%(part)s AS VARCHAR[]), CAST(%(amount)s AS BIGINT[]))"
+    " WITH ORDINALITY AS k(f, a, y, m, p, n, i) ORDER BY i"
+    " ON CONFLICT (fund, pooling_area, year, month, part)"
+    " DO UPDATE SET amount = fund_month_totals.amount + EXCLUDED.amount"
+)
 
 
 @cache

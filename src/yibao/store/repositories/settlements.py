@@ -7,7 +7,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+import orjson
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -37,6 +38,7 @@ from yibao.store.sql import (
     BulkRead,
     any_of,
     dialect_insert,
+    driver_of,
     insert_returning_ids,
     insert_rows,
     reserve_ids,
@@ -59,12 +61,13 @@ _SAVE_STATE = (
     )
 )
 _LOCK_STATE: dict[str, Insert] = {}
-_LOCK_STATES_PG = text(
+# (run on the psycopg connection, its JSON states decoded as the engine decodes them)
+_LOCK_STATES_PG = (
     "INSERT INTO benefit_states (person_id, year, state, settlements)"
     " SELECT k.p, k.y, CAST('{}' AS JSON), 0"
-    " FROM unnest(CAST(:p AS BIGINT[]), CAST(:y AS INTEGER[])) AS k(p, y) ORDER BY k.p, k.y"
+    " FROM unnest(CAST(%(p)s AS BIGINT[]), CAST(%(y)s AS INTEGER[])) AS k(p, y) ORDER BY k.p, k.y"
     " ON CONFLICT (person_id, year) DO UPDATE SET person_id = EXCLUDED.person_id"
-    " RETURNING person_id, year, state"
+    " RETURNING person_id, year, state::text"
 )
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
 _VISITS_BY_ID = BulkRead(lambda in_: select(_VISITS).where(in_(_VISITS.c.mdtrt_id, "keys")))
@@ -209,10 +212,12 @@ class SettlementRepository:
             return {}
         conn = self.session.connection()
         if conn.dialect.name == "postgresql":  # one statement: created or locked, in key order
-            found = conn.execute(
-                _LOCK_STATES_PG, {"p": [p for p, _ in wanted], "y": [y for _, y in wanted]}
-            )
-            return {(p, y): {k: int(v) for k, v in st.items()} for p, y, st in found}
+            with driver_of(conn, _LOCK_STATES_PG) as driver, driver.cursor() as cursor:
+                cursor.execute(
+                    _LOCK_STATES_PG, {"p": [p for p, _ in wanted], "y": [y for _, y in wanted]}
+                )
+                found = cursor.fetchall()
+            return {(p, y): {k: int(v) for k, v in orjson.loads(st).items()} for p, y, st in found}
         ins = dialect_insert(self.session, _STATES).on_conflict_do_nothing(
             index_elements=["person_id", "year"]
         )
