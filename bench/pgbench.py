@@ -7,11 +7,11 @@ has transactions a second with 32 clients).
 
 Creates a scratch database ``yibao_pgbench`` (dropped at the end), initialises it at
 ``--scale`` (32: 3.2 million accounts and 32 branches, at least one a client as pgbench's
-documentation advises, so that the clients do not queue on a few branch rows), then runs the built-in TPC-B-like
-script (per transaction: three UPDATEs, a SELECT and an INSERT, committed) with ``--clients``
-clients over ``--threads`` threads for ``--seconds`` seconds, prepared statements. pgbench's
-clients run on this machine as the API bench's load generator does. Last line: ``tps: <n>``
-(transactions a second, without the initial connection time).
+documentation advises, so that the clients do not queue on a few branch rows), then runs the
+built-in TPC-B-like script (per transaction: three UPDATEs, a SELECT and an INSERT, committed)
+with ``--clients`` clients over ``--threads`` threads for ``--seconds`` seconds, prepared
+statements. pgbench's clients run on this machine as the API bench's load generator does.
+Last line: ``tps: <n>`` (transactions a second, without the initial connection time).
 """
 
 from __future__ import annotations

@@ -118,8 +118,8 @@ def test_quintile_cuts_on_spark_are_the_exact_ones(spark: Any, area: Path) -> No
     a bracket that misses its rank is widened until it holds it."""
     from pyspark.sql import functions as F
 
-    from yibao.kernel.quintiles import cut_ranks
     from yibao.batch.spark import _cuts_in, household_incomes, quintile_cuts
+    from yibao.kernel.quintiles import cut_ranks
 
     expected = local_cuts(area)
     assert len(expected) == 4 and expected == sorted(expected)
