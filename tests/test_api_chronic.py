@@ -72,3 +72,33 @@ def test_clerk_certifies_renews_ends_others_refused(
             select(AuditRow.outcome).where(AuditRow.action == "chronic:certify")
         ).all()
     assert sorted(outcomes) == ["denied"] + ["ok"] * 3 + ["refused"] * 4
+
+
+def test_a_period_far_ahead_is_refused_naming_the_field(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certification starts, and a renewal extends it, at most one validity period (24 months
+    here) ahead of today: a first day in 9999 or 2999 is a field error (9999 was an internal
+    error), and renewing again and again does not push the last day on; nothing changes."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    for day in ("9999-12-31", "2999-12-31", "2027-01-11"):
+        far = _post(api, clerk, PATH, {"person": who, "disease": "E11", "valid_from": day})
+        assert far.status_code == 200, far.text
+        assert far.json()["infcode"] == INVALID_FIELD, far.text
+        assert far.json()["err_msg"].startswith("valid_from: "), far.text
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert listed.json()["certifications"] == []
+    made = _post(api, clerk, PATH, {"person": who, "disease": "E11", "valid_from": "2027-01-10"})
+    assert made.json()["valid_to"] == "2029-01-09", made.text
+    again = _post(api, clerk, f"{PATH}/{made.json()['id']}/renew").json()
+    assert again["infcode"] == INVALID_FIELD and again["err_msg"].startswith("certification: ")
+    now = _post(api, clerk, PATH, {"person": who, "disease": "I10"}).json()
+    assert now["valid_to"] == "2027-01-09"
+    renewed = _post(api, clerk, f"{PATH}/{now['id']}/renew").json()
+    assert renewed["valid_to"] == "2029-01-09", renewed
+    twice = _post(api, clerk, f"{PATH}/{now['id']}/renew").json()
+    assert twice["infcode"] == INVALID_FIELD, twice
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk)).json()
+    assert [c["valid_to"] for c in listed["certifications"]] == ["2029-01-09", "2029-01-09"]
