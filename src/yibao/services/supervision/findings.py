@@ -209,10 +209,16 @@ def dismiss(uow: UnitOfWork, finding_id: int, reason: str, by: str) -> FindingVi
 def recover(uow: UnitOfWork, finding_id: int, by: str, on: dt.date | None = None) -> FindingView:
     """confirmed → recovered: one balanced ledger transaction (D the institution's
     ``institution_payable``, C the scheme's pooling fund of the area), referenced
-    ``recovery:<id>`` so it is posted once."""
-    day = on or clock.today()
+    ``recovery:<id>`` so it is posted once; dated ``on`` (default today), not after today nor
+    before the finding's year."""
+    today = clock.today()
+    day = on or today
+    if day > today:
+        raise InvalidField("on", f"{day} is after today ({today})")
     with uow:
         row = _move(uow, finding_id, FindingStatus.RECOVERED, by, None)
+        if day.year < row.year:
+            raise InvalidField("on", f"{day} is before the finding's year ({row.year})")
         assert row.recovery is not None  # a confirmed finding has its amount
         txn = LedgerTransaction.of(
             RECOVERY,
