@@ -102,3 +102,31 @@ def test_a_period_far_ahead_is_refused_naming_the_field(
     assert twice["infcode"] == INVALID_FIELD, twice
     listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk)).json()
     assert [c["valid_to"] for c in listed["certifications"]] == ["2029-01-09", "2029-01-09"]
+
+
+def test_reads_and_changes_of_a_persons_certifications_are_audited_against_the_person(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing a person's certifications is a read of their file: audited with their person
+    id (found by ``GET /api/v1/audit?person_id=``) and a target naming them by id, never the
+    national ID; a certification's changes too. A ``person`` longer than any ID is refused."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    with uow:
+        pid = uow.persons.require(who).id
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    made = _post(api, clerk, PATH, {"person": who, "disease": "E11"}).json()
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert listed.status_code == 200, listed.text
+    long = api.client.get(PATH, params={"person": "1" * 5000}, headers=_auth(clerk))
+    assert long.status_code == 400 and "person" in long.json()["err_msg"], long.text
+    with Session(api.engine) as s:
+        rows = s.scalars(select(AuditRow).where(AuditRow.action.like("chronic:%"))).all()
+        got = [(r.action, r.outcome, r.person_id, r.target) for r in rows]
+    assert got == [
+        ("chronic:certify", "ok", pid, f"chronic:{made['id']}"),
+        ("chronic:read", "ok", pid, f"person:{pid}"),
+    ]
+    admin = api.staff(Role.ADMINISTRATOR)
+    log = api.staff_get(admin, f"/api/v1/audit?person_id={pid}").json()
+    assert {e["action"] for e in log} >= {"chronic:read", "chronic:certify"}

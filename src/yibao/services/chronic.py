@@ -42,6 +42,7 @@ class CertificationView:
     valid_from: dt.date
     valid_to: dt.date
     status: str
+    person_id: int  # the stored person's (for the audit; not shown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +64,7 @@ def _view(
     name = listed.name if listed is not None else row.disease
     return CertificationView(
         row.id, str(person.national_id), row.area, row.disease, name, row.valid_from, row.valid_to,
-        row.status,
+        row.status, row.person_id,
     )  # fmt: skip
 
 
