@@ -113,3 +113,11 @@ def test_recovery_amount_and_day_are_checked_and_a_refusal_changes_nothing(
     assert (after.status, len(after.actions)) == ("confirmed", 1)
     done = api.client.post(f"/api/v1/findings/{fid}/recover", json={"on": "2026-03-01"}, headers=h)
     assert done.json()["status"] == "recovered", done.text
+
+
+def test_an_unknown_status_or_rule_filter_is_refused_naming_it(api: Api) -> None:
+    auditor = api.staff(Role.SETTLEMENT_AUDITOR)
+    for query, field in (("status=%27", "status"), ("rule=x%27--", "rule")):
+        r = api.staff_get(auditor, f"/api/v1/findings?{query}").json()
+        assert r["infcode"] == 1003 and r["err_msg"].startswith(f"{field}: "), r
+        assert "open" in r["err_msg"] if field == "status" else "split_admission" in r["err_msg"]

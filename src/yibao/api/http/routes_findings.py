@@ -69,8 +69,8 @@ def list_findings(
         found = findings.list_findings(
             UnitOfWork.for_engine(state.engine), area, year, status, rule, institution
         )
-    except ValueError as exc:
-        raise ApiError(errors.INVALID_FIELD, str(exc)) from None
+    except Exception as exc:
+        raise answer_or_raise(exc) from None
     _done(state, who, "findings:read", f"findings:{area or '*'}:{year or '*'}")
     return [f.to_dict() for f in found]
 

@@ -155,10 +155,11 @@ def list_findings(
     rule: str | None = None,
     institution: str | None = None,
 ) -> list[FindingView]:
-    if status is not None:
-        FindingStatus(status)
-    if rule is not None:
-        SupervisionRule(rule)
+    """Findings, filtered; an unknown status or rule is refused naming it."""
+    for field, value, kind in (("status", status, FindingStatus), ("rule", rule, SupervisionRule)):
+        if value is not None and value not in {k.value for k in kind}:
+            known = ", ".join(k.value for k in kind)
+            raise InvalidField(field, f"{value!r} is not one of {known}")
     with uow:
         rows = uow.supervision.find(
             area=area, year=year, status=status, rule=rule, institution=institution
