@@ -130,3 +130,26 @@ def test_reads_and_changes_of_a_persons_certifications_are_audited_against_the_p
     admin = api.staff(Role.ADMINISTRATOR)
     log = api.staff_get(admin, f"/api/v1/audit?person_id={pid}").json()
     assert {e["action"] for e in log} >= {"chronic:read", "chronic:certify"}
+
+
+def test_a_person_named_by_person_number(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``person`` is the national ID or the person number (as documented): certifying and
+    listing by the person number reach the same person; a malformed one is refused naming
+    ``person``."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    made = _post(api, clerk, PATH, {"person": psn_no, "disease": "E11"})
+    assert made.json().get("disease") == "E11", made.text
+    listed = api.client.get(PATH, params={"person": psn_no}, headers=_auth(clerk)).json()
+    assert [c["id"] for c in listed["certifications"]] == [made.json()["id"]]
+    by_id = api.client.get(PATH, params={"person": who}, headers=_auth(clerk)).json()
+    assert by_id == listed
+    bad = api.client.get(PATH, params={"person": "12a"}, headers=_auth(clerk)).json()
+    assert bad["infcode"] == INVALID_FIELD and bad["err_msg"].startswith("person: "), bad
+    unknown = api.client.get(PATH, params={"person": "999999"}, headers=_auth(clerk)).json()
+    assert unknown["infcode"] == 3001, unknown

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.api.http import audit
+from yibao.api.http import audit, inputs
 from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
@@ -96,7 +96,7 @@ def certify(state: StateDep, who: PrincipalDep, body: CertifyRequest) -> dict[st
         CERTIFY,
         body.person,
         lambda uow: chronic.certify(
-            uow, body.person, body.disease, body.valid_from, actor=who.actor
+            uow, inputs.person_named(body.person), body.disease, body.valid_from, actor=who.actor
         ),
     )
     return _answer(who, made.as_dict())
@@ -134,7 +134,7 @@ def listing(state: StateDep, who: PrincipalDep, person: str = PERSON) -> dict[st
 
     def read(uow: UnitOfWork) -> _Records:
         with uow:
-            _, person_id = stored_person(uow, person)
+            _, person_id = stored_person(uow, inputs.person_named(person))
         return _Records(person_id, chronic.listing(uow, person_id))
 
     found = _run(state, who, READ, person, read).found

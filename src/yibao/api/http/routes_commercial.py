@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.api.http import audit
+from yibao.api.http import audit, inputs
 from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
@@ -119,7 +119,9 @@ def buy(state: StateDep, who: PrincipalDep, body: BuyRequest) -> dict[str, Any]:
         who,
         BUY,
         body.person,
-        lambda uow: commercial.buy(uow, body.person, body.product, body.year, actor=who.actor),
+        lambda uow: commercial.buy(
+            uow, inputs.person_named(body.person), body.product, body.year, actor=who.actor
+        ),
     )
     return _answer(who, made.as_dict())
 
@@ -145,7 +147,7 @@ def listing(state: StateDep, who: PrincipalDep, person: str = PERSON) -> dict[st
 
     def read(uow: UnitOfWork) -> _Records:
         with uow:
-            _, person_id = stored_person(uow, person)
+            _, person_id = stored_person(uow, inputs.person_named(person))
         return _Records(person_id, commercial.listing(uow, person_id))
 
     found = _run(state, who, READ, person, read).found
