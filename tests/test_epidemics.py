@@ -387,3 +387,28 @@ def test_an_advance_of_a_bad_amount_is_refused_naming_it(api: Api, uow: UnitOfWo
         assert r.json()["infcode"] == 1003 and r.json()["err_msg"].startswith("amount: "), r.text
     with uow:
         assert epidemics.advanced(uow, ep, "H1") == 0
+
+
+def test_a_clearing_before_its_advances_or_an_advance_after_it_is_refused(
+    uow: UnitOfWork, engine: Engine
+) -> None:
+    """The clearing is dated no earlier than the last advance it clears (one dated 1800 was
+    posted, and the real one then refused as done before); once cleared, no further advance
+    to the institution (it could never be cleared: the clearing is once); nothing posted."""
+    ep = _declare(uow)
+    accounts.issue_institution(
+        uow, "s" * 32, accounts.NewInstitution(code="H1", name="H1", area=AREA)
+    )
+    epidemics.advance(uow, ep, "H1", 5_000_000, dt.date(2025, 5, 2))
+    epidemics.advance(uow, ep, "H1", 1_000_000, dt.date(2025, 5, 9))
+    before = balances(engine)
+    for day in (dt.date(1800, 1, 1), dt.date(2025, 4, 30), dt.date(2025, 5, 8)):
+        with pytest.raises(InvalidField, match="^on: "):
+            epidemics.clear_advance(uow, ep, "H1", day)
+    assert balances(engine) == before
+    _, fen = epidemics.clear_advance(uow, ep, "H1", dt.date(2025, 5, 9))
+    assert fen == 6_000_000
+    cleared = balances(engine)
+    with pytest.raises(SettlementRefused, match="cleared"):
+        epidemics.advance(uow, ep, "H1", 100, dt.date(2025, 6, 1))
+    assert balances(engine) == cleared
