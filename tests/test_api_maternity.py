@@ -69,3 +69,27 @@ def test_a_given_wage_above_the_contribution_base_ceiling_is_refused(
     ok = _post(api, auditor, {**body, "wage": "7000.00"})
     assert ok.status_code == 200 and ok.json()["allowance"] == "22866.67", ok.text
     assert ledger.reconcile(uow).ok
+
+
+def test_the_mother_named_by_person_number_and_the_payment_audited_against_her(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``person`` is the national ID or the person number (as documented; the person number
+    was looked up as a national ID, 3001), and the payment's audit entry carries her person
+    id (found by ``GET /api/v1/audit?person_id=``)."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-06-01")
+    mother = _employee(uow, 2, [700000])
+    with uow:
+        pid = uow.persons.require(mother).id
+    auditor = api.staff(Role.SETTLEMENT_AUDITOR)
+    r = _post(api, auditor, {"person": str(pid), "birth_date": "2025-05-01"})
+    assert r.status_code == 200 and r.json()["leave_days"] == 98, r.text
+    bad = _post(api, auditor, {"person": "12x", "birth_date": "2025-05-01"}).json()
+    assert bad["infcode"] == INVALID_FIELD and bad["err_msg"].startswith("person: "), bad
+    with Session(api.engine) as s:
+        paid = s.scalars(
+            select(AuditRow.person_id).where(
+                AuditRow.action == "benefit:pay", AuditRow.outcome == "ok"
+            )
+        ).all()
+    assert paid == [pid]

@@ -113,6 +113,7 @@ class AllowancePaid:
     allowance: int
     reference: str
     transaction_id: int
+    person_id: int  # the stored person's (for the audit; not shown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +238,7 @@ def allowance_within(
         r.allowance,
         reference,
         transaction_id,
+        person.id,
     )
 
 
