@@ -48,3 +48,14 @@ def test_a_clerk_works_the_worklist(api: Api, tmp_path: Path) -> None:
     with Session(api.engine) as s:
         done_by = set(s.scalars(select(AuditRow.action).where(AuditRow.actor == "staff:clerk-li")))
     assert {"compare:read", "compare:work"} <= done_by
+
+
+def test_a_worklist_offset_beyond_64_bits_is_a_field_error(api: Api, tmp_path: Path) -> None:
+    """An offset no database takes (beyond 64 bits) is refused naming it (SQLite answered an
+    internal error, PostgreSQL a message about a NUL character)."""
+    uow = UnitOfWork.for_engine(api.engine)
+    setup_registry(uow)
+    run_store(uow, sources(tmp_path), area=AREA, by="clerk1", on=ON)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    r = api.staff_get(clerk, "/api/v1/compare/findings?offset=99999999999999999999")
+    assert r.status_code == 400 and "offset" in r.json()["err_msg"], r.text
