@@ -72,3 +72,84 @@ def test_clerk_certifies_renews_ends_others_refused(
             select(AuditRow.outcome).where(AuditRow.action == "chronic:certify")
         ).all()
     assert sorted(outcomes) == ["denied"] + ["ok"] * 3 + ["refused"] * 4
+
+
+def test_a_period_far_ahead_is_refused_naming_the_field(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certification starts, and a renewal extends it, at most one validity period (24 months
+    here) ahead of today: a first day in 9999 or 2999 is a field error (9999 was an internal
+    error), and renewing again and again does not push the last day on; nothing changes."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    for day in ("9999-12-31", "2999-12-31", "2027-01-11"):
+        far = _post(api, clerk, PATH, {"person": who, "disease": "E11", "valid_from": day})
+        assert far.status_code == 200, far.text
+        assert far.json()["infcode"] == INVALID_FIELD, far.text
+        assert far.json()["err_msg"].startswith("valid_from: "), far.text
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert listed.json()["certifications"] == []
+    made = _post(api, clerk, PATH, {"person": who, "disease": "E11", "valid_from": "2027-01-10"})
+    assert made.json()["valid_to"] == "2029-01-09", made.text
+    again = _post(api, clerk, f"{PATH}/{made.json()['id']}/renew").json()
+    assert again["infcode"] == INVALID_FIELD and again["err_msg"].startswith("certification: ")
+    now = _post(api, clerk, PATH, {"person": who, "disease": "I10"}).json()
+    assert now["valid_to"] == "2027-01-09"
+    renewed = _post(api, clerk, f"{PATH}/{now['id']}/renew").json()
+    assert renewed["valid_to"] == "2029-01-09", renewed
+    twice = _post(api, clerk, f"{PATH}/{now['id']}/renew").json()
+    assert twice["infcode"] == INVALID_FIELD, twice
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk)).json()
+    assert [c["valid_to"] for c in listed["certifications"]] == ["2029-01-09", "2029-01-09"]
+
+
+def test_reads_and_changes_of_a_persons_certifications_are_audited_against_the_person(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing a person's certifications is a read of their file: audited with their person
+    id (found by ``GET /api/v1/audit?person_id=``) and a target naming them by id, never the
+    national ID; a certification's changes too. A ``person`` longer than any ID is refused."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    with uow:
+        pid = uow.persons.require(who).id
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    made = _post(api, clerk, PATH, {"person": who, "disease": "E11"}).json()
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert listed.status_code == 200, listed.text
+    long = api.client.get(PATH, params={"person": "1" * 5000}, headers=_auth(clerk))
+    assert long.status_code == 400 and "person" in long.json()["err_msg"], long.text
+    with Session(api.engine) as s:
+        rows = s.scalars(select(AuditRow).where(AuditRow.action.like("chronic:%"))).all()
+        got = [(r.action, r.outcome, r.person_id, r.target) for r in rows]
+    assert got == [
+        ("chronic:certify", "ok", pid, f"chronic:{made['id']}"),
+        ("chronic:read", "ok", pid, f"person:{pid}"),
+    ]
+    admin = api.staff(Role.ADMINISTRATOR)
+    log = api.staff_get(admin, f"/api/v1/audit?person_id={pid}").json()
+    assert {e["action"] for e in log} >= {"chronic:read", "chronic:certify"}
+
+
+def test_a_person_named_by_person_number(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``person`` is the national ID or the person number (as documented): certifying and
+    listing by the person number reach the same person; a malformed one is refused naming
+    ``person``."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-01-10")
+    who = _employee(uow, 3)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    made = _post(api, clerk, PATH, {"person": psn_no, "disease": "E11"})
+    assert made.json().get("disease") == "E11", made.text
+    listed = api.client.get(PATH, params={"person": psn_no}, headers=_auth(clerk)).json()
+    assert [c["id"] for c in listed["certifications"]] == [made.json()["id"]]
+    by_id = api.client.get(PATH, params={"person": who}, headers=_auth(clerk)).json()
+    assert by_id == listed
+    bad = api.client.get(PATH, params={"person": "12a"}, headers=_auth(clerk)).json()
+    assert bad["infcode"] == INVALID_FIELD and bad["err_msg"].startswith("person: "), bad
+    unknown = api.client.get(PATH, params={"person": "999999"}, headers=_auth(clerk)).json()
+    assert unknown["infcode"] == 3001, unknown

@@ -102,6 +102,8 @@ def test_3201_over_the_month_agrees_with_the_statement(api: Api, uow: UnitOfWork
         ({"stmt_begndate": "2024-01-01", "stmt_enddate": "2025-05-01"}, "stmt_enddate"),
         ({**period, "insutype": "999"}, "insutype"),
         ({**period, "setl_optins": "36010"}, "setl_optins"),
+        ({**period, "fixmedins_setl_cnt": -1}, "setl_cnt"),  # a count below 0 was compared
+        ({**period, "clr_type": {"a": [1] * 10}}, "clr_type"),  # any JSON was echoed back
     ):
         refused = api.tx(inst, "3201", bad)
         assert refused["infcode"] == 1003 and field in refused["err_msg"], bad

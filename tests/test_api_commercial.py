@@ -124,3 +124,31 @@ def test_collect_by_the_fund_manager_only(api: Api, monkeypatch: pytest.MonkeyPa
             select(AuditRow.outcome).where(AuditRow.action == "commercial:collect")
         ).all()
     assert sorted(outcomes) == ["denied"] * 3 + ["ok"] + ["refused"] * 4
+
+
+def test_reads_and_changes_of_a_persons_purchases_are_audited_against_the_person(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing a person's purchases is a read of their file: audited with their person id
+    (found by ``GET /api/v1/audit?person_id=``) and a target naming them by id, never the
+    national ID; a purchase's changes too. A ``person`` longer than any ID is refused."""
+    monkeypatch.setenv("YIBAO_TODAY", "2025-12-01")
+    who = _employee(uow, 3)
+    with uow:
+        pid = uow.persons.require(who).id
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    made = _post(api, clerk, PATH, {"person": who, "product": "HMB-DEMO", "year": 2026}).json()
+    listed = api.client.get(PATH, params={"person": who}, headers=_auth(clerk))
+    assert listed.status_code == 200, listed.text
+    long = api.client.get(PATH, params={"person": "1" * 5000}, headers=_auth(clerk))
+    assert long.status_code == 400 and "person" in long.json()["err_msg"], long.text
+    with Session(api.engine) as s:
+        rows = s.scalars(select(AuditRow).where(AuditRow.action.like("commercial:%"))).all()
+        got = [(r.action, r.outcome, r.person_id, r.target) for r in rows]
+    assert got == [
+        ("commercial:buy", "ok", pid, f"commercial:{made['id']}"),
+        ("commercial:read", "ok", pid, f"person:{pid}"),
+    ]
+    admin = api.staff(Role.ADMINISTRATOR)
+    log = api.staff_get(admin, f"/api/v1/audit?person_id={pid}").json()
+    assert {e["action"] for e in log} >= {"commercial:read", "commercial:buy"}

@@ -434,3 +434,67 @@ def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -
     read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]
     assert len(read["feedetail"]) == 3 and read["diseinfo"][0]["diag_code"] == "J18.900"
     assert read["oprninfo"][0]["oprn_oprt_code"] == "96.04"
+
+
+@pytest.mark.parametrize("sequence", [2**31, 2**62, 0, -1])
+def test_fhir_claim_item_sequence_outside_positive_int_refused_nothing_stored(
+    api: Api, uow: UnitOfWork, engine: Engine, sequence: int
+) -> None:
+    """An item's ``sequence`` is a FHIR positiveInt (1 to 2³¹−1): one outside is refused
+    naming it, before anything is stored (2**62 was uploaded and settled, then answered an
+    internal error saying nothing was stored, as the ClaimResponse could not carry it)."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    x = BILL[0]
+    claim = {
+        "resourceType": "Claim",
+        "identifier": [{"value": "fhir-seq-1"}],
+        "use": "claim",
+        "patient": {"reference": f"Patient/{psn_no}"},
+        "type": {"coding": [{"system": "urn:yibao:med-type", "code": "inpatient"}]},
+        "billablePeriod": {"start": "2025-05-03"},
+        "extension": [{"url": "urn:yibao:mdtrt_id", "valueString": mdtrt_id}],
+        "item": [
+            {
+                "sequence": sequence,
+                "productOrService": {
+                    "coding": [{"system": "urn:yibao:med-list-codg", "code": x["med_list_codg"]}]
+                },
+                "quantity": {"value": x["cnt"]},
+                "unitPrice": {"value": x["pric"]},
+                "servicedDate": "2025-05-02",
+            }
+        ],
+    }
+    body = orjson.dumps(claim)
+    path = "/fhir/Claim/$submit"
+    r = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert 400 <= r.status_code < 500, r.text
+    assert "sequence" in r.text, r.text
+    assert count_lines(engine) == 0
+    with uow:
+        assert uow.settlements.visit(mdtrt_id).status.value == "registered"
+
+
+@pytest.mark.xfail(
+    reason="a visit's LineSums (store/repositories/fees.py, being optimised by another engineer) "
+    "carry no last line day for settlement to check its date against",
+    strict=True,
+)
+def test_a_settlement_dated_before_the_visits_last_line_is_refused(
+    api: Api, uow: UnitOfWork, engine: Engine
+) -> None:
+    """A settlement from lines dated before the last of them (a line of 2025-05-02 settled on
+    2025-05-01) would pay it in the wrong period (across a year's end: the wrong year's
+    accumulators); as 2402 refuses a discharge before a line, 2207 should refuse, nothing
+    stored."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    up = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [line("1", "XC03", "1", "5")]})
+    assert up["infcode"] == 0, up
+    early = api.tx(inst, "2207", {"mdtrt_id": mdtrt_id, "certno": who, "date": "2025-05-01"})
+    assert early["infcode"] == 1003 and early["err_msg"].startswith("date: "), early

@@ -4,6 +4,7 @@ the auditor role alone may do; every read is audited (docs/supervision.md)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -82,3 +83,41 @@ def test_an_id_beyond_64_bits_is_a_field_error_not_a_500(api: Api) -> None:
     r = api.staff_get(auditor, "/api/v1/findings/969170830000604839936")
     assert r.status_code < 500 and r.json()["infcode"] != -1, r.text
     assert api.staff_get(auditor, "/api/v1/findings/42").json()["infcode"] == 3001
+
+
+def test_recovery_amount_and_day_are_checked_and_a_refusal_changes_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recovery is a yuan amount as everywhere (``policy.money.parse_yuan``): exponent
+    notation, full-width digits and digit separators are refused naming ``recovery``; the day
+    recovered is not after today nor before the finding's year (a ledger posting dated 9999 was
+    made); a refused recovery leaves the finding confirmed and posts nothing."""
+    monkeypatch.setenv("YIBAO_TODAY", "2026-03-01")
+    findings.record(UnitOfWork.for_engine(api.engine), evidence(), AREA, YEAR)
+    auditor = api.staff(Role.SETTLEMENT_AUDITOR)
+    h = {"authorization": f"Bearer {auditor}"}
+    fid = api.staff_get(auditor, "/api/v1/findings").json()[0]["id"]
+    for amount in ("1E+2", "１", "1_0", "1e300", "-5", "NaN"):
+        bad = api.client.post(
+            f"/api/v1/findings/{fid}/confirm", json={"recovery": amount}, headers=h
+        )
+        assert bad.json()["infcode"] == 1003, (amount, bad.text)
+        assert bad.json()["err_msg"].startswith("recovery: "), bad.text
+    assert findings.show(UnitOfWork.for_engine(api.engine), fid).status == "open"
+    ok = api.client.post(f"/api/v1/findings/{fid}/confirm", json={"recovery": "15.50"}, headers=h)
+    assert ok.json()["recovery"] == 1550, ok.text
+    for day in ("9999-12-31", "2026-03-02", "1800-01-01", f"{YEAR - 1}-12-31"):
+        r = api.client.post(f"/api/v1/findings/{fid}/recover", json={"on": day}, headers=h)
+        assert r.json()["infcode"] == 1003 and r.json()["err_msg"].startswith("on: "), r.text
+    after = findings.show(UnitOfWork.for_engine(api.engine), fid)
+    assert (after.status, len(after.actions)) == ("confirmed", 1)
+    done = api.client.post(f"/api/v1/findings/{fid}/recover", json={"on": "2026-03-01"}, headers=h)
+    assert done.json()["status"] == "recovered", done.text
+
+
+def test_an_unknown_status_or_rule_filter_is_refused_naming_it(api: Api) -> None:
+    auditor = api.staff(Role.SETTLEMENT_AUDITOR)
+    for query, field in (("status=%27", "status"), ("rule=x%27--", "rule")):
+        r = api.staff_get(auditor, f"/api/v1/findings?{query}").json()
+        assert r["infcode"] == 1003 and r["err_msg"].startswith(f"{field}: "), r
+        assert "open" in r["err_msg"] if field == "status" else "split_admission" in r["err_msg"]

@@ -367,3 +367,48 @@ def test_a_covered_bill_is_exempt_from_quantity_limits_and_classes(tmp_path: Pat
     assert (covered["fulamt_ownpay_amt"], covered["inscp_scp_amt"], covered["hifp_pay"]) == (
         "0.00", "1070.00", "502.50",
     )  # fmt: skip
+
+
+def test_an_advance_of_a_bad_amount_is_refused_naming_it(api: Api, uow: UnitOfWork) -> None:
+    """An amount that is no yuan amount (exponent, negative, NaN, three decimals, beyond any
+    fund) is a field error naming ``amount``, not an internal error; nothing is posted."""
+    admin, manager = api.staff(Role.ADMINISTRATOR), api.staff(Role.FUND_MANAGER)
+    body = {"area": AREA, "name": "COVID-19", "starts_on": "2025-05-01", "diseases": ["U07"]}
+    made = api.client.post(
+        "/api/v1/epidemics", json=body, headers={"authorization": f"Bearer {admin}"}
+    )
+    ep = made.json()["id"]
+    api.institution("H1")
+    m = {"authorization": f"Bearer {manager}"}
+    for amount in ("1e300", "-5", "NaN", "1.001", "99999999999999999999", "１"):
+        adv = {"institution": "H1", "amount": amount, "on": "2025-05-02"}
+        r = api.client.post(f"/api/v1/epidemics/{ep}/advances", json=adv, headers=m)
+        assert r.status_code == 200, (amount, r.text)
+        assert r.json()["infcode"] == 1003 and r.json()["err_msg"].startswith("amount: "), r.text
+    with uow:
+        assert epidemics.advanced(uow, ep, "H1") == 0
+
+
+def test_a_clearing_before_its_advances_or_an_advance_after_it_is_refused(
+    uow: UnitOfWork, engine: Engine
+) -> None:
+    """The clearing is dated no earlier than the last advance it clears (one dated 1800 was
+    posted, and the real one then refused as done before); once cleared, no further advance
+    to the institution (it could never be cleared: the clearing is once); nothing posted."""
+    ep = _declare(uow)
+    accounts.issue_institution(
+        uow, "s" * 32, accounts.NewInstitution(code="H1", name="H1", area=AREA)
+    )
+    epidemics.advance(uow, ep, "H1", 5_000_000, dt.date(2025, 5, 2))
+    epidemics.advance(uow, ep, "H1", 1_000_000, dt.date(2025, 5, 9))
+    before = balances(engine)
+    for day in (dt.date(1800, 1, 1), dt.date(2025, 4, 30), dt.date(2025, 5, 8)):
+        with pytest.raises(InvalidField, match="^on: "):
+            epidemics.clear_advance(uow, ep, "H1", day)
+    assert balances(engine) == before
+    _, fen = epidemics.clear_advance(uow, ep, "H1", dt.date(2025, 5, 9))
+    assert fen == 6_000_000
+    cleared = balances(engine)
+    with pytest.raises(SettlementRefused, match="cleared"):
+        epidemics.advance(uow, ep, "H1", 100, dt.date(2025, 6, 1))
+    assert balances(engine) == cleared

@@ -48,3 +48,33 @@ def test_a_clerk_works_the_worklist(api: Api, tmp_path: Path) -> None:
     with Session(api.engine) as s:
         done_by = set(s.scalars(select(AuditRow.action).where(AuditRow.actor == "staff:clerk-li")))
     assert {"compare:read", "compare:work"} <= done_by
+
+
+def test_a_worklist_offset_beyond_64_bits_is_a_field_error(api: Api, tmp_path: Path) -> None:
+    """An offset no database takes (beyond 64 bits) is refused naming it (SQLite answered an
+    internal error, PostgreSQL a message about a NUL character)."""
+    uow = UnitOfWork.for_engine(api.engine)
+    setup_registry(uow)
+    run_store(uow, sources(tmp_path), area=AREA, by="clerk1", on=ON)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    r = api.staff_get(clerk, "/api/v1/compare/findings?offset=99999999999999999999")
+    assert r.status_code == 400 and "offset" in r.json()["err_msg"], r.text
+
+
+def test_an_unknown_kind_or_status_filter_is_refused_naming_it(api: Api, tmp_path: Path) -> None:
+    """A worklist filtered by a kind or status no finding has was an empty list, as if the run
+    had none; now refused naming the field and the values."""
+    uow = UnitOfWork.for_engine(api.engine)
+    setup_registry(uow)
+    run_store(uow, sources(tmp_path), area=AREA, by="clerk1", on=ON)
+    clerk = api.staff(Role.ENROLMENT_CLERK)
+    for query, field, known in (
+        ("kind=uninsure", "kind", "uninsured"),
+        ("status=done", "status", "acted"),
+    ):
+        r = api.staff_get(clerk, f"/api/v1/compare/findings?{query}").json()
+        assert r["infcode"] == 1003 and r["err_msg"].startswith(f"{field}: "), r
+        assert known in r["err_msg"]
+    assert api.staff_get(clerk, "/api/v1/compare/findings?kind=uninsured&status=open").json()[
+        "findings"
+    ]

@@ -59,6 +59,12 @@ def valid_until(start: dt.date, months: int) -> dt.date:
     return add_months(start, months) - dt.timedelta(days=1)
 
 
+def latest_start(today: dt.date, months: int) -> dt.date:
+    """The latest first day of a certification or a renewal made ``today``: one validity period
+    ahead (a successor arranged before the current period ends), no further."""
+    return add_months(today, months)
+
+
 def renewed_until(valid_to: dt.date, today: dt.date, months: int) -> dt.date:
     """The new last day of a certification renewed on ``today``: ``months`` more from the day
     after its last day, or from today when it has lapsed."""

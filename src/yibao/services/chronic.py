@@ -4,7 +4,8 @@ action is kept in the certification's audit trail. A chronic claim is then paid 
 disease certified on its date (``rules.chronic.certified_disease``, ``kernel.layers.chronic``).
 
 Refused, changing nothing: a disease code missing or not on the area's list on the start date, a
-start date in the past (a certification is made from today on, never backdated), a second
+start date in the past (a certification is made from today on, never backdated) or more than one
+validity period ahead (``rules.chronic.latest_start``; a renewal too), a second
 certification of the same disease overlapping one in force, renewing or ending an ended
 certification, an end before the certification's start or in the past.
 """
@@ -19,7 +20,7 @@ from yibao.domain.enrolment import covering_or_last
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
 from yibao.domain.registry import Person
 from yibao.policy.chronic import chronic_diseases
-from yibao.rules.chronic import renewed_until, valid_until, validity_months
+from yibao.rules.chronic import latest_start, renewed_until, valid_until, validity_months
 from yibao.services import clock
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, policy_for, stored_person
@@ -41,6 +42,7 @@ class CertificationView:
     valid_from: dt.date
     valid_to: dt.date
     status: str
+    person_id: int  # the stored person's (for the audit; not shown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,7 +64,7 @@ def _view(
     name = listed.name if listed is not None else row.disease
     return CertificationView(
         row.id, str(person.national_id), row.area, row.disease, name, row.valid_from, row.valid_to,
-        row.status,
+        row.status, row.person_id,
     )  # fmt: skip
 
 
@@ -104,6 +106,14 @@ def certify(
         person, pid = stored_person(uow, who)
         area = _area(uow, person, pid, start)
         policy = policies(area)
+        latest = latest_start(now, validity_months(policy, now))
+        if start > latest:
+            raise InvalidField(
+                "valid_from",
+                f"{start} is more than one validity period ahead: a certification starts by "
+                f"{latest}",
+                start,
+            )
         listed = chronic_diseases(policy, start)
         if code not in listed:
             raise InvalidField(
@@ -144,8 +154,15 @@ def renew(
             raise InvalidField(
                 "disease", f"{row.disease} is no longer on the list of {row.area}", row.disease
             )
-        before = row.valid_to
-        row.valid_to = renewed_until(before, now, validity_months(policy, now))
+        before, months = row.valid_to, validity_months(policy, now)
+        if before + dt.timedelta(days=1) > latest_start(now, months):
+            raise InvalidField(
+                "certification",
+                f"certification {cert_id} is valid to {before}, more than one validity period "
+                "ahead: renew it later",
+                cert_id,
+            )
+        row.valid_to = renewed_until(before, now, months)
         uow.chronic.act(row.id, "renew", actor, clock.now(), f"valid to {before} -> {row.valid_to}")
         view = _view(row, uow.persons.get(row.person_id), policies)
         uow.commit()

@@ -59,6 +59,7 @@ class PurchaseView:
     covers_from: dt.date
     status: str
     cancelled_on: dt.date | None
+    person_id: int  # the stored person's (for the audit; not shown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,7 +103,7 @@ def _view(row: CommercialPurchaseRow, person: Person, policies: PolicySource) ->
     return PurchaseView(
         row.id, str(person.national_id), row.area, row.product,
         listed.name if listed is not None else row.product, row.insurer, row.year, row.bought_on,
-        row.covers_from, row.status, row.cancelled_on,
+        row.covers_from, row.status, row.cancelled_on, row.person_id,
     )  # fmt: skip
 
 

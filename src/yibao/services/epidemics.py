@@ -195,9 +195,14 @@ def _epidemic(uow: UnitOfWork, epidemic_id: int) -> Epidemic:
     return e
 
 
+def _advance_prefix(epidemic_id: int, institution: str) -> str:
+    """What the references of the epidemic's advances to the institution begin with."""
+    return f"epidemic_advance:{epidemic_id}:{institution}:"
+
+
 def advanced(uow: UnitOfWork, epidemic_id: int, institution: str) -> int:
     """What the epidemic's advances to the institution came to (fen)."""
-    prefix = f"epidemic_advance:{epidemic_id}:{institution}:"
+    prefix = _advance_prefix(epidemic_id, institution)
     total = uow.session.scalar(
         select(func.coalesce(func.sum(PostingRow.amount), 0))
         .join(LedgerTransactionRow, LedgerTransactionRow.id == PostingRow.transaction_id)
@@ -216,7 +221,7 @@ def advance(
 ) -> int:
     """Advance ``fen`` to ``institution`` for the epidemic (预拨), dated ``on`` (default today;
     in the epidemic's period, not after today): one transaction per epidemic, institution and
-    day. Returns the transaction id."""
+    day; refused once the institution's advances were cleared. Returns the transaction id."""
     day = _day(on)
     _institution(institution)
     with uow:
@@ -232,17 +237,34 @@ def advance(
             f"advance to {institution} for epidemic {epidemic_id} ({e.name})",
             advance_reference(epidemic_id, institution, day),
         )
+        if uow.ledger.transaction_id(clearing_reference(epidemic_id, institution)) is not None:
+            raise SettlementRefused(
+                f"epidemic {epidemic_id}",
+                f"the advance to {institution} was cleared: no advance after its clearing",
+            )
         txn_id = uow.ledger.post(txn)
         uow.commit()
     return txn_id
+
+
+def _last_advance(uow: UnitOfWork, epidemic_id: int, institution: str) -> dt.date | None:
+    """The day of the epidemic's last advance to the institution."""
+    prefix = _advance_prefix(epidemic_id, institution)
+    day: dt.date | None = uow.session.scalar(
+        select(func.max(LedgerTransactionRow.occurred_on)).where(
+            LedgerTransactionRow.kind == ADVANCE_KIND,
+            LedgerTransactionRow.reference.startswith(prefix, autoescape=True),
+        )
+    )
+    return day
 
 
 def clear_advance(
     uow: UnitOfWork, epidemic_id: int, institution: str, on: dt.date | None = None
 ) -> tuple[int, int]:
     """Clear what the epidemic advanced to ``institution`` (recovered once its settlements are
-    cleared): one transaction per epidemic and institution. Returns (transaction id, fen);
-    refused when nothing was advanced or it was cleared before."""
+    cleared): one transaction per epidemic and institution, dated not before the last advance.
+    Returns (transaction id, fen); refused when nothing was advanced or it was cleared before."""
     day = _day(on)
     _institution(institution)
     with uow:
@@ -252,6 +274,9 @@ def clear_advance(
             raise SettlementRefused(
                 f"epidemic {epidemic_id}", f"nothing was advanced to {institution}"
             )
+        last = _last_advance(uow, epidemic_id, institution)
+        if last is not None and day < last:
+            raise InvalidField("on", f"{day} is before the last advance cleared ({last})", day)
         ref = clearing_reference(epidemic_id, institution)
         txn = LedgerTransaction.of(
             ADVANCE_CLEARING_KIND,

@@ -10,7 +10,8 @@ it with the employer scheme.
 The wage: the employer's average monthly contribution wage of the year before the birth, from the
 store (the bases of every employee contribution month of that year under the employer's code ÷
 the months, ``rules.maternity.average_monthly_wage``). When the store holds no month of that year
-the caller gives the wage (``wage``); a given wage is used as given.
+the caller gives the wage (``wage``); a given wage is used as given, but not above the area's
+monthly contribution base ceiling of that year (``rules.contributions.monthly_base_range``).
 
 Legs: D employee_pooling:<area> (the fund pays), C cash:<area> (paid out to the person or the
 employer that advanced it), reference ``maternity:<person id>:<birth date>`` (one application
@@ -44,6 +45,7 @@ from yibao.domain.ledger import (
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Claim, Reversal, Settlement
 from yibao.policy import fen_to_yuan
+from yibao.rules.contributions import monthly_base_range
 from yibao.rules.maternity import Birth, average_monthly_wage, maternity_allowance
 from yibao.services.clock import today
 from yibao.services.common import PolicySource, find_person, policy_for
@@ -111,6 +113,7 @@ class AllowancePaid:
     allowance: int
     reference: str
     transaction_id: int
+    person_id: int  # the stored person's (for the audit; not shown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +197,17 @@ def allowance_within(
                 "give the employer's average monthly wage",
             )
     area = enrolment.pooling_area
+    if source == "given":
+        last_year = birth.date.year - 1
+        ceiling = monthly_base_range(policies(area), dt.date(last_year, 12, 31)).ceiling
+        if wage > ceiling:
+            raise InvalidField(
+                "wage",
+                f"{fen_to_yuan(wage)} is above the monthly contribution base ceiling of {area} "
+                f"in {last_year} ({fen_to_yuan(ceiling)}), which no average contribution wage "
+                "exceeds",
+                wage,
+            )
     r = maternity_allowance(policies(area), wage, birth)
     if r.allowance == 0:
         raise AllowanceRefused("wage", "the allowance is 0.00: nothing to pay")
@@ -224,6 +238,7 @@ def allowance_within(
         r.allowance,
         reference,
         transaction_id,
+        person.id,
     )
 
 

@@ -74,11 +74,15 @@ class Quantity(Element):
     )
 
 
+#: FHIR's positiveInt: what a ClaimResponse can answer as an item's ``itemSequence``.
+PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
 class ClaimItem(Element):
     """A fee detail line: the national code (``productOrService``), quantity, unit price,
-    its amount (``net``, optional) and day."""
+    its amount (``net``, optional) and day; ``sequence`` its ``feedetl_sn``."""
 
-    sequence: int | None = None
+    sequence: PositiveInt | None = None
     productOrService: CodeableConcept | None = None
     quantity: Quantity | None = None
     unitPrice: Money | None = None
@@ -87,13 +91,13 @@ class ClaimItem(Element):
 
 
 class ClaimDiagnosis(Element):
-    sequence: int | None = None
+    sequence: PositiveInt | None = None
     diagnosisCodeableConcept: CodeableConcept | None = None
     type: list[CodeableConcept] | None = None
 
 
 class ClaimProcedure(Element):
-    sequence: int | None = None
+    sequence: PositiveInt | None = None
     procedureCodeableConcept: CodeableConcept | None = None
     date: StrictStr | None = None
     type: list[CodeableConcept] | None = None

@@ -146,6 +146,8 @@ def reconcile_input(ctx: TxContext, data: dict[str, Any], what: str) -> Period:
         for name in RECONCILED
         if data.get(name) is not None
     }
+    if claimed.get("setl_cnt", 0) < 0:
+        raise inputs.invalid("setl_cnt", "a count of settlements is not below 0")
     return Period(code, first, last, scheme, area, claimed)
 
 
@@ -170,7 +172,7 @@ def reconcile(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         "stmt_date": first.isoformat(),
         "stmt_begndate": first.isoformat(),
         "stmt_enddate": last.isoformat(),
-        "clr_type": data.get("clr_type"),
+        "clr_type": inputs.text(data, "clr_type", 10, required=False),
         "insutype": scheme,
         "setl_optins": area,
         "settled": _totals(found.settled),

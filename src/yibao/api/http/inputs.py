@@ -8,7 +8,7 @@ from typing import Any
 
 from yibao.api.http import errors
 from yibao.api.http.errors import ApiError
-from yibao.domain.errors import InvalidNationalId
+from yibao.domain.errors import InvalidField, InvalidNationalId
 from yibao.domain.identity import parse_national_id
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy.money import AmountError, parse_int, parse_yuan
@@ -99,3 +99,17 @@ def person_ref(data: dict[str, Any]) -> str | int:
         return parse_national_id(certno).number
     except InvalidNationalId as exc:
         raise invalid("certno", f"not a valid national ID number ({exc.reason})") from None
+
+
+def person_named(value: str, field: str = "person") -> str | int:
+    """A person named in one field by national ID number (18 characters) or person number
+    (digits); else InvalidField naming ``field``."""
+    s = value.strip()
+    if len(s) == 18:
+        try:
+            return parse_national_id(s).number
+        except InvalidNationalId as exc:
+            raise InvalidField(field, f"not a valid national ID number ({exc.reason})") from None
+    if s.isascii() and s.isdigit():
+        return int(s)
+    raise InvalidField(field, "a national ID number (18 characters) or a person number (digits)")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.api.http import audit
+from yibao.api.http import audit, inputs
 from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
@@ -22,6 +22,7 @@ from yibao.api.http.tx import refusal
 from yibao.domain.masking import mask_ids_deep
 from yibao.services import chronic
 from yibao.services.chronic import CertificationView
+from yibao.services.common import stored_person
 from yibao.store.repositories.api import AuditEntry
 from yibao.store.uow import UnitOfWork
 
@@ -48,6 +49,17 @@ class EndRequest(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 
+#: A person's national ID or person number, as a query parameter.
+PERSON = Query(min_length=1, max_length=40, description="national ID or person number")
+
+
+class _Records(NamedTuple):
+    """A person's records read, and whose (for the audit)."""
+
+    person_id: int
+    found: list[Any]
+
+
 def _run(state: Any, who: Any, action: str, target: str, call: Callable[[UnitOfWork], Any]) -> Any:
     """``call`` on a unit of work, audited: a refusal answers with its error, an unexpected
     error propagates."""
@@ -61,8 +73,13 @@ def _run(state: Any, who: Any, action: str, target: str, call: Callable[[UnitOfW
         entry = AuditEntry(who.actor, who.role.value, action, "refused", detail=err.message)
         audit.write(state.engine, [entry])
         raise err from None
-    ref = f"chronic:{made.id}" if isinstance(made, CertificationView) else target
-    audit.write(state.engine, [AuditEntry(who.actor, who.role.value, action, "ok", target=ref)])
+    person_id: int | None = getattr(made, "person_id", None)  # a person's record read or changed
+    if isinstance(made, CertificationView):
+        target = f"chronic:{made.id}"
+    elif person_id is not None:
+        target = f"person:{person_id}"
+    entry = AuditEntry(who.actor, who.role.value, action, "ok", person_id=person_id, target=target)
+    audit.write(state.engine, [entry])
     return made
 
 
@@ -79,7 +96,7 @@ def certify(state: StateDep, who: PrincipalDep, body: CertifyRequest) -> dict[st
         CERTIFY,
         body.person,
         lambda uow: chronic.certify(
-            uow, body.person, body.disease, body.valid_from, actor=who.actor
+            uow, inputs.person_named(body.person), body.disease, body.valid_from, actor=who.actor
         ),
     )
     return _answer(who, made.as_dict())
@@ -112,7 +129,13 @@ def end(state: StateDep, who: PrincipalDep, cert_id: CertId, body: EndRequest) -
 
 
 @router.get("/api/v1/chronic/certifications")
-def listing(state: StateDep, who: PrincipalDep, person: str) -> dict[str, Any]:
+def listing(state: StateDep, who: PrincipalDep, person: str = PERSON) -> dict[str, Any]:
     """A person's certifications, oldest first."""
-    found = _run(state, who, READ, person, lambda uow: chronic.listing(uow, person))
+
+    def read(uow: UnitOfWork) -> _Records:
+        with uow:
+            _, person_id = stored_person(uow, inputs.person_named(person))
+        return _Records(person_id, chronic.listing(uow, person_id))
+
+    found = _run(state, who, READ, person, read).found
     return _answer(who, {"certifications": [c.as_dict() for c in found]})

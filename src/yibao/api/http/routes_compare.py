@@ -63,7 +63,7 @@ def list_findings(
     kind: str | None = Query(default=None, max_length=24),
     status: str | None = Query(default=None, max_length=10),
     limit: int = Query(default=100, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**63 - 1),
 ) -> Any:
     """A worklist: a run's findings with their evidence rows."""
     _deny(state, who, "compare:read")

@@ -17,8 +17,9 @@ from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
 from yibao.api.http.tx import answer_or_raise
+from yibao.domain.errors import InvalidField
 from yibao.policy import fen_to_yuan
-from yibao.policy.money import parse_yuan
+from yibao.policy.money import AmountError, parse_yuan
 from yibao.services import epidemics
 from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
@@ -117,7 +118,10 @@ def advance(
     """Advance money to an institution before settlement (fund managers; audited)."""
     deny(state, who, "epidemic:advance")
     try:
-        fen = parse_yuan(body.amount, "amount")
+        try:
+            fen = parse_yuan(body.amount, "amount")
+        except AmountError as exc:
+            raise InvalidField(exc.field, exc.reason) from None
         txn = epidemics.advance(
             UnitOfWork.for_engine(state.engine), epidemic_id, body.institution, fen, body.on
         )

@@ -5,7 +5,6 @@ dismiss, recover, institutions' credit scores (docs/supervision.md). Reading nee
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,6 +16,7 @@ from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.errors import ApiError
 from yibao.api.http.routes import ERROR_RESPONSES, _audit, _deny
 from yibao.api.http.tx import answer_or_raise
+from yibao.policy.money import AmountError, parse_yuan
 from yibao.services.supervision import findings
 from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
@@ -41,13 +41,9 @@ class Recover(BaseModel):
 
 def _fen(yuan: str) -> int:
     try:
-        value = Decimal(yuan.strip())
-    except InvalidOperation:
-        raise ApiError(errors.INVALID_FIELD, "recovery: not an amount in yuan") from None
-    exponent = value.as_tuple().exponent
-    if not value.is_finite() or not isinstance(exponent, int) or exponent < -2:
-        raise ApiError(errors.INVALID_FIELD, "recovery: not an amount in yuan (2 decimals)")
-    return int(value * 100)
+        return parse_yuan(yuan, "recovery")
+    except AmountError as exc:
+        raise ApiError(errors.INVALID_FIELD, f"recovery: {exc.reason}") from None
 
 
 def _done(state: Any, who: Any, action: str, target: str, detail: str = "") -> None:
@@ -73,8 +69,8 @@ def list_findings(
         found = findings.list_findings(
             UnitOfWork.for_engine(state.engine), area, year, status, rule, institution
         )
-    except ValueError as exc:
-        raise ApiError(errors.INVALID_FIELD, str(exc)) from None
+    except Exception as exc:
+        raise answer_or_raise(exc) from None
     _done(state, who, "findings:read", f"findings:{area or '*'}:{year or '*'}")
     return [f.to_dict() for f in found]
 

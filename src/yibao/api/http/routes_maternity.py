@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.api.http import audit
+from yibao.api.http import audit, inputs
 from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
@@ -55,7 +55,7 @@ def allowance(state: StateDep, who: PrincipalDep, body: AllowanceRequest) -> dic
             raise InvalidField(exc.field, exc.reason) from None
         birth = Birth(body.birth_date, body.difficult, body.babies)
         uow = UnitOfWork.for_engine(state.engine)
-        paid = maternity.pay_allowance(uow, body.person, birth, wage=wage)
+        paid = maternity.pay_allowance(uow, inputs.person_named(body.person), birth, wage=wage)
     except Exception as exc:
         err = refusal(who, exc)
         if err is None:
@@ -63,7 +63,9 @@ def allowance(state: StateDep, who: PrincipalDep, body: AllowanceRequest) -> dic
         entry = AuditEntry(who.actor, who.role.value, ACTION, "refused", detail=err.message)
         audit.write(state.engine, [entry])
         raise err from None
-    entry = AuditEntry(who.actor, who.role.value, ACTION, "ok", target=paid.reference)
+    entry = AuditEntry(
+        who.actor, who.role.value, ACTION, "ok", person_id=paid.person_id, target=paid.reference
+    )
     audit.write(state.engine, [entry])
     answer = paid.as_dict()
     return answer if who.sees_identity(None) else mask_ids_deep(answer)
@@ -117,17 +119,24 @@ def birth(state: StateDep, who: PrincipalDep, body: BirthRequest) -> dict[str, A
     try:
         wage = _wage(body.wage)
         doc = body.claim.model_dump(exclude_none=True)
-        doc["person"] = body.person
+        person = inputs.person_named(body.person)
         doc["date"] = (body.claim.date or body.birth_date).isoformat()
         if body.claim.mdtrt_id is None:
             doc["med_type"] = maternity.MATERNITY
-        claim = settlement.claim_from_mapping(doc)
+        claim = settlement.claim_from_mapping(doc, person=person)
         b = Birth(body.birth_date, body.difficult, body.babies)
         uow = UnitOfWork.for_engine(state.engine)
         done = maternity.settle_birth(uow, claim, b, wage=wage)
     except Exception as exc:
         raise _refused(state, who, exc) from None
-    entry = AuditEntry(who.actor, who.role.value, ACTION, "ok", target=done.allowance.reference)
+    entry = AuditEntry(
+        who.actor,
+        who.role.value,
+        ACTION,
+        "ok",
+        person_id=done.allowance.person_id,
+        target=done.allowance.reference,
+    )
     audit.write(state.engine, [entry])
     answer = done.as_dict()
     return answer if who.sees_identity(None) else mask_ids_deep(answer)
@@ -150,7 +159,9 @@ def undo(state: StateDep, who: PrincipalDep, body: UndoRequest) -> dict[str, Any
     deny(state, who, ACTION)
     try:
         uow = UnitOfWork.for_engine(state.engine)
-        done = maternity.undo_birth(uow, body.person, body.birth_date, on=body.on)
+        done = maternity.undo_birth(
+            uow, inputs.person_named(body.person), body.birth_date, on=body.on
+        )
     except Exception as exc:
         raise _refused(state, who, exc) from None
     entry = AuditEntry(who.actor, who.role.value, ACTION, "ok", target=f"undo:{done.reference}")

@@ -28,6 +28,7 @@ from yibao.domain.errors import InvalidField, NotFound, RecordError
 from yibao.services import enrolment as enrolment_service
 from yibao.services import registry as registry_service
 from yibao.services.clock import today
+from yibao.services.compare.match import KINDS
 from yibao.store.compare_models import CompareFindingRow
 from yibao.store.repositories.compare import CompareRepository
 from yibao.store.uow import JoinedUnitOfWork, UnitOfWork
@@ -64,6 +65,10 @@ def action_for(kind: str, detail: str = "") -> str:
     if kind in ("aid_missing", "aid_wrong_class"):
         return "set_aid_class"
     return "close"
+
+
+#: A finding's states: open, then acted on (its kind's action applied) or closed with a note.
+STATUSES = ("open", "acted", "closed")
 
 
 def _date(value: Any) -> dt.date | None:
@@ -213,7 +218,11 @@ def findings(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[int, list[FindingView]]:
-    """A worklist: the findings of run ``run_id`` (default: the latest run)."""
+    """A worklist: the findings of run ``run_id`` (default: the latest run); an unknown kind or
+    status is refused naming it."""
+    for field, value, known in (("kind", kind, KINDS), ("status", status, STATUSES)):
+        if value is not None and value not in known:
+            raise InvalidField(field, f"{value!r} is not one of {', '.join(known)}")
     with uow:
         repo = CompareRepository(uow.session)
         run = repo.run(run_id)

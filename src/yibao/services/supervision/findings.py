@@ -155,10 +155,11 @@ def list_findings(
     rule: str | None = None,
     institution: str | None = None,
 ) -> list[FindingView]:
-    if status is not None:
-        FindingStatus(status)
-    if rule is not None:
-        SupervisionRule(rule)
+    """Findings, filtered; an unknown status or rule is refused naming it."""
+    for field, value, kind in (("status", status, FindingStatus), ("rule", rule, SupervisionRule)):
+        if value is not None and value not in {k.value for k in kind}:
+            known = ", ".join(k.value for k in kind)
+            raise InvalidField(field, f"{value!r} is not one of {known}")
     with uow:
         rows = uow.supervision.find(
             area=area, year=year, status=status, rule=rule, institution=institution
@@ -209,10 +210,16 @@ def dismiss(uow: UnitOfWork, finding_id: int, reason: str, by: str) -> FindingVi
 def recover(uow: UnitOfWork, finding_id: int, by: str, on: dt.date | None = None) -> FindingView:
     """confirmed → recovered: one balanced ledger transaction (D the institution's
     ``institution_payable``, C the scheme's pooling fund of the area), referenced
-    ``recovery:<id>`` so it is posted once."""
-    day = on or clock.today()
+    ``recovery:<id>`` so it is posted once; dated ``on`` (default today), not after today nor
+    before the finding's year."""
+    today = clock.today()
+    day = on or today
+    if day > today:
+        raise InvalidField("on", f"{day} is after today ({today})")
     with uow:
         row = _move(uow, finding_id, FindingStatus.RECOVERED, by, None)
+        if day.year < row.year:
+            raise InvalidField("on", f"{day} is before the finding's year ({row.year})")
         assert row.recovery is not None  # a confirmed finding has its amount
         txn = LedgerTransaction.of(
             RECOVERY,
