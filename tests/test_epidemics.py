@@ -403,7 +403,7 @@ def test_a_clearing_before_its_advances_or_an_advance_after_it_is_refused(
     epidemics.advance(uow, ep, "H1", 1_000_000, dt.date(2025, 5, 9))
     before = balances(engine)
     for day in (dt.date(1800, 1, 1), dt.date(2025, 4, 30), dt.date(2025, 5, 8)):
-        with pytest.raises(InvalidField, match="^on: "):
+        with pytest.raises(InvalidField, match=r"^on: "):
             epidemics.clear_advance(uow, ep, "H1", day)
     assert balances(engine) == before
     _, fen = epidemics.clear_advance(uow, ep, "H1", dt.date(2025, 5, 9))
