@@ -479,11 +479,6 @@ def test_fhir_claim_item_sequence_outside_positive_int_refused_nothing_stored(
         assert uow.settlements.visit(mdtrt_id).status.value == "registered"
 
 
-@pytest.mark.xfail(
-    reason="a visit's LineSums (store/repositories/fees.py, being optimised by another engineer) "
-    "carry no last line day for settlement to check its date against",
-    strict=True,
-)
 def test_a_settlement_dated_before_the_visits_last_line_is_refused(
     api: Api, uow: UnitOfWork, engine: Engine
 ) -> None:
@@ -498,3 +493,8 @@ def test_a_settlement_dated_before_the_visits_last_line_is_refused(
     assert up["infcode"] == 0, up
     early = api.tx(inst, "2207", {"mdtrt_id": mdtrt_id, "certno": who, "date": "2025-05-01"})
     assert early["infcode"] == 1003 and early["err_msg"].startswith("date: "), early
+    assert "2025-05-02" in early["err_msg"], early
+    with uow:
+        assert uow.settlements.visit(mdtrt_id).status.value == "registered"
+    on_the_day = api.tx(inst, "2207", {"mdtrt_id": mdtrt_id, "certno": who, "date": "2025-05-02"})
+    assert on_the_day["infcode"] == 0, on_the_day

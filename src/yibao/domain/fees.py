@@ -132,6 +132,8 @@ class LineSums:
     #: (``policy.supervision.LINE_RULE_REASONS``), those with lines only: what 2207 checks a
     #: refusing rule against without reading the lines
     rule_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    #: the day of the last live line (a settlement is not dated before it); None: not known
+    last_day: dt.date | None = field(default=None, compare=False)
 
 
 def check_discharge_way(value: object, field: str = "dscg_way") -> DischargeWay:

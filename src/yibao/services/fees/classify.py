@@ -137,4 +137,5 @@ def summed(lines: Sequence[FeeLine]) -> LineSums:
         sum(c.over_limit for c in cs),
         sum(c.in_scope for c in cs),
         sum(c.category_b for c in cs),
+        last_day=max((line.fee_date for line in lines), default=None),
     )

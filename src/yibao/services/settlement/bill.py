@@ -37,6 +37,13 @@ def claim_amounts(claim: Claim, lines: LineSums | None) -> tuple[int, int, int, 
                 "must not be given: the visit has fee detail lines (2204), from which it is "
                 "derived",
             )
+    if lines.last_day is not None and claim.date < lines.last_day:
+        raise InvalidField(
+            "date",
+            f"{claim.date.isoformat()} is before the visit's last fee detail line "
+            f"({lines.last_day.isoformat()}): settle the visit on or after it",
+            claim.date,
+        )
     if claim.gave("total") and claim.total != lines.amount:
         raise InvalidField(
             "medfee_sumamt",

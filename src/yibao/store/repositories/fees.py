@@ -63,6 +63,7 @@ _SUMS = BulkRead(
             func.sum(_LINES.c.over_limit),
             func.sum(_LINES.c.in_scope),
             func.sum(_LINES.c.category_b),
+            func.max(_LINES.c.fee_date),
             *(
                 func.sum(
                     case(
@@ -224,8 +225,9 @@ class FeeRepository:
                     for r, k in zip((*_RULES, SupervisionRule.DUPLICATE_ITEM), counts, strict=True)
                     if k
                 ),
+                last_day=last,
             )
-            for v, n, a, f, o, i, b, *counts in _SUMS.rows(self.session, keys=wanted)
+            for v, n, a, f, o, i, b, last, *counts in _SUMS.rows(self.session, keys=wanted)
         }
 
     # diagnoses, procedures, discharge
