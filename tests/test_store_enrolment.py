@@ -187,3 +187,35 @@ def test_refused_payments_change_nothing(uow: UnitOfWork, engine: Engine) -> Non
         contributions.pay_resident(uow, res, 2025, dt.date(2024, 10, 1))
     assert "not active" in info.value.reason
     assert _snapshot(engine) == before
+
+
+@pytest.mark.parametrize("day", [dt.date(9999, 12, 31), dt.date(2100, 1, 1)])
+def test_dates_after_next_year_refused_naming_the_field(
+    uow: UnitOfWork, engine: Engine, day: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enrolment or a payment dated after the end of next year (a mistyped year) is refused
+    naming its field, nothing changed; the end of next year itself is accepted."""
+    monkeypatch.setenv("YIBAO_TODAY", "2024-06-15")
+    emp, res, late = _person(uow, 1), _person(uow, 3), _person(uow, 5)
+    enrolment.enrol(uow, emp, "employer", "360100", dt.date(2024, 3, 1), employer_code=EMPLOYER)
+    enrolment.enrol(uow, res, "resident", "360100", dt.date(2024, 1, 1))
+    before = _snapshot(engine)
+    cases = {
+        "on": lambda: enrolment.enrol(uow, late, "resident", "360100", day),
+        "paid_on": lambda: contributions.pay_employee(uow, emp, dt.date(2024, 4, 1), 800000, day),
+    }
+    for field, case in cases.items():
+        with pytest.raises(InvalidField) as info:
+            case()
+        assert info.value.field == field and "after the end of next year (2025-12-31)" in str(
+            info.value
+        )
+        assert _snapshot(engine) == before
+    for repaid in (
+        lambda: contributions.pay_resident(uow, res, 9999, day),
+        lambda: contributions.pay_repair(uow, res, [2023], day),
+    ):
+        with pytest.raises(InvalidField, match="paid_on"):
+            repaid()
+        assert _snapshot(engine) == before
+    assert enrolment.enrol(uow, late, "resident", "360100", dt.date(2025, 12, 31)).id

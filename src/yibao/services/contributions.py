@@ -29,6 +29,7 @@ from yibao.domain.registry import ASSISTANCE_CLASSES, Person
 from yibao.policy import Policy
 from yibao.rules import contributions as rules
 from yibao.rules.retirement import RetirementBackPay
+from yibao.services import clock
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.payments import (
     MUTUAL_AID,
@@ -101,6 +102,7 @@ def _post_monthly(
         raise NotStored("person")
     if enrolment.id is None:
         raise NotStored("enrolment")
+    clock.not_far_ahead("paid_on", paid_on)
     area = enrolment.pooling_area
     txn = LedgerTransaction.of(
         payment.transaction_kind,
@@ -222,6 +224,7 @@ def pay_resident(
         person = find_person(uow, who)
         if person.id is None:
             raise NotStored("person")
+        clock.not_far_ahead("paid_on", paid_on)
         if paid_on > last:
             raise ContributionRefused(
                 person.label, f"{year} is over; a lapsed year is repaired (back-paid), not paid"
@@ -293,6 +296,7 @@ def pay_repair(
     Each repaired year stays lapsed in the coverage history but is marked repaired, which
     shortens the variable waiting period by the rule's months per year."""
     wanted = sorted(set(years))
+    clock.not_far_ahead("paid_on", paid_on)
     with uow:
         person = find_person(uow, who)
         if person.id is None:

@@ -11,6 +11,7 @@ from yibao.domain.ids import NotStored
 from yibao.domain.registry import Person
 from yibao.policy import ParameterError
 from yibao.rules.retirement import retirement_backpay, retirement_years
+from yibao.services import clock
 from yibao.services.common import PolicySource, find_person, policy_for
 from yibao.services.contributions import post_retirement_backpay
 from yibao.store.uow import UnitOfWork
@@ -148,6 +149,7 @@ def enrol(
     ``deemed_months`` (视同缴费), or ``back_pay``: the one-off back-payment of the rest,
     posted to the employee pooling fund in the same transaction."""
     kind = _kind(kind)
+    clock.not_far_ahead("on", on)
     with uow:
         person = find_person(uow, who)
         if person.id is None:
