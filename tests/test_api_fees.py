@@ -213,6 +213,16 @@ def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
         (line("2", "XC03", "1000000", "999999"), "(feedetl_sn 2).pric", "largest line amount"),
         (line("2", "XC03", "1", "1", day="2025-04-30"), "fee_ocur_time", "before the visit"),
         (line("2", "XC03", "1", "1", day="2099-01-01"), "fee_ocur_time", "after today"),
+        (
+            {**line("2", "XC03", "1", "1"), "fee_ocur_time": "2025-05-02 10:00:00junk"},
+            "(feedetl_sn 2).fee_ocur_time",
+            "not an ISO date or date-time",
+        ),
+        (
+            {**line("2", "XC03", "1", "1"), "fee_ocur_time": "2025-05-02junk"},
+            "(feedetl_sn 2).fee_ocur_time",
+            "not an ISO date or date-time",
+        ),
         (line("1", "XC03", "1", "1"), "feedetail[1] (feedetl_sn 1).feedetl_sn", "twice"),
         (
             {**line("2", "XC03", "1", "1"), "det_item_fee_sumamt": "2.00"},
@@ -234,8 +244,13 @@ def test_bad_lines_are_refused_naming_the_line_and_nothing_is_stored(
     assert api.tx(theirs, "2402", {"mdtrt_id": mdtrt_id, "dscg_way": "1"})["infcode"] == 2005
     assert api.tx(inst, "2204", {"mdtrt_id": "V-NOPE", "feedetail": [good]})["infcode"] == 3001
     assert count_lines(engine) == 0
+    # a date with text after it is no date; an ISO date-time with a zone is its day
+    junk = {"certno": who, "med_type": "inpatient", "begntime": "2025-05-01junk"}
+    late = api.tx(inst, "2201", junk)
+    assert late["infcode"] == 1003 and "begntime: " in late["err_msg"], late
+    zoned = {**good, "fee_ocur_time": "2025-05-02T10:00:00+08:00"}
     # a serial used once is not used again
-    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good]})["infcode"] == 0
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [zoned]})["infcode"] == 0
     again = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": [good]})
     assert again["infcode"] == 1003 and "already used" in again["err_msg"]
     assert count_lines(engine) == 1

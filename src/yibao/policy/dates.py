@@ -31,3 +31,24 @@ def parse_date(value: object, field: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise DateError(field, f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def day_of(text: str) -> dt.date:
+    """The day of an ISO date (``YYYY-MM-DD``) or date-time (``YYYY-MM-DD HH:MM:SS``, a ``T``
+    and an offset allowed) text; ``ValueError`` for anything else, trailing text included."""
+    if len(text) <= 10:
+        return dt.date.fromisoformat(text)
+    return dt.datetime.fromisoformat(text).date()
+
+
+def parse_day(value: object, field: str) -> dt.date:
+    """``parse_date``, also taking an ISO date-time text (its day): a time of day as documents
+    give one (``fee_ocur_time``, ``oprn_date``), nothing else after the date."""
+    if isinstance(value, str) and len(value) > 10:
+        try:
+            return day_of(value)
+        except ValueError:
+            raise DateError(
+                field, f"{value!r} is not an ISO date or date-time (YYYY-MM-DD[ HH:MM:SS])"
+            ) from None
+    return parse_date(value, field)

@@ -11,6 +11,7 @@ from yibao.api.http.errors import ApiError
 from yibao.domain.errors import InvalidField, InvalidNationalId
 from yibao.domain.identity import parse_national_id
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
+from yibao.policy.dates import day_of
 from yibao.policy.money import AmountError, parse_int, parse_yuan
 
 
@@ -50,7 +51,7 @@ def date(data: dict[str, Any], field: str, default: dt.date | None = None) -> dt
     if not isinstance(value, str):
         raise invalid(field, "must be a date string YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(value[:10])
+        return day_of(value)
     except ValueError:
         raise invalid(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
 

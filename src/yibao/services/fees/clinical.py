@@ -19,7 +19,7 @@ from yibao.domain.fees import (
     principal_first,
 )
 from yibao.domain.settlement import Visit, VisitStatus
-from yibao.policy.dates import DateError, parse_date
+from yibao.policy.dates import DateError, parse_day
 from yibao.services.settlement.common import not_after_today
 from yibao.store.uow import UnitOfWork
 
@@ -87,11 +87,7 @@ def procedures_from(docs: object, field: str = "oprninfo") -> list[Procedure]:
         code = check_icd9cm3(doc.get("oprn_oprt_code"), f"{at}.oprn_oprt_code")
         when = doc.get("oprn_date")
         try:
-            on = (
-                None
-                if when in (None, "")
-                else parse_date(when[:10] if isinstance(when, str) else when, f"{at}.oprn_date")
-            )
+            on = None if when in (None, "") else parse_day(when, f"{at}.oprn_date")
         except DateError as exc:
             raise InvalidField(exc.field, exc.reason) from None
         out.append(Procedure(code, on, _flag(doc, "main_oprn_flag", f"{at}.main_oprn_flag")))

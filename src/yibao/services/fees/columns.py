@@ -21,13 +21,12 @@ from yibao.domain.fees import MAX_LINES_PER_UPLOAD, FeeLine
 from yibao.kernel.classify import PRICE_SCALE, QTY_SCALE, line_amounts, line_too_large
 from yibao.policy import ParameterError
 from yibao.policy.catalogue import MAX_PRICE_YUAN, MAX_QUANTITY
+from yibao.policy.dates import day_of
 from yibao.policy.money import MAX_YUAN
 
 #: Per upload: its lines with their amounts, or why it was refused.
 Parsed = list[FeeLine] | RecordError | ParameterError
 
-#: fee_ocur_time's day: its first ten characters.
-_DAY = itemgetter(slice(None, 10))
 _REQUIRED = itemgetter("feedetl_sn", "med_list_codg", "cnt", "pric", "fee_ocur_time")
 #: Plain decimal text, newline-joined: the whole column checked by one match.
 _QUANTITIES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,4})?\n)*[0-9]+(?:\.[0-9]{1,4})?")
@@ -131,13 +130,13 @@ def _units(
 
 
 def _days(texts: Sequence[str]) -> list[dt.date] | None:
-    """``fee_ocur_time``'s days (its first ten characters, an ISO date), None if any is not."""
-    cut = list(map(_DAY, texts))
+    """``fee_ocur_time``'s days (``policy.dates.day_of``: an ISO date or date-time), None if
+    any is not (the row path then names the line)."""
     try:
-        known = {t: dt.date.fromisoformat(t) for t in set(cut)}
-    except ValueError:
+        known = {t: day_of(t) for t in set(texts)}
+    except (TypeError, ValueError):
         return None
-    return list(map(known.__getitem__, cut))
+    return list(map(known.__getitem__, texts))
 
 
 def _stated_agree(stated: Sequence[object], amounts: Sequence[int]) -> bool:

@@ -38,7 +38,7 @@ from yibao.domain.text import bad_in_identifier, check_identifier
 from yibao.kernel.classify import MAX_LINE_YUAN, PRICE_SCALE, QTY_SCALE, CatalogueTable
 from yibao.kernel.segments import I64
 from yibao.policy import ParameterError, fen_to_yuan, money
-from yibao.policy.dates import DateError, parse_date
+from yibao.policy.dates import DateError, parse_day
 from yibao.policy.money import AmountError, parse_yuan, round_fen
 from yibao.policy.vocab import FeeLineStatus, ItemClass
 from yibao.services import clock
@@ -136,7 +136,7 @@ def line_from_mapping(doc: object, i: int) -> LineInput:
         price = parse_price(doc.get(name), name)
         name = "fee_ocur_time"
         when = doc.get(name)
-        fee_date = parse_date(when[:10] if isinstance(when, str) else when, name)
+        fee_date = parse_day(when, name)
         name = "det_item_fee_sumamt"
         stated = doc.get(name)
         stated_fen = None if stated in (None, "") else parse_yuan(stated, name)
