@@ -108,12 +108,8 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(errors.INVALID_FIELD, exc.public())
     if isinstance(exc, ParameterError):  # the file's name, not the server's folder
         return ApiError(errors.REFUSED, f"policy parameters: {exc.public()}")
-    if isinstance(exc, DataError):  # e.g. NUL in a text field, which PostgreSQL cannot store
-        return ApiError(
-            errors.MALFORMED,
-            "a text field holds a character the database cannot store (such as NUL, \\u0000): "
-            "remove it and send again",
-        )
+    if isinstance(exc, DataError):  # a value the database cannot store (nothing was stored)
+        return ApiError(errors.MALFORMED, _data_error(exc))
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         # SQLite: another writer holds the database; nothing of this request was stored.
         return ApiError(errors.IN_PROGRESS, "the database is busy: send the same msgid again")
@@ -123,6 +119,19 @@ def translate(exc: Exception) -> ApiError | None:
         if found is not None:
             return found
     return None
+
+
+def _data_error(exc: DataError) -> str:
+    """What the database said of a value it cannot store, in its words (its primary message):
+    a NUL in a text (PostgreSQL cannot store it), a number out of its column's range, ..."""
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    said = str(getattr(diag, "message_primary", None) or "")
+    if not said or "0x00" in said:
+        return (
+            "a text field holds a character the database cannot store (such as NUL, \\u0000): "
+            "remove it and send again"
+        )
+    return f"the database cannot store a value of this request ({said}): nothing was stored"
 
 
 def answer_or_raise(exc: Exception) -> ApiError:
