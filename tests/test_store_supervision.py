@@ -131,8 +131,11 @@ def test_cli_findings_confirm_recover_and_scores(db_url: str, uow: UnitOfWork) -
     split = findings.list_findings(uow, rule="split_admission")[0]
     run = CliRunner().invoke
     args = ["--db", db_url, "--operator", "auditor-li"]
-    sci = run(app, ["findings", "confirm", str(split.id), "--recovery", "1e3", *args])
-    assert sci.exit_code == 0  # 1e3 yuan is 1,000.00 yuan
+    for odd_amount in ("1e3", "１０００", "1_000", "-5", "1000.001"):
+        bad = run(app, ["findings", "confirm", str(split.id), "--recovery", odd_amount, *args])
+        assert bad.exit_code == 2 and "--recovery" in bad.output, (odd_amount, bad.output)
+    sci = run(app, ["findings", "confirm", str(split.id), "--recovery", "1000", *args])
+    assert sci.exit_code == 0, sci.output
     assert findings.show(uow, split.id).recovery == 100000
     done = run(app, ["findings", "recover", str(split.id), "--on", "2026-02-01", *args])
     assert done.exit_code == 0, done.output

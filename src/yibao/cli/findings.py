@@ -5,12 +5,12 @@ ledger), and institutions' credit scores (docs/supervision.md)."""
 from __future__ import annotations
 
 import getpass
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
 
 from yibao.cli.common import DbOpt, JsonOpt, OperatorOpt, database, emit, fail, parse_date
+from yibao.policy.money import AmountError, parse_yuan
 from yibao.services.supervision import findings
 from yibao.store.uow import UnitOfWork
 
@@ -26,15 +26,12 @@ def _by(operator: str | None) -> str:
 
 
 def _fen(yuan: str, as_json: bool) -> int:
-    """Yuan with at most two decimals, as fen; else exit 2 naming ``--recovery``."""
+    """Yuan as every amount is read (``policy.money.parse_yuan``), as fen; else exit 2 naming
+    ``--recovery``."""
     try:
-        value = Decimal(yuan.strip())
-    except InvalidOperation:
-        fail(f"--recovery: {yuan!r} is not an amount in yuan", as_json)
-    exponent = value.as_tuple().exponent
-    if not value.is_finite() or not isinstance(exponent, int) or exponent < -2:
-        fail(f"--recovery: {yuan!r} is not an amount in yuan (at most 2 decimals)", as_json)
-    return int(value * 100)
+        return parse_yuan(yuan, "--recovery")
+    except AmountError as exc:
+        fail(str(exc), as_json)
 
 
 def _line(f: findings.FindingView) -> str:
