@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.api.http import audit, inputs
+from yibao.api.http import audited, inputs
 from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
-from yibao.api.http.routes import _deny as deny
-from yibao.api.http.tx import refusal
-from yibao.domain.masking import mask_ids_deep
 from yibao.services import commercial
 from yibao.services.commercial import PurchaseView
-from yibao.services.common import stored_person
-from yibao.store.repositories.api import AuditEntry
 from yibao.store.uow import UnitOfWork
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["benefits"])
@@ -61,42 +56,11 @@ class CancelRequest(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 
-#: A person's national ID or person number, as a query parameter.
-PERSON = Query(min_length=1, max_length=40, description="national ID or person number")
-
-
-class _Records(NamedTuple):
-    """A person's records read, and whose (for the audit)."""
-
-    person_id: int
-    found: list[Any]
-
-
 def _run(state: Any, who: Any, action: str, target: str, call: Callable[[UnitOfWork], Any]) -> Any:
-    """``call`` on a unit of work, audited: a refusal answers with its error, an unexpected
-    error propagates."""
-    deny(state, who, action)
-    try:
-        made = call(UnitOfWork.for_engine(state.engine))
-    except Exception as exc:
-        err = refusal(who, exc)
-        if err is None:
-            raise
-        entry = AuditEntry(who.actor, who.role.value, action, "refused", detail=err.message)
-        audit.write(state.engine, [entry])
-        raise err from None
-    person_id: int | None = getattr(made, "person_id", None)  # a person's record read or changed
-    if isinstance(made, PurchaseView):
-        target = f"commercial:{made.id}"
-    elif person_id is not None:
-        target = f"person:{person_id}"
-    entry = AuditEntry(who.actor, who.role.value, action, "ok", person_id=person_id, target=target)
-    audit.write(state.engine, [entry])
-    return made
+    return audited.run(state, who, action, target, call, (PurchaseView, "commercial"))
 
 
-def _answer(who: Any, data: dict[str, Any]) -> dict[str, Any]:
-    return data if who.sees_identity(None) else mask_ids_deep(data)
+_answer = audited.answer
 
 
 @router.get("/api/v1/commercial/products")
@@ -142,15 +106,10 @@ def cancel(
 
 
 @router.get("/api/v1/commercial/purchases")
-def listing(state: StateDep, who: PrincipalDep, person: str = PERSON) -> dict[str, Any]:
+def listing(state: StateDep, who: PrincipalDep, person: str = audited.PERSON) -> dict[str, Any]:
     """A person's purchases, by year."""
 
-    def read(uow: UnitOfWork) -> _Records:
-        with uow:
-            _, person_id = stored_person(uow, inputs.person_named(person))
-        return _Records(person_id, commercial.listing(uow, person_id))
-
-    found = _run(state, who, READ, person, read).found
+    found = _run(state, who, READ, person, audited.person_records(person, commercial.listing)).found
     return _answer(who, {"purchases": [c.as_dict() for c in found]})
 
 
