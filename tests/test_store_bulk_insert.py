@@ -1,7 +1,8 @@
 """The bulk writes and reads of a settlement batch, on SQLite and PostgreSQL: ``insert_rows``
 (COPY on PostgreSQL, executemany elsewhere) stores what an INSERT would, and a refused row fails
 the statement with SQLAlchemy's error; nonces are taken in one step, a used nonce or signature
-refused; a bulk read matches its keys whole (a longer key is not cut to the column's length)."""
+refused; a bulk read matches its keys whole (a longer key is not cut to the column's length); new
+ids come with the ids of the existing accounts asked."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
+from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.services import registry
 from yibao.store.api_models import AuditRow, TxResponseRow
 from yibao.store.repositories import ApiRepository
@@ -113,3 +115,23 @@ def test_a_bulk_read_matches_whole_keys(uow: UnitOfWork) -> None:
         assert list(uow.persons.find_many([who, who[:-1]])) == [who]
         # national_id is 18 characters: a 19-character key is not cut back to 18 to match it
         assert uow.persons.find_many([who + "1"]) == {}
+
+
+def test_new_ids_come_with_the_existing_accounts_ids(uow: UnitOfWork) -> None:
+    """``reserve_ids`` reads the ids of the existing accounts asked in the same statement (on
+    PostgreSQL, for more than one row); an account not opened yet is not among them."""
+    pool, opened = AccountRef.fund(AccountKind.EMPLOYEE_POOLING, "360100"), {}
+    with uow:
+        opened[pool.code] = uow.ledger.account_id(pool)
+        uow.commit()
+    missing = AccountRef.fund(AccountKind.EMPLOYEE_POOLING, "360200").code
+    with uow:
+        reserved = uow.settlements.reserve_ids(2, 2, 2, [pool.code, missing])
+        if uow.dialect != "postgresql":
+            assert reserved is None
+            return
+        assert reserved is not None
+        assert reserved.accounts == opened
+        assert len(set(reserved.visits)) == len(reserved.transactions) == 2
+        assert uow.settlements.reserve_ids(2, 2, 2).accounts == {}  # type: ignore[union-attr]
+        assert uow.settlements.reserve_ids(1, 1, 1, [pool.code]) is None
