@@ -4,7 +4,7 @@
 
     python bench/bills_batch.py --db postgresql://postgres@127.0.0.1:5432/DB
                                 [--batch 16] [--rounds 10] [--lines 20] [--clean]
-                                [--profile [--only INFNO]]
+                                [--profile [--only INFNO]] [--sql]
 
 ``--clean`` sends bills whose lines fire no supervision rule (distinct items without a
 quantity maximum, so no duplicate and nothing over a maximum; the items are already free of
@@ -18,13 +18,16 @@ first round (not timed) compiles the catalogue and loads the parameters. Prints
 per transaction the wall time and this process's CPU time per request, and the database's (the
 CPU of this machine's ``postgres`` processes of the database, from ``/proc/<pid>/schedstat``,
 when it is local and those are readable; not the server's shared WAL writer), then with
-``--profile`` the functions that took most CPU, and last ``visits/s: <n>``: visits whose three
-requests succeeded, per second of wall time of the batches.
+``--profile`` the functions that took most CPU, with ``--sql`` the statements a timed batch of
+each transaction sends (every ``execute``, ``executemany`` and ``COPY`` of the driver: how many
+a batch, and each one's share; counting them costs some CPU), and last ``visits/s: <n>``:
+visits whose three requests succeeded, per second of wall time of the batches.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import gc
 import hashlib
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 
 from yibao.api.http import app as _app  # noqa: F401  (registers the transaction handlers)
 from yibao.api.http.auth import SignedRequest
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sql", action="store_true", help="list the statements of a batch")
     parser.add_argument("--clean", action="store_true", help="bills that fire no rule")
     parser.add_argument(
         "--only", choices=("2201", "2204", "2207"), help="profile this transaction alone"
@@ -104,6 +109,12 @@ def main() -> None:
     profile = cProfile.Profile(time.process_time) if args.profile else None
 
     warming = True  # the first round is not timed: the catalogue compiled, parameters loaded
+    counting: list[str] = []  # the transaction whose statements are counted (``--sql``)
+    statements: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    batches: collections.Counter[str] = collections.Counter()
+    if args.sql:
+        for name in ("execute", "executemany", "copy"):
+            count_statements(name, counting, statements)
 
     def timed(infno: str, batch: list[SignedTx]) -> list[Result]:
         if warming:
@@ -113,7 +124,10 @@ def main() -> None:
         profiled = profile is not None and args.only in (None, infno)
         if profiled:
             profile.enable()
+        counting[:] = [infno] if args.sql else []
         out = settle_batch(engine, settings, batch)
+        counting.clear()
+        batches[infno] += 1
         if profiled:
             profile.disable()
         wall[infno] += time.perf_counter() - start
@@ -166,9 +180,29 @@ def main() -> None:
             + (f", database {db_cpu[infno] / n * 1000:.2f} ms" if db_cpu[infno] else "")
         )
     print(f"visits settled: {done} of {n}")
+    for infno, sent in statements.items():
+        print(f"{infno}: {sum(sent.values()) / batches[infno]:.1f} statements a batch")
+        for text, times in sent.most_common():
+            print(f"  {times / batches[infno]:4.1f} {text}")
     if profile is not None:
         pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(40)
     print(f"visits/s: {done / sum(wall.values()):.0f}")
+
+
+def count_statements(
+    name: str, counting: list[str], statements: dict[str, collections.Counter[str]]
+) -> None:
+    """Count the statements psycopg's ``Cursor.<name>`` sends while ``counting`` names a
+    transaction, by their first 110 characters."""
+    original = getattr(psycopg.Cursor, name)
+
+    def run(self: Any, query: Any, *a: Any, **k: Any) -> Any:
+        if counting:
+            text = query if isinstance(query, str) else query.as_string(self)
+            statements[counting[0]][f"{name}: {' '.join(str(text).split())[:110]}"] += 1
+        return original(self, query, *a, **k)
+
+    setattr(psycopg.Cursor, name, run)
 
 
 def database_cpu(name: str) -> float:

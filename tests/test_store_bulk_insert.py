@@ -1,7 +1,9 @@
 """The bulk writes and reads of a settlement batch, on SQLite and PostgreSQL: ``insert_rows``
 (COPY on PostgreSQL, executemany elsewhere) stores what an INSERT would, and a refused row fails
 the statement with SQLAlchemy's error; nonces are taken in one step, a used nonce or signature
-refused; a bulk read matches its keys whole (a longer key is not cut to the column's length)."""
+refused; a bulk read matches its keys whole (a longer key is not cut to the column's length); a
+batch's callers are read in one statement as the separate reads answer them, and new ids come
+with the ids of the existing accounts asked."""
 
 from __future__ import annotations
 
@@ -9,15 +11,17 @@ import datetime as dt
 from typing import cast
 
 import pytest
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.store_support import nid
+from yibao.domain.ledger import AccountKind, AccountRef
 from yibao.services import registry
-from yibao.store.api_models import AuditRow, TxResponseRow
+from yibao.store.api_models import AuditRow, InstitutionKeyRow, InstitutionRow, TxResponseRow
 from yibao.store.repositories import ApiRepository
+from yibao.store.repositories.api import Callers
 from yibao.store.sql import insert_rows
 from yibao.store.uow import UnitOfWork
 
@@ -113,3 +117,60 @@ def test_a_bulk_read_matches_whole_keys(uow: UnitOfWork) -> None:
         assert list(uow.persons.find_many([who, who[:-1]])) == [who]
         # national_id is 18 characters: a 19-character key is not cut back to 18 to match it
         assert uow.persons.find_many([who + "1"]) == {}
+
+
+def test_a_batch_s_callers_are_read_as_their_keys_and_levels_are(engine: Engine) -> None:
+    """``callers`` (one read) answers as ``active_keys`` and ``institution_levels`` do: a revoked
+    key, a key of another institution, an inactive institution's key and an unregistered code
+    are not active; the inactive institution still has its level and kind, the unregistered
+    code none."""
+    with Session(engine) as session:
+        repo = ApiRepository(session)
+        for code, level, kind in (
+            ("H1", 2, "hospital"),
+            ("H2", 1, "pharmacy"),
+            ("H3", 9, "hospital"),
+        ):
+            iid = repo.add_institution(code, code, level, kind=kind)
+            repo.add_key(iid, f"k{code}")
+            repo.add_key(iid, f"k{code}b")
+        session.execute(
+            update(InstitutionKeyRow).where(InstitutionKeyRow.key_id == "kH1b").values(active=False)
+        )
+        session.execute(
+            update(InstitutionRow).where(InstitutionRow.code == "H3").values(active=False)
+        )
+        pairs = [
+            ("H1", "kH1"),
+            ("H1", "kH1b"),
+            ("H1", "kH2"),
+            ("H2", "kH2b"),
+            ("H3", "kH3"),
+            ("H9", "kH1"),
+        ]
+        callers = repo.callers(pairs)
+        assert callers.active == repo.active_keys(pairs) == {("H1", "kH1"), ("H2", "kH2b")}
+        assert callers.levels == repo.institution_levels({"H1", "H2", "H3", "H9"})
+        assert callers.levels == {"H1": 2, "H2": 1, "H3": None}
+        assert callers.kinds == {"H1": "hospital", "H2": "pharmacy", "H3": "hospital", "H9": None}
+        assert repo.callers([]) == Callers(set(), {}, {})
+
+
+def test_new_ids_come_with_the_existing_accounts_ids(uow: UnitOfWork) -> None:
+    """``reserve_ids`` reads the ids of the existing accounts asked in the same statement (on
+    PostgreSQL, for more than one row); an account not opened yet is not among them."""
+    pool, opened = AccountRef.fund(AccountKind.EMPLOYEE_POOLING, "360100"), {}
+    with uow:
+        opened[pool.code] = uow.ledger.account_id(pool)
+        uow.commit()
+    missing = AccountRef.fund(AccountKind.EMPLOYEE_POOLING, "360200").code
+    with uow:
+        reserved = uow.settlements.reserve_ids(2, 2, 2, [pool.code, missing])
+        if uow.dialect != "postgresql":
+            assert reserved is None
+            return
+        assert reserved is not None
+        assert reserved.accounts == opened
+        assert len(set(reserved.visits)) == len(reserved.transactions) == 2
+        assert uow.settlements.reserve_ids(2, 2, 2).accounts == {}  # type: ignore[union-attr]
+        assert uow.settlements.reserve_ids(1, 1, 1, [pool.code]) is None

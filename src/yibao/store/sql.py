@@ -39,29 +39,52 @@ def dialect_insert(session: Session, table: Any) -> Any:
     return sqlite_insert(table)
 
 
-def reserve_ids(session: Session, counts: Sequence[tuple[Table, int]]) -> list[list[int]] | None:
+def reserve_ids(
+    session: Session,
+    counts: Sequence[tuple[Table, int]],
+    existing: tuple[Table, str, Sequence[str]] | None = None,
+) -> tuple[list[list[int]], dict[str, int]] | None:
     """New ids for several tables from their sequences, in one statement (PostgreSQL, and only
     when some table takes more than one row: a single row is one ``INSERT ... RETURNING``);
-    None otherwise."""
+    None otherwise. ``existing`` (table, a unique text column, keys): the ids of that table's
+    rows with those keys are read in the same statement, {key: id} of those found (a read the
+    batch would otherwise send on its own)."""
     if session.get_bind().dialect.name != "postgresql" or max(n for _, n in counts) < 2:
         return None
+    lookup = existing if existing is not None and existing[2] else None
     names = tuple(t.name for t, _ in counts)
-    sql = _RESERVE.get(names)
+    shape = (names, None if lookup is None else (lookup[0].name, lookup[1]))
+    sql = _RESERVE.get(shape)
     if sql is None:
-        sql = _RESERVE[names] = "SELECT " + ", ".join(
+        columns = ", ".join(
             f"ARRAY(SELECT nextval(pg_get_serial_sequence('{name}', 'id'))"
             f" FROM generate_series(1, %(n{i})s::int))"
             for i, name in enumerate(names)
         )
+        if lookup is not None:  # the two aggregates of one query see the rows in one order
+            table, key = lookup[0].name, lookup[1]
+            columns += (
+                f", k.keys, k.ids FROM (SELECT array_agg({key}), array_agg(id) FROM {table}"
+                f" WHERE {key} = ANY(%(keys)s::text[])) AS k(keys, ids)"
+            )
+        sql = _RESERVE[shape] = "SELECT " + columns
+    params: dict[str, Any] = {f"n{i}": n for i, (_, n) in enumerate(counts)}
+    if lookup is not None:
+        params["keys"] = list(lookup[2])
     conn = session.connection()
     with driver_of(conn, sql) as driver, driver.cursor() as cursor:
-        cursor.execute(sql, {f"n{i}": n for i, (_, n) in enumerate(counts)})
+        cursor.execute(sql, params)
         row = cursor.fetchone()
-    return [[int(i) for i in ids] for ids in row]
+    ids = [[int(i) for i in row[k]] for k in range(len(names))]
+    found: dict[str, int] = {}
+    if lookup is not None and row[len(names)] is not None:
+        found = dict(zip(row[len(names)], map(int, row[len(names) + 1]), strict=True))
+    return ids, found
 
 
-#: (table names) -> the SQL reserving their ids, run on the psycopg connection
-_RESERVE: dict[tuple[str, ...], str] = {}
+#: (table names, (table, key column) of the ids read with them) -> the SQL reserving their ids,
+#: run on the psycopg connection
+_RESERVE: dict[tuple[tuple[str, ...], tuple[str, str] | None], str] = {}
 
 
 def insert_returning_ids(

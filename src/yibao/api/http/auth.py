@@ -215,13 +215,18 @@ def _replayed() -> ApiError:
 
 
 def admit(
-    session: Session, settings: Settings, requests: list[SignedRequest]
+    session: Session,
+    settings: Settings,
+    requests: list[SignedRequest],
+    active: set[tuple[str, str]] | None = None,
 ) -> list[ApiError | None]:
     """The database checks of signed requests, in the caller's transaction: the key is active,
     and the nonce is new (it is stored; the same nonce twice in ``requests`` is a replay too).
-    One refusal per request, or None."""
+    One refusal per request, or None. ``active``: the requests' active (code, key id) pairs,
+    read by the caller in this transaction (``ApiRepository.callers``); read here without."""
     repo = ApiRepository(session)
-    active = repo.active_keys((r.code, r.key_id) for r in requests)
+    if active is None:
+        active = repo.active_keys((r.code, r.key_id) for r in requests)
     out: list[ApiError | None] = []
     fresh: list[SignedRequest] = []
     seen: set[tuple[str, str]] = set()

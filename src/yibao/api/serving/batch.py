@@ -131,10 +131,12 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
     catalogues = memoised()  # the catalogue's stamp read once a batch, not once a request
     with UnitOfWork.for_engine(engine) as uow:
         repo = ApiRepository(uow.session)
-        refusals = admit(uow.session, settings, [i.signed for i in items])
+        # the callers' keys, levels and kinds: one read
+        callers = repo.callers((i.signed.code, i.signed.key_id) for i in items)
+        levels, kinds = callers.levels, callers.kinds
+        refusals = admit(uow.session, settings, [i.signed for i in items], callers.active)
         keys = [(i.signed.principal.actor, i.envelope.msgid) for i in items]
         stored = repo.stored_answers([k for k, r in zip(keys, refusals, strict=True) if r is None])
-        levels, kinds = repo.institution_levels_kinds({i.signed.code for i in items})
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
         registering: list[tuple[int, svc.Registration]] = []

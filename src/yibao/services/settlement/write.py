@@ -114,7 +114,11 @@ def store_round(
         for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
         if lg  # nothing to post for a settlement of nothing
     ]
-    ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed))
+    # the ids of the accounts posted to (the funds') read with the new rows' ids: one statement
+    accounts = uow.ledger.unresolved(p.account for t in txns for p in t.postings)
+    ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed), sorted(accounts))
+    if ids is not None:
+        uow.ledger.resolved({accounts[code]: i for code, i in ids.accounts.items()})
     fresh_visits = iter(uow.settlements.add_visits(new, ids[0] if ids else None))
     visits = [c.input.visit or next(fresh_visits) for c in computed]
     posted = iter(uow.ledger.post_many(txns, ids[1] if ids else None))

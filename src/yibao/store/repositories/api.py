@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from yibao.store.api_models import (
@@ -51,9 +51,26 @@ _LEVELS = BulkRead(
         in_(_INSTITUTIONS.c.code, "keys")
     )
 )
-_LEVELS_KINDS = BulkRead(
-    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.level, _INSTITUTIONS.c.kind).where(
-        in_(_INSTITUTIONS.c.code, "keys")
+# a batch's callers: their institutions (registered or not, active or not) with the active
+# keys among those named, one row per key found (or one without a key)
+_CALLERS = BulkRead(
+    lambda in_: (
+        select(
+            _INSTITUTIONS.c.code,
+            _INSTITUTIONS.c.level,
+            _INSTITUTIONS.c.kind,
+            _INSTITUTIONS.c.active,
+            _KEYS.c.key_id,
+        )
+        .outerjoin(
+            _KEYS,
+            and_(
+                _KEYS.c.institution_id == _INSTITUTIONS.c.id,
+                in_(_KEYS.c.key_id, "keys"),
+                _KEYS.c.active.is_(True),
+            ),
+        )
+        .where(in_(_INSTITUTIONS.c.code, "codes"))
     )
 )
 _KINDS = BulkRead(
@@ -112,6 +129,17 @@ def _account(row: StaffAccountRow) -> StaffAccount:
     return StaffAccount(row.id, row.username, row.role, row.person_id, row.active)
 
 
+@dataclass(frozen=True, slots=True)
+class Callers:
+    """``ApiRepository.callers``: the active (institution code, key id) pairs among those
+    asked, {code: level (1-3) or None} of the institutions found, and {code: kind, or None
+    when not registered} of every code asked."""
+
+    active: set[tuple[str, str]]
+    levels: dict[str, int | None]
+    kinds: dict[str, str | None]
+
+
 class ApiRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -138,16 +166,19 @@ class ApiRepository:
         rows = _LEVELS.rows(self.session, keys=sorted(codes))
         return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
 
-    def institution_levels_kinds(
-        self, codes: set[str]
-    ) -> tuple[dict[str, int | None], dict[str, str | None]]:
-        """``institution_levels`` and the kinds of ``codes`` in one read: {code: kind, or None
-        when not registered} of every code asked."""
-        rows = _LEVELS_KINDS.rows(self.session, keys=sorted(codes))
-        levels = {c: (lv if lv in (1, 2, 3) else None) for c, lv, _ in rows}
+    def callers(self, pairs: Iterable[tuple[str, str]]) -> Callers:
+        """Of (institution code, key id): ``active_keys``, and the levels and kinds of those
+        institutions, in one read."""
+        wanted = set(pairs)
+        codes = {c for c, _ in wanted}
+        if not wanted:
+            return Callers(set(), {}, {})
+        rows = _CALLERS.rows(self.session, codes=sorted(codes), keys=sorted({k for _, k in wanted}))
+        active = {(c, k) for c, _, _, on, k in rows if on and k is not None} & wanted
+        levels = {c: (lv if lv in (1, 2, 3) else None) for c, lv, _, _, _ in rows}
         kinds: dict[str, str | None] = dict.fromkeys(codes)
-        kinds.update({str(c): str(k) for c, _, k in rows})
-        return levels, kinds
+        kinds.update({str(c): str(k) for c, _, k, _, _ in rows})
+        return Callers(active, levels, kinds)
 
     def institution_kinds(self, codes: set[str]) -> dict[str, str]:
         """{code: kind} of the institutions found (``policy.vocab.InstitutionKind``)."""

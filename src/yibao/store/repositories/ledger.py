@@ -4,7 +4,7 @@ and the reconciliation queries."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -95,9 +95,18 @@ class LedgerRepository:
         self._ids[ref] = found
         return found
 
+    def unresolved(self, refs: Iterable[AccountRef]) -> dict[str, AccountRef]:
+        """{code: account} of the accounts among ``refs`` whose ids are not known yet (read by
+        the caller with a statement it sends anyway: ``resolved``)."""
+        return {r.code: r for r in refs if r not in self._ids and r not in self._known}
+
+    def resolved(self, ids: Mapping[AccountRef, int]) -> None:
+        """The ids of existing accounts, read in this transaction (``unresolved``)."""
+        self._ids.update(ids)
+
     def _resolve(self, refs: Iterable[AccountRef]) -> None:
         """Look up the ids of the accounts not known yet, in one query."""
-        unknown = {r.code: r for r in refs if r not in self._ids and r not in self._known}
+        unknown = self.unresolved(refs)
         if len(unknown) < 2:  # account_id() does it
             return
         for code, account_id in _ACCOUNT_IDS.rows(self.session, keys=sorted(unknown)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Table, bindparam, func, select, update
@@ -21,6 +21,7 @@ from yibao.domain.settlement import (
     VisitStatus,
 )
 from yibao.store.models import (
+    AccountRow,
     BenefitStateRow,
     LedgerTransactionRow,
     SettlementLayerRow,
@@ -51,6 +52,7 @@ _SETTLEMENTS = cast(Table, SettlementRow.__table__)
 _LAYERS = cast(Table, SettlementLayerRow.__table__)
 _STATES = cast(Table, BenefitStateRow.__table__)
 _TRANSACTIONS = cast(Table, LedgerTransactionRow.__table__)
+_ACCOUNTS = cast(Table, AccountRow.__table__)
 _SAVE_STATE = (
     update(_STATES)
     .where(_STATES.c.person_id == bindparam("p_person"), _STATES.c.year == bindparam("p_year"))
@@ -61,6 +63,18 @@ _SAVE_STATE = (
     )
 )
 _LOCK_STATE: dict[str, Insert] = {}
+
+
+class Reserved(NamedTuple):
+    """``SettlementRepository.reserve_ids``: new ids of each table, in order, and {code: id}
+    of the existing accounts asked for."""
+
+    visits: list[int]
+    transactions: list[int]
+    settlements: list[int]
+    accounts: dict[str, int]
+
+
 # (run on the psycopg connection, its JSON states decoded as the engine decodes them)
 _LOCK_STATES_PG = (
     "INSERT INTO benefit_states (person_id, year, state, settlements)"
@@ -148,15 +162,20 @@ class SettlementRepository:
         return {r.mdtrt_id: visit_of(r) for r in read.rows(self.session, keys=sorted(wanted))}
 
     def reserve_ids(
-        self, visits: int, transactions: int, settlements: int
-    ) -> tuple[list[int], list[int], list[int]] | None:
-        """New ids for a batch's visits, ledger transactions and settlements, in one statement
-        (PostgreSQL; None elsewhere, or for a single settlement)."""
+        self, visits: int, transactions: int, settlements: int, accounts: Sequence[str] = ()
+    ) -> Reserved | None:
+        """New ids for a batch's visits, ledger transactions and settlements, and the ids of
+        the existing accounts among the codes ``accounts``, in one statement (PostgreSQL; None
+        elsewhere, or for a single settlement)."""
         found = reserve_ids(
             self.session,
             [(_VISITS, visits), (_TRANSACTIONS, transactions), (_SETTLEMENTS, settlements)],
+            (_ACCOUNTS, "code", accounts),
         )
-        return None if found is None else (found[0], found[1], found[2])
+        if found is None:
+            return None
+        ids, account_ids = found
+        return Reserved(ids[0], ids[1], ids[2], account_ids)
 
     def add_visits(self, visits: Sequence[Visit], ids: list[int] | None = None) -> list[Visit]:
         """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
