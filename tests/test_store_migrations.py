@@ -228,3 +228,22 @@ def test_0022_stored_answers_compressed_with_lz4(db_url: str, engine: Engine) ->
         if engine.dialect.name == "postgresql":
             method = "SELECT pg_column_compression(response) FROM tx_responses"
             assert conn.execute(text(method)).scalar_one() == "lz4"
+
+
+def test_0023_settlement_answers_compressed_with_lz4(db_url: str, engine: Engine) -> None:
+    """On PostgreSQL a settlement's answers (``response``, ``reversal_response``) are
+    compressed with LZ4 when long enough."""
+    upgrade(db_url)
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        methods = conn.execute(
+            text(
+                "SELECT attname, attcompression FROM pg_attribute WHERE attrelid ="
+                " 'settlements'::regclass AND attname IN ('response', 'reversal_response')"
+            )
+        )
+        assert {name: method for name, method in methods} == {
+            "response": "l",
+            "reversal_response": "l",
+        }
