@@ -122,7 +122,7 @@ class AuditRow(Base):
     __table_args__ = (CheckConstraint(f"outcome IN {OUTCOMES}", name="outcome"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(24))
     action: Mapped[str] = mapped_column(String(40))
