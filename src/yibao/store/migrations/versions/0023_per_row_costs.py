@@ -3,7 +3,7 @@ statement of ``bench/bills_batch.py``):
 
 - ``settlements.response`` and ``reversal_response`` compressed with LZ4 on PostgreSQL: a
   2207's answer (~1.7 KB of JSON) makes most rows long enough to be compressed on insert, and
-  pglz (the default) took ~15 µs a settlement more than LZ4. Answers stay the same JSON;
+  pglz (the default) took ~10-15 µs a settlement more than LZ4. Answers stay the same JSON;
   values stored before keep pglz; a server built without LZ4 keeps pglz.
 - ``request_nonces`` and ``tx_responses`` keyed by what they are looked up and kept unique by,
   (caller, nonce) and (caller, msgid), instead of a surrogate ``id`` nothing read: each
