@@ -228,3 +228,28 @@ def test_0022_stored_answers_compressed_with_lz4(db_url: str, engine: Engine) ->
         if engine.dialect.name == "postgresql":
             method = "SELECT pg_column_compression(response) FROM tx_responses"
             assert conn.execute(text(method)).scalar_one() == "lz4"
+
+
+def test_0023_per_row_costs(db_url: str, engine: Engine) -> None:
+    """The nonces and stored answers are keyed by their unique (caller, nonce) and (caller,
+    msgid), the audit log has no index on ``at``, and on PostgreSQL a settlement's answers
+    (``response``, ``reversal_response``) are compressed with LZ4 when long enough."""
+    upgrade(db_url)
+    schema = inspect(engine)
+    assert schema.get_pk_constraint("request_nonces")["constrained_columns"] == ["caller", "nonce"]
+    assert schema.get_pk_constraint("tx_responses")["constrained_columns"] == ["caller", "msgid"]
+    assert "id" not in {c["name"] for c in schema.get_columns("tx_responses")}
+    assert [i["column_names"] for i in schema.get_indexes("audit_log")] == [["person_id"]]
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        methods = conn.execute(
+            text(
+                "SELECT attname, attcompression FROM pg_attribute WHERE attrelid ="
+                " 'settlements'::regclass AND attname IN ('response', 'reversal_response')"
+            )
+        )
+        assert {name: method for name, method in methods} == {
+            "response": "l",
+            "reversal_response": "l",
+        }

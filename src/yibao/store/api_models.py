@@ -19,7 +19,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,11 +94,9 @@ class RequestNonceRow(Base):
     """Signed requests already seen: a replay (same signature or same nonce) is refused."""
 
     __tablename__ = "request_nonces"
-    __table_args__ = (UniqueConstraint("caller", "nonce"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    caller: Mapped[str] = mapped_column(String(40))
-    nonce: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     signature: Mapped[str] = mapped_column(String(64), unique=True)
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
@@ -108,11 +105,9 @@ class TxResponseRow(Base):
     """The first answer to a msgid (per caller): a retry gets it back and changes nothing."""
 
     __tablename__ = "tx_responses"
-    __table_args__ = (UniqueConstraint("caller", "msgid"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    caller: Mapped[str] = mapped_column(String(80))
-    msgid: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(80), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(64), primary_key=True)
     infno: Mapped[str] = mapped_column(String(8))
     request_sha256: Mapped[str] = mapped_column(String(64))
     infcode: Mapped[int] = mapped_column(Integer)
@@ -127,7 +122,7 @@ class AuditRow(Base):
     __table_args__ = (CheckConstraint(f"outcome IN {OUTCOMES}", name="outcome"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(24))
     action: Mapped[str] = mapped_column(String(40))
