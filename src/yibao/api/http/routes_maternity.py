@@ -49,20 +49,12 @@ def allowance(state: StateDep, who: PrincipalDep, body: AllowanceRequest) -> dic
     for the same birth is a conflict)."""
     deny(state, who, ACTION)
     try:
-        try:
-            wage = parse_yuan(body.wage, "wage") if body.wage is not None else None
-        except AmountError as exc:
-            raise InvalidField(exc.field, exc.reason) from None
+        wage = _wage(body.wage)
         birth = Birth(body.birth_date, body.difficult, body.babies)
         uow = UnitOfWork.for_engine(state.engine)
         paid = maternity.pay_allowance(uow, inputs.person_named(body.person), birth, wage=wage)
     except Exception as exc:
-        err = refusal(who, exc)
-        if err is None:
-            raise
-        entry = AuditEntry(who.actor, who.role.value, ACTION, "refused", detail=err.message)
-        audit.write(state.engine, [entry])
-        raise err from None
+        raise _refused(state, who, exc) from None
     entry = AuditEntry(
         who.actor, who.role.value, ACTION, "ok", person_id=paid.person_id, target=paid.reference
     )
