@@ -129,21 +129,17 @@ def _stay(
     proc: str | None,
     key: str,
 ) -> None:
-    answer = settlement.settle(
-        uow,
-        Claim(person=who, date=on, total=total, med_type="inpatient", level=2,
-              fixmedins_code=institution),
-        key,
-    )  # fmt: skip
-    assert answer.mdtrt_id is not None
+    """A one-day stay: registered (2201), discharged (2402), then settled."""
+    visit = settlement.register_visit(uow, who, institution, "inpatient", 2, on)
     clinical.discharge(
         uow,
-        answer.mdtrt_id,
+        visit.mdtrt_id,
         on,
         "1",
         [Diagnosis(c, principal=i == 0) for i, c in enumerate(diag)],
         [Procedure(proc, main=True)] if proc else None,
     )
+    settlement.settle(uow, Claim(person=who, date=on, total=total, mdtrt_id=visit.mdtrt_id), key)
 
 
 def test_groups_built_from_the_stores_discharged_visits(db_url: str, uow: UnitOfWork) -> None:

@@ -51,14 +51,13 @@ def case(
     dx: str,
     proc: str | None,
 ) -> None:
+    """A stay: registered (2201), discharged (2402), then settled on its discharge day."""
     who = resident(uow, n)
-    claim = Claim(
-        person=who, date=admitted, total=total, med_type="inpatient", level=2, fixmedins_code=code
-    )
-    s = settlement.settle(uow, claim, f"dip-{n}")
-    assert s.mdtrt_id is not None
+    visit = settlement.register_visit(uow, who, code, "inpatient", 2, admitted)
     procs = [Procedure(proc, admitted, True)] if proc else None
-    clinical.discharge(uow, s.mdtrt_id, discharged, "1", [Diagnosis(dx, True)], procs)
+    clinical.discharge(uow, visit.mdtrt_id, discharged, "1", [Diagnosis(dx, True)], procs)
+    claim = Claim(person=who, date=discharged, total=total, mdtrt_id=visit.mdtrt_id)
+    settlement.settle(uow, claim, f"dip-{n}")
 
 
 def year_2025(uow: UnitOfWork) -> None:

@@ -122,9 +122,10 @@ def discharge(
     institution: str | None = None,
 ) -> VisitRecord:
     """Discharge a visit (出院办理, 2402): its date and way, and its diagnoses and procedures
-    (those given replace the stored ones). Refused: a cancelled visit, one already
-    discharged, a date before the visit or after today, a fee line or a procedure dated after
-    the discharge."""
+    (those given replace the stored ones). Refused: a cancelled visit, one with a settlement
+    in force (DIP/DRG pay by what the discharge records: reverse the settlement, 2208,
+    first), one already discharged, a date before the visit or after today, a fee line or a
+    procedure dated after the discharge."""
     dscg_way = check_discharge_way(way)
     not_after_today("dscg_date", on)
     with uow:
@@ -132,6 +133,11 @@ def discharge(
         assert visit.id is not None
         if visit.status is VisitStatus.CANCELLED:
             raise SettlementRefused(f"visit {mdtrt_id}", "was cancelled")
+        setl_id = uow.settlements.settled_on_visit(visit.id)
+        if setl_id is not None:
+            raise SettlementRefused(
+                f"visit {mdtrt_id}", f"settlement {setl_id} is in force; reverse it (2208) first"
+            )
         if visit.end_date is not None:
             raise SettlementRefused(
                 f"visit {mdtrt_id}",
