@@ -6,6 +6,7 @@ institution's visit refused, a bill's lines settled as the equivalent pre-digest
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -14,10 +15,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.api_support import *  # noqa: F403
-from tests.api_support import Api, Inst, route_only
+from tests.api_support import Api, Inst, fast_path_settled, route_only
 from tests.fee_support import test_catalogue  # noqa: F401  (the fixture)
 from tests.store_support import nid
-from yibao.services import contributions, enrolment, registry
+from yibao.domain.errors import InvalidField
+from yibao.services import contributions, dip_year, enrolment, registry
+from yibao.services.dip_group_file import parse_group_table
+from yibao.store.api_models import AuditRow
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow
 from yibao.store.uow import UnitOfWork
 
@@ -370,6 +374,61 @@ def test_discharge_and_its_cancellation(api: Api, uow: UnitOfWork, engine: Engin
     assert back["infcode"] == 0 and back["output"]["dscg_date"] is None, back
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(VisitDiagnosisRow)) == 2
+
+
+def test_a_settled_visit_is_discharged_only_after_its_reversal(
+    api_paths: Api, uow: UnitOfWork, engine: Engine
+) -> None:
+    """DIP/DRG pay by the discharge's diagnoses and procedures: a 2402 on a visit with a
+    settlement in force is refused (as 2203 and 2405 are), audited, nothing changed; once the
+    settlement is reversed (2208) the discharge is taken, the visit settles again and the DIP
+    year-end groups it by what the discharge recorded. Through the batcher and the route."""
+    api = api_paths
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who, diseinfo=[{"diag_code": "J18.900", "maindiag_flag": "1"}])
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": BILL})["infcode"] == 0
+    settle = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-03"}
+    settled = api.tx(inst, "2207", settle)
+    assert settled["infcode"] == 0, settled
+    setl_id = settled["output"]["setl_id"]
+    before = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]
+    discharge = {
+        "mdtrt_id": mdtrt_id,
+        "dscg_date": "2025-05-03",
+        "dscg_way": "1",
+        "diseinfo": [{"diag_code": "I21.000", "maindiag_flag": "1"}],
+        "oprninfo": [{"oprn_oprt_code": "36.0600x001", "main_oprn_flag": "1"}],
+    }
+    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+    taken = fast_path_settled(api)
+    late = api.tx(inst, "2402", discharge)
+    assert late["infcode"] == 3002, late
+    assert f"settlement {setl_id} is in force; reverse it (2208) first" in late["err_msg"]
+    assert fast_path_settled(api) - taken == (0 if batcher is None else 1)
+    assert api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"] == before
+    assert (before["dscg_date"], before["oprninfo"]) == (None, [])
+    with Session(engine) as s:
+        entry = s.scalars(
+            select(AuditRow).where(AuditRow.action == "tx:2402").order_by(AuditRow.id.desc())
+        ).first()
+        assert entry is not None
+        assert (entry.outcome, entry.target) == ("refused", f"visit:{mdtrt_id}")
+    table = parse_group_table(
+        {"groups": [{"code": "I21.000:36.0600x001", "weight": 2500, "avg_cost": 20000}]}
+    )
+    with pytest.raises(InvalidField, match="no discharged"):  # settled, never discharged
+        dip_year.compute_in(uow, AREA, 2025, table, budget=1_000_000, ratio=Decimal("0.8"))
+
+    assert api.tx(inst, "2208", {"setl_id": setl_id, "date": "2025-05-03"})["infcode"] == 0
+    done = api.tx(inst, "2402", discharge)
+    assert done["infcode"] == 0, done
+    assert [d["diag_code"] for d in done["output"]["diseinfo"]] == ["I21.000"]
+    again = api.tx(inst, "2207", settle)
+    assert again["infcode"] == 0, again
+    # grouped by the discharge (I21.000 with 36.0600x001; the admission's J18.900 has no group)
+    year = dip_year.compute_in(uow, AREA, 2025, table, budget=1_000_000, ratio=Decimal("0.8"))
+    assert (year.cases, year.total_points) == (1, 2500_0000)
 
 
 def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -> None:

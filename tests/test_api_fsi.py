@@ -279,8 +279,15 @@ def test_inpatient_stay_in_the_national_format(api: Api, uow: UnitOfWork) -> Non
     same = his.send("2304", msgid="H36010001early0001")
     assert same["output"] == settled["output"]
     his.values["setl_id"] = info["setl_id"]
+    # settled: the discharge DIP/DRG pay by stands until the settlement is reversed
+    late = his.send("2402")
+    assert late["infcode"] == -1 and "[3002]" in late["err_msg"], late
+    assert f"settlement {info['setl_id']} is in force; reverse it (2208)" in late["err_msg"]
     back = his.ok("2305")["setlinfo"]
     assert back["setl_id"] == info["setl_id"]
+    # reversed: the discharge is taken back and made again
+    assert his.ok("2405")["result"]["dscg_date"] is None
+    assert his.ok("2402")["result"]["dscg_date"] == "2025-05-03"
 
 
 def _bad(his: Hospital, body: bytes) -> str:
