@@ -23,6 +23,7 @@ from yibao.services import contributions, dip_year, enrolment, registry
 from yibao.services.dip_group_file import parse_group_table
 from yibao.store.api_models import AuditRow
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow
+from yibao.store.models import SettlementRow
 from yibao.store.uow import UnitOfWork
 
 #: The fee services read the small test catalogue (``tests.fee_support``).
@@ -431,14 +432,11 @@ def test_a_settled_visit_is_discharged_only_after_its_reversal(
     assert (year.cases, year.total_points) == (1, 2500_0000)
 
 
-def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -> None:
-    """A FHIR Claim carrying the bill's lines, diagnoses and procedures: the lines are uploaded
-    (2204) and the visit settled from them; the ClaimResponse adjudicates each item."""
-    who = employee(uow)
-    inst = api.institution()
-    mdtrt_id = visit(api, inst, who)
-    with uow:
-        psn_no = str(uow.persons.require(who).id)
+def bill_claim(
+    psn_no: str, mdtrt_id: str, msgid: str, use: str, bill: list[dict[str, Any]] = BILL
+) -> dict[str, Any]:
+    """A FHIR Claim carrying ``bill``'s lines (the first with its ``net``), a diagnosis and a
+    procedure."""
     national = "urn:yibao:med-list-codg"
     items = [
         {
@@ -448,13 +446,13 @@ def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -
             "unitPrice": {"value": x["pric"]},
             "servicedDate": "2025-05-02",
         }
-        for x in BILL
+        for x in bill
     ]
-    items[0]["net"] = {"value": 10000, "currency": "CNY"}
-    claim = {
+    items[0]["net"] = {"value": float(bill[0]["cnt"]) * float(bill[0]["pric"]), "currency": "CNY"}
+    return {
         "resourceType": "Claim",
-        "identifier": [{"value": "fhir-bill-1"}],
-        "use": "claim",
+        "identifier": [{"value": msgid}],
+        "use": use,
         "patient": {"reference": f"Patient/{psn_no}"},
         "type": {"coding": [{"system": "urn:yibao:med-type", "code": "inpatient"}]},
         "billablePeriod": {"start": "2025-05-03"},
@@ -478,19 +476,35 @@ def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -
             }
         ],
     }
-    body = orjson.dumps(claim)
-    path = "/fhir/Claim/$submit"
-    r = api.client.post(path, content=body, headers=api.signed(inst, path, body))
-    assert r.status_code == 200, r.text
-    cr = r.json()
+
+
+def adjudicated(cr: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """A ClaimResponse's total adjudication and each item's, by category code."""
     total = {a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in cr["adjudication"]}
-    assert total["submitted"] == 12000 and total["eligible"] == 10900  # as the hand computation
     by_item = {
         it["itemSequence"]: {
             a["category"]["coding"][0]["code"]: a["amount"]["value"] for a in it["adjudication"]
         }
         for it in cr["item"]
     }
+    return total, by_item
+
+
+def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -> None:
+    """A FHIR Claim carrying the bill's lines, diagnoses and procedures: the lines are uploaded
+    (2204) and the visit settled from them; the ClaimResponse adjudicates each item."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    body = orjson.dumps(bill_claim(psn_no, mdtrt_id, "fhir-bill-1", "claim"))
+    path = "/fhir/Claim/$submit"
+    r = api.client.post(path, content=body, headers=api.signed(inst, path, body))
+    assert r.status_code == 200, r.text
+    cr = r.json()
+    total, by_item = adjudicated(cr)
+    assert total["submitted"] == 12000 and total["eligible"] == 10900  # as the hand computation
     assert by_item[2] == {
         "submitted": 1200,
         "eligible": 1000,
@@ -508,6 +522,62 @@ def test_fhir_claim_with_items_adjudicated_per_line(api: Api, uow: UnitOfWork) -
     read = api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]
     assert len(read["feedetail"]) == 3 and read["diseinfo"][0]["diag_code"] == "J18.900"
     assert read["oprninfo"][0]["oprn_oprt_code"] == "96.04"
+
+
+def count_rows(engine: Engine) -> tuple[int, ...]:
+    """(fee lines, settlements, diagnoses) stored."""
+    with Session(engine) as s:
+        return tuple(
+            int(s.scalar(select(func.count()).select_from(t)) or 0)
+            for t in (FeeLineRow, SettlementRow, VisitDiagnosisRow)
+        )
+
+
+@pytest.mark.parametrize("stored", [0, 1])
+def test_fhir_predetermination_with_items_stores_nothing(
+    api: Api, uow: UnitOfWork, engine: Engine, stored: int
+) -> None:
+    """A predetermination carrying items previews the visit with them (classified with its
+    stored lines, ``stored`` of the bill uploaded before) and stores nothing: sent again, or
+    under another identifier, it answers the same; a bad item is refused naming it; the Claim
+    with the same items then settles to the amounts previewed."""
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    with uow:
+        psn_no = str(uow.persons.require(who).id)
+    if stored:
+        up = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": BILL[:stored]})
+        assert up["infcode"] == 0, up
+    before = count_rows(engine)
+    path = "/fhir/Claim/$submit"
+
+    def submit(msgid: str, use: str, bill: list[dict[str, Any]]) -> Any:
+        body = orjson.dumps(bill_claim(psn_no, mdtrt_id, msgid, use, bill))
+        return api.client.post(path, content=body, headers=api.signed(inst, path, body))
+
+    previews = [submit(m, "predetermination", BILL[stored:]) for m in ("pre-1", "pre-2", "pre-1")]
+    for r in previews:
+        assert r.status_code == 200, r.text
+        assert r.json()["use"] == "predetermination" and "id" not in r.json()
+    assert count_rows(engine) == before
+    seen = [adjudicated(r.json()) for r in previews]
+    assert seen[0] == seen[1] == seen[2]
+    total, by_item = seen[0]
+    assert total["submitted"] == 12000 and total["eligible"] == 10900
+    assert sorted(by_item) == [int(x["feedetl_sn"]) for x in BILL[stored:]]
+    assert by_item[2]["over_limit"] == 200 and by_item[3]["fully_self_paid"] == 800
+    bad = [*BILL[stored:], line("9", "NOPE", "1", "1")]
+    refused = submit("pre-bad", "predetermination", bad)
+    assert 400 <= refused.status_code < 500, refused.text
+    at = len(bad) - 1
+    assert f"feedetail[{at}] (feedetl_sn 9).med_list_codg" in refused.text, refused.text
+    assert count_rows(engine) == before
+    r = submit("bill-1", "claim", BILL[stored:])
+    assert r.status_code == 200, r.text
+    assert adjudicated(r.json()) == (total, by_item)
+    assert r.json()["payment"]["amount"] == previews[0].json()["payment"]["amount"]
+    assert count_rows(engine) == (3, 1, 1)
 
 
 @pytest.mark.parametrize("sequence", [2**31, 2**62, 0, -1])

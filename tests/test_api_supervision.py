@@ -23,7 +23,10 @@ from yibao.store.uow import UnitOfWork
 pytestmark = pytest.mark.usefixtures("test_catalogue")
 
 
-def test_presettlement_answers_warnings_per_line(api: Api, uow: UnitOfWork) -> None:
+@pytest.mark.parametrize("stored", [7, 1])
+def test_presettlement_answers_warnings_per_line(api: Api, uow: UnitOfWork, stored: int) -> None:
+    """The lines' warnings, of stored lines or (``stored`` < 7) of lines previewed with them
+    (2206 with ``feedetail``: the duplicate of a stored line fires, nothing is stored)."""
     who = employee(uow)
     male = int(nid(1)[16]) % 2 == 1
     inst = api.institution()
@@ -37,10 +40,13 @@ def test_presettlement_answers_warnings_per_line(api: Api, uow: UnitOfWork) -> N
         line("6", "XD04", "2", "5.00", "2025-05-03"),  # at the maximum: near miss
         line("7", "XF06", "1", "5.00", "2025-05-02"),  # women only: fires for a man
     ]
-    up = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": bill})
+    up = api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": bill[:stored]})
     assert up["infcode"] == 0, up
-    pre = api.tx(inst, "2206", {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"})
+    body = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-04"}
+    pre = api.tx(inst, "2206", body | ({"feedetail": bill[stored:]} if bill[stored:] else {}))
     assert pre["infcode"] == 0, pre
+    assert len(pre["output"].get("result", [])) == len(bill) - stored
+    assert len(api.tx(inst, "5204", {"mdtrt_id": mdtrt_id})["output"]["feedetail"]) == stored
     got = [(w["feedetl_sn"], w["rule"], w["action"]) for w in pre["output"]["warnings"]]
     expected = [("2", "duplicate_item", "warn"), ("5", "over_quantity", "warn")]
     if male:

@@ -1,5 +1,6 @@
 """HL7 FHIR R4 edge (``/fhir``), a first part: Patient read, Claim/$submit → ClaimResponse
-(``use = predetermination`` previews through 2206, ``claim`` settles through 2207), and
+(``use = predetermination`` previews through 2206, the Claim's items with it, nothing stored;
+``claim`` uploads the items (2204) and settles through 2207), and
 ExplanationOfBenefit read of a stored settlement, Coverage and CoverageEligibilityRequest/$submit.
 The resources themselves are built (and checked) in ``fhir.resources``.
 
@@ -126,16 +127,19 @@ def submit(
     use, msgid, data = claim_input(resource)
     bill = claim_bill(resource, data["date"])
     lines = None
-    if bill is not None:  # the Claim's lines first (2204, under a msgid of their own)
+    if bill is not None:
         if not data.get("mdtrt_id"):
             raise ApiError(
                 errors.INVALID_FIELD,
                 "Claim.item: lines need the registered visit (extension urn:yibao:mdtrt_id)",
             )
-        uploaded = _run(
-            state, who, raw, "2204", f"{msgid}.lines", bill | {"mdtrt_id": data["mdtrt_id"]}
-        )
-        lines = uploaded["result"]
+        if use == "predetermination":  # previewed with the lines, nothing stored (2206)
+            data = data | bill
+        else:  # the Claim's lines first (2204, under a msgid of their own)
+            uploaded = _run(
+                state, who, raw, "2204", f"{msgid}.lines", bill | {"mdtrt_id": data["mdtrt_id"]}
+            )
+            lines = uploaded["result"]
     infno = "2206" if use == "predetermination" else "2207"
     try:
         envelope = TxRequest(
@@ -151,7 +155,8 @@ def submit(
     answer = run_tx(state.engine, state.settings, who, envelope, raw)
     if answer["infcode"] != errors.OK:
         raise ApiError(answer["infcode"], answer["err_msg"] or "refused")
-    return claim_response(answer["output"], use, msgid, lines)
+    output = answer["output"]
+    return claim_response(output, use, msgid, output.get("result", lines))
 
 
 def _run(

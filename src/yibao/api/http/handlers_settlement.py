@@ -201,16 +201,33 @@ def cancel_2202(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
 
 @handler("2206", "pre-settlement: the full breakdown, nothing stored")
 def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
+    """With ``feedetail`` (and ``diseinfo``, ``oprninfo``, as 2204 takes them): the visit
+    previewed with these lines as if uploaded, nothing stored; each line answered as 2204
+    answers it (``result``)."""
+    from yibao.api.http.handlers_fees import result_json, upload_of  # (it imports this module)
+
     claim = claim_of(data, ctx.principal.institution, lambda: _institution_level(ctx))
     if claim.mdtrt_id is not None:
         code, _ = _visit_code(ctx, claim.mdtrt_id)
         _own_institution(ctx, code, f"visit {claim.mdtrt_id}")
-    result = svc.presettle(ctx.read_uow(), claim)
+    bill = None
+    if data.get("feedetail") is not None:
+        upload = upload_of(data, ctx.principal.institution)
+        bill = fees.preview_upload(ctx.read_uow(), upload, catalogues=ctx.catalogues)
+    lines = bill.sums if bill is not None else None
+    result = svc.presettle(ctx.read_uow(), claim, lines=lines)
     ctx.audit(person_id=result.person_id, detail="pre-settlement")
     out = present(result.response, result.person_id)
     out["warnings"] = supervision_online.visit_warnings(
-        ctx.read_uow(), claim.mdtrt_id, result.person_id, result.answer.pooling_area, claim.date
+        ctx.read_uow(),
+        claim.mdtrt_id,
+        result.person_id,
+        result.answer.pooling_area,
+        claim.date,
+        bill.live if bill is not None else None,
     )
+    if bill is not None:
+        out["result"] = [result_json(r) for r in bill.lines]
     return out
 
 

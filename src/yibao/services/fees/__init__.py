@@ -1,7 +1,8 @@
 """A visit's fee detail lines and clinical data (费用明细, 诊断, 出院):
 
 - ``lines``: upload (2204) and cancel (2205) lines, all or nothing, the visit's live lines
-  classified again against its area's catalogue after each (``classify``);
+  classified again against its area's catalogue after each (``classify``); an upload
+  previewed (classified, nothing written: 2206 with lines);
 - ``clinical``: diagnoses (ICD-10, principal first), procedures (ICD-9-CM-3), discharge (2402)
   and its cancellation (2405);
 - ``source``: where the catalogue comes from (``services.catalogue``).
@@ -25,6 +26,7 @@ from yibao.services.fees.lines import (
     LineResult,
     Upload,
     cancel_lines,
+    preview_upload,
     upload_lines,
     upload_many,
     visit_lines,
@@ -39,6 +41,7 @@ __all__ = [
     "cancel_lines",
     "diagnoses_from",
     "discharge",
+    "preview_upload",
     "procedures_from",
     "record_diagnoses",
     "upload_lines",

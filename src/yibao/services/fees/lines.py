@@ -1,13 +1,14 @@
 """Fee detail lines of a visit: upload (2204) and cancel (2205). Either is all or nothing: a
 bad line refuses the whole request, naming the line (its index and ``feedetl_sn``) and the
 field, and nothing is stored. After either, the visit's live lines are classified again in one
-pass and their classification stored beside them."""
+pass and their classification stored beside them. An upload previewed (``preview_upload``, 2206
+with lines) is checked and classified the same way, and nothing is written."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -95,12 +96,13 @@ class LineResult:
 @dataclass(frozen=True)
 class FeeChange:
     """What an upload or a cancellation did: the visit, the lines it concerns (uploaded, or
-    cancelled) and the visit's live lines summed after it."""
+    cancelled), the visit's live lines summed after it, and those lines, classified."""
 
     visit: Visit
     lines: list[LineResult]
     sums: LineSums
     cancelled: list[str]
+    live: list[FeeLine] = field(default_factory=list)
 
 
 def _at(i: int, sn: str | None, name: str) -> str:
@@ -271,13 +273,17 @@ Reclassified = tuple[list[FeeLine], list[FeeLine], list[int | None]] | InvalidFi
 
 
 def _reclassify_many(
-    uow: UnitOfWork, region: str, table: CatalogueTable, todo: Sequence[_ToClassify]
+    uow: UnitOfWork,
+    region: str,
+    table: CatalogueTable,
+    todo: Sequence[_ToClassify],
+    write: bool = True,
 ) -> list[Reclassified]:
     """Classify the live lines of visits of ``region`` (``table``: its catalogue) together, in
     one call: each visit's stored lines first, then its new ones, whose codes must be valid on
     their dates (else that visit is refused, naming the first line that is not); store the
-    stored lines' changes. A stored line whose code has since left the catalogue keeps its
-    classification."""
+    stored lines' changes (``write``). A stored line whose code has since left the catalogue
+    keeps its classification."""
     new_rows = _per_visit(table, [t.new for t in todo])
     old_rows = _per_visit(table, [t.live for t in todo])
     out: list[Reclassified | None] = [None] * len(todo)
@@ -304,7 +310,8 @@ def _reclassify_many(
         fresh = classes[len(keep) :]
         new = [line.with_classes(c) for line, c in zip(t.new, fresh, strict=True)]
         out[k] = (now, new, limits[len(keep) :])
-    uow.fees.reclassify(changed)
+    if write:
+        uow.fees.reclassify(changed)
     done = [o for o in out if o is not None]
     assert len(done) == len(todo)
     return done
@@ -394,6 +401,23 @@ def upload_lines(
     return found
 
 
+def preview_upload(
+    uow: UnitOfWork,
+    upload: Upload,
+    *,
+    catalogues: CatalogueSource | None = None,
+    policies: PolicySource = policy_for,
+) -> FeeChange:
+    """An upload (2204) checked and classified with the visit's live lines as
+    ``upload_lines`` does it (the same refusals), nothing written or locked: a bill previewed
+    (2206 with lines). Its ``sums`` and ``live``: the visit's live lines with the upload's."""
+    with uow:
+        found = upload_many(uow, [upload], catalogues=catalogues, policies=policies, write=False)
+    if not isinstance(found[0], FeeChange):
+        raise found[0]
+    return found[0]
+
+
 def upload_many(
     uow: UnitOfWork,
     uploads: Sequence[Upload],
@@ -401,6 +425,7 @@ def upload_many(
     catalogues: CatalogueSource | None = None,
     policies: PolicySource = policy_for,
     visits: Mapping[str, Visit] | None = None,
+    write: bool = True,
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
     API's batches): one locked read of the visits, one of their settlements, one of their
@@ -410,7 +435,7 @@ def upload_many(
     turn, each seeing the lines of those before it. A caller that has read the uploads' visits
     already, locked (``SettlementRepository.visits(..., lock=True)`` in this transaction),
     gives them as ``visits`` ({mdtrt_id: visit} of those found), and they are not read
-    again."""
+    again. ``write`` False: nothing is written or locked (``preview_upload``)."""
     out: list[Uploaded | None] = [None] * len(uploads)
     parsed: dict[int, list[FeeLine]] = {}
     for i, found in enumerate(parse_uploads([u.docs for u in uploads], _by_line)):
@@ -427,7 +452,16 @@ def upload_many(
             (later if uploads[i].mdtrt_id in visits_taken else now).append(i)
             visits_taken.add(uploads[i].mdtrt_id)
         _upload_round(
-            uow, uploads, parsed, now, out, today, source.source(catalogues), policies, visits
+            uow,
+            uploads,
+            parsed,
+            now,
+            out,
+            today,
+            source.source(catalogues),
+            policies,
+            visits,
+            write,
         )
         todo = later
     done = [o for o in out if o is not None]
@@ -445,13 +479,14 @@ def _upload_round(
     catalogues: CatalogueSource,
     policies: PolicySource,
     locked: Mapping[str, Visit] | None,
+    write: bool,
 ) -> None:
     """Upload the lines of ``now`` (distinct visits); ``locked``: their visits if read
-    already."""
+    already; ``write`` False: classify them only."""
     visits = (
         locked
         if locked is not None
-        else uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=True)
+        else uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=write)
     )
     settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
     open_: list[tuple[int, Visit]] = []
@@ -494,7 +529,7 @@ def _upload_round(
             for i, _ in todo:
                 out[i] = exc
             continue
-        found = _reclassify_many(uow, region, table, [t for _, t in todo])
+        found = _reclassify_many(uow, region, table, [t for _, t in todo], write)
         for (i, t), done in zip(todo, found, strict=True):
             if isinstance(done, InvalidField):
                 out[i] = done
@@ -502,13 +537,15 @@ def _upload_round(
             live, classified, limits = done
             upload, visit_id = uploads[i], t.visit.id
             assert visit_id is not None
-            writes.append((visit_id, classified))
-            if upload.diagnoses:
-                uow.fees.set_diagnoses(visit_id, upload.diagnoses)
-            if upload.procedures:
-                uow.fees.set_procedures(visit_id, upload.procedures)
-            sums = summed(live + classified)
-            out[i] = FeeChange(t.visit, _results(classified, limits, region, policies), sums, [])
+            if write:
+                writes.append((visit_id, classified))
+                if upload.diagnoses:
+                    uow.fees.set_diagnoses(visit_id, upload.diagnoses)
+                if upload.procedures:
+                    uow.fees.set_procedures(visit_id, upload.procedures)
+            after = live + classified
+            results = _results(classified, limits, region, policies)
+            out[i] = FeeChange(t.visit, results, summed(after), [], after)
     uow.fees.add_many(writes)
 
 
@@ -579,7 +616,7 @@ def cancel_lines(
         sums = summed(left)
         uow.commit()
     cancelled = [line.feedetl_sn for line in live if line.feedetl_sn in gone]
-    return FeeChange(visit, [], sums, cancelled)
+    return FeeChange(visit, [], sums, cancelled, left)
 
 
 def visit_lines(

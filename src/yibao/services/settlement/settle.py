@@ -16,6 +16,7 @@ from yibao.domain.errors import (
     RequestConflict,
     SettlementRefused,
 )
+from yibao.domain.fees import LineSums
 from yibao.domain.ids import NotStored
 from yibao.domain.ledger import AccountRef
 from yibao.domain.registry import MutualAidLink, Person
@@ -38,8 +39,16 @@ from yibao.store.uow import UnitOfWork
 CHRONIC = MedType.CHRONIC.value
 
 
-def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_for) -> Settlement:
-    """Pre-settlement (2206): the full breakdown; nothing is stored or locked."""
+def presettle(
+    uow: UnitOfWork,
+    claim: Claim,
+    *,
+    policies: PolicySource = policy_for,
+    lines: LineSums | None = None,
+) -> Settlement:
+    """Pre-settlement (2206): the full breakdown; nothing is stored or locked. ``lines``: the
+    visit's live lines summed with lines not stored (``fees.preview_upload``), instead of the
+    stored ones."""
     check_claim(claim)
     with uow:
         person_of = people(
@@ -58,7 +67,8 @@ def presettle(uow: UnitOfWork, claim: Claim, *, policies: PolicySource = policy_
             [AccountRef.personal(link.owner_id)] if link else []
         )
         state = uow.settlements.state(person.id, claim.date.year)
-        lines = uow.fees.sums([visit.id]).get(visit.id) if visit and visit.id else None
+        if lines is None and visit is not None and visit.id is not None:
+            lines = uow.fees.sums([visit.id]).get(visit.id)
         balances = uow.ledger.balances(refs)
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
         kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])

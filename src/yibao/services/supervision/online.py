@@ -192,16 +192,24 @@ def line_warnings(lines: list[FeeLine], catalogue: RuleCatalogue) -> list[dict[s
 
 
 def visit_warnings(
-    uow: UnitOfWork, mdtrt_id: str | None, person_id: int, area: str, on: dt.date
+    uow: UnitOfWork,
+    mdtrt_id: str | None,
+    person_id: int,
+    area: str,
+    on: dt.date,
+    lines: list[FeeLine] | None = None,
 ) -> list[dict[str, Any]]:
     """The supervision warnings of a pre-settlement (2206): each line of the registered visit
     that fires a line rule, then (``feedetl_sn`` None) each visit rule that fires on the
-    visit or the person, of the rules whose action is ``warn`` or ``refuse``."""
+    visit or the person, of the rules whose action is ``warn`` or ``refuse``. ``lines``: the
+    visit's live lines classified with lines not stored (``fees.preview_upload``), instead
+    of the stored ones."""
     catalogue = cached_catalogue(policy_for(area), on)
     rules = [r for r in catalogue.rules if r.code in VISIT_RULES and r.action in _ONLINE]
     with uow:
         visit = uow.settlements.visit(mdtrt_id) if mdtrt_id else None
-        lines = uow.fees.lines(visit.id, live_only=True) if visit and visit.id else []
+        if lines is None:
+            lines = uow.fees.lines(visit.id, live_only=True) if visit and visit.id else []
         person = uow.persons.get(person_id) if rules else None
         hits = visit_hits(uow, visit, person, on, rules, catalogue) if person else []
     found = [
