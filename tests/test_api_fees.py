@@ -642,3 +642,33 @@ def test_a_settlement_dated_before_the_visits_last_line_is_refused(
         assert uow.settlements.visit(mdtrt_id).status.value == "registered"
     on_the_day = api.tx(inst, "2207", {"mdtrt_id": mdtrt_id, "certno": who, "date": "2025-05-02"})
     assert on_the_day["infcode"] == 0, on_the_day
+
+
+def test_a_msgid_answers_one_transaction(api_paths: Api, uow: UnitOfWork, engine: Engine) -> None:
+    """A msgid sent again returns its first answer only to the same transaction: a 2207 under
+    a 2206's msgid (a preview) is refused as a conflict (3003) naming both, nothing settled and
+    audited; the 2206 sent again still gets its first answer. Through the batcher and the
+    route."""
+    api = api_paths
+    who = employee(uow)
+    inst = api.institution()
+    mdtrt_id = visit(api, inst, who)
+    assert api.tx(inst, "2204", {"mdtrt_id": mdtrt_id, "feedetail": BILL})["infcode"] == 0
+    settle = {"certno": who, "mdtrt_id": mdtrt_id, "date": "2025-05-03"}
+    preview = api.tx(inst, "2206", settle, msgid="bill-1")
+    assert preview["infcode"] == 0, preview
+    reused = api.tx(inst, "2207", settle, msgid="bill-1")
+    assert reused["infcode"] == 3003, reused
+    assert "msgid bill-1 was used for 2206: a 2207 needs a msgid of its own" in reused["err_msg"]
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(SettlementRow)) == 0
+        entry = s.scalars(
+            select(AuditRow).where(AuditRow.msgid == "bill-1").order_by(AuditRow.id.desc())
+        ).first()
+        assert entry is not None and entry.outcome == "refused", entry
+    again = api.tx(inst, "2206", settle, msgid="bill-1")
+    assert {k: again[k] for k in ("infcode", "output")} == {
+        k: preview[k] for k in ("infcode", "output")
+    }
+    settled = api.tx(inst, "2207", settle, msgid="bill-2")
+    assert settled["infcode"] == 0, settled

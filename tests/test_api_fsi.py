@@ -336,7 +336,9 @@ def test_bad_envelopes_are_refused_naming_the_field(api: Api, uow: UnitOfWork) -
     first = his.send("1101", msgid="H36010001reused")
     assert first["infcode"] == 0
     reused = his.send("2206", msgid="H36010001reused")
-    assert reused["err_msg"].startswith("[3003] msgid H36010001reused was already used")
+    assert reused["err_msg"].startswith("[3003] msgid H36010001reused was used for 1101: a 2206"), (
+        reused
+    )
     missing = with_(input={"data": {"mdtrt_cert_type": "02"}})
     assert _bad(his, missing).startswith("[1003] input.data.psn_no: missing")
 

@@ -211,7 +211,7 @@ def run_tx(
             f"fixmedins_code {envelope.fixmedins_code} is not the institution that signed the "
             f"request ({principal.institution})",
         )
-    stored = _again(engine, principal, action, msgid)
+    stored = _again(engine, principal, action, msgid, envelope.infno)
     if stored is not None:
         return stored
     ctx = TxContext(
@@ -234,7 +234,7 @@ def run_tx(
         body = success(principal, msgid, fn(ctx, envelope.input))
     except IntegrityError:
         # A concurrent request with the same msgid committed first.
-        again = _again(engine, principal, action, msgid)
+        again = _again(engine, principal, action, msgid, envelope.infno)
         if again is not None:
             return again
         raise
@@ -261,11 +261,22 @@ def in_progress(msgid: str) -> ApiError:
     )
 
 
-def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
+def msgid_reused(msgid: str, first: str, infno: str) -> ApiError:
+    """The answer to a msgid sent again for another transaction: a retry returns the first
+    answer only to the same transaction (a 2207 under a 2206's msgid would get the preview)."""
+    return ApiError(
+        errors.CONFLICT,
+        f"msgid {msgid} was used for {first}: a {infno} needs a msgid of its own",
+    )
+
+
+def _stored(engine: Engine, caller: str, msgid: str, infno: str) -> dict[str, Any] | None:
     with Session(engine) as session:
         row = ApiRepository(session).stored_answer(caller, msgid)
         if row is None:
             return None
+        if row.infno != infno:
+            raise msgid_reused(msgid, row.infno, infno)
         if row.response is None:
             raise in_progress(msgid)
         stored: dict[str, Any] = orjson.loads(row.response)
@@ -273,18 +284,20 @@ def _stored(engine: Engine, caller: str, msgid: str) -> dict[str, Any] | None:
 
 
 def replay_entry(
-    principal: Principal, action: str, msgid: str, stored: dict[str, Any] | None
+    principal: Principal,
+    action: str,
+    msgid: str,
+    stored: dict[str, Any] | None,
+    refused_as: ApiError | None = None,
 ) -> AuditEntry:
     """The audit entry of a msgid sent again: its first answer returned (``stored``), or
-    refused while the first request is still running (None)."""
+    refused while the first request is still running (None), or as ``refused_as``."""
     if stored is None:
+        detail = "msgid sent again while its first request is still being processed"
+        if refused_as is not None and refused_as.infcode != errors.IN_PROGRESS:
+            detail = refused_as.message
         return AuditEntry(
-            principal.actor,
-            principal.role.value,
-            action,
-            "refused",
-            msgid=msgid,
-            detail="msgid sent again while its first request is still being processed",
+            principal.actor, principal.role.value, action, "refused", msgid=msgid, detail=detail
         )
     return AuditEntry(
         principal.actor,
@@ -295,12 +308,14 @@ def replay_entry(
     )
 
 
-def _again(engine: Engine, principal: Principal, action: str, msgid: str) -> dict[str, Any] | None:
+def _again(
+    engine: Engine, principal: Principal, action: str, msgid: str, infno: str
+) -> dict[str, Any] | None:
     """``_stored``, the reply to a msgid sent again audited."""
     try:
-        stored = _stored(engine, principal.actor, msgid)
-    except ApiError:  # still in progress
-        _write_audit(engine, replay_entry(principal, action, msgid, None))
+        stored = _stored(engine, principal.actor, msgid, infno)
+    except ApiError as err:  # still in progress, or another transaction's msgid
+        _write_audit(engine, replay_entry(principal, action, msgid, None, err))
         raise
     if stored is not None:
         _write_audit(engine, replay_entry(principal, action, msgid, stored))
@@ -319,7 +334,7 @@ def _finish(engine: Engine, ctx: TxContext, body: dict[str, Any]) -> dict[str, A
                 repo.audit(entry)
             session.commit()
     except IntegrityError:
-        again = _again(engine, ctx.principal, ctx.action, ctx.msgid)
+        again = _again(engine, ctx.principal, ctx.action, ctx.msgid, ctx.infno)
         if again is not None:
             return again
         raise

@@ -62,6 +62,7 @@ from yibao.api.http.tx import (
     TxRequest,
     dumps,
     in_progress,
+    msgid_reused,
     refusal,
     refused,
     replay_entry,
@@ -152,7 +153,12 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                 entry = refusal_entry(settings, principal.actor, refused_, _WHAT, claimed)
                 audits.extend([entry] if entry is not None else [])
             elif key in stored:
-                text = stored[key]
+                infno, text = stored[key]
+                if infno != item.envelope.infno:  # another transaction's msgid
+                    err = msgid_reused(msgid, infno, item.envelope.infno)
+                    out[i] = err
+                    audits.append(replay_entry(principal, _action(item), msgid, None, err))
+                    continue
                 first = None if text is None else _loads(text)
                 out[i] = in_progress(msgid) if first is None else first
                 audits.append(replay_entry(principal, _action(item), msgid, first))

@@ -79,9 +79,9 @@ _KINDS = BulkRead(
     )
 )
 _STORED_ANSWERS = BulkRead(
-    lambda in_: select(_RESPONSES.c.caller, _RESPONSES.c.msgid, _RESPONSES.c.response).where(
-        in_(_RESPONSES.c.caller, "callers"), in_(_RESPONSES.c.msgid, "msgids")
-    )
+    lambda in_: select(
+        _RESPONSES.c.caller, _RESPONSES.c.msgid, _RESPONSES.c.infno, _RESPONSES.c.response
+    ).where(in_(_RESPONSES.c.caller, "callers"), in_(_RESPONSES.c.msgid, "msgids"))
 )
 # PostgreSQL: the nonces stored in one statement; a nonce (or signature) already used is skipped
 # and so not returned (a concurrent insert of the same one is waited for, then skipped).
@@ -363,8 +363,11 @@ class ApiRepository:
                 },
             )
 
-    def stored_answers(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
-        """{(caller, msgid): stored answer (None: still in progress)} of those present."""
+    def stored_answers(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """{(caller, msgid): (its transaction's infno, stored answer (None: still in
+        progress))} of those present."""
         if not keys:
             return {}
         wanted = set(keys)
@@ -373,7 +376,7 @@ class ApiRepository:
             callers=sorted({c for c, _ in wanted}),
             msgids=sorted({m for _, m in wanted}),
         )
-        return {(c, m): r for c, m, r in rows if (c, m) in wanted}
+        return {(c, m): (i, r) for c, m, i, r in rows if (c, m) in wanted}
 
     def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:
         """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that
