@@ -53,7 +53,7 @@ def test_registered_at_their_kinds_level(uow: UnitOfWork) -> None:
             "P1": "pharmacy",
             "H2": "hospital",
         }
-        assert repo.institution_levels({"V1", "P1"}) == {"V1": 1, "P1": 1}
+        assert repo.callers([("V1", "-"), ("P1", "-")]).levels == {"V1": 1, "P1": 1}
     with pytest.raises(InvalidField) as info:
         _register(uow, "V2", "village_clinic", level=2)
     assert info.value.field == "level" and "village clinic" in info.value.reason

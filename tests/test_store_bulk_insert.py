@@ -121,7 +121,7 @@ def test_a_bulk_read_matches_whole_keys(uow: UnitOfWork) -> None:
 
 
 def test_a_batch_s_callers_are_read_as_their_keys_and_levels_are(engine: Engine) -> None:
-    """``callers`` (one read) answers as ``active_keys`` and ``institution_levels`` do: a revoked
+    """``callers`` (one read) of the batch's (code, key) pairs: a revoked
     key, a key of another institution, an inactive institution's key and an unregistered code
     are not active; the inactive institution still has its level and kind, the unregistered
     code none."""
@@ -150,8 +150,7 @@ def test_a_batch_s_callers_are_read_as_their_keys_and_levels_are(engine: Engine)
             ("H9", "kH1"),
         ]
         callers = repo.callers(pairs)
-        assert callers.active == repo.active_keys(pairs) == {("H1", "kH1"), ("H2", "kH2b")}
-        assert callers.levels == repo.institution_levels({"H1", "H2", "H3", "H9"})
+        assert callers.active == {("H1", "kH1"), ("H2", "kH2b")}
         assert callers.levels == {"H1": 2, "H2": 1, "H3": None}
         assert callers.kinds == {"H1": "hospital", "H2": "pharmacy", "H3": "hospital", "H9": None}
         assert repo.callers([]) == Callers(set(), {}, {})

@@ -34,7 +34,7 @@ from yibao.kernel.tables import epoch_days
 from yibao.policy.catalogue import shipped_items
 from yibao.services import fees
 from yibao.services.area_load import AreaLoadRefused, load_area, visits
-from yibao.services.fees.classify import catalogue_rows, classify_visit
+from yibao.services.fees.classify import VisitLines, catalogue_rows, classify_visits
 from yibao.services.fees.source import catalogue_for
 from yibao.store.uow import UnitOfWork
 from yibao.synth import SynthConfig, generate
@@ -271,8 +271,9 @@ def test_the_stored_classification_is_what_2204_computes(engine: Engine, area: P
             assert visit is not None and visit.id is not None
             lines = uow.fees.lines(visit.id)
             person = uow.persons.get(visit.person_id)
-            again = classify_visit(table, visit, person, lines, catalogue_rows(table, lines))
-            assert [c.classes for c in again] == [line.classes for line in lines], mdtrt_id
+            rows = catalogue_rows(table, lines)
+            ((again, _),) = classify_visits(table, [VisitLines(visit, person, lines, rows)])
+            assert again == [line.classes for line in lines], mdtrt_id
             checked += len(lines)
     assert checked > 1000
 

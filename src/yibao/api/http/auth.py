@@ -226,7 +226,7 @@ def admit(
     read by the caller in this transaction (``ApiRepository.callers``); read here without."""
     repo = ApiRepository(session)
     if active is None:
-        active = repo.active_keys((r.code, r.key_id) for r in requests)
+        active = repo.callers((r.code, r.key_id) for r in requests).active
     out: list[ApiError | None] = []
     fresh: list[SignedRequest] = []
     seen: set[tuple[str, str]] = set()

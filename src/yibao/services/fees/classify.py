@@ -53,23 +53,6 @@ def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Classified:
-    """A line's classification and the price limit it was held to (price units; None when the
-    item has none)."""
-
-    classes: FeeLineClass
-    price_limit: int | None
-
-
-def classify_visit(
-    table: CatalogueTable, visit: Visit, person: Person, lines: Sequence[FeeLine], rows: I64
-) -> list[Classified]:
-    """Classify the visit's lines (``rows``: their catalogue rows, every one ≥ 0)."""
-    ((classes, limits),) = classify_visits(table, [VisitLines(visit, person, lines, rows)])
-    return [Classified(c, limit) for c, limit in zip(classes, limits, strict=True)]
-
-
-@dataclass(frozen=True)
 class VisitLines:
     """A visit's lines to classify together, with their catalogue rows (every one ≥ 0)."""
 

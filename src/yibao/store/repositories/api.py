@@ -30,27 +30,10 @@ _AUDIT = cast(Table, AuditRow.__table__)
 _INSTITUTIONS = cast(Table, InstitutionRow.__table__)
 _INSTITUTION = select(InstitutionRow).where(InstitutionRow.code == bindparam("p_code"))
 _KEYS = cast(Table, InstitutionKeyRow.__table__)
-_ACTIVE_KEYS = BulkRead(
-    lambda in_: (
-        select(_INSTITUTIONS.c.code, _KEYS.c.key_id)
-        .join(_INSTITUTIONS, _INSTITUTIONS.c.id == _KEYS.c.institution_id)
-        .where(
-            in_(_INSTITUTIONS.c.code, "codes"),
-            _INSTITUTIONS.c.active.is_(True),
-            in_(_KEYS.c.key_id, "keys"),
-            _KEYS.c.active.is_(True),
-        )
-    )
-)
 _STORED_ANSWER = select(TxResponseRow).where(
     TxResponseRow.caller == bindparam("p_caller"), TxResponseRow.msgid == bindparam("p_msgid")
 )
 _INSERT_NONCE = insert(_NONCES)
-_LEVELS = BulkRead(
-    lambda in_: select(_INSTITUTIONS.c.code, _INSTITUTIONS.c.level).where(
-        in_(_INSTITUTIONS.c.code, "keys")
-    )
-)
 # a batch's callers: their institutions (registered or not, active or not) with the active
 # keys among those named, one row per key found (or one without a key)
 _CALLERS = BulkRead(
@@ -161,14 +144,10 @@ class ApiRepository:
     def institution(self, code: str) -> InstitutionRow | None:
         return self.session.scalar(_INSTITUTION, {"p_code": code})
 
-    def institution_levels(self, codes: set[str]) -> dict[str, int | None]:
-        """{code: level (1-3), or None when not known} of the institutions found."""
-        rows = _LEVELS.rows(self.session, keys=sorted(codes))
-        return {c: (lv if lv in (1, 2, 3) else None) for c, lv in rows}
-
     def callers(self, pairs: Iterable[tuple[str, str]]) -> Callers:
-        """Of (institution code, key id): ``active_keys``, and the levels and kinds of those
-        institutions, in one read."""
+        """Of (institution code, key id), those whose key id exists, is active and belongs to
+        the active institution of that code, and the levels and kinds of those institutions,
+        in one read."""
         wanted = set(pairs)
         codes = {c for c, _ in wanted}
         if not wanted:
@@ -189,19 +168,6 @@ class ApiRepository:
     def add_key(self, institution_id: int, key_id: str) -> None:
         self.session.add(InstitutionKeyRow(institution_id=institution_id, key_id=key_id))
         self.session.flush()
-
-    def active_keys(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Of (institution code, key id), those whose key id exists, is active and belongs to
-        the active institution of that code (one read)."""
-        wanted = set(pairs)
-        if not wanted:
-            return set()
-        rows = _ACTIVE_KEYS.rows(
-            self.session,
-            codes=sorted({c for c, _ in wanted}),
-            keys=sorted({k for _, k in wanted}),
-        )
-        return {(c, k) for c, k in rows} & wanted
 
     def take_nonces(
         self, keys: list[tuple[str, str, str]], at: dt.datetime

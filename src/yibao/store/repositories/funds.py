@@ -86,12 +86,7 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
         return
     connection = bind.connection() if isinstance(bind, Session) else bind
     if connection.dialect.name == "postgresql":  # one statement, rows taken in the given order
-        columns = {c: [r[c] for r in rows] for c in ("fund", "pooling_area", "year", "month")}
-        params = {
-            **columns,
-            "part": [r["part"] for r in rows],
-            "amount": [r["amount"] for r in rows],
-        }
+        params = {c: [r[c] for r in rows] for c in rows[0]}  # one array a column
         with driver_of(connection, _UPSERT_PG) as driver, driver.cursor() as cursor:
             cursor.execute(_UPSERT_PG, params)
         return
