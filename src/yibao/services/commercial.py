@@ -280,6 +280,8 @@ def statement(uow: UnitOfWork, month: str) -> dict[str, Any]:
                 "owed": fen_to_yuan(e["owed"]),
                 "collected": fen_to_yuan(collected[i]),
                 "outstanding": fen_to_yuan(e["owed"] - collected[i]),
+                # what ``collect`` would post: a month owing more than nothing, not collected
+                "collectable": collected[i] == 0 and e["owed"] > 0,
             }
             for i, e in insurers.items()
         ],

@@ -119,9 +119,9 @@ def store_round(
     ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed), sorted(accounts))
     if ids is not None:
         uow.ledger.resolved({accounts[code]: i for code, i in ids.accounts.items()})
-    fresh_visits = iter(uow.settlements.add_visits(new, ids[0] if ids else None))
+    fresh_visits = iter(uow.settlements.add_visits(new, ids.visits if ids else None))
     visits = [c.input.visit or next(fresh_visits) for c in computed]
-    posted = iter(uow.ledger.post_many(txns, ids[1] if ids else None))
+    posted = iter(uow.ledger.post_many(txns, ids.transactions if ids else None))
     records = []
     for i, c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
         if visit.id is None:
@@ -155,7 +155,7 @@ def store_round(
             )
         )
         outcomes[i] = result
-    uow.settlements.add_many(records, ids[2] if ids else None)
+    uow.settlements.add_many(records, ids.settlements if ids else None)
     uow.settlements.save_states(
         [(c.input.file.id, c.input.claim.date.year, c.state_after, 1) for c in computed]
     )
