@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from yibao.rules.errors import InvalidField, RecordError
+from yibao.rules.errors import InvalidField, RecordError, check_one_of
 
 __all__ = [
     "InvalidField",
     "RecordError",
+    "check_one_of",
 ]  # defined with the rules, the lowest layer that raises them
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -18,3 +19,11 @@ class InvalidField(RecordError, ValueError):
         self.reason = reason
         self.value = value
         super().__init__(f"{field}: {reason}")
+
+
+def check_one_of(field: str, value: str | None, known: Iterable[str]) -> None:
+    """A filter or code that must be one of ``known`` (None: not given), else refused naming
+    ``field`` and the values."""
+    allowed = tuple(known)
+    if value is not None and value not in allowed:
+        raise InvalidField(field, f"{value!r} is not one of {', '.join(allowed)}", value)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yibao.domain.enrolment import EnrolmentKind
-from yibao.domain.errors import InvalidField, NotFound, RecordError
+from yibao.domain.errors import InvalidField, NotFound, RecordError, check_one_of
 from yibao.services import enrolment as enrolment_service
 from yibao.services import registry as registry_service
 from yibao.services.clock import today
@@ -220,9 +220,8 @@ def findings(
 ) -> tuple[int, list[FindingView]]:
     """A worklist: the findings of run ``run_id`` (default: the latest run); an unknown kind or
     status is refused naming it."""
-    for field, value, known in (("kind", kind, KINDS), ("status", status, STATUSES)):
-        if value is not None and value not in known:
-            raise InvalidField(field, f"{value!r} is not one of {', '.join(known)}")
+    check_one_of("kind", kind, KINDS)
+    check_one_of("status", status, STATUSES)
     with uow:
         repo = CompareRepository(uow.session)
         run = repo.run(run_id)

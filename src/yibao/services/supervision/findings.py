@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from yibao.domain.errors import InvalidField
+from yibao.domain.errors import InvalidField, check_one_of
 from yibao.domain.ledger import LedgerTransaction
 from yibao.domain.supervision import (
     check_move,
@@ -156,10 +156,8 @@ def list_findings(
     institution: str | None = None,
 ) -> list[FindingView]:
     """Findings, filtered; an unknown status or rule is refused naming it."""
-    for field, value, kind in (("status", status, FindingStatus), ("rule", rule, SupervisionRule)):
-        if value is not None and value not in {k.value for k in kind}:
-            known = ", ".join(k.value for k in kind)
-            raise InvalidField(field, f"{value!r} is not one of {known}")
+    check_one_of("status", status, (k.value for k in FindingStatus))
+    check_one_of("rule", rule, (k.value for k in SupervisionRule))
     with uow:
         rows = uow.supervision.find(
             area=area, year=year, status=status, rule=rule, institution=institution
