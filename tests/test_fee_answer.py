@@ -1,6 +1,6 @@
-"""2204's answer of a line (``handlers_fees.result_json``, written out field by field) is 5204's
-fields of the line (``_line_json``), its price limit and category-B share, then its
-classification (``_classes_json``), in that order (hypothesis)."""
+"""2204's answer of a line (``fee_json.result_json``, written out field by field) is 5204's
+fields of the line (``line_json``), its price limit and category-B share, then its
+classification (``classes_json``), in that order (hypothesis)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yibao.api.http.handlers_fees import _classes_json, _line_json, result_json
+from yibao.api.http.fee_json import classes_json, line_json, result_json
 from yibao.domain.fees import FeeLine, FeeLineClass, units_text
 from yibao.policy import fen_to_yuan
 from yibao.policy.catalogue import PRICE_SCALE
@@ -49,11 +49,11 @@ def test_result_json_is_line_share_and_classes(
     line = FeeLine(sn, "XA01", quantity, price, amount, dt.date(2025, 5, 1), "1", classes=classes)
     r = LineResult(line, limit, ratio, prepay)
     expected: dict[str, Any] = {
-        **_line_json(line),
+        **line_json(line),
         "pric_uplmt_amt": None if limit is None else units_text(limit, PRICE_SCALE, 6),
         "selfpay_prop": str(r.self_pay_ratio),
         "preselfpay_amt": fen_to_yuan(prepay),
-        **_classes_json(line),
+        **classes_json(line),
     }
     found = result_json(r)
     assert list(found.items()) == list(expected.items())

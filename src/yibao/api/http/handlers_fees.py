@@ -14,64 +14,12 @@ from typing import Any
 
 from yibao.api.http import inputs
 from yibao.api.http.context import TxContext
+from yibao.api.http.fee_json import classes_json, line_json, result_json, upload_of
 from yibao.api.http.handlers_settlement import _own_institution, _visit_code
 from yibao.api.http.tx import handler
-from yibao.domain.fees import FeeLine, LineSums, units_text
-from yibao.kernel.classify import PRICE_SCALE, QTY_SCALE
-from yibao.policy import fen_to_yuan
-from yibao.policy.vocab import ITEM_CLASS_CODES, LINE_REASON_TEXTS, LineReason
 from yibao.services import fees
-from yibao.services.fees import FeeChange, LineResult, VisitRecord
+from yibao.services.fees import FeeChange, VisitRecord
 from yibao.services.settlement.answer import fee_lines_json
-
-#: Per reason: its code and its text (``memo``); per class: its code (an enum's ``value`` is
-#: a slow property, read once here).
-_REASONS = {r: (r.value, LINE_REASON_TEXTS[r]) for r in LineReason}
-_LEVELS = dict(ITEM_CLASS_CODES)
-
-
-def _classes_json(line: FeeLine) -> dict[str, Any]:
-    c = line.classes
-    assert c is not None
-    reason, memo = _REASONS[c.reason]
-    return {
-        "fulamt_ownpay_amt": fen_to_yuan(c.fully_self_paid),
-        "overlmt_amt": fen_to_yuan(c.over_limit),
-        "inscp_scp_amt": fen_to_yuan(c.in_scope),
-        "category_b": fen_to_yuan(c.category_b),
-        "chrgitm_lv": _LEVELS[c.item_class],
-        "reason": reason,
-        "memo": memo,
-    }
-
-
-def _line_json(line: FeeLine) -> dict[str, Any]:
-    return {
-        "feedetl_sn": line.feedetl_sn,
-        "med_list_codg": line.code,
-        "fee_ocur_time": line.fee_date.isoformat(),
-        "cnt": units_text(line.quantity, QTY_SCALE, 4),
-        "pric": units_text(line.unit_price, PRICE_SCALE, 6),
-        "det_item_fee_sumamt": fen_to_yuan(line.amount),
-        "hosp_appr_flag": line.approval,
-    }
-
-
-def result_json(r: LineResult) -> dict[str, Any]:
-    """One classified line as 2204 answers it: the line, its price limit, its category-B share
-    and pre-payment, then its classes."""
-    limit = r.price_limit
-    return {
-        **_line_json(r.line),
-        "pric_uplmt_amt": None if limit is None else units_text(limit, PRICE_SCALE, 6),
-        "selfpay_prop": str(r.self_pay_ratio),
-        "preselfpay_amt": fen_to_yuan(r.prepay),
-        **_classes_json(r.line),
-    }
-
-
-def _sums(sums: LineSums) -> dict[str, Any]:
-    return fee_lines_json(sums)
 
 
 def change_json(change: FeeChange) -> dict[str, Any]:
@@ -80,7 +28,7 @@ def change_json(change: FeeChange) -> dict[str, Any]:
         "psn_no": str(change.visit.person_id),
         "result": [result_json(r) for r in change.lines],
         "cancelled": change.cancelled,
-        "fee_lines": _sums(change.sums),
+        "fee_lines": fee_lines_json(change.sums),
     }
 
 
@@ -117,14 +65,6 @@ def _own_visit(ctx: TxContext, mdtrt_id: str) -> int:
     code, person_id = _visit_code(ctx, mdtrt_id)
     _own_institution(ctx, code, f"visit {mdtrt_id}")
     return person_id
-
-
-def upload_of(data: dict[str, Any], institution: str | None) -> fees.Upload:
-    """The upload a 2204 input asks for (lines parsed by the service)."""
-    mdtrt_id = inputs.require_text(data, "mdtrt_id", 40)
-    diagnoses = fees.diagnoses_from(data.get("diseinfo"))
-    procedures = fees.procedures_from(data.get("oprninfo"))
-    return fees.Upload(mdtrt_id, data.get("feedetail"), institution, diagnoses, procedures)
 
 
 #: The audit detail of an upload.
@@ -228,7 +168,6 @@ def visit_5204(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     return {
         **_record_json(record),
         "feedetail": [
-            {**_line_json(line), "status": line.status.value, **_classes_json(line)}
-            for line in lines
+            {**line_json(line), "status": line.status.value, **classes_json(line)} for line in lines
         ],
     }

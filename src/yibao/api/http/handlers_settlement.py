@@ -18,6 +18,7 @@ from yibao.api.http import errors, inputs
 from yibao.api.http.auth import Principal
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import ApiError
+from yibao.api.http.fee_json import result_json, upload_of
 from yibao.api.http.tx import handler
 from yibao.domain.errors import NotFound
 from yibao.domain.roles import Role
@@ -204,8 +205,6 @@ def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
     """With ``feedetail`` (and ``diseinfo``, ``oprninfo``, as 2204 takes them): the visit
     previewed with these lines as if uploaded, nothing stored; each line answered as 2204
     answers it (``result``)."""
-    from yibao.api.http.handlers_fees import result_json, upload_of  # (it imports this module)
-
     claim = claim_of(data, ctx.principal.institution, lambda: _institution_level(ctx))
     if claim.mdtrt_id is not None:
         code, _ = _visit_code(ctx, claim.mdtrt_id)

@@ -48,7 +48,8 @@ from yibao.api.http.auth import (
 )
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import STORABLE, ApiError, answer
-from yibao.api.http.handlers_fees import UPLOADED, change_json, upload_of
+from yibao.api.http.fee_json import upload_of
+from yibao.api.http.handlers_fees import UPLOADED, change_json
 from yibao.api.http.handlers_settlement import (
     claim_of,
     present,
