@@ -17,9 +17,8 @@ from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
 from yibao.api.http.tx import answer_or_raise
-from yibao.domain.errors import InvalidField
 from yibao.policy import fen_to_yuan
-from yibao.policy.money import AmountError, parse_yuan
+from yibao.policy.money import parse_yuan
 from yibao.services import epidemics
 from yibao.store.repositories import AuditEntry
 from yibao.store.uow import UnitOfWork
@@ -118,10 +117,7 @@ def advance(
     """Advance money to an institution before settlement (fund managers; audited)."""
     deny(state, who, "epidemic:advance")
     try:
-        try:
-            fen = parse_yuan(body.amount, "amount")
-        except AmountError as exc:
-            raise InvalidField(exc.field, exc.reason) from None
+        fen = parse_yuan(body.amount, "amount")
         txn = epidemics.advance(
             UnitOfWork.for_engine(state.engine), epidemic_id, body.institution, fen, body.on
         )

@@ -17,9 +17,8 @@ from yibao.api.http.deps import PrincipalDep, StateDep
 from yibao.api.http.routes import ERROR_RESPONSES
 from yibao.api.http.routes import _deny as deny
 from yibao.api.http.tx import refusal
-from yibao.domain.errors import InvalidField
 from yibao.domain.masking import mask_ids_deep
-from yibao.policy.money import AmountError, parse_yuan
+from yibao.policy.money import parse_yuan
 from yibao.rules.maternity import MAX_BABIES, Birth
 from yibao.services import maternity, settlement
 from yibao.store.repositories.api import AuditEntry
@@ -64,10 +63,7 @@ def allowance(state: StateDep, who: PrincipalDep, body: AllowanceRequest) -> dic
 
 
 def _wage(text: str | None) -> int | None:
-    try:
-        return parse_yuan(text, "wage") if text is not None else None
-    except AmountError as exc:
-        raise InvalidField(exc.field, exc.reason) from None
+    return parse_yuan(text, "wage") if text is not None else None
 
 
 def _refused(state: StateDep, who: PrincipalDep, exc: Exception) -> Exception:

@@ -39,6 +39,8 @@ from yibao.domain.masking import holds_national_id, mask_ids_deep, mask_ids_in
 from yibao.domain.roles import Role
 from yibao.domain.text import NOT_IN_IDENTIFIERS, bad_in_identifier
 from yibao.policy import ParameterError, UnknownRegion
+from yibao.policy.dates import DateError
+from yibao.policy.money import AmountError
 from yibao.store.repositories import ApiRepository, AuditEntry
 
 log = logging.getLogger("yibao.api")
@@ -94,7 +96,7 @@ def translate(exc: Exception) -> ApiError | None:
     """Domain errors as answers; None for anything unexpected."""
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, InvalidField):
+    if isinstance(exc, InvalidField | AmountError | DateError):  # a field's value refused
         return ApiError(errors.INVALID_FIELD, f"{exc.field}: {exc.reason}")
     if isinstance(exc, NotFound):
         return ApiError(errors.NOT_FOUND, f"{exc}: check the number")
