@@ -31,6 +31,7 @@ from yibao.domain.credentials import institution_key, token_hash
 from yibao.domain.roles import UNMASKED, Role, allowed
 from yibao.store.db import utcnow
 from yibao.store.repositories import ApiRepository, AuditEntry
+from yibao.store.repositories.api import Callers, StoredAnswers
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,100}$")
@@ -227,8 +228,62 @@ def admit(
     repo = ApiRepository(session)
     if active is None:
         active = repo.callers((r.code, r.key_id) for r in requests).active
+    out = _screened(requests, active)
+    fresh = [_nonce(r) for r, o in zip(requests, out, strict=True) if o is None]
+    return _replays(requests, out, repo.take_nonces(fresh, utcnow()))
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """``admit_batch``: the callers read, one refusal (or None) per request, and the stored
+    answers of the admitted requests' msgids."""
+
+    callers: Callers
+    refusals: list[ApiError | None]
+    stored: StoredAnswers
+
+
+def admit_batch(
+    session: Session, settings: Settings, requests: list[SignedRequest], msgids: list[str]
+) -> Admitted:
+    """The callers' keys, levels and kinds (``ApiRepository.callers``), ``admit`` and the
+    stored answers of the admitted requests' ``msgids`` (one per request), in the caller's
+    transaction: one statement on PostgreSQL (``ApiRepository.open_batch``), three elsewhere.
+    That statement is offered the nonces of the requests that repeat no earlier one of the
+    batch and stores those whose key is active; a request that repeats only requests whose key
+    is not active is admitted as ``admit`` would, its nonce stored by a second statement."""
+    repo = ApiRepository(session)
+    pairs = [(r.code, r.key_id) for r in requests]
+    keys = [(r.principal.actor, m) for r, m in zip(requests, msgids, strict=True)]
+    offered = [o is None for o in _screened(requests, set(pairs))]  # every key taken as active
+    nonces = [(r.code, r.key_id, *_nonce(r)) for r, o in zip(requests, offered, strict=True) if o]
+    opened = repo.open_batch(pairs, nonces, keys, utcnow())
+    if opened is None:
+        callers = repo.callers(pairs)
+        refusals = admit(session, settings, requests, callers.active)
+        asked = [k for k, r in zip(keys, refusals, strict=True) if r is None]
+        return Admitted(callers, refusals, repo.stored_answers(asked))
+    out = _screened(requests, opened.callers.active)
+    fresh = [i for i, o in enumerate(out) if o is None]
+    used = {(requests[i].principal.actor, requests[i].nonce) for i in fresh if offered[i]}
+    used -= opened.stored_nonces
+    late = [_nonce(requests[i]) for i in fresh if not offered[i]]
+    if late:  # each repeats a request whose key is not active
+        used |= repo.take_nonces(late, utcnow())
+    refusals = _replays(requests, out, used)
+    admitted = {k for k, r in zip(keys, refusals, strict=True) if r is None}
+    stored = {k: v for k, v in opened.answers.items() if k in admitted}
+    return Admitted(opened.callers, refusals, stored)
+
+
+def _nonce(r: SignedRequest) -> tuple[str, str, str]:
+    return r.principal.actor, r.nonce, r.signature
+
+
+def _screened(requests: list[SignedRequest], active: set[tuple[str, str]]) -> list[ApiError | None]:
+    """The refusals known before the nonces are stored (a key not ``active``; the nonce or
+    signature of an earlier request of ``requests`` not refused), or None."""
     out: list[ApiError | None] = []
-    fresh: list[SignedRequest] = []
     seen: set[tuple[str, str]] = set()
     signatures: set[str] = set()
     for r in requests:
@@ -240,9 +295,14 @@ def admit(
         else:
             seen.add((caller, r.nonce))
             signatures.add(r.signature)
-            fresh.append(r)
             out.append(None)
-    used = repo.take_nonces([(f.principal.actor, f.nonce, f.signature) for f in fresh], utcnow())
+    return out
+
+
+def _replays(
+    requests: list[SignedRequest], out: list[ApiError | None], used: set[tuple[str, str]]
+) -> list[ApiError | None]:
+    """``out`` with the requests whose (caller, nonce) was used already refused."""
     for i, r in enumerate(requests):
         if out[i] is None and (r.principal.actor, r.nonce) in used:
             out[i] = _replayed()

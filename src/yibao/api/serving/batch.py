@@ -41,7 +41,7 @@ from yibao.api.http import errors
 from yibao.api.http.auth import (
     Principal,
     SignedRequest,
-    admit,
+    admit_batch,
     admit_one,
     purge_nonces_now_and_then,
     refusal_entry,
@@ -77,7 +77,7 @@ from yibao.services import clock, fees
 from yibao.services import settlement as svc
 from yibao.services.common import find_person
 from yibao.services.fees.source import CatalogueSource, memoised
-from yibao.services.settlement.common import people
+from yibao.services.settlement.common import people_and_histories
 from yibao.store.repositories import ApiRepository, AuditEntry
 from yibao.store.uow import UnitOfWork
 
@@ -133,12 +133,13 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
     catalogues = memoised()  # the catalogue's stamp read once a batch, not once a request
     with UnitOfWork.for_engine(engine) as uow:
         repo = ApiRepository(uow.session)
-        # the callers' keys, levels and kinds: one read
-        callers = repo.callers((i.signed.code, i.signed.key_id) for i in items)
-        levels, kinds = callers.levels, callers.kinds
-        refusals = admit(uow.session, settings, [i.signed for i in items], callers.active)
+        # the callers' keys, levels and kinds, the nonces, the stored answers: one statement
+        opened = admit_batch(
+            uow.session, settings, [i.signed for i in items], [i.envelope.msgid for i in items]
+        )
+        levels, kinds = opened.callers.levels, opened.callers.kinds
+        refusals, stored = opened.refusals, opened.stored
         keys = [(i.signed.principal.actor, i.envelope.msgid) for i in items]
-        stored = repo.stored_answers([k for k, r in zip(keys, refusals, strict=True) if r is None])
         requests: list[svc.ClaimRequest] = []
         settling: list[int] = []  # the item of each request
         registering: list[tuple[int, svc.Registration]] = []
@@ -286,12 +287,12 @@ def _register(
     audits: list[AuditEntry],
     kinds: dict[str, str | None],
 ) -> None:
-    """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the person
-    found (one read for all), then ``services.settlement.register_visits`` (one insert) with
-    the persons and the institutions' ``kinds`` the batch read."""
+    """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the persons
+    found with their enrolments (one read for all), then ``services.settlement.register_visits``
+    (one insert) with them and the institutions' ``kinds`` the batch read."""
     if not registering:
         return
-    person_of = people(uow, [reg.who for _, reg in registering])
+    person_of, histories = people_and_histories(uow, [reg.who for _, reg in registering])
     found: list[tuple[int, svc.Registration, list[AuditEntry]]] = []
     for i, reg in registering:
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid
@@ -313,7 +314,7 @@ def _register(
         )
         found.append((i, reg, [entry]))
     visits = svc.register_visits(
-        uow, [reg for _, reg, _ in found], person_of=person_of, kinds=kinds
+        uow, [reg for _, reg, _ in found], person_of=person_of, histories=histories, kinds=kinds
     )
     for (i, reg, entries), visit in zip(found, visits, strict=True):
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid

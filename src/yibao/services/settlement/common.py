@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import InvalidField
 from yibao.domain.masking import holds_national_id
 from yibao.domain.registry import Person
@@ -28,6 +29,26 @@ def not_after_today(field: str, day: dt.date) -> None:
     today = clock.today()
     if day > today:
         raise InvalidField(field, f"{day.isoformat()} is after today ({today.isoformat()})", day)
+
+
+#: A person by national ID (str) or id (int), or None when not found.
+PersonOf = Callable[[str | int], Person | None]
+
+
+def people_and_histories(
+    uow: UnitOfWork, refs: Iterable[str | int]
+) -> tuple[PersonOf, dict[int, list[Enrolment]]]:
+    """``people`` of ``refs`` and the enrolments of the persons found
+    (``EnrolmentRepository.histories``), in one query."""
+    refs = list(refs)
+    by_nid, by_id, histories = uow.persons.with_histories(
+        (r for r in refs if isinstance(r, str)), (r for r in refs if isinstance(r, int))
+    )
+
+    def person(ref: str | int) -> Person | None:
+        return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())
+
+    return person, histories
 
 
 def people(uow: UnitOfWork, refs: Iterable[str | int]) -> Callable[[str | int], Person | None]:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import (
     AlreadyExists,
     InvalidField,
@@ -24,7 +25,7 @@ from yibao.rules.institutions import check_claim_at, institution_terms
 from yibao.services import clock
 from yibao.services.common import find_person, policy_for
 from yibao.services.person_file import covering_enrolment
-from yibao.services.settlement.common import new_id, not_after_today, people
+from yibao.services.settlement.common import new_id, not_after_today, people_and_histories
 from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
@@ -57,15 +58,18 @@ def register_visits(
     registrations: Sequence[Registration],
     *,
     person_of: Callable[[str | int], Person | None] | None = None,
+    histories: Mapping[int, list[Enrolment]] | None = None,
     kinds: Mapping[str, str | None] | None = None,
 ) -> list[Visit | RecordError | ParameterError]:
     """Register many visits inside a unit of work the caller opened and commits (the API's
-    batches): one read of the persons, one of their enrolments, one of the ``mdtrt_id``s
-    given, one of the institutions' kinds, one insert. Each registration gets its visit or its
+    batches): one read of the persons with their enrolments, one of the ``mdtrt_id``s given,
+    one of the institutions' kinds, one insert. Each registration gets its visit or its
     refusal, as ``register_visit`` would give it alone; a refused one does not stop the others.
     A caller that has read them already gives ``person_of`` (``common.people`` of the
-    registrations' persons) and ``kinds`` ({code: kind, or None when not registered} of their
-    institutions), which are then not read again (a code not in ``kinds`` is)."""
+    registrations' persons), ``histories`` (the enrolments of those found, as
+    ``common.people_and_histories`` reads them: with ``person_of`` only) and ``kinds`` ({code:
+    kind, or None when not registered} of their institutions), which are then not read again
+    (a code not in ``kinds`` is)."""
     out: list[Visit | RecordError | ParameterError | None] = [None] * len(registrations)
     for i, reg in enumerate(registrations):
         try:
@@ -74,10 +78,11 @@ def register_visits(
             out[i] = exc
     todo = [i for i, o in enumerate(out) if o is None]
     if person_of is None:
-        person_of = people(uow, [registrations[i].who for i in todo])
+        person_of, histories = people_and_histories(uow, [registrations[i].who for i in todo])
     found = {i: person_of(registrations[i].who) for i in todo}
-    ids = sorted({p.id for p in found.values() if p is not None and p.id is not None})
-    histories, _ = uow.enrolments.histories(ids) if ids else ({}, {})
+    if histories is None:
+        ids = sorted({p.id for p in found.values() if p is not None and p.id is not None})
+        histories = uow.enrolments.histories(ids)[0] if ids else {}
     given = [registrations[i].mdtrt_id for i in todo if registrations[i].mdtrt_id]
     taken = set(uow.settlements.visits(m for m in given if m is not None))
     known: dict[str, str | None] = dict(kinds or {})

@@ -75,6 +75,27 @@ _TAKE_NONCES_PG = (
     " CAST(%(s)s AS VARCHAR[]), CAST(%(t)s AS TIMESTAMP[]))"
     " ON CONFLICT DO NOTHING RETURNING caller, nonce"
 )
+# PostgreSQL: a batch's opening in one statement (``ApiRepository.open_batch``): the callers'
+# read (as ``_CALLERS``), the nonces stored of the requests whose key is active among them, and
+# the stored answers of the msgids. The nonces' insert waits for a concurrent insert of the
+# same nonce or signature, then skips it (not returned: a replay), as ``_TAKE_NONCES_PG``.
+_OPEN_BATCH_PG = (
+    "WITH c AS (SELECT i.code, i.level, i.kind, i.active, k.key_id FROM institutions i"
+    " LEFT JOIN institution_keys k ON k.institution_id = i.id"
+    " AND k.key_id = ANY(CAST(%(keys)s AS TEXT[])) AND k.active"
+    " WHERE i.code = ANY(CAST(%(codes)s AS TEXT[]))),"
+    " n AS (INSERT INTO request_nonces (caller, nonce, signature, seen_at)"
+    " SELECT r.caller, r.nonce, r.signature, CAST(%(t)s AS TIMESTAMP)"
+    " FROM unnest(CAST(%(rc)s AS VARCHAR[]), CAST(%(rk)s AS VARCHAR[]),"
+    " CAST(%(c)s AS VARCHAR[]), CAST(%(n)s AS VARCHAR[]), CAST(%(s)s AS VARCHAR[]))"
+    " AS r(code, key_id, caller, nonce, signature)"
+    " WHERE EXISTS (SELECT FROM c WHERE c.code = r.code AND c.key_id = r.key_id AND c.active)"
+    " ON CONFLICT DO NOTHING RETURNING caller, nonce)"
+    " SELECT 0, code, key_id, kind, level, active, NULL FROM c"
+    " UNION ALL SELECT 1, caller, nonce, NULL, NULL, NULL, NULL FROM n"
+    " UNION ALL SELECT 2, caller, msgid, infno, NULL, NULL, response FROM tx_responses"
+    " WHERE caller = ANY(CAST(%(callers)s AS TEXT[])) AND msgid = ANY(CAST(%(msgids)s AS TEXT[]))"
+)
 _INSERT_RESPONSE = insert(_RESPONSES)
 _UPDATE_ANSWER = (
     update(_RESPONSES)
@@ -123,6 +144,35 @@ class Callers:
     kinds: dict[str, str | None]
 
 
+def _callers(
+    wanted: set[tuple[str, str]],
+    codes: set[str],
+    rows: Iterable[tuple[str, int | None, str, bool, str | None]],
+) -> Callers:
+    """``Callers`` of the rows (code, level, kind, active, key id) read for ``wanted``."""
+    rows = list(rows)
+    active = {(c, k) for c, _, _, on, k in rows if on and k is not None} & wanted
+    levels = {c: (lv if lv in (1, 2, 3) else None) for c, lv, _, _, _ in rows}
+    kinds: dict[str, str | None] = dict.fromkeys(codes)
+    kinds.update({str(c): str(k) for c, _, k, _, _ in rows})
+    return Callers(active, levels, kinds)
+
+
+#: {(caller, msgid): (its transaction's infno, stored answer (None: still in progress))}
+StoredAnswers = dict[tuple[str, str], tuple[str, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """``ApiRepository.open_batch``: the callers (as ``callers`` reads them), the (caller,
+    nonce) pairs stored (the others offered were used already, or their key is not active), and
+    the stored answers of the msgids asked."""
+
+    callers: Callers
+    stored_nonces: set[tuple[str, str]]
+    answers: StoredAnswers
+
+
 class ApiRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -153,11 +203,47 @@ class ApiRepository:
         if not wanted:
             return Callers(set(), {}, {})
         rows = _CALLERS.rows(self.session, codes=sorted(codes), keys=sorted({k for _, k in wanted}))
-        active = {(c, k) for c, _, _, on, k in rows if on and k is not None} & wanted
-        levels = {c: (lv if lv in (1, 2, 3) else None) for c, lv, _, _, _ in rows}
-        kinds: dict[str, str | None] = dict.fromkeys(codes)
-        kinds.update({str(c): str(k) for c, _, k, _, _ in rows})
-        return Callers(active, levels, kinds)
+        return _callers(wanted, codes, rows)
+
+    def open_batch(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        nonces: list[tuple[str, str, str, str, str]],
+        msgids: list[tuple[str, str]],
+        at: dt.datetime,
+    ) -> Opened | None:
+        """A batch's ``callers`` of the (code, key id) ``pairs``, ``take_nonces`` of the
+        ``nonces`` (code, key id, caller, nonce, signature) whose (code, key id) is active, and
+        ``stored_answers`` of ``msgids`` (caller, msgid): one statement on PostgreSQL (None
+        elsewhere: the caller makes the three). ``nonces`` hold no pair or signature twice.
+        The reads see the database as of the statement's start (a nonce stored concurrently is
+        waited for and refused all the same; a msgid answered concurrently fails the
+        transaction at the answers' insert, as after ``stored_answers``)."""
+        conn = self.session.connection()
+        if conn.dialect.name != "postgresql":
+            return None
+        wanted = set(pairs)
+        codes = {c for c, _ in wanted}
+        asked = set(msgids)
+        params = {
+            "keys": sorted({k for _, k in wanted}),
+            "codes": sorted(codes),
+            "t": at,
+            "rc": [r[0] for r in nonces],
+            "rk": [r[1] for r in nonces],
+            "c": [r[2] for r in nonces],
+            "n": [r[3] for r in nonces],
+            "s": [r[4] for r in nonces],
+            "callers": sorted({c for c, _ in asked}),
+            "msgids": sorted({m for _, m in asked}),
+        }
+        with driver_of(conn, _OPEN_BATCH_PG) as driver, driver.cursor() as cursor:
+            cursor.execute(_OPEN_BATCH_PG, params)
+            rows = cursor.fetchall()
+        found = [(c, lv, kd, on, k) for t, c, k, kd, lv, on, _ in rows if t == 0]
+        stored = {(c, n) for t, c, n, _, _, _, _ in rows if t == 1}
+        answers = {(c, m): (i, r) for t, c, m, i, _, _, r in rows if t == 2 and (c, m) in asked}
+        return Opened(_callers(wanted, codes, found), stored, answers)
 
     def institution_kinds(self, codes: set[str]) -> dict[str, str]:
         """{code: kind} of the institutions found (``policy.vocab.InstitutionKind``)."""
@@ -329,9 +415,7 @@ class ApiRepository:
                 },
             )
 
-    def stored_answers(
-        self, keys: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[str, str | None]]:
+    def stored_answers(self, keys: list[tuple[str, str]]) -> StoredAnswers:
         """{(caller, msgid): (its transaction's infno, stored answer (None: still in
         progress))} of those present."""
         if not keys:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -67,6 +68,18 @@ def _enrolment(row: EnrolmentRow | Row[Any]) -> Enrolment:
         carried_employee_months=row.carried_employee_months,
         carried_resident_years=row.carried_resident_years,
     )
+
+
+#: An enrolment's columns, in the table's order, as ``_enrolment`` reads them (a row of
+#: another table's read that carries them after its own: ``enrolment_at``).
+_Columns = namedtuple("_Columns", [c.name for c in _ENROLMENTS.c])  # type: ignore[misc]
+
+
+def enrolment_at(row: Sequence[Any], start: int) -> Enrolment | None:
+    """The enrolment of a row holding the enrolments' columns (in the table's order) from
+    position ``start`` (a left join's row: None when they are NULL)."""
+    values: Any = _Columns._make(row[start : start + len(_Columns._fields)])
+    return None if values.id is None else _enrolment(values)
 
 
 def _enrolment_values(e: Enrolment) -> dict[str, Any]:

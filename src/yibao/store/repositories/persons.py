@@ -11,6 +11,7 @@ from sqlalchemy import Row, Table, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import AlreadyExists, InvalidField, NotFound
 from yibao.domain.identity import NationalId, Sex
 from yibao.domain.registry import (
@@ -24,18 +25,21 @@ from yibao.domain.registry import (
     both_ways,
 )
 from yibao.store.models import (
+    EnrolmentRow,
     HouseholdRow,
     MutualAidLinkRow,
     PersonRow,
     RelationRow,
     SpecialGroupRow,
 )
+from yibao.store.repositories.enrolments import enrolment_at
 from yibao.store.sql import BulkRead, dialect_insert, grouped
 
 # Read statements built once (run for every settlement): executed with their parameters, so
 # no statement object or cache key is built per call.
 _PERSONS = cast(Table, PersonRow.__table__)
 _SPECIAL_GROUPS = cast(Table, SpecialGroupRow.__table__)
+_ENROLMENTS = cast(Table, EnrolmentRow.__table__)
 _LINKS = cast(Table, MutualAidLinkRow.__table__)
 _FIND_PERSON = select(PersonRow).where(PersonRow.national_id == bindparam("p_nid"))
 _ALL_GROUPS = (
@@ -46,6 +50,16 @@ _ALL_GROUPS = (
 # The bulk reads of a settlement batch (``BulkRead``).
 _PERSONS_BY_NID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.national_id, "keys")))
 _PERSONS_BY_ID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.id, "keys")))
+# persons by national ID or id, each with its enrolments (a row per enrolment, or one without),
+# the enrolments in ``EnrolmentRepository.histories``' order
+_PERSONS_WITH_ENROLMENTS = BulkRead(
+    lambda in_: (
+        select(_PERSONS, *(c.label(f"enrolment_{c.name}") for c in _ENROLMENTS.c))
+        .outerjoin(_ENROLMENTS, _ENROLMENTS.c.person_id == _PERSONS.c.id)
+        .where(or_(in_(_PERSONS.c.national_id, "nids"), in_(_PERSONS.c.id, "ids")))
+        .order_by(_ENROLMENTS.c.start_date, _ENROLMENTS.c.id)
+    )
+)
 _GROUPS_OF = BulkRead(
     lambda in_: (
         select(_SPECIAL_GROUPS)
@@ -149,6 +163,30 @@ class PersonRepository:
             return {}
         rows = _PERSONS_BY_ID.rows(self.session, keys=sorted(wanted))
         return {r.id: _person(r) for r in rows}
+
+    def with_histories(
+        self, national_ids: Iterable[str], person_ids: Iterable[int]
+    ) -> tuple[dict[str, Person], dict[int, Person], dict[int, list[Enrolment]]]:
+        """``find_many`` of ``national_ids``, ``get_many`` of ``person_ids`` and the
+        enrolments of the persons found (as ``EnrolmentRepository.histories``), in one query."""
+        nids = sorted({n.strip().upper() for n in national_ids})
+        ids = sorted(set(person_ids))
+        if not nids and not ids:
+            return {}, {}, {}
+        rows = _PERSONS_WITH_ENROLMENTS.rows(self.session, nids=nids, ids=ids)
+        width = len(_PERSONS.c)
+        persons = {r.id: _person(r) for r in rows}
+        histories: dict[int, list[Enrolment]] = {}
+        for r in rows:
+            enrolment = enrolment_at(r, width)
+            if enrolment is not None:
+                histories.setdefault(enrolment.person_id, []).append(enrolment)
+        by_nid, by_id = set(nids), set(ids)
+        return (
+            {r.national_id: persons[r.id] for r in rows if r.national_id in by_nid},
+            {i: p for i, p in persons.items() if i in by_id},
+            histories,
+        )
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
