@@ -288,11 +288,14 @@ def _register(
     kinds: dict[str, str | None],
 ) -> None:
     """The batch's 2201s, as ``handlers_settlement.register_2201`` answers each: the persons
-    found with their enrolments (one read for all), then ``services.settlement.register_visits``
-    (one insert) with them and the institutions' ``kinds`` the batch read."""
+    found with their enrolments and the new visits' ids (one statement for all), then
+    ``services.settlement.register_visits`` (one insert) with them and the institutions'
+    ``kinds`` the batch read."""
     if not registering:
         return
-    person_of, histories = people_and_histories(uow, [reg.who for _, reg in registering])
+    person_of, histories, visit_ids = people_and_histories(
+        uow, [reg.who for _, reg in registering], new_visits=len(registering)
+    )
     found: list[tuple[int, svc.Registration, list[AuditEntry]]] = []
     for i, reg in registering:
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid
@@ -314,7 +317,12 @@ def _register(
         )
         found.append((i, reg, [entry]))
     visits = svc.register_visits(
-        uow, [reg for _, reg, _ in found], person_of=person_of, histories=histories, kinds=kinds
+        uow,
+        [reg for _, reg, _ in found],
+        person_of=person_of,
+        histories=histories,
+        visit_ids=visit_ids,
+        kinds=kinds,
     )
     for (i, reg, entries), visit in zip(found, visits, strict=True):
         principal, msgid = items[i].signed.principal, items[i].envelope.msgid

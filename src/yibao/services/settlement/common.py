@@ -36,19 +36,23 @@ PersonOf = Callable[[str | int], Person | None]
 
 
 def people_and_histories(
-    uow: UnitOfWork, refs: Iterable[str | int]
-) -> tuple[PersonOf, dict[int, list[Enrolment]]]:
-    """``people`` of ``refs`` and the enrolments of the persons found
-    (``EnrolmentRepository.histories``), in one query."""
+    uow: UnitOfWork, refs: Iterable[str | int], *, new_visits: int = 0
+) -> tuple[PersonOf, dict[int, list[Enrolment]], list[int] | None]:
+    """``people`` of ``refs``, the enrolments of the persons found
+    (``EnrolmentRepository.histories``) and, on PostgreSQL, ``new_visits`` new visit ids
+    (None: none reserved), in one query (``PersonRepository.with_histories``)."""
     refs = list(refs)
-    by_nid, by_id, histories = uow.persons.with_histories(
-        (r for r in refs if isinstance(r, str)), (r for r in refs if isinstance(r, int))
+    files = uow.persons.with_histories(
+        (r for r in refs if isinstance(r, str)),
+        (r for r in refs if isinstance(r, int)),
+        new_visits=new_visits,
     )
+    by_nid, by_id = files.by_nid, files.by_id
 
     def person(ref: str | int) -> Person | None:
         return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())
 
-    return person, histories
+    return person, files.histories, files.visit_ids
 
 
 def people(uow: UnitOfWork, refs: Iterable[str | int]) -> Callable[[str | int], Person | None]:

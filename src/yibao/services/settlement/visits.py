@@ -59,6 +59,7 @@ def register_visits(
     *,
     person_of: Callable[[str | int], Person | None] | None = None,
     histories: Mapping[int, list[Enrolment]] | None = None,
+    visit_ids: Sequence[int] | None = None,
     kinds: Mapping[str, str | None] | None = None,
 ) -> list[Visit | RecordError | ParameterError]:
     """Register many visits inside a unit of work the caller opened and commits (the API's
@@ -67,9 +68,10 @@ def register_visits(
     refusal, as ``register_visit`` would give it alone; a refused one does not stop the others.
     A caller that has read them already gives ``person_of`` (``common.people`` of the
     registrations' persons), ``histories`` (the enrolments of those found, as
-    ``common.people_and_histories`` reads them: with ``person_of`` only) and ``kinds`` ({code:
-    kind, or None when not registered} of their institutions), which are then not read again
-    (a code not in ``kinds`` is)."""
+    ``common.people_and_histories`` reads them: with ``person_of`` only), ``visit_ids`` (new
+    ids reserved with them, used when they suffice) and ``kinds`` ({code: kind, or None when
+    not registered} of their institutions), which are then not read again (a code not in
+    ``kinds`` is)."""
     out: list[Visit | RecordError | ParameterError | None] = [None] * len(registrations)
     for i, reg in enumerate(registrations):
         try:
@@ -78,7 +80,9 @@ def register_visits(
             out[i] = exc
     todo = [i for i, o in enumerate(out) if o is None]
     if person_of is None:
-        person_of, histories = people_and_histories(uow, [registrations[i].who for i in todo])
+        person_of, histories, visit_ids = people_and_histories(
+            uow, [registrations[i].who for i in todo], new_visits=len(todo)
+        )
     found = {i: person_of(registrations[i].who) for i in todo}
     if histories is None:
         ids = sorted({p.id for p in found.values() if p is not None and p.id is not None})
@@ -119,8 +123,13 @@ def register_visits(
     if len(new) == 1:
         stored = [uow.settlements.add_visit(new[0][1])]
     else:  # ids reserved in one statement, rows by COPY: no statement text per batch size
-        reserved = uow.settlements.reserve_ids(len(new), 0, 0)
-        stored = uow.settlements.add_visits([v for _, v in new], reserved[0] if reserved else None)
+        fresh: list[int] | None = None
+        if visit_ids is not None and len(visit_ids) >= len(new):
+            fresh = list(visit_ids[: len(new)])
+        else:
+            reserved = uow.settlements.reserve_ids(len(new), 0, 0)
+            fresh = reserved[0] if reserved else None
+        stored = uow.settlements.add_visits([v for _, v in new], fresh)
     for (i, _), visit in zip(new, stored, strict=True):
         out[i] = visit
         if registrations[i].diagnoses:

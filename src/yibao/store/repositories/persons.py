@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +45,7 @@ from yibao.store.models import (
     SpecialGroupRow,
 )
 from yibao.store.repositories.enrolments import enrolment_at
-from yibao.store.sql import BulkRead, dialect_insert, grouped
+from yibao.store.sql import BulkRead, InKeys, dialect_insert, grouped
 
 # Read statements built once (run for every settlement): executed with their parameters, so
 # no statement object or cache key is built per call.
@@ -50,16 +62,46 @@ _ALL_GROUPS = (
 # The bulk reads of a settlement batch (``BulkRead``).
 _PERSONS_BY_NID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.national_id, "keys")))
 _PERSONS_BY_ID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.id, "keys")))
-# persons by national ID or id, each with its enrolments (a row per enrolment, or one without),
-# the enrolments in ``EnrolmentRepository.histories``' order
-_PERSONS_WITH_ENROLMENTS = BulkRead(
-    lambda in_: (
-        select(_PERSONS, *(c.label(f"enrolment_{c.name}") for c in _ENROLMENTS.c))
+
+
+def _with_enrolments(in_: InKeys, *extra: ColumnElement[Any]) -> Select[Any]:
+    """Persons by national ID or id, each with its enrolments (a row per enrolment, or one
+    without), the enrolments in ``EnrolmentRepository.histories``' order; ``extra`` columns
+    last."""
+    return (
+        select(_PERSONS, *(c.label(f"enrolment_{c.name}") for c in _ENROLMENTS.c), *extra)
         .outerjoin(_ENROLMENTS, _ENROLMENTS.c.person_id == _PERSONS.c.id)
         .where(or_(in_(_PERSONS.c.national_id, "nids"), in_(_PERSONS.c.id, "ids")))
         .order_by(_ENROLMENTS.c.start_date, _ENROLMENTS.c.id)
     )
+
+
+_PERSONS_WITH_ENROLMENTS = BulkRead(_with_enrolments)
+# PostgreSQL: the same, with ``reserve`` new visit ids from their sequence (an uncorrelated
+# subquery: run once for the statement, when a row is found; the same array on every row)
+_NEW_VISIT_IDS = (
+    select(
+        func.array_agg(func.nextval(func.pg_get_serial_sequence(literal("visits"), literal("id"))))
+    )
+    .select_from(func.generate_series(literal(1), bindparam("reserve", type_=Integer)))
+    .scalar_subquery()
+    .label("visit_ids")
 )
+_PERSONS_WITH_ENROLMENTS_AND_IDS = BulkRead(lambda in_: _with_enrolments(in_, _NEW_VISIT_IDS))
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFiles:
+    """``PersonRepository.with_histories``: {national ID (as stored): person} and {id: person}
+    of those found, their enrolments ({person id: [enrolment]}), and the new visit ids
+    reserved (None: none were)."""
+
+    by_nid: dict[str, Person]
+    by_id: dict[int, Person]
+    histories: dict[int, list[Enrolment]]
+    visit_ids: list[int] | None
+
+
 _GROUPS_OF = BulkRead(
     lambda in_: (
         select(_SPECIAL_GROUPS)
@@ -165,15 +207,23 @@ class PersonRepository:
         return {r.id: _person(r) for r in rows}
 
     def with_histories(
-        self, national_ids: Iterable[str], person_ids: Iterable[int]
-    ) -> tuple[dict[str, Person], dict[int, Person], dict[int, list[Enrolment]]]:
+        self, national_ids: Iterable[str], person_ids: Iterable[int], *, new_visits: int = 0
+    ) -> PersonFiles:
         """``find_many`` of ``national_ids``, ``get_many`` of ``person_ids`` and the
-        enrolments of the persons found (as ``EnrolmentRepository.histories``), in one query."""
+        enrolments of the persons found (as ``EnrolmentRepository.histories``), in one query;
+        on PostgreSQL, when ``new_visits`` is more than one and a person is found, that many new
+        visit ids reserved in the same query (``SettlementRepository.reserve_ids``' visits)."""
         nids = sorted({n.strip().upper() for n in national_ids})
         ids = sorted(set(person_ids))
         if not nids and not ids:
-            return {}, {}, {}
-        rows = _PERSONS_WITH_ENROLMENTS.rows(self.session, nids=nids, ids=ids)
+            return PersonFiles({}, {}, {}, None)
+        reserving = new_visits > 1 and self.session.get_bind().dialect.name == "postgresql"
+        if reserving:
+            rows = _PERSONS_WITH_ENROLMENTS_AND_IDS.rows(
+                self.session, nids=nids, ids=ids, reserve=new_visits
+            )
+        else:
+            rows = _PERSONS_WITH_ENROLMENTS.rows(self.session, nids=nids, ids=ids)
         width = len(_PERSONS.c)
         persons = {r.id: _person(r) for r in rows}
         histories: dict[int, list[Enrolment]] = {}
@@ -182,10 +232,11 @@ class PersonRepository:
             if enrolment is not None:
                 histories.setdefault(enrolment.person_id, []).append(enrolment)
         by_nid, by_id = set(nids), set(ids)
-        return (
+        return PersonFiles(
             {r.national_id: persons[r.id] for r in rows if r.national_id in by_nid},
             {i: p for i, p in persons.items() if i in by_id},
             histories,
+            [int(i) for i in rows[0].visit_ids] if reserving and rows else None,
         )
 
     def count(self) -> int:
