@@ -137,9 +137,9 @@ def test_a_batch_s_persons_come_with_their_enrolments_and_new_visit_ids(uow: Uni
     refs: list[str | int] = [nid(1), nid(3).lower(), nid(9)]
     ids = [p.id for p in people if p.id is not None]
     with uow:
-        files = uow.persons.with_histories([r for r in refs if isinstance(r, str)], ids[1:2])
+        files = uow.persons.with_histories([r for r in refs if isinstance(r, str)], ids[:2])
         assert files.by_nid == uow.persons.find_many(r for r in refs if isinstance(r, str))
-        assert files.by_id == uow.persons.get_many(ids[1:2])
+        assert files.by_id == uow.persons.get_many(ids[:2])  # person 1 by both keys
         assert files.histories == uow.enrolments.histories(ids)[0]
         assert files.visit_ids is None
         reserving = uow.persons.with_histories([nid(1)], [], new_visits=3)

@@ -79,6 +79,9 @@ _TAKE_NONCES_PG = (
 # read (as ``_CALLERS``), the nonces stored of the requests whose key is active among them, and
 # the stored answers of the msgids. The nonces' insert waits for a concurrent insert of the
 # same nonce or signature, then skips it (not returned: a replay), as ``_TAKE_NONCES_PG``.
+# The answers are probed by (caller, msgid) pairs: with ``caller = ANY(...) AND msgid =
+# ANY(...)`` the generic plan of the prepared statement expected a caller's share of the table
+# (few callers, many msgids each), so PostgreSQL planned the statement anew at every run.
 _OPEN_BATCH_PG = (
     "WITH c AS (SELECT i.code, i.level, i.kind, i.active, k.key_id FROM institutions i"
     " LEFT JOIN institution_keys k ON k.institution_id = i.id"
@@ -93,8 +96,9 @@ _OPEN_BATCH_PG = (
     " ON CONFLICT DO NOTHING RETURNING caller, nonce)"
     " SELECT 0, code, key_id, kind, level, active, NULL FROM c"
     " UNION ALL SELECT 1, caller, nonce, NULL, NULL, NULL, NULL FROM n"
-    " UNION ALL SELECT 2, caller, msgid, infno, NULL, NULL, response FROM tx_responses"
-    " WHERE caller = ANY(CAST(%(callers)s AS TEXT[])) AND msgid = ANY(CAST(%(msgids)s AS TEXT[]))"
+    " UNION ALL SELECT 2, t.caller, t.msgid, t.infno, NULL, NULL, t.response"
+    " FROM unnest(CAST(%(ac)s AS TEXT[]), CAST(%(am)s AS TEXT[])) AS q(caller, msgid)"
+    " JOIN tx_responses t ON t.caller = q.caller AND t.msgid = q.msgid"
 )
 _INSERT_RESPONSE = insert(_RESPONSES)
 _UPDATE_ANSWER = (
@@ -234,15 +238,15 @@ class ApiRepository:
             "c": [r[2] for r in nonces],
             "n": [r[3] for r in nonces],
             "s": [r[4] for r in nonces],
-            "callers": sorted({c for c, _ in asked}),
-            "msgids": sorted({m for _, m in asked}),
+            "ac": [c for c, _ in sorted(asked)],
+            "am": [m for _, m in sorted(asked)],
         }
         with driver_of(conn, _OPEN_BATCH_PG) as driver, driver.cursor() as cursor:
             cursor.execute(_OPEN_BATCH_PG, params)
             rows = cursor.fetchall()
         found = [(c, lv, kd, on, k) for t, c, k, kd, lv, on, _ in rows if t == 0]
         stored = {(c, n) for t, c, n, _, _, _, _ in rows if t == 1}
-        answers = {(c, m): (i, r) for t, c, m, i, _, _, r in rows if t == 2 and (c, m) in asked}
+        answers = {(c, m): (i, r) for t, c, m, i, _, _, r in rows if t == 2}
         return Opened(_callers(wanted, codes, found), stored, answers)
 
     def institution_kinds(self, codes: set[str]) -> dict[str, str]:

@@ -17,8 +17,10 @@ from sqlalchemy import (
     bindparam,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    true,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -64,30 +66,65 @@ _PERSONS_BY_NID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.nat
 _PERSONS_BY_ID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.id, "keys")))
 
 
-def _with_enrolments(in_: InKeys, *extra: ColumnElement[Any]) -> Select[Any]:
-    """Persons by national ID or id, each with its enrolments (a row per enrolment, or one
-    without), the enrolments in ``EnrolmentRepository.histories``' order; ``extra`` columns
-    last."""
+def _with_enrolments(
+    in_: InKeys, by: str, *extra: ColumnElement[Any], lateral: bool = False
+) -> Select[Any]:
+    """Persons by the keys ``keys`` of column ``by`` (``national_id`` or ``id``), each with its
+    enrolments (a row per enrolment, or one without), the enrolments in
+    ``EnrolmentRepository.histories``' order; ``extra`` columns last. ``lateral``
+    (PostgreSQL): the enrolments of each person read by its index (a lateral subquery the
+    planner keeps: a join let it hash a scan of the whole table under the generic plan of a
+    prepared statement, which expects ten persons). One key column, not two joined by OR: the
+    generic plan of an OR expects twenty persons, costs more than a plan for the keys given
+    and so was never chosen, the statement planned anew at every run (~0.4 ms)."""
+    if lateral:
+        enrolments = (
+            select(_ENROLMENTS)
+            .where(_ENROLMENTS.c.person_id == _PERSONS.c.id)
+            .offset(0)  # not pulled up into a join
+            .lateral("e")
+        )
+        joined = _PERSONS.outerjoin(enrolments, true())
+    else:
+        enrolments = _ENROLMENTS  # type: ignore[assignment]
+        joined = _PERSONS.outerjoin(_ENROLMENTS, _ENROLMENTS.c.person_id == _PERSONS.c.id)
     return (
-        select(_PERSONS, *(c.label(f"enrolment_{c.name}") for c in _ENROLMENTS.c), *extra)
-        .outerjoin(_ENROLMENTS, _ENROLMENTS.c.person_id == _PERSONS.c.id)
-        .where(or_(in_(_PERSONS.c.national_id, "nids"), in_(_PERSONS.c.id, "ids")))
-        .order_by(_ENROLMENTS.c.start_date, _ENROLMENTS.c.id)
+        select(
+            _PERSONS,
+            *(enrolments.c[c.name].label(f"enrolment_{c.name}") for c in _ENROLMENTS.c),
+            *extra,
+        )
+        .select_from(joined)
+        .where(in_(_PERSONS.c[by], "keys"))
+        .order_by(enrolments.c.start_date, enrolments.c.id)
     )
 
 
-_PERSONS_WITH_ENROLMENTS = BulkRead(_with_enrolments)
-# PostgreSQL: the same, with ``reserve`` new visit ids from their sequence (an uncorrelated
-# subquery: run once for the statement, when a row is found; the same array on every row)
+# PostgreSQL: ``reserve`` new visit ids from their sequence, as a column (an uncorrelated
+# subquery: run once for the statement, when a row is found; the same array on every row).
+# The sequence is looked up once (a subquery of its own), not once a value: ``nextval`` of a
+# name parses and looks it up at every call, ~5 µs a value.
+_VISITS_SEQUENCE: ColumnElement[Any] = literal_column(
+    "(SELECT pg_get_serial_sequence('visits', 'id')::regclass)"
+)
 _NEW_VISIT_IDS = (
-    select(
-        func.array_agg(func.nextval(func.pg_get_serial_sequence(literal("visits"), literal("id"))))
-    )
+    select(func.array_agg(func.nextval(_VISITS_SEQUENCE)))
     .select_from(func.generate_series(literal(1), bindparam("reserve", type_=Integer)))
     .scalar_subquery()
     .label("visit_ids")
 )
-_PERSONS_WITH_ENROLMENTS_AND_IDS = BulkRead(lambda in_: _with_enrolments(in_, _NEW_VISIT_IDS))
+#: (key column, PostgreSQL, new visit ids reserved) -> the persons' read with their enrolments
+_WITH_ENROLMENTS: dict[tuple[str, bool, bool], BulkRead[Any]] = {}
+
+
+def _with_enrolments_read(by: str, postgresql: bool, reserving: bool) -> BulkRead[Any]:
+    read = _WITH_ENROLMENTS.get((by, postgresql, reserving))
+    if read is None:
+        extra = (_NEW_VISIT_IDS,) if reserving else ()
+        read = _WITH_ENROLMENTS[(by, postgresql, reserving)] = BulkRead(
+            lambda in_: _with_enrolments(in_, by, *extra, lateral=postgresql)
+        )
+    return read
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,34 +247,39 @@ class PersonRepository:
         self, national_ids: Iterable[str], person_ids: Iterable[int], *, new_visits: int = 0
     ) -> PersonFiles:
         """``find_many`` of ``national_ids``, ``get_many`` of ``person_ids`` and the
-        enrolments of the persons found (as ``EnrolmentRepository.histories``), in one query;
-        on PostgreSQL, when ``new_visits`` is more than one and a person is found, that many new
-        visit ids reserved in the same query (``SettlementRepository.reserve_ids``' visits)."""
-        nids = sorted({n.strip().upper() for n in national_ids})
-        ids = sorted(set(person_ids))
-        if not nids and not ids:
-            return PersonFiles({}, {}, {}, None)
-        reserving = new_visits > 1 and self.session.get_bind().dialect.name == "postgresql"
-        if reserving:
-            rows = _PERSONS_WITH_ENROLMENTS_AND_IDS.rows(
-                self.session, nids=nids, ids=ids, reserve=new_visits
-            )
-        else:
-            rows = _PERSONS_WITH_ENROLMENTS.rows(self.session, nids=nids, ids=ids)
-        width = len(_PERSONS.c)
-        persons = {r.id: _person(r) for r in rows}
+        enrolments of the persons found (as ``EnrolmentRepository.histories``), in one query
+        (two when both are given); on PostgreSQL, when ``new_visits`` is more than one and a
+        person is found, that many new visit ids reserved in the same query
+        (``SettlementRepository.reserve_ids``' visits)."""
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        reserve = new_visits if postgresql and new_visits > 1 else 0
+        persons: dict[int, Person] = {}
         histories: dict[int, list[Enrolment]] = {}
-        for r in rows:
-            enrolment = enrolment_at(r, width)
-            if enrolment is not None:
-                histories.setdefault(enrolment.person_id, []).append(enrolment)
-        by_nid, by_id = set(nids), set(ids)
-        return PersonFiles(
-            {r.national_id: persons[r.id] for r in rows if r.national_id in by_nid},
-            {i: p for i, p in persons.items() if i in by_id},
-            histories,
-            [int(i) for i in rows[0].visit_ids] if reserving and rows else None,
-        )
+        found: list[dict[Any, Person]] = []
+        visit_ids: list[int] | None = None
+        width = len(_PERSONS.c)
+        for by, keys in (
+            ("national_id", sorted({n.strip().upper() for n in national_ids})),
+            ("id", sorted(set(person_ids))),
+        ):
+            found.append({})
+            if not keys:
+                continue
+            params: dict[str, Any] = (
+                {"keys": keys, "reserve": reserve} if reserve else {"keys": keys}
+            )
+            rows = _with_enrolments_read(by, postgresql, bool(reserve)).rows(self.session, **params)
+            if reserve and rows:
+                visit_ids, reserve = [int(i) for i in rows[0].visit_ids], 0
+            read: set[int] = set()  # the persons first read here (not by the other key)
+            for r in rows:
+                if r.id not in persons:
+                    persons[r.id] = _person(r)
+                    read.add(r.id)
+                found[-1][getattr(r, by)] = persons[r.id]
+                if r.id in read and (enrolment := enrolment_at(r, width)) is not None:
+                    histories.setdefault(r.id, []).append(enrolment)
+        return PersonFiles(found[0], found[1], histories, visit_ids)
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(PersonRow)) or 0)
