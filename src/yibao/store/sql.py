@@ -56,8 +56,8 @@ def reserve_ids(
     shape = (names, None if lookup is None else (lookup[0].name, lookup[1]))
     sql = _RESERVE.get(shape)
     if sql is None:
-        columns = ", ".join(
-            f"ARRAY(SELECT nextval(pg_get_serial_sequence('{name}', 'id'))"
+        columns = ", ".join(  # each sequence looked up once, not once a value (~5 µs each)
+            f"ARRAY(SELECT nextval((SELECT pg_get_serial_sequence('{name}', 'id')::regclass))"
             f" FROM generate_series(1, %(n{i})s::int))"
             for i, name in enumerate(names)
         )
