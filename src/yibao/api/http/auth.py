@@ -9,7 +9,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -151,7 +151,7 @@ class SignedRequest:
     nonce: str
     signature: str
 
-    @property
+    @cached_property  # read several times a request by a batch's checks
     def principal(self) -> Principal:
         return Principal(Role.INSTITUTION, f"inst:{self.code}", self.code, None)
 
