@@ -228,7 +228,7 @@ class ApiRepository:
             return None
         wanted = set(pairs)
         codes = {c for c, _ in wanted}
-        asked = set(msgids)
+        asked = sorted(set(msgids))
         params = {
             "keys": sorted({k for _, k in wanted}),
             "codes": sorted(codes),
@@ -238,8 +238,8 @@ class ApiRepository:
             "c": [r[2] for r in nonces],
             "n": [r[3] for r in nonces],
             "s": [r[4] for r in nonces],
-            "ac": [c for c, _ in sorted(asked)],
-            "am": [m for _, m in sorted(asked)],
+            "ac": [c for c, _ in asked],
+            "am": [m for _, m in asked],
         }
         with driver_of(conn, _OPEN_BATCH_PG) as driver, driver.cursor() as cursor:
             cursor.execute(_OPEN_BATCH_PG, params)
