@@ -63,9 +63,9 @@ def parse_price(value: object, field: str = "pric") -> int:
 
 def units_text(value: int, scale: int, places: int) -> str:
     """Integer units of 1/``scale`` as a decimal string with ``places`` decimals."""
-    if value >= 0 and places > 0 and scale == 10**places:  # exact: in integers
-        whole, frac = divmod(value, scale)
-        return f"{whole}.{frac:0{places}d}"
+    if value >= 0 and places > 0 and scale == 10**places:  # exact: the digits, a point put in
+        digits = str(value).zfill(places + 1)
+        return digits[:-places] + "." + digits[-places:]
     return str((Decimal(value) / scale).quantize(Decimal(1).scaleb(-places)))
 
 
