@@ -129,6 +129,11 @@ _ADDED = (
 )  # fmt: skip
 
 
+#: An ``add_many`` row in COPY's text format (``store.sql.copy_text``): texts and the day as
+#: ``%s``, integers as ``%d``.
+_ADDED_TEXT = "%d\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n"
+
+
 def _class_values(c: FeeLineClass) -> dict[str, Any]:
     return {
         "item_class": _VALUES[c.item_class],
@@ -183,7 +188,7 @@ class FeeRepository:
                         c.category_b, values[c.reason],
                     )
                 )  # fmt: skip
-        insert_tuples(self.session, _LINES, _ADDED, rows)
+        insert_tuples(self.session, _LINES, _ADDED, rows, _ADDED_TEXT)
 
     def reclassify(self, lines: Sequence[FeeLine]) -> None:
         """Store stored lines' new classification (one executemany)."""
