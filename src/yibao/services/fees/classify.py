@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
@@ -45,6 +46,9 @@ def _epoch_days(dates: Sequence[dt.date]) -> I64:
     return np.array([days[d] for d in dates], dtype=np.int64)
 
 
+_fee_date = attrgetter("fee_date")
+
+
 def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
     """Each line's amount (fen, half up): quantity × unit price (``kernel.classify``)."""
     q = np.array(quantities, dtype=np.int64)
@@ -75,7 +79,7 @@ def classify_visits(
     lines = [line for v in visits for line in v.lines]
     rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
     sex = [SEX_MALE if v.person.sex is Sex.MALE else SEX_FEMALE for v in visits]
-    ages = [v.person.age_on(d) for v in visits for d in (line.fee_date for line in v.lines)]
+    ages = [age for v in visits for age in _ages(v.person, v.lines)]
     count = np.array(sizes, dtype=np.int64)
     found = classify_lines(
         table,
@@ -110,15 +114,30 @@ def classify_visits(
     return out
 
 
+def _ages(person: Person, lines: Sequence[FeeLine]) -> list[int]:
+    """The person's age on each line's day (each distinct day computed once)."""
+    on = {d: person.age_on(d) for d in set(map(_fee_date, lines))}
+    return [on[line.fee_date] for line in lines]
+
+
 def summed(lines: Sequence[FeeLine]) -> LineSums:
-    """Live classified lines summed."""
-    cs = [line.classes for line in lines if line.classes is not None]
+    """Live classified lines summed (one pass)."""
+    count = amount = fully_self_paid = over_limit = in_scope = category_b = 0
+    for line in lines:
+        amount += line.amount
+        c = line.classes
+        if c is not None:
+            count += 1
+            fully_self_paid += c.fully_self_paid
+            over_limit += c.over_limit
+            in_scope += c.in_scope
+            category_b += c.category_b
     return LineSums(
-        len(cs),
-        sum(line.amount for line in lines),
-        sum(c.fully_self_paid for c in cs),
-        sum(c.over_limit for c in cs),
-        sum(c.in_scope for c in cs),
-        sum(c.category_b for c in cs),
-        last_day=max((line.fee_date for line in lines), default=None),
+        count,
+        amount,
+        fully_self_paid,
+        over_limit,
+        in_scope,
+        category_b,
+        last_day=max(map(_fee_date, lines), default=None),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,8 @@ _REQUIRED = itemgetter("feedetl_sn", "med_list_codg", "cnt", "pric", "fee_ocur_t
 _QUANTITIES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,4})?\n)*[0-9]+(?:\.[0-9]{1,4})?")
 _PRICES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,6})?\n)*[0-9]+(?:\.[0-9]{1,6})?")
 _YUAN = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+#: A decimal's whole and fraction digits: (whole, ".", fraction) or (whole, "", "").
+_PARTS = methodcaller("partition", ".")
 _MAX_QUANTITY_UNITS = int(MAX_QUANTITY * QTY_SCALE)
 _MAX_PRICE_UNITS = int(MAX_PRICE_YUAN * PRICE_SCALE)
 _MAX_FEN = int(MAX_YUAN * 100)
@@ -122,10 +124,7 @@ def _units(
     if "." not in joined:  # whole numbers: converted in C
         units = [scale * u for u in map(int, texts)]
         return units if max(units) <= most else None
-    units = [
-        int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
-        for whole, _, frac in (t.partition(".") for t in texts)
-    ]
+    units = [int(whole + frac.ljust(places, "0")) for whole, _, frac in map(_PARTS, texts)]
     return units if max(units) <= most else None
 
 

@@ -205,6 +205,13 @@ def _open_visit(uow: UnitOfWork, mdtrt_id: str, institution: str | None) -> Visi
 
 
 def _check_dates(visit: Visit, lines: Sequence[FeeLine], today: dt.date) -> None:
+    """Refuse the first line dated before the visit, after its discharge or after today."""
+    if not lines:
+        return
+    days = [line.fee_date for line in lines]
+    last = today if visit.end_date is None else min(today, visit.end_date)
+    if min(days) >= visit.begin_date and max(days) <= last:  # the common case: no field named
+        return
     for i, line in enumerate(lines):
         field = _at(i, line.feedetl_sn, "fee_ocur_time")
         day = line.fee_date
@@ -217,9 +224,13 @@ def _check_dates(visit: Visit, lines: Sequence[FeeLine], today: dt.date) -> None
 
 
 def _check_serials(lines: Sequence[FeeLine], used: set[str]) -> None:
+    """Refuse the first line whose serial the visit has used, or an earlier line of the
+    upload."""
+    sns = [line.feedetl_sn for line in lines]
+    if len(set(sns)) == len(sns) and used.isdisjoint(sns):  # the common case
+        return
     seen: set[str] = set()
-    for i, line in enumerate(lines):
-        sn = line.feedetl_sn
+    for i, sn in enumerate(sns):
         if sn in used:
             raise InvalidField(
                 _at(i, sn, "feedetl_sn"), "already used for this visit (a cancelled line's too)"
@@ -245,14 +256,18 @@ def _results(
 ) -> list[LineResult]:
     policy = policies(region)
     out = []
-    ratios: dict[dt.date, Decimal] = {}
+    #: per fee date: the share, and it as a fraction (numerator, denominator)
+    ratios: dict[dt.date, tuple[Decimal, int, int]] = {}
     for line, limit in zip(classified, limits, strict=True):
-        ratio = ratios.get(line.fee_date)
-        if ratio is None:
-            ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
+        found = ratios.get(line.fee_date)
+        if found is None:
+            ratio = policy.rate(PREPAY_RATIO, line.fee_date)
+            found = ratios[line.fee_date] = (ratio, *ratio.as_integer_ratio())
+        ratio, num, den = found
         assert line.classes is not None
         b = line.classes.category_b
-        prepay = round_fen(b * ratio) if b else 0  # most lines are not category B
+        # round_fen(b * ratio), in integers: b × num / den, half up (most lines are not B)
+        prepay = (2 * b * num + den) // (2 * den) if b > 0 else round_fen(b * ratio) if b else 0
         out.append(LineResult(line, limit, ratio, prepay))
     return out
 
