@@ -11,7 +11,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from yibao.domain.fees import FeeLine, FeeLineClass, LineSums
+from yibao.domain.fees import FeeLine, FeeLineClass, LineSums, fee_line_class
 from yibao.domain.identity import Sex
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit
@@ -97,7 +97,7 @@ def classify_visits(
     )
     classes = list(
         map(
-            FeeLineClass,
+            fee_line_class,
             [CLASSES[k] for k in table.item_class[rows].tolist()],
             found.fully_self_paid.tolist(),
             found.over_limit.tolist(),

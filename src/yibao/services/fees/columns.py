@@ -11,18 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from operator import itemgetter, methodcaller
 from typing import Any
 
 import numpy as np
 
 from yibao.domain.errors import RecordError
-from yibao.domain.fees import MAX_LINES_PER_UPLOAD, FeeLine
+from yibao.domain.fees import MAX_LINES_PER_UPLOAD, FeeLine, fee_line
 from yibao.kernel.classify import PRICE_SCALE, QTY_SCALE, line_amounts, line_too_large
 from yibao.policy import ParameterError
 from yibao.policy.catalogue import MAX_PRICE_YUAN, MAX_QUANTITY
 from yibao.policy.dates import day_of
 from yibao.policy.money import MAX_YUAN
+from yibao.policy.vocab import FeeLineStatus
 
 #: Per upload: its lines with their amounts, or why it was refused.
 Parsed = list[FeeLine] | RecordError | ParameterError
@@ -104,7 +106,10 @@ def _columns(docs_of: Sequence[object]) -> list[list[FeeLine]] | None:
     amounts = line_amounts(q, p).tolist()
     if not _stated_agree(stated, amounts):
         return None
-    lines = list(map(FeeLine, sns, codes, quantity, price, amounts, days, approvals))
+    live, none = repeat(FeeLineStatus.LIVE), repeat(None)
+    lines = list(
+        map(fee_line, sns, codes, quantity, price, amounts, days, approvals, live, none, none)
+    )
     out, at = [], 0
     for n in sizes:
         out.append(lines[at : at + n])

@@ -31,6 +31,8 @@ from yibao.domain.fees import (
     FeeLineClass,
     LineSums,
     Procedure,
+    fee_line,
+    fee_line_class,
 )
 from yibao.domain.settlement import Visit
 from yibao.policy.supervision import LINE_RULE_REASONS
@@ -97,16 +99,16 @@ _RECLASSIFY = (
 
 
 def _line_of(row: Any) -> FeeLine:
-    return FeeLine(
-        feedetl_sn=row.feedetl_sn,
-        code=row.code,
-        quantity=row.quantity,
-        unit_price=row.unit_price,
-        amount=row.amount,
-        fee_date=row.fee_date,
-        approval=row.approval,
-        status=FeeLineStatus(row.status),
-        classes=FeeLineClass(
+    return fee_line(
+        row.feedetl_sn,
+        row.code,
+        row.quantity,
+        row.unit_price,
+        row.amount,
+        row.fee_date,
+        row.approval,
+        FeeLineStatus(row.status),
+        fee_line_class(
             ItemClass(row.item_class),
             row.fully_self_paid,
             row.over_limit,
@@ -114,7 +116,7 @@ def _line_of(row: Any) -> FeeLine:
             row.category_b,
             LineReason(row.reason),
         ),
-        id=row.id,
+        row.id,
     )
 
 
