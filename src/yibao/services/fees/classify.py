@@ -16,9 +16,11 @@ from yibao.domain.identity import Sex
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit
 from yibao.kernel.classify import (
+    CHECK_RESTRICTED,
     CLASSES,
     NO_LIMIT,
     REASONS,
+    SEX_ANY,
     SEX_FEMALE,
     SEX_MALE,
     CatalogueTable,
@@ -58,12 +60,20 @@ def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class VisitLines:
-    """A visit's lines to classify together, with their catalogue rows (every one ≥ 0)."""
+    """A visit's lines to classify together, with their catalogue rows (every one ≥ 0), and
+    its person: None when no row is restricted (``needs_person``: sex and age are read for
+    those only)."""
 
     visit: Visit
-    person: Person
+    person: Person | None
     lines: Sequence[FeeLine]
     rows: I64
+
+
+def needs_person(table: CatalogueTable, rows: I64) -> bool:
+    """Whether a line of these catalogue rows is classified by the person's sex or age (an item
+    with a restriction: ``kernel.classify.CHECK_RESTRICTED``)."""
+    return bool(len(rows)) and bool((table.checks[rows] & CHECK_RESTRICTED).any())
 
 
 def classify_visits(
@@ -78,7 +88,9 @@ def classify_visits(
         return [([], []) for _ in visits]
     lines = [line for v in visits for line in v.lines]
     rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
-    sex = [SEX_MALE if v.person.sex is Sex.MALE else SEX_FEMALE for v in visits]
+    if any(v.person is None and needs_person(table, v.rows) for v in visits):
+        raise ValueError("a visit with restricted items is classified without its person")
+    sex = [_sex(v.person) for v in visits]
     ages = [age for v in visits for age in _ages(v.person, v.lines)]
     count = np.array(sizes, dtype=np.int64)
     found = classify_lines(
@@ -114,8 +126,17 @@ def classify_visits(
     return out
 
 
-def _ages(person: Person, lines: Sequence[FeeLine]) -> list[int]:
-    """The person's age on each line's day (each distinct day computed once)."""
+def _sex(person: Person | None) -> int:
+    """The person's sex code (None: no person, no restricted item: ``SEX_ANY``)."""
+    if person is None:
+        return SEX_ANY
+    return SEX_MALE if person.sex is Sex.MALE else SEX_FEMALE
+
+
+def _ages(person: Person | None, lines: Sequence[FeeLine]) -> list[int]:
+    """The person's age on each line's day (each distinct day computed once; no person: 0)."""
+    if person is None:
+        return [0] * len(lines)
     on = {d: person.age_on(d) for d in set(map(_fee_date, lines))}
     return [on[line.fee_date] for line in lines]
 
