@@ -16,7 +16,6 @@ from yibao.domain.identity import Sex
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit
 from yibao.kernel.classify import (
-    CHECK_RESTRICTED,
     CLASSES,
     NO_LIMIT,
     REASONS,
@@ -61,7 +60,7 @@ def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
 @dataclass(frozen=True)
 class VisitLines:
     """A visit's lines to classify together, with their catalogue rows (every one ≥ 0), and
-    its person: None when no row is restricted (``needs_person``: sex and age are read for
+    its person: None when no row is restricted by sex or age (``needs_person``: read for
     those only)."""
 
     visit: Visit
@@ -72,8 +71,8 @@ class VisitLines:
 
 def needs_person(table: CatalogueTable, rows: I64) -> bool:
     """Whether a line of these catalogue rows is classified by the person's sex or age (an item
-    with a restriction: ``kernel.classify.CHECK_RESTRICTED``)."""
-    return bool(len(rows)) and bool((table.checks[rows] & CHECK_RESTRICTED).any())
+    restricted by either: ``CatalogueTable.by_person``)."""
+    return bool(len(rows)) and bool(table.by_person[rows].any())
 
 
 def classify_visits(
@@ -89,7 +88,7 @@ def classify_visits(
     lines = [line for v in visits for line in v.lines]
     rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
     if any(v.person is None and needs_person(table, v.rows) for v in visits):
-        raise ValueError("a visit with restricted items is classified without its person")
+        raise ValueError("an item restricted by sex or age is classified without the person")
     sex = [_sex(v.person) for v in visits]
     ages = [age for v in visits for age in _ages(v.person, v.lines)]
     count = np.array(sizes, dtype=np.int64)
@@ -127,7 +126,7 @@ def classify_visits(
 
 
 def _sex(person: Person | None) -> int:
-    """The person's sex code (None: no person, no restricted item: ``SEX_ANY``)."""
+    """The person's sex code (None: no person, no item restricted by sex: ``SEX_ANY``)."""
     if person is None:
         return SEX_ANY
     return SEX_MALE if person.sex is Sex.MALE else SEX_FEMALE

@@ -277,7 +277,7 @@ def _results(
 @dataclass(frozen=True)
 class _ToClassify:
     """A visit's live lines (stored ones, in upload order) and new ones, to classify, and its
-    person (None: not read; read when a line's item is restricted)."""
+    person (None: not read; read when a line's item is restricted by sex or age)."""
 
     visit: Visit
     person: Person | None
@@ -301,8 +301,8 @@ def _reclassify_many(
     one call: each visit's stored lines first, then its new ones, whose codes must be valid on
     their dates (else that visit is refused, naming the first line that is not); store the
     stored lines' changes (``write``). A stored line whose code has since left the catalogue
-    keeps its classification. The persons not given whose visits have a restricted item
-    (``needs_person``: by sex, age...) are read, in one query."""
+    keeps its classification. The persons not given whose visits have an item restricted by
+    sex or age (``needs_person``) are read, in one query."""
     new_rows = _per_visit(table, [t.new for t in todo])
     old_rows = _per_visit(table, [t.live for t in todo])
     out: list[Reclassified | None] = [None] * len(todo)
@@ -340,8 +340,8 @@ def _reclassify_many(
 def _with_persons(
     uow: UnitOfWork, table: CatalogueTable, going: list[tuple[int, list[int], VisitLines]]
 ) -> list[tuple[int, list[int], VisitLines]]:
-    """``going`` with the persons of the visits with a restricted item and no person given,
-    read in one query (the others are classified without theirs)."""
+    """``going`` with the persons of the visits with an item restricted by sex or age and no
+    person given, read in one query (the others are classified without theirs)."""
     wanted = {
         v.visit.person_id for _, _, v in going if v.person is None and needs_person(table, v.rows)
     }
@@ -471,8 +471,8 @@ def upload_many(
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
     API's batches): one locked read of the visits, one of their settlements, one of their
-    lines, one of their persons' enrolments, one of the persons whose lines have restricted
-    items (by sex, age...; none without), one insert of every upload's lines.
+    lines, one of their persons' enrolments, one of the persons whose lines have items
+    restricted by sex or age (none without), one insert of every upload's lines.
     Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
     refused one stores nothing and does not stop the others. Uploads to one visit are taken in
     turn, each seeing the lines of those before it. A caller that has read the uploads' visits
@@ -544,8 +544,8 @@ def _upload_round(
         open_.append((i, visit))
     stored = uow.fees.lines_of(v.id for _, v in open_ if v.id)
     person_ids = {v.person_id for _, v in open_}
-    # the persons are read for the visits with restricted items only (_reclassify_many), or
-    # to name one not enrolled
+    # the persons are read for the visits with items restricted by sex or age only
+    # (_reclassify_many), or to name one not enrolled
     histories, _ = uow.enrolments.histories(sorted(person_ids)) if person_ids else ({}, {})
     regions: dict[str, list[tuple[int, _ToClassify]]] = {}
     for i, visit in open_:
