@@ -113,3 +113,11 @@ def test_fen_to_yuan(value: int) -> None:
     sign = "-" if value < 0 else ""
     assert fen_to_yuan(value) == f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
     assert Decimal(fen_to_yuan(value)) == Decimal(value) / 100
+
+
+def test_kept_texts_are_bounded() -> None:
+    from yibao.api.http.fee_json import _Texts
+
+    texts: _Texts[int] = _Texts(fen_to_yuan, most=2)
+    assert [texts[v] for v in (5, 150, 5, 12345, 7)] == ["0.05", "1.50", "0.05", "123.45", "0.07"]
+    assert len(texts) <= 2

@@ -57,14 +57,19 @@ def result_json(r: LineResult) -> dict[str, Any]:
 
 
 class _Texts(dict[K, str]):
-    """Texts of values, each made (``text``) the first time it is asked for: a batch's lines
-    share most of their numbers (zeros, prices, an amount that is also in scope)."""
+    """Texts of values, each made (``text``) the first time it is asked for, kept for the
+    requests after (``most`` at most: then emptied): lines share most of their numbers (zeros,
+    the catalogue's prices, an amount that is also in scope). Entries are never changed, so
+    threads may share it."""
 
-    def __init__(self, text: Callable[[K], str]) -> None:
+    def __init__(self, text: Callable[[K], str], most: int = 20_000) -> None:
         super().__init__()
         self.text = text
+        self.most = most
 
     def __missing__(self, key: K) -> str:
+        if len(self) >= self.most:
+            self.clear()
         value = self[key] = self.text(key)
         return value
 
@@ -77,14 +82,19 @@ def _price_text(price: int) -> str:
     return units_text(price, PRICE_SCALE, 6)
 
 
+#: The texts of amounts (fen), quantities, prices and days answered.
+_YUAN: _Texts[int] = _Texts(fen_to_yuan)
+_CNT: _Texts[int] = _Texts(_quantity_text)
+_PRIC: _Texts[int] = _Texts(_price_text)
+_DAYS: _Texts[dt.date] = _Texts(dt.date.isoformat, 2_000)
+
+
 def results_json(results: Sequence[LineResult]) -> list[dict[str, Any]]:
     """Classified lines as 2204 (and 2206) answer them: per line the fields of ``line_json``,
     its price limit, category-B share and pre-payment, then those of ``classes_json``, in that
-    order; each distinct number's text made once (``units_text``, ``fen_to_yuan``)."""
-    yuan: _Texts[int] = _Texts(fen_to_yuan)
-    cnt: _Texts[int] = _Texts(_quantity_text)
-    pric: _Texts[int] = _Texts(_price_text)
-    days: _Texts[dt.date] = _Texts(dt.date.isoformat)
+    order; each distinct number's text made once (``units_text``, ``fen_to_yuan``) and kept
+    (``_Texts``)."""
+    yuan, cnt, pric, days = _YUAN, _CNT, _PRIC, _DAYS
     out = []
     for r in results:
         line = r.line
