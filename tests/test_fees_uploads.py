@@ -147,3 +147,66 @@ def test_a_batch_of_uploads_is_each_upload_alone(engine: Engine, bills: Any, bad
     assert isinstance(expected[refused], str) and "feedetail[" in expected[refused]
     for a, b in zip(alone, together, strict=True):
         assert stored(UnitOfWork.for_engine(engine), a) == stored(UnitOfWork.for_engine(engine), b)
+
+
+@pytest.mark.usefixtures("test_catalogue")
+def test_persons_are_read_for_restricted_items_only(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's persons are read (one query) only when a visit's lines have an item
+    restricted by sex or age, and such an item is classified by the person's sex as
+    before; the other visits are classified without their person."""
+    from yibao.domain.identity import Sex
+    from yibao.policy.vocab import LineReason
+    from yibao.store.repositories.persons import PersonRepository
+
+    with UnitOfWork.for_engine(engine) as counting:
+        n = counting.persons.count() + 1
+    men = []
+    for k in range(n, n + 40):  # two men (a women-only item is refused them)
+        who = employee(UnitOfWork.for_engine(engine), n=k)
+        with UnitOfWork.for_engine(engine) as uow:
+            person = uow.persons.find(who)
+        if person is not None and person.sex is Sex.MALE:
+            men.append(who)
+        if len(men) == 2:
+            break
+    visits = [
+        register_visit(
+            UnitOfWork.for_engine(engine), who, "H1", "inpatient", 2, dt.date(2025, 5, 1)
+        )
+        for who in men
+    ]
+    read: list[set[int]] = []
+    get_many = PersonRepository.get_many
+
+    def counted(self: PersonRepository, ids: Any) -> Any:
+        read.append(set(ids))
+        return get_many(self, read[-1])
+
+    monkeypatch.setattr(PersonRepository, "get_many", counted)
+    plain = docs([("001101000010000", 1, 100, 1)])
+    women_only = [
+        *docs([("001101000010000", 1, 100, 1)]),
+        {**docs([("XF06", 1, 500, 2)])[0], "feedetl_sn": "9"},
+    ]
+    uow = UnitOfWork.for_engine(engine)
+    with uow:
+        found = fees.upload_many(uow, [fees.Upload(visits[0].mdtrt_id, plain)])
+        uow.commit()
+    assert read == [] and isinstance(found[0], fees.FeeChange)
+    uow = UnitOfWork.for_engine(engine)
+    with uow:
+        found = fees.upload_many(
+            uow,
+            [
+                fees.Upload(visits[0].mdtrt_id, [{**plain[0], "feedetl_sn": "2"}]),
+                fees.Upload(visits[1].mdtrt_id, women_only),
+            ],
+        )
+        uow.commit()
+    assert read == [{visits[1].person_id}]
+    second = found[1]
+    assert isinstance(second, fees.FeeChange)
+    reasons = [r.line.classes.reason for r in second.lines if r.line.classes is not None]
+    assert reasons == [LineReason.CLASS_A, LineReason.SEX]

@@ -22,7 +22,7 @@ from yibao.services import registry
 from yibao.store.api_models import AuditRow, InstitutionKeyRow, InstitutionRow, TxResponseRow
 from yibao.store.repositories import ApiRepository
 from yibao.store.repositories.api import Callers
-from yibao.store.sql import insert_rows
+from yibao.store.sql import insert_rows, insert_tuples
 from yibao.store.uow import UnitOfWork
 
 AT = dt.datetime(2025, 5, 1, 10, 0, 0, 123456)
@@ -75,6 +75,28 @@ def test_insert_rows_stores_what_an_insert_would(engine: Engine) -> None:
         entry = session.scalars(select(AuditRow)).one()
         assert entry.id  # the server's sequence
         assert (entry.at, entry.target, entry.person_id) == (AT, "tab\there, new\nline", None)
+
+
+_NAMES = ("caller", "msgid", "infno", "request_sha256", "infcode", "response")
+#: a tx_responses row in COPY's text format (``insert_tuples``' ``text``)
+_TEXT = "%s\t%s\t%s\t%s\t%d\t%s\n"
+
+
+@pytest.mark.parametrize(
+    "response",
+    ['{"n": 1}', '{"text": "医保\\t"}', "tab\there", "new\nline", "cr\rhere", "back\\slash"],
+)
+def test_rows_as_copy_text_store_what_rows_do(engine: Engine, response: str) -> None:
+    """Rows written as COPY text (``insert_tuples``' ``text``) store what they would as rows;
+    a value that would need COPY's escaping sends them as rows instead."""
+    table = cast(Table, TxResponseRow.__table__)
+    rows = [("inst:H1", f"m{i}", "2204", "a" * 64, i, f"{response} {i}") for i in range(3)]
+    with Session(engine) as session:
+        insert_tuples(session, table, _NAMES, rows, _TEXT)
+        session.commit()
+    with Session(engine) as session:
+        found = session.execute(select(*(table.c[n] for n in _NAMES)).order_by(table.c.msgid))
+        assert [tuple(r) for r in found] == rows
 
 
 def test_a_refused_row_fails_the_statement_and_writes_nothing(engine: Engine) -> None:

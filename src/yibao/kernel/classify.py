@@ -77,6 +77,9 @@ class CatalogueTable:
     class_reason: I64 = field(init=False, repr=False)
     #: per row: CHECK_* bits of what its lines need checked (0 for most rows)
     checks: npt.NDArray[np.int8] = field(init=False, repr=False)
+    #: per row: a restriction by sex or age (its lines need the person's; the others are
+    #: classified alike whatever ``Lines.sex`` and ``Lines.age`` say)
+    by_person: B = field(init=False, repr=False)
     #: every code has one version: a code id is its row
     one_version: bool = field(init=False, repr=False)
     _codes: npt.NDArray[np.str_] = field(init=False, repr=False)
@@ -104,6 +107,7 @@ class CatalogueTable:
                 )
                 | np.where(self.price_limit != NO_LIMIT, CHECK_PRICE, 0)
             ).astype(np.int8),
+            "by_person": (self.sex != SEX_ANY) | (self.min_age > 0) | (self.max_age != NO_LIMIT),
             "one_version": bool(
                 len(self.code_id) == len(self.codes)
                 and (self.code_id == np.arange(len(self.codes))).all()

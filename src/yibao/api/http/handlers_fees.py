@@ -14,7 +14,7 @@ from typing import Any
 
 from yibao.api.http import inputs
 from yibao.api.http.context import TxContext
-from yibao.api.http.fee_json import classes_json, line_json, result_json, upload_of
+from yibao.api.http.fee_json import classes_json, line_json, results_json, upload_of
 from yibao.api.http.handlers_settlement import _own_institution, _visit_code
 from yibao.api.http.tx import handler
 from yibao.services import fees
@@ -26,7 +26,7 @@ def change_json(change: FeeChange) -> dict[str, Any]:
     return {
         "mdtrt_id": change.visit.mdtrt_id,
         "psn_no": str(change.visit.person_id),
-        "result": [result_json(r) for r in change.lines],
+        "result": results_json(change.lines),
         "cancelled": change.cancelled,
         "fee_lines": fee_lines_json(change.sums),
     }

@@ -18,7 +18,7 @@ from yibao.api.http import errors, inputs
 from yibao.api.http.auth import Principal
 from yibao.api.http.context import TxContext
 from yibao.api.http.errors import ApiError
-from yibao.api.http.fee_json import result_json, upload_of
+from yibao.api.http.fee_json import results_json, upload_of
 from yibao.api.http.tx import handler
 from yibao.domain.errors import NotFound
 from yibao.domain.roles import Role
@@ -226,7 +226,7 @@ def presettle_2206(ctx: TxContext, data: dict[str, Any]) -> dict[str, Any]:
         bill.live if bill is not None else None,
     )
     if bill is not None:
-        out["result"] = [result_json(r) for r in bill.lines]
+        out["result"] = results_json(bill.lines)
     return out
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
-from yibao.domain.fees import FeeLine, FeeLineClass, LineSums
+from yibao.domain.fees import FeeLine, FeeLineClass, LineSums, fee_line_class
 from yibao.domain.identity import Sex
 from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit
@@ -18,6 +19,7 @@ from yibao.kernel.classify import (
     CLASSES,
     NO_LIMIT,
     REASONS,
+    SEX_ANY,
     SEX_FEMALE,
     SEX_MALE,
     CatalogueTable,
@@ -45,6 +47,9 @@ def _epoch_days(dates: Sequence[dt.date]) -> I64:
     return np.array([days[d] for d in dates], dtype=np.int64)
 
 
+_fee_date = attrgetter("fee_date")
+
+
 def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
     """Each line's amount (fen, half up): quantity × unit price (``kernel.classify``)."""
     q = np.array(quantities, dtype=np.int64)
@@ -54,12 +59,20 @@ def amounts(quantities: Sequence[int], prices: Sequence[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class VisitLines:
-    """A visit's lines to classify together, with their catalogue rows (every one ≥ 0)."""
+    """A visit's lines to classify together, with their catalogue rows (every one ≥ 0), and
+    its person: None when no row is restricted by sex or age (``needs_person``: read for
+    those only)."""
 
     visit: Visit
-    person: Person
+    person: Person | None
     lines: Sequence[FeeLine]
     rows: I64
+
+
+def needs_person(table: CatalogueTable, rows: I64) -> bool:
+    """Whether a line of these catalogue rows is classified by the person's sex or age (an item
+    restricted by either: ``CatalogueTable.by_person``)."""
+    return bool(len(rows)) and bool(table.by_person[rows].any())
 
 
 def classify_visits(
@@ -74,8 +87,10 @@ def classify_visits(
         return [([], []) for _ in visits]
     lines = [line for v in visits for line in v.lines]
     rows = np.concatenate([v.rows for v in visits]).astype(np.int64)
-    sex = [SEX_MALE if v.person.sex is Sex.MALE else SEX_FEMALE for v in visits]
-    ages = [v.person.age_on(d) for v in visits for d in (line.fee_date for line in v.lines)]
+    if any(v.person is None and needs_person(table, v.rows) for v in visits):
+        raise ValueError("an item restricted by sex or age is classified without the person")
+    sex = [_sex(v.person) for v in visits]
+    ages = [age for v in visits for age in _ages(v.person, v.lines)]
     count = np.array(sizes, dtype=np.int64)
     found = classify_lines(
         table,
@@ -93,7 +108,7 @@ def classify_visits(
     )
     classes = list(
         map(
-            FeeLineClass,
+            fee_line_class,
             [CLASSES[k] for k in table.item_class[rows].tolist()],
             found.fully_self_paid.tolist(),
             found.over_limit.tolist(),
@@ -110,15 +125,39 @@ def classify_visits(
     return out
 
 
+def _sex(person: Person | None) -> int:
+    """The person's sex code (None: no person, no item restricted by sex: ``SEX_ANY``)."""
+    if person is None:
+        return SEX_ANY
+    return SEX_MALE if person.sex is Sex.MALE else SEX_FEMALE
+
+
+def _ages(person: Person | None, lines: Sequence[FeeLine]) -> list[int]:
+    """The person's age on each line's day (each distinct day computed once; no person: 0)."""
+    if person is None:
+        return [0] * len(lines)
+    on = {d: person.age_on(d) for d in set(map(_fee_date, lines))}
+    return [on[line.fee_date] for line in lines]
+
+
 def summed(lines: Sequence[FeeLine]) -> LineSums:
-    """Live classified lines summed."""
-    cs = [line.classes for line in lines if line.classes is not None]
+    """Live classified lines summed (one pass)."""
+    count = amount = fully_self_paid = over_limit = in_scope = category_b = 0
+    for line in lines:
+        amount += line.amount
+        c = line.classes
+        if c is not None:
+            count += 1
+            fully_self_paid += c.fully_self_paid
+            over_limit += c.over_limit
+            in_scope += c.in_scope
+            category_b += c.category_b
     return LineSums(
-        len(cs),
-        sum(line.amount for line in lines),
-        sum(c.fully_self_paid for c in cs),
-        sum(c.over_limit for c in cs),
-        sum(c.in_scope for c in cs),
-        sum(c.category_b for c in cs),
-        last_day=max((line.fee_date for line in lines), default=None),
+        count,
+        amount,
+        fully_self_paid,
+        over_limit,
+        in_scope,
+        category_b,
+        last_day=max(map(_fee_date, lines), default=None),
     )

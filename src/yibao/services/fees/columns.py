@@ -11,18 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from operator import itemgetter
+from itertools import repeat
+from operator import itemgetter, methodcaller
 from typing import Any
 
 import numpy as np
 
 from yibao.domain.errors import RecordError
-from yibao.domain.fees import MAX_LINES_PER_UPLOAD, FeeLine
+from yibao.domain.fees import MAX_LINES_PER_UPLOAD, FeeLine, fee_line
 from yibao.kernel.classify import PRICE_SCALE, QTY_SCALE, line_amounts, line_too_large
 from yibao.policy import ParameterError
 from yibao.policy.catalogue import MAX_PRICE_YUAN, MAX_QUANTITY
 from yibao.policy.dates import day_of
 from yibao.policy.money import MAX_YUAN
+from yibao.policy.vocab import FeeLineStatus
 
 #: Per upload: its lines with their amounts, or why it was refused.
 Parsed = list[FeeLine] | RecordError | ParameterError
@@ -32,6 +34,8 @@ _REQUIRED = itemgetter("feedetl_sn", "med_list_codg", "cnt", "pric", "fee_ocur_t
 _QUANTITIES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,4})?\n)*[0-9]+(?:\.[0-9]{1,4})?")
 _PRICES = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,6})?\n)*[0-9]+(?:\.[0-9]{1,6})?")
 _YUAN = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+#: A decimal's whole and fraction digits: (whole, ".", fraction) or (whole, "", "").
+_PARTS = methodcaller("partition", ".")
 _MAX_QUANTITY_UNITS = int(MAX_QUANTITY * QTY_SCALE)
 _MAX_PRICE_UNITS = int(MAX_PRICE_YUAN * PRICE_SCALE)
 _MAX_FEN = int(MAX_YUAN * 100)
@@ -102,7 +106,10 @@ def _columns(docs_of: Sequence[object]) -> list[list[FeeLine]] | None:
     amounts = line_amounts(q, p).tolist()
     if not _stated_agree(stated, amounts):
         return None
-    lines = list(map(FeeLine, sns, codes, quantity, price, amounts, days, approvals))
+    live, none = repeat(FeeLineStatus.LIVE), repeat(None)
+    lines = list(
+        map(fee_line, sns, codes, quantity, price, amounts, days, approvals, live, none, none)
+    )
     out, at = [], 0
     for n in sizes:
         out.append(lines[at : at + n])
@@ -122,10 +129,7 @@ def _units(
     if "." not in joined:  # whole numbers: converted in C
         units = [scale * u for u in map(int, texts)]
         return units if max(units) <= most else None
-    units = [
-        int(whole) * scale + (int(frac.ljust(places, "0")) if frac else 0)
-        for whole, _, frac in (t.partition(".") for t in texts)
-    ]
+    units = [int(whole + frac.ljust(places, "0")) for whole, _, frac in map(_PARTS, texts)]
     return units if max(units) <= most else None
 
 

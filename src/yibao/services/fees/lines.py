@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import (
     ForeignRecord,
     InvalidField,
@@ -50,11 +51,12 @@ from yibao.services.fees.classify import (
     amounts,
     catalogue_rows,
     classify_visits,
+    needs_person,
     summed,
 )
 from yibao.services.fees.columns import parse_uploads
 from yibao.services.fees.source import CatalogueSource
-from yibao.services.person_file import covering_enrolment
+from yibao.services.person_file import covering_enrolment, enrolment_on
 from yibao.store.uow import UnitOfWork
 
 #: The category-B pre-payment share (乙类先行自付比例) of the pooling area.
@@ -205,6 +207,13 @@ def _open_visit(uow: UnitOfWork, mdtrt_id: str, institution: str | None) -> Visi
 
 
 def _check_dates(visit: Visit, lines: Sequence[FeeLine], today: dt.date) -> None:
+    """Refuse the first line dated before the visit, after its discharge or after today."""
+    if not lines:
+        return
+    days = [line.fee_date for line in lines]
+    last = today if visit.end_date is None else min(today, visit.end_date)
+    if min(days) >= visit.begin_date and max(days) <= last:  # the common case: no field named
+        return
     for i, line in enumerate(lines):
         field = _at(i, line.feedetl_sn, "fee_ocur_time")
         day = line.fee_date
@@ -217,9 +226,13 @@ def _check_dates(visit: Visit, lines: Sequence[FeeLine], today: dt.date) -> None
 
 
 def _check_serials(lines: Sequence[FeeLine], used: set[str]) -> None:
+    """Refuse the first line whose serial the visit has used, or an earlier line of the
+    upload."""
+    sns = [line.feedetl_sn for line in lines]
+    if len(set(sns)) == len(sns) and used.isdisjoint(sns):  # the common case
+        return
     seen: set[str] = set()
-    for i, line in enumerate(lines):
-        sn = line.feedetl_sn
+    for i, sn in enumerate(sns):
         if sn in used:
             raise InvalidField(
                 _at(i, sn, "feedetl_sn"), "already used for this visit (a cancelled line's too)"
@@ -245,24 +258,29 @@ def _results(
 ) -> list[LineResult]:
     policy = policies(region)
     out = []
-    ratios: dict[dt.date, Decimal] = {}
+    #: per fee date: the share, and it as a fraction (numerator, denominator)
+    ratios: dict[dt.date, tuple[Decimal, int, int]] = {}
     for line, limit in zip(classified, limits, strict=True):
-        ratio = ratios.get(line.fee_date)
-        if ratio is None:
-            ratio = ratios[line.fee_date] = policy.rate(PREPAY_RATIO, line.fee_date)
+        found = ratios.get(line.fee_date)
+        if found is None:
+            ratio = policy.rate(PREPAY_RATIO, line.fee_date)
+            found = ratios[line.fee_date] = (ratio, *ratio.as_integer_ratio())
+        ratio, num, den = found
         assert line.classes is not None
         b = line.classes.category_b
-        prepay = round_fen(b * ratio) if b else 0  # most lines are not category B
+        # round_fen(b * ratio), in integers: b × num / den, half up (most lines are not B)
+        prepay = (2 * b * num + den) // (2 * den) if b > 0 else round_fen(b * ratio) if b else 0
         out.append(LineResult(line, limit, ratio, prepay))
     return out
 
 
 @dataclass(frozen=True)
 class _ToClassify:
-    """A visit's live lines (stored ones, in upload order) and new ones, to classify."""
+    """A visit's live lines (stored ones, in upload order) and new ones, to classify, and its
+    person (None: not read; read when a line's item is restricted by sex or age)."""
 
     visit: Visit
-    person: Person
+    person: Person | None
     live: list[FeeLine]
     new: list[FeeLine]
 
@@ -283,7 +301,8 @@ def _reclassify_many(
     one call: each visit's stored lines first, then its new ones, whose codes must be valid on
     their dates (else that visit is refused, naming the first line that is not); store the
     stored lines' changes (``write``). A stored line whose code has since left the catalogue
-    keeps its classification."""
+    keeps its classification. The persons not given whose visits have an item restricted by
+    sex or age (``needs_person``) are read, in one query."""
     new_rows = _per_visit(table, [t.new for t in todo])
     old_rows = _per_visit(table, [t.live for t in todo])
     out: list[Reclassified | None] = [None] * len(todo)
@@ -298,6 +317,7 @@ def _reclassify_many(
         together = [t.live[j] for j in keep] + t.new
         all_rows = np.concatenate([olds[keep], rows])
         going.append((k, keep, VisitLines(t.visit, t.person, together, all_rows)))
+    going = _with_persons(uow, table, going)
     found = classify_visits(table, [v for _, _, v in going])
     changed = []
     for (k, keep, _), (classes, limits) in zip(going, found, strict=True):
@@ -315,6 +335,28 @@ def _reclassify_many(
     done = [o for o in out if o is not None]
     assert len(done) == len(todo)
     return done
+
+
+def _with_persons(
+    uow: UnitOfWork, table: CatalogueTable, going: list[tuple[int, list[int], VisitLines]]
+) -> list[tuple[int, list[int], VisitLines]]:
+    """``going`` with the persons of the visits with an item restricted by sex or age and no
+    person given, read in one query (the others are classified without theirs)."""
+    wanted = {
+        v.visit.person_id for _, _, v in going if v.person is None and needs_person(table, v.rows)
+    }
+    if not wanted:
+        return going
+    persons = uow.persons.get_many(wanted)
+    out = []
+    for k, keep, v in going:
+        if v.person is None and v.visit.person_id in wanted:
+            person = persons.get(v.visit.person_id)
+            if person is None:  # enrolled (a region found) but not stored: not expected
+                raise NotFound("person", v.visit.person_id)
+            v = VisitLines(v.visit, person, v.lines, v.rows)
+        out.append((k, keep, v))
+    return out
 
 
 def _per_visit(table: CatalogueTable, lines: Sequence[Sequence[FeeLine]]) -> list[I64]:
@@ -429,7 +471,8 @@ def upload_many(
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
     API's batches): one locked read of the visits, one of their settlements, one of their
-    lines, one of the persons and one of their enrolments, one insert of every upload's lines.
+    lines, one of their persons' enrolments, one of the persons whose lines have items
+    restricted by sex or age (none without), one insert of every upload's lines.
     Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
     refused one stores nothing and does not stop the others. Uploads to one visit are taken in
     turn, each seeing the lines of those before it. A caller that has read the uploads' visits
@@ -501,7 +544,8 @@ def _upload_round(
         open_.append((i, visit))
     stored = uow.fees.lines_of(v.id for _, v in open_ if v.id)
     person_ids = {v.person_id for _, v in open_}
-    persons = uow.persons.get_many(person_ids)
+    # the persons are read for the visits with items restricted by sex or age only
+    # (_reclassify_many), or to name one not enrolled
     histories, _ = uow.enrolments.histories(sorted(person_ids)) if person_ids else ({}, {})
     regions: dict[str, list[tuple[int, _ToClassify]]] = {}
     for i, visit in open_:
@@ -512,15 +556,11 @@ def _upload_round(
             _check_serials(new, {line.feedetl_sn for line in mine})
             live = [line for line in mine if line.status is FeeLineStatus.LIVE]
             _check_size(live, new)
-            person = persons.get(visit.person_id)
-            if person is None:
-                raise NotFound("person", visit.person_id)
-            history = histories.get(visit.person_id, [])
-            region = covering_enrolment(person, history, visit.begin_date).pooling_area
+            region = _region(uow, visit, histories.get(visit.person_id, []))
         except (RecordError, ParameterError) as exc:
             out[i] = exc
             continue
-        regions.setdefault(region, []).append((i, _ToClassify(visit, person, live, new)))
+        regions.setdefault(region, []).append((i, _ToClassify(visit, None, live, new)))
     writes: list[tuple[int, Sequence[FeeLine]]] = []
     for region, todo in regions.items():
         try:
@@ -547,6 +587,18 @@ def _upload_round(
             results = _results(classified, limits, region, policies)
             out[i] = FeeChange(t.visit, results, summed(after), [], after)
     uow.fees.add_many(writes)
+
+
+def _region(uow: UnitOfWork, visit: Visit, history: Sequence[Enrolment]) -> str:
+    """The pooling area of the enrolment covering the visit's first day; refused (naming the
+    person, read for it) when none does."""
+    enrolment = enrolment_on(history, visit.begin_date)
+    if enrolment is not None:
+        return enrolment.pooling_area
+    person = uow.persons.get_many([visit.person_id]).get(visit.person_id)
+    if person is None:
+        raise NotFound("person", visit.person_id)
+    return covering_enrolment(person, history, visit.begin_date).pooling_area
 
 
 def _checked_open(visit: Visit | None, upload: Upload, settled: Mapping[int, str]) -> Visit:

@@ -31,6 +31,8 @@ from yibao.domain.fees import (
     FeeLineClass,
     LineSums,
     Procedure,
+    fee_line,
+    fee_line_class,
 )
 from yibao.domain.settlement import Visit
 from yibao.policy.supervision import LINE_RULE_REASONS
@@ -97,16 +99,16 @@ _RECLASSIFY = (
 
 
 def _line_of(row: Any) -> FeeLine:
-    return FeeLine(
-        feedetl_sn=row.feedetl_sn,
-        code=row.code,
-        quantity=row.quantity,
-        unit_price=row.unit_price,
-        amount=row.amount,
-        fee_date=row.fee_date,
-        approval=row.approval,
-        status=FeeLineStatus(row.status),
-        classes=FeeLineClass(
+    return fee_line(
+        row.feedetl_sn,
+        row.code,
+        row.quantity,
+        row.unit_price,
+        row.amount,
+        row.fee_date,
+        row.approval,
+        FeeLineStatus(row.status),
+        fee_line_class(
             ItemClass(row.item_class),
             row.fully_self_paid,
             row.over_limit,
@@ -114,7 +116,7 @@ def _line_of(row: Any) -> FeeLine:
             row.category_b,
             LineReason(row.reason),
         ),
-        id=row.id,
+        row.id,
     )
 
 
@@ -127,6 +129,11 @@ _ADDED = (
     "visit_id", "feedetl_sn", "code", "quantity", "unit_price", "amount", "fee_date", "approval",
     "status", "item_class", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason",
 )  # fmt: skip
+
+
+#: An ``add_many`` row in COPY's text format (``store.sql.copy_text``): texts and the day as
+#: ``%s``, integers as ``%d``.
+_ADDED_TEXT = "%d\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n"
 
 
 def _class_values(c: FeeLineClass) -> dict[str, Any]:
@@ -183,7 +190,7 @@ class FeeRepository:
                         c.category_b, values[c.reason],
                     )
                 )  # fmt: skip
-        insert_tuples(self.session, _LINES, _ADDED, rows)
+        insert_tuples(self.session, _LINES, _ADDED, rows, _ADDED_TEXT)
 
     def reclassify(self, lines: Sequence[FeeLine]) -> None:
         """Store stored lines' new classification (one executemany)."""
