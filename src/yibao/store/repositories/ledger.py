@@ -16,9 +16,17 @@ from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
 from yibao.store.repositories.funds import add_month_totals
-from yibao.store.sql import BulkRead, dialect_insert, insert_returning_ids, insert_rows
+from yibao.store.sql import (
+    BulkRead,
+    dialect_insert,
+    gathering,
+    insert_returning_ids,
+    insert_rows,
+)
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
+_TRANSACTIONS = cast(Table, LedgerTransactionRow.__table__)
+_POSTINGS = cast(Table, PostingRow.__table__)
 _ACCOUNT_IDS = BulkRead(
     lambda in_: select(_ACCOUNTS.c.code, _ACCOUNTS.c.id).where(in_(_ACCOUNTS.c.code, "keys"))
 )
@@ -197,35 +205,40 @@ class LedgerRepository:
         self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
     ) -> list[int]:
         """``post`` for many transactions: one INSERT ... RETURNING for the transactions and
-        one for all their postings (a reference already used fails the database transaction)."""
+        one for all their postings (a reference already used fails the database transaction).
+        With ``ids`` reserved, both gathered if the session gathers its writes
+        (``store.sql.gathered``)."""
         if not txns:
             return []
-        ids = insert_returning_ids(
-            self.session,
-            cast(Table, LedgerTransactionRow.__table__),
-            [
-                {
-                    "kind": t.kind,
-                    "occurred_on": t.occurred_on,
-                    "description": t.description or None,
-                    "reference": t.reference,
-                    "pooling_area": t.area,
-                }
-                for t in txns
-            ],
-            ids,
-        )
+        rows = [
+            {
+                "kind": t.kind,
+                "occurred_on": t.occurred_on,
+                "description": t.description or None,
+                "reference": t.reference,
+                "pooling_area": t.area,
+            }
+            for t in txns
+        ]
+        into = gathering(self.session)
+        if into is not None and ids is not None:
+            into.insert(_TRANSACTIONS, [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        else:
+            ids = insert_returning_ids(self.session, _TRANSACTIONS, rows, ids)
         self._resolve(p.account for t in txns for p in t.postings)
-        rows = []
+        postings = []
         for txn_id, t in zip(ids, txns, strict=True):
             for p in t.postings:
                 account_id = self.account_id(p.account)
-                rows.append(
+                postings.append(
                     {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
             self._count_months(t)
-        insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
+        if into is not None:
+            into.insert(_POSTINGS, postings)
+        else:
+            insert_rows(self.session, _POSTINGS, postings)
         self._pending.extend(ids)
         return ids
 
