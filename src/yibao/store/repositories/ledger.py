@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+import orjson
 from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -15,10 +16,11 @@ from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
 from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
-from yibao.store.repositories.funds import add_month_totals
+from yibao.store.repositories.funds import add_month_totals, month_rows
 from yibao.store.sql import (
     BulkRead,
     dialect_insert,
+    driver_of,
     gathering,
     insert_returning_ids,
     insert_rows,
@@ -43,6 +45,32 @@ _MOVE_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("aid"))
     .values(balance=_ACCOUNTS.c.balance + bindparam("delta"))
+)
+
+#: ``apply_moves`` then ``apply_month_totals`` as one statement (PostgreSQL, on the psycopg
+#: connection). The account rows are locked in id order (``FOR NO KEY UPDATE`` over the sort:
+#: the rows are locked as they leave it) and only then moved (the update reads the locked rows).
+#: The lock is the one an ``UPDATE`` of the balance takes: ``FOR UPDATE`` would also wait for
+#: the ``KEY SHARE`` locks other units' postings take on the fund rows by their foreign key (and
+#: they for its), a deadlock the executemany never had.
+#: The month totals' upsert, in key order, reads the count of the moved rows first, so it
+#: starts when every balance is moved (a writable CTE that nothing reads could run last, or
+#: in any order: this one is read before the upsert's first row). Both JSON documents are
+#: dumped by orjson.
+_MOVES_THEN_MONTHS_PG = (
+    "WITH moves AS MATERIALIZED (SELECT m.aid, m.delta"
+    " FROM json_to_recordset(%(moves)s::json) AS m(aid BIGINT, delta BIGINT)),"
+    " locked AS MATERIALIZED (SELECT a.id, moves.delta FROM accounts AS a"
+    " JOIN moves ON a.id = moves.aid ORDER BY a.id FOR NO KEY UPDATE OF a),"
+    " moved AS (UPDATE accounts AS a SET balance = a.balance + locked.delta FROM locked"
+    " WHERE a.id = locked.id RETURNING a.id)"
+    " INSERT INTO fund_month_totals (fund, pooling_area, year, month, part, amount)"
+    " SELECT k.fund, k.pooling_area, k.year, k.month, k.part, k.amount"
+    " FROM json_populate_recordset(NULL::fund_month_totals, %(months)s::json)"
+    " WITH ORDINALITY AS k(fund, pooling_area, year, month, part, amount, i)"
+    " WHERE (SELECT count(*) FROM moved) IS NOT NULL ORDER BY k.i"
+    " ON CONFLICT (fund, pooling_area, year, month, part)"
+    " DO UPDATE SET amount = fund_month_totals.amount + EXCLUDED.amount"
 )
 
 
@@ -258,6 +286,26 @@ class LedgerRepository:
         always the last locks a unit takes, so no two units wait on each other in a cycle."""
         months, self._months = self._months, {}
         add_month_totals(self.session, months)
+
+    def apply_moves_and_months(self) -> None:
+        """``apply_moves``, then ``apply_month_totals`` (at COMMIT, in that order: the busy
+        fund rows, then the busy total rows, each in one order); on PostgreSQL one statement
+        that keeps that order (``_MOVES_THEN_MONTHS_PG``)."""
+        conn = self.session.connection()
+        if conn.dialect.name != "postgresql":
+            self.apply_moves()
+            self.apply_month_totals()
+            return
+        moves = [{"aid": a, "delta": d} for a, d in sorted(self._moves.items()) if d]
+        months = month_rows(self._months)
+        self._moves.clear()
+        self._months = {}
+        if not moves and not months:
+            return
+        sql = _MOVES_THEN_MONTHS_PG
+        params = {"moves": orjson.dumps(moves).decode(), "months": orjson.dumps(months).decode()}
+        with driver_of(conn, sql) as driver, driver.cursor() as cursor:
+            cursor.execute(sql, params)
 
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""
