@@ -90,6 +90,10 @@ _SAVE_STATES_PG = (
     " settlements = b.settlements + s.settlements, updated_at = now()"
     " FROM json_populate_recordset(NULL::benefit_states, {rows}) AS s"
     " WHERE b.person_id = s.person_id AND b.year = s.year"
+    # the rows found by their index (the planner takes the document for 100 rows: it would
+    # scan the table to join them)
+    " AND b.person_id = ANY(ARRAY(SELECT (e->>'person_id')::BIGINT"
+    " FROM json_array_elements({rows}) AS e))"
 )
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
 _VISITS_BY_ID = BulkRead(lambda in_: select(_VISITS).where(in_(_VISITS.c.mdtrt_id, "keys")))
