@@ -172,6 +172,33 @@ def test_pg_deferred_trigger_rejects_unbalanced_transaction(pg_engine: Engine) -
         assert conn.scalar(text("SELECT sum(amount) FROM postings")) == 0
 
 
+def test_pg_a_commit_does_not_wait_for_another_units_postings(pg_engine: Engine) -> None:
+    """At COMMIT the balances move under the lock an UPDATE of them takes (``FOR NO KEY
+    UPDATE``): the postings of another open unit to the same fund accounts, which hold ``KEY
+    SHARE`` locks on them by their foreign key, do not hold the commit up (``FOR UPDATE`` would
+    wait for them, and two such units committing at once for each other: a deadlock)."""
+    cash = AccountRef.fund(AccountKind.CASH, AREA)
+    pool = AccountRef.fund(AccountKind.RESIDENT_POOLING, AREA)
+    with UnitOfWork.for_engine(pg_engine) as uow:  # the accounts exist, committed
+        uow.ledger.post(
+            LedgerTransaction("test", dt.date(2025, 1, 1), (debit(cash, 1), credit(pool, 1)))
+        )
+        uow.commit()
+    first, second = UnitOfWork.for_engine(pg_engine), UnitOfWork.for_engine(pg_engine)
+    with first, second:
+        for n, unit in enumerate((first, second), start=2):
+            unit.ledger.post(
+                LedgerTransaction("test", dt.date(2025, 1, n), (debit(cash, n), credit(pool, n)))
+            )
+            unit.session.flush()
+        first.session.execute(text("SET LOCAL lock_timeout = '10s'"))
+        first.commit()  # while the second still holds its postings' locks
+        second.commit()
+    with pg_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM ledger_transactions")) == 3
+    assert ledger.reconcile(UnitOfWork.for_engine(pg_engine)).ok
+
+
 def test_reconciliation_detects_tampered_balance_and_postings(
     uow: UnitOfWork, engine: Engine
 ) -> None:

@@ -4,11 +4,12 @@ sequences, ``COPY`` on PostgreSQL, ``column IN (...)`` as one statement text, an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Generic, TypeVarTuple, cast
 
+import orjson
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ColumnElement,
@@ -43,13 +44,15 @@ def reserve_ids(
     session: Session,
     counts: Sequence[tuple[Table, int]],
     existing: tuple[Table, str, Sequence[str]] | None = None,
+    at_least: int = 2,
 ) -> tuple[list[list[int]], dict[str, int]] | None:
     """New ids for several tables from their sequences, in one statement (PostgreSQL, and only
-    when some table takes more than one row: a single row is one ``INSERT ... RETURNING``);
+    when some table takes ``at_least`` rows: by default a single row is one ``INSERT ...
+    RETURNING``, but rows gathered into one statement (``gathered``) need their ids first);
     None otherwise. ``existing`` (table, a unique text column, keys): the ids of that table's
     rows with those keys are read in the same statement, {key: id} of those found (a read the
     batch would otherwise send on its own)."""
-    if session.get_bind().dialect.name != "postgresql" or max(n for _, n in counts) < 2:
+    if session.get_bind().dialect.name != "postgresql" or max(n for _, n in counts) < at_least:
         return None
     lookup = existing if existing is not None and existing[2] else None
     names = tuple(t.name for t, _ in counts)
@@ -225,6 +228,84 @@ def copy_rows(
             cursor.executemany(sql, rows)
         finally:
             cursor.close()
+
+
+class Writes:
+    """Inserts and updates of several tables gathered and sent as one statement (PostgreSQL):
+    each part a writable CTE over ``json_populate_recordset`` of one JSON parameter, the rows
+    read by the table's own row type. A document is dumped by orjson in C at once: no value
+    dumped in Python one at a time (COPY's rows, a statement's parameters, arrays). The rows
+    must be complete, ids included (``reserve_ids``): no part reads another's output, so the
+    order in which PostgreSQL runs them does not matter. Foreign keys are checked at the end
+    of the statement (a row may refer to one another part writes); deferred constraints at
+    COMMIT, as for any statement. Values go as orjson writes them: dates as ISO text, a JSON
+    column's value as a nested document, no column type's bind processing."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[str, Sequence[Mapping[str, Any]]]] = []
+
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (mappings with the same keys, in the same order) into ``table``."""
+        if rows:
+            cols = ", ".join(rows[0])
+            self._parts.append(
+                (
+                    f"INSERT INTO {table.name} ({cols}) SELECT {cols}"
+                    f" FROM json_populate_recordset(NULL::{table.name}, {{rows}})",
+                    rows,
+                )
+            )
+
+    def statement(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Any data-modifying statement over ``rows``: ``sql`` reads them where it says
+        ``{rows}`` (a JSON array of objects: ``json_populate_recordset(NULL::t, {rows})``)."""
+        if rows:
+            self._parts.append((sql, rows))
+
+    def run(self, session: Session) -> None:
+        """Send what was gathered (nothing if nothing was), and forget it."""
+        parts, self._parts = self._parts, []
+        if not parts:
+            return
+        shape = tuple(sql for sql, _ in parts)
+        text = _WRITES.get(shape)
+        if text is None:
+            *ctes, last = (sql.replace("{rows}", f"%(p{i})s::json") for i, sql in enumerate(shape))
+            with_ = ", ".join(f"w{i} AS ({c})" for i, c in enumerate(ctes))
+            text = _WRITES[shape] = f"WITH {with_} {last}" if ctes else last
+        params = {f"p{i}": orjson.dumps(rows).decode() for i, (_, rows) in enumerate(parts)}
+        with driver_of(session.connection(), text) as driver, driver.cursor() as cursor:
+            cursor.execute(text, params)
+
+
+#: the statement text of each shape of ``Writes`` (the parts' SQL, in order)
+_WRITES: dict[tuple[str, ...], str] = {}
+_GATHERING = "yibao.writes"
+
+
+@contextmanager
+def gathered(session: Session) -> Iterator[Writes | None]:
+    """Inside the block the repositories gather into one ``Writes`` the rows they would write
+    (those that support it, when their ids are reserved: ``gathering``); at its end, unless it
+    raises, they are sent as one statement. A block raising writes nothing of what it gathered.
+    PostgreSQL only: elsewhere each writes as it goes (and the block yields None)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield None
+        return
+    if _GATHERING in session.info:
+        raise RuntimeError("already gathering writes on this session")
+    writes = session.info[_GATHERING] = Writes()
+    try:
+        yield writes
+    finally:
+        del session.info[_GATHERING]
+    writes.run(session)
+
+
+def gathering(session: Session) -> Writes | None:
+    """The ``Writes`` the session's writes go into (``gathered``), None outside such a block."""
+    found = session.info.get(_GATHERING)
+    return found if isinstance(found, Writes) else None
 
 
 @contextmanager

@@ -107,8 +107,9 @@ class UnitOfWork:
         self.session.flush()
         if self.dialect != "postgresql":  # there the deferred trigger checks at COMMIT
             self.ledger.check_pending()
-        self.ledger.apply_moves()  # last: the busy fund account rows are locked until COMMIT
-        self.ledger.apply_month_totals()  # and the funds' month totals after them
+        # last: the busy fund account rows are locked until COMMIT, the funds' month totals
+        # after them (one statement on PostgreSQL)
+        self.ledger.apply_moves_and_months()
         try:
             self.session.commit()
         except IntegrityError as exc:

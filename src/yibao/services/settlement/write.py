@@ -1,7 +1,8 @@
 """Writing a round of settlements: new visits, one balanced ledger transaction each (funds,
 personal accounts and the institution's counter cash debited, the institution's medical fees
-credited), the settlements with their layers and the moved year-to-date states, one statement
-(or executemany) per table."""
+credited), the settlements with their layers and the moved year-to-date states: with their ids
+reserved (a batch on PostgreSQL) all in one statement, otherwise one (or an executemany) per
+table."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from yibao.services.settlement.claims import ClaimRequest, Outcome
 from yibao.services.settlement.common import new_id
 from yibao.services.settlement.compute import Computed
 from yibao.store.repositories import SettlementRecord
+from yibao.store.sql import gathered
 from yibao.store.uow import UnitOfWork
 
 #: Fund type code (基金支付类型) → the ledger account the layer is paid from.
@@ -114,48 +116,52 @@ def store_round(
         for c, sid, lg in zip(computed, setl_ids, legs, strict=True)
         if lg  # nothing to post for a settlement of nothing
     ]
-    # the ids of the accounts posted to (the funds') read with the new rows' ids: one statement
+    # the ids of the accounts posted to (the funds') read with the new rows' ids: one statement,
+    # even for one settlement (its rows then go as one statement: two instead of three)
     accounts = uow.ledger.unresolved(p.account for t in txns for p in t.postings)
-    ids = uow.settlements.reserve_ids(len(new), len(txns), len(computed), sorted(accounts))
+    ids = uow.settlements.reserve_ids(
+        len(new), len(txns), len(computed), sorted(accounts), at_least=1
+    )
     if ids is not None:
         uow.ledger.resolved({accounts[code]: i for code, i in ids.accounts.items()})
-    fresh_visits = iter(uow.settlements.add_visits(new, ids.visits if ids else None))
-    visits = [c.input.visit or next(fresh_visits) for c in computed]
-    posted = iter(uow.ledger.post_many(txns, ids.transactions if ids else None))
-    records = []
-    for i, c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
-        if visit.id is None:
-            raise NotStored("visit")
-        inp = c.input
-        answer = dataclasses.replace(c.answer, setl_id=sid, mdtrt_id=visit.mdtrt_id)
-        result = Settlement(
-            answer=answer,
-            person_id=inp.file.id,
-            status=SettlementStatus.SETTLED,
-            response=answer_json(answer),
-            transaction_id=next(posted) if lg else None,
-        )
-        records.append(
-            SettlementRecord(
-                settlement=result,
-                request_id=requests[i].request_id,
-                request_digest=inp.claim.digest(),
-                visit_id=visit.id,
-                pooling_area=inp.enrolment.pooling_area,
-                settled_on=inp.claim.date,
-                scheme=inp.scheme,
-                admission_no=answer.admission_no,
-                reasons=c.flags,
-                mutual_aid_link_id=inp.link.id
-                if inp.link is not None and c.amounts["acct_mulaid_pay"]
-                else None,
-                state_delta=c.delta,
-                commercial_pay=c.amounts.get("commercial_pay", 0),
-                commercial_purchase_id=inp.cover.purchase_id if inp.cover is not None else None,
+    with gathered(uow.session):  # the ids reserved: the rows below go as one statement
+        fresh_visits = iter(uow.settlements.add_visits(new, ids.visits if ids else None))
+        visits = [c.input.visit or next(fresh_visits) for c in computed]
+        posted = iter(uow.ledger.post_many(txns, ids.transactions if ids else None))
+        records = []
+        for i, c, visit, sid, lg in zip(ready, computed, visits, setl_ids, legs, strict=True):
+            if visit.id is None:
+                raise NotStored("visit")
+            inp = c.input
+            answer = dataclasses.replace(c.answer, setl_id=sid, mdtrt_id=visit.mdtrt_id)
+            result = Settlement(
+                answer=answer,
+                person_id=inp.file.id,
+                status=SettlementStatus.SETTLED,
+                response=answer_json(answer),
+                transaction_id=next(posted) if lg else None,
             )
+            records.append(
+                SettlementRecord(
+                    settlement=result,
+                    request_id=requests[i].request_id,
+                    request_digest=inp.claim.digest(),
+                    visit_id=visit.id,
+                    pooling_area=inp.enrolment.pooling_area,
+                    settled_on=inp.claim.date,
+                    scheme=inp.scheme,
+                    admission_no=answer.admission_no,
+                    reasons=c.flags,
+                    mutual_aid_link_id=inp.link.id
+                    if inp.link is not None and c.amounts["acct_mulaid_pay"]
+                    else None,
+                    state_delta=c.delta,
+                    commercial_pay=c.amounts.get("commercial_pay", 0),
+                    commercial_purchase_id=inp.cover.purchase_id if inp.cover is not None else None,
+                )
+            )
+            outcomes[i] = result
+        uow.settlements.add_many(records, ids.settlements if ids else None)
+        uow.settlements.save_states(
+            [(c.input.file.id, c.input.claim.date.year, c.state_after, 1) for c in computed]
         )
-        outcomes[i] = result
-    uow.settlements.add_many(records, ids.settlements if ids else None)
-    uow.settlements.save_states(
-        [(c.input.file.id, c.input.claim.date.year, c.state_after, 1) for c in computed]
-    )

@@ -77,11 +77,7 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
     """Add ``moves`` to the funds' month totals: upserted in key order (one lock order: the
     busy rows of concurrent units never wait on each other in a cycle); on PostgreSQL in one
     statement, elsewhere one executemany."""
-    rows = [
-        {"fund": f, "pooling_area": a, "year": y, "month": m, "part": p, "amount": amount}
-        for (f, a, y, m, p), amount in sorted(moves.items())
-        if amount
-    ]
+    rows = month_rows(moves)
     if not rows:
         return
     connection = bind.connection() if isinstance(bind, Session) else bind
@@ -91,6 +87,15 @@ def add_month_totals(bind: Session | Connection, moves: Mapping[MonthKey, int]) 
             cursor.execute(_UPSERT_PG, params)
         return
     connection.execute(_month_totals_upsert(connection.dialect.name), rows)
+
+
+def month_rows(moves: Mapping[MonthKey, int]) -> list[dict[str, Any]]:
+    """The rows ``add_month_totals`` upserts, in key order (the order of their locks)."""
+    return [
+        {"fund": f, "pooling_area": a, "year": y, "month": m, "part": p, "amount": amount}
+        for (f, a, y, m, p), amount in sorted(moves.items())
+        if amount
+    ]
 
 
 #: ``add_month_totals`` on PostgreSQL (on the psycopg connection): the keys are distinct

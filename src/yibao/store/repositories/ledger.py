@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+import orjson
 from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -15,10 +16,19 @@ from yibao.domain.errors import AlreadyExists, NotFound, UnbalancedTransaction
 from yibao.domain.funds import MonthKey, month_moves
 from yibao.domain.ledger import Account, AccountKind, AccountRef, LedgerTransaction, Posting
 from yibao.store.models import AccountRow, LedgerTransactionRow, PostingRow
-from yibao.store.repositories.funds import add_month_totals
-from yibao.store.sql import BulkRead, dialect_insert, insert_returning_ids, insert_rows
+from yibao.store.repositories.funds import add_month_totals, month_rows
+from yibao.store.sql import (
+    BulkRead,
+    dialect_insert,
+    driver_of,
+    gathering,
+    insert_returning_ids,
+    insert_rows,
+)
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
+_TRANSACTIONS = cast(Table, LedgerTransactionRow.__table__)
+_POSTINGS = cast(Table, PostingRow.__table__)
 _ACCOUNT_IDS = BulkRead(
     lambda in_: select(_ACCOUNTS.c.code, _ACCOUNTS.c.id).where(in_(_ACCOUNTS.c.code, "keys"))
 )
@@ -35,6 +45,34 @@ _MOVE_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("aid"))
     .values(balance=_ACCOUNTS.c.balance + bindparam("delta"))
+)
+
+#: ``apply_moves`` then ``apply_month_totals`` as one statement (PostgreSQL, on the psycopg
+#: connection). The account rows are locked in id order (``FOR NO KEY UPDATE`` over the sort:
+#: the rows are locked as they leave it) and only then moved (the update reads the locked rows).
+#: The lock is the one an ``UPDATE`` of the balance takes: ``FOR UPDATE`` would also wait for
+#: the ``KEY SHARE`` locks other units' postings take on the fund rows by their foreign key (and
+#: they for its), a deadlock the executemany never had.
+#: The month totals' upsert, in key order, reads the count of the moved rows first, so it
+#: starts when every balance is moved (a writable CTE that nothing reads could run last, or
+#: in any order: this one is read before the upsert's first row). Both JSON documents are
+#: dumped by orjson. ``= ANY(ARRAY(...))``: the accounts found by their index (the planner
+#: takes a JSON document for 100 rows and would scan the table to join them).
+_MOVES_THEN_MONTHS_PG = (
+    "WITH moves AS MATERIALIZED (SELECT m.aid, m.delta"
+    " FROM json_to_recordset(%(moves)s::json) AS m(aid BIGINT, delta BIGINT)),"
+    " locked AS MATERIALIZED (SELECT a.id, moves.delta FROM accounts AS a"
+    " JOIN moves ON a.id = moves.aid WHERE a.id = ANY(ARRAY(SELECT aid FROM moves))"
+    " ORDER BY a.id FOR NO KEY UPDATE OF a),"
+    " moved AS (UPDATE accounts AS a SET balance = a.balance + locked.delta FROM locked"
+    " WHERE a.id = locked.id RETURNING a.id)"
+    " INSERT INTO fund_month_totals (fund, pooling_area, year, month, part, amount)"
+    " SELECT k.fund, k.pooling_area, k.year, k.month, k.part, k.amount"
+    " FROM json_populate_recordset(NULL::fund_month_totals, %(months)s::json)"
+    " WITH ORDINALITY AS k(fund, pooling_area, year, month, part, amount, i)"
+    " WHERE (SELECT count(*) FROM moved) IS NOT NULL ORDER BY k.i"
+    " ON CONFLICT (fund, pooling_area, year, month, part)"
+    " DO UPDATE SET amount = fund_month_totals.amount + EXCLUDED.amount"
 )
 
 
@@ -197,35 +235,40 @@ class LedgerRepository:
         self, txns: Sequence[LedgerTransaction], ids: list[int] | None = None
     ) -> list[int]:
         """``post`` for many transactions: one INSERT ... RETURNING for the transactions and
-        one for all their postings (a reference already used fails the database transaction)."""
+        one for all their postings (a reference already used fails the database transaction).
+        With ``ids`` reserved, both gathered if the session gathers its writes
+        (``store.sql.gathered``)."""
         if not txns:
             return []
-        ids = insert_returning_ids(
-            self.session,
-            cast(Table, LedgerTransactionRow.__table__),
-            [
-                {
-                    "kind": t.kind,
-                    "occurred_on": t.occurred_on,
-                    "description": t.description or None,
-                    "reference": t.reference,
-                    "pooling_area": t.area,
-                }
-                for t in txns
-            ],
-            ids,
-        )
+        rows = [
+            {
+                "kind": t.kind,
+                "occurred_on": t.occurred_on,
+                "description": t.description or None,
+                "reference": t.reference,
+                "pooling_area": t.area,
+            }
+            for t in txns
+        ]
+        into = gathering(self.session)
+        if into is not None and ids is not None:
+            into.insert(_TRANSACTIONS, [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        else:
+            ids = insert_returning_ids(self.session, _TRANSACTIONS, rows, ids)
         self._resolve(p.account for t in txns for p in t.postings)
-        rows = []
+        postings = []
         for txn_id, t in zip(ids, txns, strict=True):
             for p in t.postings:
                 account_id = self.account_id(p.account)
-                rows.append(
+                postings.append(
                     {"transaction_id": txn_id, "account_id": account_id, "amount": p.amount}
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
             self._count_months(t)
-        insert_rows(self.session, cast(Table, PostingRow.__table__), rows)
+        if into is not None:
+            into.insert(_POSTINGS, postings)
+        else:
+            insert_rows(self.session, _POSTINGS, postings)
         self._pending.extend(ids)
         return ids
 
@@ -245,6 +288,26 @@ class LedgerRepository:
         always the last locks a unit takes, so no two units wait on each other in a cycle."""
         months, self._months = self._months, {}
         add_month_totals(self.session, months)
+
+    def apply_moves_and_months(self) -> None:
+        """``apply_moves``, then ``apply_month_totals`` (at COMMIT, in that order: the busy
+        fund rows, then the busy total rows, each in one order); on PostgreSQL one statement
+        that keeps that order (``_MOVES_THEN_MONTHS_PG``)."""
+        conn = self.session.connection()
+        if conn.dialect.name != "postgresql":
+            self.apply_moves()
+            self.apply_month_totals()
+            return
+        moves = [{"aid": a, "delta": d} for a, d in sorted(self._moves.items()) if d]
+        months = month_rows(self._months)
+        self._moves.clear()
+        self._months = {}
+        if not moves and not months:
+            return
+        sql = _MOVES_THEN_MONTHS_PG
+        params = {"moves": orjson.dumps(moves).decode(), "months": orjson.dumps(months).decode()}
+        with driver_of(conn, sql) as driver, driver.cursor() as cursor:
+            cursor.execute(sql, params)
 
     def postings_of(self, transaction_id: int) -> list[Posting]:
         """The postings of a stored transaction, in the order they were written."""

@@ -40,6 +40,7 @@ from yibao.store.sql import (
     any_of,
     dialect_insert,
     driver_of,
+    gathering,
     insert_returning_ids,
     insert_rows,
     reserve_ids,
@@ -82,6 +83,17 @@ _LOCK_STATES_PG = (
     " FROM unnest(CAST(%(p)s AS BIGINT[]), CAST(%(y)s AS INTEGER[])) AS k(p, y) ORDER BY k.p, k.y"
     " ON CONFLICT (person_id, year) DO UPDATE SET person_id = EXCLUDED.person_id"
     " RETURNING person_id, year, state::text"
+)
+#: ``save_states`` gathered into a ``Writes`` (``store.sql.gathered``, PostgreSQL)
+_SAVE_STATES_PG = (
+    "UPDATE benefit_states AS b SET state = s.state,"
+    " settlements = b.settlements + s.settlements, updated_at = now()"
+    " FROM json_populate_recordset(NULL::benefit_states, {rows}) AS s"
+    " WHERE b.person_id = s.person_id AND b.year = s.year"
+    # the rows found by their index (the planner takes the document for 100 rows: it would
+    # scan the table to join them)
+    " AND b.person_id = ANY(ARRAY(SELECT (e->>'person_id')::BIGINT"
+    " FROM json_array_elements({rows}) AS e))"
 )
 _BY_REQUEST = select(SettlementRow).where(SettlementRow.request_id == bindparam("p_request"))
 _VISITS_BY_ID = BulkRead(lambda in_: select(_VISITS).where(in_(_VISITS.c.mdtrt_id, "keys")))
@@ -162,15 +174,22 @@ class SettlementRepository:
         return {r.mdtrt_id: visit_of(r) for r in read.rows(self.session, keys=sorted(wanted))}
 
     def reserve_ids(
-        self, visits: int, transactions: int, settlements: int, accounts: Sequence[str] = ()
+        self,
+        visits: int,
+        transactions: int,
+        settlements: int,
+        accounts: Sequence[str] = (),
+        *,
+        at_least: int = 2,
     ) -> Reserved | None:
         """New ids for a batch's visits, ledger transactions and settlements, and the ids of
         the existing accounts among the codes ``accounts``, in one statement (PostgreSQL; None
-        elsewhere, or for a single settlement)."""
+        elsewhere, or when no table takes ``at_least`` rows: ``store.sql.reserve_ids``)."""
         found = reserve_ids(
             self.session,
             [(_VISITS, visits), (_TRANSACTIONS, transactions), (_SETTLEMENTS, settlements)],
             (_ACCOUNTS, "code", accounts),
+            at_least,
         )
         if found is None:
             return None
@@ -178,10 +197,16 @@ class SettlementRepository:
         return Reserved(ids[0], ids[1], ids[2], account_ids)
 
     def add_visits(self, visits: Sequence[Visit], ids: list[int] | None = None) -> list[Visit]:
-        """Insert visits with freshly generated ids: one INSERT ... RETURNING."""
+        """Insert visits with freshly generated ids: one INSERT ... RETURNING (with ``ids``
+        reserved, gathered if the session gathers its writes: ``store.sql.gathered``)."""
         if not visits:
             return []
-        ids = insert_returning_ids(self.session, _VISITS, [visit_values(v) for v in visits], ids)
+        rows = [visit_values(v) for v in visits]
+        into = gathering(self.session)
+        if into is not None and ids is not None:
+            into.insert(_VISITS, [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        else:
+            ids = insert_returning_ids(self.session, _VISITS, rows, ids)
         return [dataclasses.replace(v, id=i) for v, i in zip(visits, ids, strict=True)]
 
     def settled_on_visits(self, visit_ids: Iterable[int]) -> dict[int, str]:
@@ -260,8 +285,19 @@ class SettlementRepository:
         }
 
     def save_states(self, rows: Sequence[tuple[int, int, dict[str, int], int]]) -> None:
-        """``save_state`` for many (person id, year, state, settlements added): one executemany."""
-        if rows:
+        """``save_state`` for many (person id, year, state, settlements added): one executemany
+        (gathered if the session gathers its writes, each (person, year) at most once: one
+        UPDATE of rows ``lock_states`` locked already)."""
+        into = gathering(self.session)
+        if into is not None and len({(p, y) for p, y, _, _ in rows}) == len(rows):
+            into.statement(
+                _SAVE_STATES_PG,
+                [
+                    {"person_id": p, "year": y, "state": st, "settlements": n}
+                    for p, y, st, n in rows
+                ],
+            )
+        elif rows:
             self.session.connection().execute(
                 _SAVE_STATE,
                 [{"p_person": p, "p_year": y, "p_state": st, "p_count": n} for p, y, st, n in rows],
@@ -304,10 +340,20 @@ class SettlementRepository:
     def add_many(
         self, records: Sequence[SettlementRecord], ids: list[int] | None = None
     ) -> list[int]:
-        """Insert settlements with their layers: one INSERT ... RETURNING, one for the layers."""
+        """Insert settlements with their layers: one INSERT ... RETURNING, one for the layers
+        (with ``ids`` reserved, both gathered if the session gathers its writes)."""
         if not records:
             return []
-        ids = insert_returning_ids(self.session, _SETTLEMENTS, [r.values() for r in records], ids)
+        into = gathering(self.session)
+        if into is not None and ids is not None:
+            into.insert(
+                _SETTLEMENTS,
+                [{**r.values(), "id": i} for r, i in zip(records, ids, strict=True)],
+            )
+        else:
+            ids = insert_returning_ids(
+                self.session, _SETTLEMENTS, [r.values() for r in records], ids
+            )
         layers = [
             {
                 "settlement_id": new_id,
@@ -320,7 +366,10 @@ class SettlementRepository:
             for new_id, r in zip(ids, records, strict=True)
             for i, layer in enumerate(r.settlement.layers)
         ]
-        insert_rows(self.session, _LAYERS, layers)
+        if into is not None:
+            into.insert(_LAYERS, layers)
+        else:
+            insert_rows(self.session, _LAYERS, layers)
         return ids
 
     def layers(self, settlement_id: int) -> list[Layer]:
