@@ -25,7 +25,7 @@ from yibao.policy import ParameterError
 from yibao.policy.vocab import MedType
 from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
-from yibao.services.person_file import PersonFile, load_file, load_files
+from yibao.services.person_file import PersonFile, read_files
 from yibao.services.settlement.answer import answer_from_json, answer_json
 from yibao.services.settlement.claims import ClaimRequest, Outcome, check_claim
 from yibao.services.settlement.common import new_id, people
@@ -59,7 +59,8 @@ def presettle(
             raise NotFound("person", claim.person)
         if person.id is None:
             raise NotStored("person")
-        file = load_file(uow, person)
+        files, terms = read_files(uow, [person])
+        file = files[person.id]
         owner = person_of(claim.mutual_aid_from) if claim.mutual_aid_from else None
         link = paying_link(file, claim, owner)
         visit = uow.settlements.visit(claim.mdtrt_id) if claim.mdtrt_id else None
@@ -73,7 +74,7 @@ def presettle(
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
         kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])
         check_institution(kinds, inp, policies)
-        (inp,), (covered,) = epidemics.apply(uow, [inp])
+        (inp,), (covered,) = epidemics.apply(uow, [inp], terms)
         c = epidemics.with_reason(compute_all([inp])[0], covered)
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
@@ -236,14 +237,15 @@ def _settle_round(
     # the visits locked (in id order) before their fee lines are summed: no upload slips in
     # between
     visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
-    files = load_files(
+    files, terms = read_files(
         uow,
         (p for _, p in fresh),
         {p.id or 0: claims[i].date.year for i, p in fresh},
         certified={p.id or 0 for i, p in fresh if _med_type(claims[i], visits) == CHRONIC},
     )
-    settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
-    bills = uow.fees.sums(v.id for v in visits.values() if v.id)
+    # (after the lock too: a statement that waited for a visit's lock does not see the lines
+    # the transaction it waited for committed; this one, begun after it, does)
+    settled, bills = uow.settlements.settled_and_sums(v.id for v in visits.values() if v.id)
     kinds = institution_kinds(
         uow,
         [c.fixmedins_code for c in claims.values()]
@@ -309,7 +311,7 @@ def _settle_round(
         inputs.append(inp)
     if not ready:
         return sorted(later), False
-    inputs, covered = epidemics.apply(uow, inputs)
+    inputs, covered = epidemics.apply(uow, inputs, terms)
     done = [
         epidemics.with_reason(c, cv) for c, cv in zip(compute_all(inputs), covered, strict=True)
     ]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from yibao.domain.errors import AlreadyExists
+from yibao.domain.fees import LineSums
 from yibao.domain.settlement import (
     Layer,
     SettlementStatus,
@@ -28,6 +29,7 @@ from yibao.store.models import (
     SettlementRow,
     VisitRow,
 )
+from yibao.store.repositories import fees
 from yibao.store.repositories.settlement_records import (
     SettlementRecord,
     StoredSettlement,
@@ -37,11 +39,13 @@ from yibao.store.repositories.settlement_records import (
 )
 from yibao.store.sql import (
     BulkRead,
+    JsonRead,
     any_of,
     dialect_insert,
     driver_of,
     insert_returning_ids,
     insert_rows,
+    pg_in,
     reserve_ids,
 )
 
@@ -99,6 +103,9 @@ _SETTLED_ON_VISITS = BulkRead(
         _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
     )
 )
+#: the settlements in force on visits and the visits' live lines summed, in one statement
+#: (PostgreSQL; ``settled_and_sums``)
+_SETTLED_AND_SUMS = JsonRead([(_SETTLED_ON_VISITS, pg_in()), (fees.SUMS, pg_in())])
 _BY_REQUESTS = BulkRead(
     lambda in_: select(_SETTLEMENTS).where(in_(_SETTLEMENTS.c.request_id, "keys"))
 )
@@ -191,6 +198,21 @@ class SettlementRepository:
             return {}
         rows = _SETTLED_ON_VISITS.rows(self.session, keys=wanted)
         return {int(v): str(s) for v, s in rows}
+
+    def settled_and_sums(
+        self, visit_ids: Iterable[int]
+    ) -> tuple[dict[int, str], dict[int, LineSums]]:
+        """``settled_on_visits`` and ``FeeRepository.sums`` of ``visit_ids``: on PostgreSQL one
+        statement (both read after the visits are locked, as each alone would be)."""
+        wanted = sorted(set(visit_ids))
+        if not wanted:
+            return {}, {}
+        if self.session.get_bind().dialect.name != "postgresql":
+            return self.settled_on_visits(wanted), fees.sums_of(
+                fees.SUMS.rows(self.session, keys=wanted)
+            )
+        settled, sums = _SETTLED_AND_SUMS.rows(self.session, keys=wanted)
+        return {int(v): str(s) for v, s in settled}, fees.sums_of(sums)
 
     def cancel_visit(self, visit_id: int, on: dt.date) -> None:
         self.session.execute(
