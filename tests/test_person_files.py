@@ -1,12 +1,15 @@
 """The reads a settlement round makes after its locks, on SQLite and PostgreSQL: the person files
 read at once (``PersonFileRepository.of``: one statement on PostgreSQL) equal the files read
 table by table through each repository, for persons with every kind of file row; the visits'
-settlements and line sums read together equal each read alone."""
+settlements, line sums and stored requests read with the files for a round equal each read
+alone."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+
+from sqlalchemy import select
 
 from tests.store_support import *  # noqa: F403  (fixtures: db_url, engine, uow)
 from tests.test_store_settlement import AREA, employee, inpatient, resident
@@ -15,6 +18,7 @@ from yibao.policy.vocab import ItemClass, LineReason
 from yibao.services import epidemics, registry, settlement
 from yibao.services.person_file import FIRST_PAID, load_files, read_files
 from yibao.store import epidemics as epidemic_store
+from yibao.store.models import SettlementRow
 from yibao.store.repositories import FileRows
 from yibao.store.uow import UnitOfWork
 
@@ -89,8 +93,8 @@ def test_the_read_limits_and_the_files_it_builds(uow: UnitOfWork) -> None:
         assert files[ids[1]].certifications and files[ids[1]].covers and files[ids[1]].links
 
 
-def test_the_visits_settlements_and_sums_read_together(uow: UnitOfWork) -> None:
-    _, who = _everything(uow)
+def test_a_rounds_read_equals_its_reads_one_by_one(uow: UnitOfWork) -> None:
+    owner, who = _everything(uow)
     visit = settlement.register_visit(uow, who, "H1", "outpatient", 1, dt.date(2025, 5, 1))
     line = FeeLine(
         "1", "XC03", 1, 1000, 1000, dt.date(2025, 5, 1),
@@ -101,14 +105,28 @@ def test_the_visits_settlements_and_sums_read_together(uow: UnitOfWork) -> None:
         uow.fees.add_lines(visit.id, [line, dataclasses.replace(line, feedetl_sn="2")])
         uow.commit()
     with uow:
-        settled_ids = list(uow.settlements.settled_on_visits(range(1, visit.id + 1)))
-        ids = [*settled_ids, visit.id, 999_999]
-        together = uow.settlements.settled_and_sums(ids)
-        alone = (uow.settlements.settled_on_visits(ids), uow.fees.sums(ids))
-        assert together == alone
+        ids = sorted(p.id or 0 for p in (uow.persons.require(owner), uow.persons.require(who)))
+        [stored] = uow.session.scalars(select(SettlementRow.request_id)).all()
+        visits = [*uow.settlements.settled_on_visits(range(1, visit.id + 1)), visit.id, 999_999]
+        requests = [stored, "R-none"]
+        read = uow.person_files.for_round(
+            ids,
+            paid=FIRST_PAID,
+            before=2026,
+            certified=ids[1:],
+            visit_ids=visits,
+            request_ids=requests,
+        )
+        assert read.files == _table_by_table(uow, ids, 2026)
+        assert read.stored == uow.settlements.by_requests(requests) and read.stored
+        assert read.settled == uow.settlements.settled_on_visits(visits) and read.settled
+        sums = uow.fees.sums(visits)
+        assert read.sums == sums and read.sums[visit.id].amount == 2000
         # (the rules' line counts and the last day are not compared by ``==``)
-        sums, sums_alone = together[1][visit.id], alone[1][visit.id]
-        assert (sums.rule_lines, sums.last_day) == (sums_alone.rule_lines, sums_alone.last_day)
-        assert sums.last_day == dt.date(2025, 5, 1) and sums.rule_lines
-        assert together[0] and together[1][visit.id].amount == 2000
-        assert uow.settlements.settled_and_sums([]) == ({}, {})
+        got, alone = read.sums[visit.id], sums[visit.id]
+        assert (got.rule_lines, got.last_day) == (alone.rule_lines, alone.last_day)
+        assert got.last_day == dt.date(2025, 5, 1) and got.rule_lines
+        empty = uow.person_files.for_round(
+            [], paid=FIRST_PAID, before=None, certified=[], visit_ids=[], request_ids=[]
+        )
+        assert (empty.stored, empty.settled, empty.sums) == ({}, {}, {})

@@ -38,6 +38,7 @@ from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
 from yibao.rules.waiting import gap_months, restarts_wait, waiting_period
+from yibao.store.repositories import FileRows
 from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
@@ -102,7 +103,12 @@ def read_files(
         certified=ids if chronic is None else [i for i in ids if i in chronic],
         with_epidemics=with_epidemics,
     )
-    files = {
+    return files_of(people, rows), rows.epidemics
+
+
+def files_of(people: Mapping[int, Person], rows: FileRows) -> dict[int, PersonFile]:
+    """The files of ``people`` (by id) from what ``uow.person_files`` read of them."""
+    return {
         pid: PersonFile(
             person=people[pid],
             enrolments=rows.enrolments.get(pid, []),
@@ -118,9 +124,8 @@ def read_files(
             certifications=rows.certifications.get(pid, []),
             covers=rows.covers.get(pid, []),
         )
-        for pid in ids
+        for pid in sorted(people)
     }
-    return files, rows.epidemics
 
 
 def load_file(uow: UnitOfWork, person: Person) -> PersonFile:

@@ -25,7 +25,7 @@ from yibao.policy import ParameterError
 from yibao.policy.vocab import MedType
 from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
-from yibao.services.person_file import PersonFile, read_files
+from yibao.services.person_file import FIRST_PAID, PersonFile, files_of, read_files
 from yibao.services.settlement.answer import answer_from_json, answer_json
 from yibao.services.settlement.claims import ClaimRequest, Outcome, check_claim
 from yibao.services.settlement.common import new_id, people
@@ -220,13 +220,25 @@ def _settle_round(
         persons_taken.add(person.id)
         ids_taken.add(requests[i].request_id)
         now.append((i, person))
-    # the persons' states first (the lock serialises their settlements), then the request ids:
-    # a duplicate that waited for the lock finds the first one's settlement and replays it
+    # the persons' states first (the lock serialises their settlements), then the visits (in
+    # id order, before their fee lines are summed: no upload slips in between); then one read
+    # begun after both locks (a statement that waits for a lock does not see what the
+    # transaction it waited for committed in other rows; one begun after, does): the request
+    # ids (a duplicate that waited for the lock finds the first one's settlement and replays
+    # it), the files, the visits' settlements and their lines summed
     states = uow.settlements.lock_states((p.id or 0, claims[i].date.year) for i, p in now)
-    stored = uow.settlements.by_requests(requests[i].request_id for i, _ in now)
+    visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
+    read = uow.person_files.for_round(
+        sorted({p.id or 0 for _, p in now}),
+        paid=FIRST_PAID,
+        before=max((claims[i].date.year for i, _ in now), default=None),
+        certified=sorted({p.id or 0 for i, p in now if _med_type(claims[i], visits) == CHRONIC}),
+        visit_ids=[v.id for v in visits.values() if v.id],
+        request_ids=[requests[i].request_id for i, _ in now],
+    )
     fresh = []
     for i, person in now:
-        found = stored.get(requests[i].request_id)
+        found = read.stored.get(requests[i].request_id)
         if found is None:
             fresh.append((i, person))
             continue
@@ -234,18 +246,8 @@ def _settle_round(
             outcomes[i] = replay(found, claims[i], claims[i].digest())
         except RequestConflict as exc:
             outcomes[i] = exc
-    # the visits locked (in id order) before their fee lines are summed: no upload slips in
-    # between
-    visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
-    files, terms = read_files(
-        uow,
-        (p for _, p in fresh),
-        {p.id or 0: claims[i].date.year for i, p in fresh},
-        certified={p.id or 0 for i, p in fresh if _med_type(claims[i], visits) == CHRONIC},
-    )
-    # (after the lock too: a statement that waited for a visit's lock does not see the lines
-    # the transaction it waited for committed; this one, begun after it, does)
-    settled, bills = uow.settlements.settled_and_sums(v.id for v in visits.values() if v.id)
+    files = files_of({p.id or 0: p for _, p in fresh}, read.files)
+    terms, settled, bills = read.files.epidemics, read.settled, read.sums
     kinds = institution_kinds(
         uow,
         [c.fixmedins_code for c in claims.values()]

@@ -53,8 +53,8 @@ _LINE_KEY = (
     + "|"
     + sql_cast(_LINES.c.unit_price, String)
 )
-#: each visit's live lines summed (decoded by ``sums_of``; read with the visits' settlements
-#: too, ``SettlementRepository.settled_and_sums``)
+#: each visit's live lines summed (decoded by ``sums_of``; a part of a settlement round's read
+#: too, ``person_files``)
 SUMS = BulkRead(
     lambda in_: (
         select(

@@ -1,9 +1,11 @@
 """What a settlement reads of its persons' files (参保档案), for many persons at once: enrolments
 with their first payments, coverage years with what the funds paid in them, special groups,
 mutual-aid links, certified chronic diseases, commercial purchases, and the epidemics declared
-for the areas the persons are enrolled in. On PostgreSQL one statement (``JsonRead``: each
-table's rows a JSON array); elsewhere a read per table. Both decode the rows with the
-repositories' own functions, so the objects are the same."""
+for the areas the persons are enrolled in; for a settlement round, once its states and visits
+are locked, the settlements of its request ids and of its visits and the visits' line sums with
+them. On PostgreSQL one statement (``JsonRead``: each read's rows a JSON array); elsewhere a
+read per table. Both decode the rows with the repositories' own functions, so the objects are
+the same."""
 
 from __future__ import annotations
 
@@ -18,13 +20,23 @@ from sqlalchemy.orm import Session
 
 from yibao.domain.contributions import ContributionKind
 from yibao.domain.enrolment import CoverageYear, Enrolment
+from yibao.domain.fees import LineSums
 from yibao.domain.registry import MutualAidLink, SpecialGroup
 from yibao.rules.chronic import Certification
 from yibao.rules.commercial import Cover
 from yibao.rules.epidemics import EpidemicTerms
 from yibao.store import epidemics
 from yibao.store.models import EnrolmentRow
-from yibao.store.repositories import chronic, commercial, coverage, enrolments, persons
+from yibao.store.repositories import (
+    chronic,
+    commercial,
+    coverage,
+    enrolments,
+    fees,
+    persons,
+    settlements,
+)
+from yibao.store.repositories.settlement_records import StoredSettlement
 from yibao.store.sql import BulkRead, InKeys, JsonRead, pg_in
 
 _ENROLMENTS = cast(Table, EnrolmentRow.__table__)
@@ -45,6 +57,16 @@ class FileRows:
     #: the epidemics declared for any area the persons have an enrolment in (empty when not
     #: asked for)
     epidemics: list[EpidemicTerms]
+
+
+@dataclass(frozen=True)
+class RoundRows:
+    """What a settlement round reads once its persons' states and its visits are locked."""
+
+    files: FileRows  # with the epidemics
+    stored: dict[str, StoredSettlement]  # request id -> the settlement stored under it
+    settled: dict[int, str]  # visit id -> the setl_id of its settlement in force
+    sums: dict[int, LineSums]  # visit id -> its live lines summed (visits with live lines)
 
 
 def _enrolled_areas(column: ColumnElement[Any], _: str) -> ColumnElement[bool]:
@@ -68,6 +90,16 @@ _PARTS: list[tuple[BulkRead[*tuple[Any, ...]], InKeys]] = [
 #: the files in one statement (PostgreSQL), without and with the epidemics
 _FILES = JsonRead(_PARTS)
 _FILES_EPIDEMICS = JsonRead([*_PARTS, (epidemics.TERMS, _enrolled_areas)])
+#: ... and a round's
+_ROUND = JsonRead(
+    [
+        *_PARTS,
+        (epidemics.TERMS, _enrolled_areas),
+        (settlements.SETTLED_ON_VISITS, pg_in(keys="visits")),
+        (fees.SUMS, pg_in(keys="visits")),
+        (settlements.BY_REQUESTS, pg_in(keys="requests")),
+    ]
+)
 
 
 class PersonFileRepository:
@@ -103,6 +135,48 @@ class PersonFileRepository:
             certified=chronic_ids,
         )
         return _file_rows(parts)
+
+    def for_round(
+        self,
+        person_ids: Sequence[int],
+        *,
+        paid: Iterable[ContributionKind],
+        before: int | None,
+        certified: Sequence[int],
+        visit_ids: Sequence[int],
+        request_ids: Sequence[str],
+    ) -> RoundRows:
+        """``of`` the persons with their epidemics, the settlements stored under
+        ``request_ids``, and of ``visit_ids`` the settlements in force and the live lines
+        summed. Read after the round's locks (persons' states, then visits), in one statement
+        on PostgreSQL: begun after the locks were granted, it sees what the transactions it
+        waited for committed (a row lock taken inside a statement would not refresh the other
+        tables it reads)."""
+        ids, visits, requests = list(person_ids), sorted(set(visit_ids)), sorted(set(request_ids))
+        kinds = [k.value for k in paid]
+        if self.session.get_bind().dialect.name != "postgresql":
+            s, repo = self.session, settlements.SettlementRepository(self.session)
+            return RoundRows(
+                self.of(ids, paid=paid, before=before, certified=certified, with_epidemics=True),
+                repo.by_requests(requests),
+                repo.settled_on_visits(visits),
+                fees.sums_of(fees.SUMS.rows(s, keys=visits)) if visits else {},
+            )
+        parts = _ROUND.rows(
+            self.session,
+            persons=ids,
+            kinds=kinds,
+            before=coverage.NO_YEAR if before is None else before,
+            certified=list(certified),
+            visits=visits,
+            requests=requests,
+        )
+        return RoundRows(
+            _file_rows(parts[:7]),
+            settlements.stored_by_request(parts[9]),
+            settlements.settled_of(parts[7]),
+            fees.sums_of(parts[8]),
+        )
 
     def _table_by_table(
         self,

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from yibao.domain.errors import AlreadyExists
-from yibao.domain.fees import LineSums
 from yibao.domain.settlement import (
     Layer,
     SettlementStatus,
@@ -29,7 +28,6 @@ from yibao.store.models import (
     SettlementRow,
     VisitRow,
 )
-from yibao.store.repositories import fees
 from yibao.store.repositories.settlement_records import (
     SettlementRecord,
     StoredSettlement,
@@ -39,13 +37,11 @@ from yibao.store.repositories.settlement_records import (
 )
 from yibao.store.sql import (
     BulkRead,
-    JsonRead,
     any_of,
     dialect_insert,
     driver_of,
     insert_returning_ids,
     insert_rows,
-    pg_in,
     reserve_ids,
 )
 
@@ -67,6 +63,16 @@ _SAVE_STATE = (
     )
 )
 _LOCK_STATE: dict[str, Insert] = {}
+
+
+def settled_of(rows: Iterable[Sequence[Any]]) -> dict[int, str]:
+    """The rows of ``SETTLED_ON_VISITS``: {visit id: setl_id}."""
+    return {int(v): str(s) for v, s in rows}
+
+
+def stored_by_request(rows: Iterable[Any]) -> dict[str, StoredSettlement]:
+    """The rows of ``BY_REQUESTS`` by request id."""
+    return {r.request_id: stored_of(r) for r in rows}
 
 
 class Reserved(NamedTuple):
@@ -97,16 +103,14 @@ _VISITS_LOCKED = BulkRead(
         .with_for_update()
     )
 )
-_SETTLED_ON_VISITS = BulkRead(
+# (these two are parts of a settlement round's read too: ``person_files``)
+SETTLED_ON_VISITS = BulkRead(
     lambda in_: select(_SETTLEMENTS.c.visit_id, _SETTLEMENTS.c.setl_id).where(
         in_(_SETTLEMENTS.c.visit_id, "keys"),
         _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
     )
 )
-#: the settlements in force on visits and the visits' live lines summed, in one statement
-#: (PostgreSQL; ``settled_and_sums``)
-_SETTLED_AND_SUMS = JsonRead([(_SETTLED_ON_VISITS, pg_in()), (fees.SUMS, pg_in())])
-_BY_REQUESTS = BulkRead(
+BY_REQUESTS = BulkRead(
     lambda in_: select(_SETTLEMENTS).where(in_(_SETTLEMENTS.c.request_id, "keys"))
 )
 
@@ -196,23 +200,7 @@ class SettlementRepository:
         wanted = sorted(set(visit_ids))
         if not wanted:
             return {}
-        rows = _SETTLED_ON_VISITS.rows(self.session, keys=wanted)
-        return {int(v): str(s) for v, s in rows}
-
-    def settled_and_sums(
-        self, visit_ids: Iterable[int]
-    ) -> tuple[dict[int, str], dict[int, LineSums]]:
-        """``settled_on_visits`` and ``FeeRepository.sums`` of ``visit_ids``: on PostgreSQL one
-        statement (both read after the visits are locked, as each alone would be)."""
-        wanted = sorted(set(visit_ids))
-        if not wanted:
-            return {}, {}
-        if self.session.get_bind().dialect.name != "postgresql":
-            return self.settled_on_visits(wanted), fees.sums_of(
-                fees.SUMS.rows(self.session, keys=wanted)
-            )
-        settled, sums = _SETTLED_AND_SUMS.rows(self.session, keys=wanted)
-        return {int(v): str(s) for v, s in settled}, fees.sums_of(sums)
+        return settled_of(SETTLED_ON_VISITS.rows(self.session, keys=wanted))
 
     def cancel_visit(self, visit_id: int, on: dt.date) -> None:
         self.session.execute(
@@ -313,8 +301,7 @@ class SettlementRepository:
         wanted = set(request_ids)
         if not wanted:
             return {}
-        rows = _BY_REQUESTS.rows(self.session, keys=sorted(wanted))
-        return {r.request_id: stored_of(r) for r in rows}
+        return stored_by_request(BY_REQUESTS.rows(self.session, keys=sorted(wanted)))
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
