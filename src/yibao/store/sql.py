@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Numeric,
     Row,
     Select,
     String,
@@ -315,27 +316,27 @@ class JsonRead:
 
     def __init__(self, parts: Sequence[tuple[BulkRead[*tuple[Any, ...]], InKeys]]) -> None:
         self._parts = parts
-        self._compiled: tuple[str, dict[str, Any], list[_JsonPart]] | None = None
+        self._compiled: tuple[str, list[_JsonPart]] | None = None
 
-    def _compile(self, conn: Connection) -> tuple[str, dict[str, Any], list[_JsonPart]]:
+    def _compile(self, conn: Connection) -> tuple[str, list[_JsonPart]]:
         if self._compiled is None:  # one PostgreSQL dialect per process
             stmts = [read.statement_with(in_) for read, in_ in self._parts]
             stmt = select(sql_cast(func.json_build_array(*map(_json_rows, stmts)), Text))
             compiled = stmt.compile(dialect=conn.dialect)
             sql = compiled.string
             for name, value in compiled.params.items():
-                if value is not None:
-                    literal = compiled.render_literal_value(value, compiled.binds[name].type)
-                    sql = sql.replace(f"%({name})s", literal)
-            self._compiled = (sql, {}, [_JsonPart.of(s) for s in stmts])
+                if value is not None:  # a constant (the keys have none)
+                    text = compiled.render_literal_value(value, compiled.binds[name].type)
+                    sql = sql.replace(f"%({name})s", text)
+            self._compiled = (sql, [_JsonPart.of(s) for s in stmts])
         return self._compiled
 
     def rows(self, session: Session, **params: Any) -> list[list[Any]]:
-        """Each part's rows, in the order of the parts."""
+        """Each part's rows, in the order of the parts; ``params``: every key the parts name."""
         conn = session.connection()
-        sql, fixed, parts = self._compile(conn)
+        sql, parts = self._compile(conn)
         with driver_of(conn, sql) as driver, driver.cursor() as cursor:
-            cursor.execute(sql, {**fixed, **params})
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         return [part.rows(found) for part, found in zip(parts, orjson.loads(row[0]), strict=True)]
 
@@ -368,6 +369,9 @@ class _JsonPart(NamedTuple):
     @classmethod
     def of(cls, stmt: Select[*tuple[Any, ...]]) -> _JsonPart:
         columns = list(stmt.selected_columns)
+        decimals = [c.key for c in columns if isinstance(c.type, Numeric)]
+        if decimals:  # JSON would give them as floats, the driver as Decimal
+            raise ValueError(f"a JsonRead reads no decimal column: {decimals}")
         row = _ROW_TYPE("JsonRow", list(stmt.selected_columns.keys()), rename=True)
         return cls(
             row._make,
