@@ -162,3 +162,50 @@ def test_pg_a_settlement_holds_its_visit_until_commit(pg_engine: Engine) -> None
         uow.commit()
     with pg_engine.connect() as other:
         assert other.execute(lock, {"m": visit.mdtrt_id}).all()
+
+
+def test_pg_a_repeated_request_that_waited_for_the_lock_replays_the_first(
+    pg_engine: Engine,
+) -> None:
+    """A batch repeating a request id that another transaction is settling waits for the
+    person's state lock, then finds the first settlement and replays it (the request ids are
+    read by a statement begun after the lock was granted): no second settlement, no unique
+    violation."""
+    who = employee(UnitOfWork.for_engine(pg_engine), 1)
+    visit = settlement.register_visit(
+        UnitOfWork.for_engine(pg_engine), who, "H1", "inpatient", 2, dt.date(2025, 5, 10)
+    )
+    request = settlement.ClaimRequest(inpatient(who, 500000, mdtrt_id=visit.mdtrt_id), "dup-1")
+    second = make_engine(_url(pg_engine))
+    result: list[Any] = []
+
+    def repeat() -> None:
+        try:
+            result.extend(settlement.settle_many(UnitOfWork.for_engine(second), [request]))
+        except Exception as exc:  # reported by the assertion below
+            result.append(exc)
+
+    uow = UnitOfWork.for_engine(pg_engine)
+    with uow:
+        first = settlement.settle_within(uow, [request]).outcomes[0]
+        assert isinstance(first, Settlement), first
+        thread = threading.Thread(target=repeat)
+        thread.start()
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"
+        )
+        with pg_engine.connect() as other:
+            for _ in range(1200):  # until the repeat waits for the state row
+                if other.execute(waiting).scalar_one() or not thread.is_alive():
+                    break
+                threading.Event().wait(0.05)
+        assert thread.is_alive(), f"the repeated request did not wait for the lock: {result}"
+        uow.commit()
+    thread.join(timeout=60)
+    second.dispose()
+    [again] = result
+    assert isinstance(again, Settlement) and again.replayed, again
+    assert again.response == first.response
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM settlements")).scalar_one() == 1

@@ -324,10 +324,15 @@ def report(uow: UnitOfWork, epidemic_id: int) -> dict[str, Any]:
     }
 
 
-def apply(uow: UnitOfWork, inputs: Sequence[Any]) -> tuple[list[Any], list[Covered | None]]:
+def apply(
+    uow: UnitOfWork, inputs: Sequence[Any], read: Sequence[EpidemicTerms] | None = None
+) -> tuple[list[Any], list[Covered | None]]:
     """The prepared claims as the epidemics of their insured areas settle them (one read of
-    the areas' epidemics, one of the visits' principal diagnoses)."""
-    terms = in_force(uow, {inp.enrolment.pooling_area for inp in inputs})
+    the areas' epidemics, one of the visits' principal diagnoses). ``read``: epidemics of
+    areas that include the claims' already read in this transaction (``person_file.read_files``:
+    those of every area the persons are enrolled in), not read again."""
+    areas = {inp.enrolment.pooling_area for inp in inputs}
+    terms = in_force(uow, areas) if read is None else [t for t in read if t.area in areas]
     if not terms:
         return list(inputs), [None] * len(inputs)
     visit_ids = [inp.visit.id for inp in inputs if inp.visit is not None and inp.visit.id]

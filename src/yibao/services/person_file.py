@@ -3,10 +3,11 @@ that read it: the covering enrolment, entitlement and waiting period (待遇等�
 critical-illness incentive raise (大病保险激励), the medical-assistance class (医疗救助对象) and the
 family mutual-aid link (家庭共济) that pays.
 
-``load_files`` reads every person of a batch with five queries (enrolments with their first
-payments, coverage years with what the funds paid in them, special groups, mutual-aid links,
-certified chronic diseases, commercial insurance purchases), so settling 64 claims costs the same
-reads as settling one.
+``load_files`` reads every person of a batch at once (enrolments with their first payments,
+coverage years with what the funds paid in them, special groups, mutual-aid links, certified
+chronic diseases, commercial insurance purchases: one statement on PostgreSQL,
+``store.repositories.person_files``), so settling 64 claims costs the same reads as settling
+one; ``read_files`` reads the epidemics of the persons' areas with them.
 The functions below are pure: they see only the file.
 """
 
@@ -32,10 +33,12 @@ from yibao.kernel.tables import AID_CLASSES
 from yibao.policy import Policy
 from yibao.rules.chronic import Certification
 from yibao.rules.commercial import Cover
+from yibao.rules.epidemics import EpidemicTerms
 from yibao.rules.incentives import YearRecord, incentives
 from yibao.rules.waiting import Enrolment as WaitingEnrolment
 from yibao.rules.waiting import Person as WaitingPerson
 from yibao.rules.waiting import gap_months, restarts_wait, waiting_period
+from yibao.store.repositories import FileRows
 from yibao.store.uow import UnitOfWork
 
 #: Contribution kinds whose first payment starts an employee's entitlement.
@@ -77,33 +80,51 @@ def load_files(
     whose incentive raise needs it); without it, it is read for everyone with coverage years.
     ``certified`` limits the read of certified chronic diseases to those persons (the ones with
     a chronic claim, the only claims the certification changes); without it, everyone's."""
+    return read_files(uow, persons, years, certified, with_epidemics=False)[0]
+
+
+def read_files(
+    uow: UnitOfWork,
+    persons: Iterable[Person],
+    years: Mapping[int, int] | None = None,
+    certified: Collection[int] | None = None,
+    *,
+    with_epidemics: bool = True,
+) -> tuple[dict[int, PersonFile], list[EpidemicTerms]]:
+    """``load_files``, and the epidemics declared for any area the persons are enrolled in
+    (what ``epidemics.apply`` reads: on PostgreSQL in the same statement)."""
     people = {p.id: p for p in persons if p.id is not None}
     ids = sorted(people)
-    enrolments, first_paid = uow.enrolments.histories(ids, FIRST_PAID)
-    coverage, fund_paid = uow.coverage.histories(
-        ids, None if years is None else max(years.values(), default=None)
-    )
-    groups = uow.persons.groups_of(ids)
-    links = uow.persons.links_for(ids)
     chronic = None if certified is None else set(certified)
-    wanted = ids if chronic is None else [i for i in ids if i in chronic]
-    certified_of = uow.chronic.of_persons(wanted) if wanted else {}
-    bought = uow.commercial.in_force(ids)
+    rows = uow.person_files.of(
+        ids,
+        paid=FIRST_PAID,
+        before=None if years is None else max(years.values(), default=None),
+        certified=ids if chronic is None else [i for i in ids if i in chronic],
+        with_epidemics=with_epidemics,
+    )
+    return files_of(people, rows), rows.epidemics
+
+
+def files_of(people: Mapping[int, Person], rows: FileRows) -> dict[int, PersonFile]:
+    """The files of ``people`` (by id) from what ``uow.person_files`` read of them."""
     return {
         pid: PersonFile(
             person=people[pid],
-            enrolments=enrolments.get(pid, []),
-            groups=groups.get(pid, []),
-            coverage=coverage.get(pid, []),
+            enrolments=rows.enrolments.get(pid, []),
+            groups=rows.groups.get(pid, []),
+            coverage=rows.coverage.get(pid, []),
             first_paid={
-                e.id: first_paid[e.id] for e in enrolments.get(pid, []) if e.id in first_paid
+                e.id: rows.first_paid[e.id]
+                for e in rows.enrolments.get(pid, [])
+                if e.id in rows.first_paid
             },
-            fund_paid=fund_paid.get(pid, {}),
-            links=links.get(pid, []),
-            certifications=certified_of.get(pid, []),
-            covers=bought.get(pid, []),
+            fund_paid=rows.fund_paid.get(pid, {}),
+            links=rows.links.get(pid, []),
+            certifications=rows.certifications.get(pid, []),
+            covers=rows.covers.get(pid, []),
         )
-        for pid in ids
+        for pid in sorted(people)
     }
 
 

@@ -5,7 +5,7 @@ settlement an epidemic covered: the mark that makes them reportable), with their
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -111,7 +111,8 @@ def listed(session: Session, areas: Iterable[str] | None = None) -> list[Epidemi
 
 
 _TABLE = cast(Table, EpidemicRow.__table__)
-_TERMS = BulkRead(
+#: the epidemics of areas as the settlement rule reads them (a part of the person-file read too)
+TERMS = BulkRead(
     lambda in_: select(
         _TABLE.c.id,
         _TABLE.c.area,
@@ -129,10 +130,12 @@ def terms(session: Session, areas: Iterable[str]) -> list[EpidemicTerms]:
     wanted = sorted(set(areas))
     if not wanted:
         return []
-    return [
-        EpidemicTerms(int(i), str(a), s, e, tuple(d), tuple(g))
-        for i, a, s, e, d, g in _TERMS.rows(session, keys=wanted)
-    ]
+    return terms_of(TERMS.rows(session, keys=wanted))
+
+
+def terms_of(rows: Iterable[Sequence[Any]]) -> list[EpidemicTerms]:
+    """The rows of ``TERMS``."""
+    return [EpidemicTerms(int(i), str(a), s, e, tuple(d), tuple(g)) for i, a, s, e, d, g in rows]
 
 
 def mark(session: Session, marks: Iterable[tuple[str, int, int]]) -> None:

@@ -30,6 +30,7 @@ from yibao.store.repositories import (
     EnrolmentRepository,
     FeeRepository,
     LedgerRepository,
+    PersonFileRepository,
     PersonRepository,
     SettlementRepository,
     SupervisionRepository,
@@ -40,6 +41,7 @@ class UnitOfWork:
     chronic: ChronicRepository
     commercial: CommercialRepository
     persons: PersonRepository
+    person_files: PersonFileRepository
     enrolments: EnrolmentRepository
     coverage: CoverageRepository
     ledger: LedgerRepository
@@ -78,6 +80,7 @@ class UnitOfWork:
         """The repositories over ``session``."""
         self.session = session
         self.persons = PersonRepository(self.session)
+        self.person_files = PersonFileRepository(self.session)
         self.enrolments = EnrolmentRepository(self.session)
         self.coverage = CoverageRepository(self.session)
         self.ledger = LedgerRepository(self.session, self._account_ids)

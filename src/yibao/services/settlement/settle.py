@@ -25,7 +25,7 @@ from yibao.policy import ParameterError
 from yibao.policy.vocab import MedType
 from yibao.services import epidemics
 from yibao.services.common import PolicySource, policy_for
-from yibao.services.person_file import PersonFile, load_file, load_files
+from yibao.services.person_file import FIRST_PAID, PersonFile, files_of, read_files
 from yibao.services.settlement.answer import answer_from_json, answer_json
 from yibao.services.settlement.claims import ClaimRequest, Outcome, check_claim
 from yibao.services.settlement.common import new_id, people
@@ -59,7 +59,8 @@ def presettle(
             raise NotFound("person", claim.person)
         if person.id is None:
             raise NotStored("person")
-        file = load_file(uow, person)
+        files, terms = read_files(uow, [person])
+        file = files[person.id]
         owner = person_of(claim.mutual_aid_from) if claim.mutual_aid_from else None
         link = paying_link(file, claim, owner)
         visit = uow.settlements.visit(claim.mdtrt_id) if claim.mdtrt_id else None
@@ -73,7 +74,7 @@ def presettle(
         inp = prepare(file, claim, state, visit, link, balances, policies, lines=lines)
         kinds = institution_kinds(uow, [visit.fixmedins_code if visit else claim.fixmedins_code])
         check_institution(kinds, inp, policies)
-        (inp,), (covered,) = epidemics.apply(uow, [inp])
+        (inp,), (covered,) = epidemics.apply(uow, [inp], terms)
         c = epidemics.with_reason(compute_all([inp])[0], covered)
     answer = dataclasses.replace(c.answer, mdtrt_id=claim.mdtrt_id)
     return Settlement(answer, person.id, None, answer_json(answer))
@@ -219,13 +220,25 @@ def _settle_round(
         persons_taken.add(person.id)
         ids_taken.add(requests[i].request_id)
         now.append((i, person))
-    # the persons' states first (the lock serialises their settlements), then the request ids:
-    # a duplicate that waited for the lock finds the first one's settlement and replays it
+    # the persons' states first (the lock serialises their settlements), then the visits (in
+    # id order, before their fee lines are summed: no upload slips in between); then one read
+    # begun after both locks (a statement that waits for a lock does not see what the
+    # transaction it waited for committed in other rows; one begun after, does): the request
+    # ids (a duplicate that waited for the lock finds the first one's settlement and replays
+    # it), the files, the visits' settlements and their lines summed
     states = uow.settlements.lock_states((p.id or 0, claims[i].date.year) for i, p in now)
-    stored = uow.settlements.by_requests(requests[i].request_id for i, _ in now)
+    visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
+    read = uow.person_files.for_round(
+        sorted({p.id or 0 for _, p in now}),
+        paid=FIRST_PAID,
+        before=max((claims[i].date.year for i, _ in now), default=None),
+        certified=sorted({p.id or 0 for i, p in now if _med_type(claims[i], visits) == CHRONIC}),
+        visit_ids=[v.id for v in visits.values() if v.id],
+        request_ids=[requests[i].request_id for i, _ in now],
+    )
     fresh = []
     for i, person in now:
-        found = stored.get(requests[i].request_id)
+        found = read.stored.get(requests[i].request_id)
         if found is None:
             fresh.append((i, person))
             continue
@@ -233,17 +246,8 @@ def _settle_round(
             outcomes[i] = replay(found, claims[i], claims[i].digest())
         except RequestConflict as exc:
             outcomes[i] = exc
-    # the visits locked (in id order) before their fee lines are summed: no upload slips in
-    # between
-    visits = uow.settlements.visits((c.mdtrt_id for c in claims.values() if c.mdtrt_id), lock=True)
-    files = load_files(
-        uow,
-        (p for _, p in fresh),
-        {p.id or 0: claims[i].date.year for i, p in fresh},
-        certified={p.id or 0 for i, p in fresh if _med_type(claims[i], visits) == CHRONIC},
-    )
-    settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
-    bills = uow.fees.sums(v.id for v in visits.values() if v.id)
+    files = files_of({p.id or 0: p for _, p in fresh}, read.files)
+    terms, settled, bills = read.files.epidemics, read.settled, read.sums
     kinds = institution_kinds(
         uow,
         [c.fixmedins_code for c in claims.values()]
@@ -309,7 +313,7 @@ def _settle_round(
         inputs.append(inp)
     if not ready:
         return sorted(later), False
-    inputs, covered = epidemics.apply(uow, inputs)
+    inputs, covered = epidemics.apply(uow, inputs, terms)
     done = [
         epidemics.with_reason(c, cv) for c, cv in zip(compute_all(inputs), covered, strict=True)
     ]

@@ -9,6 +9,7 @@ from yibao.store.repositories.coverage import CoverageRepository
 from yibao.store.repositories.enrolments import EnrolmentRepository
 from yibao.store.repositories.fees import FeeRepository
 from yibao.store.repositories.ledger import BalanceMismatch, LedgerRepository
+from yibao.store.repositories.person_files import FileRows, PersonFileRepository
 from yibao.store.repositories.persons import PersonRepository
 from yibao.store.repositories.settlement_records import SettlementRecord, StoredSettlement
 from yibao.store.repositories.settlements import SettlementRepository
@@ -27,8 +28,10 @@ __all__ = [
     "CoverageRepository",
     "EnrolmentRepository",
     "FeeRepository",
+    "FileRows",
     "LedgerRepository",
     "NewFinding",
+    "PersonFileRepository",
     "PersonRepository",
     "SettlementRecord",
     "SettlementRepository",

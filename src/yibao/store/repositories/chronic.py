@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -15,8 +15,9 @@ from yibao.store.chronic_models import ChronicActionRow, ChronicCertificationRow
 from yibao.store.sql import BulkRead, grouped
 
 _CERTIFICATIONS = cast(Table, ChronicCertificationRow.__table__)
-#: what a settlement round reads of its chronic claimants (``BulkRead``: built once)
-_OF_PERSONS = BulkRead(
+#: what a settlement round reads of its chronic claimants (``BulkRead``: built once; a part of
+#: the person-file read too)
+OF_PERSONS = BulkRead(
     lambda in_: (
         select(
             _CERTIFICATIONS.c.person_id,
@@ -28,6 +29,11 @@ _OF_PERSONS = BulkRead(
         .order_by(_CERTIFICATIONS.c.valid_from, _CERTIFICATIONS.c.id)
     )
 )
+
+
+def certifications_of(rows: Iterable[Any]) -> dict[int, list[Certification]]:
+    """The rows of ``OF_PERSONS`` by person id."""
+    return grouped((r.person_id, Certification(r.disease, r.valid_from, r.valid_to)) for r in rows)
 
 
 class ChronicRepository:
@@ -70,10 +76,7 @@ class ChronicRepository:
         it runs with every settlement round that has a chronic claim)."""
         if not person_ids:
             return {}
-        rows = _OF_PERSONS.rows(self.session, keys=list(person_ids))
-        return grouped(
-            (r.person_id, Certification(r.disease, r.valid_from, r.valid_to)) for r in rows
-        )
+        return certifications_of(OF_PERSONS.rows(self.session, keys=list(person_ids)))
 
     def act(self, cert_id: int, action: str, actor: str, at: dt.datetime, detail: str) -> None:
         self.session.add(

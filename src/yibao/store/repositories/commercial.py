@@ -4,9 +4,9 @@ settlements paid under them (the monthly statement per insurer)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -20,8 +20,9 @@ from yibao.store.sql import BulkRead, grouped
 ACTIVE = "active"
 
 _PURCHASES = cast(Table, CommercialPurchaseRow.__table__)
-#: what a settlement round reads of its persons' purchases (``BulkRead``: built once)
-_IN_FORCE = BulkRead(
+#: what a settlement round reads of its persons' purchases (``BulkRead``: built once; a part of
+#: the person-file read too)
+IN_FORCE = BulkRead(
     lambda in_: (
         select(
             _PURCHASES.c.person_id,
@@ -36,6 +37,14 @@ _IN_FORCE = BulkRead(
         .order_by(_PURCHASES.c.year, _PURCHASES.c.id)
     )
 )
+
+
+def covers_of(rows: Iterable[Any]) -> dict[int, list[Cover]]:
+    """The rows of ``IN_FORCE`` by person id."""
+    return grouped(
+        (r.person_id, Cover(r.id, r.area, r.product, r.insurer, r.year, r.covers_from))
+        for r in rows
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +108,7 @@ class CommercialRepository:
         compiled read: it runs with every settlement round)."""
         if not person_ids:
             return {}
-        rows = _IN_FORCE.rows(self.session, keys=list(person_ids))
-        return grouped(
-            (r.person_id, Cover(r.id, r.area, r.product, r.insurer, r.year, r.covers_from))
-            for r in rows
-        )
+        return covers_of(IN_FORCE.rows(self.session, keys=list(person_ids)))
 
     def paid_under(self, purchase_id: int) -> int:
         """How many settlements in force the purchase paid something of."""

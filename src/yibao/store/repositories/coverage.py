@@ -29,7 +29,7 @@ NO_YEAR = 10_000
 # Each coverage year with, before a year, what the funds paid by the settlements in force (the
 # status filtered in the sum, not the WHERE: the (person, year) index alone finds the rows,
 # whatever the planner thinks of the partial index on settled rows).
-_COVERAGE_HISTORIES = BulkRead(
+HISTORIES = BulkRead(
     lambda in_: (
         select(
             _COVERAGE,
@@ -78,6 +78,18 @@ def _coverage(row: CoverageYearRow | Row[Any]) -> CoverageYear:
     )
 
 
+def histories_of(
+    rows: Sequence[Any],
+) -> tuple[dict[int, list[CoverageYear]], dict[int, dict[int, int]]]:
+    """The rows of ``HISTORIES``: {person id: coverage years}, {person id: {year: what the
+    settlements in force paid}}."""
+    paid: dict[int, dict[int, int]] = {}
+    for r in rows:
+        if r.settled_fund_paid is not None:
+            paid.setdefault(r.person_id, {})[r.year] = int(r.settled_fund_paid)
+    return grouped((r.person_id, _coverage(r)) for r in rows), paid
+
+
 class CoverageRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -96,14 +108,11 @@ class CoverageRepository:
         """Each person's coverage years (as ``history``), and what the funds paid in each of
         them before ``before`` (every year without it) by the settlements in force, beyond the
         coverage year's own ``fund_paid`` (by an earlier system): one query."""
-        rows = _COVERAGE_HISTORIES.rows(
-            self.session, persons=list(person_ids), before=NO_YEAR if before is None else before
+        return histories_of(
+            HISTORIES.rows(
+                self.session, persons=list(person_ids), before=NO_YEAR if before is None else before
+            )
         )
-        paid: dict[int, dict[int, int]] = {}
-        for r in rows:
-            if r.settled_fund_paid is not None:
-                paid.setdefault(r.person_id, {})[r.year] = int(r.settled_fund_paid)
-        return grouped((r.person_id, _coverage(r)) for r in rows), paid
 
     def mark_insured(
         self, person_id: int, year: int, scheme: Scheme, area: str, paid_on: dt.date

@@ -32,8 +32,9 @@ _ENROLMENT_HISTORY = (
     .where(EnrolmentRow.person_id == bindparam("p_person"))
     .order_by(EnrolmentRow.start_date, EnrolmentRow.id)
 )
-# Each enrolment with its first payment of the contribution kinds asked for.
-_ENROLMENT_HISTORIES = BulkRead(
+#: Each enrolment with its first payment of the contribution kinds asked for (decoded by
+#: ``histories_of``; a part of the person-file read too).
+HISTORIES = BulkRead(
     lambda in_: (
         select(
             _ENROLMENTS,
@@ -80,6 +81,14 @@ def enrolment_at(row: Sequence[Any], start: int) -> Enrolment | None:
     position ``start`` (a left join's row: None when they are NULL)."""
     values: Any = _Columns._make(row[start : start + len(_Columns._fields)])
     return None if values.id is None else _enrolment(values)
+
+
+def histories_of(
+    rows: Sequence[Any],
+) -> tuple[dict[int, list[Enrolment]], dict[int, dt.date]]:
+    """The rows of ``HISTORIES``: {person id: enrolments}, {enrolment id: first payment}."""
+    first = {r.id: r.first_paid for r in rows if r.first_paid is not None}
+    return grouped((r.person_id, _enrolment(r)) for r in rows), first
 
 
 def _enrolment_values(e: Enrolment) -> dict[str, Any]:
@@ -155,11 +164,9 @@ class EnrolmentRepository:
     ) -> tuple[dict[int, list[Enrolment]], dict[int, dt.date]]:
         """Each person's enrolments (as ``history``), and the first payment of a contribution
         of the ``paid`` kinds of each enrolment that has one: one query."""
-        rows = _ENROLMENT_HISTORIES.rows(
-            self.session, persons=list(person_ids), kinds=[k.value for k in paid]
+        return histories_of(
+            HISTORIES.rows(self.session, persons=list(person_ids), kinds=[k.value for k in paid])
         )
-        first = {r.id: r.first_paid for r in rows if r.first_paid is not None}
-        return grouped((r.person_id, _enrolment(r)) for r in rows), first
 
     def save(self, enrolment: Enrolment) -> None:
         if enrolment.id is None:

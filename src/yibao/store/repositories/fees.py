@@ -55,7 +55,9 @@ _LINE_KEY = (
     + "|"
     + sql_cast(_LINES.c.unit_price, String)
 )
-_SUMS = BulkRead(
+#: each visit's live lines summed (decoded by ``sums_of``; a part of a settlement round's read
+#: too, ``person_files``)
+SUMS = BulkRead(
     lambda in_: (
         select(
             _LINES.c.visit_id,
@@ -147,6 +149,27 @@ def _class_values(c: FeeLineClass) -> dict[str, Any]:
     }
 
 
+def sums_of(rows: Iterable[Sequence[Any]]) -> dict[int, LineSums]:
+    """The rows of ``SUMS``: {visit id: its live lines summed}."""
+    return {
+        int(v): LineSums(
+            int(n),
+            int(a),
+            int(f),
+            int(o),
+            int(i),
+            int(b),
+            tuple(
+                (r.value, int(k))
+                for r, k in zip((*_RULES, SupervisionRule.DUPLICATE_ITEM), counts, strict=True)
+                if k
+            ),
+            last_day=last,
+        )
+        for v, n, a, f, o, i, b, last, *counts in rows
+    }
+
+
 class FeeRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -219,23 +242,7 @@ class FeeRepository:
         wanted = sorted(set(visit_ids))
         if not wanted:
             return {}
-        return {
-            int(v): LineSums(
-                int(n),
-                int(a),
-                int(f),
-                int(o),
-                int(i),
-                int(b),
-                tuple(
-                    (r.value, int(k))
-                    for r, k in zip((*_RULES, SupervisionRule.DUPLICATE_ITEM), counts, strict=True)
-                    if k
-                ),
-                last_day=last,
-            )
-            for v, n, a, f, o, i, b, last, *counts in _SUMS.rows(self.session, keys=wanted)
-        }
+        return sums_of(SUMS.rows(self.session, keys=wanted))
 
     # diagnoses, procedures, discharge
 

@@ -61,7 +61,8 @@ _ALL_GROUPS = (
     .where(SpecialGroupRow.person_id == bindparam("p_person"))
     .order_by(SpecialGroupRow.id)
 )
-# The bulk reads of a settlement batch (``BulkRead``).
+# The bulk reads of a settlement batch (``BulkRead``; the last two parts of the person-file
+# read too).
 _PERSONS_BY_NID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.national_id, "keys")))
 _PERSONS_BY_ID = BulkRead(lambda in_: select(_PERSONS).where(in_(_PERSONS.c.id, "keys")))
 
@@ -139,14 +140,14 @@ class PersonFiles:
     visit_ids: list[int] | None
 
 
-_GROUPS_OF = BulkRead(
+GROUPS_OF = BulkRead(
     lambda in_: (
         select(_SPECIAL_GROUPS)
         .where(in_(_SPECIAL_GROUPS.c.person_id, "keys"))
         .order_by(_SPECIAL_GROUPS.c.id)
     )
 )
-_LINKS_FOR = BulkRead(
+LINKS_FOR = BulkRead(
     lambda in_: select(_LINKS).where(in_(_LINKS.c.relative_id, "keys")).order_by(_LINKS.c.id)
 )
 
@@ -185,6 +186,16 @@ def _link(row: MutualAidLinkRow | Row[Any]) -> MutualAidLink:
         revoked_on=row.revoked_on,
         id=row.id,
     )
+
+
+def groups_by_person(rows: Iterable[Any]) -> dict[int, list[SpecialGroup]]:
+    """The rows of ``GROUPS_OF`` by person id."""
+    return grouped((r.person_id, _group(r)) for r in rows)
+
+
+def links_by_relative(rows: Iterable[Any]) -> dict[int, list[MutualAidLink]]:
+    """The rows of ``LINKS_FOR`` by the id of the person they pay for."""
+    return grouped((r.relative_id, _link(r)) for r in rows)
 
 
 class PersonRepository:
@@ -402,15 +413,13 @@ class PersonRepository:
 
     def groups_of(self, person_ids: Sequence[int]) -> dict[int, list[SpecialGroup]]:
         """Every special group of each person (as ``groups``), in one query."""
-        rows = _GROUPS_OF.rows(self.session, keys=list(person_ids))
-        return grouped((r.person_id, _group(r)) for r in rows)
+        return groups_by_person(GROUPS_OF.rows(self.session, keys=list(person_ids)))
 
     # mutual-aid links
 
     def links_for(self, relative_ids: Sequence[int]) -> dict[int, list[MutualAidLink]]:
         """Every mutual-aid link paying for each person (revoked ones too), oldest first."""
-        rows = _LINKS_FOR.rows(self.session, keys=list(relative_ids))
-        return grouped((r.relative_id, _link(r)) for r in rows)
+        return links_by_relative(LINKS_FOR.rows(self.session, keys=list(relative_ids)))
 
     def add_link(self, link: MutualAidLink) -> MutualAidLink:
         row = MutualAidLinkRow(

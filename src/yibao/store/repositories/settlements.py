@@ -66,6 +66,16 @@ _SAVE_STATE = (
 _LOCK_STATE: dict[str, Insert] = {}
 
 
+def settled_of(rows: Iterable[Sequence[Any]]) -> dict[int, str]:
+    """The rows of ``SETTLED_ON_VISITS``: {visit id: setl_id}."""
+    return {int(v): str(s) for v, s in rows}
+
+
+def stored_by_request(rows: Iterable[Any]) -> dict[str, StoredSettlement]:
+    """The rows of ``BY_REQUESTS`` by request id."""
+    return {r.request_id: stored_of(r) for r in rows}
+
+
 class Reserved(NamedTuple):
     """``SettlementRepository.reserve_ids``: new ids of each table, in order, and {code: id}
     of the existing accounts asked for."""
@@ -105,13 +115,14 @@ _VISITS_LOCKED = BulkRead(
         .with_for_update()
     )
 )
-_SETTLED_ON_VISITS = BulkRead(
+# (these two are parts of a settlement round's read too: ``person_files``)
+SETTLED_ON_VISITS = BulkRead(
     lambda in_: select(_SETTLEMENTS.c.visit_id, _SETTLEMENTS.c.setl_id).where(
         in_(_SETTLEMENTS.c.visit_id, "keys"),
         _SETTLEMENTS.c.status == SettlementStatus.SETTLED.value,
     )
 )
-_BY_REQUESTS = BulkRead(
+BY_REQUESTS = BulkRead(
     lambda in_: select(_SETTLEMENTS).where(in_(_SETTLEMENTS.c.request_id, "keys"))
 )
 
@@ -214,8 +225,7 @@ class SettlementRepository:
         wanted = sorted(set(visit_ids))
         if not wanted:
             return {}
-        rows = _SETTLED_ON_VISITS.rows(self.session, keys=wanted)
-        return {int(v): str(s) for v, s in rows}
+        return settled_of(SETTLED_ON_VISITS.rows(self.session, keys=wanted))
 
     def cancel_visit(self, visit_id: int, on: dt.date) -> None:
         self.session.execute(
@@ -327,8 +337,7 @@ class SettlementRepository:
         wanted = set(request_ids)
         if not wanted:
             return {}
-        rows = _BY_REQUESTS.rows(self.session, keys=sorted(wanted))
-        return {r.request_id: stored_of(r) for r in rows}
+        return stored_by_request(BY_REQUESTS.rows(self.session, keys=sorted(wanted)))
 
     def get(self, setl_id: str, lock: bool = False) -> StoredSettlement | None:
         stmt = select(SettlementRow).where(SettlementRow.setl_id == setl_id)
