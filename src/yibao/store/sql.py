@@ -373,13 +373,15 @@ class BulkRead(Generic[*_Ts]):
     ``build(in_)`` makes the statement, ``in_(column, name)`` the condition ``column IN
     (:name)`` (``column = ANY(:name)`` on PostgreSQL, an expanding ``IN`` elsewhere). Building
     a statement and its cache key anew for every read cost ~0.2 ms of CPU, about what running
-    it costs; on PostgreSQL it is also compiled once and run on the psycopg connection, past
-    SQLAlchemy's execution step, ~0.1 ms more (docs/benchmarks-service.md §4)."""
+    it costs; on PostgreSQL it is also compiled once, its constants written into the text
+    (``_with_constants``: a generic plan can then use a partial index), and run on the psycopg
+    connection, past SQLAlchemy's execution step, ~0.1 ms more (docs/benchmarks-service.md
+    §4)."""
 
     def __init__(self, build: Callable[[InKeys], Select[*_Ts]]) -> None:
         self._build = build
         self._built: dict[str, Select[*_Ts]] = {}
-        self._compiled: tuple[str, dict[str, Any]] | None = None  # PostgreSQL: SQL, parameters
+        self._compiled: str | None = None  # PostgreSQL: its SQL, constants in the text
 
     def statement(self, dialect: str) -> Select[*_Ts]:
         stmt = self._built.get(dialect)
@@ -399,14 +401,27 @@ class BulkRead(Generic[*_Ts]):
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement(conn.dialect.name), params).all()
         if self._compiled is None:  # one PostgreSQL dialect per process
-            compiled = self.statement("postgresql").compile(dialect=conn.dialect)
-            # the constants only: a key left out is then an error, not = ANY(NULL)
-            fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            self._compiled = (compiled.string, fixed)
-        sql, fixed = self._compiled
+            self._compiled = _with_constants(self.statement("postgresql"), conn)
+        sql = self._compiled
         with driver_of(conn, sql) as driver, driver.cursor(row_factory=namedtuple_row) as cursor:
-            cursor.execute(sql, {**fixed, **params})
+            cursor.execute(sql, params)
             return cast(Sequence[Row[*_Ts]], cursor.fetchall())
+
+
+def _with_constants(stmt: Select[*tuple[Any, ...]], conn: Connection) -> str:
+    """``stmt`` compiled for PostgreSQL with its constants written into the text (a key, a
+    parameter without a value, stays a parameter: one left out is then an error, not
+    ``= ANY(NULL)``). PostgreSQL plans a prepared statement once (a generic plan) only if that
+    plan is no costlier than planning it for its parameters, and a constant that is a parameter
+    (``status = $1``) cannot use a partial index (the settlements' on settled rows): such a
+    statement was planned anew at every run (~1 ms of the database)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    sql = compiled.string
+    for name, value in compiled.params.items():
+        if value is not None:  # a constant (the keys have none)
+            text = compiled.render_literal_value(value, compiled.binds[name].type)
+            sql = sql.replace(f"%({name})s", text)
+    return sql
 
 
 def pg_in(**names: str) -> InKeys:
@@ -424,10 +439,7 @@ class JsonRead:
     100-300 µs of the database's); the JSON costs less. ``rows`` gives each part's rows as
     ``BulkRead.rows`` does (named tuples, dates and timestamps parsed: JSON has neither), so
     the same decoding serves both. Compiled once, run on the psycopg connection, its constants
-    written into the text: PostgreSQL plans a prepared statement once (a generic plan) only if
-    that plan is no costlier than planning it for its parameters, and a constant that is a
-    parameter (``status = $1``) cannot use a partial index (the settlements' on settled rows):
-    the whole statement was then planned anew at every run (~1 ms of the database)."""
+    written into the text, as a ``BulkRead``'s (``_with_constants``)."""
 
     def __init__(self, parts: Sequence[tuple[BulkRead[*tuple[Any, ...]], InKeys]]) -> None:
         self._parts = parts
@@ -437,13 +449,7 @@ class JsonRead:
         if self._compiled is None:  # one PostgreSQL dialect per process
             stmts = [read.statement_with(in_) for read, in_ in self._parts]
             stmt = select(sql_cast(func.json_build_array(*map(_json_rows, stmts)), Text))
-            compiled = stmt.compile(dialect=conn.dialect)
-            sql = compiled.string
-            for name, value in compiled.params.items():
-                if value is not None:  # a constant (the keys have none)
-                    text = compiled.render_literal_value(value, compiled.binds[name].type)
-                    sql = sql.replace(f"%({name})s", text)
-            self._compiled = (sql, [_JsonPart.of(s) for s in stmts])
+            self._compiled = (_with_constants(stmt, conn), [_JsonPart.of(s) for s in stmts])
         return self._compiled
 
     def rows(self, session: Session, **params: Any) -> list[list[Any]]:
