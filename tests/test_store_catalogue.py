@@ -19,6 +19,9 @@ from yibao.policy.catalogue import CatalogueError, shipped_items
 from yibao.policy.vocab import ItemClass
 from yibao.services import catalogue
 from yibao.store.catalogue_models import CatalogueItemRow, CatalogueLoadRow
+from yibao.store.repositories import catalogue as store_catalogue
+from yibao.store.repositories.catalogue import CatalogueRepository
+from yibao.store.repositories.fees import UploadRows
 from yibao.store.uow import UnitOfWork
 
 HEADER = "code,name,kind,class,price_limit\n"
@@ -137,3 +140,37 @@ def test_a_parquet_file_loads_like_its_csv(engine: Engine, tmp_path: Path) -> No
     assert done.load.items == 2
     _, (b1,) = catalogue.show(UnitOfWork.for_engine(engine), "B1", "360000")
     assert (b1.item_class, b1.price_limit, b1.valid_from) == (ItemClass.B, 10_000_000, JAN_2025)
+
+
+def test_the_stamps_read_with_uploads_serve_their_transaction_only(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of uploads reads the catalogue's stamps with its visits' rows (one statement on
+    PostgreSQL, ``FeeRepository.for_upload``): the stamps of those regions are then not read
+    again in that transaction, and are read again in the next one or for another region."""
+    catalogue.load(UnitOfWork.for_engine(engine), write(tmp_path, "jx.csv", V2025),
+                   "360000", JAN_2025)  # fmt: skip
+    chain = ["360100", "360000", "000000"]
+    with UnitOfWork.for_engine(engine) as uow:
+        expected = CatalogueRepository(uow.session).stamps(chain)
+    assert [s[0] for s in expected] == ["360000"]
+
+    def not_read(*_: object, **__: object) -> None:
+        raise AssertionError("the stamps were read again")
+
+    postgresql = engine.dialect.name == "postgresql"
+    with UnitOfWork.for_engine(engine) as uow:
+        repo = CatalogueRepository(uow.session)
+        assert uow.fees.for_upload([1], [1], chain) == UploadRows({}, {}, {})  # no such visit
+        with monkeypatch.context() as m:
+            if postgresql:  # elsewhere each read is its own statement, as before
+                m.setattr(store_catalogue.STAMPS, "rows", not_read)
+            assert repo.stamps(chain) == expected
+            assert repo.stamps(["360000"]) == expected
+            assert repo.stamps(["000000"]) == ()
+        assert repo.stamps(["360000", "110000"]) == expected  # another region: read
+        uow.rollback()
+        with monkeypatch.context() as m:
+            m.setattr(store_catalogue.STAMPS, "rows", not_read)
+            with pytest.raises(AssertionError, match="read again"):
+                repo.stamps(chain)  # the next transaction reads them

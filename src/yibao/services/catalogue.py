@@ -137,6 +137,12 @@ _cache: dict[
 _lock = threading.Lock()
 
 
+def compiled_regions() -> list[str]:
+    """The regions of the chains of the catalogues compiled in this process (cached): those
+    whose stamps a read of a batch of uploads takes with it (``FeeRepository.for_upload``)."""
+    return sorted({r for key in list(_cache) for r in key[1]})
+
+
 def catalogue_table(uow: UnitOfWork, region: str) -> CatalogueTable:
     """The region's compiled catalogue, for classifying lines (within an open unit of work).
     Compiled once per state of the store: a load (in any process) changes the loads' stamp and

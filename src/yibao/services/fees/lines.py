@@ -44,6 +44,7 @@ from yibao.policy.dates import DateError, parse_day
 from yibao.policy.money import AmountError, parse_yuan, round_fen
 from yibao.policy.vocab import FeeLineStatus, ItemClass
 from yibao.services import clock
+from yibao.services.catalogue import compiled_regions
 from yibao.services.common import PolicySource, policy_for
 from yibao.services.fees import source
 from yibao.services.fees.classify import (
@@ -470,9 +471,10 @@ def upload_many(
     write: bool = True,
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
-    API's batches): one locked read of the visits, one of their settlements, one of their
-    lines, one of their persons' enrolments, one of the persons whose lines have items
-    restricted by sex or age (none without), one insert of every upload's lines.
+    API's batches): one locked read of the visits, then one read of their settlements, their
+    lines and their persons' enrolments (and the catalogue's stamps; on PostgreSQL one
+    statement, elsewhere one a table), one of the persons whose lines have items restricted by
+    sex or age (none without), one insert of every upload's lines.
     Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
     refused one stores nothing and does not stop the others. Uploads to one visit are taken in
     turn, each seeing the lines of those before it. A caller that has read the uploads' visits
@@ -531,7 +533,16 @@ def _upload_round(
         if locked is not None
         else uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=write)
     )
-    settled = uow.settlements.settled_on_visits(v.id for v in visits.values() if v.id)
+    # after the lock, one read (one statement on PostgreSQL, begun after the lock was granted:
+    # it sees what the transactions it waited for committed): the visits' settlements, their
+    # lines, their persons' enrolments, the stamps of the catalogues compiled; the persons are
+    # read for the visits with items restricted by sex or age only (_reclassify_many), or to
+    # name one not enrolled
+    in_round = [v for v in (visits.get(uploads[i].mdtrt_id) for i in now) if v is not None and v.id]
+    read = uow.fees.for_upload(
+        (v.id or 0 for v in in_round), (v.person_id for v in in_round), compiled_regions()
+    )
+    settled, stored, histories = read.settled, read.lines, read.histories
     open_: list[tuple[int, Visit]] = []
     for i in now:
         upload = uploads[i]
@@ -542,11 +553,6 @@ def _upload_round(
             out[i] = exc
             continue
         open_.append((i, visit))
-    stored = uow.fees.lines_of(v.id for _, v in open_ if v.id)
-    person_ids = {v.person_id for _, v in open_}
-    # the persons are read for the visits with items restricted by sex or age only
-    # (_reclassify_many), or to name one not enrolled
-    histories, _ = uow.enrolments.histories(sorted(person_ids)) if person_ids else ({}, {})
     regions: dict[str, list[tuple[int, _ToClassify]]] = {}
     for i, visit in open_:
         new = parsed[i]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,8 +17,9 @@ from yibao.store.sql import BulkRead, insert_rows
 
 _ITEMS = cast(Table, CatalogueItemRow.__table__)
 _LOADS = cast(Table, CatalogueLoadRow.__table__)
-#: the regions' loads as a cache key (read for every batch of uploads: built once)
-_STAMPS = BulkRead(
+#: the regions' loads as a cache key (read for every batch of uploads: built once; a part of a
+#: batch of uploads' read too, ``FeeRepository.for_upload``)
+STAMPS = BulkRead(
     lambda in_: (
         select(_LOADS.c.region, _LOADS.c.id, _LOADS.c.valid_from, _LOADS.c.sha256)
         .where(in_(_LOADS.c.region, "keys"))
@@ -70,6 +71,24 @@ def _item(row: Any) -> CatalogueItem:
     )
 
 
+#: ``session.info``'s key for the stamps read by another statement of its transaction
+_READ = "yibao.catalogue_stamps"
+
+
+def stamps_of(rows: Iterable[Sequence[Any]]) -> tuple[tuple[str, int, str, str], ...]:
+    """The rows of ``STAMPS`` as ``CatalogueRepository.stamps`` gives them."""
+    return tuple((str(r), int(i), d.isoformat(), str(h)) for r, i, d, h in rows)
+
+
+def stamps_read(
+    session: Session, regions: Iterable[str], stamps: tuple[tuple[str, int, str, str], ...]
+) -> None:
+    """Record ``stamps`` (``stamps_of``), every load of ``regions``, read by another statement
+    of the session's transaction: ``CatalogueRepository.stamps`` of regions among them answers
+    from them until the transaction ends, as a read of its own would in that transaction."""
+    session.info[_READ] = (session.get_transaction(), frozenset(regions), stamps)
+
+
 class CatalogueRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -86,8 +105,11 @@ class CatalogueRepository:
     def stamps(self, regions: Sequence[str]) -> tuple[tuple[str, int, str, str], ...]:
         """Every load of the regions: (region, load id, first day, the file's sha256), what
         changes whenever a load changes a region's catalogue (a cache key)."""
-        rows = _STAMPS.rows(self.session, keys=sorted(set(regions)))
-        return tuple((str(r), int(i), d.isoformat(), str(h)) for r, i, d, h in rows)
+        wanted = set(regions)
+        known = self.session.info.get(_READ)
+        if known is not None and known[0] is self.session.get_transaction() and known[1] >= wanted:
+            return tuple(s for s in known[2] if s[0] in wanted)
+        return stamps_of(STAMPS.rows(self.session, keys=sorted(wanted)))
 
     def items(self, region: str, code: str | None = None) -> list[CatalogueItem]:
         """The region's item versions (of one code), by code and date."""
@@ -100,6 +122,7 @@ class CatalogueRepository:
     def supersede(self, region: str, on: dt.date) -> None:
         """Make room for a version from ``on``: drop the region's loads and items that begin on
         or after it, and end the versions that run past it the day before."""
+        self.session.info.pop(_READ, None)  # the loads change: stamps read before are not
         later = select(CatalogueLoadRow.id).where(
             CatalogueLoadRow.region == region, CatalogueLoadRow.valid_from >= on
         )
@@ -129,6 +152,7 @@ class CatalogueRepository:
     ) -> CatalogueLoad:
         """Record a load from ``on`` and its item versions (each already starting on or after
         ``on``)."""
+        self.session.info.pop(_READ, None)
         row = CatalogueLoadRow(
             region=region,
             valid_from=on,

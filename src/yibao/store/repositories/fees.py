@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from yibao.domain.enrolment import Enrolment
 from yibao.domain.fees import (
     Diagnosis,
     FeeLine,
@@ -39,7 +41,8 @@ from yibao.policy.supervision import LINE_RULE_REASONS
 from yibao.policy.vocab import FeeLineStatus, ItemClass, LineReason, SupervisionRule
 from yibao.store.fee_models import FeeLineRow, VisitDiagnosisRow, VisitProcedureRow
 from yibao.store.models import VisitRow
-from yibao.store.sql import BulkRead, insert_tuples
+from yibao.store.repositories import catalogue, enrolments, settlements
+from yibao.store.sql import BulkRead, JsonRead, insert_tuples, pg_in
 
 _LINES = cast(Table, FeeLineRow.__table__)
 _LIVE = FeeLineStatus.LIVE.value
@@ -85,12 +88,22 @@ SUMS = BulkRead(
         .group_by(_LINES.c.visit_id)
     )
 )
+#: (a part of a batch of uploads' read too, ``for_upload``)
 _LINES_OF = BulkRead(
     lambda in_: (
         select(_LINES)
         .where(in_(_LINES.c.visit_id, "keys"))
         .order_by(_LINES.c.visit_id, _LINES.c.id)
     )
+)
+#: what a batch of uploads reads once its visits are locked, in one statement (PostgreSQL)
+_UPLOAD = JsonRead(
+    [
+        (settlements.SETTLED_ON_VISITS, pg_in(keys="visits")),
+        (_LINES_OF, pg_in(keys="visits")),
+        (enrolments.HISTORIES, pg_in()),  # keyed by persons and kinds
+        (catalogue.STAMPS, pg_in(keys="regions")),
+    ]
 )
 _CLASS_COLUMNS = ("item_class", "fully_self_paid", "over_limit", "in_scope", "category_b", "reason")
 _RECLASSIFY = (
@@ -170,6 +183,23 @@ def sums_of(rows: Iterable[Sequence[Any]]) -> dict[int, LineSums]:
     }
 
 
+def lines_by_visit(rows: Iterable[Any]) -> dict[int, list[FeeLine]]:
+    """The rows of ``_LINES_OF``: {visit id: its lines in upload order}."""
+    out: dict[int, list[FeeLine]] = {}
+    for r in rows:
+        out.setdefault(int(r.visit_id), []).append(_line_of(r))
+    return out
+
+
+@dataclass(frozen=True)
+class UploadRows:
+    """What a batch of uploads reads once its visits are locked (``FeeRepository.for_upload``)."""
+
+    settled: dict[int, str]  # visit id -> the setl_id of its settlement in force
+    lines: dict[int, list[FeeLine]]  # visit id -> its lines in upload order, cancelled too
+    histories: dict[int, list[Enrolment]]  # person id -> its enrolments
+
+
 class FeeRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -187,11 +217,41 @@ class FeeRepository:
         """{visit id: its lines in upload order, cancelled ones too} of the visits among
         ``visit_ids`` with lines (one query)."""
         wanted = sorted(set(visit_ids))
-        out: dict[int, list[FeeLine]] = {}
+        return lines_by_visit(_LINES_OF.rows(self.session, keys=wanted)) if wanted else {}
+
+    def for_upload(
+        self, visit_ids: Iterable[int], person_ids: Iterable[int], regions: Iterable[str]
+    ) -> UploadRows:
+        """The settlements in force on ``visit_ids`` and their lines (``lines_of``), the
+        enrolments of ``person_ids`` (``EnrolmentRepository.histories``). Read after the
+        visits are locked, in one statement on PostgreSQL: begun after the lock was granted, it
+        sees what the transactions it waited for committed (a row lock taken inside a statement
+        would not refresh the other tables it reads). On PostgreSQL the same statement reads
+        the catalogue's stamps of ``regions`` (a superset of the regions of the catalogues the
+        uploads will classify against, if known): ``CatalogueRepository.stamps`` of those
+        answers from them in this transaction (``catalogue.stamps_read``)."""
+        visits, persons = sorted(set(visit_ids)), sorted(set(person_ids))
+        if not visits:
+            return UploadRows({}, {}, {})
+        if self.session.get_bind().dialect.name != "postgresql":
+            return UploadRows(
+                settlements.SettlementRepository(self.session).settled_on_visits(visits),
+                self.lines_of(visits),
+                enrolments.EnrolmentRepository(self.session).histories(persons)[0]
+                if persons
+                else {},
+            )
+        wanted = sorted(set(regions))
+        settled, lines, histories, stamps = _UPLOAD.rows(
+            self.session, visits=visits, persons=persons, kinds=[], regions=wanted
+        )
         if wanted:
-            for r in _LINES_OF.rows(self.session, keys=wanted):
-                out.setdefault(int(r.visit_id), []).append(_line_of(r))
-        return out
+            catalogue.stamps_read(self.session, wanted, catalogue.stamps_of(stamps))
+        return UploadRows(
+            settlements.settled_of(settled),
+            lines_by_visit(lines),
+            enrolments.histories_of(histories)[0],
+        )
 
     def add_lines(self, visit_id: int, lines: Sequence[FeeLine]) -> None:
         """Insert classified lines (one statement)."""
