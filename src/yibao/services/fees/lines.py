@@ -472,9 +472,9 @@ def upload_many(
 ) -> list[Uploaded]:
     """Upload many visits' lines inside a unit of work the caller opened and commits (the
     API's batches): one locked read of the visits, then one read of their settlements, their
-    lines and their persons' enrolments (and the catalogue's stamps; on PostgreSQL one
-    statement, elsewhere one a table), one of the persons whose lines have items restricted by
-    sex or age (none without), one insert of every upload's lines.
+    lines and their persons' enrolments (and the catalogue's stamps; on PostgreSQL two
+    statements, the lines and the rest, elsewhere one a table), one of the persons whose lines
+    have items restricted by sex or age (none without), one insert of every upload's lines.
     Each upload gets its change or its refusal, as ``upload_lines`` would give it alone; a
     refused one stores nothing and does not stop the others. Uploads to one visit are taken in
     turn, each seeing the lines of those before it. A caller that has read the uploads' visits
@@ -533,8 +533,8 @@ def _upload_round(
         if locked is not None
         else uow.settlements.visits((uploads[i].mdtrt_id for i in now), lock=write)
     )
-    # after the lock, one read (one statement on PostgreSQL, begun after the lock was granted:
-    # it sees what the transactions it waited for committed): the visits' settlements, their
+    # after the lock, one read (two statements on PostgreSQL, begun after the lock was granted:
+    # they see what the transactions it waited for committed): the visits' settlements, their
     # lines, their persons' enrolments, the stamps of the catalogues compiled; the persons are
     # read for the visits with items restricted by sex or age only (_reclassify_many), or to
     # name one not enrolled
