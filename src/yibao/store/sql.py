@@ -420,7 +420,7 @@ def _with_constants(stmt: Select[*tuple[Any, ...]], conn: Connection) -> str:
     for name, value in compiled.params.items():
         if value is not None:  # a constant (the keys have none)
             text = compiled.render_literal_value(value, compiled.binds[name].type)
-            sql = sql.replace(f"%({name})s", text)
+            sql = sql.replace(f"%({name})s", text.replace("%", "%%"))  # psycopg's escape
     return sql
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from yibao.domain.enrolment import Enrolment
 from yibao.domain.errors import InvalidField
@@ -47,19 +47,19 @@ def people_and_histories(
         (r for r in refs if isinstance(r, int)),
         new_visits=new_visits,
     )
-    by_nid, by_id = files.by_nid, files.by_id
-
-    def person(ref: str | int) -> Person | None:
-        return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())
-
-    return person, files.histories, files.visit_ids
+    return _lookup(files.by_nid, files.by_id), files.histories, files.visit_ids
 
 
-def people(uow: UnitOfWork, refs: Iterable[str | int]) -> Callable[[str | int], Person | None]:
+def people(uow: UnitOfWork, refs: Iterable[str | int]) -> PersonOf:
     """The persons named by national ID (str) or id (int), read in two queries."""
     refs = list(refs)
     by_nid = uow.persons.find_many(r for r in refs if isinstance(r, str))
     by_id = uow.persons.get_many(r for r in refs if isinstance(r, int))
+    return _lookup(by_nid, by_id)
+
+
+def _lookup(by_nid: Mapping[str, Person], by_id: Mapping[int, Person]) -> PersonOf:
+    """A person by national ID (as stored: stripped, upper case) or id, from what was read."""
 
     def person(ref: str | int) -> Person | None:
         return by_id.get(ref) if isinstance(ref, int) else by_nid.get(ref.strip().upper())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from yibao.domain.enrolment import Enrolment
@@ -16,7 +16,6 @@ from yibao.domain.errors import (
 )
 from yibao.domain.fees import Diagnosis
 from yibao.domain.ids import NotStored
-from yibao.domain.registry import Person
 from yibao.domain.settlement import Visit, VisitStatus
 from yibao.domain.text import check_identifier
 from yibao.policy import ParameterError
@@ -25,7 +24,12 @@ from yibao.rules.institutions import check_claim_at, institution_terms
 from yibao.services import clock
 from yibao.services.common import find_person, policy_for
 from yibao.services.person_file import covering_enrolment
-from yibao.services.settlement.common import new_id, not_after_today, people_and_histories
+from yibao.services.settlement.common import (
+    PersonOf,
+    new_id,
+    not_after_today,
+    people_and_histories,
+)
 from yibao.store.repositories import ApiRepository
 from yibao.store.uow import UnitOfWork
 
@@ -57,7 +61,7 @@ def register_visits(
     uow: UnitOfWork,
     registrations: Sequence[Registration],
     *,
-    person_of: Callable[[str | int], Person | None] | None = None,
+    person_of: PersonOf | None = None,
     histories: Mapping[int, list[Enrolment]] | None = None,
     visit_ids: Sequence[int] | None = None,
     kinds: Mapping[str, str | None] | None = None,
