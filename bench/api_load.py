@@ -42,9 +42,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 import httpx
 import orjson
+import uvloop
 from sqlalchemy import func, select, text
 
 from yibao.api.http.security import signed_headers
@@ -86,9 +88,8 @@ class Connection(asyncio.Protocol):
         return conn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        host, port = transport.get_extra_info("peername")[:2]
+        self.transport = cast(asyncio.Transport, transport)  # (uvloop's is not a subclass)
+        host, port = self.transport.get_extra_info("peername")[:2]
         self.host = f"{host}:{port}"
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -229,6 +230,14 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_seconds() -> tuple[float, float]:
+    """The whole machine's busy and idle CPU so far (``/proc/stat``'s first line), in seconds:
+    what the server and the load generator leave of the busy time is mostly PostgreSQL's."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
 
 
 def claim(rng: random.Random, who: str) -> dict[str, object]:
@@ -469,7 +478,14 @@ def main() -> None:
     parser.add_argument(
         "--lines", type=int, default=0, help="per visit: 2201, 2204 with this many lines, 2207"
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the load generator's event loop (the server's is uvicorn's: uvloop)",
+    )
     args = parser.parse_args()
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
     secret = secrets.token_hex(24)
     persons, code, key_id, key = prepare(args.db, args.persons, args.seed, secret)
     port = free_port()
@@ -479,10 +495,11 @@ def main() -> None:
         server_pids = descendants(server.pid)
         server_cpu = cpu_seconds(server_pids)
         own_cpu = time.process_time()
+        busy, idle = machine_seconds()
         started = time.perf_counter()
         visit_latencies: list[float] = []
         if args.lines:
-            ok, sent, latencies, visit_latencies, errors = asyncio.run(
+            ok, sent, latencies, visit_latencies, errors = run(
                 drive_visits(
                     port,
                     persons,
@@ -493,12 +510,14 @@ def main() -> None:
                 )
             )
         else:
-            ok, sent, latencies, errors = asyncio.run(
+            ok, sent, latencies, errors = run(
                 drive(port, persons, (code, key_id, key), args.seconds, args.concurrency)
             )
         took = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu
         server_cpu = cpu_seconds(server_pids) - server_cpu
+        now_busy, now_idle = machine_seconds()
+        busy, idle = now_busy - busy, now_idle - idle
     finally:
         server.terminate()
         try:
@@ -518,6 +537,11 @@ def main() -> None:
         f"server CPU ms per request: {server_cpu * 1000 / per:.2f}"
         f" ({len(server_pids)} processes, {server_cpu:.1f} s);"
         f" load generator's: {own_cpu * 1000 / per:.2f} ({own_cpu:.1f} s)"
+    )
+    rest = busy - server_cpu - own_cpu
+    print(
+        f"machine CPU ms per request: busy {busy * 1000 / per:.2f}, of which the database and"
+        f" the rest {rest * 1000 / per:.2f}; idle {idle * 1000 / per:.2f}"
     )
     print(f"p50 ms: {percentile(latencies, 0.50):.1f}")
     print(f"p99 ms: {percentile(latencies, 0.99):.1f}")

@@ -335,6 +335,30 @@ def test_an_unexpected_error_is_answered_and_the_connection_kept(
             assert (status, orjson.loads(answer)) == (200, {"status": "ok"})
 
 
+def test_an_unexpected_error_on_the_fast_path_is_answered(
+    api: Api, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settlement fast path sits in front of Starlette's middleware stack: a batch failing
+    unexpectedly is still answered as any unexpected error is (500, infcode -1, nothing of the
+    error), and nothing is settled."""
+    who = employee(uow)
+    inst = api.institution()
+    batcher = api.client.app.state.yibao.batcher  # type: ignore[attr-defined]
+
+    def broken(items: list[Any]) -> list[Any]:
+        raise RuntimeError("boom in /srv/yibao/secret.py")
+
+    monkeypatch.setattr(batcher, "work", broken)
+    before = batcher.submitted
+    doc = api.tx(inst, "2207", {**CLAIM, "certno": who})
+    assert batcher.submitted == before + 1  # taken by the fast path, not the route
+    assert doc["_status"] == 500 and doc["infcode"] == -1, doc
+    assert doc["err_msg"].startswith("internal error (reference")
+    assert "boom" not in str(doc) and "/srv" not in str(doc)
+    with uow:
+        assert uow.session.scalar(select(func.count()).select_from(SettlementRow)) == 0
+
+
 # ----------------------------------------------------------- 8a. no server path in a message
 
 

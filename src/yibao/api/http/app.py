@@ -45,7 +45,15 @@ from yibao.api.http.routes_maternity import router as maternity_router
 from yibao.api.http.settings import Settings
 from yibao.api.http.tx import translate
 from yibao.api.serving.batch import Batcher, settle_batch
-from yibao.api.serving.fastpath import ASGIApp, Message, Receive, Scope, Send, SettlementFastPath
+from yibao.api.serving.fastpath import (
+    PATH,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    SettlementFastPath,
+)
 from yibao.policy import check_policy_dir, set_policy_dir
 from yibao.services import clock
 from yibao.services.settlement import warm_kernel
@@ -126,8 +134,9 @@ def _internal(path: str, exc: Exception) -> JSONResponse:
 
 
 class LastResort:
-    """The outermost middleware: an exception no handler answered (one of the settlement fast
-    path, or any the application let through) is answered here, a JSON body with its content
+    """The outermost middleware, and the wrapper of the settlement fast path (``YibaoApp``): an
+    exception no handler answered (one of the fast path, or any the application let through)
+    is answered here, a JSON body with its content
     type and length, and not raised further. (Starlette's own catch-all answers, then raises
     again, and the server then closes the persistent connection without saying so.) An error
     after the answer began cannot be answered and is raised."""
@@ -153,11 +162,25 @@ class LastResort:
             await _internal(str(scope.get("path", "")), exc)(scope, receive, send)
 
 
+class YibaoApp(FastAPI):
+    """FastAPI with the settlement fast path (``api.serving.fastpath``) in front of Starlette's
+    middleware stack: a signed transaction the batcher answers pays none of the stack's layers
+    (its error middleware, FastAPI's exception telemetry, ``LastResort`` and their wrappers of
+    ``send``); anything the fast path does not take goes through the whole stack as before."""
+
+    fast_path: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and scope["type"] == "http" and scope["path"] == PATH:
+            return await self.fast_path(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
 #: Allocations between collections of the cycle collector's youngest generation (default 700).
 GC_THRESHOLD = 50_000
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> YibaoApp:
     """The application; ``engine`` (optional) shares an existing engine, e.g. in tests."""
     settings = settings or Settings()  # type: ignore[call-arg]  # from the environment
     threads = settings.threads
@@ -177,7 +200,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         await anyio.to_thread.run_sync(warm_kernel, clock.today().year)
         yield
 
-    app = FastAPI(
+    app = YibaoApp(
         lifespan=lifespan,
         title="yibao: designated-institution transactions",
         version="1",
@@ -201,8 +224,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         else None
     )
     app.state.yibao = State(settings=settings, engine=engine, batcher=batcher)
-    app.add_middleware(SettlementFastPath, state=lambda: app.state.yibao)
-    app.add_middleware(LastResort)  # added last: outside the fast path
+    app.add_middleware(LastResort)
+    # the fast path answers its errors as LastResort does; what it does not take, the whole app
+    whole = partial(FastAPI.__call__, app)
+    app.fast_path = LastResort(SettlementFastPath(whole, state=lambda: app.state.yibao))
     clock.today()  # a YIBAO_TODAY that is not a date stops the start
 
     @app.exception_handler(ApiError)

@@ -309,10 +309,15 @@ def _replays(
     return out
 
 
+#: Requests between purges of the old nonces, on average: each purge is a transaction of its own
+#: with its COMMIT, and a table of a few thousand rows more costs nothing.
+PURGE_EVERY = 1000
+
+
 def purge_nonces_now_and_then(engine: Engine, settings: Settings, requests: int = 1) -> None:
-    """About once per hundred requests, in its own short transaction: drop the nonces older than
-    the skew window can replay (kept four times as long)."""
-    if random.random() >= min(1.0, 0.01 * requests):
+    """About once per ``PURGE_EVERY`` requests, in its own short transaction: drop the nonces
+    older than the skew window can replay (kept four times as long)."""
+    if random.random() >= min(1.0, requests / PURGE_EVERY):
         return
     before = utcnow() - dt.timedelta(seconds=4 * settings.max_clock_skew_seconds)
     with Session(engine) as session:

@@ -79,6 +79,7 @@ from yibao.services.common import find_person
 from yibao.services.fees.source import CatalogueSource, memoised
 from yibao.services.settlement.common import people_and_histories
 from yibao.store.repositories import ApiRepository, AuditEntry
+from yibao.store.sql import gathered
 from yibao.store.uow import UnitOfWork
 
 log = logging.getLogger("yibao.api")
@@ -227,14 +228,22 @@ def _settle(engine: Engine, settings: Settings, items: list[SignedTx]) -> list[R
                 )
             else:
                 out[i] = _refused(principal, msgid, outcome, audits, person_id)
-        repo.add_answers(
-            [
-                (k[0], k[1], item.envelope.infno, item.sha256, int(body["infcode"]), dumps(body))
-                for item, k, body in zip(items, keys, out, strict=True)
-                if isinstance(body, dict) and k in seen and k not in stored
-            ]
-        )
-        repo.audits(audits)
+        with gathered(uow.session):  # the answers and the audit entries: one statement
+            repo.add_answers(
+                [
+                    (
+                        k[0],
+                        k[1],
+                        item.envelope.infno,
+                        item.sha256,
+                        int(body["infcode"]),
+                        dumps(body),
+                    )
+                    for item, k, body in zip(items, keys, out, strict=True)
+                    if isinstance(body, dict) and k in seen and k not in stored
+                ]
+            )
+            repo.audits(audits)
         uow.commit()
     purge_nonces_now_and_then(engine, settings, len(items))
     return [r if r is not None else ApiError(errors.INTERNAL, "no answer") for r in out]

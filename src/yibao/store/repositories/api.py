@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from yibao.store.api_models import (
     TxResponseRow,
 )
 from yibao.store.db import utcnow
-from yibao.store.sql import BulkRead, any_of, driver_of, insert_rows
+from yibao.store.sql import BulkRead, any_of, driver_of, gathering, insert_rows
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -434,8 +434,9 @@ class ApiRepository:
 
     def add_answers(self, rows: list[tuple[str, str, str, str, int, str]]) -> None:
         """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that
-        stored no marker: one executemany. A msgid answered concurrently fails the transaction."""
-        insert_rows(
+        stored no marker: one insert, gathered if the session gathers its writes
+        (``store.sql.gathered``). A msgid answered concurrently fails the transaction."""
+        _insert(
             self.session,
             _RESPONSES,
             [
@@ -453,9 +454,9 @@ class ApiRepository:
 
     # ------------------------------------------------------------------------------ audit
     def audits(self, entries: list[AuditEntry]) -> None:
-        """Append many audit entries: one executemany."""
+        """Append many audit entries: one insert, gathered if the session gathers its writes."""
         at = utcnow()
-        insert_rows(
+        _insert(
             self.session,
             _AUDIT,
             [
@@ -502,3 +503,13 @@ class ApiRepository:
         if actor is not None:
             q = q.where(AuditRow.actor == actor)
         return list(self.session.scalars(q))
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``rows`` into ``table``: into the session's gathered writes if it gathers them
+    (``store.sql.gathered``: plain values, no column type's bind processing), else at once."""
+    into = gathering(session)
+    if into is not None:
+        into.insert(table, rows)
+    else:
+        insert_rows(session, table, rows)
