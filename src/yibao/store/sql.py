@@ -317,6 +317,17 @@ def gathering(session: Session) -> Writes | None:
     return found if isinstance(found, Writes) else None
 
 
+def insert_gathered(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` into ``table``: into the session's gathered writes if it gathers them
+    (``gathered``: plain values, no column type's bind processing), else ``insert_rows`` at
+    once."""
+    into = gathering(session)
+    if into is not None:
+        into.insert(table, rows)
+    else:
+        insert_rows(session, table, rows)
+
+
 @contextmanager
 def driver_of(conn: Connection, sql: str) -> Iterator[Any]:
     """The connection's driver connection (psycopg, sqlite3), for what SQLAlchemy would only

@@ -136,10 +136,10 @@ def _internal(path: str, exc: Exception) -> JSONResponse:
 class LastResort:
     """The outermost middleware, and the wrapper of the settlement fast path (``YibaoApp``): an
     exception no handler answered (one of the fast path, or any the application let through)
-    is answered here, a JSON body with its content
-    type and length, and not raised further. (Starlette's own catch-all answers, then raises
-    again, and the server then closes the persistent connection without saying so.) An error
-    after the answer began cannot be answered and is raised."""
+    is answered here, a JSON body with its content type and length, and not raised further.
+    (Starlette's own catch-all answers, then raises again, and the server then closes the
+    persistent connection without saying so.) An error after the answer began cannot be
+    answered and is raised."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from yibao.store.api_models import (
     TxResponseRow,
 )
 from yibao.store.db import utcnow
-from yibao.store.sql import BulkRead, any_of, driver_of, gathering, insert_rows
+from yibao.store.sql import BulkRead, any_of, driver_of, insert_gathered
 
 # Statements of every signed request, built once and executed with their parameters.
 _NONCES = cast(Table, RequestNonceRow.__table__)
@@ -436,7 +436,7 @@ class ApiRepository:
         """Insert answers (caller, msgid, infno, request sha256, infcode, body) of requests that
         stored no marker: one insert, gathered if the session gathers its writes
         (``store.sql.gathered``). A msgid answered concurrently fails the transaction."""
-        _insert(
+        insert_gathered(
             self.session,
             _RESPONSES,
             [
@@ -456,7 +456,7 @@ class ApiRepository:
     def audits(self, entries: list[AuditEntry]) -> None:
         """Append many audit entries: one insert, gathered if the session gathers its writes."""
         at = utcnow()
-        _insert(
+        insert_gathered(
             self.session,
             _AUDIT,
             [
@@ -503,13 +503,3 @@ class ApiRepository:
         if actor is not None:
             q = q.where(AuditRow.actor == actor)
         return list(self.session.scalars(q))
-
-
-def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``rows`` into ``table``: into the session's gathered writes if it gathers them
-    (``store.sql.gathered``: plain values, no column type's bind processing), else at once."""
-    into = gathering(session)
-    if into is not None:
-        into.insert(table, rows)
-    else:
-        insert_rows(session, table, rows)

@@ -22,8 +22,8 @@ from yibao.store.sql import (
     dialect_insert,
     driver_of,
     gathering,
+    insert_gathered,
     insert_returning_ids,
-    insert_rows,
 )
 
 _ACCOUNTS = cast(Table, AccountRow.__table__)
@@ -265,10 +265,7 @@ class LedgerRepository:
                 )
                 self._moves[account_id] = self._moves.get(account_id, 0) + p.amount
             self._count_months(t)
-        if into is not None:
-            into.insert(_POSTINGS, postings)
-        else:
-            insert_rows(self.session, _POSTINGS, postings)
+        insert_gathered(self.session, _POSTINGS, postings)
         self._pending.extend(ids)
         return ids
 

@@ -41,8 +41,8 @@ from yibao.store.sql import (
     dialect_insert,
     driver_of,
     gathering,
+    insert_gathered,
     insert_returning_ids,
-    insert_rows,
     reserve_ids,
 )
 
@@ -375,10 +375,7 @@ class SettlementRepository:
             for new_id, r in zip(ids, records, strict=True)
             for i, layer in enumerate(r.settlement.layers)
         ]
-        if into is not None:
-            into.insert(_LAYERS, layers)
-        else:
-            insert_rows(self.session, _LAYERS, layers)
+        insert_gathered(self.session, _LAYERS, layers)
         return ids
 
     def layers(self, settlement_id: int) -> list[Layer]:
